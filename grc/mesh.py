@@ -101,7 +101,7 @@ def _boundary_neighbours(i, j, rows, points):
 
 def _ring(i, j, edge_weight, corner_weight):
     """Weights on the 4 edge neighbours and the 4 diagonal neighbours of an inner vertex."""
-    edges = [((i - 1, j), edge_weight), ((i + 1, j), edge_weight), ((i, j - 1), edge_weight), ((i, j + 1), edge_weight)]
+    edges = [((i + di, j + dj), edge_weight) for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))]
     return edges + [((i + di, j + dj), corner_weight) for di in (-1, 1) for dj in (-1, 1)]
 
 
@@ -115,11 +115,13 @@ def _refine(rows, points) -> sp.csr_matrix:
         if j2 % 2:  # edge point on the edge (i, j)-(i, j + 1)
             if i in (0, rows - 1):
                 return [((i, j), 0.5), ((i, j + 1), 0.5)]
-            return [((i, j), 0.375), ((i, j + 1), 0.375)] + [((i + di, j + dj), 0.0625) for di in (-1, 1) for dj in (0, 1)]
+            sides = [((i + di, j + dj), 1 / 16) for di in (-1, 1) for dj in (0, 1)]
+            return [((i, j), 3 / 8), ((i, j + 1), 3 / 8)] + sides
         if i2 % 2:  # edge point on the edge (i, j)-(i + 1, j)
             if j in (0, points - 1):
                 return [((i, j), 0.5), ((i + 1, j), 0.5)]
-            return [((i, j), 0.375), ((i + 1, j), 0.375)] + [((i + di, j + dj), 0.0625) for di in (0, 1) for dj in (-1, 1)]
+            sides = [((i + di, j + dj), 1 / 16) for di in (0, 1) for dj in (-1, 1)]
+            return [((i, j), 3 / 8), ((i + 1, j), 3 / 8)] + sides
         boundary = _boundary_neighbours(i, j, rows, points)
         if boundary:  # crease vertex: cubic B-spline along the boundary
             return [((i, j), 0.75)] + [(n, 0.125) for n in boundary]
@@ -142,9 +144,8 @@ def _limit(rows, points) -> sp.csr_matrix:
 
 def _incidence(faces, n_vertices) -> sp.csr_matrix:
     """Sparse (V, F) matrix with a 1 where vertex v is a corner of face f."""
-    corners = faces.shape[1]
-    ones = np.ones(faces.size)
-    return sp.csr_matrix((ones, (faces.ravel(), np.repeat(np.arange(len(faces)), corners))), shape=(n_vertices, len(faces)))
+    face_of_corner = np.repeat(np.arange(len(faces)), faces.shape[1])
+    return sp.csr_matrix((np.ones(faces.size), (faces.ravel(), face_of_corner)), shape=(n_vertices, len(faces)))
 
 
 def _vertex_normals(vertices, faces, incidence) -> np.ndarray:
@@ -172,7 +173,8 @@ class MeshBuilder:
     """
 
     def __init__(self, rows: int, points: int, subdivide: int = 0, thickness: float = 0.0, petals: int = 1):
-        for field, value, low in (("rows", rows, 2), ("points", points, 2), ("subdivide", subdivide, 0), ("petals", petals, 1)):
+        for field, value, low in (("rows", rows, 2), ("points", points, 2), ("subdivide", subdivide, 0),
+                                  ("petals", petals, 1)):
             if not isinstance(value, (int, np.integer)) or value < low:
                 raise GRCError(f"expected an integer >= {low}, got {value!r}", field=field)
         if subdivide > MAX_SUBDIVIDE:
@@ -191,9 +193,8 @@ class MeshBuilder:
             faces = np.concatenate([sheet, sheet[:, ::-1] + n, np.stack([v, u, u + n, v + n], axis=1)])
             n *= 2
         angles = 2 * np.pi * np.arange(petals) / petals
-        c, s, zero, one = np.cos(angles), np.sin(angles), np.zeros(petals), np.ones(petals)
-        rotations = np.stack([np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1), np.stack([zero, zero, one], -1)], 1)
-        self._rotations_t = rotations.transpose(0, 2, 1)  # (petals, 3, 3), row vectors times R^T
+        rotations = np.array([[[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]] for a in angles])
+        self._rotations_t = rotations.transpose(0, 2, 1)  # (petals, 3, 3): row vectors times R^T
         self.faces = np.concatenate([faces + k * n for k in range(petals)])
         self.faces.flags.writeable = False
 

@@ -27,7 +27,8 @@ def emit(result):
 
 def blender_python() -> Path | None:
     """The python that can `import bpy`, or None when there is none."""
-    path = Path(os.environ.get("GRC_BLENDER_PYTHON") or Path(__file__).resolve().parents[1] / ".venv-blender/bin/python")
+    default = Path(__file__).resolve().parents[1] / ".venv-blender/bin/python"
+    path = Path(os.environ.get("GRC_BLENDER_PYTHON") or default)
     return path if path.is_file() else None
 
 
@@ -46,5 +47,6 @@ def run_blender(script: str, args: dict | None = None, timeout: float = 600) -> 
     )
     lines = [line[len(MARK):] for line in result.stdout.splitlines() if line.startswith(MARK)]
     if result.returncode != 0 or not lines:
-        raise RuntimeError(f"Blender script failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        raise RuntimeError(f"Blender script failed (exit {result.returncode}):\n{output}")
     return json.loads(lines[-1])

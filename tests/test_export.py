@@ -1,0 +1,191 @@
+import numpy as np
+import pygltflib
+import pytest
+import trimesh
+from scipy.spatial import cKDTree
+
+from blender_util import requires_blender, run_blender
+from grc import export
+from grc.errors import GRCError
+from grc.export import FORMATS, write_mesh, write_morph_glb
+from grc.mesh import Mesh, MeshBuilder
+
+Y_UP = {"obj": True, "ply": False, "stl": False, "glb": True}
+NAMES = ["time 0.00", "time 0.40", "blend 1.50", "blend -0.25"]
+
+
+def bent_grid():
+    """A bent, asymmetric 4x5 grid: any swapped or flipped axis moves some vertex."""
+    u, v = np.meshgrid(np.linspace(0, 1, 4), np.linspace(-0.5, 0.5, 5), indexing="ij")
+    return np.stack([2 * u + 0.1 * v, v * (0.3 + u), 0.6 * u**2 + 0.2 * v + 0.1 * u * v**2 + 0.05], axis=-1)
+
+
+@pytest.fixture
+def mesh():
+    return MeshBuilder(4, 5).build(bent_grid())
+
+
+def sweep_frames():
+    """(4, 20, 3) frames of one topology that move every vertex differently."""
+    base = bent_grid().reshape(-1, 3)
+    return np.stack([base * (1 + 0.1 * k) + [0.02 * k, -0.03 * k, 0.05 * k] for k in range(len(NAMES))])
+
+
+def assert_same_points(ours, theirs, tol=1e-5):
+    """Every point of each set lies within tol of a point of the other (importers may reorder or split)."""
+    ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
+    assert cKDTree(theirs).query(ours)[0].max() < tol
+    assert cKDTree(ours).query(theirs)[0].max() < tol
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_round_trip_through_trimesh(tmp_path, mesh, format):
+    path = write_mesh(tmp_path / f"petal.{format}", mesh)
+    loaded = trimesh.load(path, force="mesh", process=False)
+    v = loaded.vertices
+    if Y_UP[format]:
+        v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=-1)  # undo (x, z, -y)
+    assert_same_points(mesh.vertices, v)
+    assert len(loaded.faces) == len(mesh.triangles)
+
+
+def test_obj_and_ply_keep_quads(tmp_path, mesh):
+    obj = write_mesh(tmp_path / "petal.obj", mesh).read_text().splitlines()
+    faces = [line.split()[1:] for line in obj if line.startswith("f ")]
+    assert [[int(i) - 1 for i in f] for f in faces] == mesh.faces.tolist()
+    ply = write_mesh(tmp_path / "petal.ply", mesh).read_bytes()
+    header, body = ply.split(b"end_header\n")
+    assert b"element face 12\nproperty list uchar int vertex_indices" in header
+    face_data = np.frombuffer(body[20 * 12:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])
+    assert (face_data["count"] == 4).all() and face_data["indices"].tolist() == mesh.faces.tolist()
+
+
+def test_format_comes_from_the_suffix_or_the_argument(tmp_path, mesh):
+    path = write_mesh(tmp_path / "petal.data", mesh, format="stl")
+    assert len(trimesh.load(path, file_type="stl").faces) == 24
+    with pytest.raises(GRCError, match=r"petal\.fbx.*format.*obj, ply, stl, glb"):
+        write_mesh(tmp_path / "petal.fbx", mesh)
+    with pytest.raises(GRCError, match="format"):
+        write_mesh(tmp_path / "petal.obj", mesh, format="dae")
+
+
+def test_user_mistakes_are_errors_that_write_nothing(tmp_path, mesh):
+    with pytest.raises(GRCError, match="missing"):
+        write_mesh(tmp_path / "missing" / "petal.obj", mesh)
+    vertices = mesh.vertices.copy()
+    vertices[3, 1] = np.nan
+    with pytest.raises(GRCError, match=r"petal\.glb: vertices: .*NaN"):
+        write_mesh(tmp_path / "petal.glb", Mesh(vertices, mesh.faces))
+    frames = sweep_frames()
+    with pytest.raises(GRCError, match="names"):
+        write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces, NAMES[:2])
+    with pytest.raises(GRCError, match="names"):
+        write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces, NAMES[:3] + NAMES[:1])
+    with pytest.raises(GRCError, match="faces"):
+        write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces + 1, NAMES)
+    frames[2, 0, 0] = np.inf
+    with pytest.raises(GRCError, match=r"sweep\.glb: frames"):
+        write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces, NAMES)
+    assert list(tmp_path.iterdir()) == []
+
+
+def half_written(data=b"half a file"):
+    """A serializer that writes part of its output to the temporary path, then fails."""
+
+    def fail(*args, **kwargs):
+        target = next(a for a in (*args, *kwargs.values()) if str(a).endswith(".tmp"))
+        with open(target, "wb") as f:
+            f.write(data)
+        raise OSError("disk full")
+
+    return fail
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_a_failed_write_leaves_the_old_file(tmp_path, mesh, monkeypatch, format):
+    path = tmp_path / f"petal.{format}"
+    path.write_bytes(b"old bytes")
+    monkeypatch.setitem(export._WRITERS, format, half_written())
+    with pytest.raises(OSError, match="disk full"):
+        write_mesh(path, mesh)
+    assert path.read_bytes() == b"old bytes" and list(tmp_path.iterdir()) == [path]
+
+
+def test_failing_serializers_leave_the_old_files(tmp_path, mesh, monkeypatch):
+    monkeypatch.setattr(trimesh.Trimesh, "export", half_written())
+    monkeypatch.setattr(pygltflib.GLTF2, "save_binary", half_written())
+    for path in (tmp_path / "petal.stl", tmp_path / "petal.glb", tmp_path / "sweep.glb"):
+        path.write_bytes(b"old bytes")
+        with pytest.raises(OSError):
+            if path.stem == "sweep":
+                write_morph_glb(path, sweep_frames(), mesh.faces, NAMES)
+            else:
+                write_mesh(path, mesh)
+        assert path.read_bytes() == b"old bytes"
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_morph_glb_holds_one_named_target_per_frame_and_a_sweep(tmp_path, mesh):
+    frames = sweep_frames()
+    path = write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces, NAMES, fps=10)
+    gltf = pygltflib.GLTF2.load(path)
+    (m,) = gltf.meshes
+    assert m.extras["targetNames"] == NAMES and m.weights == [0.0] * 4
+    assert len(m.primitives[0].targets) == 4
+
+    def read(index):
+        accessor = gltf.accessors[index]
+        view = gltf.bufferViews[accessor.bufferView]
+        data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
+        return np.frombuffer(data, dtype=np.float32).reshape(accessor.count, -1)
+
+    base = read(m.primitives[0].attributes.POSITION)
+    for frame, target in zip(frames, m.primitives[0].targets):
+        assert np.allclose(base + read(target["POSITION"]), export.to_y_up(frame), atol=1e-6)
+    sampler = gltf.animations[0].samplers[0]
+    assert np.allclose(read(sampler.input).ravel(), [0, 0.1, 0.2, 0.3])
+    assert np.array_equal(read(sampler.output).reshape(4, 4), np.eye(4))
+
+
+BLENDER_IMPORT = """
+import bmesh
+importers = {"obj": bpy.ops.wm.obj_import, "ply": bpy.ops.wm.ply_import,
+             "stl": bpy.ops.wm.stl_import, "glb": bpy.ops.import_scene.gltf}
+result = {}
+for key, path in ARGS.items():
+    before = set(bpy.data.objects)
+    importers[path.rsplit(".", 1)[1]](filepath=path)
+    (obj,) = set(bpy.data.objects) - before
+    world = lambda co: list(obj.matrix_world @ co)
+    entry = {"world": [world(v.co) for v in obj.data.vertices], "sides": [len(p.vertices) for p in obj.data.polygons]}
+    if obj.data.shape_keys:
+        entry["keys"] = [{"name": k.name, "range": [k.slider_min, k.slider_max], "world": [world(p.co) for p in k.data]}
+                         for k in obj.data.shape_keys.key_blocks]
+        curves = obj.data.shape_keys.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+        entry["curves"] = {c.data_path: [list(k.co) for k in c.keyframe_points] for c in curves}
+    result[key] = entry
+emit(result)
+"""
+
+
+@requires_blender
+def test_blenders_default_importers_put_every_vertex_back(tmp_path, mesh):
+    frames = sweep_frames()
+    paths = {f: str(write_mesh(tmp_path / f"petal.{f}", mesh)) for f in FORMATS}
+    paths["morph"] = str(write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces, NAMES))
+    blender = run_blender(BLENDER_IMPORT, paths)
+    for format in FORMATS:
+        assert_same_points(mesh.vertices, blender[format]["world"])
+    for format in ("obj", "ply"):
+        assert np.abs(np.array(blender[format]["world"]) - mesh.vertices).max() < 1e-5  # same order too
+        assert blender[format]["sides"] == [4] * len(mesh.faces)
+
+    morph = blender["morph"]
+    assert [k["name"] for k in morph["keys"]] == ["Basis"] + NAMES
+    assert all(k["range"] == [0.0, 1.0] for k in morph["keys"])
+    match = cKDTree(frames[0]).query(morph["world"])[1]  # Blender's vertex order → ours
+    for key, frame in zip(morph["keys"][1:], frames):
+        assert np.abs(np.array(key["world"]) - frame[match]).max() < 1e-5
+    for i, name in enumerate(NAMES):
+        keys = morph["curves"][f'key_blocks["{name}"].value']
+        assert keys == [[float(frame), float(frame == i)] for frame in range(len(NAMES))]
