@@ -1,0 +1,140 @@
+"""Training configuration: typed defaults here, the exact values used saved in each model file."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import GRCError
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that shapes a trained model. `Config.preset("article")` is the article's setup."""
+
+    preset: str = "default"
+    context_dims: int = 1  # C: emergent context values per row (0 = the no-context ablation)
+    normalize: bool = True  # train on standardized rows and relational coordinates in [-1, 1]
+    final_activation: bool = False  # ELU after the last layer too (as the article's code does)
+
+    # Template models: one MLP per template, (time, morph) -> one row of the grid.
+    template_hidden: tuple[int, ...] = (32, 32)
+    template_features: str = "fourier"  # "fourier": (t, m) plus sin/cos at two frequencies; "raw"
+    template_steps: int = 1000  # Adam, full batch, cosine schedule
+    template_lr: float = 1e-2
+    template_lbfgs_steps: int = 1000  # then L-BFGS polishes the fit
+
+    # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).
+    encoder_hidden: tuple[int, ...] = (32, 32)
+    decoder_hidden: tuple[int, ...] = (64, 64)
+    decoder_features: str = "fourier-product"  # "fourier-product": fourier(t, m), context and their products; "raw"
+    decoder_input: str = "relational-map"  # decoder sees the true (time, morph) + context; "encoder": all from the encoder
+    steps: int = 3000
+    batch_size: int = 256
+    lr_encoder: float = 1e-3
+    lr_decoder: float = 2e-3
+    schedule: str = "onecycle"  # or "constant"
+    context_mask: float = 0.05  # the share of the context target's gradient that passes the mask
+    refine_steps: int = 1000  # L-BFGS on the decoder alone, encoder frozen (0 = off)
+    refine_samples: int = 4096
+    seed: int = 0
+
+    def __post_init__(self):
+        check_config(self)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "Config":
+        """A named preset ("default" or "article") with any fields overridden."""
+        if name not in PRESETS:
+            raise GRCError(f"expected one of {', '.join(PRESETS)}, got {name!r}", field="preset")
+        return cls(**{**PRESETS[name], "preset": name, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict, path=None) -> "Config":
+        """Rebuild a config saved in a model file; unknown or mistyped fields are errors."""
+        if not isinstance(data, dict):
+            raise GRCError("expected a JSON object", path=path, field="config")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise GRCError(f"unknown settings {unknown}", path=path, field="config")
+        values = {}
+        for name, value in data.items():
+            default = getattr(cls, name)
+            if isinstance(default, tuple):
+                if not isinstance(value, list) or not all(type(v) is int for v in value):
+                    raise GRCError("expected a list of integers", path=path, field=f"config.{name}")
+                value = tuple(value)
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise GRCError("expected true or false", path=path, field=f"config.{name}")
+            elif isinstance(default, (int, float)):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise GRCError("expected a number", path=path, field=f"config.{name}")
+                if isinstance(default, int) and value != int(value):
+                    raise GRCError("expected an integer", path=path, field=f"config.{name}")
+                value = type(default)(value)
+            elif not isinstance(value, type(default)):
+                raise GRCError(f"expected a {type(default).__name__}", path=path, field=f"config.{name}")
+            values[name] = value
+        try:
+            return cls(**values)
+        except GRCError as e:
+            raise GRCError(e.message, path=path, field=f"config.{e.field}") from None
+
+
+PRESETS = {
+    "default": {},
+    # The article's published setup: [2,10,15,21] template models trained with Adam,
+    # [21,15,10,3] encoder and [3,10,15,21] decoder, ELU after every layer, raw data,
+    # one sample per step for 100,000 steps, learning rates 1e-4 / 2e-4, mask 0.05.
+    "article": dict(
+        normalize=False, final_activation=True,
+        template_hidden=(10, 15), template_features="raw", template_steps=10000, template_lr=1e-3,
+        template_lbfgs_steps=0,
+        encoder_hidden=(15, 10), decoder_hidden=(10, 15), decoder_features="raw", decoder_input="encoder",
+        steps=100_000, batch_size=1, lr_encoder=1e-4, lr_decoder=2e-4, schedule="constant",
+        refine_steps=0,
+    ),
+}
+
+CHOICES = {
+    "template_features": ("fourier", "raw"),
+    "decoder_features": ("fourier-product", "raw"),
+    "decoder_input": ("relational-map", "encoder"),
+    "schedule": ("onecycle", "constant"),
+}
+
+
+def check_config(c: Config) -> None:
+    """Raise GRCError naming the first field that holds an impossible value."""
+    for name, allowed in CHOICES.items():
+        if getattr(c, name) not in allowed:
+            raise GRCError(f"expected one of {', '.join(allowed)}, got {getattr(c, name)!r}", field=name)
+    if c.preset not in PRESETS:
+        raise GRCError(f"expected one of {', '.join(PRESETS)}, got {c.preset!r}", field="preset")
+    for name in ("template_hidden", "encoder_hidden", "decoder_hidden"):
+        sizes = getattr(c, name)
+        if not sizes or any(type(s) is not int or s < 1 for s in sizes):
+            raise GRCError(f"expected one or more positive layer sizes, got {list(sizes)}", field=name)
+    positive = ("steps", "batch_size", "template_steps", "refine_samples")
+    for name in positive:
+        if getattr(c, name) < 1:
+            raise GRCError(f"expected a positive integer, got {getattr(c, name)}", field=name)
+    for name in ("template_lbfgs_steps", "refine_steps", "seed", "context_dims"):
+        if getattr(c, name) < 0:
+            raise GRCError(f"expected zero or more, got {getattr(c, name)}", field=name)
+    if c.context_dims > 16:
+        raise GRCError(f"expected at most 16 context values, got {c.context_dims}", field="context_dims")
+    for name in ("template_lr", "lr_encoder", "lr_decoder"):
+        if not 0 < getattr(c, name) < 1:
+            raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)
+    if not 0 <= c.context_mask <= 1:
+        raise GRCError(f"expected a value in [0, 1], got {c.context_mask}", field="context_mask")

@@ -1,0 +1,82 @@
+"""Quality metrics of a trained model, in the templates' own units (per-point RMSE)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from .model import GRCModel
+
+INTERPOLATION_ALPHAS = (0.25, 0.5, 0.75)
+EXTRAPOLATION_ALPHAS = (-0.5, 1.5)
+
+
+def point_rmse(a, b) -> float:
+    """Root-mean-square Euclidean distance between corresponding points of two grids."""
+    return float(np.sqrt(np.mean(np.sum((np.asarray(a) - np.asarray(b)) ** 2, axis=-1))))
+
+
+def inner_time_steps(model: GRCModel) -> list[int]:
+    """The time steps between the offset samples at the ends of the relational map."""
+    T = len(model.templates.time)
+    return list(range(1, T - 1)) if T >= 3 else list(range(T))
+
+
+def diverging_time_steps(model: GRCModel, a: int, b: int, share: float = 0.02) -> list[int]:
+    """Inner time steps where templates a and b differ by more than `share` of the set's size."""
+    points = model.templates.points
+    size = np.linalg.norm(points.reshape(-1, 3).max(axis=0) - points.reshape(-1, 3).min(axis=0))
+    gap = np.linalg.norm(points[a] - points[b], axis=-1).max(axis=(1, 2))  # (T,)
+    return [i for i in inner_time_steps(model) if gap[i] > share * size]
+
+
+def projection(model: GRCModel, i: int, a: int, b: int, alpha: float) -> float:
+    """Where the blend α between templates a and b lands along their difference at time step i."""
+    weights = np.zeros(len(model.templates))
+    weights[a], weights[b] = 1 - alpha, alpha
+    A, B = model.templates.points[a, i], model.templates.points[b, i]
+    shape = model.shape(model.templates.time[i], weights)
+    d = (B - A).ravel()
+    return float(np.dot((shape - A).ravel(), d) / np.dot(d, d))
+
+
+def evaluate(model: GRCModel) -> dict:
+    """The metrics `grc evaluate` prints: template fit, reconstruction, traces, blends."""
+    templates = model.templates
+    K, time, morph = len(templates), templates.time, templates.morph
+    points = templates.points  # (K, T, M, N, 3)
+
+    t, m = np.meshgrid(time, morph, indexing="ij")
+    fitted = model.template_rows(t, m)  # (K, T, M, N, 3)
+    fit = [point_rmse(fitted[k], points[k]) for k in range(K)]
+
+    inner = inner_time_steps(model)
+    reconstruction = [[point_rmse(model.shape(time[i], np.eye(K)[k]), points[k, i]) for i in inner]
+                      for k in range(K)]
+
+    traces = model.traces()  # (K, T, M, C)
+    pairs = list(combinations(range(K), 2))
+    separation = [float(np.mean([np.abs(traces[a, i] - traces[b, i]).mean() for a, b in pairs]))
+                  if model.context_dims else 0.0 for i in range(len(time))]
+
+    projections = {alpha: [projection(model, i, a, b, alpha) for a, b in pairs
+                           for i in diverging_time_steps(model, a, b)]
+                   for alpha in INTERPOLATION_ALPHAS + EXTRAPOLATION_ALPHAS}
+    interpolation = {f"{a}": float(np.max(np.abs(np.subtract(projections[a], a)))) if projections[a] else 0.0
+                     for a in INTERPOLATION_ALPHAS}
+    low, high = EXTRAPOLATION_ALPHAS
+    return {
+        "template_fit_rmse": max(fit),
+        "template_fit_rmse_per_template": dict(zip(templates.names, fit)),
+        "reconstruction_rmse": max(max(r) for r in reconstruction),
+        "reconstruction_rmse_per_template": {n: max(r) for n, r in zip(templates.names, reconstruction)},
+        "trace_separation": dict(zip((f"{v:g}" for v in time), separation)),
+        "interpolation_error": max(interpolation.values()),
+        "interpolation_error_per_alpha": interpolation,
+        # the worst case over diverging time steps: the least reach at 1.5, the least at -0.5
+        "extrapolation": {f"{low}": float(max(projections[low], default=np.nan)),
+                          f"{high}": float(min(projections[high], default=np.nan))},
+        "context_dims": model.context_dims,
+        "templates": K,
+    }

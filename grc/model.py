@@ -1,0 +1,258 @@
+"""A trained GRC model, evaluated in numpy: template models, encoder, decoder, traces, shapes.
+
+Training (grc.train) needs PyTorch; using a model does not. A slider move is a handful of
+small matrix products here, and the Blender add-on ships this module as it is.
+
+Names: a *row* is one morph row of a grid, N points x 3 coordinates, flattened point by point
+to 3N numbers. The *relational map* is (time, morph). The encoder maps a row to (time, morph,
+context); the decoder maps (time, morph, context) back to the row. A template's *trace* is the
+context the encoder gives its rows; a *blend* of templates is a weighted mix of their traces.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import bundle
+from .config import Config
+from .errors import GRCError
+from .templates import TemplateSet
+
+MODEL_FORMAT = "grc-model/1"
+VERSION = "0.1.0"
+
+# Frequencies of the sin/cos features of normalized (time, morph): each axis at 1.5 and 3.0.
+FOURIER = np.array([[1.5, 0.0, 3.0, 0.0], [0.0, 1.5, 0.0, 3.0]])
+FEATURES = {"raw": 2, "fourier": 2 + 2 * FOURIER.shape[1]}
+
+
+def elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+def fourier(u):
+    """(..., 2) normalized (time, morph) -> (..., 10): the values, their sines and cosines."""
+    z = u @ FOURIER
+    return np.concatenate([u, np.sin(z), np.cos(z)], axis=-1)
+
+
+def relational_features(u, kind: str):
+    return fourier(u) if kind == "fourier" else u
+
+
+def decoder_features(u, context, kind: str):
+    """Decoder input: relational features, the context, and (fourier-product) their products."""
+    if kind == "raw":
+        return np.concatenate([u, context], axis=-1)
+    f = fourier(u)
+    products = (context[..., :, None] * f[..., None, :]).reshape(*f.shape[:-1], -1)
+    return np.concatenate([f, context, products], axis=-1)
+
+
+def decoder_width(kind: str, context_dims: int) -> int:
+    return 2 + context_dims if kind == "raw" else FEATURES["fourier"] * (1 + context_dims) + context_dims
+
+
+def mlp(x, layers, final_activation: bool):
+    """Run an MLP given as [(weight (in, out), bias (out,)), ...]; ELU between layers."""
+    for i, (w, b) in enumerate(layers):
+        x = x @ w + b
+        if i < len(layers) - 1 or final_activation:
+            x = elu(x)
+    return x
+
+
+def layer_sizes(config: Config, rows: int, row_width: int) -> dict[str, list[int]]:
+    """Each network's layer sizes for a grid whose rows have `row_width` = 3N numbers."""
+    C = config.context_dims
+    return {
+        "template": [FEATURES[config.template_features], *config.template_hidden, row_width],
+        "encoder": [row_width, *config.encoder_hidden, 2 + C],
+        "decoder": [decoder_width(config.decoder_features, C), *config.decoder_hidden, row_width],
+    }
+
+
+def expected_shapes(config: Config, templates: TemplateSet) -> dict[str, tuple]:
+    """Every weight a model of this config and template set holds, with its shape."""
+    K, (T, M, N) = len(templates), templates.grid_shape
+    shapes = {"relational_center": (2,), "relational_scale": (2,), "row_mean": (3 * N,), "row_scale": (1,)}
+    for net, sizes in layer_sizes(config, M, 3 * N).items():
+        batch = (K,) if net == "template" else ()
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            shapes[f"{net}.{i}.weight"] = (*batch, a, b)
+            shapes[f"{net}.{i}.bias"] = (*batch, b)
+    return shapes
+
+
+class GRCModel:
+    """Template models + relational encoder + generative decoder, with the templates they learned."""
+
+    def __init__(self, config: Config, templates: TemplateSet, weights: dict[str, np.ndarray],
+                 info: dict | None = None):
+        self.config, self.templates, self.info = config, templates, dict(info or {})
+        self.weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        self._layers = {net: self._net(net) for net in ("template", "encoder", "decoder")}
+        w = self.weights
+        self._center, self._scale = w["relational_center"], w["relational_scale"]
+        self._row_mean, self._row_scale = w["row_mean"], w["row_scale"][0]
+
+    def _net(self, net):
+        layers, i = [], 0
+        while f"{net}.{i}.weight" in self.weights:
+            bias = self.weights[f"{net}.{i}.bias"]
+            layers.append((self.weights[f"{net}.{i}.weight"], bias[:, None, :] if net == "template" else bias))
+            i += 1
+        return layers
+
+    # -- sizes -------------------------------------------------------------------------------
+    @property
+    def context_dims(self) -> int:
+        return self.config.context_dims
+
+    @property
+    def grid_shape(self) -> tuple[int, int, int]:
+        """(time steps, morph rows, points per row) of the templates."""
+        return self.templates.grid_shape
+
+    @property
+    def names(self) -> list[str]:
+        return self.templates.names
+
+    # -- the networks --------------------------------------------------------------------------
+    def _normalize(self, time, morph):
+        time, morph = np.broadcast_arrays(np.asarray(time, float), np.asarray(morph, float))
+        return (np.stack([time, morph], axis=-1) - self._center) / self._scale
+
+    def template_rows(self, time, morph) -> np.ndarray:
+        """Each template model's rows at (time, morph) (broadcast together): (K, ..., N, 3)."""
+        u = self._normalize(time, morph)
+        x = relational_features(u.reshape(-1, 2), self.config.template_features)
+        rows = mlp(x, self._layers["template"], self.config.final_activation)  # (K, S, 3N)
+        rows = rows * self._row_scale + self._row_mean
+        return rows.reshape(len(rows), *u.shape[:-1], -1, 3)
+
+    def encode(self, rows) -> np.ndarray:
+        """Rows (..., N, 3) -> (..., 2 + C): their time, morph and context."""
+        rows = np.asarray(rows, float)
+        x = (rows.reshape(*rows.shape[:-2], -1) - self._row_mean) / self._row_scale
+        z = mlp(x, self._layers["encoder"], self.config.final_activation)
+        return np.concatenate([z[..., :2] * self._scale + self._center, z[..., 2:]], axis=-1)
+
+    def decode(self, time, morph, context) -> np.ndarray:
+        """(time, morph, context (..., C)) -> rows (..., N, 3)."""
+        u = self._normalize(time, morph)
+        context = np.broadcast_to(np.asarray(context, float), (*u.shape[:-1], self.context_dims))
+        x = decoder_features(u, context, self.config.decoder_features)
+        rows = mlp(x, self._layers["decoder"], self.config.final_activation) * self._row_scale + self._row_mean
+        return rows.reshape(*u.shape[:-1], -1, 3)
+
+    # -- traces, blends, shapes --------------------------------------------------------------
+    def morph_samples(self, morph=None) -> np.ndarray:
+        """The morph values of a shape's rows: the template grid's (None), n even samples (int), or given."""
+        if morph is None:
+            return self.templates.morph
+        if isinstance(morph, (int, np.integer)):
+            if morph < 2:
+                raise GRCError(f"expected at least 2 morph samples, got {morph}", field="morph")
+            return np.linspace(self.templates.morph[0], self.templates.morph[-1], int(morph))
+        return np.asarray(morph, float).reshape(-1)
+
+    def traces(self, time=None, morph=None) -> np.ndarray:
+        """Each template's context over the relational map: (K, len(time), len(morph), C).
+
+        `time` defaults to the templates' time steps, `morph` as in `morph_samples`.
+        """
+        time = self.templates.time if time is None else np.atleast_1d(np.asarray(time, float))
+        t, m = np.meshgrid(time, self.morph_samples(morph), indexing="ij")
+        return self.encode(self.template_rows(t, m))[..., 2:]
+
+    def blend_weights(self, blend) -> np.ndarray:
+        """Template weights for a blend: a number α for two templates (0 = first, 1 = second), or K weights."""
+        K = len(self.templates)
+        values = np.atleast_1d(np.asarray(blend, dtype=float))
+        if values.size == 1 and K == 2:
+            return np.array([1 - values[0], values[0]])
+        if values.shape != (K,):
+            expected = "one number (0 = first template, 1 = second) or 2 weights" if K == 2 else f"{K} weights"
+            raise GRCError(f"expected {expected}, got {values.size} values", field="blend")
+        if not np.all(np.isfinite(values)):
+            raise GRCError("expected finite numbers", field="blend")
+        return values
+
+    def context(self, time: float, blend=0.0, morph=None) -> np.ndarray:
+        """The context path of a blend at `time`: (len(morph), C).
+
+        It is mean + Σ w_k (trace_k - mean) over the templates' traces: weights summing to 1
+        interpolate between traces (or extrapolate, with weights outside [0, 1]).
+        """
+        traces = self.traces(time, morph)[:, 0]  # (K, M', C)
+        mean = traces.mean(axis=0)
+        return mean + np.tensordot(self.blend_weights(blend), traces - mean, axes=1)
+
+    def shape(self, time: float, blend=0.0, *, morph=None, context=None) -> np.ndarray:
+        """The generated grid at `time` for a blend (or raw `context`, (C,) or (M', C)): (M', N, 3)."""
+        morph = self.morph_samples(morph)
+        if context is None:
+            context = self.context(time, blend, morph)
+        else:
+            context = np.asarray(context, float)
+            if context.shape not in ((self.context_dims,), (len(morph), self.context_dims)):
+                raise GRCError(f"expected {self.context_dims} values (or one row of them per morph sample)",
+                               field="context")
+        return self.decode(np.full(len(morph), float(time)), morph, context)
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write one self-contained model file (weights, config, templates, version), atomically."""
+        metadata = {
+            "format": MODEL_FORMAT,
+            "grc_version": VERSION,
+            "config": json.dumps(self.config.to_json()),
+            "templates": json.dumps(self.templates.to_json()),
+            "info": json.dumps(self.info),
+        }
+        tensors = {k: v.astype(np.float32) if k.split(".")[0] in ("encoder", "decoder", "template") else v
+                   for k, v in self.weights.items()}
+        return bundle.save(path, tensors, metadata)
+
+    @classmethod
+    def load(cls, path) -> "GRCModel":
+        """Read a model file; a damaged, foreign or newer file raises GRCError, nothing is executed."""
+        tensors, meta = bundle.load(path)
+        fmt = meta.get("format")
+        if fmt is None or not fmt.startswith("grc-model/"):
+            raise GRCError("not a GRC model (no grc-model format in its metadata)", path=path, field="format")
+        if fmt != MODEL_FORMAT:
+            raise GRCError(f"made by a newer GRC Studio ({fmt}); this version reads {MODEL_FORMAT}",
+                           path=path, field="format")
+        parsed = {}
+        for key in ("config", "templates", "info"):
+            try:
+                parsed[key] = json.loads(meta[key])
+            except KeyError:
+                raise GRCError("missing from the model file", path=path, field=key) from None
+            except json.JSONDecodeError:
+                raise GRCError("not valid JSON", path=path, field=key) from None
+        config = Config.from_json(parsed["config"], path)
+        templates = TemplateSet.from_json(parsed["templates"], path)
+        expected = expected_shapes(config, templates)
+        for name, shape in expected.items():
+            if name not in tensors:
+                raise GRCError(f"missing weights {name!r}", path=path, field="weights")
+            if tensors[name].shape != shape:
+                raise GRCError(f"expected shape {shape}, got {tensors[name].shape}", path=path, field=name)
+            if not np.all(np.isfinite(tensors[name])):
+                raise GRCError("contains NaN or infinite values", path=path, field=name)
+        extra = sorted(set(tensors) - set(expected))
+        if extra:
+            raise GRCError(f"unexpected weights {extra}", path=path, field="weights")
+        info = parsed["info"] if isinstance(parsed["info"], dict) else {}
+        return cls(config, templates, tensors, info)
+
+
+def load_model(path) -> GRCModel:
+    """Load a `.grc` model file."""
+    return GRCModel.load(path)
