@@ -1,0 +1,56 @@
+"""GRC Studio: draw a few templates, train a Generative Relational Context model, explore new forms.
+
+    import grc
+    templates = grc.load_templates("templates/petal")
+    model = grc.train(templates)                    # needs PyTorch; progress via callback=
+    model.save("meshes/petal.grc")
+    model = grc.load_model("meshes/petal.grc")      # numpy only
+    grid = model.shape(time=0.8, blend=0.5)         # (morph rows, points, 3), Z-up
+    grc.export(model, "half.obj", time=0.8, blend=0.5)
+
+Training imports PyTorch only when called; using a trained model needs numpy alone.
+"""
+
+from .config import PRESETS, Config
+from .errors import GRCError
+from .model import VERSION as __version__
+from .model import GRCModel, load_model
+from .templates import Template, TemplateSet, import_files, load_template, load_template_set
+
+load_templates = load_template_set
+
+__all__ = [
+    "Config", "PRESETS", "GRCError", "GRCModel", "load_model", "Template", "TemplateSet",
+    "import_files", "load_template", "load_templates", "load_template_set", "train", "evaluate",
+    "export", "export_animation", "__version__",
+]
+
+
+def train(templates, config=None, *, device="auto", callback=None) -> GRCModel:
+    """Train template models, encoder and decoder on a template set (or its folder); see grc.train."""
+    from .train import train as _train
+
+    if not isinstance(templates, TemplateSet):
+        templates = load_template_set(templates)
+    return _train(templates, config, device=device, callback=callback)
+
+
+def evaluate(model: GRCModel) -> dict:
+    """Quality metrics of a trained model (see grc.metrics)."""
+    from .metrics import evaluate as _evaluate
+
+    return _evaluate(model)
+
+
+def export(model: GRCModel, path, time: float, blend=0.0, **options):
+    """Write the shape at (time, blend) as OBJ/PLY/STL/GLB (by suffix); see grc.shapes.export."""
+    from .shapes import export as _export
+
+    return _export(model, path, time, blend, **options)
+
+
+def export_animation(model: GRCModel, path, **options):
+    """Write a sweep over time or blend as a GLB with morph targets; see grc.shapes.export_animation."""
+    from .shapes import export_animation as _export_animation
+
+    return _export_animation(model, path, **options)

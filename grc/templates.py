@@ -76,9 +76,22 @@ class Template:
 
     def save(self, path) -> Path:
         """Write the template to `path` atomically."""
-        return atomic_write(path, json.dumps(self.to_json(), indent=1) + "\n")
+        return atomic_write(path, template_json(self.to_json()))
 
     _path: object = field(default=None, repr=False, compare=False)
+
+
+def template_json(data: dict) -> str:
+    """Readable JSON for a template: one line per field, one point [x, y, z] per line."""
+    def dumps(value, depth, indent=2):
+        if depth == 0:
+            return json.dumps(value)
+        pad = " " * indent
+        inner = ",\n".join(pad + "  " + dumps(v, depth - 1, indent + 2) for v in value)
+        return "[\n" + inner + "\n" + pad + "]"
+
+    fields = [f' "{key}": {dumps(value, 3) if key == "points" else json.dumps(value)}' for key, value in data.items()]
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def _array(value, ndim: int, path, name: str) -> np.ndarray:

@@ -1,0 +1,81 @@
+"""From a model to files: the shape at (time, blend) as a mesh, and sweeps as morph-target GLBs.
+
+The CLI and the app both export through these two functions, so a file is the same whichever wrote it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GRCError
+from .export import write_mesh, write_morph_glb
+from .mesh import MeshBuilder
+from .model import GRCModel
+
+SWEEPS = ("time", "blend")
+
+
+def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 0.0, petals: int = 1) -> MeshBuilder:
+    """A MeshBuilder for this model's grids (with `morph` samples per petal, as in model.shape)."""
+    return MeshBuilder(len(model.morph_samples(morph)), model.grid_shape[2], subdivide, thickness, petals)
+
+
+def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph=None, subdivide: int = 0,
+           thickness: float = 0.0, petals: int = 1, format: str | None = None) -> Path:
+    """Write the shape at (time, blend) — or at a raw `context` — as OBJ/PLY/STL/GLB, atomically.
+
+    With subdivide 0, one petal and no thickness the vertices are the grid points in row-major order.
+    """
+    mesh = builder(model, morph, subdivide, thickness, petals).build(
+        model.shape(time, blend, morph=morph, context=context))
+    return write_mesh(path, mesh, format)
+
+
+def sweep_values(model: GRCModel, sweep: str, frames: int, start=None, stop=None) -> list:
+    """Evenly spaced values for a sweep: time over the templates' time range; blend from the first
+    template to the second (a number for two templates, K weights otherwise), or from start to stop."""
+    if sweep not in SWEEPS:
+        raise GRCError(f"expected one of {', '.join(SWEEPS)}, got {sweep!r}", field="animate")
+    if not isinstance(frames, (int, np.integer)) or frames < 2:
+        raise GRCError(f"expected an integer >= 2, got {frames!r}", field="frames")
+    if sweep == "time":
+        low, high = model.templates.time[[0, -1]]
+        low, high = float(low if start is None else start), float(high if stop is None else stop)
+        return [low + (high - low) * s for s in np.linspace(0, 1, frames)]
+    K = len(model.templates)
+    low = np.eye(K)[0] if start is None else model.blend_weights(start)
+    high = np.eye(K)[1] if stop is None else model.blend_weights(stop)
+    values = [low + (high - low) * s for s in np.linspace(0, 1, frames)]
+    return [v[1] for v in values] if K == 2 else values
+
+
+def sweep_name(sweep: str, value) -> str:
+    """A shape key's name: the swept quantity and its value, e.g. `time 0.550` or `blend 0.50,0.50,0.00`."""
+    values = np.atleast_1d(value)
+    if values.size == 1:
+        return f"{sweep} {float(values[0]):.3f}"
+    return f"{sweep} " + ",".join(f"{v:.2f}" for v in values)
+
+
+def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int = 9, time: float = 0.8,
+                     blend=0.0, start: float | None = None, stop: float | None = None, morph=None,
+                     subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24) -> Path:
+    """Write a sweep over time (at `blend`) or over blend (at `time`) as a GLB with morph targets.
+
+    For a blend sweep `start`/`stop` are blends (a number for two templates, else K weights).
+
+    Blender imports them as shape keys named by their value (`time 0.550`), the first one the basis.
+    """
+    if Path(path).suffix.lower() != ".glb":
+        raise GRCError("expected a .glb file (morph targets need glTF)", path=path, field="output")
+    values = sweep_values(model, sweep, frames, start, stop)
+    build = builder(model, morph, subdivide, thickness, petals)
+    if sweep == "time":
+        grids = [model.shape(v, blend, morph=morph) for v in values]
+    else:
+        grids = [model.shape(time, v, morph=morph) for v in values]
+    meshes = [build.build(g) for g in grids]
+    frames_xyz = np.stack([m.vertices for m in meshes])
+    return write_morph_glb(path, frames_xyz, build.faces, [sweep_name(sweep, v) for v in values], fps=fps)
