@@ -22,13 +22,21 @@ load_templates = load_template_set
 __all__ = [
     "Config", "PRESETS", "GRCError", "GRCModel", "load_model", "Template", "TemplateSet",
     "import_files", "load_template", "load_templates", "load_template_set", "train", "evaluate",
-    "export", "export_animation", "__version__",
+    "export", "export_animation", "Progress", "Cancelled", "__version__",
 ]
 
 
+def __getattr__(name):  # grc.Progress and grc.Cancelled live with the (PyTorch) training code
+    if name in ("Progress", "Cancelled"):
+        from . import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module 'grc' has no attribute {name!r}")
+
+
 def train(templates, config=None, *, device="auto", callback=None) -> GRCModel:
-    """Train template models, encoder and decoder on a template set (or its folder); see grc.train."""
-    from .train import train as _train
+    """Train template models, encoder and decoder on a template set (or its folder); see grc.training."""
+    from .training import train as _train
 
     if not isinstance(templates, TemplateSet):
         templates = load_template_set(templates)

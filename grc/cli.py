@@ -90,7 +90,7 @@ def train(
 
     from .metrics import evaluate
     from .templates import load_template_set
-    from .train import train as train_model
+    from .training import train as train_model
 
     check_output(output, (".grc",))
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)

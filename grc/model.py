@@ -1,6 +1,6 @@
 """A trained GRC model, evaluated in numpy: template models, encoder, decoder, traces, shapes.
 
-Training (grc.train) needs PyTorch; using a model does not. A slider move is a handful of
+Training (grc.training) needs PyTorch; using a model does not. A slider move is a handful of
 small matrix products here, and the Blender add-on ships this module as it is.
 
 Names: a *row* is one morph row of a grid, N points x 3 coordinates, flattened point by point

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GRCError
-from .export import write_mesh, write_morph_glb
+from .formats import write_mesh, write_morph_glb
 from .mesh import MeshBuilder
 from .model import GRCModel
 

@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 from blender_util import requires_blender, run_blender
 from grc import export
 from grc.errors import GRCError
-from grc.export import FORMATS, write_mesh, write_morph_glb
+from grc.formats import FORMATS, write_mesh, write_morph_glb
 from grc.mesh import Mesh, MeshBuilder
 
 Y_UP = {"obj": True, "ply": False, "stl": False, "glb": True}
