@@ -1,0 +1,162 @@
+"""Template files, template sets and the importers: round trips, the bundled sets, and every bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+import grc
+from grc.errors import GRCError
+from grc.formats import write_mesh
+from grc.mesh import Mesh, grid_faces
+from grc.templates import (Template, TemplateSet, check_set, from_rows, import_files, load_template,
+                           load_template_set)
+
+from grc_testing import LEAF, PETAL, SPROUT
+
+
+def test_petal_is_the_articles_data(petal):
+    assert petal.names == ["petal-a", "petal-b"]
+    assert petal.grid_shape == (7, 7, 7)
+    assert petal.time.tolist() == [0, 0.1, 0.3, 0.55, 0.8, 1.0, 1.1] == petal.morph.tolist()
+    gap = np.abs(petal.points[0] - petal.points[1]).max(axis=(1, 2, 3))
+    assert gap[:2].max() < 1e-6 and gap[2:].min() > 0.1  # a shared bloom, then diverging
+    tip = petal.points[:, :, 6].mean(axis=2)  # (template, time, xyz): Z up, as drawn in Blender
+    assert (tip[:, 0, 2] > 0.8).all() and (tip[:, 6, 0] > 0.6).all() and (tip[:, 6, 2] < -0.4).all()
+    assert 1.2 < np.ptp(petal.points[..., 0]) < 1.6  # the 0.12 scale: the petal spans about 1.4 units
+    assert all("Relational-Context" in t.attribution for t in petal)
+    assert "Apache License" in (PETAL / "LICENSE").read_text()
+
+
+@pytest.mark.parametrize("folder, K, shape", [(LEAF, 3, (5, 9, 9)), (SPROUT, 2, (4, 9, 5))])
+def test_other_example_sets_differ_in_size(folder, K, shape):
+    s = load_template_set(folder)
+    assert (len(s), s.grid_shape) == (K, shape)
+
+
+def test_template_set_round_trip(petal, tmp_path):
+    petal.save(tmp_path)
+    again = load_template_set(tmp_path)
+    assert again.names == petal.names
+    assert np.array_equal(again.points, petal.points)  # exact: floats are written with full precision
+    assert np.array_equal(again.time, petal.time) and np.array_equal(again.morph, petal.morph)
+    assert [t.attribution for t in again] == [t.attribution for t in petal]
+
+
+def test_template_file_is_the_documented_format(tmp_path):
+    points = np.arange(2 * 3 * 2 * 3, dtype=float).reshape(2, 3, 2, 3)
+    Template("open", [0, 1], [0, 0.5, 1], points).save(tmp_path / "t.json")
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["format"] == "grc-template/1" and data["name"] == "open"
+    assert data["time"] == [0, 1] and data["morph"] == [0, 0.5, 1]
+    assert np.array_equal(data["points"], points)  # [time][morph row][point][xyz]
+
+
+def test_article_row_layout_import(petal):
+    # the article's layout: per row the N x values, then the N y values, then the N z values
+    points = petal.points[0]
+    rows = points.transpose(0, 1, 3, 2).reshape(7, 7, 21)
+    t = from_rows("a", rows, petal.time, petal.morph)
+    assert np.array_equal(t.points, points)
+    assert rows[2, 3, 7] == points[2, 3, 0, 1]  # row 3's first y value
+
+
+def test_grid_json_sequence_import_with_scale(petal, tmp_path):
+    files = []
+    for i, grid in enumerate(petal.points[1]):
+        files.append(tmp_path / f"T{i}.json")
+        files[-1].write_text(json.dumps((grid / 0.12).tolist()))
+    t = import_files("b", files, time=petal.time, morph=petal.morph, scale=0.12)
+    assert np.allclose(t.points, petal.points[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("suffix", ["obj", "ply"])
+def test_grid_mesh_sequence_import_keeps_blender_coordinates(petal, tmp_path, suffix):
+    # an artist exports one grid per time step from Blender; Z-up coordinates come back as drawn
+    faces = grid_faces(7, 7)
+    files = [write_mesh(tmp_path / f"T{i}.{suffix}", Mesh(grid.reshape(-1, 3), faces))
+             for i, grid in enumerate(petal.points[0])]
+    t = import_files("a", files, time=petal.time, morph=petal.morph)
+    assert np.allclose(t.points, petal.points[0], atol=1e-6)
+
+
+def test_non_square_grid_mesh_needs_rows(tmp_path):
+    grid = np.random.default_rng(0).normal(size=(2, 7, 3))
+    path = write_mesh(tmp_path / "g.ply", Mesh(grid.reshape(-1, 3), grid_faces(2, 7)))
+    assert np.allclose(import_files("x", [path, path], rows=2).points[0], grid, atol=1e-6)
+    with pytest.raises(GRCError, match="rows"):
+        import_files("x", [path, path])
+
+
+def _write(tmp_path, data, name="bad.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def _good():
+    return {"format": "grc-template/1", "name": "a", "time": [0, 1], "morph": [0, 1],
+            "points": np.zeros((2, 2, 2, 3)).tolist()}
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda d: d.pop("points"), "points"),
+    (lambda d: d.update(format="grc-template/9"), "format"),
+    (lambda d: d.update(name=""), "name"),
+    (lambda d: d.update(time=[1, 0]), "time"),
+    (lambda d: d.update(morph=[0, 0.5, 1]), "points"),  # 3 morph values but 2 rows
+    (lambda d: d.update(points=[[[[0, 0]]]]), "points"),
+    (lambda d: d["points"][0][0].append([[1, 2, 3]]), "points"),  # ragged
+    (lambda d: d["points"][0][0][0].__setitem__(0, "x"), "points"),
+])
+def test_malformed_template_names_file_and_field(tmp_path, change, field):
+    data = _good()
+    change(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(GRCError) as e:
+        load_template(path)
+    assert e.value.field == field and str(path) in str(e.value)
+
+
+def test_nan_and_infinity_are_rejected(tmp_path):
+    text = json.dumps(_good()).replace("0.0", "NaN", 1)
+    with pytest.raises(GRCError, match="finite"):
+        load_template(_write(tmp_path, text))
+    data = _good()
+    data["points"][1][1][1][2] = 1e999  # JSON's overflow to infinity
+    with pytest.raises(GRCError, match="finite"):
+        load_template(_write(tmp_path, json.dumps(data).replace("Infinity", "1e999")))
+
+
+def test_broken_json_and_missing_file(tmp_path):
+    with pytest.raises(GRCError, match="not valid JSON"):
+        load_template(_write(tmp_path, '{"format": '))
+    with pytest.raises(GRCError, match="no such"):
+        load_template(tmp_path / "nope.json")
+    with pytest.raises(GRCError, match="no such folder"):
+        load_template_set(tmp_path / "nope")
+
+
+def test_inconsistent_sets_are_rejected(tmp_path):
+    a = Template("a", [0, 1], [0, 1], np.zeros((2, 2, 2, 3)))
+    with pytest.raises(GRCError, match="at least 2"):
+        check_set([a])
+    with pytest.raises(GRCError, match="duplicate"):
+        check_set([a, Template("a", [0, 1], [0, 1], np.ones((2, 2, 2, 3)))])
+    with pytest.raises(GRCError, match="grid size") as e:
+        check_set([a, Template("b", [0, 1], [0, 1], np.zeros((2, 2, 3, 3)))])
+    assert e.value.field == "points"
+    with pytest.raises(GRCError, match="relational map") as e:
+        check_set([a, Template("b", [0, 0.9], [0, 1], np.zeros((2, 2, 2, 3)))])
+    assert e.value.field == "time"
+    # and through files: the error names the odd file
+    TemplateSet([a, Template("b", [0, 1], [0, 1], np.ones((2, 2, 2, 3)))]).save(tmp_path)
+    Template("c", [0, 1], [0, 1], np.zeros((2, 2, 3, 3))).save(tmp_path / "2-c.json")
+    with pytest.raises(GRCError) as e:
+        load_template_set(tmp_path)
+    assert "2-c.json" in str(e.value)
+
+
+def test_public_api_names():
+    assert grc.load_templates is grc.load_template_set
+    assert callable(grc.train) and callable(grc.export)
