@@ -1,0 +1,203 @@
+"""Explore controls: time (with play/loop), blend (reaching beyond the templates), view options."""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt5.QtCore import QRectF, Qt, QTimer
+from PyQt5.QtGui import QColor, QPainter
+from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                             QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
+
+from .context_pad import COLORS, ContextPad
+from .state import ExploreState
+
+STEPS = 1000
+
+
+class ValueSlider(QWidget):
+    """A horizontal slider over [low, high] with a spin box and labelled marks under it."""
+
+    def __init__(self, low, high, marks=(), decimals=2, parent=None):
+        super().__init__(parent)
+        self.low, self.high, self.marks = low, high, list(marks)  # marks: [(value, label, color)]
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, STEPS)
+        self.spin = QDoubleSpinBox(decimals=decimals, singleStep=10 ** -decimals, keyboardTracking=False)
+        self.spin.setRange(low, high)
+        self.spin.setFixedWidth(70)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.slider, 1)
+        top.addWidget(self.spin)
+        self.marks_row = _Marks(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.marks_row)
+        self.marks_row.setVisible(bool(self.marks))
+        self._callbacks = []
+        self.slider.valueChanged.connect(lambda i: self._emit(self.low + (self.high - self.low) * i / STEPS))
+        self.spin.valueChanged.connect(self._emit)
+
+    def on_change(self, callback):
+        self._callbacks.append(callback)
+
+    def _emit(self, value):
+        for callback in self._callbacks:
+            callback(float(value))
+
+    def set_value(self, value):
+        """Show a value without reporting it back."""
+        for w in (self.slider, self.spin):
+            w.blockSignals(True)
+        self.slider.setValue(int(round((np.clip(value, self.low, self.high) - self.low) / (self.high - self.low) * STEPS)))
+        self.spin.setValue(value)
+        for w in (self.slider, self.spin):
+            w.blockSignals(False)
+
+    def value_at(self, position: int) -> float:
+        return self.low + (self.high - self.low) * position / STEPS
+
+
+class _Marks(QWidget):
+    """Labels under a ValueSlider at the slider positions of its marks."""
+
+    def __init__(self, owner: ValueSlider):
+        super().__init__(owner)
+        self.owner = owner
+        self.setFixedHeight(16)
+
+    def paintEvent(self, event):
+        o, s = self.owner, self.owner.slider
+        opt = QStyleOptionSlider()
+        s.initStyleOption(opt)
+        handle = s.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, s).width()
+        p = QPainter(self)
+        font = p.font()
+        font.setPointSizeF(7.5)
+        p.setFont(font)
+        for value, label, color in o.marks:
+            pos = QStyle.sliderPositionFromValue(0, STEPS, int(round((value - o.low) / (o.high - o.low) * STEPS)),
+                                                 s.width() - handle)
+            x = s.x() + pos + handle / 2
+            p.setPen(QColor(color))
+            p.drawLine(int(x), 0, int(x), 4)
+            p.drawText(QRectF(x - 50, 3, 100, 13), Qt.AlignHCenter | Qt.AlignTop, label)
+
+
+class ExplorePanel(QWidget):
+    """Time, blend and context pad, plus the 3D view's options."""
+
+    def __init__(self, state: ExploreState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        layout = QVBoxLayout(self)
+        # time
+        box = QGroupBox("Time")
+        row = QHBoxLayout(box)
+        self.time = ValueSlider(0, 1)
+        self.play = QPushButton("Play", checkable=True)
+        self.loop = QCheckBox("Loop", checked=True)
+        row.addWidget(self.time, 1)
+        row.addWidget(self.play)
+        row.addWidget(self.loop)
+        layout.addWidget(box)
+        self.time.on_change(state.set_time)
+        self.play_timer = QTimer(self, interval=40)
+        self.play_timer.timeout.connect(self._tick)
+        self.play.toggled.connect(lambda on: self.play_timer.start() if on else self.play_timer.stop())
+        # blend
+        self.blend_box = QGroupBox("Blend")
+        self.blend_layout = QVBoxLayout(self.blend_box)
+        self.blend_sliders: list[ValueSlider] = []
+        layout.addWidget(self.blend_box)
+        # context pad
+        pad_box = QGroupBox("Context (Figure 6: template traces dotted, context path solid)")
+        pad_layout = QVBoxLayout(pad_box)
+        self.pad = ContextPad(state)
+        tools = QHBoxLayout()
+        self.draw = QPushButton("Draw path", checkable=True, toolTip="Paint a free context path across morph")
+        self.draw.toggled.connect(lambda on: setattr(self.pad, "draw_mode", on))
+        self.reset_path = QPushButton("Back to blend", toolTip="Forget the drawn path, use the blend's own")
+        self.reset_path.clicked.connect(lambda: state.set_path(None))
+        self.dim = QSpinBox(prefix="context value ", minimum=0)
+        self.dim.valueChanged.connect(self.pad.set_dim)
+        tools.addWidget(self.draw)
+        tools.addWidget(self.reset_path)
+        tools.addStretch(1)
+        tools.addWidget(self.dim)
+        pad_layout.addWidget(self.pad, 1)
+        pad_layout.addLayout(tools)
+        layout.addWidget(pad_box, 1)
+        # view options
+        view = QGroupBox("View")
+        form = QHBoxLayout(view)
+        self.subdivide = QSpinBox(minimum=0, maximum=3, value=state.subdivide, prefix="subdivide ")
+        self.grid = QCheckBox("control grid", checked=state.show_grid)
+        self.petals = QSpinBox(minimum=1, maximum=24, value=state.petals, prefix="petals ")
+        self.thickness = QDoubleSpinBox(minimum=0, maximum=0.1, singleStep=0.005, decimals=3, prefix="thickness ")
+        for w in (self.subdivide, self.grid, self.petals, self.thickness):
+            form.addWidget(w)
+        layout.addWidget(view)
+        self.subdivide.valueChanged.connect(lambda v: state.set_view(subdivide=v))
+        self.grid.toggled.connect(lambda v: state.set_view(show_grid=v))
+        self.petals.valueChanged.connect(lambda v: state.set_view(petals=v))
+        self.thickness.valueChanged.connect(lambda v: state.set_view(thickness=v))
+        state.changed.connect(self.sync)
+        self._model = None
+
+    # -- following the state ------------------------------------------------------------------
+    def sync(self):
+        """Show the state's values (rebuilding the blend sliders for a new model)."""
+        s = self.state
+        if s.model is None:
+            self.setEnabled(False)
+            return
+        self.setEnabled(True)
+        if s.model is not self._model:
+            self._model = s.model
+            self._rebuild(s.model)
+        self.time.set_value(s.time)
+        if len(self.blend_sliders) == 1:
+            self.blend_sliders[0].set_value(s.weights[1])
+        else:
+            for slider, w in zip(self.blend_sliders, s.weights):
+                slider.set_value(w)
+
+    def _rebuild(self, model):
+        t = model.templates.time
+        self.time.low, self.time.high = float(t[0]), float(t[-1])
+        self.time.spin.setRange(self.time.low, self.time.high)
+        self.time.marks = [(v, f"{v:g}", "#666666") for v in t]
+        self.time.marks_row.setVisible(True)
+        for slider in self.blend_sliders:
+            slider.setParent(None)
+        self.blend_sliders = []
+        names = model.names
+        if len(names) == 2:
+            marks = [(0.0, names[0], COLORS[0]), (1.0, names[1], COLORS[1])]
+            slider = ValueSlider(-1.5, 2.5, marks)
+            slider.on_change(self.state.set_blend)
+            slider.setToolTip("0 = first template, 1 = second; outside [0, 1] extrapolates")
+            self.blend_layout.addWidget(slider)
+            self.blend_sliders.append(slider)
+        else:
+            for k, name in enumerate(names):
+                slider = ValueSlider(-1.0, 2.0, [(0.0, "0", "#666666"), (1.0, f"{name} = 1", COLORS[k % len(COLORS)])])
+                slider.on_change(lambda v, k=k: self.state.set_weight(k, v))
+                self.blend_layout.addWidget(slider)
+                self.blend_sliders.append(slider)
+        self.dim.setMaximum(max(0, model.context_dims - 1))
+        self.dim.setVisible(model.context_dims > 1)
+
+    def _tick(self):
+        s, t = self.state, self.state.model.templates.time
+        step = (t[-1] - t[0]) / 120
+        time = s.time + step
+        if time > t[-1]:
+            if not self.loop.isChecked():
+                self.play.setChecked(False)
+                return
+            time = float(t[0])
+        s.set_time(time)

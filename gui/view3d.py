@@ -1,0 +1,214 @@
+"""The 3D view: one smooth-shaded surface and its control grid, updated in place.
+
+`show(grid)` takes a (rows, points, 3) grid (a generated shape or a template's time step); the
+mesh comes from grc.mesh.MeshBuilder, and the actors are made once and then only their points
+change. Updates are coalesced: `request(grid_fn)` keeps the latest request and draws it on the
+next turn of the event loop, so slider moves faster than frames do not pile up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyvista as pv
+from pyvistaqt import QtInteractor
+from PyQt5.QtCore import QTimer, pyqtSignal
+from PyQt5.QtWidgets import QVBoxLayout, QWidget
+
+from grc.mesh import MeshBuilder
+
+SURFACE = "#e8a0b4"
+GRID = "#304060"
+SELECTED = "#ffb000"
+
+
+def polydata(vertices, faces) -> pv.PolyData:
+    cells = np.hstack([np.full((len(faces), 1), faces.shape[1]), faces]).ravel()
+    return pv.PolyData(np.asarray(vertices, float), cells)
+
+
+def grid_lines(rows: int, points: int) -> np.ndarray:
+    """VTK line cells of a rows x points grid: every row and every column as a polyline."""
+    index = np.arange(rows * points).reshape(rows, points)
+    cells = [np.r_[points, r] for r in index] + [np.r_[rows, c] for c in index.T]
+    return np.concatenate(cells)
+
+
+class ShapeView(QWidget):
+    """A QtInteractor showing one grid as a surface (+ control grid); knows nothing of models."""
+
+    rendered = pyqtSignal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plotter = QtInteractor(self, auto_update=False, multi_samples=4)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plotter.interactor)
+        self.plotter.set_background("#f4f4f8", top="#c8d0e0")
+        self.builder: MeshBuilder | None = None
+        self.surface = self.grid_mesh = self.selected_mesh = None
+        self.options = dict(subdivide=2, petals=1, thickness=0.0)
+        self.show_grid = False
+        self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
+        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer.timeout.connect(self._draw_pending)
+        self.last_grid = None
+
+    # -- coalesced updates ----------------------------------------------------------------------
+    def request(self, grid_fn):
+        """Draw `grid_fn()` soon; a later request before then replaces this one."""
+        self._pending = grid_fn
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _draw_pending(self):
+        fn, self._pending = self._pending, None
+        if fn is not None:
+            grid = fn()
+            if grid is not None:
+                self.update_grid(grid)
+                self.render()
+
+    def flush(self):
+        """Draw a pending request now (tests, screenshots)."""
+        if self._pending is not None:
+            self._timer.stop()
+            self._draw_pending()
+
+    # -- the scene ---------------------------------------------------------------------------------
+    def set_options(self, subdivide=None, petals=None, thickness=None, show_grid=None):
+        for key, value in dict(subdivide=subdivide, petals=petals, thickness=thickness).items():
+            if value is not None:
+                self.options[key] = value
+        if show_grid is not None:
+            self.show_grid = show_grid
+        self.builder = None  # rebuilt (and actors re-made) on the next grid
+        if self.last_grid is not None:
+            self.update_grid(self.last_grid)
+            self.render()
+
+    def update_grid(self, grid, selected=None):
+        """Show a grid: the points of the existing actors change; actors are made only when sizes change."""
+        grid = np.asarray(grid, float)
+        self.last_grid = grid
+        rows, points = grid.shape[:2]
+        if self.builder is None or self.builder.shape != grid.shape:
+            self.builder = MeshBuilder(rows, points, **self.options)
+            self._make_actors(rows, points)
+        mesh = self.builder.build(grid)
+        self.surface.points[:] = mesh.vertices
+        self.surface.point_data["Normals"][:] = mesh.vertex_normals
+        self.surface.Modified()
+        self.grid_mesh.points[:] = grid.reshape(-1, 3)
+        self.grid_mesh.Modified()
+        self._update_selected(selected)
+        return mesh
+
+    def _make_actors(self, rows, points):
+        p = self.plotter
+        camera = p.camera_position if self.surface is not None else None
+        p.clear_actors()
+        empty = self.builder.build(np.zeros((rows, points, 3)))
+        self.surface = polydata(empty.vertices, empty.faces)
+        self.surface.point_data["Normals"] = np.zeros_like(empty.vertices)
+        self.surface.point_data.active_normals_name = "Normals"
+        self.surface_actor = p.add_mesh(self.surface, color=SURFACE, smooth_shading=False, specular=0.3,
+                                        specular_power=20, name="surface", reset_camera=False)
+        self.surface_actor.prop.interpolation = "gouraud"
+        self.grid_mesh = pv.PolyData(np.zeros((rows * points, 3)), lines=grid_lines(rows, points))
+        self.grid_actor = p.add_mesh(self.grid_mesh, color=GRID, line_width=2, render_lines_as_tubes=False,
+                                     name="grid", reset_camera=False)
+        self.grid_points_actor = p.add_points(self.grid_mesh, color=GRID, point_size=8,
+                                              render_points_as_spheres=True, name="grid-points", reset_camera=False)
+        self.selected_mesh = pv.PolyData(np.zeros((1, 3)))
+        self.selected_actor = p.add_points(self.selected_mesh, color=SELECTED, point_size=16,
+                                           render_points_as_spheres=True, name="selected", reset_camera=False)
+        for actor in (self.grid_actor, self.grid_points_actor):
+            actor.SetVisibility(self.show_grid)
+        self.selected_actor.SetVisibility(False)
+        self._camera = camera
+
+    def _update_selected(self, selected):
+        if selected is None:
+            self.selected_actor.SetVisibility(False)
+        else:
+            self.selected_mesh.points[:] = np.asarray(selected, float).reshape(-1, 3)[:1]
+            self.selected_mesh.Modified()
+            self.selected_actor.SetVisibility(True)
+
+    def reset_camera(self, bounds=None):
+        """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax)."""
+        self.plotter.view_vector((-0.8, -1.0, 0.9), viewup=(0, 0, 1))
+        if bounds is not None:
+            self.plotter.renderer.ResetCamera(*bounds)
+            self.plotter.camera.zoom(1.4)
+        else:
+            self.plotter.reset_camera()
+
+    def render(self):
+        if self.surface is not None and getattr(self, "_camera", None) is not None:
+            self.plotter.camera_position, self._camera = self._camera, None
+        self.plotter.render()
+        self.rendered.emit()
+
+    def vertices(self) -> np.ndarray:
+        """The surface's vertices as drawn (for tests)."""
+        return np.array(self.surface.points)
+
+    def close_plotter(self):
+        self.plotter.close()
+
+    # -- dragging grid points in 3D (Sketch) ------------------------------------------------------------
+    def enable_point_dragging(self, sketch, active):
+        """In Sketch (`active()`), a left press near a grid point grabs it; it moves in the plane facing
+        the camera. Elsewhere the mouse turns the camera as usual."""
+        iren = self.plotter.iren.interactor
+        renderer = self.plotter.renderer
+        drag = {}
+
+        def display_points(grid):
+            out = []
+            for x, y, z in grid.reshape(-1, 3):
+                renderer.SetWorldPoint(x, y, z, 1.0)
+                renderer.WorldToDisplay()
+                out.append(renderer.GetDisplayPoint())
+            return np.array(out)
+
+        def swallow(tag):
+            iren.GetCommand(tag).SetAbortFlag(1)
+
+        def press(obj, event):
+            grid = sketch.grid()
+            if not active() or grid is None:
+                return
+            x, y = iren.GetEventPosition()
+            screen = display_points(grid)
+            d = np.hypot(screen[:, 0] - x, screen[:, 1] - y)
+            i = int(np.argmin(d))
+            if d[i] > 12 * self.devicePixelRatioF():
+                return
+            drag.update(point=divmod(i, grid.shape[1]), depth=screen[i, 2])
+            sketch.set(selected=drag["point"])
+            sketch.begin_drag()
+            swallow(tags["press"])
+
+        def move(obj, event):
+            if not drag:
+                return
+            x, y = iren.GetEventPosition()
+            renderer.SetDisplayPoint(x, y, drag["depth"])
+            renderer.DisplayToWorld()
+            w = np.array(renderer.GetWorldPoint())
+            sketch.drag_to(*drag["point"], w[:3] / w[3])
+            swallow(tags["move"])
+
+        def release(obj, event):
+            if drag:
+                drag.clear()
+                sketch.end_drag()
+                swallow(tags["release"])
+
+        tags = {"press": iren.AddObserver("LeftButtonPressEvent", press, 10.0),
+                "move": iren.AddObserver("MouseMoveEvent", move, 10.0),
+                "release": iren.AddObserver("LeftButtonReleaseEvent", release, 10.0)}
+        self.display_points = display_points

@@ -1,0 +1,54 @@
+"""Training in a background thread: grc.train's progress callback becomes Qt signals.
+
+The worker never touches a widget or the plotter; it hands the trained GRCModel (plain numpy
+arrays) to the GUI thread through `done`. Cancel is cooperative: the next progress report
+raises grc.train.Cancelled.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from PyQt5.QtCore import QThread, pyqtSignal
+
+import grc
+
+
+class TrainWorker(QThread):
+    progress = pyqtSignal(str, int, int, float)  # phase, step, total, loss
+    done = pyqtSignal(object)  # the trained GRCModel
+    failed = pyqtSignal(str)
+    cancelled = pyqtSignal()
+
+    def __init__(self, templates, config=None, device="auto", parent=None):
+        super().__init__(parent)
+        self.templates, self.config, self.device = templates, config, device
+        self._cancel = False
+
+    def cancel(self):
+        self._cancel = True
+
+    def _report(self, p):
+        from grc.train import Cancelled
+
+        if self._cancel:
+            raise Cancelled()
+        self.progress.emit(p.phase, p.step, p.total, float(p.loss))
+
+    def run(self):
+        try:
+            from grc.train import Cancelled
+        except Exception as e:  # PyTorch missing or broken
+            self.failed.emit(f"training needs PyTorch: {e}")
+            return
+        try:
+            model = grc.train(self.templates, self.config, device=self.device, callback=self._report)
+        except Cancelled:
+            self.cancelled.emit()
+        except grc.GRCError as e:
+            self.failed.emit(str(e))
+        except Exception as e:  # noqa: BLE001 - the old model stays; the user sees why
+            traceback.print_exc()
+            self.failed.emit(f"training failed: {type(e).__name__}: {e}")
+        else:
+            self.done.emit(model)
