@@ -2,7 +2,7 @@
 
 The worker never touches a widget or the plotter; it hands the trained GRCModel (plain numpy
 arrays) to the GUI thread through `done`. Cancel is cooperative: the next progress report
-raises grc.train.Cancelled.
+raises grc.Cancelled.
 """
 
 from __future__ import annotations
@@ -29,15 +29,13 @@ class TrainWorker(QThread):
         self._cancel = True
 
     def _report(self, p):
-        from grc.train import Cancelled
-
         if self._cancel:
-            raise Cancelled()
+            raise grc.Cancelled()
         self.progress.emit(p.phase, p.step, p.total, float(p.loss))
 
     def run(self):
         try:
-            from grc.train import Cancelled
+            Cancelled = grc.Cancelled
         except Exception as e:  # PyTorch missing or broken
             self.failed.emit(f"training needs PyTorch: {e}")
             return

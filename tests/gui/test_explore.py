@@ -1,0 +1,94 @@
+"""Explore: sliders and the context pad change the 3D mesh exactly as the library says."""
+
+import numpy as np
+from PyQt5.QtCore import QPoint, Qt
+
+from grc.shapes import builder
+
+
+def expected_vertices(window, **shape_args):
+    s = window.state
+    args = shape_args or s.shape_args()
+    grid = window.doc.model.shape(args.pop("time"), args.pop("blend"), **args)
+    return builder(window.doc.model, None, s.subdivide, s.thickness, s.petals).build(grid).vertices
+
+
+def shown(window):
+    window.draw_now()
+    return window.view.vertices()
+
+
+def test_time_and_blend_sliders_drive_the_mesh(window, qtbot):
+    before = shown(window)
+    panel = window.explore_panel
+    panel.time.slider.setValue(300)
+    blend = panel.blend_sliders[0]
+    blend.slider.setValue(900)  # beyond the second template: extrapolation
+    vertices = shown(window)
+    time = panel.time.value_at(300)
+    alpha = blend.value_at(900)
+    assert alpha > 1
+    assert window.state.time == time and window.state.blend == alpha
+    assert not np.allclose(vertices, before)
+    np.testing.assert_allclose(vertices, expected_vertices(window, time=time, blend=alpha), atol=1e-5)
+    assert abs(panel.time.spin.value() - time) < 0.01 and abs(blend.spin.value() - alpha) < 0.01
+
+
+def test_view_options_rebuild_the_mesh(window):
+    panel = window.explore_panel
+    panel.subdivide.setValue(1)
+    panel.petals.setValue(5)
+    vertices = shown(window)
+    np.testing.assert_allclose(vertices, expected_vertices(window), atol=1e-5)
+    assert len(vertices) == 5 * 13 * 13
+
+
+def test_slider_moves_coalesce(window, qtbot):
+    """Many moves before the next frame draw once, at the latest value."""
+    renders = []
+    window.view.rendered.connect(lambda: renders.append(window.state.time))
+    for i in range(20):
+        window.explore_panel.time.slider.setValue(100 + 10 * i)
+    qtbot.waitUntil(lambda: len(renders) >= 1)
+    qtbot.wait(50)
+    assert len(renders) == 1
+    assert renders[0] == window.explore_panel.time.value_at(290)
+
+
+def pad_point(pad, morph, context):
+    p = pad.to_screen(morph, context)
+    return QPoint(int(p.x()), int(p.y()))
+
+
+def test_dragging_the_context_path_moves_the_blend(window, drag):
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    window.state.set_blend(0.5)
+    pad.refresh()
+    j = len(pad.morph) - 1
+    start = pad_point(pad, pad.morph[j], pad.path[j, 0])
+    drag(pad, [start + QPoint(0, dy) for dy in (0, -10, -30, -60)])
+    assert window.state.path is None
+    a, b = pad.traces[:, j, 0]
+    alpha = window.state.blend
+    assert alpha > 1  # dragged up, past the upper trace: extrapolation (petal-b's trace is above)
+    assert window.explore_panel.blend_sliders[0].spin.value() == round(alpha, 2)
+    np.testing.assert_allclose(shown(window), expected_vertices(window, time=window.state.time, blend=alpha), atol=1e-5)
+
+
+def test_drawing_a_free_context_path(window, drag):
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    pad.refresh()
+    m = pad.morph
+    points = [pad_point(pad, v, 0.3 * np.sin(6 * v)) for v in np.linspace(m[0], m[-1], 25)]
+    drag(pad, points, Qt.ShiftModifier)
+    path = window.state.path
+    assert path is not None
+    np.testing.assert_allclose(path[:, 0], 0.3 * np.sin(6 * m), atol=0.03)  # pixel rounding
+    context = window.state.context()
+    assert context.shape == (7, 1)
+    expected = expected_vertices(window, time=window.state.time, blend=0.0, context=context)
+    np.testing.assert_allclose(shown(window), expected, atol=1e-5)
+    window.explore_panel.reset_path.click()
+    assert window.state.path is None

@@ -1,0 +1,102 @@
+"""Train through the worker (tiny settings), cancel, export through the app, damaged files."""
+
+import numpy as np
+import pytest
+import trimesh
+
+import grc
+
+TINY = dict(steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0, batch_size=64, refine_samples=64)
+
+
+def test_training_reports_progress_and_swaps_the_model(window, qtbot, files):
+    model_path, folder = files
+    old = window.doc.model
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    progress = []
+    window.train_panel.start.click()
+    window.worker.progress.connect(lambda *p: progress.append(p))
+    assert window.train_panel.cancel.isEnabled()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=60000)
+    assert {p[0] for p in progress} >= {"relational"}
+    assert window.train_panel.bar.value() == 1000
+    assert window.doc.model is not old and window.state.model is window.doc.model
+    saved = grc.load_model(model_path)  # swapped and saved over the open model
+    assert saved.config.steps == 60
+    window.draw_now()
+    grid = window.doc.model.shape(window.state.time, window.state.blend)
+    np.testing.assert_allclose(window.view.last_grid, grid)
+
+
+def test_cancel_keeps_the_old_model(window, qtbot, files):
+    model_path, folder = files
+    old, old_bytes = window.doc.model, model_path.read_bytes()
+    window.train_config = grc.Config.from_preset("default", steps=100000, template_steps=40, template_lbfgs_steps=0)
+    window.train_panel.start.click()
+    worker = window.worker
+    with qtbot.waitSignal(worker.progress, timeout=30000):
+        pass
+    window.train_panel.cancel.click()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=30000)
+    assert window.doc.model is old
+    assert model_path.read_bytes() == old_bytes
+    assert "Cancelled" in window.train_panel.result.text()
+    assert window.train_panel.start.isEnabled()
+
+
+@pytest.mark.parametrize("suffix", [".obj", ".ply", ".stl", ".glb"])
+def test_export_shape_loads_back(window, tmp_path, suffix):
+    window.state.set_blend(0.3)
+    window.explore_panel.subdivide.setValue(1)
+    out = window.export_shape(tmp_path / f"shape{suffix}")
+    assert out is not None
+    mesh = trimesh.load(out, force="mesh", process=False)
+    assert len(mesh.faces) == 2 * 12 * 12  # the subdivided quads, as triangles
+    if suffix == ".ply":  # PLY keeps the coordinates: the file holds the mesh on screen
+        window.draw_now()
+        np.testing.assert_allclose(mesh.vertices, window.view.vertices(), atol=1e-6)
+    assert "Wrote" in window.export_panel.last.text()
+
+
+def test_export_sweep_traces_and_screenshot(window, tmp_path):
+    glb = window.export_sweep(tmp_path / "sweep.glb", sweep="blend", frames=5)
+    scene = trimesh.load(glb)
+    assert len(scene.geometry) == 1
+    import pygltflib
+
+    gltf = pygltflib.GLTF2().load(str(glb))
+    assert len(gltf.meshes[0].primitives[0].targets) == 5  # one morph target per frame
+    png = window.export_traces(tmp_path / "traces.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    shot = window.save_screenshot(tmp_path / "shot.png")
+    from PyQt5.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert image.width() >= window.width() and not image.isNull()
+
+
+def test_damaged_model_shows_a_dialog_and_keeps_running(window, tmp_path, dialogs):
+    bad = tmp_path / "bad.grc"
+    bad.write_bytes(b"\x00garbage that is not a model" * 10)
+    old = window.doc.model
+    assert not window.open(bad)
+    title, text = dialogs["warning"][-1]
+    assert title == "Cannot open" and "bad.grc" in text
+    assert window.doc.model is old and window.isVisible()
+    window.explore_panel.time.slider.setValue(500)  # still usable
+    window.draw_now()
+    np.testing.assert_allclose(window.view.last_grid, old.shape(window.state.time, window.state.blend))
+
+
+def test_malformed_template_folder_shows_a_dialog(window, tmp_path, dialogs):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "0-a.json").write_text('{"format": "grc-template/1", "name": "a", "time": [0, 1]')
+    assert not window.open(folder)
+    assert "0-a.json" in dialogs["warning"][-1][1]
+    assert window.doc.model is not None
+
+
+def test_export_errors_show_a_dialog(window, tmp_path, dialogs):
+    assert window.export_sweep(tmp_path / "sweep.obj", sweep="time", frames=3) is None
+    assert "glb" in dialogs["warning"][-1][1].lower()
