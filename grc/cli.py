@@ -51,6 +51,25 @@ def check_output(path: Path, suffixes, field="output") -> Path:
     return path
 
 
+def with_settings(config: Config, settings: list[str]) -> Config:
+    """Apply `--set KEY=VALUE` settings, checked like a model file's config."""
+    values = config.to_json()
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep or key not in values or key == "preset":
+            raise GRCError(f"expected KEY=VALUE with KEY one of {', '.join(k for k in values if k != 'preset')}, "
+                           f"got {item!r}", field="--set")
+        if isinstance(values[key], list):
+            value = [int(v) if v.strip().isdigit() else v for v in text.split(",")]
+        else:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                value = text
+        values[key] = value
+    return Config.from_json(values, "--set") if settings else config
+
+
 def load_model(path: Path):
     from .model import load_model
 
@@ -83,6 +102,8 @@ def train(
     steps: Optional[int] = typer.Option(None, help="Encoder/decoder training steps."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    settings: list[str] = typer.Option([], "--set", help="Any other setting as KEY=VALUE, e.g. decoder_hidden=128,128 "
+                                                        "(see `grc.Config`); repeatable."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or summary."),
 ):
     """Train a GRC model on a template set and save it."""
@@ -94,6 +115,7 @@ def train(
 
     check_output(output, (".grc",))
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)
+    config = with_settings(config, settings)
     template_set = load_template_set(templates)
     labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine decoder"}
     with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -160,9 +182,9 @@ def export(
     from .shapes import SWEEPS, export_animation
     from .shapes import export as export_shape
 
-    check_output(output, (".glb",) if animate else EXPORT_FORMATS)
     if animate is not None and animate not in SWEEPS:
         raise GRCError(f"expected one of {', '.join(SWEEPS)}, got {animate!r}", field="--animate")
+    check_output(output, (".glb",) if animate else EXPORT_FORMATS)
     if not np.isfinite(time):
         raise GRCError(f"expected a finite number, got {time}", field="--time")
     model = load_model(model_file)
