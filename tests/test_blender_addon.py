@@ -187,6 +187,31 @@ obj = bpy.data.objects["moved"]
 obj.grc.time, obj.grc.blend = 0.4, 1.2
 out["reopened"] = co(obj.data)
 
+# Rendering an animation: every frame shows that frame's shape (the render evaluates its own copy of the scene).
+for other in bpy.data.objects:
+    other.hide_render = other != obj
+obj.grc.time = 0.1
+obj.keyframe_insert("grc.time", frame=1)
+obj.grc.time = 1.0
+obj.keyframe_insert("grc.time", frame=3)
+bpy.ops.object.camera_add(location=(0, 0, 4))
+scene = bpy.context.scene
+scene.camera = bpy.context.active_object
+bpy.ops.object.light_add(type="SUN")
+scene.render.engine, scene.cycles.samples, scene.cycles.use_denoising = "CYCLES", 1, False
+scene.render.resolution_x = scene.render.resolution_y = 48
+scene.frame_start, scene.frame_end = 1, 3
+folder = os.path.dirname(ARGS["blendfile"])
+scene.render.filepath = os.path.join(folder, "frame")
+bpy.ops.render.render(animation=True)
+for frame in (1, 2, 3):
+    scene.frame_set(frame)
+    scene.render.filepath = os.path.join(folder, f"still{frame}.png")
+    bpy.ops.render.render(write_still=True)
+pixels = lambda name: np.array(bpy.data.images.load(os.path.join(folder, name)).pixels[:])
+out["render"] = [[float(np.abs(pixels(f"frame{a:04d}.png") - pixels(f"still{b}.png")).max()) for b in (1, 2, 3)]
+                 for a in (1, 2, 3)]
+
 bpy.ops.preferences.addon_disable(module="bl_ext.user_default.grc_studio")
 out["disabled"] = not hasattr(bpy.types.Object, "grc")
 emit(out)
@@ -305,6 +330,13 @@ def test_bake_blend_sweep_in_place(blender, models):
     assert [k["name"] for k in bake["keys"]] == ["Basis"] + [sweep_name("blend", v) for v in values]
     for key, value in zip(bake["keys"][1:], values):
         assert np.abs(np.array(key["co"]) - flat(model.shape(TIME, value))).max() < 1e-5
+
+
+@requires_blender
+def test_rendered_animation_follows_the_keyframes(blender):
+    differences = np.array(blender["render"])  # [animation frame][still render of frame]
+    assert np.all(np.diag(differences) == 0)
+    assert np.all(differences[~np.eye(3, dtype=bool)] > 0.1)
 
 
 @requires_blender

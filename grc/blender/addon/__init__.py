@@ -75,10 +75,10 @@ def model_of(obj) -> GRCModel:
 
 # -- meshes -------------------------------------------------------------------------------------
 
-def blend_of(obj, model):
-    """The object's blend as the model takes it: α for two templates, else the first K weights."""
+def blend_of(settings, model):
+    """The blend of a GRC object's settings as the model takes it: α for two templates, else the first K weights."""
     K = len(model.templates)
-    return obj.grc.blend if K == 2 else np.array(obj.grc.weights[:K])
+    return settings.blend if K == 2 else np.array(settings.weights[:K])
 
 
 def flower(grid, petals: int):
@@ -94,10 +94,9 @@ def flower(grid, petals: int):
     return vertices, np.concatenate([faces + k * rows * points for k in range(petals)])
 
 
-def shape_mesh(obj, model, time=None, blend=None):
-    """The object's flower at its settings (or at the given time / blend): vertices (V, 3), quads (F, 4)."""
-    settings = obj.grc
-    grid = model.shape(settings.time if time is None else time, blend_of(obj, model) if blend is None else blend)
+def shape_mesh(settings, model, time=None, blend=None):
+    """The flower at a GRC object's settings (or at the given time / blend): vertices (V, 3), quads (F, 4)."""
+    grid = model.shape(settings.time if time is None else time, blend_of(settings, model) if blend is None else blend)
     return flower(grid, settings.petals)
 
 
@@ -125,29 +124,33 @@ def set_subdivision(obj, level: int):
         modifier.levels = modifier.render_levels = level
 
 
-def settings_key(obj) -> tuple:
-    s = obj.grc
+def settings_key(obj, s) -> tuple:
     return (s.model_hash, s.time, s.blend, tuple(s.weights), s.subdivision, s.petals,
             obj.data.as_pointer(), len(obj.data.vertices))
 
 
-def refresh(obj, force=False):
-    """Make a GRC object's mesh show its current settings (skipped when it already does, unless forced)."""
+def refresh(obj, settings=None, force=False):
+    """Make a GRC object's mesh show its settings (skipped when it already does, unless forced).
+
+    `settings` defaults to obj.grc; handlers pass the evaluated object's, which hold the animated values
+    also while rendering (the render's animation is not written back to the original object).
+    """
     if obj.type != "MESH" or not obj.grc.is_grc:
         return
-    key = settings_key(obj)
+    settings = settings or obj.grc
+    key = settings_key(obj, settings)
     if not force and _shown.get(obj.session_uid) == key:
         return
     try:
-        vertices, faces = shape_mesh(obj, model_of(obj))
+        vertices, faces = shape_mesh(settings, model_of(obj))
     except GRCError as e:
         _errors[obj.session_uid] = str(e)
         _shown[obj.session_uid] = key  # do not retry until a setting changes
         return
     _errors.pop(obj.session_uid, None)
     set_geometry(obj.data, vertices, faces)
-    set_subdivision(obj, obj.grc.subdivision)
-    _shown[obj.session_uid] = settings_key(obj)
+    set_subdivision(obj, settings.subdivision)
+    _shown[obj.session_uid] = settings_key(obj, settings)
 
 
 def make_plain(obj):
@@ -272,9 +275,9 @@ class GRC_OT_bake_shape_keys(GRCActiveOperator, bpy.types.Operator):
             model = model_of(source)
             values = sweep_values(model, self.sweep.lower(), self.frames)
             if self.sweep == "TIME":
-                shapes = [shape_mesh(source, model, time=v) for v in values]
+                shapes = [shape_mesh(source.grc, model, time=v) for v in values]
             else:
-                shapes = [shape_mesh(source, model, blend=v) for v in values]
+                shapes = [shape_mesh(source.grc, model, blend=v) for v in values]
         except GRCError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -358,7 +361,7 @@ def _follow_animation(scene, depsgraph=None):
     """After a frame change or depsgraph update: GRC objects whose (animated) settings changed get new meshes."""
     for obj in scene.objects:
         if obj.type == "MESH" and obj.grc.is_grc:
-            refresh(obj)
+            refresh(obj, obj.evaluated_get(depsgraph).grc if depsgraph else obj.grc)
 
 
 @persistent
