@@ -26,7 +26,7 @@ class Config:
 
     # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).
     encoder_hidden: tuple[int, ...] = (32, 32)
-    decoder_hidden: tuple[int, ...] = (64, 64)
+    decoder_hidden: tuple[int, ...] = (128, 128)
     decoder_features: str = "fourier-product"  # "fourier-product": fourier(t, m), context and their products; "raw"
     decoder_input: str = "relational-map"  # decoder sees the true (time, morph) + context; "encoder": all from the encoder
     steps: int = 3000
@@ -36,7 +36,8 @@ class Config:
     schedule: str = "onecycle"  # or "constant"
     context_mask: float = 0.05  # the share of the context target's gradient that passes the mask
     refine_steps: int = 1000  # L-BFGS on the decoder alone, encoder frozen (0 = off)
-    refine_samples: int = 4096
+    refine_samples: int = 2048
+    refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     seed: int = 0
 
     def __post_init__(self):
@@ -136,5 +137,7 @@ def check_config(c: Config) -> None:
     for name in ("template_lr", "lr_encoder", "lr_decoder"):
         if not 0 < getattr(c, name) < 1:
             raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)
+    if not c.refine_template_weight >= 0:
+        raise GRCError(f"expected zero or more, got {c.refine_template_weight}", field="refine_template_weight")
     if not 0 <= c.context_mask <= 1:
         raise GRCError(f"expected a value in [0, 1], got {c.context_mask}", field="context_mask")

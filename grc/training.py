@@ -112,18 +112,23 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     sizes = layer_sizes(config, M, 3 * N)
     data = Data(templates, config, dev)
 
+    seconds = {}
     template_models, template_loss = fit_templates(data, sizes["template"], config, report)
+    seconds["templates"] = clock.perf_counter() - started
     sampler = Sampler(data, template_models)
     encoder = MLP(sizes["encoder"], config.final_activation).to(dev)
     decoder = MLP(sizes["decoder"], config.final_activation).to(dev)
     losses = train_relational(sampler, encoder, decoder, config, report)
+    seconds["relational"] = clock.perf_counter() - started - sum(seconds.values())
     if config.refine_steps:
         losses["refine"] = refine_decoder(sampler, encoder, decoder, config, report)
+        seconds["refine"] = clock.perf_counter() - started - sum(seconds.values())
 
     weights = {**data.normalization(), **template_models.export("template"),
                **encoder.export("encoder"), **decoder.export("decoder")}
     info = {"grc_version": VERSION, "torch_version": torch.__version__, "device": str(dev),
-            "seconds": round(clock.perf_counter() - started, 3), "template_loss": template_loss,
+            "seconds": round(clock.perf_counter() - started, 3),
+            "phase_seconds": {k: round(v, 3) for k, v in seconds.items()}, "template_loss": template_loss,
             "losses": losses, "trained_at": clock.strftime("%Y-%m-%dT%H:%M:%S")}
     return GRCModel(config, templates, weights, info)
 
@@ -261,23 +266,29 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
 
 
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
-    """Polish the decoder with L-BFGS on fixed rows (random mixes plus the template grids)."""
+    """Polish the decoder with L-BFGS, the encoder frozen, on fixed rows: random mixes, plus each
+    template's grid rows (weighted) decoded from the context its trace gives them."""
     d = sampler.data
     with torch.no_grad():
         rows, u = sampler(config.refine_samples)
-        grid_rows = d.grid_rows.reshape(-1, d.grid_rows.shape[-1]).float()
-        rows = torch.cat([rows, grid_rows])
+        template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
+        context = encoder(torch.cat([rows, template_rows.flatten(0, 1)]))[:, 2:]  # traces, as GRCModel.traces
         u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
-        z = encoder(rows)
-        relational = z[:, :2] if config.decoder_input == "encoder" else u
-        inputs = decoder_features(relational, z[:, 2:], config.decoder_features)
+        inputs = decoder_features(u, context, config.decoder_features)
+        targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])  # the artist's grid points themselves
+        weights = torch.ones(len(targets), device=d.device)
+        weights[len(rows):] = config.refine_template_weight
+        weights /= weights.mean()
     lbfgs = torch.optim.LBFGS(decoder.parameters(), lr=1, max_iter=config.refine_steps, history_size=50,
                               line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
     calls = [0]
 
+    def loss_fn():
+        return (weights * ((decoder(inputs) - targets) ** 2).sum(dim=1)).mean()
+
     def closure():
         lbfgs.zero_grad()
-        loss = ((decoder(inputs) - rows) ** 2).sum(dim=1).mean()
+        loss = loss_fn()
         loss.backward()
         calls[0] += 1
         if calls[0] % 20 == 0:
@@ -286,6 +297,6 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 
     lbfgs.step(closure)
     with torch.no_grad():
-        loss = ((decoder(inputs) - rows) ** 2).sum(dim=1).mean().item()
+        loss = loss_fn().item()
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
     return loss
