@@ -1,14 +1,15 @@
 """GRC Studio for Blender: GRC models as mesh objects whose time, blend, subdivision and petals animate.
 
 A GRC object is a mesh object whose settings live in `obj.grc`. Changing a setting rebuilds its mesh
-(property update callbacks); keyframed settings are re-read on every frame change and depsgraph update.
+(property update callbacks); animated settings are read from the evaluated object after every frame change
+and depsgraph update, so the viewport, scripts' frame_set and rendered animations all follow keyframes.
 The model file is embedded in the object (base64), so a saved .blend needs no other file; models are
 cached per content hash. Subdivision is a Subdivision Surface modifier at Blender's defaults, which
 GRC Studio's own subdivision matches. The add-on never executes anything from a model file: it parses
 JSON and copies arrays (grc.bundle).
 
-This file is the add-on's __init__.py inside the zip that `grc blender-addon` writes; `.grc` next to it
-is the library's numpy runtime.
+This file is the add-on's __init__.py inside the zip that `grc blender-addon` writes; the `grc` folder
+next to it is the library's numpy runtime.
 """
 
 import base64
@@ -135,7 +136,7 @@ def refresh(obj, settings=None, force=False):
     `settings` defaults to obj.grc; handlers pass the evaluated object's, which hold the animated values
     also while rendering (the render's animation is not written back to the original object).
     """
-    if obj.type != "MESH" or not obj.grc.is_grc:
+    if obj.type != "MESH" or not obj.grc.is_grc or obj.mode == "EDIT":  # edit mode owns the mesh until it ends
         return
     settings = settings or obj.grc
     key = settings_key(obj, settings)
