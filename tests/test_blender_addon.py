@@ -178,6 +178,7 @@ for name, path in ARGS["bad"].items():
     out["bad"][name] = {"message": message, "unchanged": counts() == before}
 
 # The .blend is self-contained: save, delete the model file, open, change time.
+load(ARGS["moved"]).name = "tampered"
 obj = load(ARGS["moved"])
 obj.name = "moved"
 bpy.ops.wm.save_as_mainfile(filepath=ARGS["blendfile"])
@@ -186,6 +187,19 @@ bpy.ops.wm.open_mainfile(filepath=ARGS["blendfile"])
 obj = bpy.data.objects["moved"]
 obj.grc.time, obj.grc.blend = 0.4, 1.2
 out["reopened"] = co(obj.data)
+
+# A damaged embedded model: the mesh stays, operators report it.
+tampered = bpy.data.objects["tampered"]
+before = co(tampered.data)
+tampered.grc.model_data, tampered.grc.model_hash = "not base64!", "0" * 64  # no cached model
+tampered.grc.time = 0.4
+bpy.context.view_layer.objects.active = tampered
+try:
+    bpy.ops.grc.bake_shape_keys(sweep="TIME", frames=3)
+    message = None
+except RuntimeError as e:
+    message = str(e)
+out["tampered"] = {"unchanged": co(tampered.data) == before, "message": message, "is_grc": tampered.grc.is_grc}
 
 # Rendering an animation: every frame shows that frame's shape (the render evaluates its own copy of the scene).
 for other in bpy.data.objects:
@@ -371,3 +385,6 @@ def test_bad_model_files_are_error_reports_that_change_nothing(blender):
 def test_saved_blend_carries_its_model(blender, models):
     model = models[2][0]
     assert np.abs(np.array(blender["reopened"]) - flat(model.shape(0.4, 1.2))).max() < 1e-5
+    tampered = blender["tampered"]
+    assert tampered["unchanged"] and tampered["is_grc"]
+    assert "tampered (embedded moved.grc): the embedded model is not valid base64" in tampered["message"]

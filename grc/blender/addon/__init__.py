@@ -61,13 +61,18 @@ def model_of(obj) -> GRCModel:
     if model is not None:
         return model
     if settings.model_data:
+        where = f"{obj.name} (embedded {settings.model_name})"
+        try:
+            data = base64.b64decode(settings.model_data, validate=True)
+        except ValueError:
+            raise GRCError("the embedded model is not valid base64", path=where) from None
         with tempfile.TemporaryDirectory() as folder:  # GRCModel.load reads files; it checks everything
-            path = Path(folder) / (settings.model_name or "model.grc")
-            path.write_bytes(base64.b64decode(settings.model_data))
+            path = Path(folder) / "model.grc"
+            path.write_bytes(data)
             try:
                 model, _ = read_model(path)
             except GRCError as e:
-                raise GRCError(e.message, path=f"{obj.name} (embedded {settings.model_name})", field=e.field) from None
+                raise GRCError(e.message, path=where, field=e.field) from None
     else:
         model, _ = read_model(bpy.path.abspath(settings.model_path))
     _models[settings.model_hash] = model
