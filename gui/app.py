@@ -181,15 +181,21 @@ class MainWindow(QMainWindow):
 
     def _shape_changed(self):
         sketching = self.mode == "sketch" or self.doc.model is None
-        self.view.request(self._draw_sketch if sketching else self.state.grid)
+        self.view.request(self._draw_sketch if sketching else self._draw_shape)
+
+    def _draw_shape(self):
+        if self.view.show_grid != self.state.show_grid:  # back from Sketch, which always shows the grid
+            self.view.show_grid, self.view.builder = self.state.show_grid, None
+        return self.state.grid()
 
     def _draw_sketch(self):
         grid = self.sketch.grid()
         if grid is not None:
             selected = None if self.sketch.selected is None else grid[self.sketch.selected]
-            if self.view.show_grid is False or self.view.builder is None or self.view.builder.shape != grid.shape:
-                self.view.set_options(show_grid=True)
+            if not self.view.show_grid:
+                self.view.show_grid, self.view.builder = True, None
             self.view.update_grid(grid, selected)
+            self.view.render()
         return None
 
     def _view_options(self):
@@ -218,7 +224,7 @@ class MainWindow(QMainWindow):
         self.view.flush()
         if not self._camera_set and self.view.surface is not None:
             self.reset_camera()
-        self.view.render()
+        self.view.render(now=True)
 
     # -- saving templates -------------------------------------------------------------------------
     def save_templates(self) -> bool:

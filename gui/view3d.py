@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 from pyvistaqt import QtInteractor
-from PyQt5.QtCore import QTimer, pyqtSignal
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QVBoxLayout, QWidget
 
 from grc.mesh import MeshBuilder
 
+MULTI_SAMPLES = 0
 SURFACE = "#e8a0b4"
 GRID = "#304060"
 SELECTED = "#ffb000"
@@ -40,7 +41,12 @@ class ShapeView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plotter = QtInteractor(self, auto_update=False, multi_samples=4)
+        # A native window of its own: otherwise every repaint of any widget in the window is
+        # composited through OpenGL with the 3D view (slow under software OpenGL).
+        self.setAttribute(Qt.WA_NativeWindow)
+        # No multisampling: under software OpenGL (llvmpipe) 4x MSAA costs ~50 ms a frame.
+        self.plotter = QtInteractor(self, auto_update=False, multi_samples=MULTI_SAMPLES)
+        self.plotter.frameSwapped.connect(self.rendered)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plotter.interactor)
@@ -145,11 +151,17 @@ class ShapeView(QWidget):
         else:
             self.plotter.reset_camera()
 
-    def render(self):
+    def render(self, now=False):
+        """Ask for a repaint: the widget renders the scene once in its paintGL (then `rendered` fires).
+
+        (Calling the plotter's render() as well would draw every frame twice.) `now` renders at once.
+        """
         if self.surface is not None and getattr(self, "_camera", None) is not None:
             self.plotter.camera_position, self._camera = self._camera, None
-        self.plotter.render()
-        self.rendered.emit()
+        if now:
+            self.plotter.render()
+        else:
+            self.plotter.update()
 
     def vertices(self) -> np.ndarray:
         """The surface's vertices as drawn (for tests)."""

@@ -1,0 +1,149 @@
+"""`grc studio --benchmark`: how long a slider move takes, measured against a bare pyvista render.
+
+Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> ms, p95 <y> ms`:
+
+- update: decode -> subdivide -> update the mesh in place (no render);
+- frame: a programmatic move of the time slider, blend slider or context pad until its pixels are
+  drawn (coalescing timer, update, context pad repaint, render);
+- baseline: a bare render of the same scene (same mesh with new points, same window size) in a
+  plain pyvista window; `frame - baseline` is what the app adds;
+- frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
+- training-event-loop: while a training runs in the worker, how long a posted event waits.
+"""
+
+from __future__ import annotations
+
+import time as clock
+
+import numpy as np
+from PyQt5.QtCore import QPoint, QPointF, QEvent, Qt, QTimer
+from PyQt5.QtGui import QMouseEvent
+from PyQt5.QtWidgets import QApplication
+
+import grc
+
+FRAMES = 120
+
+
+def percentiles(samples) -> tuple[float, float]:
+    ms = np.asarray(samples) * 1e3
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def line(name, samples, note="") -> str:
+    p50, p95 = percentiles(samples)
+    return f"{name}: p50 {p50:.2f} ms, p95 {p95:.2f} ms" + (f" ({note})" if note else "")
+
+
+def measure_update(window, n=FRAMES * 2):
+    state, view = window.state, window.view
+    times = []
+    for i in range(n):
+        state.time = float(np.interp(i % 50, [0, 49], window.doc.model.templates.time[[0, -1]]))
+        state.weights = window.doc.model.blend_weights(-0.5 + 2 * (i % 37) / 36)
+        start = clock.perf_counter()
+        view.update_grid(state.grid())
+        times.append(clock.perf_counter() - start)
+    return times
+
+
+def measure_frames(window, n=FRAMES):
+    """Slider and pad moves, each until rendered; three kinds of move take turns."""
+    app, view, panel = QApplication.instance(), window.view, window.explore_panel
+    rendered = []
+    view.rendered.connect(lambda: rendered.append(clock.perf_counter()))
+    pad = panel.pad
+    times = []
+    for i in range(n):
+        kind = i % 3
+        rendered.clear()
+        start = clock.perf_counter()
+        if kind == 0:
+            panel.time.slider.setValue(200 + (i * 37) % 700)
+        elif kind == 1:
+            panel.blend_sliders[0].slider.setValue(150 + (i * 53) % 700)
+        else:  # drag the context path a little, as a mouse would
+            p = pad.to_screen(pad.morph[-1], pad.path[-1, 0])
+            y = p.y() + (6 if i % 2 else -6)
+            for kind_, pos in ((QEvent.MouseButtonPress, p), (QEvent.MouseMove, QPointF(p.x(), y)),
+                               (QEvent.MouseButtonRelease, QPointF(p.x(), y))):
+                QApplication.sendEvent(pad, QMouseEvent(kind_, pos, Qt.LeftButton, Qt.LeftButton, Qt.NoModifier))
+        while not rendered:
+            app.processEvents()
+        app.processEvents()  # the context pad's repaint
+        times.append(clock.perf_counter() - start)
+    return times
+
+
+def measure_baseline(view, size, n=FRAMES):
+    """The same scene in a plain pyvista window of the viewport's size: new points, then render."""
+    import pyvista as pv
+
+    from .view3d import MULTI_SAMPLES
+
+    plotter = pv.Plotter(window_size=size, off_screen=False)
+    plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's setting
+    surface = view.surface.copy()
+    actor = plotter.add_mesh(surface, color=view.surface_actor.prop.color, smooth_shading=False, specular=0.3,
+                             specular_power=20)
+    actor.prop.interpolation = "gouraud"
+    plotter.camera_position = view.plotter.camera_position
+    plotter.show(auto_close=False, interactive=False)
+    points = np.array(surface.points)
+    times = []
+    for i in range(n):
+        surface.points[:] = points * (1 + 0.01 * np.sin(i))
+        surface.Modified()
+        start = clock.perf_counter()
+        plotter.render()
+        times.append(clock.perf_counter() - start)
+    plotter.close()
+    return times
+
+
+def measure_training_event_loop(window, seconds=8.0):
+    """Post an event every 10 ms while a training runs in the worker; record how long each waits."""
+    from .worker import TrainWorker
+
+    app = QApplication.instance()
+    config = grc.Config.from_preset("default", steps=100000, template_steps=50, template_lbfgs_steps=0)
+    worker = TrainWorker(window.doc.template_set(), config, "cpu")
+    waits, progress = [], []
+    worker.progress.connect(lambda *p: progress.append(p))
+    worker.start()
+    end = clock.perf_counter() + seconds
+    while clock.perf_counter() < end and worker.isRunning():
+        count, posted = len(waits), clock.perf_counter()
+        QTimer.singleShot(0, lambda posted=posted: waits.append(clock.perf_counter() - posted))
+        while len(waits) == count:
+            app.processEvents()
+        target = posted + 0.01
+        while clock.perf_counter() < target:
+            app.processEvents()
+    worker.cancel()
+    worker.wait()
+    return waits, len(progress)
+
+
+def run(window):
+    """Print the measures for this window (its current size), then at a 640 x 400 viewport."""
+    app = QApplication.instance()
+    window.tabs.setCurrentIndex(0)
+    for _ in range(5):
+        app.processEvents()
+    window.draw_now()
+    view = window.view
+    size = (view.width(), view.height())
+    print(f"window {window.width()}x{window.height()}, 3D viewport {size[0]}x{size[1]}, "
+          f"subdivide {window.state.subdivide}, {len(view.surface.points)} vertices")
+    print(line("update", measure_update(window)), flush=True)
+    print(line("frame", measure_frames(window), f"viewport {size[0]}x{size[1]}"), flush=True)
+    print(line("baseline", measure_baseline(view, size), f"viewport {size[0]}x{size[1]}"), flush=True)
+    view.setFixedSize(640, 400)
+    for _ in range(10):
+        app.processEvents()
+    window.draw_now()
+    print(line("frame-640x400", measure_frames(window), f"viewport {view.width()}x{view.height()}"), flush=True)
+    print(line("baseline-640x400", measure_baseline(view, (640, 400))), flush=True)
+    waits, reports = measure_training_event_loop(window)
+    print(line("training-event-loop", waits, f"{len(waits)} events, {reports} progress reports"), flush=True)
