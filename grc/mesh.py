@@ -4,10 +4,11 @@ A grid is (rows, points, 3), Z-up as in Blender: row 0 is a petal's base at the 
 tip, and the petal opens along +X. Vertex k of a sheet is grid point (k // points, k % points).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import GRCError
 
@@ -61,6 +62,8 @@ def subdivision_operator(rows: int, points: int, level: int) -> sp.csr_matrix:
     where BLENDER_QUALITY refinement steps put it, short of its limit (the gap shrinks 4x per quality
     step); we do the same, so every vertex equals Blender's to float precision.
     """
+    import scipy.sparse as sp  # only where operators are built: the Blender add-on ships this module
+
     if level == 0:
         return sp.identity(rows * points, format="csr")
     operator, size = sp.identity(rows * points, format="csr"), (rows, points)
@@ -81,6 +84,8 @@ def _corners(rows, points) -> list[int]:
 
 def _stencil_matrix(size_out, size_in, stencil) -> sp.csr_matrix:
     """Sparse matrix whose row (i, j) holds stencil(i, j) = [((row, point), weight), ...] of the input grid."""
+    import scipy.sparse as sp  # only where operators are built: the Blender add-on ships this module
+
     rows, cols, weights = [], [], []
     for i in range(size_out[0]):
         for j in range(size_out[1]):
@@ -144,6 +149,8 @@ def _limit(rows, points) -> sp.csr_matrix:
 
 def _incidence(faces, n_vertices) -> sp.csr_matrix:
     """Sparse (V, F) matrix with a 1 where vertex v is a corner of face f."""
+    import scipy.sparse as sp  # only where operators are built: the Blender add-on ships this module
+
     face_of_corner = np.repeat(np.arange(len(faces)), faces.shape[1])
     return sp.csr_matrix((np.ones(faces.size), (faces.ravel(), face_of_corner)), shape=(n_vertices, len(faces)))
 

@@ -2,19 +2,16 @@
 
 The zip holds the manifest, the add-on (grc/blender/addon/__init__.py) and, as its subpackage `grc`,
 the library's numpy-only modules copied unchanged: Blender's Python has numpy but neither PyTorch nor
-scipy, and the add-on evaluates models with the very code the library uses. Two numpy-only helpers
-live in modules that import more (grc.mesh needs scipy, grc.shapes the exporters), so their source is
-copied into `grc/sweeps.py`; subdivision is Blender's own Subdivision Surface modifier, which
-grc.mesh matches (docs/mesh-and-export.md).
+scipy, and the add-on evaluates models with the very code the library uses (grc.mesh imports scipy only
+where it builds subdivision operators, which the add-on leaves to Blender's own Subdivision Surface
+modifier; grc.mesh matches it, see docs/mesh-and-export.md).
 """
 
 from __future__ import annotations
 
-import inspect
 import zipfile
 from pathlib import Path
 
-from .. import mesh, shapes
 from ..io import atomic_path
 from ..model import VERSION
 
@@ -23,7 +20,7 @@ ADDON = Path(__file__).resolve().parent / "addon" / "__init__.py"
 ADDON_ID = "grc_studio"
 
 # The library modules the add-on ships as they are: numpy and the standard library only.
-RUNTIME = ("errors.py", "io.py", "bundle.py", "config.py", "templates.py", "model.py")
+RUNTIME = ("errors.py", "io.py", "bundle.py", "config.py", "templates.py", "model.py", "mesh.py", "sweeps.py")
 
 MANIFEST = f'''schema_version = "1.0.0"
 
@@ -45,25 +42,12 @@ RUNTIME_INIT = '''"""The GRC Studio library's numpy-only runtime, copied into th
 '''
 
 
-def sweeps_source() -> str:
-    """grc/sweeps.py of the add-on: the library's own grid_faces, sweep_values and sweep_name, copied."""
-    functions = [mesh.grid_faces, shapes.sweep_values, shapes.sweep_name]
-    return "\n\n\n".join([
-        '"""Copied from grc.mesh and grc.shapes by grc.blender.build_addon (those modules need scipy, '
-        'trimesh and pygltflib)."""\n\n'
-        "from __future__ import annotations\n\nimport numpy as np\n\nfrom .errors import GRCError\n\n"
-        f"SWEEPS = {shapes.SWEEPS!r}",
-        *(inspect.getsource(f).rstrip() for f in functions),
-    ]) + "\n"
-
-
 def build_addon(path) -> Path:
     """Write the add-on zip to `path` atomically (install it with Blender's Install from Disk); returns the path."""
     files = {
         "blender_manifest.toml": MANIFEST,
         "__init__.py": ADDON.read_text(encoding="utf-8"),
         "grc/__init__.py": RUNTIME_INIT,
-        "grc/sweeps.py": sweeps_source(),
         **{f"grc/{name}": (PACKAGE / name).read_text(encoding="utf-8") for name in RUNTIME},
     }
     with atomic_path(path) as tmp:

@@ -25,7 +25,8 @@ from bpy_extras.io_utils import ImportHelper
 
 from .grc.errors import GRCError
 from .grc.model import GRCModel
-from .grc.sweeps import grid_faces, sweep_name, sweep_values
+from .grc.mesh import grid_faces
+from .grc.sweeps import sweep_name, sweep_values
 
 MAX_TEMPLATES = 32  # obj.grc.weights has a fixed size; the first K entries are the template weights
 MAX_SUBDIVISION = 3

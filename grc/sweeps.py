@@ -1,0 +1,36 @@
+"""Sweeps over time or blend: their values and the names their shape keys get. Numpy only (the Blender
+add-on ships this module), so a GLB export and a Blender bake name and space their frames alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GRCError
+
+SWEEPS = ("time", "blend")
+
+
+def sweep_values(model, sweep: str, frames: int, start=None, stop=None) -> list:
+    """Evenly spaced values for a sweep: time over the templates' time range; blend from the first
+    template to the second (a number for two templates, K weights otherwise), or from start to stop."""
+    if sweep not in SWEEPS:
+        raise GRCError(f"expected one of {', '.join(SWEEPS)}, got {sweep!r}", field="animate")
+    if not isinstance(frames, (int, np.integer)) or frames < 2:
+        raise GRCError(f"expected an integer >= 2, got {frames!r}", field="frames")
+    if sweep == "time":
+        low, high = model.templates.time[[0, -1]]
+        low, high = float(low if start is None else start), float(high if stop is None else stop)
+        return [low + (high - low) * s for s in np.linspace(0, 1, frames)]
+    K = len(model.templates)
+    low = np.eye(K)[0] if start is None else model.blend_weights(start)
+    high = np.eye(K)[1] if stop is None else model.blend_weights(stop)
+    values = [low + (high - low) * s for s in np.linspace(0, 1, frames)]
+    return [v[1] for v in values] if K == 2 else values
+
+
+def sweep_name(sweep: str, value) -> str:
+    """A shape key's name: the swept quantity and its value, e.g. `time 0.550` or `blend 0.50,0.50,0.00`."""
+    values = np.atleast_1d(value)
+    if values.size == 1:
+        return f"{sweep} {float(values[0]):.3f}"
+    return f"{sweep} " + ",".join(f"{v:.2f}" for v in values)
