@@ -290,15 +290,18 @@ def _make(name, points, time, morph, path) -> Template:
     return Template(name, time, morph, points, _path=path)
 
 
-def read_grid_json(path) -> np.ndarray:
-    """One time step's grid from a JSON file `[row][point][x, y, z]` (the article's own data)."""
+def _read_json(path):
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_reject_constant)
+        return json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_reject_constant)
     except FileNotFoundError:
         raise GRCError("no such file", path=path) from None
     except (ValueError, OSError) as e:
-        raise GRCError(f"not a readable JSON grid ({e})", path=path) from None
-    grid = _array(data, 3, path, "points")
+        raise GRCError(f"not readable JSON ({e})", path=path) from None
+
+
+def read_grid_json(path) -> np.ndarray:
+    """One time step's grid from a JSON file `[row][point][x, y, z]` (the article's own data)."""
+    grid = _array(_read_json(path), 3, path, "points")
     if grid.shape[-1] != 3:
         raise GRCError("expected [row][point][x, y, z]", path=path, field="points")
     return grid
@@ -331,13 +334,7 @@ def read_grid_mesh(path, rows: int | None = None) -> np.ndarray:
 
 def read_rows_json(path) -> np.ndarray:
     """The article's row layout from a JSON file: [time][morph row][3N numbers]."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except FileNotFoundError:
-        raise GRCError("no such file", path=path) from None
-    except (ValueError, OSError) as e:
-        raise GRCError(f"not readable JSON ({e})", path=path) from None
-    return _array(data, 3, path, "rows")
+    return _array(_read_json(path), 3, path, "rows")
 
 
 def import_files(name, files, *, time=None, morph=None, scale=1.0, rows=None) -> Template:
