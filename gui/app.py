@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self.worker: TrainWorker | None = None
         self.train_config = None  # None: the settings chosen in the Train tab (tests set a tiny config)
         self.messages: list[str] = []  # every error shown, newest last
+        self.headless = False  # errors go to stderr instead of dialogs
         self._camera_set = False
         self._menus()
         self.statusBar().showMessage("Open a model (.grc) or a template folder")
@@ -105,7 +106,10 @@ class MainWindow(QMainWindow):
         """Tell the user what went wrong; the app keeps running."""
         self.messages.append(message)
         self.statusBar().showMessage(message, 10000)
-        QMessageBox.warning(self, title, message)
+        if self.headless:  # --screenshot / --benchmark: no one to click a dialog away
+            print(f"grc studio: {message}", file=sys.stderr)
+        else:
+            QMessageBox.warning(self, title, message)
 
     # -- opening ------------------------------------------------------------------------------------
     @property
@@ -136,7 +140,7 @@ class MainWindow(QMainWindow):
 
     def _offer_recovery(self):
         data = self.doc.pending_recovery()
-        if data is None:
+        if data is None or self.headless:  # a screenshot leaves the recovery file for the next real start
             return
         answer = QMessageBox.question(
             self, "Restore unsaved edits?",
@@ -424,13 +428,12 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
     """Run GRC Studio; with `screenshot` render one frame to a PNG and exit, with `benchmark` print timings."""
     app = _app()
     window = MainWindow()
+    headless = window.headless = bool(screenshot or benchmark)
     window.resize(*(size or (1280, 800)))
     window.show()
     app.processEvents()
-    headless = bool(screenshot or benchmark)
     opened = window.open(path)
     if not opened and headless:
-        print(f"grc studio: {window.messages[-1]}", file=sys.stderr)
         return 2
     try:
         if time is not None:
@@ -439,10 +442,9 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
             window.state.set_blend([float(v) for v in blend.split(",")] if "," in blend else float(blend))
     except (GRCError, ValueError) as e:
         message = f"blend: {e}" if isinstance(e, ValueError) else str(e)
-        if headless:
-            print(f"grc studio: {message}", file=sys.stderr)
-            return 2
         window.error(message)
+        if headless:
+            return 2
     app.processEvents()
     window.draw_now()
     if screenshot:
