@@ -34,13 +34,13 @@ def __getattr__(name):  # grc.Progress and grc.Cancelled live with the (PyTorch)
     raise AttributeError(f"module 'grc' has no attribute {name!r}")
 
 
-def train(templates, config=None, *, device="auto", callback=None) -> GRCModel:
+def train(templates, config=None, *, device="auto", callback=None, threads=1) -> GRCModel:
     """Train template models, encoder and decoder on a template set (or its folder); see grc.training."""
     from .training import train as _train
 
     if not isinstance(templates, TemplateSet):
         templates = load_template_set(templates)
-    return _train(templates, config, device=device, callback=callback)
+    return _train(templates, config, device=device, callback=callback, threads=threads)
 
 
 def evaluate(model: GRCModel) -> dict:

@@ -102,6 +102,7 @@ def train(
     steps: Optional[int] = typer.Option(None, help="Encoder/decoder training steps."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    threads: int = typer.Option(1, help="CPU threads (one suits these small networks best)."),
     settings: list[str] = typer.Option([], "--set", help="Any other setting as KEY=VALUE, e.g. decoder_hidden=128,128 "
                                                         "(see `grc.Config`); repeatable."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or summary."),
@@ -128,7 +129,7 @@ def train(
                 tasks[p.phase] = bar.add_task(labels[p.phase], total=p.total, loss=p.loss)
             bar.update(tasks[p.phase], completed=p.step, loss=p.loss)
 
-        model = train_model(template_set, config, device=device, callback=callback)
+        model = train_model(template_set, config, device=device, callback=callback, threads=threads)
     model.save(output)
     if not quiet:
         typer.echo(f"saved {output} ({model.info['seconds']:.1f} s of training)")

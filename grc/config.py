@@ -20,23 +20,23 @@ class Config:
     # Template models: one MLP per template, (time, morph) -> one row of the grid.
     template_hidden: tuple[int, ...] = (32, 32)
     template_features: str = "fourier"  # "fourier": (t, m) plus sin/cos at two frequencies; "raw"
-    template_steps: int = 1000  # Adam, full batch, cosine schedule
+    template_steps: int = 700  # Adam, full batch, cosine schedule
     template_lr: float = 1e-2
-    template_lbfgs_steps: int = 1000  # then L-BFGS polishes the fit
+    template_lbfgs_steps: int = 700  # then L-BFGS polishes the fit
 
     # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).
     encoder_hidden: tuple[int, ...] = (32, 32)
     decoder_hidden: tuple[int, ...] = (128, 128)
     decoder_features: str = "fourier-product"  # "fourier-product": fourier(t, m), context and their products; "raw"
     decoder_input: str = "relational-map"  # decoder sees the true (time, morph) + context; "encoder": all from the encoder
-    steps: int = 3000
+    steps: int = 1000
     batch_size: int = 256
-    lr_encoder: float = 1e-3
-    lr_decoder: float = 2e-3
+    lr_encoder: float = 5e-3
+    lr_decoder: float = 1e-2
     schedule: str = "onecycle"  # or "constant"
     context_mask: float = 0.05  # the share of the context target's gradient that passes the mask
     refine_steps: int = 1000  # L-BFGS on the decoder alone, encoder frozen (0 = off)
-    refine_samples: int = 2048
+    refine_samples: int = 512
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     seed: int = 0
 
