@@ -50,13 +50,15 @@ def measure_update(window, n=FRAMES * 2):
 def measure_frames(window, n=FRAMES):
     """Slider and pad moves, each until rendered; three kinds of move take turns."""
     app, view, panel = QApplication.instance(), window.view, window.explore_panel
-    rendered = []
+    rendered, painted = [], []
     view.rendered.connect(lambda: rendered.append(clock.perf_counter()))
     pad = panel.pad
+    pad.painted.connect(lambda: painted.append(clock.perf_counter()))
     times = []
     for i in range(n):
         kind = i % 3
         rendered.clear()
+        painted.clear()
         start = clock.perf_counter()
         if kind == 0:
             panel.time.slider.setValue(200 + (i * 37) % 700)
@@ -68,10 +70,13 @@ def measure_frames(window, n=FRAMES):
             for kind_, pos in ((QEvent.MouseButtonPress, p), (QEvent.MouseMove, QPointF(p.x(), y)),
                                (QEvent.MouseButtonRelease, QPointF(p.x(), y))):
                 QApplication.sendEvent(pad, QMouseEvent(kind_, pos, Qt.LeftButton, Qt.LeftButton, Qt.NoModifier))
-        while not rendered:
+        # until both the 3D view's frame and the context pad's repaint are done (every move changes both)
+        while not (rendered and painted):
             app.processEvents()
-        app.processEvents()  # the context pad's repaint
+        app.processEvents()  # anything else the move queued (the slider's own repaint, the backing store flush)
         times.append(clock.perf_counter() - start)
+    view.rendered.disconnect()
+    pad.painted.disconnect()
     return times
 
 
@@ -79,10 +84,13 @@ def measure_baseline(view, size, n=FRAMES):
     """The same scene in a plain pyvista window of the viewport's size: new points, then render."""
     import pyvista as pv
 
-    from .view3d import MULTI_SAMPLES
+    from .view3d import FXAA, MULTI_SAMPLES
 
     plotter = pv.Plotter(window_size=size, off_screen=False)
-    plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's setting
+    plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's settings
+    if FXAA:
+        plotter.enable_anti_aliasing("fxaa")
+    plotter.set_background(view.background[0], top=view.background[1])  # the same scene: the app's background
     surface = view.surface.copy()
     actor = plotter.add_mesh(surface, color=view.surface_actor.prop.color, smooth_shading=False, specular=0.3,
                              specular_power=20)

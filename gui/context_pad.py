@@ -9,8 +9,8 @@ article's Figure 8 "exploratory context path".
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QRectF, Qt
-from PyQt5.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from .state import PAD_SAMPLES, ExploreState
@@ -20,18 +20,23 @@ MARGIN = (46, 22, 14, 34)  # left, top, right, bottom
 
 
 class ContextPad(QWidget):
+    painted = pyqtSignal()  # after each repaint (the benchmark waits for it)
+
     def __init__(self, state: ExploreState, parent=None):
         super().__init__(parent)
         self.state = state
         self.dim = 0  # which context value is shown (the article has one)
         self.draw_mode = False
         self.setMinimumSize(260, 200)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)  # paints every pixel: the widgets under it need not
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setMouseTracking(False)
         self.setToolTip("Drag the solid context path up/down to interpolate or extrapolate.\n"
                         "Shift+drag (or Draw) paints a free path across morph.")
         self.y_range = (-1.0, 1.0)
         self.traces = self.path = None
+        self._traces_for = None  # (model, time) of self.traces
+        self._static = None  # (key, pixmap): the part of the picture a move does not change
         self._drag = None
         state.changed.connect(self.refresh)
 
@@ -40,10 +45,13 @@ class ContextPad(QWidget):
         model = self.state.model
         if model is None or model.context_dims == 0:
             self.traces = self.path = None
+            self._traces_for = None
             self.update()
             return
         self.morph = self.state.pad_morph()
-        self.traces = model.traces(self.state.time, PAD_SAMPLES)[:, 0]  # (K, M', C)
+        if self._traces_for is None or self._traces_for[0] is not model or self._traces_for[1] != self.state.time:
+            self.traces = model.traces(self.state.time, PAD_SAMPLES)[:, 0]  # (K, M', C); only time changes them
+            self._traces_for = (model, self.state.time)
         self.path = self.state.path if self.state.path is not None else self.state.blend_context(self.morph)
         if self._drag is None:  # the axes hold still while dragging
             lo, hi = float(self.traces[..., self.dim].min()), float(self.traces[..., self.dim].max())
@@ -64,33 +72,65 @@ class ContextPad(QWidget):
         return QRectF(l, t, max(1, self.width() - l - r), max(1, self.height() - t - b))
 
     def to_screen(self, morph, context) -> QPointF:
+        x, y = self._xy(morph, context)
+        return QPointF(float(x), float(y))
+
+    def _xy(self, morph, context):
+        """Screen x, y of (arrays of) morph and context values."""
         r, (m0, m1), (c0, c1) = self.plot_rect(), self.morph[[0, -1]], self.y_range
-        return QPointF(r.left() + (morph - m0) / (m1 - m0) * r.width(),
-                       r.bottom() - (context - c0) / (c1 - c0) * r.height())
+        return (r.left() + (np.asarray(morph) - m0) / (m1 - m0) * r.width(),
+                r.bottom() - (np.asarray(context) - c0) / (c1 - c0) * r.height())
 
     def from_screen(self, x, y) -> tuple[float, float]:
         r, (m0, m1), (c0, c1) = self.plot_rect(), self.morph[[0, -1]], self.y_range
         return (m0 + (x - r.left()) / r.width() * (m1 - m0), c0 + (r.bottom() - y) / r.height() * (c1 - c0))
 
     # -- painting ---------------------------------------------------------------------------------
+    # What a move changes is drawn on every paint: the context path, its dots and the title. The rest
+    # (axes, labels, the templates' traces, the legend) is drawn once into a pixmap and reused until
+    # the size, the axes, the time or the model change -- dragging the path or the blend only blits it.
     def paintEvent(self, event):
         p = QPainter(self)
+        if self.traces is None:
+            p.fillRect(self.rect(), QColor("white"))
+            p.drawText(self.rect(), Qt.AlignCenter, "no model (or a model without context)")
+        else:
+            p.drawPixmap(0, 0, self._static_layer())
+            self._paint_path(p)
+        p.end()
+        self.painted.emit()
+
+    def _static_key(self):
+        if self.traces is None:
+            return None
+        return (self.width(), self.height(), self.devicePixelRatioF(), self.y_range, self.dim, self._traces_for,
+                tuple(self.state.model.names), self.rows.tobytes(), self.morph.tobytes())
+
+    def _static_layer(self) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        key = self._static_key()
+        if self._static is None or self._static[0] != key:
+            pixmap = QPixmap(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
+            pixmap.setDevicePixelRatio(ratio)
+            p = QPainter(pixmap)
+            self._paint_static(p)
+            p.end()
+            self._static = (key, pixmap)
+        return self._static[1]
+
+    def _paint_static(self, p: QPainter):
         p.setRenderHint(QPainter.Antialiasing)
         p.fillRect(self.rect(), QColor("white"))
-        if self.traces is None:
-            p.drawText(self.rect(), Qt.AlignCenter, "no model (or a model without context)")
-            return
         r = self.plot_rect()
         p.setFont(QFont(p.font().family(), 8))
-        p.setPen(QPen(QColor("#dddddd"), 1))
         for v in np.linspace(*self.y_range, 5):
-            y = self.to_screen(self.morph[0], v).y()
+            y = float(self._xy(self.morph[0], v)[1])
+            p.setPen(QPen(QColor("#dddddd"), 1))
             p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
             p.setPen(QColor("#555555"))
             p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, f"{v:.2f}")
-            p.setPen(QPen(QColor("#dddddd"), 1))
         for m in self.rows:
-            x = self.to_screen(m, 0).x()
+            x = float(self._xy(m, 0)[0])
             p.setPen(QPen(QColor("#eeeeee"), 1))
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
             p.setPen(QColor("#555555"))
@@ -105,20 +145,13 @@ class ContextPad(QWidget):
         p.drawText(QRectF(-40, -8, 80, 16), Qt.AlignCenter, "context")
         p.restore()
         p.setClipRect(r)
-        names = self.state.model.names
         for k, trace in enumerate(self.traces[..., self.dim]):
-            pen = QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine)
-            p.setPen(pen)
-            p.drawPath(self._curve(self.morph, trace))
-        p.setPen(QPen(QColor("#111111"), 2.6))
-        p.drawPath(self._curve(self.morph, self.path[:, self.dim]))
-        p.setBrush(QColor("#111111"))
-        for m, c in zip(self.rows, self.row_context[:, self.dim]):
-            p.drawEllipse(self.to_screen(m, c), 3.5, 3.5)
+            p.setPen(QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine))
+            p.drawPolyline(self._polyline(self.morph, trace))
         p.setClipping(False)
-        # legend and title
+        # legend
         x = r.left() + 6
-        for k, name in enumerate(names):
+        for k, name in enumerate(self.state.model.names):
             p.setPen(QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine))
             p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
             p.setPen(QColor("#333333"))
@@ -128,16 +161,28 @@ class ContextPad(QWidget):
         p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
         p.setPen(QColor("#333333"))
         p.drawText(QPointF(x + 22, r.top() + 14), "context path")
+
+    def _paint_path(self, p: QPainter):
+        """The moving part: the context path, its dots at the shape's morph rows, the title."""
+        p.setRenderHint(QPainter.Antialiasing)
+        r = self.plot_rect()
+        p.setClipRect(r)
+        p.setPen(QPen(QColor("#111111"), 2.6))
+        p.drawPolyline(self._polyline(self.morph, self.path[:, self.dim]))
+        p.setBrush(QColor("#111111"))
+        for x, y in zip(*self._xy(self.rows, self.row_context[:, self.dim])):
+            p.drawEllipse(QPointF(x, y), 3.5, 3.5)
+        p.setClipping(False)
+        p.setFont(QFont(p.font().family(), 8))
+        p.setPen(QColor("#333333"))
         s = self.state
         what = "drawn path" if s.path is not None else (
             f"blend {s.blend:.2f}" if np.ndim(s.blend) == 0 else "weights " + ", ".join(f"{w:.2f}" for w in s.blend))
         p.drawText(QRectF(0, 2, self.width(), 16), Qt.AlignCenter, f"time {s.time:.2f} · {what}")
 
-    def _curve(self, morph, values) -> QPainterPath:
-        path = QPainterPath(self.to_screen(morph[0], values[0]))
-        for m, v in zip(morph[1:], values[1:]):
-            path.lineTo(self.to_screen(m, v))
-        return path
+    def _polyline(self, morph, values) -> QPolygonF:
+        xs, ys = self._xy(morph, values)
+        return QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist())])
 
     # -- dragging ----------------------------------------------------------------------------------
     def mousePressEvent(self, event):

@@ -8,15 +8,32 @@ next turn of the event loop, so slider moves faster than frames do not pile up.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyvista as pv
-from pyvistaqt import QtInteractor
+import vtkmodules.qt
 from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QVBoxLayout, QWidget
+from pyvista.plotting import BasePlotter
+from pyvista.plotting.render_window_interactor import RenderWindowInteractor
 
 from grc.mesh import MeshBuilder
 
+vtkmodules.qt.QVTKRWIBase = "QWidget"  # (VTK's default) must be set before the module below is imported
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+
+# Edges are not smoothed: under software OpenGL (llvmpipe) 4x MSAA costs ~50 ms a frame, and even
+# FXAA (one full-window pass) ~25 ms at 643 x 756, three times the render. The benchmark's baseline
+# uses these same settings.
 MULTI_SAMPLES = 0
+FXAA = False
+# GRC_STUDIO_QOPENGLWIDGET=1: pyvistaqt's QtInteractor (a QOpenGLWidget) instead of the native view,
+# for platforms where VTK cannot draw into a native window (Wayland without XWayland).
+OPENGL_WIDGET = os.environ.get("GRC_STUDIO_QOPENGLWIDGET", "") not in ("", "0")
+# One colour: under llvmpipe a gradient background (a full-window shaded quad) costs as much as the
+# petal itself (~6 ms of a ~7 ms frame at 643 x 756). (bottom, top) would make a gradient again.
+BACKGROUND = ("#e6e9f0", None)
 SURFACE = "#e8a0b4"
 GRID = "#304060"
 SELECTED = "#ffb000"
@@ -34,8 +51,48 @@ def grid_lines(rows: int, points: int) -> np.ndarray:
     return np.concatenate(cells)
 
 
+class NativePlotter(BasePlotter):
+    """pyvista's plotter API over VTK's own Qt interactor, a plain native QWidget.
+
+    VTK renders straight into the widget's X window and swaps; pyvistaqt's QtInteractor is a
+    QOpenGLWidget instead, whose frame is rendered into an offscreen framebuffer, blitted and
+    then composited by Qt -- under software OpenGL (Mesa llvmpipe) that costs more than the render
+    itself. `interactor` is the widget; `render()` draws at once (the pixels are there on return).
+    """
+
+    def __init__(self, parent=None, multi_samples=MULTI_SAMPLES):
+        super().__init__()
+        self.interactor = QVTKRenderWindowInteractor(parent)
+        self.ren_win = self.interactor.GetRenderWindow()
+        self.ren_win.SetMultiSamples(multi_samples)
+        for renderer in self.renderers:
+            renderer.view_isometric()
+            self.ren_win.AddRenderer(renderer)
+        self.iren = RenderWindowInteractor(self, interactor=self.ren_win.GetInteractor())
+        self.iren.interactor.RemoveObservers("MouseMoveEvent")
+        self.iren.initialize()
+        self.enable_trackball_style()
+        self._first_time = False  # BasePlotter.render() renders from now on
+        self._rendered = True
+
+    def close(self):
+        if getattr(self, "_closed", False):
+            return
+        BasePlotter.close(self)
+        self.interactor.Finalize()
+
+
+def make_plotter(parent, opengl_widget=None):
+    """The 3D view's plotter: NativePlotter, or pyvistaqt's QtInteractor (`opengl_widget`)."""
+    if OPENGL_WIDGET if opengl_widget is None else opengl_widget:
+        from pyvistaqt import QtInteractor
+
+        return QtInteractor(parent, auto_update=False, multi_samples=MULTI_SAMPLES)
+    return NativePlotter(parent)
+
+
 class ShapeView(QWidget):
-    """A QtInteractor showing one grid as a surface (+ control grid); knows nothing of models."""
+    """A 3D view showing one grid as a surface (+ control grid); knows nothing of models."""
 
     rendered = pyqtSignal()
 
@@ -44,13 +101,17 @@ class ShapeView(QWidget):
         # A native window of its own: otherwise every repaint of any widget in the window is
         # composited through OpenGL with the 3D view (slow under software OpenGL).
         self.setAttribute(Qt.WA_NativeWindow)
-        # No multisampling: under software OpenGL (llvmpipe) 4x MSAA costs ~50 ms a frame.
-        self.plotter = QtInteractor(self, auto_update=False, multi_samples=MULTI_SAMPLES)
-        self.plotter.frameSwapped.connect(self.rendered)
+        self.plotter = make_plotter(self)
+        self._deferred = hasattr(self.plotter, "frameSwapped")  # a QOpenGLWidget: draws in its paintGL
+        if self._deferred:
+            self.plotter.frameSwapped.connect(self.rendered)
+        if FXAA:
+            self.plotter.enable_anti_aliasing("fxaa")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plotter.interactor)
-        self.plotter.set_background("#f4f4f8", top="#c8d0e0")
+        self.background = BACKGROUND
+        self.plotter.set_background(self.background[0], top=self.background[1])
         self.builder: MeshBuilder | None = None
         self.surface = self.grid_mesh = self.selected_mesh = None
         self.options = dict(subdivide=2, petals=1, thickness=0.0)
@@ -152,14 +213,17 @@ class ShapeView(QWidget):
             self.plotter.reset_camera()
 
     def render(self, now=False):
-        """Ask for a repaint: the widget renders the scene once in its paintGL (then `rendered` fires).
+        """Draw the scene once; `rendered` fires when its pixels are in the window.
 
-        (Calling the plotter's render() as well would draw every frame twice.) `now` renders at once.
+        The native view renders at once (VTK swaps into the widget's window). With the
+        QOpenGLWidget fallback this asks for a repaint, drawn in its paintGL, unless `now`.
         """
         if self.surface is not None and getattr(self, "_camera", None) is not None:
             self.plotter.camera_position, self._camera = self._camera, None
-        if now:
+        if now or not self._deferred:
             self.plotter.render()
+            if not self._deferred:
+                self.rendered.emit()
         else:
             self.plotter.update()
 

@@ -10,7 +10,7 @@ def test_dragging_a_grid_point_in_the_3d_view(make_window, files, drag):
     window.tabs.setCurrentIndex(1)
     window.sketch.set(k=0, step=4, mirror=False)
     window.draw_now()
-    widget = window.view.plotter
+    widget = window.view.plotter.interactor  # the Qt widget VTK draws into
     grid = window.sketch.grid()
     before = window.doc.templates[0].points.copy()
     x, y, _ = window.view.display_points(grid)[3 * grid.shape[1] + 3]
