@@ -23,6 +23,7 @@ from torch import nn
 from .config import Config
 from .errors import GRCError
 from .model import FOURIER, GRCModel, VERSION, layer_sizes
+from .optim import Adam, cosine, lbfgs, one_cycle
 from .templates import TemplateSet
 
 
@@ -103,18 +104,22 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
           callback=None, threads: int | None = 1) -> GRCModel:
     """Train template models and the encoder/decoder on a template set; returns a GRCModel.
 
-    On the CPU it uses `threads` threads (None: PyTorch's default). One is the default because these
-    networks are small: more threads barely help them, and on a busy machine they wait on each other.
+    On the CPU it uses `threads` threads (None: the libraries' defaults). One is the default because
+    these networks are small: more threads barely help them, and on a busy machine they wait on each
+    other (measured: a 7 s training took 80 s with two threads beside another busy process).
     """
     config = config or Config()
     dev = resolve_device(device)
     if threads is not None and dev.type == "cpu":
         if not isinstance(threads, int) or threads < 1:
             raise GRCError(f"expected a positive number of threads, got {threads!r}", field="threads")
+        from threadpoolctl import threadpool_limits  # numpy's and SciPy's BLAS threads too
+
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            return train(templates, config, device=device, callback=callback, threads=None)
+            with threadpool_limits(threads):
+                return train(templates, config, device=device, callback=callback, threads=None)
         finally:
             torch.set_num_threads(before)
     report = callback or (lambda progress: None)
@@ -189,33 +194,20 @@ def fit_templates(data: Data, sizes, config: Config, report) -> tuple[MLP, float
     def loss_fn():
         return ((net(x) - data.grid_rows) ** 2).mean()
 
-    optimiser = adam(net, config.template_lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.template_steps)
+    optimiser = Adam(net.parameters())
     for step in range(config.template_steps):
         optimiser.zero_grad()
         loss = loss_fn()
         loss.backward()
-        optimiser.step()
-        schedule.step()
+        optimiser.step(cosine(step, config.template_steps, config.template_lr))
         if step % 50 == 0:
             report(Progress("templates", step, total, loss.item()))
     if config.template_lbfgs_steps:
-        lbfgs = torch.optim.LBFGS(net.parameters(), lr=1, max_iter=config.template_lbfgs_steps,
-                                  history_size=50, line_search_fn="strong_wolfe",
-                                  tolerance_grad=1e-12, tolerance_change=1e-15)
-        calls = [0]
+        def progress(iteration, loss):
+            if iteration % 50 == 0:
+                report(Progress("templates", config.template_steps + iteration, total, loss))
 
-        def closure():
-            lbfgs.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            calls[0] += 1
-            if calls[0] % 50 == 0:
-                report(Progress("templates", config.template_steps + min(calls[0], config.template_lbfgs_steps),
-                                total, loss.item()))
-            return loss
-
-        lbfgs.step(closure)
+        lbfgs(net.parameters(), loss_fn, config.template_lbfgs_steps, history=50, callback=progress)
     loss = loss_fn().item()
     report(Progress("templates", total, total, loss))
     return net.float(), loss
@@ -252,21 +244,11 @@ def relational_step(encoder, decoder, rows, u, config: Config):
     return loss_g, loss_r
 
 
-def adam(net: nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam, fused into one kernel where this PyTorch can (CPU and CUDA since 2.4): same maths, faster."""
-    try:
-        return torch.optim.Adam(net.parameters(), lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(net.parameters(), lr=lr)
-
-
 def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> dict:
     """Joint encoder/decoder training with separate Adam optimisers; returns the final losses."""
-    opt_e, opt_d = adam(encoder, config.lr_encoder), adam(decoder, config.lr_decoder)
-    schedules = []
-    if config.schedule == "onecycle":
-        schedules = [torch.optim.lr_scheduler.OneCycleLR(o, o.param_groups[0]["lr"], total_steps=config.steps)
-                     for o in (opt_e, opt_d)]
+    opt_e, opt_d = Adam(encoder.parameters()), Adam(decoder.parameters())
+    rate = (lambda step, peak: one_cycle(step, config.steps, peak)) if config.schedule == "onecycle" else \
+        (lambda step, peak: peak)
     every = max(1, config.steps // 200)
     running_g = running_r = 0.0
     chunk = 64  # draw the rows of 64 steps at once: the same rows, fewer small calls
@@ -279,10 +261,8 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
         opt_e.zero_grad()
         opt_d.zero_grad()
         (loss_g + loss_r).backward()  # the encoder learns from both losses, the decoder from loss_g
-        opt_e.step()
-        opt_d.step()
-        for s in schedules:
-            s.step()
+        opt_e.step(rate(step, config.lr_encoder))
+        opt_d.step(rate(step, config.lr_decoder))
         if step % every == 0 or step == config.steps - 1:
             running_g, running_r = loss_g.item(), loss_r.item()
             report(Progress("relational", step + 1, config.steps, running_g))
@@ -303,24 +283,14 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         weights = torch.ones(len(targets), device=d.device)
         weights[len(rows):] = config.refine_template_weight
         weights /= weights.mean()
-    lbfgs = torch.optim.LBFGS(decoder.parameters(), lr=1, max_iter=config.refine_steps, history_size=20,
-                              line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
-    calls = [0]
 
     def loss_fn():
         return (weights * ((decoder(inputs) - targets) ** 2).sum(dim=1)).mean()
 
-    def closure():
-        lbfgs.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        calls[0] += 1
-        if calls[0] % 20 == 0:
-            report(Progress("refine", min(calls[0], config.refine_steps), config.refine_steps, loss.item()))
-        return loss
+    def progress(iteration, loss):
+        if iteration % 20 == 0:
+            report(Progress("refine", iteration, config.refine_steps, loss))
 
-    lbfgs.step(closure)
-    with torch.no_grad():
-        loss = loss_fn().item()
+    loss = lbfgs(decoder.parameters(), loss_fn, config.refine_steps, history=20, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
     return loss
