@@ -67,10 +67,8 @@ def article_loop(template_models, sizes, steps: int, seed: int = 1):
     return encoder, decoder
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=100_000)
-    args = parser.parse_args()
+def run(steps: int = 100_000) -> tuple[float, float, dict]:
+    """Template models (article preset) + the article's loop: (total seconds, loop seconds, metrics)."""
     templates = grc.load_templates(PETAL)
     config = grc.Config.from_preset("article")
     K, (T, M, N) = len(templates), templates.grid_shape
@@ -80,14 +78,22 @@ def main():
     net, _ = fit_templates(data, sizes["template"], config, lambda p: None)
     fitted = time.perf_counter()
     weights = {**data.normalization(), **net.export("template")}
-    encoder, decoder = article_loop(single_template_models(weights, K, sizes["template"]), sizes, args.steps)
+    encoder, decoder = article_loop(single_template_models(weights, K, sizes["template"]), sizes, steps)
     done = time.perf_counter()
-    model = GRCModel(config.replace(steps=args.steps), templates,
+    model = GRCModel(config.replace(steps=steps), templates,
                      {**weights, **encoder.export("encoder"), **decoder.export("decoder")})
-    metrics = evaluate(model)
-    print(f"article: template models {fitted - started:.1f} s, loop {done - fitted:.1f} s "
-          f"({args.steps} steps, {(done - fitted) / args.steps * 1e3:.2f} ms/step), total {done - started:.1f} s")
-    print(json.dumps({"article_seconds": done - started, "article_loop_seconds": done - fitted, "metrics": metrics}))
+    return done - started, done - fitted, evaluate(model)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=100_000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    total, loop, metrics = run(args.steps)
+    print(f"article: template models {total - loop:.1f} s, loop {loop:.1f} s "
+          f"({args.steps} steps, {loop / args.steps * 1e3:.2f} ms/step), total {total:.1f} s")
+    print(json.dumps({"article_seconds": total, "article_loop_seconds": loop, "metrics": metrics}))
 
 
 if __name__ == "__main__":

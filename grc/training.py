@@ -104,7 +104,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
           callback=None, threads: int | None = 1) -> GRCModel:
     """Train template models and the encoder/decoder on a template set; returns a GRCModel.
 
-    On the CPU it uses `threads` threads (None: the libraries' defaults). One is the default because
+    On the CPU it uses `threads` threads (None: PyTorch's default). One is the default because
     these networks are small: more threads barely help them, and on a busy machine they wait on each
     other (measured: a 7 s training took 80 s with two threads beside another busy process).
     """
@@ -113,13 +113,10 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     if threads is not None and dev.type == "cpu":
         if not isinstance(threads, int) or threads < 1:
             raise GRCError(f"expected a positive number of threads, got {threads!r}", field="threads")
-        from threadpoolctl import threadpool_limits  # numpy's and SciPy's BLAS threads too
-
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            with threadpool_limits(threads):
-                return train(templates, config, device=device, callback=callback, threads=None)
+            return train(templates, config, device=device, callback=callback, threads=None)
         finally:
             torch.set_num_threads(before)
     report = callback or (lambda progress: None)

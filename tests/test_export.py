@@ -5,7 +5,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from blender_util import requires_blender, run_blender
-from grc import export
+from grc import formats
 from grc.errors import GRCError
 from grc.formats import FORMATS, write_mesh, write_morph_glb
 from grc.mesh import Mesh, MeshBuilder
@@ -105,7 +105,7 @@ def half_written(data=b"half a file"):
 def test_a_failed_write_leaves_the_old_file(tmp_path, mesh, monkeypatch, format):
     path = tmp_path / f"petal.{format}"
     path.write_bytes(b"old bytes")
-    monkeypatch.setitem(export._WRITERS, format, half_written())
+    monkeypatch.setitem(formats._WRITERS, format, half_written())
     with pytest.raises(OSError, match="disk full"):
         write_mesh(path, mesh)
     assert path.read_bytes() == b"old bytes" and list(tmp_path.iterdir()) == [path]
@@ -141,7 +141,7 @@ def test_morph_glb_holds_one_named_target_per_frame_and_a_sweep(tmp_path, mesh):
 
     base = read(m.primitives[0].attributes.POSITION)
     for frame, target in zip(frames, m.primitives[0].targets):
-        assert np.allclose(base + read(target["POSITION"]), export.to_y_up(frame), atol=1e-6)
+        assert np.allclose(base + read(target["POSITION"]), formats.to_y_up(frame), atol=1e-6)
     sampler = gltf.animations[0].samplers[0]
     assert np.allclose(read(sampler.input).ravel(), [0, 0.1, 0.2, 0.3])
     assert np.array_equal(read(sampler.output).reshape(4, 4), np.eye(4))
