@@ -21,6 +21,7 @@ def atomic_path(path):
         raise GRCError(f"folder {folder} does not exist", path=path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    os.chmod(tmp, _mode(path))  # mkstemp makes it private (0600); give it what a plain write would
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:
@@ -30,6 +31,16 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _mode(path: Path) -> int:
+    """The permissions a file written at `path` should get: the existing file's, else 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write(path, data: bytes | str) -> Path:

@@ -256,3 +256,18 @@ with io.atomic_path({str(target)!r}) as tmp:
     proc.wait()
     assert target.read_bytes() == before
     assert grc.load_model(target).names == ["petal-a", "petal-b"]
+
+
+def test_saved_files_get_ordinary_permissions(petal_model, tmp_path):
+    # atomic writes go through a private temporary file; the result must still be readable by others
+    path = petal_model.save(tmp_path / "shared.grc")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    path.chmod(0o640)
+    petal_model.save(path)  # overwriting keeps the file's own permissions
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
