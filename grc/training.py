@@ -288,6 +288,6 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         if iteration % 20 == 0:
             report(Progress("refine", iteration, config.refine_steps, loss))
 
-    loss = lbfgs(decoder.parameters(), loss_fn, config.refine_steps, history=20, callback=progress)
+    loss = lbfgs(decoder.parameters(), loss_fn, config.refine_steps, history=10, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
     return loss
