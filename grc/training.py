@@ -218,7 +218,7 @@ class Sampler:
 
     @torch.no_grad()
     def __call__(self, batch: int):
-        """-> rows (batch, 3N), relational coordinates u (batch, 2), template rows (K, batch, 3N)."""
+        """-> mixed rows (batch, 3N) and their normalized relational coordinates u (batch, 2)."""
         d = self.data
         coords = d.lo + torch.rand(batch, 2, device=d.device) * (d.hi - d.lo)
         u = d.normalize(coords)
@@ -248,7 +248,7 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
         (lambda step, peak: peak)
     every = max(1, config.steps // 200)
     running_g = running_r = 0.0
-    chunk = 64  # draw the rows of 64 steps at once: the same rows, fewer small calls
+    chunk = 64  # draw the rows of 64 steps at once: fewer small calls per step
     for step in range(config.steps):
         if step % chunk == 0:
             n = min(chunk, config.steps - step)
