@@ -275,6 +275,12 @@ def studio(
     benchmark: bool = typer.Option(False, help="Measure slider-to-pixels times and print them."),
 ):
     """Open the GRC Studio desktop app."""
+    import os
+
+    if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in
+                                                     ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        raise GRCError("no display to open a window on (no DISPLAY); on a headless machine run it under "
+                       "xvfb-run, e.g. xvfb-run -a grc studio --screenshot out.png", field="studio")
     try:
         from gui.app import main as studio_main
     except ImportError as e:

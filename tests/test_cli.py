@@ -174,3 +174,10 @@ def test_console_script_exit_code(tmp_path):
                              "info", str(tmp_path / "nothing.grc")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == f"grc: {tmp_path / 'nothing.grc'}: no such file"
+
+
+def test_studio_without_a_display_is_a_clear_error(capsys, monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(capsys, "studio")
+    assert code == 2 and "no display" in err and "xvfb-run" in err
