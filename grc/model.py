@@ -221,7 +221,15 @@ class GRCModel:
     @classmethod
     def load(cls, path) -> "GRCModel":
         """Read a model file; a damaged, foreign or newer file raises GRCError, nothing is executed."""
-        tensors, meta = bundle.load(path)
+        return cls._from_contents(*bundle.load(path), path)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path=None) -> "GRCModel":
+        """A model from a model file's bytes (`path` names it in errors), checked as load() checks a file."""
+        return cls._from_contents(*bundle.loads(data, path), path)
+
+    @classmethod
+    def _from_contents(cls, tensors: dict, meta: dict, path) -> "GRCModel":
         fmt = meta.get("format")
         if fmt is None or not fmt.startswith("grc-model/"):
             raise GRCError("not a GRC model (no grc-model format in its metadata)", path=path, field="format")

@@ -271,3 +271,11 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_model_from_bytes_is_checked_like_a_file(petal_model_file):
+    data = petal_model_file.read_bytes()
+    model = GRCModel.from_bytes(data, "embedded")
+    assert np.array_equal(model.shape(0.8, 0.5), grc.load_model(petal_model_file).shape(0.8, 0.5))
+    with pytest.raises(GRCError, match="^embedded: not a valid GRC model file"):
+        GRCModel.from_bytes(data[:100], "embedded")

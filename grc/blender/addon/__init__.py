@@ -14,7 +14,6 @@ next to it is the library's numpy runtime.
 
 import base64
 import hashlib
-import tempfile
 from pathlib import Path
 
 import bpy
@@ -43,16 +42,26 @@ def read_model(path) -> tuple[GRCModel, bytes]:
     """Load a model file and its bytes; anything wrong raises GRCError naming the file."""
     path = Path(path)
     try:
-        model = GRCModel.load(path)
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise GRCError("no such file", path=path) from None
+    except OSError as e:
+        raise GRCError(f"cannot read: {e.strerror}", path=path) from None
+    return checked(lambda: GRCModel.from_bytes(data, path), path), data
+
+
+def checked(load, where) -> GRCModel:
+    """Run a model loader; anything wrong becomes a GRCError naming `where`."""
+    try:
+        model = load()
     except GRCError:
         raise
     except Exception as e:  # a hostile file must never get past this point as anything but a message
-        raise GRCError(f"not a readable GRC model file ({type(e).__name__}: {e})", path=path) from None
+        raise GRCError(f"not a readable GRC model file ({type(e).__name__}: {e})", path=where) from None
     if len(model.templates) > MAX_TEMPLATES:
         raise GRCError(f"the Blender add-on supports up to {MAX_TEMPLATES} templates, found {len(model.templates)}",
-                       path=path, field="templates")
-    return model, data
+                       path=where, field="templates")
+    return model
 
 
 def model_of(obj) -> GRCModel:
@@ -67,13 +76,7 @@ def model_of(obj) -> GRCModel:
             data = base64.b64decode(settings.model_data, validate=True)
         except ValueError:
             raise GRCError("the embedded model is not valid base64", path=where) from None
-        with tempfile.TemporaryDirectory() as folder:  # GRCModel.load reads files; it checks everything
-            path = Path(folder) / "model.grc"
-            path.write_bytes(data)
-            try:
-                model, _ = read_model(path)
-            except GRCError as e:
-                raise GRCError(e.message, path=where, field=e.field) from None
+        model = checked(lambda: GRCModel.from_bytes(data, where), where)
     else:
         model, _ = read_model(bpy.path.abspath(settings.model_path))
     _models[settings.model_hash] = model
