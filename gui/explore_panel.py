@@ -48,10 +48,13 @@ class ValueSlider(QWidget):
             callback(float(value))
 
     def set_value(self, value):
-        """Show a value without reporting it back."""
+        """Show a value without reporting it back (widgets already showing it are left alone, unrepainted)."""
+        position = int(round((np.clip(value, self.low, self.high) - self.low) / (self.high - self.low) * STEPS))
+        if position == self.slider.value() and self.spin.valueFromText(self.spin.textFromValue(value)) == self.spin.value():
+            return
         for w in (self.slider, self.spin):
             w.blockSignals(True)
-        self.slider.setValue(int(round((np.clip(value, self.low, self.high) - self.low) / (self.high - self.low) * STEPS)))
+        self.slider.setValue(position)
         self.spin.setValue(value)
         for w in (self.slider, self.spin):
             w.blockSignals(False)

@@ -3,7 +3,8 @@
 `show(grid)` takes a (rows, points, 3) grid (a generated shape or a template's time step); the
 mesh comes from grc.mesh.MeshBuilder, and the actors are made once and then only their points
 change. Updates are coalesced: `request(grid_fn)` keeps the latest request and draws it on the
-next turn of the event loop, so slider moves faster than frames do not pile up.
+next turn of the event loop (before the repaints the move queued), so slider moves faster than
+frames do not pile up.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import numpy as np
 import pyvista as pv
 import vtkmodules.qt
-from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QCoreApplication, QEvent, Qt, pyqtSignal
 from PyQt5.QtWidgets import QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
@@ -37,6 +38,7 @@ BACKGROUND = ("#e6e9f0", None)
 SURFACE = "#e8a0b4"
 GRID = "#304060"
 SELECTED = "#ffb000"
+DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending request", posted to the view
 
 
 def polydata(vertices, faces) -> pv.PolyData:
@@ -117,16 +119,28 @@ class ShapeView(QWidget):
         self.options = dict(subdivide=2, petals=1, thickness=0.0)
         self.show_grid = False
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
-        self._timer = QTimer(self, singleShot=True, interval=0)
-        self._timer.timeout.connect(self._draw_pending)
+        self._posted = False  # a DRAW_EVENT is on its way
         self.last_grid = None
 
     # -- coalesced updates ----------------------------------------------------------------------
     def request(self, grid_fn):
-        """Draw `grid_fn()` soon; a later request before then replaces this one."""
+        """Draw `grid_fn()` on the next turn of the event loop; a later request before then replaces this one.
+
+        The draw is a high-priority posted event: it runs before the repaints the same move queued
+        (slider, spin box, context pad), so the 3D pixels come first, and one draw serves every
+        request made before it runs (moves faster than frames coalesce to the latest).
+        """
         self._pending = grid_fn
-        if not self._timer.isActive():
-            self._timer.start()
+        if not self._posted:
+            self._posted = True
+            QCoreApplication.postEvent(self, QEvent(DRAW_EVENT), Qt.HighEventPriority)
+
+    def event(self, event):
+        if event.type() == DRAW_EVENT:
+            self._posted = False
+            self._draw_pending()
+            return True
+        return super().event(event)
 
     def _draw_pending(self):
         fn, self._pending = self._pending, None
@@ -139,8 +153,7 @@ class ShapeView(QWidget):
     def flush(self):
         """Draw a pending request now (tests, screenshots)."""
         if self._pending is not None:
-            self._timer.stop()
-            self._draw_pending()
+            self._draw_pending()  # the posted event, when it comes, finds nothing to draw
 
     # -- the scene ---------------------------------------------------------------------------------
     def set_options(self, subdivide=None, petals=None, thickness=None, show_grid=None):
