@@ -71,7 +71,7 @@ def run(steps: int = 100_000) -> tuple[float, float, dict]:
     """Template models (article preset) + the article's loop: (total seconds, loop seconds, metrics)."""
     templates = grc.load_templates(PETAL)
     config = grc.Config.from_preset("article")
-    K, (T, M, N) = len(templates), templates.grid_shape
+    K, (_, M, N) = len(templates), templates.grid_shape
     sizes = layer_sizes(config, M, 3 * N)
     started = time.perf_counter()
     data = Data(templates, config, torch.device("cpu"))

@@ -180,7 +180,8 @@ def export(
     stop: Optional[str] = typer.Option(None, help="Where a sweep stops (default: last time / second template)."),
 ):
     """Export a shape (or a sweep with --animate) as a mesh Blender opens."""
-    from .shapes import SWEEPS, export_animation
+    from .shapes import export_animation
+    from .sweeps import SWEEPS
     from .shapes import export as export_shape
 
     if animate is not None and animate not in SWEEPS:

@@ -7,10 +7,14 @@ tip, and the petal opens along +X. Vertex k of a sheet is grid point (k // point
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import GRCError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 MAX_SUBDIVIDE = 3
 BLENDER_QUALITY = 3  # the Subdivision Surface modifier's default quality

@@ -77,7 +77,7 @@ def layer_sizes(config: Config, rows: int, row_width: int) -> dict[str, list[int
 
 def expected_shapes(config: Config, templates: TemplateSet) -> dict[str, tuple]:
     """Every weight a model of this config and template set holds, with its shape."""
-    K, (T, M, N) = len(templates), templates.grid_shape
+    K, (_, M, N) = len(templates), templates.grid_shape
     shapes = {"relational_center": (2,), "relational_scale": (2,), "row_mean": (3 * N,), "row_scale": (1,)}
     for net, sizes in layer_sizes(config, M, 3 * N).items():
         batch = (K,) if net == "template" else ()

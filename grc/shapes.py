@@ -13,7 +13,7 @@ from .errors import GRCError
 from .formats import write_mesh, write_morph_glb
 from .mesh import MeshBuilder
 from .model import GRCModel
-from .sweeps import SWEEPS, sweep_name, sweep_values  # noqa: F401 (part of this module's API)
+from .sweeps import sweep_name, sweep_values
 
 
 

@@ -123,7 +123,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     torch.manual_seed(config.seed)
     started = clock.perf_counter()
 
-    K, (T, M, N) = len(templates), templates.grid_shape
+    _, M, N = templates.grid_shape
     sizes = layer_sizes(config, M, 3 * N)
     data = Data(templates, config, dev)
 

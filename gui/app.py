@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtGui import QImage, QKeySequence, QPainter
-from PyQt5.QtWidgets import (QAction, QApplication, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget,
-                             QWidget)
+from PyQt5.QtWidgets import QAction, QApplication, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget
 
-import grc
 from grc import GRCError
 
 from .explore_panel import ExplorePanel

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time as clock
 
 import numpy as np
-from PyQt5.QtCore import QPoint, QPointF, QEvent, Qt, QTimer
+from PyQt5.QtCore import QPointF, QEvent, Qt, QTimer
 from PyQt5.QtGui import QMouseEvent
 from PyQt5.QtWidgets import QApplication
 

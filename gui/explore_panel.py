@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt5.QtCore import QRectF, Qt, QTimer
 from PyQt5.QtGui import QColor, QPainter
-from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from .context_pad import COLORS, ContextPad

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen
-from PyQt5.QtWidgets import (QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QListWidget,
+from PyQt5.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QListWidget,
                              QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from .state import Document, copy_template
@@ -200,7 +200,6 @@ class GridView2D(QWidget):
         if self.sketch.mirror and 1 in self.axes:
             p.setPen(QPen(QColor("#c04040"), 1, Qt.DashLine))
             i = self.axes.index(1)
-            lo, hi = self.from_screen(0, self.height()), self.from_screen(self.width(), 16)
             if i == 1:
                 y = self.to_screen((0, 0)).y()
                 p.drawLine(QPointF(0, y), QPointF(self.width(), y))

@@ -236,7 +236,7 @@ emit(out)
 def blender(models, tmp_path_factory):
     """Everything the Blender script saw, in one Blender run, with a throwaway user folder."""
     folder = tmp_path_factory.mktemp("blender")
-    (k2, k2_path), (k3, k3_path) = models[2], models[3]
+    (k2, k2_path), (_, k3_path) = models[2], models[3]
     tensors, metadata = bundle.load(k2_path)
     data = k2_path.read_bytes()
     bad = {

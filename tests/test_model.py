@@ -235,7 +235,6 @@ def test_kill_during_save_leaves_the_old_model(petal_model_file, tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     target = tmp_path / "model.grc"
     target.write_bytes(petal_model_file.read_bytes())
