@@ -26,6 +26,7 @@ VERSION = "0.1.0"
 
 # Frequencies of the sin/cos features of normalized (time, morph): each axis at 1.5 and 3.0.
 FOURIER = np.array([[1.5, 0.0, 3.0, 0.0], [0.0, 1.5, 0.0, 3.0]])
+RECENT_TRACES = 8  # how many traces() results a model keeps
 FEATURES = {"raw": 2, "fourier": 2 + 2 * FOURIER.shape[1]}
 
 
@@ -98,6 +99,7 @@ class GRCModel:
         w = self.weights
         self._center, self._scale = w["relational_center"], w["relational_scale"]
         self._row_mean, self._row_scale = w["row_mean"], w["row_scale"][0]
+        self._recent_traces: dict[tuple, np.ndarray] = {}  # traces() of the last few (time, morph)
 
     def _net(self, net):
         layers, i = [], 0
@@ -166,8 +168,16 @@ class GRCModel:
         `time` defaults to the templates' time steps, `morph` as in `morph_samples`.
         """
         time = self.templates.time if time is None else np.atleast_1d(np.asarray(time, float))
-        t, m = np.meshgrid(time, self.morph_samples(morph), indexing="ij")
-        return self.encode(self.template_rows(t, m))[..., 2:]
+        morph = self.morph_samples(morph)
+        key = (np.asarray(time, float).tobytes(), np.asarray(morph, float).tobytes())
+        traces = self._recent_traces.get(key)
+        if traces is None:  # a slider move asks for the same traces several times (pad, path, shape)
+            t, m = np.meshgrid(time, morph, indexing="ij")
+            traces = self.encode(self.template_rows(t, m))[..., 2:]
+            if len(self._recent_traces) >= RECENT_TRACES:
+                del self._recent_traces[next(iter(self._recent_traces))]
+            self._recent_traces[key] = traces
+        return traces.copy()
 
     def blend_weights(self, blend) -> np.ndarray:
         """Template weights for a blend: a number α for two templates (0 = first, 1 = second), or K weights."""

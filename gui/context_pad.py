@@ -4,6 +4,11 @@ the current time dotted, the current context path solid.
 Drag the path up or down to interpolate or extrapolate (for two templates this moves the blend, so
 the blend slider follows); Shift+drag (or the Draw mode) paints a free path across morph, the
 article's Figure 8 "exploratory context path".
+
+The context axis fits the traces at the current time, with room to extrapolate, in nice steps (so it
+changes only now and then while time moves). It never zooms in further than a quarter of the
+traces' widest gap over all time: where the templates are alike (t = 0) their traces are drawn
+alike, not blown up to fill the pad.
 """
 
 from __future__ import annotations
@@ -13,10 +18,26 @@ from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from .state import PAD_SAMPLES, ExploreState
+from .state import BLEND_RANGE, PAD_SAMPLES, ExploreState
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 MARGIN = (46, 22, 14, 34)  # left, top, right, bottom
+RANGE_TIMES = 23  # time samples for the traces' widest gap over all time
+
+
+def nice_range(lo: float, hi: float, ticks: int = 4) -> tuple[float, float, float]:
+    """[lo, hi] widened to multiples of a 1-2-2.5-5 step giving about `ticks` intervals; (lo, hi, step)."""
+    raw = max(hi - lo, 1e-9) / ticks
+    magnitude = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    return float(np.floor(lo / step + 1e-9) * step), float(np.ceil(hi / step - 1e-9) * step), float(step)
+
+
+def tick_label(value: float, step: float) -> str:
+    """A tick value with as many decimals as its step needs (0.25 steps: two, 0.5: one, 2: none)."""
+    k = int(np.floor(np.log10(step) + 1e-9))
+    decimals = max(0, -k + (1 if round(step / 10.0 ** k, 6) == 2.5 else 0))
+    return f"{round(value / step) * step + 0.0:.{decimals}f}"
 
 
 class ContextPad(QWidget):
@@ -33,10 +54,11 @@ class ContextPad(QWidget):
         self.setMouseTracking(False)
         self.setToolTip("Drag the solid context path up/down to interpolate or extrapolate.\n"
                         "Shift+drag (or Draw) paints a free path across morph.")
-        self.y_range = (-1.0, 1.0)
+        self.y_range, self.y_step = (-1.0, 1.0), 0.5
         self.traces = self.path = None
         self._traces_for = None  # (model, time) of self.traces
-        self._static = None  # (key, pixmap): the part of the picture a move does not change
+        self._widest = None  # (model, dim, morph, gap): the traces' widest gap over all time
+        self._layers = {}  # name -> (key, pixmap): the parts of the picture a move does not change
         self._drag = None
         state.changed.connect(self.refresh)
 
@@ -54,13 +76,23 @@ class ContextPad(QWidget):
             self._traces_for = (model, self.state.time)
         self.path = self.state.path if self.state.path is not None else self.state.blend_context(self.morph)
         if self._drag is None:  # the axes hold still while dragging
-            lo, hi = float(self.traces[..., self.dim].min()), float(self.traces[..., self.dim].max())
-            span = max(hi - lo, 1e-3)
-            lo, hi = min(lo - 0.75 * span, self.path[:, self.dim].min()), max(hi + 0.75 * span, self.path[:, self.dim].max())
-            self.y_range = (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+            traces, path = self.traces[..., self.dim], self.path[:, self.dim]
+            lo, hi = float(traces.min()), float(traces.max())
+            half = max(hi - lo, 0.25 * self._widest_gap(), 1e-3) * 1.25
+            lo, hi, self.y_step = nice_range(min((lo + hi) / 2 - half, path.min()), max((lo + hi) / 2 + half, path.max()))
+            self.y_range = (lo, hi)
         self.rows = model.morph_samples(None)
         self.row_context = self.state.context()
         self.update()
+
+    def _widest_gap(self) -> float:
+        """The widest gap between the templates' traces over all time (this context value)."""
+        model, w = self.state.model, self._widest
+        if w is None or w[0] is not model or w[1] != self.dim or not np.array_equal(w[2], self.morph):
+            t = model.templates.time
+            traces = model.traces(np.linspace(t[0], t[-1], RANGE_TIMES), self.morph)[..., self.dim]  # (K, T, M)
+            self._widest = w = (model, self.dim, self.morph, float((traces.max(axis=0) - traces.min(axis=0)).max()))
+        return w[3]
 
     def set_dim(self, dim: int):
         self.dim = dim
@@ -86,49 +118,51 @@ class ContextPad(QWidget):
         return (m0 + (x - r.left()) / r.width() * (m1 - m0), c0 + (r.bottom() - y) / r.height() * (c1 - c0))
 
     # -- painting ---------------------------------------------------------------------------------
-    # What a move changes is drawn on every paint: the context path, its dots and the title. The rest
-    # (axes, labels, the templates' traces, the legend) is drawn once into a pixmap and reused until
-    # the size, the axes, the time or the model change -- dragging the path or the blend only blits it.
+    # Only what a move changes is drawn on every paint: the context path, its dots and the title.
+    # Under it lie two cached pixmaps: "axes" (grid, labels, legend), redrawn when the size, the axis
+    # range or the model change, and "traces" (the axes plus the traces at this time), redrawn when
+    # time changes -- a blend or path move only blits it.
     def paintEvent(self, event):
         p = QPainter(self)
         if self.traces is None:
             p.fillRect(self.rect(), QColor("white"))
             p.drawText(self.rect(), Qt.AlignCenter, "no model (or a model without context)")
         else:
-            p.drawPixmap(0, 0, self._static_layer())
+            axes_key = (self.width(), self.height(), self.devicePixelRatioF(), self.y_range, self.dim,
+                        self.state.model, self.rows.tobytes(), self.morph.tobytes())
+            axes = self._layer("axes", axes_key, self._paint_axes)
+            p.drawPixmap(0, 0, self._layer("traces", (axes_key, self._traces_for),
+                                           lambda q: self._paint_traces(q, axes)))
             self._paint_path(p)
         p.end()
         self.painted.emit()
 
-    def _static_key(self):
-        if self.traces is None:
-            return None
-        return (self.width(), self.height(), self.devicePixelRatioF(), self.y_range, self.dim, self._traces_for,
-                tuple(self.state.model.names), self.rows.tobytes(), self.morph.tobytes())
-
-    def _static_layer(self) -> QPixmap:
-        ratio = self.devicePixelRatioF()
-        key = self._static_key()
-        if self._static is None or self._static[0] != key:
+    def _layer(self, name, key, paint) -> QPixmap:
+        cached = self._layers.get(name)
+        if cached is None or cached[0] != key:
+            ratio = self.devicePixelRatioF()
             pixmap = QPixmap(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
-            self._paint_static(p)
+            paint(p)
             p.end()
-            self._static = (key, pixmap)
-        return self._static[1]
+            self._layers[name] = cached = (key, pixmap)
+        return cached[1]
 
-    def _paint_static(self, p: QPainter):
+    def _trace_pen(self, k) -> QPen:
+        return QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine, Qt.FlatCap)  # flat caps: round dots
+
+    def _paint_axes(self, p: QPainter):
         p.setRenderHint(QPainter.Antialiasing)
         p.fillRect(self.rect(), QColor("white"))
         r = self.plot_rect()
         p.setFont(QFont(p.font().family(), 8))
-        for v in np.linspace(*self.y_range, 5):
+        for v in np.arange(self.y_range[0], self.y_range[1] + self.y_step / 2, self.y_step):
             y = float(self._xy(self.morph[0], v)[1])
             p.setPen(QPen(QColor("#dddddd"), 1))
             p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
             p.setPen(QColor("#555555"))
-            p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, f"{v:.2f}")
+            p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, tick_label(v, self.y_step))
         for m in self.rows:
             x = float(self._xy(m, 0)[0])
             p.setPen(QPen(QColor("#eeeeee"), 1))
@@ -144,15 +178,10 @@ class ContextPad(QWidget):
         p.rotate(-90)
         p.drawText(QRectF(-40, -8, 80, 16), Qt.AlignCenter, "context")
         p.restore()
-        p.setClipRect(r)
-        for k, trace in enumerate(self.traces[..., self.dim]):
-            p.setPen(QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine))
-            p.drawPolyline(self._polyline(self.morph, trace))
-        p.setClipping(False)
         # legend
         x = r.left() + 6
         for k, name in enumerate(self.state.model.names):
-            p.setPen(QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine))
+            p.setPen(self._trace_pen(k))
             p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
             p.setPen(QColor("#333333"))
             p.drawText(QPointF(x + 22, r.top() + 14), name)
@@ -161,6 +190,14 @@ class ContextPad(QWidget):
         p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
         p.setPen(QColor("#333333"))
         p.drawText(QPointF(x + 22, r.top() + 14), "context path")
+
+    def _paint_traces(self, p: QPainter, axes: QPixmap):
+        p.drawPixmap(0, 0, axes)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setClipRect(self.plot_rect())
+        for k, trace in enumerate(self.traces[..., self.dim]):
+            p.setPen(self._trace_pen(k))
+            p.drawPolyline(self._polyline(self.morph, trace))
 
     def _paint_path(self, p: QPainter):
         """The moving part: the context path, its dots at the shape's morph rows, the title."""
@@ -200,7 +237,9 @@ class ContextPad(QWidget):
             j = int(np.argmin(np.abs(self.morph - m)))
             if abs(gap[j]) < 0.2 * np.abs(gap).max():
                 j = int(np.argmax(np.abs(gap)))
-            self._drag["gap"] = gap[j]
+            # Where the traces (nearly) meet, early in time, the blend hardly changes the shape: there
+            # the path follows the mouse more slowly than one tenth of the traces' widest gap allows.
+            self._drag["gap"] = np.copysign(max(abs(gap[j]), 0.1 * self._widest_gap()), gap[j])
 
     def mouseMoveEvent(self, event):
         if self._drag is None:
@@ -210,8 +249,8 @@ class ContextPad(QWidget):
         if d["draw"]:
             self._paint_stroke(d["m"], d["c"], m, c)
             d["m"], d["c"] = m, c
-        elif "gap" in d and abs(d["gap"]) > 1e-9:
-            alpha = d["weights"][1] + (c - d["c"]) / d["gap"]
+        elif "gap" in d:
+            alpha = np.clip(d["weights"][1] + (c - d["c"]) / d["gap"], *BLEND_RANGE)
             self.state.set_blend(alpha)
         else:
             path = d["path"].copy()

@@ -9,7 +9,7 @@ from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from .context_pad import COLORS, ContextPad
-from .state import ExploreState
+from .state import BLEND_RANGE, WEIGHT_RANGE, ExploreState
 
 STEPS = 1000
 
@@ -180,14 +180,14 @@ class ExplorePanel(QWidget):
         names = model.names
         if len(names) == 2:
             marks = [(0.0, names[0], COLORS[0]), (1.0, names[1], COLORS[1])]
-            slider = ValueSlider(-1.5, 2.5, marks)
+            slider = ValueSlider(*BLEND_RANGE, marks)
             slider.on_change(self.state.set_blend)
             slider.setToolTip("0 = first template, 1 = second; outside [0, 1] extrapolates")
             self.blend_layout.addWidget(slider)
             self.blend_sliders.append(slider)
         else:
             for k, name in enumerate(names):
-                slider = ValueSlider(-1.0, 2.0, [(0.0, "0", "#666666"), (1.0, f"{name} = 1", COLORS[k % len(COLORS)])])
+                slider = ValueSlider(*WEIGHT_RANGE, [(0.0, "0", "#666666"), (1.0, f"{name} = 1", COLORS[k % len(COLORS)])])
                 slider.on_change(lambda v, k=k: self.state.set_weight(k, v))
                 self.blend_layout.addWidget(slider)
                 self.blend_sliders.append(slider)

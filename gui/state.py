@@ -21,6 +21,8 @@ from grc.io import atomic_write
 from grc.templates import check_set, load_template, template_filename
 
 PAD_SAMPLES = 64  # morph samples of the context pad's curves (and of a drawn context path)
+BLEND_RANGE = (-1.5, 2.5)  # what the blend slider and the context pad reach (two templates: α)
+WEIGHT_RANGE = (-1.0, 2.0)  # each template's weight (three or more templates)
 
 
 class ExploreState(QObject):

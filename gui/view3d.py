@@ -18,6 +18,7 @@ from PyQt5.QtCore import QCoreApplication, QEvent, Qt, pyqtSignal
 from PyQt5.QtWidgets import QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
+from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from grc.mesh import MeshBuilder
 
@@ -176,10 +177,13 @@ class ShapeView(QWidget):
             self.builder = MeshBuilder(rows, points, **self.options)
             self._make_actors(rows, points)
         mesh = self.builder.build(grid)
-        self.surface.points[:] = mesh.vertices
-        self.surface.point_data["Normals"][:] = mesh.vertex_normals
+        (points, normals, grid_points), arrays = self._arrays
+        points[:] = mesh.vertices  # straight into VTK's arrays (pyvista's wrappers cost more than the copy)
+        normals[:] = mesh.vertex_normals
+        grid_points[:] = grid.reshape(-1, 3)
+        for array in arrays:
+            array.Modified()
         self.surface.Modified()
-        self.grid_mesh.points[:] = grid.reshape(-1, 3)
         self.grid_mesh.Modified()
         self._update_selected(selected)
         return mesh
@@ -200,6 +204,9 @@ class ShapeView(QWidget):
                                      name="grid", reset_camera=False)
         self.grid_points_actor = p.add_points(self.grid_mesh, color=GRID, point_size=8,
                                               render_points_as_spheres=True, name="grid-points", reset_camera=False)
+        arrays = (self.surface.GetPoints().GetData(), self.surface.GetPointData().GetArray("Normals"),
+                  self.grid_mesh.GetPoints().GetData())
+        self._arrays = [vtk_to_numpy(a) for a in arrays], arrays
         self.selected_mesh = pv.PolyData(np.zeros((1, 3)))
         self.selected_actor = p.add_points(self.selected_mesh, color=SELECTED, point_size=16,
                                            render_points_as_spheres=True, name="selected", reset_camera=False)
