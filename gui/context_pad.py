@@ -5,10 +5,10 @@ Drag the path up or down to interpolate or extrapolate (for two templates this m
 the blend slider follows); Shift+drag (or the Draw mode) paints a free path across morph, the
 article's Figure 8 "exploratory context path".
 
-The context axis fits the traces at the current time, with room to extrapolate, in nice steps (so it
-changes only now and then while time moves). It never zooms in further than a quarter of the
-traces' widest gap over all time: where the templates are alike (t = 0) their traces are drawn
-alike, not blown up to fill the pad.
+The context axis fits the traces and the path at the current time, with room to extrapolate, in
+nice steps. It holds still while what it shows still fits and fills at least half of it, so scrubbing
+time or the blend does not make it jump; it never zooms in further than a quarter of the traces'
+widest gap over all time (where the templates are alike, at t = 0, their traces are drawn alike).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class ContextPad(QWidget):
         self.traces = self.path = None
         self._traces_for = None  # (model, time) of self.traces
         self._widest = None  # (model, dim, morph, gap): the traces' widest gap over all time
+        self._axis_for = None  # the model whose traces the context axis was fitted to
         self._layers = {}  # name -> (key, pixmap): the parts of the picture a move does not change
         self._drag = None
         state.changed.connect(self.refresh)
@@ -76,14 +77,21 @@ class ContextPad(QWidget):
             self._traces_for = (model, self.state.time)
         self.path = self.state.path if self.state.path is not None else self.state.blend_context(self.morph)
         if self._drag is None:  # the axes hold still while dragging
-            traces, path = self.traces[..., self.dim], self.path[:, self.dim]
-            lo, hi = float(traces.min()), float(traces.max())
-            half = max(hi - lo, 0.25 * self._widest_gap(), 1e-3) * 1.25
-            lo, hi, self.y_step = nice_range(min((lo + hi) / 2 - half, path.min()), max((lo + hi) / 2 + half, path.max()))
-            self.y_range = (lo, hi)
+            self._fit_axis()
         self.rows = model.morph_samples(None)
         self.row_context = self.state.context()
         self.update()
+
+    def _fit_axis(self):
+        traces, path = self.traces[..., self.dim], self.path[:, self.dim]
+        lo, hi = float(traces.min()), float(traces.max())
+        half = max(hi - lo, 0.25 * self._widest_gap(), 1e-3) * 1.25
+        lo, hi = min((lo + hi) / 2 - half, path.min()), max((lo + hi) / 2 + half, path.max())
+        (c0, c1), model = self.y_range, self.state.model
+        if self._axis_for is model and c0 <= lo and hi <= c1 and hi - lo >= 0.5 * (c1 - c0):
+            return  # still fits and fills it: hold still
+        lo, hi, self.y_step = nice_range(lo, hi)
+        self.y_range, self._axis_for = (lo, hi), model
 
     def _widest_gap(self) -> float:
         """The widest gap between the templates' traces over all time (this context value)."""
@@ -95,7 +103,7 @@ class ContextPad(QWidget):
         return w[3]
 
     def set_dim(self, dim: int):
-        self.dim = dim
+        self.dim, self._axis_for = dim, None
         self.refresh()
 
     # -- coordinates ------------------------------------------------------------------------------
@@ -206,9 +214,8 @@ class ContextPad(QWidget):
         p.setClipRect(r)
         p.setPen(QPen(QColor("#111111"), 2.6))
         p.drawPolyline(self._polyline(self.morph, self.path[:, self.dim]))
-        p.setBrush(QColor("#111111"))
-        for x, y in zip(*self._xy(self.rows, self.row_context[:, self.dim])):
-            p.drawEllipse(QPointF(x, y), 3.5, 3.5)
+        p.setPen(QPen(QColor("#111111"), 7, Qt.SolidLine, Qt.RoundCap))  # round dots, one call
+        p.drawPoints(self._polyline(self.rows, self.row_context[:, self.dim]))
         p.setClipping(False)
         p.setFont(QFont(p.font().family(), 8))
         p.setPen(QColor("#333333"))
@@ -218,8 +225,15 @@ class ContextPad(QWidget):
         p.drawText(QRectF(0, 2, self.width(), 16), Qt.AlignCenter, f"time {s.time:.2f} · {what}")
 
     def _polyline(self, morph, values) -> QPolygonF:
+        """Points at (morph, context) values, written straight into the polygon's memory."""
         xs, ys = self._xy(morph, values)
-        return QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist())])
+        polygon = QPolygonF()
+        polygon.fill(QPointF(), len(xs))
+        memory = polygon.data()
+        memory.setsize(16 * len(xs))  # len(xs) QPointFs: two doubles each
+        xy = np.frombuffer(memory, dtype=np.float64).reshape(-1, 2)
+        xy[:, 0], xy[:, 1] = xs, ys
+        return polygon
 
     # -- dragging ----------------------------------------------------------------------------------
     def mousePressEvent(self, event):
