@@ -127,20 +127,21 @@ class ContextPad(QWidget):
 
     # -- painting ---------------------------------------------------------------------------------
     # Only what a move changes is drawn on every paint: the context path, its dots and the title.
-    # Under it lie two cached pixmaps: "axes" (grid, labels, legend), redrawn when the size, the axis
-    # range or the model change, and "traces" (the axes plus the traces at this time), redrawn when
-    # time changes -- a blend or path move only blits it.
+    # Under it lie two cached pixmaps: "frame" (the morph grid and labels, the axis titles), redrawn
+    # when the size or the model change, and "traces" (the frame, the context grid and labels, the
+    # traces at this time, the legend), redrawn when time or the context axis change -- a blend or
+    # path move only blits it.
     def paintEvent(self, event):
         p = QPainter(self)
         if self.traces is None:
             p.fillRect(self.rect(), QColor("white"))
             p.drawText(self.rect(), Qt.AlignCenter, "no model (or a model without context)")
         else:
-            axes_key = (self.width(), self.height(), self.devicePixelRatioF(), self.y_range, self.dim,
-                        self.state.model, self.rows.tobytes(), self.morph.tobytes())
-            axes = self._layer("axes", axes_key, self._paint_axes)
-            p.drawPixmap(0, 0, self._layer("traces", (axes_key, self._traces_for),
-                                           lambda q: self._paint_traces(q, axes)))
+            frame_key = (self.width(), self.height(), self.devicePixelRatioF(), self.state.model,
+                         self.rows.tobytes(), self.morph.tobytes())
+            frame = self._layer("frame", frame_key, self._paint_frame)
+            traces_key = (frame_key, self.y_range, self.dim, self._traces_for)
+            p.drawPixmap(0, 0, self._layer("traces", traces_key, lambda q: self._paint_traces(q, frame)))
             self._paint_path(p)
         p.end()
         self.painted.emit()
@@ -152,6 +153,8 @@ class ContextPad(QWidget):
             pixmap = QPixmap(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
+            p.setRenderHint(QPainter.Antialiasing)
+            p.setFont(QFont(p.font().family(), 8))
             paint(p)
             p.end()
             self._layers[name] = cached = (key, pixmap)
@@ -160,17 +163,9 @@ class ContextPad(QWidget):
     def _trace_pen(self, k) -> QPen:
         return QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine, Qt.FlatCap)  # flat caps: round dots
 
-    def _paint_axes(self, p: QPainter):
-        p.setRenderHint(QPainter.Antialiasing)
+    def _paint_frame(self, p: QPainter):
         p.fillRect(self.rect(), QColor("white"))
         r = self.plot_rect()
-        p.setFont(QFont(p.font().family(), 8))
-        for v in np.arange(self.y_range[0], self.y_range[1] + self.y_step / 2, self.y_step):
-            y = float(self._xy(self.morph[0], v)[1])
-            p.setPen(QPen(QColor("#dddddd"), 1))
-            p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
-            p.setPen(QColor("#555555"))
-            p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, tick_label(v, self.y_step))
         for m in self.rows:
             x = float(self._xy(m, 0)[0])
             p.setPen(QPen(QColor("#eeeeee"), 1))
@@ -181,13 +176,25 @@ class ContextPad(QWidget):
         p.drawRect(r)
         p.setPen(QColor("#333333"))
         p.drawText(QRectF(r.left(), r.bottom() + 16, r.width(), 16), Qt.AlignCenter, "morph")
-        p.save()
         p.translate(10, r.center().y())
         p.rotate(-90)
         p.drawText(QRectF(-40, -8, 80, 16), Qt.AlignCenter, "context")
-        p.restore()
-        # legend
-        x = r.left() + 6
+
+    def _paint_traces(self, p: QPainter, frame: QPixmap):
+        p.drawPixmap(0, 0, frame)
+        r = self.plot_rect()
+        for v in np.arange(self.y_range[0], self.y_range[1] + self.y_step / 2, self.y_step):
+            y = float(self._xy(self.morph[0], v)[1])
+            p.setPen(QPen(QColor("#dddddd"), 1))
+            p.drawLine(QPointF(r.left() + 1, y), QPointF(r.right() - 1, y))  # inside the frame's border
+            p.setPen(QColor("#555555"))
+            p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, tick_label(v, self.y_step))
+        p.setClipRect(r)
+        for k, trace in enumerate(self.traces[..., self.dim]):
+            p.setPen(self._trace_pen(k))
+            p.drawPolyline(self._polyline(self.morph, trace))
+        p.setClipping(False)
+        x = r.left() + 6  # the legend
         for k, name in enumerate(self.state.model.names):
             p.setPen(self._trace_pen(k))
             p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
@@ -198,14 +205,6 @@ class ContextPad(QWidget):
         p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
         p.setPen(QColor("#333333"))
         p.drawText(QPointF(x + 22, r.top() + 14), "context path")
-
-    def _paint_traces(self, p: QPainter, axes: QPixmap):
-        p.drawPixmap(0, 0, axes)
-        p.setRenderHint(QPainter.Antialiasing)
-        p.setClipRect(self.plot_rect())
-        for k, trace in enumerate(self.traces[..., self.dim]):
-            p.setPen(self._trace_pen(k))
-            p.drawPolyline(self._polyline(self.morph, trace))
 
     def _paint_path(self, p: QPainter):
         """The moving part: the context path, its dots at the shape's morph rows, the title."""
