@@ -61,15 +61,30 @@ class ContextPad(QWidget):
         self._axis_for = None  # the model whose traces the context axis was fitted to
         self._layers = {}  # name -> (key, pixmap): the parts of the picture a move does not change
         self._drag = None
-        state.changed.connect(self.refresh)
+        self._stale = True  # the state changed since the data below were computed
+        state.changed.connect(self._state_changed)
 
     # -- data -------------------------------------------------------------------------------------
+    def _state_changed(self):
+        """Recompute on the next paint (or mouse press): moves faster than frames cost one computation."""
+        self._stale = True
+        self.update()
+
+    def _fresh(self):
+        if self._stale:
+            self._compute()
+
     def refresh(self):
+        """Recompute now (for callers that read the pad's data right away) and repaint."""
+        self._compute()
+        self.update()
+
+    def _compute(self):
+        self._stale = False
         model = self.state.model
         if model is None or model.context_dims == 0:
             self.traces = self.path = None
             self._traces_for = None
-            self.update()
             return
         self.morph = self.state.pad_morph()
         if self._traces_for is None or self._traces_for[0] is not model or self._traces_for[1] != self.state.time:
@@ -80,7 +95,6 @@ class ContextPad(QWidget):
             self._fit_axis()
         self.rows = model.morph_samples(None)
         self.row_context = self.state.context()
-        self.update()
 
     def _fit_axis(self):
         traces, path = self.traces[..., self.dim], self.path[:, self.dim]
@@ -132,6 +146,7 @@ class ContextPad(QWidget):
     # traces at this time, the legend), redrawn when time or the context axis change -- a blend or
     # path move only blits it.
     def paintEvent(self, event):
+        self._fresh()
         p = QPainter(self)
         if self.traces is None:
             p.fillRect(self.rect(), QColor("white"))
@@ -161,7 +176,9 @@ class ContextPad(QWidget):
         return cached[1]
 
     def _trace_pen(self, k) -> QPen:
-        return QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.DotLine, Qt.FlatCap)  # flat caps: round dots
+        pen = QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.CustomDashLine, Qt.FlatCap)
+        pen.setDashPattern([1, 2.5])  # dots (flat caps keep them dots) 2.5 widths apart
+        return pen
 
     def _paint_frame(self, p: QPainter):
         p.fillRect(self.rect(), QColor("white"))
@@ -236,6 +253,7 @@ class ContextPad(QWidget):
 
     # -- dragging ----------------------------------------------------------------------------------
     def mousePressEvent(self, event):
+        self._fresh()
         if self.traces is None or event.button() != Qt.LeftButton:
             return
         m, c = self.from_screen(event.x(), event.y())
@@ -257,6 +275,7 @@ class ContextPad(QWidget):
     def mouseMoveEvent(self, event):
         if self._drag is None:
             return
+        self._fresh()
         m, c = self.from_screen(event.x(), event.y())
         d = self._drag
         if d["draw"]:

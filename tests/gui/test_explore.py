@@ -45,15 +45,20 @@ def test_view_options_rebuild_the_mesh(window):
 
 
 def test_slider_moves_coalesce(window, qtbot):
-    """Many moves before the next frame draw once, at the latest value."""
-    renders = []
+    """Many moves before the next frame draw once, at the latest value: the 3D view and the context pad."""
+    renders, pad_computations = [], []
+    pad = window.explore_panel.pad
     window.view.rendered.connect(lambda: renders.append(window.state.time))
+    compute = pad._compute
+    pad._compute = lambda: (pad_computations.append(window.state.time), compute())
     for i in range(20):
         window.explore_panel.time.slider.setValue(100 + 10 * i)
-    qtbot.waitUntil(lambda: len(renders) >= 1)
+    qtbot.waitUntil(lambda: len(renders) >= 1 and len(pad_computations) >= 1)
     qtbot.wait(50)
-    assert len(renders) == 1
-    assert renders[0] == window.explore_panel.time.value_at(290)
+    latest = window.explore_panel.time.value_at(290)
+    assert renders == [latest]
+    assert pad_computations == [latest]
+    assert pad._traces_for[1] == latest
 
 
 def pad_point(pad, morph, context):
