@@ -14,7 +14,7 @@ widest gap over all time (where the templates are alike, at t = 0, their traces 
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
@@ -162,10 +162,12 @@ class ContextPad(QWidget):
         self.painted.emit()
 
     def _layer(self, name, key, paint) -> QPixmap:
+        """The named layer for `key`, painted (over every pixel) by `paint` when the key changed."""
         cached = self._layers.get(name)
         if cached is None or cached[0] != key:
             ratio = self.devicePixelRatioF()
-            pixmap = QPixmap(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
+            size = QSize(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
+            pixmap = cached[1] if cached is not None and cached[1].size() == size else QPixmap(size)  # reused
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
             p.setRenderHint(QPainter.Antialiasing)
@@ -191,6 +193,7 @@ class ContextPad(QWidget):
             p.drawText(QRectF(x - 20, r.bottom() + 2, 40, 14), Qt.AlignCenter, f"{m:g}")
         p.setPen(QPen(QColor("#888888"), 1))
         p.drawRect(r)
+        self._paint_legend(p, r)
         p.setPen(QColor("#333333"))
         p.drawText(QRectF(r.left(), r.bottom() + 16, r.width(), 16), Qt.AlignCenter, "morph")
         p.translate(10, r.center().y())
@@ -200,39 +203,51 @@ class ContextPad(QWidget):
     def _paint_traces(self, p: QPainter, frame: QPixmap):
         p.drawPixmap(0, 0, frame)
         r = self.plot_rect()
-        for v in np.arange(self.y_range[0], self.y_range[1] + self.y_step / 2, self.y_step):
-            y = float(self._xy(self.morph[0], v)[1])
-            p.setPen(QPen(QColor("#dddddd"), 1))
-            p.drawLine(QPointF(r.left() + 1, y), QPointF(r.right() - 1, y))  # inside the frame's border
-            p.setPen(QColor("#555555"))
+        ticks = np.arange(self.y_range[0], self.y_range[1] + self.y_step / 2, self.y_step)
+        ys = self._xy(self.morph[0], ticks)[1].tolist()
+        p.setPen(QColor("#555555"))
+        for v, y in zip(ticks, ys):
             p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, tick_label(v, self.y_step))
         p.setClipRect(r)
+        p.setPen(QPen(QColor("#dddddd"), 1))
+        for y in ys:
+            p.drawLine(QPointF(r.left() + 1, y), QPointF(r.right() - 1, y))  # inside the frame's border
         for k, trace in enumerate(self.traces[..., self.dim]):
             p.setPen(self._trace_pen(k))
             p.drawPolyline(self._polyline(self.morph, trace))
+        self._restore_legend(p, frame)
+
+    def _restore_legend(self, p: QPainter, layer: QPixmap):
+        """The legend on top again: its box copied back from a layer under what was just drawn."""
         p.setClipping(False)
-        x = r.left() + 6  # the legend
-        for k, name in enumerate(self.state.model.names):
-            p.setPen(self._trace_pen(k))
-            p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
+        box, ratio = self._legend_box, layer.devicePixelRatio()
+        p.drawPixmap(box, layer, QRectF(box.x() * ratio, box.y() * ratio, box.width() * ratio, box.height() * ratio))
+
+    def _paint_legend(self, p: QPainter, r: QRectF):
+        """Top left in the plot, on white; what is drawn over it later puts it back on top."""
+        metrics, x, y = p.fontMetrics(), r.left() + 8, r.top() + 10
+        entries = [(self._trace_pen(k), name) for k, name in enumerate(self.state.model.names)]
+        entries.append((QPen(QColor("#111111"), 2.6), "context path"))
+        width = sum(30 + metrics.width(name) for _, name in entries) - 8
+        box = QRectF(r.left() + 1, r.top() + 1, width + 12, 20)
+        p.fillRect(box, QColor("white"))
+        self._legend_box = box
+        for pen, name in entries:
+            p.setPen(pen)
+            p.drawLine(QPointF(x, y), QPointF(x + 18, y))
             p.setPen(QColor("#333333"))
-            p.drawText(QPointF(x + 22, r.top() + 14), name)
-            x += 30 + p.fontMetrics().width(name)
-        p.setPen(QPen(QColor("#111111"), 2.6))
-        p.drawLine(QPointF(x, r.top() + 10), QPointF(x + 18, r.top() + 10))
-        p.setPen(QColor("#333333"))
-        p.drawText(QPointF(x + 22, r.top() + 14), "context path")
+            p.drawText(QPointF(x + 22, y + 4), name)
+            x += 30 + metrics.width(name)
 
     def _paint_path(self, p: QPainter):
         """The moving part: the context path, its dots at the shape's morph rows, the title."""
         p.setRenderHint(QPainter.Antialiasing)
-        r = self.plot_rect()
-        p.setClipRect(r)
+        p.setClipRect(self.plot_rect())
         p.setPen(QPen(QColor("#111111"), 2.6))
         p.drawPolyline(self._polyline(self.morph, self.path[:, self.dim]))
         p.setPen(QPen(QColor("#111111"), 7, Qt.SolidLine, Qt.RoundCap))  # round dots, one call
         p.drawPoints(self._polyline(self.rows, self.row_context[:, self.dim]))
-        p.setClipping(False)
+        self._restore_legend(p, self._layers["frame"][1])
         p.setFont(QFont(p.font().family(), 8))
         p.setPen(QColor("#333333"))
         s = self.state
