@@ -44,6 +44,22 @@ def test_traces_equal_where_templates_are_equal(petal_model):
     assert late > 10 * early
 
 
+def test_repeated_traces_are_the_same_and_safe_to_change(petal_model):
+    """The model remembers recent traces (a slider move asks for them several times); what it hands
+    out is a copy, so a caller writing into it cannot change later shapes."""
+    first = petal_model.traces(0.8, 16)
+    expected = petal_model.shape(0.8, 0.3)
+    first[:] = 123.0
+    again = petal_model.traces(0.8, 16)
+    assert not np.any(again == 123.0)
+    np.testing.assert_array_equal(petal_model.shape(0.8, 0.3), expected)
+    uncached = GRCModel(petal_model.config, petal_model.templates, petal_model.weights).traces(0.8, 16)
+    np.testing.assert_array_equal(again, uncached)
+    for t in np.linspace(0, 1.1, 20):  # more than it keeps: older ones are computed again, the same
+        petal_model.traces(t, 16)
+    np.testing.assert_array_equal(petal_model.traces(0.8, 16), uncached)
+
+
 def test_shape_at_a_trace_is_decode_of_that_context(petal_model):
     m = petal_model
     context = m.traces(0.55)[1, 0]  # (M, C): the second template's trace

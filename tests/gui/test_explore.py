@@ -4,6 +4,7 @@ import numpy as np
 from PyQt5.QtCore import QPoint, Qt
 
 from grc.shapes import builder
+from gui.context_pad import nice_range, tick_label
 from gui.state import BLEND_RANGE
 
 
@@ -114,3 +115,12 @@ def test_drawing_a_free_context_path(window, drag):
     np.testing.assert_allclose(shown(window), expected, atol=1e-5)
     window.explore_panel.reset_path.click()
     assert window.state.path is None
+
+
+def test_context_axis_has_round_ticks():
+    lo, hi, step = nice_range(-0.43, 1.27)
+    assert (lo, hi, step) == (-0.5, 1.5, 0.5)
+    ticks = [tick_label(v, step) for v in np.arange(lo, hi + step / 2, step)]
+    assert ticks == ["-0.5", "0.0", "0.5", "1.0", "1.5"]
+    lo, hi, step = nice_range(0.1, 0.29)  # steps of 0.05 could print as 0.15000000000000002
+    assert [tick_label(v, step) for v in np.arange(lo, hi + step / 2, step)] == ["0.10", "0.15", "0.20", "0.25", "0.30"]
