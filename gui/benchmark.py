@@ -6,8 +6,8 @@ Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> 
 - frame: a programmatic move of the time slider, blend slider or context pad until its pixels are
   drawn (coalescing timer, update, context pad repaint, render);
 - baseline: a bare render of the same scene (same mesh with new points, same window size) in a
-  plain pyvista window beside the app; `frame - baseline` is what the app adds. The two are taken
-  side by side, in turns of BLOCK, so a busy spell of the machine falls on both;
+  plain pyvista window beside the app, right after the frames; `frame - baseline` is what the app
+  adds;
 - frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
 """
@@ -25,8 +25,7 @@ from PyQt5.QtWidgets import QApplication
 import grc
 
 FRAMES = 300  # moves measured (and as many bare renders)
-BLOCK = 20  # taken in turns of this many
-WARMUP = 2  # untimed steps at the start of each turn
+WARMUP = 2  # untimed steps before each
 
 
 def percentiles(samples) -> tuple[float, float]:
@@ -73,6 +72,7 @@ def app_frames(window):
                 grabbed = pad.to_screen(pad.morph[-1], pad.path[-1, 0])
                 mouse(pad, QEvent.MouseButtonPress, grabbed)
                 to = QPointF(grabbed.x(), grabbed.y() + (6 if i % 2 else -6))
+                move = QMouseEvent(QEvent.MouseMove, to, Qt.LeftButton, Qt.LeftButton, Qt.NoModifier)  # as delivered
             rendered.clear()
             painted.clear()
             start = clock.perf_counter()
@@ -81,7 +81,7 @@ def app_frames(window):
             elif kind == 1:
                 panel.blend_sliders[0].slider.setValue(150 + (i * 53) % 700)
             else:  # drag it a little, as a mouse would
-                mouse(pad, QEvent.MouseMove, to)
+                QApplication.sendEvent(pad, move)
             # until both the 3D view's frame and the context pad's repaint are done (every move changes both)
             while not (rendered and painted):
                 app.processEvents()
@@ -126,19 +126,19 @@ def bare_renders(view, size):
         plotter.close()
 
 
-def side_by_side(window, n=FRAMES, block=BLOCK):
-    """`frame` and `baseline` samples, n each, taken in turns of `block` so both see the same machine.
+def side_by_side(window, n=FRAMES):
+    """`frame` and `baseline` samples, n each, in one run: the app's moves, then the bare renders.
 
-    Each turn starts with WARMUP untimed steps: the first render after the other window's (another
-    OpenGL context) costs more, and that switch is the benchmark's doing, not the app's or VTK's.
+    Both start after WARMUP untimed steps. (Taking them in alternating turns was tried: every switch
+    between the two windows' OpenGL contexts slows both for a while, the bare render more, which
+    flattered the difference; so each is measured in one stretch.)
     """
     view = window.view
-    frames, renders = app_frames(window), bare_renders(view, (view.width(), view.height()))
-    frame, baseline = [], []
-    for _ in range(0, n, block):
-        frame += list(itertools.islice(frames, WARMUP + block))[WARMUP:]
-        baseline += list(itertools.islice(renders, WARMUP + block))[WARMUP:]
+    frames = app_frames(window)
+    frame = list(itertools.islice(frames, WARMUP + n))[WARMUP:]
     frames.close()
+    renders = bare_renders(view, (view.width(), view.height()))
+    baseline = list(itertools.islice(renders, WARMUP + n))[WARMUP:]
     renders.close()
     return frame, baseline
 
