@@ -100,6 +100,7 @@ class GRCModel:
         self._center, self._scale = w["relational_center"], w["relational_scale"]
         self._row_mean, self._row_scale = w["row_mean"], w["row_scale"][0]
         self._recent_traces: dict[tuple, np.ndarray] = {}  # traces() of the last few (time, morph)
+        self._remembered: dict[tuple, np.ndarray] = {}  # traces kept by remember_traces()
 
     def _net(self, net):
         layers, i = [], 0
@@ -170,14 +171,30 @@ class GRCModel:
         time = self.templates.time if time is None else np.atleast_1d(np.asarray(time, float))
         morph = self.morph_samples(morph)
         key = (np.asarray(time, float).tobytes(), np.asarray(morph, float).tobytes())
-        traces = self._recent_traces.get(key)
+        traces = self._remembered.get(key)
+        if traces is None:
+            traces = self._recent_traces.get(key)
         if traces is None:  # a slider move asks for the same traces several times (pad, path, shape)
-            t, m = np.meshgrid(time, morph, indexing="ij")
-            traces = self.encode(self.template_rows(t, m))[..., 2:]
+            traces = self._traces(time, morph)
             if len(self._recent_traces) >= RECENT_TRACES:
                 del self._recent_traces[next(iter(self._recent_traces))]
             self._recent_traces[key] = traces
         return traces.copy()
+
+    def _traces(self, time, morph) -> np.ndarray:
+        t, m = np.meshgrid(time, morph, indexing="ij")
+        return self.encode(self.template_rows(t, m))[..., 2:]
+
+    def remember_traces(self, times, morph=None) -> None:
+        """Compute the traces at each of `times` in one batch and keep them: `traces(t, morph)` for one
+        of these times is then a lookup (for an app about to scrub through them). The values are the
+        ones `traces` computes. Safe to run in another thread while this model is used."""
+        times = np.atleast_1d(np.asarray(times, float)).reshape(-1)
+        morph = np.asarray(self.morph_samples(morph), float)
+        traces = self._traces(times, morph)  # (K, T, M', C)
+        remembered = dict(self._remembered)
+        remembered.update(((times[i:i + 1].tobytes(), morph.tobytes()), traces[:, i:i + 1]) for i in range(len(times)))
+        self._remembered = remembered  # one assignment: a reader sees the old dict or the new one
 
     def blend_weights(self, blend) -> np.ndarray:
         """Template weights for a blend: a number α for two templates (0 = first, 1 = second), or K weights."""

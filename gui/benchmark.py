@@ -170,6 +170,9 @@ def measure_training_event_loop(window, seconds=8.0):
 def run(window):
     """Print the measures for this window (its current size), then at a 640 x 400 viewport."""
     app = QApplication.instance()
+    remembering = getattr(window.explore_panel, "remembering", None)
+    if remembering is not None:
+        remembering.join()  # scrubbing starts once the traces at every slider time are kept (~0.7 s)
     window.tabs.setCurrentIndex(0)
     for _ in range(5):
         app.processEvents()

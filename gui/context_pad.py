@@ -179,7 +179,7 @@ class ContextPad(QWidget):
 
     def _trace_pen(self, k) -> QPen:
         pen = QPen(QColor(COLORS[k % len(COLORS)]), 2.2, Qt.CustomDashLine, Qt.FlatCap)
-        pen.setDashPattern([1, 2.5])  # dots (flat caps keep them dots) 2.5 widths apart
+        pen.setDashPattern([1, 3])  # dots (flat caps keep them dots) 3 widths apart
         return pen
 
     def _paint_frame(self, p: QPainter):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PyQt5.QtCore import QRectF, Qt, QTimer
 from PyQt5.QtGui import QColor, QPainter
@@ -9,9 +11,10 @@ from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from .context_pad import COLORS, ContextPad
-from .state import BLEND_RANGE, WEIGHT_RANGE, ExploreState
+from .state import BLEND_RANGE, PAD_SAMPLES, WEIGHT_RANGE, ExploreState
 
 STEPS = 1000
+PLAY_STEP = 8  # slider positions per Play tick (40 ms): the whole range in 5 s
 
 
 class ValueSlider(QWidget):
@@ -193,14 +196,25 @@ class ExplorePanel(QWidget):
                 self.blend_sliders.append(slider)
         self.dim.setMaximum(max(0, model.context_dims - 1))
         self.dim.setVisible(model.context_dims > 1)
+        self._remember_traces(model)
+
+    def _remember_traces(self, model):
+        """In the background, the traces at every time the slider can show (the context pad's and the
+        shape's rows): a time move then looks them up instead of running the networks (~0.7 s once)."""
+        if model.context_dims == 0:
+            return
+        times = np.array([self.time.value_at(p) for p in range(STEPS + 1)])
+        self.remembering = threading.Thread(target=lambda: (model.remember_traces(times, None),
+                                                            model.remember_traces(times, PAD_SAMPLES)),
+                                            name="remember traces", daemon=True)
+        self.remembering.start()
 
     def _tick(self):
-        s, t = self.state, self.state.model.templates.time
-        step = (t[-1] - t[0]) / 120
-        time = s.time + step
-        if time > t[-1]:
+        """Play: the time slider moves on by PLAY_STEP positions, back to the start at the end (Loop)."""
+        position = self.time.slider.value() + PLAY_STEP
+        if position > STEPS:
             if not self.loop.isChecked():
                 self.play.setChecked(False)
                 return
-            time = float(t[0])
-        s.set_time(time)
+            position = 0
+        self.time.slider.setValue(position)

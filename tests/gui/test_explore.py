@@ -5,6 +5,7 @@ from PyQt5.QtCore import QPoint, Qt
 
 from grc.shapes import builder
 from gui.context_pad import nice_range, tick_label
+from gui.explore_panel import PLAY_STEP
 from gui.state import BLEND_RANGE
 
 
@@ -124,3 +125,18 @@ def test_context_axis_has_round_ticks():
     assert ticks == ["-0.5", "0.0", "0.5", "1.0", "1.5"]
     lo, hi, step = nice_range(0.1, 0.29)  # steps of 0.05 could print as 0.15000000000000002
     assert [tick_label(v, step) for v in np.arange(lo, hi + step / 2, step)] == ["0.10", "0.15", "0.20", "0.25", "0.30"]
+
+
+def test_play_moves_time_along_the_slider_and_stops_at_the_end(window, qtbot):
+    panel = window.explore_panel
+    panel.loop.setChecked(False)
+    panel.time.slider.setValue(980)
+    panel.play.setChecked(True)
+    qtbot.waitUntil(lambda: not panel.play.isChecked(), timeout=3000)  # reached the end: stopped
+    assert 1000 - PLAY_STEP < panel.time.slider.value() <= 1000
+    assert window.state.time == panel.time.value_at(panel.time.slider.value())
+    panel.loop.setChecked(True)
+    panel.play.setChecked(True)
+    qtbot.waitUntil(lambda: panel.time.slider.value() < 100, timeout=3000)  # looped back to the start
+    panel.play.setChecked(False)
+    np.testing.assert_allclose(shown(window), expected_vertices(window), atol=1e-5)
