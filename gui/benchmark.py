@@ -73,18 +73,22 @@ def app_frames(window):
                 mouse(pad, QEvent.MouseButtonPress, grabbed)
                 to = QPointF(grabbed.x(), grabbed.y() + (6 if i % 2 else -6))
                 move = QMouseEvent(QEvent.MouseMove, to, Qt.LeftButton, Qt.LeftButton, Qt.NoModifier)  # as delivered
+            elif kind in (0, 1):
+                slider = (panel.time.slider, panel.blend_sliders[0].slider)[kind]
+                to = (200 + (i * 37) % 700) if kind == 0 else (150 + (i * 53) % 700)
+                to += to == slider.value()  # a move (a pad drag may have left the blend slider there)
             rendered.clear()
             painted.clear()
             start = clock.perf_counter()
-            if kind == 0:
-                panel.time.slider.setValue(200 + (i * 37) % 700)
-            elif kind == 1:
-                panel.blend_sliders[0].slider.setValue(150 + (i * 53) % 700)
+            if kind in (0, 1):
+                slider.setValue(to)
             else:  # drag it a little, as a mouse would
                 QApplication.sendEvent(pad, move)
             # until both the 3D view's frame and the context pad's repaint are done (every move changes both)
             while not (rendered and painted):
                 app.processEvents()
+                if clock.perf_counter() - start > 5:
+                    raise RuntimeError(f"a move of kind {kind} drew nothing within 5 s")
             app.processEvents()  # anything else the move queued (the slider's own repaint, the backing store flush)
             elapsed = clock.perf_counter() - start
             if kind == 2:

@@ -62,6 +62,7 @@ class ContextPad(QWidget):
         self._layers = {}  # name -> (key, pixmap): the parts of the picture a move does not change
         self._drag = None
         self._stale = True  # the state changed since the data below were computed
+        self._small_font = QFont(self.font().family(), 8)
         state.changed.connect(self._state_changed)
 
     # -- data -------------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ class ContextPad(QWidget):
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
             p.setRenderHint(QPainter.Antialiasing)
-            p.setFont(QFont(p.font().family(), 8))
+            p.setFont(self._small_font)
             paint(p)
             p.end()
             self._layers[name] = cached = (key, pixmap)
@@ -248,7 +249,7 @@ class ContextPad(QWidget):
         p.setPen(QPen(QColor("#111111"), 7, Qt.SolidLine, Qt.RoundCap))  # round dots, one call
         p.drawPoints(self._polyline(self.rows, self.row_context[:, self.dim]))
         self._restore_legend(p, self._layers["frame"][1])
-        p.setFont(QFont(p.font().family(), 8))
+        p.setFont(self._small_font)
         p.setPen(QColor("#333333"))
         s = self.state
         what = "drawn path" if s.path is not None else (
@@ -297,7 +298,8 @@ class ContextPad(QWidget):
             self._paint_stroke(d["m"], d["c"], m, c)
             d["m"], d["c"] = m, c
         elif "gap" in d:
-            alpha = np.clip(d["weights"][1] + (c - d["c"]) / d["gap"], *BLEND_RANGE)
+            low, high = BLEND_RANGE
+            alpha = min(max(d["weights"][1] + (c - d["c"]) / d["gap"], low), high)
             self.state.set_blend(alpha)
         else:
             path = d["path"].copy()

@@ -52,7 +52,7 @@ class ValueSlider(QWidget):
 
     def set_value(self, value):
         """Show a value without reporting it back (widgets already showing it are left alone, unrepainted)."""
-        position = int(round((np.clip(value, self.low, self.high) - self.low) / (self.high - self.low) * STEPS))
+        position = int(round((min(max(value, self.low), self.high) - self.low) / (self.high - self.low) * STEPS))
         if position == self.slider.value() and self.spin.valueFromText(self.spin.textFromValue(value)) == self.spin.value():
             return
         for w in (self.slider, self.spin):
