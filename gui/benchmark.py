@@ -3,13 +3,18 @@
 Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> ms, p95 <y> ms`:
 
 - update: decode -> subdivide -> update the mesh in place (no render);
-- frame: a programmatic move of the time slider, blend slider or context pad until its pixels are
-  drawn (coalescing timer, update, context pad repaint, render);
+- frame: a programmatic move of the time slider, the blend slider or the context pad (one step of
+  a drag), taking turns, each until its pixels are drawn: the move's handlers, the posted draw
+  (decode, update, render), the context pad's recompute and repaint, Qt's repaint of the slider and
+  spin box and the flush of the window;
 - baseline: a bare render of the same scene (same mesh with new points, same window size) in a
   plain pyvista window beside the app, right after the frames; `frame - baseline` is what the app
   adds;
 - frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
+
+Scrubbing starts once the app has computed, in the background, the traces at every slider time
+(about 0.7 s after a model opens); until then a time move computes its own (~0.3 ms more).
 """
 
 from __future__ import annotations
@@ -176,7 +181,7 @@ def run(window):
     app = QApplication.instance()
     remembering = getattr(window.explore_panel, "remembering", None)
     if remembering is not None:
-        remembering.join()  # scrubbing starts once the traces at every slider time are kept (~0.7 s)
+        remembering.join()  # see the module's docstring
     window.tabs.setCurrentIndex(0)
     for _ in range(5):
         app.processEvents()
