@@ -42,15 +42,19 @@ def main(out="docs/images") -> int:
     window.doc.open_model(work / "petal.grc", work / "petal")
     s, panel = window.state, window.explore_panel
 
+    def shot(name):
+        window.save_screenshot(out / name)
+        window.statusBar().clearMessage()  # its "Wrote ..." is not part of the next shot
+
     s.set_time(0.8)
     s.set_blend(0.5)
     settle(window)
-    window.save_screenshot(out / "studio-explore.png")
+    shot("studio-explore.png")
 
     s.set_blend(1.6)  # beyond the second template
     panel.grid.setChecked(True)
     settle(window)
-    window.save_screenshot(out / "studio-extrapolate.png")
+    shot("studio-extrapolate.png")
     panel.grid.setChecked(False)
 
     pad = panel.pad
@@ -59,14 +63,14 @@ def main(out="docs/images") -> int:
     path[:, 0] += 0.8 * np.sin(np.linspace(0, np.pi, len(path)))  # an exploratory path (Figure 8)
     s.set_path(path)
     settle(window)
-    window.save_screenshot(out / "studio-context-path.png")
+    shot("studio-context-path.png")
 
     s.set_path(None)
     s.set_blend(0.3)
     panel.petals.setValue(6)
     panel.subdivide.setValue(3)
     settle(window)
-    window.save_screenshot(out / "studio-flower.png")
+    shot("studio-flower.png")
     panel.petals.setValue(1)
     panel.subdivide.setValue(2)
 
@@ -74,7 +78,7 @@ def main(out="docs/images") -> int:
     window.sketch.set(k=1, step=4, selected=(4, 1))
     window.sketch.move(4, 1, [0.0, -0.03, 0.04])
     settle(window)
-    window.save_screenshot(out / "studio-sketch.png")
+    shot("studio-sketch.png")
 
     window.tabs.setCurrentIndex(2)
     window.train_config = grc.Config.from_preset("default", steps=3000, template_steps=200, template_lbfgs_steps=0,
@@ -84,7 +88,7 @@ def main(out="docs/images") -> int:
     while clock.perf_counter() < deadline and window.train_panel.bar.value() < 500:
         QApplication.instance().processEvents()
     settle(window)
-    window.save_screenshot(out / "studio-train.png")
+    shot("studio-train.png")
     window.cancel_training()
     while window.worker is not None:
         QApplication.instance().processEvents()
@@ -92,7 +96,7 @@ def main(out="docs/images") -> int:
     window.tabs.setCurrentIndex(3)
     window.export_shape(work / "petal.glb")
     settle(window)
-    window.save_screenshot(out / "studio-export.png")
+    shot("studio-export.png")
     window.export_traces(out / "studio-traces.png")
 
     window.doc.undo.setClean()
