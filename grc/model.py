@@ -27,6 +27,7 @@ VERSION = "0.1.0"
 # Frequencies of the sin/cos features of normalized (time, morph): each axis at 1.5 and 3.0.
 FOURIER = np.array([[1.5, 0.0, 3.0, 0.0], [0.0, 1.5, 0.0, 3.0]])
 RECENT_TRACES = 8  # how many traces() results a model keeps
+REMEMBER_ROWS = 16384  # remember_traces() runs the networks on at most this many rows at once
 FEATURES = {"raw": 2, "fourier": 2 + 2 * FOURIER.shape[1]}
 
 
@@ -191,7 +192,8 @@ class GRCModel:
         ones `traces` computes. Safe to run in another thread while this model is used."""
         times = np.atleast_1d(np.asarray(times, float)).reshape(-1)
         morph = np.asarray(self.morph_samples(morph), float)
-        traces = self._traces(times, morph)  # (K, T, M', C)
+        chunk = max(1, REMEMBER_ROWS // (len(self.templates) * len(morph)))  # bounds the memory it takes
+        traces = np.concatenate([self._traces(times[i:i + chunk], morph) for i in range(0, len(times), chunk)], axis=1)
         remembered = dict(self._remembered)
         remembered.update(((times[i:i + 1].tobytes(), morph.tobytes()), traces[:, i:i + 1]) for i in range(len(times)))
         self._remembered = remembered  # one assignment: a reader sees the old dict or the new one

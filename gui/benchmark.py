@@ -14,7 +14,7 @@ Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> 
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
 
 Scrubbing starts once the app has computed, in the background, the traces at every slider time
-(about 0.7 s after a model opens); until then a time move computes its own (~0.3 ms more).
+(about 0.3 s after a model opens); until then a time move computes its own (~0.3 ms more).
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ class ExplorePanel(QWidget):
 
     def _remember_traces(self, model):
         """In the background, the traces at every time the slider can show (the context pad's and the
-        shape's rows): a time move then looks them up instead of running the networks (~0.7 s once)."""
+        shape's rows): a time move then looks them up instead of running the networks (~0.3 s once)."""
         if model.context_dims == 0:
             return
         times = np.array([self.time.value_at(p) for p in range(STEPS + 1)])

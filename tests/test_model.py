@@ -60,13 +60,14 @@ def test_repeated_traces_are_the_same_and_safe_to_change(petal_model):
     np.testing.assert_array_equal(petal_model.traces(0.8, 16), uncached)
 
 
-def test_remembered_traces_are_the_computed_ones(petal_model):
-    """An app precomputes the traces at every slider time in one batch; shapes must not change."""
+def test_remembered_traces_are_the_computed_ones(petal_model, monkeypatch):
+    """An app precomputes the traces at every slider time in batches; shapes must not change."""
+    monkeypatch.setattr(grc.model, "REMEMBER_ROWS", 200)  # batches of 3 times: the seams are checked too
     fresh = GRCModel(petal_model.config, petal_model.templates, petal_model.weights)
     times = np.linspace(0, 1.1, 101)
     fresh.remember_traces(times, 32)
     fresh.remember_traces(times, None)
-    for t in times[[0, 37, 100]]:
+    for t in times[[0, 37, 38, 39, 100]]:
         np.testing.assert_array_equal(fresh.traces(t, 32), petal_model.traces(t, 32))
         np.testing.assert_array_equal(fresh.shape(t, 0.3), petal_model.shape(t, 0.3))
     np.testing.assert_array_equal(fresh.traces(0.123, 32), petal_model.traces(0.123, 32))  # not remembered
