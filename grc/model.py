@@ -177,8 +177,8 @@ class GRCModel:
             traces = self._recent_traces.get(key)
         if traces is None:  # a slider move asks for the same traces several times (pad, path, shape)
             traces = self._traces(time, morph)
-            if len(self._recent_traces) >= RECENT_TRACES:
-                del self._recent_traces[next(iter(self._recent_traces))]
+            if len(self._recent_traces) >= RECENT_TRACES:  # forget the oldest (pop: another thread may have)
+                self._recent_traces.pop(next(iter(self._recent_traces), None), None)
             self._recent_traces[key] = traces
         return traces.copy()
 
@@ -187,7 +187,7 @@ class GRCModel:
         return self.encode(self.template_rows(t, m))[..., 2:]
 
     def remember_traces(self, times, morph=None) -> None:
-        """Compute the traces at each of `times` in one batch and keep them: `traces(t, morph)` for one
+        """Compute the traces at each of `times` (in batches) and keep them: `traces(t, morph)` for one
         of these times is then a lookup (for an app about to scrub through them). The values are the
         ones `traces` computes. Safe to run in another thread while this model is used."""
         times = np.atleast_1d(np.asarray(times, float)).reshape(-1)

@@ -284,8 +284,8 @@ class ContextPad(QWidget):
             j = int(np.argmin(np.abs(self.morph - m)))
             if abs(gap[j]) < 0.2 * np.abs(gap).max():
                 j = int(np.argmax(np.abs(gap)))
-            # Where the traces (nearly) meet, early in time, the blend hardly changes the shape: there
-            # the path follows the mouse more slowly than one tenth of the traces' widest gap allows.
+            # Where the traces (nearly) meet, early in time, the context hardly tells the blends apart:
+            # the gap used is at least a tenth of the traces' widest, so the blend cannot race away.
             self._drag["gap"] = np.copysign(max(abs(gap[j]), 0.1 * self._widest_gap()), gap[j])
 
     def mouseMoveEvent(self, event):
@@ -297,7 +297,7 @@ class ContextPad(QWidget):
         if d["draw"]:
             self._paint_stroke(d["m"], d["c"], m, c)
             d["m"], d["c"] = m, c
-        elif "gap" in d:
+        elif "gap" in d and abs(d["gap"]) > 1e-12:  # (templates with equal traces: move the path instead)
             low, high = BLEND_RANGE
             alpha = min(max(d["weights"][1] + (c - d["c"]) / d["gap"], low), high)
             self.state.set_blend(alpha)
