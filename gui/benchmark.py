@@ -138,9 +138,9 @@ def bare_renders(view, size):
 def side_by_side(window, n=FRAMES):
     """`frame` and `baseline` samples, n each, in one run: the app's moves, then the bare renders.
 
-    Both start after WARMUP untimed steps. (Taking them in alternating turns was tried: every switch
-    between the two windows' OpenGL contexts slows both for a while, the bare render more, which
-    flattered the difference; so each is measured in one stretch.)
+    Both start after WARMUP untimed steps. (Taking them in alternating turns of 20 was tried, to
+    spread the machine's drift over both: over five rounds in one process the median difference was
+    the same, 5.1 against 5.2 ms at p95, and no steadier, so the simpler order stays.)
     """
     view = window.view
     frames = app_frames(window)
