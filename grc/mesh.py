@@ -190,10 +190,10 @@ class MeshBuilder:
     """
 
     def __init__(self, rows: int, points: int, subdivide: int = 0, thickness: float = 0.0, petals: int = 1):
-        for field, value, low in (("rows", rows, 2), ("points", points, 2), ("subdivide", subdivide, 0),
-                                  ("petals", petals, 1)):
+        for name, value, low in (("rows", rows, 2), ("points", points, 2), ("subdivide", subdivide, 0),
+                                 ("petals", petals, 1)):
             if not isinstance(value, (int, np.integer)) or value < low:
-                raise GRCError(f"expected an integer >= {low}, got {value!r}", field=field)
+                raise GRCError(f"expected an integer >= {low}, got {value!r}", field=name)
         if subdivide > MAX_SUBDIVIDE:
             raise GRCError(f"expected 0 to {MAX_SUBDIVIDE}, got {subdivide}", field="subdivide")
         if not np.isfinite(thickness) or thickness < 0:
