@@ -7,9 +7,9 @@ Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> 
   a drag), taking turns, each until its pixels are drawn: the move's handlers, the posted draw
   (decode, update, render), the context pad's recompute and repaint, Qt's repaint of the slider and
   spin box and the flush of the window;
-- baseline: a bare render of the same scene (same mesh with new points, same window size) in a
-  plain pyvista window beside the app, right after the frames; `frame - baseline` is what the app
-  adds;
+- baseline: bare renders of the same scene in a plain pyvista window of the same size beside the
+  app, right after the frames: the same surface, camera and colours, replaying the shapes (points
+  and normals) the app drew, one render per frame; `frame - baseline` is what the app adds;
 - frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
 
@@ -26,6 +26,7 @@ import numpy as np
 from PyQt5.QtCore import QPointF, QEvent, Qt, QTimer
 from PyQt5.QtGui import QMouseEvent
 from PyQt5.QtWidgets import QApplication
+from vtkmodules.util.numpy_support import vtk_to_numpy
 
 import grc
 
@@ -61,6 +62,8 @@ def mouse(widget, kind, pos):
 
 def app_frames(window):
     """Slider and pad moves, each timed until its pixels are drawn; three kinds of move take turns.
+
+    Yields (seconds, shape): shape is the surface as drawn, (points, normals), copied off the clock.
 
     A pad move is one step of a drag: the path is grabbed (pressed) before the clock starts and let
     go after it stops, as neither changes anything on screen; the clock times the mouse move.
@@ -98,14 +101,16 @@ def app_frames(window):
             elapsed = clock.perf_counter() - start
             if kind == 2:
                 mouse(pad, QEvent.MouseButtonRelease, to)
-            yield elapsed
+            yield elapsed, view.surface_arrays()
     finally:
         view.rendered.disconnect()
         pad.painted.disconnect()
 
 
-def bare_renders(view, size):
-    """The same scene in a plain pyvista window of the viewport's size: new points, then a timed render."""
+def bare_plotter(view, size):
+    """A plain pyvista window of `size`, beside the app, with the 3D view's scene: the same surface,
+    colours, lighting and camera. Returns (plotter, show): show(shape) puts a shape as the app drew
+    it, (points, normals), into the surface."""
     import pyvista as pv
 
     from .view3d import FXAA, MULTI_SAMPLES
@@ -114,20 +119,32 @@ def bare_renders(view, size):
     plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's settings
     if FXAA:
         plotter.enable_anti_aliasing("fxaa")
-    plotter.set_background(view.background[0], top=view.background[1])  # the same scene: the app's background
+    plotter.set_background(view.background[0], top=view.background[1])
     surface = view.surface.copy()
     actor = plotter.add_mesh(surface, color=view.surface_actor.prop.color, smooth_shading=False, specular=0.3,
                              specular_power=20)
     actor.prop.interpolation = "gouraud"
-    plotter.camera_position = view.plotter.camera_position
+    plotter.camera.DeepCopy(view.plotter.camera)  # the view angle too: the app zooms by narrowing it
     screen = QApplication.primaryScreen().geometry()
-    plotter.ren_win.SetPosition(max(0, min(view.window().width(), screen.width() - size[0])), 0)  # beside the app
+    plotter.ren_win.SetPosition(max(0, min(view.window().width(), screen.width() - size[0])), 0)
     plotter.show(auto_close=False, interactive=False)
-    points = np.array(surface.points)
+    arrays = surface.GetPoints().GetData(), surface.GetPointData().GetArray("Normals")
+
+    def show(shape):
+        for array, values in zip(arrays, shape):
+            vtk_to_numpy(array)[:] = values
+            array.Modified()
+        surface.Modified()
+
+    return plotter, show
+
+
+def bare_renders(view, size, shapes):
+    """Bare renders of `shapes` (as the app drew them) in the same scene: each shape, then a timed render."""
+    plotter, show = bare_plotter(view, size)
     try:
-        for i in itertools.count():
-            surface.points[:] = points * (1 + 0.01 * np.sin(i))
-            surface.Modified()
+        for shape in shapes:
+            show(shape)
             start = clock.perf_counter()
             plotter.render()
             yield clock.perf_counter() - start
@@ -136,7 +153,8 @@ def bare_renders(view, size):
 
 
 def side_by_side(window, n=FRAMES):
-    """`frame` and `baseline` samples, n each, in one run: the app's moves, then the bare renders.
+    """`frame` and `baseline` samples, n each, in one run: the app's moves, then bare renders of the
+    shapes those moves drew, in the same order.
 
     Both start after WARMUP untimed steps. (Taking them in alternating turns of 20 was tried, to
     spread the machine's drift over both: over five rounds in one process the median difference was
@@ -144,12 +162,10 @@ def side_by_side(window, n=FRAMES):
     """
     view = window.view
     frames = app_frames(window)
-    frame = list(itertools.islice(frames, WARMUP + n))[WARMUP:]
+    frame, shapes = zip(*itertools.islice(frames, WARMUP + n))
     frames.close()
-    renders = bare_renders(view, (view.width(), view.height()))
-    baseline = list(itertools.islice(renders, WARMUP + n))[WARMUP:]
-    renders.close()
-    return frame, baseline
+    baseline = list(bare_renders(view, (view.width(), view.height()), shapes))
+    return frame[WARMUP:], baseline[WARMUP:]
 
 
 def measure_training_event_loop(window, seconds=8.0):

@@ -140,3 +140,25 @@ def test_play_moves_time_along_the_slider_and_stops_at_the_end(window, qtbot):
     qtbot.waitUntil(lambda: panel.time.slider.value() < 100, timeout=3000)  # looped back to the start
     panel.play.setChecked(False)
     np.testing.assert_allclose(shown(window), expected_vertices(window), atol=1e-5)
+
+
+def test_the_benchmark_baseline_draws_the_apps_pixels(window):
+    """`grc studio --benchmark` compares the app's frames with bare renders of the same scene: the
+    bare window must draw exactly what the app drew (a smaller or shifted petal renders faster)."""
+    from gui.benchmark import app_frames, bare_plotter
+
+    view = window.view
+    frames = app_frames(window)
+    (_, first), (_, last) = next(frames), next(frames)
+    frames.close()
+    drawn = view.plotter.screenshot(return_img=True)
+    plotter, show = bare_plotter(view, (view.width(), view.height()))
+    try:
+        show(first)
+        plotter.render()
+        assert np.abs(plotter.screenshot(return_img=True).astype(int) - drawn).max() > 0  # another shape
+        show(last)
+        plotter.render()
+        np.testing.assert_array_equal(plotter.screenshot(return_img=True), drawn)
+    finally:
+        plotter.close()
