@@ -390,6 +390,7 @@ class MainWindow(QMainWindow):
         from grc.io import atomic_path
 
         self.draw_now()
+        self.view.render_smooth()
         rgb = np.ascontiguousarray(self.view.plotter.screenshot(None, return_img=True)[..., :3])
         h, w = rgb.shape[:2]
         view = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()

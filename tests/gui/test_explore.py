@@ -162,3 +162,23 @@ def test_the_benchmark_baseline_draws_the_apps_pixels(window):
         np.testing.assert_array_equal(plotter.screenshot(return_img=True), drawn)
     finally:
         plotter.close()
+
+
+def colours(image):
+    return len(np.unique(image.reshape(-1, image.shape[-1]), axis=0))
+
+
+def test_a_still_view_is_redrawn_with_smooth_edges(window, qtbot):
+    """Frames are drawn sharp (fast); once the view stands still it is drawn again with FXAA."""
+    from gui.view3d import SMOOTH_AFTER_MS
+
+    view = window.view
+    window.explore_panel.time.slider.setValue(700)
+    window.draw_now()
+    sharp = view.plotter.screenshot(return_img=True)
+    qtbot.wait(SMOOTH_AFTER_MS + 300)
+    smooth = view.plotter.screenshot(return_img=True)
+    assert colours(smooth) > 2 * colours(sharp)  # the edges' steps are blended
+    assert np.abs(smooth.astype(int) - sharp).mean() < 1  # the same picture otherwise
+    window.draw_now()
+    np.testing.assert_array_equal(view.plotter.screenshot(return_img=True), sharp)  # the next frame: sharp again
