@@ -118,7 +118,7 @@ def train(
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)
     config = with_settings(config, settings)
     template_set = load_template_set(templates)
-    labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine decoder"}
+    labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
     with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(),
                   console=_console(), disable=quiet, transient=False) as bar:

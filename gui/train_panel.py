@@ -15,7 +15,8 @@ QUALITIES = {
                                                  refine_steps=200)),
     "article (about 3 min)": ("article", {}),
 }
-PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder", "refine": "3/3 refining"}
+PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder",
+               "refine": "3/3 refining (weighted loss)"}  # its loss weights the templates' own rows 20x
 
 
 def quality_config(name: str) -> grc.Config:
