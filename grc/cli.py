@@ -251,20 +251,29 @@ def templates_import(
     morph: Optional[str] = typer.Option(None, help="The morph values, comma-separated (default: evenly 0..1)."),
     scale: float = typer.Option(1.0, help="Multiply every coordinate by this."),
     rows: Optional[int] = typer.Option(None, help="Morph rows per OBJ/PLY grid (default: square)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the set's template of this name, in its place "
+                                 "in the blend order (without it, a name already in the set is refused)."),
 ):
-    """Convert files into a template and add it to a template set folder."""
+    """Convert files into a template and add it to a template set folder (or replace one there)."""
     from .templates import check_set, import_files, load_template, template_filename
 
     template = import_files(name, files, time=numbers(time, "--time"), morph=numbers(morph, "--morph"),
                             scale=scale, rows=rows)
     if output.exists() and not output.is_dir():
         raise GRCError("expected a folder", path=output, field="--output")
-    existing = [load_template(f) for f in sorted(output.glob("*.json"))] if output.is_dir() else []
-    if len(existing) >= 1:
-        check_set(existing + [template], output)
+    paths = sorted(output.glob("*.json")) if output.is_dir() else []
+    existing = [load_template(f) for f in paths]
+    names = [t.name for t in existing]
+    if name in names and not replace:
+        raise GRCError(f"the set already has a template named {name!r} (--replace replaces it)", path=output,
+                       field="name")
+    index = names.index(name) if name in names else len(existing)
+    templates = existing[:index] + [template] + existing[index + 1:]
+    if len(templates) >= 2:
+        check_set(templates, output)
     output.mkdir(parents=True, exist_ok=True)
-    target = template.save(output / template_filename(len(existing), name))
-    typer.echo(f"wrote {target}")
+    target = template.save(paths[index] if index < len(paths) else output / template_filename(index, name))
+    typer.echo(f"{'replaced' if index < len(paths) else 'wrote'} {target}")
 
 
 @app.command()

@@ -108,6 +108,17 @@ def test_templates_validate_and_import(tmp_path, capsys):
     # a template that does not fit the set is refused and nothing is written
     code, _, err = run(capsys, "templates", "import", "odd", *files[:3], "-o", folder, "--scale", 0.12)
     assert code == 2 and "grid size" in err and len(list(folder.iterdir())) == 2
+    # a name already in the set is refused, unless --replace: then it is replaced in its place
+    before = (folder / "0-first.json").read_bytes()
+    args = ("templates", "import", "first", *files, "-o", folder, "--time", time, "--morph", time)
+    code, _, err = run(capsys, *args, "--scale", 0.24)
+    assert code == 2 and "already has a template named 'first'" in err
+    assert (folder / "0-first.json").read_bytes() == before
+    code, out, err = run(capsys, *args, "--scale", 0.24, "--replace")
+    assert code == 0 and "replaced" in out, err
+    replaced = grc.load_templates(folder)
+    assert replaced.names == ["first", "second"] and len(list(folder.iterdir())) == 2
+    assert np.allclose(replaced.points[0], 2 * petal.points[1]) and np.allclose(replaced.points[1], petal.points[1])
 
 
 @pytest.fixture
