@@ -18,5 +18,5 @@ print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
 def test_the_library_imports_without_qt_or_vtk():
     done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
     imported = set(done.stdout.split())
-    assert "grc" in imported and "torch" in imported
+    assert "grc" in imported
     assert not imported & GUI_ONLY
