@@ -115,7 +115,7 @@ class ShapeView(QWidget):
         self._smooth_timer = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self.render_smooth)
         self._smoothing = False
         if not self._deferred and not FXAA:  # every frame, the app's or a turn of the camera, restarts it
-            self.plotter.ren_win.AddObserver("EndEvent", lambda *_: self._smoothing or self._smooth_timer.start())
+            self.plotter.ren_win.AddObserver("EndEvent", self._frame_drawn)
         if FXAA:
             self.plotter.enable_anti_aliasing("fxaa")
         layout = QVBoxLayout(self)
@@ -254,6 +254,10 @@ class ShapeView(QWidget):
                 self.rendered.emit()
         else:
             self.plotter.update()
+
+    def _frame_drawn(self, *_):
+        if not self._smoothing:
+            self._smooth_timer.start()  # (again): smooth this frame once the view stands still
 
     def render_smooth(self):
         """Draw the frame again with smoothed edges (FXAA); the next frame is drawn sharp and fast again."""
