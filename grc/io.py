@@ -8,6 +8,12 @@ from pathlib import Path
 from .errors import GRCError
 
 
+def recovery_folder() -> Path:
+    """Where work that could not be saved where asked is kept: $GRC_STUDIO_RECOVERY, else
+    ~/.cache/grc-studio/recovery (the app's autosaves, a trained model whose output failed)."""
+    return Path(os.environ.get("GRC_STUDIO_RECOVERY") or Path.home() / ".cache" / "grc-studio" / "recovery")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path in the target's folder; on success it replaces `path` in one rename.
