@@ -1,0 +1,166 @@
+"""Divergence by hand: bends and looks, model blending, rewriting (library)."""
+
+import numpy as np
+import pytest
+
+import grc
+from grc.diverge.bend import Bend, Look, bent_decode, cluster_regions, clusters, load_look, select_units
+from grc.diverge.blend import blend_models, layer_names, model_id
+from grc.diverge.rewrite import falloff, rewrite
+
+from grc_testing import ROOT
+
+PETAL_MODEL = ROOT / "meshes" / "petal.grc"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return grc.load_model(PETAL_MODEL)
+
+
+def relative(model, scale=0.05, seed=1):
+    """A model whose decoder has drifted a little from `model` (a stand-in for a fine-tuned relative)."""
+    rng = np.random.default_rng(seed)
+    weights = {k: v + (scale * rng.standard_normal(v.shape) * np.abs(v).mean() if k.startswith("decoder") else 0)
+               for k, v in model.weights.items()}
+    return grc.GRCModel(model.config, model.templates, weights, model.info)
+
+
+@pytest.mark.parametrize("bend", [
+    Bend("scale", 0, amount=3.0), Bend("offset", 1, {"fraction": 0.5, "seed": 2}, amount=-1.0), Bend("invert", 1),
+    Bend("ablate", 0, {"cluster": 1, "clusters": 4}), Bend("threshold", 1, amount=0.5),
+    Bend("oscillate", 0, amount=2.0, frequency=3.0), Bend("shift", "time", amount=0.3), Bend("warp", "morph", amount=0.2),
+])
+def test_a_bend_of_strength_zero_changes_nothing(model, bend):
+    plain = model.shape(0.6, 0.5)
+    zero = Bend(**{**bend.to_json(), "strength": 0.0})
+    assert np.array_equal(Look([zero], blend=0.5).shape(model, 0.6), plain)
+    assert np.abs(Look([bend], blend=0.5).shape(model, 0.6) - plain).max() > 1e-3  # and at 1 it bends
+
+
+def test_known_bends_give_known_shapes(model):
+    morph = model.templates.morph
+    context = model.context(0.55, 0.5)
+    # Ablating every unit of the last hidden layer leaves the last layer's bias: every row the same.
+    rows = bent_decode(model, np.full(len(morph), 0.55), morph, context, [Bend("ablate", 1)])
+    last_bias = model.weights["decoder.2.bias"]
+    expected = (last_bias * model.weights["row_scale"][0] + model.weights["row_mean"]).reshape(-1, 3)
+    assert np.allclose(rows, expected, atol=1e-12)
+    # Shifting time by a share of the axis is decoding at the shifted time, with the same context.
+    span = model.templates.time[-1] - model.templates.time[0]
+    shifted = bent_decode(model, np.full(len(morph), 0.55), morph, context, [Bend("shift", "time", amount=0.1)])
+    assert np.allclose(shifted, model.decode(np.full(len(morph), 0.55 + 0.1 * span), morph, context), atol=1e-12)
+    # Half strength of a scale by 3 is a scale by 2.
+    half = bent_decode(model, np.full(len(morph), 0.55), morph, context, [Bend("scale", 0, amount=3.0, strength=0.5)])
+    double = bent_decode(model, np.full(len(morph), 0.55), morph, context, [Bend("scale", 0, amount=2.0)])
+    assert np.allclose(half, double, atol=1e-12)
+
+
+def test_oscillation_animates_over_time(model):
+    look = Look([Bend("oscillate", 0, amount=1.0, frequency=2.0)], blend=0.5)
+    change = [np.abs(look.shape(model, t) - model.shape(t, 0.5)).max() for t in (0.1, 0.3, 0.55, 0.8)]
+    assert len({round(c, 6) for c in change}) == 4  # a different bend at every time
+
+
+def test_units_are_chosen_deterministically(model):
+    labels = clusters(model, 1, 6, seed=0)
+    assert labels.shape == (128,) and set(labels) == set(range(6))
+    assert np.array_equal(labels, clusters(grc.load_model(PETAL_MODEL), 1, 6, seed=0))  # another copy, same clusters
+    assert len(select_units(model, 0, {"fraction": 0.25, "seed": 3})) == 32
+    regions = cluster_regions(model, 1, 6)
+    assert sorted(u for r in regions for u in r["units"]) == list(range(128))
+    assert all(r["region"].shape == (7, 7) and r["name"] for r in regions)
+
+
+def test_looks_round_trip_through_files(model, tmp_path):
+    look = Look([Bend("ablate", 1, {"cluster": 2, "clusters": 6, "seed": 1}),
+                 Bend("oscillate", 0, {"fraction": 0.3, "seed": 4}, amount=0.5, frequency=2.0, strength=0.7),
+                 Bend("warp", "time", amount=0.05)], blend=0.3, name="ripple")
+    look.save(tmp_path / "ripple.json")
+    again = load_look(tmp_path / "ripple.json")
+    assert again.to_json() == look.to_json()
+    assert np.array_equal(again.shape(model, 0.8), look.shape(model, 0.8))
+
+
+@pytest.mark.parametrize("text, field", [
+    ('{"format": "grc-look/1", "bends": [{"op": "melt", "layer": 0}]}', "op"),
+    ('{"format": "grc-look/1", "bends": [{"op": "scale", "layer": 0, "amount": true}]}', "amount"),
+    ('{"format": "grc-look/1", "bends": [{"op": "scale", "layer": "tip"}]}', "layer"),
+    ('{"format": "grc-look/1", "bends": [{"op": "scale", "units": {"cluster": 9, "clusters": 4}}]}', "cluster"),
+    ('{"format": "grc-look/9"}', "format"),
+    ('[' * 100 + ']' * 100, "nested"),
+])
+def test_a_bad_look_file_is_one_clear_error(tmp_path, text, field):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(grc.GRCError) as e:
+        load_look(path)
+    assert str(path) in str(e.value) and field in str(e.value)
+
+
+def test_blending_a_model_with_itself_returns_it(model):
+    same = blend_models(model, model, 0.37)
+    assert all(np.allclose(same.weights[k], model.weights[k], atol=1e-12) for k in model.weights)
+    assert np.allclose(same.shape(0.8, 1.6), model.shape(0.8, 1.6), atol=1e-9)
+
+
+def test_blend_weights_zero_and_one_give_the_parents(model):
+    other = relative(model)
+    assert np.allclose(blend_models(model, other, 0.0).shape(0.8, 0.5), model.shape(0.8, 0.5), atol=1e-12)
+    assert np.allclose(blend_models(model, other, 1.0).shape(0.8, 0.5), other.shape(0.8, 0.5), atol=1e-9)
+    half = blend_models(model, other, 0.5, layers=["decoder.1"])
+    changed = {k for k in model.weights if not np.array_equal(half.weights[k], model.weights[k])}
+    assert changed == {"decoder.1.weight", "decoder.1.bias"}
+    lineage = half.info["lineage"]
+    assert lineage["operation"] == "blend-models" and [p["model"] for p in lineage["parents"]] == [
+        model_id(model), model_id(other)]
+
+
+def test_blending_models_of_other_sizes_is_refused(model):
+    other = grc.load_model(PETAL_MODEL)
+    other.weights = dict(other.weights, **{"decoder.2.bias": other.weights["decoder.2.bias"][:-3]})
+    with pytest.raises(grc.GRCError, match="same sizes"):
+        blend_models(model, other, 0.5)
+    with pytest.raises(grc.GRCError, match="layers"):
+        blend_models(model, model, 0.5, layers=["head"])
+    assert "decoder.2" in layer_names(model)
+
+
+def test_lineage_stays_shallow_and_survives_saving(model, tmp_path):
+    current, other = model, relative(model)
+    for i in range(12):  # a long line of blends must still read back (JSON depth is limited)
+        current = blend_models(current, other, 0.05 * (i + 1))
+    current.save(tmp_path / "deep.grc")
+    again = grc.load_model(tmp_path / "deep.grc")
+    assert again.info["lineage"]["operation"] == "blend-models"
+    assert len(again.info["lineage"]["ancestry"]) >= 12
+
+
+def test_falloff_curves():
+    d = np.array([0.0, 0.5, 1.0, 2.0])
+    for kind in ("smooth", "sphere", "linear", "constant"):
+        w = falloff(d, 1.0, kind)
+        assert w[0] == 1 and w[2] == 0 and w[3] == 0 and 0 < w[1] <= 1
+
+
+@pytest.mark.parametrize("time, blend, point, move", [
+    (0.8, 0.5, (6, 3), (0, 0, 0.1)), (0.55, 1.5, (4, 0), (0.05, 0.05, 0)), (0.3, -0.5, (3, 6), (0, 0.1, 0))])
+def test_a_rewrite_puts_the_point_where_it_was_dropped_and_keeps_the_templates(model, time, blend, point, move):
+    before = model.shape(time, blend)
+    target = before[point] + np.array(move)
+    edited = rewrite(model, time, blend, point, target, radius=0.1)
+    after = edited.shape(time, blend)
+    assert np.linalg.norm(after[point] - target) < 1e-3
+    K, T = len(model.templates), len(model.templates.time)
+    for k in range(K):
+        for i in range(T):
+            t = model.templates.time[i]
+            assert np.abs(edited.shape(t, np.eye(K)[k]) - model.shape(t, np.eye(K)[k])).max() < 1e-3
+    # neighbours follow with the falloff; far points stay
+    far = np.linalg.norm(before - before[point], axis=-1) > 0.1
+    assert np.abs(after[far] - before[far]).max() < 0.02
+    # a nearby time follows smoothly, by about as much and never by more than twice as much
+    span = model.templates.time[-1] - model.templates.time[0]
+    near = np.linalg.norm(edited.shape(time + 0.04 * span, blend)[point] - model.shape(time + 0.04 * span, blend)[point])
+    assert 0.5 * np.linalg.norm(move) < near < 2 * np.linalg.norm(move)
+    assert edited.info["lineage"]["operation"] == "rewrite"
