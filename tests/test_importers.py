@@ -11,6 +11,8 @@ from grc.formats import write_mesh
 from grc.importers import from_rows, grid_order, import_files, read_grid_meshes
 from grc.mesh import Mesh, grid_faces
 
+from blender_util import requires_blender, run_blender
+
 
 def test_article_row_layout_import(petal):
     # the article's layout: per row the N x values, then the N y values, then the N z values
@@ -190,3 +192,111 @@ def test_mesh_files_are_read_with_a_size_cap(tmp_path):
     short.write_bytes(short.read_bytes()[:-30])
     with pytest.raises(GRCError, match="ends early"):
         import_files("x", [short, short])
+
+
+# -- real Blender exports ----------------------------------------------------------------------------
+
+BLENDER_EXPORTS = """
+import math, random
+import bmesh
+
+def grid_object(step, name="Grid"):
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=6, y_subdivisions=4, size=2, location=(0.5, -0.25, 0.1),
+                                    rotation=(0, 0, math.radians(20)))
+    ob = bpy.context.active_object
+    ob.name = name
+    for v in ob.data.vertices:  # a bend that grows with time
+        x, y = v.co.x, v.co.y
+        v.co.z = (0.2 + 0.3 * step) * math.sin(1.5 * x) + 0.1 * y * y
+    return ob
+
+def world(ob):
+    return [list(ob.matrix_world @ v.co) for v in ob.data.vertices]
+
+def renumber(ob, seed):
+    bm = bmesh.new()
+    bm.from_mesh(ob.data)
+    rng = random.Random(seed)
+    for elements in (bm.verts, bm.faces):
+        order = list(range(len(elements)))
+        rng.shuffle(order)
+        elements.ensure_lookup_table()
+        for element, index in zip(list(elements), order):
+            element.index = index
+        elements.sort()
+    bm.to_mesh(ob.data)
+    bm.free()
+
+def only(ob):
+    bpy.ops.object.select_all(action="DESELECT")
+    for other in list(bpy.data.objects):
+        if other is not ob:
+            bpy.data.objects.remove(other)
+    ob.select_set(True)
+    bpy.context.view_layer.objects.active = ob
+
+out, result = ARGS["folder"], {"grid": [], "counts": None}
+for step in range(2):
+    ob = grid_object(step)
+    only(ob)
+    result["grid"].append(world(ob))  # Blender's own numbering: the expected grid order
+    result["counts"] = len(ob.data.vertices)
+    bpy.ops.wm.obj_export(filepath=f"{out}/T{step}.obj")
+    bpy.ops.wm.ply_export(filepath=f"{out}/T{step}.ply")
+    bpy.ops.wm.ply_export(filepath=f"{out}/T{step}-triangles.ply", export_triangulated_mesh=True)
+    renumber(ob, 7)  # the same shuffle at every time step
+    bpy.ops.wm.obj_export(filepath=f"{out}/T{step}-shuffled.obj")
+    bpy.ops.wm.ply_export(filepath=f"{out}/T{step}-shuffled.ply")
+    renumber(ob, 11 + step)  # another shuffle per time step
+    bpy.ops.wm.ply_export(filepath=f"{out}/T{step}-reshuffled.ply")
+# a scene of two objects, exported with the default settings (every object)
+bpy.ops.mesh.primitive_cube_add(location=(4, 0, 0))
+bpy.ops.wm.obj_export(filepath=f"{out}/scene.obj")
+bpy.ops.wm.ply_export(filepath=f"{out}/scene.ply")
+emit(result)
+"""
+
+
+@pytest.fixture(scope="module")
+def blender_exports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("blender-exports")
+    result = run_blender(BLENDER_EXPORTS, {"folder": str(folder)})
+    # Blender's Grid primitive numbers its vertices along +X first, then rows along +Y: rows x points
+    grid = np.array(result["grid"]).reshape(2, 5, 7, 3)
+    return folder, grid
+
+
+@requires_blender
+@pytest.mark.parametrize("kind", ["obj", "ply", "shuffled.obj", "shuffled.ply", "reshuffled.ply"])
+def test_blender_exports_import_in_grid_order(blender_exports, tmp_path, capsys, kind):
+    from grc.cli import main
+    from grc.templates import load_template
+
+    folder, expected = blender_exports
+    suffix = kind.split(".")[-1]
+    files = [folder / (f"T{i}.{suffix}" if kind == suffix else f"T{i}-{kind}") for i in range(2)]
+    code = main(["templates", "import", "bent", *map(str, files), "-o", str(tmp_path / "set")])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    (path,) = (tmp_path / "set").glob("*.json")
+    template = load_template(path)
+    assert template.grid_shape == (2, 5, 7)
+    assert np.abs(template.points - expected).max() < 1e-5  # the Blender vertices' world coordinates
+
+
+@requires_blender
+@pytest.mark.parametrize("files, rows, message", [
+    (["T0-triangles.ply", "T1-triangles.ply"], None, '"Triangulated Mesh" off'),
+    (["scene.obj", "scene.obj"], None, "holds 2 objects (Grid"),
+    (["scene.ply", "scene.ply"], None, "2 separate pieces"),
+    (["T0.obj", "T1.obj"], 6, "--rows 6 fits neither side"),
+])
+def test_blender_exports_that_are_not_one_grid_are_refused(blender_exports, tmp_path, capsys, files, rows, message):
+    from grc.cli import main
+
+    folder, _ = blender_exports
+    args = ["templates", "import", "bent", *(str(folder / f) for f in files), "-o", str(tmp_path / "set")]
+    code = main(args + (["--rows", str(rows)] if rows else []))
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "set").exists()
