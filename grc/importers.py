@@ -161,8 +161,9 @@ def _walk_grid(quads: np.ndarray, vertex_count: int, path) -> np.ndarray:
     pieces = _pieces(quads, vertex_count)
     if pieces > 1:
         raise refuse(f"{pieces} separate pieces, expected one grid; {SELECTED_ONLY}")
+    quad_list = quads.tolist()
     edge_faces: dict[tuple[int, int], list[int]] = {}
-    for f, quad in enumerate(quads.tolist()):
+    for f, quad in enumerate(quad_list):
         for k in range(4):
             a, b = quad[k], quad[(k + 1) % 4]
             edge_faces.setdefault((a, b) if a < b else (b, a), []).append(f)
@@ -191,7 +192,7 @@ def _walk_grid(quads: np.ndarray, vertex_count: int, path) -> np.ndarray:
             previous, current = current, following[0]
 
     corner = int(corners[0])
-    quad = quads[int(np.flatnonzero((quads == corner).any(axis=1))[0])].tolist()
+    quad = quad_list[int(np.flatnonzero((quads == corner).any(axis=1))[0])]
     k = quad.index(corner)
     row0, col0 = walk(corner, quad[(k + 1) % 4]), walk(corner, quad[(k + 3) % 4])
     M, N = len(col0), len(row0)
@@ -202,7 +203,7 @@ def _walk_grid(quads: np.ndarray, vertex_count: int, path) -> np.ndarray:
     for i in range(M - 1):
         for j in range(N - 1):
             a, b, c = int(grid[i, j]), int(grid[i, j + 1]), int(grid[i + 1, j])
-            cell = [quads[f].tolist() for f in edge_faces.get((a, b) if a < b else (b, a), []) if c in quads[f]]
+            cell = [quad_list[f] for f in edge_faces.get((a, b) if a < b else (b, a), []) if c in quad_list[f]]
             if len(cell) != 1:
                 raise not_grid
             q = cell[0]
