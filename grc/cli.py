@@ -514,7 +514,7 @@ def studio(
     number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
     numbers(blend, "--blend", limits.MAX_BLEND)
     if screenshot is not None:
-        check_output(screenshot, (".png",), "--screenshot")
+        check_writable(screenshot, "--screenshot")
     if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in
                                                      ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         raise GRCError("no display to open a window on (no DISPLAY); on a headless machine run it under "
