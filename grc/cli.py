@@ -272,12 +272,6 @@ def train(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or summary."),
 ):
     """Train a GRC model on a template set and save it."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .metrics import evaluate
-    from .templates import load_template_set
-    from .training import train as train_model
-
     number(context_dims, "--context-dims", 0, limits.MAX_CONTEXT_DIMS, integer=True)
     number(seed, "--seed", 0, limits.MAX_SEED, integer=True)
     number(steps, "--steps", 1, limits.MAX_STEPS, integer=True)
@@ -287,6 +281,12 @@ def train(
     config = with_settings(config, settings)
     check_output(output, (".grc",))
     with work(output):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .metrics import evaluate
+        from .templates import load_template_set
+        from .training import train as train_model
+
         template_set = load_template_set(templates)
         labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
         console = _console()

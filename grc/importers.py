@@ -466,38 +466,42 @@ def read_grid_mesh(path, rows: int | None = None) -> np.ndarray:
 
 
 def read_grid_meshes(paths, rows: int | None = None) -> list[np.ndarray]:
-    """The grids of a sequence of OBJ/PLY files (one per time step), all oriented like the first."""
+    """The grids (M, N, 3) of a sequence of OBJ/PLY files (one per time step), all oriented like the first:
+    a step with the first one's faces uses its vertex-to-grid mapping, one with other faces the
+    orientation nearest the step before."""
     grids, first = [], None
     for path in paths:
         path = Path(path)
-        vertices, faces = read_mesh(path)
-        try:
-            quads = _quads(faces, path)
-            order = None
-            if first is not None and first[0].shape == quads.shape and np.array_equal(first[0], quads) \
-                    and len(vertices) == first[1]:
-                order = first[2]
-            if order is None:
-                order = grid_order(quads, len(vertices), rows, vertices, path=path)
-        except GRCError as e:
-            merged, merged_faces = _merge_coincident(vertices, faces)
-            if len(merged) == len(vertices):
-                raise
-            try:
-                order = grid_order(merged_faces, len(merged), rows, merged, path=path)
-            except GRCError:
-                raise e from None
-            vertices, quads = merged, _quads(merged_faces, path)
-        if grids and (first[0].shape != quads.shape or not np.array_equal(first[0], quads)):
-            if order.size != grids[0].shape[0] * grids[0].shape[1]:
-                raise GRCError(f"expected a grid of {grids[0].shape[0]} x {grids[0].shape[1]} points like "
-                               f"{Path(paths[0]).name}, found {order.shape[0]} x {order.shape[1]}",
-                               path=path, field="vertices")
-            order = nearest_orientation(order, vertices, grids[-1])
+        vertices, quads, order = proved_grid(*read_mesh(path), rows, path)
         if first is None:
             first = (quads, len(vertices), order)
+        elif first[1] == len(vertices) and np.array_equal(first[0], quads):
+            order = first[2]
+        else:
+            if order.size != first[2].size:
+                raise GRCError(f"expected a grid of {first[2].shape[0]} x {first[2].shape[1]} points like "
+                               f"{printable(Path(paths[0]).name)}, found {order.shape[0]} x {order.shape[1]}",
+                               path=path, field="vertices")
+            order = nearest_orientation(order, vertices, grids[-1])
         grids.append(vertices[order])
     return grids
+
+
+def proved_grid(vertices: np.ndarray, faces, rows: int | None = None, path=None):
+    """(vertices, quads, order) of a grid mesh; when the file repeats vertices (one per face corner) and
+    is not a grid as it stands, exactly coincident vertices are merged first."""
+    try:
+        quads = _quads(faces, path)
+        return vertices, quads, grid_order(quads, len(vertices), rows, vertices, path=path)
+    except GRCError as error:
+        merged, merged_faces = _merge_coincident(vertices, faces)
+        if len(merged) == len(vertices):
+            raise
+        try:
+            quads = _quads(merged_faces, path)
+            return merged, quads, grid_order(quads, len(merged), rows, merged, path=path)
+        except GRCError:
+            raise error from None
 
 
 def import_files(name, files, *, time=None, morph=None, scale=1.0, rows=None) -> Template:

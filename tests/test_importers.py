@@ -141,6 +141,15 @@ def test_later_time_steps_follow_the_first(tmp_path):
     assert np.allclose(read_grid_meshes(files)[2], grown, atol=1e-6)
 
 
+def test_repeated_corner_vertices_follow_the_first_step_too(tmp_path):
+    grid, faces = blender_like_grid(), grid_faces(4, 6)
+    spun = grid @ np.diag([-1.0, -1.0, 1.0])
+    files = [write_ply(tmp_path / f"T{i}.ply", step.reshape(-1, 3)[faces.ravel()], np.arange(96).reshape(-1, 4))
+             for i, step in enumerate([grid, spun])]
+    first, second = read_grid_meshes(files)
+    assert np.allclose(first, grid, atol=1e-6) and np.allclose(second, spun, atol=1e-6)
+
+
 @pytest.mark.parametrize("case, message", [
     ("triangles", '"Triangulated Mesh" off'),
     ("ngon", "faces of 5 corners"),
