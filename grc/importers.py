@@ -494,7 +494,10 @@ def proved_grid(vertices: np.ndarray, faces, rows: int | None = None, path=None)
         quads = _quads(faces, path)
         return vertices, quads, grid_order(quads, len(vertices), rows, vertices, path=path)
     except GRCError as error:
-        merged, merged_faces = _merge_coincident(vertices, faces)
+        try:
+            merged, merged_faces = _merge_coincident(vertices, faces)
+        except (IndexError, TypeError, ValueError):  # faces that do not index the vertices
+            raise error from None
         if len(merged) == len(vertices):
             raise
         try:

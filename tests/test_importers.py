@@ -144,10 +144,13 @@ def test_later_time_steps_follow_the_first(tmp_path):
 def test_repeated_corner_vertices_follow_the_first_step_too(tmp_path):
     grid, faces = blender_like_grid(), grid_faces(4, 6)
     spun = grid @ np.diag([-1.0, -1.0, 1.0])
-    files = [write_ply(tmp_path / f"T{i}.ply", step.reshape(-1, 3)[faces.ravel()], np.arange(96).reshape(-1, 4))
+    files = [write_ply(tmp_path / f"T{i}.ply", step.reshape(-1, 3)[faces.ravel()], np.arange(60).reshape(-1, 4))
              for i, step in enumerate([grid, spun])]
     first, second = read_grid_meshes(files)
     assert np.allclose(first, grid, atol=1e-6) and np.allclose(second, spun, atol=1e-6)
+    bad = write_ply(tmp_path / "bad.ply", grid.reshape(-1, 3)[faces.ravel()], np.arange(4, 64).reshape(-1, 4))
+    with pytest.raises(GRCError, match="refers to a vertex that is not in the file"):
+        read_grid_meshes([bad])
 
 
 @pytest.mark.parametrize("case, message", [
