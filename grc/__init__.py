@@ -15,7 +15,8 @@ from .config import PRESETS, Config
 from .errors import GRCError
 from .model import VERSION as __version__
 from .model import GRCModel, load_model
-from .templates import Template, TemplateSet, import_files, load_template, load_template_set
+from .importers import import_files
+from .templates import Template, TemplateSet, load_template, load_template_set
 
 load_templates = load_template_set
 

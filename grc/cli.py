@@ -1,13 +1,25 @@
 """`grc`: the command line. Thin: it parses, calls the library, prints.
 
-A user's mistake (a missing file, a malformed template, an unknown option value, a damaged model)
-ends in one line on stderr naming the file, the field and what was expected, and exit code 2.
+What a user sees when something goes wrong (docs/reliability.md, "Command line"):
+- a user's mistake, a limit passed, or an OS error (disk full, no permission, a folder in the way):
+  one line on stderr naming the file, the field and what was expected, and exit code 2, found before
+  any long work where it can be (every typed value is checked, every output is tried for writing);
+- a write that fails after training keeps the trained model in the recovery folder and says where;
+- Ctrl+C or SIGTERM: one line saying what was kept ("nothing written; <file> unchanged"), exit 130;
+- anything unexpected: one line naming a log file that holds the traceback, exit 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
+import signal
 import sys
+import tempfile
+import time as clock
+import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -19,8 +31,10 @@ try:  # newer typer carries its own copy of click
 except ImportError:
     from click.exceptions import NoArgsIsHelpError, UsageError
 
+from . import limits
 from .config import PRESETS, Config
-from .errors import GRCError
+from .errors import GRCError, printable
+from .io import recovery_folder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="GRC Studio: templates in, a continuous space of forms out.")
@@ -28,46 +42,87 @@ templates_app = typer.Typer(no_args_is_help=True, help="Check and import templat
 app.add_typer(templates_app, name="templates")
 
 EXPORT_FORMATS = (".obj", ".ply", ".stl", ".glb")
+MAX_THREADS = 1024  # --threads (more than any machine's cores)
+MAX_SCALE = 1e6  # |--scale| of an import
 
 
-def numbers(text: str | None, field: str) -> np.ndarray | None:
-    """'0.5' or '0.2,0.3,0.5' -> array; anything else is the user's mistake, named by field."""
+# -- checking what the user typed ------------------------------------------------------------------
+
+
+def number(value, field: str, low=None, high=None, integer=False):
+    """A typed option value within its limit, else one line naming the option (grc.limits.number)."""
+    return None if value is None else limits.number(value, field, low=low, high=high, integer=integer)
+
+
+def numbers(text: str | None, field: str, limit: float | None = None, most: int = limits.MAX_TEMPLATES
+            ) -> np.ndarray | None:
+    """'0.5' or '0.2,0.3,0.5' -> array of finite numbers within +-limit; anything else names `field`."""
     if text is None:
         return None
+    parts = text.split(",")
+    if len(parts) > most:
+        raise GRCError(f"expected at most {most} comma-separated numbers, got {len(parts)}", field=field)
     try:
-        values = np.array([float(v) for v in text.split(",")])
+        values = [float(v) for v in parts]
     except ValueError:
-        raise GRCError(f"expected a number or comma-separated numbers, got {text!r}", field=field) from None
-    if not np.all(np.isfinite(values)):
-        raise GRCError(f"expected finite numbers, got {text!r}", field=field)
-    return values
+        raise GRCError(f"expected a number or comma-separated numbers, got {printable(repr(text), 80)}",
+                       field=field) from None
+    for v in values:
+        limits.number(v, field, low=None if limit is None else -limit, high=limit)
+    return np.array(values)
 
 
-def check_output(path: Path, suffixes, field="output") -> Path:
+def check_output(path: Path, suffixes, field="--output") -> Path:
+    """Before long work: the output has a known suffix and can be written (see check_writable)."""
     if path.suffix.lower() not in suffixes:
         raise GRCError(f"expected a file ending in {', '.join(suffixes)}", path=path, field=field)
-    if not path.parent.is_dir():
-        raise GRCError(f"folder {path.parent} does not exist", path=path, field=field)
+    return check_writable(path, field)
+
+
+def check_writable(path: Path, field="--output") -> Path:
+    """Raise GRCError unless a file can be written at `path`: not a folder, its folder exists, and a
+    file can be made there (tried: a temporary file is created and removed, which also finds a
+    read-only or full file system that permissions alone would not show)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise GRCError("expected a file name, found a folder", path=path, field=field)
+    if not folder.is_dir():
+        raise GRCError(f"folder {printable(folder)} does not exist", path=path, field=field)
+    _try_writing_in(folder, path, field)
     return path
 
 
+def _try_writing_in(folder: Path, path: Path, field: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".grc-check-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise GRCError(f"cannot write in {printable(folder)} ({e.strerror or e})", path=path, field=field) from None
+
+
 def with_settings(config: Config, settings: list[str]) -> Config:
-    """Apply `--set KEY=VALUE` settings, checked like a model file's config."""
+    """Apply `--set KEY=VALUE` settings, checked like a model file's config (grc.Config's limits)."""
     values = config.to_json()
     for item in settings:
         key, sep, text = item.partition("=")
         if not sep or key not in values or key == "preset":
             raise GRCError(f"expected KEY=VALUE with KEY one of {', '.join(k for k in values if k != 'preset')}, "
-                           f"got {item!r}", field="--set")
+                           f"got {printable(repr(item), 80)}", field="--set")
         if isinstance(values[key], list):
-            value = [int(v) if v.strip().isdigit() else v for v in text.split(",")]
+            value = [_setting(v) for v in text.split(",")]
         else:
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                value = text
+            value = _setting(text)
         values[key] = value
     return Config.from_json(values, "--set") if settings else config
+
+
+def _setting(text: str):
+    """A --set value: a JSON number, true/false or string as typed; any other text stays a string."""
+    try:
+        return limits.parse_json(text.strip(), field="--set", depth=1)
+    except GRCError:
+        return text
 
 
 def load_model(path: Path):
@@ -89,6 +144,115 @@ def metrics_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+# -- interruptions, failures after the work, the unexpected --------------------------------------
+
+
+class Interrupted(BaseException):
+    """Ctrl+C or SIGTERM during a command; its text says what was kept. A BaseException, so that no
+    `except Exception` on the way swallows it."""
+
+
+@contextlib.contextmanager
+def work(output: Path | None = None):
+    """The command's work: for its duration Ctrl+C and SIGTERM stop it with one line that says what
+    happened to `output` ("nothing written; <file> unchanged" or "<file> not created"), exit 130."""
+    before = _state(output)
+
+    def stop(signum, frame):
+        raise Interrupted()
+
+    previous = {}
+    with contextlib.suppress(ValueError):  # only the main thread can set handlers
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    except (Interrupted, KeyboardInterrupt):
+        raise Interrupted(_what_was_kept(output, before)) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _state(path: Path | None):
+    """What identifies a file's or folder's contents cheaply: inode, size, modification time."""
+    try:
+        info = os.stat(path)
+        return info.st_ino, info.st_size, info.st_mtime_ns
+    except (OSError, TypeError):
+        return None
+
+
+def _what_was_kept(output: Path | None, before) -> str:
+    if output is None:
+        return "nothing written"
+    name = printable(output)
+    after = _state(output)
+    if after == before:
+        return f"nothing written; {name} {'not created' if before is None else 'unchanged'}"
+    return f"{name} was written before the interruption"
+
+
+def save_trained(model, output: Path) -> None:
+    """Save a trained model; if that fails, keep it in the recovery folder and say where."""
+    try:
+        model.save(output)
+    except (GRCError, OSError, MemoryError) as e:
+        reason = _reason(e)
+        try:
+            kept = keep_trained(model, output)
+        except (GRCError, OSError, MemoryError) as again:
+            raise GRCError(f"could not write {printable(output)} ({reason}); keeping the trained model in "
+                           f"{printable(recovery_folder())} failed too ({_reason(again)})") from None
+        raise GRCError(f"could not write {printable(output)} ({reason}); the trained model is kept at "
+                       f"{printable(kept)}") from None
+
+
+def keep_trained(model, output: Path) -> Path:
+    """Save `model` in the recovery folder under the output's name and the time; returns its path."""
+    folder = recovery_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    return model.save(folder / f"{output.stem}-{clock.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.grc")
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, GRCError):
+        text = e.message
+        return text[len("cannot write: "):] if text.startswith("cannot write: ") else text
+    if isinstance(e, MemoryError):
+        return "out of memory"
+    return e.strerror or str(e) if isinstance(e, OSError) else str(e)
+
+
+def crash_log(error: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a log file beside the recovery folder (else the
+    temporary folder); returns its path, or None when no log could be written."""
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    name = f"grc-{clock.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    for folder in (recovery_folder().parent / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(f"grc {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def finite_or_null(value):
+    """JSON-safe metrics: NaN and infinities become None (null), so the output is always valid JSON."""
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 # -- commands --------------------------------------------------------------------------------------
 
 
@@ -108,44 +272,56 @@ def train(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or summary."),
 ):
     """Train a GRC model on a template set and save it."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .metrics import evaluate
-    from .templates import load_template_set
-    from .training import train as train_model
-
-    check_output(output, (".grc",))
+    number(context_dims, "--context-dims", 0, limits.MAX_CONTEXT_DIMS, integer=True)
+    number(seed, "--seed", 0, limits.MAX_SEED, integer=True)
+    number(steps, "--steps", 1, limits.MAX_STEPS, integer=True)
+    number(batch_size, "--batch-size", 1, limits.MAX_BATCH, integer=True)
+    number(threads, "--threads", 1, MAX_THREADS, integer=True)
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)
     config = with_settings(config, settings)
-    template_set = load_template_set(templates)
-    labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
-    with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(),
-                  console=_console(), disable=quiet, transient=False) as bar:
-        tasks = {}
+    check_output(output, (".grc",))
+    with work(output):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        def callback(p):
-            if p.phase not in tasks:
-                tasks[p.phase] = bar.add_task(labels[p.phase], total=p.total, loss=p.loss)
-            bar.update(tasks[p.phase], completed=p.step, loss=p.loss)
+        from .metrics import evaluate
+        from .templates import load_template_set
+        from .training import train as train_model
 
-        model = train_model(template_set, config, device=device, callback=callback, threads=threads)
-    model.save(output)
+        template_set = load_template_set(templates)
+        labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
+        console = _console()
+        live = not quiet and console.is_terminal  # a log (not a terminal) gets one line per phase instead
+        with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(),
+                      console=console, disable=not live, transient=False) as bar:
+            tasks = {}
+
+            def callback(p):
+                if p.phase not in tasks:
+                    tasks[p.phase] = bar.add_task(labels[p.phase], total=p.total, loss=p.loss)
+                    if not quiet and not live:
+                        print(f"training: {labels[p.phase]} ({p.total} steps)", file=sys.stderr, flush=True)
+                bar.update(tasks[p.phase], completed=p.step, loss=p.loss)
+
+            model = train_model(template_set, config, device=device, callback=callback, threads=threads)
+        save_trained(model, output)
     if not quiet:
-        typer.echo(f"saved {output} ({model.info['seconds']:.1f} s of training)")
+        typer.echo(f"saved {printable(output)} ({model.info['seconds']:.1f} s of training)")
         typer.echo(metrics_table(evaluate(model)))
 
 
 @app.command("evaluate")
 def evaluate_command(
     model_file: Path = typer.Argument(..., help="A .grc model file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (a value that is not a "
+                                                         "finite number is null)."),
 ):
     """Quality metrics of a trained model."""
     from .metrics import evaluate
 
-    metrics = evaluate(load_model(model_file))
-    typer.echo(json.dumps(metrics, indent=2) if as_json else metrics_table(metrics))
+    with work():
+        metrics = evaluate(load_model(model_file))
+    typer.echo(json.dumps(finite_or_null(metrics), indent=2, allow_nan=False) if as_json else metrics_table(metrics))
 
 
 @app.command()
@@ -157,9 +333,11 @@ def traces(
     """Plot the templates' context traces (the article's Figure 5, or Figure 6 with --time)."""
     from .plots import plot_traces
 
+    number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
     check_output(output, (".png", ".svg", ".pdf"))
-    plot_traces(load_model(model_file), output, time)
-    typer.echo(f"wrote {output}")
+    with work(output):
+        plot_traces(load_model(model_file), output, time)
+    typer.echo(f"wrote {printable(output)}")
 
 
 @app.command()
@@ -181,24 +359,35 @@ def export(
 ):
     """Export a shape (or a sweep with --animate) as a mesh Blender opens."""
     from .shapes import export_animation
-    from .sweeps import SWEEPS
     from .shapes import export as export_shape
+    from .sweeps import SWEEPS
 
     if animate is not None and animate not in SWEEPS:
-        raise GRCError(f"expected one of {', '.join(SWEEPS)}, got {animate!r}", field="--animate")
+        raise GRCError(f"expected one of {', '.join(SWEEPS)}, got {printable(repr(animate), 40)}", field="--animate")
+    time = number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
+    weights = numbers(blend, "--blend", limits.MAX_BLEND)
+    context_values = numbers(context, "--context", limits.MAX_CONTEXT, most=limits.MAX_CONTEXT_DIMS)
+    number(morph_samples, "--morph-samples", 2, limits.MAX_MORPH_SAMPLES, integer=True)
+    number(subdivide, "--subdivide", 0, limits.MAX_SUBDIVIDE, integer=True)
+    number(flower, "--flower", 1, limits.MAX_PETALS, integer=True)
+    number(thickness, "--thickness", 0, limits.MAX_THICKNESS)
+    number(frames, "--frames", 2, limits.MAX_FRAMES, integer=True)
+    ends = {}
+    for field, text in (("--start", start), ("--stop", stop)):
+        if text is not None and animate == "time":
+            ends[field] = numbers(text, field, limits.MAX_MAP_VALUE, most=1)[0]
+        elif text is not None:
+            ends[field] = numbers(text, field, limits.MAX_BLEND)
     check_output(output, (".glb",) if animate else EXPORT_FORMATS)
-    if not np.isfinite(time):
-        raise GRCError(f"expected a finite number, got {time}", field="--time")
-    model = load_model(model_file)
-    options = dict(morph=morph_samples, subdivide=subdivide, petals=flower, thickness=thickness)
-    if animate:
-        cast = float if animate == "time" else (lambda s: numbers(s, "--start/--stop"))
-        export_animation(model, output, sweep=animate, frames=frames, time=time, blend=numbers(blend, "--blend"),
-                         start=None if start is None else cast(start), stop=None if stop is None else cast(stop),
-                         **options)
-    else:
-        export_shape(model, output, time, numbers(blend, "--blend"), context=numbers(context, "--context"), **options)
-    typer.echo(f"wrote {output}")
+    with work(output):
+        model = load_model(model_file)
+        options = dict(morph=morph_samples, subdivide=subdivide, petals=flower, thickness=thickness)
+        if animate:
+            export_animation(model, output, sweep=animate, frames=frames, time=time, blend=weights,
+                             start=ends.get("--start"), stop=ends.get("--stop"), **options)
+        else:
+            export_shape(model, output, time, weights, context=context_values, **options)
+    typer.echo(f"wrote {printable(output)}")
 
 
 @app.command()
@@ -206,26 +395,32 @@ def info(path: Path = typer.Argument(..., help="A .grc model file or a template 
     """Describe a model file or a template set."""
     from .templates import load_template_set
 
-    if path.is_dir():
-        s = load_template_set(path)
-        lines = [f"template set  {path}", *_set_lines(s)]
-    else:
-        m = load_model(path)
-        c, i = m.config, m.info
-        lines = [f"model         {path}", f"version       {i.get('grc_version', '?')}", *_set_lines(m.templates),
-                 f"preset        {c.preset}, context dims {c.context_dims}, seed {c.seed}",
-                 f"networks      template {list(c.template_hidden)}, encoder {list(c.encoder_hidden)}, "
-                 f"decoder {list(c.decoder_hidden)}",
-                 f"training      {c.steps} steps x {c.batch_size} rows, {i.get('seconds', '?')} s on "
-                 f"{i.get('device', '?')}, {i.get('trained_at', '?')}"]
+    with work():
+        if path.is_dir():
+            s = load_template_set(path)
+            lines = [f"template set  {printable(path)}", *_set_lines(s)]
+        else:
+            m = load_model(path)
+            c, i = m.config, m.info
+            lines = [f"model         {printable(path)}", f"version       {printable(i.get('grc_version', '?'), 40)}",
+                     *_set_lines(m.templates),
+                     f"preset        {printable(c.preset, 40)}, context dims {c.context_dims}, seed {c.seed}",
+                     f"networks      template {list(c.template_hidden)}, encoder {list(c.encoder_hidden)}, "
+                     f"decoder {list(c.decoder_hidden)}",
+                     f"training      {c.steps} steps x {c.batch_size} rows, {printable(i.get('seconds', '?'), 40)} s on "
+                     f"{printable(i.get('device', '?'), 40)}, {printable(i.get('trained_at', '?'), 40)}"]
     typer.echo("\n".join(lines))
 
 
 def _set_lines(s) -> list[str]:
     T, M, N = s.grid_shape
-    return [f"templates     {len(s)}: {', '.join(s.names)}",
+    return [f"templates     {len(s)}: {_names(s.names)}",
             f"grid          {T} time steps x {M} rows x {N} points",
             f"time          {_values(s.time)}", f"morph         {_values(s.morph)}"]
+
+
+def _names(names) -> str:
+    return ", ".join(printable(n, 80) for n in names)
 
 
 def _values(v) -> str:
@@ -237,43 +432,74 @@ def templates_validate(folder: Path = typer.Argument(..., help="A template set f
     """Check a template set: formats, finite numbers, shared grid size and relational map."""
     from .templates import load_template_set
 
-    s = load_template_set(folder)
+    with work():
+        s = load_template_set(folder)
     T, M, N = s.grid_shape
-    typer.echo(f"{folder}: ok, {len(s)} templates ({', '.join(s.names)}), {T} time steps x {M} rows x {N} points")
+    typer.echo(f"{printable(folder)}: ok, {len(s)} templates ({_names(s.names)}), "
+               f"{T} time steps x {M} rows x {N} points")
 
 
 @templates_app.command("import")
 def templates_import(
     name: str = typer.Argument(..., help="The new template's name."),
-    files: list[Path] = typer.Argument(..., help="One row-layout .json, or one grid file (.json/.obj/.ply) per time step, in order."),
+    files: list[Path] = typer.Argument(..., help="One row-layout .json, or one grid file (.json/.obj/.ply) per time "
+                                                 "step, in order. OBJ/PLY grids are read in the order their quads "
+                                                 "prove (any vertex numbering)."),
     output: Path = typer.Option(..., "-o", "--output", help="The template set folder to add it to (created if new)."),
     time: Optional[str] = typer.Option(None, help="The time values, comma-separated (default: evenly 0..1)."),
     morph: Optional[str] = typer.Option(None, help="The morph values, comma-separated (default: evenly 0..1)."),
     scale: float = typer.Option(1.0, help="Multiply every coordinate by this."),
-    rows: Optional[int] = typer.Option(None, help="Morph rows per OBJ/PLY grid (default: square)."),
+    rows: Optional[int] = typer.Option(None, help="Morph rows per OBJ/PLY grid, when it is not square (default: the "
+                                                  "grid's own orientation)."),
     replace: bool = typer.Option(False, "--replace", help="Replace the set's template of this name, in its place "
                                  "in the blend order (without it, a name already in the set is refused)."),
 ):
     """Convert files into a template and add it to a template set folder (or replace one there)."""
-    from .templates import check_set, import_files, load_template, template_filename
+    from .importers import import_files
+    from .templates import TemplateSet, load_template, load_template_set, template_filename
 
-    template = import_files(name, files, time=numbers(time, "--time"), morph=numbers(morph, "--morph"),
-                            scale=scale, rows=rows)
+    if not name.strip():
+        raise GRCError("expected a name with letters or digits, got an empty name", field="name")
+    if printable(name, limits.MAX_NAME + 1) != name:
+        raise GRCError(f"expected a name of printable characters, at most {limits.MAX_NAME}, got "
+                       f"{printable(repr(name), 80)}", field="name")
+    time_values = numbers(time, "--time", limits.MAX_MAP_VALUE, most=limits.MAX_TIME_STEPS)
+    morph_values = numbers(morph, "--morph", limits.MAX_MAP_VALUE, most=limits.MAX_ROWS)
+    number(scale, "--scale", -MAX_SCALE, MAX_SCALE)
+    if scale == 0:
+        raise GRCError("expected a scale other than 0", field="--scale")
+    number(rows, "--rows", 2, limits.MAX_ROWS, integer=True)
+    _check_set_folder(output)
+    with work(output):
+        template = import_files(name, files, time=time_values, morph=morph_values, scale=scale, rows=rows)
+        paths = sorted(p for p in output.glob("*.json") if not p.name.startswith(".")) if output.is_dir() else []
+        existing = list(load_template_set(output)) if len(paths) >= 2 else [load_template(f) for f in paths]
+        names = [t.name for t in existing]
+        if name in names and not replace:
+            raise GRCError(f"the set already has a template named {name!r} (--replace replaces it)", path=output,
+                           field="name")
+        index = names.index(name) if name in names else len(existing)
+        templates = existing[:index] + [template] + existing[index + 1:]
+        if len(templates) >= 2:  # the whole set, saved as a whole (a failure leaves the old set as it was)
+            target = TemplateSet(templates, output).save(output)[index]
+        else:  # a set of one: its single file, written atomically
+            output.mkdir(parents=True, exist_ok=True)
+            target = template.save(paths[0] if paths else output / template_filename(0, name))
+    typer.echo(f"{'replaced' if index < len(existing) else 'wrote'} {printable(target)}")
+
+
+def _check_set_folder(output: Path) -> None:
+    """Before reading the files: the set folder is a folder (or can be made) and can be written."""
     if output.exists() and not output.is_dir():
         raise GRCError("expected a folder", path=output, field="--output")
-    paths = sorted(output.glob("*.json")) if output.is_dir() else []
-    existing = [load_template(f) for f in paths]
-    names = [t.name for t in existing]
-    if name in names and not replace:
-        raise GRCError(f"the set already has a template named {name!r} (--replace replaces it)", path=output,
-                       field="name")
-    index = names.index(name) if name in names else len(existing)
-    templates = existing[:index] + [template] + existing[index + 1:]
-    if len(templates) >= 2:
-        check_set(templates, output)
-    output.mkdir(parents=True, exist_ok=True)
-    target = template.save(paths[index] if index < len(paths) else output / template_filename(index, name))
-    typer.echo(f"{'replaced' if index < len(paths) else 'wrote'} {target}")
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise GRCError(f"{printable(existing)} is not a folder", path=output, field="--output")
+    _try_writing_in(existing, output, "--output")
+    if existing == output and output.parent.is_dir():  # the set is saved beside itself, then swapped in
+        _try_writing_in(output.parent, output, "--output")
 
 
 @app.command()
@@ -285,8 +511,10 @@ def studio(
     benchmark: bool = typer.Option(False, help="Measure slider-to-pixels times and print them."),
 ):
     """Open the GRC Studio desktop app."""
-    import os
-
+    number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
+    numbers(blend, "--blend", limits.MAX_BLEND)
+    if screenshot is not None:
+        check_writable(screenshot, "--screenshot")
     if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in
                                                      ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         raise GRCError("no display to open a window on (no DISPLAY); on a headless machine run it under "
@@ -306,7 +534,9 @@ def blender_addon(output: Path = typer.Option("grc_blender.zip", "-o", "--output
     from .blender import build_addon
 
     check_output(output, (".zip",))
-    typer.echo(f"wrote {build_addon(output)}")
+    with work(output):
+        written = build_addon(output)
+    typer.echo(f"wrote {printable(written)}")
 
 
 def _console():
@@ -316,29 +546,40 @@ def _console():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; GRCError and usage mistakes become one stderr line and exit code 2."""
+    """Run the CLI: a user's mistake or an OS error is one stderr line and exit 2, an interruption one
+    line and exit 130, anything unexpected one line naming its log file and exit 1."""
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="grc", standalone_mode=False)
     except GRCError as e:
-        print(f"grc: {e}", file=sys.stderr)
-        return 2
+        return _fail(f"grc: {e}", 2)
     except NoArgsIsHelpError as e:
         print(e.ctx.get_help())
         return 0
     except UsageError as e:
         where = f"{e.ctx.command_path}: " if e.ctx else "grc: "
-        print(f"{where}{e.format_message()}", file=sys.stderr)
-        return 2
+        return _fail(printable(f"{where}{e.format_message()}", 2000), 2)
     except typer.Exit as e:
         return e.exit_code
-    except typer.Abort:
-        print("grc: aborted", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("grc: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except Interrupted as e:
+        return _fail(f"grc: interrupted; {e.args[0] if e.args else 'nothing written'}", 130)
+    except (typer.Abort, KeyboardInterrupt):
+        return _fail("grc: interrupted; nothing written", 130)
+    except OSError as e:
+        where = f"{printable(e.filename, 500)}: " if e.filename else ""
+        return _fail(f"grc: {where}{printable(e.strerror or e, 500)}", 2)
+    except MemoryError:
+        return _fail("grc: out of memory; try smaller sizes (--batch-size, --morph-samples, --subdivide, --flower)", 2)
+    except Exception as e:  # a bug: one line, the traceback in a log file
+        log = crash_log(e)
+        where = f"the details are in {printable(log, 500)}" if log else "no log could be written"
+        return _fail(f"grc: unexpected error ({type(e).__name__}: {printable(e, 200)}); {where}; please report it", 1)
     return result if isinstance(result, int) else 0
+
+
+def _fail(line: str, code: int) -> int:
+    print(line, file=sys.stderr, flush=True)
+    return code
 
 
 if __name__ == "__main__":

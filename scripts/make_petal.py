@@ -6,7 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from grc.templates import TemplateSet, import_files
+from grc.importers import import_files
+from grc.templates import TemplateSet
 
 MAP = [0, 0.1, 0.3, 0.55, 0.8, 1.0, 1.1]
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,7 @@ import pytest
 
 import grc
 from grc.errors import GRCError
-from grc.formats import write_mesh
-from grc.mesh import Mesh, grid_faces
-from grc.templates import (Template, TemplateSet, check_set, from_rows, import_files, load_template,
-                           load_template_set)
+from grc.templates import Template, TemplateSet, check_set, load_template, load_template_set
 
 from grc_testing import LEAF, PETAL, SPROUT
 
@@ -50,42 +47,6 @@ def test_template_file_is_the_documented_format(tmp_path):
     assert data["format"] == "grc-template/1" and data["name"] == "open"
     assert data["time"] == [0, 1] and data["morph"] == [0, 0.5, 1]
     assert np.array_equal(data["points"], points)  # [time][morph row][point][xyz]
-
-
-def test_article_row_layout_import(petal):
-    # the article's layout: per row the N x values, then the N y values, then the N z values
-    points = petal.points[0]
-    rows = points.transpose(0, 1, 3, 2).reshape(7, 7, 21)
-    t = from_rows("a", rows, petal.time, petal.morph)
-    assert np.array_equal(t.points, points)
-    assert rows[2, 3, 7] == points[2, 3, 0, 1]  # row 3's first y value
-
-
-def test_grid_json_sequence_import_with_scale(petal, tmp_path):
-    files = []
-    for i, grid in enumerate(petal.points[1]):
-        files.append(tmp_path / f"T{i}.json")
-        files[-1].write_text(json.dumps((grid / 0.12).tolist()))
-    t = import_files("b", files, time=petal.time, morph=petal.morph, scale=0.12)
-    assert np.allclose(t.points, petal.points[1], atol=1e-12)
-
-
-@pytest.mark.parametrize("suffix", ["obj", "ply"])
-def test_grid_mesh_sequence_import_keeps_blender_coordinates(petal, tmp_path, suffix):
-    # an artist exports one grid per time step from Blender; Z-up coordinates come back as drawn
-    faces = grid_faces(7, 7)
-    files = [write_mesh(tmp_path / f"T{i}.{suffix}", Mesh(grid.reshape(-1, 3), faces))
-             for i, grid in enumerate(petal.points[0])]
-    t = import_files("a", files, time=petal.time, morph=petal.morph)
-    assert np.allclose(t.points, petal.points[0], atol=1e-6)
-
-
-def test_non_square_grid_mesh_needs_rows(tmp_path):
-    grid = np.random.default_rng(0).normal(size=(2, 7, 3))
-    path = write_mesh(tmp_path / "g.ply", Mesh(grid.reshape(-1, 3), grid_faces(2, 7)))
-    assert np.allclose(import_files("x", [path, path], rows=2).points[0], grid, atol=1e-6)
-    with pytest.raises(GRCError, match="rows"):
-        import_files("x", [path, path])
 
 
 def _write(tmp_path, data, name="bad.json"):
