@@ -233,7 +233,8 @@ class GRCModel:
         time = float(times[0])
         morph = self.morph_samples(morph)
         if context is None:
-            context = self.context(time, blend, morph)
+            with np.errstate(all="ignore"):  # overflow is reported below, as one line
+                context = self.context(time, blend, morph)
             field = "blend"
         else:
             shape = np.shape(context)
@@ -259,8 +260,9 @@ class GRCModel:
             "templates": json.dumps(self.templates.to_json()),
             "info": json.dumps(self.info),
         }
-        tensors = {k: v.astype(np.float32) if k.split(".")[0] in ("encoder", "decoder", "template") else v
-                   for k, v in self.weights.items()}
+        with np.errstate(over="ignore"):  # a weight beyond float32 becomes infinite: the read-back refuses it
+            tensors = {k: v.astype(np.float32) if k.split(".")[0] in ("encoder", "decoder", "template") else v
+                       for k, v in self.weights.items()}
         data = bundle.dumps(tensors, metadata)
         path = Path(path)
         with atomic_path(path) as tmp:
@@ -336,9 +338,15 @@ def check_reads_back(file, path=None) -> GRCModel:
     else GRCError "the model would not read back: ..." naming `path` (the file it was meant for)."""
     try:
         model = GRCModel.load(file)
-        model.shape(float(model.templates.time[-1]), np.eye(len(model.templates))[0])
     except GRCError as e:
-        raise GRCError(f"the model would not read back: {e.message}", path=path or file, field=e.field) from None
+        why = ": ".join(part for part in (e.field, e.message) if part)
+        raise GRCError(f"the model would not read back: {why}", path=path or file) from None
+    time = float(model.templates.time[-1])
+    try:
+        model.shape(time, np.eye(len(model.templates))[0])
+    except GRCError:
+        raise GRCError(f"the model would not read back: its shape at time {time:g} is not finite",
+                       path=path or file) from None
     return model
 
 
