@@ -122,6 +122,8 @@ def parse_json(text: str | bytes, path=None, field: str | None = None, depth: in
         raise GRCError(f"JSON nested {deepest} levels deep; the limit is {depth}", path=path, field=field)
     try:
         return json.loads(text, parse_constant=_reject_constant)
+    except _NotFinite as e:
+        raise GRCError(str(e), path=path, field=field) from None
     except json.JSONDecodeError as e:
         raise GRCError(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=path, field=field) from None
     except (ValueError, RecursionError) as e:
@@ -144,8 +146,12 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
+class _NotFinite(ValueError):
+    pass
+
+
 def _reject_constant(name):
-    raise ValueError(f"expected finite numbers, found {name}")
+    raise _NotFinite(f"expected finite numbers, found {name}")
 
 
 def number(value, field: str, *, low: float | None = None, high: float | None = None,

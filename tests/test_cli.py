@@ -109,11 +109,11 @@ def test_templates_validate_and_import(tmp_path, capsys):
     code, _, err = run(capsys, "templates", "import", "odd", *files[:3], "-o", folder, "--scale", 0.12)
     assert code == 2 and "grid size" in err and len(list(folder.iterdir())) == 2
     # a name already in the set is refused, unless --replace: then it is replaced in its place
-    before = (folder / "0-first.json").read_bytes()
+    before = (folder / "00-first.json").read_bytes()
     args = ("templates", "import", "first", *files, "-o", folder, "--time", time, "--morph", time)
     code, _, err = run(capsys, *args, "--scale", 0.24)
     assert code == 2 and "already has a template named 'first'" in err
-    assert (folder / "0-first.json").read_bytes() == before
+    assert (folder / "00-first.json").read_bytes() == before
     code, out, err = run(capsys, *args, "--scale", 0.24, "--replace")
     assert code == 0 and "replaced" in out, err
     replaced = grc.load_templates(folder)
@@ -130,14 +130,14 @@ def bad_files(tmp_path, petal_model_file):
     for name, text in {"malformed": '{"format": "grc-template/1", "name": ', "nan": None}.items():
         folder = tmp_path / name
         grc.load_templates(PETAL).save(folder)
-        first = folder / "0-petal-a.json"
+        first = folder / "00-petal-a.json"
         first.write_text(text if text else first.read_text().replace("0.0", "NaN", 1))
         bad[name] = folder
     inconsistent = tmp_path / "inconsistent"
     grc.load_templates(PETAL).save(inconsistent)
-    data = json.loads((inconsistent / "1-petal-b.json").read_text())
+    data = json.loads((inconsistent / "01-petal-b.json").read_text())
     data["points"] = [[row[:5] for row in step] for step in data["points"]]
-    (inconsistent / "1-petal-b.json").write_text(json.dumps(data))
+    (inconsistent / "01-petal-b.json").write_text(json.dumps(data))
     bad["inconsistent"] = inconsistent
     return bad
 
@@ -152,7 +152,7 @@ def bad_files(tmp_path, petal_model_file):
     (["train", "{inconsistent}", "-o", "{out}", "--device", "tpu"], None),
     (["export", "{model}", "-o", "{out_obj}", "--blend", "half"], "--blend: expected a number"),
     (["export", "{model}", "-o", "{out_obj}", "--blend", "0.2,0.3,0.5"], "blend: expected one number"),
-    (["export", "{model}", "-o", "{out_obj}", "--subdivide", "7"], "subdivide: expected 0 to 3"),
+    (["export", "{model}", "-o", "{out_obj}", "--subdivide", "7"], "subdivide: expected a value from 0 to 3"),
     (["export", "{model}", "-o", "{out_obj}", "--animate", "spin"], "--animate: expected one of time, blend"),
     (["export", "{model}", "-o", "{tmp}/x.fbx"], "output: expected a file ending in .obj, .ply, .stl, .glb"),
     (["export", "{model}", "-o", "{tmp}/no/such/folder/x.obj"], "does not exist"),
