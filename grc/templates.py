@@ -350,8 +350,7 @@ def save_templates(folder, templates: list[Template]) -> list[Path]:
             raise GRCError(f"expected templates, got {type(t).__name__}", path=folder)
         check_template(t)
     _check_together(templates, folder)
-    if folder.is_symlink():
-        folder = folder.resolve()  # replace the folder it points to, not the link
+    given, folder = folder, folder.resolve()  # through a link: replace the folder it points to, not the link
     parent = folder.parent if str(folder.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -386,7 +385,7 @@ def save_templates(folder, templates: list[Template]) -> list[Path]:
             raise write_error(e, folder) from None
         raise
     _sync(parent)
-    return [folder / name for name in names]
+    return [given / name for name in names]
 
 
 def add_template(folder, template: Template, *, replace: bool = False) -> tuple[Path, bool]:
