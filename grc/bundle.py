@@ -9,6 +9,7 @@ library only: the Blender add-on ships this module.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -16,9 +17,10 @@ import numpy as np
 
 from .errors import GRCError
 from .io import atomic_write
+from .limits import MAX_HEADER_BYTES, MAX_MODEL_BYTES, MAX_TENSOR_DIMS, parse_json, read_bytes
 
 DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8")}
-MAX_HEADER = 64 * 1024 * 1024
+MAX_HEADER = MAX_HEADER_BYTES
 
 
 def dumps(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
@@ -47,12 +49,14 @@ def loads(data: bytes, path=None) -> tuple[dict[str, np.ndarray], dict[str, str]
     if len(data) < 8:
         raise bad("too short")
     (size,) = struct.unpack("<Q", data[:8])
-    if size > min(MAX_HEADER, len(data) - 8):
+    if size > len(data) - 8:
         raise bad("header length is larger than the file")
+    if size > MAX_HEADER:
+        raise bad(f"header of {size:,} bytes is larger than the {MAX_HEADER:,} byte limit")
     try:
-        header = json.loads(data[8:8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise bad("header is not JSON") from None
+        header = parse_json(data[8:8 + size])
+    except GRCError as e:
+        raise bad(f"header: {e.message}") from None
     if not isinstance(header, dict):
         raise bad("header is not a JSON object")
     metadata = header.pop("__metadata__", {})
@@ -69,7 +73,10 @@ def loads(data: bytes, path=None) -> tuple[dict[str, np.ndarray], dict[str, str]
             raise bad(f"tensor {name!r} has no valid dtype, shape and data_offsets") from None
         if not all(type(s) is int and s >= 0 for s in shape) or type(begin) is not int or type(end) is not int:
             raise bad(f"tensor {name!r} has a malformed shape or offsets")
-        if not 0 <= begin <= end <= len(buffer) or end - begin != int(np.prod(shape)) * dtype.itemsize:
+        if len(shape) > MAX_TENSOR_DIMS:
+            raise bad(f"tensor {name!r} has {len(shape)} dimensions; the limit is {MAX_TENSOR_DIMS}")
+        # Python integers: a hostile shape cannot overflow into a small, matching byte count
+        if not 0 <= begin <= end <= len(buffer) or end - begin != math.prod(shape) * dtype.itemsize:
             raise bad(f"tensor {name!r} lies outside the file or does not match its shape")
         spans.append((begin, end))
         tensors[name] = np.frombuffer(buffer[begin:end], dtype=dtype).reshape(shape).copy()
@@ -85,14 +92,7 @@ def save(path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> Path
 
 
 def load(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a safetensors file; missing, unreadable or damaged files raise GRCError."""
+    """Read a safetensors file (a regular file within MAX_MODEL_BYTES); missing, unreadable, oversized or
+    damaged files raise GRCError."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise GRCError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise GRCError("expected a model file, found a folder", path=path) from None
-    except OSError as e:
-        raise GRCError(f"cannot read: {e.strerror}", path=path) from None
-    return loads(data, path)
+    return loads(read_bytes(path, MAX_MODEL_BYTES, "model file"), path)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from .errors import GRCError
+from .limits import MAX_BATCH, MAX_CONTEXT_DIMS, MAX_LAYERS, MAX_SEED, MAX_STEPS, MAX_WIDTH, number
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,8 @@ class Config:
             elif isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise GRCError("expected true or false", path=path, field=f"config.{name}")
-            elif isinstance(default, (int, float)):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise GRCError("expected a number", path=path, field=f"config.{name}")
-                if isinstance(default, int) and value != int(value):
-                    raise GRCError("expected an integer", path=path, field=f"config.{name}")
-                value = type(default)(value)
+            elif isinstance(default, (int, float)):  # real, finite (JSON's 1e400 parses to infinity)
+                value = number(value, f"config.{name}", integer=isinstance(default, int), path=path)
             elif not isinstance(value, type(default)):
                 raise GRCError(f"expected a {type(default).__name__}", path=path, field=f"config.{name}")
             values[name] = value
@@ -115,7 +112,16 @@ CHOICES = {
 
 
 def check_config(c: Config) -> None:
-    """Raise GRCError naming the first field that holds an impossible value."""
+    """Raise GRCError naming the first field that holds an impossible value, or a size past its limit
+    (grc.limits): a mistyped option is one line, never a multi-GB allocation."""
+    for f in dataclasses.fields(c):
+        value, default = getattr(c, f.name), f.default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise GRCError(f"expected true or false, got {value!r}", field=f.name)
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            number(value, f.name, integer=isinstance(default, int))  # a real, finite number (no bools)
+        if isinstance(default, str) and not isinstance(value, str):
+            raise GRCError(f"expected text, got {value!r}", field=f.name)
     for name, allowed in CHOICES.items():
         if getattr(c, name) not in allowed:
             raise GRCError(f"expected one of {', '.join(allowed)}, got {getattr(c, name)!r}", field=name)
@@ -123,21 +129,22 @@ def check_config(c: Config) -> None:
         raise GRCError(f"expected one of {', '.join(PRESETS)}, got {c.preset!r}", field="preset")
     for name in ("template_hidden", "encoder_hidden", "decoder_hidden"):
         sizes = getattr(c, name)
-        if not sizes or any(type(s) is not int or s < 1 for s in sizes):
+        if not isinstance(sizes, tuple) or not sizes or any(type(s) is not int or s < 1 for s in sizes):
             raise GRCError(f"expected one or more positive layer sizes, got {list(sizes)}", field=name)
-    positive = ("steps", "batch_size", "template_steps", "refine_samples")
-    for name in positive:
-        if getattr(c, name) < 1:
-            raise GRCError(f"expected a positive integer, got {getattr(c, name)}", field=name)
-    for name in ("template_lbfgs_steps", "refine_steps", "seed", "context_dims"):
-        if getattr(c, name) < 0:
-            raise GRCError(f"expected zero or more, got {getattr(c, name)}", field=name)
-    if c.context_dims > 16:
-        raise GRCError(f"expected at most 16 context values, got {c.context_dims}", field="context_dims")
+        if len(sizes) > MAX_LAYERS:
+            raise GRCError(f"expected at most {MAX_LAYERS} hidden layers, got {len(sizes)}", field=name)
+        if max(sizes) > MAX_WIDTH:
+            raise GRCError(f"expected layers of at most {MAX_WIDTH:,} units, got {max(sizes):,}", field=name)
+    for name in ("steps", "template_steps"):
+        number(getattr(c, name), name, low=1, high=MAX_STEPS, integer=True)
+    for name in ("template_lbfgs_steps", "refine_steps"):
+        number(getattr(c, name), name, low=0, high=MAX_STEPS, integer=True)
+    for name in ("batch_size", "refine_samples"):
+        number(getattr(c, name), name, low=1, high=MAX_BATCH, integer=True)
+    number(c.seed, "seed", low=0, high=MAX_SEED, integer=True)
+    number(c.context_dims, "context_dims", low=0, high=MAX_CONTEXT_DIMS, integer=True)
     for name in ("template_lr", "lr_encoder", "lr_decoder"):
         if not 0 < getattr(c, name) < 1:
             raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)
-    if not c.refine_template_weight >= 0:
-        raise GRCError(f"expected zero or more, got {c.refine_template_weight}", field="refine_template_weight")
-    if not 0 <= c.context_mask <= 1:
-        raise GRCError(f"expected a value in [0, 1], got {c.context_mask}", field="context_mask")
+    number(c.refine_template_weight, "refine_template_weight", low=0, high=1e6)
+    number(c.context_mask, "context_mask", low=0, high=1)

@@ -22,3 +22,8 @@ def printable(text, limit: int = 200) -> str:
     text = str(text)
     out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return out if len(out) <= limit else out[:limit - 1] + "…"
+
+
+class WriteError(GRCError):
+    """A file could not be written (disk full, no permission, a folder in the way); the old file,
+    if any, is as it was. Callers holding work that took long (a trained model) keep it elsewhere."""

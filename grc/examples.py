@@ -1,5 +1,7 @@
 """The bundled examples (template sets and the petal model), found wherever GRC Studio is installed.
 
+One copy lives in the repository (templates/, meshes/). An installed wheel carries it as package data
+under grc/bundled/ (see pyproject.toml); a checkout and an editable install read the repository's.
 Bundled files are read-only to the app: it opens them, and the first save asks where to put a copy.
 """
 
@@ -7,7 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]  # a checkout (editable install); TODO: package data for `pip install .`
+PACKAGE = Path(__file__).resolve().parent
+SETS = ("petal", "leaf", "sprout")
+
+
+def _root() -> Path:
+    """The folder holding templates/ and meshes/: the wheel's grc/bundled, else the checkout."""
+    installed = PACKAGE / "bundled"
+    if (installed / "meshes").is_dir():
+        return installed
+    return PACKAGE.parent  # a checkout, or an editable install of one
+
+
+ROOT = _root()
 
 
 def template_set_path(name: str = "petal") -> Path:
@@ -26,5 +40,5 @@ def is_bundled(path) -> bool:
         path = Path(path).resolve()
     except OSError:
         return False
-    roots = [template_set_path(n) for n in ("petal", "leaf", "sprout")] + [model_path()]
+    roots = [template_set_path(n) for n in SETS] + [model_path()]
     return any(path == r.resolve() or r.resolve() in path.parents for r in roots)

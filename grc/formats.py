@@ -15,6 +15,7 @@ import trimesh
 
 from .errors import GRCError
 from .io import atomic_path
+from .limits import FLOAT32_MAX, MAX_FPS, MIN_FPS, number
 from .mesh import Mesh, triangulate
 
 FORMATS = ("obj", "ply", "stl", "glb")
@@ -53,8 +54,8 @@ def write_morph_glb(path, frames, faces, names, *, fps: float = 24) -> Path:
     names = [str(name) for name in names]
     if len(names) != len(frames) or len(set(names)) != len(names):
         raise GRCError(f"expected {len(frames)} different names, one per frame, got {names}", path=path, field="names")
-    if not fps > 0:
-        raise GRCError(f"expected a positive number, got {fps!r}", path=path, field="fps")
+    fps = number(fps, "fps", low=MIN_FPS, high=MAX_FPS, path=path)
+    _check_finite(frames - frames[0], path, "frames")  # the morph targets are stored as float32 too
     triangles = faces if faces.shape[1] == 3 else triangulate(faces)
     gltf = _gltf(path.stem, to_y_up(frames[0]), triangles, targets=to_y_up(frames - frames[0]), names=names, fps=fps)
     with atomic_path(path) as tmp:
@@ -63,8 +64,13 @@ def write_morph_glb(path, frames, faces, names, *, fps: float = 24) -> Path:
 
 
 def _check_finite(array, path, field):
+    """Every coordinate finite and within float32 (files store float32: 1e39 would become infinity)."""
+    array = np.asarray(array)
     if not np.isfinite(array).all():
         raise GRCError("contains NaN or infinite coordinates", path=path, field=field)
+    if array.size and np.abs(array).max() > FLOAT32_MAX:
+        raise GRCError(f"coordinates up to {np.abs(array).max():.3g}, beyond what a file stores "
+                       f"(float32, {FLOAT32_MAX:.3g})", path=path, field=field)
 
 
 def _write_obj(tmp, mesh, name):
@@ -95,7 +101,9 @@ def _write_stl(tmp, mesh, name):
 
 def _write_glb(tmp, mesh, name):
     """GLB (Y-up) of the triangles, with smooth vertex normals."""
-    _gltf(name, to_y_up(mesh.vertices), mesh.triangles, normals=to_y_up(mesh.vertex_normals)).save_binary(str(tmp))
+    normals = mesh.vertex_normals
+    _check_finite(normals, name, "normals")
+    _gltf(name, to_y_up(mesh.vertices), mesh.triangles, normals=to_y_up(normals)).save_binary(str(tmp))
 
 
 # writer(tmp, mesh, name): name (the file's stem) names the object where the format has one

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import GRCError
+from .errors import GRCError, WriteError
 
 
 def recovery_folder() -> Path:
@@ -19,24 +19,48 @@ def atomic_path(path):
     """Yield a temporary path in the target's folder; on success it replaces `path` in one rename.
 
     If the block fails (or the process dies), the target is untouched and the temporary file
-    is removed (or, after a kill, left behind under a hidden `.name.*.tmp` name).
+    is removed (or, after a kill, left behind under a hidden `.name.*.tmp` name). An OSError
+    (disk full, no permission) becomes a one-line WriteError naming the target.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise GRCError(f"folder {folder} does not exist", path=path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    os.chmod(tmp, _mode(path))  # mkstemp makes it private (0600); give it what a plain write would
+    folder = check_writable(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.chmod(tmp, _mode(path))  # mkstemp makes it private (0600); give it what a plain write would
+    except OSError as e:
+        raise write_error(e, path) from None
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise write_error(e, path) from None
         raise
+
+
+def check_writable(path) -> Path:
+    """Raise WriteError unless a file can be written at `path` (its folder exists, it is not a folder);
+    returns the folder. Cheap: call it before long work whose result goes to `path`."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise WriteError(f"cannot write: folder {folder} does not exist", path=path)
+    if path.is_dir():
+        raise WriteError("cannot write: expected a file name, found a folder", path=path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(f"cannot write: no permission to write in {folder}", path=path)
+    return folder
+
+
+def write_error(e: OSError, path) -> WriteError:
+    """A one-line WriteError for an OSError met while writing `path`."""
+    kept = "; the previous file is unchanged" if Path(path).exists() else ""
+    return WriteError(f"cannot write: {e.strerror or e}{kept}", path=path)
 
 
 def _mode(path: Path) -> int:

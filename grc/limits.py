@@ -21,6 +21,7 @@ MAX_MODEL_BYTES = 256 * 1024 * 1024  # a .grc file (the default petal model is 0
 MAX_TEMPLATE_BYTES = 64 * 1024 * 1024  # one template .json, or any other JSON input
 MAX_MESH_BYTES = 256 * 1024 * 1024  # one OBJ / PLY / GLB to import
 MAX_JSON_DEPTH = 16  # nesting of any JSON we read (a template's points are 5 deep)
+MAX_TENSOR_DIMS = 8  # dimensions of one array in a model file (ours have at most 3)
 
 # -- template sets ---------------------------------------------------------------------------------
 MAX_TEMPLATES = 64  # templates in one set
@@ -31,6 +32,8 @@ MAX_GRID_VALUES = 2_000_000  # templates x time steps x rows x points x 3 number
 MAX_COORDINATE = 1e6  # |x|, |y|, |z| of a template point (far past any scene; the maths stays finite)
 MAX_MAP_VALUE = 1e6  # |time| and |morph| values of a relational map
 MAX_NAME = 200  # characters of a template name
+MAX_ATTRIBUTION = 2000  # characters of a template's attribution (credit line)
+MAX_FILE_STEM = 60  # characters of a template name kept in its file name (names stay whole inside the file)
 
 # -- training --------------------------------------------------------------------------------------
 MAX_LAYERS = 8  # hidden layers of one network
@@ -38,16 +41,22 @@ MAX_WIDTH = 4096  # units of one hidden layer
 MAX_BATCH = 65536  # rows per training step
 MAX_STEPS = 10_000_000  # steps of any training phase
 MAX_SEED = 2**32 - 1  # seeds are 0 .. 2**32 - 1
-MAX_CONTEXT_DIMS = 16
+MAX_CONTEXT_DIMS = 16  # context values per row
+# A model file's JSON header: the templates (at most 32 characters per number, brackets and commas
+# included) plus 16 MiB for names, relational maps, config and the weights' entries. Every template set
+# within the limits above gives a header within it; a model file must also fit MAX_MODEL_BYTES.
+MAX_HEADER_BYTES = 32 * MAX_GRID_VALUES + 16 * 1024 * 1024
 
 # -- shapes and exports ----------------------------------------------------------------------------
 MAX_BLEND = 100.0  # |blend| (α or any weight); the app's controls stay well inside it
 MAX_CONTEXT = 1e4  # |raw context value|
 MAX_MORPH_SAMPLES = 2048  # rows of a generated petal
-MAX_SUBDIVIDE = 3
-MAX_PETALS = 64
+MAX_SUBDIVIDE = 3  # Catmull-Clark levels of an export (each level 4x the faces)
+MAX_PETALS = 64  # petals of a flower
 MAX_FRAMES = 1000  # morph targets of a sweep
-MAX_THICKNESS = 1e3
+MAX_THICKNESS = 1e3  # shell thickness of an export
+MIN_FPS = 0.01  # frames per second of a sweep's animation
+MAX_FPS = 1000.0
 MAX_EXPORT_VERTICES = 20_000_000  # vertices of one exported mesh (all frames of a sweep together)
 FLOAT32_MAX = 3.4e38  # every exported coordinate is finite and within float32
 
@@ -113,6 +122,8 @@ def parse_json(text: str | bytes, path=None, field: str | None = None, depth: in
         raise GRCError(f"JSON nested {deepest} levels deep; the limit is {depth}", path=path, field=field)
     try:
         return json.loads(text, parse_constant=_reject_constant)
+    except _NotFinite as e:
+        raise GRCError(str(e), path=path, field=field) from None
     except json.JSONDecodeError as e:
         raise GRCError(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=path, field=field) from None
     except (ValueError, RecursionError) as e:
@@ -135,8 +146,12 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
+class _NotFinite(ValueError):
+    pass
+
+
 def _reject_constant(name):
-    raise ValueError(f"expected finite numbers, found {name}")
+    raise _NotFinite(f"expected finite numbers, found {name}")
 
 
 def number(value, field: str, *, low: float | None = None, high: float | None = None,
@@ -150,7 +165,8 @@ def number(value, field: str, *, low: float | None = None, high: float | None = 
         raise GRCError(f"expected a whole number, got {value}", path=path, field=field)
     value = int(value) if integer else float(value)
     if low is not None and value < low or high is not None and value > high:
-        raise GRCError(f"expected {_range(low, high, integer)}, got {value:g}", path=path, field=field)
+        raise GRCError(f"expected {_range(low, high, integer)}, got {value:,}" if integer else
+                       f"expected {_range(low, high, integer)}, got {value:g}", path=path, field=field)
     return value
 
 

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import GRCError
+from .limits import MAX_EXPORT_VERTICES, MAX_MORPH_SAMPLES, MAX_PETALS, MAX_POINTS, MAX_SUBDIVIDE, MAX_THICKNESS, number
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
-
-MAX_SUBDIVIDE = 3
 BLENDER_QUALITY = 3  # the Subdivision Surface modifier's default quality
 
 
@@ -181,6 +180,23 @@ def _boundary_edges(faces) -> np.ndarray:
     return np.array([e for e in edges.tolist() if (e[1], e[0]) not in inner]).reshape(-1, 2)
 
 
+def check_options(rows, points, subdivide=0, thickness=0.0, petals=1, frames=1) -> int:
+    """Check a mesh's options against grc.limits before any work; returns the vertex count of all
+    `frames` together, which must stay within MAX_EXPORT_VERTICES. Whole numbers must be integers."""
+    for name, value, low, high in (("rows", rows, 2, MAX_MORPH_SAMPLES), ("points", points, 2, MAX_POINTS),
+                                   ("subdivide", subdivide, 0, MAX_SUBDIVIDE), ("petals", petals, 1, MAX_PETALS)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            raise GRCError(f"expected a whole number, got {value!r}", field=name)
+        number(value, name, low=low, high=high, integer=True)
+    number(thickness, "thickness", low=0, high=MAX_THICKNESS)
+    r, p = subdivided_size(int(rows), int(points), int(subdivide))
+    vertices = r * p * (2 if thickness > 0 else 1) * int(petals) * int(frames)
+    if vertices > MAX_EXPORT_VERTICES:
+        raise GRCError(f"{vertices:,} vertices; the limit for one export is {MAX_EXPORT_VERTICES:,} "
+                       f"(use less subdivision, fewer petals, frames or morph samples)", field="export")
+    return vertices
+
+
 class MeshBuilder:
     """Turns grids of one size into meshes; everything fixed is precomputed so build() is cheap.
 
@@ -190,14 +206,7 @@ class MeshBuilder:
     """
 
     def __init__(self, rows: int, points: int, subdivide: int = 0, thickness: float = 0.0, petals: int = 1):
-        for name, value, low in (("rows", rows, 2), ("points", points, 2), ("subdivide", subdivide, 0),
-                                 ("petals", petals, 1)):
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise GRCError(f"expected an integer >= {low}, got {value!r}", field=name)
-        if subdivide > MAX_SUBDIVIDE:
-            raise GRCError(f"expected 0 to {MAX_SUBDIVIDE}, got {subdivide}", field="subdivide")
-        if not np.isfinite(thickness) or thickness < 0:
-            raise GRCError(f"expected a finite number >= 0, got {thickness!r}", field="thickness")
+        check_options(rows, points, subdivide, thickness, petals)
         self.shape = (rows, points, 3)
         self.thickness = float(thickness)
         self.operator = subdivision_operator(rows, points, subdivide)  # (V, rows * points)

@@ -12,6 +12,7 @@ context the encoder gives its rows; a *blend* of templates is a weighted mix of 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ import numpy as np
 from . import bundle
 from .config import Config
 from .errors import GRCError
+from .io import atomic_path
+from .limits import MAX_BLEND, MAX_CONTEXT, MAX_MAP_VALUE, MAX_MODEL_BYTES, MAX_MORPH_SAMPLES, number, parse_json
 from .templates import TemplateSet
 
 MODEL_FORMAT = "grc-model/1"
@@ -158,18 +161,17 @@ class GRCModel:
         """The morph values of a shape's rows: the template grid's (None), n even samples (int), or given."""
         if morph is None:
             return self.templates.morph
-        if isinstance(morph, (int, np.integer)):
-            if morph < 2:
-                raise GRCError(f"expected at least 2 morph samples, got {morph}", field="morph")
-            return np.linspace(self.templates.morph[0], self.templates.morph[-1], int(morph))
-        return np.asarray(morph, float).reshape(-1)
+        if isinstance(morph, (int, np.integer)) and not isinstance(morph, (bool, np.bool_)):
+            count = number(morph, "morph samples", low=2, high=MAX_MORPH_SAMPLES, integer=True)
+            return np.linspace(self.templates.morph[0], self.templates.morph[-1], count)
+        return _values(morph, "morph", MAX_MAP_VALUE, MAX_MORPH_SAMPLES)
 
     def traces(self, time=None, morph=None) -> np.ndarray:
         """Each template's context over the relational map: (K, len(time), len(morph), C).
 
         `time` defaults to the templates' time steps, `morph` as in `morph_samples`.
         """
-        time = self.templates.time if time is None else np.atleast_1d(np.asarray(time, float))
+        time = self.templates.time if time is None else _values(time, "time", MAX_MAP_VALUE)
         morph = self.morph_samples(morph)
         key = (np.asarray(time, float).tobytes(), np.asarray(morph, float).tobytes())
         traces = self._remembered.get(key)
@@ -190,7 +192,7 @@ class GRCModel:
         """Compute the traces at each of `times` (in batches) and keep them: `traces(t, morph)` for one
         of these times is then a lookup (for an app about to scrub through them). The values are the
         ones `traces` computes. Safe to run in another thread while this model is used."""
-        times = np.atleast_1d(np.asarray(times, float)).reshape(-1)
+        times = _values(times, "time", MAX_MAP_VALUE)
         morph = np.asarray(self.morph_samples(morph), float)
         chunk = max(1, REMEMBER_ROWS // (len(self.templates) * len(morph)))  # bounds the memory it takes
         traces = np.concatenate([self._traces(times[i:i + chunk], morph) for i in range(0, len(times), chunk)], axis=1)
@@ -201,14 +203,12 @@ class GRCModel:
     def blend_weights(self, blend) -> np.ndarray:
         """Template weights for a blend: a number α for two templates (0 = first, 1 = second), or K weights."""
         K = len(self.templates)
-        values = np.atleast_1d(np.asarray(blend, dtype=float))
+        values = _values(blend, "blend", MAX_BLEND)
         if values.size == 1 and K == 2:
             return np.array([1 - values[0], values[0]])
         if values.shape != (K,):
             expected = "one number (0 = first template, 1 = second) or 2 weights" if K == 2 else f"{K} weights"
             raise GRCError(f"expected {expected}, got {values.size} values", field="blend")
-        if not np.all(np.isfinite(values)):
-            raise GRCError("expected finite numbers", field="blend")
         return values
 
     def context(self, time: float, blend=0.0, morph=None) -> np.ndarray:
@@ -222,16 +222,33 @@ class GRCModel:
         return mean + np.tensordot(self.blend_weights(blend), traces - mean, axes=1)
 
     def shape(self, time: float, blend=0.0, *, morph=None, context=None) -> np.ndarray:
-        """The generated grid at `time` for a blend (or raw `context`, (C,) or (M', C)): (M', N, 3)."""
+        """The generated grid at `time` for a blend (or raw `context`, (C,) or (M', C)): (M', N, 3).
+
+        Time, blend and context are checked (real, finite, within MAX_MAP_VALUE, MAX_BLEND, MAX_CONTEXT);
+        a grid that comes out NaN or infinite (far outside what the model learned) is a GRCError.
+        """
+        times = _values(time, "time", MAX_MAP_VALUE)
+        if times.size != 1:
+            raise GRCError(f"expected one number, got {times.size}", field="time")
+        time = float(times[0])
         morph = self.morph_samples(morph)
         if context is None:
-            context = self.context(time, blend, morph)
+            with np.errstate(all="ignore"):  # overflow is reported below, as one line
+                context = self.context(time, blend, morph)
+            field = "blend"
         else:
-            context = np.asarray(context, float)
+            shape = np.shape(context)
+            context = _values(context, "context", MAX_CONTEXT).reshape(shape)
             if context.shape not in ((self.context_dims,), (len(morph), self.context_dims)):
                 raise GRCError(f"expected {self.context_dims} values (or one row of them per morph sample)",
                                field="context")
-        return self.decode(np.full(len(morph), float(time)), morph, context)
+            field = "context"
+        with np.errstate(all="ignore"):  # overflow is reported below, as one line
+            grid = self.decode(np.full(len(morph), time), morph, context)
+        if not np.isfinite(grid).all():
+            raise GRCError(f"the shape at time {time:g} is not finite (too far outside what the model learned)",
+                           field=field)
+        return grid
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path) -> Path:
@@ -243,9 +260,15 @@ class GRCModel:
             "templates": json.dumps(self.templates.to_json()),
             "info": json.dumps(self.info),
         }
-        tensors = {k: v.astype(np.float32) if k.split(".")[0] in ("encoder", "decoder", "template") else v
-                   for k, v in self.weights.items()}
-        return bundle.save(path, tensors, metadata)
+        with np.errstate(over="ignore"):  # a weight beyond float32 becomes infinite: the read-back refuses it
+            tensors = {k: v.astype(np.float32) if k.split(".")[0] in ("encoder", "decoder", "template") else v
+                       for k, v in self.weights.items()}
+        data = bundle.dumps(tensors, metadata)
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+            check_reads_back(tmp, path)
+        return path
 
     @classmethod
     def load(cls, path) -> "GRCModel":
@@ -267,12 +290,9 @@ class GRCModel:
                            path=path, field="format")
         parsed = {}
         for key in ("config", "templates", "info"):
-            try:
-                parsed[key] = json.loads(meta[key])
-            except KeyError:
-                raise GRCError("missing from the model file", path=path, field=key) from None
-            except json.JSONDecodeError:
-                raise GRCError("not valid JSON", path=path, field=key) from None
+            if key not in meta:
+                raise GRCError("missing from the model file", path=path, field=key)
+            parsed[key] = parse_json(meta[key], path=path, field=key)
         config = Config.from_json(parsed["config"], path)
         templates = TemplateSet.from_json(parsed["templates"], path)
         expected = expected_shapes(config, templates)
@@ -286,8 +306,65 @@ class GRCModel:
         extra = sorted(set(tensors) - set(expected))
         if extra:
             raise GRCError(f"unexpected weights {extra}", path=path, field="weights")
+        for name in ("relational_scale", "row_scale"):  # the model divides by them
+            if not np.all(tensors[name] > 0):
+                raise GRCError(f"expected positive values, got {tensors[name].tolist()}", path=path, field=name)
         info = parsed["info"] if isinstance(parsed["info"], dict) else {}
         return cls(config, templates, tensors, info)
+
+
+def _values(values, field: str, limit: float, count: int | None = None) -> np.ndarray:
+    """A number or list of numbers as a flat float array: real numbers (no booleans or strings), finite,
+    |value| <= limit, at most `count` of them; else a GRCError naming the field."""
+    try:
+        array = np.asarray(values)
+    except ValueError:
+        raise GRCError("expected a number or a list of numbers", field=field) from None
+    if array.dtype.kind not in "iuf":
+        raise GRCError(f"expected real numbers, got {array.dtype.kind == 'b' and 'true/false' or array.dtype}",
+                       field=field)
+    array = array.astype(float).reshape(-1)
+    if count is not None and array.size > count:
+        raise GRCError(f"expected at most {count:,} values, got {array.size:,}", field=field)
+    if not np.isfinite(array).all():
+        raise GRCError("expected finite numbers (no NaN or infinity)", field=field)
+    if array.size and np.abs(array).max() > limit:
+        raise GRCError(f"expected values from {-limit:g} to {limit:g}, got {np.abs(array).max():g}", field=field)
+    return array
+
+
+def check_reads_back(file, path=None) -> GRCModel:
+    """Load `file` through every check `GRCModel.load` does and decode a shape that must be finite;
+    else GRCError "the model would not read back: ..." naming `path` (the file it was meant for)."""
+    try:
+        model = GRCModel.load(file)
+    except GRCError as e:
+        why = ": ".join(part for part in (e.field, e.message) if part)
+        raise GRCError(f"the model would not read back: {why}", path=path or file) from None
+    time = float(model.templates.time[-1])
+    try:
+        model.shape(time, np.eye(len(model.templates))[0])
+    except GRCError:
+        raise GRCError(f"the model would not read back: its shape at time {time:g} is not finite",
+                       path=path or file) from None
+    return model
+
+
+def model_bytes(config: Config, templates: TemplateSet) -> int:
+    """About how many bytes a model file of this config and template set takes (weights in float32 and
+    the templates' JSON, at 32 characters a number)."""
+    shapes = expected_shapes(config, templates)
+    values = len(templates) * int(np.prod(templates.grid_shape)) * 3
+    return sum(math.prod(s) for s in shapes.values()) * 4 + 32 * values + 65536
+
+
+def check_model_size(config: Config, templates: TemplateSet) -> None:
+    """Raise GRCError before training if the model would be larger than a model file may be."""
+    size = model_bytes(config, templates)
+    if size > MAX_MODEL_BYTES:
+        raise GRCError(f"a model of this config and template set would take {size / 2**20:,.0f} MiB, more than "
+                       f"the {MAX_MODEL_BYTES / 2**20:,.0f} MiB limit for a model file (use fewer or narrower "
+                       f"layers)", field="config")
 
 
 def load_model(path) -> GRCModel:

@@ -11,15 +11,23 @@ import numpy as np
 
 from .errors import GRCError
 from .formats import write_mesh, write_morph_glb
-from .mesh import MeshBuilder
+from .io import check_writable
+from .limits import MAX_FPS, MIN_FPS, number
+from .mesh import MeshBuilder, check_options
 from .model import GRCModel
 from .sweeps import sweep_name, sweep_values
 
 
+def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 0.0, petals: int = 1,
+            frames: int = 1) -> MeshBuilder:
+    """A MeshBuilder for this model's grids (with `morph` samples per petal, as in model.shape).
 
-def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 0.0, petals: int = 1) -> MeshBuilder:
-    """A MeshBuilder for this model's grids (with `morph` samples per petal, as in model.shape)."""
-    return MeshBuilder(len(model.morph_samples(morph)), model.grid_shape[2], subdivide, thickness, petals)
+    Every option is checked against grc.limits first (subdivide, petals, thickness, morph samples, and
+    the vertices of all `frames` together), so the CLI, the app and the add-on give the same errors.
+    """
+    rows, points = len(model.morph_samples(morph)), model.grid_shape[2]
+    check_options(rows, points, subdivide, thickness, petals, frames)
+    return MeshBuilder(rows, points, subdivide, thickness, petals)
 
 
 def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph=None, subdivide: int = 0,
@@ -28,8 +36,9 @@ def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph
 
     With subdivide 0, one petal and no thickness the vertices are the grid points in row-major order.
     """
-    mesh = builder(model, morph, subdivide, thickness, petals).build(
-        model.shape(time, blend, morph=morph, context=context))
+    check_writable(path)
+    build = builder(model, morph, subdivide, thickness, petals)
+    mesh = build.build(model.shape(time, blend, morph=morph, context=context))
     return write_mesh(path, mesh, format)
 
 
@@ -44,8 +53,10 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
     """
     if Path(path).suffix.lower() != ".glb":
         raise GRCError("expected a .glb file (morph targets need glTF)", path=path, field="output")
+    check_writable(path)
+    fps = number(fps, "fps", low=MIN_FPS, high=MAX_FPS)
     values = sweep_values(model, sweep, frames, start, stop)
-    build = builder(model, morph, subdivide, thickness, petals)
+    build = builder(model, morph, subdivide, thickness, petals, frames=len(values))
     if sweep == "time":
         grids = [model.shape(v, blend, morph=morph) for v in values]
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import GRCError
+from .limits import MAX_FRAMES, MAX_MAP_VALUE, number
 
 SWEEPS = ("time", "blend")
 
@@ -15,11 +16,13 @@ def sweep_values(model, sweep: str, frames: int, start=None, stop=None) -> list:
     template to the second (a number for two templates, K weights otherwise), or from start to stop."""
     if sweep not in SWEEPS:
         raise GRCError(f"expected one of {', '.join(SWEEPS)}, got {sweep!r}", field="animate")
-    if not isinstance(frames, (int, np.integer)) or frames < 2:
-        raise GRCError(f"expected an integer >= 2, got {frames!r}", field="frames")
+    if not isinstance(frames, (int, np.integer)) or isinstance(frames, (bool, np.bool_)):
+        raise GRCError(f"expected a whole number, got {frames!r}", field="frames")
+    frames = number(frames, "frames", low=2, high=MAX_FRAMES, integer=True)
     if sweep == "time":
         low, high = model.templates.time[[0, -1]]
-        low, high = float(low if start is None else start), float(high if stop is None else stop)
+        low = float(low) if start is None else number(start, "start", low=-MAX_MAP_VALUE, high=MAX_MAP_VALUE)
+        high = float(high) if stop is None else number(stop, "stop", low=-MAX_MAP_VALUE, high=MAX_MAP_VALUE)
         return [low + (high - low) * s for s in np.linspace(0, 1, frames)]
     K = len(model.templates)
     low = np.eye(K)[0] if start is None else model.blend_weights(start)

@@ -7,21 +7,34 @@ A template is one JSON file (format `grc-template/1`):
      "morph": [0, 0.1, ...],             # M increasing values: one per morph row of the grid
      "points": [[[[x, y, z], ...]]]}     # [time][morph row][point][xyz], Z up as in Blender
 
-A template set is a folder of such files (sorted by file name) sharing the relational map
-and grid size. Numpy and the standard library only: the Blender add-on ships this module.
+A template set is a folder of such files, `00-<name>.json`, `01-<name>.json`, ...: the number before
+the dash is the blend order. It is saved as a whole (`save_templates`): the new set is written beside the
+old one, read back, then swapped in, so a failure at any point leaves the old folder as it was. Every
+number and size is checked against grc.limits. Numpy and the standard library only: the Blender add-on
+ships this module.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import itertools
 import json
 import math
+import os
+import re
+import shutil
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import GRCError
-from .io import atomic_write
+from .errors import GRCError, WriteError
+from .io import atomic_write, write_error
+from .limits import (MAX_ATTRIBUTION, MAX_COORDINATE, MAX_FILE_STEM, MAX_GRID_VALUES, MAX_MAP_VALUE, MAX_NAME,
+                     MAX_POINTS, MAX_ROWS, MAX_TEMPLATE_BYTES, MAX_TEMPLATES, MAX_TIME_STEPS, parse_json, read_text)
 
 FORMAT = "grc-template/1"
 
@@ -65,8 +78,7 @@ class Template:
             if key not in data:
                 raise GRCError("missing", path=path, field=key)
         name, attribution = data["name"], data.get("attribution", "")
-        if not isinstance(name, str) or not name.strip():
-            raise GRCError("expected a non-empty string", path=path, field="name")
+        check_name(name, path)
         if not isinstance(attribution, str):
             raise GRCError("expected a string", path=path, field="attribution")
         time = _array(data["time"], 1, path, "time")
@@ -75,7 +87,7 @@ class Template:
         return cls(name, time, morph, points, attribution, _path=path)
 
     def save(self, path) -> Path:
-        """Write the template to `path` atomically."""
+        """Write the template to `path` atomically (one file; a set is saved with `save_templates`)."""
         return atomic_write(path, template_json(self.to_json()))
 
     _path: object = field(default=None, repr=False, compare=False)
@@ -95,27 +107,63 @@ def template_json(data: dict) -> str:
 
 
 def _array(value, ndim: int, path, name: str) -> np.ndarray:
-    """A nested list of numbers as a float array of rank `ndim`, or a GRCError."""
+    """A nested list of real numbers (no booleans or strings) as a float array of rank `ndim`, or a GRCError.
+
+    The values are checked one level at a time before any array is made, and their count against
+    MAX_GRID_VALUES, so a hostile file cannot make a huge array or slip `true` in as 1.0.
+    """
+    shape_error = GRCError(f"expected a nested list of numbers, {ndim} levels deep, all rows the same length",
+                           path=path, field=name)
+    values = [value]
+    for _ in range(ndim):
+        if not all(type(v) is list for v in values):
+            raise shape_error
+        values = list(itertools.chain.from_iterable(values))
+        if len(values) > MAX_GRID_VALUES:
+            raise GRCError(f"more than {MAX_GRID_VALUES:,} numbers; the limit for a template set",
+                           path=path, field=name)
+    kinds = set(map(type, values))
+    if not kinds <= {int, float}:
+        bad = next(v for v in values if type(v) not in (int, float))
+        raise GRCError(f"expected numbers, found {bad!r}" if not isinstance(bad, list) else str(shape_error),
+                       path=path, field=name)
     try:
         array = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise GRCError(f"expected a nested list of numbers, {ndim} levels deep, all rows the same length",
-                       path=path, field=name) from None
+    except (TypeError, ValueError, OverflowError):
+        raise shape_error from None
     if array.ndim != ndim:
-        raise GRCError(f"expected a {ndim}-level nested list of numbers, got {array.ndim} levels",
-                       path=path, field=name)
+        raise shape_error
     return array
 
 
+def check_name(name, path=None) -> str:
+    """A template name: non-empty text of printable characters, at most MAX_NAME of them."""
+    if not isinstance(name, str) or not name.strip():
+        raise GRCError("expected a non-empty name", path=path, field="name")
+    if len(name) > MAX_NAME:
+        raise GRCError(f"expected a name of at most {MAX_NAME} characters, got {len(name)}", path=path, field="name")
+    if not name.isprintable():
+        raise GRCError(f"expected printable characters, got {name!r}", path=path, field="name")
+    return name
+
+
 def check_template(t: Template) -> None:
-    """Raise GRCError unless the template's arrays are well formed and finite."""
+    """Raise GRCError unless the template's arrays are well formed, finite and within grc.limits."""
     path = t._path
-    for axis in ("time", "morph"):
+    check_name(t.name, path)
+    if not isinstance(t.attribution, str) or len(t.attribution) > MAX_ATTRIBUTION:
+        raise GRCError(f"expected text of at most {MAX_ATTRIBUTION} characters", path=path, field="attribution")
+    for axis, most in (("time", MAX_TIME_STEPS), ("morph", MAX_ROWS)):
         values = getattr(t, axis)
         if values.ndim != 1 or len(values) < 2:
             raise GRCError("expected a list of at least 2 numbers", path=path, field=axis)
+        if len(values) > most:
+            raise GRCError(f"expected at most {most} values, got {len(values)}", path=path, field=axis)
         if not np.all(np.isfinite(values)):
             raise GRCError("expected finite numbers (no NaN or infinity)", path=path, field=axis)
+        if np.abs(values).max() > MAX_MAP_VALUE:
+            raise GRCError(f"expected values from {-MAX_MAP_VALUE:g} to {MAX_MAP_VALUE:g}, got "
+                           f"{values[np.abs(values).argmax()]:g}", path=path, field=axis)
         if not np.all(np.diff(values) > 0):
             raise GRCError("expected strictly increasing values", path=path, field=axis)
     if t.points.ndim != 4 or t.points.shape[-1] != 3:
@@ -126,32 +174,26 @@ def check_template(t: Template) -> None:
                        f"time and morph), got {T} x {M}", path=path, field="points")
     if N < 2:
         raise GRCError("expected at least 2 points per row", path=path, field="points")
+    if N > MAX_POINTS:
+        raise GRCError(f"expected at most {MAX_POINTS} points per row, got {N}", path=path, field="points")
+    if t.points.size > MAX_GRID_VALUES:
+        raise GRCError(f"{t.points.size:,} numbers; the limit for a template set is {MAX_GRID_VALUES:,}",
+                       path=path, field="points")
     if not np.all(np.isfinite(t.points)):
         i = tuple(int(v) for v in np.argwhere(~np.isfinite(t.points))[0])
         raise GRCError(f"expected finite coordinates, found {t.points[i]} at [{i[0]}][{i[1]}][{i[2]}][{i[3]}]",
                        path=path, field="points")
+    if np.abs(t.points).max() > MAX_COORDINATE:
+        i = tuple(int(v) for v in np.unravel_index(np.abs(t.points).argmax(), t.points.shape))
+        raise GRCError(f"expected coordinates from {-MAX_COORDINATE:g} to {MAX_COORDINATE:g}, found "
+                       f"{t.points[i]:g} at [{i[0]}][{i[1]}][{i[2]}][{i[3]}]", path=path, field="points")
 
 
 def load_template(path) -> Template:
-    """Read and validate one template file."""
+    """Read and validate one template file (a regular file within MAX_TEMPLATE_BYTES, JSON within depth)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GRCError("no such file", path=path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise GRCError(f"cannot read: {e}", path=path) from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise GRCError(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=path) from None
-    except ValueError as e:
-        raise GRCError(str(e), path=path) from None
+    data = parse_json(read_text(path, MAX_TEMPLATE_BYTES, "template file"), path=path)
     return Template.from_json(data, path)
-
-
-def _reject_constant(name):
-    raise ValueError(f"expected finite numbers, found {name}")
 
 
 @dataclass
@@ -198,25 +240,49 @@ class TemplateSet:
     def from_json(cls, data, path=None) -> "TemplateSet":
         if not isinstance(data, list):
             raise GRCError("expected a list of templates", path=path, field="templates")
+        if len(data) > MAX_TEMPLATES:
+            raise GRCError(f"expected at most {MAX_TEMPLATES} templates, found {len(data)}", path=path,
+                           field="templates")
         return cls([Template.from_json(d, path) for d in data], path)
 
     def save(self, folder) -> list[Path]:
-        """Write each template to `folder` as `<index>-<name>.json` (atomic per file)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        return [t.save(folder / template_filename(i, t.name)) for i, t in enumerate(self.templates)]
+        """Write the set to `folder` as a whole (see `save_templates`); returns the template files."""
+        return save_templates(folder, self.templates)
+
+
+ORDER_DIGITS = len(str(MAX_TEMPLATES - 1))  # `00-` ... `63-`: file names sort in blend order
 
 
 def template_filename(index: int, name: str) -> str:
-    """A file name that keeps the set's order when sorted: `0-open.json`."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()) or "template"
-    return f"{index}-{safe}.json"
+    """A file name that keeps the set's order: `00-open.json` (the name's letters, digits, - and _, cut short)."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip())[:MAX_FILE_STEM] or "template"
+    return f"{index:0{ORDER_DIGITS}d}-{safe}.json"
+
+
+_ORDER = re.compile(r"^(\d+)-")
+
+
+def template_files(folder) -> list[Path]:
+    """A set folder's template files in blend order: by the number before the dash (so `2-` comes before
+    `10-`, and old unpadded sets load in their order), then by name. Hidden files are not templates."""
+    def order(path: Path):
+        match = _ORDER.match(path.name)
+        return (int(match.group(1)) if match else math.inf, path.name)
+
+    return sorted((f for f in Path(folder).glob("*.json") if not f.name.startswith(".")), key=order)
 
 
 def check_set(templates: list[Template], path=None) -> None:
     """Raise GRCError unless the templates can be trained together."""
     if len(templates) < 2:
         raise GRCError(f"expected at least 2 templates, found {len(templates)}", path=path)
+    _check_together(templates, path)
+
+
+def _check_together(templates: list[Template], path=None) -> None:
+    """Names differ, one grid size and relational map, the set within MAX_TEMPLATES and MAX_GRID_VALUES."""
+    if len(templates) > MAX_TEMPLATES:
+        raise GRCError(f"expected at most {MAX_TEMPLATES} templates, found {len(templates)}", path=path)
     first = templates[0]
     seen = set()
     for t in templates:
@@ -232,6 +298,10 @@ def check_set(templates: list[Template], path=None) -> None:
             if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-9):
                 raise GRCError(f"expected the set's relational map {b.tolist()} (as in {first.name!r}), "
                                f"got {a.tolist()}", path=where, field=axis)
+    values = len(templates) * first.points.size
+    if values > MAX_GRID_VALUES:
+        raise GRCError(f"{len(templates)} templates of {_shape(first)} hold {values:,} numbers; the limit is "
+                       f"{MAX_GRID_VALUES:,} (use fewer templates, time steps, rows or points)", path=path)
 
 
 def _shape(t: Template) -> str:
@@ -240,14 +310,188 @@ def _shape(t: Template) -> str:
 
 
 def load_template_set(path) -> TemplateSet:
-    """Load a template set from a folder of template files (or a single template list)."""
+    """Load a template set from a folder of template files, in blend order (see `template_files`)."""
     path = Path(path)
     if not path.exists():
         raise GRCError("no such folder", path=path)
     if not path.is_dir():
         raise GRCError("expected a folder of template .json files", path=path)
-    files = sorted(path.glob("*.json"))
+    files = template_files(path)
     if not files:
         raise GRCError("no template .json files in this folder", path=path)
+    if len(files) > MAX_TEMPLATES:
+        raise GRCError(f"expected at most {MAX_TEMPLATES} templates, found {len(files)} .json files", path=path)
     return TemplateSet([load_template(f) for f in files], path)
 
+
+# -- saving a set as a whole ------------------------------------------------------------------------
+
+
+def save_templates(folder, templates: list[Template]) -> list[Path]:
+    """Write `templates` (one or more, in blend order) as the template set in `folder`, as a whole.
+
+    The new set goes into a hidden sibling folder `.<name>.new-*`, with every file in the old folder
+    that is not a template (a LICENSE, notes) copied along; each template is read back and compared;
+    then the two folders are swapped (old aside, new in, old removed). Any failure (disk full, no
+    permission, a kill) leaves the old folder as it was; a leftover hidden folder is ignored by loading
+    and removed by the next save. Returns the template files. Errors: GRCError (a template or the set
+    is invalid), WriteError (the folder could not be written: "cannot write: ...").
+    """
+    folder = Path(folder)
+    templates = list(templates)
+    if not templates:
+        raise GRCError("expected at least one template to save", path=folder)
+    for t in templates:
+        if not isinstance(t, Template):
+            raise GRCError(f"expected templates, got {type(t).__name__}", path=folder)
+        check_template(t)
+    _check_together(templates, folder)
+    given, folder = folder, folder.resolve()  # through a link: replace the folder it points to, not the link
+    parent = folder.parent if str(folder.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(e, folder) from None
+    if folder.exists() and not folder.is_dir():
+        raise WriteError("cannot write: expected a folder, found a file", path=folder)
+    _clean_leftovers(folder)
+    try:
+        new = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=parent))
+    except OSError as e:
+        raise write_error(e, folder) from None
+    try:
+        names = [template_filename(i, t.name) for i, t in enumerate(templates)]
+        for name, t in zip(names, templates):
+            _write_synced(new / name, template_json(t.to_json()).encode())
+        for name, t in zip(names, templates):
+            again = load_template(new / name)
+            if not (again.name == t.name and np.array_equal(again.points, t.points)
+                    and np.array_equal(again.time, t.time) and np.array_equal(again.morph, t.morph)):
+                raise GRCError(f"the template {t.name!r} would not read back the same", path=folder / name)
+        if folder.is_dir():
+            _carry_over(folder, new)
+            os.chmod(new, folder.stat().st_mode & 0o7777)
+        else:
+            os.chmod(new, 0o777 & ~_umask())
+        _sync(new)
+        _swap_in(new, folder)
+    except BaseException as e:
+        shutil.rmtree(new, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise write_error(e, folder) from None
+        raise
+    _sync(parent)
+    return [given / name for name in names]
+
+
+def add_template(folder, template: Template, *, replace: bool = False) -> tuple[Path, bool]:
+    """Add `template` to the set in `folder` (created if new) and save the set as a whole.
+
+    A name already in the set is a GRCError unless `replace`, which puts the template in that one's
+    place in the blend order. With two or more templates the set must train together (check_set).
+    Returns the template's file and whether it replaced one.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GRCError("expected a folder", path=folder, field="output")
+    existing = [load_template(f) for f in template_files(folder)] if folder.is_dir() else []
+    names = [t.name for t in existing]
+    if template.name in names and not replace:
+        raise GRCError(f"the set already has a template named {template.name!r} (replace it to change it)",
+                       path=folder, field="name")
+    index = names.index(template.name) if template.name in names else len(existing)
+    templates = existing[:index] + [template] + existing[index + 1:]
+    if len(templates) >= 2:
+        check_set(templates, folder)
+    return save_templates(folder, templates)[index], index < len(existing)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Copy what in the old set folder is not a template (LICENSE, notes, subfolders) into the new one."""
+    templates = set(template_files(old))
+    for item in old.iterdir():
+        if item in templates:
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.copytree(item, new / item.name, symlinks=True)
+        else:
+            shutil.copy2(item, new / item.name, follow_symlinks=False)
+
+
+def _swap_in(new: Path, folder: Path) -> None:
+    """Put the folder `new` in place of `folder`: one atomic exchange where the system has it (Linux),
+    else old aside, new in (restoring the old on failure); then the old one is removed."""
+    if not folder.exists():
+        os.rename(new, folder)
+        return
+    if _exchange(new, folder):
+        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old set
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    os.rmdir(aside)
+    os.rename(folder, aside)
+    try:
+        os.rename(new, folder)
+    except BaseException:
+        os.rename(aside, folder)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot; rename instead
+        return False
+    raise OSError(errno, os.strerror(errno), str(b))
+
+
+def _clean_leftovers(folder: Path) -> None:
+    """Remove hidden folders an interrupted save left beside `folder`; if the set itself is missing
+    and an old copy was set aside, put it back first."""
+    parent = folder.parent if str(folder.parent) else Path(".")
+    asides = sorted(parent.glob(f".{glob_escape(folder.name)}.old-*"))
+    if not folder.exists() and asides:
+        with contextlib.suppress(OSError):
+            os.rename(asides[-1], folder)
+    for leftover in [*parent.glob(f".{glob_escape(folder.name)}.new-*"),
+                     *parent.glob(f".{glob_escape(folder.name)}.old-*")]:
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _sync(folder: Path) -> None:
+    """fsync a folder so renames inside it survive a power cut (where the system allows it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

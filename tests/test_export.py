@@ -6,7 +6,7 @@ from scipy.spatial import cKDTree
 
 from blender_util import requires_blender, run_blender
 from grc import formats
-from grc.errors import GRCError
+from grc.errors import GRCError, WriteError
 from grc.formats import FORMATS, write_mesh, write_morph_glb
 from grc.mesh import Mesh, MeshBuilder
 
@@ -106,7 +106,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, mesh, monkeypatch, format)
     path = tmp_path / f"petal.{format}"
     path.write_bytes(b"old bytes")
     monkeypatch.setitem(formats._WRITERS, format, half_written())
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match="cannot write: disk full; the previous file is unchanged"):
         write_mesh(path, mesh)
     assert path.read_bytes() == b"old bytes" and list(tmp_path.iterdir()) == [path]
 
@@ -116,7 +116,7 @@ def test_failing_serializers_leave_the_old_files(tmp_path, mesh, monkeypatch):
     monkeypatch.setattr(pygltflib.GLTF2, "save_binary", half_written())
     for path in (tmp_path / "petal.stl", tmp_path / "petal.glb", tmp_path / "sweep.glb"):
         path.write_bytes(b"old bytes")
-        with pytest.raises(OSError):
+        with pytest.raises(WriteError):
             if path.stem == "sweep":
                 write_morph_glb(path, sweep_frames(), mesh.faces, NAMES)
             else:

@@ -11,7 +11,7 @@ import torch
 
 import grc
 from grc import bundle
-from grc.errors import GRCError
+from grc.errors import GRCError, WriteError
 from grc.model import GRCModel
 from grc.training import Cancelled
 from grc_testing import small_config
@@ -67,10 +67,13 @@ def test_remembered_traces_are_the_computed_ones(petal_model, monkeypatch):
     times = np.linspace(0, 1.1, 101)
     fresh.remember_traces(times, 32)
     fresh.remember_traces(times, None)
+    # batched and single evaluation may round differently (BLAS kernels differ by batch size and
+    # machine: 4e-16 was seen); float64 agreement, not bit equality, is what a user can notice
+    close = dict(rtol=1e-12, atol=1e-12)
     for t in times[[0, 37, 38, 39, 100]]:
-        np.testing.assert_array_equal(fresh.traces(t, 32), petal_model.traces(t, 32))
-        np.testing.assert_array_equal(fresh.shape(t, 0.3), petal_model.shape(t, 0.3))
-    np.testing.assert_array_equal(fresh.traces(0.123, 32), petal_model.traces(0.123, 32))  # not remembered
+        np.testing.assert_allclose(fresh.traces(t, 32), petal_model.traces(t, 32), **close)
+        np.testing.assert_allclose(fresh.shape(t, 0.3), petal_model.shape(t, 0.3), **close)
+    np.testing.assert_allclose(fresh.traces(0.123, 32), petal_model.traces(0.123, 32), **close)  # not remembered
 
 
 def test_shape_at_a_trace_is_decode_of_that_context(petal_model):
@@ -253,7 +256,7 @@ def test_failed_save_leaves_the_old_model(petal_model, petal_model_file, tmp_pat
     def crash(*args):
         raise OSError("disk full")
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match="disk full"):
         GRCModel(petal_model.config, petal_model.templates, petal_model.weights, {"note": "new"}).save(target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.grc"]  # no temporary file left behind

@@ -93,11 +93,11 @@ def test_rename_and_delete_save_replaces_files(make_window, files):
     window.sketch.new_template(window.doc.model, window.state.blend)
     window.sketch.rename("third")
     assert window.save_templates()
-    assert sorted(p.name for p in folder.glob("*.json")) == ["0-petal-a.json", "1-petal-b.json", "2-third.json"]
+    assert sorted(p.name for p in folder.glob("*.json")) == ["00-petal-a.json", "01-petal-b.json", "02-third.json"]
     window.sketch.set(k=0)
     window.sketch.delete()
     assert window.save_templates()
-    assert sorted(p.name for p in folder.glob("*.json")) == ["0-petal-b.json", "1-third.json"]
+    assert sorted(p.name for p in folder.glob("*.json")) == ["00-petal-b.json", "01-third.json"]
     assert grc.load_templates(folder).names == ["petal-b", "third"]
 
 
