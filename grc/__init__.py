@@ -12,7 +12,7 @@ Training imports PyTorch only when called; using a trained model needs numpy alo
 """
 
 from .config import PRESETS, Config
-from .errors import GRCError
+from .errors import GRCError, WriteError
 from .model import VERSION as __version__
 from .model import GRCModel, load_model
 from .importers import import_files
@@ -21,7 +21,7 @@ from .templates import Template, TemplateSet, load_template, load_template_set
 load_templates = load_template_set
 
 __all__ = [
-    "Config", "PRESETS", "GRCError", "GRCModel", "load_model", "Template", "TemplateSet",
+    "Config", "PRESETS", "GRCError", "WriteError", "GRCModel", "load_model", "Template", "TemplateSet",
     "import_files", "load_template", "load_templates", "load_template_set", "train", "evaluate",
     "export", "export_animation", "Progress", "Cancelled", "__version__",
 ]

@@ -284,10 +284,12 @@ def train(
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from .metrics import evaluate
+        from .model import check_model_size
         from .templates import load_template_set
         from .training import train as train_model
 
         template_set = load_template_set(templates)
+        check_model_size(config, template_set)  # a model too big to save is refused before training
         labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
         console = _console()
         live = not quiet and console.is_terminal  # a log (not a terminal) gets one line per phase instead
@@ -456,7 +458,7 @@ def templates_import(
 ):
     """Convert files into a template and add it to a template set folder (or replace one there)."""
     from .importers import import_files
-    from .templates import TemplateSet, load_template, load_template_set, template_filename
+    from .templates import add_template
 
     if not name.strip():
         raise GRCError("expected a name with letters or digits, got an empty name", field="name")
@@ -472,20 +474,8 @@ def templates_import(
     _check_set_folder(output)
     with work(output):
         template = import_files(name, files, time=time_values, morph=morph_values, scale=scale, rows=rows)
-        paths = sorted(p for p in output.glob("*.json") if not p.name.startswith(".")) if output.is_dir() else []
-        existing = list(load_template_set(output)) if len(paths) >= 2 else [load_template(f) for f in paths]
-        names = [t.name for t in existing]
-        if name in names and not replace:
-            raise GRCError(f"the set already has a template named {name!r} (--replace replaces it)", path=output,
-                           field="name")
-        index = names.index(name) if name in names else len(existing)
-        templates = existing[:index] + [template] + existing[index + 1:]
-        if len(templates) >= 2:  # the whole set, saved as a whole (a failure leaves the old set as it was)
-            target = TemplateSet(templates, output).save(output)[index]
-        else:  # a set of one: its single file, written atomically
-            output.mkdir(parents=True, exist_ok=True)
-            target = template.save(paths[0] if paths else output / template_filename(0, name))
-    typer.echo(f"{'replaced' if index < len(existing) else 'wrote'} {printable(target)}")
+        target, replaced = add_template(output, template, replace=replace)  # the set saved as a whole
+    typer.echo(f"{'replaced' if replaced else 'wrote'} {printable(target)}")
 
 
 def _check_set_folder(output: Path) -> None:

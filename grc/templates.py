@@ -397,7 +397,7 @@ def add_template(folder, template: Template, *, replace: bool = False) -> tuple[
     existing = [load_template(f) for f in template_files(folder)] if folder.is_dir() else []
     names = [t.name for t in existing]
     if template.name in names and not replace:
-        raise GRCError(f"the set already has a template named {template.name!r} (replace it to change it)",
+        raise GRCError(f"the set already has a template named {template.name!r} (--replace replaces it)",
                        path=folder, field="name")
     index = names.index(template.name) if template.name in names else len(existing)
     templates = existing[:index] + [template] + existing[index + 1:]
