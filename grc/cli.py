@@ -358,6 +358,9 @@ def export(
     frames: int = typer.Option(9, help="Morph targets in a sweep."),
     start: Optional[str] = typer.Option(None, help="Where a sweep starts (default: first time / first template)."),
     stop: Optional[str] = typer.Option(None, help="Where a sweep stops (default: last time / second template)."),
+    look: Optional[Path] = typer.Option(None, help="A look (grc-look/1 .json): bends applied to the decoder."),
+    elite: Optional[str] = typer.Option(None, help="DIR:ID: export elite ID of a search's archive in DIR "
+                                                   "(the shape the gallery shows)."),
 ):
     """Export a shape (or a sweep with --animate) as a mesh Blender opens."""
     from .shapes import export_animation
@@ -380,16 +383,184 @@ def export(
             ends[field] = numbers(text, field, limits.MAX_MAP_VALUE, most=1)[0]
         elif text is not None:
             ends[field] = numbers(text, field, limits.MAX_BLEND)
+    if elite is not None and (animate or look is not None):
+        raise GRCError("an elite is one shape with its own look: leave out --animate and --look", field="--elite")
+    elite_folder, elite_id = _elite(elite) if elite is not None else (None, None)
     check_output(output, (".glb",) if animate else EXPORT_FORMATS)
     with work(output):
+        from .diverge.bend import load_look
+
         model = load_model(model_file)
         options = dict(morph=morph_samples, subdivide=subdivide, petals=flower, thickness=thickness)
-        if animate:
+        bends = None if look is None else load_look(look)
+        if elite is not None:
+            from .diverge.search import load_elite
+
+            _, elite_time, grid, _ = load_elite(elite_folder, elite_id, model)
+            export_shape(model, output, elite_time, grid=grid, subdivide=subdivide, petals=flower, thickness=thickness)
+        elif animate:
             export_animation(model, output, sweep=animate, frames=frames, time=time, blend=weights,
-                             start=ends.get("--start"), stop=ends.get("--stop"), **options)
+                             start=ends.get("--start"), stop=ends.get("--stop"), look=bends, **options)
         else:
-            export_shape(model, output, time, weights, context=context_values, **options)
+            export_shape(model, output, time, weights, context=context_values, look=bends, **options)
     typer.echo(f"wrote {printable(output)}")
+
+
+def _elite(text: str) -> tuple[Path, int]:
+    folder, sep, ident = text.rpartition(":")
+    if not sep or not folder or not ident.strip().isdigit():
+        raise GRCError(f"expected DIR:ID (a search's folder and an elite's number), got {printable(repr(text), 80)}",
+                       field="--elite")
+    return Path(folder), int(ident)
+
+
+@app.command("blend-models")
+def blend_models_command(
+    model_a: Path = typer.Argument(..., help="Model A (.grc)."),
+    model_b: Path = typer.Argument(..., help="Model B (.grc), of the same grid and sizes."),
+    output: Path = typer.Option(..., "-o", "--output", help="The blended model to write (.grc)."),
+    weight: float = typer.Option(0.5, help="W: A + W (B - A); 0 gives A, 1 gives B, beyond extrapolates."),
+    layers: Optional[str] = typer.Option(None, help="Only these layers, comma-separated: template, encoder, "
+                                                    "decoder or one layer such as decoder.1 (default: all)."),
+):
+    """Blend two models weight by weight (layer swapping with --layers)."""
+    from .diverge.blend import blend_models
+
+    weight = number(weight, "--weight", -limits.MAX_BLEND, limits.MAX_BLEND)
+    chosen = None if layers is None else [v.strip() for v in layers.split(",") if v.strip()]
+    check_output(output, (".grc",))
+    with work(output):
+        model = blend_models(load_model(model_a), load_model(model_b), weight, chosen)
+        model.save(output)
+    typer.echo(f"wrote {printable(output)}")
+
+
+@app.command()
+def rewrite(
+    model_file: Path = typer.Argument(..., help="A .grc model file."),
+    output: Path = typer.Option(..., "-o", "--output", help="The rewritten model to write (.grc)."),
+    time: float = typer.Option(..., help="Time of the shape to edit."),
+    blend: str = typer.Option("0.5", help="Blend of the shape to edit (as for export)."),
+    point: str = typer.Option(..., help="ROW,INDEX of the grid point to move."),
+    target: str = typer.Option(..., help="X,Y,Z: where that point must go."),
+    radius: float = typer.Option(0.1, help="Neighbours within this distance follow, with a smooth falloff."),
+):
+    """Rewrite the decoder so that one point of one shape lands on a target (Bau et al. 2020)."""
+    from .diverge.rewrite import rewrite as rewrite_model
+
+    time = number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
+    weights = numbers(blend, "--blend", limits.MAX_BLEND)
+    where = numbers(point, "--point", limits.MAX_POINTS * limits.MAX_ROWS, most=2)
+    goal = numbers(target, "--target", limits.MAX_COORDINATE, most=3)
+    if len(where) != 2 or len(goal) != 3:
+        raise GRCError("expected --point ROW,INDEX and --target X,Y,Z", field="--point/--target")
+    number(radius, "--radius", 0, limits.MAX_COORDINATE)
+    check_output(output, (".grc",))
+    with work(output):
+        model = rewrite_model(load_model(model_file), time, weights, [int(v) for v in where], goal, radius)
+        model.save(output)
+    typer.echo(f"wrote {printable(output)}")
+
+
+@app.command()
+def search(
+    model_file: Path = typer.Argument(..., help="A .grc model file."),
+    output: Path = typer.Option(..., "-o", "--output", help="The folder for archive.json and archive.png."),
+    budget: int = typer.Option(5000, help="Shapes to try."),
+    seed: int = typer.Option(0, help="Random seed (the same seed gives the same archive)."),
+    time: float = typer.Option(0.8, help="Time of the shapes searched."),
+    novelty: str = typer.Option("templates", help="templates: fitness is novelty to the templates; archive: "
+                                                 "distance to the nearest elites (novelty search)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress."),
+):
+    """Fill an archive of diverse coherent shapes (MAP-Elites) and draw its contact sheet."""
+    from .diverge.search import MAX_BUDGET, save_archive
+    from .diverge.search import search as run_search
+
+    number(budget, "--budget", 64, MAX_BUDGET, integer=True)
+    number(seed, "--seed", 0, limits.MAX_SEED, integer=True)
+    time = number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
+    _check_folder_output(output)
+    with work(output):
+        model = load_model(model_file)
+
+        def progress(done, total, archive):
+            if not quiet:
+                print(f"\r{done}/{total} shapes, {len(archive.elites)} elites", end="", file=sys.stderr, flush=True)
+
+        archive, space = run_search(model, budget, seed, time=time, novelty=novelty, callback=progress)
+        if not quiet:
+            print(file=sys.stderr)
+        save_archive(archive, space, output, model_file.resolve(), seed, budget)
+    typer.echo(f"wrote {printable(output / 'archive.json')}: {len(archive.elites)} elites, "
+               f"coverage {archive.coverage:.0%}")
+
+
+@app.command()
+def diverge(
+    model_file: Path = typer.Argument(..., help="A .grc model file."),
+    output: Path = typer.Option(..., "-o", "--output", help="The folder for the checkpoints."),
+    steps: int = typer.Option(300, help="Fine-tuning steps."),
+    every: int = typer.Option(20, help="A checkpoint every this many steps."),
+    lr: float = typer.Option(1e-3, help="Learning rate."),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Fine-tune the decoder away from the templates, with a checkpoint to roll back to every few steps."""
+    from .diverge.finetune import diverge as run_diverge
+    from .diverge.finetune import save_checkpoints
+
+    number(steps, "--steps", 1, 100_000, integer=True)
+    number(every, "--every", 1, 100_000, integer=True)
+    number(lr, "--lr", 1e-8, 1.0)
+    number(seed, "--seed", 0, limits.MAX_SEED, integer=True)
+    _check_folder_output(output)
+    with work(output):
+        checkpoints = run_diverge(load_model(model_file), steps, every=every, lr=lr, seed=seed)
+        save_checkpoints(checkpoints, output)
+    for c in checkpoints:
+        typer.echo(f"step {c.step:5d}  novelty {c.novelty:.4f}  broken {c.broken:.0%}  strained {c.strained:.0%}")
+    typer.echo(f"wrote {len(checkpoints)} checkpoints to {printable(output)}")
+
+
+@app.command("train-many")
+def train_many_command(
+    folder: Path = typer.Argument(..., help="A folder of template set folders."),
+    output: Path = typer.Option(..., "-o", "--output", help="The folder for the models (<set>.grc each)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="A Ray cluster's address ('auto': the running one; "
+                                                         "'local': start one here); default: this machine."),
+    preset: str = typer.Option("default", help=f"Settings preset: {', '.join(PRESETS)}."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    settings: list[str] = typer.Option([], "--set", help="Any other setting as KEY=VALUE; repeatable."),
+):
+    """Train every template set in a folder, here or on a Ray cluster."""
+    from .cluster import train_many
+
+    number(seed, "--seed", 0, limits.MAX_SEED, integer=True)
+    config = with_settings(Config.from_preset(preset, seed=seed), settings)
+    _check_folder_output(output)
+    failed = []
+
+    def report(r):
+        if r.error:
+            failed.append(r)
+            print(f"grc: {r.name}: {r.error}", file=sys.stderr)
+        else:
+            typer.echo(f"{printable(r.name)}: {printable(r.output)} ({r.seconds:.1f} s, reconstruction "
+                       f"{r.metrics['reconstruction_rmse']:.4f})")
+
+    with work(output):
+        results = train_many(folder, output, config, ray=ray, callback=report)
+    if failed:
+        raise GRCError(f"{len(failed)} of {len(results)} sets failed (above)", path=folder)
+
+
+def _check_folder_output(output: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise GRCError("expected a folder", path=output, field="--output")
+    parent = output if output.exists() else output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise GRCError(f"folder {printable(parent)} does not exist", path=output, field="--output")
+    _try_writing_in(parent, output, "--output")
 
 
 @app.command()

@@ -31,20 +31,35 @@ def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 
 
 
 def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph=None, subdivide: int = 0,
-           thickness: float = 0.0, petals: int = 1, format: str | None = None) -> Path:
+           thickness: float = 0.0, petals: int = 1, format: str | None = None, look=None, grid=None) -> Path:
     """Write the shape at (time, blend) — or at a raw `context` — as OBJ/PLY/STL/GLB, atomically.
 
-    With subdivide 0, one petal and no thickness the vertices are the grid points in row-major order.
+    `look` (a grc.diverge.bend.Look) bends the decoder as the app and the add-on do; `grid` exports a
+    given grid (an archive's elite) instead of computing one. With subdivide 0, one petal and no
+    thickness the vertices are the grid points in row-major order.
     """
     check_writable(path)
-    build = builder(model, morph, subdivide, thickness, petals)
-    mesh = build.build(model.shape(time, blend, morph=morph, context=context))
+    if grid is None:
+        grid = shape_of(model, time, blend, morph=morph, context=context, look=look)
+    grid = np.asarray(grid, float)
+    check_options(grid.shape[0], grid.shape[1], subdivide, thickness, petals, 1)
+    mesh = MeshBuilder(grid.shape[0], grid.shape[1], subdivide, thickness, petals).build(grid)
     return write_mesh(path, mesh, format)
+
+
+def shape_of(model: GRCModel, time: float, blend=0.0, *, morph=None, context=None, look=None) -> np.ndarray:
+    """The model's grid at (time, blend or context), through a look's bends when one is given."""
+    if look is None:
+        return model.shape(time, blend, morph=morph, context=context)
+    grid = look.shape(model, time, blend, morph=morph, context=context)
+    if not np.all(np.isfinite(grid)):
+        raise GRCError(f"the look's shape at time {time:g} is not finite", field="look")
+    return grid
 
 
 def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int = 9, time: float = 0.8,
                      blend=0.0, start: float | None = None, stop: float | None = None, morph=None,
-                     subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24) -> Path:
+                     subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24, look=None) -> Path:
     """Write a sweep over time (at `blend`) or over blend (at `time`) as a GLB with morph targets.
 
     For a blend sweep `start`/`stop` are blends (a number for two templates, else K weights).
@@ -58,9 +73,9 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
     values = sweep_values(model, sweep, frames, start, stop)
     build = builder(model, morph, subdivide, thickness, petals, frames=len(values))
     if sweep == "time":
-        grids = [model.shape(v, blend, morph=morph) for v in values]
+        grids = [shape_of(model, v, blend, morph=morph, look=look) for v in values]
     else:
-        grids = [model.shape(time, v, morph=morph) for v in values]
+        grids = [shape_of(model, time, v, morph=morph, look=look) for v in values]
     meshes = [build.build(g) for g in grids]
     frames_xyz = np.stack([m.vertices for m in meshes])
     return write_morph_glb(path, frames_xyz, build.faces, [sweep_name(sweep, v) for v in values], fps=fps)
