@@ -20,7 +20,7 @@ ADDON = Path(__file__).resolve().parent / "addon" / "__init__.py"
 ADDON_ID = "grc_studio"
 
 # The library modules the add-on ships as they are: numpy and the standard library only.
-RUNTIME = ("errors.py", "io.py", "bundle.py", "config.py", "templates.py", "model.py", "mesh.py", "sweeps.py")
+RUNTIME = ("errors.py", "limits.py", "io.py", "bundle.py", "config.py", "templates.py", "model.py", "mesh.py", "sweeps.py")
 
 MANIFEST = f'''schema_version = "1.0.0"
 
