@@ -435,6 +435,604 @@ class GRC_OT_apply_shape(GRCActiveOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
+# -- templates from Blender -----------------------------------------------------------------------
+
+try:  # the library's own, once grc.importers (numpy only) ships with the add-on
+    from .grc.importers import grid_order
+except ImportError:
+    def grid_order(faces, vertex_count: int, rows=None):
+        """Stand-in for grc.importers.grid_order: the vertex indices of a quad grid as (M, N), read from its faces.
+
+        The corner with the lowest vertex index starts the grid; rows run towards its lower-index neighbour
+        (so an untouched Grid primitive keeps Blender's order); `rows` (M) picks which side is a row.
+        Anything that is not one rectangular grid of quads raises GRCError saying why.
+        """
+        faces = np.asarray(faces, dtype=np.int64)
+        if faces.ndim != 2 or faces.shape[1] != 4:
+            raise GRCError("not a grid: expected quads only")
+        in_faces = np.bincount(faces.ravel(), minlength=vertex_count)
+        if np.any(in_faces == 0):
+            raise GRCError(f"not a grid: vertex {int(np.argmin(in_faces))} is in no face (loose vertices)")
+        edges = {}
+        for f, face in enumerate(faces.tolist()):
+            for a, b in zip(face, face[1:] + face[:1]):
+                edges.setdefault((min(a, b), max(a, b)), []).append(f)
+        shared = [e for e, fs in edges.items() if len(fs) > 2]
+        if shared:
+            raise GRCError(f"not a grid: the edge between vertices {shared[0][0]} and {shared[0][1]} joins "
+                           f"{len(edges[shared[0]])} faces")
+        corners = np.flatnonzero(in_faces == 1)
+        if len(corners) != 4 or np.any(in_faces > 4):
+            raise GRCError(f"not a grid: a grid has 4 corners (vertices in one face), this mesh has {len(corners)}")
+        boundary = {}
+        for (a, b), fs in edges.items():
+            if len(fs) == 1:
+                boundary.setdefault(a, []).append(b)
+                boundary.setdefault(b, []).append(a)
+
+        def side(start, towards):  # walk the boundary from a corner to the next corner
+            path = [start, towards]
+            while in_faces[path[-1]] != 1:
+                nxt = [v for v in boundary.get(path[-1], []) if v != path[-2]]
+                if len(nxt) != 1 or len(path) > vertex_count:
+                    raise GRCError("not a grid: its boundary is not one rectangle (holes or several pieces)")
+                path.append(nxt[0])
+            return path
+
+        origin = int(corners[0])
+        face = faces[np.flatnonzero((faces == origin).any(axis=1))[0]].tolist()
+        k = face.index(origin)
+        a, b = sorted((face[(k + 1) % 4], face[(k + 3) % 4]))
+        row, column = side(origin, a), side(origin, b)
+        if rows is not None and len(column) != rows:
+            if len(row) != rows:
+                raise GRCError(f"the grid is {len(column)} x {len(row)} vertices; neither side has {rows} rows",
+                               field="rows")
+            row, column = column, row
+        M, N = len(column), len(row)
+        if M * N != vertex_count or (M - 1) * (N - 1) != len(faces):
+            raise GRCError(f"not a grid: its sides are {M} and {N} vertices, but it has {vertex_count} vertices "
+                           f"and {len(faces)} faces")
+        grid = np.full((M, N), -1, dtype=np.int64)
+        grid[0], grid[:, 0] = row, column
+        for i in range(M - 1):
+            for j in range(N - 1):
+                v, right, down = grid[i, j], grid[i, j + 1], grid[i + 1, j]
+                common = set(edges.get((min(v, right), max(v, right)), [])) & set(
+                    edges.get((min(v, down), max(v, down)), []))
+                if len(common) != 1:
+                    raise GRCError(f"not a grid: no single quad at row {i}, point {j}")
+                quad = faces[common.pop()].tolist()
+                grid[i + 1, j + 1] = quad[(quad.index(v) + 2) % 4]
+        if len(np.unique(grid)) != vertex_count:
+            raise GRCError("not a grid: its quads do not tile one rectangle")
+        return grid
+
+
+def symmetric_orders(order):
+    """The same grid read from each corner (and transposed when square): the orders a grid can be read in."""
+    orders = [order, order[::-1], order[:, ::-1], order[::-1, ::-1]]
+    if order.shape[0] == order.shape[1]:
+        orders += [o.T for o in orders]
+    return orders
+
+
+def aligned(order, co, reference):
+    """Of the orders the grid `order` can be read in, the one whose points lie closest to `reference` (M, N, 3)."""
+    candidates = [o for o in symmetric_orders(order) if o.shape == reference.shape[:2]]
+    return min(candidates, key=lambda o: float(np.square(co[o] - reference).sum())) if candidates else order
+
+
+def mesh_faces(mesh, where: str):
+    """A mesh's faces (F, 4); a mesh with other than quads is refused."""
+    sizes = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("loop_total", sizes)
+    if len(sizes) == 0:
+        raise GRCError("not a grid: the mesh has no faces", path=where)
+    if np.any(sizes != 4):
+        bad = int(np.flatnonzero(sizes != 4)[0])
+        raise GRCError(f"not a grid: face {bad} has {int(sizes[bad])} corners; {int(np.sum(sizes != 4))} of "
+                       f"{len(sizes)} faces are not quads (a grid is quads only)", path=where)
+    starts = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("loop_start", starts)
+    loops = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", loops)
+    return loops[starts[:, None] + np.arange(4)]
+
+
+def coordinates(points, matrix=None) -> np.ndarray:
+    """Vertex coordinates (V, 3) from anything with foreach_get("co") (mesh vertices, a shape key's data)."""
+    co = np.empty(3 * len(points), np.float32)
+    points.foreach_get("co", co)
+    co = co.reshape(-1, 3).astype(float)
+    if matrix is None:
+        return co
+    m = np.array(matrix)
+    return co @ m[:3, :3].T + m[:3, 3]
+
+
+class GridReader:
+    """Reads one object's time steps as grids (M, N, 3) in one grid order, found from its quads.
+
+    The order is found once (again only if the faces change) and, of the ways the grid can be read
+    (from each corner, transposed when square), the one closest to `reference` is taken, so every time
+    step and every template of a set start at the same corner.
+    """
+
+    def __init__(self, where: str, rows: int):
+        self.where, self.rows, self.order, self.faces = where, rows or None, None, None
+
+    def read(self, faces, co, reference=None) -> np.ndarray:
+        if self.order is None or faces.shape != self.faces.shape or np.any(faces != self.faces):
+            try:
+                order = grid_order(faces, len(co), self.rows)
+            except GRCError as e:
+                raise GRCError(str(e), path=self.where) from None
+            self.order = order if reference is None else aligned(order, co, reference)
+            self.faces = faces
+        if len(co) != self.order.size:
+            raise GRCError(f"{len(co)} vertices where the grid has {self.order.size}", path=self.where)
+        return co[self.order]
+
+
+def typed_values(text: str, count: int, field: str, default) -> np.ndarray:
+    """Relational-map values the user typed (comma- or space-separated), else `default`."""
+    if not text.strip():
+        return np.asarray(default, float)
+    try:
+        values = [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise GRCError(f"expected numbers separated by commas, got {printable(text)!r}", field=field) from None
+    if len(values) != count:
+        raise GRCError(f"expected {count} values (one per {'time step' if field == 'time' else 'row'}), "
+                       f"got {len(values)}", field=field)
+    for v in values:
+        limits.number(v, field, low=-limits.MAX_MAP_VALUE, high=limits.MAX_MAP_VALUE)
+    return np.asarray(values)
+
+
+def unit_range(values) -> np.ndarray:
+    """Frame numbers or property values as a time axis from 0 to 1."""
+    values = np.asarray(values, float)
+    span = values[-1] - values[0]
+    return (values - values[0]) / span if span > 0 else np.linspace(0, 1, len(values))
+
+
+def template_name(name: str) -> str:
+    return printable(name).strip()[: limits.MAX_NAME] or "template"
+
+
+class GRC_OT_export_templates(bpy.types.Operator):
+    """Write a GRC template set (grc-template/1) from the selected objects, their shape keys or their animation"""
+
+    bl_idname = "grc.export_templates"
+    bl_label = "Export Templates"
+    bl_options = {"REGISTER"}
+
+    directory: StringProperty(name="Folder", subtype="DIR_PATH",
+                              description="The template set folder (empty: the scene's GRC template folder)")
+    source: EnumProperty(name="Time Steps From", default="FRAMES", items=[
+        ("OBJECTS", "Objects", "Each selected object is one time step (one template per collection, "
+                               "or all of them one template)"),
+        ("SHAPE_KEYS", "Shape Keys", "Each selected object is a template; its shape keys are the time steps"),
+        ("FRAMES", "Frames", "Each selected object is a template; its evaluated mesh (modifiers, animation) "
+                             "at each frame of the range is a time step"),
+    ])
+    group: EnumProperty(name="Templates", default="COLLECTION", items=[
+        ("COLLECTION", "One per Collection", "Objects source: the selected objects of each collection are a template"),
+        ("ALL", "One", "Objects source: all the selected objects are one template"),
+    ])
+    order: EnumProperty(name="Order", default="NAME", items=[
+        ("NAME", "Name", "Objects source: time steps in the order of the objects' names"),
+        ("PROPERTY", "Property", "Objects source: time steps in the order of a custom property (its values "
+                                 "are the time axis)"),
+    ])
+    order_property: StringProperty(name="Property", default="time", description="The custom property to order by")
+    include_basis: BoolProperty(name="Include Basis", default=True,
+                                description="Shape keys source: the reference key is the first time step")
+    frame_start: IntProperty(name="Start", default=-1, description="Frames source: first frame (-1: the scene's)")
+    frame_end: IntProperty(name="End", default=-1, description="Frames source: last frame (-1: the scene's)")
+    frame_step: IntProperty(name="Step", default=1, min=1, description="Frames source: frames between time steps")
+    rows: IntProperty(name="Rows", default=0, min=0, max=limits.MAX_ROWS,
+                      description="Morph rows of the grid (0: the side along the lowest-index corner's first edge "
+                                  "is a row)")
+    time_values: StringProperty(name="Time", description="The relational map's time values, comma-separated "
+                                "(empty: 0 to 1, spaced as the frames or property values are)")
+    morph_values: StringProperty(name="Morph", description="The relational map's morph values, one per row, "
+                                 "comma-separated (empty: evenly 0 to 1)")
+    space: EnumProperty(name="Space", default="LOCAL", items=[
+        ("LOCAL", "Local", "Object coordinates (objects may stand anywhere in the scene)"),
+        ("WORLD", "World", "World coordinates"),
+    ])
+    replace: BoolProperty(name="Replace", default=False,
+                          description="Replace a template set already in the folder (the old one is removed)")
+
+    @classmethod
+    def poll(cls, context):
+        return any(obj.type == "MESH" for obj in context.selected_objects)
+
+    def execute(self, context):
+        try:
+            folder, written = self.export(context)
+        except GRCError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        s = written
+        T, M, N = s.grid_shape
+        self.report({"INFO"}, printable(f"Wrote {len(s)} templates ({', '.join(s.names)}), {T} time steps x "
+                                        f"{M} rows x {N} points, to {folder}"))
+        return {"FINISHED"}
+
+    def export(self, context):
+        folder = Path(bpy.path.abspath(self.directory or context.scene.grc.template_folder))
+        if not self.directory.strip() and not context.scene.grc.template_folder.strip():
+            raise GRCError("choose a folder for the template set", field="directory")
+        objects = sorted((obj for obj in context.selected_objects if obj.type == "MESH"), key=lambda o: o.name)
+        if self.source == "OBJECTS":
+            sources = self.object_groups(objects)
+        else:
+            sources = [(template_name(obj.name), obj) for obj in objects]
+        if len(sources) > limits.MAX_TEMPLATES:
+            raise GRCError(f"{len(sources)} templates; the limit is {limits.MAX_TEMPLATES}", field="templates")
+        if len(sources) < 2:
+            raise GRCError("a template set needs at least 2 templates: select objects for 2 or more (each object "
+                           "is a template; with Objects, each collection)", field="templates")
+        read = {"OBJECTS": self.from_objects, "SHAPE_KEYS": self.from_shape_keys, "FRAMES": self.from_frames}
+        templates, reference = [], None
+        for name, source in sources:
+            grids, axis = read[self.source](context, source, reference)
+            reference = grids[0] if reference is None else reference
+            T, M = len(grids), grids[0].shape[0]
+            time = typed_values(self.time_values, T, "time", unit_range(axis))
+            morph = typed_values(self.morph_values, M, "morph", np.linspace(0, 1, M))
+            points = np.stack(grids)  # (T, M, N, 3)
+            if np.abs(points).max() > limits.MAX_COORDINATE:
+                raise GRCError(f"coordinates beyond {limits.MAX_COORDINATE:g}", path=name, field="points")
+            templates.append(Template(name, time, morph, points))
+        template_set = TemplateSet(templates)
+        write_template_set(template_set, folder, self.replace)
+        return folder, template_set
+
+    def matrix(self, obj):
+        return obj.matrix_world if self.space == "WORLD" else None
+
+    def object_groups(self, objects):
+        if self.group == "ALL":
+            active = bpy.context.active_object
+            name = active.users_collection[0].name if active and active.users_collection else "template"
+            return [(template_name(name), objects)]
+        groups = {}
+        for obj in objects:
+            collection = obj.users_collection[0].name if obj.users_collection else "template"
+            groups.setdefault(collection, []).append(obj)
+        return [(template_name(name), members) for name, members in groups.items()]
+
+    def order_key(self, obj):
+        if self.order == "NAME":
+            return obj.name
+        value = obj.get(self.order_property)
+        if value is None:
+            raise GRCError(f"no custom property {printable(self.order_property)!r} to order by", path=obj.name)
+        return limits.number(value, self.order_property, path=obj.name)
+
+    def from_objects(self, context, members, reference):
+        """Each object a time step, in the order of their names or of a custom property."""
+        members = sorted(members, key=self.order_key)
+        self.check_steps(len(members), members[0].name if members else "", "objects")
+        axis = [self.order_key(obj) for obj in members] if self.order == "PROPERTY" else range(len(members))
+        if self.order == "PROPERTY" and len(set(axis)) != len(axis):
+            raise GRCError(f"two objects have the same {printable(self.order_property)!r}", path=members[0].name)
+        grids = []
+        for obj in members:
+            faces = mesh_faces(obj.data, obj.name)
+            reader = GridReader(obj.name, self.rows)
+            grids.append(reader.read(faces, coordinates(obj.data.vertices, self.matrix(obj)),
+                                     grids[-1] if grids else reference))
+        return grids, axis
+
+    def from_shape_keys(self, context, obj, reference):
+        """The object's shape keys (not muted) as time steps, in their order."""
+        keys = obj.data.shape_keys
+        blocks = [k for k in keys.key_blocks if not k.mute] if keys else []
+        if keys and not self.include_basis:
+            blocks = [k for k in blocks if k != keys.reference_key]
+        self.check_steps(len(blocks), obj.name, "shape keys")
+        faces, reader = mesh_faces(obj.data, obj.name), GridReader(obj.name, self.rows)
+        grids = [reader.read(faces, coordinates(block.data, self.matrix(obj)), reference) for block in blocks]
+        return grids, range(len(grids))
+
+    def from_frames(self, context, obj, reference):
+        """The object's evaluated mesh (modifiers, shape keys, animation) at each frame of the range."""
+        scene = context.scene
+        start = scene.frame_start if self.frame_start < 0 else self.frame_start
+        end = scene.frame_end if self.frame_end < 0 else self.frame_end
+        frames = list(range(start, end + 1, self.frame_step))
+        self.check_steps(len(frames), obj.name, "frames")
+        current, reader, grids = scene.frame_current, GridReader(obj.name, self.rows), []
+        try:
+            for frame in frames:
+                scene.frame_set(frame)
+                evaluated = obj.evaluated_get(context.evaluated_depsgraph_get())
+                mesh = evaluated.to_mesh()
+                try:
+                    matrix = evaluated.matrix_world if self.space == "WORLD" else None
+                    grids.append(reader.read(mesh_faces(mesh, obj.name), coordinates(mesh.vertices, matrix),
+                                             grids[-1] if grids else reference))
+                finally:
+                    evaluated.to_mesh_clear()
+        finally:
+            scene.frame_set(current)
+        return grids, frames
+
+    def check_steps(self, count, where, what):
+        if count < 2:
+            raise GRCError(f"expected at least 2 time steps, found {count} {what}", path=where)
+        if count > limits.MAX_TIME_STEPS:
+            raise GRCError(f"{count} time steps; the limit is {limits.MAX_TIME_STEPS}", path=where)
+
+
+def write_template_set(template_set: TemplateSet, folder: Path, replace: bool):
+    """Write the set as a whole: into a new folder beside `folder`, then swapped in (the old set is removed)."""
+    if folder.exists() and not folder.is_dir():
+        raise GRCError("expected a folder, found a file", path=folder)
+    old = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if old and not replace:
+        raise GRCError(f"the folder already holds {len(old)} .json files; turn on Replace to replace them",
+                       path=folder)
+    if folder.is_dir() and any(p for p in folder.iterdir() if p.suffix != ".json"):
+        raise GRCError("the folder holds other files than templates; choose an empty folder", path=folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    new, previous = folder.with_name(folder.name + ".grc-new"), folder.with_name(folder.name + ".grc-old")
+    for leftover in (new, previous):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        template_set.save(new)
+        if folder.exists():
+            os.replace(folder, previous)
+        os.replace(new, folder)
+    except OSError as e:
+        shutil.rmtree(new, ignore_errors=True)
+        if previous.exists() and not folder.exists():
+            os.replace(previous, folder)
+        raise GRCError(f"cannot write the template set: {e.strerror or e}", path=folder) from None
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+# -- training from Blender ------------------------------------------------------------------------
+
+PROGRESS = re.compile(r"([A-Za-z][A-Za-z +()]*?)\s+\D*?(\d{1,3})%\s+loss\s+(\S+)")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def grc_command(context):
+    """The `grc` command: the path in the add-on's preferences, else `grc` on PATH; None when there is none."""
+    addon = context.preferences.addons.get(__package__)
+    path = addon.preferences.grc_command.strip() if addon and addon.preferences else ""
+    if path:
+        path = bpy.path.abspath(path)
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    return shutil.which("grc")
+
+
+class TrainingJob:
+    """`grc train` in a subprocess; a thread collects its output, so Blender only polls (and stays responsive).
+
+    The CLI's progress bars (rich) are read as a terminal would show them: TTY_COMPATIBLE makes rich
+    redraw them into the pipe, and `progress()` takes the last "phase  ...  NN%  loss X" line.
+    """
+
+    def __init__(self, command: str, folder, output, options: str = ""):
+        self.output = Path(output)
+        self.args = [command, "train", str(folder), "-o", str(output), *shlex.split(options)]
+        self.text, self.lock, self.process, self.cancelled = "", threading.Lock(), None, False
+
+    def start(self):
+        env = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "NO_COLOR": "1", "COLUMNS": "120"}
+        try:
+            self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, env=env)
+        except OSError as e:
+            raise GRCError(f"cannot run the grc command: {e.strerror or e}", path=self.args[0]) from None
+        threading.Thread(target=self._collect, daemon=True).start()
+        return self
+
+    def _collect(self):
+        while True:
+            chunk = self.process.stdout.read1(65536) if hasattr(self.process.stdout, "read1") else b""
+            if not chunk:
+                break
+            with self.lock:
+                self.text = (self.text + chunk.decode("utf-8", "replace"))[-200_000:]
+
+    def poll(self):
+        """None while training, else the exit code."""
+        return self.process.poll()
+
+    def lines(self) -> list[str]:
+        with self.lock:
+            text = ANSI.sub("", self.text)
+        return [line.strip() for line in re.split(r"[\r\n]", text) if line.strip()]
+
+    def progress(self) -> str:
+        """The latest progress the CLI reported, e.g. "encoder + decoder 57% (loss 5.27e-02)"; "" before any."""
+        for line in reversed(self.lines()):
+            match = PROGRESS.search(line)
+            if match:
+                phase, percent, loss = match.groups()
+                return f"{phase.strip()} {percent}% (loss {loss})"
+        return ""
+
+    def message(self) -> str:
+        """The CLI's last words (its error, or what it saved)."""
+        lines = [line for line in self.lines() if not PROGRESS.search(line)]
+        errors = [line for line in lines if line.startswith("grc")]
+        return printable((errors or lines or [""])[-1])[:300]
+
+    def cancel(self):
+        """Stop training (SIGTERM; the CLI says what it kept); the model file is left as it was."""
+        self.cancelled = True
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def wait(self, report=None, interval: float = 0.2):
+        """Block until done (scripts and background Blender), passing progress to `report`; the exit code."""
+        last = None
+        while self.poll() is None:
+            clock.sleep(interval)
+            progress = self.progress()
+            if report and progress and progress != last:
+                report(progress)
+                last = progress
+        return self.process.returncode
+
+
+_job: TrainingJob | None = None  # the training running now (one at a time)
+
+
+def start_training(context) -> TrainingJob:
+    """Check the settings and start `grc train` on the scene's template folder, writing its model file."""
+    global _job
+    if _job is not None and _job.poll() is None:
+        raise GRCError("a training is already running; cancel it first")
+    settings = context.scene.grc
+    command = grc_command(context)
+    if command is None:
+        raise GRCError("the grc command was not found: install GRC Studio (pip install grc-studio) or set its "
+                       "path in the add-on's preferences", field="grc_command")
+    folder = Path(bpy.path.abspath(settings.template_folder))
+    output = Path(bpy.path.abspath(settings.model_file))
+    if not settings.template_folder.strip() or not folder.is_dir():
+        raise GRCError("expected a template set folder (export one with Export Templates)", path=folder,
+                       field="template_folder")
+    if not settings.model_file.strip() or output.suffix.lower() != ".grc" or output.is_dir():
+        raise GRCError("expected a .grc file to write", path=output, field="model_file")
+    if not output.parent.is_dir():
+        raise GRCError("its folder does not exist", path=output, field="model_file")
+    _job = TrainingJob(command, folder, output, settings.train_options).start()
+    return _job
+
+
+def finish_training(context, job: TrainingJob, operator) -> set:
+    """After the CLI exits: load the trained model as a GRC object, or report why there is none."""
+    global _job
+    _job = None if _job is job else _job
+    code = job.process.returncode
+    if job.cancelled:
+        operator.report({"WARNING"}, f"Training cancelled; {job.output.name} unchanged")
+        return {"CANCELLED"}
+    if code != 0:
+        operator.report({"ERROR"}, f"grc train failed (exit {code}): {job.message()}")
+        return {"CANCELLED"}
+    try:
+        obj, model = add_grc_object(context, job.output)
+    except GRCError as e:
+        operator.report({"ERROR"}, str(e))
+        return {"CANCELLED"}
+    operator.report({"INFO"}, printable(f"Trained {job.output.name}: templates {', '.join(model.names)}"))
+    return {"FINISHED"}
+
+
+class GRC_OT_train(bpy.types.Operator):
+    """Train a GRC model on the scene's template set with `grc train` in the background, then load it"""
+
+    bl_idname = "grc.train"
+    bl_label = "Train"
+    bl_options = {"REGISTER"}
+
+    _timer = None
+    _job = None
+
+    def execute(self, context):  # scripts and background Blender: wait for it here
+        try:
+            job = start_training(context)
+        except GRCError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        try:
+            job.wait(lambda text: print(f"GRC training: {text}", flush=True))
+        except KeyboardInterrupt:
+            job.cancel()
+        return finish_training(context, job, self)
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        try:
+            self._job = start_training(context)
+        except GRCError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self._timer = context.window_manager.event_timer_add(0.25, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        self.show(context, "starting")
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if job.poll() is None:
+            self.show(context, job.progress() or "starting")
+            return {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        context.workspace.status_text_set(None)
+        for area in context.screen.areas if context.screen else []:
+            area.tag_redraw()
+        return finish_training(context, job, self)
+
+    def show(self, context, text):
+        context.workspace.status_text_set(f"GRC training: {text}  (Esc or Cancel Training to stop)")
+        for area in context.screen.areas if context.screen else []:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+class GRC_OT_cancel_training(bpy.types.Operator):
+    """Stop the running training; the model file stays as it was"""
+
+    bl_idname = "grc.cancel_training"
+    bl_label = "Cancel Training"
+
+    @classmethod
+    def poll(cls, context):
+        return _job is not None and _job.poll() is None
+
+    def execute(self, context):
+        _job.cancel()
+        return {"FINISHED"}
+
+
+class GRCSceneSettings(bpy.types.PropertyGroup):
+    """scene.grc: where Export Templates writes the template set and what Train makes of it."""
+
+    template_folder: StringProperty(name="Template Set", subtype="DIR_PATH",
+                                    description="The template set folder Export Templates writes and Train reads")
+    model_file: StringProperty(name="Model File", subtype="FILE_PATH", default="//model.grc",
+                               description="The .grc file Train writes (then loads as a GRC object)")
+    train_options: StringProperty(name="Options", default="",
+                                  description="More options for grc train, e.g. --steps 2000 --set refine_steps=0")
+
+
+class GRCPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    grc_command: StringProperty(name="grc Command", subtype="FILE_PATH",
+                                description="The grc program (empty: `grc` on PATH)")
+
+    def draw(self, context):
+        self.layout.prop(self, "grc_command")
+        found = grc_command(context)
+        self.layout.label(text=f"Using: {found}" if found else "grc not found: Train is unavailable",
+                          icon="CHECKMARK" if found else "ERROR")
+
+
 # -- panel --------------------------------------------------------------------------------------
 
 class GRC_PT_panel(bpy.types.Panel):
@@ -449,7 +1047,11 @@ class GRC_PT_panel(bpy.types.Panel):
         obj = context.active_object
         if obj is None or obj.type != "MESH" or not obj.grc.is_grc:
             layout.label(text="Active object: not a GRC object")
-            return
+        else:
+            self.draw_object(layout, obj)
+        self.draw_training(layout, context)
+
+    def draw_object(self, layout, obj):
         s = obj.grc
         try:
             model = model_of(obj)
@@ -460,13 +1062,13 @@ class GRC_PT_panel(bpy.types.Panel):
             layout.label(text=_errors[obj.session_uid], icon="ERROR")
         time = model.templates.time
         col = layout.column(align=True)
-        col.label(text=f"{s.model_name}: {', '.join(model.names)}")
+        col.label(text=printable(f"{s.model_name}: {', '.join(model.names)}"))
         col.prop(s, "time", text=f"Time ({time[0]:g} to {time[-1]:g})")
         if len(model.templates) == 2:
             col.prop(s, "blend")
         else:
             for i, name in enumerate(model.names):
-                col.prop(s, "weights", index=i, text=name)
+                col.prop(s, "weights", index=i, text=printable(name))
         col = layout.column(align=True)
         col.prop(s, "subdivision")
         col.prop(s, "petals")
@@ -476,6 +1078,27 @@ class GRC_PT_panel(bpy.types.Panel):
         row.operator(GRC_OT_bake_shape_keys.bl_idname, text="Time Sweep").sweep = "TIME"
         row.operator(GRC_OT_bake_shape_keys.bl_idname, text="Blend Sweep").sweep = "BLEND"
         col.operator(GRC_OT_apply_shape.bl_idname, icon="CHECKMARK")
+
+    def draw_training(self, layout, context):
+        settings = context.scene.grc
+        box = layout.box()
+        box.label(text="Templates from Blender:")
+        box.prop(settings, "template_folder", text="")
+        col = box.column(align=True)
+        col.label(text="Export selected, time steps from:")
+        row = col.row(align=True)
+        row.operator(GRC_OT_export_templates.bl_idname, text="Frames").source = "FRAMES"
+        row.operator(GRC_OT_export_templates.bl_idname, text="Shape Keys").source = "SHAPE_KEYS"
+        row.operator(GRC_OT_export_templates.bl_idname, text="Objects").source = "OBJECTS"
+        box.prop(settings, "model_file")
+        box.prop(settings, "train_options")
+        if _job is not None and _job.poll() is None:
+            box.label(text=f"Training: {_job.progress() or 'starting'}", icon="TIME")
+            box.operator(GRC_OT_cancel_training.bl_idname, icon="CANCEL")
+        elif grc_command(context) is None:
+            box.label(text="Train: grc not found (set it in the preferences)", icon="ERROR")
+        else:
+            box.operator(GRC_OT_train.bl_idname, icon="PLAY")
 
 
 # -- handlers -----------------------------------------------------------------------------------
@@ -554,13 +1177,15 @@ HANDLERS = {
     "redo_pre": _let_go,
     "load_pre": _let_go,
 }
-CLASSES = (GRCObjectSettings, GRC_OT_load_model, GRC_OT_bake_shape_keys, GRC_OT_apply_shape, GRC_PT_panel)
+CLASSES = (GRCObjectSettings, GRCSceneSettings, GRCPreferences, GRC_OT_load_model, GRC_OT_bake_shape_keys,
+           GRC_OT_apply_shape, GRC_OT_export_templates, GRC_OT_train, GRC_OT_cancel_training, GRC_PT_panel)
 
 
 def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Object.grc = bpy.props.PointerProperty(type=GRCObjectSettings)
+    bpy.types.Scene.grc = bpy.props.PointerProperty(type=GRCSceneSettings)
     for name, handler in HANDLERS.items():
         getattr(bpy.app.handlers, name).append(handler)
     find_grc_objects()
@@ -571,7 +1196,10 @@ def unregister():
         handlers = getattr(bpy.app.handlers, name)
         if handler in handlers:
             handlers.remove(handler)
+    if _job is not None:
+        _job.cancel()
     del bpy.types.Object.grc
+    del bpy.types.Scene.grc
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
     _models.clear()
