@@ -334,8 +334,9 @@ class GRC_OT_bake_shape_keys(GRCActiveOperator, bpy.types.Operator):
         frames = key_frames(scene.frame_start, scene.frame_end, len(keys))
         if self.animate:
             keyframe_sweep(obj.data.shape_keys, keys, frames, self.interpolation)
-        for key, value in zip(keys, key_values(frames, scene.frame_current, self.interpolation)):
-            key.value = value  # 0 except the key (or the two neighbours) of the current frame
+        interpolation = self.interpolation if self.animate else "NEAREST"
+        for key, value in zip(keys, key_values(frames, scene.frame_current, interpolation)):
+            key.value = value  # 0 except the current frame's key (linear: its two neighbours between key frames)
         record = {"sweep": sweep, "values": [float(v) for v in values], "keys": names,
                   "frames": [float(f) for f in frames] if self.animate else [],
                   "interpolation": self.interpolation.lower() if self.animate else "none"}
@@ -380,9 +381,13 @@ def key_frames(first: int, last: int, count: int) -> list[float]:
 
 
 def key_values(frames, frame, interpolation: str) -> list[float]:
-    """Each key's value at `frame`, as its keyframes give it: linear cross-fades neighbours, constant steps."""
+    """Each key's value at `frame`, as its keyframes give it (linear cross-fades neighbours, constant steps), or
+    for a bake without keyframes (NEAREST) 1 for the key nearest the frame."""
     frames = np.asarray(frames, float)
     values = np.zeros(len(frames))
+    if interpolation == "NEAREST":  # no keyframes: the key nearest the frame is on
+        values[int(np.argmin(np.abs(frames - frame)))] = 1.0
+        return values.tolist()
     if interpolation == "CONSTANT" or frame <= frames[0] or frame >= frames[-1]:
         values[int(np.clip(np.searchsorted(frames, frame, side="right") - 1, 0, len(frames) - 1))] = 1.0
         return values.tolist()
