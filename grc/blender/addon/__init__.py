@@ -515,11 +515,9 @@ except ImportError:
 
 
 def symmetric_orders(order):
-    """The same grid read from each corner (and transposed when square): the orders a grid can be read in."""
+    """The same grid read from each corner, rows along either side: the 8 orders a grid can be read in."""
     orders = [order, order[::-1], order[:, ::-1], order[::-1, ::-1]]
-    if order.shape[0] == order.shape[1]:
-        orders += [o.T for o in orders]
-    return orders
+    return orders + [o.T for o in orders]
 
 
 def aligned(order, co, reference):
@@ -805,7 +803,7 @@ def write_template_set(template_set: TemplateSet, folder: Path, replace: bool):
 
 # -- training from Blender ------------------------------------------------------------------------
 
-PROGRESS = re.compile(r"([A-Za-z][A-Za-z +()]*?)\s+\D*?(\d{1,3})%\s+loss\s+(\S+)")
+PROGRESS = re.compile(r"([A-Za-z][A-Za-z+()]*(?: [A-Za-z+()]+)*)\s+\D*?(\d{1,3})%\s+loss\s+(\S+)")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
