@@ -145,6 +145,11 @@ out["errors"]["in_use"] = export("frames", source="FRAMES")
 out["errors"]["time_count"] = export("count", source="FRAMES", time_values="0, 1")
 out["errors"]["rows"] = export("rows", source="FRAMES", rows=7)
 out["errors"]["transposed"] = export("transposed", source="FRAMES", rows=8)
+try:  # relative to an unsaved .blend
+    bpy.ops.grc.export_templates(directory="//templates", source="FRAMES")
+    out["errors"]["relative"] = None
+except RuntimeError as e:
+    out["errors"]["relative"] = str(e)
 
 # -- train from Blender: the operator runs grc train and loads the model as a GRC object
 prefs = bpy.context.preferences.addons["bl_ext.user_default.grc_studio"].preferences
@@ -286,6 +291,7 @@ def test_what_cannot_be_a_template_set_is_refused_with_the_reason(blender):
     assert "Replace" in errors["in_use"]
     assert "expected 5 values" in errors["time_count"]
     assert "neither side has 7 rows" in errors["rows"]
+    assert "save the .blend first" in errors["relative"]
     assert errors["transposed"] is None  # rows=8 reads the grid the other way round
     s = load_template_set(blender["folder"] / "transposed")
     assert s.grid_shape == (FRAMES, POINTS, ROWS)

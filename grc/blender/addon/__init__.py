@@ -558,7 +558,7 @@ class GridReader:
     """Reads one object's time steps as grids (M, N, 3) in one grid order, found from its quads.
 
     The order is found once (again only if the faces change) and, of the ways the grid can be read
-    (from each corner, transposed when square), the one closest to `reference` is taken, so every time
+    (from each corner, rows along either side), the one closest to `reference` is taken, so every time
     step and every template of a set start at the same corner.
     """
 
@@ -667,9 +667,7 @@ class GRC_OT_export_templates(bpy.types.Operator):
         return {"FINISHED"}
 
     def export(self, context):
-        folder = Path(bpy.path.abspath(self.directory or context.scene.grc.template_folder))
-        if not self.directory.strip() and not context.scene.grc.template_folder.strip():
-            raise GRCError("choose a folder for the template set", field="directory")
+        folder = absolute(self.directory or context.scene.grc.template_folder, "template set folder")
         objects = sorted((obj for obj in context.selected_objects if obj.type == "MESH"), key=lambda o: o.name)
         if self.source == "OBJECTS":
             sources = self.object_groups(objects)
@@ -772,6 +770,17 @@ class GRC_OT_export_templates(bpy.types.Operator):
             raise GRCError(f"expected at least 2 time steps, found {count} {what}", path=where)
         if count > limits.MAX_TIME_STEPS:
             raise GRCError(f"{count} time steps; the limit is {limits.MAX_TIME_STEPS}", path=where)
+
+
+def absolute(text: str, what: str) -> Path:
+    """A path typed in Blender as an absolute one; `//` (relative to the .blend) needs a saved .blend."""
+    text = text.strip()
+    if not text:
+        raise GRCError(f"choose a {what}")
+    if text.startswith("//") and not bpy.data.filepath:
+        raise GRCError(f"{printable(text)} is relative to the .blend file: save the .blend first, or choose an "
+                       f"absolute path for the {what}")
+    return Path(bpy.path.abspath(text))
 
 
 def write_template_set(template_set: TemplateSet, folder: Path, replace: bool):
@@ -907,12 +916,12 @@ def start_training(context) -> TrainingJob:
     if command is None:
         raise GRCError("the grc command was not found: install GRC Studio (pip install grc-studio) or set its "
                        "path in the add-on's preferences", field="grc_command")
-    folder = Path(bpy.path.abspath(settings.template_folder))
-    output = Path(bpy.path.abspath(settings.model_file))
-    if not settings.template_folder.strip() or not folder.is_dir():
+    folder = absolute(settings.template_folder, "template set folder")
+    output = absolute(settings.model_file, "model file")
+    if not folder.is_dir():
         raise GRCError("expected a template set folder (export one with Export Templates)", path=folder,
                        field="template_folder")
-    if not settings.model_file.strip() or output.suffix.lower() != ".grc" or output.is_dir():
+    if output.suffix.lower() != ".grc" or output.is_dir():
         raise GRCError("expected a .grc file to write", path=output, field="model_file")
     if not output.parent.is_dir():
         raise GRCError("its folder does not exist", path=output, field="model_file")
