@@ -82,6 +82,15 @@ for frame in range(1, 10):
     scene.frame_set(frame)
     out["bake"]["frames"][frame] = {"values": values(baked), "shown": shown(baked)}
 
+# Blender's glTF exporter carries the recorded sweep as extras
+import json
+for other in bpy.context.selected_objects:
+    other.select_set(False)
+baked.select_set(True)
+bpy.ops.export_scene.gltf(filepath=ARGS["gltf"], export_format="GLTF_SEPARATE", use_selection=True,
+                          export_extras=True)
+out["gltf_extras"] = [node.get("extras", {}) for node in json.load(open(ARGS["gltf"]))["nodes"]]
+
 bpy.context.view_layer.objects.active = obj
 scene.frame_set(4)
 bpy.ops.grc.bake_shape_keys(sweep="TIME", frames=9, keep_original=True, interpolation="CONSTANT", use_range=True,
@@ -206,7 +215,7 @@ def blender(models, tmp_path_factory):
     with open(big, "wb") as f:  # sparse: 300 MiB on paper, nothing on disk
         f.truncate(300 * 1024 * 1024)
     args = {"zip": str(build_addon(folder / "grc_blender.zip")), "k2": str(models[2][1]), "k3": str(models[3][1]),
-            "plain": PLAIN_OBJECTS, "blendfile": str(folder / "scene.blend"),
+            "plain": PLAIN_OBJECTS, "blendfile": str(folder / "scene.blend"), "gltf": str(folder / "baked.gltf"),
             "refused": {"fifo": str(fifo), "folder": str(folder_path), "dev_zero": str(zero), "big": str(big)}}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BLENDER_USER_RESOURCES", str(folder / "user"))
@@ -237,6 +246,8 @@ def test_bake_leaves_only_the_current_frames_key_on_and_keyframes_the_sweep(blen
     assert record["sweep"] == "time" and np.allclose(record["values"], times)
     assert record["frames"] == [1, 3, 5, 7, 9] and record["interpolation"] == "linear"
     assert record["keys"] == bake["names"][1:] and np.allclose(record["blend"], [0.3])
+    (extras,) = [e for e in blender["gltf_extras"] if "grc_sweep" in e]  # glTF extras of Blender's exporter
+    assert extras["grc_sweep"]["keys"] == record["keys"] and np.allclose(extras["grc_sweep"]["values"], times)
 
 
 @requires_blender

@@ -880,11 +880,15 @@ class TrainingJob:
         errors = [line for line in lines if line.startswith("grc")]
         return printable((errors or lines or [""])[-1])[:300]
 
-    def cancel(self):
-        """Stop training (SIGTERM; the CLI says what it kept); the model file is left as it was."""
+    def cancel(self, wait: bool = True):
+        """Stop training (SIGTERM; the CLI says what it kept); the model file is left as it was.
+
+        `wait=False` returns at once (the modal operator polls until the process has gone)."""
         self.cancelled = True
         if self.process and self.process.poll() is None:
             self.process.terminate()
+            if not wait:
+                return
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
@@ -987,7 +991,7 @@ class GRC_OT_train(bpy.types.Operator):
     def modal(self, context, event):
         job = self._job
         if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
+            job.cancel(wait=False)
         elif event.type != "TIMER":
             return {"PASS_THROUGH"}
         if job.poll() is None:
@@ -1017,7 +1021,7 @@ class GRC_OT_cancel_training(bpy.types.Operator):
         return _job is not None and _job.poll() is None
 
     def execute(self, context):
-        _job.cancel()
+        _job.cancel(wait=context.window is None)  # the modal Train operator notices and reports it
         return {"FINISHED"}
 
 
