@@ -145,6 +145,11 @@ out["errors"]["in_use"] = export("frames", source="FRAMES")
 out["errors"]["time_count"] = export("count", source="FRAMES", time_values="0, 1")
 out["errors"]["rows"] = export("rows", source="FRAMES", rows=7)
 out["errors"]["transposed"] = export("transposed", source="FRAMES", rows=8)
+bpy.ops.mesh.primitive_grid_add(x_subdivisions=600, y_subdivisions=1)
+long = bpy.context.active_object
+long.name = "long"
+select(long, variants[0])
+out["errors"]["too_long"] = export("too_long", source="FRAMES")
 try:  # relative to an unsaved .blend
     bpy.ops.grc.export_templates(directory="//templates", source="FRAMES")
     out["errors"]["relative"] = None
@@ -292,10 +297,11 @@ def test_what_cannot_be_a_template_set_is_refused_with_the_reason(blender):
     assert "expected 5 values" in errors["time_count"]
     assert "neither side has 7 rows" in errors["rows"]
     assert "save the .blend first" in errors["relative"]
+    assert "long: a grid of 2 rows x 601 points; the limits are 512 rows and 512 points" in errors["too_long"]
     assert errors["transposed"] is None  # rows=8 reads the grid the other way round
     s = load_template_set(blender["folder"] / "transposed")
     assert s.grid_shape == (FRAMES, POINTS, ROWS)
-    for name in ("cube", "triangles", "one", "count", "rows"):
+    for name in ("cube", "triangles", "one", "count", "rows", "too_long"):
         assert not (blender["folder"] / name).exists()
 
 

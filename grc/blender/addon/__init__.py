@@ -567,12 +567,19 @@ class GridReader:
 
     def read(self, faces, co, reference=None) -> np.ndarray:
         if self.order is None or faces.shape != self.faces.shape or np.any(faces != self.faces):
+            if len(co) > limits.MAX_ROWS * limits.MAX_POINTS:
+                raise GRCError(f"{len(co):,} vertices; a template's grid has at most {limits.MAX_ROWS} rows x "
+                               f"{limits.MAX_POINTS} points", path=self.where)
             try:
                 order = grid_order(faces, len(co), self.rows)
             except GRCError as e:
                 raise GRCError(str(e), path=self.where) from None
             self.order = order if reference is None else aligned(order, co, reference)
             self.faces = faces
+            M, N = self.order.shape
+            if M > limits.MAX_ROWS or N > limits.MAX_POINTS:
+                raise GRCError(f"a grid of {M} rows x {N} points; the limits are {limits.MAX_ROWS} rows and "
+                               f"{limits.MAX_POINTS} points (set Rows to read it the other way round)", path=self.where)
         if len(co) != self.order.size:
             raise GRCError(f"{len(co)} vertices where the grid has {self.order.size}", path=self.where)
         return co[self.order]
@@ -684,6 +691,11 @@ class GRC_OT_export_templates(bpy.types.Operator):
             grids, axis = read[self.source](context, source, reference)
             reference = grids[0] if reference is None else reference
             T, M = len(grids), grids[0].shape[0]
+            values = len(sources) * T * grids[0].size
+            if values > limits.MAX_GRID_VALUES:
+                raise GRCError(f"{len(sources)} templates x {T} time steps x {M} rows x {grids[0].shape[1]} points "
+                               f"is {values:,} numbers; the limit for a set is {limits.MAX_GRID_VALUES:,}",
+                               field="templates")
             time = typed_values(self.time_values, T, "time", unit_range(axis))
             morph = typed_values(self.morph_values, M, "morph", np.linspace(0, 1, M))
             points = np.stack(grids)  # (T, M, N, 3)
@@ -706,7 +718,7 @@ class GRC_OT_export_templates(bpy.types.Operator):
         for obj in objects:
             collection = obj.users_collection[0].name if obj.users_collection else "template"
             groups.setdefault(collection, []).append(obj)
-        return [(template_name(name), members) for name, members in groups.items()]
+        return [(template_name(name), members) for name, members in sorted(groups.items())]
 
     def order_key(self, obj):
         if self.order == "NAME":
