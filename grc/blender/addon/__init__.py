@@ -661,6 +661,34 @@ class GRC_OT_export_templates(bpy.types.Operator):
     def poll(cls, context):
         return any(obj.type == "MESH" for obj in context.selected_objects)
 
+    def invoke(self, context, event):  # from the panel: a dialog with this source's options, then execute
+        return context.window_manager.invoke_props_dialog(self, width=420)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "directory", text="Folder")
+        if not self.directory:
+            layout.label(text=f"(empty: {context.scene.grc.template_folder or 'set the panel Template Set'})")
+        layout.prop(self, "source")
+        if self.source == "OBJECTS":
+            layout.prop(self, "group")
+            row = layout.row(align=True)
+            row.prop(self, "order")
+            if self.order == "PROPERTY":
+                row.prop(self, "order_property", text="")
+        elif self.source == "SHAPE_KEYS":
+            layout.prop(self, "include_basis")
+        else:
+            row = layout.row(align=True)
+            row.prop(self, "frame_start")
+            row.prop(self, "frame_end")
+            row.prop(self, "frame_step")
+        layout.prop(self, "rows")
+        layout.prop(self, "time_values")
+        layout.prop(self, "morph_values")
+        layout.prop(self, "space")
+        layout.prop(self, "replace")
+
     def execute(self, context):
         try:
             folder, written = self.export(context)
@@ -847,7 +875,11 @@ class TrainingJob:
 
     def __init__(self, command: str, folder, output, options: str = ""):
         self.output = Path(output)
-        self.args = [command, "train", str(folder), "-o", str(output), *shlex.split(options)]
+        try:
+            extra = shlex.split(options)
+        except ValueError as e:
+            raise GRCError(f"cannot read the options ({e})", field="train_options") from None
+        self.args = [command, "train", str(folder), "-o", str(output), *extra]
         self.text, self.lock, self.process, self.cancelled = "", threading.Lock(), None, False
 
     def start(self):
