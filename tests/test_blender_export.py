@@ -175,7 +175,7 @@ out["train"] = {"result": list(result), "active": bpy.context.active_object == t
                 "name": trained.grc.model_name, "vertices": len(trained.data.vertices)}
 
 # -- a training in the background: progress while it runs, then cancelled; the model file is left alone
-job = addon.TrainingJob(ARGS["grc"], os.path.join(ARGS["folder"], "frames"), scene.grc.model_file,
+job = addon.training.TrainingJob(ARGS["grc"], os.path.join(ARGS["folder"], "frames"), scene.grc.model_file,
                         "--steps 1000000 --set refine_steps=0 --set template_lbfgs_steps=0").start()
 running, seen = job.poll() is None, []
 import time
