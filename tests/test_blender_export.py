@@ -168,6 +168,15 @@ try:
 except RuntimeError as e:
     out["errors"]["no_command"] = str(e)
 prefs.grc_command = ARGS["grc"]
+scene.grc.train_options = "--set nonsense=1"
+before = set(bpy.data.objects)
+try:
+    bpy.ops.grc.train()
+    out["errors"]["train_failed"] = None
+except RuntimeError as e:
+    out["errors"]["train_failed"] = str(e)
+out["errors"]["train_failed_added"] = set(bpy.data.objects) != before
+scene.grc.train_options = ARGS["short"]
 before = set(bpy.data.objects)
 result = bpy.ops.grc.train()
 (trained,) = set(bpy.data.objects) - before
@@ -308,6 +317,9 @@ def test_what_cannot_be_a_template_set_is_refused_with_the_reason(blender):
 @requires_blender
 def test_train_from_blender_loads_the_trained_model_as_a_grc_object(blender):
     assert "grc command was not found" in blender["errors"]["no_command"]
+    failed = blender["errors"]["train_failed"]  # the CLI's one-line error becomes the report
+    assert "grc train failed (exit 2): grc: --set: expected KEY=VALUE" in failed
+    assert not blender["errors"]["train_failed_added"]
     train = blender["train"]
     assert train == {"result": ["FINISHED"], "active": True, "is_grc": True, "name": "trained.grc",
                      "vertices": ROWS * POINTS}
