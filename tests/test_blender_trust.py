@@ -202,6 +202,8 @@ bpy.context.view_layer.objects.active = obj
 out["blend_path"] = {"shown_error": addon._errors.get(obj.session_uid),
                      "bake": error_of(lambda: bpy.ops.grc.bake_shape_keys(sweep="TIME", frames=3))}
 emit(out)
+if bpy.app.version < (4, 3):  # bpy 4.2 as a module crashes on exit after any glTF export (a lone cube does too)
+    os._exit(0)
 """
 
 
