@@ -1,6 +1,11 @@
 """Render a GRC flower with Blender itself, through the add-on: docs/images/blender-flower.png.
 
     python scripts/render_blender_flower.py [--model meshes/petal.grc] [-o docs/images/blender-flower.png]
+    python scripts/render_blender_flower.py --walk [-o docs/images/blender-grid-to-model.png]
+
+With --walk it follows docs/blender.md's walk instead: three Grid primitives made petals by animated
+Simple Deform modifiers, Export Templates (frames 1-5), Train (a real `grc train` of this checkout), and
+the trained model as a five-petal GRC object, rendered beside its templates.
 
 Run with the project's Python: it builds the add-on zip (grc.blender.build_addon), then runs this same
 file in Blender's Python ($GRC_BLENDER_PYTHON, else .venv-blender/bin/python, bpy 5.0.1), which installs
@@ -79,25 +84,117 @@ def render_in_blender(args):
     bpy.ops.render.render(write_still=True)
 
 
+WALK_TRAINING = "--steps 3000 --set refine_steps=0"
+
+
+def petal_grid(name, x, bend_to, taper):
+    """A Grid primitive stood up as a petal (base at the origin, tip at z = 1), curled by an animated bend."""
+    import math
+
+    import bpy
+    from mathutils import Matrix
+
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=7, y_subdivisions=9, size=1, location=(x, 2.5, 0))
+    obj = bpy.context.active_object
+    obj.name = name
+    obj.data.transform(Matrix.Rotation(math.pi / 2, 4, "X") @ Matrix.Translation((0, 0.5, 0)) @
+                       Matrix.Diagonal((0.5, 1, 1, 1)))
+    widen = obj.modifiers.new("Taper", "SIMPLE_DEFORM")
+    widen.deform_method, widen.deform_axis, widen.factor = "TAPER", "Z", taper
+    bend = obj.modifiers.new("Bend", "SIMPLE_DEFORM")
+    bend.deform_method, bend.deform_axis = "BEND", "X"
+    bend.angle = 0.1
+    bend.keyframe_insert("angle", frame=1)
+    bend.angle = bend_to
+    bend.keyframe_insert("angle", frame=5)
+    return obj
+
+
+def walk_in_blender(args):
+    """Inside Blender: docs/blender.md's walk from Grid primitives to a trained model, then a render."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.extensions.package_install_files(filepath=args["zip"], repo="user_default", enable_on_install=True)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, 5
+    grids = [petal_grid(name, x, bend, taper) for name, x, bend, taper in
+             (("cup", -1.6, 1.4, 0.6), ("open", 0.0, 0.5, 1.0), ("curl", 1.6, 2.4, 0.3))]
+    for obj in grids:
+        obj.select_set(True)
+    bpy.ops.grc.export_templates(directory=args["templates"], source="FRAMES")
+    preferences = bpy.context.preferences.addons["bl_ext.user_default.grc_studio"].preferences
+    preferences.grc_command = args["grc"]
+    scene.grc.template_folder, scene.grc.model_file = args["templates"], args["model"]
+    scene.grc.train_options = WALK_TRAINING
+    bpy.ops.grc.train()
+    flower = bpy.context.active_object
+    flower.grc.time, flower.grc.petals, flower.grc.subdivision = 1.0, 5, 2
+    flower.grc.weights[:3] = (0.3, 0.5, 0.2)
+    flower.location = (0, -0.6, 0)
+    flower.data.materials.append(material("flower", COLORS[1], subsurface=0.2))
+    scene.frame_set(5)
+    for obj, color in zip(grids, COLORS):
+        obj.data.materials.append(material(obj.name, color))
+        obj.data.shade_smooth()
+        obj.rotation_euler.z = -1.0  # the curl in profile
+
+    bpy.ops.mesh.primitive_plane_add(size=60)
+    bpy.context.active_object.data.materials.append(material("ground", (0.32, 0.33, 0.36)))
+    bpy.ops.object.light_add(type="AREA", location=(3, -4, 7))
+    light = bpy.context.active_object
+    light.data.energy, light.data.size = 1000, 5
+    light.rotation_euler = (0.5, 0.35, 0)
+    bpy.ops.object.empty_add(location=(0, 0.8, 0.6))
+    target = bpy.context.active_object
+    bpy.ops.object.camera_add(location=(0, -6.0, 3.6))
+    scene.camera = bpy.context.active_object
+    scene.camera.data.lens = 38
+    scene.camera.constraints.new("TRACK_TO").target = target
+    world = bpy.data.worlds.new("world")
+    world.color = (0.05, 0.05, 0.06)
+    scene.world = world
+    scene.view_settings.view_transform = "Standard"
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = args["samples"]
+    scene.cycles.use_denoising = True
+    scene.render.resolution_x, scene.render.resolution_y = 720, 360
+    scene.render.resolution_percentage = 100
+    scene.render.filepath = args["output"]
+    bpy.ops.render.render(write_still=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "meshes/petal.grc"))
     parser.add_argument("-o", "--output", default=str(ROOT / "docs/images/blender-flower.png"))
     parser.add_argument("--samples", type=int, default=32)
+    parser.add_argument("--walk", action="store_true", help="Grid primitives -> templates -> trained model, rendered.")
     options = parser.parse_args()
+    if options.walk and options.output == parser.get_default("output"):
+        options.output = str(ROOT / "docs/images/blender-grid-to-model.png")
     from grc.blender import build_addon
 
     blender = os.environ.get("GRC_BLENDER_PYTHON") or str(ROOT / ".venv-blender/bin/python")
     with tempfile.TemporaryDirectory() as folder:
         args = {"zip": str(build_addon(Path(folder) / "grc_blender.zip")), "model": str(Path(options.model).resolve()),
                 "output": str(Path(options.output).resolve()), "samples": options.samples}
+        if options.walk:
+            command = Path(folder) / "grc"  # the `grc` command of this checkout
+            command.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m grc.cli "$@"\n')
+            command.chmod(0o755)
+            args.update(grc=str(command), templates=str(Path(folder) / "templates"), model=str(Path(folder) / "walk.grc"))
         env = {**os.environ, "BLENDER_USER_RESOURCES": str(Path(folder) / "user")}
-        subprocess.run([blender, __file__, "--in-blender", json.dumps(args)], check=True, env=env)
+        mode = "--walk-in-blender" if options.walk else "--in-blender"
+        subprocess.run([blender, __file__, mode, json.dumps(args)], check=True, env=env)
     print(f"wrote {options.output}")
 
 
 if __name__ == "__main__":
     if "--in-blender" in sys.argv:
         render_in_blender(json.loads(sys.argv[-1]))
+    elif "--walk-in-blender" in sys.argv:
+        walk_in_blender(json.loads(sys.argv[-1]))
     else:
         main()

@@ -1,6 +1,7 @@
 """The Blender add-on: `build_addon(path)` writes it as a Blender extension zip (Blender 4.2 and newer).
 
-The zip holds the manifest, the add-on (grc/blender/addon/__init__.py) and, as its subpackage `grc`,
+The zip holds the manifest, the add-on (the modules of grc/blender/addon/: __init__.py with GRC objects, bake
+and panel, export.py with Export Templates, training.py with Train) and, as its subpackage `grc`,
 the library's numpy-only modules copied unchanged: Blender's Python has numpy but neither PyTorch nor
 scipy, and the add-on evaluates models with the very code the library uses (grc.mesh imports scipy only
 where it builds subdivision operators, which the add-on leaves to Blender's own Subdivision Surface
@@ -16,7 +17,8 @@ from ..io import atomic_path
 from ..model import VERSION
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the grc package
-ADDON = Path(__file__).resolve().parent / "addon" / "__init__.py"
+ADDON = Path(__file__).resolve().parent / "addon"
+ADDON_MODULES = ("__init__.py", "export.py", "training.py")
 ADDON_ID = "grc_studio"
 
 # The library modules the add-on ships as they are: numpy and the standard library only.
@@ -46,7 +48,7 @@ def build_addon(path) -> Path:
     """Write the add-on zip to `path` atomically (install it with Blender's Install from Disk); returns the path."""
     files = {
         "blender_manifest.toml": MANIFEST,
-        "__init__.py": ADDON.read_text(encoding="utf-8"),
+        **{name: (ADDON / name).read_text(encoding="utf-8") for name in ADDON_MODULES},
         "grc/__init__.py": RUNTIME_INIT,
         **{f"grc/{name}": (PACKAGE / name).read_text(encoding="utf-8") for name in RUNTIME},
     }

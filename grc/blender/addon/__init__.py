@@ -8,8 +8,9 @@ cached per content hash. Subdivision is a Subdivision Surface modifier at Blende
 GRC Studio's own subdivision matches. The add-on never executes anything from a model file: it parses
 JSON and copies arrays (grc.bundle).
 
-This file is the add-on's __init__.py inside the zip that `grc blender-addon` writes; the `grc` folder
-next to it is the library's numpy runtime.
+The other direction lives beside this file: export.py (Export Templates: template sets from meshes) and
+training.py (Train: `grc train` in the background). This file is the add-on's __init__.py inside the zip
+that `grc blender-addon` writes; the `grc` folder next to it is the library's numpy runtime.
 """
 
 import base64
@@ -22,10 +23,14 @@ from bpy.app.handlers import persistent
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from .grc.errors import GRCError
+from .grc import limits
+from .grc.errors import GRCError, printable
 from .grc.model import GRCModel
 from .grc.mesh import grid_faces
 from .grc.sweeps import sweep_name, sweep_values
+from . import training
+from .export import GRC_OT_export_templates
+from .training import GRC_OT_cancel_training, GRC_OT_train, GRCPreferences, GRCSceneSettings, grc_command
 
 MAX_TEMPLATES = 32  # obj.grc.weights has a fixed size; the first K entries are the template weights
 MAX_SUBDIVISION = 3
@@ -34,6 +39,7 @@ MODIFIER = "GRC Subdivision"
 _models: dict[str, GRCModel] = {}  # content hash -> model
 _shown: dict[int, tuple] = {}  # object session_uid -> the settings its mesh shows
 _errors: dict[int, str] = {}  # object session_uid -> why its mesh cannot be updated
+_grc_objects: dict = {}  # session_uid -> a GRC object: the handlers visit these, never the whole scene
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -41,12 +47,7 @@ _errors: dict[int, str] = {}  # object session_uid -> why its mesh cannot be upd
 def read_model(path) -> tuple[GRCModel, bytes]:
     """Load a model file and its bytes; anything wrong raises GRCError naming the file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise GRCError("no such file", path=path) from None
-    except OSError as e:
-        raise GRCError(f"cannot read: {e.strerror}", path=path) from None
+    data = limits.read_bytes(path, limits.MAX_MODEL_BYTES, "GRC model file")  # regular files only, size first
     return checked(lambda: GRCModel.from_bytes(data, path), path), data
 
 
@@ -168,6 +169,7 @@ def make_plain(obj):
     obj.grc.is_grc = False
     obj.grc.model_data = ""
     _shown.pop(obj.session_uid, None)
+    _grc_objects.pop(obj.session_uid, None)
 
 
 def plain_target(context, obj, keep_original: bool):
@@ -230,28 +232,34 @@ class GRC_OT_load_model(bpy.types.Operator, ImportHelper):
     filter_glob: StringProperty(default="*.grc", options={"HIDDEN"})
 
     def execute(self, context):
-        path = Path(bpy.path.abspath(self.filepath))
         try:
-            model, data = read_model(path)
+            obj, model = add_grc_object(context, Path(bpy.path.abspath(self.filepath)))
         except GRCError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
-        digest = hashlib.sha256(data).hexdigest()
-        _models[digest] = model
-        mesh = bpy.data.meshes.new(path.stem)
-        obj = bpy.data.objects.new(path.stem, mesh)
-        obj.location = context.scene.cursor.location
-        s = obj.grc
-        s.model_path, s.model_name, s.model_hash = str(path), path.name, digest
-        s.model_data = base64.b64encode(data).decode("ascii")
-        s.time = float(model.templates.time[-1])
-        s.weights[0] = 1.0  # the first template, as blend 0 is for two
-        s.is_grc = True
-        context.collection.objects.link(obj)
-        refresh(obj, force=True)
-        make_active(context, obj)
-        self.report({"INFO"}, f"Loaded {path.name}: templates {', '.join(model.names)}")
+        self.report({"INFO"}, printable(f"Loaded {obj.grc.model_name}: templates {', '.join(model.names)}"))
         return {"FINISHED"}
+
+
+def add_grc_object(context, path: Path):
+    """Read a model file and add it as a GRC object at the 3D cursor, active; returns (object, model)."""
+    model, data = read_model(path)
+    digest = hashlib.sha256(data).hexdigest()
+    _models[digest] = model
+    mesh = bpy.data.meshes.new(path.stem)
+    obj = bpy.data.objects.new(path.stem, mesh)
+    obj.location = context.scene.cursor.location
+    s = obj.grc
+    s.model_path, s.model_name, s.model_hash = str(path), path.name, digest
+    s.model_data = base64.b64encode(data).decode("ascii")
+    s.time = float(model.templates.time[-1])
+    s.weights[0] = 1.0  # the first template, as blend 0 is for two
+    s.is_grc = True
+    context.collection.objects.link(obj)
+    note_grc_object(obj)
+    refresh(obj, force=True)
+    make_active(context, obj)
+    return obj, model
 
 
 class GRCActiveOperator:
@@ -267,41 +275,148 @@ class GRCActiveOperator:
 
 
 class GRC_OT_bake_shape_keys(GRCActiveOperator, bpy.types.Operator):
-    """Bake a sweep of time or blend into shape keys (named by their value) on a plain mesh"""
+    """Bake a sweep of time or blend into shape keys (named by their value) on a plain mesh, keyframed to play"""
 
     bl_idname = "grc.bake_shape_keys"
     bl_label = "Bake Shape Keys"
     bl_options = {"REGISTER", "UNDO"}
 
     sweep: EnumProperty(name="Sweep", default="TIME", items=[
-        ("TIME", "Time", "Over the templates' time range, at the current blend"),
-        ("BLEND", "Blend", "From the first template to the second, at the current time"),
+        ("TIME", "Time", "Over time, at the current blend"),
+        ("BLEND", "Blend", "From one template to another, at the current time"),
     ])
-    frames: IntProperty(name="Frames", description="Number of shape keys", default=9, min=2, max=1000)
+    frames: IntProperty(name="Keys", description="Number of shape keys", default=9, min=2, max=limits.MAX_FRAMES)
+    use_range: BoolProperty(name="Custom Range", default=False,
+                            description="Sweep from Start to Stop instead of over the templates "
+                                        "(values outside them extrapolate)")
+    start: FloatProperty(name="Start", default=0.0, description="Time, or for a blend sweep 0 = From template")
+    stop: FloatProperty(name="Stop", default=1.0, description="Time, or for a blend sweep 1 = To template")
+    from_template: IntProperty(name="From Template", default=0, min=0, max=MAX_TEMPLATES - 1,
+                               description="Blend sweep: the template it starts at (0 = the first)")
+    to_template: IntProperty(name="To Template", default=1, min=0, max=MAX_TEMPLATES - 1,
+                             description="Blend sweep: the template it goes to (its target)")
+    animate: BoolProperty(name="Keyframes", default=True,
+                          description="Keyframe the keys' values so the sweep plays over the scene's frame range")
+    interpolation: EnumProperty(name="Interpolation", default="LINEAR", items=[
+        ("LINEAR", "Linear", "Neighbouring keys cross-fade: the shape moves smoothly between baked values"),
+        ("CONSTANT", "Constant", "One key fully on at a time: the shape steps from one baked value to the next"),
+    ])
 
     def execute(self, context):
         source = context.active_object
         try:
             model = model_of(source)
-            values = sweep_values(model, self.sweep.lower(), self.frames)
+            values, blends = self.values(model)
             if self.sweep == "TIME":
                 shapes = [shape_mesh(source.grc, model, time=v) for v in values]
             else:
-                shapes = [shape_mesh(source.grc, model, blend=v) for v in values]
+                shapes = [shape_mesh(source.grc, model, blend=b) for b in blends]
         except GRCError as e:
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
+        sweep = self.sweep.lower()
+        names = [sweep_name(sweep, v if self.sweep == "TIME" else b) for v, b in zip(values, blends)]
         obj = plain_target(context, source, self.keep_original)
         make_plain(obj)
         obj.shape_key_clear()
         set_geometry(obj.data, *shapes[0])
         obj.shape_key_add(name="Basis", from_mix=False)
-        for value, (vertices, _) in zip(values, shapes):
-            key = obj.shape_key_add(name=sweep_name(self.sweep.lower(), value), from_mix=False)
+        keys = []
+        for name, (vertices, _) in zip(names, shapes):
+            key = obj.shape_key_add(name=name, from_mix=False)
             key.data.foreach_set("co", vertices.astype(np.float32).ravel())
+            keys.append(key)
+        scene = context.scene
+        frames = key_frames(scene.frame_start, scene.frame_end, len(keys))
+        if self.animate:
+            keyframe_sweep(obj.data.shape_keys, keys, frames, self.interpolation)
+        interpolation = self.interpolation if self.animate else "NEAREST"
+        for key, value in zip(keys, key_values(frames, scene.frame_current, interpolation)):
+            key.value = value  # 0 except the current frame's key (linear: its two neighbours between key frames)
+        record = {"sweep": sweep, "values": [float(v) for v in values], "keys": names,
+                  "frames": [float(f) for f in frames] if self.animate else [],
+                  "interpolation": self.interpolation.lower() if self.animate else "none"}
+        if self.sweep == "BLEND":
+            record.update({"from": model.names[self.from_template], "to": model.names[self.to_template],
+                           "weights": [float(w) for b in blends for w in np.atleast_1d(b)]})
+        else:
+            record["blend"] = [float(w) for w in np.atleast_1d(blend_of(source.grc, model))]
+        obj["grc_sweep"] = record
         obj.data.update()
-        self.report({"INFO"}, f"Baked {len(values)} shape keys")
+        self.report({"INFO"}, f"Baked {len(keys)} shape keys" + (f" over frames {frames[0]:g} to {frames[-1]:g}"
+                                                                  if self.animate else ""))
         return {"FINISHED"}
+
+    def values(self, model):
+        """The swept values (times, or α from one template to another) and the blend of each key."""
+        K = len(model.templates)
+        if self.sweep == "TIME":
+            start, stop = (self.start, self.stop) if self.use_range else (None, None)
+            values = sweep_values(model, "time", self.frames, start, stop)
+            return values, [None] * len(values)
+        for which in ("from_template", "to_template"):
+            if getattr(self, which) >= K:
+                raise GRCError(f"expected a template number from 0 to {K - 1}, got {getattr(self, which)}",
+                               field=which)
+        if self.from_template == self.to_template:
+            raise GRCError("expected two different templates", field="to_template")
+        start, stop = (self.start, self.stop) if self.use_range else (0.0, 1.0)
+        for name, value in (("start", start), ("stop", stop)):
+            limits.number(value, name, low=-limits.MAX_BLEND, high=limits.MAX_BLEND)
+        first, target = np.eye(K)[self.from_template], np.eye(K)[self.to_template]
+        values = list(np.linspace(start, stop, self.frames))
+        weights = [first + a * (target - first) for a in values]
+        return values, [w[1] if K == 2 else w for w in weights]
+
+
+def key_frames(first: int, last: int, count: int) -> list[float]:
+    """Where each of `count` keys is fully on: evenly over the frame range (one key a frame when they match)."""
+    if last <= first:
+        return [float(first + i) for i in range(count)]
+    return [first + (last - first) * i / (count - 1) for i in range(count)]
+
+
+def key_values(frames, frame, interpolation: str) -> list[float]:
+    """Each key's value at `frame`, as its keyframes give it (linear cross-fades neighbours, constant steps), or
+    for a bake without keyframes (NEAREST) 1 for the key nearest the frame."""
+    frames = np.asarray(frames, float)
+    values = np.zeros(len(frames))
+    if interpolation == "NEAREST":  # no keyframes: the key nearest the frame is on
+        values[int(np.argmin(np.abs(frames - frame)))] = 1.0
+        return values.tolist()
+    if interpolation == "CONSTANT" or frame <= frames[0] or frame >= frames[-1]:
+        values[int(np.clip(np.searchsorted(frames, frame, side="right") - 1, 0, len(frames) - 1))] = 1.0
+        return values.tolist()
+    i = int(np.searchsorted(frames, frame, side="right") - 1)
+    s = (frame - frames[i]) / (frames[i + 1] - frames[i])
+    values[i], values[i + 1] = 1 - s, s
+    return values.tolist()
+
+
+def keyframe_sweep(shape_keys, keys, frames, interpolation: str):
+    """Keyframe each key 1 at its frame and 0 at its neighbours' frames, so the sweep plays over the frames."""
+    for i, key in enumerate(keys):
+        for j in (i - 1, i, i + 1):
+            if 0 <= j < len(keys):
+                key.value = float(i == j)
+                key.keyframe_insert("value", frame=frames[j])
+    for fcurve in fcurves_of(shape_keys):
+        for point in fcurve.keyframe_points:
+            point.interpolation = interpolation
+
+
+def fcurves_of(id_data):
+    """The F-curves animating a data-block (Blender 4.4+ keeps them in the action's slot's channel bag)."""
+    animation = id_data.animation_data
+    action = animation.action if animation else None
+    if action is None:
+        return []
+    if hasattr(action, "fcurves") and not hasattr(action, "layers"):
+        return list(action.fcurves)
+    from bpy_extras import anim_utils
+
+    bag = anim_utils.action_get_channelbag_for_slot(action, animation.action_slot)
+    return list(bag.fcurves) if bag else []
 
 
 class GRC_OT_apply_shape(GRCActiveOperator, bpy.types.Operator):
@@ -335,7 +450,11 @@ class GRC_PT_panel(bpy.types.Panel):
         obj = context.active_object
         if obj is None or obj.type != "MESH" or not obj.grc.is_grc:
             layout.label(text="Active object: not a GRC object")
-            return
+        else:
+            self.draw_object(layout, obj)
+        self.draw_training(layout, context)
+
+    def draw_object(self, layout, obj):
         s = obj.grc
         try:
             model = model_of(obj)
@@ -346,13 +465,13 @@ class GRC_PT_panel(bpy.types.Panel):
             layout.label(text=_errors[obj.session_uid], icon="ERROR")
         time = model.templates.time
         col = layout.column(align=True)
-        col.label(text=f"{s.model_name}: {', '.join(model.names)}")
+        col.label(text=printable(f"{s.model_name}: {', '.join(model.names)}"))
         col.prop(s, "time", text=f"Time ({time[0]:g} to {time[-1]:g})")
         if len(model.templates) == 2:
             col.prop(s, "blend")
         else:
             for i, name in enumerate(model.names):
-                col.prop(s, "weights", index=i, text=name)
+                col.prop(s, "weights", index=i, text=printable(name))
         col = layout.column(align=True)
         col.prop(s, "subdivision")
         col.prop(s, "petals")
@@ -363,15 +482,78 @@ class GRC_PT_panel(bpy.types.Panel):
         row.operator(GRC_OT_bake_shape_keys.bl_idname, text="Blend Sweep").sweep = "BLEND"
         col.operator(GRC_OT_apply_shape.bl_idname, icon="CHECKMARK")
 
+    def draw_training(self, layout, context):
+        settings = context.scene.grc
+        box = layout.box()
+        box.label(text="Templates from Blender:")
+        box.prop(settings, "template_folder", text="")
+        col = box.column(align=True)
+        col.label(text="Export selected, time steps from:")
+        row = col.row(align=True)
+        row.operator(GRC_OT_export_templates.bl_idname, text="Frames").source = "FRAMES"
+        row.operator(GRC_OT_export_templates.bl_idname, text="Shape Keys").source = "SHAPE_KEYS"
+        row.operator(GRC_OT_export_templates.bl_idname, text="Objects").source = "OBJECTS"
+        box.prop(settings, "model_file")
+        box.prop(settings, "train_options")
+        job = training.running()
+        if job is not None:
+            box.label(text=f"Training: {job.progress() or 'starting'}", icon="TIME")
+            box.operator(GRC_OT_cancel_training.bl_idname, icon="CANCEL")
+        elif grc_command(context) is None:
+            box.label(text="Train: grc not found (set it in the preferences)", icon="ERROR")
+        else:
+            box.operator(GRC_OT_train.bl_idname, icon="PLAY")
+
 
 # -- handlers -----------------------------------------------------------------------------------
 
+def is_grc_object(obj) -> bool:
+    return obj is not None and obj.type == "MESH" and obj.grc.is_grc
+
+
+def find_grc_objects(*args):
+    """Look through every object once (after loading a file, an undo, enabling): remember the GRC objects."""
+    _grc_objects.clear()
+    _grc_objects.update((obj.session_uid, obj) for obj in bpy.data.objects if is_grc_object(obj))
+
+
+def note_grc_object(obj):
+    _grc_objects[obj.session_uid] = obj
+
+
+def grc_objects(scene):
+    """The GRC objects remembered in _grc_objects (one that was deleted or turned plain: look again)."""
+    try:
+        if all(is_grc_object(obj) for obj in _grc_objects.values()):
+            return list(_grc_objects.values())
+    except ReferenceError:  # deleted
+        pass
+    find_grc_objects()
+    return list(_grc_objects.values())
+
+
 @persistent
-def _follow_animation(scene, depsgraph=None):
-    """After a frame change or depsgraph update: GRC objects whose (animated) settings changed get new meshes."""
-    for obj in scene.objects:
-        if obj.type == "MESH" and obj.grc.is_grc:
-            refresh(obj, obj.evaluated_get(depsgraph).grc if depsgraph else obj.grc)
+def _let_go(*args):
+    """Before undo, redo or loading a file: the remembered objects are about to be replaced."""
+    _grc_objects.clear()
+
+
+@persistent
+def _follow_frame(scene, depsgraph=None):
+    """After a frame change: GRC objects whose (animated) settings changed get new meshes."""
+    for obj in grc_objects(scene):
+        refresh(obj, obj.evaluated_get(depsgraph).grc if depsgraph else obj.grc)
+
+
+@persistent
+def _follow_update(scene, depsgraph=None):
+    """After a depsgraph update: note GRC objects that appeared (duplicated, appended, renamed), then follow."""
+    if depsgraph is not None:
+        for update in depsgraph.updates:
+            obj = update.id
+            if isinstance(obj, bpy.types.Object) and is_grc_object(obj) and obj.session_uid not in _grc_objects:
+                note_grc_object(obj.original)
+    _follow_frame(scene, depsgraph)
 
 
 @persistent
@@ -379,6 +561,7 @@ def _forget(*args):
     """After undo or redo: meshes may be new ones; every GRC object is checked again."""
     _shown.clear()
     _errors.clear()
+    find_grc_objects()
 
 
 @persistent
@@ -389,21 +572,27 @@ def _loaded(*args):
 
 
 HANDLERS = {
-    "frame_change_post": _follow_animation,
-    "depsgraph_update_post": _follow_animation,
+    "frame_change_post": _follow_frame,
+    "depsgraph_update_post": _follow_update,
     "load_post": _loaded,
     "undo_post": _forget,
     "redo_post": _forget,
+    "undo_pre": _let_go,
+    "redo_pre": _let_go,
+    "load_pre": _let_go,
 }
-CLASSES = (GRCObjectSettings, GRC_OT_load_model, GRC_OT_bake_shape_keys, GRC_OT_apply_shape, GRC_PT_panel)
+CLASSES = (GRCObjectSettings, GRCSceneSettings, GRCPreferences, GRC_OT_load_model, GRC_OT_bake_shape_keys,
+           GRC_OT_apply_shape, GRC_OT_export_templates, GRC_OT_train, GRC_OT_cancel_training, GRC_PT_panel)
 
 
 def register():
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Object.grc = bpy.props.PointerProperty(type=GRCObjectSettings)
+    bpy.types.Scene.grc = bpy.props.PointerProperty(type=GRCSceneSettings)
     for name, handler in HANDLERS.items():
         getattr(bpy.app.handlers, name).append(handler)
+    find_grc_objects()
 
 
 def unregister():
@@ -411,9 +600,12 @@ def unregister():
         handlers = getattr(bpy.app.handlers, name)
         if handler in handlers:
             handlers.remove(handler)
+    training.cancel_running()
     del bpy.types.Object.grc
+    del bpy.types.Scene.grc
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
     _models.clear()
     _shown.clear()
     _errors.clear()
+    _grc_objects.clear()
