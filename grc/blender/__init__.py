@@ -22,7 +22,7 @@ ADDON_MODULES = ("__init__.py", "export.py", "training.py")
 ADDON_ID = "grc_studio"
 
 # The library modules the add-on ships as they are: numpy and the standard library only.
-RUNTIME = ("errors.py", "limits.py", "io.py", "bundle.py", "config.py", "templates.py", "model.py", "mesh.py", "sweeps.py")
+RUNTIME = ("errors.py", "limits.py", "io.py", "bundle.py", "config.py", "templates.py", "importers.py", "model.py", "mesh.py", "sweeps.py")
 
 MANIFEST = f'''schema_version = "1.0.0"
 

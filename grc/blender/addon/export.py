@@ -18,76 +18,7 @@ from .grc import limits
 from .grc.errors import GRCError, printable
 from .grc.templates import Template, TemplateSet
 
-try:  # the library's own, once grc.importers (numpy only) ships with the add-on
-    from .grc.importers import grid_order
-except ImportError:
-    def grid_order(faces, vertex_count: int, rows=None):
-        """Stand-in for grc.importers.grid_order: the vertex indices of a quad grid as (M, N), read from its faces.
-
-        The corner with the lowest vertex index starts the grid; rows run towards its lower-index neighbour
-        (so an untouched Grid primitive keeps Blender's order); `rows` (M) picks which side is a row.
-        Anything that is not one rectangular grid of quads raises GRCError saying why.
-        """
-        faces = np.asarray(faces, dtype=np.int64)
-        if faces.ndim != 2 or faces.shape[1] != 4:
-            raise GRCError("not a grid: expected quads only")
-        in_faces = np.bincount(faces.ravel(), minlength=vertex_count)
-        if np.any(in_faces == 0):
-            raise GRCError(f"not a grid: vertex {int(np.argmin(in_faces))} is in no face (loose vertices)")
-        edges = {}
-        for f, face in enumerate(faces.tolist()):
-            for a, b in zip(face, face[1:] + face[:1]):
-                edges.setdefault((min(a, b), max(a, b)), []).append(f)
-        shared = [e for e, fs in edges.items() if len(fs) > 2]
-        if shared:
-            raise GRCError(f"not a grid: the edge between vertices {shared[0][0]} and {shared[0][1]} joins "
-                           f"{len(edges[shared[0]])} faces")
-        corners = np.flatnonzero(in_faces == 1)
-        if len(corners) != 4 or np.any(in_faces > 4):
-            raise GRCError(f"not a grid: a grid has 4 corners (vertices in one face), this mesh has {len(corners)}")
-        boundary = {}
-        for (a, b), fs in edges.items():
-            if len(fs) == 1:
-                boundary.setdefault(a, []).append(b)
-                boundary.setdefault(b, []).append(a)
-
-        def side(start, towards):  # walk the boundary from a corner to the next corner
-            path = [start, towards]
-            while in_faces[path[-1]] != 1:
-                nxt = [v for v in boundary.get(path[-1], []) if v != path[-2]]
-                if len(nxt) != 1 or len(path) > vertex_count:
-                    raise GRCError("not a grid: its boundary is not one rectangle (holes or several pieces)")
-                path.append(nxt[0])
-            return path
-
-        origin = int(corners[0])
-        face = faces[np.flatnonzero((faces == origin).any(axis=1))[0]].tolist()
-        k = face.index(origin)
-        a, b = sorted((face[(k + 1) % 4], face[(k + 3) % 4]))
-        row, column = side(origin, a), side(origin, b)
-        if rows is not None and len(column) != rows:
-            if len(row) != rows:
-                raise GRCError(f"the grid is {len(column)} x {len(row)} vertices; neither side has {rows} rows",
-                               field="rows")
-            row, column = column, row
-        M, N = len(column), len(row)
-        if M * N != vertex_count or (M - 1) * (N - 1) != len(faces):
-            raise GRCError(f"not a grid: its sides are {M} and {N} vertices, but it has {vertex_count} vertices "
-                           f"and {len(faces)} faces")
-        grid = np.full((M, N), -1, dtype=np.int64)
-        grid[0], grid[:, 0] = row, column
-        for i in range(M - 1):
-            for j in range(N - 1):
-                v, right, down = grid[i, j], grid[i, j + 1], grid[i + 1, j]
-                common = set(edges.get((min(v, right), max(v, right)), [])) & set(
-                    edges.get((min(v, down), max(v, down)), []))
-                if len(common) != 1:
-                    raise GRCError(f"not a grid: no single quad at row {i}, point {j}")
-                quad = faces[common.pop()].tolist()
-                grid[i + 1, j + 1] = quad[(quad.index(v) + 2) % 4]
-        if len(np.unique(grid)) != vertex_count:
-            raise GRCError("not a grid: its quads do not tile one rectangle")
-        return grid
+from .grc.importers import grid_order  # the library's own: the grid read from its quads, not vertex indices
 
 
 def symmetric_orders(order):
@@ -147,7 +78,7 @@ class GridReader:
                 raise GRCError(f"{len(co):,} vertices; a template's grid has at most {limits.MAX_ROWS} rows x "
                                f"{limits.MAX_POINTS} points", path=self.where)
             try:
-                order = grid_order(faces, len(co), self.rows)
+                order = grid_order(faces, len(co), self.rows, vertices=co)
             except GRCError as e:
                 raise GRCError(str(e), path=self.where) from None
             self.order = order if reference is None else aligned(order, co, reference)
