@@ -41,7 +41,7 @@ STRETCH_FLOOR = 0.1  # ... plus this much |log length ratio| (about 10 % longer 
 BEND_FLOOR = 10.0  # ... plus this many degrees of RMS dihedral-angle change
 MAX_SPAN = 4  # a quad box spanning more hash cells than this along an axis is checked against all
 NEIGHBOUR_TURN = 60.0  # degrees: neighbouring quads' triangles are tested only when turned this much
-EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length to every length
+EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length (all times) to every length
 REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
@@ -291,7 +291,7 @@ class Reference:
     time: float
     grids: np.ndarray  # (K, M, N, 3)
     edges: np.ndarray  # (K, E) edge lengths of their surfaces
-    floor: float  # EDGE_FLOOR of their median edge length
+    floor: float  # EDGE_FLOOR of the templates' median edge length over all time steps
     angles: np.ndarray  # (K, D) signed dihedral angles, radians
     own: dict  # the templates' own range: each measure, the most one template shows against another
 
@@ -362,6 +362,8 @@ class Coherence:
         self._points = np.asarray(templates.points, float)  # (K, T, M, N, 3)
         self._time = np.asarray(templates.time, float)
         self._references: dict[float, Reference] = {}
+        # stretch ignores length changes well below the templates' typical edge (a petal's base, a bud)
+        self.edge_floor = EDGE_FLOOR * float(np.median(edge_lengths(self.surface(self._points.reshape(-1, M, N, 3)))))
 
     @classmethod
     def for_model(cls, model, subdivide: int = 2, operator=None) -> "Coherence":
@@ -406,7 +408,7 @@ class Coherence:
         edges = edge_lengths(surfaces)
         angles = np.concatenate([a.reshape(len(grids), -1) for a in dihedral_angles(surfaces)], axis=1)
         K = len(grids)
-        floor = EDGE_FLOOR * float(np.median(edges))
+        floor = self.edge_floor
         s_mean, s_max = _stretch(edges, edges, floor)  # (K, K)
         b_rms, b_max = _bend(angles, angles)
         off = ~np.eye(K, dtype=bool)
@@ -435,6 +437,27 @@ class Coherence:
         broken[shape_of_fold] = True
         broken[shape_of_crossing] = True
         return broken
+
+    def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """Verdicts of a batch of grids (S, M, N, 3) at one time, as indices into VERDICTS (0 coherent,
+        1 strained, 2 broken), and their novelty (unaligned): ((S,) int, (S,) float). For maps and pads."""
+        grids = self._grid(grids).reshape(-1, *self.grid_shape)
+        surfaces = self.surface(grids)
+        normals = quad_normals(surfaces)
+        broken = np.zeros(len(grids), bool)
+        broken[_folds(normals)[1]] = True
+        broken[_intersections(surfaces, self.topology)[0]] = True
+        ref = self.reference(time)
+        _, s_max = _stretch(edge_lengths(surfaces), ref.edges, ref.floor)
+        rows, points = dihedral_angles(surfaces, normals)
+        angles = np.concatenate([rows.reshape(len(grids), -1), points.reshape(len(grids), -1)], axis=1)
+        b_rms, _ = _bend(angles, ref.angles)
+        limits = self.limits(time)
+        strained = (s_max.min(axis=1) > limits["stretch_max"]) | (b_rms.min(axis=1) > limits["bend_rms"])
+        codes = np.where(broken, 2, np.where(strained, 1, 0))
+        diff = self._points.reshape(1, -1, *self.grid_shape) - grids[:, None]  # (S, K * T, M, N, 3)
+        novelty = np.sqrt(np.mean(np.sum(diff ** 2, axis=-1), axis=(-2, -1))).min(axis=1)
+        return codes, novelty
 
     def check(self, grid, time: float) -> Check:
         """The live verdict of one grid (M, N, 3) at `time`, with the measures behind it (about 1 ms)."""
