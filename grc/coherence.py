@@ -16,8 +16,9 @@ grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-ma
   a rigid alignment, Kabsch), in the templates' units.
 - **relational consistency**: the encoder's (time, morph) for the shape's rows against the asked ones.
 - **verdict**: "broken" with any intersection or fold; else "strained" when stretch or bending lies
-  outside the templates' own range (what one template measures against another at that time) by
-  more than the margins below; else "coherent". docs/coherence.md explains the thresholds.
+  outside the templates' own range (the most one template measures against another at that time, or
+  a straight blend between two of them against the nearest template) by more than the margins
+  below; else "coherent". docs/coherence.md explains the thresholds.
 
     from grc.coherence import Coherence
     coherence = Coherence.for_model(model, subdivide=2)      # precomputes; needs scipy (grc.mesh)
@@ -37,11 +38,12 @@ from .errors import GRCError
 VERDICTS = ("coherent", "strained", "broken")
 FOLD_DEGREES = 120.0  # neighbouring quads whose normals turn by more than this are a fold
 STRAIN_MARGIN = 1.5  # strained beyond this many times the templates' own range ...
-STRETCH_FLOOR = 0.1  # ... plus this much |log length ratio| (about 10 % longer or shorter) ...
+STRETCH_FLOOR = 0.15  # ... plus this much |log length ratio| (about 16 % longer or shorter) ...
 BEND_FLOOR = 10.0  # ... plus this many degrees of RMS dihedral-angle change
 MAX_SPAN = 4  # a quad box spanning more hash cells than this along an axis is checked against all
 NEIGHBOUR_TURN = 60.0  # degrees: neighbouring quads' triangles are tested only when turned this much
 EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length (all times) to every length
+OWN_BLENDS = (0.25, 0.5, 0.75)  # straight blends between two templates that count as their own range
 REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
@@ -409,12 +411,23 @@ class Coherence:
         angles = np.concatenate([a.reshape(len(grids), -1) for a in dihedral_angles(surfaces)], axis=1)
         K = len(grids)
         floor = self.edge_floor
+        # the templates' own range: each template against the others, and the straight blends between
+        # two templates (as shape keys make them) against the nearest template
+        pairs = [(a, b) for a in range(K) for b in range(a + 1, K)]
+        between = np.array([(1 - w) * grids[a] + w * grids[b] for a, b in pairs for w in OWN_BLENDS])
+        between = between.reshape(-1, *self.grid_shape)
+        b_surfaces = self.surface(between)
+        b_edges = edge_lengths(b_surfaces)
+        b_angles = np.concatenate([a.reshape(len(between), -1) for a in dihedral_angles(b_surfaces)], axis=1)
         s_mean, s_max = _stretch(edges, edges, floor)  # (K, K)
         b_rms, b_max = _bend(angles, angles)
         off = ~np.eye(K, dtype=bool)
-        own = {name: float(v[off].max()) if K > 1 else 0.0
-               for name, v in (("stretch_mean", s_mean), ("stretch_max", s_max), ("bend_rms", b_rms),
-                               ("bend_max", b_max))}
+        own = {}
+        for name, v, w in (("stretch_mean", s_mean, _stretch(b_edges, edges, floor)[0]),
+                           ("stretch_max", s_max, _stretch(b_edges, edges, floor)[1]),
+                           ("bend_rms", b_rms, _bend(b_angles, angles)[0]),
+                           ("bend_max", b_max, _bend(b_angles, angles)[1])):
+            own[name] = max(float(v[off].max()), float(w.min(axis=1).max())) if K > 1 else 0.0
         ref = Reference(key, grids, edges, floor, angles, own)
         if len(self._references) >= REFERENCE_CACHE:
             self._references.pop(next(iter(self._references), None), None)
