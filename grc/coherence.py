@@ -184,11 +184,12 @@ def _candidate_quads(lo, hi, S, topology):
         bi, bj = np.broadcast_arrays(large[:, None], others)
         keep = ~big[bj] | (bj > bi)
         i, j = np.concatenate([i, bi[keep]]), np.concatenate([j, bj[keep]])
+    qi, qj = i % Q, j % Q  # most pairs from shared cells are grid neighbours: drop them first
+    far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
+          (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
+    i, j = i[far], j[far]
     keep = ((lo[0, i] <= hi[0, j]) & (lo[0, j] <= hi[0, i]) & (lo[1, i] <= hi[1, j]) & (lo[1, j] <= hi[1, i])
             & (lo[2, i] <= hi[2, j]) & (lo[2, j] <= hi[2, i]))
-    qi, qj = i % Q, j % Q
-    keep &= (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
-            (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
     i, j = i[keep], j[keep]
     pair = np.unique(np.minimum(i, j) * n + np.maximum(i, j))  # two boxes may share several cells
     return pair // n, pair % n
@@ -492,8 +493,18 @@ class Coherence:
                      values["bend_rms"], float(b_max.min()), float(novelty), quads, strained_by)
 
     def verdict(self, grid, time: float) -> str:
-        """"coherent", "strained" or "broken" for one grid at `time`."""
-        return self.check(grid, time).verdict
+        """"coherent", "strained" or "broken" for one grid at `time`, as check() judges it; a fold
+        answers before the crossing test runs, so a folded shape costs least."""
+        surface = self.surface(grid)
+        normals = quad_normals(surface)
+        if len(_folds(normals[None])[0]) or len(_intersections(surface[None], self.topology)[0]):
+            return "broken"
+        ref = self.reference(time)
+        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
+        b_rms, _ = _bend(np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)]), ref.angles)
+        limits = self.limits(time)
+        strained = s_max.min() > limits["stretch_max"] or b_rms.min() > limits["bend_rms"]
+        return "strained" if strained else "coherent"
 
     def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
         """Every measure of one grid at `time`, JSON-safe: the live check, novelty (aligned if `align`)
@@ -567,9 +578,8 @@ def blend_weights(K: int, blend) -> np.ndarray:
 
 
 def direction_weights(K: int, k: int, steps) -> np.ndarray:
-    """Weights along template k's direction: (1 - s) · the mean of all + s · template k, for each s: (S, K).
-    s = 0 is the templates' mean, 1 is template k; for two templates and k = 1 this is the blend α itself
-    only up to the mean, so two-template sets use α (blend_weights) instead."""
+    """Weights along template k's direction: (1 - s) · the templates' mean + s · template k, for each s:
+    (S, K). s = 0 is the mean, 1 is template k, beyond 1 past it. (Two-template sets use α instead.)"""
     s = np.asarray(steps, float)[:, None]
     return (1 - s) * np.full(K, 1 / K) + s * np.eye(K)[k]
 

@@ -136,7 +136,7 @@ def plot_map(model: GRCModel, path, *, blends=(-1.0, 3.0), step: float = 0.1, ti
         reach = 1 - 3 * low  # the triangle where every weight >= low, scaled about the centre
         centre = corners.mean(axis=0)
         big = centre + reach * (corners - centre)
-        n = max(samples * 2, 21)
+        n = max(samples, 11) * 3 // 2  # points across the widest row of the big triangle
         xs = np.linspace(big[:, 0].min(), big[:, 0].max(), n)
         ys = np.linspace(big[:, 1].min(), big[:, 1].max(), n)
         X, Y = np.meshgrid(xs, ys)

@@ -108,6 +108,7 @@ def test_a_batch_finds_what_each_shape_finds(petal):
     grids = np.stack([petal.points[0, 3], folded_like(petal.points[1, 3]), petal.points[1, 4]])
     assert check.broken(grids).tolist() == [check.check(g, 0.55).verdict == "broken" for g in grids]
     assert check.broken(grids).tolist() == [False, True, False]
+    assert [check.verdict(g, 0.55) for g in grids] == [check.check(g, 0.55).verdict for g in grids]
 
 
 def folded_like(grid):
