@@ -122,7 +122,7 @@ def _folds(normals, degrees=FOLD_DEGREES):
 # -- self-intersections ----------------------------------------------------------------------------
 class _Topology:
     """What is fixed for a surface grid of one size: its triangles, and the triangle pairs of
-    neighbouring quads that share no vertex (checked always; their boxes always overlap)."""
+    neighbouring quads that share no vertex (their boxes always overlap)."""
 
     def __init__(self, R: int, P: int):
         self.R, self.P = R, P
@@ -132,7 +132,7 @@ class _Topology:
         a, b, c, d = v[:-1, :-1].ravel(), v[1:, :-1].ravel(), v[1:, 1:].ravel(), v[:-1, 1:].ravel()
         self.triangles = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], axis=1).reshape(-1, 3)
         self.quad_row, self.quad_point = np.divmod(np.arange(self.quads), Pq)
-        pairs = []
+        pairs, quads = [np.zeros((0, 2), int)], [np.zeros((0, 2), int)]
         q = np.arange(self.quads).reshape(Rq, Pq)
         for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
             lo, hi = max(0, -dp), Pq - max(0, dp)
@@ -140,7 +140,9 @@ class _Topology:
             second = q[dr:, lo + dp:hi + dp].ravel()
             for combo in combos:
                 pairs.append(np.stack([2 * first + combo // 2, 2 * second + combo % 2], axis=-1))
-        self.neighbour_pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), int)
+                quads.append(np.stack([first, second], axis=-1))
+        self.neighbour_pairs = np.concatenate(pairs)  # (Np, 2) triangles
+        self.neighbour_quads = np.concatenate(quads)  # (Np, 2) the quads they belong to
 
 
 def _candidate_quads(lo, hi, S, topology):
@@ -199,22 +201,21 @@ def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def _crossing(X, N, t1, t2, eps):
-    """Which triangle pairs (t1, t2) cross transversally: Möller's test. X (3 corners, 3 coordinates, T),
-    N (3, T) unit normals. A pair crosses when each triangle has corners strictly on both sides of the
-    other's plane and their spans along the planes' common line overlap."""
-    A, B, nA = X[:, :, t1], X[:, :, t2], N[:, t1]
+def _crossing(A, B, eps):
+    """Which triangle pairs cross transversally (Möller's test): indices into the P pairs.
+    A, B: (3 corners, 3 coordinates, P). A pair crosses when each triangle has corners strictly on
+    both sides of the other's plane and their spans along the planes' common line overlap."""
+    nA = _unit(_cross((A[1] - A[0]).T, (A[2] - A[0]).T)).T  # (3, P)
     dB = [_dot(B[k] - A[0], nA) for k in range(3)]  # B's corners against A's plane
     keep = (((dB[0] > eps) | (dB[1] > eps) | (dB[2] > eps)) & ((dB[0] < -eps) | (dB[1] < -eps) | (dB[2] < -eps)))
     idx = np.nonzero(keep)[0]
-    A, B, nA, nB = A[:, :, idx], B[:, :, idx], nA[:, idx], N[:, t2[idx]]
-    dB = [d[idx] for d in dB]
-    dA = [_dot(A[k] - B[0], nB) for k in range(3)]
+    A, B, nA, dB = A[:, :, idx], B[:, :, idx], nA[:, idx], [d[idx] for d in dB]
+    nB = _unit(_cross((B[1] - B[0]).T, (B[2] - B[0]).T)).T
+    dA = [_dot(A[k] - B[0], nB) for k in range(3)]  # A's corners against B's plane
     keep = (((dA[0] > eps) | (dA[1] > eps) | (dA[2] > eps)) & ((dA[0] < -eps) | (dA[1] < -eps) | (dA[2] < -eps)))
     idx = idx[keep]
-    result = np.zeros(len(t1), bool)
     if len(idx) == 0:
-        return result
+        return idx
     A, B, nA, nB = A[:, :, keep], B[:, :, keep], nA[:, keep], nB[:, keep]
     dA, dB = [d[keep] for d in dA], [d[keep] for d in dB]
     D = _unit(_cross(nA.T, nB.T)).T  # (3, P): the planes' common line
@@ -232,12 +233,12 @@ def _crossing(X, N, t1, t2, eps):
             low, high = np.fmin(low, t), np.fmax(high, t)
         spans.append((low, high))
     (lowA, highA), (lowB, highB) = spans
-    result[idx] = np.maximum(lowA, lowB) < np.minimum(highA, highB)
-    return result
+    return idx[np.maximum(lowA, lowB) < np.minimum(highA, highB)]
 
 
-def _intersections(surfaces, topology):
-    """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2))."""
+def _intersections(surfaces, topology, normals=None):
+    """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)).
+    `normals`: their quad_normals, when already computed."""
     S = len(surfaces)
     c = np.moveaxis(surfaces, -1, 0)  # (3, S, R, P)
     corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
@@ -247,35 +248,38 @@ def _intersections(surfaces, topology):
     qi, qj = _candidate_quads(lo, hi, S, topology)
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
     corners = [k.reshape(3, -1) for k in corners]
-    center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
-    normal = _unit(_cross((corners[2] - corners[0]).T, (corners[3] - corners[1]).T)).T
-    half = np.max([np.abs(_dot(k - center, normal)) for k in corners], axis=0)  # (S * Q,)
-    for swap in (False, True):
-        a, b = (qj, qi) if swap else (qi, qj)
-        d = [_dot(k[:, b] - center[:, a], normal[:, a]) for k in corners]
-        h = half[a]
-        apart = (((d[0] > h) & (d[1] > h) & (d[2] > h) & (d[3] > h))
-                 | ((d[0] < -h) & (d[1] < -h) & (d[2] < -h) & (d[3] < -h)))
-        qi, qj = qi[~apart], qj[~apart]
-    # every triangle pair of two far quads, and the fixed pairs of neighbouring quads in every shape
-    offsets = (np.arange(S) * T)[:, None]
-    t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(),
-                         (topology.neighbour_pairs[None, :, 0] + offsets).ravel()])
-    t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(),
-                         (topology.neighbour_pairs[None, :, 1] + offsets).ravel()])
-    flat = c.reshape(3, S, -1)
-    X = flat[:, np.arange(S)[:, None, None], topology.triangles[None]]  # (3, S, T, 3 corners)
-    X = np.moveaxis(X.reshape(3, S * T, 3), 2, 0)  # (3 corners, 3 coordinates, S * T)
-    N = _unit(_cross((X[1] - X[0]).T, (X[2] - X[0]).T)).T  # (3, S * T)
+    normal = (quad_normals(surfaces) if normals is None else normals).reshape(-1, 3).T  # (3, S * Q)
+    if len(qi):
+        center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
+        half = np.max([np.abs(_dot(k - center, normal)) for k in corners], axis=0)  # (S * Q,)
+        for swap in (False, True):
+            a, b = (qj, qi) if swap else (qi, qj)
+            d = [_dot(k[:, b] - center[:, a], normal[:, a]) for k in corners]
+            h = half[a]
+            apart = (((d[0] > h) & (d[1] > h) & (d[2] > h) & (d[3] > h))
+                     | ((d[0] < -h) & (d[1] < -h) & (d[2] < -h) & (d[3] < -h)))
+            qi, qj = qi[~apart], qj[~apart]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
-    # or two: their normals more than NEIGHBOUR_TURN apart (the rest would cost half the time)
-    near = len(t1) - len(topology.neighbour_pairs) * S
-    turned = _dot(N[:, t1[near:]], N[:, t2[near:]]) < np.cos(np.radians(NEIGHBOUR_TURN))
-    t1 = np.concatenate([t1[:near], t1[near:][turned]])
-    t2 = np.concatenate([t2[:near], t2[near:][turned]])
-    size = float((flat.max(axis=2) - flat.min(axis=2)).max())
-    cross = _crossing(X, N, t1, t2, 1e-9 * max(size, 1e-12))
-    t1, t2 = t1[cross], t2[cross]
+    # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
+    shape_quad = (np.arange(S) * Q)[:, None]
+    na = (topology.neighbour_quads[None, :, 0] + shape_quad).ravel()
+    nb = (topology.neighbour_quads[None, :, 1] + shape_quad).ravel()
+    turned = np.nonzero(_dot(normal[:, na], normal[:, nb]) < np.cos(np.radians(NEIGHBOUR_TURN)))[0]
+    Np = len(topology.neighbour_pairs)
+    # every triangle pair of two far quads, and the turned pairs of neighbouring quads
+    t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(),
+                         topology.neighbour_pairs[turned % Np, 0] + (turned // Np) * T])
+    t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(),
+                         topology.neighbour_pairs[turned % Np, 1] + (turned // Np) * T])
+    if len(t1) == 0:
+        return np.zeros(0, int), np.zeros((0, 2), int)
+    flat = c.reshape(3, -1)  # (3, S * V)
+    V = surfaces.shape[1] * surfaces.shape[2]
+    A = flat[:, (t1 // T * V)[:, None] + topology.triangles[t1 % T]].transpose(2, 0, 1)  # (3 corners, 3, P)
+    B = flat[:, (t2 // T * V)[:, None] + topology.triangles[t2 % T]].transpose(2, 0, 1)
+    size = float((hi.max(axis=1) - lo.min(axis=1)).max())
+    crossing = _crossing(A, B, 1e-9 * max(size, 1e-12))
+    t1, t2 = t1[crossing], t2[crossing]
     return t1 // T, np.stack([t1 % T, t2 % T], axis=-1)
 
 
@@ -445,8 +449,9 @@ class Coherence:
     def broken(self, grids) -> np.ndarray:
         """Whether each of a batch of grids (S, M, N, 3) is broken (crosses itself or folds): (S,) bool."""
         surfaces = self.surface(self._grid(grids).reshape(-1, *self.grid_shape))
-        shape_of_fold = _folds(quad_normals(surfaces))[1]
-        shape_of_crossing = _intersections(surfaces, self.topology)[0]
+        normals = quad_normals(surfaces)
+        shape_of_fold = _folds(normals)[1]
+        shape_of_crossing = _intersections(surfaces, self.topology, normals)[0]
         broken = np.zeros(len(surfaces), bool)
         broken[shape_of_fold] = True
         broken[shape_of_crossing] = True
@@ -460,7 +465,7 @@ class Coherence:
         normals = quad_normals(surfaces)
         broken = np.zeros(len(grids), bool)
         broken[_folds(normals)[1]] = True
-        broken[_intersections(surfaces, self.topology)[0]] = True
+        broken[_intersections(surfaces, self.topology, normals)[0]] = True
         ref = self.reference(time)
         _, s_max = _stretch(edge_lengths(surfaces), ref.edges, ref.floor)
         rows, points = dihedral_angles(surfaces, normals)
@@ -478,7 +483,7 @@ class Coherence:
         surface = self.surface(grid)
         normals = quad_normals(surface)
         folds, _ = _folds(normals[None])
-        shape_of, crossings = _intersections(surface[None], self.topology)
+        shape_of, crossings = _intersections(surface[None], self.topology, normals[None])
         ref = self.reference(time)
         s_mean, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
         angles = np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)])
@@ -497,7 +502,7 @@ class Coherence:
         answers before the crossing test runs, so a folded shape costs least."""
         surface = self.surface(grid)
         normals = quad_normals(surface)
-        if len(_folds(normals[None])[0]) or len(_intersections(surface[None], self.topology)[0]):
+        if len(_folds(normals[None])[0]) or len(_intersections(surface[None], self.topology, normals[None])[0]):
             return "broken"
         ref = self.reference(time)
         _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
