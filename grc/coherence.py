@@ -5,8 +5,9 @@ the user sees: the grid after subdivision (itself a grid, (R, P, 3)), quads spli
 grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-major order.
 
 - **intersections**: pairs of triangles that share no vertex and cross (transversally; touching and
-  coplanar contact do not count). Broad phase: a spatial hash of the quads' bounding boxes; narrow
-  phase: Möller's plane-side and interval test, vectorised over all candidate pairs (and shapes).
+  coplanar contact do not count). Broad phase: a spatial hash of the quads' bounding boxes, then a
+  slab test on the quads' mean planes; narrow phase: Möller's plane-side and interval test,
+  vectorised over all candidate pairs (and over many shapes at once).
 - **folds**: neighbouring quads (sharing an edge) whose normals turn by more than FOLD_DEGREES.
 - **stretch**: |log(edge length / the template's)| over the surface's edges, mean and max, against the
   nearest template in that measure at the same time (templates interpolated between time steps).
@@ -22,7 +23,8 @@ grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-ma
 
     from grc.coherence import Coherence
     coherence = Coherence.for_model(model, subdivide=2)      # precomputes; needs scipy (grc.mesh)
-    check = coherence.check(model.shape(0.8, 1.6), 0.8)       # live: ~1 ms, a Check
+    coherence.verdict(model.shape(0.8, 1.6), 0.8)             # live: "coherent" | "strained" | "broken"
+    check = coherence.check(model.shape(0.8, 1.6), 0.8)       # live, with the measures: a Check
     check.verdict, check.novelty, check.broken_quads
     coherence.measures(grid, 0.8, model=model)                # everything, a JSON-safe dict
 """
@@ -352,6 +354,8 @@ class Coherence:
         K, T, M, N, _ = templates.points.shape
         self.grid_shape = (M, N, 3)
         self.subdivide = int(subdivide)
+        if not 0 <= self.subdivide <= 3:
+            raise GRCError(f"expected 0 to 3, got {subdivide}", field="subdivide")
         if operator is None and self.subdivide > 0:
             from .mesh import subdivision_operator  # scipy, only here
 
