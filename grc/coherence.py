@@ -46,6 +46,7 @@ MAX_SPAN = 4  # a quad box spanning more hash cells than this along an axis is c
 NEIGHBOUR_TURN = 60.0  # degrees: neighbouring quads' triangles are tested only when turned this much
 EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length (all times) to every length
 OWN_BLENDS = (0.25, 0.5, 0.75)  # straight blends between two templates that count as their own range
+HEIGHT_FIELD_SHORTCUT = True  # skip the crossing test where a surface is provably a height field
 REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
@@ -145,6 +146,12 @@ class _Topology:
                 quads.append(np.stack([first, second], axis=-1))
         self.neighbour_pairs = np.concatenate(pairs)  # (Np, 2) triangles
         self.neighbour_quads = np.concatenate(quads)  # (Np, 2) the quads they belong to
+        # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
+        self.boundary = np.concatenate([v[0, :], v[1:, -1], v[-1, -2::-1], v[-2:0:-1, 0]])
+        L = len(self.boundary)
+        i, j = np.triu_indices(L, 2)
+        keep = ~((i == 0) & (j == L - 1))
+        self.boundary_pairs = (i[keep], j[keep])
 
 
 def _candidate_quads(lo, hi, S, topology):
@@ -238,9 +245,62 @@ def _crossing(A, B, eps):
     return idx[np.maximum(lowA, lowB) < np.minimum(highA, highB)]
 
 
+def _height_fields(surfaces, normals, topology):
+    """Which surfaces (S, R, P, 3) provably cannot cross themselves: every triangle faces the same side
+    of a plane (their mean normal's) and the boundary, projected onto that plane, is a simple loop.
+    Then the projection is one-to-one (a locally one-to-one map of a disk whose boundary stays simple
+    covers each point at most once), so no two points of the surface coincide. (S,) bool."""
+    S = len(surfaces)
+    mean = normals.reshape(S, -1, 3).sum(axis=1)  # (S, 3)
+    length = np.linalg.norm(mean, axis=1)
+    mean = mean / np.where(length > 0, length, 1.0)[:, None]
+    s = surfaces
+    a, b, c, d = s[:, :-1, :-1], s[:, 1:, :-1], s[:, 1:, 1:], s[:, :-1, 1:]
+    m = mean[:, None, None, :]
+    up = np.minimum(np.einsum("sijk,sijk->sij", _cross(b - a, c - a), np.broadcast_to(m, a.shape)),
+                    np.einsum("sijk,sijk->sij", _cross(c - a, d - a), np.broadcast_to(m, a.shape)))
+    size = (s.reshape(S, -1, 3).max(axis=1) - s.reshape(S, -1, 3).min(axis=1)).max(axis=1)
+    ok = (length > 0) & (up.reshape(S, -1).min(axis=1) > 1e-9 * size ** 2)
+    if not ok.any():
+        return ok
+    # the boundary in the plane: coordinates along two directions perpendicular to the mean normal
+    helper = np.where(np.abs(mean[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+    u = _unit(_cross(mean, helper))
+    v = _cross(mean, u)
+    loop = s.reshape(S, -1, 3)[:, topology.boundary]  # (S, L, 3)
+    x, y = np.einsum("slk,sk->sl", loop, u), np.einsum("slk,sk->sl", loop, v)
+    i, j = topology.boundary_pairs
+    L = loop.shape[1]
+    i2, j2 = (i + 1) % L, (j + 1) % L
+
+    def orient(p, q, r):  # (S, pairs): which side of p->q the point r lies
+        return (x[:, q] - x[:, p]) * (y[:, r] - y[:, p]) - (y[:, q] - y[:, p]) * (x[:, r] - x[:, p])
+
+    def overlap(z):  # the two edges' extents along one axis overlap (tells collinear edges apart)
+        return (np.maximum(z[:, i], z[:, i2]) >= np.minimum(z[:, j], z[:, j2])) & \
+               (np.maximum(z[:, j], z[:, j2]) >= np.minimum(z[:, i], z[:, i2]))
+
+    touch = ((orient(i, i2, j) * orient(i, i2, j2) <= 0) & (orient(j, j2, i) * orient(j, j2, i2) <= 0)
+             & overlap(x) & overlap(y)).any(axis=1)
+    return ok & ~touch
+
+
 def _intersections(surfaces, topology, normals=None):
     """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)).
-    `normals`: their quad_normals, when already computed."""
+    `normals`: their quad_normals, when already computed. Surfaces that are height fields over some
+    plane (_height_fields) are skipped: most shapes between and near the templates are."""
+    normals = quad_normals(surfaces) if normals is None else normals
+    todo = np.nonzero(~_height_fields(surfaces, normals, topology))[0] if HEIGHT_FIELD_SHORTCUT else np.arange(len(surfaces))
+    if len(todo) == 0:
+        return np.zeros(0, int), np.zeros((0, 2), int)
+    if len(todo) < len(surfaces):
+        shape_of, pairs = _all_intersections(surfaces[todo], topology, normals[todo])
+        return todo[shape_of], pairs
+    return _all_intersections(surfaces, topology, normals)
+
+
+def _all_intersections(surfaces, topology, normals):
+    """_intersections without the height-field shortcut."""
     S = len(surfaces)
     c = np.moveaxis(surfaces, -1, 0)  # (3, S, R, P)
     corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
@@ -250,7 +310,7 @@ def _intersections(surfaces, topology, normals=None):
     qi, qj = _candidate_quads(lo, hi, S, topology)
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
     corners = [k.reshape(3, -1) for k in corners]
-    normal = (quad_normals(surfaces) if normals is None else normals).reshape(-1, 3).T  # (3, S * Q)
+    normal = normals.reshape(-1, 3).T  # (3, S * Q)
     if len(qi):
         center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
         half = np.max([np.abs(_dot(k - center, normal)) for k in corners], axis=0)  # (S * Q,)

@@ -103,6 +103,24 @@ def test_crossings_agree_with_testing_every_pair(monkeypatch):
     assert len(brute_force_pairs(grid)) > 0 and as_set(intersecting_pairs(grid)) == brute_force_pairs(grid)
 
 
+def test_the_height_field_shortcut_changes_nothing(petal_model, monkeypatch):
+    check = Coherence.for_model(petal_model)
+    weights = blend_weights(2, np.arange(-3, 4.01, 0.5))
+    surfaces = check.surface(np.concatenate([model_shapes(petal_model, t, weights) for t in petal_model.templates.time]))
+    normals = coherence.quad_normals(surfaces)
+    skipped = coherence._height_fields(surfaces, normals, check.topology)
+    assert 0 < skipped.sum() < len(surfaces)  # some shapes are height fields, some are not
+    with_shortcut = coherence._intersections(surfaces, check.topology)
+    monkeypatch.setattr(coherence, "HEIGHT_FIELD_SHORTCUT", False)
+    without = coherence._intersections(surfaces, check.topology)
+    assert np.array_equal(with_shortcut[0], without[0]) and np.array_equal(with_shortcut[1], without[1])
+    assert not np.isin(without[0], np.nonzero(skipped)[0]).any()  # a height field never crosses itself
+    flat = sheet([(0, 0), (1, 0), (2, 0.3), (3, 1)])[None]
+    looped = piercing_grid()[None]
+    assert coherence._height_fields(flat, coherence.quad_normals(flat), coherence._Topology(4, 4))[0]
+    assert not coherence._height_fields(looped, coherence.quad_normals(looped), coherence._Topology(40, 4))[0]
+
+
 def test_a_batch_finds_what_each_shape_finds(petal):
     check = Coherence(petal, subdivide=1)
     grids = np.stack([petal.points[0, 3], folded_like(petal.points[1, 3]), petal.points[1, 4]])
