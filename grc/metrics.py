@@ -41,8 +41,11 @@ def projection(model: GRCModel, i: int, a: int, b: int, alpha: float) -> float:
     return float(np.dot((shape - A).ravel(), d) / np.dot(d, d))
 
 
-def evaluate(model: GRCModel) -> dict:
-    """The metrics `grc evaluate` prints: template fit, reconstruction, traces, blends."""
+def evaluate(model: GRCModel, safe_range: bool = True) -> dict:
+    """The metrics `grc evaluate` prints: template fit, reconstruction, traces, blends, and (unless
+    `safe_range` is False) the safe blend range per inner time step (grc.coherence.safe_blend_ranges:
+    [low, high] for two templates, {template: [low, high]} along each template's direction for more,
+    None where a shape between the templates is already broken; subdivision 2, as the app shows)."""
     templates = model.templates
     K, time, morph = len(templates), templates.time, templates.morph
     points = templates.points  # (K, T, M, N, 3)
@@ -66,7 +69,7 @@ def evaluate(model: GRCModel) -> dict:
     interpolation = {f"{a}": float(np.max(np.abs(np.subtract(projections[a], a)))) if projections[a] else 0.0
                      for a in INTERPOLATION_ALPHAS}
     low, high = EXTRAPOLATION_ALPHAS
-    return {
+    metrics = {
         "template_fit_rmse": max(fit),
         "template_fit_rmse_per_template": dict(zip(templates.names, fit)),
         "reconstruction_rmse": max(max(r) for r in reconstruction),
@@ -80,3 +83,8 @@ def evaluate(model: GRCModel) -> dict:
         "context_dims": model.context_dims,
         "templates": K,
     }
+    if safe_range:
+        from .coherence import safe_blend_ranges
+
+        metrics["safe_blend_range"] = safe_blend_ranges(model)
+    return metrics

@@ -1,0 +1,150 @@
+"""Extrapolation beyond the templates, the model side by side with linear shape keys (what a Blender
+user has today): broken shapes over inner times x blends, the safe blend range per time step, stretch
+and bending far out, and the cost of the live verdict. docs/coherence.md keeps the figures.
+
+    python benchmarks/extrapolation.py                     # petal from meshes/petal.grc, leaf and sprout trained
+    python benchmarks/extrapolation.py --train-petal       # train the petal too (default settings, seed 0)
+    python benchmarks/extrapolation.py --sets petal --repeats 1000
+
+Two templates: blend α from -1 to 3 in steps of 0.25. Three or more: along each template's direction
+(grc.coherence.direction_weights, s from -1 to 3: 0 = the templates' mean, 1 = that template).
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import grc
+from grc.coherence import (Coherence, blend_weights, direction_weights, model_shapes, safe_blend_ranges,
+                           shape_keys)
+from grc.metrics import inner_time_steps
+
+ROOT = Path(__file__).resolve().parents[1]
+BLENDS = np.round(np.arange(-1, 3.001, 0.25), 10)
+FAR = (-1.0, 1.5, 2.0, 3.0)
+
+
+def directions(model):
+    """(label, weights for each blend value) for every line the set is measured along."""
+    K = len(model.templates)
+    if K == 2:
+        return [("", lambda v: blend_weights(2, np.asarray(v, float)))]
+    return [(f"{name}: ", lambda v, k=k: direction_weights(K, k, np.atleast_1d(v))) for k, name in enumerate(model.names)]
+
+
+def measure(model, coherence, makers):
+    """For each maker (name -> shapes(time, weights)): broken count, stretch/bend at FAR, safe ranges."""
+    times = [model.templates.time[i] for i in inner_time_steps(model)]
+    out = {}
+    for name, shapes in makers.items():
+        broken, total = 0, 0
+        far = {b: [] for b in FAR}
+        for t in times:
+            for _, weights in directions(model):
+                grids = shapes(t, weights(BLENDS))
+                b = coherence.broken(grids)
+                broken, total = broken + int(b.sum()), total + len(b)
+                for v in FAR:
+                    check = coherence.check(shapes(t, weights([v]))[0], t)
+                    far[v].append((check.stretch_max, check.stretch_mean, check.bend_rms, check.verdict))
+        ranges = safe_blend_ranges(model, coherence, shapes=shapes)
+        out[name] = dict(broken=broken, total=total, far=far, ranges=ranges)
+    return times, out
+
+
+def live_cost(model, coherence, repeats):
+    """p50 / p95 milliseconds of the live verdict (Coherence.verdict), its CPU time (less disturbed by other
+    processes on a shared machine), the full live check (Coherence.check: counts, measures, broken quads)
+    and making the shape (model.shape), at a middle inner time."""
+    t = model.templates.time[inner_time_steps(model)[len(inner_time_steps(model)) // 2]]
+    K = len(model.templates)
+    rows = []
+    for v in (0.5, 1.5, 3.0):
+        w = blend_weights(2, v) if K == 2 else direction_weights(K, 0, [v])[0]
+        grid = model.shape(t, w)
+        coherence.check(grid, t)  # the reference at t is cached after the first call, as in the app
+        check_ms, cpu_ms, verdict_ms, shape_ms = [], [], [], []
+        for _ in range(repeats):
+            started, cpu = time.perf_counter(), time.process_time()
+            coherence.verdict(grid, t)
+            verdict_ms.append(1e3 * (time.perf_counter() - started))
+            cpu_ms.append(1e3 * (time.process_time() - cpu))
+            started = time.perf_counter()
+            coherence.check(grid, t)
+            check_ms.append(1e3 * (time.perf_counter() - started))
+            started = time.perf_counter()
+            model.shape(t, w)
+            shape_ms.append(1e3 * (time.perf_counter() - started))
+        rows.append((v, coherence.verdict(grid, t), np.percentile(verdict_ms, 50), np.percentile(verdict_ms, 95),
+                     np.percentile(cpu_ms, 50), np.percentile(check_ms, 50), np.percentile(shape_ms, 50)))
+    return t, rows
+
+
+def load(name, train_petal):
+    if name == "petal" and not train_petal:
+        return grc.load_model(ROOT / "meshes" / "petal.grc"), "meshes/petal.grc"
+    started = time.perf_counter()
+    model = grc.train(grc.load_templates(ROOT / "templates" / name), grc.Config(seed=0), device="cpu")
+    return model, f"trained (default settings, seed 0) in {time.perf_counter() - started:.0f} s"
+
+
+def fmt_range(r):
+    if r is None:
+        return "broken inside"
+    if isinstance(r, dict):
+        return "; ".join(f"{k} {fmt_range(v)}" for k, v in r.items())
+    return f"[{r[0]:g}, {r[1]:g}]"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="petal,leaf,sprout")
+    parser.add_argument("--train-petal", action="store_true")
+    parser.add_argument("--repeats", type=int, default=300)
+    args = parser.parse_args()
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = [f for f in ("avx512f", "avx2") if f" {f} " in cpuinfo]
+    print(f"machine: {os.cpu_count()} CPUs ({', '.join(flags) or 'no AVX2/AVX-512'}), numpy {np.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f} (timings grow with it)")
+    for name in args.sets.split(","):
+        model, source = load(name, args.train_petal)
+        coherence = Coherence.for_model(model, subdivide=2)
+        print(f"\n== {name}: {len(model.templates)} templates, grid {model.grid_shape}, model {source}")
+        makers = {"model": lambda t, w: model_shapes(model, t, w),
+                  "shape keys": lambda t, w: shape_keys(model.templates, t, w)}
+        started = time.perf_counter()
+        times, results = measure(model, coherence, makers)
+        lines = "blend" if len(model.templates) == 2 else "each template's direction, s"
+        print(f"broken shapes, inner times {[float(f'{t:g}') for t in times]} x {lines} -1..3 step 0.25:")
+        for maker, r in results.items():
+            print(f"  {maker:<11} {r['broken']:4d} / {r['total']}")
+        print("safe blend range per time step (steps of 0.05, search to -3 and 4):")
+        for maker, r in results.items():
+            for t, value in r["ranges"].items():
+                print(f"  {maker:<11} t={t:<5} {fmt_range(value)}")
+        print("far out, mean over inner times (and directions): stretch max |log ratio| (mean), bend RMS deg; broken/strained")
+        for maker, r in results.items():
+            cells = []
+            for v in FAR:
+                rows = r["far"][v]
+                smax, smean, bend = (np.mean([x[i] for x in rows]) for i in range(3))
+                verdicts = [x[3] for x in rows]
+                cells.append(f"{v:g}: {smax:.2f} ({smean:.3f}), {bend:.1f}; {verdicts.count('broken')}b/"
+                             f"{verdicts.count('strained')}s of {len(rows)}")
+            print(f"  {maker:<11} " + " | ".join(cells))
+        print(f"  (measured in {time.perf_counter() - started:.1f} s)")
+        t, rows = live_cost(model, coherence, args.repeats)
+        print(f"live verdict at subdivision 2 (surface {coherence.surface_size}), time {t:g}, {args.repeats} runs:")
+        for v, verdict, p50, p95, cpu50, check50, shape50 in rows:
+            print(f"  blend {v:<4g} ({verdict:<8}) verdict p50 {p50:.2f} ms  p95 {p95:.2f} ms  (CPU p50 {cpu50:.2f} ms)"
+                  f"   check p50 {check50:.2f} ms   model.shape p50 {shape50:.2f} ms")
+        started = time.perf_counter()
+        grc.evaluate(model)
+        print(f"grc evaluate (with safe_blend_range): {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,727 @@
+"""Coherence and novelty of a generated shape: is the surface whole, and how far is it from the templates?
+
+Numpy only, so the CLI, the app and the Blender add-on share it. Everything is measured on the surface
+the user sees: the grid after subdivision (itself a grid, (R, P, 3)), quads split into triangles as
+grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-major order.
+
+- **intersections**: pairs of triangles that share no vertex and cross (transversally; touching and
+  coplanar contact do not count). Broad phase: a spatial hash of the quads' bounding boxes, then a
+  slab test on the quads' mean planes; narrow phase: Möller's plane-side and interval test,
+  vectorised over all candidate pairs (and over many shapes at once).
+- **folds**: neighbouring quads (sharing an edge) whose normals turn by more than FOLD_DEGREES.
+- **stretch**: |log(edge length / the template's)| over the surface's edges, mean and max, against the
+  nearest template in that measure at the same time (templates interpolated between time steps).
+- **bending**: signed dihedral angles between neighbouring quads against the template's, RMS and max
+  (degrees), nearest template as for stretch.
+- **novelty**: RMS distance per grid point to the nearest template at any time step (optionally after
+  a rigid alignment, Kabsch), in the templates' units.
+- **relational consistency**: the encoder's (time, morph) for the shape's rows against the asked ones.
+- **verdict**: "broken" with any intersection or fold; else "strained" when stretch or bending lies
+  outside the templates' own range (the most one template measures against another at that time, or
+  a straight blend between two of them against the nearest template) by more than the margins
+  below; else "coherent". docs/coherence.md explains the thresholds.
+
+    from grc.coherence import Coherence
+    coherence = Coherence.for_model(model, subdivide=2)      # precomputes; needs scipy (grc.mesh)
+    coherence.verdict(model.shape(0.8, 1.6), 0.8)             # live: "coherent" | "strained" | "broken"
+    check = coherence.check(model.shape(0.8, 1.6), 0.8)       # live, with the measures: a Check
+    check.verdict, check.novelty, check.broken_quads
+    coherence.measures(grid, 0.8, model=model)                # everything, a JSON-safe dict
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GRCError
+
+VERDICTS = ("coherent", "strained", "broken")
+FOLD_DEGREES = 120.0  # neighbouring quads whose normals turn by more than this are a fold
+STRAIN_MARGIN = 1.5  # strained beyond this many times the templates' own range ...
+STRETCH_FLOOR = 0.15  # ... plus this much |log length ratio| (about 16 % longer or shorter) ...
+BEND_FLOOR = 10.0  # ... plus this many degrees of RMS dihedral-angle change
+MAX_SPAN = 4  # a quad box spanning more hash cells than this along an axis is checked against all
+NEIGHBOUR_TURN = 60.0  # degrees: neighbouring quads' triangles are tested only when turned this much
+EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length (all times) to every length
+OWN_BLENDS = (0.25, 0.5, 0.75)  # straight blends between two templates that count as their own range
+HEIGHT_FIELD_SHORTCUT = True  # skip the crossing test where a surface is provably a height field
+REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
+
+# Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
+# second quad's offset (rows, points) from the first; index a * 2 + b for triangle a of the first
+# quad against triangle b of the second (triangle 0 = (a, b, c), 1 = (a, c, d) of quad (a, b, c, d)).
+_NEIGHBOUR_PAIRS = {(0, 1): [1], (1, 0): [2], (1, -1): [0, 2, 3], (1, 1): []}
+_HALF_OFFSETS = np.array([(x, y, z) for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)
+                          if (x, y, z) > (0, 0, 0)])  # 13 neighbouring cells, each cell pair once
+
+
+# -- geometry of a surface grid ------------------------------------------------------------------
+def _cross(a, b):
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
+
+
+def _unit(v):
+    length = np.sqrt(np.einsum("...i,...i->...", v, v))[..., None]
+    return v / np.where(length > 0, length, 1.0)
+
+
+def quad_normals(surface) -> np.ndarray:
+    """Unit quad normals (..., R-1, P-1, 3) from the diagonals, as grc.mesh winds them; 0 for a collapsed quad."""
+    s = surface
+    return _unit(_cross(s[..., 1:, 1:, :] - s[..., :-1, :-1, :], s[..., :-1, 1:, :] - s[..., 1:, :-1, :]))
+
+
+def dihedral_angles(surface, normals=None) -> tuple[np.ndarray, np.ndarray]:
+    """Signed turning (radians) between quads that share an edge: along the rows' direction
+    (..., R-2, P-1) and along the points' direction (..., R-1, P-2). The sign says which way it bends."""
+    n = quad_normals(surface) if normals is None else normals
+    s = surface
+    # the shared edges: between quads (i, j) and (i+1, j) runs row i+1 from point j to j+1
+    e_rows = _unit(s[..., 1:-1, 1:, :] - s[..., 1:-1, :-1, :])  # (..., R-2, P-1, 3)
+    e_points = _unit(s[..., 1:, 1:-1, :] - s[..., :-1, 1:-1, :])  # (..., R-1, P-2, 3)
+    out = []
+    for a, b, e in ((n[..., :-1, :, :], n[..., 1:, :, :], e_rows), (n[..., :, :-1, :], n[..., :, 1:, :], e_points)):
+        cos = np.einsum("...i,...i->...", a, b)
+        sin = np.einsum("...i,...i->...", _cross(a, b), e)
+        out.append(np.arctan2(sin, cos))
+    return out[0], out[1]
+
+
+def edge_lengths(surface) -> np.ndarray:
+    """Lengths of every edge of a surface grid: along rows then along points, flattened (..., E)."""
+    s = surface
+    a = np.sqrt(np.sum((s[..., 1:, :, :] - s[..., :-1, :, :]) ** 2, axis=-1))
+    b = np.sqrt(np.sum((s[..., :, 1:, :] - s[..., :, :-1, :]) ** 2, axis=-1))
+    lead = s.shape[:-3]
+    return np.concatenate([a.reshape(*lead, -1), b.reshape(*lead, -1)], axis=-1)
+
+
+def fold_pairs(surface, degrees: float = FOLD_DEGREES) -> np.ndarray:
+    """Neighbouring quads of one surface (R, P, 3) whose normals turn by more than `degrees`: (F, 2) quad indices."""
+    surface = np.asarray(surface, float)
+    return _folds(quad_normals(surface)[None], degrees)[0]
+
+
+def _folds(normals, degrees=FOLD_DEGREES):
+    """Folds of a batch of quad normals (S, R-1, P-1, 3): (shape index (F,), quad pairs (F, 2))."""
+    S, Rq, Pq, _ = normals.shape
+    limit = np.cos(np.radians(degrees))
+    index = np.arange(Rq * Pq).reshape(Rq, Pq)
+    shapes, pairs = [], []
+    for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
+                         (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
+        s, i, j = np.nonzero(np.einsum("...i,...i->...", a, b) < limit)
+        shapes.append(s)
+        pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
+    return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
+
+
+# -- self-intersections ----------------------------------------------------------------------------
+class _Topology:
+    """What is fixed for a surface grid of one size: its triangles, and the triangle pairs of
+    neighbouring quads that share no vertex (their boxes always overlap)."""
+
+    def __init__(self, R: int, P: int):
+        self.R, self.P = R, P
+        Rq, Pq = R - 1, P - 1
+        self.quads = Rq * Pq
+        v = np.arange(R * P).reshape(R, P)
+        a, b, c, d = v[:-1, :-1].ravel(), v[1:, :-1].ravel(), v[1:, 1:].ravel(), v[:-1, 1:].ravel()
+        self.triangles = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], axis=1).reshape(-1, 3)
+        self.quad_row, self.quad_point = np.divmod(np.arange(self.quads), Pq)
+        pairs, quads = [np.zeros((0, 2), int)], [np.zeros((0, 2), int)]
+        q = np.arange(self.quads).reshape(Rq, Pq)
+        for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
+            lo, hi = max(0, -dp), Pq - max(0, dp)
+            first = q[:Rq - dr, lo:hi].ravel()
+            second = q[dr:, lo + dp:hi + dp].ravel()
+            for combo in combos:
+                pairs.append(np.stack([2 * first + combo // 2, 2 * second + combo % 2], axis=-1))
+                quads.append(np.stack([first, second], axis=-1))
+        self.neighbour_pairs = np.concatenate(pairs)  # (Np, 2) triangles
+        self.neighbour_quads = np.concatenate(quads)  # (Np, 2) the quads they belong to
+        # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
+        self.boundary = np.concatenate([v[0, :], v[1:, -1], v[-1, -2::-1], v[-2:0:-1, 0]])
+        L = len(self.boundary)
+        i, j = np.triu_indices(L, 2)
+        keep = ~((i == 0) & (j == L - 1))
+        self.boundary_pairs = (i[keep], j[keep])
+
+
+def _candidate_quads(lo, hi, S, topology):
+    """Broad phase over a batch: pairs of quads (global indices) whose boxes overlap and that share no vertex.
+    lo, hi: (3, S * Q) box corners, coordinate first (numpy is slow along short axes).
+
+    A spatial hash: cells per shape twice the median quad box along each axis, each quad filed under
+    every cell its box touches; boxes that overlap share a cell. The rare box that spans more than
+    MAX_SPAN cells along an axis is compared with every quad of its shape instead.
+    """
+    Q = topology.quads
+    n = lo.shape[1]
+    shape_of = np.repeat(np.arange(S), Q)
+    extent = (hi - lo).reshape(3, S, Q)
+    size = 2 * np.median(extent, axis=2)  # (3, S)
+    size = np.maximum(size, 1e-3 * size.max(axis=0) + 1e-300)  # a flat axis gets cells too
+    origin = lo.reshape(3, S, Q).min(axis=2)
+    first = np.floor((lo.reshape(3, S, Q) - origin[..., None]) / size[..., None]).astype(np.int64).reshape(3, n)
+    span = np.floor((hi.reshape(3, S, Q) - origin[..., None]) / size[..., None]).astype(np.int64).reshape(3, n) - first + 1
+    big = np.any(span > MAX_SPAN, axis=0)
+    span[:, big] = 0
+    dims = (first + span).max(axis=1) + 1
+    per_box = span[0] * span[1] * span[2]
+    box = np.repeat(np.arange(n), per_box)
+    k = np.arange(len(box)) - np.repeat(np.cumsum(per_box) - per_box, per_box)
+    sx, sy = span[0, box], span[1, box]
+    cx = first[0, box] + k % sx
+    cy = first[1, box] + (k // sx) % sy
+    cz = first[2, box] + k // (sx * sy)
+    key = ((shape_of[box] * dims[0] + cx) * dims[1] + cy) * dims[2] + cz
+    order = np.argsort(key, kind="stable")
+    key, box = key[order], box[order]
+    end = np.searchsorted(key, key, "right")
+    after = end - np.arange(len(key)) - 1  # entries after each one in its cell
+    i = np.repeat(box, after)
+    starts = np.repeat(np.arange(len(key)) + 1, after)
+    j = box[starts + np.arange(len(starts)) - np.repeat(np.cumsum(after) - after, after)]
+    large = np.nonzero(big)[0]
+    if len(large):  # each large box against every quad of its shape (a large pair once)
+        others = shape_of[large][:, None] * Q + np.arange(Q)  # (L, Q)
+        bi, bj = np.broadcast_arrays(large[:, None], others)
+        keep = ~big[bj] | (bj > bi)
+        i, j = np.concatenate([i, bi[keep]]), np.concatenate([j, bj[keep]])
+    qi, qj = i % Q, j % Q  # most pairs from shared cells are grid neighbours: drop them first
+    far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
+          (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
+    i, j = i[far], j[far]
+    keep = ((lo[0, i] <= hi[0, j]) & (lo[0, j] <= hi[0, i]) & (lo[1, i] <= hi[1, j]) & (lo[1, j] <= hi[1, i])
+            & (lo[2, i] <= hi[2, j]) & (lo[2, j] <= hi[2, i]))
+    i, j = i[keep], j[keep]
+    pair = np.unique(np.minimum(i, j) * n + np.maximum(i, j))  # two boxes may share several cells
+    return pair // n, pair % n
+
+
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _crossing(A, B, eps):
+    """Which triangle pairs cross transversally (Möller's test): indices into the P pairs.
+    A, B: (3 corners, 3 coordinates, P). A pair crosses when each triangle has corners strictly on
+    both sides of the other's plane and their spans along the planes' common line overlap."""
+    nA = _unit(_cross((A[1] - A[0]).T, (A[2] - A[0]).T)).T  # (3, P)
+    dB = [_dot(B[k] - A[0], nA) for k in range(3)]  # B's corners against A's plane
+    keep = (((dB[0] > eps) | (dB[1] > eps) | (dB[2] > eps)) & ((dB[0] < -eps) | (dB[1] < -eps) | (dB[2] < -eps)))
+    idx = np.nonzero(keep)[0]
+    A, B, nA, dB = A[:, :, idx], B[:, :, idx], nA[:, idx], [d[idx] for d in dB]
+    nB = _unit(_cross((B[1] - B[0]).T, (B[2] - B[0]).T)).T
+    dA = [_dot(A[k] - B[0], nB) for k in range(3)]  # A's corners against B's plane
+    keep = (((dA[0] > eps) | (dA[1] > eps) | (dA[2] > eps)) & ((dA[0] < -eps) | (dA[1] < -eps) | (dA[2] < -eps)))
+    idx = idx[keep]
+    if len(idx) == 0:
+        return idx
+    A, B, nA, nB = A[:, :, keep], B[:, :, keep], nA[:, keep], nB[:, keep]
+    dA, dB = [d[keep] for d in dA], [d[keep] for d in dB]
+    D = _unit(_cross(nA.T, nB.T)).T  # (3, P): the planes' common line
+    spans = []
+    for corners, d in ((A, dA), (B, dB)):
+        p = [_dot(corners[k], D) for k in range(3)]
+        side = [np.where(np.abs(x) <= eps, 0.0, np.sign(x)) for x in d]
+        low, high = np.full(len(idx), np.inf), np.full(len(idx), -np.inf)
+        for k in range(3):
+            m = (k + 1) % 3
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = p[k] + (p[m] - p[k]) * d[k] / (d[k] - d[m])
+            t = np.where(side[k] * side[m] < 0, t, np.nan)  # where the edge k-m crosses the plane
+            t = np.where(side[k] == 0, p[k], t)  # or corner k lies on it
+            low, high = np.fmin(low, t), np.fmax(high, t)
+        spans.append((low, high))
+    (lowA, highA), (lowB, highB) = spans
+    return idx[np.maximum(lowA, lowB) < np.minimum(highA, highB)]
+
+
+def _height_fields(surfaces, normals, topology):
+    """Which surfaces (S, R, P, 3) provably cannot cross themselves: every triangle faces the same side
+    of a plane (their mean normal's) and the boundary, projected onto that plane, is a simple loop.
+    Then the projection is one-to-one (a locally one-to-one map of a disk whose boundary stays simple
+    covers each point at most once), so no two points of the surface coincide. (S,) bool."""
+    S = len(surfaces)
+    mean = normals.reshape(S, -1, 3).sum(axis=1)  # (S, 3)
+    length = np.linalg.norm(mean, axis=1)
+    mean = mean / np.where(length > 0, length, 1.0)[:, None]
+    s = surfaces
+    a, b, c, d = s[:, :-1, :-1], s[:, 1:, :-1], s[:, 1:, 1:], s[:, :-1, 1:]
+    m = mean[:, None, None, :]
+    up = np.minimum(np.einsum("sijk,sijk->sij", _cross(b - a, c - a), np.broadcast_to(m, a.shape)),
+                    np.einsum("sijk,sijk->sij", _cross(c - a, d - a), np.broadcast_to(m, a.shape)))
+    size = (s.reshape(S, -1, 3).max(axis=1) - s.reshape(S, -1, 3).min(axis=1)).max(axis=1)
+    ok = (length > 0) & (up.reshape(S, -1).min(axis=1) > 1e-9 * size ** 2)
+    if not ok.any():
+        return ok
+    # the boundary in the plane: coordinates along two directions perpendicular to the mean normal
+    helper = np.where(np.abs(mean[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+    u = _unit(_cross(mean, helper))
+    v = _cross(mean, u)
+    loop = s.reshape(S, -1, 3)[:, topology.boundary]  # (S, L, 3)
+    x, y = np.einsum("slk,sk->sl", loop, u), np.einsum("slk,sk->sl", loop, v)
+    i, j = topology.boundary_pairs
+    L = loop.shape[1]
+    i2, j2 = (i + 1) % L, (j + 1) % L
+
+    def orient(p, q, r):  # (S, pairs): which side of p->q the point r lies
+        return (x[:, q] - x[:, p]) * (y[:, r] - y[:, p]) - (y[:, q] - y[:, p]) * (x[:, r] - x[:, p])
+
+    def overlap(z):  # the two edges' extents along one axis overlap (tells collinear edges apart)
+        return (np.maximum(z[:, i], z[:, i2]) >= np.minimum(z[:, j], z[:, j2])) & \
+               (np.maximum(z[:, j], z[:, j2]) >= np.minimum(z[:, i], z[:, i2]))
+
+    touch = ((orient(i, i2, j) * orient(i, i2, j2) <= 0) & (orient(j, j2, i) * orient(j, j2, i2) <= 0)
+             & overlap(x) & overlap(y)).any(axis=1)
+    return ok & ~touch
+
+
+def _intersections(surfaces, topology, normals=None):
+    """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)).
+    `normals`: their quad_normals, when already computed. Surfaces that are height fields over some
+    plane (_height_fields) are skipped: most shapes between and near the templates are."""
+    normals = quad_normals(surfaces) if normals is None else normals
+    todo = np.nonzero(~_height_fields(surfaces, normals, topology))[0] if HEIGHT_FIELD_SHORTCUT else np.arange(len(surfaces))
+    if len(todo) == 0:
+        return np.zeros(0, int), np.zeros((0, 2), int)
+    if len(todo) < len(surfaces):
+        shape_of, pairs = _all_intersections(surfaces[todo], topology, normals[todo])
+        return todo[shape_of], pairs
+    return _all_intersections(surfaces, topology, normals)
+
+
+def _all_intersections(surfaces, topology, normals):
+    """_intersections without the height-field shortcut."""
+    S = len(surfaces)
+    c = np.moveaxis(surfaces, -1, 0)  # (3, S, R, P)
+    corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
+    lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
+    hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
+    Q, T = topology.quads, 2 * topology.quads
+    qi, qj = _candidate_quads(lo, hi, S, topology)
+    # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
+    corners = [k.reshape(3, -1) for k in corners]
+    normal = normals.reshape(-1, 3).T  # (3, S * Q)
+    if len(qi):
+        center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
+        half = np.max([np.abs(_dot(k - center, normal)) for k in corners], axis=0)  # (S * Q,)
+        for swap in (False, True):
+            a, b = (qj, qi) if swap else (qi, qj)
+            d = [_dot(k[:, b] - center[:, a], normal[:, a]) for k in corners]
+            h = half[a]
+            apart = (((d[0] > h) & (d[1] > h) & (d[2] > h) & (d[3] > h))
+                     | ((d[0] < -h) & (d[1] < -h) & (d[2] < -h) & (d[3] < -h)))
+            qi, qj = qi[~apart], qj[~apart]
+    # two triangles of neighbouring quads can cross only where the surface turns back within a quad
+    # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
+    shape_quad = (np.arange(S) * Q)[:, None]
+    na = (topology.neighbour_quads[None, :, 0] + shape_quad).ravel()
+    nb = (topology.neighbour_quads[None, :, 1] + shape_quad).ravel()
+    turned = np.nonzero(_dot(normal[:, na], normal[:, nb]) < np.cos(np.radians(NEIGHBOUR_TURN)))[0]
+    Np = len(topology.neighbour_pairs)
+    # every triangle pair of two far quads, and the turned pairs of neighbouring quads
+    t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(),
+                         topology.neighbour_pairs[turned % Np, 0] + (turned // Np) * T])
+    t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(),
+                         topology.neighbour_pairs[turned % Np, 1] + (turned // Np) * T])
+    if len(t1) == 0:
+        return np.zeros(0, int), np.zeros((0, 2), int)
+    flat = c.reshape(3, -1)  # (3, S * V)
+    V = surfaces.shape[1] * surfaces.shape[2]
+    A = flat[:, (t1 // T * V)[:, None] + topology.triangles[t1 % T]].transpose(2, 0, 1)  # (3 corners, 3, P)
+    B = flat[:, (t2 // T * V)[:, None] + topology.triangles[t2 % T]].transpose(2, 0, 1)
+    size = float((hi.max(axis=1) - lo.min(axis=1)).max())
+    crossing = _crossing(A, B, 1e-9 * max(size, 1e-12))
+    t1, t2 = t1[crossing], t2[crossing]
+    return t1 // T, np.stack([t1 % T, t2 % T], axis=-1)
+
+
+def intersecting_pairs(surface) -> np.ndarray:
+    """Pairs of triangles of one surface grid (R, P, 3) that share no vertex and cross: (I, 2) indices
+    into grc.mesh.triangulate(grid_faces(R, P)) (triangle 2q and 2q + 1 make quad q)."""
+    surface = np.asarray(surface, float)
+    return _intersections(surface[None], _Topology(*surface.shape[:2]))[1]
+
+
+# -- the templates, as a reference -----------------------------------------------------------------
+@dataclass
+class Reference:
+    """The templates at one time, on the surface: what a shape at that time is measured against."""
+
+    time: float
+    grids: np.ndarray  # (K, M, N, 3)
+    edges: np.ndarray  # (K, E) edge lengths of their surfaces
+    floor: float  # EDGE_FLOOR of the templates' median edge length over all time steps
+    angles: np.ndarray  # (K, D) signed dihedral angles, radians
+    own: dict  # the templates' own range: each measure, the most one template shows against another
+
+
+def _stretch(edges, reference_edges, floor):
+    """(mean, max) |log length ratio| of (..., E) edges against each reference (K, E): (..., K) each.
+    `floor` is added to both lengths, so edges that (nearly) vanish, as at a petal's base, do not dominate."""
+    r = np.abs(np.log((edges[..., None, :] + floor) / (reference_edges + floor)))
+    return r.mean(axis=-1), r.max(axis=-1)
+
+
+def _bend(angles, reference_angles):
+    """(RMS, max) dihedral-angle change in degrees against each reference: (..., K) each."""
+    d = np.degrees(np.abs((angles[..., None, :] - reference_angles + np.pi) % (2 * np.pi) - np.pi))
+    return np.sqrt(np.mean(d ** 2, axis=-1)), d.max(axis=-1)
+
+
+@dataclass
+class Check:
+    """The live measures of one shape and its verdict (see the module's docstring)."""
+
+    verdict: str
+    intersections: int
+    folds: int
+    stretch_mean: float
+    stretch_max: float
+    bend_rms: float  # degrees
+    bend_max: float  # degrees
+    novelty: float  # RMS per grid point to the nearest template at any time step, no alignment
+    broken_quads: np.ndarray = field(repr=False)  # quads of the surface in a crossing or fold (red in a view)
+    strained_by: list = field(default_factory=list)  # which measures left the templates' range
+
+    def to_json(self) -> dict:
+        return {"verdict": self.verdict, "intersections": self.intersections, "folds": self.folds,
+                "stretch_mean": self.stretch_mean, "stretch_max": self.stretch_max, "bend_rms": self.bend_rms,
+                "bend_max": self.bend_max, "novelty": self.novelty, "strained_by": list(self.strained_by),
+                "broken_quads": self.broken_quads.tolist()}
+
+
+class Coherence:
+    """Measures shapes of one template set at one subdivision; everything fixed is precomputed.
+
+    `templates`: a TemplateSet (or anything with .points (K, T, M, N, 3), .time, .morph, .names).
+    `operator`: the subdivision as a (V, M * N) matrix (a scipy sparse matrix or a numpy array), as
+    grc.mesh.subdivision_operator(M, N, subdivide) gives; None builds that one (needs scipy), and
+    subdivide=0 needs none. It is kept dense: these grids are small, and numpy alone then evaluates.
+    """
+
+    def __init__(self, templates, subdivide: int = 2, operator=None):
+        self.templates = templates
+        K, T, M, N, _ = templates.points.shape
+        self.grid_shape = (M, N, 3)
+        self.subdivide = int(subdivide)
+        if not 0 <= self.subdivide <= 3:
+            raise GRCError(f"expected 0 to 3, got {subdivide}", field="subdivide")
+        if operator is None and self.subdivide > 0:
+            from .mesh import subdivision_operator  # scipy, only here
+
+            operator = subdivision_operator(M, N, self.subdivide)
+        if operator is None:
+            self.operator, self.surface_size = None, (M, N)
+        else:
+            self.operator = np.asarray(operator.todense() if hasattr(operator, "todense") else operator, float)
+            self.surface_size = ((M - 1) * 2 ** self.subdivide + 1, (N - 1) * 2 ** self.subdivide + 1)
+            if self.operator.shape != (self.surface_size[0] * self.surface_size[1], M * N):
+                raise GRCError(f"expected a subdivision operator of shape "
+                               f"{(self.surface_size[0] * self.surface_size[1], M * N)}, got {self.operator.shape}",
+                               field="operator")
+        self.topology = _Topology(*self.surface_size)
+        self._points = np.asarray(templates.points, float)  # (K, T, M, N, 3)
+        self._time = np.asarray(templates.time, float)
+        self._references: dict[float, Reference] = {}
+        # stretch ignores length changes well below the templates' typical edge (a petal's base, a bud)
+        self.edge_floor = EDGE_FLOOR * float(np.median(edge_lengths(self.surface(self._points.reshape(-1, M, N, 3)))))
+
+    @classmethod
+    def for_model(cls, model, subdivide: int = 2, operator=None) -> "Coherence":
+        """The coherence of a model's shapes: its templates as the reference."""
+        return cls(model.templates, subdivide, operator)
+
+    # -- surfaces and references ---------------------------------------------------------------
+    def surface(self, grid) -> np.ndarray:
+        """Grids (..., M, N, 3) -> their subdivided surfaces (..., R, P, 3)."""
+        grid = self._grid(grid)
+        lead = grid.shape[:-3]
+        if self.operator is None:
+            return grid
+        flat = grid.reshape(-1, self.operator.shape[1], 3)
+        return np.matmul(self.operator, flat).reshape(*lead, *self.surface_size, 3)
+
+    def _grid(self, grid):
+        grid = np.asarray(grid, float)
+        if grid.shape[-3:] != self.grid_shape:
+            raise GRCError(f"expected grids of shape {self.grid_shape} (the templates' rows and points), "
+                           f"got {grid.shape[-3:]}", field="grid")
+        return grid
+
+    def template_grids(self, time: float) -> np.ndarray:
+        """The templates at `time`, linear between time steps (clamped to the first and last): (K, M, N, 3)."""
+        t = self._time
+        time = float(np.clip(time, t[0], t[-1]))
+        i = int(np.clip(np.searchsorted(t, time, "right") - 1, 0, len(t) - 2)) if len(t) > 1 else 0
+        if len(t) == 1:
+            return self._points[:, 0]
+        w = (time - t[i]) / (t[i + 1] - t[i])
+        return (1 - w) * self._points[:, i] + w * self._points[:, i + 1]
+
+    def reference(self, time: float) -> Reference:
+        """The templates at `time` as the reference for stretch and bending, with their own range."""
+        key = float(time)
+        ref = self._references.get(key)
+        if ref is not None:
+            return ref
+        grids = self.template_grids(key)
+        surfaces = self.surface(grids)
+        edges = edge_lengths(surfaces)
+        angles = np.concatenate([a.reshape(len(grids), -1) for a in dihedral_angles(surfaces)], axis=1)
+        K = len(grids)
+        floor = self.edge_floor
+        # the templates' own range: each template against the others, and the straight blends between
+        # two templates (as shape keys make them) against the nearest template
+        pairs = [(a, b) for a in range(K) for b in range(a + 1, K)]
+        between = np.array([(1 - w) * grids[a] + w * grids[b] for a, b in pairs for w in OWN_BLENDS])
+        between = between.reshape(-1, *self.grid_shape)
+        b_surfaces = self.surface(between)
+        b_edges = edge_lengths(b_surfaces)
+        b_angles = np.concatenate([a.reshape(len(between), -1) for a in dihedral_angles(b_surfaces)], axis=1)
+        s_mean, s_max = _stretch(edges, edges, floor)  # (K, K)
+        b_rms, b_max = _bend(angles, angles)
+        off = ~np.eye(K, dtype=bool)
+        own = {}
+        for name, v, w in (("stretch_mean", s_mean, _stretch(b_edges, edges, floor)[0]),
+                           ("stretch_max", s_max, _stretch(b_edges, edges, floor)[1]),
+                           ("bend_rms", b_rms, _bend(b_angles, angles)[0]),
+                           ("bend_max", b_max, _bend(b_angles, angles)[1])):
+            own[name] = max(float(v[off].max()), float(w.min(axis=1).max())) if K > 1 else 0.0
+        ref = Reference(key, grids, edges, floor, angles, own)
+        if len(self._references) >= REFERENCE_CACHE:
+            self._references.pop(next(iter(self._references), None), None)
+        self._references[key] = ref
+        return ref
+
+    def limits(self, time: float) -> dict:
+        """Where strained begins at `time`: {"stretch_max": ..., "bend_rms": ...}."""
+        own = self.reference(time).own
+        return {"stretch_max": STRAIN_MARGIN * own["stretch_max"] + STRETCH_FLOOR,
+                "bend_rms": STRAIN_MARGIN * own["bend_rms"] + BEND_FLOOR}
+
+    # -- measures ----------------------------------------------------------------------------------
+    def broken(self, grids) -> np.ndarray:
+        """Whether each of a batch of grids (S, M, N, 3) is broken (crosses itself or folds): (S,) bool."""
+        surfaces = self.surface(self._grid(grids).reshape(-1, *self.grid_shape))
+        normals = quad_normals(surfaces)
+        shape_of_fold = _folds(normals)[1]
+        shape_of_crossing = _intersections(surfaces, self.topology, normals)[0]
+        broken = np.zeros(len(surfaces), bool)
+        broken[shape_of_fold] = True
+        broken[shape_of_crossing] = True
+        return broken
+
+    def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """Verdicts of a batch of grids (S, M, N, 3) at one time, as indices into VERDICTS (0 coherent,
+        1 strained, 2 broken), and their novelty (unaligned): ((S,) int, (S,) float). For maps and pads."""
+        grids = self._grid(grids).reshape(-1, *self.grid_shape)
+        surfaces = self.surface(grids)
+        normals = quad_normals(surfaces)
+        broken = np.zeros(len(grids), bool)
+        broken[_folds(normals)[1]] = True
+        broken[_intersections(surfaces, self.topology, normals)[0]] = True
+        ref = self.reference(time)
+        _, s_max = _stretch(edge_lengths(surfaces), ref.edges, ref.floor)
+        rows, points = dihedral_angles(surfaces, normals)
+        angles = np.concatenate([rows.reshape(len(grids), -1), points.reshape(len(grids), -1)], axis=1)
+        b_rms, _ = _bend(angles, ref.angles)
+        limits = self.limits(time)
+        strained = (s_max.min(axis=1) > limits["stretch_max"]) | (b_rms.min(axis=1) > limits["bend_rms"])
+        codes = np.where(broken, 2, np.where(strained, 1, 0))
+        diff = self._points.reshape(1, -1, *self.grid_shape) - grids[:, None]  # (S, K * T, M, N, 3)
+        novelty = np.sqrt(np.mean(np.sum(diff ** 2, axis=-1), axis=(-2, -1))).min(axis=1)
+        return codes, novelty
+
+    def check(self, grid, time: float) -> Check:
+        """The live verdict of one grid (M, N, 3) at `time`, with the measures behind it (about 1 ms)."""
+        surface = self.surface(grid)
+        normals = quad_normals(surface)
+        folds, _ = _folds(normals[None])
+        shape_of, crossings = _intersections(surface[None], self.topology, normals[None])
+        ref = self.reference(time)
+        s_mean, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
+        angles = np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)])
+        b_rms, b_max = _bend(angles, ref.angles)
+        grid = np.asarray(grid, float)
+        novelty = np.sqrt(np.mean(np.sum((self._points - grid) ** 2, axis=-1), axis=(-2, -1))).min()
+        values = {"stretch_max": float(s_max.min()), "bend_rms": float(b_rms.min())}
+        strained_by = [name for name, limit in self.limits(time).items() if values[name] > limit]
+        verdict = "broken" if len(folds) or len(crossings) else "strained" if strained_by else "coherent"
+        quads = np.unique(np.concatenate([folds.ravel(), crossings.ravel() // 2]))
+        return Check(verdict, len(crossings), len(folds), float(s_mean.min()), values["stretch_max"],
+                     values["bend_rms"], float(b_max.min()), float(novelty), quads, strained_by)
+
+    def verdict(self, grid, time: float) -> str:
+        """"coherent", "strained" or "broken" for one grid at `time`, as check() judges it; a fold
+        answers before the crossing test runs, so a folded shape costs least."""
+        surface = self.surface(grid)
+        normals = quad_normals(surface)
+        if len(_folds(normals[None])[0]) or len(_intersections(surface[None], self.topology, normals[None])[0]):
+            return "broken"
+        ref = self.reference(time)
+        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
+        b_rms, _ = _bend(np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)]), ref.angles)
+        limits = self.limits(time)
+        strained = s_max.min() > limits["stretch_max"] or b_rms.min() > limits["bend_rms"]
+        return "strained" if strained else "coherent"
+
+    def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
+        """Every measure of one grid at `time`, JSON-safe: the live check, novelty (aligned if `align`)
+        with the nearest template and time, and, given the `model`, its relational consistency (the
+        encoder's time and morph for the grid's rows against `time` and `morph`, the template rows' by default)."""
+        grid = self._grid(grid)
+        out = self.check(grid, time).to_json()
+        out["limits"] = self.limits(time)
+        out["templates_own_range"] = dict(self.reference(time).own)
+        distance, k, i = novelty(grid, self._points, align=align)
+        out.update({"novelty": distance, "novelty_aligned": bool(align),
+                    "nearest_template": str(self.templates.names[k]) if hasattr(self.templates, "names") else k,
+                    "nearest_time": float(self._time[i])})
+        if model is not None:
+            out["relational"] = relational_consistency(model, grid, time, morph)
+        return out
+
+
+def novelty(grid, template_points, align: bool = False) -> tuple[float, int, int]:
+    """RMS distance per point from a grid (M, N, 3) to the nearest of the templates' grids
+    (K, T, M, N, 3), optionally after moving each template rigidly onto the grid (Kabsch, no scaling):
+    (distance, template index, time step index)."""
+    grid = np.asarray(grid, float).reshape(-1, 3)
+    P = np.asarray(template_points, float)
+    K, T = P.shape[:2]
+    refs = P.reshape(K * T, -1, 3)
+    if align:
+        gc, rc = grid.mean(axis=0), refs.mean(axis=1, keepdims=True)
+        H = np.einsum("rpi,pj->rij", refs - rc, grid - gc)  # (KT, 3, 3)
+        U, _, Vt = np.linalg.svd(H)
+        d = np.sign(np.linalg.det(np.einsum("rij,rjk->rik", U, Vt)))
+        fix = np.ones((len(refs), 3))
+        fix[:, 2] = d
+        R = np.einsum("rij,rj,rjk->rik", U, fix, Vt)  # rotation taking a template onto the grid (row vectors)
+        refs = np.einsum("rpi,rij->rpj", refs - rc, R) + gc
+    rms = np.sqrt(np.mean(np.sum((refs - grid) ** 2, axis=-1), axis=-1))  # (KT,)
+    best = int(np.argmin(rms))
+    return float(rms[best]), best // T, best % T
+
+
+def relational_consistency(model, grid, time: float, morph=None) -> dict:
+    """The encoder's (time, morph) for a grid's rows against the asked ones, with the same error on the
+    templates' own rows at that time (the encoder's own accuracy) for scale."""
+    morph = model.morph_samples(morph)
+    grid = np.asarray(grid, float)
+    code = model.encode(grid)  # (M, 2 + C)
+    d_time, d_morph = np.abs(code[:, 0] - time), np.abs(code[:, 1] - morph)
+    t, m = np.meshgrid([time], morph, indexing="ij")
+    own = model.encode(model.template_rows(t, m)[:, 0])  # (K, M, 2 + C)
+    return {"time_error_max": float(d_time.max()), "morph_error_max": float(d_morph.max()),
+            "time_error_mean": float(d_time.mean()), "morph_error_mean": float(d_morph.mean()),
+            "templates_time_error_max": float(np.abs(own[..., 0] - time).max()),
+            "templates_morph_error_max": float(np.abs(own[..., 1] - morph).max())}
+
+
+# -- blends --------------------------------------------------------------------------------------
+def blend_region(weights) -> str:
+    """"between templates" when every weight lies in [0, 1] (up to rounding), else "beyond"."""
+    w = np.asarray(weights, float)
+    return "between templates" if np.all((w >= -1e-9) & (w <= 1 + 1e-9)) else "beyond"
+
+
+def blend_weights(K: int, blend) -> np.ndarray:
+    """K weights for a blend: α for two templates, or K weights (any number of rows: (..., K))."""
+    b = np.asarray(blend, float)
+    if K == 2 and (b.ndim == 0 or b.shape[-1] != 2):
+        return np.stack([1 - b, b], axis=-1)
+    if b.shape[-1] != K:
+        raise GRCError(f"expected {K} weights, got {b.shape[-1]}", field="blend")
+    return b
+
+
+def direction_weights(K: int, k: int, steps) -> np.ndarray:
+    """Weights along template k's direction: (1 - s) · the templates' mean + s · template k, for each s:
+    (S, K). s = 0 is the mean, 1 is template k, beyond 1 past it. (Two-template sets use α instead.)"""
+    s = np.asarray(steps, float)[:, None]
+    return (1 - s) * np.full(K, 1 / K) + s * np.eye(K)[k]
+
+
+def shape_keys(templates, time: float, blend) -> np.ndarray:
+    """Linear shape keys, what a Blender user has today: Σ w_k · template_k at `time` (templates linear
+    between time steps): (M, N, 3), or (S, M, N, 3) for (S, K) weights."""
+    points = np.asarray(templates.points, float)
+    t = np.asarray(templates.time, float)
+    time = float(np.clip(time, t[0], t[-1]))
+    i = int(np.clip(np.searchsorted(t, time, "right") - 1, 0, max(len(t) - 2, 0)))
+    grids = points[:, i] if len(t) == 1 else points[:, i] + (time - t[i]) / (t[i + 1] - t[i]) * (points[:, i + 1] - points[:, i])
+    return np.tensordot(blend_weights(len(points), blend), grids, axes=1)
+
+
+def model_shapes(model, time: float, weights) -> np.ndarray:
+    """The model's grids at `time` for many blends at once, (S, K) weights -> (S, M, N, 3); model.shape does one."""
+    weights = np.asarray(weights, float)
+    traces = model.traces(time)[:, 0]  # (K, M, C)
+    mean = traces.mean(axis=0)
+    context = mean + np.tensordot(weights, traces - mean, axes=1)  # (S, M, C)
+    morph = model.templates.morph
+    S, M = len(weights), len(morph)
+    return model.decode(np.full((S, M), float(time)), np.broadcast_to(morph, (S, M)), context)
+
+
+# -- the safe blend range --------------------------------------------------------------------------
+SAFE_STEP = 0.05
+SAFE_REACH = 3.0  # search this far beyond [0, 1] on each side
+
+
+def safe_range(broken_at, step: float = SAFE_STEP, reach: float = SAFE_REACH, chunk: int = 10):
+    """The widest [low, high] around [0, 1] in steps of `step` (at most `reach` beyond) with no broken
+    shape, given broken_at(values (S,)) -> (S,) bool; None when a shape in [0, 1] is broken.
+    An end equal to -reach or 1 + reach means the search stopped there, not that the next step breaks.
+    Searches outwards `chunk` steps at a time on both sides, so a range that ends early costs little."""
+    n = int(round(reach / step))
+    inside = np.linspace(0.0, 1.0, int(round(1 / step)) + 1)
+    below = -step * np.arange(1, n + 1)
+    above = 1 + step * np.arange(1, n + 1)
+    if broken_at(inside).any():
+        return None
+    ends = [None, None]  # index of the first broken step below, above
+    for start in range(0, n, chunk):
+        sides = [k for k in (0, 1) if ends[k] is None]
+        if not sides:
+            break
+        values = np.concatenate([(below, above)[k][start:start + chunk] for k in sides])
+        broken = broken_at(values).reshape(len(sides), -1)
+        for k, row in zip(sides, broken):
+            if row.any():
+                ends[k] = start + int(np.argmax(row))
+    low = below[-1] if ends[0] is None else (below[ends[0] - 1] if ends[0] > 0 else 0.0)
+    high = above[-1] if ends[1] is None else (above[ends[1] - 1] if ends[1] > 0 else 1.0)
+    return [round(float(low), 10), round(float(high), 10)]
+
+
+def safe_blend_ranges(model, coherence: Coherence | None = None, shapes=None, times=None) -> dict:
+    """Per time step ("0.3": ...): [low, high] along the blend α for two templates, {template name:
+    [low, high]} along each template's direction (direction_weights) for more; None where a shape
+    inside [0, 1] is already broken. `shapes(time, weights (S, K)) -> (S, M, N, 3)` defaults to the
+    model's (model_shapes); pass lambda t, w: shape_keys(model.templates, t, w) for shape keys."""
+    templates = model.templates
+    coherence = coherence or Coherence(templates)
+    shapes = shapes or (lambda t, w: model_shapes(model, t, w))
+    K = len(templates.names)
+    if times is None:
+        T = len(templates.time)
+        times = [templates.time[i] for i in (range(1, T - 1) if T >= 3 else range(T))]
+    out = {}
+    for t in times:
+        def along(k):
+            weights = (lambda v: blend_weights(2, v)) if K == 2 else (lambda v: direction_weights(K, k, v))
+            return safe_range(lambda v: coherence.broken(shapes(t, weights(v))))
+        out[f"{t:g}"] = along(1) if K == 2 else {name: along(k) for k, name in enumerate(templates.names)}
+    return out

@@ -1,0 +1,235 @@
+"""Coherence of shapes: crossings and folds found on hand-made grids, clean ones left alone, templates
+coherent, the safe blend range agreeing with the shapes at its ends, three templates, the map."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import grc
+from grc import coherence
+from grc.coherence import (VERDICTS, Coherence, blend_weights, direction_weights, fold_pairs,
+                           intersecting_pairs, model_shapes, safe_blend_ranges, shape_keys)
+from grc.errors import GRCError
+from grc.mesh import subdivision_operator
+from grc.metrics import evaluate
+from grc.plots import plot_map
+
+
+def sheet(rows):
+    """A grid whose rows are given as (y, z) pairs; every row spans x = 0..3 in 4 points."""
+    return np.array([[[x, y, z] for x in (0.0, 1.0, 2.0, 3.0)] for y, z in rows])
+
+
+def piercing_grid(rows=40):
+    """A strip that loops through itself without ever turning sharply: rows follow a prolate cycloid
+    (x = t - 2 sin t, y = -2 cos t, which crosses itself at t = ±1.895), points run along z."""
+    t = np.linspace(-2.5, 2.5, rows)
+    return np.array([[[t_ - 2 * np.sin(t_), -2 * np.cos(t_), z] for z in np.linspace(0, 1, 4)] for t_ in t])
+
+
+def folded_grid():
+    # flat, then bent straight back over itself a little above: a fold, and no crossing
+    return sheet([(0, 0), (1, 0), (2, 0), (1, 0.1), (0.2, 0.1)])
+
+
+def rolled_grid(turns=2.0, rows=40):
+    """A sheet rolled into a spiral whose layers never touch: many nearby boxes, nothing crosses."""
+    theta = np.linspace(0, 2 * np.pi * turns, rows)
+    r = 1 + 0.3 * theta / (2 * np.pi)
+    return np.array([[[r_ * np.cos(t), r_ * np.sin(t), z] for z in np.linspace(0, 2, 6)] for t, r_ in zip(theta, r)])
+
+
+def brute_force_pairs(surface):
+    """Every crossing triangle pair sharing no vertex, by testing each edge against each triangle."""
+    topology = coherence._Topology(*surface.shape[:2])
+    tris, V = topology.triangles, surface.reshape(-1, 3)
+
+    def edge_crosses(p, q, a, b, c):
+        n = np.cross(b - a, c - a)
+        dp, dq = np.dot(p - a, n), np.dot(q - a, n)
+        if dp * dq >= 0:
+            return False
+        x = p + (q - p) * dp / (dp - dq)
+        s = [np.dot(np.cross(v - u, x - u), n) for u, v in ((a, b), (b, c), (c, a))]
+        return all(v > 0 for v in s) or all(v < 0 for v in s)
+
+    found = set()
+    for i in range(len(tris)):
+        for j in range(i + 1, len(tris)):
+            if set(tris[i]) & set(tris[j]):
+                continue
+            A, B = V[tris[i]], V[tris[j]]
+            if any(edge_crosses(A[k], A[(k + 1) % 3], *B) for k in range(3)) or \
+                    any(edge_crosses(B[k], B[(k + 1) % 3], *A) for k in range(3)):
+                found.add((i, j))
+    return found
+
+
+def as_set(pairs):
+    return set(map(tuple, np.sort(pairs, axis=1).tolist()))
+
+
+def test_a_grid_that_passes_through_itself_is_found():
+    grid = piercing_grid()
+    assert len(intersecting_pairs(grid)) > 0
+    assert len(fold_pairs(grid)) == 0  # it turns by less than 120 degrees: only the crossing tells
+    smooth = subdivision_operator(40, 4, 1) @ grid.reshape(-1, 3)
+    assert len(intersecting_pairs(smooth.reshape(79, 7, 3))) > 0  # and its subdivided surface too
+
+
+def test_a_fold_is_found_and_is_not_a_crossing():
+    grid = folded_grid()
+    folds = fold_pairs(grid)
+    assert len(folds) > 0 and len(intersecting_pairs(grid)) == 0
+    assert set(folds[:, 0] // 3) <= {1, 2}  # between quad rows 1 and 2, where the sheet turns back
+
+
+def test_clean_grids_are_not_broken():
+    curved = np.array([[[np.sin(x), y, np.cos(x)] for x in np.linspace(0, 2, 8)] for y in np.linspace(0, 1, 6)])
+    for grid in (sheet([(0, 0), (1, 0), (2, 0.3), (3, 1)]), curved, rolled_grid()):
+        assert len(intersecting_pairs(grid)) == 0 and len(fold_pairs(grid)) == 0
+
+
+def test_crossings_agree_with_testing_every_pair(monkeypatch):
+    monkeypatch.setattr(coherence, "NEIGHBOUR_TURN", 0.0)  # test neighbouring quads' triangles always
+    rng = np.random.default_rng(0)
+    for noise in (0.3, 0.8):
+        grid = sheet([(y, 0) for y in range(6)]) + rng.normal(0, noise, (6, 4, 3))
+        found = brute_force_pairs(grid)
+        assert as_set(intersecting_pairs(grid)) == found
+    grid = piercing_grid(rows=16)
+    assert len(brute_force_pairs(grid)) > 0 and as_set(intersecting_pairs(grid)) == brute_force_pairs(grid)
+
+
+def test_the_height_field_shortcut_changes_nothing(petal_model, monkeypatch):
+    check = Coherence.for_model(petal_model)
+    weights = blend_weights(2, np.arange(-3, 4.01, 0.5))
+    surfaces = check.surface(np.concatenate([model_shapes(petal_model, t, weights) for t in petal_model.templates.time]))
+    normals = coherence.quad_normals(surfaces)
+    skipped = coherence._height_fields(surfaces, normals, check.topology)
+    assert 0 < skipped.sum() < len(surfaces)  # some shapes are height fields, some are not
+    with_shortcut = coherence._intersections(surfaces, check.topology)
+    monkeypatch.setattr(coherence, "HEIGHT_FIELD_SHORTCUT", False)
+    without = coherence._intersections(surfaces, check.topology)
+    assert np.array_equal(with_shortcut[0], without[0]) and np.array_equal(with_shortcut[1], without[1])
+    assert not np.isin(without[0], np.nonzero(skipped)[0]).any()  # a height field never crosses itself
+    flat = sheet([(0, 0), (1, 0), (2, 0.3), (3, 1)])[None]
+    looped = piercing_grid()[None]
+    assert coherence._height_fields(flat, coherence.quad_normals(flat), coherence._Topology(4, 4))[0]
+    assert not coherence._height_fields(looped, coherence.quad_normals(looped), coherence._Topology(40, 4))[0]
+
+
+def test_a_batch_finds_what_each_shape_finds(petal):
+    check = Coherence(petal, subdivide=1)
+    grids = np.stack([petal.points[0, 3], folded_like(petal.points[1, 3]), petal.points[1, 4]])
+    assert check.broken(grids).tolist() == [check.check(g, 0.55).verdict == "broken" for g in grids]
+    assert check.broken(grids).tolist() == [False, True, False]
+    assert [check.verdict(g, 0.55) for g in grids] == [check.check(g, 0.55).verdict for g in grids]
+
+
+def folded_like(grid):
+    """A template grid with its tip rows bent straight back over the rest."""
+    out = grid.copy()
+    out[-2:] = grid[-3] - (grid[-2:] - grid[-3]) + np.array([0, 0, 0.01])
+    return out
+
+
+def test_templates_are_coherent_with_novelty_zero(petal):
+    check = Coherence(petal)
+    for k in range(len(petal)):
+        for i, time in enumerate(petal.time):
+            result = check.check(petal.points[k, i], time)
+            assert result.verdict == "coherent" and result.novelty < 1e-9
+            assert result.stretch_max < 1e-9 and result.bend_rms < 1e-6
+    full = check.measures(petal.points[1, 4], petal.time[4])
+    assert full["novelty"] < 1e-6 and full["nearest_template"] == petal.names[1]
+    assert full["nearest_time"] == pytest.approx(petal.time[4])
+
+
+def test_novelty_after_alignment_ignores_a_rigid_move(petal):
+    check = Coherence(petal, subdivide=0)
+    a = np.radians(30)
+    rotation = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    moved = petal.points[0, 4] @ rotation.T + [0.5, 0.2, 0.1]
+    assert check.measures(moved, petal.time[4], align=True)["novelty"] < 1e-6
+    assert check.measures(moved, petal.time[4], align=False)["novelty"] > 0.1
+
+
+def test_shapes_far_beyond_the_templates_are_strained():
+    # two identical templates except one edge: stretching it far beyond is strained, not broken
+    base = sheet([(0, 0), (1, 0), (2, 0), (3, 0)])
+    longer = base.copy()
+    longer[3, :, 1] = 3.4
+    templates = grc.TemplateSet([grc.templates.from_grids("a", [base, base]),
+                                 grc.templates.from_grids("b", [longer, longer])])
+    check = Coherence(templates, subdivide=0)
+    assert check.check(shape_keys(templates, 0.0, 0.5), 0.0).verdict == "coherent"
+    far = check.check(shape_keys(templates, 0.0, 6.0), 0.0)
+    assert far.verdict == "strained" and far.strained_by == ["stretch_max"]
+
+
+def test_shape_keys_are_the_templates_at_their_weights(petal):
+    assert np.allclose(shape_keys(petal, petal.time[2], 0.0), petal.points[0, 2])
+    assert np.allclose(shape_keys(petal, petal.time[2], 1.0), petal.points[1, 2])
+    two = shape_keys(petal, petal.time[2], np.array([[0.5, 0.5], [-1.0, 2.0]]))
+    assert np.allclose(two[1], 2 * petal.points[1, 2] - petal.points[0, 2])
+
+
+def test_a_dense_operator_needs_no_scipy(petal):
+    dense = subdivision_operator(7, 7, 2).toarray()
+    grid = petal.points[1, 4] * [1, 1, 3]
+    assert Coherence(petal, 2, operator=dense).check(grid, 0.8).to_json() == Coherence(petal, 2).check(grid, 0.8).to_json()
+    code = "import sys; sys.modules['scipy'] = None; import grc.coherence; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+    with pytest.raises(GRCError, match="operator"):
+        Coherence(petal, 2, operator=dense[:, :10])
+    with pytest.raises(GRCError, match="grid"):
+        Coherence(petal, 2).check(np.zeros((5, 7, 3)), 0.5)
+
+
+def test_the_safe_range_matches_the_shapes_at_its_ends(petal_model):
+    metrics = evaluate(petal_model)
+    ranges = metrics["safe_blend_range"]
+    check = Coherence.for_model(petal_model)
+    assert list(ranges) == [f"{t:g}" for t in petal_model.templates.time[1:-1]]
+    for key, value in ranges.items():
+        time = float(key)
+        if value is None:  # something between the templates is broken already
+            assert check.broken(model_shapes(petal_model, time, blend_weights(2, np.linspace(0, 1, 21)))).any()
+            continue
+        low, high = value
+        assert low <= 0 and high >= 1
+        inside = np.round(np.arange(low, high + 0.025, 0.05), 10)
+        assert not check.broken(model_shapes(petal_model, time, blend_weights(2, inside))).any()
+        for end, limit in ((low - 0.05, -3.05), (high + 0.05, 4.05)):
+            if not np.isclose(end, limit):
+                assert check.broken(model_shapes(petal_model, time, blend_weights(2, [end])))[0]
+    assert "safe_blend_range" not in evaluate(petal_model, safe_range=False)
+
+
+def test_three_templates(leaf_model, tmp_path):
+    check = Coherence.for_model(leaf_model)
+    grid = leaf_model.shape(0.5, [0.2, 0.3, 0.5])
+    result = check.check(grid, 0.5)
+    assert result.verdict in VERDICTS and result.novelty > 0
+    full = check.measures(grid, 0.5, model=leaf_model)
+    assert full["nearest_template"] in leaf_model.names
+    assert set(full["relational"]) >= {"time_error_max", "morph_error_max", "templates_time_error_max"}
+    weights = direction_weights(3, 2, [0.0, 1.0, 2.0])
+    assert np.allclose(weights[1], [0, 0, 1]) and np.allclose(weights[0], 1 / 3)
+    codes, novelty = check.verdicts(model_shapes(leaf_model, 0.5, weights), 0.5)
+    assert [VERDICTS[c] for c in codes] == [check.verdict(leaf_model.shape(0.5, w), 0.5) for w in weights]
+    ranges = safe_blend_ranges(leaf_model, check, times=[0.5])
+    assert set(ranges["0.5"]) == set(leaf_model.names)
+    path = plot_map(leaf_model, tmp_path / "leaf.png", times=[0.5], samples=8, coherence=check)
+    assert path.stat().st_size > 10_000
+
+
+def test_plot_map_writes_a_picture(petal_model, tmp_path):
+    path = plot_map(petal_model, tmp_path / "map.png", blends=(-1, 2), step=0.25, samples=6)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(GRCError, match="png"):
+        plot_map(petal_model, tmp_path / "map.jpg")
