@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import grc
+import grc.importers
 from grc import coherence
 from grc.coherence import (VERDICTS, Coherence, blend_weights, direction_weights, fold_pairs,
                            intersecting_pairs, model_shapes, safe_blend_ranges, shape_keys)
@@ -162,8 +163,8 @@ def test_shapes_far_beyond_the_templates_are_strained():
     base = sheet([(0, 0), (1, 0), (2, 0), (3, 0)])
     longer = base.copy()
     longer[3, :, 1] = 3.4
-    templates = grc.TemplateSet([grc.templates.from_grids("a", [base, base]),
-                                 grc.templates.from_grids("b", [longer, longer])])
+    templates = grc.TemplateSet([grc.importers.from_grids("a", [base, base]),
+                                 grc.importers.from_grids("b", [longer, longer])])
     check = Coherence(templates, subdivide=0)
     assert check.check(shape_keys(templates, 0.0, 0.5), 0.0).verdict == "coherent"
     far = check.check(shape_keys(templates, 0.0, 6.0), 0.0)
