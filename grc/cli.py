@@ -141,7 +141,18 @@ def metrics_table(metrics: dict) -> str:
         + "  (" + ", ".join(f"{a}: {v:.3f}" for a, v in metrics["interpolation_error_per_alpha"].items()) + ")",
         "extrapolation          " + ", ".join(f"blend {a} -> {v:.2f}" for a, v in ex.items()),
     ]
+    for time, span in (metrics.get("safe_blend_range") or {}).items():
+        lines.append(f"safe blend range t={time:<5} " + _span(span))
     return "\n".join(lines)
+
+
+def _span(span) -> str:
+    """A safe range as text: [low, high], per template for K > 2, or none when a shape inside is broken."""
+    if span is None:
+        return "none (a shape between the templates is broken)"
+    if isinstance(span, dict):
+        return ", ".join(f"{printable(name, 40)}: {_span(s)}" for name, s in span.items())
+    return f"[{span[0]:g}, {span[1]:g}]"
 
 
 # -- interruptions, failures after the work, the unexpected --------------------------------------
@@ -339,6 +350,35 @@ def traces(
     check_output(output, (".png", ".svg", ".pdf"))
     with work(output):
         plot_traces(load_model(model_file), output, time)
+    typer.echo(f"wrote {printable(output)}")
+
+
+@app.command("map")
+def map_command(
+    model_file: Path = typer.Argument(..., help="A .grc model file."),
+    output: Path = typer.Option(..., "-o", "--output", help="The map to write (.png, .svg, .pdf)."),
+    low: float = typer.Option(-1.0, help="The lowest blend mapped (two templates; for more, the lowest weight)."),
+    high: float = typer.Option(3.0, help="The highest blend mapped."),
+    step: float = typer.Option(0.1, help="Blend step."),
+    times: Optional[str] = typer.Option(None, help="Times mapped, comma-separated (default: across the map)."),
+    subdivide: int = typer.Option(2, help="Subdivision the verdicts judge (0-3)."),
+):
+    """Map where the model's shapes are coherent, strained or broken, with novelty contours."""
+    from .plots import plot_map
+
+    low = number(low, "--low", -limits.MAX_BLEND, limits.MAX_BLEND)
+    high = number(high, "--high", -limits.MAX_BLEND, limits.MAX_BLEND)
+    if high <= low:
+        raise GRCError(f"expected --high above --low, got {low:g} and {high:g}", field="--high")
+    step = number(step, "--step", 0.01, 1.0)
+    if (high - low) / step > 2000:
+        raise GRCError("expected at most 2000 blend steps; use a larger --step", field="--step")
+    time_values = numbers(times, "--times", limits.MAX_MAP_VALUE, most=64)
+    number(subdivide, "--subdivide", 0, limits.MAX_SUBDIVIDE, integer=True)
+    check_output(output, (".png", ".svg", ".pdf"))
+    with work(output):
+        plot_map(load_model(model_file), output, blends=(low, high), step=step,
+                 times=None if time_values is None else list(time_values), subdivide=subdivide)
     typer.echo(f"wrote {printable(output)}")
 
 
