@@ -120,7 +120,7 @@ class Space:
     def genome(self, vector) -> Genome:
         K, P, B = self.dims
         v = np.asarray(vector, float)
-        weights = v[:K] / v[:K].sum() if abs(v[:K].sum()) > 1e-3 else np.full(K, 1 / K)
+        weights = v[:K] - (v[:K].sum() - 1) / K  # onto the plane where weights sum to 1 (bounded, unlike a ratio)
         return Genome(weights, v[K:K + P], np.clip(v[K + P:], 0, 1))
 
     def context(self, genome: Genome) -> np.ndarray:

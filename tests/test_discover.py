@@ -1,0 +1,95 @@
+"""Discover forms: the MAP-Elites archive, divergent fine-tuning with rollback, lineage (library + CLI)."""
+
+import json
+
+import numpy as np
+import pytest
+
+import grc
+from grc.cli import main
+from grc.coherence import Coherence
+from grc.diverge.finetune import diverge, save_checkpoints
+from grc.diverge.search import descriptors, load_elite, save_archive, search
+from grc_testing import ROOT
+
+PETAL_MODEL = ROOT / "meshes" / "petal.grc"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return grc.load_model(PETAL_MODEL)
+
+
+@pytest.fixture(scope="module")
+def archive(model):
+    return search(model, budget=400, seed=3)
+
+
+def test_the_archive_never_holds_a_broken_shape(model, archive):
+    found, space = archive
+    assert len(found.elites) >= 20
+    judge = Coherence.for_model(model, subdivide=1)
+    for elite in found.elites.values():
+        assert elite["verdict"] != "broken"
+        assert judge.verdict(space.shape(elite["genome"]), space.time) != "broken"
+
+
+def test_the_same_seed_gives_the_same_archive(model, archive):
+    again, _ = search(model, budget=400, seed=3)
+    first, _ = archive
+    assert sorted(again.elites) == sorted(first.elites)
+    for key in first.elites:
+        assert np.allclose(again.elites[key]["vector"], first.elites[key]["vector"], atol=1e-9)
+    other, _ = search(model, budget=400, seed=4)
+    assert sorted(other.elites) != sorted(first.elites) or any(
+        not np.allclose(other.elites[k]["vector"], first.elites[k]["vector"]) for k in first.elites)
+
+
+def test_elites_sit_in_the_cells_of_their_descriptors(archive):
+    found, space = archive
+    for key, elite in found.elites.items():
+        assert found.cell(descriptors(space.shape(elite["genome"]))) == key
+
+
+def test_an_elite_exports_the_shape_the_gallery_shows(model, archive, tmp_path):
+    found, space = archive
+    save_archive(found, space, tmp_path / "search", PETAL_MODEL, 3, 400)
+    data = json.loads((tmp_path / "search" / "archive.json").read_text())
+    assert data["format"] == "grc-archive/1" and (tmp_path / "search" / "archive.png").stat().st_size > 10_000
+    elite = data["elites"][5]
+    key = tuple(elite["cell"])
+    _, time, grid, _ = load_elite(tmp_path / "search", elite["id"])
+    assert np.allclose(grid, space.shape(found.elites[key]["genome"]), atol=1e-12)
+    out = tmp_path / "elite.obj"
+    assert main(["export", str(PETAL_MODEL), "--elite", f"{tmp_path / 'search'}:{elite['id']}", "-o", str(out)]) == 0
+    vertices = np.array([[float(v) for v in line.split()[1:]] for line in out.read_text().splitlines()
+                         if line.startswith("v ")])
+    assert np.allclose(vertices, np.stack([grid[..., 0], grid[..., 2], -grid[..., 1]], -1).reshape(-1, 3), atol=1e-5)
+    assert main(["export", str(PETAL_MODEL), "--elite", f"{tmp_path / 'search'}:999", "-o", str(out)]) == 2
+
+
+def test_divergent_fine_tuning_starts_at_the_model_and_moves_away(model, tmp_path):
+    checkpoints = diverge(model, steps=40, every=20, seed=1)
+    assert [c.step for c in checkpoints] == [0, 20, 40]
+    assert checkpoints[0].model is model  # checkpoint 0 is the original: roll back to it exactly
+    assert checkpoints[-1].novelty > checkpoints[0].novelty
+    assert not np.allclose(checkpoints[-1].model.shape(0.8, 0.5), model.shape(0.8, 0.5), atol=1e-4)
+    save_checkpoints(checkpoints, tmp_path / "div")
+    table = json.loads((tmp_path / "div" / "diverge.json").read_text())["checkpoints"]
+    assert [row["step"] for row in table] == [0, 20, 40]
+    first = grc.load_model(tmp_path / "div" / table[0]["file"])
+    assert np.allclose(first.shape(0.8, 0.5), model.shape(0.8, 0.5), atol=1e-6)
+    # lineage survives saving and reopening: the checkpoint names the model it came from
+    last = grc.load_model(tmp_path / "div" / table[-1]["file"])
+    assert last.info["lineage"]["operation"] == "diverge" and last.info["lineage"]["step"] == 40
+    from grc.diverge.blend import model_id
+    assert last.info["lineage"]["parents"][0]["model"] == model_id(model)
+
+
+def test_search_and_diverge_from_the_command_line(tmp_path, capsys):
+    assert main(["search", str(PETAL_MODEL), "-o", str(tmp_path / "s"), "--budget", "128", "-q"]) == 0
+    assert "elites" in capsys.readouterr().out
+    assert main(["search", str(PETAL_MODEL), "-o", str(tmp_path / "s"), "--budget", "10"]) == 2
+    assert main(["diverge", str(PETAL_MODEL), "-o", str(tmp_path / "d"), "--steps", "4", "--every", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").glob("*.grc")) == [
+        "checkpoint-0000.grc", "checkpoint-0002.grc", "checkpoint-0004.grc"]
