@@ -574,6 +574,11 @@ def test_the_wheel_carries_the_bundled_examples(tmp_path):
     for folder in ("petal", "leaf", "sprout"):
         expected |= {f"grc/bundled/templates/{folder}/{f.name}" for f in template_files(ROOT / "templates" / folder)}
     assert expected <= names and "grc/examples.py" in names and "gui/app.py" in names
+    # every Python module of the repository's packages is in the wheel (a package left out of
+    # pyproject's explicit list would be missing from `pip install .`)
+    modules = {p.relative_to(ROOT).as_posix() for folder in ("grc", "gui") for p in (ROOT / folder).rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert modules <= names, sorted(modules - names)
 
 
 def test_examples_are_found_in_a_checkout():
