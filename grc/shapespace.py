@@ -1,0 +1,144 @@
+"""Blending and extrapolating grids in shape space instead of position space.
+
+Linear shape keys mix positions: (1 − α) A + α B. Beyond the templates that balloons, shrinks and folds,
+because what changes between templates — each part of the surface turning and stretching — is not
+linear in positions. Here each triangle's change from the first template is split into a rotation and
+a stretch (the polar decomposition of its deformation gradient, with Sumner and Popović's scaled
+normal as third axis), both are blended in log space,
+
+    T(w) = exp(Σ w_k log R_k) · exp(Σ w_k log S_k)
+
+and the positions whose triangle edges best match T(w) applied to the first template's are solved
+for (a Poisson least-squares system, factored once per grid size), with the centroid blended linearly.
+So a petal that opens from template A to B keeps *opening* from B onwards (rotation continues), edge
+lengths scale geometrically (they never reach zero or turn inside out), and each template is
+reproduced exactly (Alexa et al. 2000, as-rigid-as-possible shape interpolation; Xu et al. 2005,
+Poisson shape interpolation; in the spirit of Winkler et al. 2010 and Heeren et al. 2012-14).
+
+Numpy only (a dense Cholesky solve; grids are small).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GRCError
+
+
+def _triangles(rows: int, points: int) -> np.ndarray:
+    """The grid's triangles (F, 3), each quad split along the same diagonal as grc.mesh.triangulate."""
+    i, j = np.meshgrid(np.arange(rows - 1), np.arange(points - 1), indexing="ij")
+    a, b = (i * points + j).ravel(), (i * points + j + 1).ravel()
+    c, d = ((i + 1) * points + j + 1).ravel(), ((i + 1) * points + j).ravel()
+    return np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+
+
+class ShapeSpace:
+    """Shape-space blends of K grids (K, M, N, 3) that share one grid topology."""
+
+    def __init__(self, rows: int, points: int):
+        self.rows, self.points = rows, points
+        self.triangles = _triangles(rows, points)
+        V, F = rows * points, len(self.triangles)
+        # G: the two edge vectors of every triangle as differences of vertex positions (2F, V)
+        G = np.zeros((2 * F, V))
+        t = self.triangles
+        G[np.arange(F), t[:, 1]] += 1
+        G[np.arange(F), t[:, 0]] -= 1
+        G[F + np.arange(F), t[:, 2]] += 1
+        G[F + np.arange(F), t[:, 0]] -= 1
+        self.G = G
+        # the normal equations with the centroid pinned: (GᵀG + 11ᵀ/V) x = Gᵀe + 1 c
+        A = G.T @ G + np.ones((V, V)) / V
+        self._cholesky = np.linalg.cholesky(A)
+
+    def _frames(self, grids) -> np.ndarray:
+        """(..., F, 3, 3): per triangle the columns edge 1, edge 2, scaled normal."""
+        v = grids.reshape(*grids.shape[:-3], -1, 3)
+        p = v[..., self.triangles, :]  # (..., F, 3, 3): corners
+        e1, e2 = p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]
+        n = np.cross(e1, e2)
+        n = n / np.sqrt(np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-30))
+        return np.stack([e1, e2, n], axis=-1)
+
+    def logs(self, grids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each grid's change from the first as log-rotations (K, F, 3) and log-stretches (K, F, 3, 3),
+        and the first grid's frames (F, 3, 3)."""
+        grids = np.asarray(grids, float)
+        if grids.ndim != 4 or grids.shape[1:] != (self.rows, self.points, 3):
+            raise GRCError(f"expected grids (K, {self.rows}, {self.points}, 3), got {grids.shape}", field="grids")
+        frames = self._frames(grids)  # (K, F, 3, 3)
+        base = frames[0]
+        T = frames @ np.linalg.pinv(base)  # (K, F, 3, 3) deformation gradients from the first grid
+        U, s, Vt = np.linalg.svd(T)
+        flip = np.linalg.det(U @ Vt) < 0  # a reflection: fold the sign into the stretch's smallest axis
+        U[flip, :, -1] *= -1
+        s[flip, -1] *= -1
+        R = U @ Vt
+        s = np.maximum(np.abs(s), 1e-9)  # a degenerate or inverted triangle: the closest proper stretch
+        log_s = (Vt.transpose(0, 1, 3, 2) * np.log(s)[..., None, :]) @ Vt  # V log(Σ) Vᵀ
+        return rotation_log(R), log_s, base
+
+    def blend(self, grids, weights) -> np.ndarray:
+        """Shape-space blends of `grids` (K, M, N, 3) at `weights` (S, K) (rows summing to 1): (S, M, N, 3)."""
+        grids = np.asarray(grids, float)
+        weights = np.atleast_2d(np.asarray(weights, float))
+        if weights.shape[1] != len(grids):
+            raise GRCError(f"expected {len(grids)} weights per blend, got {weights.shape[1]}", field="weights")
+        log_r, log_s, base = self.logs(grids)
+        R = rotation_exp(np.einsum("sk,kfi->sfi", weights, log_r))  # (S, F, 3, 3)
+        S = symmetric_exp(np.einsum("sk,kfij->sfij", weights, log_s))
+        T = R @ S
+        edges = T @ base  # (S, F, 3, 3): target edge 1, edge 2 (and normal) per triangle
+        F = len(self.triangles)
+        e = np.concatenate([edges[..., :, 0], edges[..., :, 1]], axis=1)  # (S, 2F, 3)
+        centroid = np.einsum("sk,kc->sc", weights, grids.reshape(len(grids), -1, 3).mean(axis=1))  # (S, 3)
+        rhs = self.G.T @ e + centroid[:, None, :] * np.ones((1, self.rows * self.points, 1))
+        L = self._cholesky
+        x = np.linalg.solve(L.transpose(), np.linalg.solve(L, rhs)) if False else _cho_solve(L, rhs)
+        return x.reshape(len(weights), self.rows, self.points, 3)
+
+
+def _cho_solve(L, rhs):
+    """Solve (L Lᵀ) x = rhs for rhs (S, V, 3)."""
+    S, V, C = rhs.shape
+    b = rhs.transpose(1, 0, 2).reshape(V, S * C)
+    y = np.linalg.solve(L, b)
+    x = np.linalg.solve(L.T, y)
+    return x.reshape(V, S, C).transpose(1, 0, 2)
+
+
+def rotation_log(R) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) to rotation vectors (..., 3) (axis times angle, angle in [0, π])."""
+    cos = np.clip((np.trace(R, axis1=-2, axis2=-1) - 1) / 2, -1, 1)
+    angle = np.arccos(cos)
+    axis = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1)
+    sin = np.sin(angle)
+    small = sin < 1e-6
+    scale = np.where(small, 0.5, angle / (2 * np.where(small, 1, sin)))
+    vec = axis * scale[..., None]
+    near_pi = small & (angle > 1)  # angle ≈ π: the axis from the symmetric part
+    if np.any(near_pi):
+        B = (R[near_pi] + np.eye(3)) / 2
+        k = np.argmax(np.diagonal(B, axis1=-2, axis2=-1), axis=-1)
+        col = B[np.arange(len(B)), :, k]
+        col /= np.linalg.norm(col, axis=-1, keepdims=True)
+        vec[near_pi] = col * angle[near_pi][:, None]
+    return vec
+
+
+def rotation_exp(v) -> np.ndarray:
+    """Rotation vectors (..., 3) to matrices (..., 3, 3) (Rodrigues)."""
+    angle = np.linalg.norm(v, axis=-1)
+    k = v / np.where(angle > 1e-12, angle, 1)[..., None]
+    K = np.zeros(v.shape[:-1] + (3, 3))
+    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
+    K[..., 1, 0], K[..., 2, 0], K[..., 2, 1] = k[..., 2], -k[..., 1], k[..., 0]
+    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
+    return np.eye(3) + s * K + (1 - c) * (K @ K)
+
+
+def symmetric_exp(M) -> np.ndarray:
+    """exp of symmetric matrices (..., 3, 3)."""
+    w, V = np.linalg.eigh((M + np.swapaxes(M, -1, -2)) / 2)
+    return (V * np.exp(w)[..., None, :]) @ np.swapaxes(V, -1, -2)
