@@ -25,7 +25,7 @@ from .errors import GRCError
 from .model import FOURIER, GRCModel, VERSION, layer_sizes
 from .optim import FlatAdam, cosine, lbfgs_flat, one_cycle
 
-TEMPLATE_HISTORY = 10
+TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit (its steps are tiny: a long memory pays)
 FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 from .templates import TemplateSet
 
@@ -265,15 +265,9 @@ def fit_templates(data: Data, sizes, config: Config, report) -> tuple[MLP, float
     total = config.template_steps + config.template_lbfgs_steps
     scale = 2 / data.grid_rows.numel()  # the gradient of the mean squared error
 
-    def error(solve=False):  # forward and backward; -> the fit's errors (K, T*M, 3N)
-        out = flat.forward(x)
-        if solve:
-            out = flat.solve_last_layer(data.grid_rows)
-        error = out - data.grid_rows
+    def error():  # forward and backward; -> the fit's errors (K, T*M, 3N)
+        error = flat.forward(x) - data.grid_rows
         flat.backward(error * scale)
-        if solve:
-            flat.weight_grads[-1].zero_()
-            flat.bias_grads[-1].zero_()
         return error
 
     optimiser = FlatAdam(flat.theta)
@@ -284,7 +278,7 @@ def fit_templates(data: Data, sizes, config: Config, report) -> tuple[MLP, float
             report(Progress("templates", step, total, e.square().mean().item()))
     if config.template_lbfgs_steps:
         def evaluate():
-            return error(solve=not config.final_activation).square().mean().item(), flat.grad.clone()
+            return error().square().mean().item(), flat.grad.clone()
 
         def progress(iteration, loss):
             if iteration % 50 == 0:
