@@ -55,6 +55,16 @@ class FlatAdam:
         denom = self.v.sqrt().div_(math.sqrt(1 - b2 ** self.t)).add_(self.eps)
         self.theta.addcdiv_(self.m, denom, value=-lr / (1 - b1 ** self.t))
 
+    @torch.no_grad()
+    def step_rates(self, grad: torch.Tensor, rates: torch.Tensor):
+        """A step with one learning rate per weight (`rates`, shaped like the weights)."""
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = self.v.sqrt().div_(math.sqrt(1 - b2 ** self.t)).add_(self.eps)
+        self.theta.addcdiv_(self.m * rates, denom, value=-1 / (1 - b1 ** self.t))
+
     def state(self) -> dict:
         return {"m": self.m.clone(), "v": self.v.clone(), "t": self.t}
 

@@ -32,12 +32,14 @@ from .templates import TemplateSet
 
 @dataclass(frozen=True)
 class Progress:
-    """One training report: `phase` is "templates", "relational" or "refine"."""
+    """One training report: `phase` is "templates", "relational" or "refine"; `cells`, from population
+    training (grc.population), every cell's validation score at an exchange."""
 
     phase: str
     step: int
     total: int
     loss: float
+    cells: tuple[float, ...] | None = None
 
 
 class Cancelled(Exception):
