@@ -45,7 +45,7 @@ def cli_train(out: Path, *args, code: Path = ROOT, settings=None) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import sys; from grc.cli import main; sys.exit(main())", "train",
                     str(PETAL), "-o", str(out), "-q", *extra, *args], check=True,
-                   env={**os.environ, "PYTHONPATH": str(code)})
+                   env={**os.environ, "PYTHONPATH": str(code)}, cwd=code)  # cwd: `python -c` imports from it first
     return time.perf_counter() - started
 
 
@@ -61,14 +61,14 @@ def profile(config) -> None:
     import torch
 
     import grc.optim
+    import grc.training
     from grc.model import layer_sizes
-    from grc.training import train
 
     templates = grc.load_templates(PETAL)
     K, (T, M, N) = len(templates), templates.grid_shape
     sizes = layer_sizes(config, M, 3 * N)
-    evaluations, marks = [], []
-    minimize = grc.optim.minimize
+    evaluations = []
+    minimize = getattr(grc.optim, "minimize", None)
 
     def counting(evaluate, *args, **kwargs):  # count L-BFGS's evaluations (line search included)
         evaluations.append(0)
@@ -78,12 +78,26 @@ def profile(config) -> None:
             return evaluate()
         return minimize(counted, *args, **kwargs)
 
+    old_lbfgs = getattr(grc.training, "lbfgs", None)  # before issue 14: lbfgs(params, loss_fn, ...)
+
+    def counting_lbfgs(params, loss_fn, *args, **kwargs):
+        evaluations.append(0)
+
+        def counted():
+            evaluations[-1] += 1
+            return loss_fn()
+        return old_lbfgs(params, counted, *args, **kwargs)
+
     grc.optim.minimize = counting
+    if old_lbfgs:
+        grc.training.lbfgs = counting_lbfgs
     torch.set_num_threads(1)
     try:
-        model = train(templates, config, device="cpu", callback=lambda p: marks.append(p.phase) if p.phase not in marks else None)
+        model = grc.training.train(templates, config, device="cpu")
     finally:
         grc.optim.minimize = minimize
+        if old_lbfgs:
+            grc.training.lbfgs = old_lbfgs
     seconds = model.info["phase_seconds"]
 
     def replay(sizes, rows, dtype=torch.float32, copies=1, repeat=20) -> float:
@@ -143,10 +157,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "petal.grc"
         walls = sorted(cli_train(out) for _ in range(args.repeat))
-        wall = walls[1]  # the median of three runs
         ours = evaluate(grc.load_model(out))
-        print(summary("grc train (default, seed 0)", wall, ours))
         wall = walls[len(walls) // 2]
+        print(summary("grc train (default, seed 0)", wall, ours))
         print(f"  {len(walls)} runs: {', '.join(f'{w:.1f}' for w in walls)} s (median {wall:.1f} s); "
               f"phases {grc.load_model(out).info['phase_seconds']}")
         print(json.dumps({"default_seed0": ours}, indent=None))
@@ -165,10 +178,16 @@ def main():
             from article_loop import run
 
             torch.set_num_threads(1)  # its fastest setting too: one sample per step
-            total, loop, article = run(args.article_steps)
+            # side by side: one `grc train` after every tenth of the loop, under the same machine load
+            beside = []
+            total, loop, article = run(args.article_steps, pause=lambda: beside.append(cli_train(out)),
+                                       every=max(1, args.article_steps // 10))
+            beside.sort()
+            wall = beside[len(beside) // 2] if beside else wall
             print(summary(f"article ({args.article_steps} steps)", total, article))
             print(f"  of which template models {total - loop:.1f} s, loop {loop:.1f} s "
                   f"({loop / args.article_steps * 1e3:.2f} ms per step)")
+            print(f"  grc train between its tenths: {', '.join(f'{w:.1f}' for w in beside)} s (median {wall:.1f} s)")
             print(f"speed-up, whole grc train against the article's loop alone: {loop / wall:.1f}x; "
                   f"against template models + loop: {total / wall:.1f}x")
             print(json.dumps({"article": article}, indent=None))

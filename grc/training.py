@@ -67,10 +67,11 @@ def fourier(u: torch.Tensor) -> torch.Tensor:
     return torch.cat([u, torch.sin(z), torch.cos(z)], dim=-1)
 
 
-def decoder_features(u: torch.Tensor, context: torch.Tensor, kind: str) -> torch.Tensor:
+def decoder_features(u: torch.Tensor, context: torch.Tensor, kind: str, f: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's input; `f`, if given, is fourier(u) already computed."""
     if kind == "raw":
         return torch.cat([u, context], dim=-1)
-    f = fourier(u)
+    f = fourier(u) if f is None else f
     return torch.cat([f, context, (context[:, :, None] * f[:, None, :]).flatten(1)], dim=-1)
 
 
@@ -310,7 +311,8 @@ class Sampler:
         return (weights * rows).sum(dim=0), u
 
 
-def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, config: Config) -> torch.Tensor:
+def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, config: Config,
+                     f: torch.Tensor | None = None) -> torch.Tensor:
     """Back through decoder_features: the gradient at the decoder's input (batch, width) -> the
     gradient at the encoder's output (batch, 2 + C) (zero for (time, morph) unless the decoder
     reads them from the encoder)."""
@@ -320,7 +322,7 @@ def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, co
     else:
         F = FEATURES
         products = g[:, F + C:].reshape(B, C, F)  # the gradient at context_c * f_j
-        f = fourier(u)
+        f = fourier(u) if f is None else f
         g_context = g[:, F:F + C] + (products @ f[:, :, None])[:, :, 0]
         g_u = None
         if config.decoder_input == "encoder":
@@ -333,20 +335,25 @@ def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, co
     return torch.cat([g_u, g_context], dim=1)
 
 
-def relational_step(encoder: Flat, decoder: Flat, rows, u, config: Config):
+def relational_step(encoder: Flat, decoder: Flat, rows, u, config: Config, f=None, mask=None):
     """One step's forward and backward passes (gradients into encoder.grad, decoder.grad): the
     article's lossG = |decoder(...) - row|² and masked lossR = |(encoder(row) - (u, 0)) mask|²,
     both summed over a row and averaged over the batch. The encoder learns from both losses, the
-    decoder from lossG. -> the two errors, for the losses when they are reported."""
+    decoder from lossG. `f` (fourier(u)) and `mask` may come precomputed. -> the two errors, for
+    the losses when they are reported."""
     B, C = len(rows), config.context_dims
     z = encoder.forward(rows)  # (batch, 2 + C): time, morph, context
-    relational = z[:, :2] if config.decoder_input == "encoder" else u
-    out = decoder.forward(decoder_features(relational, z[:, 2:], config.decoder_features))
+    if config.decoder_input == "encoder":
+        relational, f = z[:, :2], None
+    else:
+        relational = u
+    out = decoder.forward(decoder_features(relational, z[:, 2:], config.decoder_features, f))
     error_g = out - rows
     g = decoder.backward(error_g * (2 / B), input_grad=True)
-    mask = torch.tensor([1.0, 1.0] + [config.context_mask] * C, device=u.device)
+    if mask is None:
+        mask = torch.tensor([1.0, 1.0] + [config.context_mask] * C, dtype=rows.dtype, device=u.device)
     error_r = torch.cat([z[:, :2] - u, z[:, 2:]], dim=1) * mask
-    encoder.backward(context_gradient(g, relational, z[:, 2:], config) + error_r * mask * (2 / B))
+    encoder.backward(context_gradient(g, relational, z[:, 2:], config, f) + error_r * mask * (2 / B))
     return error_g, error_r
 
 
@@ -357,13 +364,15 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
     rate = (lambda step: one_cycle(step, config.steps, 1.0)) if config.schedule == "onecycle" else (lambda step: 1.0)
     every = max(1, config.steps // 200)
     running_g = running_r = 0.0
-    chunk = 64  # draw the rows of 64 steps at once: fewer small calls per step
+    chunk = 64  # draw the rows of 64 steps at once (and their Fourier features): fewer small calls per step
+    mask = torch.tensor([1.0, 1.0] + [config.context_mask] * config.context_dims, device=encoder.theta.device)
     for step in range(config.steps):
         if step % chunk == 0:
             n = min(chunk, config.steps - step)
-            all_rows, all_u = (v.split(config.batch_size) for v in sampler(config.batch_size * n))
-        rows, u = all_rows[step % chunk], all_u[step % chunk]
-        error_g, error_r = relational_step(encoder, decoder, rows, u, config)
+            rows_u = sampler(config.batch_size * n)
+            all_rows, all_u, all_f = (v.split(config.batch_size) for v in (*rows_u, fourier(rows_u[1])))
+        i = step % chunk
+        error_g, error_r = relational_step(encoder, decoder, all_rows[i], all_u[i], config, all_f[i], mask)
         opt_e.step(encoder.grad, config.lr_encoder * rate(step))
         opt_d.step(decoder.grad, config.lr_decoder * rate(step))
         if step % every == 0 or step == config.steps - 1:
