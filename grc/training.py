@@ -6,7 +6,11 @@
    decoder must rebuild the row, the encoder must name its (time, morph) and a context whose
    target, masked to `context_mask`, is 0 — so the context's value emerges from what the
    decoder needs to tell the templates apart. Separate Adam optimisers, as in the article.
-3. (default preset) L-BFGS polishes the decoder on a fixed sample, the encoder frozen.
+3. (default preset) L-BFGS polishes the decoder on a fixed sample, the encoder frozen; each step
+   sets the decoder's last (linear) layer by least squares (variable projection).
+
+The networks are small, so per-operation overhead, not arithmetic, was most of the time: the passes
+are written out by hand on flat weight vectors (`Flat`), without autograd (docs/benchmarks.md).
 
 Progress goes to `callback(Progress)`; raising `Cancelled` in the callback stops training.
 """
@@ -24,10 +28,10 @@ from .config import Config
 from .errors import GRCError
 from .model import FOURIER, GRCModel, VERSION, layer_sizes
 from .optim import FlatAdam, cosine, lbfgs_flat, one_cycle
-
-TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit (its steps are tiny: a long memory pays)
-FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 from .templates import TemplateSet
+
+TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
+FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,18 @@ def quick_petal(petal):
     return grc.train(petal, small_config(**QUICK), device="cpu")
 
 
-def test_a_short_training_meets_the_quality_targets(petal_model, leaf_model):
-    for model in (petal_model, leaf_model):
+def test_the_default_training_meets_the_quality_targets(petal):
+    # issue 2's targets on the petal, with the refine issue 14 proposes (200 iterations; a few seconds)
+    m = evaluate(grc.train(petal, grc.Config(refine_steps=200), device="cpu"))
+    assert m["template_fit_rmse"] <= 0.003 and m["reconstruction_rmse"] <= 0.01
+    assert m["interpolation_error"] <= 0.05
+    assert m["extrapolation"]["-0.5"] <= -0.3 and m["extrapolation"]["1.5"] >= 1.3
+
+
+def test_a_short_training_rebuilds_the_templates(petal_model, leaf_model):
+    for model in (petal_model, leaf_model):  # 300 steps, 100 refine iterations
         m = evaluate(model)
-        assert m["template_fit_rmse"] <= 0.003
-        assert m["reconstruction_rmse"] <= 0.01
-        assert m["interpolation_error"] <= 0.1
-    ex = evaluate(petal_model)["extrapolation"]
-    assert ex["-0.5"] <= -0.3 and ex["1.5"] >= 1.3
+        assert m["template_fit_rmse"] <= 0.015 and m["reconstruction_rmse"] <= 0.03
 
 
 def test_the_same_seed_gives_the_same_model(petal, quick_petal):
