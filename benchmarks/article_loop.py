@@ -39,14 +39,17 @@ def single_template_models(weights: dict, K: int, sizes) -> list[MLP]:
     return models
 
 
-def article_loop(template_models, sizes, steps: int, seed: int = 1):
+def article_loop(template_models, sizes, steps: int, seed: int = 1, pause=None, every: int = 10_000):
+    """-> encoder, decoder, and the seconds spent in `pause()` (called every `every` steps, to time
+    something else side by side with the loop under the same machine load)."""
     np.random.seed(seed)
     torch.manual_seed(seed)
     encoder, decoder = MLP(sizes["encoder"], True), MLP(sizes["decoder"], True)
     opt_e = torch.optim.Adam(encoder.parameters(), lr=1e-4)
     opt_d = torch.optim.Adam(decoder.parameters(), lr=2e-4)
     mask = torch.tensor([1.0, 1.0, 0.05])
-    for _ in range(steps):
+    paused = 0.0
+    for step in range(steps):
         coords = torch.Tensor(np.random.random([2]) * 1.1)[None]  # (1, 2): one sample
         r = np.random.random([len(template_models)])
         w = torch.Tensor(r / r.sum())
@@ -64,11 +67,16 @@ def article_loop(template_models, sizes, steps: int, seed: int = 1):
         loss_r.backward()
         opt_d.step()
         opt_e.step()
-    return encoder, decoder
+        if pause and (step + 1) % every == 0:
+            started = time.perf_counter()
+            pause()
+            paused += time.perf_counter() - started
+    return encoder, decoder, paused
 
 
-def run(steps: int = 100_000) -> tuple[float, float, dict]:
-    """Template models (article preset) + the article's loop: (total seconds, loop seconds, metrics)."""
+def run(steps: int = 100_000, pause=None, every: int = 10_000) -> tuple[float, float, dict]:
+    """Template models (article preset) + the article's loop: (total seconds, loop seconds, metrics);
+    `pause()` runs every `every` steps, its time left out of both."""
     templates = grc.load_templates(PETAL)
     config = grc.Config.from_preset("article")
     K, (_, M, N) = len(templates), templates.grid_shape
@@ -78,8 +86,9 @@ def run(steps: int = 100_000) -> tuple[float, float, dict]:
     net, _ = fit_templates(data, sizes["template"], config, lambda p: None)
     fitted = time.perf_counter()
     weights = {**data.normalization(), **net.export("template")}
-    encoder, decoder = article_loop(single_template_models(weights, K, sizes["template"]), sizes, steps)
-    done = time.perf_counter()
+    encoder, decoder, paused = article_loop(single_template_models(weights, K, sizes["template"]), sizes, steps,
+                                            pause=pause, every=every)
+    done = time.perf_counter() - paused
     model = GRCModel(config.replace(steps=steps), templates,
                      {**weights, **encoder.export("encoder"), **decoder.export("decoder")})
     return done - started, done - fitted, evaluate(model)

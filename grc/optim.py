@@ -39,6 +39,41 @@ class Adam:
         torch._foreach_addcdiv_(self.params, self.m, denom, -lr / (1 - b1 ** self.t))
 
 
+class FlatAdam:
+    """Adam on one flat vector of weights (changed in place); the learning rate is given per step."""
+
+    def __init__(self, theta: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
+        self.theta, self.betas, self.eps, self.t = theta, betas, eps, 0
+        self.m, self.v = torch.zeros_like(theta), torch.zeros_like(theta)
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor, lr: float):
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = self.v.sqrt().div_(math.sqrt(1 - b2 ** self.t)).add_(self.eps)
+        self.theta.addcdiv_(self.m, denom, value=-lr / (1 - b1 ** self.t))
+
+    @torch.no_grad()
+    def step_rates(self, grad: torch.Tensor, rates: torch.Tensor):
+        """A step with one learning rate per weight (`rates`, shaped like the weights)."""
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = self.v.sqrt().div_(math.sqrt(1 - b2 ** self.t)).add_(self.eps)
+        self.theta.addcdiv_(self.m * rates, denom, value=-1 / (1 - b1 ** self.t))
+
+    def state(self) -> dict:
+        return {"m": self.m.clone(), "v": self.v.clone(), "t": self.t}
+
+    def load(self, state: dict):
+        self.m.copy_(state["m"])
+        self.v.copy_(state["v"])
+        self.t = state["t"]
+
+
 def one_cycle(step: int, total: int, peak: float, warmup: float = 0.3) -> float:
     """The one-cycle schedule (as torch's OneCycleLR): from peak/25 up to peak over the first 30%,
     then down to peak/250000, both halves along a cosine."""
@@ -59,9 +94,7 @@ def _cosine(a: float, b: float, fraction: float) -> float:
 
 
 def lbfgs(params, loss_fn, steps: int, history: int = 20, callback=None) -> float:
-    """Minimise loss_fn() over `params` (tensors, changed in place) with L-BFGS (Nocedal & Wright,
-    Algorithm 7.4) and a backtracking line search, for up to `steps` iterations; `callback(iteration,
-    loss)` after each. Returns the final loss."""
+    """Minimise loss_fn() over `params` (tensors, changed in place) with L-BFGS; see minimize()."""
     params = [p for p in params]
 
     def evaluate():
@@ -76,21 +109,71 @@ def lbfgs(params, loss_fn, steps: int, history: int = 20, callback=None) -> floa
             for p, chunk in zip(params, direction.split([p.numel() for p in params])):
                 p.add_(chunk.view_as(p), alpha=t)
 
+    return minimize(evaluate, move, steps, history, callback)
+
+
+def lbfgs_flat(theta: torch.Tensor, evaluate, steps: int, history: int = 20, callback=None) -> float:
+    """L-BFGS on one flat vector `theta` (changed in place); evaluate() -> (loss, its gradient, a
+    tensor the caller does not reuse)."""
+    return minimize(evaluate, lambda direction, t: theta.add_(direction, alpha=t), steps, history, callback)
+
+
+class Memory:
+    """L-BFGS's last `size` steps s and gradient changes y, and the inverse Hessian estimate they make.
+
+    H·g comes from the compact form of Byrd, Nocedal & Schnabel (1994; Nocedal & Wright eq. 7.24),
+    equal to the two-loop recursion but three passes over the memory per iteration instead of 4 vector
+    operations per remembered step (with 50 steps the two-loop recursion was most of an iteration's
+    time). The products sᵢ·yⱼ and yᵢ·yⱼ are updated as pairs arrive; the small algebra is float64.
+    """
+
+    def __init__(self, like: torch.Tensor, size: int):
+        self.size = size
+        self.SY_rows = torch.zeros(2 * size, len(like), dtype=like.dtype, device=like.device)  # s in slots, then y
+        self.SY = torch.zeros(size, size, dtype=torch.float64, device=like.device)  # SY[i, j] = sᵢ·yⱼ
+        self.YY = torch.zeros_like(self.SY)  # YY[i, j] = yᵢ·yⱼ
+        self.order: list[int] = []  # the slots in use, oldest first
+
+    def clear(self):
+        self.order = []
+        self.SY_rows.zero_()
+
+    def __bool__(self):
+        return bool(self.order)
+
+    def add(self, s: torch.Tensor, y: torch.Tensor):
+        m = self.size
+        k = self.order.pop(0) if len(self.order) == m else len(self.order)
+        self.SY_rows[k], self.SY_rows[m + k] = s, y
+        P = (self.SY_rows @ torch.stack([s, y], dim=1)).double()  # (2m, 2): every s and y against s, y
+        self.SY[:, k], self.SY[k] = P[:m, 1], P[m:, 0]
+        self.YY[k] = self.YY[:, k] = P[m:, 1]
+        self.order.append(k)
+
+    def inverse_hessian_times(self, g: torch.Tensor) -> torch.Tensor:
+        if not self.order:
+            return g * min(1.0, 1.0 / max(g.abs().sum().item(), 1e-12))
+        m, order = self.size, torch.tensor(self.order, device=g.device)
+        SY, YY = self.SY[order][:, order], self.YY[order][:, order]  # oldest first
+        gamma = SY[-1, -1] / YY[-1, -1]
+        ab = (self.SY_rows @ g).double()
+        a, b = ab[:m][order, None], ab[m:][order, None]  # Sᵀg, Yᵀg
+        q = torch.linalg.solve_triangular(SY.triu(), a, upper=True)  # R⁻¹ Sᵀg
+        p = torch.linalg.solve_triangular(SY.triu().T, (torch.diag(SY.diagonal()) + gamma * YY) @ q - gamma * b,
+                                          upper=False)
+        coefficients = torch.zeros(2 * m, dtype=torch.float64, device=g.device)  # unused slots stay 0
+        coefficients[order], coefficients[m + order] = p[:, 0], -gamma * q[:, 0]
+        return gamma.to(g.dtype) * g + self.SY_rows.T @ coefficients.to(g.dtype)
+
+
+def minimize(evaluate, move, steps: int, history: int = 20, callback=None) -> float:
+    """L-BFGS (Nocedal & Wright, Algorithm 7.4) with a backtracking line search, for up to `steps`
+    iterations: evaluate() -> (loss, gradient vector); move(direction, t) adds t * direction to the
+    weights; `callback(iteration, loss)` after each. Returns the final loss."""
     loss, grad = evaluate()
-    memory = []  # (s, y, 1 / y·s) of the last `history` steps
+    memory = Memory(grad, history)
     for iteration in range(1, steps + 1):
-        direction = -grad  # the two-loop recursion: direction = -H grad
-        alphas = []
-        for s, y, rho in reversed(memory):
-            alphas.append(rho * s.dot(direction))
-            direction = direction - alphas[-1] * y
-        if memory:
-            s, y, _ = memory[-1]
-            direction = direction * (s.dot(y) / y.dot(y))
-        else:
-            direction = direction * min(1.0, 1.0 / max(grad.abs().sum().item(), 1e-12))
-        for (s, y, rho), alpha in zip(memory, reversed(alphas)):
-            direction = direction + (alpha - rho * y.dot(direction)) * s
+        direction = -memory.inverse_hessian_times(grad)
         slope = grad.dot(direction).item()
         if not slope < 0:  # not a descent direction: start the memory afresh
             if not memory:
@@ -109,9 +192,8 @@ def lbfgs(params, loss_fn, steps: int, history: int = 20, callback=None) -> floa
             move(direction, -moved)
             break
         s, y = direction * t, new_grad - grad
-        sy = s.dot(y).item()
-        if sy > 1e-12:
-            memory = memory[-(history - 1):] + [(s, y, 1.0 / sy)] if history > 1 else [(s, y, 1.0 / sy)]
+        if s.dot(y).item() > 1e-12:
+            memory.add(s, y)
         converged = abs(loss - new_loss) <= 1e-15 * max(1.0, abs(loss))
         loss, grad = new_loss, new_grad
         if callback:

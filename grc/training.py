@@ -6,7 +6,11 @@
    decoder must rebuild the row, the encoder must name its (time, morph) and a context whose
    target, masked to `context_mask`, is 0 — so the context's value emerges from what the
    decoder needs to tell the templates apart. Separate Adam optimisers, as in the article.
-3. (default preset) L-BFGS polishes the decoder on a fixed sample, the encoder frozen.
+3. (default preset) L-BFGS polishes the decoder on a fixed sample, the encoder frozen; each step
+   sets the decoder's last (linear) layer by least squares (variable projection).
+
+The networks are small, so per-operation overhead, not arithmetic, was most of the time: the passes
+are written out by hand on flat weight vectors (`Flat`), without autograd (docs/benchmarks.md).
 
 Progress goes to `callback(Progress)`; raising `Cancelled` in the callback stops training.
 """
@@ -23,18 +27,23 @@ from torch import nn
 from .config import Config
 from .errors import GRCError
 from .model import FOURIER, GRCModel, VERSION, layer_sizes
-from .optim import Adam, cosine, lbfgs, one_cycle
+from .optim import FlatAdam, cosine, lbfgs_flat, one_cycle
 from .templates import TemplateSet
+
+TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
+FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 
 
 @dataclass(frozen=True)
 class Progress:
-    """One training report: `phase` is "templates", "relational" or "refine"."""
+    """One training report: `phase` is "templates", "relational" or "refine"; `cells`, from population
+    training (grc.population), every cell's validation score at an exchange."""
 
     phase: str
     step: int
     total: int
     loss: float
+    cells: tuple[float, ...] | None = None
 
 
 class Cancelled(Exception):
@@ -45,12 +54,13 @@ PHASES = ("templates", "relational", "refine")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" picks CUDA when present, else the CPU."""
+    """"auto" is the CPU: for networks this small a GPU spends its time launching kernels (no benchmark
+    has shown it faster here); "cuda" asks for the GPU."""
     if device not in ("auto", "cpu", "cuda"):
         raise GRCError(f"expected auto, cpu or cuda, got {device!r}", field="device")
     if device == "cuda" and not torch.cuda.is_available():
         raise GRCError("CUDA was asked for but no CUDA GPU is available (use --device cpu or auto)", field="device")
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu")
+    return torch.device("cuda" if device == "cuda" else "cpu")
 
 
 # -- networks (torch mirrors of grc.model's numpy forward) ---------------------------------------
@@ -61,10 +71,11 @@ def fourier(u: torch.Tensor) -> torch.Tensor:
     return torch.cat([u, torch.sin(z), torch.cos(z)], dim=-1)
 
 
-def decoder_features(u: torch.Tensor, context: torch.Tensor, kind: str) -> torch.Tensor:
+def decoder_features(u: torch.Tensor, context: torch.Tensor, kind: str, f: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's input; `f`, if given, is fourier(u) already computed."""
     if kind == "raw":
         return torch.cat([u, context], dim=-1)
-    f = fourier(u)
+    f = fourier(u) if f is None else f
     return torch.cat([f, context, (context[:, :, None] * f[:, None, :]).flatten(1)], dim=-1)
 
 
@@ -95,6 +106,77 @@ class MLP(nn.Module):
             out[f"{name}.{i}.weight"] = w.detach().double().cpu().numpy()
             out[f"{name}.{i}.bias"] = (b[:, 0] if self.copies else b[0]).detach().double().cpu().numpy()
         return out
+
+
+class Flat:
+    """An MLP's weights and their gradients, each in one flat tensor, with the forward and backward
+    passes written out (no autograd).
+
+    Why: these networks are small, so a training step is mostly per-operation overhead; autograd's
+    bookkeeping and one optimiser call per weight matrix were most of it. Here a step is a few dozen
+    tensor operations and the optimisers work on one vector. `net` (an MLP) keeps reading the same
+    memory, so its export() and forward() see the trained weights.
+    """
+
+    def __init__(self, net: MLP):
+        self.net, self.copies, self.final_activation = net, net.copies, net.final_activation
+        params = [*net.weights, *net.biases]
+        self.theta = torch.cat([p.detach().reshape(-1) for p in params])  # every weight, then every bias
+        self.grad = torch.zeros_like(self.theta)
+        shapes = [p.shape for p in params]
+        views = [v.view(shape) for v, shape in zip(self.theta.split([p.numel() for p in params]), shapes)]
+        grads = [v.view(shape) for v, shape in zip(self.grad.split([p.numel() for p in params]), shapes)]
+        for p, v in zip(params, views):
+            p.data = v
+        n = len(net.weights)
+        self.weights, self.biases = views[:n], views[n:]
+        self.weight_grads, self.bias_grads = grads[:n], grads[n:]
+        self.inputs: list[torch.Tensor] = []  # each layer's input, kept by forward() for backward()
+
+    def activated(self, i: int) -> bool:
+        return i < len(self.weights) - 1 or self.final_activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.inputs = []
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            self.inputs.append(x)
+            x = torch.baddbmm(b, x, w) if self.copies else torch.addmm(b[0], x, w)
+            if self.activated(i):
+                x = nn.functional.elu_(x)
+        self.output = x
+        return x
+
+    def backward(self, g: torch.Tensor, input_grad: bool = False):
+        """Gradients of a loss whose gradient at the output is g: into self.grad (overwritten);
+        returns the gradient at the input if `input_grad`."""
+        outputs = self.inputs[1:] + [self.output]
+        for i in reversed(range(len(self.weights))):
+            if self.activated(i):  # ELU'(z) = 1 where z > 0, else elu(z) + 1: one fused kernel
+                g = torch.ops.aten.elu_backward(g, 1.0, 1, 1, True, outputs[i])
+            x = self.inputs[i]
+            torch.matmul(x.transpose(-1, -2), g, out=self.weight_grads[i])
+            torch.sum(g, dim=-2, keepdim=True, out=self.bias_grads[i])
+            if i or input_grad:
+                g = g @ self.weights[i].transpose(-1, -2)
+        return g if input_grad else None
+
+    @torch.no_grad()
+    def solve_last_layer(self, targets: torch.Tensor, weights: torch.Tensor | None = None, ridge: float = 1e-9):
+        """Set the last layer (linear: no final activation) to the least-squares fit of `targets` from
+        the last hidden layer of the latest forward(), weighted per row by `weights` (rows, 1); then
+        its output is the one of the new weights. Variable projection (Golub & Pereyra): L-BFGS
+        then moves only the hidden layers, each step meeting the best last layer for them."""
+        hidden = self.inputs[-1]  # (..., rows, width)
+        A = torch.cat([hidden, torch.ones_like(hidden[..., :1])], dim=-1).double()
+        Aw = A if weights is None else A * weights.double()
+        G = Aw.transpose(-1, -2) @ A  # (..., width + 1, width + 1)
+        G.diagonal(dim1=-2, dim2=-1).add_(ridge * G.diagonal(dim1=-2, dim2=-1).mean(dim=-1, keepdim=True))
+        X = torch.linalg.solve(G, Aw.transpose(-1, -2) @ targets.double()).to(hidden.dtype)
+        self.weights[-1].copy_(X[..., :-1, :])
+        self.biases[-1].copy_(X[..., -1:, :])
+        self.output = torch.baddbmm(self.biases[-1], hidden, self.weights[-1]) if self.copies else \
+            torch.addmm(self.biases[-1][0], hidden, self.weights[-1])
+        return self.output
 
 
 # -- training --------------------------------------------------------------------------------------
@@ -185,27 +267,32 @@ def template_inputs(u: torch.Tensor, config: Config) -> torch.Tensor:
 def fit_templates(data: Data, sizes, config: Config, report) -> tuple[MLP, float]:
     """Fit all K template models at once on the grid, in float64: Adam, then L-BFGS."""
     net = MLP(sizes, config.final_activation, copies=data.K).to(data.device, torch.float64)
-    x = template_inputs(data.grid_u, config).expand(data.K, -1, -1)
+    flat = Flat(net)
+    x = template_inputs(data.grid_u, config).expand(data.K, -1, -1)  # (K, T*M, features)
     total = config.template_steps + config.template_lbfgs_steps
+    scale = 2 / data.grid_rows.numel()  # the gradient of the mean squared error
 
-    def loss_fn():
-        return ((net(x) - data.grid_rows) ** 2).mean()
+    def error():  # forward and backward; -> the fit's errors (K, T*M, 3N)
+        error = flat.forward(x) - data.grid_rows
+        flat.backward(error * scale)
+        return error
 
-    optimiser = Adam(net.parameters())
+    optimiser = FlatAdam(flat.theta)
     for step in range(config.template_steps):
-        optimiser.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        optimiser.step(cosine(step, config.template_steps, config.template_lr))
+        e = error()
+        optimiser.step(flat.grad, cosine(step, config.template_steps, config.template_lr))
         if step % 50 == 0:
-            report(Progress("templates", step, total, loss.item()))
+            report(Progress("templates", step, total, e.square().mean().item()))
     if config.template_lbfgs_steps:
+        def evaluate():
+            return error().square().mean().item(), flat.grad.clone()
+
         def progress(iteration, loss):
             if iteration % 50 == 0:
                 report(Progress("templates", config.template_steps + iteration, total, loss))
 
-        lbfgs(net.parameters(), loss_fn, config.template_lbfgs_steps, history=50, callback=progress)
-    loss = loss_fn().item()
+        lbfgs_flat(flat.theta, evaluate, config.template_lbfgs_steps, history=TEMPLATE_HISTORY, callback=progress)
+    loss = (flat.forward(x) - data.grid_rows).square().mean().item()
     report(Progress("templates", total, total, loss))
     return net.float(), loss
 
@@ -228,40 +315,73 @@ class Sampler:
         return (weights * rows).sum(dim=0), u
 
 
-def relational_step(encoder, decoder, rows, u, config: Config):
-    """Encoder and decoder losses for one batch (the article's lossG and masked lossR)."""
-    C = config.context_dims
-    z = encoder(rows)  # (batch, 2 + C): time, morph, context
-    target = torch.cat([u, torch.zeros(len(u), C, device=u.device)], dim=1)
-    mask = torch.tensor([1.0, 1.0] + [config.context_mask] * C, device=u.device)
-    relational = z[:, :2] if config.decoder_input == "encoder" else u
-    out = decoder(decoder_features(relational, z[:, 2:], config.decoder_features))
-    loss_g = ((out - rows) ** 2).sum(dim=1).mean()
-    loss_r = (((z - target) * mask) ** 2).sum(dim=1).mean()
-    return loss_g, loss_r
+def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, config: Config,
+                     f: torch.Tensor | None = None) -> torch.Tensor:
+    """Back through decoder_features: the gradient at the decoder's input (batch, width) -> the
+    gradient at the encoder's output (batch, 2 + C) (zero for (time, morph) unless the decoder
+    reads them from the encoder)."""
+    B, C = context.shape
+    if config.decoder_features == "raw":
+        g_u, g_context = g[:, :2], g[:, 2:]
+    else:
+        F = FEATURES
+        products = g[:, F + C:].reshape(B, C, F)  # the gradient at context_c * f_j
+        f = fourier(u) if f is None else f
+        g_context = g[:, F:F + C] + (products @ f[:, :, None])[:, :, 0]
+        g_u = None
+        if config.decoder_input == "encoder":
+            g_f = g[:, :F] + (context[:, None, :] @ products)[:, 0]
+            z = u @ torch.as_tensor(FOURIER, dtype=u.dtype, device=u.device)
+            waves = g_f[:, 2:2 + z.shape[1]] * torch.cos(z) - g_f[:, 2 + z.shape[1]:] * torch.sin(z)
+            g_u = g_f[:, :2] + waves @ torch.as_tensor(FOURIER.T, dtype=u.dtype, device=u.device)
+    if config.decoder_input != "encoder":
+        g_u = torch.zeros_like(u)
+    return torch.cat([g_u, g_context], dim=1)
+
+
+def relational_step(encoder: Flat, decoder: Flat, rows, u, config: Config, f=None, mask=None):
+    """One step's forward and backward passes (gradients into encoder.grad, decoder.grad): the
+    article's lossG = |decoder(...) - row|² and masked lossR = |(encoder(row) - (u, 0)) mask|²,
+    both summed over a row and averaged over the batch. The encoder learns from both losses, the
+    decoder from lossG. `f` (fourier(u)) and `mask` may come precomputed. -> the two errors, for
+    the losses when they are reported."""
+    B, C = len(rows), config.context_dims
+    z = encoder.forward(rows)  # (batch, 2 + C): time, morph, context
+    if config.decoder_input == "encoder":
+        relational, f = z[:, :2], None
+    else:
+        relational = u
+    out = decoder.forward(decoder_features(relational, z[:, 2:], config.decoder_features, f))
+    error_g = out - rows
+    g = decoder.backward(error_g * (2 / B), input_grad=True)
+    if mask is None:
+        mask = torch.tensor([1.0, 1.0] + [config.context_mask] * C, dtype=rows.dtype, device=u.device)
+    error_r = torch.cat([z[:, :2] - u, z[:, 2:]], dim=1) * mask
+    encoder.backward(context_gradient(g, relational, z[:, 2:], config, f) + error_r * mask * (2 / B))
+    return error_g, error_r
 
 
 def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> dict:
     """Joint encoder/decoder training with separate Adam optimisers; returns the final losses."""
-    opt_e, opt_d = Adam(encoder.parameters()), Adam(decoder.parameters())
-    rate = (lambda step, peak: one_cycle(step, config.steps, peak)) if config.schedule == "onecycle" else \
-        (lambda step, peak: peak)
+    encoder, decoder = Flat(encoder), Flat(decoder)
+    opt_e, opt_d = FlatAdam(encoder.theta), FlatAdam(decoder.theta)
+    rate = (lambda step: one_cycle(step, config.steps, 1.0)) if config.schedule == "onecycle" else (lambda step: 1.0)
     every = max(1, config.steps // 200)
     running_g = running_r = 0.0
-    chunk = 64  # draw the rows of 64 steps at once: fewer small calls per step
+    chunk = 64  # draw the rows of 64 steps at once (and their Fourier features): fewer small calls per step
+    mask = torch.tensor([1.0, 1.0] + [config.context_mask] * config.context_dims, device=encoder.theta.device)
     for step in range(config.steps):
         if step % chunk == 0:
             n = min(chunk, config.steps - step)
-            all_rows, all_u = (v.split(config.batch_size) for v in sampler(config.batch_size * n))
-        rows, u = all_rows[step % chunk], all_u[step % chunk]
-        loss_g, loss_r = relational_step(encoder, decoder, rows, u, config)
-        opt_e.zero_grad()
-        opt_d.zero_grad()
-        (loss_g + loss_r).backward()  # the encoder learns from both losses, the decoder from loss_g
-        opt_e.step(rate(step, config.lr_encoder))
-        opt_d.step(rate(step, config.lr_decoder))
+            rows_u = sampler(config.batch_size * n)
+            all_rows, all_u, all_f = (v.split(config.batch_size) for v in (*rows_u, fourier(rows_u[1])))
+        i = step % chunk
+        error_g, error_r = relational_step(encoder, decoder, all_rows[i], all_u[i], config, all_f[i], mask)
+        opt_e.step(encoder.grad, config.lr_encoder * rate(step))
+        opt_d.step(decoder.grad, config.lr_decoder * rate(step))
         if step % every == 0 or step == config.steps - 1:
-            running_g, running_r = loss_g.item(), loss_r.item()
+            running_g = error_g.square().sum(dim=1).mean().item()
+            running_r = error_r.square().sum(dim=1).mean().item()
             report(Progress("relational", step + 1, config.steps, running_g))
     return {"decoder": running_g, "encoder": running_r}
 
@@ -280,14 +400,27 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         weights = torch.ones(len(targets), device=d.device)
         weights[len(rows):] = config.refine_template_weight
         weights /= weights.mean()
+        weights = (weights * (2 / len(targets)))[:, None]  # the gradient of the weighted mean
+    flat = Flat(decoder)
 
-    def loss_fn():
-        return (weights * ((decoder(inputs) - targets) ** 2).sum(dim=1)).mean()
+    solve = not config.final_activation  # variable projection: the last layer by least squares
+
+    def evaluate():
+        out = flat.forward(inputs)
+        if solve:
+            out = flat.solve_last_layer(targets, weights)
+        error = out - targets
+        g = error * weights
+        flat.backward(g)
+        if solve:
+            flat.weight_grads[-1].zero_()
+            flat.bias_grads[-1].zero_()
+        return g.flatten().dot(error.flatten()).item() / 2, flat.grad.clone()
 
     def progress(iteration, loss):
         if iteration % 20 == 0:
             report(Progress("refine", iteration, config.refine_steps, loss))
 
-    loss = lbfgs(decoder.parameters(), loss_fn, config.refine_steps, history=10, callback=progress)
+    loss = lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
     return loss

@@ -1,0 +1,89 @@
+"""Population training: selection on the torus, exchange of weights and Adam state, mutation,
+reproducibility, and a tiny population that trains a usable model."""
+
+import numpy as np
+import pytest
+import torch
+
+import grc
+from grc.model import layer_sizes
+from grc.population import Cells, cell_settings, neighbours, select, train_population
+from grc_testing import small_config
+
+TINY = dict(steps=60, batch_size=64, refine_steps=10, template_steps=50, template_lbfgs_steps=10)
+
+
+def test_neighbours_wrap_around_the_torus():
+    assert sorted(neighbours(0, (3, 3))) == [1, 2, 3, 6]
+    assert sorted(neighbours(4, (3, 3))) == [1, 3, 5, 7]
+    assert sorted(neighbours(5, (2, 3))) == [2, 2, 3, 4]  # on two rows, up and down are the same cell
+
+
+def test_each_cell_takes_the_best_of_itself_and_its_four_neighbours():
+    scores = [5, 4, 9, 9, 1, 9, 9, 9, 3]  # 3 x 3; lower is better
+    chosen = select(scores, (3, 3))
+    assert chosen[4] == 4  # the best cell keeps itself
+    assert chosen[1] == 4 and chosen[3] == 4 and chosen[5] == 4 and chosen[7] == 4  # its neighbours take it
+    assert chosen[0] == 1  # 0 (5) has 1 (4), 2, 3, 6 (9) around it
+    assert chosen[8] == 8  # 8 (3) beats its neighbours 2, 5, 6, 7
+    assert select([1, 1, 1, 1], (2, 2)) == [0, 1, 2, 3]  # ties keep themselves
+
+
+def test_exchange_copies_weights_and_adam_state_and_mutation_changes_rates():
+    config = grc.Config()
+    sizes = layer_sizes(config, 7, 21)
+    cells = Cells(sizes, config, cell_settings(config, 4), torch.device("cpu"))
+    rows, u = torch.randn(32, 21), torch.rand(32, 2) * 2 - 1
+    cells.step(rows, u, 1.0)  # some Adam state
+    assert not torch.equal(cells.decoder.weights[1][0], cells.decoder.weights[1][2])
+    cells.take([2, 1, 2, 3])
+    for flat, opt in ((cells.encoder, cells.opt_e), (cells.decoder, cells.opt_d)):
+        for w in [*flat.weights, *flat.biases]:
+            assert torch.equal(w[0], w[2]) and not torch.equal(w[0], w[1])
+        m = opt.m.split([p.numel() for p in [*flat.weights, *flat.biases]])
+        assert all(torch.equal(c.view(4, -1)[0], c.view(4, -1)[2]) for c in m)
+    assert cells.settings[0]["lr_decoder"] == cells.settings[2]["lr_decoder"]
+    assert cells.settings[0]["loss"] != cells.settings[2]["loss"]  # a cell keeps its own loss
+
+    before = [s["lr_encoder"] for s in cells.settings]
+    cells.mutate(np.random.default_rng(0))
+    after = [s["lr_encoder"] for s in cells.settings]
+    assert all(a != b and 0.5 < a / b < 2 for a, b in zip(after, before))
+
+
+@pytest.fixture(scope="module")
+def tiny(petal):
+    return train_population(petal, small_config(**TINY), grid=(2, 2), exchange_every=20)
+
+
+def test_a_tiny_population_trains_a_model_and_reports_every_cell(petal, tiny):
+    model, report = tiny
+    assert isinstance(model, grc.GRCModel) and model.shape(0.5, 0.5).shape == (7, 7, 3)
+    assert len(report["cells"]) == 4 and len(report["exchanges"]) == 2
+    assert {c["loss"] for c in report["cells"]} == {"mse", "l1", "huber"}
+    best = report["cells"][report["best"]]["score"]
+    assert best == min(c["score"] for c in report["cells"])
+    assert model.info["population"]["best"] == report["best"]
+
+
+def test_the_same_seed_gives_the_same_population(petal, tiny):
+    model, report = tiny
+    again, report_again = train_population(petal, small_config(**TINY), grid=(2, 2), exchange_every=20)
+    assert report_again == report
+    assert all(np.array_equal(model.weights[k], again.weights[k]) for k in model.weights)
+
+
+def test_progress_reports_the_cells_and_cancel_stops(petal):
+    seen = []
+    train_population(petal, small_config(**TINY), grid=(1, 2), exchange_every=20, callback=seen.append)
+    assert [len(p.cells) for p in seen if p.cells] == [2, 2, 2]
+    with pytest.raises(grc.Cancelled):
+        def cancel(p):
+            if p.cells:
+                raise grc.Cancelled()
+        train_population(petal, small_config(**TINY), grid=(1, 2), exchange_every=20, callback=cancel)
+
+
+def test_a_bad_grid_is_a_clear_error(petal):
+    with pytest.raises(grc.GRCError, match="grid"):
+        train_population(petal, small_config(**TINY), grid=(0, 3))

@@ -1,0 +1,118 @@
+"""The training engine: quality of a short training, one model per seed, cancel, the CPU, and the
+hand-written passes and optimisers it is built from (checked against autograd and the textbook)."""
+
+import numpy as np
+import pytest
+import torch
+
+import grc
+from grc.metrics import evaluate
+from grc.model import layer_sizes
+from grc.optim import lbfgs, lbfgs_flat
+from grc.training import MLP, Flat, decoder_features, relational_step
+from grc_testing import small_config
+
+QUICK = dict(steps=150, refine_steps=30, template_steps=100, template_lbfgs_steps=30)
+
+
+@pytest.fixture(scope="module")
+def quick_petal(petal):
+    return grc.train(petal, small_config(**QUICK), device="cpu")
+
+
+def test_the_default_training_meets_the_quality_targets(petal):
+    # issue 2's targets on the petal, with the refine issue 14 proposes (200 iterations; a few seconds)
+    m = evaluate(grc.train(petal, grc.Config(refine_steps=200), device="cpu"))
+    assert m["template_fit_rmse"] <= 0.003 and m["reconstruction_rmse"] <= 0.01
+    assert m["interpolation_error"] <= 0.05
+    assert m["extrapolation"]["-0.5"] <= -0.3 and m["extrapolation"]["1.5"] >= 1.3
+
+
+def test_a_short_training_rebuilds_the_templates(petal_model, leaf_model):
+    for model in (petal_model, leaf_model):  # 300 steps, 100 refine iterations
+        m = evaluate(model)
+        assert m["template_fit_rmse"] <= 0.015 and m["reconstruction_rmse"] <= 0.03
+
+
+def test_the_same_seed_gives_the_same_model(petal, quick_petal):
+    again = grc.train(petal, small_config(**QUICK), device="cpu")
+    other = grc.train(petal, small_config(**QUICK, seed=1), device="cpu")
+    assert all(np.array_equal(quick_petal.weights[k], again.weights[k]) for k in quick_petal.weights)
+    assert not np.array_equal(quick_petal.weights["encoder.0.weight"], other.weights["encoder.0.weight"])
+
+
+@pytest.mark.parametrize("phase", ["templates", "relational", "refine"])
+def test_cancel_stops_training_in_every_phase(petal, phase):
+    reached = []
+
+    def cancel(progress):
+        if progress.phase == phase:
+            reached.append(progress)
+            raise grc.Cancelled()
+
+    with pytest.raises(grc.Cancelled):
+        grc.train(petal, small_config(**QUICK), device="cpu", callback=cancel)
+    assert len(reached) == 1  # it stopped at the first report of that phase
+
+
+def test_auto_trains_on_the_cpu(petal, quick_petal):
+    assert quick_petal.info["device"] == "cpu"
+    assert grc.train(petal, small_config(**QUICK), device="auto").info["device"] == "cpu"
+
+
+@pytest.mark.parametrize("settings", [
+    {},  # the default: fourier-product features, the decoder fed the true (time, morph)
+    {"decoder_input": "encoder"},
+    {"decoder_features": "raw", "decoder_input": "encoder", "final_activation": True},  # as the article
+    {"context_dims": 2},
+    {"context_dims": 0},
+])
+def test_hand_written_gradients_equal_autograd(settings):
+    config = grc.Config(**settings)
+    sizes = layer_sizes(config, 7, 21)
+    torch.manual_seed(0)
+    encoder = MLP(sizes["encoder"], config.final_activation).double()
+    decoder = MLP(sizes["decoder"], config.final_activation).double()
+    rows, u = torch.randn(16, 21, dtype=torch.float64), torch.rand(16, 2, dtype=torch.float64) * 2 - 1
+
+    C = config.context_dims  # the article's two losses, through autograd
+    z = encoder(rows)
+    mask = torch.tensor([1.0, 1.0] + [config.context_mask] * C, dtype=torch.float64)
+    relational = z[:, :2] if config.decoder_input == "encoder" else u
+    out = decoder(decoder_features(relational, z[:, 2:], config.decoder_features))
+    target = torch.cat([u, torch.zeros(16, C, dtype=torch.float64)], dim=1)
+    (((out - rows) ** 2).sum(1).mean() + (((z - target) * mask) ** 2).sum(1).mean()).backward()
+    expected = [torch.cat([p.grad.reshape(-1) for p in [*net.weights, *net.biases]]) for net in (encoder, decoder)]
+
+    flat_encoder, flat_decoder = Flat(encoder), Flat(decoder)
+    with torch.no_grad():
+        relational_step(flat_encoder, flat_decoder, rows, u, config)
+    assert torch.allclose(flat_encoder.grad, expected[0], rtol=1e-6, atol=1e-9)
+    assert torch.allclose(flat_decoder.grad, expected[1], rtol=1e-6, atol=1e-9)
+
+
+def test_the_last_layer_by_least_squares_is_the_best_one():
+    torch.manual_seed(0)
+    net = Flat(MLP([3, 8, 2]).double())
+    x, targets = torch.randn(50, 3, dtype=torch.float64), torch.randn(50, 2, dtype=torch.float64)
+    net.forward(x)
+    best = ((net.solve_last_layer(targets) - targets) ** 2).sum()
+    assert torch.allclose(net.output, net.net(x))  # the network itself now has the solved layer
+    for _ in range(5):  # any other last layer fits worse
+        net.weights[-1].add_(torch.randn_like(net.weights[-1]) * 1e-3)
+        assert ((net.forward(x) - targets) ** 2).sum() > best
+
+
+def test_lbfgs_finds_the_minimum_of_the_rosenbrock_function():
+    x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    loss = lbfgs([x], lambda: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2, 200, history=5)
+    assert loss < 1e-12 and torch.allclose(x.detach(), torch.ones(2, dtype=torch.float64), atol=1e-6)
+
+    theta = torch.tensor([-1.2, 1.0], dtype=torch.float64)  # the same on a flat vector
+
+    def evaluate():
+        a, b = theta
+        grad = torch.stack([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
+        return float((1 - a) ** 2 + 100 * (b - a * a) ** 2), grad
+
+    assert lbfgs_flat(theta, evaluate, 200, history=5) < 1e-12
