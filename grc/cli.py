@@ -155,6 +155,30 @@ def _span(span) -> str:
     return f"[{span[0]:g}, {span[1]:g}]"
 
 
+def population_grid(text: str) -> tuple[int, int]:
+    """'3x3' -> (3, 3): a population's rows and columns, each 1 to 8."""
+    rows, sep, cols = text.lower().partition("x")
+    if not sep or not rows.strip().isdigit() or not cols.strip().isdigit():
+        raise GRCError(f"expected ROWSxCOLUMNS such as 3x3, got {printable(repr(text), 40)}", field="--population")
+    grid = (int(rows), int(cols))
+    for value in grid:
+        number(value, "--population", 1, 8, integer=True)
+    if grid == (1, 1):
+        raise GRCError("expected at least two cells (1x1 is a single training: leave out --population)",
+                       field="--population")
+    return grid
+
+
+def population_table(report: dict) -> str:
+    """Each cell of a population: its settings and validation score, the kept one marked."""
+    lines = [f"population {report.get('grid')}: kept cell {report.get('best')}"]
+    for i, cell in enumerate(report.get("cells", [])):
+        mark = "*" if i == report.get("best") else " "
+        lines.append(f" {mark} cell {i}: loss {cell.get('loss')}, seed {cell.get('seed')}, "
+                     f"score {cell.get('score', float('nan')):.4g}")
+    return "\n".join(lines)
+
+
 # -- interruptions, failures after the work, the unexpected --------------------------------------
 
 
@@ -280,6 +304,10 @@ def train(
     threads: int = typer.Option(1, help="CPU threads (one suits these small networks best)."),
     settings: list[str] = typer.Option([], "--set", help="Any other setting as KEY=VALUE, e.g. decoder_hidden=128,128 "
                                                         "(see `grc.Config`); repeatable."),
+    population: Optional[str] = typer.Option(None, help="RxC: train a toroidal grid of R x C encoder/decoder "
+                                                       "pairs (Mustangs-style) and keep the best, e.g. 3x3."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the training on a Ray cluster ('auto': the running "
+                                                         "one; 'local': start one here; or an address)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or summary."),
 ):
     """Train a GRC model on a template set and save it."""
@@ -290,6 +318,7 @@ def train(
     number(threads, "--threads", 1, MAX_THREADS, integer=True)
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)
     config = with_settings(config, settings)
+    grid = None if population is None else population_grid(population)
     check_output(output, (".grc",))
     with work(output):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -316,8 +345,20 @@ def train(
                         print(f"training: {labels[p.phase]} ({p.total} steps)", file=sys.stderr, flush=True)
                 bar.update(tasks[p.phase], completed=p.step, loss=p.loss)
 
-            model = train_model(template_set, config, device=device, callback=callback, threads=threads)
+            if ray is not None:
+                from .cluster import train_remote
+
+                model = train_remote(template_set, config, population=grid, ray=ray, device=device)
+            elif grid is not None:
+                from .population import train_population
+
+                model, _ = train_population(template_set, config, grid, device=device, callback=callback,
+                                            threads=threads)
+            else:
+                model = train_model(template_set, config, device=device, callback=callback, threads=threads)
         save_trained(model, output)
+        if grid is not None and not quiet:
+            typer.echo(population_table(model.info.get("population", {})))
     if not quiet:
         typer.echo(f"saved {printable(output)} ({model.info['seconds']:.1f} s of training)")
         typer.echo(metrics_table(evaluate(model)))

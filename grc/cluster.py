@@ -101,6 +101,36 @@ def _run(jobs, ray_address, callback) -> list[Result]:
     return sorted(results, key=lambda r: order[r.name])
 
 
+def _train_bytes(templates_json: list, config: dict, population, device: str) -> bytes:
+    """A whole training on a worker: the template set and settings in, the model file's bytes out."""
+    import tempfile
+
+    from .templates import TemplateSet
+
+    templates = TemplateSet.from_json(templates_json)
+    config = Config.from_json(config)
+    if population is None:
+        from .training import train
+
+        model = train(templates, config, device=device)
+    else:
+        from .population import train_population
+
+        model, _ = train_population(templates, config, tuple(population), device=device)
+    with tempfile.TemporaryDirectory() as folder:
+        return model.save(Path(folder) / "model.grc").read_bytes()
+
+
+def train_remote(templates, config: Config, *, population=None, ray: str = "auto", device: str = "cpu"):
+    """One training (or population) as a task on a Ray cluster; returns the trained GRCModel."""
+    from .model import GRCModel
+
+    module = connect(ray)
+    task = module.remote(num_cpus=1)(_train_bytes)
+    data = module.get(task.remote(templates.to_json(), config.to_json(), population, device))
+    return GRCModel.from_bytes(data, "the Ray worker's model")
+
+
 def connect(address: str, num_cpus: int | None = None):
     """The `ray` module, connected to `address` ("auto": a running cluster; "local": a new one here)."""
     try:

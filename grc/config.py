@@ -36,7 +36,7 @@ class Config:
     lr_decoder: float = 1e-2
     schedule: str = "onecycle"  # or "constant"
     context_mask: float = 0.05  # the share of the context target's gradient that passes the mask
-    refine_steps: int = 1000  # L-BFGS on the decoder alone, encoder frozen (0 = off)
+    refine_steps: int = 200  # L-BFGS on the decoder's hidden layers, its last layer solved by least squares (0 = off)
     refine_samples: int = 512
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     seed: int = 0

@@ -63,3 +63,36 @@ def test_ray_trains_the_same_models_as_the_local_engine(sets, local, tmp_path):
         assert b.metrics["reconstruction_rmse"] <= a.metrics["reconstruction_rmse"] * 1.05 + 1e-4
         ma, mb = grc.load_model(a.output), grc.load_model(b.output)
         assert np.allclose(ma.shape(0.5, 0.5), mb.shape(0.5, 0.5), atol=1e-4)
+
+
+def test_a_population_trained_on_ray_is_as_good_as_the_local_engine(tmp_path):
+    ray = pytest.importorskip("ray", reason='Ray is the optional cluster extra: pip install ".[cluster]"')
+    from grc.cluster import connect, train_remote
+    from grc.metrics import evaluate
+    from grc.population import train_population
+
+    templates = grc.load_templates(PETAL)
+    local, report = train_population(templates, TINY, (2, 2))
+    connect("local", num_cpus=2)
+    try:
+        remote = train_remote(templates, TINY, population=(2, 2), ray="auto")
+    finally:
+        ray.shutdown()
+    assert remote.info["population"]["grid"] == [2, 2] and len(remote.info["population"]["cells"]) == 4
+    a, b = evaluate(local, safe_range=False), evaluate(remote, safe_range=False)
+    assert b["reconstruction_rmse"] <= a["reconstruction_rmse"] * 1.05 + 1e-4
+    assert b["interpolation_error"] <= a["interpolation_error"] * 1.05 + 1e-3
+
+
+def test_train_population_and_ray_from_the_command_line(tmp_path, capsys):
+    from grc.cli import main
+
+    out = tmp_path / "pop.grc"
+    settings = ["--set", "template_steps=100", "--set", "template_lbfgs_steps=50", "--steps", "200",
+                "--set", "refine_steps=50", "-q"]
+    assert main(["train", str(PETAL), "-o", str(out), "--population", "2x2", *settings]) == 0
+    assert grc.load_model(out).info["population"]["grid"] == [2, 2]
+    for bad in ("3", "0x2", "9x9", "1x1", "axb"):
+        assert main(["train", str(PETAL), "-o", str(out), "--population", bad, *settings]) == 2
+        assert "--population" in capsys.readouterr().err
+    assert main(["train", str(PETAL), "-o", str(tmp_path / "x.grc"), "--ray", "nowhere:1", *settings]) == 2
