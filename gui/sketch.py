@@ -111,7 +111,7 @@ class SketchState(QObject):
         if doc.templates:
             base = doc.templates[self.k]
         elif model is not None:
-            base = model.templates[0]
+            base = model.templates.templates[0]
         else:
             return False
         name = unique_name([t.name for t in doc.templates], "template")
