@@ -41,6 +41,14 @@ def user_folder() -> Path:
     return Path.home() / "GRC Studio"
 
 
+def make_user_folder():
+    """~/GRC Studio, made when a save dialog proposes it (so the dialog opens there)."""
+    try:
+        user_folder().mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # the dialog then opens elsewhere; the user picks a folder
+
+
 def scrolled(panel):
     """A side panel in a scroll area: on a short screen its widgets stay reachable."""
     area = QScrollArea()
@@ -77,6 +85,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self)
         self.exports = ExportController()
         self.crash_handler = None  # gui.crash.CrashHandler, set by main() (or a test)
+        self.model_unsaved = False  # a trained model kept only in memory (File > Save model as…)
         self.train_config = None  # None: the settings chosen in the Train tab (tests set a tiny config)
         self.messages: list[str] = []  # every error shown, newest last
         self.headless = False  # errors go to stderr instead of dialogs
@@ -99,7 +108,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda i: self._shape_changed())
         self.sketch_panel.new.clicked.connect(self.new_template)
         self.sketch_panel.save.clicked.connect(self.save_templates)
-        self.train_panel.start.clicked.connect(self.start_training)
+        self.train_panel.start.clicked.connect(lambda: self.start_training())
         self.train_panel.cancel.clicked.connect(self.cancel_training)
         self.training.progress.connect(self.train_panel.show_progress)
         self.training.finished.connect(self._trained)
@@ -191,6 +200,7 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError, ArithmeticError, KeyError, TypeError, IndexError, MemoryError) as e:
             self.error(f"{path}: cannot open ({type(e).__name__}: {e})", "Cannot open")
             return False
+        self.model_unsaved = False
         self.reset_camera()
         self._offer_recovery()
         opened = self.doc.model_path or self.doc.folder
@@ -235,8 +245,10 @@ class MainWindow(QMainWindow):
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):
         self.state.set_model(self.doc.model)
-        self.train_panel.result.setText(
-            f"Model: {self.doc.model_path or 'not saved'}" if self.doc.model else "No model yet: press Train.")
+        where = self.doc.model_path or "not saved (File > Save model as…)"
+        if self.doc.model_read_only:
+            where = f"{where} (a bundled example: Train asks where to save the new model)"
+        self.train_panel.result.setText(f"Model: {where}" if self.doc.model else "No model yet: press Train.")
         self._title()
 
     def _templates_changed(self):
@@ -244,7 +256,8 @@ class MainWindow(QMainWindow):
 
     def _title(self, *args):
         what = self.doc.model_path or self.doc.folder or "untitled"
-        example = " (example, read-only)" if self.doc.example else ""
+        example = " (example, read-only)" if examples.is_bundled(what) else (
+            " (templates: example, read-only)" if self.doc.example else "")
         self.setWindowTitle(f"GRC Studio — {Path(str(what)).name}{example}{' *' if self.doc.dirty else ''}")
 
     def _autosave_failed(self, message):
@@ -337,6 +350,7 @@ class MainWindow(QMainWindow):
     def _ask_save_as(self) -> bool:
         """Ask for a new (or empty) folder for the templates and save there."""
         proposed = self.proposed_folder()
+        make_user_folder()
         why = "this is a bundled example: save a copy" if self.doc.example else "choose a new or empty folder"
         folder, _ = QFileDialog.getSaveFileName(self, f"Save templates as a folder ({why})", str(proposed), "Folders (*)",
                                                 options=QFileDialog.DontConfirmOverwrite)
@@ -365,6 +379,7 @@ class MainWindow(QMainWindow):
         name = (self.doc.model_path or self.doc.folder or Path("model")).stem
         start = user_folder() / f"{name}.grc" if self.doc.model_read_only or self.doc.model_path is None \
             else self.doc.model_path
+        make_user_folder()
         path, _ = QFileDialog.getSaveFileName(self, "Save model as", str(start), "GRC models (*.grc)")
         return bool(path) and self.save_model_as(path)
 
@@ -382,12 +397,27 @@ class MainWindow(QMainWindow):
             self.error(str(e), "Model not saved")
             return False
         self.doc.model_path = path
+        self.model_unsaved = False
         self._model_changed()
         self.statusBar().showMessage(f"Saved the model to {path}", 5000)
         return True
 
     def _confirm_discard(self) -> bool:
-        """True when there are no unsaved edits, or the user saved or discarded them."""
+        """True when there are no unsaved edits (templates, a trained model), or the user saved or discarded them."""
+        if not self._confirm_templates():
+            return False
+        if not self.model_unsaved or self.headless:
+            return True
+        answer = QMessageBox.question(self, "Unsaved trained model", "The trained model is not saved. Save it first?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self._ask_save_model_as()
+        if answer == QMessageBox.Discard:
+            self.model_unsaved = False
+            return True
+        return False
+
+    def _confirm_templates(self) -> bool:
         if not self.doc.dirty:
             return True
         answer = QMessageBox.question(self, "Unsaved template edits", "Save your template edits first?",
@@ -434,6 +464,7 @@ class MainWindow(QMainWindow):
         target = self.model_target()
         if target is None and ask and not self.headless:  # a bundled example: ask where the new model goes
             name = (self.doc.model_path or self.doc.folder or Path("model")).stem
+            make_user_folder()
             path, _ = QFileDialog.getSaveFileName(self, "Save the trained model as (the example stays as it is)",
                                                   str(user_folder() / f"{name}.grc"), "GRC models (*.grc)")
             if not path:
@@ -471,11 +502,10 @@ class MainWindow(QMainWindow):
             if saved_to is None:
                 self.error(f"{message}; the result of a training started for {source} was not saved.", "Model not saved")
             return
+        self.doc.model_path = None if saved_to is None else Path(saved_to)
+        self.model_unsaved = saved_to is None
         self.doc.set_model(model)
-        if saved_to is not None:
-            self.doc.model_path = Path(saved_to)
-            self._model_changed()
-        elif "not saved to" in message:
+        if saved_to is None and "not saved to" in message:
             self.error(message + " — use File > Save model as…", "Model not saved")
         self.train_panel.result.setText(seconds + message)
         self.statusBar().showMessage(message, 10000)
@@ -589,7 +619,7 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
     window = MainWindow()
     window.crash_handler = install(window)
     headless = window.headless = bool(screenshot or benchmark)
-    window.resize(*(size or (1280, 800)))
+    window.resize(*(size or default_size(app)))
     window.show()
     app.processEvents()
     opened = window.open(path)
@@ -621,6 +651,15 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
         return app.exec_()
     finally:
         window.crash_handler.uninstall()
+
+
+def default_size(app) -> tuple[int, int]:
+    """1280 x 800, or less on a smaller screen (a 1366 x 768 laptop: the window fits, title bar and all)."""
+    screen = app.primaryScreen()
+    if screen is None:
+        return 1280, 800
+    free = screen.availableGeometry()
+    return min(1280, free.width() - 40), min(800, free.height() - 40)
 
 
 def apply_options(window, time=None, blend=None):

@@ -344,3 +344,20 @@ def test_the_window_fits_a_laptop_screen(window, qtbot):
             corner = w.mapTo(area.viewport(), QPoint(0, 0))
             assert area.viewport().rect().contains(corner) or w.height() > area.viewport().height(), \
                 f"{type(w).__name__} {w.objectName()} unreachable in tab {i}"
+
+
+def test_training_from_the_bundled_example_asks_where_the_new_model_goes(make_window, monkeypatch, tmp_path, qtbot):
+    before = digest(examples.model_path())
+    out = tmp_path / "mine" / "petal.grc"
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, start, *a, **k: (asked.append(start), str(out))[1:] + ("",)))
+    window = make_window(None)
+    assert window.open()
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    window.train_panel.start.click()  # as a user does: the button, not a call
+    assert asked and window.worker is not None
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+    assert grc.load_model(out).config.steps == 300
+    assert window.doc.model_path == out and not window.model_unsaved
+    assert digest(examples.model_path()) == before
