@@ -618,6 +618,13 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
     app = _app()
     window = MainWindow()
     window.crash_handler = install(window)
+    try:
+        return _run(app, window, path, screenshot, time, blend, benchmark, size)
+    finally:
+        window.crash_handler.uninstall()
+
+
+def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
     headless = window.headless = bool(screenshot or benchmark)
     window.resize(*(size or default_size(app)))
     window.show()
@@ -647,10 +654,7 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
     if opened and window.doc.model is None and not window.doc.error:
         window.tabs.setCurrentIndex(TABS.index("train"))
         window.start_training(ask=False)  # a template folder without a model: train it, visibly
-    try:
-        return app.exec_()
-    finally:
-        window.crash_handler.uninstall()
+    return app.exec_()
 
 
 def default_size(app) -> tuple[int, int]:
