@@ -499,14 +499,27 @@ class MainWindow(QMainWindow):
             text = f"{seconds}{message} (another document is open now; it is unchanged)"
             self.train_panel.result.setText(text)
             self.statusBar().showMessage(text, 10000)
-            if saved_to is None:
-                self.error(f"{message}; the result of a training started for {source} was not saved.", "Model not saved")
+            if saved_to is None:  # nowhere to go and nothing open to hold it: keep it in the recovery folder
+                from .controllers import keep_in_recovery
+
+                try:
+                    kept = f"it is kept as {keep_in_recovery(model, Path(source).stem)}"
+                except (GRCError, OSError) as e:
+                    kept = f"it could not be kept in the recovery folder either ({e})"
+                self.error(f"{message}. The training was started for {source}, which is no longer open; {kept}.",
+                           "Model not saved")
             return
         self.doc.model_path = None if saved_to is None else Path(saved_to)
         self.model_unsaved = saved_to is None
         self.doc.set_model(model)
-        if saved_to is None and "not saved to" in message:
-            self.error(message + " — use File > Save model as…", "Model not saved")
+        if saved_to is None and "not saved to" in message:  # the write failed: a copy in the recovery folder too
+            from .controllers import keep_in_recovery
+
+            try:
+                kept = f"; a copy is kept as {keep_in_recovery(model, (source or Path('model')).stem)}"
+            except (GRCError, OSError):
+                kept = ""
+            self.error(f"{message}{kept} — use File > Save model as…", "Model not saved")
         self.train_panel.result.setText(seconds + message)
         self.statusBar().showMessage(message, 10000)
         if self.mode == "train" or self.mode == "sketch":

@@ -8,6 +8,7 @@ that ends while the dialog is open does not change what is written).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,18 @@ def save_with_backup(model, path) -> Path | None:
             Path(tmp).write_bytes(path.read_bytes())
     model.save(path)
     return backup
+
+
+def keep_in_recovery(model, name: str) -> Path:
+    """Save a trained model that has nowhere else to go in the recovery folder; returns where."""
+    from grc.io import recovery_folder
+
+    folder = recovery_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"trained-{name}-{stamp}.grc"
+    model.save(path)
+    return path
 
 
 class TrainingController(QObject):

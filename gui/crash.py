@@ -2,7 +2,7 @@
 
 PyQt5 aborts the process when a slot raises and no sys.excepthook is set. `install()` sets
 sys.excepthook and threading.excepthook: the traceback is appended to a log file in the recovery
-folder, the autosave is left intact (flushed if it can be), and a dialog says what happened and
+folder, the autosave is left intact (its timer still runs), and a dialog says what happened and
 where the details are. The dialog is shown from the event loop (queued), never from inside the
 slot that failed, and only one at a time.
 """
@@ -93,8 +93,6 @@ class CrashHandler(QObject):
         self.last_message = short
         if window is not None:
             try:
-                if window.doc.dirty:
-                    window.doc.write_recovery()  # the autosave, as it is now
                 window.messages.append(f"Unexpected error: {short}")
                 window.statusBar().showMessage(f"Unexpected error: {short}", 10000)
             except Exception:  # noqa: BLE001

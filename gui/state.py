@@ -178,7 +178,8 @@ def check_model(model: GRCModel, path=None):
     blend = 0.5 if len(model.templates) == 2 else np.full(len(model.templates), 1 / len(model.templates))
     for time in (t[0], t[-1]):
         try:
-            grid = model.shape(float(time), blend)
+            with np.errstate(all="ignore"):  # a damaged model's NaNs are refused below, not warned about
+                grid = model.shape(float(time), blend)
         except (ArithmeticError, ValueError, IndexError, TypeError) as e:
             raise GRCError(f"damaged model: its shape cannot be computed ({type(e).__name__}: {e})", path=path) from None
         if not np.isfinite(grid).all():

@@ -361,3 +361,24 @@ def test_training_from_the_bundled_example_asks_where_the_new_model_goes(make_wi
     assert grc.load_model(out).config.steps == 300
     assert window.doc.model_path == out and not window.model_unsaved
     assert digest(examples.model_path()) == before
+
+
+def test_a_model_that_cannot_be_saved_after_training_is_kept(window, qtbot, files, monkeypatch, dialogs,
+                                                           recovery_folder):
+    import gui.controllers
+
+    first, folder = files
+    before = first.read_bytes()
+
+    def full(model, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gui.controllers, "save_with_backup", full)
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    window.train_panel.start.click()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+    title, text = dialogs["warning"][-1]
+    assert title == "Model not saved" and "No space left" in text and str(recovery_folder) in text
+    kept = list(recovery_folder.glob("trained-petal-*.grc"))
+    assert len(kept) == 1 and grc.load_model(kept[0]).config.steps == 300
+    assert first.read_bytes() == before and window.model_unsaved
