@@ -47,8 +47,8 @@ def test_an_exception_in_a_slot_shows_a_dialog_and_the_app_keeps_running(window,
 
     handler = install(window)
     try:
-        window.sketch.move(0, 1, [0.0, 0.01, 0.0])  # an unsaved edit, autosaved
-        window.doc.write_recovery()
+        window.sketch.move(0, 1, [0.0, 0.01, 0.0])  # an unsaved edit, autosaved half a second later
+        qtbot.waitUntil(lambda: window.doc.recovery_path().is_file() and not window.doc._recovery_timer.isActive())
         autosave = window.doc.recovery_path().read_bytes()
         seen = []
         close_dialog_soon(qtbot, seen)
