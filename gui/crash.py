@@ -84,6 +84,11 @@ class CrashHandler(QObject):
             short = printable(f"{kind.__name__}: {value}")[:300]
             print(f"grc studio: unexpected error: {short}" + (f" (details in {log})" if log else ""), file=sys.stderr)
             self.reported.emit(short, text, str(log or ""))
+            # Python keeps the last exception (and every frame of its traceback, widgets included) in
+            # sys.last_*: let them go, or closed windows live on until the process exits.
+            sys.last_type = sys.last_value = sys.last_traceback = None
+            if hasattr(sys, "last_exc"):
+                sys.last_exc = None
         except Exception:  # noqa: BLE001 - the last line of defence must not raise
             pass
 
@@ -112,6 +117,7 @@ class CrashHandler(QObject):
             box.setObjectName("crash-dialog")
             self.shown += 1
             box.exec_()
+            box.deleteLater()
         finally:
             self._showing = False
 
