@@ -109,10 +109,11 @@ class CrashHandler(QObject):
         self._showing = True
         try:
             where = f"The details were written to\n{log}" if log else "The details could not be written to a log file."
+            dirty = window is not None and getattr(getattr(window, "doc", None), "dirty", False)
+            kept = f"Your unsaved template edits are kept in the autosave ({recovery_folder()}).\n" if dirty else ""
             box = QMessageBox(QMessageBox.Critical, "GRC Studio: unexpected error",
                               f"Something went wrong, but GRC Studio keeps running:\n\n{short}\n\n"
-                              f"Your unsaved template edits are kept in the autosave ({recovery_folder()}).\n"
-                              f"{where}", QMessageBox.Ok, window)
+                              f"{kept}{where}", QMessageBox.Ok, window)
             box.setDetailedText(text)
             box.setObjectName("crash-dialog")
             self.shown += 1

@@ -59,7 +59,7 @@ def test_an_exception_in_a_slot_shows_a_dialog_and_the_app_keeps_running(window,
         QTimer.singleShot(0, broken_slot)  # a real slot, called from the event loop
         qtbot.waitUntil(lambda: handler.shown == 1 and bool(seen), timeout=10000)
         title, text = seen[0]
-        assert "unexpected error" in title.lower() and "a bug in a slot" in text
+        assert "unexpected error" in title.lower() and "a bug in a slot" in text and "autosave" in text
         log = recovery_folder / "crash.log"
         assert str(log) in text and "RuntimeError: a bug in a slot" in log.read_text()
         assert window.doc.recovery_path().read_bytes() == autosave  # the autosave is intact
