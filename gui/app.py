@@ -14,22 +14,49 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtGui import QImage, QKeySequence, QPainter
-from PyQt5.QtWidgets import QAction, QApplication, QFileDialog, QMainWindow, QMessageBox, QSplitter, QTabWidget
+from PyQt5.QtWidgets import (QAction, QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
+                             QScrollArea, QSplitter, QTabWidget)
 
-from grc import GRCError
+from grc import GRCError, examples
+from grc.limits import MAX_BLEND, number
 
+from .controllers import ExportController, TrainingController
 from .explore_panel import ExplorePanel
 from .export_panel import FORMATS, ExportPanel
 from .sketch import SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
-from .view3d import ShapeView
-from .worker import TrainWorker
+from .view3d import KEYS_3D, ShapeView
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "meshes" / "petal.grc"
-DEFAULT_TEMPLATES = REPO / "templates" / "petal"
 TABS = ("explore", "sketch", "train", "export")
+SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
+    ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
+    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
+    ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
+] + KEYS_3D
+
+
+def user_folder() -> Path:
+    """Where copies of the bundled examples are proposed: ~/GRC Studio."""
+    return Path.home() / "GRC Studio"
+
+
+def make_user_folder():
+    """~/GRC Studio, made when a save dialog proposes it (so the dialog opens there)."""
+    try:
+        user_folder().mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # the dialog then opens elsewhere; the user picks a folder
+
+
+def scrolled(panel):
+    """A side panel in a scroll area: on a short screen its widgets stay reachable."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -46,7 +73,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel),
                                ("Explore", "Sketch", "Train", "Export")):
-            self.tabs.addTab(panel, name)
+            self.tabs.addTab(scrolled(panel), name)
+        self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)
         split.addWidget(self.tabs)
@@ -54,32 +82,52 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 2)
         self.setCentralWidget(split)
         self.splitter = split
-        self.worker: TrainWorker | None = None
+        self.training = TrainingController(self)
+        self.exports = ExportController()
+        self.crash_handler = None  # gui.crash.CrashHandler, set by main() (or a test)
+        self.model_unsaved = False  # a trained model kept only in memory (File > Save model as…)
         self.train_config = None  # None: the settings chosen in the Train tab (tests set a tiny config)
         self.messages: list[str] = []  # every error shown, newest last
         self.headless = False  # errors go to stderr instead of dialogs
         self._camera_set = False
         self._menus()
+        self.autosave_warning = QLabel("")
+        self.autosave_warning.setStyleSheet("color: #b00000")
+        self.autosave_warning.hide()
+        self.statusBar().addPermanentWidget(self.autosave_warning)
         self.statusBar().showMessage("Open a model (.grc) or a template folder")
 
         # subscriptions: models -> views
         self.doc.model_changed.connect(self._model_changed)
         self.doc.templates_changed.connect(self._templates_changed)
         self.doc.dirty_changed.connect(self._title)
+        self.doc.autosave_failed.connect(self._autosave_failed)
         self.state.changed.connect(self._shape_changed)
         self.state.view_changed.connect(self._view_options)
         self.sketch.changed.connect(self._shape_changed)
         self.tabs.currentChanged.connect(lambda i: self._shape_changed())
-        self.sketch_panel.new.clicked.connect(lambda: self.sketch.new_template(self.doc.model, self.state.blend))
+        self.sketch_panel.new.clicked.connect(self.new_template)
         self.sketch_panel.save.clicked.connect(self.save_templates)
-        self.train_panel.start.clicked.connect(self.start_training)
+        self.train_panel.start.clicked.connect(lambda: self.start_training())
         self.train_panel.cancel.clicked.connect(self.cancel_training)
+        self.training.progress.connect(self.train_panel.show_progress)
+        self.training.finished.connect(self._trained)
+        self.training.failed.connect(self._training_failed)
+        self.training.cancelled.connect(self._training_cancelled)
+        self.training.running_changed.connect(self.train_panel.set_running)
         e = self.export_panel
         e.shape.clicked.connect(lambda: self._ask_path("Export shape", FORMATS[e.format.currentText()], self.export_shape))
         e.animation.clicked.connect(lambda: self._ask_path("Export sweep", ".glb", self.export_sweep))
         e.traces.clicked.connect(lambda: self._ask_path("Traces plot", ".png", self.export_traces))
         e.screenshot.clicked.connect(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
+        self.view.on_reset_key = self.reset_camera
+        self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
+
+    @property
+    def worker(self):
+        """The running training's worker thread, or None."""
+        return self.training.worker
 
     def _menus(self):
         file = self.menuBar().addMenu("&File")
@@ -87,8 +135,11 @@ class MainWindow(QMainWindow):
                                 ("Open template folder…", "Ctrl+Shift+O", self._ask_open_folder),
                                 ("Save templates", QKeySequence.Save, self.save_templates),
                                 ("Save templates as…", QKeySequence.SaveAs, self._ask_save_as),
+                                ("Save model as…", None, self._ask_save_model_as),
                                 ("Quit", QKeySequence.Quit, self.close)):
-            action = QAction(text, self, shortcut=QKeySequence(key))
+            action = QAction(text, self)
+            if key is not None:
+                action.setShortcut(QKeySequence(key))
             action.triggered.connect(slot)
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
@@ -98,6 +149,20 @@ class MainWindow(QMainWindow):
         redo.setShortcut(QKeySequence.Redo)
         edit.addAction(undo)
         edit.addAction(redo)
+        help_menu = self.menuBar().addMenu("&Help")
+        keys = QAction("Keyboard shortcuts", self)
+        keys.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys)
+
+    def shortcuts_text(self) -> str:
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for k, what in SHORTCUTS)
+        return f"<table>{rows}</table><p>The mouse in the 3D view: left turns, middle pans, wheel zooms.</p>"
+
+    def show_shortcuts(self):
+        box = QMessageBox(QMessageBox.NoIcon, "Keyboard shortcuts", self.shortcuts_text(), QMessageBox.Close, self)
+        box.setObjectName("shortcuts")
+        box.setTextFormat(Qt.RichText)
+        box.exec_()
 
     # -- messages ------------------------------------------------------------------------------
     def error(self, message: str, title="GRC Studio"):
@@ -115,13 +180,16 @@ class MainWindow(QMainWindow):
         return TABS[self.tabs.currentIndex()]
 
     def open(self, path=None) -> bool:
-        """Open a .grc model or a template folder (no path: the bundled petal); False after a dialog."""
+        """Open a .grc model or a template folder (no path: the bundled petal); False after a dialog.
+
+        Whatever the file holds, a failure leaves the open document as it was.
+        """
         try:
             if path is None:
-                if DEFAULT_MODEL.exists():
-                    self.doc.open_model(DEFAULT_MODEL, DEFAULT_TEMPLATES)
+                if examples.model_path().exists():
+                    self.doc.open_model(examples.model_path(), examples.template_set_path())
                 else:
-                    self.doc.open_folder(DEFAULT_TEMPLATES)
+                    self.doc.open_folder(examples.template_set_path())
             elif Path(path).is_dir():
                 self.doc.open_folder(path)
             else:
@@ -129,6 +197,11 @@ class MainWindow(QMainWindow):
         except GRCError as e:
             self.error(str(e), "Cannot open")
             return False
+        except (OSError, ValueError, ArithmeticError, KeyError, TypeError, IndexError, MemoryError) as e:
+            self.error(f"{path}: cannot open ({type(e).__name__}: {e})", "Cannot open")
+            return False
+        self.model_unsaved = False
+        self.reset_camera()
         self._offer_recovery()
         opened = self.doc.model_path or self.doc.folder
         self.statusBar().showMessage(f"Opened {opened}" + ("" if self.doc.model else " (no model yet: train it)"))
@@ -137,8 +210,12 @@ class MainWindow(QMainWindow):
         return True
 
     def _offer_recovery(self):
-        data = self.doc.pending_recovery()
-        if data is None or self.headless:  # a screenshot leaves the recovery file for the next real start
+        if self.headless:  # a screenshot leaves the recovery file for the next real start
+            return
+        data, problem = self.doc.read_recovery()
+        if problem:
+            self.error(problem, "Autosave set aside")
+        if data is None:
             return
         answer = QMessageBox.question(
             self, "Restore unsaved edits?",
@@ -151,21 +228,27 @@ class MainWindow(QMainWindow):
 
     def _ask_open_model(self):
         if self._confirm_discard():
-            path, _ = QFileDialog.getOpenFileName(self, "Open model", str(REPO / "meshes"), "GRC models (*.grc)")
+            path, _ = QFileDialog.getOpenFileName(self, "Open model", str(self._open_folder()), "GRC models (*.grc)")
             if path:
                 self.open(path)
 
     def _ask_open_folder(self):
         if self._confirm_discard():
-            path = QFileDialog.getExistingDirectory(self, "Open template folder", str(REPO / "templates"))
+            path = QFileDialog.getExistingDirectory(self, "Open template folder", str(self._open_folder()))
             if path:
                 self.open(path)
+
+    def _open_folder(self) -> Path:
+        where = self.doc.model_path or self.doc.folder
+        return Path(where).parent if where else user_folder()
 
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):
         self.state.set_model(self.doc.model)
-        self.train_panel.result.setText(
-            f"Model: {self.doc.model_path or 'not saved'}" if self.doc.model else "No model yet: press Train.")
+        where = self.doc.model_path or "not saved (File > Save model as…)"
+        if self.doc.model_read_only:
+            where = f"{where} (a bundled example: Train asks where to save the new model)"
+        self.train_panel.result.setText(f"Model: {where}" if self.doc.model else "No model yet: press Train.")
         self._title()
 
     def _templates_changed(self):
@@ -173,7 +256,16 @@ class MainWindow(QMainWindow):
 
     def _title(self, *args):
         what = self.doc.model_path or self.doc.folder or "untitled"
-        self.setWindowTitle(f"GRC Studio — {Path(str(what)).name}{' *' if self.doc.dirty else ''}")
+        example = " (example, read-only)" if examples.is_bundled(what) else (
+            " (templates: example, read-only)" if self.doc.example else "")
+        self.setWindowTitle(f"GRC Studio — {Path(str(what)).name}{example}{' *' if self.doc.dirty else ''}")
+
+    def _autosave_failed(self, message):
+        """Shown until an autosave works again; editing goes on."""
+        self.autosave_warning.setText(message)
+        self.autosave_warning.setVisible(bool(message))
+        if message:
+            self.statusBar().showMessage(message, 15000)
 
     def shown_grid(self):
         """What the 3D view shows: the edited template in Sketch, else the model's shape."""
@@ -210,13 +302,14 @@ class MainWindow(QMainWindow):
 
     def reset_camera(self):
         """Frame everything the templates reach over time (so playing time keeps the shape in view)."""
-        points = np.stack([t.points for t in self.doc.templates]) if self.doc.templates else None
-        if points is None:
+        # templates whose grids disagree (a folder being fixed) have points of different shapes
+        points = np.concatenate([t.points.reshape(-1, 3) for t in self.doc.templates]) if self.doc.templates else None
+        if points is None or not np.isfinite(points).all():
             self.view.reset_camera()
         else:
-            lo, hi = points.reshape(-1, 3).min(axis=0), points.reshape(-1, 3).max(axis=0)
+            lo, hi = points.min(axis=0), points.max(axis=0)
             if self.state.petals > 1 and self.mode != "sketch":
-                r = float(np.hypot(points[..., 0], points[..., 1]).max())
+                r = float(np.hypot(points[:, 0], points[:, 1]).max())
                 lo[:2], hi[:2] = -r, r
             self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])
         self._camera_set = True
@@ -229,8 +322,13 @@ class MainWindow(QMainWindow):
         self.view.render(now=True)
 
     # -- saving templates -------------------------------------------------------------------------
+    def new_template(self):
+        if not self.sketch.new_template(self.doc.model, self.state.blend):
+            self.statusBar().showMessage("Nothing to make a template from: open a model or a template folder", 8000)
+
     def save_templates(self) -> bool:
-        if self.doc.folder is None:
+        """Save to the template folder; a bundled example (or no folder) asks where first."""
+        if self.doc.templates_read_only:
             return self._ask_save_as()
         try:
             self.doc.save()
@@ -240,15 +338,86 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {len(self.doc.templates)} templates to {self.doc.folder}", 5000)
         return True
 
+    def proposed_folder(self) -> Path:
+        """A new folder in ~/GRC Studio named after the open set (petal, petal-2, ...)."""
+        name = (self.doc.folder or self.doc.model_path or Path("templates")).stem
+        base = user_folder() / name
+        candidate, i = base, 2
+        while candidate.exists() and candidate != self.doc.folder:
+            candidate, i = base.with_name(f"{name}-{i}"), i + 1
+        return candidate
+
     def _ask_save_as(self) -> bool:
-        folder = QFileDialog.getExistingDirectory(self, "Save templates to folder", str(REPO / "templates"))
+        """Ask for a new (or empty) folder for the templates and save there."""
+        proposed = self.proposed_folder()
+        make_user_folder()
+        why = "this is a bundled example: save a copy" if self.doc.example else "choose a new or empty folder"
+        folder, _ = QFileDialog.getSaveFileName(self, f"Save templates as a folder ({why})", str(proposed), "Folders (*)",
+                                                options=QFileDialog.DontConfirmOverwrite)
         if not folder:
             return False
-        self.doc.folder = Path(folder)
-        return self.save_templates()
+        folder = Path(folder)
+        if examples.is_bundled(folder):
+            self.error(f"{folder} is a bundled example; choose another folder.", "Templates not saved")
+            return False
+        if folder.exists() and (not folder.is_dir() or (folder != self.doc.folder and any(folder.iterdir()))):
+            self.error(f"{folder} is not a new or empty folder; choose another one.", "Templates not saved")
+            return False
+        try:
+            self.doc.save(folder)
+        except (GRCError, OSError) as e:
+            self.error(str(e), "Templates not saved")
+            return False
+        self._title()
+        self.statusBar().showMessage(f"Saved {len(self.doc.templates)} templates to {self.doc.folder}", 5000)
+        return True
+
+    def _ask_save_model_as(self) -> bool:
+        if self.doc.model is None:
+            self.error("No model yet: train one first.", "Model not saved")
+            return False
+        name = (self.doc.model_path or self.doc.folder or Path("model")).stem
+        start = user_folder() / f"{name}.grc" if self.doc.model_read_only or self.doc.model_path is None \
+            else self.doc.model_path
+        make_user_folder()
+        path, _ = QFileDialog.getSaveFileName(self, "Save model as", str(start), "GRC models (*.grc)")
+        return bool(path) and self.save_model_as(path)
+
+    def save_model_as(self, path) -> bool:
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".grc")
+        if examples.is_bundled(path):
+            self.error(f"{path} is a bundled example; choose another file.", "Model not saved")
+            return False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.doc.model.save(path)
+        except (GRCError, OSError) as e:
+            self.error(str(e), "Model not saved")
+            return False
+        self.doc.model_path = path
+        self.model_unsaved = False
+        self._model_changed()
+        self.statusBar().showMessage(f"Saved the model to {path}", 5000)
+        return True
 
     def _confirm_discard(self) -> bool:
-        """True when there are no unsaved edits, or the user saved or discarded them."""
+        """True when there are no unsaved edits (templates, a trained model), or the user saved or discarded them."""
+        if not self._confirm_templates():
+            return False
+        if not self.model_unsaved or self.headless:
+            return True
+        answer = QMessageBox.question(self, "Unsaved trained model", "The trained model is not saved. Save it first?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self._ask_save_model_as()
+        if answer == QMessageBox.Discard:
+            self.model_unsaved = False
+            return True
+        return False
+
+    def _confirm_templates(self) -> bool:
         if not self.doc.dirty:
             return True
         answer = QMessageBox.question(self, "Unsaved template edits", "Save your template edits first?",
@@ -265,57 +434,94 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait()
+        self.training.wait()
         self.view.close_plotter()
         event.accept()
 
     # -- training ----------------------------------------------------------------------------------
-    def model_target(self) -> Path:
-        """Where a trained model is saved: over the open model, else beside the template folder."""
+    def model_target(self) -> Path | None:
+        """Where a trained model is saved: over the open model, else beside the template folder;
+        None for a bundled example (start_training asks where)."""
         if self.doc.model_path is not None:
-            return self.doc.model_path
-        folder = self.doc.folder or Path.cwd() / "templates"
-        return folder.with_suffix(".grc")
+            return None if self.doc.model_read_only else self.doc.model_path
+        if self.doc.folder is None or examples.is_bundled(self.doc.folder):
+            return None
+        return self.doc.folder.with_suffix(".grc")
 
-    def start_training(self):
-        if self.worker is not None:
-            return
+    def start_training(self, ask=True) -> bool:
+        """Train from the current templates; the result goes to the model file chosen now."""
+        if self.training.running:
+            return False
         if self.doc.error:
             self.error(f"The template set cannot be trained: {self.doc.error}", "Cannot train")
-            return
+            return False
         try:
             templates = self.doc.template_set()
             config = self.train_config or quality_config(self.train_panel.quality.currentText())
         except GRCError as e:
             self.error(str(e), "Cannot train")
-            return
-        self.worker = TrainWorker(templates, config, self.train_panel.device.currentText(), self)
-        self.worker.progress.connect(self.train_panel.show_progress)
-        self.worker.done.connect(self._trained)
-        self.worker.failed.connect(self._training_failed)
-        self.worker.cancelled.connect(self._training_cancelled)
-        self.worker.finished.connect(self._worker_finished)
-        self.train_panel.set_running(True)
-        self.train_panel.result.setText("Training… the app stays usable; the current model stays until it is done.")
+            return False
+        target = self.model_target()
+        if target is None and ask and not self.headless:  # a bundled example: ask where the new model goes
+            name = (self.doc.model_path or self.doc.folder or Path("model")).stem
+            make_user_folder()
+            path, _ = QFileDialog.getSaveFileName(self, "Save the trained model as (the example stays as it is)",
+                                                  str(user_folder() / f"{name}.grc"), "GRC models (*.grc)")
+            if not path:
+                return False
+            target = Path(path) if Path(path).suffix else Path(path).with_suffix(".grc")
+            if examples.is_bundled(target):
+                self.error(f"{target} is a bundled example; choose another file.", "Cannot train")
+                return False
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                self.error(f"{target.parent}: cannot create the folder ({e.strerror})", "Cannot train")
+                return False
+        self.training.start(templates, config, self.train_panel.device.currentText(), target,
+                            source=self.doc.model_path or self.doc.folder)
+        where = target or "not saved until you choose (File > Save model as…)"
+        self.train_panel.result.setText(f"Training… the app stays usable; the result goes to {where}.")
         self.statusBar().showMessage("Training…")
-        self.worker.start()
+        return True
 
     def cancel_training(self):
-        if self.worker is not None:
-            self.worker.cancel()
+        self.training.cancel()
 
-    def _trained(self, model):
-        target = self.model_target()
-        try:
-            self.doc.set_model(model, target)
-        except (GRCError, OSError) as e:
-            self.doc.set_model(model)
-            self.error(f"Trained, but not saved: {e}", "Model not saved")
+    def _trained(self, model, saved_to, message):
+        """Show the new model if the document it was trained for is still open; else only say where it went."""
+        source = self.training.source
+        current = self.doc.model_path or self.doc.folder
         self.train_panel.bar.setValue(1000)
-        self.train_panel.result.setText(f"Done in {model.info.get('seconds', 0):.1f} s; saved to {self.doc.model_path}")
-        self.statusBar().showMessage(f"Trained model saved to {self.doc.model_path}", 10000)
+        seconds = f"Done in {model.info.get('seconds', 0):.1f} s. " if hasattr(model, "info") else ""
+        if source is not None and current is not None and Path(current) != source and \
+                (saved_to is None or Path(current) != Path(saved_to)):
+            text = f"{seconds}{message} (another document is open now; it is unchanged)"
+            self.train_panel.result.setText(text)
+            self.statusBar().showMessage(text, 10000)
+            if saved_to is None:  # nowhere to go and nothing open to hold it: keep it in the recovery folder
+                from .controllers import keep_in_recovery
+
+                try:
+                    kept = f"it is kept as {keep_in_recovery(model, Path(source).stem)}"
+                except (GRCError, OSError) as e:
+                    kept = f"it could not be kept in the recovery folder either ({e})"
+                self.error(f"{message}. The training was started for {source}, which is no longer open; {kept}.",
+                           "Model not saved")
+            return
+        self.doc.model_path = None if saved_to is None else Path(saved_to)
+        self.model_unsaved = saved_to is None
+        self.doc.set_model(model)
+        if saved_to is None and "not saved to" in message:  # the write failed: a copy in the recovery folder too
+            from .controllers import keep_in_recovery
+
+            try:
+                kept = f"; a copy is kept as {keep_in_recovery(model, (source or Path('model')).stem)}"
+            except (GRCError, OSError):
+                kept = ""
+            self.error(f"{message}{kept} — use File > Save model as…", "Model not saved")
+        self.train_panel.result.setText(seconds + message)
+        self.statusBar().showMessage(message, 10000)
         if self.mode == "train" or self.mode == "sketch":
             self.tabs.setCurrentIndex(TABS.index("explore"))
 
@@ -328,26 +534,27 @@ class MainWindow(QMainWindow):
         self.train_panel.bar.setValue(0)
         self.statusBar().showMessage("Training cancelled", 5000)
 
-    def _worker_finished(self):
-        self.worker.deleteLater()
-        self.worker = None
-        self.train_panel.set_running(False)
-
     # -- export ----------------------------------------------------------------------------------------
     def _ask_path(self, title, suffix, action):
+        """Take the shape on screen now, then ask where to write it."""
         if self.doc.model is None and action is not self.save_screenshot:
             self.error("No model to export yet: train one first.", title)
             return
-        path, _ = QFileDialog.getSaveFileName(self, title, str(Path.cwd() / f"shape{suffix}"), f"*{suffix}")
+        shot = None if action is self.save_screenshot else self.exports.capture(self.state, self.mesh_options())
+        path, _ = QFileDialog.getSaveFileName(self, title, str(self._export_folder() / f"shape{suffix}"), f"*{suffix}")
         if path:
             if not Path(path).suffix:
                 path += suffix
-            action(path)
+            action(path) if shot is None else action(path, shot=shot)
+
+    def _export_folder(self) -> Path:
+        cwd = Path.cwd()
+        return user_folder() if examples.is_bundled(cwd) or cwd == examples.ROOT else cwd
 
     def _export(self, write, path):
         try:
             out = write(path)
-        except (GRCError, OSError) as e:
+        except (GRCError, OSError, ValueError) as e:
             self.error(str(e), "Export failed")
             return None
         self.export_panel.last.setText(f"Wrote {out}")
@@ -358,29 +565,23 @@ class MainWindow(QMainWindow):
         s = self.state
         return dict(subdivide=s.subdivide, petals=s.petals, thickness=s.thickness)
 
-    def export_shape(self, path):
-        """The shape on screen (time, blend or drawn path) through the CLI's writer."""
-        from grc.shapes import export
+    def _shot(self, shot):
+        return shot or self.exports.capture(self.state, self.mesh_options())
 
-        def write(p):
-            args = self.state.shape_args()
-            return export(self.doc.model, p, args.pop("time"), args.pop("blend"), **args, **self.mesh_options())
-        return self._export(write, path)
+    def export_shape(self, path, shot=None):
+        """The shape on screen (time, blend or drawn path) when asked, through the CLI's writer."""
+        shot = self._shot(shot)
+        return self._export(lambda p: self.exports.write_shape(shot, p), path)
 
-    def export_sweep(self, path, sweep=None, frames=None):
-        from grc.shapes import export_animation
-
+    def export_sweep(self, path, sweep=None, frames=None, shot=None):
+        shot = self._shot(shot)
         sweep = sweep or self.export_panel.sweep.currentText()
         frames = frames or self.export_panel.frames.value()
-        s = self.state
-        blend = s.blend if sweep == "time" else 0.0
-        return self._export(lambda p: export_animation(self.doc.model, p, sweep=sweep, frames=frames, time=s.time,
-                                                       blend=blend, **self.mesh_options()), path)
+        return self._export(lambda p: self.exports.write_sweep(shot, p, sweep, frames), path)
 
-    def export_traces(self, path):
-        from grc.plots import plot_traces
-
-        return self._export(lambda p: plot_traces(self.doc.model, p, time=self.state.time), path)
+    def export_traces(self, path, shot=None):
+        shot = self._shot(shot)
+        return self._export(lambda p: self.exports.write_traces(shot, p), path)
 
     def save_screenshot(self, path, whole_window=True):
         """A PNG of the window (or of the 3D view alone)."""
@@ -425,23 +626,29 @@ def _app() -> QApplication:
 def main(path: str | None = None, *, screenshot: str | None = None, time: float | None = None,
          blend: str | None = None, benchmark: bool = False, size: tuple[int, int] | None = None) -> int:
     """Run GRC Studio; with `screenshot` render one frame to a PNG and exit, with `benchmark` print timings."""
+    from .crash import install
+
     app = _app()
     window = MainWindow()
+    window.crash_handler = install(window)
+    try:
+        return _run(app, window, path, screenshot, time, blend, benchmark, size)
+    finally:
+        window.crash_handler.uninstall()
+
+
+def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
     headless = window.headless = bool(screenshot or benchmark)
-    window.resize(*(size or (1280, 800)))
+    window.resize(*(size or default_size(app)))
     window.show()
     app.processEvents()
     opened = window.open(path)
     if not opened and headless:
         return 2
     try:
-        if time is not None:
-            window.state.set_time(time)
-        if blend is not None:
-            window.state.set_blend([float(v) for v in blend.split(",")] if "," in blend else float(blend))
-    except (GRCError, ValueError) as e:
-        message = f"blend: {e}" if isinstance(e, ValueError) else str(e)
-        window.error(message)
+        apply_options(window, time, blend)
+    except GRCError as e:
+        window.error(str(e))
         if headless:
             return 2
     app.processEvents()
@@ -459,5 +666,35 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
         return 0
     if opened and window.doc.model is None and not window.doc.error:
         window.tabs.setCurrentIndex(TABS.index("train"))
-        window.start_training()  # a template folder without a model: train it, visibly
+        window.start_training(ask=False)  # a template folder without a model: train it, visibly
     return app.exec_()
+
+
+def default_size(app) -> tuple[int, int]:
+    """1280 x 800, or less on a smaller screen (a 1366 x 768 laptop: the window fits, title bar and all)."""
+    screen = app.primaryScreen()
+    if screen is None:
+        return 1280, 800
+    free = screen.availableGeometry()
+    return min(1280, free.width() - 40), min(800, free.height() - 40)
+
+
+def apply_options(window, time=None, blend=None):
+    """--time and --blend: real, finite numbers within what the model and the blend slider reach."""
+    state = window.state
+    if time is not None:
+        low, high = state.time_range()
+        state.set_time(number(time, "--time", low=low, high=high))
+    if blend is not None:
+        from .state import BLEND_RANGE, WEIGHT_RANGE
+
+        parts = str(blend).split(",")
+        values = []
+        for part in parts:
+            try:
+                value = float(part)
+            except ValueError:
+                raise GRCError(f"expected a number, got {part.strip()!r}", field="--blend") from None
+            low, high = BLEND_RANGE if len(parts) == 1 else WEIGHT_RANGE
+            values.append(number(value, "--blend", low=max(low, -MAX_BLEND), high=min(high, MAX_BLEND)))
+        state.set_blend(values if len(values) > 1 else values[0])

@@ -91,7 +91,8 @@ class ContextPad(QWidget):
         if self._traces_for is None or self._traces_for[0] is not model or self._traces_for[1] != self.state.time:
             self.traces = model.traces(self.state.time, PAD_SAMPLES)[:, 0]  # (K, M', C); only time changes them
             self._traces_for = (model, self.state.time)
-        self.path = self.state.path if self.state.path is not None else self.state.blend_context(self.morph)
+        drawn = self.state.path
+        self.path = drawn if drawn is not None else self.state.blend_context(self.morph)
         if self._drag is None:  # the axes hold still while dragging
             self._fit_axis()
         self.rows = model.morph_samples(None)
@@ -311,7 +312,8 @@ class ContextPad(QWidget):
 
     def _paint_stroke(self, m0, c0, m1, c1):
         """Set the drawn path between two mouse positions (a straight segment in the pad)."""
-        path = (self.state.path if self.state.path is not None else self.path).copy()
+        drawn = self.state.path
+        path = (drawn if drawn is not None else self.path).copy()
         lo, hi = sorted((m0, m1))
         inside = (self.morph >= lo) & (self.morph <= hi)
         if not inside.any():  # a stroke between two samples: set the nearest one

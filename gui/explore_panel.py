@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PyQt5.QtCore import QRectF, Qt, QTimer
-from PyQt5.QtGui import QColor, QPainter
+from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QPainter, QValidator
 from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
@@ -17,6 +17,42 @@ STEPS = 1000
 PLAY_STEP = 8  # slider positions per Play tick (40 ms): the whole range in 5 s
 
 
+class RangeSpinBox(QDoubleSpinBox):
+    """A spin box that takes any number typed, keeps it within its range and says so (`clamped`)."""
+
+    clamped = pyqtSignal(float, float)  # what was typed, what it became
+
+    def validate(self, text, pos):
+        state, text, pos = super().validate(text, pos)
+        if state != QValidator.Acceptable and self._typed(text) is not None:
+            state = QValidator.Acceptable  # out of range: accepted, then clamped (instead of silently refused)
+        return state, text, pos
+
+    def _typed(self, text):
+        try:
+            return float(self.stripped(text).replace(",", "."))
+        except ValueError:
+            return None
+
+    def stripped(self, text):
+        text = text.strip()
+        for part in (self.prefix(), self.suffix()):
+            text = text.replace(part, "") if part else text
+        return text.strip()
+
+    def valueFromText(self, text):
+        typed = self._typed(text)
+        if typed is None or typed != typed:  # not a number, or NaN
+            return self.value()
+        value = min(max(typed, self.minimum()), self.maximum())
+        if value != typed:
+            self.clamped.emit(typed, value)
+        return value
+
+    def fixup(self, text):
+        return text
+
+
 class ValueSlider(QWidget):
     """A horizontal slider over [low, high] with a spin box and labelled marks under it."""
 
@@ -25,8 +61,9 @@ class ValueSlider(QWidget):
         self.low, self.high, self.marks = low, high, list(marks)  # marks: [(value, label, color)]
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, STEPS)
-        self.spin = QDoubleSpinBox(decimals=decimals, singleStep=10 ** -decimals, keyboardTracking=False)
+        self.spin = RangeSpinBox(decimals=decimals, singleStep=10 ** -decimals, keyboardTracking=False)
         self.spin.setRange(low, high)
+        self.spin.setToolTip(f"from {low:g} to {high:g}")
         self.spin.setFixedWidth(70)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -95,6 +132,8 @@ class _Marks(QWidget):
 class ExplorePanel(QWidget):
     """Time, blend and context pad, plus the 3D view's options."""
 
+    out_of_range = pyqtSignal(str)  # a typed value was brought into range: what the status bar says
+
     def __init__(self, state: ExploreState, parent=None):
         super().__init__(parent)
         self.state = state
@@ -110,6 +149,7 @@ class ExplorePanel(QWidget):
         row.addWidget(self.loop)
         layout.addWidget(box)
         self.time.on_change(state.set_time)
+        self.time.spin.clamped.connect(lambda typed, value: self._clamped("Time", self.time, typed, value))
         self.play_timer = QTimer(self, interval=40)
         self.play_timer.timeout.connect(self._tick)
         self.play.toggled.connect(lambda on: self.play_timer.start() if on else self.play_timer.stop())
@@ -171,10 +211,14 @@ class ExplorePanel(QWidget):
             for slider, w in zip(self.blend_sliders, s.weights):
                 slider.set_value(w)
 
+    def _clamped(self, what, slider, typed, value):
+        self.out_of_range.emit(f"{what} goes from {slider.low:g} to {slider.high:g}: {typed:g} became {value:g}")
+
     def _rebuild(self, model):
         t = model.templates.time
         self.time.low, self.time.high = float(t[0]), float(t[-1])
         self.time.spin.setRange(self.time.low, self.time.high)
+        self.time.spin.setToolTip(f"time from {self.time.low:g} to {self.time.high:g}")
         self.time.marks = [(v, f"{v:g}", "#666666") for v in t]
         self.time.marks_row.setVisible(True)
         for slider in self.blend_sliders:
@@ -185,13 +229,19 @@ class ExplorePanel(QWidget):
             marks = [(0.0, names[0], COLORS[0]), (1.0, names[1], COLORS[1])]
             slider = ValueSlider(*BLEND_RANGE, marks)
             slider.on_change(self.state.set_blend)
-            slider.setToolTip("0 = first template, 1 = second; outside [0, 1] extrapolates")
+            slider.setToolTip(f"0 = first template, 1 = second; outside [0, 1] extrapolates, "
+                              f"from {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as far as the context pad reaches)")
+            slider.spin.setToolTip(f"blend from {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (0 = {names[0]}, 1 = {names[1]})")
+            slider.spin.clamped.connect(lambda typed, value, s=slider: self._clamped("Blend", s, typed, value))
             self.blend_layout.addWidget(slider)
             self.blend_sliders.append(slider)
         else:
             for k, name in enumerate(names):
                 slider = ValueSlider(*WEIGHT_RANGE, [(0.0, "0", "#666666"), (1.0, f"{name} = 1", COLORS[k % len(COLORS)])])
                 slider.on_change(lambda v, k=k: self.state.set_weight(k, v))
+                slider.spin.setToolTip(f"weight of {name}, from {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}")
+                slider.spin.clamped.connect(lambda typed, value, s=slider, n=name: self._clamped(f"Weight of {n}", s,
+                                                                                                 typed, value))
                 self.blend_layout.addWidget(slider)
                 self.blend_sliders.append(slider)
         self.dim.setMaximum(max(0, model.context_dims - 1))

@@ -16,8 +16,9 @@ import numpy as np
 from PyQt5.QtWidgets import QApplication
 
 import grc
+from grc import examples
 
-from .app import DEFAULT_MODEL, DEFAULT_TEMPLATES, MainWindow, _app
+from .app import MainWindow, _app
 
 
 def settle(window, seconds=0.3):
@@ -33,8 +34,8 @@ def main(out="docs/images") -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = _app()  # noqa: F841 - keep the application alive
     work = Path(tempfile.mkdtemp())
-    shutil.copy(DEFAULT_MODEL, work / "petal.grc")
-    shutil.copytree(DEFAULT_TEMPLATES, work / "petal")
+    shutil.copy(examples.model_path(), work / "petal.grc")
+    shutil.copytree(examples.template_set_path(), work / "petal")
     window = MainWindow()
     window.resize(1280, 800)
     window.show()

@@ -92,6 +92,8 @@ class SketchState(QObject):
 
     def copy_step(self, source: int):
         """Copy time step `source`'s grid onto the current time step."""
+        if not self.doc.templates:
+            return
         t = self.doc.templates[self.k]
         if not 0 <= source < t.grid_shape[0] or source == self.step:
             return
@@ -99,9 +101,19 @@ class SketchState(QObject):
         points[self.step] = points[source]
         self.doc.set_points(self.k, points, f"Copy time step {source} to {self.step}")
 
-    def new_template(self, model=None, blend=None):
-        """A new template: the model's shape at every time step for `blend`, else a copy of the current one."""
-        doc, base = self.doc, self.doc.templates[self.k]
+    def new_template(self, model=None, blend=None) -> bool:
+        """A new template: the model's shape at every time step for `blend`, else a copy of the current one.
+
+        With every template deleted, the model's first template gives the time steps and morph;
+        False when there is nothing to start from (no template, no model).
+        """
+        doc = self.doc
+        if doc.templates:
+            base = doc.templates[self.k]
+        elif model is not None:
+            base = model.templates.templates[0]
+        else:
+            return False
         name = unique_name([t.name for t in doc.templates], "template")
         if model is not None and model.grid_shape == base.grid_shape and np.allclose(model.templates.time, base.time):
             points = np.stack([model.shape(t, blend) for t in base.time])
@@ -109,8 +121,11 @@ class SketchState(QObject):
             points = base.points
         doc.edit(doc.templates + [copy_template(base, name, points)], f"New template {name}")
         self.set(k=len(doc.templates) - 1)
+        return True
 
     def duplicate(self):
+        if not self.doc.templates:
+            return
         doc, base = self.doc, self.doc.templates[self.k]
         name = unique_name([t.name for t in doc.templates], base.name + "-copy")
         doc.edit(doc.templates[: self.k + 1] + [copy_template(base, name)] + doc.templates[self.k + 1:],
@@ -120,7 +135,7 @@ class SketchState(QObject):
     def rename(self, name: str):
         name = name.strip()
         doc = self.doc
-        if not name or name == doc.templates[self.k].name:
+        if not doc.templates or not name or name == doc.templates[self.k].name:
             return
         templates = list(doc.templates)
         templates[self.k] = copy_template(templates[self.k], name)
@@ -150,7 +165,7 @@ class GridView2D(QWidget):
         super().__init__(parent)
         self.sketch, self.view = sketch, view
         self.axes = VIEWS[view]
-        self.setMinimumSize(150, 150)
+        self.setMinimumSize(100, 100)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self._drag = None
         self._frame = None
@@ -362,9 +377,13 @@ class SketchPanel(QWidget):
                 x, y, z = t.points[s.step, r, c]
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
-        self.copy_prev.setEnabled(s.step > 0)
+        for button in (self.duplicate, self.rename_button, self.delete):
+            button.setEnabled(bool(doc.templates))
+        self.copy_prev.setEnabled(bool(doc.templates) and s.step > 0)
         self.copy_next.setEnabled(bool(doc.templates) and s.step < doc.templates[s.k].grid_shape[0] - 1)
         where = str(doc.folder) if doc.folder else "no folder yet (Save asks for one)"
+        if doc.templates_read_only and doc.folder:
+            where += " (a bundled example: Save asks where to put a copy)"
         if doc.error:
             self.status.setText(f"<span style='color:#b00020'>⚠ The set cannot be saved or trained: {doc.error}</span>")
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time as clock
 from pathlib import Path
@@ -17,7 +18,10 @@ from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QUndoCommand, QUndoStack
 
 from grc import GRCError, GRCModel, Template, load_model
+from grc.examples import is_bundled
 from grc.io import atomic_write
+from grc.io import recovery_folder as _recovery_folder
+from grc.limits import MAX_TEMPLATE_BYTES, parse_json, read_text
 from grc.templates import check_set, load_template, template_filename
 
 PAD_SAMPLES = 64  # morph samples of the context pad's curves (and of a drawn context path)
@@ -36,7 +40,7 @@ class ExploreState(QObject):
         self.model: GRCModel | None = None
         self.time = 0.0
         self.weights = np.zeros(2)  # one weight per template (blend = alpha = weights[1] for two)
-        self.path = None  # a drawn context path: (PAD_SAMPLES, C) over pad_morph(), or None
+        self.offsets = None  # a drawn context path, as offsets from the blend's own path: (PAD_SAMPLES, C)
         self.subdivide, self.show_grid, self.petals, self.thickness = 2, False, 1, 0.0
 
     # -- model ---------------------------------------------------------------------------------
@@ -50,8 +54,8 @@ class ExploreState(QObject):
                 self.time = float(t[min(len(t) - 1, int(0.7 * (len(t) - 1)))])
             if old is None or len(old.templates) != len(model.templates):
                 self.weights = np.eye(len(model.templates))[0] if len(model.templates) > 2 else np.array([0.5, 0.5])
-            if self.path is not None and (old is None or old.context_dims != model.context_dims):
-                self.path = None
+            if self.offsets is not None and (old is None or old.context_dims != model.context_dims):
+                self.offsets = None
         self.changed.emit()
 
     @property
@@ -62,15 +66,42 @@ class ExploreState(QObject):
     def pad_morph(self) -> np.ndarray:
         return self.model.morph_samples(PAD_SAMPLES)
 
+    @property
+    def path(self):
+        """The drawn context path at the current time, (PAD_SAMPLES, C), or None (the blend's own).
+
+        It is stored as offsets from the blend's own path, so it follows time as the traces do.
+        """
+        if self.offsets is None or self.model is None:
+            return None
+        return self.blend_context(self.pad_morph()) + self.offsets
+
+    def time_range(self) -> tuple[float, float]:
+        t = self.model.templates.time if self.model is not None else (0.0, 1.0)
+        return float(t[0]), float(t[-1])
+
     # -- setters (each emits `changed`) ----------------------------------------------------------
     def set_time(self, time: float):
-        self.time = float(time)
+        """A time within the model's range (a value that is not a finite number is ignored)."""
+        time = float(time)
+        if not math.isfinite(time):
+            return
+        low, high = self.time_range()
+        self.time = min(max(time, low), high)
         self.changed.emit()
 
     def set_blend(self, blend):
-        """α (two templates) or K weights; returns to the blend's own context path."""
-        self.weights = self.model.blend_weights(blend).astype(float) if self.model else np.atleast_1d(blend)
-        self.path = None
+        """α (two templates) or K weights; returns to the blend's own context path.
+
+        Values that are not finite are ignored; each is kept within the blend slider's reach.
+        """
+        values = np.atleast_1d(np.asarray(blend, dtype=float))
+        if not np.isfinite(values).all():
+            return
+        values = np.clip(values, *BLEND_RANGE) if values.size == 1 else values
+        blend = float(values[0]) if values.size == 1 else values
+        self.weights = self.model.blend_weights(blend).astype(float) if self.model else values
+        self.offsets = None
         self.changed.emit()
 
     def set_weight(self, k: int, value: float):
@@ -81,8 +112,15 @@ class ExploreState(QObject):
         self.set_blend(w)
 
     def set_path(self, path):
-        """A drawn context path over pad_morph(), (PAD_SAMPLES, C); None returns to the blend."""
-        self.path = None if path is None else np.array(path, dtype=float)
+        """A drawn context path over pad_morph() at the current time, (PAD_SAMPLES, C); None returns
+        to the blend. Kept as offsets from the blend's own path (so a time change moves it along)."""
+        if path is None:
+            self.offsets = None
+        else:
+            path = np.array(path, dtype=float)
+            if not np.isfinite(path).all():
+                return
+            self.offsets = path - self.blend_context(self.pad_morph())
         self.changed.emit()
 
     def set_view(self, **options):
@@ -96,15 +134,16 @@ class ExploreState(QObject):
 
     def context(self, morph=None) -> np.ndarray:
         """The current context path at the shape's morph samples: (M', C)."""
-        if self.path is None:
+        path = self.path
+        if path is None:
             return self.blend_context(morph)
         samples, pad = self.model.morph_samples(morph), self.pad_morph()
-        return np.stack([np.interp(samples, pad, self.path[:, c]) for c in range(self.path.shape[1])], axis=1)
+        return np.stack([np.interp(samples, pad, path[:, c]) for c in range(path.shape[1])], axis=1)
 
     def shape_args(self) -> dict:
         """Arguments for model.shape / grc.shapes.export that give the shape on screen."""
         args = dict(time=self.time, blend=self.blend)
-        if self.path is not None:
+        if self.offsets is not None:
             args["context"] = self.context()
         return args
 
@@ -118,7 +157,33 @@ class ExploreState(QObject):
 
 
 def recovery_folder() -> Path:
-    return Path(os.environ.get("GRC_STUDIO_RECOVERY", Path.home() / ".cache" / "grc-studio" / "recovery"))
+    """Where autosaves go: grc.io.recovery_folder() ($GRC_STUDIO_RECOVERY)."""
+    return _recovery_folder()
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged file (or a folder in its place) to `<name>.damaged` (then .damaged-2, ...)."""
+    target = path.with_name(path.name + ".damaged")
+    i = 2
+    while target.exists() or target.is_symlink():
+        target = path.with_name(f"{path.name}.damaged-{i}")
+        i += 1
+    os.rename(path, target)
+    return target
+
+
+def check_model(model: GRCModel, path=None):
+    """Refuse a model whose shapes are not finite numbers (a damaged file), before it is shown."""
+    t = model.templates.time
+    blend = 0.5 if len(model.templates) == 2 else np.full(len(model.templates), 1 / len(model.templates))
+    for time in (t[0], t[-1]):
+        try:
+            with np.errstate(all="ignore"):  # a damaged model's NaNs are refused below, not warned about
+                grid = model.shape(float(time), blend)
+        except (ArithmeticError, ValueError, IndexError, TypeError) as e:
+            raise GRCError(f"damaged model: its shape cannot be computed ({type(e).__name__}: {e})", path=path) from None
+        if not np.isfinite(grid).all():
+            raise GRCError("damaged model: its shapes are not finite numbers", path=path)
 
 
 class Snapshot(QUndoCommand):
@@ -150,6 +215,7 @@ class Document(QObject):
     model_changed = pyqtSignal()
     templates_changed = pyqtSignal()
     dirty_changed = pyqtSignal(bool)
+    autosave_failed = pyqtSignal(str)  # why the recovery file could not be written ("" once it works again)
 
     def __init__(self):
         super().__init__()
@@ -169,6 +235,7 @@ class Document(QObject):
     def open_model(self, path, folder=None):
         """Open a .grc model; its templates become the set to sketch (saved to `folder`)."""
         model = load_model(path)  # raises GRCError on a damaged file; nothing changes then
+        check_model(model, path)
         self.model, self.model_path = model, Path(path)
         templates, files = [copy_template(t) for t in model.templates], []
         if folder is not None and Path(folder).is_dir():
@@ -237,10 +304,26 @@ class Document(QObject):
     def dirty(self) -> bool:
         return not self.undo.isClean()
 
+    @property
+    def templates_read_only(self) -> bool:
+        """The template folder is a bundled example (or there is none): saving asks where."""
+        return self.folder is None or is_bundled(self.folder)
+
+    @property
+    def model_read_only(self) -> bool:
+        return self.model_path is not None and is_bundled(self.model_path)
+
+    @property
+    def example(self) -> bool:
+        """A bundled example is open (its files are never written)."""
+        return any(p is not None and is_bundled(p) for p in (self.folder, self.model_path))
+
     # -- saving --------------------------------------------------------------------------------
     def save(self, folder=None) -> list[Path]:
         """Write the set to its folder as `<i>-<name>.json` (atomic per file), removing files it replaced."""
         folder = Path(folder or self.folder)
+        if is_bundled(folder):
+            raise GRCError("this is a bundled example; save a copy elsewhere (File > Save templates as…)", path=folder)
         if self.error:
             raise GRCError(f"not saved, the template set has a problem: {self.error}", path=folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -266,32 +349,58 @@ class Document(QObject):
     def _schedule_recovery(self, *args):
         self._recovery_timer.start()
 
-    def write_recovery(self):
-        """Autosave the edited templates (or remove the recovery file once nothing is unsaved)."""
-        if not self.dirty:
-            self.clear_recovery()
-            return
-        path = self.recovery_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"source": str(self.folder or self.model_path), "saved_at": clock.strftime("%Y-%m-%d %H:%M:%S"),
-                "templates": [t.to_json() for t in self.templates]}
-        atomic_write(path, json.dumps(data))
+    def write_recovery(self) -> bool:
+        """Autosave the edited templates (or remove the recovery file once nothing is unsaved).
+
+        A failure (folder not writable, disk full) is reported through `autosave_failed`; editing goes on.
+        """
+        try:
+            if not self.dirty:
+                self.clear_recovery()
+                return True
+            path = self.recovery_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = {"source": str(self.folder or self.model_path), "saved_at": clock.strftime("%Y-%m-%d %H:%M:%S"),
+                    "templates": [t.to_json() for t in self.templates]}
+            atomic_write(path, json.dumps(data))
+        except (OSError, GRCError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            self.autosave_failed.emit(f"Autosave failed ({reason}) in {recovery_folder()}: save your edits")
+            return False
+        self.autosave_failed.emit("")
+        return True
 
     def clear_recovery(self):
         self._recovery_timer.stop()
-        self.recovery_path().unlink(missing_ok=True)
+        try:
+            self.recovery_path().unlink(missing_ok=True)
+        except OSError:  # an unwritable recovery folder, or a folder in the file's place: left for later
+            pass
+
+    def read_recovery(self) -> tuple[dict | None, str | None]:
+        """(the recovery file's contents, None) if an earlier session left unsaved edits of this set;
+        (None, message) for a damaged one, which is set aside as `<name>.damaged`; (None, None) if none."""
+        path = self.recovery_path()
+        if not (path.exists() or path.is_symlink()):
+            return None, None
+        try:
+            data = parse_json(read_text(path, MAX_TEMPLATE_BYTES * 16, "recovery file"), path)
+            if not isinstance(data, dict) or not isinstance(data.get("templates"), list):
+                raise GRCError("expected an object with a list of templates", path=path)
+            data["templates"] = [Template.from_json(t, path) for t in data["templates"]]
+            if not data["templates"]:
+                raise GRCError("holds no templates", path=path)
+            return data, None
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, GRCError) as e:
+            try:
+                aside = set_aside(path)
+            except OSError as move:
+                return None, f"The autosave {path} is damaged ({e}) and could not be set aside ({move.strerror}); it was ignored."
+            return None, f"The autosave of these templates was damaged ({e}); it was set aside as {aside}."
 
     def pending_recovery(self) -> dict | None:
         """The recovery file's contents if an earlier session left unsaved edits of this set."""
-        path = self.recovery_path()
-        if not path.exists():
-            return None
-        try:
-            data = json.loads(path.read_text())
-            data["templates"] = [Template.from_json(t, path) for t in data["templates"]]
-            return data
-        except (ValueError, KeyError, TypeError, GRCError):
-            return None
+        return self.read_recovery()[0]
 
     def restore(self, data: dict):
         """Put recovered templates back as one undoable (and unsaved) edit."""

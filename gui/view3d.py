@@ -43,6 +43,10 @@ BACKGROUND = ("#e6e9f0", None)
 SURFACE = "#e8a0b4"
 GRID = "#304060"
 SELECTED = "#ffb000"
+# The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
+# hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
+# are swallowed before they act.
+KEYS_3D = [("R (3D view)", "Frame the shape again (all of time)")]
 DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending request", posted to the view
 
 
@@ -127,9 +131,26 @@ class ShapeView(QWidget):
         self.surface = self.grid_mesh = self.selected_mesh = None
         self.options = dict(subdivide=2, petals=1, thickness=0.0)
         self.show_grid = False
+        self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
+        self._only_our_keys()
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
         self._posted = False  # a DRAW_EVENT is on its way
         self.last_grid = None
+
+    def _only_our_keys(self):
+        """Swallow every key event before VTK's interactor style or pyvista's key callbacks see it;
+        R frames the shape again (KEYS_3D)."""
+        iren = self.plotter.iren.interactor
+        tags = {}
+
+        def key(obj, event):
+            if event == "CharEvent" and iren.GetKeySym() in ("r", "R") and self.on_reset_key is not None:
+                self.on_reset_key()
+                self.render()
+            iren.GetCommand(tags[event]).SetAbortFlag(1)
+
+        for event in ("CharEvent", "KeyPressEvent", "KeyReleaseEvent"):
+            tags[event] = iren.AddObserver(event, key, 1000.0)
 
     # -- coalesced updates ----------------------------------------------------------------------
     def request(self, grid_fn):

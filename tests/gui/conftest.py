@@ -75,6 +75,7 @@ def make_window(qtbot, dialogs):
             window.worker.cancel()
             window.worker.wait()
         window.doc.undo.setClean()
+        window.model_unsaved = False
         window.close()
 
 
