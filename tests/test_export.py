@@ -49,15 +49,42 @@ def test_round_trip_through_trimesh(tmp_path, mesh, format):
     assert len(loaded.faces) == len(mesh.triangles)
 
 
-def test_obj_and_ply_keep_quads(tmp_path, mesh):
+def test_obj_and_ply_keep_quads_and_uvs(tmp_path, mesh):
     obj = write_mesh(tmp_path / "petal.obj", mesh).read_text().splitlines()
-    faces = [line.split()[1:] for line in obj if line.startswith("f ")]
-    assert [[int(i) - 1 for i in f] for f in faces] == mesh.faces.tolist()
+    faces = [[corner.split("/") for corner in line.split()[1:]] for line in obj if line.startswith("f ")]
+    assert [[int(v) - 1 for v, _ in f] for f in faces] == mesh.faces.tolist()
+    assert all(v == t for f in faces for v, t in f)  # each vertex's own UV
+    vt = np.array([line.split()[1:] for line in obj if line.startswith("vt ")], float)
+    np.testing.assert_allclose(vt, mesh.uvs, atol=1e-9)
     ply = write_mesh(tmp_path / "petal.ply", mesh).read_bytes()
     header, body = ply.split(b"end_header\n")
-    assert b"element face 12\nproperty list uchar int vertex_indices" in header
-    face_data = np.frombuffer(body[20 * 12:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])
+    assert b"property float s\nproperty float t\nelement face 12\nproperty list uchar int vertex_indices" in header
+    vertex_data = np.frombuffer(body[:20 * 20], "<f4").reshape(20, 5)
+    np.testing.assert_allclose(vertex_data[:, 3:], mesh.uvs, atol=1e-7)
+    face_data = np.frombuffer(body[20 * 20:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])
     assert (face_data["count"] == 4).all() and face_data["indices"].tolist() == mesh.faces.tolist()
+
+
+def test_uvs_follow_the_grid(mesh):
+    """u along a row (point), v along morph (row): the first row's points go 0 to 1 in u at v = 0."""
+    uv = mesh.uvs.reshape(4, 5, 2)
+    np.testing.assert_allclose(uv[0, :, 0], np.linspace(0, 1, 5))
+    np.testing.assert_allclose(uv[:, 0, 1], np.linspace(0, 1, 4))
+    flower = MeshBuilder(4, 5, subdivide=1, thickness=0.1, petals=3).build(bent_grid())
+    sheet = flower.uvs[:7 * 9].reshape(7, 9, 2)  # subdivided 7 x 9, then its back, then the other petals
+    np.testing.assert_allclose(sheet[3, :, 0], np.linspace(0, 1, 9))
+    np.testing.assert_allclose(flower.uvs, np.tile(sheet.reshape(-1, 2), (6, 1)))
+    assert len(flower.uvs) == len(flower.vertices)
+
+
+def test_glb_carries_uvs(tmp_path, mesh):
+    gltf = pygltflib.GLTF2().load(str(write_mesh(tmp_path / "petal.glb", mesh)))
+    primitive = gltf.meshes[0].primitives[0]
+    accessor = gltf.accessors[primitive.attributes.TEXCOORD_0]
+    view = gltf.bufferViews[accessor.bufferView]
+    data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
+    uv = np.frombuffer(data, "<f4").reshape(-1, 2)
+    np.testing.assert_allclose(uv, np.stack([mesh.uvs[:, 0], 1 - mesh.uvs[:, 1]], 1), atol=1e-7)  # glTF: v from the top
 
 
 def test_format_comes_from_the_suffix_or_the_argument(tmp_path, mesh):
