@@ -372,7 +372,8 @@ class MeshBuilder:
     subdivide: Catmull-Clark levels 0-3. thickness: > 0 makes each petal a closed shell, the surface
     offset by ±thickness/2 along its vertex normals, normals outward. petals: copies rotated about Z
     by 360°/petals each, petal 0 unrotated; `flower` (a Flower) arranges them instead, with base radius,
-    tilt and rings. flip: the surface faces the other way (every quad's winding reversed; a model keeps
+    tilt and rings. flip: the surface faces the other way (every quad's winding reversed, its first corner
+    and so its triangles' diagonal kept; a model keeps
     this as GRCModel.flip_normals). Every mesh carries UVs (grid_uvs of the subdivided grid, per petal).
     """
 
@@ -386,7 +387,7 @@ class MeshBuilder:
         self.operator = subdivision_operator(rows, points, subdivide)  # (V, rows * points)
         sheet = grid_faces(*subdivided_size(rows, points, subdivide))
         if self.flip:
-            sheet = np.ascontiguousarray(sheet[:, ::-1])
+            sheet = np.ascontiguousarray(sheet[:, [0, 3, 2, 1]])  # the same diagonal splits it
         n = self.operator.shape[0]
         uvs = grid_uvs(*subdivided_size(rows, points, subdivide))
         faces = sheet
