@@ -1,14 +1,19 @@
+import shutil
+
 import numpy as np
 import pygltflib
 import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
+import grc
 from blender_util import requires_blender, run_blender
 from grc import formats
+from grc.cli import main
 from grc.errors import GRCError, WriteError
 from grc.formats import FORMATS, write_mesh, write_morph_glb
-from grc.mesh import Mesh, MeshBuilder
+from grc.mesh import Flower, Mesh, MeshBuilder
+from grc.shapes import export
 
 Y_UP = {"obj": True, "ply": False, "stl": False, "glb": True}
 NAMES = ["time 0.00", "time 0.40", "blend 1.50", "blend -0.25"]
@@ -216,3 +221,47 @@ def test_blenders_default_importers_put_every_vertex_back(tmp_path, mesh):
     for i, name in enumerate(NAMES):
         keys = morph["curves"][f'key_blocks["{name}"].value']
         assert keys == [[float(frame), float(frame == i)] for frame in range(len(NAMES))]
+
+
+# -- the CLI: flowers and facing ----------------------------------------------------------------
+
+def read_ply(path):
+    """Vertices (V, 3), UVs (V, 2) and quads of a PLY written by grc.formats."""
+    header, body = path.read_bytes().split(b"end_header\n")
+    count = int(header.split(b"element vertex ")[1].split(b"\n")[0])
+    vertices = np.frombuffer(body[:20 * count], "<f4").reshape(count, 5)
+    faces = np.frombuffer(body[20 * count:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])["indices"]
+    return vertices[:, :3], vertices[:, 3:], faces
+
+
+def test_cli_flower_options_give_the_librarys_flower(petal_model_file, tmp_path, capsys):
+    options = ["--flower", "5", "--base-radius", "0.2", "--tilt", "30", "--rings", "2", "--ring-scale", "0.6",
+               "--ring-rotation", "10", "--ring-tilt", "15", "--vary-time", "0.1", "--vary-blend", "0.4",
+               "--flower-seed", "3"]
+    out = tmp_path / "cli.ply"
+    assert main(["export", str(petal_model_file), "-o", str(out), "--time", "0.7", "--blend", "0.5",
+                 "--subdivide", "1", *options]) == 0, capsys.readouterr().err
+    flower = Flower(petals=5, base_radius=0.2, tilt=30, rings=2, ring_scale=0.6, ring_rotation=10, ring_tilt=15,
+                    vary_time=0.1, vary_blend=0.4, seed=3)
+    model = grc.load_model(petal_model_file)
+    library = export(model, tmp_path / "lib.ply", 0.7, 0.5, subdivide=1, flower=flower)
+    cli, lib = read_ply(out), read_ply(library)
+    for a, b in zip(cli, lib):
+        np.testing.assert_array_equal(a, b)
+    assert len(cli[0]) == 10 * len(read_ply(export(model, tmp_path / "one.ply", 0.7, 0.5, subdivide=1))[0])
+    assert main(["export", str(petal_model_file), "-o", str(tmp_path / "x.ply"), "--rings", "40"]) == 2
+    assert "--rings: expected a value from 1 to 16" in capsys.readouterr().err
+
+
+def test_cli_normals_flip_is_kept_with_the_model_and_every_export_follows(petal_model_file, tmp_path, capsys):
+    path = shutil.copy(petal_model_file, tmp_path / "petal.grc")
+    assert main(["normals", str(path)]) == 0 and "normals as made" in capsys.readouterr().out
+    assert main(["export", str(path), "-o", str(tmp_path / "before.ply")]) == 0
+    assert main(["normals", str(path), "--flip"]) == 0 and "normals flipped" in capsys.readouterr().out
+    model = grc.load_model(path)
+    assert model.flip_normals and model.info["flip_normals"] is True
+    assert main(["export", str(path), "-o", str(tmp_path / "after.ply")]) == 0
+    before, after = read_ply(tmp_path / "before.ply"), read_ply(tmp_path / "after.ply")
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(after[2], before[2][:, [0, 3, 2, 1]])  # every quad turned over
+    assert main(["normals", str(path), "--no-flip"]) == 0 and not grc.load_model(path).flip_normals
