@@ -15,7 +15,7 @@ the trained model as a five-petal GRC object, rendered beside its templates.
 Run with the project's Python: it builds the add-on zip (grc.blender.build_addon), then runs this same
 file in Blender's Python ($GRC_BLENDER_PYTHON, else .venv-blender/bin/python, bpy 5.0.1), which installs
 the add-on into a throwaway user folder, loads the model with bpy.ops.grc.load_model and renders three
-flowers (blend 0, 1 and 1.6) with Cycles on the CPU.
+flowers (blend 0, 1 and 1.6; two rings, base radius 0.1, seeded per-petal variation) with Cycles on the CPU.
 """
 
 import argparse
@@ -56,6 +56,8 @@ def render_in_blender(args):
         bpy.ops.grc.load_model(filepath=args["model"])
         flower = bpy.context.active_object
         flower.grc.time, flower.grc.blend, flower.grc.petals, flower.grc.subdivision = 1.0, blend, 5, 2
+        flower.grc.base_radius, flower.grc.rings, flower.grc.ring_scale, flower.grc.ring_tilt = 0.1, 2, 0.7, -20.0
+        flower.grc.vary_time, flower.grc.vary_blend = 0.05, 0.2  # seeded: no two petals alike
         flower.location = (x, 0, 0.6)
         flower.rotation_euler = (3.14159, 0, 0.3)  # the petals' tips curl towards -Z: show the cup from above
         flower.data.materials.append(material(f"petal {blend}", color, subsurface=0.2))
