@@ -331,16 +331,16 @@ class Flower:
         return [(float(t), weights + m) for t, m in zip(times, moves)]
 
     def grids(self, shape, time: float, blend, K: int) -> np.ndarray:
-        """Each petal's grid, (count, rows, points, 3), from shape(time, blend) -> grid (one call when
-        nothing varies)."""
+        """Each petal's grid, (count, rows, points, 3), from shape(time, blend) -> grid; when nothing varies,
+        one call and one grid for all petals, (1, rows, points, 3) (MeshBuilder.build and place take either)."""
         if not self.varies:
-            return np.asarray(shape(time, blend), float)[None].repeat(self.count, axis=0)
+            return np.asarray(shape(time, blend), float)[None]
         return np.stack([np.asarray(shape(t, b), float) for t, b in self.petal_settings(time, blend, K)])
 
     def place(self, petals) -> np.ndarray:
-        """Petal vertices (count, V, 3) placed around the flower, one array (count · V, 3)."""
+        """Petal vertices (count, V, 3), or one petal's (1, V, 3) for all, placed around the flower: (count · V, 3)."""
         linear, offsets = self.placements()
-        petals = np.asarray(petals, float)
+        petals = np.broadcast_to(np.asarray(petals, float), (self.count, *np.shape(petals)[1:]))
         return (np.einsum("pvj,pij->pvi", petals, linear) + offsets[:, None, :]).reshape(-1, 3)
 
     def to_json(self) -> dict:
@@ -420,6 +420,4 @@ class MeshBuilder:
             offset = np.stack([_vertex_normals(s, self._sheet, self._incidence) for s in surface])
             offset *= self.thickness / 2
             surface = np.concatenate([surface + offset, surface - offset], axis=1)
-        if len(surface) == 1 and count > 1:
-            surface = np.broadcast_to(surface, (count, *surface.shape[1:]))
         return Mesh(self.flower.place(surface), self.faces, self._mesh_incidence, self.uvs)

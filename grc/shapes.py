@@ -35,8 +35,9 @@ def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 
 
 def flower_grids(model: GRCModel, time: float, blend=0.0, flower: Flower | None = None, *, morph=None,
                  context=None, look=None) -> np.ndarray:
-    """Each petal's grid of a flower, (flower.count, M', N, 3): the shape at (time, blend) through the look,
-    each petal's time and blend varied as the flower says (a raw `context` cannot vary its blend)."""
+    """Each petal's grid of a flower, (flower.count, M', N, 3), or (1, M', N, 3) when no petal varies: the
+    shape at (time, blend) through the look, each petal's time and blend varied as the flower says (a raw
+    `context` cannot vary its blend). MeshBuilder.build takes either."""
     flower = Flower() if flower is None else flower
     if context is not None and flower.vary_blend > 0:
         raise GRCError("a raw context has no blend to vary: leave out the blend variation", field="vary_blend")

@@ -146,13 +146,13 @@ def shape_mesh(settings, model, time=None, blend=None):
     blend = blend_of(settings, model) if blend is None else blend
     flower, look = flower_of(settings), look_of(settings)
     shape = petal_shape(settings, model, look)
-    grids = flower.grids(shape, time, blend, len(model.templates))  # (count, M, N, 3)
+    grids = flower.grids(shape, time, blend, len(model.templates))  # (count, M, N, 3), or (1, ...) for all
     petal = grids[0] if not flower.varies else shape(time, blend)
-    count, rows, points, _ = grids.shape
+    count, (rows, points) = flower.count, grids.shape[1:3]
     faces = grid_faces(rows, points)
     if model.flip_normals:
         faces = faces[:, [0, 3, 2, 1]]  # as grc.mesh flips them
-    vertices = flower.place(grids.reshape(count, -1, 3))
+    vertices = flower.place(grids.reshape(len(grids), -1, 3))
     faces = np.concatenate([faces + k * rows * points for k in range(count)])
     return vertices, faces, np.tile(grid_uvs(rows, points), (count, 1)), petal
 
