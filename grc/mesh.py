@@ -403,6 +403,8 @@ class MeshBuilder:
         self.uvs = np.tile(uvs, (count, 1))  # (V, 2): every petal the same
         self.uvs.flags.writeable = False
         self._mesh_incidence = _incidence(self.faces, n * count)  # every mesh it builds shares it (normals)
+        linear, offsets = self.flower.placements()
+        self._linear_t, self._offsets = linear.transpose(0, 2, 1), offsets[:, None, :]  # row vectors times L^T
 
     def build(self, grid) -> Mesh:
         """The mesh of one grid (rows, points, 3), or of one grid per petal (flower.count, rows, points, 3):
@@ -414,10 +416,16 @@ class MeshBuilder:
         if grid.shape[1:] != self.shape or len(grid) not in (1, count):
             raise GRCError(f"expected a grid of shape {self.shape} (or {count} of them, one per petal), "
                            f"got {grid.shape}", field="grid")
-        flat = grid.reshape(len(grid), -1, 3).transpose(1, 0, 2).reshape(grid.shape[1] * grid.shape[2], -1)
-        surface = (self.operator @ flat).reshape(-1, len(grid), 3).transpose(1, 0, 2)  # (grids, V, 3)
+        if len(grid) == 1:
+            surface = (self.operator @ grid.reshape(-1, 3))[None]  # (1, V, 3)
+        else:
+            flat = grid.reshape(len(grid), -1, 3).transpose(1, 0, 2).reshape(grid.shape[1] * grid.shape[2], -1)
+            surface = (self.operator @ flat).reshape(-1, len(grid), 3).transpose(1, 0, 2)  # (grids, V, 3)
         if self.thickness > 0:
             offset = np.stack([_vertex_normals(s, self._sheet, self._incidence) for s in surface])
             offset *= self.thickness / 2
             surface = np.concatenate([surface + offset, surface - offset], axis=1)
-        return Mesh(self.flower.place(surface), self.faces, self._mesh_incidence, self.uvs)
+        placed = np.matmul(surface, self._linear_t)  # (count, V, 3), as Flower.place
+        if self.flower.base_radius:
+            placed += self._offsets
+        return Mesh(placed.reshape(-1, 3), self.faces, self._mesh_incidence, self.uvs)
