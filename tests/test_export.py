@@ -193,7 +193,11 @@ for key, path in ARGS.items():
     if obj.data.shape_keys:
         entry["keys"] = [{"name": k.name, "range": [k.slider_min, k.slider_max], "world": [world(p.co) for p in k.data]}
                          for k in obj.data.shape_keys.key_blocks]
-        curves = obj.data.shape_keys.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+        action = obj.data.shape_keys.animation_data.action
+        if hasattr(action, "layers"):  # Blender 4.4+: layered actions
+            curves = action.layers[0].strips[0].channelbags[0].fcurves
+        else:  # Blender 4.2 LTS
+            curves = action.fcurves
         entry["curves"] = {c.data_path: [list(k.co) for k in c.keyframe_points] for c in curves}
     result[key] = entry
 emit(result)
