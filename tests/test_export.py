@@ -12,8 +12,8 @@ from grc import formats
 from grc.cli import main
 from grc.errors import GRCError, WriteError
 from grc.formats import FORMATS, write_mesh, write_morph_glb
-from grc.mesh import Flower, Mesh, MeshBuilder
-from grc.shapes import export
+from grc.mesh import Flower, Mesh, MeshBuilder, subdivided_size
+from grc.shapes import export, export_animation
 
 Y_UP = {"obj": True, "ply": False, "stl": False, "glb": True}
 NAMES = ["time 0.00", "time 0.40", "blend 1.50", "blend -0.25"]
@@ -269,3 +269,13 @@ def test_cli_normals_flip_is_kept_with_the_model_and_every_export_follows(petal_
     np.testing.assert_array_equal(before[0], after[0])
     np.testing.assert_array_equal(after[2], before[2][:, [0, 3, 2, 1]])  # every quad turned over
     assert main(["normals", str(path), "--no-flip"]) == 0 and not grc.load_model(path).flip_normals
+
+
+def test_a_flower_sweep_carries_uvs(petal_model, tmp_path):
+    flower = Flower(petals=3, rings=2, vary_time=0.1, seed=4)
+    path = export_animation(petal_model, tmp_path / "sweep.glb", frames=3, subdivide=1, flower=flower)
+    gltf = pygltflib.GLTF2().load(str(path))
+    attributes = gltf.meshes[0].primitives[0].attributes
+    uv = gltf.accessors[attributes.TEXCOORD_0]
+    rows, points = subdivided_size(*petal_model.grid_shape[1:], 1)
+    assert uv.count == gltf.accessors[attributes.POSITION].count == 6 * rows * points
