@@ -433,7 +433,18 @@ def export(
     context: Optional[str] = typer.Option(None, help="Raw context values instead of a blend (expert)."),
     morph_samples: Optional[int] = typer.Option(None, "--morph-samples", help="Rows per petal (default: the templates')."),
     subdivide: int = typer.Option(0, help="Subdivision Surface levels, 0-3."),
-    flower: int = typer.Option(1, help="Petals arranged around the Z axis."),
+    flower: int = typer.Option(1, help="Petals arranged around the Z axis (per ring)."),
+    base_radius: float = typer.Option(0.0, "--base-radius", help="Flower: each petal's base this far from the axis."),
+    tilt: float = typer.Option(0.0, help="Flower: degrees each petal turns up (towards +Z) about its base; "
+                                         "negative droops."),
+    rings: int = typer.Option(1, help="Flower: rings of petals, each inner ring smaller and turned."),
+    ring_scale: float = typer.Option(0.8, "--ring-scale", help="Flower: each ring's size against the one outside it."),
+    ring_rotation: Optional[float] = typer.Option(None, "--ring-rotation", help="Flower: degrees each ring turns "
+                                                  "against the one outside it (default: half a petal's step)."),
+    ring_tilt: float = typer.Option(0.0, "--ring-tilt", help="Flower: degrees of tilt each inner ring adds."),
+    vary_time: float = typer.Option(0.0, "--vary-time", help="Flower: each petal's time moves by up to this much."),
+    vary_blend: float = typer.Option(0.0, "--vary-blend", help="Flower: each petal's blend moves by up to this much."),
+    flower_seed: int = typer.Option(0, "--flower-seed", help="Flower: the seed of the per-petal variation."),
     thickness: float = typer.Option(0.0, help="Give the surface this thickness."),
     animate: Optional[str] = typer.Option(None, help="Sweep 'time' or 'blend' into GLB morph targets (shape keys)."),
     frames: int = typer.Option(9, help="Morph targets in a sweep."),
@@ -456,6 +467,8 @@ def export(
     number(morph_samples, "--morph-samples", 2, limits.MAX_MORPH_SAMPLES, integer=True)
     number(subdivide, "--subdivide", 0, limits.MAX_SUBDIVIDE, integer=True)
     number(flower, "--flower", 1, limits.MAX_PETALS, integer=True)
+    arrangement = _flower(flower, base_radius, tilt, rings, ring_scale, ring_rotation, ring_tilt, vary_time,
+                          vary_blend, flower_seed)
     number(thickness, "--thickness", 0, limits.MAX_THICKNESS)
     number(frames, "--frames", 2, limits.MAX_FRAMES, integer=True)
     ends = {}
@@ -472,19 +485,35 @@ def export(
         from .diverge.bend import load_look
 
         model = load_model(model_file)
-        options = dict(morph=morph_samples, subdivide=subdivide, petals=flower, thickness=thickness)
+        options = dict(morph=morph_samples, subdivide=subdivide, flower=arrangement, thickness=thickness)
         bends = None if look is None else load_look(look)
         if elite is not None:
             from .diverge.search import load_elite
 
             _, elite_time, grid, _ = load_elite(elite_folder, elite_id, model)
-            export_shape(model, output, elite_time, grid=grid, subdivide=subdivide, petals=flower, thickness=thickness)
+            export_shape(model, output, elite_time, grid=grid, subdivide=subdivide, flower=arrangement,
+                         thickness=thickness)
         elif animate:
             export_animation(model, output, sweep=animate, frames=frames, time=time, blend=weights,
                              start=ends.get("--start"), stop=ends.get("--stop"), look=bends, **options)
         else:
             export_shape(model, output, time, weights, context=context_values, look=bends, **options)
     typer.echo(f"wrote {printable(output)}")
+
+
+def _flower(petals, base_radius, tilt, rings, ring_scale, ring_rotation, ring_tilt, vary_time, vary_blend, seed):
+    """The export's grc.mesh.Flower; a bad value names its option."""
+    from .mesh import Flower
+
+    values = dict(petals=petals, base_radius=base_radius, tilt=tilt, rings=rings, ring_scale=ring_scale,
+                  ring_rotation=ring_rotation, ring_tilt=ring_tilt, vary_time=vary_time, vary_blend=vary_blend,
+                  seed=seed)
+    try:
+        return Flower(**values)
+    except GRCError as e:
+        option = "--flower" if e.field == "petals" else "--flower-seed" if e.field == "seed" else \
+            "--" + str(e.field).replace("_", "-")
+        raise GRCError(e.message, field=option) from None
 
 
 def _elite(text: str) -> tuple[Path, int]:
@@ -664,6 +693,21 @@ def info(path: Path = typer.Argument(..., help="A .grc model file or a template 
                      f"training      {c.steps} steps x {c.batch_size} rows, {printable(i.get('seconds', '?'), 40)} s on "
                      f"{printable(i.get('device', '?'), 40)}, {printable(i.get('trained_at', '?'), 40)}"]
     typer.echo("\n".join(lines))
+
+
+@app.command()
+def normals(
+    model_file: Path = typer.Argument(..., help="A .grc model file."),
+    flip: Optional[bool] = typer.Option(None, "--flip/--no-flip", help="Make its surfaces face the other way "
+                                        "(--flip) or as made (--no-flip), saved in the model file."),
+):
+    """Show or set which way a model's surfaces face; every export and the Blender add-on follow it."""
+    with work(model_file if flip is not None else None):
+        model = load_model(model_file)
+        if flip is not None and flip != model.flip_normals:
+            model.flip_normals = flip
+            model.save(model_file)
+    typer.echo(f"{printable(model_file)}: normals {'flipped' if model.flip_normals else 'as made'}")
 
 
 def _set_lines(s) -> list[str]:

@@ -3,8 +3,9 @@ Blender shape keys.
 
 Our coordinates are Z-up as in Blender. Each format is written in its own convention so that Blender's
 default importers put every vertex back where it is here: OBJ and glTF are Y-up, written as (x, z, -y);
-PLY and STL keep (x, y, z). OBJ and PLY keep the quads; STL and GLB hold triangles. Every file is
-written atomically: a failed write leaves an existing file as it was.
+PLY and STL keep (x, y, z). OBJ and PLY keep the quads; STL and GLB hold triangles. A mesh's UVs (one per
+vertex) are written as OBJ `vt`, PLY `s, t` and glTF TEXCOORD_0 (v stored as 1 - v, glTF's origin being
+top left); STL has none. Every file is written atomically: a failed write leaves an existing file as it was.
 """
 
 from pathlib import Path
@@ -39,9 +40,10 @@ def write_mesh(path, mesh: Mesh, format: str | None = None) -> Path:
     return path
 
 
-def write_morph_glb(path, frames, faces, names, *, fps: float = 24) -> Path:
+def write_morph_glb(path, frames, faces, names, *, fps: float = 24, uvs=None) -> Path:
     """Write a GLB of frames (F, V, 3) sharing `faces`: base mesh frames[0], morph target i = frames[i] - frames[0]
     named names[i] (Blender shape keys), and an animation "sweep" that shows frame i at time i / fps.
+    `uvs` (V, 2), when given, become TEXCOORD_0.
     """
     path = Path(path)
     frames, faces = np.asarray(frames, dtype=np.float64), np.asarray(faces)
@@ -57,7 +59,10 @@ def write_morph_glb(path, frames, faces, names, *, fps: float = 24) -> Path:
     fps = number(fps, "fps", low=MIN_FPS, high=MAX_FPS, path=path)
     _check_finite(frames - frames[0], path, "frames")  # the morph targets are stored as float32 too
     triangles = faces if faces.shape[1] == 3 else triangulate(faces)
-    gltf = _gltf(path.stem, to_y_up(frames[0]), triangles, targets=to_y_up(frames - frames[0]), names=names, fps=fps)
+    if uvs is not None and np.shape(uvs) != (vertices, 2):
+        raise GRCError(f"expected UVs of shape ({vertices}, 2), got {np.shape(uvs)}", path=path, field="uvs")
+    gltf = _gltf(path.stem, to_y_up(frames[0]), triangles, targets=to_y_up(frames - frames[0]), names=names, fps=fps,
+                 uvs=uvs)
     with atomic_path(path) as tmp:
         gltf.save_binary(str(tmp))
     return path
@@ -74,24 +79,31 @@ def _check_finite(array, path, field):
 
 
 def _write_obj(tmp, mesh, name):
-    """Text OBJ, Y-up, one quad per `f` line (1-based indices)."""
+    """Text OBJ, Y-up, one quad per `f` line (1-based indices); with UVs, one `vt` per vertex (same index)."""
     v, f = to_y_up(mesh.vertices), mesh.faces + 1
     text = f"# GRC Studio: Y-up, (x, z, -y) of Blender's Z-up coordinates\no {name}\n"
     text += ("v %.9g %.9g %.9g\n" * len(v)) % tuple(v.ravel())
-    text += ("f %d %d %d %d\n" * len(f)) % tuple(f.ravel())
+    if mesh.uvs is not None:
+        text += ("vt %.9g %.9g\n" * len(mesh.uvs)) % tuple(np.asarray(mesh.uvs, float).ravel())
+        text += ("f %d/%d %d/%d %d/%d %d/%d\n" * len(f)) % tuple(np.repeat(f.ravel(), 2))
+    else:
+        text += ("f %d %d %d %d\n" * len(f)) % tuple(f.ravel())
     Path(tmp).write_text(text)
 
 
 def _write_ply(tmp, mesh, name):
-    """Binary little-endian PLY, Z-up as is, float32 vertices and quad faces."""
+    """Binary little-endian PLY, Z-up as is, float32 vertices (with UVs as s, t) and quad faces."""
+    uv = mesh.uvs is not None
     header = (
         "ply\nformat binary_little_endian 1.0\ncomment GRC Studio: Z-up as in Blender\n"
         f"element vertex {len(mesh.vertices)}\nproperty float x\nproperty float y\nproperty float z\n"
-        f"element face {len(mesh.faces)}\nproperty list uchar int vertex_indices\nend_header\n"
+        + ("property float s\nproperty float t\n" if uv else "")
+        + f"element face {len(mesh.faces)}\nproperty list uchar int vertex_indices\nend_header\n"
     )
+    vertices = np.concatenate([mesh.vertices, mesh.uvs], axis=1) if uv else mesh.vertices
     faces = np.empty(len(mesh.faces), dtype=[("count", "u1"), ("indices", "<i4", (4,))])
     faces["count"], faces["indices"] = 4, mesh.faces
-    Path(tmp).write_bytes(header.encode() + mesh.vertices.astype("<f4").tobytes() + faces.tobytes())
+    Path(tmp).write_bytes(header.encode() + vertices.astype("<f4").tobytes() + faces.tobytes())
 
 
 def _write_stl(tmp, mesh, name):
@@ -103,16 +115,16 @@ def _write_glb(tmp, mesh, name):
     """GLB (Y-up) of the triangles, with smooth vertex normals."""
     normals = mesh.vertex_normals
     _check_finite(normals, name, "normals")
-    _gltf(name, to_y_up(mesh.vertices), mesh.triangles, normals=to_y_up(normals)).save_binary(str(tmp))
+    _gltf(name, to_y_up(mesh.vertices), mesh.triangles, normals=to_y_up(normals), uvs=mesh.uvs).save_binary(str(tmp))
 
 
 # writer(tmp, mesh, name): name (the file's stem) names the object where the format has one
 _WRITERS = {"obj": _write_obj, "ply": _write_ply, "stl": _write_stl, "glb": _write_glb}
 
 
-def _gltf(name, positions, triangles, normals=None, targets=(), names=(), fps=24.0) -> gl.GLTF2:
+def _gltf(name, positions, triangles, normals=None, targets=(), names=(), fps=24.0, uvs=None) -> gl.GLTF2:
     """One node, one mesh, one triangle primitive; morph targets (deltas, target 0 may be all zeros)
-    named `names` with an animation playing them one after another."""
+    named `names` with an animation playing them one after another; `uvs` (V, 2) as TEXCOORD_0."""
     blob, views, accessors = bytearray(), [], []
 
     def add(array, dtype, kind, target=None, bounds=False):
@@ -131,6 +143,9 @@ def _gltf(name, positions, triangles, normals=None, targets=(), names=(), fps=24
     attributes = gl.Attributes(POSITION=add(positions, np.float32, gl.VEC3, gl.ARRAY_BUFFER, bounds=True))
     if normals is not None:
         attributes.NORMAL = add(normals, np.float32, gl.VEC3, gl.ARRAY_BUFFER)
+    if uvs is not None:
+        uvs = np.asarray(uvs, float)
+        attributes.TEXCOORD_0 = add(np.stack([uvs[:, 0], 1 - uvs[:, 1]], axis=1), np.float32, gl.VEC2, gl.ARRAY_BUFFER)
     indices = add(triangles.ravel(), np.uint32, gl.SCALAR, gl.ELEMENT_ARRAY_BUFFER)
     morphs = [gl.Attributes(POSITION=add(d, np.float32, gl.VEC3, gl.ARRAY_BUFFER, bounds=True)) for d in targets]
     mesh = gl.Mesh(name=name, primitives=[gl.Primitive(attributes=attributes, indices=indices, targets=morphs)])

@@ -128,6 +128,16 @@ class GRCModel:
     def names(self) -> list[str]:
         return self.templates.names
 
+    @property
+    def flip_normals(self) -> bool:
+        """Whether its surfaces face the other way (every export and the add-on reverse the quads' winding);
+        kept in the model file's info as "flip_normals", set with `grc normals MODEL --flip`."""
+        return self.info.get("flip_normals") is True
+
+    @flip_normals.setter
+    def flip_normals(self, flip: bool):
+        self.info["flip_normals"] = bool(flip)
+
     # -- the networks --------------------------------------------------------------------------
     def _normalize(self, time, morph):
         time, morph = np.broadcast_arrays(np.asarray(time, float), np.asarray(morph, float))

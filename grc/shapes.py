@@ -13,38 +13,60 @@ from .errors import GRCError
 from .formats import write_mesh, write_morph_glb
 from .io import check_writable
 from .limits import MAX_FPS, MIN_FPS, number
-from .mesh import MeshBuilder, check_options
+from .mesh import Flower, MeshBuilder, check_options
 from .model import GRCModel
 from .sweeps import sweep_name, sweep_values
 
 
 def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 0.0, petals: int = 1,
-            frames: int = 1) -> MeshBuilder:
-    """A MeshBuilder for this model's grids (with `morph` samples per petal, as in model.shape).
+            frames: int = 1, flower: Flower | None = None) -> MeshBuilder:
+    """A MeshBuilder for this model's grids (with `morph` samples per petal, as in model.shape), facing as
+    the model says (model.flip_normals).
 
     Every option is checked against grc.limits first (subdivide, petals, thickness, morph samples, and
     the vertices of all `frames` together), so the CLI, the app and the add-on give the same errors.
+    `flower` (a grc.mesh.Flower) replaces `petals` when given.
     """
+    flower = Flower(petals=petals) if flower is None else flower
     rows, points = len(model.morph_samples(morph)), model.grid_shape[2]
-    check_options(rows, points, subdivide, thickness, petals, frames)
-    return MeshBuilder(rows, points, subdivide, thickness, petals)
+    check_options(rows, points, subdivide, thickness, flower.count, frames)
+    return MeshBuilder(rows, points, subdivide, thickness, flower=flower, flip=model.flip_normals)
+
+
+def flower_grids(model: GRCModel, time: float, blend=0.0, flower: Flower | None = None, *, morph=None,
+                 context=None, look=None) -> np.ndarray:
+    """Each petal's grid of a flower, (flower.count, M', N, 3), or (1, M', N, 3) when no petal varies: the
+    shape at (time, blend) through the look, each petal's time and blend varied as the flower says (a raw
+    `context` cannot vary its blend). MeshBuilder.build takes either."""
+    flower = Flower() if flower is None else flower
+    if context is not None and flower.vary_blend > 0:
+        raise GRCError("a raw context has no blend to vary: leave out the blend variation", field="vary_blend")
+    K = len(model.templates)
+    blend = blend if np.ndim(blend) == 0 or K != 2 or np.size(blend) != 1 else float(np.ravel(blend)[0])
+    return flower.grids(lambda t, b: shape_of(model, t, b, morph=morph, context=context, look=look), time, blend, K)
 
 
 def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph=None, subdivide: int = 0,
-           thickness: float = 0.0, petals: int = 1, format: str | None = None, look=None, grid=None) -> Path:
+           thickness: float = 0.0, petals: int = 1, format: str | None = None, look=None, grid=None,
+           flower: Flower | None = None) -> Path:
     """Write the shape at (time, blend) — or at a raw `context` — as OBJ/PLY/STL/GLB, atomically.
 
     `look` (a grc.diverge.bend.Look) bends the decoder as the app and the add-on do; `grid` exports a
-    given grid (an archive's elite) instead of computing one. With subdivide 0, one petal and no
-    thickness the vertices are the grid points in row-major order.
+    given grid (an archive's elite) instead of computing one. `flower` (a grc.mesh.Flower: base radius,
+    tilt, rings, per-petal variation) replaces `petals`. With subdivide 0, one petal and no thickness
+    the vertices are the grid points in row-major order. The mesh carries UVs and faces as
+    model.flip_normals says.
     """
     check_writable(path)
+    flower = Flower(petals=petals) if flower is None else flower
     if grid is None:
-        grid = shape_of(model, time, blend, morph=morph, context=context, look=look)
-    grid = np.asarray(grid, float)
-    check_options(grid.shape[0], grid.shape[1], subdivide, thickness, petals, 1)
-    mesh = MeshBuilder(grid.shape[0], grid.shape[1], subdivide, thickness, petals).build(grid)
-    return write_mesh(path, mesh, format)
+        check_options(len(model.morph_samples(morph)), model.grid_shape[2], subdivide, thickness, flower.count, 1)
+        grids = flower_grids(model, time, blend, flower, morph=morph, context=context, look=look)
+    else:
+        grids = np.asarray(grid, float)[None]
+    check_options(grids.shape[1], grids.shape[2], subdivide, thickness, flower.count, 1)
+    build = MeshBuilder(grids.shape[1], grids.shape[2], subdivide, thickness, flower=flower, flip=model.flip_normals)
+    return write_mesh(path, build.build(grids), format)
 
 
 def shape_of(model: GRCModel, time: float, blend=0.0, *, morph=None, context=None, look=None) -> np.ndarray:
@@ -59,7 +81,8 @@ def shape_of(model: GRCModel, time: float, blend=0.0, *, morph=None, context=Non
 
 def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int = 9, time: float = 0.8,
                      blend=0.0, start: float | None = None, stop: float | None = None, morph=None,
-                     subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24, look=None) -> Path:
+                     subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24, look=None,
+                     flower: Flower | None = None) -> Path:
     """Write a sweep over time (at `blend`) or over blend (at `time`) as a GLB with morph targets.
 
     For a blend sweep `start`/`stop` are blends (a number for two templates, else K weights).
@@ -71,11 +94,12 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
     check_writable(path)
     fps = number(fps, "fps", low=MIN_FPS, high=MAX_FPS)
     values = sweep_values(model, sweep, frames, start, stop)
-    build = builder(model, morph, subdivide, thickness, petals, frames=len(values))
+    build = builder(model, morph, subdivide, thickness, petals, frames=len(values), flower=flower)
     if sweep == "time":
-        grids = [shape_of(model, v, blend, morph=morph, look=look) for v in values]
+        grids = [flower_grids(model, v, blend, build.flower, morph=morph, look=look) for v in values]
     else:
-        grids = [shape_of(model, time, v, morph=morph, look=look) for v in values]
+        grids = [flower_grids(model, time, v, build.flower, morph=morph, look=look) for v in values]
     meshes = [build.build(g) for g in grids]
     frames_xyz = np.stack([m.vertices for m in meshes])
-    return write_morph_glb(path, frames_xyz, build.faces, [sweep_name(sweep, v) for v in values], fps=fps)
+    return write_morph_glb(path, frames_xyz, build.faces, [sweep_name(sweep, v) for v in values], fps=fps,
+                           uvs=build.uvs)

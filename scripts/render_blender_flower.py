@@ -2,6 +2,11 @@
 
     python scripts/render_blender_flower.py [--model meshes/petal.grc] [-o docs/images/blender-flower.png]
     python scripts/render_blender_flower.py --walk [-o docs/images/blender-grid-to-model.png]
+    python scripts/render_blender_flower.py --uvs [-o docs/images/blender-uvs.png]
+
+With --uvs it checks UVs by eye: one flower (two rings, base radius, tilt) four times with Blender's UV grid
+image as its texture: the add-on's GRC object (Subdivision Surface modifier), then the library's OBJ, PLY and
+GLB exports of the same flower imported by Blender's own importers.
 
 With --walk it follows docs/blender.md's walk instead: three Grid primitives made petals by animated
 Simple Deform modifiers, Export Templates (frames 1-5), Train (a real `grc train` of this checkout), and
@@ -10,7 +15,7 @@ the trained model as a five-petal GRC object, rendered beside its templates.
 Run with the project's Python: it builds the add-on zip (grc.blender.build_addon), then runs this same
 file in Blender's Python ($GRC_BLENDER_PYTHON, else .venv-blender/bin/python, bpy 5.0.1), which installs
 the add-on into a throwaway user folder, loads the model with bpy.ops.grc.load_model and renders three
-flowers (blend 0, 1 and 1.6) with Cycles on the CPU.
+flowers (blend 0, 1 and 1.6; two rings, base radius 0.1, seeded per-petal variation) with Cycles on the CPU.
 """
 
 import argparse
@@ -51,6 +56,8 @@ def render_in_blender(args):
         bpy.ops.grc.load_model(filepath=args["model"])
         flower = bpy.context.active_object
         flower.grc.time, flower.grc.blend, flower.grc.petals, flower.grc.subdivision = 1.0, blend, 5, 2
+        flower.grc.base_radius, flower.grc.rings, flower.grc.ring_scale, flower.grc.ring_tilt = 0.1, 2, 0.7, -20.0
+        flower.grc.vary_time, flower.grc.vary_blend = 0.05, 0.2  # seeded: no two petals alike
         flower.location = (x, 0, 0.6)
         flower.rotation_euler = (3.14159, 0, 0.3)  # the petals' tips curl towards -Z: show the cup from above
         flower.data.materials.append(material(f"petal {blend}", color, subsurface=0.2))
@@ -79,6 +86,65 @@ def render_in_blender(args):
     scene.cycles.samples = args["samples"]
     scene.cycles.use_denoising = True
     scene.render.resolution_x, scene.render.resolution_y = 720, 300
+    scene.render.resolution_percentage = 100
+    scene.render.filepath = args["output"]
+    bpy.ops.render.render(write_still=True)
+
+
+UV_FLOWER = dict(petals=5, base_radius=0.15, tilt=-20.0, rings=2, ring_scale=0.7, ring_tilt=-25.0)
+
+
+def uv_material():
+    """A material showing Blender's colour grid image through the mesh's UVs."""
+    import bpy
+
+    result = bpy.data.materials.new("uv grid")
+    result.use_nodes = True
+    nodes = result.node_tree.nodes
+    image = nodes.new("ShaderNodeTexImage")
+    image.image = bpy.data.images.new("uv grid", 1024, 1024)
+    image.image.generated_type = "COLOR_GRID"
+    result.node_tree.links.new(image.outputs["Color"], nodes["Principled BSDF"].inputs["Base Color"])
+    return result
+
+
+def uvs_in_blender(args):
+    """Inside Blender: the add-on's flower and the library's OBJ, PLY and GLB of it, one UV grid texture."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.extensions.package_install_files(filepath=args["zip"], repo="user_default", enable_on_install=True)
+    scene = bpy.context.scene
+    textured = uv_material()
+    bpy.ops.grc.load_model(filepath=args["model"])
+    flower = bpy.context.active_object
+    flower.grc.time, flower.grc.blend, flower.grc.subdivision = args["time"], args["blend"], 2
+    for name, value in UV_FLOWER.items():
+        setattr(flower.grc, name, value)
+    objects = [flower]
+    for path, importer in zip(args["exports"], (bpy.ops.wm.obj_import, bpy.ops.wm.ply_import,
+                                                bpy.ops.import_scene.gltf)):
+        before = set(bpy.data.objects)
+        importer(filepath=path)
+        (imported,) = set(bpy.data.objects) - before
+        objects.append(imported)
+    for i, obj in enumerate(objects):
+        obj.data.materials.clear()
+        obj.data.materials.append(textured)
+        obj.location.x = 2.6 * (i - 1.5)
+    bpy.ops.object.light_add(type="SUN", rotation=(0.3, 0.2, 0))
+    bpy.context.active_object.data.energy = 4
+    bpy.ops.object.camera_add(location=(0, -4.2, 6.5), rotation=(0.55, 0, 0))
+    scene.camera = bpy.context.active_object
+    scene.camera.data.type, scene.camera.data.ortho_scale = "ORTHO", 11
+    world = bpy.data.worlds.new("world")
+    world.color = (0.6, 0.6, 0.62)
+    scene.world = world
+    scene.view_settings.view_transform = "Standard"
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = args["samples"]
+    scene.render.resolution_x, scene.render.resolution_y = 1200, 380
     scene.render.resolution_percentage = 100
     scene.render.filepath = args["output"]
     bpy.ops.render.render(write_still=True)
@@ -171,9 +237,12 @@ def main():
     parser.add_argument("-o", "--output", default=str(ROOT / "docs/images/blender-flower.png"))
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--walk", action="store_true", help="Grid primitives -> templates -> trained model, rendered.")
+    parser.add_argument("--uvs", action="store_true", help="A UV grid texture on the add-on's flower and on exports.")
     options = parser.parse_args()
     if options.walk and options.output == parser.get_default("output"):
         options.output = str(ROOT / "docs/images/blender-grid-to-model.png")
+    if options.uvs and options.output == parser.get_default("output"):
+        options.output = str(ROOT / "docs/images/blender-uvs.png")
     from grc.blender import build_addon
 
     blender = os.environ.get("GRC_BLENDER_PYTHON") or str(ROOT / ".venv-blender/bin/python")
@@ -185,8 +254,17 @@ def main():
             command.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m grc.cli "$@"\n')
             command.chmod(0o755)
             args.update(grc=str(command), templates=str(Path(folder) / "templates"), model=str(Path(folder) / "walk.grc"))
+        if options.uvs:
+            import grc
+            from grc.mesh import Flower
+            from grc.shapes import export
+
+            model = grc.load_model(options.model)
+            args.update(time=0.8, blend=0.5, exports=[str(export(
+                model, Path(folder) / f"flower.{fmt}", 0.8, 0.5, subdivide=2, flower=Flower(**UV_FLOWER)))
+                for fmt in ("obj", "ply", "glb")])
         env = {**os.environ, "BLENDER_USER_RESOURCES": str(Path(folder) / "user")}
-        mode = "--walk-in-blender" if options.walk else "--in-blender"
+        mode = "--walk-in-blender" if options.walk else "--uvs-in-blender" if options.uvs else "--in-blender"
         subprocess.run([blender, __file__, mode, json.dumps(args)], check=True, env=env)
     print(f"wrote {options.output}")
 
@@ -194,6 +272,8 @@ def main():
 if __name__ == "__main__":
     if "--in-blender" in sys.argv:
         render_in_blender(json.loads(sys.argv[-1]))
+    elif "--uvs-in-blender" in sys.argv:
+        uvs_in_blender(json.loads(sys.argv[-1]))
     elif "--walk-in-blender" in sys.argv:
         walk_in_blender(json.loads(sys.argv[-1]))
     else:

@@ -1,14 +1,19 @@
+import shutil
+
 import numpy as np
 import pygltflib
 import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
+import grc
 from blender_util import requires_blender, run_blender
 from grc import formats
+from grc.cli import main
 from grc.errors import GRCError, WriteError
 from grc.formats import FORMATS, write_mesh, write_morph_glb
-from grc.mesh import Mesh, MeshBuilder
+from grc.mesh import Flower, Mesh, MeshBuilder, subdivided_size
+from grc.shapes import export, export_animation
 
 Y_UP = {"obj": True, "ply": False, "stl": False, "glb": True}
 NAMES = ["time 0.00", "time 0.40", "blend 1.50", "blend -0.25"]
@@ -49,15 +54,42 @@ def test_round_trip_through_trimesh(tmp_path, mesh, format):
     assert len(loaded.faces) == len(mesh.triangles)
 
 
-def test_obj_and_ply_keep_quads(tmp_path, mesh):
+def test_obj_and_ply_keep_quads_and_uvs(tmp_path, mesh):
     obj = write_mesh(tmp_path / "petal.obj", mesh).read_text().splitlines()
-    faces = [line.split()[1:] for line in obj if line.startswith("f ")]
-    assert [[int(i) - 1 for i in f] for f in faces] == mesh.faces.tolist()
+    faces = [[corner.split("/") for corner in line.split()[1:]] for line in obj if line.startswith("f ")]
+    assert [[int(v) - 1 for v, _ in f] for f in faces] == mesh.faces.tolist()
+    assert all(v == t for f in faces for v, t in f)  # each vertex's own UV
+    vt = np.array([line.split()[1:] for line in obj if line.startswith("vt ")], float)
+    np.testing.assert_allclose(vt, mesh.uvs, atol=1e-9)
     ply = write_mesh(tmp_path / "petal.ply", mesh).read_bytes()
     header, body = ply.split(b"end_header\n")
-    assert b"element face 12\nproperty list uchar int vertex_indices" in header
-    face_data = np.frombuffer(body[20 * 12:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])
+    assert b"property float s\nproperty float t\nelement face 12\nproperty list uchar int vertex_indices" in header
+    vertex_data = np.frombuffer(body[:20 * 20], "<f4").reshape(20, 5)
+    np.testing.assert_allclose(vertex_data[:, 3:], mesh.uvs, atol=1e-7)
+    face_data = np.frombuffer(body[20 * 20:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])
     assert (face_data["count"] == 4).all() and face_data["indices"].tolist() == mesh.faces.tolist()
+
+
+def test_uvs_follow_the_grid(mesh):
+    """u along a row (point), v along morph (row): the first row's points go 0 to 1 in u at v = 0."""
+    uv = mesh.uvs.reshape(4, 5, 2)
+    np.testing.assert_allclose(uv[0, :, 0], np.linspace(0, 1, 5))
+    np.testing.assert_allclose(uv[:, 0, 1], np.linspace(0, 1, 4))
+    flower = MeshBuilder(4, 5, subdivide=1, thickness=0.1, petals=3).build(bent_grid())
+    sheet = flower.uvs[:7 * 9].reshape(7, 9, 2)  # subdivided 7 x 9, then its back, then the other petals
+    np.testing.assert_allclose(sheet[3, :, 0], np.linspace(0, 1, 9))
+    np.testing.assert_allclose(flower.uvs, np.tile(sheet.reshape(-1, 2), (6, 1)))
+    assert len(flower.uvs) == len(flower.vertices)
+
+
+def test_glb_carries_uvs(tmp_path, mesh):
+    gltf = pygltflib.GLTF2().load(str(write_mesh(tmp_path / "petal.glb", mesh)))
+    primitive = gltf.meshes[0].primitives[0]
+    accessor = gltf.accessors[primitive.attributes.TEXCOORD_0]
+    view = gltf.bufferViews[accessor.bufferView]
+    data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
+    uv = np.frombuffer(data, "<f4").reshape(-1, 2)
+    np.testing.assert_allclose(uv, np.stack([mesh.uvs[:, 0], 1 - mesh.uvs[:, 1]], 1), atol=1e-7)  # glTF: v from the top
 
 
 def test_format_comes_from_the_suffix_or_the_argument(tmp_path, mesh):
@@ -161,7 +193,11 @@ for key, path in ARGS.items():
     if obj.data.shape_keys:
         entry["keys"] = [{"name": k.name, "range": [k.slider_min, k.slider_max], "world": [world(p.co) for p in k.data]}
                          for k in obj.data.shape_keys.key_blocks]
-        curves = obj.data.shape_keys.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+        action = obj.data.shape_keys.animation_data.action
+        if hasattr(action, "layers"):  # Blender 4.4+: layered actions
+            curves = action.layers[0].strips[0].channelbags[0].fcurves
+        else:  # Blender 4.2 LTS
+            curves = action.fcurves
         entry["curves"] = {c.data_path: [list(k.co) for k in c.keyframe_points] for c in curves}
     result[key] = entry
 emit(result)
@@ -189,3 +225,57 @@ def test_blenders_default_importers_put_every_vertex_back(tmp_path, mesh):
     for i, name in enumerate(NAMES):
         keys = morph["curves"][f'key_blocks["{name}"].value']
         assert keys == [[float(frame), float(frame == i)] for frame in range(len(NAMES))]
+
+
+# -- the CLI: flowers and facing ----------------------------------------------------------------
+
+def read_ply(path):
+    """Vertices (V, 3), UVs (V, 2) and quads of a PLY written by grc.formats."""
+    header, body = path.read_bytes().split(b"end_header\n")
+    count = int(header.split(b"element vertex ")[1].split(b"\n")[0])
+    vertices = np.frombuffer(body[:20 * count], "<f4").reshape(count, 5)
+    faces = np.frombuffer(body[20 * count:], dtype=[("count", "u1"), ("indices", "<i4", (4,))])["indices"]
+    return vertices[:, :3], vertices[:, 3:], faces
+
+
+def test_cli_flower_options_give_the_librarys_flower(petal_model_file, tmp_path, capsys):
+    options = ["--flower", "5", "--base-radius", "0.2", "--tilt", "30", "--rings", "2", "--ring-scale", "0.6",
+               "--ring-rotation", "10", "--ring-tilt", "15", "--vary-time", "0.1", "--vary-blend", "0.4",
+               "--flower-seed", "3"]
+    out = tmp_path / "cli.ply"
+    assert main(["export", str(petal_model_file), "-o", str(out), "--time", "0.7", "--blend", "0.5",
+                 "--subdivide", "1", *options]) == 0, capsys.readouterr().err
+    flower = Flower(petals=5, base_radius=0.2, tilt=30, rings=2, ring_scale=0.6, ring_rotation=10, ring_tilt=15,
+                    vary_time=0.1, vary_blend=0.4, seed=3)
+    model = grc.load_model(petal_model_file)
+    library = export(model, tmp_path / "lib.ply", 0.7, 0.5, subdivide=1, flower=flower)
+    cli, lib = read_ply(out), read_ply(library)
+    for a, b in zip(cli, lib):
+        np.testing.assert_array_equal(a, b)
+    assert len(cli[0]) == 10 * len(read_ply(export(model, tmp_path / "one.ply", 0.7, 0.5, subdivide=1))[0])
+    assert main(["export", str(petal_model_file), "-o", str(tmp_path / "x.ply"), "--rings", "40"]) == 2
+    assert "--rings: expected a value from 1 to 16" in capsys.readouterr().err
+
+
+def test_cli_normals_flip_is_kept_with_the_model_and_every_export_follows(petal_model_file, tmp_path, capsys):
+    path = shutil.copy(petal_model_file, tmp_path / "petal.grc")
+    assert main(["normals", str(path)]) == 0 and "normals as made" in capsys.readouterr().out
+    assert main(["export", str(path), "-o", str(tmp_path / "before.ply")]) == 0
+    assert main(["normals", str(path), "--flip"]) == 0 and "normals flipped" in capsys.readouterr().out
+    model = grc.load_model(path)
+    assert model.flip_normals and model.info["flip_normals"] is True
+    assert main(["export", str(path), "-o", str(tmp_path / "after.ply")]) == 0
+    before, after = read_ply(tmp_path / "before.ply"), read_ply(tmp_path / "after.ply")
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(after[2], before[2][:, [0, 3, 2, 1]])  # every quad turned over
+    assert main(["normals", str(path), "--no-flip"]) == 0 and not grc.load_model(path).flip_normals
+
+
+def test_a_flower_sweep_carries_uvs(petal_model, tmp_path):
+    flower = Flower(petals=3, rings=2, vary_time=0.1, seed=4)
+    path = export_animation(petal_model, tmp_path / "sweep.glb", frames=3, subdivide=1, flower=flower)
+    gltf = pygltflib.GLTF2().load(str(path))
+    attributes = gltf.meshes[0].primitives[0].attributes
+    uv = gltf.accessors[attributes.TEXCOORD_0]
+    rows, points = subdivided_size(*petal_model.grid_shape[1:], 1)
+    assert uv.count == gltf.accessors[attributes.POSITION].count == 6 * rows * points

@@ -5,7 +5,8 @@ from scipy.spatial import cKDTree
 
 from blender_util import requires_blender, run_blender
 from grc.errors import GRCError
-from grc.mesh import MeshBuilder, grid_faces, subdivided_size, subdivision_operator, triangulate
+from grc.mesh import (Flower, MeshBuilder, dense_subdivision_operator, grid_faces, subdivided_size,
+                      subdivision_operator, triangulate)
 
 SIZES = [(2, 2), (2, 5), (4, 3), (7, 7)]
 
@@ -135,3 +136,76 @@ def test_builder_rejects_bad_settings_and_grids():
         MeshBuilder(7, 7, thickness=-1)
     with pytest.raises(GRCError, match=r"grid.*\(7, 7, 3\)"):
         MeshBuilder(7, 7).build(np.zeros((7, 6, 3)))
+
+
+# -- numpy-only operator, flip, flowers ------------------------------------------------------------
+
+@pytest.mark.parametrize("rows, points", [(2, 2), (5, 7), (9, 4)])
+def test_the_numpy_subdivision_operator_is_the_sparse_one(rows, points):
+    for level in range(4):
+        np.testing.assert_allclose(dense_subdivision_operator(rows, points, level),
+                                   subdivision_operator(rows, points, level).toarray(), atol=1e-14)
+
+
+def test_flip_reverses_the_facing_only():
+    grid = np.random.default_rng(1).normal(size=(5, 6, 3)) * 0.05 + np.stack(
+        np.meshgrid(np.linspace(0, 1, 5), np.linspace(0, 1, 6), [0.0], indexing="ij"), -1)[..., 0, :]
+    plain, flipped = (MeshBuilder(5, 6, subdivide=1, flip=f).build(grid) for f in (False, True))
+    np.testing.assert_array_equal(plain.vertices, flipped.vertices)
+    np.testing.assert_array_equal(plain.uvs, flipped.uvs)
+    np.testing.assert_allclose(flipped.vertex_normals, -plain.vertex_normals, atol=1e-12)
+    shell, flipped_shell = (MeshBuilder(5, 6, thickness=0.1, flip=f).build(grid) for f in (False, True))
+    assert trimesh_volume(shell) > 0 and np.isclose(trimesh_volume(flipped_shell), trimesh_volume(shell), rtol=0.05)  # outward
+
+
+def trimesh_volume(mesh):
+    """Signed volume of a closed quad mesh: positive when its normals point outward."""
+    v = mesh.vertices[mesh.triangles]
+    return np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6
+
+
+def test_a_flower_of_one_petal_is_the_petal_and_petals_keep_their_old_places():
+    grid = np.random.default_rng(2).normal(size=(4, 5, 3))
+    np.testing.assert_allclose(MeshBuilder(4, 5, flower=Flower()).build(grid).vertices, grid.reshape(-1, 3))
+    old = MeshBuilder(4, 5, subdivide=1, petals=5).build(grid).vertices
+    np.testing.assert_allclose(MeshBuilder(4, 5, subdivide=1, flower=Flower(petals=5)).build(grid).vertices, old,
+                               atol=1e-12)
+
+
+def test_base_radius_tilt_and_rings_place_petals():
+    grid = np.zeros((2, 2, 3))
+    grid[1, :, 0] = 1.0  # a petal from the origin to x = 1
+    flower = Flower(petals=4, base_radius=0.5, tilt=90, rings=2, ring_scale=0.5)
+    mesh = MeshBuilder(2, 2, flower=flower).build(grid)
+    v = mesh.vertices.reshape(8, 4, 3)
+    np.testing.assert_allclose(v[0, 0], [0.5, 0, 0], atol=1e-12)  # its base out at the radius
+    np.testing.assert_allclose(v[0, 2], [0.5, 0, 1], atol=1e-12)  # tilted up to +Z
+    np.testing.assert_allclose(v[4, 0], 0.25 * np.array([np.cos(np.pi / 4), np.sin(np.pi / 4), 0]), atol=1e-12)
+    np.testing.assert_allclose(v[4, 2] - v[4, 0], [0, 0, 0.5], atol=1e-12)  # the inner ring at half size
+    assert len(mesh.uvs) == len(mesh.vertices) == 8 * 4
+
+
+def test_per_petal_variation_is_seeded_and_keeps_the_blends_form():
+    flower = Flower(petals=3, rings=2, vary_time=0.1, vary_blend=0.2, seed=7)
+    settings = flower.petal_settings(0.5, 0.3, 2)
+    assert len(settings) == 6 and settings == flower.petal_settings(0.5, 0.3, 2)
+    assert all(abs(t - 0.5) <= 0.1 and abs(b - 0.3) <= 0.2 for t, b in settings)
+    assert len({t for t, _ in settings}) == 6
+    weights = Flower(petals=3, vary_blend=0.2, seed=7).petal_settings(0.5, np.array([0.2, 0.5, 0.3]), 3)
+    assert all(np.isclose(w.sum(), 1.0) for _, w in weights)
+    two = Flower(petals=3, vary_blend=0.2, seed=7)  # α moves as the second weight would
+    for (_, alpha), (_, w) in zip(two.petal_settings(0.5, 0.3, 2), two.petal_settings(0.5, np.array([0.7, 0.3]), 2)):
+        assert np.isclose(alpha, w[1]) and np.isclose(w.sum(), 1.0)
+    assert Flower(petals=3, vary_time=0.1, seed=8).petal_settings(0.5, 0.3, 2) != settings
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(petals=0), "petals: expected a value from 1 to 64"),
+    (dict(rings=17), "rings: expected a value from 1 to 16"),
+    (dict(tilt=float("nan")), "tilt: expected a finite number"),
+    (dict(vary_time=-1), "vary_time: expected a value from 0 to 10"),
+    (dict(ring_scale=0), "ring_scale"),
+])
+def test_flower_options_are_checked(options, message):
+    with pytest.raises(GRCError, match=message):
+        Flower(**options)

@@ -4,8 +4,9 @@ The zip holds the manifest, the add-on (the modules of grc/blender/addon/: __ini
 and panel, export.py with Export Templates, training.py with Train) and, as its subpackage `grc`,
 the library's numpy-only modules copied unchanged: Blender's Python has numpy but neither PyTorch nor
 scipy, and the add-on evaluates models with the very code the library uses (grc.mesh imports scipy only
-where it builds subdivision operators, which the add-on leaves to Blender's own Subdivision Surface
-modifier; grc.mesh matches it, see docs/mesh-and-export.md).
+where it builds sparse subdivision operators: the add-on's meshes use Blender's own Subdivision Surface
+modifier, which grc.mesh matches (see docs/mesh-and-export.md), and its coherence verdict the numpy-only
+grc.mesh.dense_subdivision_operator). grc.coherence (the verdict) and grc.diverge.bend (looks) ship too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ ADDON_MODULES = ("__init__.py", "export.py", "training.py")
 ADDON_ID = "grc_studio"
 
 # The library modules the add-on ships as they are: numpy and the standard library only.
-RUNTIME = ("errors.py", "limits.py", "io.py", "bundle.py", "config.py", "templates.py", "importers.py", "model.py", "mesh.py", "sweeps.py")
+RUNTIME = ("errors.py", "limits.py", "io.py", "bundle.py", "config.py", "templates.py", "importers.py", "model.py", "mesh.py",
+           "sweeps.py", "coherence.py", "diverge/__init__.py", "diverge/bend.py")
 
 MANIFEST = f'''schema_version = "1.0.0"
 

@@ -1,12 +1,15 @@
-"""GRC Studio for Blender: GRC models as mesh objects whose time, blend, subdivision and petals animate.
+"""GRC Studio for Blender: GRC models as mesh objects whose time, blend, subdivision, flower and look animate.
 
 A GRC object is a mesh object whose settings live in `obj.grc`. Changing a setting rebuilds its mesh
 (property update callbacks); animated settings are read from the evaluated object after every frame change
 and depsgraph update, so the viewport, scripts' frame_set and rendered animations all follow keyframes.
 The model file is embedded in the object (base64), so a saved .blend needs no other file; models are
 cached per content hash. Subdivision is a Subdivision Surface modifier at Blender's defaults, which
-GRC Studio's own subdivision matches. The add-on never executes anything from a model file: it parses
-JSON and copies arrays (grc.bundle).
+GRC Studio's own subdivision matches (UVs too: the mesh carries grc.mesh.grid_uvs, which the modifier's
+default UV smoothing keeps). Flowers are grc.mesh.Flower, faces follow the model's flip_normals, a look
+(grc-look/1) bends the decoder with keyframable strengths, and the panel shows the coherence verdict of
+the current shape (grc.coherence), all with the library's own code. The add-on never executes anything
+from a model file: it parses JSON and copies arrays (grc.bundle).
 
 The other direction lives beside this file: export.py (Export Templates: template sets from meshes) and
 training.py (Train: `grc train` in the background). This file is the add-on's __init__.py inside the zip
@@ -14,7 +17,9 @@ that `grc blender-addon` writes; the `grc` folder next to it is the library's nu
 """
 
 import base64
+import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import bpy
@@ -25,8 +30,10 @@ from bpy_extras.io_utils import ImportHelper
 
 from .grc import limits
 from .grc.errors import GRCError, printable
+from .grc.coherence import Coherence
+from .grc.diverge.bend import MAX_BENDS, Look, load_look
 from .grc.model import GRCModel
-from .grc.mesh import grid_faces
+from .grc.mesh import Flower, dense_subdivision_operator, grid_faces, grid_uvs
 from .grc.sweeps import sweep_name, sweep_values
 from . import training
 from .export import GRC_OT_export_templates
@@ -35,11 +42,17 @@ from .training import GRC_OT_cancel_training, GRC_OT_train, GRCPreferences, GRCS
 MAX_TEMPLATES = 32  # obj.grc.weights has a fixed size; the first K entries are the template weights
 MAX_SUBDIVISION = 3
 MODIFIER = "GRC Subdivision"
+UV_LAYER = "UVMap"
+VERDICT_SUBDIVISION = 2  # the live verdict's surface, as in the app and `grc map`
 
 _models: dict[str, GRCModel] = {}  # content hash -> model
 _shown: dict[int, tuple] = {}  # object session_uid -> the settings its mesh shows
 _errors: dict[int, str] = {}  # object session_uid -> why its mesh cannot be updated
 _grc_objects: dict = {}  # session_uid -> a GRC object: the handlers visit these, never the whole scene
+_looks: dict[str, Look] = {}  # look JSON text -> the look
+_coherences: dict[str, Coherence] = {}  # model hash -> its Coherence at VERDICT_SUBDIVISION
+_petals: dict[int, tuple] = {}  # object session_uid -> (settings key, the petal's grid, time) its mesh shows
+_checks: dict[int, tuple] = {}  # object session_uid -> (settings key, verdict, novelty)
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -92,31 +105,70 @@ def blend_of(settings, model):
     return settings.blend if K == 2 else np.array(settings.weights[:K])
 
 
-def flower(grid, petals: int):
-    """Vertices (P·M·N, 3) and quads of `petals` copies of a grid (M, N, 3) rotated about Z, as grc.mesh builds them.
+def flower_of(settings) -> Flower:
+    """The grc.mesh.Flower of a GRC object's settings (checked as the library checks it)."""
+    return Flower(petals=settings.petals, base_radius=settings.base_radius, tilt=settings.tilt,
+                  rings=settings.rings, ring_scale=settings.ring_scale,
+                  ring_rotation=settings.ring_rotation if settings.use_ring_rotation else None,
+                  ring_tilt=settings.ring_tilt, vary_time=settings.vary_time, vary_blend=settings.vary_blend,
+                  seed=settings.flower_seed)
 
-    Petal k is turned by 360°·k/P; vertex order is petal, morph row, point.
-    """
-    rows, points, _ = grid.shape
-    angles = 2 * np.pi * np.arange(petals) / petals
-    rotations = np.array([[[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]] for a in angles])
-    vertices = np.einsum("vj,pij->pvi", grid.reshape(-1, 3), rotations).reshape(-1, 3)
-    faces = grid_faces(rows, points)
-    return vertices, np.concatenate([faces + k * rows * points for k in range(petals)])
+
+def look_of(settings) -> Look | None:
+    """The GRC object's look with its (animated) strengths, or None."""
+    if not settings.look_data:
+        return None
+    look = _looks.get(settings.look_data)
+    if look is None:
+        look = Look.from_json(limits.parse_json(settings.look_data, settings.look_name, "look"), settings.look_name)
+        _looks[settings.look_data] = look
+    bends = [dataclasses.replace(b, strength=float(settings.look_strengths[i])) for i, b in enumerate(look.bends)]
+    return dataclasses.replace(look, bends=bends)
+
+
+def petal_shape(settings, model, look=None):
+    """shape(time, blend) -> grid: the model's, through the look when there is one."""
+    if look is None:
+        return lambda t, b: model.shape(t, b)
+    return lambda t, b: checked_grid(look.shape(model, t, b), t)
+
+
+def checked_grid(grid, time):
+    if not np.all(np.isfinite(grid)):
+        raise GRCError(f"the look's shape at time {time:g} is not finite", field="look")
+    return grid
 
 
 def shape_mesh(settings, model, time=None, blend=None):
-    """The flower at a GRC object's settings (or at the given time / blend): vertices (V, 3), quads (F, 4)."""
-    grid = model.shape(settings.time if time is None else time, blend_of(settings, model) if blend is None else blend)
-    return flower(grid, settings.petals)
+    """The flower at a GRC object's settings (or at the given time / blend): vertices (V, 3), quads (F, 4),
+    UVs (V, 2), and the unvaried petal's grid (M, N, 3). Vertex order is ring, petal, morph row, point."""
+    time = settings.time if time is None else time
+    blend = blend_of(settings, model) if blend is None else blend
+    flower, look = flower_of(settings), look_of(settings)
+    shape = petal_shape(settings, model, look)
+    grids = flower.grids(shape, time, blend, len(model.templates))  # (count, M, N, 3), or (1, ...) for all
+    petal = grids[0] if not flower.varies else shape(time, blend)
+    count, (rows, points) = flower.count, grids.shape[1:3]
+    faces = grid_faces(rows, points)
+    if model.flip_normals:
+        faces = faces[:, [0, 3, 2, 1]]  # as grc.mesh flips them
+    vertices = flower.place(grids.reshape(len(grids), -1, 3))
+    faces = np.concatenate([faces + k * rows * points for k in range(count)])
+    return vertices, faces, np.tile(grid_uvs(rows, points), (count, 1)), petal
 
 
-def set_geometry(mesh, vertices, faces):
-    """Move the mesh's vertices; rebuild it (smooth shaded) when its size changes."""
-    if len(mesh.vertices) != len(vertices) or len(mesh.polygons) != len(faces):
+def set_geometry(mesh, vertices, faces, uvs):
+    """Move the mesh's vertices; rebuild it (smooth shaded, with its UVs) when its faces change."""
+    same = (len(mesh.vertices) == len(vertices) and len(mesh.polygons) == len(faces) and len(faces)
+            and tuple(mesh.polygons[0].vertices) == tuple(faces[0]) and UV_LAYER in mesh.uv_layers)
+    if not same:
         mesh.clear_geometry()
         mesh.from_pydata(vertices.tolist(), [], faces.tolist())
         mesh.shade_smooth()
+        layer = mesh.uv_layers.get(UV_LAYER) or mesh.uv_layers.new(name=UV_LAYER)
+        corners = np.empty(len(mesh.loops), np.int32)
+        mesh.loops.foreach_get("vertex_index", corners)
+        layer.data.foreach_set("uv", np.asarray(uvs, np.float32)[corners].ravel())
     else:
         mesh.vertices.foreach_set("co", vertices.astype(np.float32).ravel())
     mesh.update()
@@ -136,8 +188,9 @@ def set_subdivision(obj, level: int):
 
 
 def settings_key(obj, s) -> tuple:
-    return (s.model_hash, s.time, s.blend, tuple(s.weights), s.subdivision, s.petals,
-            obj.data.as_pointer(), len(obj.data.vertices))
+    return (s.model_hash, s.time, s.blend, tuple(s.weights), s.subdivision, s.petals, s.base_radius, s.tilt,
+            s.rings, s.ring_scale, s.use_ring_rotation, s.ring_rotation, s.ring_tilt, s.vary_time, s.vary_blend,
+            s.flower_seed, s.look_data, tuple(s.look_strengths), obj.data.as_pointer(), len(obj.data.vertices))
 
 
 def refresh(obj, settings=None, force=False):
@@ -153,15 +206,53 @@ def refresh(obj, settings=None, force=False):
     if not force and _shown.get(obj.session_uid) == key:
         return
     try:
-        vertices, faces = shape_mesh(settings, model_of(obj))
+        vertices, faces, uvs, petal = shape_mesh(settings, model_of(obj))
     except GRCError as e:
         _errors[obj.session_uid] = str(e)
         _shown[obj.session_uid] = key  # do not retry until a setting changes
         return
     _errors.pop(obj.session_uid, None)
-    set_geometry(obj.data, vertices, faces)
+    set_geometry(obj.data, vertices, faces, uvs)
     set_subdivision(obj, settings.subdivision)
     _shown[obj.session_uid] = settings_key(obj, settings)
+    _petals[obj.session_uid] = (_shown[obj.session_uid], petal, float(settings.time))
+
+
+# -- verdict ------------------------------------------------------------------------------------
+
+def coherence_of(obj, model) -> Coherence:
+    """The model's Coherence at VERDICT_SUBDIVISION, its subdivision operator built with numpy alone."""
+    key = obj.grc.model_hash
+    if key not in _coherences:
+        M, N = model.grid_shape[1:]
+        operator = dense_subdivision_operator(M, N, VERDICT_SUBDIVISION)
+        _coherences[key] = Coherence.for_model(model, VERDICT_SUBDIVISION, operator=operator)
+    return _coherences[key]
+
+
+def check_of(obj) -> tuple[str, float]:
+    """(verdict, novelty) of the shape a GRC object shows (its unvaried petal), computed once per shape."""
+    shown = _petals.get(obj.session_uid)
+    if shown is None or obj.session_uid in _errors:
+        return "", 0.0
+    key, petal, time = shown
+    cached = _checks.get(obj.session_uid)
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    try:
+        check = coherence_of(obj, model_of(obj)).check(petal, time)
+    except GRCError as e:
+        return f"unknown ({e})", 0.0
+    _checks[obj.session_uid] = (key, check.verdict, check.novelty)
+    return check.verdict, check.novelty
+
+
+def _verdict(settings):
+    return check_of(settings.id_data)[0]
+
+
+def _novelty(settings):
+    return check_of(settings.id_data)[1]
 
 
 def make_plain(obj):
@@ -215,8 +306,38 @@ class GRCObjectSettings(bpy.types.PropertyGroup):
                                  step=1, precision=3, update=_changed)
     subdivision: IntProperty(name="Subdivision", description="Subdivision Surface levels (0-3)",
                              default=0, min=0, max=MAX_SUBDIVISION, update=_changed)
-    petals: IntProperty(name="Petals", description="Copies of the shape turned about Z (a flower)",
-                        default=1, min=1, max=256, soft_max=16, update=_changed)
+    petals: IntProperty(name="Petals", description="Copies of the shape turned about Z (a flower), per ring",
+                        default=1, min=1, max=limits.MAX_PETALS, soft_max=16, update=_changed)
+    base_radius: FloatProperty(name="Base Radius", description="Each petal's base this far from the Z axis",
+                               default=0.0, soft_min=0.0, soft_max=2.0, step=1, precision=3, update=_changed)
+    tilt: FloatProperty(name="Tilt", description="Degrees each petal turns up (towards +Z) about its base",
+                        default=0.0, min=-360.0, max=360.0, soft_min=-90.0, soft_max=90.0, update=_changed)
+    rings: IntProperty(name="Rings", description="Rings of petals, each inner one smaller and turned",
+                       default=1, min=1, max=16, update=_changed)
+    ring_scale: FloatProperty(name="Ring Scale", description="Each ring's size against the one outside it",
+                              default=0.8, min=0.001, max=1000.0, soft_max=1.5, step=1, update=_changed)
+    use_ring_rotation: BoolProperty(name="Ring Rotation", default=False, update=_changed,
+                                    description="Turn each ring by Ring Rotation (off: half a petal's step)")
+    ring_rotation: FloatProperty(name="Ring Rotation", description="Degrees each ring turns against the one outside it",
+                                 default=0.0, min=-360.0, max=360.0, update=_changed)
+    ring_tilt: FloatProperty(name="Ring Tilt", description="Degrees of tilt each inner ring adds",
+                             default=0.0, min=-360.0, max=360.0, update=_changed)
+    vary_time: FloatProperty(name="Vary Time", description="Each petal's time moves by up to this much (seeded)",
+                             default=0.0, min=0.0, max=10.0, soft_max=0.5, step=1, precision=3, update=_changed)
+    vary_blend: FloatProperty(name="Vary Blend", description="Each petal's blend moves by up to this much (seeded)",
+                              default=0.0, min=0.0, max=10.0, soft_max=1.0, step=1, precision=3, update=_changed)
+    flower_seed: IntProperty(name="Seed", description="Seed of the per-petal variation", default=0, min=0,
+                             update=_changed)
+    look_name: StringProperty(name="Look", description="The look (grc-look/1) bending the decoder", options={"HIDDEN"})
+    look_data: StringProperty(name="Look Data", description="The look file's JSON, so the .blend is self-contained",
+                              options={"HIDDEN"})
+    look_strengths: FloatVectorProperty(name="Bend Strengths", description="Each bend's strength (0 = no change)",
+                                        size=MAX_BENDS, default=[0.0] * MAX_BENDS, min=-10.0, max=10.0,
+                                        soft_min=0.0, soft_max=2.0, step=1, precision=3, update=_changed)
+    verdict: StringProperty(name="Verdict", get=_verdict,
+                            description="Coherence of the current shape: coherent, strained or broken (grc.coherence)")
+    novelty: FloatProperty(name="Novelty", get=_novelty, precision=4,
+                           description="RMS distance per point to the nearest template at any time step")
 
 
 # -- operators ----------------------------------------------------------------------------------
@@ -319,10 +440,10 @@ class GRC_OT_bake_shape_keys(GRCActiveOperator, bpy.types.Operator):
         obj = plain_target(context, source, self.keep_original)
         make_plain(obj)
         obj.shape_key_clear()
-        set_geometry(obj.data, *shapes[0])
+        set_geometry(obj.data, *shapes[0][:3])
         obj.shape_key_add(name="Basis", from_mix=False)
         keys = []
-        for name, (vertices, _) in zip(names, shapes):
+        for name, (vertices, *_) in zip(names, shapes):
             key = obj.shape_key_add(name=name, from_mix=False)
             key.data.foreach_set("co", vertices.astype(np.float32).ravel())
             keys.append(key)
@@ -436,6 +557,53 @@ class GRC_OT_apply_shape(GRCActiveOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class GRC_OT_load_look(GRCActiveOperator, bpy.types.Operator, ImportHelper):
+    """Bend the active GRC object's decoder with a look (grc-look/1 .json); each bend's strength animates"""
+
+    bl_idname = "grc.load_look"
+    bl_label = "Load Look"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context):
+        obj = context.active_object
+        try:
+            path = Path(bpy.path.abspath(self.filepath))
+            look = load_look(path)  # checked as every file GRC Studio reads
+            apply_look(obj, look, path.name)
+        except GRCError as e:
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        self.report({"INFO"}, printable(f"Look {look.name}: {len(look.bends)} bends"))
+        return {"FINISHED"}
+
+
+def apply_look(obj, look: Look, name: str):
+    """Put a look on a GRC object: its JSON is kept in the object, its strengths become obj.grc.look_strengths."""
+    look.shape(model_of(obj), obj.grc.time, blend_of(obj.grc, model_of(obj)))  # a look this model cannot take: refused
+    s = obj.grc
+    s.look_name = name
+    for i in range(MAX_BENDS):
+        s.look_strengths[i] = look.bends[i].strength if i < len(look.bends) else 0.0
+    s.look_data = json.dumps(look.to_json())
+    refresh(obj, force=True)
+
+
+class GRC_OT_clear_look(GRCActiveOperator, bpy.types.Operator):
+    """Take the look off the active GRC object"""
+
+    bl_idname = "grc.clear_look"
+    bl_label = "Clear Look"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        s = context.active_object.grc
+        s.look_data, s.look_name = "", ""
+        return {"FINISHED"}
+
+
 # -- panel --------------------------------------------------------------------------------------
 
 class GRC_PT_panel(bpy.types.Panel):
@@ -472,9 +640,38 @@ class GRC_PT_panel(bpy.types.Panel):
         else:
             for i, name in enumerate(model.names):
                 col.prop(s, "weights", index=i, text=printable(name))
+        verdict, novelty = check_of(obj)
+        if verdict:
+            icon = {"coherent": "CHECKMARK", "strained": "INFO", "broken": "ERROR"}.get(verdict, "QUESTION")
+            layout.label(text=f"{verdict}, novelty {novelty:.3g}", icon=icon)
         col = layout.column(align=True)
         col.prop(s, "subdivision")
         col.prop(s, "petals")
+        col.prop(s, "base_radius")
+        col.prop(s, "tilt")
+        col.prop(s, "rings")
+        if s.rings > 1:
+            col.prop(s, "ring_scale")
+            col.prop(s, "ring_tilt")
+            row = col.row(align=True)
+            row.prop(s, "use_ring_rotation", text="")
+            row.prop(s, "ring_rotation")
+        col.prop(s, "vary_time")
+        col.prop(s, "vary_blend")
+        if s.vary_time or s.vary_blend:
+            col.prop(s, "flower_seed")
+        if model.flip_normals:
+            layout.label(text="Normals flipped (set in the model: grc normals)")
+        col = layout.column(align=True)
+        look = look_of(s) if s.look_data else None
+        if look is None:
+            col.operator(GRC_OT_load_look.bl_idname, icon="MODIFIER")
+        else:
+            row = col.row(align=True)
+            row.label(text=printable(f"Look: {look.name}"))
+            row.operator(GRC_OT_clear_look.bl_idname, text="", icon="X")
+            for i, bend in enumerate(look.bends):
+                col.prop(s, "look_strengths", index=i, text=printable(f"{bend.op} {bend.layer}"))
         col = layout.column(align=True)
         col.label(text="Bake to shape keys:")
         row = col.row(align=True)
@@ -561,6 +758,8 @@ def _forget(*args):
     """After undo or redo: meshes may be new ones; every GRC object is checked again."""
     _shown.clear()
     _errors.clear()
+    _petals.clear()
+    _checks.clear()
     find_grc_objects()
 
 
@@ -568,6 +767,7 @@ def _forget(*args):
 def _loaded(*args):
     """After loading a .blend: models are read again from the objects that embed them."""
     _models.clear()
+    _coherences.clear()
     _forget()
 
 
@@ -582,7 +782,7 @@ HANDLERS = {
     "load_pre": _let_go,
 }
 CLASSES = (GRCObjectSettings, GRCSceneSettings, GRCPreferences, GRC_OT_load_model, GRC_OT_bake_shape_keys,
-           GRC_OT_apply_shape, GRC_OT_export_templates, GRC_OT_train, GRC_OT_cancel_training, GRC_PT_panel)
+           GRC_OT_apply_shape, GRC_OT_load_look, GRC_OT_clear_look, GRC_OT_export_templates, GRC_OT_train, GRC_OT_cancel_training, GRC_PT_panel)
 
 
 def register():
@@ -605,7 +805,5 @@ def unregister():
     del bpy.types.Scene.grc
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
-    _models.clear()
-    _shown.clear()
-    _errors.clear()
-    _grc_objects.clear()
+    for cache in (_models, _shown, _errors, _grc_objects, _looks, _coherences, _petals, _checks):
+        cache.clear()
