@@ -22,7 +22,7 @@ from grc.examples import is_bundled
 from grc.io import atomic_write
 from grc.io import recovery_folder as _recovery_folder
 from grc.limits import MAX_TEMPLATE_BYTES, parse_json, read_text
-from grc.templates import check_set, load_template, template_filename
+from grc.templates import check_set, load_template, save_templates, template_files, template_filename
 
 PAD_SAMPLES = 64  # morph samples of the context pad's curves (and of a drawn context path)
 BLEND_RANGE = (-1.5, 2.5)  # what the blend slider and the context pad reach (two templates: α)
@@ -258,7 +258,7 @@ class Document(QObject):
         folder = Path(folder)
         if not folder.is_dir():
             raise GRCError("expected a folder of template .json files", path=folder)
-        files = sorted(folder.glob("*.json"))
+        files = template_files(folder)  # blend order (natural order of the numbers; hidden files skipped)
         if not files:
             raise GRCError("no template .json files in this folder", path=folder)
         return [load_template(f) for f in files], files
@@ -320,17 +320,14 @@ class Document(QObject):
 
     # -- saving --------------------------------------------------------------------------------
     def save(self, folder=None) -> list[Path]:
-        """Write the set to its folder as `<i>-<name>.json` (atomic per file), removing files it replaced."""
+        """Write the set to its folder as a whole (grc.templates.save_templates: the new set beside the old,
+        read back, then swapped in; a failure leaves the old set as it was)."""
         folder = Path(folder or self.folder)
         if is_bundled(folder):
             raise GRCError("this is a bundled example; save a copy elsewhere (File > Save templates as…)", path=folder)
         if self.error:
             raise GRCError(f"not saved, the template set has a problem: {self.error}", path=folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        written = [t.save(folder / template_filename(i, t.name)) for i, t in enumerate(self.templates)]
-        for old in self.files:
-            if old.parent == folder and old not in written and old.exists():
-                old.unlink()
+        written = save_templates(folder, list(self.templates))
         self.folder, self.files = folder, written
         self.undo.setClean()
         self.clear_recovery()

@@ -207,7 +207,7 @@ def test_saving_a_bundled_example_asks_where_and_leaves_it_unchanged(make_window
     assert save.shortcut().toString() == "Ctrl+S"
     save.trigger()
     assert asked and Path(asked[0][1]) == tmp_path / "home" / "GRC Studio" / "petal"
-    assert sorted(p.name for p in copy.glob("*.json")) == sorted(p.name for p in examples.template_set_path().glob("*.json"))
+    assert [grc.load_template(p).name for p in grc.templates.template_files(copy)] == ["petal-a", "petal-b"]
     assert not window.doc.dirty and window.doc.folder == copy
     assert "example" in window.windowTitle()  # the model is still the bundled one
     assert {p: digest(p) for p in bundled} == before
