@@ -103,3 +103,31 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
     frames_xyz = np.stack([m.vertices for m in meshes])
     return write_morph_glb(path, frames_xyz, build.faces, [sweep_name(sweep, v) for v in values], fps=fps,
                            uvs=build.uvs)
+
+
+def keep_as_template(model: GRCModel, name: str, blend=0.0, *, context_offsets=None, look=None,
+                     source: str = "explore") -> "Template":
+    """The shape at `blend` (plus a drawn path's `context_offsets` (M, C) from the blend's own path, and a
+    look's bends) at every time step of the model's templates, as a new template whose lineage records
+    what it came from (the model's fingerprint, the blend, the path, the look): "Keep as template"."""
+    from .diverge.blend import model_id
+    from .templates import Template
+
+    templates = model.templates
+    grids = []
+    for t in templates.time:
+        context = None
+        if context_offsets is not None:
+            context = model.context(t, blend) + np.asarray(context_offsets, float)
+        grids.append(shape_of(model, float(t), blend, context=context, look=look))
+    lineage = {"operation": "keep", "source": source, "model": model_id(model),
+               "blend": np.atleast_1d(np.asarray(blend, float)).tolist()}
+    if context_offsets is not None:
+        lineage["context_offsets"] = np.asarray(context_offsets, float).tolist()
+    if look is not None:
+        lineage["look"] = look.to_json()
+    parent = (model.info.get("lineage") or {})
+    if parent:
+        lineage["model_lineage"] = {"operation": parent.get("operation"), "parents": parent.get("parents", [])}
+    attribution = f"kept in GRC Studio from model {lineage['model']} at blend {lineage['blend']}"
+    return Template(name, templates.time, templates.morph, np.stack(grids), attribution, lineage)

@@ -48,6 +48,7 @@ class Template:
     morph: np.ndarray  # (M,)
     points: np.ndarray  # (T, M, N, 3)
     attribution: str = ""
+    lineage: dict = field(default_factory=dict)  # what a kept shape came from (model, blend, look); {} if drawn
 
     def __post_init__(self):
         self.time = np.asarray(self.time, dtype=float)
@@ -65,6 +66,8 @@ class Template:
                 "morph": self.morph.tolist(), "points": self.points.tolist()}
         if self.attribution:
             data["attribution"] = self.attribution
+        if self.lineage:
+            data["lineage"] = self.lineage
         return data
 
     @classmethod
@@ -81,10 +84,13 @@ class Template:
         check_name(name, path)
         if not isinstance(attribution, str):
             raise GRCError("expected a string", path=path, field="attribution")
+        lineage = data.get("lineage", {})
+        if not isinstance(lineage, dict):
+            raise GRCError("expected a JSON object (what the template came from)", path=path, field="lineage")
         time = _array(data["time"], 1, path, "time")
         morph = _array(data["morph"], 1, path, "morph")
         points = _array(data["points"], 4, path, "points")
-        return cls(name, time, morph, points, attribution, _path=path)
+        return cls(name, time, morph, points, attribution, lineage, _path=path)
 
     def save(self, path) -> Path:
         """Write the template to `path` atomically (one file; a set is saved with `save_templates`)."""

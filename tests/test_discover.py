@@ -93,3 +93,20 @@ def test_search_and_diverge_from_the_command_line(tmp_path, capsys):
     assert main(["diverge", str(PETAL_MODEL), "-o", str(tmp_path / "d"), "--steps", "4", "--every", "2"]) == 0
     assert sorted(p.name for p in (tmp_path / "d").glob("*.grc")) == [
         "checkpoint-0000.grc", "checkpoint-0002.grc", "checkpoint-0004.grc"]
+
+
+def test_a_kept_shape_becomes_a_template_that_remembers_where_it_came_from(model, tmp_path):
+    from grc.diverge.bend import Bend, Look
+    from grc.diverge.blend import model_id
+    from grc.shapes import keep_as_template
+    from grc.templates import save_templates
+
+    look = Look([Bend("scale", 0, amount=1.2, strength=0.5)], name="swell")
+    kept = keep_as_template(model, "petal-c", 1.4, look=look)
+    assert kept.grid_shape == model.templates.grid_shape
+    assert np.allclose(kept.points[4], look.shape(model, model.templates.time[4], 1.4), atol=1e-12)
+    save_templates(tmp_path / "set", list(model.templates) + [kept])
+    again = grc.load_templates(tmp_path / "set")  # the set trains with it: same map, same grid
+    assert again.names == ["petal-a", "petal-b", "petal-c"]
+    lineage = again.templates[2].lineage
+    assert lineage["model"] == model_id(model) and lineage["blend"] == [1.4] and lineage["look"]["name"] == "swell"
