@@ -14,6 +14,7 @@ Training imports PyTorch only when called; using a trained model needs numpy alo
 from .config import PRESETS, Config
 from .errors import GRCError, WriteError
 from .model import VERSION as __version__
+from .mesh import Flower
 from .model import GRCModel, load_model
 from .importers import import_files
 from .templates import Template, TemplateSet, load_template, load_template_set
@@ -21,7 +22,7 @@ from .templates import Template, TemplateSet, load_template, load_template_set
 load_templates = load_template_set
 
 __all__ = [
-    "Config", "PRESETS", "GRCError", "WriteError", "GRCModel", "load_model", "Template", "TemplateSet",
+    "Config", "Flower", "PRESETS", "GRCError", "WriteError", "GRCModel", "load_model", "Template", "TemplateSet",
     "import_files", "load_template", "load_templates", "load_template_set", "train", "evaluate",
     "export", "export_animation", "Progress", "Cancelled", "__version__",
 ]
