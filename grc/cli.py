@@ -319,6 +319,10 @@ def train(
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)
     config = with_settings(config, settings)
     grid = None if population is None else population_grid(population)
+    if ray not in (None, "auto", "local"):
+        from .cluster import reachable
+
+        reachable(ray)  # before the work: Ray itself retries an unreachable address for minutes
     check_output(output, (".grc",))
     with work(output):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -647,6 +651,10 @@ def train_many_command(
 
     number(seed, "--seed", 0, limits.MAX_SEED, integer=True)
     config = with_settings(Config.from_preset(preset, seed=seed), settings)
+    if ray not in (None, "auto", "local"):
+        from .cluster import reachable
+
+        reachable(ray)
     _check_folder_output(output)
     failed = []
 

@@ -139,6 +139,8 @@ def connect(address: str, num_cpus: int | None = None):
         raise GRCError('Ray is not installed; install the cluster extra (pip install "grc-studio[cluster]") '
                        "or leave out --ray to train on this machine", field="--ray") from None
     if not ray.is_initialized():
+        if address not in ("local", "auto"):
+            reachable(address)  # Ray itself retries an unreachable address for minutes
         try:
             if address == "local":
                 ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR",
@@ -148,6 +150,21 @@ def connect(address: str, num_cpus: int | None = None):
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise GRCError(f"cannot connect to the Ray cluster at {address!r} ({e})", field="--ray") from None
     return ray
+
+
+def reachable(address: str, seconds: float = 5.0) -> None:
+    """Raise GRCError unless something answers at a Ray address (host:port or ray://host:port)."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise GRCError(f"expected 'auto', 'local' or HOST:PORT, got {address!r}", field="--ray")
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds):
+            pass
+    except OSError as e:
+        raise GRCError(f"cannot reach the Ray cluster at {address!r} ({e.strerror or e})", field="--ray") from None
 
 
 def _runtime_env() -> dict:
