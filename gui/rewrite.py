@@ -77,6 +77,7 @@ class RewriteDrag:
         except GRCError as e:
             self.beyond.window.error(str(e), "Rewrite failed")
             return
+        self.last = (self.point, target)  # what the finished drag asked for (tests)
         self.target = None
         row, index = self.point
         self.beyond.replace_model(model, f"Rewrite point ({row}, {index})")

@@ -352,7 +352,11 @@ class ShapeView(QWidget):
         if bounds is not None:
             lo, hi = np.minimum(lo, bounds[::2]), np.maximum(hi, bounds[1::2])
         self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
-        self.plotter.camera.zoom(1.2)
+        self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
+        for _ in range(8):
+            if not self.outside_view():
+                break
+            self.plotter.camera.zoom(0.9)
         self.render()
         return True
 
