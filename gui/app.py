@@ -628,7 +628,8 @@ def _app() -> QApplication:
 
 
 def main(path: str | None = None, *, screenshot: str | None = None, time: float | None = None,
-         blend: str | None = None, benchmark: bool = False, size: tuple[int, int] | None = None) -> int:
+         blend: str | None = None, benchmark: bool = False, size: tuple[int, int] | None = None,
+         look: str | None = None) -> int:
     """Run GRC Studio; with `screenshot` render one frame to a PNG and exit, with `benchmark` print timings."""
     from .crash import install
 
@@ -636,12 +637,12 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
     window = MainWindow()
     window.crash_handler = install(window)
     try:
-        return _run(app, window, path, screenshot, time, blend, benchmark, size)
+        return _run(app, window, path, screenshot, time, blend, benchmark, size, look)
     finally:
         window.crash_handler.uninstall()
 
 
-def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
+def _run(app, window, path, screenshot, time, blend, benchmark, size, look=None) -> int:
     headless = window.headless = bool(screenshot or benchmark)
     window.resize(*(size or default_size(app)))
     window.show()
@@ -650,6 +651,8 @@ def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
     if not opened and headless:
         return 2
     try:
+        if look is not None:
+            window.bend_panel.load_look(look)
         apply_options(window, time, blend)
     except GRCError as e:
         window.error(str(e))

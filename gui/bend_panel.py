@@ -70,6 +70,7 @@ class BendRow(QWidget):
         self.amount.valueChanged.connect(lambda v: self.panel.changed())
         self.strength.valueChanged.connect(self._strength_moved)
         self.units.highlighted.connect(self._hovered)
+        self.units.activated.connect(lambda i: self.panel.highlight(None))  # the list closed
         self.remove.clicked.connect(lambda: self.panel.remove_row(self))
 
     def _strength_moved(self, value):
@@ -137,6 +138,7 @@ class BendRow(QWidget):
         self.amount.setValue(b.amount)
         self.frequency = b.frequency
         self.strength.setValue(int(round(b.strength * STRENGTH_STEPS)))
+        self.strength_label.setText(f"{self.strength.value() / STRENGTH_STEPS:.2f}")
 
 
 class BendPanel(QGroupBox):

@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import QUndoCommand, QUndoStack
+from PyQt5.QtWidgets import QLayout, QUndoCommand, QUndoStack
 
 from grc.coherence import Check, Coherence, blend_region, blend_weights, model_shapes, safe_range
 from grc.shapes import shape_of
@@ -237,6 +237,7 @@ def install(window) -> Beyond:
     window.bend_panel = BendPanel(beyond)
     window.rewrite_panel = RewritePanel(beyond)
     layout = panel.layout()
+    layout.setSizeConstraint(QLayout.SetMinimumSize)  # the scroll area never squeezes it below what it needs
     layout.insertWidget(layout.count() - 1, window.bend_panel)
     layout.insertWidget(layout.count() - 1, window.rewrite_panel)
     view = window.view

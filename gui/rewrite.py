@@ -36,8 +36,16 @@ class RewriteDrag:
         self.selected = None
 
     def grid(self):
+        """The shape to grab a point of; None (nothing to grab: the mouse turns the camera) without a model
+        or while a look is active (a rewrite changes the model's own shapes, not the bent ones)."""
         state = self.beyond.state
-        return None if state.model is None else self.beyond.grid()
+        if state.model is None:
+            return None
+        if self.beyond.active_look() is not None:
+            self.beyond.window.statusBar().showMessage(
+                "Rewrite changes the model's own shapes: clear the bends (Bend > Clear) to drag a point", 8000)
+            return None
+        return self.beyond.grid()
 
     def set(self, selected=None):
         self.point = self.selected = selected

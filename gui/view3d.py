@@ -254,6 +254,7 @@ class ShapeView(QWidget):
         self.broken_mesh.SetPoints(self.surface.GetPoints())
         self.broken_actor = p.add_mesh(self.broken_mesh, color=BROKEN, name="broken", reset_camera=False,
                                        smooth_shading=False)
+        self.broken_actor.prop.lighting = False  # flat, bright red: seen even in the shade of a fold
         mapper = self.broken_actor.GetMapper()
         mapper.SetResolveCoincidentTopologyToPolygonOffset()
         mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(-2, -2)
@@ -304,8 +305,10 @@ class ShapeView(QWidget):
         """Draw the faces of the broken quads red (None or empty: none)."""
         self._broken_request = (quads, surface_size)
         if self.surface is not None:
+            before = self.broken_faces
             self._apply_broken()
-            self.render()
+            if len(before) or len(self.broken_faces):  # nothing red before or now: no frame to draw
+                self.render()
 
     def _apply_broken(self):
         quads, surface_size = self._broken_request
