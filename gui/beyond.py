@@ -5,8 +5,8 @@ the safe blend range, and the look / rewrite that the shape on screen goes throu
 a rewrite preview and the undo stack of model replacements (rewrites, model blends). The shape the
 3D view and the exports show is `Beyond.grid()` = grc.shapes.shape_of(model, time, blend, look=...).
 
-The live check (Coherence.check at subdivision 2, ~1-15 ms on these machines) runs on a coalesced
-timer after the frame, never inside a slider move; the pad's shading (a batch of verdicts over the
+The live check (Coherence.check at subdivision 2, ~1-15 ms on these machines) runs on coalesced
+timers (the shape still for 60 ms, or every 250 ms while it moves), never inside a slider move; the pad's shading (a batch of verdicts over the
 blend at this time, Coherence.verdicts, and safe_blend_ranges) runs in a background thread once
 the time holds still.
 """
@@ -24,8 +24,12 @@ from grc.shapes import shape_of
 
 from .state import BLEND_RANGE
 
-CHECK_AFTER_MS = 40  # the live check runs at most this often while the shape moves (after the frame)
-BANDS_AFTER_MS = 150  # the pad's shading is computed once the time has held still this long
+# The live check costs 1-15 ms here, more than a slider move may add (frame <= baseline + 5 ms), so it
+# never runs inside a move: once the shape has held still CHECK_STILL_MS, and while it keeps moving at
+# most every CHECK_MOVING_MS (one frame in ~30 while scrubbing pays for it).
+CHECK_STILL_MS = 60
+CHECK_MOVING_MS = 250
+BANDS_AFTER_MS = 400  # the pad's shading is computed once the time has held still this long
 BAND_STEP = 0.05  # blends of the pad's shading (two templates), as the safe range's steps
 VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c00000"}
 
@@ -76,7 +80,8 @@ class Beyond(QObject):
         self.bands = None
         self.undo = QUndoStack(self)
         self._coherence = None  # (templates, Coherence)
-        self._timer = QTimer(self, singleShot=True, interval=CHECK_AFTER_MS, timeout=self.run_check)
+        self._timer = QTimer(self, singleShot=True, interval=CHECK_STILL_MS, timeout=self.run_check)
+        self._moving_timer = QTimer(self, singleShot=True, interval=CHECK_MOVING_MS, timeout=self.run_check)
         self._bands_timer = QTimer(self, singleShot=True, interval=BANDS_AFTER_MS, timeout=self._start_bands)
         self._bands_for = None
         self._generation = 0
@@ -116,8 +121,9 @@ class Beyond(QObject):
 
     # -- the live check ------------------------------------------------------------------------------
     def _shape_changed(self):
-        if not self._timer.isActive():
-            self._timer.start()  # not restarted: while scrubbing it still runs every CHECK_AFTER_MS
+        self._timer.start()  # restarted: once the shape holds still
+        if not self._moving_timer.isActive():
+            self._moving_timer.start()  # not restarted: while scrubbing it still runs every CHECK_MOVING_MS
         self._bands_timer.start()  # restarted: the shading waits until the time holds still
 
     def _model_changed(self):
@@ -127,6 +133,7 @@ class Beyond(QObject):
     def run_check(self):
         """Check the shape on screen now: the chip, the red faces and the camera follow (`checked`)."""
         self._timer.stop()
+        self._moving_timer.stop()
         coherence = self.coherence()
         if coherence is None:
             self.check = None
