@@ -284,7 +284,7 @@ class ExplorePanel(QWidget):
         if self.safe is not None and len(self.blend_sliders) == 1:
             text += f" · safe at this time: {self.safe[0]:g} to {self.safe[1]:g}"
         elif self.safe is None and getattr(self, "_safe_known", False):
-            text += " · shapes between the templates break at this time"
+            text += " · broken inside [0, 1] at this time"
         self.blend_range.setText(text)
 
     def _remember_traces(self, model):
