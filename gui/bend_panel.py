@@ -98,7 +98,9 @@ class BendRow(QWidget):
             self.units.addItems(["all units", f"random {int(FRACTION * 100)} %"])
             model = self.panel.beyond.state.model
             if model is not None:
-                self.regions = cluster_regions(model, layer, CLUSTERS, 0)
+                K = len(model.templates)
+                middle = 0.5 if K == 2 else np.full(K, 1 / K)  # (cluster_regions' default blend is α only)
+                self.regions = cluster_regions(model, layer, CLUSTERS, 0, blend=middle)
                 for r in self.regions:
                     self.units.addItem(f"cluster {r['cluster']}: {r['name']}")
         for w in (self.op, self.units):

@@ -10,6 +10,7 @@ from grc.diverge.bend import Bend, Look, cluster_regions, load_look
 from grc.diverge.rewrite import rewrite
 from grc.shapes import builder
 
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 TIME = 0.8
 BROKEN_BLEND = 1.5  # on the bundled petal at time 0.8 the surface crosses itself (issue 11)
 
@@ -222,3 +223,29 @@ def test_the_camera_refits_when_a_shape_leaves_the_view(window):
     assert view.outside_view()
     set_shape(window, TIME, 2.4)
     assert not view.outside_view()
+
+
+def test_three_templates_chip_and_bends(make_window, tmp_path):
+    """A leaf of three templates: the chip follows the K weights; the pad has no blend to shade."""
+    import grc
+    from grc import load_template_set
+
+    config = grc.Config.from_preset("default", steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0,
+                                    batch_size=64, refine_samples=64)
+    model = grc.train(load_template_set(REPO / "templates" / "leaf"), config, device="cpu")
+    model.save(tmp_path / "leaf.grc")
+    window = make_window(tmp_path / "leaf.grc")
+    assert len(window.explore_panel.blend_sliders) == 3
+    window.state.set_blend([0.2, 0.3, 0.5])
+    window.draw_now()
+    assert window.explore_panel.chip.text().startswith(("between templates", "strained", "broken"))
+    window.state.set_blend([-0.5, 0.5, 1.0])
+    window.draw_now()
+    assert not window.explore_panel.chip.text().startswith("between")
+    assert window.beyond.wait_for_bands() is None and window.explore_panel.pad.band_polygons() == []
+    row = window.bend_panel.add_bend()
+    row.amount.setValue(2.0)
+    window.draw_now()
+    look = window.bend_panel.look()
+    expected = look.shape(window.doc.model, window.state.time, window.state.blend)
+    np.testing.assert_allclose(window.view.vertices(), mesh_of(window, expected), atol=1e-6)
