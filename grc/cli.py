@@ -810,6 +810,7 @@ def studio(
     time: Optional[float] = typer.Option(None, help="Time for --screenshot."),
     blend: Optional[str] = typer.Option(None, help="Blend for --screenshot."),
     benchmark: bool = typer.Option(False, help="Measure slider-to-pixels times and print them."),
+    look: Optional[Path] = typer.Option(None, help="A look (grc-look/1) to open with the model (Explore > Bend)."),
 ):
     """Open the GRC Studio desktop app."""
     number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
@@ -825,7 +826,7 @@ def studio(
     except ImportError as e:
         raise GRCError(f"the desktop app is not available ({e}); install PyQt5 and pyvistaqt", field="studio") from None
     code = studio_main(None if path is None else str(path), screenshot=None if screenshot is None else str(screenshot),
-                       time=time, blend=blend, benchmark=benchmark)
+                       time=time, blend=blend, benchmark=benchmark, look=None if look is None else str(look))
     raise typer.Exit(code)
 
 

@@ -123,6 +123,9 @@ class MainWindow(QMainWindow):
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        from .beyond import install as install_beyond
+
+        self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
 
     @property
     def worker(self):
@@ -271,7 +274,7 @@ class MainWindow(QMainWindow):
         """What the 3D view shows: the edited template in Sketch, else the model's shape."""
         if self.mode == "sketch" or self.doc.model is None:
             return self.sketch.grid()
-        return self.state.grid()
+        return self.beyond.grid()
 
     def _shape_changed(self):
         sketching = self.mode == "sketch" or self.doc.model is None
@@ -280,7 +283,7 @@ class MainWindow(QMainWindow):
     def _draw_shape(self):
         if self.view.show_grid != self.state.show_grid:  # back from Sketch, which always shows the grid
             self.view.show_grid, self.view.builder = self.state.show_grid, None
-        return self.state.grid()
+        return self.beyond.grid()
 
     def _draw_sketch(self):
         grid = self.sketch.grid()
@@ -317,6 +320,7 @@ class MainWindow(QMainWindow):
     def draw_now(self):
         """Draw pending changes immediately (screenshots, tests)."""
         self.view.flush()
+        self.beyond.run_check()  # the chip and the red faces of this shape
         if not self._camera_set and self.view.surface is not None:
             self.reset_camera()
         self.view.render(now=True)
@@ -540,7 +544,7 @@ class MainWindow(QMainWindow):
         if self.doc.model is None and action is not self.save_screenshot:
             self.error("No model to export yet: train one first.", title)
             return
-        shot = None if action is self.save_screenshot else self.exports.capture(self.state, self.mesh_options())
+        shot = None if action is self.save_screenshot else self.exports.capture(self.state, self.mesh_options(), self.beyond.active_look())
         path, _ = QFileDialog.getSaveFileName(self, title, str(self._export_folder() / f"shape{suffix}"), f"*{suffix}")
         if path:
             if not Path(path).suffix:
@@ -566,7 +570,7 @@ class MainWindow(QMainWindow):
         return dict(subdivide=s.subdivide, petals=s.petals, thickness=s.thickness)
 
     def _shot(self, shot):
-        return shot or self.exports.capture(self.state, self.mesh_options())
+        return shot or self.exports.capture(self.state, self.mesh_options(), self.beyond.active_look())
 
     def export_shape(self, path, shot=None):
         """The shape on screen (time, blend or drawn path) when asked, through the CLI's writer."""
@@ -624,7 +628,8 @@ def _app() -> QApplication:
 
 
 def main(path: str | None = None, *, screenshot: str | None = None, time: float | None = None,
-         blend: str | None = None, benchmark: bool = False, size: tuple[int, int] | None = None) -> int:
+         blend: str | None = None, benchmark: bool = False, size: tuple[int, int] | None = None,
+         look: str | None = None) -> int:
     """Run GRC Studio; with `screenshot` render one frame to a PNG and exit, with `benchmark` print timings."""
     from .crash import install
 
@@ -632,12 +637,12 @@ def main(path: str | None = None, *, screenshot: str | None = None, time: float 
     window = MainWindow()
     window.crash_handler = install(window)
     try:
-        return _run(app, window, path, screenshot, time, blend, benchmark, size)
+        return _run(app, window, path, screenshot, time, blend, benchmark, size, look)
     finally:
         window.crash_handler.uninstall()
 
 
-def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
+def _run(app, window, path, screenshot, time, blend, benchmark, size, look=None) -> int:
     headless = window.headless = bool(screenshot or benchmark)
     window.resize(*(size or default_size(app)))
     window.show()
@@ -646,6 +651,8 @@ def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
     if not opened and headless:
         return 2
     try:
+        if look is not None:
+            window.bend_panel.load_look(look)
         apply_options(window, time, blend)
     except GRCError as e:
         window.error(str(e))
@@ -654,6 +661,7 @@ def _run(app, window, path, screenshot, time, blend, benchmark, size) -> int:
     app.processEvents()
     window.draw_now()
     if screenshot:
+        window.beyond.wait_for_bands()  # the context pad's shading and the safe blend range
         out = window.save_screenshot(screenshot)
         window.doc.undo.setClean()
         window.close()

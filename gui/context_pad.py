@@ -63,6 +63,7 @@ class ContextPad(QWidget):
         self._drag = None
         self._stale = True  # the state changed since the data below were computed
         self._small_font = QFont(self.font().family(), 8)
+        self.bands = None  # Beyond's verdicts over the blend at one time: dict(time, alphas, codes, ...)
         state.changed.connect(self._state_changed)
 
     # -- data -------------------------------------------------------------------------------------
@@ -118,6 +119,32 @@ class ContextPad(QWidget):
             self._widest = w = (model, self.dim, self.morph, float((traces.max(axis=0) - traces.min(axis=0)).max()))
         return w[3]
 
+    def set_bands(self, bands):
+        """Shade where shapes break (red) or strain (amber) along the blend at this time (two templates):
+        `bands` from Beyond's background verdicts, or None."""
+        self.bands = bands
+        self.update()
+
+    def band_polygons(self):
+        """[(code, (alpha_low, alpha_high), QPolygonF)]: the pad's area swept by the context paths of runs of
+        blends with one verdict (1 strained, 2 broken), at the shown time and context value."""
+        b = self.bands
+        if b is None or self.traces is None or len(self.traces) != 2 or b["time"] != self.state.time:
+            return []
+        alphas, codes = b["alphas"], b["codes"]
+        step = float(alphas[1] - alphas[0]) if len(alphas) > 1 else 0.05
+        t0, t1 = self.traces[0, :, self.dim], self.traces[1, :, self.dim]
+        out, start = [], 0
+        for i in range(1, len(codes) + 1):
+            if i == len(codes) or codes[i] != codes[start]:
+                if codes[start] > 0:
+                    lo, hi = float(alphas[start]) - step / 2, float(alphas[i - 1]) + step / 2
+                    below, above = t0 + lo * (t1 - t0), t0 + hi * (t1 - t0)
+                    morph = np.concatenate([self.morph, self.morph[::-1]])
+                    out.append((int(codes[start]), (lo, hi), self._polyline(morph, np.concatenate([below, above[::-1]]))))
+                start = i
+        return out
+
     def set_dim(self, dim: int):
         self.dim, self._axis_for = dim, None
         self.refresh()
@@ -157,7 +184,7 @@ class ContextPad(QWidget):
             frame_key = (self.width(), self.height(), self.devicePixelRatioF(), self.state.model,
                          self.rows.tobytes(), self.morph.tobytes())
             frame = self._layer("frame", frame_key, self._paint_frame)
-            traces_key = (frame_key, self.y_range, self.dim, self._traces_for)
+            traces_key = (frame_key, self.y_range, self.dim, self._traces_for, id(self.bands))
             p.drawPixmap(0, 0, self._layer("traces", traces_key, lambda q: self._paint_traces(q, frame)))
             self._paint_path(p)
         p.end()
@@ -211,6 +238,13 @@ class ContextPad(QWidget):
         for v, y in zip(ticks, ys):
             p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, tick_label(v, self.y_step))
         p.setClipRect(r)
+        for code, _, polygon in self.band_polygons():  # where shapes break along the blend: under everything
+            color = QColor("#e03030" if code == 2 else "#f0a020")
+            color.setAlpha(70 if code == 2 else 45)
+            p.setPen(Qt.NoPen)
+            p.setBrush(color)
+            p.drawPolygon(polygon)
+        p.setBrush(Qt.NoBrush)
         p.setPen(QPen(QColor("#dddddd"), 1))
         for y in ys:
             p.drawLine(QPointF(r.left() + 1, y), QPointF(r.right() - 1, y))  # inside the frame's border

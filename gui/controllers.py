@@ -124,27 +124,28 @@ class ShapeExport:
     blend: object
     context: object = None
     options: dict = field(default_factory=dict)  # subdivide, petals, thickness
+    look: object = None  # a grc.diverge.bend.Look the shape goes through, or None
 
 
 class ExportController:
     """Exports of the shape on screen, a sweep or the traces plot, from a snapshot taken at the ask."""
 
-    def capture(self, state, options) -> ShapeExport:
+    def capture(self, state, options, look=None) -> ShapeExport:
         args = state.shape_args()
-        return ShapeExport(state.model, args.pop("time"), args.pop("blend"), args.get("context"), dict(options))
+        return ShapeExport(state.model, args.pop("time"), args.pop("blend"), args.get("context"), dict(options), look)
 
     def write_shape(self, shot: ShapeExport, path):
         from grc.shapes import export
 
         extra = {} if shot.context is None else dict(context=shot.context)
-        return export(shot.model, path, shot.time, shot.blend, **extra, **shot.options)
+        return export(shot.model, path, shot.time, shot.blend, **extra, **shot.options, look=shot.look)
 
     def write_sweep(self, shot: ShapeExport, path, sweep, frames):
         from grc.shapes import export_animation
 
         blend = shot.blend if sweep == "time" else 0.0
         return export_animation(shot.model, path, sweep=sweep, frames=frames, time=shot.time, blend=blend,
-                                **shot.options)
+                                **shot.options, look=shot.look)
 
     def write_traces(self, shot: ShapeExport, path):
         from grc.plots import plot_traces

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QPainter, QValidator
-from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
+from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from .context_pad import COLORS, ContextPad
@@ -59,6 +59,7 @@ class ValueSlider(QWidget):
     def __init__(self, low, high, marks=(), decimals=2, parent=None):
         super().__init__(parent)
         self.low, self.high, self.marks = low, high, list(marks)  # marks: [(value, label, color)]
+        self.band = None  # (low, high, color): a range drawn under the slider (the safe blend range)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, STEPS)
         self.spin = RangeSpinBox(decimals=decimals, singleStep=10 ** -decimals, keyboardTracking=False)
@@ -120,10 +121,20 @@ class _Marks(QWidget):
         font = p.font()
         font.setPointSizeF(7.5)
         p.setFont(font)
-        for value, label, color in o.marks:
+
+        def x_of(value):
+            value = min(max(value, o.low), o.high)
             pos = QStyle.sliderPositionFromValue(0, STEPS, int(round((value - o.low) / (o.high - o.low) * STEPS)),
                                                  s.width() - handle)
-            x = s.x() + pos + handle / 2
+            return s.x() + pos + handle / 2
+
+        if o.band is not None:
+            low, high, color = o.band
+            band = QColor(color)
+            band.setAlpha(90)
+            p.fillRect(QRectF(x_of(low), 0, max(1.0, x_of(high) - x_of(low)), 3), band)
+        for value, label, color in o.marks:
+            x = x_of(value)
             p.setPen(QColor(color))
             p.drawLine(int(x), 0, int(x), 4)
             p.drawText(QRectF(x - 50, 3, 100, 13), Qt.AlignHCenter | Qt.AlignTop, label)
@@ -157,6 +168,11 @@ class ExplorePanel(QWidget):
         self.blend_box = QGroupBox("Blend")
         self.blend_layout = QVBoxLayout(self.blend_box)
         self.blend_sliders: list[ValueSlider] = []
+        self.blend_range = QLabel("")  # what the blend reaches, and its safe range at this time
+        self.blend_range.setObjectName("blend-range")
+        self.blend_range.setWordWrap(True)
+        self.blend_layout.addWidget(self.blend_range)
+        self.safe = None  # the safe blend range at the current time ([low, high], None: broken inside [0, 1])
         layout.addWidget(self.blend_box)
         # context pad
         pad_box = QGroupBox("Context (Figure 6: template traces dotted, context path solid)")
@@ -233,7 +249,7 @@ class ExplorePanel(QWidget):
                               f"from {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as far as the context pad reaches)")
             slider.spin.setToolTip(f"blend from {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (0 = {names[0]}, 1 = {names[1]})")
             slider.spin.clamped.connect(lambda typed, value, s=slider: self._clamped("Blend", s, typed, value))
-            self.blend_layout.addWidget(slider)
+            self.blend_layout.insertWidget(0, slider)
             self.blend_sliders.append(slider)
         else:
             for k, name in enumerate(names):
@@ -242,11 +258,34 @@ class ExplorePanel(QWidget):
                 slider.spin.setToolTip(f"weight of {name}, from {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}")
                 slider.spin.clamped.connect(lambda typed, value, s=slider, n=name: self._clamped(f"Weight of {n}", s,
                                                                                                  typed, value))
-                self.blend_layout.addWidget(slider)
+                self.blend_layout.insertWidget(len(self.blend_sliders), slider)
                 self.blend_sliders.append(slider)
+        self.safe, self._safe_known = None, False
+        self._say_range()
         self.dim.setMaximum(max(0, model.context_dims - 1))
         self.dim.setVisible(model.context_dims > 1)
         self._remember_traces(model)
+
+    def set_safe_range(self, safe, known=True):
+        """The safe blend range at the current time ([low, high] with no broken shape; None: a shape inside
+        [0, 1] breaks): a green band under the blend slider, and said beside it."""
+        self.safe, self._safe_known = safe, known
+        if len(self.blend_sliders) == 1:
+            slider = self.blend_sliders[0]
+            slider.band = None if safe is None else (safe[0], safe[1], "#2e8b57")
+            slider.marks_row.update()
+        self._say_range()
+
+    def _say_range(self):
+        if len(self.blend_sliders) == 1:
+            text = f"Reaches {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as the pad does)"
+        else:
+            text = f"Each weight reaches {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}"
+        if self.safe is not None and len(self.blend_sliders) == 1:
+            text += f" · safe at this time: {self.safe[0]:g} to {self.safe[1]:g}"
+        elif self.safe is None and getattr(self, "_safe_known", False):
+            text += " · broken inside [0, 1] at this time"
+        self.blend_range.setText(text)
 
     def _remember_traces(self, model):
         """In the background, the traces at every time the slider can show (the context pad's and the

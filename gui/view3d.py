@@ -43,6 +43,9 @@ BACKGROUND = ("#e6e9f0", None)
 SURFACE = "#e8a0b4"
 GRID = "#304060"
 SELECTED = "#ffb000"
+BROKEN = "#d01010"  # faces of a broken shape (crossing itself or folded), Beyond's live check
+REGION = "#20a0ff"  # grid points a hovered bend cluster acts on
+FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge (normalised device units)
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
@@ -136,6 +139,7 @@ class ShapeView(QWidget):
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
         self._posted = False  # a DRAW_EVENT is on its way
         self.last_grid = None
+        self._broken_request = None  # (quads, surface size) of the red faces
 
     def _only_our_keys(self):
         """Swallow every key event before VTK's interactor style or pyvista's key callbacks see it;
@@ -202,7 +206,8 @@ class ShapeView(QWidget):
         grid = np.asarray(grid, float)
         self.last_grid = grid
         rows, points = grid.shape[:2]
-        if self.builder is None or self.builder.shape != grid.shape:
+        remade = self.builder is None or self.builder.shape != grid.shape
+        if remade:
             self.builder = MeshBuilder(rows, points, **self.options)
             self._make_actors(rows, points)
         mesh = self.builder.build(grid)
@@ -215,6 +220,8 @@ class ShapeView(QWidget):
         self.surface.Modified()
         self.grid_mesh.Modified()
         self._update_selected(selected)
+        if remade and self._broken_request is not None:
+            self._apply_broken()  # the same quads on the new faces (a new subdivision, petals, thickness)
         return mesh
 
     def _make_actors(self, rows, points):
@@ -242,6 +249,21 @@ class ShapeView(QWidget):
         for actor in (self.grid_actor, self.grid_points_actor):
             actor.SetVisibility(self.show_grid)
         self.selected_actor.SetVisibility(False)
+        # broken faces: the surface's own points, a subset of its faces, drawn red just in front of it
+        self.broken_mesh = pv.PolyData()
+        self.broken_mesh.SetPoints(self.surface.GetPoints())
+        self.broken_actor = p.add_mesh(self.broken_mesh, color=BROKEN, name="broken", reset_camera=False,
+                                       smooth_shading=False)
+        self.broken_actor.prop.lighting = False  # flat, bright red: seen even in the shade of a fold
+        mapper = self.broken_actor.GetMapper()
+        mapper.SetResolveCoincidentTopologyToPolygonOffset()
+        mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(-2, -2)
+        self.broken_actor.SetVisibility(False)
+        self.broken_faces = np.zeros(0, int)
+        self.region_mesh = pv.PolyData(np.zeros((1, 3)))
+        self.region_actor = p.add_points(self.region_mesh, color=REGION, point_size=12,
+                                         render_points_as_spheres=True, name="region", reset_camera=False)
+        self.region_actor.SetVisibility(False)
         self._camera = camera
 
     def _update_selected(self, selected):
@@ -251,6 +273,95 @@ class ShapeView(QWidget):
             self.selected_mesh.points[:] = np.asarray(selected, float).reshape(-1, 3)[:1]
             self.selected_mesh.Modified()
             self.selected_actor.SetVisibility(True)
+
+    # -- Beyond the templates: broken faces, a cluster's region, re-fitting ----------------------------
+    def broken_face_indices(self, quads, surface_size) -> np.ndarray:
+        """The view's faces of the quads `quads` (row-major) of a sheet subdivided to `surface_size`
+        (Coherence.check's, subdivision 2): mapped to this view's subdivision, every petal, both sides."""
+        if self.builder is None or quads is None or len(quads) == 0:
+            return np.zeros(0, int)
+        R2, P2 = surface_size
+        broken = np.zeros((R2 - 1) * (P2 - 1), bool)
+        broken[np.asarray(quads, int)] = True
+        broken = broken.reshape(R2 - 1, P2 - 1)
+        rows, points = self.builder.shape[:2]
+        level = self.options["subdivide"]
+        Rs, Ps = (rows - 1) * 2 ** level, (points - 1) * 2 ** level  # the view's quads per side
+        d = (R2 - 1) / Rs  # quads of the check's sheet per quad of the view's, per side (a power of two)
+        if d >= 1:
+            d = int(round(d))
+            mine = broken.reshape(Rs, d, Ps, d).any(axis=(1, 3))
+        else:
+            k = int(round(1 / d))
+            mine = np.repeat(np.repeat(broken, k, axis=0), k, axis=1)
+        sheet = np.flatnonzero(mine.ravel())
+        per_sheet = Rs * Ps
+        count = self.builder.flower.count
+        per_petal = len(self.builder.faces) // count
+        sides = [sheet] if self.builder.thickness <= 0 else [sheet, sheet + per_sheet]
+        return np.concatenate([s + k * per_petal for k in range(count) for s in sides])
+
+    def show_broken(self, quads, surface_size=None):
+        """Draw the faces of the broken quads red (None or empty: none)."""
+        self._broken_request = (quads, surface_size)
+        if self.surface is not None:
+            before = self.broken_faces
+            self._apply_broken()
+            if len(before) or len(self.broken_faces):  # nothing red before or now: no frame to draw
+                self.render()
+
+    def _apply_broken(self):
+        quads, surface_size = self._broken_request
+        faces = self.broken_face_indices(quads, surface_size) if quads is not None else np.zeros(0, int)
+        self.broken_faces = faces
+        if len(faces):
+            chosen = np.asarray(self.builder.faces)[faces]
+            self.broken_mesh.faces = np.hstack([np.full((len(chosen), 1), chosen.shape[1]), chosen]).ravel()
+            self.broken_mesh.SetPoints(self.surface.GetPoints())
+        self.broken_actor.SetVisibility(bool(len(faces)))
+
+    def show_region(self, points):
+        """Highlight grid points (K, 3) of the shape (a bend cluster's region); None hides them."""
+        if self.surface is None:
+            return
+        if points is None or len(points) == 0:
+            self.region_actor.SetVisibility(False)
+        else:
+            self.region_mesh.points = np.asarray(points, float).reshape(-1, 3)
+            self.region_actor.SetVisibility(True)
+        self.render()
+
+    def outside_view(self) -> bool:
+        """Whether a vertex of the surface lies outside the camera's view."""
+        if self.surface is None:
+            return False
+        renderer = self.plotter.renderer
+        width, height = renderer.GetSize()
+        aspect = width / max(height, 1)
+        matrix = renderer.GetActiveCamera().GetCompositeProjectionTransformMatrix(aspect, -1, 1)
+        m = np.array([[matrix.GetElement(i, j) for j in range(4)] for i in range(4)])
+        v = self._arrays[0][0]
+        clip = v @ m[:3, :3].T + m[:3, 3]
+        w = v @ m[3, :3] + m[3, 3]
+        ndc = clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None]
+        return bool((np.abs(ndc) > FIT_MARGIN).any() or (w <= 0).any())
+
+    def fit_if_outside(self, bounds=None) -> bool:
+        """Re-fit the camera (keeping its direction) when the shape has left the view; True if it did."""
+        if not self.outside_view():
+            return False
+        v = self._arrays[0][0]
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        if bounds is not None:
+            lo, hi = np.minimum(lo, bounds[::2]), np.maximum(hi, bounds[1::2])
+        self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+        self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
+        for _ in range(8):
+            if not self.outside_view():
+                break
+            self.plotter.camera.zoom(0.9)
+        self.render()
+        return True
 
     def reset_camera(self, bounds=None):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax)."""

@@ -1,0 +1,268 @@
+"""The Bend panel (Explore): network bending by hand, chained bends with strengths, looks saved and loaded.
+
+Each row is one grc.diverge.bend.Bend: an operation, where it acts (a hidden layer of the decoder, or
+the time / morph input), which units (all, a seeded fraction, or a cluster named by where on the grid
+it acts, grc.diverge.bend.cluster_regions; hovering one highlights that region in the 3D view), an
+amount and a strength. The rows make a Look (grc-look/1), which the shape on screen, the chip and the
+exports go through (Beyond.set_look).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                             QSlider, QVBoxLayout, QWidget)
+
+from grc import GRCError
+from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, cluster_regions, load_look
+
+from .meters import Meter
+
+CLUSTERS = 6  # clusters a layer's units are grouped into (k-means, seed 0)
+FRACTION = 0.3  # share of the units a "fraction" bend takes (seeded)
+STRENGTH_STEPS = 100  # slider steps per unit of strength (0 to 2)
+
+
+class BendRow(QWidget):
+    """One bend: op, layer/input, units, amount, strength, remove."""
+
+    def __init__(self, panel: "BendPanel", bend: Bend | None = None):
+        super().__init__()
+        self.panel = panel
+        model = panel.beyond.state.model
+        self.hidden = len(model._layers["decoder"]) - 1 if model is not None else 1
+        self.layer = QComboBox(toolTip="Where the bend acts: a hidden layer of the decoder, or an input")
+        self.layer.addItems([f"layer {i}" for i in range(self.hidden)] + ["time", "morph"])
+        self.op = QComboBox(toolTip="What the bend does there")
+        self.units = QComboBox(toolTip="Which units: all, a seeded fraction, or a cluster (named by where on the "
+                                       "grid it acts; hover to see it in the 3D view)")
+        self.amount = QDoubleSpinBox(minimum=-100, maximum=100, singleStep=0.1, decimals=2, value=1.5,
+                                     prefix="amount ", toolTip="The op's number: a factor, an offset, a threshold, "
+                                                               "an amplitude, a shift or warp")
+        self.strength = QSlider(Qt.Horizontal, toolTip="Strength: 0 changes nothing, 1 is the whole bend")
+        self.strength.setRange(0, 2 * STRENGTH_STEPS)
+        self.strength.setValue(STRENGTH_STEPS)
+        self.strength_label = QLabel("1.00")
+        self.remove = QPushButton("✕", toolTip="Remove this bend", maximumWidth=28)
+        top, bottom = QHBoxLayout(), QHBoxLayout()
+        for w in (self.layer, self.op, self.units):
+            top.addWidget(w)
+        top.addWidget(self.remove)
+        bottom.addWidget(self.amount)
+        bottom.addWidget(QLabel("strength"))
+        bottom.addWidget(self.strength, 1)
+        bottom.addWidget(self.strength_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 2)
+        layout.addLayout(top)
+        layout.addLayout(bottom)
+        self.regions = []
+        self.frequency = 1.0  # oscillate / warp frequency (a loaded look's; 1 otherwise)
+        self._fill_ops()
+        if bend is not None:
+            self.set_bend(bend)
+        self.layer.currentIndexChanged.connect(lambda i: (self._fill_ops(), self.panel.changed()))
+        for w in (self.op, self.units):
+            w.currentIndexChanged.connect(lambda i: self.panel.changed())
+        self.amount.valueChanged.connect(lambda v: self.panel.changed())
+        self.strength.valueChanged.connect(self._strength_moved)
+        self.units.highlighted.connect(self._hovered)
+        self.units.activated.connect(lambda i: self.panel.highlight(None))  # the list closed
+        self.remove.clicked.connect(lambda: self.panel.remove_row(self))
+
+    def _strength_moved(self, value):
+        self.strength_label.setText(f"{value / STRENGTH_STEPS:.2f}")
+        self.panel.changed()
+
+    def layer_value(self):
+        i = self.layer.currentIndex()
+        return i if i < self.hidden else ("time", "morph")[i - self.hidden]
+
+    def _fill_ops(self):
+        """Ops and units for the chosen layer (the inputs take shift/scale/warp and no units)."""
+        layer = self.layer_value()
+        for w in (self.op, self.units):
+            w.blockSignals(True)
+        self.op.clear()
+        self.op.addItems(list(INPUT_OPS if isinstance(layer, str) else UNIT_OPS))
+        self.units.clear()
+        self.regions = []
+        if isinstance(layer, str):
+            self.units.addItem("the input")
+            self.units.setEnabled(False)
+        else:
+            self.units.setEnabled(True)
+            self.units.addItems(["all units", f"random {int(FRACTION * 100)} %"])
+            model = self.panel.beyond.state.model
+            if model is not None:
+                K = len(model.templates)
+                middle = 0.5 if K == 2 else np.full(K, 1 / K)  # (cluster_regions' default blend is α only)
+                self.regions = cluster_regions(model, layer, CLUSTERS, 0, blend=middle)
+                for r in self.regions:
+                    self.units.addItem(f"cluster {r['cluster']}: {r['name']}")
+        for w in (self.op, self.units):
+            w.blockSignals(False)
+
+    def _hovered(self, index):
+        region = self.regions[index - 2]["region"] if index >= 2 and index - 2 < len(self.regions) else None
+        self.panel.highlight(region)
+
+    def units_value(self):
+        if isinstance(self.layer_value(), str):
+            return "all"
+        i = self.units.currentIndex()
+        if i <= 0:
+            return "all"
+        if i == 1:
+            return {"fraction": FRACTION, "seed": 0}
+        return {"cluster": i - 2, "clusters": CLUSTERS, "seed": 0}
+
+    def bend(self) -> Bend:
+        return Bend(self.op.currentText(), self.layer_value(), self.units_value(), float(self.amount.value()),
+                    self.frequency, self.strength.value() / STRENGTH_STEPS)
+
+    def set_bend(self, b: Bend):
+        """Show a bend (a loaded look's)."""
+        layer = b.layer if isinstance(b.layer, int) else self.hidden + ("time", "morph").index(b.layer)
+        self.layer.setCurrentIndex(min(layer, self.layer.count() - 1))
+        self._fill_ops()
+        self.op.setCurrentText(b.op)
+        units = b.units
+        if isinstance(units, dict) and "fraction" in units:
+            self.units.setCurrentIndex(1)
+        elif isinstance(units, dict) and "cluster" in units:
+            self.units.setCurrentIndex(2 + int(units["cluster"]))
+        else:
+            self.units.setCurrentIndex(0)
+        self.amount.setValue(b.amount)
+        self.frequency = b.frequency
+        self.strength.setValue(int(round(b.strength * STRENGTH_STEPS)))
+        self.strength_label.setText(f"{self.strength.value() / STRENGTH_STEPS:.2f}")
+
+
+class BendPanel(QGroupBox):
+    """Bends chained into a look, with a meter; Load / Save look."""
+
+    def __init__(self, beyond, parent=None):
+        super().__init__("Bend (network bending: the decoder changed between its layers)", parent)
+        self.beyond = beyond
+        self.rows: list[BendRow] = []
+        self.rows_box = QVBoxLayout()
+        self.add = QPushButton("Add bend")
+        self.load = QPushButton("Load look…")
+        self.save = QPushButton("Save look…")
+        self.clear = QPushButton("Clear")
+        self.meter = Meter(beyond)
+        buttons = QHBoxLayout()
+        for w in (self.add, self.load, self.save, self.clear):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.rows_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.meter, 0, Qt.AlignLeft)
+        self.add.clicked.connect(lambda: self.add_bend())
+        self.clear.clicked.connect(lambda: self.set_look(Look([])))
+        self.load.clicked.connect(self._ask_load)
+        self.save.clicked.connect(self._ask_save)
+        self._quiet = False
+        self.name = "look"
+        beyond.doc.model_changed.connect(self._model_changed)
+        self._model = None
+
+    def _model_changed(self):
+        """A model of another decoder size: bends that no longer fit are dropped (said in the status bar)."""
+        model = self.beyond.state.model
+        if model is None or self._model is None or model is self._model:
+            self._model = model
+            return
+        same = self._model._layers["decoder"] is not None and [w.shape for w, _ in model._layers["decoder"]] == \
+            [w.shape for w, _ in self._model._layers["decoder"]]
+        self._model = model
+        if not same and self.rows:
+            self.set_look(Look([]))
+
+    def add_bend(self, bend: Bend | None = None) -> BendRow:
+        row = BendRow(self, bend)
+        self.rows.append(row)
+        self.rows_box.addWidget(row)
+        self.changed()
+        return row
+
+    def remove_row(self, row):
+        self.rows.remove(row)
+        row.setParent(None)
+        self.changed()
+
+    def look(self) -> Look:
+        return Look([r.bend() for r in self.rows], name=self.name)
+
+    def changed(self):
+        if self._quiet:
+            return
+        try:
+            look = self.look()
+        except GRCError as e:
+            self.beyond.window.statusBar().showMessage(str(e), 8000)
+            return
+        self.beyond.set_look(look)
+
+    def set_look(self, look: Look):
+        """Show a look's bends as rows (and apply it)."""
+        self._quiet = True
+        try:
+            for row in list(self.rows):
+                row.setParent(None)
+            self.rows = []
+            self.name = look.name
+            for b in look.bends:
+                self.add_bend(b)
+        finally:
+            self._quiet = False
+        self.changed()
+
+    def highlight(self, region):
+        """Show where a cluster acts: the grid points it moves most, in the 3D view."""
+        view = self.beyond.window.view
+        if region is None:
+            view.show_region(None)
+            return
+        grid = self.beyond.grid()
+        view.show_region(grid[np.asarray(region) > 0.5])
+
+    # -- files ---------------------------------------------------------------------------------------------
+    def load_look(self, path):
+        look = load_look(path)
+        self.set_look(look)
+        state = self.beyond.state
+        if look.blend is not None and state.model is not None:
+            blend = np.asarray(look.blend, float)
+            state.set_blend(float(blend[0]) if blend.size == 1 else blend)
+        return look
+
+    def save_look(self, path) -> Path:
+        look = self.look()
+        state = self.beyond.state
+        look.blend = np.atleast_1d(np.asarray(state.blend, float))
+        look.name = Path(path).stem
+        return look.save(path)
+
+    def _ask_load(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Load look", "", "GRC looks (*.json)")
+        if path:
+            try:
+                self.load_look(path)
+            except (GRCError, OSError) as e:
+                self.beyond.window.error(str(e), "Cannot load the look")
+
+    def _ask_save(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save look", "look.json", "GRC looks (*.json)")
+        if path:
+            try:
+                self.save_look(path)
+                self.beyond.window.statusBar().showMessage(f"Saved the look to {path}", 5000)
+            except (GRCError, OSError) as e:
+                self.beyond.window.error(str(e), "Look not saved")

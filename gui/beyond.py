@@ -1,0 +1,262 @@
+"""Beyond the templates in the Explore tab: the live verdict (chip), broken faces, the pad's shading,
+the safe blend range, and the look / rewrite that the shape on screen goes through.
+
+`Beyond` is the controller: it owns the model's Coherence, the current look (grc.diverge.bend.Look),
+a rewrite preview and the undo stack of model replacements (rewrites, model blends). The shape the
+3D view and the exports show is `Beyond.grid()` = grc.shapes.shape_of(model, time, blend, look=...).
+
+The live check (Coherence.check at subdivision 2, ~1-15 ms on these machines) runs on coalesced
+timers (the shape still for 60 ms, or every 250 ms while it moves), never inside a slider move; the pad's shading (a batch of verdicts over the
+blend at this time, Coherence.verdicts, and safe_blend_ranges) runs in a background thread once
+the time holds still.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtWidgets import QLayout, QUndoCommand, QUndoStack
+
+from grc.coherence import Check, Coherence, blend_region, blend_weights, model_shapes, safe_range
+from grc.shapes import shape_of
+
+from .state import BLEND_RANGE
+
+# The live check costs 1-15 ms here, more than a slider move may add (frame <= baseline + 5 ms), so it
+# never runs inside a move: once the shape has held still CHECK_STILL_MS, and while it keeps moving at
+# most every CHECK_MOVING_MS (one frame in ~30 while scrubbing pays for it).
+CHECK_STILL_MS = 60
+CHECK_MOVING_MS = 250
+BANDS_AFTER_MS = 400  # the pad's shading is computed once the time has held still this long
+BAND_STEP = 0.05  # blends of the pad's shading (two templates), as the safe range's steps
+VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c00000"}
+
+
+def chip_text(check: Check | None, weights) -> tuple[str, str]:
+    """What the chip says, and its colour: "between templates" / "beyond: coherent" / "strained" /
+    "broken", with the novelty value."""
+    if check is None:
+        return "—", "#666666"
+    where = blend_region(weights)
+    if check.verdict == "broken":
+        word, color = "broken", VERDICT_COLORS["broken"]
+    elif check.verdict == "strained":
+        word, color = "strained", VERDICT_COLORS["strained"]
+    elif where == "between templates":
+        word, color = "between templates", "#305080"
+    else:
+        word, color = "beyond: coherent", VERDICT_COLORS["coherent"]
+    return f"{word} · novelty {check.novelty:.3f}", color
+
+
+class ModelSwap(QUndoCommand):
+    """A model replaced by another (a rewrite, a model blend): undo puts the previous one back."""
+
+    def __init__(self, beyond: "Beyond", before, after, text):
+        super().__init__(text)
+        self.beyond, self.before, self.after = beyond, before, after
+
+    def redo(self):
+        self.beyond._put_model(self.after)
+
+    def undo(self):
+        self.beyond._put_model(self.before)
+
+
+class Beyond(QObject):
+    checked = pyqtSignal(object)  # the current shape's Check (or None without a model)
+    bands_ready = pyqtSignal(object)  # dict(model, time, alphas, codes, novelty, safe) from the background
+    look_changed = pyqtSignal()
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.state, self.doc = window.state, window.doc
+        self.look = None  # grc.diverge.bend.Look or None
+        self.preview = None  # a model shown instead of the document's while a rewrite drag runs
+        self.check: Check | None = None
+        self.bands = None
+        self.undo = QUndoStack(self)
+        self._coherence = None  # (templates, Coherence)
+        self._timer = QTimer(self, singleShot=True, interval=CHECK_STILL_MS, timeout=self.run_check)
+        self._moving_timer = QTimer(self, singleShot=True, interval=CHECK_MOVING_MS, timeout=self.run_check)
+        self._bands_timer = QTimer(self, singleShot=True, interval=BANDS_AFTER_MS, timeout=self._start_bands)
+        self._bands_for = None
+        self._generation = 0
+        self.state.changed.connect(self._shape_changed)
+        self.state.view_changed.connect(self._shape_changed)
+        self.doc.model_changed.connect(self._model_changed)
+        self.bands_ready.connect(self._bands_arrived)
+
+    # -- the shape on screen -----------------------------------------------------------------------
+    @property
+    def model(self):
+        return self.preview if self.preview is not None else self.state.model
+
+    def grid(self) -> np.ndarray:
+        """The shape on screen: the model (or the rewrite preview) at the state's time and blend or
+        drawn path, through the look."""
+        args = self.state.shape_args()
+        return shape_of(self.model, args.pop("time"), args.pop("blend"), context=args.get("context"),
+                        look=self.active_look())
+
+    def active_look(self):
+        return self.look if self.look is not None and self.look.bends else None
+
+    def set_look(self, look):
+        self.look = look
+        self._bands_for = None
+        self.look_changed.emit()
+        self.state.changed.emit()  # the shape changed: redraw, check, shade again
+
+    def coherence(self) -> Coherence | None:
+        model = self.state.model
+        if model is None:
+            return None
+        if self._coherence is None or self._coherence[0] is not model.templates:
+            self._coherence = (model.templates, Coherence.for_model(model, subdivide=2))
+        return self._coherence[1]
+
+    # -- the live check ------------------------------------------------------------------------------
+    def _shape_changed(self):
+        self._timer.start()  # restarted: once the shape holds still
+        if not self._moving_timer.isActive():
+            self._moving_timer.start()  # not restarted: while scrubbing it still runs every CHECK_MOVING_MS
+        self._bands_timer.start()  # restarted: the shading waits until the time holds still
+
+    def _model_changed(self):
+        self._bands_for = None
+        self._shape_changed()
+
+    def run_check(self):
+        """Check the shape on screen now: the chip, the red faces and the camera follow (`checked`)."""
+        self._timer.stop()
+        self._moving_timer.stop()
+        coherence = self.coherence()
+        if coherence is None:
+            self.check = None
+        else:
+            with np.errstate(all="ignore"):
+                grid = self.grid()
+            self.check = coherence.check(grid, self.state.time) if np.isfinite(grid).all() else None
+        self.checked.emit(self.check)
+        return self.check
+
+    # -- the pad's shading (background) ------------------------------------------------------------
+    def _start_bands(self):
+        model = self.state.model
+        if model is None or len(model.templates) != 2 or model.context_dims == 0:
+            if self.bands is not None:
+                self.bands = None
+                self.bands_ready.emit(None)
+            return
+        key = (model, self.state.time, id(self.look), self.look_key())
+        if key == self._bands_for:
+            return
+        self._bands_for = key
+        self._generation += 1
+        generation, coherence, time, look = self._generation, self.coherence(), self.state.time, self.active_look()
+        thread = threading.Thread(target=self._compute_bands, args=(generation, model, coherence, time, look),
+                                  name="pad verdicts", daemon=True)
+        self.bands_thread = thread
+        thread.start()
+
+    def look_key(self):
+        look = self.active_look()
+        return None if look is None else str(look.to_json())
+
+    def _compute_bands(self, generation, model, coherence, time, look):
+        """Verdicts of the blends the pad reaches at this time, in chunks (numpy releases the GIL)."""
+        alphas = np.round(np.arange(BLEND_RANGE[0], BLEND_RANGE[1] + BAND_STEP / 2, BAND_STEP), 10)
+
+        def shapes(values):
+            if look is None:
+                return model_shapes(model, time, blend_weights(2, values))
+            return np.stack([shape_of(model, time, float(a), look=look) for a in values])
+
+        codes, novelty = [], []
+        with np.errstate(all="ignore"):
+            for start in range(0, len(alphas), 10):
+                if generation != self._generation:
+                    return  # superseded
+                grids = shapes(alphas[start:start + 10])
+                finite = np.isfinite(grids).all(axis=(1, 2, 3))
+                c, n = coherence.verdicts(np.where(finite[:, None, None, None], grids, 0.0), time)
+                codes.append(np.where(finite, c, 2))
+                novelty.append(n)
+            codes = np.concatenate(codes)
+            by_alpha = dict(zip(np.round(alphas, 6), codes))
+
+            def broken_at(values):
+                out = []
+                for v in np.round(values, 6):
+                    out.append(by_alpha[v] == 2 if v in by_alpha else bool(coherence.broken(shapes([v]))[0]))
+                return np.array(out)
+
+            reach = min(-BLEND_RANGE[0], BLEND_RANGE[1] - 1)
+            safe = safe_range(broken_at, BAND_STEP, reach)
+        if generation == self._generation:
+            self.bands_ready.emit(dict(model=model, time=time, alphas=alphas, codes=codes,
+                                       novelty=np.concatenate(novelty), safe=safe))
+
+    def _bands_arrived(self, bands):
+        if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
+            return  # the time moved on meanwhile; the timer asks again
+        self.bands = bands
+        self.window.explore_panel.pad.set_bands(bands)
+        self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
+
+    def wait_for_bands(self, timeout=10.0):
+        """Compute the shading now (tests, screenshots)."""
+        from PyQt5.QtWidgets import QApplication
+
+        self._bands_timer.stop()
+        self._start_bands()
+        thread = getattr(self, "bands_thread", None)
+        if thread is not None:
+            thread.join(timeout)
+        QApplication.processEvents()
+        return self.bands
+
+    # -- models replaced (rewrite, blend-models) --------------------------------------------------------
+    def replace_model(self, model, text):
+        """Show `model` instead of the current one, undoably (Rewrite panel's Undo)."""
+        self.undo.push(ModelSwap(self, self.doc.model, model, text))
+
+    def _put_model(self, model):
+        self.preview = None
+        self.window.model_unsaved = True
+        self.doc.set_model(model)
+
+
+def install(window) -> Beyond:
+    """Wire Beyond, the chip, the red faces, the pad shading, the Bend and Rewrite panels into a MainWindow."""
+    from .bend_panel import BendPanel
+    from .meters import Meter
+    from .rewrite import RewritePanel
+
+    beyond = Beyond(window)
+    panel = window.explore_panel
+    panel.chip = Meter(beyond, show_weights=True)
+    panel.blend_layout.addWidget(panel.chip, 0, Qt.AlignLeft)
+    window.bend_panel = BendPanel(beyond)
+    window.rewrite_panel = RewritePanel(beyond)
+    layout = panel.layout()
+    layout.setSizeConstraint(QLayout.SetMinimumSize)  # the scroll area never squeezes it below what it needs
+    layout.insertWidget(layout.count() - 1, window.bend_panel)
+    layout.insertWidget(layout.count() - 1, window.rewrite_panel)
+    view = window.view
+
+    def follow(check):
+        """Red faces and the camera follow the check (in Explore, Train and Export; Sketch shows a template)."""
+        if check is None or window.mode == "sketch":
+            view.show_broken(None)
+            return
+        view.show_broken(check.broken_quads, beyond.coherence().surface_size)
+        view.fit_if_outside()
+
+    beyond.checked.connect(follow)
+    window.tabs.currentChanged.connect(lambda i: beyond._shape_changed())
+    return beyond

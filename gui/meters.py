@@ -1,0 +1,34 @@
+"""Meters: the novelty and verdict of "Beyond the templates" shown live beside whatever moves the shape
+(the blend, a bend's strength, a model blend's weight, a rewrite)."""
+
+from __future__ import annotations
+
+from PyQt5.QtWidgets import QLabel
+
+from .beyond import chip_text
+
+
+class Meter(QLabel):
+    """A chip: "between templates" / "beyond: coherent" / "strained" / "broken", with the novelty value.
+
+    Follows a Beyond's live check (`beyond`), or shows what `display(check, weights)` is given.
+    """
+
+    def __init__(self, beyond=None, show_weights=False, parent=None):
+        super().__init__("—", parent)
+        self.beyond = beyond
+        self.setObjectName("verdict-chip")
+        self.setToolTip("Beyond the templates: the shape's verdict (coherent, strained: measures outside the "
+                        "templates' own range, broken: it crosses itself or folds) and its novelty "
+                        "(RMS distance per point to the nearest template)")
+        self.verdict, self.novelty = None, None
+        if beyond is not None:
+            beyond.checked.connect(lambda check: self.display(check, beyond.state.weights))
+
+    def display(self, check, weights):
+        text, color = chip_text(check, weights)
+        self.verdict = None if check is None else check.verdict
+        self.novelty = None if check is None else check.novelty
+        self.setText(text)
+        self.setStyleSheet(f"QLabel {{ color: white; background: {color}; border-radius: 8px; padding: 2px 8px; "
+                           f"font-weight: bold; }}")

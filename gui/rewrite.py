@@ -1,0 +1,199 @@
+"""Rewrite mode and model blending (Explore): divergence that changes the model itself, undoably.
+
+Rewrite: with "Rewrite by dragging" on, a left drag on a point of the generated shape in the 3D view
+moves it; the decoder's last layer gets grc.diverge.rewrite.rewrite's rank-one update so that at this
+time and blend the point lands where it is dropped (solved live while dragging, ~5 ms a solve; the
+document's model is replaced on release). Blend models: a second model of the same sizes, combined
+weight by weight (grc.diverge.blend.blend_models) at a weight chosen on a slider with a live meter.
+Both replace the model through Beyond.replace_model: Undo puts the previous one back, and
+File > Save model as… saves the new one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt5.QtCore import Qt
+from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QGroupBox,
+                             QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout)
+
+from grc import GRCError, load_model
+from grc.diverge.blend import blend_models
+from grc.diverge.rewrite import rewrite
+
+from .meters import Meter
+
+RADIUS = 0.1  # the drag's falloff radius (the shape's units) by default
+
+
+class RewriteDrag:
+    """What the 3D view's point dragging drives in Rewrite mode (the interface ShapeView.enable_point_dragging
+    expects: grid, set, begin_drag, drag_to, end_drag)."""
+
+    def __init__(self, beyond, panel: "RewritePanel"):
+        self.beyond, self.panel = beyond, panel
+        self.base = None  # the model the drag started from
+        self.point = self.target = None
+        self.selected = None
+
+    def grid(self):
+        """The shape to grab a point of; None (nothing to grab: the mouse turns the camera) without a model
+        or while a look is active (a rewrite changes the model's own shapes, not the bent ones)."""
+        state = self.beyond.state
+        if state.model is None:
+            return None
+        if self.beyond.active_look() is not None:
+            self.beyond.window.statusBar().showMessage(
+                "Rewrite changes the model's own shapes: clear the bends (Bend > Clear) to drag a point", 8000)
+            return None
+        return self.beyond.grid()
+
+    def set(self, selected=None):
+        self.point = self.selected = selected
+
+    def begin_drag(self):
+        self.base = self.beyond.state.model
+
+    def solve(self, target):
+        """The rewritten model that puts the grabbed point at `target` (from the model the drag started on)."""
+        state = self.beyond.state
+        return rewrite(self.base, state.time, state.blend, self.point, target, self.panel.radius.value())
+
+    def drag_to(self, row, point, position):
+        self.point, self.target = (row, point), np.asarray(position, float)
+        window = self.beyond.window
+
+        def draw():  # coalesced: one solve per frame, at the latest mouse position
+            try:
+                self.beyond.preview = self.solve(self.target)
+            except GRCError as e:
+                window.statusBar().showMessage(str(e), 5000)
+            self.beyond._shape_changed()
+            return self.beyond.grid()
+
+        window.view.request(draw)
+
+    def end_drag(self):
+        if self.base is None:
+            return
+        base, target = self.base, self.target
+        self.base = None
+        self.beyond.preview = None
+        if target is None:
+            return
+        try:
+            model = self.solve_from(base, target)
+        except GRCError as e:
+            self.beyond.window.error(str(e), "Rewrite failed")
+            return
+        self.last = (self.point, target)  # what the finished drag asked for (tests)
+        self.target = None
+        row, index = self.point
+        self.beyond.replace_model(model, f"Rewrite point ({row}, {index})")
+
+    def solve_from(self, base, target):
+        state = self.beyond.state
+        return rewrite(base, state.time, state.blend, self.point, target, self.panel.radius.value())
+
+
+class RewritePanel(QGroupBox):
+    """Rewrite mode, Undo / Redo of model changes, Blend models…, with the live meter."""
+
+    def __init__(self, beyond, parent=None):
+        super().__init__("Rewrite (drag a point of the shape: the model follows)", parent)
+        self.beyond = beyond
+        self.mode = QCheckBox("Rewrite by dragging in the 3D view",
+                              toolTip="A left drag on a point of the shape moves it; the decoder's last layer "
+                                      "is updated so the whole family follows (Undo puts it back)")
+        self.radius = QDoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.02, decimals=3, value=RADIUS,
+                                     prefix="radius ", toolTip="How far the dragged point's neighbours follow it")
+        self.undo = beyond.undo.createUndoAction(self, "Undo")
+        self.redo = beyond.undo.createRedoAction(self, "Redo")
+        self.undo_button, self.redo_button = QPushButton("Undo model change"), QPushButton("Redo")
+        self.undo_button.clicked.connect(beyond.undo.undo)
+        self.redo_button.clicked.connect(beyond.undo.redo)
+        beyond.undo.canUndoChanged.connect(self.undo_button.setEnabled)
+        beyond.undo.canRedoChanged.connect(self.redo_button.setEnabled)
+        self.undo_button.setEnabled(False)
+        self.redo_button.setEnabled(False)
+        self.blend_button = QPushButton("Blend models…", toolTip="Combine this model weight by weight with another "
+                                                                 "of the same sizes")
+        self.save_button = QPushButton("Save model as…")
+        self.meter = Meter(beyond)
+        row1, row2 = QHBoxLayout(), QHBoxLayout()
+        row1.addWidget(self.mode)
+        row1.addWidget(self.radius)
+        for w in (self.undo_button, self.redo_button, self.blend_button, self.save_button):
+            row2.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addWidget(self.meter, 0, Qt.AlignLeft)
+        self.drag = RewriteDrag(beyond, self)
+        window = beyond.window
+        window.view.enable_point_dragging(self.drag, lambda: window.mode == "explore" and self.mode.isChecked())
+        self.blend_button.clicked.connect(self.ask_blend)
+        self.save_button.clicked.connect(window._ask_save_model_as)
+
+    def ask_blend(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Blend with model", "", "GRC models (*.grc)")
+        if path:
+            self.blend_with(path).exec_()
+
+    def blend_with(self, path) -> "BlendDialog":
+        return BlendDialog(self.beyond, load_model(path), path, self)
+
+
+class BlendDialog(QDialog):
+    """Pick the weight of a model blend (W = 0: this model, 1: the other; outside extrapolates), with a live
+    meter; OK replaces the model (undoable)."""
+
+    def __init__(self, beyond, other, path, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Blend models")
+        self.beyond, self.other = beyond, other
+        self.base = beyond.state.model
+        self.weight = QSlider(Qt.Horizontal)
+        self.weight.setRange(-100, 200)  # W from -1 to 2, in hundredths
+        self.weight.setValue(50)
+        self.label = QLabel()
+        self.meter = Meter()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Blend with {path}\nW = 0: this model, 1: the other; outside [0, 1] extrapolates"))
+        row = QHBoxLayout()
+        row.addWidget(self.weight, 1)
+        row.addWidget(self.label)
+        layout.addLayout(row)
+        layout.addWidget(self.meter, 0, Qt.AlignLeft)
+        layout.addWidget(self.buttons)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.weight.valueChanged.connect(self.preview)
+        self.blended = None
+        self.preview()
+
+    def value(self) -> float:
+        return self.weight.value() / 100
+
+    def preview(self, *args):
+        """The blended model at this weight, shown in the 3D view and metered."""
+        self.label.setText(f"W = {self.value():.2f}")
+        try:
+            self.blended = blend_models(self.base, self.other, self.value())
+        except GRCError as e:
+            self.label.setText(str(e))
+            self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)
+            return
+        self.beyond.preview = self.blended
+        check = self.beyond.run_check()
+        self.meter.display(check, self.beyond.state.weights)
+        self.beyond.window._shape_changed()
+
+    def done(self, result):
+        self.beyond.preview = None
+        if result == QDialog.Accepted and self.blended is not None:
+            self.beyond.replace_model(self.blended, f"Blend models (W = {self.value():g})")
+        else:
+            self.beyond.window._shape_changed()
+            self.beyond.run_check()
+        super().done(result)

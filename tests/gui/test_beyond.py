@@ -1,0 +1,251 @@
+"""Beyond the templates in Explore: the chip, red faces and pad shading follow the blend as grc.coherence says;
+bends change the mesh as Look.shape says; a rewrite drag changes the model as grc.diverge.rewrite says."""
+
+import numpy as np
+import pytest
+from PyQt5.QtCore import QPoint
+
+from grc.coherence import Coherence, safe_blend_ranges
+from grc.diverge.bend import Bend, Look, cluster_regions, load_look
+from grc.diverge.rewrite import rewrite
+from grc.shapes import builder
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+TIME = 0.8
+BROKEN_BLEND = 1.5  # on the bundled petal at time 0.8 the surface crosses itself (issue 11)
+
+
+def set_shape(window, time, blend):
+    window.state.set_time(time)
+    window.state.set_blend(blend)
+    window.draw_now()  # draws and runs the live check
+    return window.beyond.check
+
+
+def mesh_of(window, grid):
+    s = window.state
+    return builder(window.doc.model, None, s.subdivide, s.thickness, s.petals).build(grid).vertices
+
+
+def test_the_chip_follows_the_blend(window):
+    chip = window.explore_panel.chip
+    model = window.doc.model
+    coherence = Coherence.for_model(model, subdivide=2)
+    set_shape(window, TIME, 0.5)
+    assert chip.text().startswith("between templates")
+    assert not window.view.broken_actor.GetVisibility()
+    set_shape(window, TIME, 2.0)
+    expected = coherence.check(model.shape(TIME, 2.0), TIME)
+    assert expected.verdict == "coherent"
+    assert chip.text() == f"beyond: coherent · novelty {expected.novelty:.3f}"
+    check = set_shape(window, TIME, BROKEN_BLEND)
+    expected = coherence.check(model.shape(TIME, BROKEN_BLEND), TIME)
+    assert expected.verdict == check.verdict == "broken" and chip.text().startswith("broken")
+    np.testing.assert_array_equal(check.broken_quads, expected.broken_quads)
+    # the red faces are exactly the broken quads of the view's sheet (subdivision 2 here, as the check's)
+    view = window.view
+    assert view.broken_actor.GetVisibility()
+    np.testing.assert_array_equal(np.sort(view.broken_faces), np.sort(expected.broken_quads))
+
+
+def test_red_faces_follow_the_view_subdivision_and_petals(window):
+    set_shape(window, TIME, BROKEN_BLEND)
+    quads = window.beyond.check.broken_quads
+    window.explore_panel.petals.setValue(3)
+    window.explore_panel.subdivide.setValue(1)
+    window.draw_now()
+    view = window.view
+    faces = view.broken_faces
+    per_petal = len(view.builder.faces) // 3
+    assert len(faces) > 0 and len(faces) % 3 == 0
+    # every petal the same faces; each a level-1 quad containing a broken level-2 quad
+    first = np.sort(faces[faces < per_petal])
+    np.testing.assert_array_equal(np.sort(faces[(faces >= per_petal) & (faces < 2 * per_petal)]) - per_petal, first)
+    R2 = P2 = 25  # the check's sheet of a 7 x 7 grid at subdivision 2: 25 x 25 points
+    expected = np.unique([(q // (P2 - 1)) // 2 * 12 + (q % (P2 - 1)) // 2 for q in quads])
+    np.testing.assert_array_equal(first, expected)
+
+
+def test_pad_shades_where_shapes_break_and_the_slider_shows_the_safe_range(window):
+    set_shape(window, TIME, 0.0)
+    bands = window.beyond.wait_for_bands()
+    assert bands is not None and bands["time"] == TIME
+    model = window.doc.model
+    coherence = Coherence.for_model(model, subdivide=2)
+    codes, _ = coherence.verdicts(np.stack([model.shape(TIME, a) for a in (0.5, BROKEN_BLEND)]), TIME)
+    assert codes.tolist() == [0, 2]
+    pad = window.explore_panel.pad
+    pad.refresh()
+    broken = [(lo, hi) for code, (lo, hi), _ in pad.band_polygons() if code == 2]
+    assert any(lo <= BROKEN_BLEND <= hi for lo, hi in broken)
+    assert not any(lo <= 0.5 <= hi for lo, hi in broken)
+    # on screen: the pad is tinted red where the blend 1.5's context path would lie, not at 0.5's
+    image = pad.grab().toImage()
+    j = len(pad.morph) * 2 // 3
+    traces = pad.traces[:, j, pad.dim]
+
+    def pixel(alpha):
+        point = pad.to_screen(pad.morph[j], traces[0] + alpha * (traces[1] - traces[0]))
+        ratio = image.width() / pad.width()
+        c = image.pixelColor(int(point.x() * ratio), int(point.y() * ratio))
+        return c.red(), c.green(), c.blue()
+
+    r, g, b = pixel(BROKEN_BLEND)
+    assert r > g + 30 and r > b + 30
+    r, g, b = pixel(0.5)
+    assert abs(r - g) < 30
+    # the blend slider's safe range is the library's
+    safe = safe_blend_ranges(model, coherence, times=[TIME])[f"{TIME:g}"]
+    panel = window.explore_panel
+    assert panel.safe == safe
+    assert panel.blend_sliders[0].band[:2] == tuple(safe)
+    assert f"safe at this time: {safe[0]:g} to {safe[1]:g}" in panel.blend_range.text()
+    assert "-1.5 to 2.5" in panel.blend_range.text()
+
+
+def test_bends_change_the_mesh_as_look_shape_says(window, tmp_path):
+    set_shape(window, TIME, 0.7)
+    model = window.doc.model
+    plain = window.view.vertices().copy()
+    panel = window.bend_panel
+    rows = [panel.add_bend() for _ in range(3)]  # three bends chained
+    rows[0].op.setCurrentText("scale")
+    rows[0].units.setCurrentIndex(2 + 1)  # cluster 1
+    rows[0].amount.setValue(1.8)
+    rows[1].layer.setCurrentIndex(1)
+    rows[1].op.setCurrentText("offset")
+    rows[1].units.setCurrentIndex(1)  # a seeded fraction
+    rows[1].amount.setValue(0.3)
+    rows[2].layer.setCurrentText("time")
+    rows[2].op.setCurrentText("shift")
+    rows[2].amount.setValue(0.1)
+    rows[0].strength.setValue(50)  # 0.5
+    window.draw_now()
+    look = Look([Bend("scale", 0, {"cluster": 1, "clusters": 6, "seed": 0}, 1.8, 1.0, 0.5),
+                 Bend("offset", 1, {"fraction": 0.3, "seed": 0}, 0.3, 1.0, 1.0),
+                 Bend("shift", "time", "all", 0.1, 1.0, 1.0)])
+    assert panel.look().to_json()["bends"] == look.to_json()["bends"]
+    np.testing.assert_allclose(window.view.vertices(), mesh_of(window, look.shape(model, TIME, 0.7)), atol=1e-6)
+    assert not np.allclose(window.view.vertices(), plain, atol=1e-4)
+    assert window.explore_panel.chip.text() == panel.meter.text()  # the bend's meter is the chip's
+    # the cluster names are where they act
+    names = [r["name"] for r in cluster_regions(model, 0, 6, 0)]
+    assert rows[0].units.itemText(3) == f"cluster 1: {names[1]}"
+    # strength 0 everywhere changes nothing
+    for r in rows:
+        r.strength.setValue(0)
+    window.draw_now()
+    np.testing.assert_allclose(window.view.vertices(), plain, atol=1e-9)
+    # a look saved and loaded gives the same mesh; exports go through it
+    for r in rows:
+        r.strength.setValue(100)
+    window.draw_now()
+    bent = window.view.vertices().copy()
+    path = panel.save_look(tmp_path / "look.json")
+    assert load_look(path).to_json()["format"] == "grc-look/1"
+    panel.set_look(Look([]))
+    window.draw_now()
+    np.testing.assert_allclose(window.view.vertices(), plain, atol=1e-9)
+    panel.load_look(path)
+    window.draw_now()
+    assert len(panel.rows) == 3
+    np.testing.assert_allclose(window.view.vertices(), bent, atol=1e-9)
+    out = window.export_shape(tmp_path / "bent.obj")
+    vertices = np.array([[float(v) for v in line.split()[1:4]] for line in open(out) if line.startswith("v ")])
+    z_up = np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=1)  # OBJ is Y-up
+    np.testing.assert_allclose(z_up, bent, atol=1e-5)
+
+
+def test_hovering_a_cluster_highlights_its_region(window):
+    set_shape(window, TIME, 0.5)
+    row = window.bend_panel.add_bend()
+    row.units.highlighted.emit(2)  # cluster 0, as the open list's hover says
+    assert window.view.region_actor.GetVisibility()
+    region = row.regions[0]["region"]
+    np.testing.assert_allclose(window.view.region_mesh.points, window.beyond.grid()[region > 0.5])
+    row.units.highlighted.emit(0)
+    assert not window.view.region_actor.GetVisibility()
+
+
+def test_a_rewrite_drag_moves_the_point_as_the_library_says_and_undo_restores(window, drag):
+    set_shape(window, TIME, 0.5)
+    panel = window.rewrite_panel
+    panel.mode.setChecked(True)
+    original = window.doc.model
+    widget = window.view.plotter.interactor
+    grid = window.beyond.grid()
+    row, index = 5, 3
+    x, y, _ = window.view.display_points(grid)[row * grid.shape[1] + index]
+    ratio = widget.devicePixelRatioF()
+    start = QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+    drag(widget, [start, start + QPoint(10, 0), start + QPoint(25, -30)])
+    point, target = panel.drag.last
+    assert point == (row, index)
+    model = window.doc.model
+    assert model is not original and window.model_unsaved
+    expected = rewrite(original, TIME, 0.5, point, target, panel.radius.value())
+    np.testing.assert_allclose(model.shape(TIME, 0.5), expected.shape(TIME, 0.5), atol=1e-9)
+    assert np.linalg.norm(model.shape(TIME, 0.5)[row, index] - target) < 1e-3
+    window.draw_now()
+    np.testing.assert_allclose(window.view.vertices(), mesh_of(window, expected.shape(TIME, 0.5)), atol=1e-6)
+    assert window.explore_panel.chip.text() == panel.meter.text()
+    panel.undo_button.click()
+    assert window.doc.model is original
+    window.draw_now()
+    np.testing.assert_allclose(window.view.vertices(), mesh_of(window, original.shape(TIME, 0.5)), atol=1e-9)
+    panel.redo_button.click()
+    assert window.doc.model is model
+
+
+def test_blend_models_dialog_meters_and_replaces_the_model(window, files, tmp_path):
+    from grc import load_model
+    from grc.diverge.blend import blend_models
+
+    set_shape(window, TIME, 0.5)
+    original = window.doc.model
+    other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
+    other.save(tmp_path / "other.grc")
+    dialog = window.rewrite_panel.blend_with(tmp_path / "other.grc")
+    dialog.weight.setValue(150)  # W = 1.5: extrapolating
+    assert dialog.meter.text().startswith(("beyond", "between", "strained", "broken"))
+    dialog.accept()
+    expected = blend_models(original, load_model(tmp_path / "other.grc"), 1.5)  # as saved (float32)
+    np.testing.assert_allclose(window.doc.model.shape(TIME, 0.5), expected.shape(TIME, 0.5), atol=1e-9)
+    window.rewrite_panel.undo_button.click()
+    assert window.doc.model is original
+
+
+def test_the_camera_refits_when_a_shape_leaves_the_view(window):
+    set_shape(window, TIME, 0.5)
+    view = window.view
+    view.plotter.camera.zoom(6)  # the shape now overflows the view
+    view.render()
+    assert view.outside_view()
+    set_shape(window, TIME, 2.4)
+    assert not view.outside_view()
+
+
+def test_three_templates_chip_and_bends(make_window, tmp_path):
+    """A leaf of three templates: the chip follows the K weights; the pad has no blend to shade."""
+    import grc
+    from grc import load_template_set
+
+    config = grc.Config.from_preset("default", steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0,
+                                    batch_size=64, refine_samples=64)
+    model = grc.train(load_template_set(REPO / "templates" / "leaf"), config, device="cpu")
+    model.save(tmp_path / "leaf.grc")
+    window = make_window(tmp_path / "leaf.grc")
+    assert len(window.explore_panel.blend_sliders) == 3
+    window.state.set_blend([0.2, 0.3, 0.5])
+    window.draw_now()
+    assert window.explore_panel.chip.text().startswith(("between templates", "strained", "broken"))
+    window.state.set_blend([-0.5, 0.5, 1.0])
+    window.draw_now()
+    assert not window.explore_panel.chip.text().startswith("between")
+    assert window.beyond.wait_for_bands() is None and window.explore_panel.pad.band_polygons() == []
+    row = window.bend_panel.add_bend()
+    row.amount.setValue(2.0)
+    window.draw_now()
+    look = window.bend_panel.look()
+    expected = look.shape(window.doc.model, window.state.time, window.state.blend)
+    np.testing.assert_allclose(window.view.vertices(), mesh_of(window, expected), atol=1e-6)
