@@ -342,12 +342,14 @@ def clusters(model: GRCModel, layer: int, k: int, seed: int = 0) -> np.ndarray:
     return labels
 
 
-def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=None, blend=0.5) -> list[dict]:
+def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=None, blend=None) -> list[dict]:
     """Where on the grid each cluster acts: ablating it moves these points most.
 
     Returns one dict per cluster: `units`, `region` ((M, N) movement, 0..1), `name` ("tip, left edge").
     """
     time = float(np.mean(model.templates.time[[0, -1]]) if time is None else time)
+    if blend is None:  # between all the templates: equal weights
+        blend = np.full(len(model.templates), 1 / len(model.templates))
     morph = model.templates.morph
     context = model.context(time, blend, morph)
     base = bent_decode(model, np.full(len(morph), time), morph, context, [])
