@@ -31,6 +31,7 @@ from .optim import FlatAdam, cosine, lbfgs_flat, one_cycle
 from .templates import TemplateSet
 
 TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
+EXTRAPOLATION_WIDTH_FLOOR = 0.1  # an extrapolated row's weight is (median width / (width + this x median))²
 FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 
 
@@ -394,7 +395,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     direction_weights, for more), each the template models' grids at that time blended in shape space
     (grc.shapespace: per-triangle rotations and stretches extrapolated in log space, so a petal that opens
     from A to B keeps opening), with the context the blend gives: mean + Σ w_k (trace_k - mean).
-    -> u (rows, 2), context (rows, C), targets (rows, 3N), normalized as the networks see them."""
+    -> u (rows, 2), context (rows, C), targets (rows, 3N), normalized as the networks see them, and each
+    row's relative weight (rows,), mean 1."""
     from .shapespace import ShapeSpace
 
     d = sampler.data
@@ -420,7 +422,13 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     space = ShapeSpace(M, grids.shape[3])
     shapes = np.stack([space.blend(grids[:, i], weights[i:i + 1])[0] for i in range(n)])  # (n, M, N, 3)
     targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
-    return u, context, torch.as_tensor(targets, dtype=rows.dtype, device=d.device)
+    # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
+    # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
+    width = np.linalg.norm(shapes - shapes.mean(axis=2, keepdims=True), axis=-1).mean(axis=2).ravel()  # (n*M,)
+    typical = np.median(width)
+    relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2
+    return (u, context, torch.as_tensor(targets, dtype=rows.dtype, device=d.device),
+            torch.as_tensor(relative / relative.mean(), dtype=rows.dtype, device=d.device))
 
 
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
@@ -437,11 +445,10 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         weights = torch.ones(len(targets), device=d.device)
         weights[len(rows):] = config.refine_template_weight
         if config.refine_extrapolations:  # shapes beyond the templates, blended in shape space
-            more_u, more_context, more_targets = extrapolated_rows(sampler, encoder, config)
+            more_u, more_context, more_targets, relative = extrapolated_rows(sampler, encoder, config)
             inputs = torch.cat([inputs, decoder_features(more_u, more_context, config.decoder_features)])
             targets = torch.cat([targets, more_targets])
-            weights = torch.cat([weights, torch.full((len(more_targets),), config.refine_extrapolation_weight,
-                                                     device=d.device)])
+            weights = torch.cat([weights, config.refine_extrapolation_weight * relative])
         weights /= weights.mean()
         weights = (weights * (2 / len(targets)))[:, None]  # the gradient of the weighted mean
     flat = Flat(decoder)
