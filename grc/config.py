@@ -45,7 +45,7 @@ class Config:
     # context. 0 = off (the refine as before).
     refine_extrapolations: int = 64
     refine_extrapolation_reach: float = 1.0
-    refine_extrapolation_weight: float = 1.0  # per row, against a random mix's 1
+    refine_extrapolation_weight: float = 10.0  # per row (times its relative width weight), against a random mix's 1
     seed: int = 0
 
     def __post_init__(self):
