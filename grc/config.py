@@ -42,8 +42,10 @@ class Config:
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
     # are the template models' grids blended in shape space (grc.shapespace), decoded from the blend's
-    # context. 0 = off (the refine as before).
-    refine_extrapolations: int = 64
+    # context. 0 = off (the refine as before): on by default it cost the sprout and the leaf their
+    # reconstruction and interpolation targets (docs/coherence.md, "Training on extrapolated shapes").
+    # 64 is the measured setting: `--set refine_extrapolations=64`.
+    refine_extrapolations: int = 0
     refine_extrapolation_reach: float = 1.0
     refine_extrapolation_weight: float = 10.0  # per row (times its relative width weight), against a random mix's 1
     seed: int = 0
