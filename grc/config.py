@@ -47,7 +47,7 @@ class Config:
     # 64 is the measured setting: `--set refine_extrapolations=64`.
     refine_extrapolations: int = 0
     refine_extrapolation_reach: float = 1.0
-    refine_extrapolation_weight: float = 10.0  # per row (times its relative width weight), against a random mix's 1
+    refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
     seed: int = 0
 
     def __post_init__(self):

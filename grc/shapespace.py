@@ -78,7 +78,7 @@ class ShapeSpace:
         s[flip, -1] *= -1
         R = U @ Vt
         s = np.maximum(np.abs(s), 1e-9)  # a degenerate or inverted triangle: the closest proper stretch
-        log_s = (Vt.transpose(0, 1, 3, 2) * np.log(s)[..., None, :]) @ Vt  # V log(Σ) Vᵀ
+        log_s = (Vt.transpose(0, 1, 3, 2) * stretch_log(s)[..., None, :]) @ Vt  # V φ(Σ) Vᵀ
         return rotation_log(R), log_s, base
 
     def blend(self, grids, weights) -> np.ndarray:
@@ -89,7 +89,7 @@ class ShapeSpace:
             raise GRCError(f"expected {len(grids)} weights per blend, got {weights.shape[-1]}", field="weights")
         log_r, log_s, base = self.logs(grids)
         R = rotation_exp(np.einsum("sk,kfi->sfi", weights, log_r))  # (S, F, 3, 3)
-        S = symmetric_exp(np.einsum("sk,kfij->sfij", weights, log_s))
+        S = symmetric_exp(np.einsum("sk,kfij->sfij", weights, log_s), stretch_exp)
         edges = (R @ S) @ base  # (S, F, 3, 3): target edge 1, edge 2 (and normal) per triangle
         e1, e2 = edges[..., :, 0], edges[..., :, 1]
         e = np.concatenate([e1, e2, e2 - e1], axis=1)  # (S, 3F, 3): every triangle's three edges
@@ -138,7 +138,21 @@ def rotation_exp(v) -> np.ndarray:
     return np.eye(3) + s * K + (1 - c) * (K @ K)
 
 
-def symmetric_exp(M) -> np.ndarray:
-    """exp of symmetric matrices (..., 3, 3)."""
+def symmetric_exp(M, function=np.exp) -> np.ndarray:
+    """exp (or another function) of symmetric matrices (..., 3, 3)."""
     w, V = np.linalg.eigh((M + np.swapaxes(M, -1, -2)) / 2)
-    return (V * np.exp(w)[..., None, :]) @ np.swapaxes(V, -1, -2)
+    return (V * function(w)[..., None, :]) @ np.swapaxes(V, -1, -2)
+
+
+GROWTH = "linear"  # "linear": stretches above 1 blend linearly, below 1 in log space; "log": all in log space
+
+
+def stretch_log(s) -> np.ndarray:
+    """The space stretch factors are blended in: log s below 1 (shrinking is geometric, never through 0),
+    s - 1 above (growth linear, as shape keys grow: geometric growth blew the petal's base up 7x at
+    blend -1); the two meet with the same slope at 1."""
+    return np.log(s) if GROWTH == "log" else np.where(s < 1, np.log(np.minimum(s, 1)), s - 1)
+
+
+def stretch_exp(x) -> np.ndarray:
+    return np.exp(x) if GROWTH == "log" else np.where(x < 0, np.exp(np.minimum(x, 0)), 1 + x)
