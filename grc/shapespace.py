@@ -4,16 +4,17 @@ Linear shape keys mix positions: (1 − α) A + α B. Beyond the templates that 
 because what changes between templates — each part of the surface turning and stretching — is not
 linear in positions. Here each triangle's change from the first template is split into a rotation and
 a stretch (the polar decomposition of its deformation gradient, with Sumner and Popović's scaled
-normal as third axis), both are blended in log space,
+normal as third axis), rotations blended in log space and stretches in φ space,
 
-    T(w) = exp(Σ w_k log R_k) · exp(Σ w_k log S_k)
+    T(w) = exp(Σ w_k log R_k) · φ⁻¹(Σ w_k φ(S_k)),   φ(s) = log s below 1, s − 1 above (per eigenvalue)
 
 and the positions whose triangle edges best match T(w) applied to the first template's are solved
 for (a Poisson least-squares system over every triangle's three edges, each edge weighted by
 1 / length², so relative errors count: plain least squares turned the petal's narrow base inside
 out), with the centroid blended linearly.
-So a petal that opens from template A to B keeps *opening* from B onwards (rotation continues), edge
-lengths scale geometrically (they never reach zero or turn inside out), and each template is
+So a petal that opens from template A to B keeps *opening* from B onwards (rotation continues), edges
+that shrink do so geometrically (they never reach zero or turn inside out), edges that grow do so
+linearly (as shape keys grow: geometric growth blew the petal's wide base up 7x at blend -1), and each template is
 reproduced exactly (Alexa et al. 2000, as-rigid-as-possible shape interpolation; Xu et al. 2005,
 Poisson shape interpolation; in the spirit of Winkler et al. 2010 and Heeren et al. 2012-14).
 
