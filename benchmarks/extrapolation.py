@@ -5,8 +5,9 @@ and bending far out, and the cost of the live verdict. docs/coherence.md keeps t
     python benchmarks/extrapolation.py                     # petal from meshes/petal.grc, leaf and sprout trained
     python benchmarks/extrapolation.py --train-petal       # train the petal too (default settings, seed 0)
     python benchmarks/extrapolation.py --sets petal --repeats 1000
-    python benchmarks/extrapolation.py --before            # also the model trained without extrapolated rows
-                                                           # (refine_extrapolations=0), and the templates
+    python benchmarks/extrapolation.py --extrapolations 64  # the model trained with refine_extrapolations=64
+                                                           # (issue 11), beside the old model (meshes/petal.grc,
+                                                           # or trained with the defaults) and the templates
                                                            # blended in shape space (grc.shapespace)
 
 Two templates: blend α from -1 to 3 in steps of 0.25. Three or more: along each template's direction
@@ -109,21 +110,22 @@ def main():
     parser.add_argument("--sets", default="petal,leaf,sprout")
     parser.add_argument("--train-petal", action="store_true")
     parser.add_argument("--repeats", type=int, default=300)
-    parser.add_argument("--before", action="store_true",
-                        help="also measure the model trained without extrapolated rows, and shape-space blends")
+    parser.add_argument("--extrapolations", type=int, default=None,
+                        help="train the model with refine_extrapolations=N, beside the old model and shape-space blends")
     args = parser.parse_args()
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     flags = [f for f in ("avx512f", "avx2") if f" {f} " in cpuinfo]
     print(f"machine: {os.cpu_count()} CPUs ({', '.join(flags) or 'no AVX2/AVX-512'}), numpy {np.__version__}, "
           f"load average {os.getloadavg()[0]:.1f} (timings grow with it)")
     for name in args.sets.split(","):
-        model, source = load(name, args.train_petal or args.before)
+        new = {} if args.extrapolations is None else {"refine_extrapolations": args.extrapolations}
+        model, source = load(name, args.train_petal or bool(new), **new)
         coherence = Coherence.for_model(model, subdivide=2)
         print(f"\n== {name}: {len(model.templates)} templates, grid {model.grid_shape}, model {source}")
         makers = {"model": lambda t, w: model_shapes(model, t, w),
                   "shape keys": lambda t, w: shape_keys(model.templates, t, w)}
-        if args.before:
-            old, old_source = load(name, False) if name == "petal" else load(name, False, refine_extrapolations=0)
+        if new:
+            old, old_source = load(name, False)
             print(f"   old model: {old_source}")
             space = ShapeSpace(*model.grid_shape[1:])
             makers = {"model": makers["model"], "old model": lambda t, w: model_shapes(old, t, w),
