@@ -5,6 +5,10 @@ and bending far out, and the cost of the live verdict. docs/coherence.md keeps t
     python benchmarks/extrapolation.py                     # petal from meshes/petal.grc, leaf and sprout trained
     python benchmarks/extrapolation.py --train-petal       # train the petal too (default settings, seed 0)
     python benchmarks/extrapolation.py --sets petal --repeats 1000
+    python benchmarks/extrapolation.py --extrapolations 64  # the model trained with refine_extrapolations=64
+                                                           # (issue 11), beside the old model (meshes/petal.grc,
+                                                           # or trained with the defaults) and the templates
+                                                           # blended in shape space (grc.shapespace)
 
 Two templates: blend α from -1 to 3 in steps of 0.25. Three or more: along each template's direction
 (grc.coherence.direction_weights, s from -1 to 3: 0 = the templates' mean, 1 = that template).
@@ -21,6 +25,7 @@ import grc
 from grc.coherence import (Coherence, blend_weights, direction_weights, model_shapes, safe_blend_ranges,
                            shape_keys)
 from grc.metrics import inner_time_steps
+from grc.shapespace import ShapeSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 BLENDS = np.round(np.arange(-1, 3.001, 0.25), 10)
@@ -83,12 +88,13 @@ def live_cost(model, coherence, repeats):
     return t, rows
 
 
-def load(name, train_petal):
+def load(name, train_petal, **settings):
     if name == "petal" and not train_petal:
         return grc.load_model(ROOT / "meshes" / "petal.grc"), "meshes/petal.grc"
     started = time.perf_counter()
-    model = grc.train(grc.load_templates(ROOT / "templates" / name), grc.Config(seed=0), device="cpu")
-    return model, f"trained (default settings, seed 0) in {time.perf_counter() - started:.0f} s"
+    model = grc.train(grc.load_templates(ROOT / "templates" / name), grc.Config(seed=0, **settings), device="cpu")
+    which = ", ".join(f"{k}={v}" for k, v in settings.items()) or "default settings"
+    return model, f"trained ({which}, seed 0) in {time.perf_counter() - started:.0f} s"
 
 
 def fmt_range(r):
@@ -104,17 +110,27 @@ def main():
     parser.add_argument("--sets", default="petal,leaf,sprout")
     parser.add_argument("--train-petal", action="store_true")
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--extrapolations", type=int, default=None,
+                        help="train the model with refine_extrapolations=N, beside the old model and shape-space blends")
     args = parser.parse_args()
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     flags = [f for f in ("avx512f", "avx2") if f" {f} " in cpuinfo]
     print(f"machine: {os.cpu_count()} CPUs ({', '.join(flags) or 'no AVX2/AVX-512'}), numpy {np.__version__}, "
           f"load average {os.getloadavg()[0]:.1f} (timings grow with it)")
     for name in args.sets.split(","):
-        model, source = load(name, args.train_petal)
+        new = {} if args.extrapolations is None else {"refine_extrapolations": args.extrapolations}
+        model, source = load(name, args.train_petal or bool(new), **new)
         coherence = Coherence.for_model(model, subdivide=2)
         print(f"\n== {name}: {len(model.templates)} templates, grid {model.grid_shape}, model {source}")
         makers = {"model": lambda t, w: model_shapes(model, t, w),
                   "shape keys": lambda t, w: shape_keys(model.templates, t, w)}
+        if new:
+            old, old_source = load(name, False)
+            print(f"   old model: {old_source}")
+            space = ShapeSpace(*model.grid_shape[1:])
+            makers = {"model": makers["model"], "old model": lambda t, w: model_shapes(old, t, w),
+                      "shape keys": makers["shape keys"],
+                      "shape space": lambda t, w: space.blend(shape_keys(model.templates, t, np.eye(len(w[0]))), w)}
         started = time.perf_counter()
         times, results = measure(model, coherence, makers)
         lines = "blend" if len(model.templates) == 2 else "each template's direction, s"

@@ -39,6 +39,15 @@ class Config:
     refine_steps: int = 200  # L-BFGS on the decoder's hidden layers, its last layer solved by least squares (0 = off)
     refine_samples: int = 512
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
+    # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
+    # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
+    # are the template models' grids blended in shape space (grc.shapespace), decoded from the blend's
+    # context. 0 = off (the refine as before): on by default it cost the sprout and the leaf their
+    # reconstruction and interpolation targets (docs/coherence.md, "Training on extrapolated shapes").
+    # 64 is the measured setting: `--set refine_extrapolations=64`.
+    refine_extrapolations: int = 0
+    refine_extrapolation_reach: float = 1.0
+    refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
     seed: int = 0
 
     def __post_init__(self):
@@ -99,7 +108,7 @@ PRESETS = {
         template_lbfgs_steps=0,
         encoder_hidden=(15, 10), decoder_hidden=(10, 15), decoder_features="raw", decoder_input="encoder",
         steps=100_000, batch_size=1, lr_encoder=1e-4, lr_decoder=2e-4, schedule="constant",
-        refine_steps=0,
+        refine_steps=0, refine_extrapolations=0,
     ),
 }
 
@@ -147,4 +156,7 @@ def check_config(c: Config) -> None:
         if not 0 < getattr(c, name) < 1:
             raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)
     number(c.refine_template_weight, "refine_template_weight", low=0, high=1e6)
+    number(c.refine_extrapolations, "refine_extrapolations", low=0, high=MAX_BATCH, integer=True)
+    number(c.refine_extrapolation_reach, "refine_extrapolation_reach", low=0, high=10)
+    number(c.refine_extrapolation_weight, "refine_extrapolation_weight", low=0, high=1e6)
     number(c.context_mask, "context_mask", low=0, high=1)

@@ -4,18 +4,21 @@ Linear shape keys mix positions: (1 − α) A + α B. Beyond the templates that 
 because what changes between templates — each part of the surface turning and stretching — is not
 linear in positions. Here each triangle's change from the first template is split into a rotation and
 a stretch (the polar decomposition of its deformation gradient, with Sumner and Popović's scaled
-normal as third axis), both are blended in log space,
+normal as third axis), rotations blended in log space and stretches in φ space,
 
-    T(w) = exp(Σ w_k log R_k) · exp(Σ w_k log S_k)
+    T(w) = exp(Σ w_k log R_k) · φ⁻¹(Σ w_k φ(S_k)),   φ(s) = log s below 1, s − 1 above (per eigenvalue)
 
 and the positions whose triangle edges best match T(w) applied to the first template's are solved
-for (a Poisson least-squares system, factored once per grid size), with the centroid blended linearly.
-So a petal that opens from template A to B keeps *opening* from B onwards (rotation continues), edge
-lengths scale geometrically (they never reach zero or turn inside out), and each template is
+for (a Poisson least-squares system over every triangle's three edges, each edge weighted by
+1 / length², so relative errors count: plain least squares turned the petal's narrow base inside
+out), with the centroid blended linearly.
+So a petal that opens from template A to B keeps *opening* from B onwards (rotation continues), edges
+that shrink do so geometrically (they never reach zero or turn inside out), edges that grow do so
+linearly (as shape keys grow: geometric growth blew the petal's wide base up 7x at blend -1), and each template is
 reproduced exactly (Alexa et al. 2000, as-rigid-as-possible shape interpolation; Xu et al. 2005,
 Poisson shape interpolation; in the spirit of Winkler et al. 2010 and Heeren et al. 2012-14).
 
-Numpy only (a dense Cholesky solve; grids are small).
+Numpy only (dense solves, one per blend; grids are small: 49-81 points).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ def _triangles(rows: int, points: int) -> np.ndarray:
     return np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
 
 
+EDGE_WEIGHT_POWER = 2.0  # the Poisson fit weighs each edge by 1 / (its target length + floor) ** this:
+EDGE_WEIGHT_FLOOR = 1e-3  # relative errors count, not absolute (floor: this share of the median length)
+
+
 class ShapeSpace:
     """Shape-space blends of K grids (K, M, N, 3) that share one grid topology."""
 
@@ -40,17 +47,13 @@ class ShapeSpace:
         self.rows, self.points = rows, points
         self.triangles = _triangles(rows, points)
         V, F = rows * points, len(self.triangles)
-        # G: the two edge vectors of every triangle as differences of vertex positions (2F, V)
-        G = np.zeros((2 * F, V))
-        t = self.triangles
-        G[np.arange(F), t[:, 1]] += 1
-        G[np.arange(F), t[:, 0]] -= 1
-        G[F + np.arange(F), t[:, 2]] += 1
-        G[F + np.arange(F), t[:, 0]] -= 1
-        self.G = G
-        # the normal equations with the centroid pinned: (GᵀG + 11ᵀ/V) x = Gᵀe + 1 c
-        A = G.T @ G + np.ones((V, V)) / V
-        self._cholesky = np.linalg.cholesky(A)
+        # D: the three edges of every triangle (b - a, c - a, c - b) as differences of vertex positions (3F, V)
+        D = np.zeros((3 * F, V))
+        t, f = self.triangles, np.arange(F)
+        for k, (i, j) in enumerate(((0, 1), (0, 2), (1, 2))):
+            D[k * F + f, t[:, j]] += 1
+            D[k * F + f, t[:, i]] -= 1
+        self.D = D
 
     def _frames(self, grids) -> np.ndarray:
         """(..., F, 3, 3): per triangle the columns edge 1, edge 2, scaled normal."""
@@ -76,36 +79,34 @@ class ShapeSpace:
         s[flip, -1] *= -1
         R = U @ Vt
         s = np.maximum(np.abs(s), 1e-9)  # a degenerate or inverted triangle: the closest proper stretch
-        log_s = (Vt.transpose(0, 1, 3, 2) * np.log(s)[..., None, :]) @ Vt  # V log(Σ) Vᵀ
+        log_s = (Vt.transpose(0, 1, 3, 2) * stretch_log(s)[..., None, :]) @ Vt  # V φ(Σ) Vᵀ
         return rotation_log(R), log_s, base
 
     def blend(self, grids, weights) -> np.ndarray:
         """Shape-space blends of `grids` (K, M, N, 3) at `weights` (S, K) (rows summing to 1): (S, M, N, 3)."""
         grids = np.asarray(grids, float)
         weights = np.atleast_2d(np.asarray(weights, float))
-        if weights.shape[1] != len(grids):
-            raise GRCError(f"expected {len(grids)} weights per blend, got {weights.shape[1]}", field="weights")
+        if weights.ndim != 2 or weights.shape[1] != len(grids):
+            raise GRCError(f"expected {len(grids)} weights per blend, got {weights.shape[-1]}", field="weights")
         log_r, log_s, base = self.logs(grids)
         R = rotation_exp(np.einsum("sk,kfi->sfi", weights, log_r))  # (S, F, 3, 3)
-        S = symmetric_exp(np.einsum("sk,kfij->sfij", weights, log_s))
-        T = R @ S
-        edges = T @ base  # (S, F, 3, 3): target edge 1, edge 2 (and normal) per triangle
-        F = len(self.triangles)
-        e = np.concatenate([edges[..., :, 0], edges[..., :, 1]], axis=1)  # (S, 2F, 3)
-        centroid = np.einsum("sk,kc->sc", weights, grids.reshape(len(grids), -1, 3).mean(axis=1))  # (S, 3)
-        rhs = self.G.T @ e + centroid[:, None, :] * np.ones((1, self.rows * self.points, 1))
-        L = self._cholesky
-        x = np.linalg.solve(L.transpose(), np.linalg.solve(L, rhs)) if False else _cho_solve(L, rhs)
-        return x.reshape(len(weights), self.rows, self.points, 3)
-
-
-def _cho_solve(L, rhs):
-    """Solve (L Lᵀ) x = rhs for rhs (S, V, 3)."""
-    S, V, C = rhs.shape
-    b = rhs.transpose(1, 0, 2).reshape(V, S * C)
-    y = np.linalg.solve(L, b)
-    x = np.linalg.solve(L.T, y)
-    return x.reshape(V, S, C).transpose(1, 0, 2)
+        S = symmetric_exp(np.einsum("sk,kfij->sfij", weights, log_s), stretch_exp)
+        edges = (R @ S) @ base  # (S, F, 3, 3): target edge 1, edge 2 (and normal) per triangle
+        e1, e2 = edges[..., :, 0], edges[..., :, 1]
+        e = np.concatenate([e1, e2, e2 - e1], axis=1)  # (S, 3F, 3): every triangle's three edges
+        # Weighted least squares: an edge's error relative to its target length. Plain least squares lets
+        # the long edges' small disagreements swamp short ones, and a petal's narrow base turns inside out.
+        length = np.linalg.norm(e, axis=-1)
+        w = 1 / (length + EDGE_WEIGHT_FLOOR * np.median(length, axis=1, keepdims=True)) ** EDGE_WEIGHT_POWER
+        V = self.rows * self.points
+        Dw = self.D[None] * w[:, :, None]  # (S, 3F, V)
+        A = np.swapaxes(Dw, 1, 2) @ self.D  # (S, V, V)
+        # the centroid, blended linearly, pins the translation the edges leave free
+        pin = np.trace(A, axis1=1, axis2=2)[:, None, None] / V
+        centroid = weights @ grids.reshape(len(grids), -1, 3).mean(axis=1)  # (S, 3)
+        A = A + pin / V
+        rhs = np.swapaxes(Dw, 1, 2) @ e + pin * centroid[:, None, :]
+        return np.linalg.solve(A, rhs).reshape(len(weights), self.rows, self.points, 3)
 
 
 def rotation_log(R) -> np.ndarray:
@@ -138,7 +139,21 @@ def rotation_exp(v) -> np.ndarray:
     return np.eye(3) + s * K + (1 - c) * (K @ K)
 
 
-def symmetric_exp(M) -> np.ndarray:
-    """exp of symmetric matrices (..., 3, 3)."""
+def symmetric_exp(M, function=np.exp) -> np.ndarray:
+    """exp (or another function) of symmetric matrices (..., 3, 3)."""
     w, V = np.linalg.eigh((M + np.swapaxes(M, -1, -2)) / 2)
-    return (V * np.exp(w)[..., None, :]) @ np.swapaxes(V, -1, -2)
+    return (V * function(w)[..., None, :]) @ np.swapaxes(V, -1, -2)
+
+
+GROWTH = "linear"  # "linear": stretches above 1 blend linearly, below 1 in log space; "log": all in log space
+
+
+def stretch_log(s) -> np.ndarray:
+    """The space stretch factors are blended in: log s below 1 (shrinking is geometric, never through 0),
+    s - 1 above (growth linear, as shape keys grow: geometric growth blew the petal's base up 7x at
+    blend -1); the two meet with the same slope at 1."""
+    return np.log(s) if GROWTH == "log" else np.where(s < 1, np.log(np.minimum(s, 1)), s - 1)
+
+
+def stretch_exp(x) -> np.ndarray:
+    return np.exp(x) if GROWTH == "log" else np.where(x < 0, np.exp(np.minimum(x, 0)), 1 + x)

@@ -31,6 +31,7 @@ from .optim import FlatAdam, cosine, lbfgs_flat, one_cycle
 from .templates import TemplateSet
 
 TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
+EXTRAPOLATION_WIDTH_FLOOR = 0.1  # an extrapolated row's weight is (median width / (width + this x median))²
 FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 
 
@@ -250,6 +251,7 @@ class Data:
         self.lo, self.hi = (torch.tensor(v, dtype=torch.float32, device=device) for v in (lo, hi))
         self.grid_u = torch.tensor((coords - self.center) / self.scale, device=device)  # float64
         self.grid_rows = torch.tensor((rows - self.row_mean) / self.row_scale, device=device)
+        self.grid_morph = torch.tensor((np.asarray(morph, float) - self.center[1]) / self.scale[1], device=device)
 
     def normalize(self, coords: torch.Tensor) -> torch.Tensor:
         center, scale = (torch.as_tensor(v, dtype=coords.dtype, device=coords.device) for v in (self.center, self.scale))
@@ -386,6 +388,49 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
     return {"decoder": running_g, "encoder": running_r}
 
 
+@torch.no_grad()
+def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
+    """Training rows beyond the templates (issue 11): `refine_extrapolations` shapes at random times and
+    blends outside [0, 1] (α for two templates; along a random template's direction, grc.coherence's
+    direction_weights, for more), each the template models' grids at that time blended in shape space
+    (grc.shapespace: per-triangle rotations and stretches extrapolated in log space, so a petal that opens
+    from A to B keeps opening), with the context the blend gives: mean + Σ w_k (trace_k - mean).
+    -> u (rows, 2), context (rows, C), targets (rows, 3N), normalized as the networks see them, and each
+    row's relative weight (rows,), mean 1."""
+    from .shapespace import ShapeSpace
+
+    d = sampler.data
+    K, n, reach = d.K, config.refine_extrapolations, config.refine_extrapolation_reach
+    morph = d.grid_morph.float()  # the grid's morph values, normalized
+    M = len(morph)
+    time = d.lo[0] + torch.rand(n, device=d.device) * (d.hi[0] - d.lo[0])
+    step, below = torch.rand(n, device=d.device) * reach, torch.rand(n, device=d.device) < 0.5
+    s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
+    if K == 2:
+        weights = np.stack([1 - s, s], axis=1)
+    else:
+        k = torch.randint(K, (n,), device=d.device).cpu().numpy()
+        weights = (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
+    u = torch.stack([((time - float(d.center[0])) / float(d.scale[0]))[:, None].expand(n, M),
+                     morph[None, :].expand(n, M)], dim=-1).reshape(n * M, 2)
+    rows = sampler.models(template_inputs(u, d.config).expand(K, -1, -1))  # (K, n*M, 3N)
+    traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(K, n * M, -1)
+    mean = traces.mean(dim=0)
+    w = torch.as_tensor(weights, dtype=traces.dtype, device=d.device).repeat_interleave(M, dim=0)  # (n*M, K)
+    context = mean + torch.einsum("rk,krc->rc", w, traces - mean)
+    grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
+    space = ShapeSpace(M, grids.shape[3])
+    shapes = np.stack([space.blend(grids[:, i], weights[i:i + 1])[0] for i in range(n)])  # (n, M, N, 3)
+    targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
+    # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
+    # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
+    width = np.linalg.norm(shapes - shapes.mean(axis=2, keepdims=True), axis=-1).mean(axis=2).ravel()  # (n*M,)
+    typical = np.median(width)
+    relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2
+    return (u, context, torch.as_tensor(targets, dtype=rows.dtype, device=d.device),
+            torch.as_tensor(relative / relative.mean(), dtype=rows.dtype, device=d.device))
+
+
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
     """Polish the decoder with L-BFGS, the encoder frozen, on fixed rows: random mixes, plus each
     template's grid rows (weighted) decoded from the context its trace gives them."""
@@ -399,6 +444,11 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])  # the artist's grid points themselves
         weights = torch.ones(len(targets), device=d.device)
         weights[len(rows):] = config.refine_template_weight
+        if config.refine_extrapolations:  # shapes beyond the templates, blended in shape space
+            more_u, more_context, more_targets, relative = extrapolated_rows(sampler, encoder, config)
+            inputs = torch.cat([inputs, decoder_features(more_u, more_context, config.decoder_features)])
+            targets = torch.cat([targets, more_targets])
+            weights = torch.cat([weights, config.refine_extrapolation_weight * relative])
         weights /= weights.mean()
         weights = (weights * (2 / len(targets)))[:, None]  # the gradient of the weighted mean
     flat = Flat(decoder)

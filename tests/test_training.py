@@ -116,3 +116,19 @@ def test_lbfgs_finds_the_minimum_of_the_rosenbrock_function():
         return float((1 - a) ** 2 + 100 * (b - a * a) ** 2), grad
 
     assert lbfgs_flat(theta, evaluate, 200, history=5) < 1e-12
+
+
+def test_training_on_extrapolated_shapes_breaks_the_petal_less_than_shape_keys(petal):
+    # issue 11: rows at blends beyond [0, 1] whose targets are blends in shape space (grc.shapespace)
+    from grc.coherence import Coherence, blend_weights, model_shapes, shape_keys
+
+    model = grc.train(petal, grc.Config(refine_extrapolations=64), device="cpu")
+    coherence = Coherence.for_model(model, 2)
+    weights = blend_weights(2, np.arange(-1, 3.001, 0.25))
+    broken = {"model": 0, "shape keys": 0}
+    for t in petal.time[1:-1]:
+        broken["model"] += int(coherence.broken(model_shapes(model, t, weights)).sum())
+        broken["shape keys"] += int(coherence.broken(shape_keys(petal, t, weights)).sum())
+    assert broken["model"] < broken["shape keys"]
+    m = evaluate(model, safe_range=False)
+    assert m["reconstruction_rmse"] <= 0.01 and m["interpolation_error"] <= 0.05

@@ -1,0 +1,61 @@
+"""grc.shapespace: blends of grids in shape space (issue 11)."""
+
+import numpy as np
+import pytest
+
+import grc
+from grc.coherence import Coherence, blend_weights, shape_keys
+from grc.errors import GRCError
+from grc.shapespace import ShapeSpace
+from grc_testing import ROOT
+
+
+def petal_at(time):
+    templates = grc.load_templates(ROOT / "templates" / "petal")
+    return templates, shape_keys(templates, time, np.eye(2))
+
+
+def test_each_template_comes_back_at_its_own_weights():
+    _, grids = petal_at(0.55)
+    out = ShapeSpace(7, 7).blend(grids, np.eye(2))
+    assert np.abs(out - grids).max() < 1e-9
+
+
+def test_a_petal_that_opens_keeps_opening():
+    """A bends away from its base plane less than B does... past B it bends further, not back."""
+    templates, grids = petal_at(0.8)
+    out = ShapeSpace(7, 7).blend(grids, blend_weights(2, np.array([0.0, 1.0, 2.0])))
+
+    def tip_angle(grid):  # the direction from the base row's middle to the tip row's middle
+        d = grid[-1].mean(axis=0) - grid[0].mean(axis=0)
+        return np.degrees(np.arctan2(d[2], d[0]))
+
+    a, b, beyond = (tip_angle(g) for g in out)
+    assert (beyond - b) * (b - a) > 0  # the same way round
+    assert abs(beyond - b) > 0.5 * abs(b - a)
+
+
+def test_beyond_the_petal_it_breaks_less_often_than_shape_keys_and_stretches_less():
+    templates, _ = petal_at(0.55)
+    coherence = Coherence(templates, 2)
+    space = ShapeSpace(7, 7)
+    blends = np.round(np.arange(-1, 3.001, 0.25), 10)
+    broken = {"shape space": 0, "shape keys": 0}
+    stretch = {"shape space": [], "shape keys": []}
+    for t in templates.time[1:-1]:
+        weights = blend_weights(2, blends)
+        for name, grids in (("shape space", space.blend(shape_keys(templates, t, np.eye(2)), weights)),
+                            ("shape keys", shape_keys(templates, t, weights))):
+            broken[name] += int(coherence.broken(grids).sum())
+            stretch[name].append(coherence.check(grids[list(blends).index(2.0)], t).stretch_max)
+    assert broken["shape space"] < broken["shape keys"] / 2
+    assert np.mean(stretch["shape space"]) < 0.75 * np.mean(stretch["shape keys"])
+
+
+def test_weights_of_the_wrong_size_are_an_error_naming_them():
+    _, grids = petal_at(0.55)
+    with pytest.raises(GRCError) as error:
+        ShapeSpace(7, 7).blend(grids, np.ones((1, 3)) / 3)
+    assert error.value.field == "weights"
+    with pytest.raises(GRCError):
+        ShapeSpace(5, 5).blend(grids, np.eye(2))
