@@ -22,13 +22,14 @@ from grc.limits import MAX_BLEND, number
 
 from .controllers import ExportController, TrainingController
 from .explore_panel import ExplorePanel
+from .gallery import GalleryPanel
 from .export_panel import FORMATS, ExportPanel
 from .sketch import SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .view3d import KEYS_3D, ShapeView
 
-TABS = ("explore", "sketch", "train", "export")
+TABS = ("explore", "sketch", "train", "export", "gallery")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
     ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
@@ -70,9 +71,10 @@ class MainWindow(QMainWindow):
         self.sketch_panel = SketchPanel(self.sketch)
         self.train_panel = TrainPanel()
         self.export_panel = ExportPanel()
+        self.gallery = GalleryPanel(self.state, self.doc)
         self.tabs = QTabWidget()
-        for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel),
-                               ("Explore", "Sketch", "Train", "Export")):
+        for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel,
+                                self.gallery), ("Explore", "Sketch", "Train", "Export", "Gallery")):
             self.tabs.addTab(scrolled(panel), name)
         self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
@@ -123,6 +125,8 @@ class MainWindow(QMainWindow):
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
 
     @property
     def worker(self):
@@ -435,6 +439,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.wait()
+        self.gallery.stop()
+        if self.gallery.worker is not None:
+            self.gallery.worker.wait()
         self.view.close_plotter()
         event.accept()
 
