@@ -21,6 +21,7 @@ from grc import GRCError, examples
 from grc.limits import MAX_BLEND, number
 
 from .controllers import ExportController, TrainingController
+from .divergence import DivergencePanel
 from .explore_panel import ExplorePanel
 from .gallery import GalleryPanel
 from .export_panel import FORMATS, ExportPanel
@@ -29,7 +30,7 @@ from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .view3d import KEYS_3D, ShapeView
 
-TABS = ("explore", "sketch", "train", "export", "gallery")
+TABS = ("explore", "sketch", "train", "export", "gallery", "diverge")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
     ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
@@ -72,9 +73,11 @@ class MainWindow(QMainWindow):
         self.train_panel = TrainPanel()
         self.export_panel = ExportPanel()
         self.gallery = GalleryPanel(self.state, self.doc)
+        self.divergence = DivergencePanel(self.state, self.doc)
         self.tabs = QTabWidget()
         for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel,
-                                self.gallery), ("Explore", "Sketch", "Train", "Export", "Gallery")):
+                                self.gallery, self.divergence),
+                               ("Explore", "Sketch", "Train", "Export", "Gallery", "Diverge")):
             self.tabs.addTab(scrolled(panel), name)
         self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
@@ -127,6 +130,7 @@ class MainWindow(QMainWindow):
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
+        self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
 
     @property
     def worker(self):
@@ -440,8 +444,10 @@ class MainWindow(QMainWindow):
             return
         self.training.wait()
         self.gallery.stop()
-        if self.gallery.worker is not None:
-            self.gallery.worker.wait()
+        self.divergence.stop()
+        for worker in (self.gallery.worker, self.divergence.worker):
+            if worker is not None:
+                worker.wait()
         self.view.close_plotter()
         event.accept()
 

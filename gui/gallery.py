@@ -268,6 +268,7 @@ class GalleryPanel(QWidget):
         self.state, self.doc = state, doc
         self.worker: SearchWorker | None = None
         self.space: Space | None = None
+        self.archive = None  # the finished search's Archive
         self.kept: list[dict] = []
         self.errors: list[str] = []
 
@@ -342,7 +343,7 @@ class GalleryPanel(QWidget):
         if self.worker is not None:
             self.worker.wait()
         self.grid.clear()
-        self.space = None
+        self.space = self.archive = None
         self.info.setText("Search what the model can make: thumbnails fill the grid by arch and cup.")
         self.bar.setValue(0)
         self.load_kept()
@@ -356,6 +357,7 @@ class GalleryPanel(QWidget):
         seed = self.seed.value() if seed is None else seed
         look = self.space.look if around is not None and self.space is not None else self.look()
         self.grid.clear()
+        self.archive = None
         self.worker = SearchWorker(self.model, budget, seed, look, around, self)
         self.space = self.worker.space
         self.worker.progress.connect(self._progress)
@@ -382,6 +384,8 @@ class GalleryPanel(QWidget):
                           f"({len(self.grid.tiles) / CELLS**2:.0%} of the grid)")
 
     def _done(self, archive, space):
+        if self.sender() is not self.worker:
+            return
         self.archive = archive
         n = len(archive.elites)
         self.info.setText(f"{n} shapes in the archive, coverage {archive.coverage:.0%}; hover for novelty and "
