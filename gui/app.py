@@ -24,13 +24,14 @@ from .controllers import ExportController, TrainingController
 from .divergence import DivergencePanel
 from .explore_panel import ExplorePanel
 from .gallery import GalleryPanel
+from .lineage import LineagePanel
 from .export_panel import FORMATS, ExportPanel
 from .sketch import SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .view3d import KEYS_3D, ShapeView
 
-TABS = ("explore", "sketch", "train", "export", "gallery", "diverge")
+TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
     ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
@@ -74,10 +75,11 @@ class MainWindow(QMainWindow):
         self.export_panel = ExportPanel()
         self.gallery = GalleryPanel(self.state, self.doc)
         self.divergence = DivergencePanel(self.state, self.doc)
+        self.lineage = LineagePanel(self.state, self.doc)
         self.tabs = QTabWidget()
         for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel,
-                                self.gallery, self.divergence),
-                               ("Explore", "Sketch", "Train", "Export", "Gallery", "Diverge")):
+                                self.gallery, self.divergence, self.lineage),
+                               ("Explore", "Sketch", "Train", "Export", "Gallery", "Diverge", "Lineage")):
             self.tabs.addTab(scrolled(panel), name)
         self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
@@ -131,6 +133,7 @@ class MainWindow(QMainWindow):
         self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.lineage.open_file.connect(lambda path: self._confirm_discard() and self.open(path))
 
     @property
     def worker(self):

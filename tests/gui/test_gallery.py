@@ -65,6 +65,11 @@ def test_make_template_keep_and_more_like_this(window, qtbot, files):
     assert template.lineage["model"] == model_id(window.doc.model)
     assert template.lineage["source"] == "gallery" and "genome" in template.lineage
     assert window.doc.error is None
+    window.tabs.setCurrentIndex(TABS.index("lineage"))  # the lineage view names the template's model
+    texts = [item.text(0) for item in window.lineage.items()]
+    at = next(i for i, t in enumerate(texts) if t.startswith(f"{template.name} · keep from gallery"))
+    assert texts[at + 1].startswith(f"model {model_id(window.doc.model)} · train · petal.grc")
+    window.tabs.setCurrentIndex(TABS.index("gallery"))
     window.doc.undo.undo()
     assert len(window.doc.templates) == count
 
