@@ -101,6 +101,7 @@ class SearchWorker(QThread):
         self.model, self.budget, self.seed, self.look, self.around = model, budget, seed, look, around
         self.space = Space.for_model(model, SEARCH_TIME, look)  # the same Space search() makes
         self._cancel = False
+        self.bounds = None  # the archive's descriptor bounds (set once the first shapes are in)
         self._shown: dict = {}  # cell -> the elite dict last handed over
 
     def cancel(self):
@@ -120,6 +121,7 @@ class SearchWorker(QThread):
     def _report(self, done, budget, archive):
         if self._cancel:
             raise grc.Cancelled()
+        self.bounds = archive.bounds.copy()
         self.progress.emit(done, budget, self._tiles(archive))
 
     def run(self):
@@ -153,16 +155,10 @@ class GalleryGrid(QWidget):
         self.selected = None
         self.setMouseTracking(True)
         self.setMinimumSize(240, 240)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def sizeHint(self):
-        return QSize(420, 420)
-
-    def heightForWidth(self, w):
-        return w
-
-    def hasHeightForWidth(self):
-        return True
+        return QSize(400, 400)
 
     def clear(self):
         self.tiles, self.bounds, self.selected = {}, None, None
@@ -173,8 +169,8 @@ class GalleryGrid(QWidget):
         self.update()
 
     def _frame(self) -> tuple[float, float, float]:
-        side = min(self.width(), self.height()) - 24
-        return 20.0, 4.0, max(side, CELLS) / CELLS  # left, top, cell size
+        side = max(min(self.width() - 24, self.height() - 22), CELLS)
+        return 20.0 + (self.width() - 24 - side) / 2, 4.0, side / CELLS  # left, top, cell size
 
     def cell_rect(self, cell) -> QRectF:
         left, top, size = self._frame()
@@ -202,11 +198,15 @@ class GalleryGrid(QWidget):
             painter.setBrush(Qt.NoBrush)
             painter.drawRect(self.cell_rect(self.selected).adjusted(1, 1, -1, -1))
         painter.setPen(QColor(90, 90, 90))
-        painter.drawText(QRectF(left, top + CELLS * size, CELLS * size, 18), Qt.AlignCenter, "arch →")
+        (a0, a1), (c0, c1) = self.bounds if self.bounds is not None else ((0, 0), (0, 0))
+        ranges = self.bounds is not None
+        painter.drawText(QRectF(left, top + CELLS * size, CELLS * size, 18), Qt.AlignCenter,
+                         f"arch {a0:.0f}° → {a1:.0f}° (the midline turns)" if ranges else "arch →")
         painter.save()
-        painter.translate(14, top + CELLS * size / 2)
+        painter.translate(left - 6, top + CELLS * size / 2)
         painter.rotate(-90)
-        painter.drawText(QRectF(-40, -12, 80, 14), Qt.AlignCenter, "cup →")
+        painter.drawText(QRectF(-150, -12, 300, 14), Qt.AlignCenter,
+                         f"cup {c0:.0f}° → {c1:.0f}° (the rows curl)" if ranges else "cup →")
         painter.restore()
         painter.end()
 
@@ -312,6 +312,7 @@ class GalleryPanel(QWidget):
         self.more.clicked.connect(lambda: self.more_like_this())
         self.kept_list.itemClicked.connect(lambda item: self.open_kept(self.kept_list.row(item)))
         doc.model_changed.connect(self.model_changed)
+        state.changed.connect(self._enable)
 
     # -- what is searched ------------------------------------------------------------------------
     @property
@@ -378,6 +379,7 @@ class GalleryPanel(QWidget):
     def _progress(self, done, budget, tiles):
         if self.sender() is not self.worker:
             return  # a search that was replaced
+        self.grid.bounds = self.worker.bounds
         self.grid.add(tiles)
         self.bar.setValue(int(1000 * done / max(budget, 1)))
         self.info.setText(f"{done} of {budget} shapes: {len(self.grid.tiles)} in the archive "

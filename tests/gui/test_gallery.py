@@ -14,10 +14,12 @@ from gui.app import TABS
 BUDGET = 200
 
 
-def searched(window, qtbot, **kwargs):
+def searched(window, qtbot):
     gallery = window.gallery
     window.tabs.setCurrentIndex(TABS.index("gallery"))
-    assert gallery.run(budget=BUDGET, seed=0, **kwargs)
+    gallery.budget.setValue(BUDGET)
+    qtbot.mouseClick(gallery.start, Qt.LeftButton)
+    assert gallery.running
     qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
     return gallery
 
@@ -98,4 +100,5 @@ def test_cancel_keeps_what_was_found(window, qtbot):
     qtbot.waitUntil(lambda: len(gallery.grid.tiles) > 0, timeout=60000)
     qtbot.mouseClick(gallery.cancel, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Cancelled" in gallery.info.text(), timeout=60000)
-    assert not gallery.running and len(gallery.grid.tiles) > 0
+    qtbot.waitUntil(lambda: gallery.start.isEnabled(), timeout=60000)  # ready for another search
+    assert len(gallery.grid.tiles) > 0

@@ -11,7 +11,10 @@ from gui.app import TABS
 def diverged(window, qtbot, steps=20, every=5):
     panel = window.divergence
     window.tabs.setCurrentIndex(TABS.index("diverge"))
-    assert panel.run(steps=steps, every=every)
+    panel.steps.setValue(steps)
+    panel.every.setValue(every)
+    qtbot.mouseClick(panel.start, Qt.LeftButton)
+    assert panel.running
     qtbot.waitUntil(lambda: panel.label.text().startswith("Done"), timeout=120000)
     return panel
 
@@ -49,7 +52,8 @@ def test_cancel_keeps_the_checkpoints_so_far(window, qtbot):
     qtbot.waitUntil(lambda: len(panel.checkpoints) >= 2, timeout=120000)
     qtbot.mouseClick(panel.cancel, Qt.LeftButton)
     qtbot.waitUntil(lambda: "Cancelled" in panel.label.text(), timeout=120000)
-    assert not panel.running and len(panel.checkpoints) >= 2
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert len(panel.checkpoints) >= 2
     assert panel.checkpoints[-1].model.info["lineage"]["operation"] == "diverge"
     window.doc.open_model(window.doc.model_path)  # another model: the checkpoints are dropped
     assert panel.checkpoints == [] and window.state.model is window.doc.model
