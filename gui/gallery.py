@@ -27,7 +27,7 @@ from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, 
 import grc
 from grc import GRCError, examples
 from grc.diverge.bend import Bend, Look
-from grc.diverge.search import CELLS, DESCRIPTORS, LIGHT, VIEW, Genome, Space
+from grc.diverge.search import CELLS, Genome, Space
 from grc.io import atomic_write
 from grc.limits import MAX_TEMPLATE_BYTES, parse_json, read_text
 from grc.mesh import grid_faces
@@ -40,21 +40,33 @@ COLOURS = {"coherent": (41, 122, 176), "strained": (209, 138, 28)}
 SEARCH_TIME = 0.8  # the time the search shapes are made at (Space.for_model's default)
 
 
+def _camera(towards=(-0.8, -1.0, 0.9), up=(0.0, 0.0, 1.0)):
+    """Screen right, screen up and the direction to the camera of the 3D view's default camera
+    (gui.view3d reset_camera): a thumbnail looks like the shape a click shows."""
+    d = np.asarray(towards, float) / np.linalg.norm(towards)
+    right = np.cross(-d, up)
+    right /= np.linalg.norm(right)
+    return right, np.cross(right, -d), d
+
+
+RIGHT, UP, TOWARDS = _camera()
+
+
 def thumbnail(grid, verdict: str, size: int = THUMB) -> QImage:
-    """The shape drawn shaded in the contact sheet's three-quarter view (far quads first): a QImage,
-    painted without the plotter (safe in a worker thread)."""
+    """The shape drawn shaded, flat quads far to near, from the 3D view's default camera: a QImage painted
+    without the plotter (safe in a worker thread). As cheap as grc.diverge.search.contact_sheet's."""
     grid = np.asarray(grid, float)
     M, N = grid.shape[:2]
     points = grid.reshape(-1, 3) - grid.reshape(-1, 3).mean(axis=0)
-    screen = points @ VIEW.T
+    screen = points @ np.stack([RIGHT, UP]).T
     scale = 0.45 * size / (np.abs(screen).max() or 1.0)
     xy = np.stack([size / 2 + screen[:, 0] * scale, size / 2 - screen[:, 1] * scale], axis=1)
     quads = grid_faces(M, N)
     corners = points[quads]
     normal = np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1])
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-    shade = 0.35 + 0.65 * np.abs(normal @ LIGHT)
-    order = np.argsort(corners.mean(axis=1) @ np.cross(VIEW[0], VIEW[1]))[::-1]
+    shade = 0.35 + 0.65 * np.abs(normal @ TOWARDS)
+    order = np.argsort(corners.mean(axis=1) @ TOWARDS)  # far quads first
     base = np.array(COLOURS.get(verdict, (128, 128, 128)), float)
     image = QImage(size, size, QImage.Format_ARGB32)
     image.fill(Qt.transparent)
@@ -285,7 +297,7 @@ class GalleryPanel(QWidget):
         self.template = QPushButton("Make template")
         self.more = QPushButton("More like this")
         self.kept_list = QListWidget()
-        self.kept_list.setMaximumHeight(110)
+        self.kept_list.setMaximumHeight(72)
 
         top = QHBoxLayout()
         for w in (QLabel("Shapes"), self.budget, QLabel("Seed"), self.seed, self.start, self.cancel):
