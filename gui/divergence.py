@@ -65,25 +65,28 @@ class CheckpointPlot(QWidget):
         super().__init__(parent)
         self.rows: list = []  # checkpoints
         self.current = 0
-        self.setMinimumHeight(130)
+        self.setMinimumHeight(170)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
 
     def sizeHint(self):
-        return QSize(360, 150)
+        return QSize(360, 190)
 
     def paintEvent(self, event):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.Antialiasing)
-        r = QRectF(34, 8, self.width() - 70, self.height() - 30)
+        r = QRectF(8, 22, self.width() - 16, self.height() - 44)
         painter.fillRect(r, QColor(250, 250, 250))
         painter.setPen(QColor(200, 200, 200))
         painter.drawRect(r)
+        third = r.width() / 3
+        for k, (text, colour) in enumerate((("— novelty (to its top)", QColor(42, 122, 176)),
+                                            ("— coherent share", QColor(58, 154, 74)),
+                                            ("— broken share", QColor(192, 57, 43)))):
+            painter.setPen(colour)
+            painter.drawText(QRectF(r.left() + k * third, 2, third, 18), Qt.AlignCenter, text)
         painter.setPen(QColor(90, 90, 90))
-        painter.drawText(QRectF(r.left(), r.bottom() + 4, r.width(), 16), Qt.AlignCenter, "checkpoint (step)")
-        painter.setPen(QColor(42, 122, 176))
-        painter.drawText(QRectF(0, r.top(), 32, 16), Qt.AlignRight, "novelty")
-        painter.setPen(QColor(58, 154, 74))
-        painter.drawText(QRectF(r.right() + 2, r.top(), 40, 16), Qt.AlignLeft, "coher.")
+        steps_text = f"checkpoints at steps {self.rows[0].step}–{self.rows[-1].step}" if self.rows else "checkpoints"
+        painter.drawText(QRectF(r.left(), r.bottom() + 4, r.width(), 16), Qt.AlignCenter, steps_text)
         if self.rows:
             steps = [c.step for c in self.rows]
             top = max(max(c.novelty for c in self.rows), 1e-9) * 1.1
@@ -147,6 +150,7 @@ class DivergencePanel(QWidget):
         layout.addWidget(self.about)
         layout.addWidget(self.plot)
         layout.addWidget(self.save)
+        layout.addStretch(1)
         self.start.clicked.connect(lambda: self.run())
         self.cancel.clicked.connect(self.stop)
         self.slider.valueChanged.connect(self.show_checkpoint)
@@ -242,7 +246,7 @@ class DivergencePanel(QWidget):
         self.plot.update()
         self.about.setText(f"Checkpoint {index} (step {c.step}): novelty {c.novelty:.3f}, "
                            f"{c.broken:.0%} broken, {c.strained:.0%} strained of the measured shapes"
-                           + ("  — the model as it was" if index == 0 else ""))
+                           + (" (the original)" if index == 0 else ""))
         if self.state.model is not c.model:
             self.state.set_model(c.model)
 

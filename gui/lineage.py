@@ -89,6 +89,7 @@ def model_tree(model, path=None, files=None) -> Node:
     record = model.info.get("lineage") if isinstance(model.info.get("lineage"), dict) else {}
     operation = record.get("operation", "train")
     details = _details(record)
+    path = path or files.get(mid)  # a checkpoint saved beside the model is found by its fingerprint
     name = Path(path).name if path else "not saved"
     root = Node(f"This model {mid} ({name}) · {operation}" + (f": {details}" if details else ""), None)
     ancestry = {e.get("model"): e for e in record.get("ancestry", []) if isinstance(e, dict)}
