@@ -437,13 +437,21 @@ class GalleryPanel(QWidget):
         state, model = self.state, space.model
         state.set_time(space.time)
         state.set_blend(genome.weights)
-        offsets = self.path_offsets(genome, space)  # (M, C) at the model's morph samples
-        morph, pad = model.templates.morph, state.pad_morph()
-        pad_offsets = np.stack([np.interp(pad, morph, offsets[:, c]) for c in range(offsets.shape[1])], axis=1)
-        state.set_path(state.blend_context(pad) + pad_offsets)
+        state.set_path(self.pad_path(space.context(genome), model.templates.morph, state.pad_morph(),
+                                     state.blend_context(state.pad_morph())))
         look = self.look_of(genome, space)
         if hasattr(state, "set_look"):
             state.set_look(look)
+
+    @staticmethod
+    def pad_path(target, morph, pad, blend_path) -> np.ndarray:
+        """A drawn path over the pad's samples whose linear interpolation at the shape's `morph` samples is
+        exactly `target` (M, C): the blend's path plus the target's offsets, then the least change that
+        makes it exact there (the Explore state holds a path at the pad's samples)."""
+        offsets = target - np.stack([np.interp(morph, pad, blend_path[:, c]) for c in range(target.shape[1])], 1)
+        path = blend_path + np.stack([np.interp(pad, morph, offsets[:, c]) for c in range(target.shape[1])], 1)
+        W = np.stack([np.interp(morph, pad, e) for e in np.eye(len(pad))], axis=1)  # (M, pad): interpolation
+        return path + W.T @ np.linalg.lstsq(W @ W.T, target - W @ path, rcond=None)[0]
 
     @staticmethod
     def look_of(genome: Genome, space: Space) -> Look | None:
