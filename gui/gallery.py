@@ -37,7 +37,6 @@ from .state import PAD_SAMPLES
 KEPT_FORMAT = "grc-kept/1"
 THUMB = 64  # thumbnail size in pixels (drawn scaled into the grid's cells)
 COLOURS = {"coherent": (41, 122, 176), "strained": (209, 138, 28)}
-SEARCH_TIME = 0.8  # the time the search shapes are made at (Space.for_model's default)
 
 
 def _camera(towards=(-0.8, -1.0, 0.9), up=(0.0, 0.0, 1.0)):
@@ -108,10 +107,10 @@ class SearchWorker(QThread):
     failed = pyqtSignal(str)
     cancelled = pyqtSignal()
 
-    def __init__(self, model, budget: int, seed: int, look: Look, around=None, parent=None):
+    def __init__(self, model, budget: int, seed: int, time: float, look: Look, around=None, parent=None):
         super().__init__(parent)
         self.model, self.budget, self.seed, self.look, self.around = model, budget, seed, look, around
-        self.space = Space.for_model(model, SEARCH_TIME, look)  # the same Space search() makes
+        self.space = Space.for_model(model, time, look)  # the same Space search() makes
         self._cancel = False
         self.bounds = None  # the archive's descriptor bounds (set once the first shapes are in)
         self._shown: dict = {}  # cell -> the elite dict last handed over
@@ -140,7 +139,7 @@ class SearchWorker(QThread):
         from grc.diverge.search import search
 
         try:
-            archive, space = search(self.model, self.budget, self.seed, time=SEARCH_TIME, look=self.look,
+            archive, space = search(self.model, self.budget, self.seed, time=self.space.time, look=self.look,
                                     callback=self._report, around=self.around)
         except grc.Cancelled:
             self.cancelled.emit()
@@ -335,7 +334,7 @@ class GalleryPanel(QWidget):
         """The default search look when the Explore state can show a look; else no bends (every shape the
         gallery shows is then exactly the one Explore opens)."""
         if hasattr(self.state, "set_look"):
-            return Space.for_model(self.model, SEARCH_TIME).look
+            return Space.for_model(self.model, self.state.time).look
         return Look([], name="none")
 
     @property
@@ -368,10 +367,12 @@ class GalleryPanel(QWidget):
             return False
         budget = self.budget.value() if budget is None else budget
         seed = self.seed.value() if seed is None else seed
-        look = self.space.look if around is not None and self.space is not None else self.look()
+        children = around is not None and self.space is not None
+        look = self.space.look if children else self.look()
+        time = self.space.time if children else self.state.time  # a search is made at the time shown
         self.grid.clear()
         self.archive = None
-        self.worker = SearchWorker(self.model, budget, seed, look, around, self)
+        self.worker = SearchWorker(self.model, budget, seed, time, look, around, self)
         self.space = self.worker.space
         self.worker.progress.connect(self._progress)
         self.worker.done.connect(self._done)
