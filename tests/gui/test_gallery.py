@@ -37,6 +37,8 @@ def test_gallery_fills_with_coherent_shapes_only(window, qtbot):
         np.testing.assert_allclose(tile.grid, gallery.space.shape(tile.genome))
         assert not tile.image.isNull()
     assert set(tiles) == set(gallery.archive.elites)
+    for cell, tile in tiles.items():  # each cell shows its final elite (a better one replaces a thumbnail)
+        np.testing.assert_array_equal(tile.vector, gallery.archive.elites[cell]["vector"])
 
 
 def test_a_click_opens_the_elites_exact_shape_in_explore(window, qtbot):
