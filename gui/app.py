@@ -21,14 +21,17 @@ from grc import GRCError, examples
 from grc.limits import MAX_BLEND, number
 
 from .controllers import ExportController, TrainingController
+from .divergence import DivergencePanel
 from .explore_panel import ExplorePanel
+from .gallery import GalleryPanel
+from .lineage import LineagePanel
 from .export_panel import FORMATS, ExportPanel
 from .sketch import SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .view3d import KEYS_3D, ShapeView
 
-TABS = ("explore", "sketch", "train", "export")
+TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
     ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
@@ -70,9 +73,13 @@ class MainWindow(QMainWindow):
         self.sketch_panel = SketchPanel(self.sketch)
         self.train_panel = TrainPanel()
         self.export_panel = ExportPanel()
+        self.gallery = GalleryPanel(self.state, self.doc)
+        self.divergence = DivergencePanel(self.state, self.doc)
+        self.lineage = LineagePanel(self.state, self.doc)
         self.tabs = QTabWidget()
-        for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel),
-                               ("Explore", "Sketch", "Train", "Export")):
+        for panel, name in zip((self.explore_panel, self.sketch_panel, self.train_panel, self.export_panel,
+                                self.gallery, self.divergence, self.lineage),
+                               ("Explore", "Sketch", "Train", "Export", "Gallery", "Diverge", "Lineage")):
             self.tabs.addTab(scrolled(panel), name)
         self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
@@ -126,6 +133,10 @@ class MainWindow(QMainWindow):
         from .beyond import install as install_beyond
 
         self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
+        self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
+        self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.lineage.open_file.connect(lambda path: self._confirm_discard() and self.open(path))
 
     @property
     def worker(self):
@@ -439,6 +450,11 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training.wait()
+        self.gallery.stop()
+        self.divergence.stop()
+        for worker in (self.gallery.worker, self.divergence.worker):
+            if worker is not None:
+                worker.wait()
         self.view.close_plotter()
         event.accept()
 

@@ -153,9 +153,11 @@ class Archive:
 
 
 def search(model: GRCModel, budget: int = 5000, seed: int = 0, *, time: float = 0.8, look: Look | None = None,
-           novelty: str = "templates", subdivide: int = 1, callback=None, coherence=None) -> tuple[Archive, Space]:
+           novelty: str = "templates", subdivide: int = 1, callback=None, coherence=None,
+           around=None) -> tuple[Archive, Space]:
     """MAP-Elites over `budget` shapes. `callback(done, budget, archive)` reports progress and may raise
-    grc.Cancelled. The same seed gives the same archive."""
+    grc.Cancelled. The same seed gives the same archive. `around`: genome vectors ((D,) or (n, D), as an
+    elite's "vector") whose children start the search instead of random genomes ("More like this")."""
     from ..coherence import Coherence
 
     budget = number(budget, "budget", low=BATCH, high=MAX_BUDGET, integer=True)
@@ -166,6 +168,12 @@ def search(model: GRCModel, budget: int = 5000, seed: int = 0, *, time: float = 
     space = Space.for_model(model, time, look)
     coherence = coherence or Coherence.for_model(model, subdivide=subdivide)
     vectors = space.random(rng, max(BATCH, budget // 10))
+    if around is not None:  # children of the given genomes: each plus Gaussian noise (the first unchanged)
+        around = np.atleast_2d(np.asarray(around, float))
+        if around.ndim != 2 or around.shape[1] != vectors.shape[1] or not np.isfinite(around).all():
+            raise GRCError(f"expected genome vectors of {vectors.shape[1]} finite numbers", field="around")
+        vectors = around[rng.integers(len(around), size=len(vectors))] + rng.normal(size=vectors.shape) * 0.15
+        vectors[:len(around)] = around[:len(vectors)]
     candidates = _evaluate(space, coherence, vectors)
     found = [c for c in candidates if c["verdict"] != "broken"] or candidates
     values = np.array([[c["descriptors"][k] for k in DESCRIPTORS] for c in found])

@@ -1,0 +1,105 @@
+"""The Gallery tab: a search fills the descriptor grid with coherent shapes; a click opens the exact
+shape in Explore; Keep, Make template and More like this."""
+
+import json
+
+import numpy as np
+from PyQt5.QtCore import QPoint, Qt
+
+from grc.coherence import Coherence
+from grc.diverge.blend import model_id
+from grc.shapes import builder
+from gui.app import TABS
+
+BUDGET = 200
+
+
+def searched(window, qtbot):
+    gallery = window.gallery
+    window.tabs.setCurrentIndex(TABS.index("gallery"))
+    gallery.budget.setValue(BUDGET)
+    qtbot.mouseClick(gallery.start, Qt.LeftButton)
+    assert gallery.running
+    qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
+    return gallery
+
+
+def test_gallery_fills_with_coherent_shapes_only(window, qtbot):
+    gallery = searched(window, qtbot)
+    tiles = gallery.grid.tiles
+    assert len(tiles) >= 10 and gallery.errors == []
+    assert gallery.bar.value() == 1000
+    coherence = Coherence.for_model(window.doc.model, subdivide=1)
+    for cell, tile in tiles.items():
+        assert tile.verdict in ("coherent", "strained")
+        assert np.isfinite(tile.grid).all()
+        assert coherence.check(tile.grid, gallery.space.time).verdict != "broken"
+        np.testing.assert_allclose(tile.grid, gallery.space.shape(tile.genome))
+        assert not tile.image.isNull()
+    assert set(tiles) == set(gallery.archive.elites)
+    for cell, tile in tiles.items():  # each cell shows its final elite (a better one replaces a thumbnail)
+        np.testing.assert_array_equal(tile.vector, gallery.archive.elites[cell]["vector"])
+
+
+def test_a_click_opens_the_elites_exact_shape_in_explore(window, qtbot):
+    gallery = searched(window, qtbot)
+    cell = max(gallery.grid.tiles, key=lambda c: gallery.grid.tiles[c].novelty)
+    tile = gallery.grid.tiles[cell]
+    rect = gallery.grid.cell_rect(cell)
+    qtbot.mouseClick(gallery.grid, Qt.LeftButton, pos=QPoint(int(rect.center().x()), int(rect.center().y())))
+    assert gallery.grid.selected == cell
+    window.draw_now()
+    shown = window.state.grid()
+    size = np.ptp(tile.grid.reshape(-1, 3), axis=0).max()
+    assert np.abs(shown - tile.grid).max() < 1e-9 * size  # the same shape (to rounding)
+    s = window.state
+    expected = builder(window.doc.model, None, s.subdivide, s.thickness, s.petals).build(tile.grid).vertices
+    assert np.abs(window.view.vertices() - expected).max() < 1e-5 * size  # what the 3D view draws
+    assert abs(window.state.time - gallery.space.time) < 1e-12
+
+
+def test_make_template_keep_and_more_like_this(window, qtbot, files):
+    gallery = searched(window, qtbot)
+    cell = next(iter(gallery.grid.tiles))
+    gallery.open_cell(cell)
+    count = len(window.doc.templates)
+    template = gallery.make_template()
+    assert len(window.doc.templates) == count + 1 and window.doc.templates[-1] is template
+    assert template.lineage["model"] == model_id(window.doc.model)
+    assert template.lineage["source"] == "gallery" and "genome" in template.lineage
+    assert window.doc.error is None
+    window.tabs.setCurrentIndex(TABS.index("lineage"))  # the lineage view names the template's model
+    texts = [item.text(0) for item in window.lineage.items()]
+    at = next(i for i, t in enumerate(texts) if t.startswith(f"{template.name} · keep from gallery"))
+    assert texts[at + 1].startswith(f"model {model_id(window.doc.model)} · train · petal.grc")
+    window.tabs.setCurrentIndex(TABS.index("gallery"))
+    window.doc.undo.undo()
+    assert len(window.doc.templates) == count
+
+    entry = gallery.keep_selected()
+    kept = files[0].with_name("petal.kept.json")
+    data = json.loads(kept.read_text())
+    assert data["kept"][-1]["genome"] == entry["genome"] and gallery.kept_list.count() == 1
+
+    parent = gallery.grid.tiles[cell]
+    assert gallery.more_like_this()
+    qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
+    assert len(gallery.grid.tiles) >= 3
+    # children of the chosen shape: nearer to it in genome space than the first search's elites were
+    spread = np.median([np.linalg.norm(t.vector - parent.vector) for t in gallery.grid.tiles.values()])
+    assert spread < 1.5
+
+    gallery.model_changed()  # another model: the grid empties, the kept shapes are read back from the file
+    assert gallery.grid.tiles == {} and gallery.kept_list.count() == 1
+    gallery.open_kept(0)
+    np.testing.assert_allclose(window.state.time, entry["time"])
+
+
+def test_cancel_keeps_what_was_found(window, qtbot):
+    gallery = window.gallery
+    assert gallery.run(budget=5000, seed=1)
+    qtbot.waitUntil(lambda: len(gallery.grid.tiles) > 0, timeout=60000)
+    qtbot.mouseClick(gallery.cancel, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Cancelled" in gallery.info.text(), timeout=60000)
+    qtbot.waitUntil(lambda: gallery.start.isEnabled(), timeout=60000)  # ready for another search
+    assert len(gallery.grid.tiles) > 0

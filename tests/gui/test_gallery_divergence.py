@@ -1,0 +1,59 @@
+"""The Divergence slider: fine-tuning in the background, checkpoints scrubbed live, any saved."""
+
+import numpy as np
+from PyQt5.QtCore import Qt
+
+from grc import load_model
+from grc.diverge.blend import model_id
+from gui.app import TABS
+
+
+def diverged(window, qtbot, steps=20, every=5):
+    panel = window.divergence
+    window.tabs.setCurrentIndex(TABS.index("diverge"))
+    panel.steps.setValue(steps)
+    panel.every.setValue(every)
+    qtbot.mouseClick(panel.start, Qt.LeftButton)
+    assert panel.running
+    qtbot.waitUntil(lambda: panel.label.text().startswith("Done"), timeout=120000)
+    return panel
+
+
+def test_slider_scrubs_checkpoints_and_zero_is_the_original(window, qtbot, tmp_path):
+    original = window.doc.model
+    before = window.state.grid()
+    panel = diverged(window, qtbot)
+    assert panel.errors == [] and len(panel.checkpoints) == 5 and panel.slider.maximum() == 4
+    assert [c.step for c in panel.checkpoints] == [0, 5, 10, 15, 20]
+    assert panel.plot.rows is panel.checkpoints
+    panel.slider.setValue(4)
+    assert window.state.model is panel.checkpoints[4].model
+    window.draw_now()
+    assert not np.allclose(window.view.vertices(), np.zeros(1))
+    moved = window.state.grid()
+    assert np.abs(moved - before).max() > 1e-4  # the fine-tuned model makes another shape
+    panel.slider.setValue(0)
+    assert window.state.model is original
+    np.testing.assert_array_equal(window.state.grid(), before)  # checkpoint 0: exactly the original model
+    assert window.doc.model is original  # scrubbing never replaces the document's model
+
+    panel.slider.setValue(2)
+    path = panel.save_checkpoint(tmp_path / "diverged.grc")
+    saved = load_model(path)
+    assert model_id(saved) == model_id(panel.checkpoints[2].model)
+    lineage = saved.info["lineage"]
+    assert lineage["operation"] == "diverge" and lineage["step"] == 10
+    assert lineage["parents"][0]["model"] == model_id(original)
+
+
+def test_cancel_keeps_the_checkpoints_so_far(window, qtbot):
+    panel = window.divergence
+    assert panel.run(steps=3000, every=5)
+    qtbot.waitUntil(lambda: len(panel.checkpoints) >= 2, timeout=120000)
+    qtbot.mouseClick(panel.cancel, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Cancelled" in panel.label.text(), timeout=120000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
+    assert len(panel.checkpoints) >= 2
+    assert panel.checkpoints[-1].model.info["lineage"]["operation"] == "diverge"
+    window.doc.open_model(window.doc.model_path)  # another model: the checkpoints are dropped
+    assert panel.checkpoints == [] and window.state.model is window.doc.model
