@@ -1,0 +1,163 @@
+"""Population training study (issue 14 §2): a 3x3 population against single trainings, at equal compute.
+
+For each template set and seed s (0..9) it trains, in one process, taking turns:
+  - the 3x3 population (grc.population.train_population, Config(seed=s));
+  - 9 independent single trainings (grc.train, seeds 9s .. 9s+8): the single-training distribution
+    (90 per set) and "the best of 9 restarts" (picked by the same target-relative sum the population
+    selects by, reconstruction / 0.01 + interpolation / 0.05, here on the final grc.evaluate metrics);
+  - one training 9x longer (steps x 9, seed s): the same relational compute as 9 cells.
+Each model is scored by grc.metrics.evaluate (no safe range) against the engine's quality targets.
+Results go line by line to a JSON-lines file (so a partial run is usable); --table prints the table.
+
+    nice -n 5 python benchmarks/population.py --sets petal,leaf --seeds 10 --out pop.jsonl
+    python benchmarks/population.py --table pop.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import grc  # noqa: E402
+from grc.metrics import evaluate  # noqa: E402
+
+TARGETS = {"template_fit_rmse": 0.003, "reconstruction_rmse": 0.01, "interpolation_error": 0.05,
+           "extrapolation_low": -0.3, "extrapolation_high": 1.3}  # issue 2's targets (petal)
+
+
+def metrics(model) -> dict:
+    m = evaluate(model, safe_range=False)
+    return {"template_fit_rmse": m["template_fit_rmse"], "reconstruction_rmse": m["reconstruction_rmse"],
+            "interpolation_error": m["interpolation_error"], "extrapolation_low": m["extrapolation"]["-0.5"],
+            "extrapolation_high": m["extrapolation"]["1.5"], "context_dims": m["context_dims"]}
+
+
+def misses(m: dict, extrapolation: bool = True) -> list[str]:
+    out = [k for k in ("template_fit_rmse", "reconstruction_rmse", "interpolation_error") if m[k] > TARGETS[k]]
+    if extrapolation:
+        if m["extrapolation_low"] > TARGETS["extrapolation_low"]:
+            out.append("extrapolation_low")
+        if m["extrapolation_high"] < TARGETS["extrapolation_high"]:
+            out.append("extrapolation_high")
+    return out
+
+
+def pick(m: dict) -> float:
+    """The population's selection measure on final metrics: shares of the targets, summed."""
+    return m["reconstruction_rmse"] / TARGETS["reconstruction_rmse"] + m["interpolation_error"] / TARGETS["interpolation_error"]
+
+
+def run(sets, seeds, out, grid, steps_scale):
+    from grc.population import train_population
+
+    with open(out, "a") as f:
+        for s in seeds:
+            for name in sets:
+                templates = grc.load_template_set(ROOT / "templates" / name)
+
+                def record(kind, model, seconds, **extra):
+                    row = {"set": name, "seed": s, "kind": kind, "seconds": round(seconds, 3), **metrics(model), **extra}
+                    f.write(json.dumps(row) + "\n")
+                    f.flush()
+                    print(json.dumps(row), flush=True)
+
+                base = grc.Config()
+                started = time.perf_counter()
+                model, report = train_population(templates, base.replace(seed=s), grid)
+                record("population", model, time.perf_counter() - started, best=report["best"],
+                       cells=[{k: c[k] for k in ("context_dims", "loss", "score")} for c in report["cells"]])
+                for j in range(9):
+                    started = time.perf_counter()
+                    model = grc.train(templates, base.replace(seed=9 * s + j))
+                    record("single", model, time.perf_counter() - started, restart=j)
+                started = time.perf_counter()
+                model = grc.train(templates, base.replace(seed=s, steps=base.steps * steps_scale))
+                record("longer", model, time.perf_counter() - started)
+
+
+def fmt(values, digits=4):
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def table(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    for name in sorted({r["set"] for r in rows}):
+        mine = [r for r in rows if r["set"] == name]
+        seeds = sorted({r["seed"] for r in mine if r["kind"] == "population"})
+        by = {kind: [r for r in mine if r["kind"] == kind] for kind in ("population", "single", "longer")}
+        best9 = []
+        for s in seeds:
+            singles = [r for r in by["single"] if r["seed"] == s]
+            if len(singles) == 9:
+                best9.append(min(singles, key=pick))
+        groups = {"population 3x3": by["population"], "single training": by["single"],
+                  "best of 9 restarts": best9, "one training 9x longer": by["longer"]}
+        print(f"\n{name}: {len(seeds)} seeds; median (min-max); misses = results missing a target "
+              "(fit, reconstruction, interpolation | with extrapolation)")
+        print("| method | n | reconstruction | interpolation | extrapolation -0.5 | extrapolation 1.5 | "
+              "worst pick score | miss (no extrap.) | miss (all) | seconds |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for label, group in groups.items():
+            if not group:
+                continue
+            recon = [r["reconstruction_rmse"] for r in group]
+            inter = [r["interpolation_error"] for r in group]
+            lo = [r["extrapolation_low"] for r in group]
+            hi = [r["extrapolation_high"] for r in group]
+            score = [pick(r) for r in group]
+            core = sum(1 for r in group if misses(r, extrapolation=False))
+            every = sum(1 for r in group if misses(r))
+            secs = [r["seconds"] for r in group]
+            if label == "best of 9 restarts":
+                secs = [sum(x["seconds"] for x in by["single"] if x["seed"] == r["seed"]) for r in group]
+            print(f"| {label} | {len(group)} | {fmt(recon, 5)} | {fmt(inter, 3)} | {fmt(lo, 2)} | {fmt(hi, 2)} | "
+                  f"{max(score):.2f} | {core} | {every} | {statistics.median(secs):.1f} |")
+        pop, single = by["population"], by["single"]
+        if pop and single:
+            for key, label in (("reconstruction_rmse", "reconstruction"), ("interpolation_error", "interpolation")):
+                worst = max(r[key] for r in pop)
+                med = statistics.median(r[key] for r in single)
+                print(f"{label}: population's worst {worst:.5f} vs single's median {med:.5f}: "
+                      f"{'better' if worst < med else 'NOT better'}")
+            worst, med = max(pick(r) for r in pop), statistics.median(pick(r) for r in single)
+            print(f"pick score (recon/0.01 + interp/0.05): population's worst {worst:.3f} vs single's median {med:.3f}")
+            ratios = []
+            for s in seeds:
+                p = [r["seconds"] for r in pop if r["seed"] == s]
+                one = [r["seconds"] for r in single if r["seed"] == s]
+                if p and one:
+                    ratios.append(p[0] / statistics.median(one))
+            if ratios:
+                print(f"wall, population / median single of the same seed (same process, taking turns): "
+                      f"median {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})")
+            dims = [r["context_dims"] for r in pop]
+            print(f"population's kept context dims: {dims}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="petal,leaf")
+    parser.add_argument("--seeds", default="10", help="a count (0..n-1) or a comma list")
+    parser.add_argument("--out", default="population-study.jsonl")
+    parser.add_argument("--grid", default="3x3")
+    parser.add_argument("--longer", type=int, default=9, help="steps multiplier of the long training")
+    parser.add_argument("--table", help="print the table of a results file and exit")
+    args = parser.parse_args()
+    if args.table:
+        table(args.table)
+        return
+    seeds = list(range(int(args.seeds))) if "," not in args.seeds else [int(v) for v in args.seeds.split(",")]
+    grid = tuple(int(v) for v in args.grid.split("x"))
+    run(args.sets.split(","), seeds, args.out, grid, args.longer)
+    table(args.out)
+
+
+if __name__ == "__main__":
+    main()
