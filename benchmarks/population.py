@@ -10,7 +10,7 @@ Each model is scored by grc.metrics.evaluate (no safe range) against the engine'
 Results go line by line to a JSON-lines file (so a partial run is usable); --table prints the table.
 
     nice -n 5 python benchmarks/population.py --sets petal,leaf --seeds 10 --out pop.jsonl
-    python benchmarks/population.py --table pop.jsonl
+    python benchmarks/population.py --table pop.jsonl[,more.jsonl]    (several processes can share the seeds)
 """
 
 from __future__ import annotations
@@ -86,8 +86,18 @@ def fmt(values, digits=4):
     return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-def table(path):
-    rows = [json.loads(line) for line in open(path) if line.strip()]
+def table(paths):
+    """The table of one or more results files (comma-separated); a (set, seed, kind, restart) seen twice
+    counts once (the first)."""
+    rows, seen = [], set()
+    for path in paths.split(","):
+        for line in open(path):
+            if line.strip():
+                r = json.loads(line)
+                key = (r["set"], r["seed"], r["kind"], r.get("restart"))
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(r)
     for name in sorted({r["set"] for r in rows}):
         mine = [r for r in rows if r["set"] == name]
         seeds = sorted({r["seed"] for r in mine if r["kind"] == "population"})
@@ -148,7 +158,7 @@ def main():
     parser.add_argument("--out", default="population-study.jsonl")
     parser.add_argument("--grid", default="3x3")
     parser.add_argument("--longer", type=int, default=9, help="steps multiplier of the long training")
-    parser.add_argument("--table", help="print the table of a results file and exit")
+    parser.add_argument("--table", help="print the table of results files (comma-separated) and exit")
     args = parser.parse_args()
     if args.table:
         table(args.table)
