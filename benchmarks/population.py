@@ -1,6 +1,7 @@
 """Population training study (issue 14 §2): a 3x3 population against single trainings, at equal compute.
 
-For each template set and seed s (0..9) it trains, in one process, taking turns:
+For each template set and seed s (0..9) it trains, in one process, taking turns (breadth first: every
+seed's population and first single training, then the long trainings, then the other restarts):
   - the 3x3 population (grc.population.train_population, Config(seed=s));
   - 9 independent single trainings (grc.train, seeds 9s .. 9s+8): the single-training distribution
     (90 per set) and "the best of 9 restarts" (picked by the same target-relative sum the population
@@ -54,32 +55,50 @@ def pick(m: dict) -> float:
     return m["reconstruction_rmse"] / TARGETS["reconstruction_rmse"] + m["interpolation_error"] / TARGETS["interpolation_error"]
 
 
-def run(sets, seeds, out, grid, steps_scale):
+def done_keys(paths) -> set:
+    keys = set()
+    for path in paths:
+        if Path(path).is_file():
+            for line in open(path):
+                if line.strip():
+                    r = json.loads(line)
+                    keys.add((r["set"], r["seed"], r["kind"], r.get("restart")))
+    return keys
+
+
+def run(sets, seeds, out, grid, steps_scale, resume=()):
+    """Breadth first, so that a run cut short still covers every seed: first each seed's population and
+    one single training, then each seed's long training, then the other eight restarts. Anything
+    already in `resume` files (or `out`) is skipped."""
     from grc.population import train_population
 
+    done = done_keys([out, *resume])
+    base = grc.Config()
+    templates = {name: grc.load_template_set(ROOT / "templates" / name) for name in sets}
+    rounds = [[("population", None), ("single", 0)], [("longer", None)], [("single", j) for j in range(1, 9)]]
     with open(out, "a") as f:
-        for s in seeds:
-            for name in sets:
-                templates = grc.load_template_set(ROOT / "templates" / name)
-
-                def record(kind, model, seconds, **extra):
-                    row = {"set": name, "seed": s, "kind": kind, "seconds": round(seconds, 3), **metrics(model), **extra}
-                    f.write(json.dumps(row) + "\n")
-                    f.flush()
-                    print(json.dumps(row), flush=True)
-
-                base = grc.Config()
-                started = time.perf_counter()
-                model, report = train_population(templates, base.replace(seed=s), grid)
-                record("population", model, time.perf_counter() - started, best=report["best"],
-                       cells=[{k: c[k] for k in ("context_dims", "loss", "score")} for c in report["cells"]])
-                for j in range(9):
-                    started = time.perf_counter()
-                    model = grc.train(templates, base.replace(seed=9 * s + j))
-                    record("single", model, time.perf_counter() - started, restart=j)
-                started = time.perf_counter()
-                model = grc.train(templates, base.replace(seed=s, steps=base.steps * steps_scale))
-                record("longer", model, time.perf_counter() - started)
+        for jobs in rounds:
+            for s in seeds:
+                for name in sets:
+                    for kind, restart in jobs:
+                        if (name, s, kind, restart) in done:
+                            continue
+                        started = time.perf_counter()
+                        extra = {}
+                        if kind == "population":
+                            model, report = train_population(templates[name], base.replace(seed=s), grid)
+                            extra = dict(best=report["best"], cells=[{k: c[k] for k in ("context_dims", "loss", "score")}
+                                                                     for c in report["cells"]])
+                        elif kind == "single":
+                            model = grc.train(templates[name], base.replace(seed=9 * s + restart))
+                            extra = dict(restart=restart)
+                        else:
+                            model = grc.train(templates[name], base.replace(seed=s, steps=base.steps * steps_scale))
+                        row = {"set": name, "seed": s, "kind": kind, "seconds": round(time.perf_counter() - started, 3),
+                               **metrics(model), **extra}
+                        f.write(json.dumps(row) + "\n")
+                        f.flush()
+                        print(json.dumps(row), flush=True)
 
 
 def fmt(values, digits=4):
@@ -158,6 +177,7 @@ def main():
     parser.add_argument("--out", default="population-study.jsonl")
     parser.add_argument("--grid", default="3x3")
     parser.add_argument("--longer", type=int, default=9, help="steps multiplier of the long training")
+    parser.add_argument("--resume", default="", help="results files (comma-separated) whose runs are skipped")
     parser.add_argument("--table", help="print the table of results files (comma-separated) and exit")
     args = parser.parse_args()
     if args.table:
@@ -165,7 +185,7 @@ def main():
         return
     seeds = list(range(int(args.seeds))) if "," not in args.seeds else [int(v) for v in args.seeds.split(",")]
     grid = tuple(int(v) for v in args.grid.split("x"))
-    run(args.sets.split(","), seeds, args.out, grid, args.longer)
+    run(args.sets.split(","), seeds, args.out, grid, args.longer, [p for p in args.resume.split(",") if p])
     table(args.out)
 
 
