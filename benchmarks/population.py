@@ -66,7 +66,7 @@ def done_keys(paths) -> set:
     return keys
 
 
-def run(sets, seeds, out, grid, steps_scale, resume=()):
+def run(sets, seeds, out, grid, steps_scale, resume=(), only=None):
     """Breadth first, so that a run cut short still covers every seed: first each seed's population and
     one single training, then each seed's long training, then the other eight restarts. Anything
     already in `resume` files (or `out`) is skipped."""
@@ -75,7 +75,9 @@ def run(sets, seeds, out, grid, steps_scale, resume=()):
     done = done_keys([out, *resume])
     base = grc.Config()
     templates = {name: grc.load_template_set(ROOT / "templates" / name) for name in sets}
-    rounds = [[("population", None), ("single", 0)], [("longer", None)], [("single", j) for j in range(1, 9)]]
+    rounds = [[("population", None), ("single", 0)], [("longer", None)], *([("single", j)] for j in range(1, 9))]
+    if only:  # e.g. "single": a second process that only adds restarts
+        rounds = [[job for job in jobs if job[0] == only] for jobs in rounds]
     with open(out, "a") as f:
         for jobs in rounds:
             for s in seeds:
@@ -177,6 +179,7 @@ def main():
     parser.add_argument("--out", default="population-study.jsonl")
     parser.add_argument("--grid", default="3x3")
     parser.add_argument("--longer", type=int, default=9, help="steps multiplier of the long training")
+    parser.add_argument("--only", choices=["population", "single", "longer"], help="run only this kind")
     parser.add_argument("--resume", default="", help="results files (comma-separated) whose runs are skipped")
     parser.add_argument("--table", help="print the table of results files (comma-separated) and exit")
     args = parser.parse_args()
@@ -185,7 +188,7 @@ def main():
         return
     seeds = list(range(int(args.seeds))) if "," not in args.seeds else [int(v) for v in args.seeds.split(",")]
     grid = tuple(int(v) for v in args.grid.split("x"))
-    run(args.sets.split(","), seeds, args.out, grid, args.longer, [p for p in args.resume.split(",") if p])
+    run(args.sets.split(","), seeds, args.out, grid, args.longer, [p for p in args.resume.split(",") if p], args.only)
     table(args.out)
 
 
