@@ -76,8 +76,8 @@ def run(sets, seeds, out, grid, steps_scale, resume=(), only=None):
     base = grc.Config()
     templates = {name: grc.load_template_set(ROOT / "templates" / name) for name in sets}
     rounds = [[("population", None), ("single", 0)], [("longer", None)], *([("single", j)] for j in range(1, 9))]
-    if only:  # e.g. "single": a second process that only adds restarts
-        rounds = [[job for job in jobs if job[0] == only] for jobs in rounds]
+    if only:  # e.g. "single": a second process that adds restarts 1-8 while the first does the rest
+        rounds = [[job for job in jobs if job[0] == only and job != ("single", 0)] for jobs in rounds]
     with open(out, "a") as f:
         for jobs in rounds:
             for s in seeds:
