@@ -2,35 +2,46 @@
 
 The template models are fitted once (grc.training.fit_templates). Then every cell of a rows x cols
 torus trains its own encoder and decoder on the same mixed rows, with its own seed (initial weights),
-learning rates, context mask and loss on the rows (MSE, L1 or Huber). The cells are a batch dimension
-of one set of networks (as the K template models are), so a step is one batched pass for all cells.
-Every `exchange_every` steps each cell is scored on fixed validation rows and takes the best of itself
-and its four neighbours (weights and Adam state copied), then mutates its learning rates (x exp(0.2 N)).
-At the end the best cell is refined (as grc.training does) and returned; the report lists every cell.
+learning rates, context dimension, context mask and loss on the rows (MSE, L1 or Huber). The cells are
+a batch dimension of one set of networks (as the K template models are), so a step is one batched pass
+for all cells. Cells of different context dimensions share the batch by padding: every cell's networks
+have the largest context dimension, and a cell's unused context values are held at zero (measured
+against one batch per context dimension: docs/benchmarks.md).
 
-Not yet here (issue 14, section 2): a context dimension per cell (all cells share config.context_dims),
-and the coherence measure in the score.
+Every `exchange_every` steps each cell is scored on fixed validation rows (`Validation`: reconstruction,
+interpolation between the templates, and shapes broken by grc.coherence, each as a share of its quality
+target) and takes the best of itself and its four neighbours: weights, Adam state, learning rates and
+context dimension (its loss and context mask stay: they are the cell's niche). Then it mutates its
+learning rates (x exp(0.2 N)). At the end the best cell is refined (as grc.training does) and returned;
+the report lists every cell.
 """
 
 from __future__ import annotations
 
 import math
 import time as clock
+from itertools import combinations
 
 import numpy as np
 import torch
 
 from .config import Config
 from .errors import GRCError
+from .limits import MAX_CONTEXT_DIMS
 from .model import VERSION, GRCModel, layer_sizes
 from .optim import FlatAdam, one_cycle
 from .templates import TemplateSet
 from .training import (FEATURES, MLP, Data, Flat, Progress, Sampler, fit_templates, fourier, refine_decoder,
-                       resolve_device)
+                       resolve_device, template_inputs)
 
 LOSSES = ("mse", "l1", "huber")
 HUBER = 0.05  # where the Huber loss turns from square to linear (normalized row units)
 MUTATION = 0.2  # learning rates are multiplied by exp(MUTATION * N(0, 1)) at each exchange
+# The score: each measure as a share of the engine's quality target (issue 2), summed.
+RECONSTRUCTION_TARGET = 0.01  # point RMSE
+INTERPOLATION_TARGET = 0.05  # |where the blend lands - alpha|
+INTERPOLATION_ALPHAS = (0.25, 0.5, 0.75)  # as grc.metrics
+COHERENCE_ALPHAS = (0.5,)  # blends checked for broken shapes (subdivision 0: cheap)
 
 
 def neighbours(cell: int, grid: tuple[int, int]) -> list[int]:
@@ -53,37 +64,83 @@ def select(scores, grid: tuple[int, int]) -> list[int]:
     return chosen
 
 
-def cell_settings(config: Config, cells: int) -> list[dict]:
-    """Each cell's own seed, learning rates (around the config's, log-uniform in x[1/2, 2]), context mask
-    and loss; drawn from config.seed."""
+def context_choices(config: Config, templates: int) -> list[int]:
+    """The context dimensions a population tries: the config's, and one more (at least K - 1, which
+    separates K templates without forcing them onto one line of context)."""
+    C = config.context_dims
+    return sorted({C, min(MAX_CONTEXT_DIMS, max(C + 1, templates - 1))})
+
+
+def cell_settings(config: Config, cells: int, templates: int = 2) -> list[dict]:
+    """Each cell's own seed, learning rates (around the config's, log-uniform in x[1/2, 2]), context
+    dimension, context mask and loss; drawn from config.seed. Losses cycle cell by cell, context
+    dimensions row of three by row of three, so that every pairing occurs in a 3 x 3 grid."""
     rng = np.random.default_rng(config.seed)
+    dims = context_choices(config, templates)
     return [{"seed": config.seed * 1000 + i,
              "lr_encoder": config.lr_encoder * float(2 ** rng.uniform(-1, 1)),
              "lr_decoder": config.lr_decoder * float(2 ** rng.uniform(-1, 1)),
              "context_mask": config.context_mask * float(2 ** rng.uniform(-1, 1)),
+             "context_dims": dims[(i // len(LOSSES)) % len(dims)],
              "loss": LOSSES[i % len(LOSSES)]} for i in range(cells)]
 
 
+def decoder_input_rows(C: int, width: int) -> list[int]:
+    """Which inputs of a decoder padded to `width` context values a decoder of C values reads:
+    fourier(u), context[:C], then context[c] * fourier(u) for c < C (grc.model.decoder_features)."""
+    F = FEATURES
+    return [*range(F + C), *(F + width + c * F + j for c in range(C) for j in range(F))]
+
+
 class Cells:
-    """P encoder/decoder pairs as one batched pair (weights (P, in, out)), with per-cell Adam rates."""
+    """P encoder/decoder pairs as one batched pair (weights (P, in, out)), with per-cell Adam rates,
+    padded to the largest context dimension."""
 
     def __init__(self, sizes, config: Config, settings: list[dict], device):
         self.P, self.config, self.settings = len(settings), config, settings
-        encoder = MLP(sizes["encoder"], config.final_activation, copies=self.P).to(device)
-        decoder = MLP(sizes["decoder"], config.final_activation, copies=self.P).to(device)
+        self.width = max(s.get("context_dims", config.context_dims) for s in settings)
+        self.row_width = sizes["encoder"][0]
+        padded = self.sizes(self.width)
+        encoder = MLP(padded["encoder"], config.final_activation, copies=self.P).to(device)
+        decoder = MLP(padded["decoder"], config.final_activation, copies=self.P).to(device)
         with torch.no_grad():
-            for i, s in enumerate(settings):  # each cell's own initial weights, from its own seed
+            for net in (encoder, decoder):
+                for p in [*net.weights, *net.biases]:
+                    p.zero_()
+            for i, s in enumerate(settings):  # each cell's own initial weights, from its own seed, at its own size
+                own = self.sizes(self.dims(i))
                 torch.manual_seed(s["seed"])
-                for net, batched in ((MLP(sizes["encoder"]), encoder), (MLP(sizes["decoder"]), decoder)):
-                    for p, q in zip([*net.weights, *net.biases], [*batched.weights, *batched.biases]):
-                        q[i] = p.to(device)
+                e, d = MLP(own["encoder"]), MLP(own["decoder"])
+                for j, (w, b) in enumerate(zip(e.weights, e.biases)):
+                    encoder.weights[j][i, :, :w.shape[1]] = w
+                    encoder.biases[j][i, :, :b.shape[1]] = b
+                rows = decoder_input_rows(self.dims(i), self.width)
+                decoder.weights[0][i, rows] = d.weights[0]
+                decoder.biases[0][i] = d.biases[0]
+                for j in range(1, len(d.weights)):
+                    decoder.weights[j][i] = d.weights[j]
+                    decoder.biases[j][i] = d.biases[j]
         self.encoder, self.decoder = Flat(encoder), Flat(decoder)
         self.opt_e, self.opt_d = FlatAdam(self.encoder.theta), FlatAdam(self.decoder.theta)
         self.owner_e, self.owner_d = (self.owner(f) for f in (self.encoder, self.decoder))
-        C = config.context_dims
-        self.mask = torch.tensor([[[1.0, 1.0] + [s["context_mask"]] * C] for s in settings], device=device)
+        self.device = device
         self.loss = {name: torch.tensor([float(s["loss"] == name) for s in settings], device=device)[:, None, None]
                      for name in LOSSES}
+        self._masks()
+
+    def dims(self, cell: int) -> int:
+        return self.settings[cell].get("context_dims", self.config.context_dims)
+
+    def sizes(self, C: int) -> dict:
+        """Layer sizes of one cell of C context values."""
+        return layer_sizes(self.config.replace(context_dims=C), 1, self.row_width)
+
+    def _masks(self):
+        """`on` (P, 1, width): which context values each cell uses; `mask`: the encoder's target mask."""
+        W = self.width
+        self.on = torch.tensor([[[float(c < self.dims(i)) for c in range(W)]] for i in range(self.P)],
+                               device=self.device)
+        self.mask = torch.tensor([[[1.0, 1.0] + [s["context_mask"]] * W] for s in self.settings], device=self.device)
 
     def owner(self, flat: Flat) -> torch.Tensor:
         """Which cell each entry of flat.theta belongs to."""
@@ -93,10 +150,18 @@ class Cells:
     def rates(self, name: str) -> torch.Tensor:
         return torch.tensor([s[name] for s in self.settings], device=self.encoder.theta.device)
 
+    def encode(self, rows) -> torch.Tensor:
+        """rows (batch, 3N) or (P, batch, 3N) -> (P, batch, 2 + width), unused context values zero."""
+        z = self.encoder.forward(rows.expand(self.P, *rows.shape[-2:]))
+        return torch.cat([z[..., :2], z[..., 2:] * self.on], dim=-1)
+
+    def decode(self, u, context):
+        return self.decoder.forward(features(u, context))
+
     def run(self, rows, u):
         """Forward: rows (batch, 3N), u (batch, 2) -> encoder output (P, batch, 2 + C), decoded rows."""
-        z = self.encoder.forward(rows.expand(self.P, -1, -1))
-        return z, self.decoder.forward(features(u, z[..., 2:]))
+        z = self.encode(rows)
+        return z, self.decode(u, z[..., 2:])
 
     def step(self, rows, u, rate: float):
         """One training step of every cell; -> the decoder's squared error per cell (P,)."""
@@ -106,24 +171,19 @@ class Cells:
         g = (self.loss["mse"] * 2 * error + self.loss["l1"] * error.sign()
              + self.loss["huber"] * 2 * error.clamp(-HUBER, HUBER)) / B
         g_features = self.decoder.backward(g, input_grad=True)
-        F, C = FEATURES, z.shape[-1] - 2
+        F, C = FEATURES, self.width
         products = g_features[..., F + C:].reshape(self.P, B, C, F)
-        g_context = g_features[..., F:F + C] + (products @ fourier(u)[None, :, :, None])[..., 0]
-        error_r = torch.cat([z[..., :2] - u, z[..., 2:]], dim=-1) * self.mask
+        g_context = (g_features[..., F:F + C] + (products @ fourier(u)[None, :, :, None])[..., 0]) * self.on
+        error_r = torch.cat([z[..., :2] - u, self.encoder.output[..., 2:]], dim=-1) * self.mask
         self.encoder.backward(torch.cat([torch.zeros_like(z[..., :2]), g_context], dim=-1) + error_r * self.mask * (2 / B))
         self.opt_e.step_rates(self.encoder.grad, self.rates("lr_encoder")[self.owner_e] * rate)
         self.opt_d.step_rates(self.decoder.grad, self.rates("lr_decoder")[self.owner_d] * rate)
         return error.square().sum(dim=-1).mean(dim=-1)
 
     @torch.no_grad()
-    def scores(self, rows, u, weights) -> list[float]:
-        """Validation score per cell: the weighted mean squared error of rebuilding `rows`."""
-        _, out = self.run(rows, u)
-        return (((out - rows) ** 2).sum(dim=-1) * weights).mean(dim=-1).tolist()
-
-    @torch.no_grad()
     def take(self, chosen: list[int]):
-        """Each cell i becomes a copy of cell chosen[i]: weights and Adam state."""
+        """Each cell i becomes a copy of cell chosen[i]: weights, Adam state, learning rates, context
+        dimension."""
         index = torch.tensor(chosen, device=self.encoder.theta.device)
         for flat, opt in ((self.encoder, self.opt_e), (self.decoder, self.opt_d)):
             sizes = [p.numel() for p in [*flat.weights, *flat.biases]]
@@ -131,25 +191,34 @@ class Cells:
                 for chunk in vector.split(sizes):
                     cells = chunk.view(self.P, -1)
                     cells.copy_(cells[index])
-        # a cell keeps its own loss and context mask (its niche) and takes the learning rates with the weights
-        self.settings = [dict(s, lr_encoder=self.settings[j]["lr_encoder"], lr_decoder=self.settings[j]["lr_decoder"],
-                              parent=j) for s, j in zip(self.settings, chosen)]
+        # a cell keeps its own loss and context mask (its niche) and takes the rest with the weights
+        taken = ("lr_encoder", "lr_decoder", "context_dims")
+        self.settings = [dict(s, **{k: self.settings[j][k] for k in taken if k in self.settings[j]}, parent=j)
+                         for s, j in zip(self.settings, chosen)]
+        self._masks()
 
     def mutate(self, generator: np.random.Generator):
         for s in self.settings:
             for name in ("lr_encoder", "lr_decoder"):
                 s[name] = min(0.5, s[name] * math.exp(MUTATION * generator.standard_normal()))
 
-    def export(self, cell: int, sizes) -> tuple[MLP, MLP]:
-        """One cell's encoder and decoder as plain MLPs."""
-        nets = []
-        for flat, name in ((self.encoder, "encoder"), (self.decoder, "decoder")):
-            net = MLP(sizes[name], self.config.final_activation).to(flat.theta.device)
-            with torch.no_grad():
-                for p, q in zip([*net.weights, *net.biases], [*flat.weights, *flat.biases]):
-                    p.copy_(q[cell])
-            nets.append(net)
-        return tuple(nets)
+    def export(self, cell: int, sizes=None) -> tuple[MLP, MLP]:
+        """One cell's encoder and decoder as plain MLPs of its own context dimension."""
+        C = self.dims(cell)
+        own = self.sizes(C)
+        encoder = MLP(own["encoder"], self.config.final_activation).to(self.encoder.theta.device)
+        decoder = MLP(own["decoder"], self.config.final_activation).to(self.encoder.theta.device)
+        rows = decoder_input_rows(C, self.width)
+        with torch.no_grad():
+            for j, (w, b) in enumerate(zip(encoder.weights, encoder.biases)):
+                w.copy_(self.encoder.weights[j][cell, :, :w.shape[1]])
+                b.copy_(self.encoder.biases[j][cell, :, :b.shape[1]])
+            decoder.weights[0].copy_(self.decoder.weights[0][cell, rows])
+            decoder.biases[0].copy_(self.decoder.biases[0][cell])
+            for j in range(1, len(decoder.weights)):
+                decoder.weights[j].copy_(self.decoder.weights[j][cell])
+                decoder.biases[j].copy_(self.decoder.biases[j][cell])
+        return encoder, decoder
 
 
 def features(u: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -158,14 +227,112 @@ def features(u: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     return torch.cat([f, context, (context[..., :, None] * f[..., None, :]).flatten(-2)], dim=-1)
 
 
+class Validation:
+    """The score a cell is selected by, on fixed rows; lower is better. Three measures, each as a share
+    of its quality target, summed:
+
+    - reconstruction: the point RMSE of rebuilding random mixes and (weighted as the refine weights
+      them) the templates' own grid rows, over RECONSTRUCTION_TARGET;
+    - interpolation: as grc.metrics, where the blend alpha = .25, .5, .75 of two templates lands along
+      their difference at each time step where they differ (the worst), over INTERPOLATION_TARGET;
+    - coherence: the share of blends at alpha = 0.5 whose shape is broken (crosses itself or folds;
+      grc.coherence on the unsubdivided grids, the cheap check, at the time steps where neither
+      template nor their plain blend is broken that way).
+    """
+
+    def __init__(self, templates: TemplateSet, data: Data, sampler: Sampler, config: Config, coherence: bool = True):
+        self.data, self.config, self.templates = data, config, templates
+        torch.manual_seed(config.seed + 2)  # fixed validation rows: random mixes, then the templates' own
+        with torch.no_grad():
+            mixes, mix_u = sampler(512)
+            self.rows = torch.cat([mixes, data.grid_rows.flatten(0, 1).float()])
+            self.u = torch.cat([mix_u, data.grid_u.float().repeat(data.K, 1)])
+            self.weights = torch.ones(len(self.rows), device=data.device)
+            self.weights[len(mixes):] = config.refine_template_weight
+            self.weights /= self.weights.mean()
+            # each template's trace comes from its template model's rows, as GRCModel.traces
+            self.grid_u = data.grid_u.float()
+            self.template_rows = sampler.models(template_inputs(self.grid_u, config).expand(data.K, -1, -1))
+        self.N = self.rows.shape[1] // 3
+        self.pairs = list(combinations(range(data.K), 2))
+        self.steps = {pair: diverging_steps(templates.points, *pair) for pair in self.pairs}
+        self.coherence, self.checked_steps = None, {}
+        if coherence:
+            from .coherence import Coherence
+            self.coherence = Coherence(templates, subdivide=0)
+            # unsubdivided, a template's own grid or its plain blend (shape key) can fold (the leaf's base,
+            # the petal beyond 1): judge a pair only at the time steps where none of those is broken
+            P = np.asarray(templates.points, float)
+            self.checked_steps = {}
+            for (a, b), steps in self.steps.items():
+                keys = np.stack([P[a, steps], P[b, steps], *((1 - x) * P[a, steps] + x * P[b, steps]
+                                                             for x in COHERENCE_ALPHAS)])
+                fine = ~self.coherence.broken(keys.reshape(-1, *P.shape[2:])).reshape(len(keys), -1).any(axis=0)
+                self.checked_steps[(a, b)] = [j for j in range(len(steps)) if fine[j]]
+
+    @torch.no_grad()
+    def __call__(self, cells: Cells) -> list[dict]:
+        d = self.data
+        _, out = cells.run(self.rows, self.u)
+        mse = (((out - self.rows) ** 2).sum(dim=-1) * self.weights).mean(dim=-1)  # (P,)
+        reconstruction = (mse / self.N).sqrt() * d.row_scale
+        T_M = len(self.grid_u)
+        M = len(self.templates.morph)
+        traces = cells.encode(self.template_rows.flatten(0, 1)).view(cells.P, d.K, T_M, -1)[..., 2:]
+        interpolation = torch.zeros(cells.P, device=d.device)
+        broken = np.zeros(cells.P)
+        checked = 0
+        for a, b in self.pairs:
+            steps = self.steps[(a, b)]
+            if not steps:
+                continue
+            alphas = sorted(set(INTERPOLATION_ALPHAS + (COHERENCE_ALPHAS if self.coherence else ())))
+            context = torch.cat([(1 - x) * traces[:, a] + x * traces[:, b] for x in alphas], dim=1)  # (P, A*TM, W)
+            rows = cells.decode(self.grid_u.repeat(len(alphas), 1), context).view(cells.P, len(alphas), -1, M, 3 * self.N)
+            A = d.grid_rows[a].float().view(-1, M, 3 * self.N)
+            B = d.grid_rows[b].float().view(-1, M, 3 * self.N)
+            rows, A, B = rows[:, :, steps], A[steps], B[steps]
+            diff = (B - A).flatten(-2)
+            where = ((rows - A).flatten(-2) * diff).sum(-1) / (diff * diff).sum(-1)  # (P, alphas, steps)
+            for i, x in enumerate(alphas):
+                if x in INTERPOLATION_ALPHAS:
+                    interpolation = torch.maximum(interpolation, (where[:, i] - x).abs().amax(dim=-1))
+            if self.coherence is not None:
+                points = rows.double().cpu().numpy() * d.row_scale + d.row_mean  # (P, alphas, steps, M, 3N)
+                chosen = [i for i, x in enumerate(alphas) if x in COHERENCE_ALPHAS]
+                judged = self.checked_steps[(a, b)]
+                grids = points[:, chosen][:, :, judged].reshape(-1, M, self.N, 3)
+                if len(grids):
+                    broken += self.coherence.broken(grids).reshape(cells.P, -1).sum(axis=1)
+                checked += len(chosen) * len(judged)
+        broken_share = broken / max(checked, 1)
+        scores = []
+        for i in range(cells.P):
+            r, s = float(reconstruction[i]), float(interpolation[i])
+            scores.append({"reconstruction": r, "interpolation": s, "broken": float(broken_share[i]),
+                           "score": r / RECONSTRUCTION_TARGET + s / INTERPOLATION_TARGET + float(broken_share[i])})
+        return scores
+
+
+def diverging_steps(points, a: int, b: int, share: float = 0.02) -> list[int]:
+    """grc.metrics.diverging_time_steps on the template points (K, T, M, N, 3) alone."""
+    T = points.shape[1]
+    inner = list(range(1, T - 1)) if T >= 3 else list(range(T))
+    size = np.linalg.norm(points.reshape(-1, 3).max(axis=0) - points.reshape(-1, 3).min(axis=0))
+    gap = np.linalg.norm(points[a] - points[b], axis=-1).max(axis=(1, 2))
+    return [i for i in inner if gap[i] > share * size]
+
+
 def train_population(templates: TemplateSet, config: Config | None = None, grid=(3, 3), *, device: str = "cpu",
-                     callback=None, exchange_every: int = 200, threads: int | None = 1):
+                     callback=None, exchange_every: int = 200, threads: int | None = 1, coherence: bool = True):
     """Train a rows x cols population on a template set -> (the best cell's GRCModel, report).
 
-    The report: {"grid", "cells": [{"seed", "lr_encoder", "lr_decoder", "context_mask", "loss", "score"}],
-    "best", "exchanges": [the cells each cell took, per exchange]}. Progress goes to `callback` as in
-    grc.training.train (phases "templates", "relational" (loss: the best cell's), "refine"), with
-    Progress.cells holding every cell's validation score at each exchange.
+    The report: {"grid", "cells": [{"seed", "lr_encoder", "lr_decoder", "context_dims", "context_mask",
+    "loss", "parent", "reconstruction", "interpolation", "broken", "score"}], "best", "exchanges": [the
+    cells each cell took, per exchange]}. Progress goes to `callback` as in grc.training.train (phases
+    "templates", "relational" (loss: the best cell's score), "refine"), with Progress.cells holding
+    every cell's score at each exchange and at the end. `coherence=False` leaves the broken-shape check
+    out of the score.
     """
     config = config or Config()
     if config.decoder_features != "fourier-product" or config.decoder_input != "relational-map":
@@ -179,12 +346,12 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     if threads is not None and dev.type == "cpu":
         torch.set_num_threads(threads)
     try:
-        return _train(templates, config, (rows_, cols), dev, callback or (lambda p: None), exchange_every)
+        return _train(templates, config, (rows_, cols), dev, callback or (lambda p: None), exchange_every, coherence)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(templates, config, grid, dev, report, exchange_every):
+def _train(templates, config, grid, dev, report, exchange_every, coherence):
     torch.manual_seed(config.seed)
     started = clock.perf_counter()
     _, M, N = templates.grid_shape
@@ -192,20 +359,12 @@ def _train(templates, config, grid, dev, report, exchange_every):
     data = Data(templates, config, dev)
     template_models, template_loss = fit_templates(data, sizes["template"], config, report)
     sampler = Sampler(data, template_models)
-    settings = cell_settings(config, grid[0] * grid[1])
+    settings = cell_settings(config, grid[0] * grid[1], len(templates))
     cells = Cells(sizes, config, settings, dev)
     generator = np.random.default_rng(config.seed + 1)
+    validate = Validation(templates, data, sampler, config, coherence)
 
-    torch.manual_seed(config.seed + 2)  # fixed validation rows: random mixes, then the templates' own
-    with torch.no_grad():
-        mixes, mix_u = sampler(512)
-        valid_rows = torch.cat([mixes, data.grid_rows.flatten(0, 1).float()])
-        valid_u = torch.cat([mix_u, data.grid_u.float().repeat(data.K, 1)])
-        weights = torch.ones(len(valid_rows), device=dev)
-        weights[len(mixes):] = config.refine_template_weight
-        weights /= weights.mean()
-
-    exchanges, scores = [], cells.scores(valid_rows, valid_u, weights)
+    exchanges = []
     every = max(1, config.steps // 200)
     for step in range(config.steps):
         if step % 64 == 0:
@@ -214,7 +373,7 @@ def _train(templates, config, grid, dev, report, exchange_every):
         rate = one_cycle(step, config.steps, 1.0) if config.schedule == "onecycle" else 1.0
         errors = cells.step(all_rows[step % 64], all_u[step % 64], rate)
         if (step + 1) % exchange_every == 0 and step + 1 < config.steps:
-            scores = cells.scores(valid_rows, valid_u, weights)
+            scores = [s["score"] for s in validate(cells)]
             chosen = select(scores, grid)
             cells.take(chosen)
             cells.mutate(generator)
@@ -222,21 +381,23 @@ def _train(templates, config, grid, dev, report, exchange_every):
             report(Progress("relational", step + 1, config.steps, min(scores), cells=tuple(scores)))
         elif step % every == 0 or step == config.steps - 1:
             report(Progress("relational", step + 1, config.steps, float(errors.min())))
-    scores = cells.scores(valid_rows, valid_u, weights)
+    measures = validate(cells)
+    scores = [s["score"] for s in measures]
     best = int(np.argmin(scores))
     report(Progress("relational", config.steps, config.steps, scores[best], cells=tuple(scores)))
 
-    encoder, decoder = cells.export(best, sizes)
+    best_settings = cells.settings[best]
+    model_config = config.replace(seed=best_settings["seed"], context_mask=best_settings["context_mask"],
+                                  context_dims=cells.dims(best))
+    encoder, decoder = cells.export(best)
     losses = {"decoder": scores[best]}
     if config.refine_steps:
-        losses["refine"] = refine_decoder(sampler, encoder, decoder, config, report)
-    cell_report = [dict(s, score=score) for s, score in zip(cells.settings, scores)]
+        losses["refine"] = refine_decoder(sampler, encoder, decoder, model_config, report)
+    cell_report = [dict(s, **m) for s, m in zip(cells.settings, measures)]
     population = {"grid": list(grid), "best": best, "cells": cell_report, "exchanges": exchanges}
     weights_ = {**data.normalization(), **template_models.export("template"),
                 **encoder.export("encoder"), **decoder.export("decoder")}
     info = {"grc_version": VERSION, "torch_version": torch.__version__, "device": str(dev),
             "seconds": round(clock.perf_counter() - started, 3), "template_loss": template_loss, "losses": losses,
             "population": population, "trained_at": clock.strftime("%Y-%m-%dT%H:%M:%S")}
-    best_settings = cells.settings[best]
-    model_config = config.replace(seed=best_settings["seed"], context_mask=best_settings["context_mask"])
     return GRCModel(model_config, templates, weights_, info), population

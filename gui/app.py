@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.train_panel.start.clicked.connect(lambda: self.start_training())
         self.train_panel.cancel.clicked.connect(self.cancel_training)
         self.training.progress.connect(self.train_panel.show_progress)
+        self.training.cells.connect(self.train_panel.show_cells)
         self.training.finished.connect(self._trained)
         self.training.failed.connect(self._training_failed)
         self.training.cancelled.connect(self._training_cancelled)
@@ -499,7 +500,7 @@ class MainWindow(QMainWindow):
                 self.error(f"{target.parent}: cannot create the folder ({e.strerror})", "Cannot train")
                 return False
         self.training.start(templates, config, self.train_panel.device.currentText(), target,
-                            source=self.doc.model_path or self.doc.folder)
+                            source=self.doc.model_path or self.doc.folder, population=self.train_panel.population())
         where = target or "not saved until you choose (File > Save model as…)"
         self.train_panel.result.setText(f"Training… the app stays usable; the result goes to {where}.")
         self.statusBar().showMessage("Training…")

@@ -54,10 +54,23 @@ def keep_in_recovery(model, name: str) -> Path:
     return path
 
 
+def population_note(model) -> str:
+    """' (population 3 x 3: cell 4 kept, ...)' for a model trained as a population, else ''."""
+    report = getattr(model, "info", {}).get("population")
+    if not report:
+        return ""
+    rows, cols = report.get("grid", ("?", "?"))
+    best = report.get("best")
+    cell = report.get("cells", [{}] * (best + 1))[best] if isinstance(best, int) else {}
+    return (f" (population {rows} x {cols}: cell {best} kept, {cell.get('loss', '?')} loss, "
+            f"{cell.get('context_dims', '?')} context values)")
+
+
 class TrainingController(QObject):
     """One training at a time: templates and target are taken at the start; the result goes there."""
 
     progress = pyqtSignal(str, int, int, float)  # phase, step, total, loss
+    cells = pyqtSignal(int, int, object)  # a population's step, total, every cell's score (at each exchange)
     finished = pyqtSignal(object, object, str)  # model, the path it was saved to (or None), a message
     failed = pyqtSignal(str)
     cancelled = pyqtSignal()
@@ -73,13 +86,15 @@ class TrainingController(QObject):
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, templates, config, device, target, source=None):
+    def start(self, templates, config, device, target, source=None, population=None):
+        """`population`: (rows, cols) trains a population (grc.population) instead of one model."""
         if self.worker is not None:
             raise GRCError("a training is already running")
         self.target = None if target is None else Path(target)
         self.source = None if source is None else Path(source)
-        self.worker = TrainWorker(templates, config, device, self)
+        self.worker = TrainWorker(templates, config, device, self, population=population)
         self.worker.progress.connect(self.progress)
+        self.worker.cells.connect(self.cells)
         self.worker.done.connect(self._done)
         self.worker.failed.connect(self.failed)
         self.worker.cancelled.connect(self.cancelled)
@@ -98,16 +113,17 @@ class TrainingController(QObject):
 
     def _done(self, model):
         target = self.target
+        kept = population_note(model)
         if target is None:
-            self.finished.emit(model, None, "Trained; not saved yet (File > Save model as…)")
+            self.finished.emit(model, None, f"Trained{kept}; not saved yet (File > Save model as…)")
             return
         try:
             backup = save_with_backup(model, target)
         except (GRCError, OSError) as e:
             self.finished.emit(model, None, f"Trained, but not saved to {target}: {e}")
             return
-        kept = f"; the previous model is kept as {backup.name}" if backup else ""
-        self.finished.emit(model, target, f"Saved to {target}{kept}")
+        note = f"; the previous model is kept as {backup.name}" if backup else ""
+        self.finished.emit(model, target, f"Saved to {target}{note}{kept}")
 
     def _finished(self):
         self.worker.deleteLater()

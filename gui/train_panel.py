@@ -1,9 +1,12 @@
-"""Train tab: retrain from the current templates in the background, with progress, loss and cancel."""
+"""Train tab: retrain from the current templates in the background, with progress, loss and cancel;
+a single training or a population (rows x cols cells, grc.population) with each cell's score shown."""
 
 from __future__ import annotations
 
+from PyQt5.QtCore import QRectF, QSize, Qt
+from PyQt5.QtGui import QColor, QPainter, QPen
 from PyQt5.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                             QVBoxLayout, QWidget)
+                             QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 import grc
 
@@ -17,11 +20,81 @@ QUALITIES = {
 }
 PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder",
                "refine": "3/3 refining (weighted loss)"}  # its loss weights the templates' own rows 20x
+MODES = ("single training", "population (rows x cols)")
+MAX_CELLS_SIDE = 8  # as `grc train --population`
 
 
 def quality_config(name: str) -> grc.Config:
     preset, overrides = QUALITIES[name]
     return grc.Config.from_preset(preset, **overrides)
+
+
+def score_colour(rank: float) -> QColor:
+    """0 (the best cell) green, 0.5 amber, 1 (the worst) red."""
+    stops = [(0.0, (46, 160, 67)), (0.5, (230, 170, 30)), (1.0, (200, 50, 40))]
+    for (a, ca), (b, cb) in zip(stops, stops[1:]):
+        if rank <= b:
+            w = (rank - a) / (b - a)
+            return QColor(*(round(x + (y - x) * w) for x, y in zip(ca, cb)))
+    return QColor(*stops[-1][1])
+
+
+class CellGrid(QWidget):
+    """A population's cells as a rows x cols grid (the torus laid flat), each coloured by its score at
+    the latest exchange: green the best, red the worst, the best one outlined; grey before the first."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.grid = (3, 3)
+        self.scores: tuple[float, ...] | None = None
+        self.exchanges = 0
+        self.setMinimumSize(120, 120)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
+
+    def sizeHint(self):
+        return QSize(220, 220)
+
+    def reset(self, grid):
+        self.grid, self.scores, self.exchanges = tuple(grid), None, 0
+        self.update()
+
+    def set_scores(self, scores):
+        self.scores = tuple(float(s) for s in scores)
+        self.exchanges += 1
+        self.update()
+
+    def best(self) -> int | None:
+        return None if not self.scores else min(range(len(self.scores)), key=self.scores.__getitem__)
+
+    def colours(self) -> list[QColor]:
+        """Each cell's colour: by its rank among the cells (lower score, greener)."""
+        rows, cols = self.grid
+        if not self.scores or len(self.scores) != rows * cols:
+            return [QColor(200, 200, 200)] * (rows * cols)
+        order = sorted(range(len(self.scores)), key=self.scores.__getitem__)
+        rank = {cell: i / max(len(order) - 1, 1) for i, cell in enumerate(order)}
+        return [score_colour(rank[i]) for i in range(len(self.scores))]
+
+    def paintEvent(self, event):
+        rows, cols = self.grid
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.Antialiasing)
+        side = min(self.width() / cols, self.height() / rows)
+        x0, y0 = (self.width() - side * cols) / 2, (self.height() - side * rows) / 2
+        best = self.best()
+        font = painter.font()
+        font.setPointSizeF(max(6.0, min(10.0, side / 6)))
+        painter.setFont(font)
+        for cell, colour in enumerate(self.colours()):
+            r, c = divmod(cell, cols)
+            rect = QRectF(x0 + c * side + 2, y0 + r * side + 2, side - 4, side - 4)
+            painter.setPen(QPen(Qt.black, 3) if cell == best else QPen(QColor(120, 120, 120), 1))
+            painter.setBrush(colour)
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.setPen(Qt.black)
+            text = f"{cell}" if not self.scores else f"{cell}\n{self.scores[cell]:.3g}"
+            painter.drawText(rect, Qt.AlignCenter, text)
+        painter.end()
 
 
 class TrainPanel(QWidget):
@@ -34,8 +107,24 @@ class TrainPanel(QWidget):
         self.quality.addItems(list(QUALITIES))
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
+        self.mode = QComboBox()
+        self.mode.addItems(list(MODES))
+        self.mode.setToolTip("A population trains rows x cols encoder/decoder pairs at once, each with its own "
+                             "seed, learning rates, context dimension and loss; every 200 steps each takes the "
+                             "best of its four neighbours. The best cell is kept. About 3-5x one training.")
+        self.rows, self.cols = QSpinBox(), QSpinBox()
+        for spin in (self.rows, self.cols):
+            spin.setRange(1, MAX_CELLS_SIDE)
+            spin.setValue(3)
+        cells = QHBoxLayout()
+        cells.addWidget(self.rows)
+        cells.addWidget(QLabel("x"))
+        cells.addWidget(self.cols)
+        cells.addStretch(1)
         form.addRow("Settings", self.quality)
         form.addRow("Device", self.device)
+        form.addRow("Training", self.mode)
+        form.addRow("Cells", cells)
         buttons = QHBoxLayout()
         self.start = QPushButton("Train")
         self.cancel = QPushButton("Cancel", enabled=False)
@@ -50,17 +139,58 @@ class TrainPanel(QWidget):
         form.addRow("Progress", self.bar)
         form.addRow("Phase", self.phase)
         form.addRow("Loss", self.loss)
+        self.cell_box = QGroupBox("Population: each cell's score at the latest exchange (lower is better)")
+        cell_layout = QVBoxLayout(self.cell_box)
+        self.cell_grid = CellGrid()
+        self.cell_box.setToolTip("Score: reconstruction / 0.01 + interpolation error / 0.05 + the share of broken "
+                                 "blends, before the final refine; the kept cell is refined after training.")
+        self.cell_note = QLabel("")
+        self.cell_note.setWordWrap(True)
+        cell_layout.addWidget(self.cell_grid, 1)
+        cell_layout.addWidget(self.cell_note)
         self.result = QLabel("")
         self.result.setWordWrap(True)
         form.addRow(self.result)
         layout.addWidget(box)
-        layout.addStretch(1)
+        layout.addWidget(self.cell_box, 1)
+        layout.addStretch(0)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self._mode_changed()
+        self._running = False
+
+    def population(self) -> tuple[int, int] | None:
+        """(rows, cols) when a population is chosen (at least two cells), else None."""
+        if self.mode.currentIndex() != 1:
+            return None
+        grid = (self.rows.value(), self.cols.value())
+        return grid if grid[0] * grid[1] >= 2 else None
+
+    def set_population(self, grid):
+        """Choose a population of rows x cols (None: a single training)."""
+        self.mode.setCurrentIndex(0 if grid is None else 1)
+        if grid is not None:
+            self.rows.setValue(grid[0])
+            self.cols.setValue(grid[1])
+
+    def _mode_changed(self, *_):
+        population = self.mode.currentIndex() == 1
+        for spin in (self.rows, self.cols):
+            spin.setEnabled(population and not getattr(self, "_running", False))
+        self.cell_box.setVisible(population)
+        if population and not getattr(self, "_running", False):
+            self.cell_grid.reset((self.rows.value(), self.cols.value()))
 
     def set_running(self, running: bool):
+        self._running = running
         self.start.setEnabled(not running)
         self.cancel.setEnabled(running)
-        self.quality.setEnabled(not running)
-        self.device.setEnabled(not running)
+        for widget in (self.quality, self.device, self.mode):
+            widget.setEnabled(not running)
+        for spin in (self.rows, self.cols):
+            spin.setEnabled(not running and self.mode.currentIndex() == 1)
+        if running and self.population():
+            self.cell_grid.reset(self.population())
+            self.cell_note.setText("Waiting for the first exchange (every 200 steps)…")
 
     def show_progress(self, phase: str, step: int, total: int, loss: float):
         """The bar runs over the three phases: templates 0-30 %, relational 30-90 %, refine 90-100 %."""
@@ -68,3 +198,10 @@ class TrainPanel(QWidget):
         self.bar.setValue(start + int(width * step / max(total, 1)))
         self.phase.setText(f"{PHASE_NAMES.get(phase, phase)}: step {step} of {total}")
         self.loss.setText(f"{loss:.5g}")
+
+    def show_cells(self, step: int, total: int, scores):
+        """A population's scores at an exchange (or at the end of its training)."""
+        self.cell_grid.set_scores(scores)
+        best = self.cell_grid.best()
+        when = "end of training" if step >= total else f"exchange at step {step} of {total}"
+        self.cell_note.setText(f"{when}: best cell {best}, score {scores[best]:.3g}")

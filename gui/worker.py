@@ -1,4 +1,4 @@
-"""Training in a background thread: grc.train's progress callback becomes Qt signals.
+"""Training in a background thread: grc.train's (or grc.population's) progress callback becomes Qt signals.
 
 The worker never touches a widget or the plotter; it hands the trained GRCModel (plain numpy
 arrays) to the GUI thread through `done`. Cancel is cooperative: the next progress report
@@ -16,13 +16,15 @@ import grc
 
 class TrainWorker(QThread):
     progress = pyqtSignal(str, int, int, float)  # phase, step, total, loss
+    cells = pyqtSignal(int, int, object)  # a population's step, total and every cell's score (tuple)
     done = pyqtSignal(object)  # the trained GRCModel
     failed = pyqtSignal(str)
     cancelled = pyqtSignal()
 
-    def __init__(self, templates, config=None, device="auto", parent=None):
+    def __init__(self, templates, config=None, device="auto", parent=None, population=None):
         super().__init__(parent)
         self.templates, self.config, self.device = templates, config, device
+        self.population = None if population is None else tuple(population)  # (rows, cols) or None
         self._cancel = False
 
     def cancel(self):
@@ -32,6 +34,17 @@ class TrainWorker(QThread):
         if self._cancel:
             raise grc.Cancelled()
         self.progress.emit(p.phase, p.step, p.total, float(p.loss))
+        if getattr(p, "cells", None):
+            self.cells.emit(p.step, p.total, tuple(p.cells))
+
+    def _train(self):
+        if self.population is None:
+            return grc.train(self.templates, self.config, device=self.device, callback=self._report)
+        from grc.population import train_population
+
+        model, _ = train_population(self.templates, self.config, self.population, device=self.device,
+                                    callback=self._report)
+        return model
 
     def run(self):
         try:
@@ -40,7 +53,7 @@ class TrainWorker(QThread):
             self.failed.emit(f"training needs PyTorch: {e}")
             return
         try:
-            model = grc.train(self.templates, self.config, device=self.device, callback=self._report)
+            model = self._train()
         except Cancelled:
             self.cancelled.emit()
         except grc.GRCError as e:

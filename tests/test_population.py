@@ -7,7 +7,9 @@ import torch
 
 import grc
 from grc.model import layer_sizes
-from grc.population import Cells, cell_settings, neighbours, select, train_population
+from grc.population import (INTERPOLATION_TARGET, RECONSTRUCTION_TARGET, Cells, cell_settings, context_choices,
+                            neighbours, select, train_population)
+from grc.training import decoder_features
 from grc_testing import small_config
 
 TINY = dict(steps=60, batch_size=64, refine_steps=10, template_steps=50, template_lbfgs_steps=10)
@@ -87,3 +89,45 @@ def test_progress_reports_the_cells_and_cancel_stops(petal):
 def test_a_bad_grid_is_a_clear_error(petal):
     with pytest.raises(grc.GRCError, match="grid"):
         train_population(petal, small_config(**TINY), grid=(0, 3))
+
+
+def test_cells_of_different_context_dimensions_share_one_batch_and_export_at_their_own_size():
+    config = grc.Config()
+    sizes = layer_sizes(config, 7, 21)
+    settings = cell_settings(config, 6, templates=3)
+    assert [s["context_dims"] for s in settings] == [1, 1, 1, 2, 2, 2]  # the config's, and K - 1
+    cells = Cells(sizes, config, settings, torch.device("cpu"))
+    rows, u = torch.randn(32, 21), torch.rand(32, 2) * 2 - 1
+    for _ in range(3):
+        cells.step(rows, u, 1.0)
+    with torch.no_grad():
+        z, out = cells.run(rows, u)
+        for cell in (0, 4):
+            C = settings[cell]["context_dims"]
+            encoder, decoder = cells.export(cell)
+            assert encoder.weights[-1].shape[1] == 2 + C  # a plain model of the cell's own context dimension
+            own = encoder(rows)
+            torch.testing.assert_close(own, z[cell, :, :2 + C])
+            assert not z[cell, :, 2 + C:].abs().any()  # the padding is held at zero
+            torch.testing.assert_close(decoder(decoder_features(u, own[:, 2:], "fourier-product")), out[cell])
+    cells.take([4, 1, 2, 3, 4, 5])
+    assert cells.settings[0]["context_dims"] == 2 and cells.settings[0]["loss"] == settings[0]["loss"]
+    assert cells.on[0].tolist() == [[1.0, 1.0]] and cells.on[1].tolist() == [[1.0, 0.0]]
+
+
+def test_context_choices():
+    assert context_choices(grc.Config(), 2) == [1, 2]
+    assert context_choices(grc.Config(), 3) == [1, 2]
+    assert context_choices(grc.Config(context_dims=1), 5) == [1, 4]
+    assert context_choices(grc.Config(context_dims=2), 3) == [2, 3]
+
+
+def test_the_score_counts_reconstruction_interpolation_and_broken_blends(petal, tiny):
+    model, report = tiny
+    for cell in report["cells"]:
+        assert cell["score"] == pytest.approx(cell["reconstruction"] / RECONSTRUCTION_TARGET
+                                              + cell["interpolation"] / INTERPOLATION_TARGET + cell["broken"])
+        assert cell["interpolation"] > 0 and 0 <= cell["broken"] <= 1
+    best = report["cells"][report["best"]]
+    assert model.context_dims == best["context_dims"]
+    assert {c["context_dims"] for c in cell_settings(model.config, 4, 2)} == {1, 2}

@@ -1,0 +1,66 @@
+"""The Train tab's population: a tiny 2 x 2 population trains from the tab, its cells shown by score."""
+
+import grc
+from gui.app import TABS
+from gui.train_panel import score_colour
+
+TINY = dict(steps=401, template_steps=40, template_lbfgs_steps=0, refine_steps=10, batch_size=64, refine_samples=64)
+
+
+def test_a_population_trains_from_the_train_tab_and_shows_each_cell(window, qtbot, files, tmp_path):
+    model_path, _ = files
+    panel = window.train_panel
+    window.tabs.setCurrentIndex(TABS.index("train"))
+    assert not panel.cell_box.isVisible() and panel.population() is None  # a single training by default
+    panel.set_population((2, 2))
+    assert panel.cell_box.isVisible() and panel.rows.isEnabled()
+    assert panel.population() == (2, 2)
+    window.train_config = grc.Config.from_preset("default", **TINY)
+
+    shown = []
+    window.training.cells.connect(lambda step, total, scores: shown.append((step, tuple(scores))))
+    screenshots = []
+
+    def screenshot_at_first_exchange(step, total, scores):
+        if len(screenshots) == 0:
+            screenshots.append(window.save_screenshot(tmp_path / "train-population.png"))
+            import os, shutil
+            if os.environ.get("GRC_TEST_SCREENSHOTS"):  # to look at by eye
+                shutil.copy(screenshots[-1], os.environ["GRC_TEST_SCREENSHOTS"])
+
+    window.training.cells.connect(screenshot_at_first_exchange)
+    panel.start.click()
+    assert window.worker is not None and not panel.rows.isEnabled() and not panel.mode.isEnabled()
+    assert panel.cell_grid.scores is None  # grey until the first exchange
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+
+    # 401 steps, an exchange every 200: two exchanges, then the end's scores; the display shows the last
+    assert [step for step, _ in shown] == [200, 400, 401] and all(len(scores) == 4 for _, scores in shown)
+    assert panel.cell_grid.scores == shown[-1][1]
+    best = min(range(4), key=shown[-1][1].__getitem__)
+    assert panel.cell_grid.best() == best and f"best cell {best}" in panel.cell_note.text()
+    colours = panel.cell_grid.colours()
+    assert colours[best] == score_colour(0.0)  # the best is the green one
+    assert len({c.name() for c in colours}) > 1
+
+    model = window.doc.model
+    assert model.info["population"]["grid"] == [2, 2] and model.info["population"]["best"] == best
+    assert "population 2 x 2" in panel.result.text()
+    saved = grc.load_model(model_path)
+    assert saved.info["population"]["best"] == best and saved.shape(0.5, 0.5).shape == saved.shape(0.5, 0.0).shape
+    assert panel.start.isEnabled() and panel.rows.isEnabled()
+
+
+def test_the_cell_display_updates_at_each_exchange(window, qtbot):
+    panel = window.train_panel
+    panel.set_population((2, 3))
+    panel.set_running(True)
+    assert panel.cell_grid.grid == (2, 3) and panel.cell_grid.scores is None
+    window.training.cells.emit(200, 1000, (5.0, 4.0, 3.0, 2.0, 1.0, 6.0))
+    assert panel.cell_grid.best() == 4 and panel.cell_grid.exchanges == 1
+    first = panel.cell_grid.grab().toImage()
+    window.training.cells.emit(400, 1000, (1.0, 4.0, 3.0, 2.0, 5.0, 6.0))
+    assert panel.cell_grid.best() == 0 and panel.cell_grid.exchanges == 2
+    assert "step 400 of 1000" in panel.cell_note.text()
+    assert panel.cell_grid.grab().toImage() != first  # repainted with the new colours
+    panel.set_running(False)
