@@ -14,6 +14,8 @@ from PyQt5.QtGui import QColor, QFont, QPainter, QPen
 from PyQt5.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QListWidget,
                              QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
+from .sketch_edit import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
+                          side_of, translate)
 from .state import Document, copy_template
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
@@ -21,7 +23,12 @@ AXES = "xyz"
 
 
 class SketchState(QObject):
-    """Which template, time step and grid point are being edited; how a drag moves points."""
+    """Which template, time step and grid points are being edited; how a gesture moves points.
+
+    `selection` is a set of (row, point); `selected` the active one (grabbed or last clicked). A gesture
+    (a drag, a G/R/S) starts from the points as they were (`begin_drag`), is shown live while it goes
+    (`preview`), and becomes one undo step (`end_drag`).
+    """
 
     changed = pyqtSignal()
 
@@ -29,8 +36,13 @@ class SketchState(QObject):
         super().__init__()
         self.doc = doc
         self.k, self.step, self.selected = 0, 0, None  # selected: (row, point) or None
+        self.selection: set = set()
+        self.hover = None  # the point under the cursor in a 2D view
         self.mirror, self.row_mode = True, False
-        self._before = None
+        self.proportional, self.falloff, self.radius = False, "smooth", 0.25
+        self.time_mode = "step"
+        self._before = None  # the template list a gesture started from
+        self._gesture = None  # (selection, transform, side) of the gesture under way
         doc.templates_changed.connect(self._clamp)
 
     def _clamp(self):
@@ -41,9 +53,18 @@ class SketchState(QObject):
             self.step = min(self.step, T - 1)
             if self.selected and (self.selected[0] >= M or self.selected[1] >= N):
                 self.selected = None
+            self.selection = {(r, c) for r, c in self.selection if r < M and c < N}
+            if self.hover and (self.hover[0] >= M or self.hover[1] >= N):
+                self.hover = None
         self.changed.emit()
 
     def set(self, **values):
+        if "k" in values and values["k"] != self.k:
+            values.setdefault("selection", set())
+            values.setdefault("selected", None)
+        if "selected" in values and "selection" not in values:
+            hit = values["selected"]
+            values["selection"] = set() if hit is None else {tuple(hit)}
         for key, value in values.items():
             setattr(self, key, value)
         self.changed.emit()
@@ -54,41 +75,132 @@ class SketchState(QObject):
             return None
         return self.doc.templates[self.k].points[self.step]
 
+    @property
+    def shape(self):
+        return self.doc.templates[self.k].grid_shape
+
+    # -- selecting ---------------------------------------------------------------------------------
+    def select(self, points, add=False, toggle=False):
+        """Select grid points (a list of (row, point)); shift adds (`add`), ctrl/shift-click toggles."""
+        points = {tuple(int(v) for v in p) for p in points}
+        if toggle:
+            selection = set(self.selection) ^ points
+        elif add:
+            selection = set(self.selection) | points
+        else:
+            selection = points
+        active = next(iter(sorted(points)), None) if points else None
+        if active is not None and active not in selection:
+            active = next(iter(sorted(selection)), None)
+        self.set(selection=selection, selected=active)
+
+    def select_row(self):
+        if self.selected is None or not self.doc.templates:
+            return
+        r = self.selected[0]
+        self.select([(r, c) for c in range(self.shape[2])], add=False)
+
+    def select_column(self):
+        if self.selected is None or not self.doc.templates:
+            return
+        c = self.selected[1]
+        self.select([(r, c) for r in range(self.shape[1])], add=False)
+
+    def select_all(self):
+        if self.doc.templates:
+            T, M, N = self.shape
+            self.select([(r, c) for r in range(M) for c in range(N)])
+
     # -- editing -----------------------------------------------------------------------------------
+    def edit_points(self, points, selection, transform, side=None):
+        """The template's points (T, M, N, 3) after `transform` of `selection` at this time step, with the
+        falloff, mirror and time falloff that are set (gui.sketch_edit.apply_edit)."""
+        t = self.doc.templates[self.k]
+        return apply_edit(points, self.step, selection, transform,
+                          radius=self.radius if self.proportional else None, kind=self.falloff,
+                          mirror=self.mirror, times=t.time, time_mode=self.time_mode, side=side)
+
     def moved_points(self, points, row, point, delta):
         """The template's points (T, M, N, 3) with point (row, point) at this time step moved by delta."""
-        points, delta = points.copy(), np.asarray(delta, float)
-        N = points.shape[2]
+        selection = self._drag_selection(row, point)
+        return self.edit_points(points, selection, translate(delta), side_of(point, points.shape[2]))
+
+    def _drag_selection(self, row, point):
+        N = self.shape[2]
         if self.row_mode:
-            points[self.step, row] += delta
-            return points
-        points[self.step, row, point] += delta
-        partner = N - 1 - point
-        if self.mirror:
-            if partner == point:
-                points[self.step, row, point, 1] -= delta[1]  # the midline point stays on the midline
-            else:
-                points[self.step, row, partner] += delta * [1, -1, 1]
-        return points
+            return {(row, c) for c in range(N)}
+        if (row, point) in self.selection:
+            return set(self.selection)
+        return {(row, point)}
 
     def begin_drag(self):
         self._before = list(self.doc.templates)
+        self._gesture = None
+
+    @property
+    def dragging(self) -> bool:
+        return self._before is not None
+
+    def base_points(self) -> np.ndarray:
+        """The template's points as they were when the gesture began."""
+        source = self._before if self._before is not None else self.doc.templates
+        return source[self.k].points
+
+    def preview(self, selection, transform, side=None):
+        """Show the gesture's result live (no undo step until end_drag)."""
+        self._gesture = (selection, transform, side)
+        self.doc.set_points(self.k, self.edit_points(self.base_points(), selection, transform, side), live=True)
 
     def drag_to(self, row, point, position):
-        """Move a point (with its mirror partner or row) so it sits at `position`, shown live."""
-        t = self.doc.templates[self.k]
-        delta = np.asarray(position, float) - t.points[self.step, row, point]
-        self.doc.set_points(self.k, self.moved_points(t.points, row, point, delta), live=True)
+        """Move a point (with its selection, falloff and mirror partner) so it sits at `position`, shown live."""
+        base = self.base_points()
+        delta = np.asarray(position, float) - base[self.step, row, point]
+        self.preview(self._drag_selection(row, point), translate(delta), side_of(point, base.shape[2]))
+
+    def set_radius(self, radius: float):
+        """A new proportional-editing radius; a gesture under way is shown again with it."""
+        self.radius = float(min(max(radius, 1e-3), 100.0))
+        if self._gesture is not None and self._before is not None:
+            self.preview(*self._gesture)
+        self.changed.emit()
 
     def end_drag(self, text="Move point"):
         if self._before is not None and any(a is not b for a, b in zip(self._before, self.doc.templates)):
-            self.doc.edit(list(self.doc.templates), text + (" row" if self.row_mode else ""), before=self._before)
-        self._before = None
+            extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
+            self.doc.edit(list(self.doc.templates), text + extra, before=self._before)
+        self._before, self._gesture = None, None
+
+    def cancel_drag(self):
+        """Put the points back as they were before the gesture (Esc, right click)."""
+        if self._before is not None:
+            self.doc._set_templates(self._before)
+        self._before, self._gesture = None, None
 
     def move(self, row, point, delta, text="Move point"):
         """One undoable move (what a whole drag amounts to)."""
         t = self.doc.templates[self.k]
         self.doc.set_points(self.k, self.moved_points(t.points, row, point, delta), text)
+
+    def fill_step(self):
+        """This time step interpolated from its neighbours (one undo step)."""
+        if not self.doc.templates:
+            return
+        t = self.doc.templates[self.k]
+        if not 0 < self.step < t.grid_shape[0] - 1:
+            return
+        self.doc.set_points(self.k, fill_step(t.points, t.time, self.step), f"Fill time step {self.step} from its neighbours")
+
+    def insert_step(self):
+        """A new time step after this one, in every template of the set (interpolated); one undo step."""
+        doc = self.doc
+        if not doc.templates:
+            return
+        templates = []
+        for t in doc.templates:
+            points, times = insert_step(t.points, t.time, min(self.step, t.grid_shape[0] - 1))
+            templates.append(copy_template(t, points=points, time=times))
+        doc.edit(templates, f"Insert a time step after {self.step}")
+        self.set(step=self.step + 1)
 
     def copy_step(self, source: int):
         """Copy time step `source`'s grid onto the current time step."""

@@ -200,9 +200,10 @@ class Snapshot(QUndoCommand):
         self.doc._set_templates(self.before)
 
 
-def copy_template(t: Template, name: str | None = None, points=None) -> Template:
-    return Template(t.name if name is None else name, t.time.copy(), t.morph.copy(),
-                    (t.points if points is None else points).copy(), t.attribution)
+def copy_template(t: Template, name: str | None = None, points=None, time=None) -> Template:
+    """A copy (its lineage kept), optionally renamed, with new points (and time steps)."""
+    return Template(t.name if name is None else name, (t.time if time is None else np.asarray(time, float)).copy(),
+                    t.morph.copy(), (t.points if points is None else points).copy(), t.attribution, dict(t.lineage))
 
 
 class Document(QObject):
