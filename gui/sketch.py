@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QPainter, QPen
+from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen
 from PyQt5.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QListWidget,
                              QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
@@ -271,73 +271,149 @@ def unique_name(names, base):
 
 
 class GridView2D(QWidget):
-    """One orthographic view of the edited grid (top: x-y, front: x-z, side: y-z); drag points."""
+    """One orthographic view of the edited grid (top: x-y, front: x-z, side: y-z).
+
+    Left drag on a point moves it (the grab offset is kept, so it does not jump); left drag on empty
+    space draws a selection box (shift adds); shift-click toggles a point. The wheel zooms about the
+    cursor (while dragging with proportional editing on, it sizes the falloff radius); a middle drag
+    pans. The framing only changes when asked (F or numpad ., or a different template).
+    Keys: O proportional editing, G / R / S move, rotate, scale the selection (click or Enter to
+    confirm, Esc or right click to cancel), A select all, F / numpad . frame the selection.
+    """
+
+    PICK = 12  # px: how near the cursor a point must be to be picked
+    HIT = 4  # px: points this near all count as "under the cursor"; the one nearest the viewer wins
 
     def __init__(self, sketch: SketchState, view: str, parent=None):
         super().__init__(parent)
         self.sketch, self.view = sketch, view
         self.axes = VIEWS[view]
+        self.depth_axis, self.depth_sign = {"top": (2, 1), "front": (1, -1), "side": (0, 1)}[view]
         self.setMinimumSize(100, 100)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self._drag = None
-        self._frame = None
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._drag = None  # (row, point, grab offset in world units along the view's axes)
+        self._box = None  # (start QPointF, current QPointF, add)
+        self._pan = None  # last QPointF of a middle drag
+        self._modal = None  # G / R / S: (kind, start QPointF)
+        self._frame = None  # (centre (2,), half extent) of the world box shown
+        self._framed_for = None
         sketch.changed.connect(self.update)
         sketch.doc.templates_changed.connect(self.update)
 
+    # -- framing -----------------------------------------------------------------------------------
     def frame(self):
-        """World box shown: all time steps of the template, so the view holds still while dragging."""
-        if self._drag is not None and self._frame is not None:
-            return self._frame
-        t = self.sketch.doc.templates[self.sketch.k]
-        pts = t.points[..., list(self.axes)].reshape(-1, 2)
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-6) * 1.15
-        self._frame = (center, half)
+        """World box shown: framed on the template's every time step once, then kept (zoom / pan change it)."""
+        key = (self.sketch.k, len(self.sketch.doc.templates))
+        if self._frame is None or (key != self._framed_for and self._drag is None):
+            self.frame_points(self.sketch.doc.templates[self.sketch.k].points)
+            self._framed_for = key
         return self._frame
 
+    def frame_points(self, points):
+        pts = np.asarray(points)[..., list(self.axes)].reshape(-1, 2)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        self._frame = ((lo + hi) / 2, max(float((hi - lo).max()) / 2, 0.02) * 1.15)
+        self.update()
+
+    def frame_selected(self):
+        """Frame the selection (every point if none is selected)."""
+        s = self.sketch
+        if s.grid() is None:
+            return
+        grid = s.grid()
+        if s.selection:
+            rows, cols = np.array(sorted(s.selection)).T
+            self.frame_points(grid[rows, cols])
+        else:
+            self.frame_points(s.doc.templates[s.k].points)
+        self._framed_for = (s.k, len(s.doc.templates))
+
+    def _scale(self):
+        return min(self.width(), self.height() - 16) / 2
+
     def to_screen(self, ab) -> QPointF:
-        (center, half), s = self.frame(), min(self.width(), self.height() - 16) / 2
+        (center, half), s = self.frame(), self._scale()
         cx, cy = self.width() / 2, (self.height() + 16) / 2
         return QPointF(cx + (ab[0] - center[0]) / half * s, cy - (ab[1] - center[1]) / half * s)
 
     def from_screen(self, x, y) -> np.ndarray:
-        (center, half), s = self.frame(), min(self.width(), self.height() - 16) / 2
+        (center, half), s = self.frame(), self._scale()
         cx, cy = self.width() / 2, (self.height() + 16) / 2
         return np.array([center[0] + (x - cx) / s * half, center[1] - (y - cy) / s * half])
 
+    def pixels(self, world_length: float) -> float:
+        return world_length / self.frame()[1] * self._scale()
+
+    def zoom(self, factor: float, at: QPointF | None = None):
+        """Zoom by `factor` (> 1 in) keeping the world point under `at` where it is."""
+        center, half = self.frame()
+        at = QPointF(self.width() / 2, (self.height() + 16) / 2) if at is None else at
+        anchor = self.from_screen(at.x(), at.y())
+        half = float(min(max(half / factor, 1e-4), 1e3))
+        self._frame = (anchor + (center - anchor) * (half / self.frame()[1]), half)
+        self.update()
+
+    def pan(self, dx: float, dy: float):
+        center, half = self.frame()
+        s = self._scale()
+        self._frame = (center + np.array([-dx, dy]) / s * half, half)
+        self.update()
+
+    # -- drawing -----------------------------------------------------------------------------------
     def paintEvent(self, event):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         p.fillRect(self.rect(), QColor("#fbfbfd"))
-        p.setPen(QColor("#888888"))
+        p.setPen(QColor("#3070c0") if self.hasFocus() else QColor("#888888"))
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         a, b = self.axes
         p.setFont(QFont(p.font().family(), 8))
-        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, f"{self.view} ({AXES[a]} → , {AXES[b]} ↑)")
-        grid = self.sketch.grid()
+        s = self.sketch
+        mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "") if self._modal else ""
+        extra = f"  · {mode}: click to confirm, Esc to cancel" if mode else ""
+        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, f"{self.view} ({AXES[a]} → , {AXES[b]} ↑){extra}")
+        grid = s.grid()
         if grid is None:
             return
-        t = self.sketch.doc.templates[self.sketch.k]
+        t = s.doc.templates[s.k]
         # the neighbouring time steps, faint, for context
-        for s in (self.sketch.step - 1, self.sketch.step + 1):
-            if 0 <= s < len(t.points):
-                self._draw_grid(p, t.points[s][..., [a, b]], QColor(180, 180, 200), 1, 0)
+        for step in (s.step - 1, s.step + 1):
+            if 0 <= step < len(t.points):
+                self._draw_grid(p, t.points[step][..., [a, b]], QColor(180, 180, 200), 1, 0)
         self._draw_grid(p, grid[..., [a, b]], QColor("#304060"), 1.5, 3.2)
         # midline
-        if self.sketch.mirror and 1 in self.axes:
+        if s.mirror and 1 in self.axes:
             p.setPen(QPen(QColor("#c04040"), 1, Qt.DashLine))
-            i = self.axes.index(1)
-            if i == 1:
+            if self.axes.index(1) == 1:
                 y = self.to_screen((0, 0)).y()
                 p.drawLine(QPointF(0, y), QPointF(self.width(), y))
             else:
                 x = self.to_screen((0, 0)).x()
                 p.drawLine(QPointF(x, 16), QPointF(x, self.height()))
-        if self.sketch.selected is not None:
-            r, c = self.sketch.selected
-            p.setBrush(QColor("#ffb000"))
-            p.setPen(QPen(QColor("#805000"), 1))
-            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 5.5, 5.5)
+        p.setBrush(QColor("#ffb000"))
+        p.setPen(QPen(QColor("#805000"), 1))
+        for r, c in s.selection:
+            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 4.5, 4.5)
+        if s.selected is not None:
+            r, c = s.selected
+            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 6, 6)
+        if s.hover is not None and s.hover[0] < grid.shape[0] and s.hover[1] < grid.shape[1]:
+            p.setBrush(Qt.NoBrush)
+            p.setPen(QPen(QColor("#ff6000"), 2))
+            p.drawEllipse(self.to_screen(grid[s.hover][[a, b]]), 8, 8)
+        # the proportional-editing radius, around what is grabbed (or hovered)
+        around = s.selected if (self._drag or self._modal) else s.hover
+        if s.proportional and around is not None:
+            p.setBrush(Qt.NoBrush)
+            p.setPen(QPen(QColor("#a0a0a0"), 1, Qt.DashLine))
+            r_px = self.pixels(s.radius)
+            p.drawEllipse(self.to_screen(grid[around][[a, b]]), r_px, r_px)
+        if self._box is not None:
+            p.setBrush(QColor(48, 112, 192, 40))
+            p.setPen(QPen(QColor("#3070c0"), 1, Qt.DashLine))
+            p.drawRect(QRectF(self._box[0], self._box[1]).normalized())
 
     def _draw_grid(self, p, ab, color, width, radius):
         p.setPen(QPen(color, width))
@@ -349,35 +425,191 @@ class GridView2D(QWidget):
             for point in ab.reshape(-1, 2):
                 p.drawEllipse(self.to_screen(point), radius, radius)
 
-    def nearest(self, x, y, within=12):
-        grid = self.sketch.grid()
-        screen = np.array([[(q := self.to_screen(v)).x(), q.y()] for v in grid[..., list(self.axes)].reshape(-1, 2)])
-        d = np.hypot(screen[:, 0] - x, screen[:, 1] - y)
-        i = int(np.argmin(d))
-        return divmod(i, grid.shape[1]) if d[i] <= within else None
+    # -- picking -----------------------------------------------------------------------------------
+    def screen_points(self, grid) -> np.ndarray:
+        (center, half), s = self.frame(), self._scale()
+        ab = grid[..., list(self.axes)].reshape(-1, 2)
+        cx, cy = self.width() / 2, (self.height() + 16) / 2
+        return np.stack([cx + (ab[:, 0] - center[0]) / half * s, cy - (ab[:, 1] - center[1]) / half * s], axis=1)
 
+    def nearest(self, x, y, within=None):
+        """The point under the cursor nearest the viewer (row, point), or None.
+
+        Points within HIT px all count as under the cursor (mirror partners, a bud's crowded points);
+        of those the one nearest the viewer wins; else the nearest within `within` px.
+        """
+        grid = self.sketch.grid()
+        screen = self.screen_points(grid)
+        d = np.hypot(screen[:, 0] - x, screen[:, 1] - y)
+        under = np.flatnonzero(d <= self.HIT)
+        if len(under):
+            depth = grid.reshape(-1, 3)[under, self.depth_axis] * self.depth_sign
+            i = int(under[np.argmax(depth)])
+        else:
+            i = int(np.argmin(d))
+            if d[i] > (self.PICK if within is None else within):
+                return None
+        return divmod(i, grid.shape[1])
+
+    # -- mouse -------------------------------------------------------------------------------------
     def mousePressEvent(self, event):
-        if event.button() != Qt.LeftButton or self.sketch.grid() is None:
+        s = self.sketch
+        if s.grid() is None:
             return
+        self.setFocus()
+        if self._modal is not None:
+            if event.button() == Qt.LeftButton:
+                self._finish_modal()
+            else:
+                self._cancel_modal()
+            return
+        if event.button() == Qt.MiddleButton:
+            self._pan = event.localPos()
+            return
+        if event.button() != Qt.LeftButton:
+            return
+        shift = bool(event.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
         hit = self.nearest(event.x(), event.y())
-        self.sketch.set(selected=hit)
-        if hit is not None:
-            self.frame()
-            self._drag = hit
-            self.sketch.begin_drag()
+        if hit is None:
+            self._box = (event.localPos(), event.localPos(), shift)
+            return
+        if shift:
+            s.select([hit], toggle=True)
+            return
+        if hit not in s.selection:
+            s.select([hit])
+        else:
+            s.set(selected=hit, selection=s.selection)
+        self.frame()
+        offset = s.grid()[hit][list(self.axes)] - self.from_screen(event.x(), event.y())
+        self._drag = (hit, offset)
+        s.begin_drag()
 
     def mouseMoveEvent(self, event):
-        if self._drag is None:
+        s = self.sketch
+        if s.grid() is None:
             return
-        row, point = self._drag
-        position = self.sketch.grid()[row, point].copy()
-        position[list(self.axes)] = self.from_screen(event.x(), event.y())
-        self.sketch.drag_to(row, point, position)
+        if self._pan is not None:
+            d = event.localPos() - self._pan
+            self._pan = event.localPos()
+            self.pan(d.x(), d.y())
+            return
+        if self._modal is not None:
+            self._update_modal(event.localPos())
+            return
+        if self._box is not None:
+            self._box = (self._box[0], event.localPos(), self._box[2])
+            self.update()
+            return
+        if self._drag is None:
+            hover = self.nearest(event.x(), event.y())
+            if hover != s.hover:
+                s.hover = hover
+                self.update()
+            return
+        (row, point), offset = self._drag
+        position = s.base_points()[s.step, row, point].copy()
+        position[list(self.axes)] = self.from_screen(event.x(), event.y()) + offset
+        s.drag_to(row, point, position)
 
     def mouseReleaseEvent(self, event):
+        if event.button() == Qt.MiddleButton:
+            self._pan = None
+            return
+        if self._box is not None:
+            rect = QRectF(self._box[0], event.localPos()).normalized()
+            add = self._box[2]
+            self._box = None
+            grid = self.sketch.grid()
+            screen = self.screen_points(grid)
+            inside = [divmod(int(i), grid.shape[1]) for i, (x, y) in enumerate(screen) if rect.contains(QPointF(x, y))]
+            if inside or not add:
+                self.sketch.select(inside, add=add)
+            self.update()
+            return
         if self._drag is not None:
             self._drag = None
             self.sketch.end_drag()
+
+    def wheelEvent(self, event):
+        steps = event.angleDelta().y() / 120
+        s = self.sketch
+        if (self._drag is not None or self._modal is not None) and s.proportional:
+            s.set_radius(s.radius * 1.15 ** steps)  # while dragging: the falloff radius
+        else:
+            self.zoom(1.2 ** steps, event.posF())
+        event.accept()
+
+    def leaveEvent(self, event):
+        if self.sketch.hover is not None and self._drag is None:
+            self.sketch.hover = None
+            self.update()
+
+    # -- keys: O, G / R / S, A, F and numpad . -----------------------------------------------------
+    def keyPressEvent(self, event):
+        s, key = self.sketch, event.key()
+        if self._modal is not None and key in (Qt.Key_Return, Qt.Key_Enter):
+            self._finish_modal()
+        elif key == Qt.Key_Escape:
+            if self._modal is not None:
+                self._cancel_modal()
+            elif self._drag is not None:
+                self._drag = None
+                s.cancel_drag()
+        elif key == Qt.Key_O:
+            s.set(proportional=not s.proportional)
+        elif key in (Qt.Key_G, Qt.Key_R, Qt.Key_S) and s.selection and self._drag is None and self._modal is None:
+            self._start_modal(chr(key), self.mapFromGlobal(QCursor.pos()))
+        elif key == Qt.Key_A:
+            s.select_all()
+        elif key == Qt.Key_F or (key == Qt.Key_Period and event.modifiers() & Qt.KeypadModifier):
+            self.frame_selected()
+        else:
+            super().keyPressEvent(event)
+
+    def _start_modal(self, kind: str, at):
+        self._modal = (kind, QPointF(at))
+        self.sketch.begin_drag()
+        self.update()
+
+    def _selection_centre_screen(self):
+        s = self.sketch
+        grid = s.base_points()[s.step]
+        rows, cols = np.array(sorted(s.selection)).T
+        return self.to_screen(grid[rows, cols][:, list(self.axes)].mean(axis=0))
+
+    def _update_modal(self, at: QPointF):
+        """G / R / S follow the mouse from where the key was pressed."""
+        s = self.sketch
+        kind, start = self._modal
+        selection = set(s.selection)
+        anchor = s.selected if s.selected in selection else min(selection)
+        side = side_of(anchor[1], s.shape[2])
+        if kind == "G":
+            delta = np.zeros(3)
+            delta[list(self.axes)] = self.from_screen(at.x(), at.y()) - self.from_screen(start.x(), start.y())
+            s.preview(selection, translate(delta), side)
+            return
+        c = self._selection_centre_screen()
+        u, v = start - c, at - c
+        if kind == "R":
+            # screen y points down: a counter-clockwise turn on screen is a positive angle in the view's axes
+            angle = np.arctan2(-v.y(), v.x()) - np.arctan2(-u.y(), u.x())
+            s.preview(selection, rotate(selection, self.axes, float(angle)), side)
+        else:
+            factor = np.hypot(v.x(), v.y()) / max(np.hypot(u.x(), u.y()), 1.0)
+            s.preview(selection, scale(selection, float(factor)), side)
+
+    def _finish_modal(self):
+        kind = self._modal[0]
+        self._modal = None
+        self.sketch.end_drag({"G": "Move", "R": "Rotate", "S": "Scale"}[kind] + " selection")
+        self.update()
+
+    def _cancel_modal(self):
+        self._modal = None
+        self.sketch.cancel_drag()
+        self.update()
 
 
 class SketchPanel(QWidget):
