@@ -31,7 +31,7 @@ from .view3d import KEYS_3D, ShapeView
 TABS = ("explore", "sketch", "train", "export")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
-    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
+    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo a template edit"),
     ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
 ] + KEYS_3D
 
@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         undo = self.doc.undo.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.Undo)
         redo = self.doc.undo.createRedoAction(self, "Redo")
-        redo.setShortcut(QKeySequence.Redo)
+        redo.setShortcuts([QKeySequence.Redo, QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addAction(undo)
         edit.addAction(redo)
         help_menu = self.menuBar().addMenu("&Help")
@@ -522,7 +522,7 @@ class MainWindow(QMainWindow):
             self.error(f"{message}{kept} — use File > Save model as…", "Model not saved")
         self.train_panel.result.setText(seconds + message)
         self.statusBar().showMessage(message, 10000)
-        if self.mode == "train" or self.mode == "sketch":
+        if self.mode == "train":  # never from Sketch: the user may be in the middle of an edit
             self.tabs.setCurrentIndex(TABS.index("explore"))
 
     def _training_failed(self, message):

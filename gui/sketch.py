@@ -9,10 +9,10 @@ of a row and point N-1-j move together, y mirrored.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
+from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen
-from PyQt5.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QListWidget,
-                             QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
+                             QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from .sketch_edit import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
                           side_of, translate)
@@ -243,6 +243,19 @@ class SketchState(QObject):
         doc.edit(doc.templates[: self.k + 1] + [copy_template(base, name)] + doc.templates[self.k + 1:],
                  f"Duplicate {base.name}")
         self.set(k=self.k + 1)
+
+    def reorder(self, source: int, target: int):
+        """Move template `source` to place `target` in the blend order (one undo step)."""
+        doc = self.doc
+        K = len(doc.templates)
+        if not (0 <= source < K and 0 <= target < K) or source == target:
+            self.changed.emit()
+            return
+        templates = list(doc.templates)
+        moved = templates.pop(source)
+        templates.insert(target, moved)
+        doc.edit(templates, f"Move {moved.name} to place {target}")
+        self.set(k=target)
 
     def rename(self, name: str):
         name = name.strip()
@@ -651,6 +664,32 @@ class SketchPanel(QWidget):
         tools.addWidget(self.mirror)
         tools.addWidget(self.row_mode)
         right.addLayout(tools)
+        falloff = QHBoxLayout()
+        self.proportional = QCheckBox("Proportional (O)", checked=sketch.proportional,
+                                      toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
+        self.falloff = QComboBox()
+        self.falloff.addItems(FALLOFF_KINDS)
+        self.radius = QDoubleSpinBox(decimals=3, minimum=0.001, maximum=100.0, singleStep=0.02, value=sketch.radius,
+                                     prefix="radius ", toolTip="Falloff radius (world units)")
+        self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
+        for key, text in TIME_MODES.items():
+            self.time_mode.addItem(text, key)
+        for w in (self.proportional, self.falloff, self.radius, self.time_mode):
+            falloff.addWidget(w)
+        right.addLayout(falloff)
+        steps = QHBoxLayout()
+        self.fill = QPushButton("Fill this step from its neighbours")
+        self.insert = QPushButton("Insert a time step", toolTip="After this one, in every template of the set (interpolated)")
+        steps.addWidget(self.fill)
+        steps.addWidget(self.insert)
+        right.addLayout(steps)
+        select = QHBoxLayout()
+        self.select_row = QPushButton("Select row")
+        self.select_column = QPushButton("Select column")
+        self.select_all = QPushButton("Select all (A)")
+        for b in (self.select_row, self.select_column, self.select_all):
+            select.addWidget(b)
+        right.addLayout(select)
         undo = QHBoxLayout()
         self.undo = QPushButton("Undo")
         self.redo = QPushButton("Redo")
@@ -678,6 +717,17 @@ class SketchPanel(QWidget):
         self.copy_next.clicked.connect(lambda: sketch.copy_step(sketch.step + 1))
         self.mirror.toggled.connect(lambda on: sketch.set(mirror=on))
         self.row_mode.toggled.connect(lambda on: sketch.set(row_mode=on))
+        self.proportional.toggled.connect(lambda on: on != sketch.proportional and sketch.set(proportional=on))
+        self.falloff.currentTextChanged.connect(lambda kind: sketch.set(falloff=kind))
+        self.radius.valueChanged.connect(lambda r: abs(r - sketch.radius) > 1e-9 and sketch.set_radius(r))
+        self.time_mode.currentIndexChanged.connect(lambda i: sketch.set(time_mode=self.time_mode.itemData(i)))
+        self.fill.clicked.connect(sketch.fill_step)
+        self.insert.clicked.connect(sketch.insert_step)
+        self.select_row.clicked.connect(sketch.select_row)
+        self.select_column.clicked.connect(sketch.select_column)
+        self.select_all.clicked.connect(sketch.select_all)
+        self.list.setDragDropMode(QAbstractItemView.InternalMove)
+        self.list.model().rowsMoved.connect(self._rows_moved)
         self.duplicate.clicked.connect(sketch.duplicate)
         self.delete.clicked.connect(sketch.delete)
         self.rename_button.clicked.connect(self._ask_rename)
@@ -690,6 +740,11 @@ class SketchPanel(QWidget):
         sketch.changed.connect(self.sync)
         self.doc.templates_changed.connect(self.sync)
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
+
+    def _rows_moved(self, parent, start, end, destination, row):
+        """A template dragged to a new place in the list: the blend order changes (one undo step)."""
+        target = row if row < start else row - 1
+        QTimer.singleShot(0, lambda: self.sketch.reorder(start, target))  # after the list has finished its move
 
     def _ask_rename(self):
         if not self.doc.templates:
@@ -721,6 +776,11 @@ class SketchPanel(QWidget):
                 x, y, z = t.points[s.step, r, c]
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
+        for widget, value in ((self.proportional, s.proportional), (self.radius, s.radius)):
+            widget.blockSignals(True)
+            (widget.setChecked if widget is self.proportional else widget.setValue)(value)
+            widget.blockSignals(False)
+        self.fill.setEnabled(bool(doc.templates) and 0 < s.step < doc.templates[s.k].grid_shape[0] - 1)
         for button in (self.duplicate, self.rename_button, self.delete):
             button.setEnabled(bool(doc.templates))
         self.copy_prev.setEnabled(bool(doc.templates) and s.step > 0)
