@@ -1,10 +1,17 @@
 """Issue 12's acceptance: a clearly different template in a few real mouse drags, undone exactly."""
 
 import numpy as np
-from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt5.QtGui import QMouseEvent
+from PyQt5.QtWidgets import QApplication
 
 STEP = 3  # time 0.55
 TIP = (6, 3)  # the last morph row's midline point
+
+def mouse_move(widget, pos, buttons=Qt.LeftButton):
+    """A mouse move to `pos` with `buttons` held (QTest's mouseMove moves the real cursor, without buttons)."""
+    QApplication.sendEvent(widget, QMouseEvent(QEvent.MouseMove, QPointF(pos), Qt.NoButton, buttons, Qt.NoModifier))
+
 
 
 def curl(grid):
@@ -23,7 +30,7 @@ def person_drag(qtbot, view, start, offsets):
     """Press on `start`, move through start + each offset, release: real mouse events through qtbot."""
     qtbot.mousePress(view, Qt.LeftButton, pos=start)
     for o in offsets:
-        qtbot.mouseMove(view, start + o)
+        mouse_move(view, start + o)
     qtbot.mouseRelease(view, Qt.LeftButton, pos=start + offsets[-1])
 
 
@@ -46,9 +53,9 @@ def test_a_new_petal_in_three_drags_and_undo_restores_it(qtbot, make_window, fil
     assert panel.proportional.isChecked()
     panel.time_mode.setCurrentIndex(panel.time_mode.findData("later"))
     drags = 0
-    # 1. pull the tip forward and down in the front view: the petal curls over, from this step on
+    # 1. pull the tip down in the front view: the petal curls over, from this step on
     grid = sketch.grid()
-    person_drag(qtbot, front, at(front, grid[TIP]), [QPoint(10, 10), QPoint(40, 60), QPoint(45, 80)])
+    person_drag(qtbot, front, at(front, grid[TIP]), [QPoint(5, 10), QPoint(10, 60), QPoint(10, 100)])
     drags += 1
     # 2. widen the middle of the petal in the top view (its mirror partner follows)
     grid = sketch.grid()
