@@ -149,6 +149,13 @@ class MainWindow(QMainWindow):
         redo.setShortcuts([QKeySequence.Redo, QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addAction(undo)
         edit.addAction(redo)
+        templates = self.menuBar().addMenu("&Templates")
+        for text, key, slot in (("New template set…", "Ctrl+Shift+N", self._ask_new_set),
+                                ("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(slot)
+            templates.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("Keyboard shortcuts", self)
         keys.triggered.connect(self.show_shortcuts)
@@ -225,6 +232,31 @@ class MainWindow(QMainWindow):
             self.doc.restore(data)
         else:
             self.doc.clear_recovery()
+
+    def _ask_new_set(self):
+        from .sketch_new import NewSetDialog
+
+        if not self._confirm_discard():
+            return
+        dialog = NewSetDialog(self.doc.templates[self.sketch.k] if self.doc.templates else None, self)
+        if dialog.exec_():
+            try:
+                self.new_set(dialog.templates())
+            except GRCError as e:
+                self.error(str(e), "Cannot make the template set")
+
+    def new_set(self, templates):
+        """Start sketching a new set (Templates > New template set…); train it when it looks right."""
+        self.doc.new_set(templates)
+        self.model_unsaved = False
+        self.tabs.setCurrentIndex(TABS.index("sketch"))
+        self.reset_camera()
+
+    def keep_as_template(self):
+        """Explore's shape as a new template of the set (Templates > Keep as template); then edit it in Sketch."""
+        if self.sketch.keep_from_explore(self.state):
+            self.tabs.setCurrentIndex(TABS.index("sketch"))
+            self.statusBar().showMessage(f"Kept as template {self.doc.templates[-1].name}: edit it, then train", 8000)
 
     def _ask_open_model(self):
         if self._confirm_discard():

@@ -16,6 +16,8 @@ from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpi
 
 from .sketch_edit import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
                           side_of, translate)
+from grc import Template
+
 from .state import Document, copy_template
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
@@ -232,6 +234,30 @@ class SketchState(QObject):
         else:
             points = base.points
         doc.edit(doc.templates + [copy_template(base, name, points)], f"New template {name}")
+        self.set(k=len(doc.templates) - 1)
+        return True
+
+    def keep_from_explore(self, state) -> bool:
+        """Explore's shape (blend, drawn path, look) at every time step as a new template (grc.shapes.keep_as_template),
+        its lineage saying what it came from; one undo step. False without a model."""
+        from grc.shapes import keep_as_template
+
+        from .sketch_new import resample
+
+        model, doc = state.model, self.doc
+        if model is None:
+            return False
+        offsets = None
+        if state.offsets is not None:  # a drawn path: offsets at the pad's samples, taken at the grid's rows
+            morph, pad = model.templates.morph, state.pad_morph()
+            offsets = np.stack([np.interp(morph, pad, state.offsets[:, c]) for c in range(state.offsets.shape[1])], axis=1)
+        name = unique_name([t.name for t in doc.templates], "kept")
+        kept = keep_as_template(model, name, state.blend, context_offsets=offsets, look=getattr(state, "look", None))
+        if doc.templates and doc.templates[0].grid_shape != kept.grid_shape:  # the set was reshaped since training
+            base = doc.templates[0]
+            kept = Template(name, base.time, base.morph, resample(kept.points, *base.grid_shape), kept.attribution,
+                            kept.lineage)
+        doc.edit(doc.templates + [kept], f"Keep as template {name}")
         self.set(k=len(doc.templates) - 1)
         return True
 

@@ -270,6 +270,12 @@ class Document(QObject):
         self.undo.clear()
         self._set_templates(templates)
 
+    def new_set(self, templates):
+        """Start a template set from nothing (no model, no folder yet: Save asks where)."""
+        self.model, self.model_path = None, None
+        self._reset(templates, None, [])
+        self.model_changed.emit()
+
     def set_model(self, model: GRCModel, path=None):
         """Swap in a (newly trained) model; saves it to `path` (atomically) when given."""
         if path is not None:
