@@ -689,7 +689,7 @@ class SketchPanel(QWidget):
         self.row_mode = QCheckBox("Move whole row", checked=sketch.row_mode)
         tools.addWidget(self.mirror)
         tools.addWidget(self.row_mode)
-        right.addLayout(tools)
+        tools_rows = [tools]
         falloff = QHBoxLayout()
         self.proportional = QCheckBox("Proportional (O)", checked=sketch.proportional,
                                       toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
@@ -700,22 +700,22 @@ class SketchPanel(QWidget):
         self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
         for key, text in TIME_MODES.items():
             self.time_mode.addItem(text, key)
-        for w in (self.proportional, self.falloff, self.radius, self.time_mode):
+        tools.addWidget(self.proportional)
+        for w in (self.falloff, self.radius, self.time_mode):
             falloff.addWidget(w)
-        right.addLayout(falloff)
+        tools_rows.append(falloff)
         steps = QHBoxLayout()
-        self.fill = QPushButton("Fill this step from its neighbours")
-        self.insert = QPushButton("Insert a time step", toolTip="After this one, in every template of the set (interpolated)")
+        self.fill = QPushButton("Fill from neighbours", toolTip="Fill this step from its neighbours (interpolated in time)")
+        self.insert = QPushButton("Insert time step", toolTip="After this one, in every template of the set (interpolated)")
         steps.addWidget(self.fill)
         steps.addWidget(self.insert)
-        right.addLayout(steps)
-        select = QHBoxLayout()
+        select = steps
         self.select_row = QPushButton("Select row")
         self.select_column = QPushButton("Select column")
         self.select_all = QPushButton("Select all (A)")
         for b in (self.select_row, self.select_column, self.select_all):
             select.addWidget(b)
-        right.addLayout(select)
+        tools_rows.append(steps)
         undo = QHBoxLayout()
         self.undo = QPushButton("Undo")
         self.redo = QPushButton("Redo")
@@ -725,6 +725,8 @@ class SketchPanel(QWidget):
         right.addLayout(undo)
         top.addLayout(right, 1)
         layout.addLayout(top)
+        for row in tools_rows:  # full width: they would not fit beside the list
+            layout.addLayout(row)
         self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
         self.point_label.setWordWrap(True)
         layout.addWidget(self.point_label)
