@@ -321,6 +321,7 @@ class GridView2D(QWidget):
     """
 
     PICK = 12  # px: how near the cursor a point must be to be picked
+    SCALE_REACH = 60  # px: S pressed nearer the centre than this scales as if pressed this far away
     HIT = 4  # px: points this near all count as "under the cursor"; the one nearest the viewer wins
 
     def __init__(self, sketch: SketchState, view: str, parent=None):
@@ -636,7 +637,11 @@ class GridView2D(QWidget):
             angle = np.arctan2(-v.y(), v.x()) - np.arctan2(-u.y(), u.x())
             s.preview(selection, rotate(selection, self.axes, float(angle)), side)
         else:
-            factor = np.hypot(v.x(), v.y()) / max(np.hypot(u.x(), u.y()), 1.0)
+            # the ratio of the mouse's distances from the centre (as in Blender); a key pressed near the centre
+            # scales as if pressed SCALE_REACH px away, so a small move is not a huge scale
+            start, now = np.hypot(u.x(), u.y()), np.hypot(v.x(), v.y())
+            base = max(start, self.SCALE_REACH)
+            factor = max((now - start + base) / base, 0.0)
             s.preview(selection, scale(selection, float(factor)), side)
 
     def _finish_modal(self):
