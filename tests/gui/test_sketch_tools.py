@@ -144,10 +144,9 @@ def test_g_r_s_on_the_selection_about_its_centre(make_window, files, qtbot):
     c = at(view, centre)
     view.setFocus()
     # S: scale by the ratio of the mouse's distances from the centre
-    QCursor.setPos(view.mapToGlobal(c + QPoint(40, 0)))
-    view._start_modal("S", c + QPoint(40, 0))
-    mouse_move(view, c + QPoint(80, 0))
-    qtbot.mouseClick(view, Qt.LeftButton, pos=c + QPoint(80, 0))
+    view._start_modal("S", c + QPoint(60, 0))  # S pressed 60 px right of the centre
+    mouse_move(view, c + QPoint(120, 0), Qt.NoButton)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=c + QPoint(120, 0))
     out = doc.templates[0].points[4]
     ratio = np.linalg.norm(out - centre, axis=-1).sum() / np.linalg.norm(before[4] - centre, axis=-1).sum()
     assert abs(ratio - 2) < 0.1
