@@ -248,8 +248,10 @@ class MainWindow(QMainWindow):
     def new_set(self, templates):
         """Start sketching a new set (Templates > New template set…); train it when it looks right."""
         self.doc.new_set(templates)
+        self.sketch.set(k=0, step=0, selected=None)
         self.model_unsaved = False
         self.tabs.setCurrentIndex(TABS.index("sketch"))
+        self.draw_now()
         self.reset_camera()
 
     def keep_as_template(self):

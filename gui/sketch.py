@@ -45,7 +45,14 @@ class SketchState(QObject):
         self.time_mode = "step"
         self._before = None  # the template list a gesture started from
         self._gesture = None  # (selection, transform, side) of the gesture under way
+        self.opened = 0  # counts documents opened (a new one is framed afresh in the 2D views)
         doc.templates_changed.connect(self._clamp)
+        doc.model_changed.connect(self._opened)
+
+    def _opened(self):
+        if self._before is None:  # not in the middle of a gesture
+            self.opened += 1
+            self.hover = None
 
     def _clamp(self):
         K = len(self.doc.templates)
@@ -345,7 +352,7 @@ class GridView2D(QWidget):
     # -- framing -----------------------------------------------------------------------------------
     def frame(self):
         """World box shown: framed on the template's every time step once, then kept (zoom / pan change it)."""
-        key = (self.sketch.k, len(self.sketch.doc.templates))
+        key = (self.sketch.k, len(self.sketch.doc.templates), self.sketch.opened)
         if self._frame is None or (key != self._framed_for and self._drag is None):
             self.frame_points(self.sketch.doc.templates[self.sketch.k].points)
             self._framed_for = key
@@ -368,7 +375,7 @@ class GridView2D(QWidget):
             self.frame_points(grid[rows, cols])
         else:
             self.frame_points(s.doc.templates[s.k].points)
-        self._framed_for = (s.k, len(s.doc.templates))
+        self._framed_for = (s.k, len(s.doc.templates), s.opened)
 
     def _scale(self):
         return min(self.width(), self.height() - 16) / 2
@@ -804,7 +811,10 @@ class SketchPanel(QWidget):
             self.step.setValue(s.step)
             self.step.blockSignals(False)
             self.step_label.setText(f"time step {s.step} of {t.grid_shape[0] - 1}: time {t.time[s.step]:g}")
-            if s.selected is not None:
+            if s.selected is None:
+                self.point_label.setText("Drag grid points in the views below (or right on the 3D view); "
+                                         "drag on empty space to box-select, wheel zooms, middle drag pans.")
+            else:
                 r, c = s.selected
                 x, y, z = t.points[s.step, r, c]
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
