@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen
+from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                              QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
@@ -463,14 +463,18 @@ class GridView2D(QWidget):
             p.drawRect(QRectF(self._box[0], self._box[1]).normalized())
 
     def _draw_grid(self, p, ab, color, width, radius):
+        """Rows and columns as polylines, points as dots; the screen positions computed at once (numpy)."""
+        (center, half), s = self.frame(), self._scale()
+        cx, cy = self.width() / 2, (self.height() + 16) / 2
+        xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
         p.setPen(QPen(color, width))
-        for line in list(ab) + list(ab.transpose(1, 0, 2)):
-            for u, v in zip(line[:-1], line[1:]):
-                p.drawLine(self.to_screen(u), self.to_screen(v))
+        p.setBrush(Qt.NoBrush)
+        for line in list(xy) + list(xy.transpose(1, 0, 2)):
+            p.drawPolyline(QPolygonF([QPointF(x, y) for x, y in line]))
         if radius:
             p.setBrush(color)
-            for point in ab.reshape(-1, 2):
-                p.drawEllipse(self.to_screen(point), radius, radius)
+            for x, y in xy.reshape(-1, 2):
+                p.drawEllipse(QPointF(x, y), radius, radius)
 
     # -- picking -----------------------------------------------------------------------------------
     def screen_points(self, grid) -> np.ndarray:
