@@ -74,8 +74,9 @@ def test_grab_offset_is_kept_and_the_nearest_point_to_the_viewer_wins(make_windo
     assert np.linalg.norm(after_tiny - before) < 2 * view.frame()[1] / view._scale()  # no jump to the cursor
     qtbot.mouseRelease(view, Qt.LeftButton, pos=start + QPoint(1, 0))
     # hover highlights the point under the cursor
-    mouse_move(view, at(view, sketch.grid()[2, 1]), Qt.NoButton)
-    assert sketch.hover == (2, 1)
+    top = panel.views["top"]
+    mouse_move(top, at(top, sketch.grid()[3, 1]), Qt.NoButton)
+    assert sketch.hover == (3, 1)
 
 
 def test_views_zoom_pan_keep_framing_and_frame_selected(make_window, files, qtbot):
