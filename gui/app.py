@@ -23,7 +23,7 @@ from grc.limits import MAX_BLEND, number
 from .controllers import ExportController, TrainingController
 from .explore_panel import ExplorePanel
 from .export_panel import FORMATS, ExportPanel
-from .sketch import SketchPanel, SketchState
+from .sketch import SKETCH_KEYS, SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .view3d import KEYS_3D, ShapeView
@@ -33,7 +33,8 @@ SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
     ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo a template edit"),
     ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
-] + KEYS_3D
+    ("Ctrl+Shift+N / Ctrl+K", "New template set… / Keep Explore's shape as a template"),
+] + KEYS_3D + SKETCH_KEYS
 
 
 def user_folder() -> Path:

@@ -22,6 +22,10 @@ from .state import Document, copy_template
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
 AXES = "xyz"
+SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
+               ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels)"),
+               ("A, F / numpad . (Sketch 2D view)", "Select all; frame the selection"),
+               ("Shift+click, drag on empty space", "Toggle a point; box select (Sketch 2D view)")]
 
 
 class SketchState(QObject):
