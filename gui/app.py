@@ -26,7 +26,7 @@ from .explore_panel import ExplorePanel
 from .gallery import GalleryPanel
 from .lineage import LineagePanel
 from .export_panel import FORMATS, ExportPanel
-from .sketch import SketchPanel, SketchState
+from .sketch import SKETCH_KEYS, SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .view3d import KEYS_3D, ShapeView
@@ -34,9 +34,10 @@ from .view3d import KEYS_3D, ShapeView
 TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
-    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a template edit"),
+    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo a template edit"),
     ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
-] + KEYS_3D
+    ("Ctrl+Shift+N / Ctrl+K", "New template set… / Keep Explore's shape as a template"),
+] + KEYS_3D + SKETCH_KEYS
 
 
 def user_folder() -> Path:
@@ -161,9 +162,16 @@ class MainWindow(QMainWindow):
         undo = self.doc.undo.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.Undo)
         redo = self.doc.undo.createRedoAction(self, "Redo")
-        redo.setShortcut(QKeySequence.Redo)
+        redo.setShortcuts([QKeySequence.Redo, QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addAction(undo)
         edit.addAction(redo)
+        templates = self.menuBar().addMenu("&Templates")
+        for text, key, slot in (("New template set…", "Ctrl+Shift+N", self._ask_new_set),
+                                ("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(slot)
+            templates.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("Keyboard shortcuts", self)
         keys.triggered.connect(self.show_shortcuts)
@@ -240,6 +248,33 @@ class MainWindow(QMainWindow):
             self.doc.restore(data)
         else:
             self.doc.clear_recovery()
+
+    def _ask_new_set(self):
+        from .sketch_new import NewSetDialog
+
+        if not self._confirm_discard():
+            return
+        dialog = NewSetDialog(self.doc.templates[self.sketch.k] if self.doc.templates else None, self)
+        if dialog.exec_():
+            try:
+                self.new_set(dialog.templates())
+            except GRCError as e:
+                self.error(str(e), "Cannot make the template set")
+
+    def new_set(self, templates):
+        """Start sketching a new set (Templates > New template set…); train it when it looks right."""
+        self.doc.new_set(templates)
+        self.sketch.set(k=0, step=0, selected=None)
+        self.model_unsaved = False
+        self.tabs.setCurrentIndex(TABS.index("sketch"))
+        self.draw_now()
+        self.reset_camera()
+
+    def keep_as_template(self):
+        """Explore's shape as a new template of the set (Templates > Keep as template); then edit it in Sketch."""
+        if self.sketch.keep_from_explore(self.state):
+            self.tabs.setCurrentIndex(TABS.index("sketch"))
+            self.statusBar().showMessage(f"Kept as template {self.doc.templates[-1].name}: edit it, then train", 8000)
 
     def _ask_open_model(self):
         if self._confirm_discard():
@@ -543,7 +578,7 @@ class MainWindow(QMainWindow):
             self.error(f"{message}{kept} — use File > Save model as…", "Model not saved")
         self.train_panel.result.setText(seconds + message)
         self.statusBar().showMessage(message, 10000)
-        if self.mode == "train" or self.mode == "sketch":
+        if self.mode == "train":  # never from Sketch: the user may be in the middle of an edit
             self.tabs.setCurrentIndex(TABS.index("explore"))
 
     def _training_failed(self, message):

@@ -9,19 +9,32 @@ of a row and point N-1-j move together, y mirrored.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QPainter, QPen
-from PyQt5.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QListWidget,
-                             QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
+from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen, QPolygonF
+from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
+                             QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
+
+from .sketch_edit import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
+                          side_of, translate)
+from grc import Template
 
 from .state import Document, copy_template
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
 AXES = "xyz"
+SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
+               ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels)"),
+               ("A, F / numpad . (Sketch 2D view)", "Select all; frame the selection"),
+               ("Shift+click, drag on empty space", "Toggle a point; box select (Sketch 2D view)")]
 
 
 class SketchState(QObject):
-    """Which template, time step and grid point are being edited; how a drag moves points."""
+    """Which template, time step and grid points are being edited; how a gesture moves points.
+
+    `selection` is a set of (row, point); `selected` the active one (grabbed or last clicked). A gesture
+    (a drag, a G/R/S) starts from the points as they were (`begin_drag`), is shown live while it goes
+    (`preview`), and becomes one undo step (`end_drag`).
+    """
 
     changed = pyqtSignal()
 
@@ -29,9 +42,21 @@ class SketchState(QObject):
         super().__init__()
         self.doc = doc
         self.k, self.step, self.selected = 0, 0, None  # selected: (row, point) or None
+        self.selection: set = set()
+        self.hover = None  # the point under the cursor in a 2D view
         self.mirror, self.row_mode = True, False
-        self._before = None
+        self.proportional, self.falloff, self.radius = False, "smooth", 0.25
+        self.time_mode = "step"
+        self._before = None  # the template list a gesture started from
+        self._gesture = None  # (selection, transform, side) of the gesture under way
+        self.opened = 0  # counts documents opened (a new one is framed afresh in the 2D views)
         doc.templates_changed.connect(self._clamp)
+        doc.model_changed.connect(self._opened)
+
+    def _opened(self):
+        if self._before is None:  # not in the middle of a gesture
+            self.opened += 1
+            self.hover = None
 
     def _clamp(self):
         K = len(self.doc.templates)
@@ -41,9 +66,18 @@ class SketchState(QObject):
             self.step = min(self.step, T - 1)
             if self.selected and (self.selected[0] >= M or self.selected[1] >= N):
                 self.selected = None
+            self.selection = {(r, c) for r, c in self.selection if r < M and c < N}
+            if self.hover and (self.hover[0] >= M or self.hover[1] >= N):
+                self.hover = None
         self.changed.emit()
 
     def set(self, **values):
+        if "k" in values and values["k"] != self.k:
+            values.setdefault("selection", set())
+            values.setdefault("selected", None)
+        if "selected" in values and "selection" not in values:
+            hit = values["selected"]
+            values["selection"] = set() if hit is None else {tuple(hit)}
         for key, value in values.items():
             setattr(self, key, value)
         self.changed.emit()
@@ -54,41 +88,132 @@ class SketchState(QObject):
             return None
         return self.doc.templates[self.k].points[self.step]
 
+    @property
+    def shape(self):
+        return self.doc.templates[self.k].grid_shape
+
+    # -- selecting ---------------------------------------------------------------------------------
+    def select(self, points, add=False, toggle=False):
+        """Select grid points (a list of (row, point)); shift adds (`add`), ctrl/shift-click toggles."""
+        points = {tuple(int(v) for v in p) for p in points}
+        if toggle:
+            selection = set(self.selection) ^ points
+        elif add:
+            selection = set(self.selection) | points
+        else:
+            selection = points
+        active = next(iter(sorted(points)), None) if points else None
+        if active is not None and active not in selection:
+            active = next(iter(sorted(selection)), None)
+        self.set(selection=selection, selected=active)
+
+    def select_row(self):
+        if self.selected is None or not self.doc.templates:
+            return
+        r = self.selected[0]
+        self.select([(r, c) for c in range(self.shape[2])], add=False)
+
+    def select_column(self):
+        if self.selected is None or not self.doc.templates:
+            return
+        c = self.selected[1]
+        self.select([(r, c) for r in range(self.shape[1])], add=False)
+
+    def select_all(self):
+        if self.doc.templates:
+            T, M, N = self.shape
+            self.select([(r, c) for r in range(M) for c in range(N)])
+
     # -- editing -----------------------------------------------------------------------------------
+    def edit_points(self, points, selection, transform, side=None):
+        """The template's points (T, M, N, 3) after `transform` of `selection` at this time step, with the
+        falloff, mirror and time falloff that are set (gui.sketch_edit.apply_edit)."""
+        t = self.doc.templates[self.k]
+        return apply_edit(points, self.step, selection, transform,
+                          radius=self.radius if self.proportional else None, kind=self.falloff,
+                          mirror=self.mirror, times=t.time, time_mode=self.time_mode, side=side)
+
     def moved_points(self, points, row, point, delta):
         """The template's points (T, M, N, 3) with point (row, point) at this time step moved by delta."""
-        points, delta = points.copy(), np.asarray(delta, float)
-        N = points.shape[2]
+        selection = self._drag_selection(row, point)
+        return self.edit_points(points, selection, translate(delta), side_of(point, points.shape[2]))
+
+    def _drag_selection(self, row, point):
+        N = self.shape[2]
         if self.row_mode:
-            points[self.step, row] += delta
-            return points
-        points[self.step, row, point] += delta
-        partner = N - 1 - point
-        if self.mirror:
-            if partner == point:
-                points[self.step, row, point, 1] -= delta[1]  # the midline point stays on the midline
-            else:
-                points[self.step, row, partner] += delta * [1, -1, 1]
-        return points
+            return {(row, c) for c in range(N)}
+        if (row, point) in self.selection:
+            return set(self.selection)
+        return {(row, point)}
 
     def begin_drag(self):
         self._before = list(self.doc.templates)
+        self._gesture = None
+
+    @property
+    def dragging(self) -> bool:
+        return self._before is not None
+
+    def base_points(self) -> np.ndarray:
+        """The template's points as they were when the gesture began."""
+        source = self._before if self._before is not None else self.doc.templates
+        return source[self.k].points
+
+    def preview(self, selection, transform, side=None):
+        """Show the gesture's result live (no undo step until end_drag)."""
+        self._gesture = (selection, transform, side)
+        self.doc.set_points(self.k, self.edit_points(self.base_points(), selection, transform, side), live=True)
 
     def drag_to(self, row, point, position):
-        """Move a point (with its mirror partner or row) so it sits at `position`, shown live."""
-        t = self.doc.templates[self.k]
-        delta = np.asarray(position, float) - t.points[self.step, row, point]
-        self.doc.set_points(self.k, self.moved_points(t.points, row, point, delta), live=True)
+        """Move a point (with its selection, falloff and mirror partner) so it sits at `position`, shown live."""
+        base = self.base_points()
+        delta = np.asarray(position, float) - base[self.step, row, point]
+        self.preview(self._drag_selection(row, point), translate(delta), side_of(point, base.shape[2]))
+
+    def set_radius(self, radius: float):
+        """A new proportional-editing radius; a gesture under way is shown again with it."""
+        self.radius = float(min(max(radius, 1e-3), 100.0))
+        if self._gesture is not None and self._before is not None:
+            self.preview(*self._gesture)
+        self.changed.emit()
 
     def end_drag(self, text="Move point"):
         if self._before is not None and any(a is not b for a, b in zip(self._before, self.doc.templates)):
-            self.doc.edit(list(self.doc.templates), text + (" row" if self.row_mode else ""), before=self._before)
-        self._before = None
+            extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
+            self.doc.edit(list(self.doc.templates), text + extra, before=self._before)
+        self._before, self._gesture = None, None
+
+    def cancel_drag(self):
+        """Put the points back as they were before the gesture (Esc, right click)."""
+        if self._before is not None:
+            self.doc._set_templates(self._before)
+        self._before, self._gesture = None, None
 
     def move(self, row, point, delta, text="Move point"):
         """One undoable move (what a whole drag amounts to)."""
         t = self.doc.templates[self.k]
         self.doc.set_points(self.k, self.moved_points(t.points, row, point, delta), text)
+
+    def fill_step(self):
+        """This time step interpolated from its neighbours (one undo step)."""
+        if not self.doc.templates:
+            return
+        t = self.doc.templates[self.k]
+        if not 0 < self.step < t.grid_shape[0] - 1:
+            return
+        self.doc.set_points(self.k, fill_step(t.points, t.time, self.step), f"Fill time step {self.step} from its neighbours")
+
+    def insert_step(self):
+        """A new time step after this one, in every template of the set (interpolated); one undo step."""
+        doc = self.doc
+        if not doc.templates:
+            return
+        templates = []
+        for t in doc.templates:
+            points, times = insert_step(t.points, t.time, min(self.step, t.grid_shape[0] - 1))
+            templates.append(copy_template(t, points=points, time=times))
+        doc.edit(templates, f"Insert a time step after {self.step}")
+        self.set(step=self.step + 1)
 
     def copy_step(self, source: int):
         """Copy time step `source`'s grid onto the current time step."""
@@ -123,6 +248,30 @@ class SketchState(QObject):
         self.set(k=len(doc.templates) - 1)
         return True
 
+    def keep_from_explore(self, state) -> bool:
+        """Explore's shape (blend, drawn path, look) at every time step as a new template (grc.shapes.keep_as_template),
+        its lineage saying what it came from; one undo step. False without a model."""
+        from grc.shapes import keep_as_template
+
+        from .sketch_new import resample
+
+        model, doc = state.model, self.doc
+        if model is None:
+            return False
+        offsets = None
+        if state.offsets is not None:  # a drawn path: offsets at the pad's samples, taken at the grid's rows
+            morph, pad = model.templates.morph, state.pad_morph()
+            offsets = np.stack([np.interp(morph, pad, state.offsets[:, c]) for c in range(state.offsets.shape[1])], axis=1)
+        name = unique_name([t.name for t in doc.templates], "kept")
+        kept = keep_as_template(model, name, state.blend, context_offsets=offsets, look=getattr(state, "look", None))
+        if doc.templates and doc.templates[0].grid_shape != kept.grid_shape:  # the set was reshaped since training
+            base = doc.templates[0]
+            kept = Template(name, base.time, base.morph, resample(kept.points, *base.grid_shape), kept.attribution,
+                            kept.lineage)
+        doc.edit(doc.templates + [kept], f"Keep as template {name}")
+        self.set(k=len(doc.templates) - 1)
+        return True
+
     def duplicate(self):
         if not self.doc.templates:
             return
@@ -131,6 +280,19 @@ class SketchState(QObject):
         doc.edit(doc.templates[: self.k + 1] + [copy_template(base, name)] + doc.templates[self.k + 1:],
                  f"Duplicate {base.name}")
         self.set(k=self.k + 1)
+
+    def reorder(self, source: int, target: int):
+        """Move template `source` to place `target` in the blend order (one undo step)."""
+        doc = self.doc
+        K = len(doc.templates)
+        if not (0 <= source < K and 0 <= target < K) or source == target:
+            self.changed.emit()
+            return
+        templates = list(doc.templates)
+        moved = templates.pop(source)
+        templates.insert(target, moved)
+        doc.edit(templates, f"Move {moved.name} to place {target}")
+        self.set(k=target)
 
     def rename(self, name: str):
         name = name.strip()
@@ -159,113 +321,354 @@ def unique_name(names, base):
 
 
 class GridView2D(QWidget):
-    """One orthographic view of the edited grid (top: x-y, front: x-z, side: y-z); drag points."""
+    """One orthographic view of the edited grid (top: x-y, front: x-z, side: y-z).
+
+    Left drag on a point moves it (the grab offset is kept, so it does not jump); left drag on empty
+    space draws a selection box (shift adds); shift-click toggles a point. The wheel zooms about the
+    cursor (while dragging with proportional editing on, it sizes the falloff radius); a middle drag
+    pans. The framing only changes when asked (F or numpad ., or a different template).
+    Keys: O proportional editing, G / R / S move, rotate, scale the selection (click or Enter to
+    confirm, Esc or right click to cancel), A select all, F / numpad . frame the selection.
+    """
+
+    PICK = 12  # px: how near the cursor a point must be to be picked
+    SCALE_REACH = 60  # px: S pressed nearer the centre than this scales as if pressed this far away
+    HIT = 4  # px: points this near all count as "under the cursor"; the one nearest the viewer wins
 
     def __init__(self, sketch: SketchState, view: str, parent=None):
         super().__init__(parent)
         self.sketch, self.view = sketch, view
         self.axes = VIEWS[view]
+        self.depth_axis, self.depth_sign = {"top": (2, 1), "front": (1, -1), "side": (0, 1)}[view]
         self.setMinimumSize(100, 100)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self._drag = None
-        self._frame = None
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self._drag = None  # (row, point, grab offset in world units along the view's axes)
+        self._box = None  # (start QPointF, current QPointF, add)
+        self._pan = None  # last QPointF of a middle drag
+        self._modal = None  # G / R / S: (kind, start QPointF)
+        self._frame = None  # (centre (2,), half extent) of the world box shown
+        self._framed_for = None
         sketch.changed.connect(self.update)
         sketch.doc.templates_changed.connect(self.update)
 
+    # -- framing -----------------------------------------------------------------------------------
     def frame(self):
-        """World box shown: all time steps of the template, so the view holds still while dragging."""
-        if self._drag is not None and self._frame is not None:
-            return self._frame
-        t = self.sketch.doc.templates[self.sketch.k]
-        pts = t.points[..., list(self.axes)].reshape(-1, 2)
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        center, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-6) * 1.15
-        self._frame = (center, half)
+        """World box shown: framed on the template's every time step once, then kept (zoom / pan change it)."""
+        key = (self.sketch.k, len(self.sketch.doc.templates), self.sketch.opened)
+        if self._frame is None or (key != self._framed_for and self._drag is None):
+            self.frame_points(self.sketch.doc.templates[self.sketch.k].points)
+            self._framed_for = key
         return self._frame
 
+    def frame_points(self, points):
+        pts = np.asarray(points)[..., list(self.axes)].reshape(-1, 2)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        self._frame = ((lo + hi) / 2, max(float((hi - lo).max()) / 2, 0.02) * 1.15)
+        self.update()
+
+    def frame_selected(self):
+        """Frame the selection (every point if none is selected)."""
+        s = self.sketch
+        if s.grid() is None:
+            return
+        grid = s.grid()
+        if s.selection:
+            rows, cols = np.array(sorted(s.selection)).T
+            self.frame_points(grid[rows, cols])
+        else:
+            self.frame_points(s.doc.templates[s.k].points)
+        self._framed_for = (s.k, len(s.doc.templates), s.opened)
+
+    def _scale(self):
+        return min(self.width(), self.height() - 16) / 2
+
     def to_screen(self, ab) -> QPointF:
-        (center, half), s = self.frame(), min(self.width(), self.height() - 16) / 2
+        (center, half), s = self.frame(), self._scale()
         cx, cy = self.width() / 2, (self.height() + 16) / 2
         return QPointF(cx + (ab[0] - center[0]) / half * s, cy - (ab[1] - center[1]) / half * s)
 
     def from_screen(self, x, y) -> np.ndarray:
-        (center, half), s = self.frame(), min(self.width(), self.height() - 16) / 2
+        (center, half), s = self.frame(), self._scale()
         cx, cy = self.width() / 2, (self.height() + 16) / 2
         return np.array([center[0] + (x - cx) / s * half, center[1] - (y - cy) / s * half])
 
+    def pixels(self, world_length: float) -> float:
+        return world_length / self.frame()[1] * self._scale()
+
+    def zoom(self, factor: float, at: QPointF | None = None):
+        """Zoom by `factor` (> 1 in) keeping the world point under `at` where it is."""
+        center, half = self.frame()
+        at = QPointF(self.width() / 2, (self.height() + 16) / 2) if at is None else at
+        anchor = self.from_screen(at.x(), at.y())
+        half = float(min(max(half / factor, 1e-4), 1e3))
+        self._frame = (anchor + (center - anchor) * (half / self.frame()[1]), half)
+        self.update()
+
+    def pan(self, dx: float, dy: float):
+        center, half = self.frame()
+        s = self._scale()
+        self._frame = (center + np.array([-dx, dy]) / s * half, half)
+        self.update()
+
+    # -- drawing -----------------------------------------------------------------------------------
     def paintEvent(self, event):
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         p.fillRect(self.rect(), QColor("#fbfbfd"))
-        p.setPen(QColor("#888888"))
+        p.setPen(QColor("#3070c0") if self.hasFocus() else QColor("#888888"))
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         a, b = self.axes
         p.setFont(QFont(p.font().family(), 8))
-        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, f"{self.view} ({AXES[a]} → , {AXES[b]} ↑)")
-        grid = self.sketch.grid()
+        s = self.sketch
+        mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "") if self._modal else ""
+        extra = f"  · {mode}: click to confirm, Esc to cancel" if mode else ""
+        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, f"{self.view} ({AXES[a]} → , {AXES[b]} ↑){extra}")
+        grid = s.grid()
         if grid is None:
             return
-        t = self.sketch.doc.templates[self.sketch.k]
+        t = s.doc.templates[s.k]
         # the neighbouring time steps, faint, for context
-        for s in (self.sketch.step - 1, self.sketch.step + 1):
-            if 0 <= s < len(t.points):
-                self._draw_grid(p, t.points[s][..., [a, b]], QColor(180, 180, 200), 1, 0)
+        for step in (s.step - 1, s.step + 1):
+            if 0 <= step < len(t.points):
+                self._draw_grid(p, t.points[step][..., [a, b]], QColor(180, 180, 200), 1, 0)
         self._draw_grid(p, grid[..., [a, b]], QColor("#304060"), 1.5, 3.2)
         # midline
-        if self.sketch.mirror and 1 in self.axes:
+        if s.mirror and 1 in self.axes:
             p.setPen(QPen(QColor("#c04040"), 1, Qt.DashLine))
-            i = self.axes.index(1)
-            if i == 1:
+            if self.axes.index(1) == 1:
                 y = self.to_screen((0, 0)).y()
                 p.drawLine(QPointF(0, y), QPointF(self.width(), y))
             else:
                 x = self.to_screen((0, 0)).x()
                 p.drawLine(QPointF(x, 16), QPointF(x, self.height()))
-        if self.sketch.selected is not None:
-            r, c = self.sketch.selected
-            p.setBrush(QColor("#ffb000"))
-            p.setPen(QPen(QColor("#805000"), 1))
-            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 5.5, 5.5)
+        p.setBrush(QColor("#ffb000"))
+        p.setPen(QPen(QColor("#805000"), 1))
+        for r, c in s.selection:
+            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 4.5, 4.5)
+        if s.selected is not None:
+            r, c = s.selected
+            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 6, 6)
+        if s.hover is not None and s.hover[0] < grid.shape[0] and s.hover[1] < grid.shape[1]:
+            p.setBrush(Qt.NoBrush)
+            p.setPen(QPen(QColor("#ff6000"), 2))
+            p.drawEllipse(self.to_screen(grid[s.hover][[a, b]]), 8, 8)
+        # the proportional-editing radius, around what is grabbed (or hovered)
+        around = s.selected if (self._drag or self._modal) else s.hover
+        if s.proportional and around is not None:
+            p.setBrush(Qt.NoBrush)
+            p.setPen(QPen(QColor("#a0a0a0"), 1, Qt.DashLine))
+            r_px = self.pixels(s.radius)
+            p.drawEllipse(self.to_screen(grid[around][[a, b]]), r_px, r_px)
+        if self._box is not None:
+            p.setBrush(QColor(48, 112, 192, 40))
+            p.setPen(QPen(QColor("#3070c0"), 1, Qt.DashLine))
+            p.drawRect(QRectF(self._box[0], self._box[1]).normalized())
 
     def _draw_grid(self, p, ab, color, width, radius):
+        """Rows and columns as polylines, points as dots; the screen positions computed at once (numpy)."""
+        (center, half), s = self.frame(), self._scale()
+        cx, cy = self.width() / 2, (self.height() + 16) / 2
+        xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
         p.setPen(QPen(color, width))
-        for line in list(ab) + list(ab.transpose(1, 0, 2)):
-            for u, v in zip(line[:-1], line[1:]):
-                p.drawLine(self.to_screen(u), self.to_screen(v))
+        p.setBrush(Qt.NoBrush)
+        for line in list(xy) + list(xy.transpose(1, 0, 2)):
+            p.drawPolyline(QPolygonF([QPointF(x, y) for x, y in line]))
         if radius:
             p.setBrush(color)
-            for point in ab.reshape(-1, 2):
-                p.drawEllipse(self.to_screen(point), radius, radius)
+            for x, y in xy.reshape(-1, 2):
+                p.drawEllipse(QPointF(x, y), radius, radius)
 
-    def nearest(self, x, y, within=12):
+    # -- picking -----------------------------------------------------------------------------------
+    def screen_points(self, grid) -> np.ndarray:
+        (center, half), s = self.frame(), self._scale()
+        ab = grid[..., list(self.axes)].reshape(-1, 2)
+        cx, cy = self.width() / 2, (self.height() + 16) / 2
+        return np.stack([cx + (ab[:, 0] - center[0]) / half * s, cy - (ab[:, 1] - center[1]) / half * s], axis=1)
+
+    def nearest(self, x, y, within=None):
+        """The point under the cursor nearest the viewer (row, point), or None.
+
+        Points within HIT px all count as under the cursor (mirror partners, a bud's crowded points);
+        of those the one nearest the viewer wins; else the nearest within `within` px.
+        """
         grid = self.sketch.grid()
-        screen = np.array([[(q := self.to_screen(v)).x(), q.y()] for v in grid[..., list(self.axes)].reshape(-1, 2)])
+        screen = self.screen_points(grid)
         d = np.hypot(screen[:, 0] - x, screen[:, 1] - y)
-        i = int(np.argmin(d))
-        return divmod(i, grid.shape[1]) if d[i] <= within else None
+        under = np.flatnonzero(d <= self.HIT)
+        if len(under):
+            depth = grid.reshape(-1, 3)[under, self.depth_axis] * self.depth_sign
+            i = int(under[np.argmax(depth)])
+        else:
+            i = int(np.argmin(d))
+            if d[i] > (self.PICK if within is None else within):
+                return None
+        return divmod(i, grid.shape[1])
 
+    # -- mouse -------------------------------------------------------------------------------------
     def mousePressEvent(self, event):
-        if event.button() != Qt.LeftButton or self.sketch.grid() is None:
+        s = self.sketch
+        if s.grid() is None:
             return
+        self.setFocus()
+        if self._modal is not None:
+            if event.button() == Qt.LeftButton:
+                self._finish_modal()
+            else:
+                self._cancel_modal()
+            return
+        if event.button() == Qt.MiddleButton:
+            self._pan = event.localPos()
+            return
+        if event.button() != Qt.LeftButton:
+            return
+        shift = bool(event.modifiers() & (Qt.ShiftModifier | Qt.ControlModifier))
         hit = self.nearest(event.x(), event.y())
-        self.sketch.set(selected=hit)
-        if hit is not None:
-            self.frame()
-            self._drag = hit
-            self.sketch.begin_drag()
+        if hit is None:
+            self._box = (event.localPos(), event.localPos(), shift)
+            return
+        if shift:
+            s.select([hit], toggle=True)
+            return
+        if hit not in s.selection:
+            s.select([hit])
+        else:
+            s.set(selected=hit, selection=s.selection)
+        self.frame()
+        offset = s.grid()[hit][list(self.axes)] - self.from_screen(event.x(), event.y())
+        self._drag = (hit, offset)
+        s.begin_drag()
 
     def mouseMoveEvent(self, event):
-        if self._drag is None:
+        s = self.sketch
+        if s.grid() is None:
             return
-        row, point = self._drag
-        position = self.sketch.grid()[row, point].copy()
-        position[list(self.axes)] = self.from_screen(event.x(), event.y())
-        self.sketch.drag_to(row, point, position)
+        if self._pan is not None:
+            d = event.localPos() - self._pan
+            self._pan = event.localPos()
+            self.pan(d.x(), d.y())
+            return
+        if self._modal is not None:
+            self._update_modal(event.localPos())
+            return
+        if self._box is not None:
+            self._box = (self._box[0], event.localPos(), self._box[2])
+            self.update()
+            return
+        if self._drag is None:
+            hover = self.nearest(event.x(), event.y())
+            if hover != s.hover:
+                s.hover = hover
+                self.update()
+            return
+        (row, point), offset = self._drag
+        position = s.base_points()[s.step, row, point].copy()
+        position[list(self.axes)] = self.from_screen(event.x(), event.y()) + offset
+        s.drag_to(row, point, position)
 
     def mouseReleaseEvent(self, event):
+        if event.button() == Qt.MiddleButton:
+            self._pan = None
+            return
+        if self._box is not None:
+            rect = QRectF(self._box[0], event.localPos()).normalized()
+            add = self._box[2]
+            self._box = None
+            grid = self.sketch.grid()
+            screen = self.screen_points(grid)
+            inside = [divmod(int(i), grid.shape[1]) for i, (x, y) in enumerate(screen) if rect.contains(QPointF(x, y))]
+            if inside or not add:
+                self.sketch.select(inside, add=add)
+            self.update()
+            return
         if self._drag is not None:
             self._drag = None
             self.sketch.end_drag()
+
+    def wheelEvent(self, event):
+        steps = event.angleDelta().y() / 120
+        s = self.sketch
+        if (self._drag is not None or self._modal is not None) and s.proportional:
+            s.set_radius(s.radius * 1.15 ** steps)  # while dragging: the falloff radius
+        else:
+            self.zoom(1.2 ** steps, event.posF())
+        event.accept()
+
+    def leaveEvent(self, event):
+        if self.sketch.hover is not None and self._drag is None:
+            self.sketch.hover = None
+            self.update()
+
+    # -- keys: O, G / R / S, A, F and numpad . -----------------------------------------------------
+    def keyPressEvent(self, event):
+        s, key = self.sketch, event.key()
+        if self._modal is not None and key in (Qt.Key_Return, Qt.Key_Enter):
+            self._finish_modal()
+        elif key == Qt.Key_Escape:
+            if self._modal is not None:
+                self._cancel_modal()
+            elif self._drag is not None:
+                self._drag = None
+                s.cancel_drag()
+        elif key == Qt.Key_O:
+            s.set(proportional=not s.proportional)
+        elif key in (Qt.Key_G, Qt.Key_R, Qt.Key_S) and s.selection and self._drag is None and self._modal is None:
+            self._start_modal(chr(key), self.mapFromGlobal(QCursor.pos()))
+        elif key == Qt.Key_A:
+            s.select_all()
+        elif key == Qt.Key_F or (key == Qt.Key_Period and event.modifiers() & Qt.KeypadModifier):
+            self.frame_selected()
+        else:
+            super().keyPressEvent(event)
+
+    def _start_modal(self, kind: str, at):
+        self._modal = (kind, QPointF(at))
+        self.sketch.begin_drag()
+        self.update()
+
+    def _selection_centre_screen(self):
+        s = self.sketch
+        grid = s.base_points()[s.step]
+        rows, cols = np.array(sorted(s.selection)).T
+        return self.to_screen(grid[rows, cols][:, list(self.axes)].mean(axis=0))
+
+    def _update_modal(self, at: QPointF):
+        """G / R / S follow the mouse from where the key was pressed."""
+        s = self.sketch
+        kind, start = self._modal
+        selection = set(s.selection)
+        anchor = s.selected if s.selected in selection else min(selection)
+        side = side_of(anchor[1], s.shape[2])
+        if kind == "G":
+            delta = np.zeros(3)
+            delta[list(self.axes)] = self.from_screen(at.x(), at.y()) - self.from_screen(start.x(), start.y())
+            s.preview(selection, translate(delta), side)
+            return
+        c = self._selection_centre_screen()
+        u, v = start - c, at - c
+        if kind == "R":
+            # screen y points down: a counter-clockwise turn on screen is a positive angle in the view's axes
+            angle = np.arctan2(-v.y(), v.x()) - np.arctan2(-u.y(), u.x())
+            s.preview(selection, rotate(selection, self.axes, float(angle)), side)
+        else:
+            # the ratio of the mouse's distances from the centre (as in Blender); a key pressed near the centre
+            # scales as if pressed SCALE_REACH px away, so a small move is not a huge scale
+            start, now = np.hypot(u.x(), u.y()), np.hypot(v.x(), v.y())
+            base = max(start, self.SCALE_REACH)
+            factor = max((now - start + base) / base, 0.0)
+            s.preview(selection, scale(selection, float(factor)), side)
+
+    def _finish_modal(self):
+        kind = self._modal[0]
+        self._modal = None
+        self.sketch.end_drag({"G": "Move", "R": "Rotate", "S": "Scale"}[kind] + " selection")
+        self.update()
+
+    def _cancel_modal(self):
+        self._modal = None
+        self.sketch.cancel_drag()
+        self.update()
 
 
 class SketchPanel(QWidget):
@@ -306,7 +709,33 @@ class SketchPanel(QWidget):
         self.row_mode = QCheckBox("Move whole row", checked=sketch.row_mode)
         tools.addWidget(self.mirror)
         tools.addWidget(self.row_mode)
-        right.addLayout(tools)
+        tools_rows = [tools]
+        falloff = QHBoxLayout()
+        self.proportional = QCheckBox("Proportional (O)", checked=sketch.proportional,
+                                      toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
+        self.falloff = QComboBox()
+        self.falloff.addItems(FALLOFF_KINDS)
+        self.radius = QDoubleSpinBox(decimals=3, minimum=0.001, maximum=100.0, singleStep=0.02, value=sketch.radius,
+                                     prefix="radius ", toolTip="Falloff radius (world units)")
+        self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
+        for key, text in TIME_MODES.items():
+            self.time_mode.addItem(text, key)
+        tools.addWidget(self.proportional)
+        for w in (self.falloff, self.radius, self.time_mode):
+            falloff.addWidget(w)
+        tools_rows.append(falloff)
+        steps = QHBoxLayout()
+        self.fill = QPushButton("Fill from neighbours", toolTip="Fill this step from its neighbours (interpolated in time)")
+        self.insert = QPushButton("Insert time step", toolTip="After this one, in every template of the set (interpolated)")
+        steps.addWidget(self.fill)
+        steps.addWidget(self.insert)
+        select = steps
+        self.select_row = QPushButton("Select row")
+        self.select_column = QPushButton("Select column")
+        self.select_all = QPushButton("Select all (A)")
+        for b in (self.select_row, self.select_column, self.select_all):
+            select.addWidget(b)
+        tools_rows.append(steps)
         undo = QHBoxLayout()
         self.undo = QPushButton("Undo")
         self.redo = QPushButton("Redo")
@@ -316,6 +745,8 @@ class SketchPanel(QWidget):
         right.addLayout(undo)
         top.addLayout(right, 1)
         layout.addLayout(top)
+        for row in tools_rows:  # full width: they would not fit beside the list
+            layout.addLayout(row)
         self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
         self.point_label.setWordWrap(True)
         layout.addWidget(self.point_label)
@@ -334,6 +765,17 @@ class SketchPanel(QWidget):
         self.copy_next.clicked.connect(lambda: sketch.copy_step(sketch.step + 1))
         self.mirror.toggled.connect(lambda on: sketch.set(mirror=on))
         self.row_mode.toggled.connect(lambda on: sketch.set(row_mode=on))
+        self.proportional.toggled.connect(lambda on: on != sketch.proportional and sketch.set(proportional=on))
+        self.falloff.currentTextChanged.connect(lambda kind: sketch.set(falloff=kind))
+        self.radius.valueChanged.connect(lambda r: abs(r - sketch.radius) > 1e-9 and sketch.set_radius(r))
+        self.time_mode.currentIndexChanged.connect(lambda i: sketch.set(time_mode=self.time_mode.itemData(i)))
+        self.fill.clicked.connect(sketch.fill_step)
+        self.insert.clicked.connect(sketch.insert_step)
+        self.select_row.clicked.connect(sketch.select_row)
+        self.select_column.clicked.connect(sketch.select_column)
+        self.select_all.clicked.connect(sketch.select_all)
+        self.list.setDragDropMode(QAbstractItemView.InternalMove)
+        self.list.model().rowsMoved.connect(self._rows_moved)
         self.duplicate.clicked.connect(sketch.duplicate)
         self.delete.clicked.connect(sketch.delete)
         self.rename_button.clicked.connect(self._ask_rename)
@@ -346,6 +788,11 @@ class SketchPanel(QWidget):
         sketch.changed.connect(self.sync)
         self.doc.templates_changed.connect(self.sync)
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
+
+    def _rows_moved(self, parent, start, end, destination, row):
+        """A template dragged to a new place in the list: the blend order changes (one undo step)."""
+        target = row if row < start else row - 1
+        QTimer.singleShot(0, lambda: self.sketch.reorder(start, target))  # after the list has finished its move
 
     def _ask_rename(self):
         if not self.doc.templates:
@@ -372,11 +819,19 @@ class SketchPanel(QWidget):
             self.step.setValue(s.step)
             self.step.blockSignals(False)
             self.step_label.setText(f"time step {s.step} of {t.grid_shape[0] - 1}: time {t.time[s.step]:g}")
-            if s.selected is not None:
+            if s.selected is None:
+                self.point_label.setText("Drag grid points in the views below (or right on the 3D view); "
+                                         "drag on empty space to box-select, wheel zooms, middle drag pans.")
+            else:
                 r, c = s.selected
                 x, y, z = t.points[s.step, r, c]
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
+        for widget, value in ((self.proportional, s.proportional), (self.radius, s.radius)):
+            widget.blockSignals(True)
+            (widget.setChecked if widget is self.proportional else widget.setValue)(value)
+            widget.blockSignals(False)
+        self.fill.setEnabled(bool(doc.templates) and 0 < s.step < doc.templates[s.k].grid_shape[0] - 1)
         for button in (self.duplicate, self.rename_button, self.delete):
             button.setEnabled(bool(doc.templates))
         self.copy_prev.setEnabled(bool(doc.templates) and s.step > 0)

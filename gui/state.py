@@ -200,9 +200,10 @@ class Snapshot(QUndoCommand):
         self.doc._set_templates(self.before)
 
 
-def copy_template(t: Template, name: str | None = None, points=None) -> Template:
-    return Template(t.name if name is None else name, t.time.copy(), t.morph.copy(),
-                    (t.points if points is None else points).copy(), t.attribution)
+def copy_template(t: Template, name: str | None = None, points=None, time=None) -> Template:
+    """A copy (its lineage kept), optionally renamed, with new points (and time steps)."""
+    return Template(t.name if name is None else name, (t.time if time is None else np.asarray(time, float)).copy(),
+                    t.morph.copy(), (t.points if points is None else points).copy(), t.attribution, dict(t.lineage))
 
 
 class Document(QObject):
@@ -268,6 +269,12 @@ class Document(QObject):
         self.files = list(files)
         self.undo.clear()
         self._set_templates(templates)
+
+    def new_set(self, templates):
+        """Start a template set from nothing (no model, no folder yet: Save asks where)."""
+        self.model, self.model_path = None, None
+        self._reset(templates, None, [])
+        self.model_changed.emit()
 
     def set_model(self, model: GRCModel, path=None):
         """Swap in a (newly trained) model; saves it to `path` (atomically) when given."""

@@ -1,0 +1,151 @@
+"""New template set from nothing: rows, points per row, time steps and the relational map, starting from a
+flat sheet, the bundled petal, a copy of a template, or imported OBJ/PLY grids (grc.importers, the same
+converters as `grc import`). A set holds two templates to blend between: the start and a wider variant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+                             QLineEdit, QPushButton, QSpinBox)
+
+from grc import GRCError, Template, load_templates
+from grc import limits
+from grc.examples import template_set_path
+from grc.importers import default_map, import_files
+
+STARTS = {"flat": "A flat sheet", "petal": "The petal example", "copy": "A copy of the current template",
+          "import": "Imported OBJ / PLY grids (one file per time step, or one grown over time)"}
+VARIANT_WIDTH = 1.4  # the second template: the first, this much wider
+
+
+def resample(points, steps: int, rows: int, cols: int) -> np.ndarray:
+    """A (T, M, N, 3) grid series interpolated linearly to (steps, rows, cols, 3)."""
+    out = np.asarray(points, float)
+    for axis, n in ((0, steps), (1, rows), (2, cols)):
+        old = out.shape[axis]
+        if old == n:
+            continue
+        u, v = np.linspace(0, 1, old), np.linspace(0, 1, n)
+        i = np.clip(np.searchsorted(u, v, side="right") - 1, 0, max(old - 2, 0))
+        if old == 1:
+            out = np.repeat(out, n, axis=axis)
+            continue
+        f = ((v - u[i]) / (u[i + 1] - u[i])).reshape([-1 if a == axis else 1 for a in range(out.ndim)])
+        out = np.take(out, i, axis=axis) * (1 - f) + np.take(out, i + 1, axis=axis) * f
+    return out
+
+
+def grown(grid, steps: int) -> np.ndarray:
+    """One grid (M, N, 3) over `steps` time steps, growing from 30 % of its size about its first row's centre."""
+    grid = np.asarray(grid, float)
+    base = grid[0].mean(axis=0)
+    sizes = np.linspace(0.3, 1.0, steps) if steps > 1 else np.ones(1)
+    return np.stack([base + (grid - base) * s for s in sizes])
+
+
+def flat_sheet(rows: int, cols: int, length=1.0, width=0.5) -> np.ndarray:
+    """A flat grid (M, N, 3): rows along +X from the origin, points across Y, centred on the midline."""
+    x = np.linspace(0, length, rows)
+    y = np.linspace(-width / 2, width / 2, cols)
+    grid = np.zeros((rows, cols, 3))
+    grid[..., 0], grid[..., 1] = x[:, None], y[None, :]
+    return grid
+
+
+def parse_values(text: str, count: int, what: str) -> np.ndarray:
+    """Comma-separated increasing numbers (`count` of them); empty: evenly spaced from 0 to 1."""
+    if not text.strip():
+        return default_map(count)
+    try:
+        values = np.array([float(v) for v in text.replace(";", ",").split(",") if v.strip()])
+    except ValueError:
+        raise GRCError(f"expected comma-separated numbers, got {text!r}", field=what) from None
+    if len(values) != count:
+        raise GRCError(f"expected {count} values (one per {'time step' if what == 'time' else 'row'}), got {len(values)}",
+                       field=what)
+    if not np.isfinite(values).all() or np.any(np.diff(values) <= 0):
+        raise GRCError("expected finite values, each larger than the one before", field=what)
+    return values
+
+
+def new_set(rows: int, cols: int, steps: int, start: str = "flat", *, template: Template | None = None,
+            files=(), time=None, morph=None, name: str = "sketch") -> list[Template]:
+    """Two templates (`name`-a and a wider `name`-b) of (steps, rows, cols) from `start` (see STARTS)."""
+    for value, what, top in ((rows, "rows", limits.MAX_ROWS), (cols, "points", limits.MAX_POINTS),
+                             (steps, "time steps", limits.MAX_TIME_STEPS)):
+        if not 2 <= value <= top:
+            raise GRCError(f"expected 2 to {top} {what}, got {value}", field=what)
+    time = default_map(steps) if time is None else np.asarray(time, float)
+    morph = default_map(rows) if morph is None else np.asarray(morph, float)
+    if start == "flat":
+        points = grown(flat_sheet(rows, cols), steps)
+    elif start in ("petal", "copy"):
+        if start == "petal":
+            template = load_templates(template_set_path()).templates[0]
+        if template is None:
+            raise GRCError("there is no template to copy; start from a flat sheet or the petal", field="start")
+        points = resample(template.points, steps, rows, cols)
+    elif start == "import":
+        imported = import_files(name, list(files))
+        points = imported.points if len(imported.points) > 1 else grown(imported.points[0], steps)
+        points = resample(points, steps, rows, cols)
+    else:
+        raise GRCError(f"expected one of {', '.join(STARTS)}, got {start!r}", field="start")
+    wide = points * [1.0, VARIANT_WIDTH, 1.0]
+    source = {"flat": "a flat sheet", "petal": "the petal example", "copy": "a copy of a template",
+              "import": "imported grids"}[start]
+    attribution = f"made in GRC Studio from {source}"
+    return [Template(f"{name}-a", time, morph, points, attribution),
+            Template(f"{name}-b", time, morph, wide, attribution + f", {VARIANT_WIDTH:g} times wider")]
+
+
+class NewSetDialog(QDialog):
+    """File > New template set…: the grid's size, its time steps and relational map, and where it starts."""
+
+    def __init__(self, current: Template | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("New template set")
+        self.current, self.files = current, []
+        form = QFormLayout(self)
+        self.rows = QSpinBox(minimum=2, maximum=limits.MAX_ROWS, value=7)
+        self.points = QSpinBox(minimum=2, maximum=limits.MAX_POINTS, value=7)
+        self.steps = QSpinBox(minimum=2, maximum=limits.MAX_TIME_STEPS, value=5)
+        self.time = QLineEdit(placeholderText="evenly spaced from 0 to 1")
+        self.morph = QLineEdit(placeholderText="evenly spaced from 0 to 1 (one value per row)")
+        self.start = QComboBox()
+        for key, text in STARTS.items():
+            self.start.addItem(text, key)
+        self.pick = QPushButton("Choose files…")
+        self.pick.clicked.connect(self._pick_files)
+        start = QHBoxLayout()
+        start.addWidget(self.start, 1)
+        start.addWidget(self.pick)
+        self.name = QLineEdit("sketch")
+        form.addRow("Rows (morph)", self.rows)
+        form.addRow("Points per row", self.points)
+        form.addRow("Time steps", self.steps)
+        form.addRow("Time values", self.time)
+        form.addRow("Relational map", self.morph)
+        form.addRow("Start from", start)
+        form.addRow("Name", self.name)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        if current is not None:
+            T, M, N = current.grid_shape
+            self.rows.setValue(M), self.points.setValue(N), self.steps.setValue(T)
+
+    def _pick_files(self):
+        files, _ = QFileDialog.getOpenFileNames(self, "Grid meshes, one per time step", "", "Grids (*.obj *.ply)")
+        if files:
+            self.files = files
+            self.start.setCurrentIndex(self.start.findData("import"))
+
+    def templates(self) -> list[Template]:
+        """The new set as chosen (GRCError with what to change)."""
+        steps, rows = self.steps.value(), self.rows.value()
+        return new_set(rows, self.points.value(), steps, self.start.currentData(), template=self.current,
+                       files=self.files, time=parse_values(self.time.text(), steps, "time"),
+                       morph=parse_values(self.morph.text(), rows, "morph"), name=self.name.text().strip() or "sketch")

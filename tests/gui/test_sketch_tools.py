@@ -1,0 +1,207 @@
+"""Sketch tools through the real widgets: proportional editing and the wheel, picking and the grab offset,
+zoom / pan / framing, box select and shift-click, G / R / S, time steps, reorder, undo per gesture."""
+
+import numpy as np
+from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt5.QtGui import QCursor, QMouseEvent, QWheelEvent
+from PyQt5.QtWidgets import QApplication
+
+def mouse_move(widget, pos, buttons=Qt.LeftButton):
+    """A mouse move to `pos` with `buttons` held (QTest's mouseMove moves the real cursor, without buttons)."""
+    QApplication.sendEvent(widget, QMouseEvent(QEvent.MouseMove, QPointF(pos), Qt.NoButton, buttons, Qt.NoModifier))
+
+
+
+def sketch_window(make_window, files, qtbot, k=0, step=4):
+    window = make_window(files[1])
+    window.tabs.setCurrentIndex(1)
+    window.sketch_panel.resize(1000, 650)
+    qtbot.wait(30)
+    window.sketch_panel.list.setCurrentRow(k)
+    window.sketch_panel.step.setValue(step)
+    return window, window.sketch_panel, window.sketch, window.doc
+
+
+def at(view, p):
+    q = view.to_screen(np.asarray(p)[list(view.axes)])
+    return QPoint(round(q.x()), round(q.y()))
+
+
+def wheel(widget, pos, steps, buttons=Qt.NoButton):
+    event = QWheelEvent(QPointF(pos), QPointF(widget.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, 120 * steps),
+                        buttons, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_proportional_drag_with_the_wheel_sizing_the_radius(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    panel.proportional.setChecked(True)
+    panel.falloff.setCurrentText("linear")
+    before = doc.templates[0].points.copy()
+    view = panel.views["front"]
+    start = at(view, sketch.grid()[4, 1])
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)
+    mouse_move(view, start + QPoint(0, -30))
+    small = doc.templates[0].points.copy()
+    radius = sketch.radius
+    wheel(view, start + QPoint(0, -30), 3, Qt.LeftButton)  # while dragging: a bigger radius
+    assert sketch.radius > radius * 1.4 and abs(panel.radius.value() - sketch.radius) < 1e-3
+    big = doc.templates[0].points.copy()
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=start + QPoint(0, -30))
+    moved_small = np.any(small != before, axis=-1).sum()
+    moved_big = np.any(big != before, axis=-1).sum()
+    assert moved_big > moved_small > 2  # neighbours follow, more of them with the bigger radius
+    d = big[4] - before[4]
+    np.testing.assert_allclose(d[4, 1], d[4, 5] * [1, -1, 1])  # mirror partner
+    assert 0 < d[3, 1, 2] < d[4, 1, 2]  # a neighbour follows part of the way
+    np.testing.assert_array_equal(big[4, :, 3, 1], before[4, :, 3, 1])  # midline stays on it
+    assert doc.undo.count() == 1  # one gesture, one undo step
+    doc.undo.undo()
+    np.testing.assert_array_equal(doc.templates[0].points, before)
+
+
+def test_grab_offset_is_kept_and_the_nearest_point_to_the_viewer_wins(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    view = panel.views["front"]  # looking along +y: of two points on one pixel, the one with lower y wins
+    grid = sketch.grid()
+    hit = view.nearest(*(lambda q: (q.x(), q.y()))(view.to_screen(grid[5, 5, [0, 2]])))
+    assert hit == (5, 1)  # the mirror partner on the near side
+    start = at(view, grid[5, 1]) + QPoint(3, 2)  # grabbed a few px off
+    before = grid[5, 1].copy()
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)
+    mouse_move(view, start + QPoint(1, 0))
+    after_tiny = doc.templates[0].points[4, 5, 1]
+    assert np.linalg.norm(after_tiny - before) < 2 * view.frame()[1] / view._scale()  # no jump to the cursor
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=start + QPoint(1, 0))
+    # hover highlights the point under the cursor
+    top = panel.views["top"]
+    mouse_move(top, at(top, sketch.grid()[3, 1]), Qt.NoButton)
+    assert sketch.hover == (3, 1)
+
+
+def test_views_zoom_pan_keep_framing_and_frame_selected(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    view = panel.views["top"]
+    p = sketch.grid()[6, 3]
+    centre = QPoint(view.width() // 2, view.height() // 2)
+    half = view.frame()[1]
+    wheel(view, centre, 2)
+    assert view.frame()[1] < half / 1.3  # zoomed in
+    a = view.to_screen(p[:2])
+    qtbot.mousePress(view, Qt.MiddleButton, pos=centre)
+    mouse_move(view, centre + QPoint(30, 10), Qt.MiddleButton)
+    qtbot.mouseRelease(view, Qt.MiddleButton, pos=centre + QPoint(30, 10))
+    b = view.to_screen(p[:2])
+    assert abs(b.x() - a.x() - 30) < 1 and abs(b.y() - a.y() - 10) < 1  # panned with the mouse
+    framing = view.frame()
+    start = at(view, sketch.grid()[3, 0])
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)
+    mouse_move(view, start + QPoint(0, 40))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=start + QPoint(0, 40))
+    assert view.frame() is framing or np.allclose(view.frame()[0], framing[0])  # kept after the edit
+    sketch.select([(0, 3)])
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_F)
+    assert view.frame()[1] < framing[1] / 3  # framed on one point
+    qtbot.keyClick(view, Qt.Key_Period, Qt.KeypadModifier)
+    assert abs(view.to_screen(sketch.grid()[0, 3, :2]).x() - view.width() / 2) < 1
+
+
+def test_box_select_shift_click_and_row_column_all(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    view = panel.views["top"]
+    grid = sketch.grid()
+    tip_rows = [at(view, grid[r, c]) for r in (5, 6) for c in range(7)]
+    x0, x1 = min(q.x() for q in tip_rows) - 3, max(q.x() for q in tip_rows) + 14
+    y0, y1 = min(q.y() for q in tip_rows) - 14, max(q.y() for q in tip_rows) + 3
+    assert view.nearest(x1, y0) is None  # the box starts on empty space, past the tip
+    qtbot.mousePress(view, Qt.LeftButton, pos=QPoint(x1, y0))
+    mouse_move(view, QPoint(x0, y1))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=QPoint(x0, y1))
+    assert {(r, c) for r in (5, 6) for c in range(7)} <= sketch.selection
+    assert all(r >= 4 for r, c in sketch.selection)
+    count = len(sketch.selection)
+    qtbot.mouseClick(view, Qt.LeftButton, Qt.ShiftModifier, at(view, grid[2, 2]))
+    assert (2, 2) in sketch.selection and len(sketch.selection) == count + 1
+    qtbot.mouseClick(view, Qt.LeftButton, Qt.ShiftModifier, at(view, grid[2, 2]))
+    assert (2, 2) not in sketch.selection
+    sketch.select([(2, 4)])
+    panel.select_row.click()
+    assert sketch.selection == {(2, c) for c in range(7)}
+    sketch.select([(2, 4)])
+    panel.select_column.click()
+    assert sketch.selection == {(r, 4) for r in range(7)}
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_A)
+    assert len(sketch.selection) == 49
+
+
+def test_g_r_s_on_the_selection_about_its_centre(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    view = panel.views["top"]
+    before = doc.templates[0].points.copy()
+    panel.select_all.click()
+    centre = before[4].reshape(-1, 3).mean(axis=0)
+    c = at(view, centre)
+    view.setFocus()
+    # S: scale by the ratio of the mouse's distances from the centre
+    view._start_modal("S", c + QPoint(60, 0))  # S pressed 60 px right of the centre
+    mouse_move(view, c + QPoint(120, 0), Qt.NoButton)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=c + QPoint(120, 0))
+    out = doc.templates[0].points[4]
+    ratio = np.linalg.norm(out - centre, axis=-1).sum() / np.linalg.norm(before[4] - centre, axis=-1).sum()
+    assert abs(ratio - 2) < 0.1
+    doc.undo.undo()
+    # R with Esc cancels; G moves by the mouse's travel
+    view._start_modal("R", c + QPoint(40, 0))
+    mouse_move(view, c + QPoint(0, -40))
+    assert np.any(doc.templates[0].points != before)
+    qtbot.keyClick(view, Qt.Key_Escape)
+    np.testing.assert_array_equal(doc.templates[0].points, before)
+    mouse_move(view, c)
+    QCursor.setPos(view.mapToGlobal(c))
+    qtbot.keyClick(view, Qt.Key_G)
+    mouse_move(view, c + QPoint(20, 0))
+    qtbot.keyClick(view, Qt.Key_Return)
+    d = doc.templates[0].points[4] - before[4]
+    assert np.allclose(d[..., 1:], 0, atol=1e-12) and np.all(d[..., 0] > 0)
+    assert doc.undo.count() == 1 and doc.undo.text(0) == "Move selection"
+
+
+def test_time_steps_fill_insert_and_time_falloff(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot, step=3)
+    before = [t.points.copy() for t in doc.templates]
+    panel.time_mode.setCurrentIndex(panel.time_mode.findData("all"))
+    view = panel.views["front"]
+    start = at(view, sketch.grid()[6, 3])
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)
+    mouse_move(view, start + QPoint(0, -40))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=start + QPoint(0, -40))
+    r, c = sketch.selected  # the point under the cursor nearest the viewer
+    lift = doc.templates[0].points[:, r, c, 2] - before[0][:, r, c, 2]
+    assert lift[3] > 0 and lift[2] > 0 and lift[4] > 0 and lift[3] > lift[2] > lift[1] and lift[3] > lift[5]
+    doc.undo.undo()
+    panel.fill.click()
+    t = doc.templates[0]
+    u = (t.time[3] - t.time[2]) / (t.time[4] - t.time[2])
+    np.testing.assert_allclose(t.points[3], (1 - u) * before[0][2] + u * before[0][4])
+    doc.undo.undo()
+    panel.insert.click()
+    assert all(t.grid_shape[0] == 8 for t in doc.templates) and sketch.step == 4
+    assert doc.templates[1].time[4] == (before and (doc.templates[1].time[3] + doc.templates[1].time[5]) / 2)
+    np.testing.assert_allclose(doc.templates[1].points[4], (before[1][3] + before[1][4]) / 2)
+    assert doc.error is None
+    doc.undo.undo()
+    assert all(t.grid_shape[0] == 7 for t in doc.templates)
+
+
+def test_reorder_templates_in_the_list(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    sketch.reorder(1, 0)
+    assert [t.name for t in doc.templates] == ["petal-b", "petal-a"]
+    assert panel.list.item(0).text().endswith("petal-b") and sketch.k == 0
+    doc.undo.undo()
+    assert [t.name for t in doc.templates] == ["petal-a", "petal-b"]
+    # dragging in the list moves the row; the set follows
+    panel.list.model().moveRow(panel.list.rootIndex(), 0, panel.list.rootIndex(), 2)
+    qtbot.waitUntil(lambda: [t.name for t in doc.templates] == ["petal-b", "petal-a"], timeout=2000)
