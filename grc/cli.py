@@ -304,6 +304,8 @@ def train(
     threads: int = typer.Option(1, help="CPU threads (one suits these small networks best)."),
     settings: list[str] = typer.Option([], "--set", help="Any other setting as KEY=VALUE, e.g. decoder_hidden=128,128 "
                                                         "(see `grc.Config`); repeatable."),
+    start: Optional[Path] = typer.Option(None, "--from", help="Fine-tune from this model's encoder and decoder "
+                                                            "(a relative of it: blend-models between them works)."),
     population: Optional[str] = typer.Option(None, help="RxC: train a toroidal grid of R x C encoder/decoder "
                                                        "pairs (Mustangs-style) and keep the best, e.g. 3x3."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run the training on a Ray cluster ('auto': the running "
@@ -319,6 +321,8 @@ def train(
     config = Config.from_preset(preset, context_dims=context_dims, seed=seed, steps=steps, batch_size=batch_size)
     config = with_settings(config, settings)
     grid = None if population is None else population_grid(population)
+    if start is not None and (grid is not None or ray is not None):
+        raise GRCError("--from fine-tunes one model here: leave out --population and --ray", field="--from")
     if ray not in (None, "auto", "local"):
         from .cluster import reachable
 
@@ -359,7 +363,8 @@ def train(
                 model, _ = train_population(template_set, config, grid, device=device, callback=callback,
                                             threads=threads)
             else:
-                model = train_model(template_set, config, device=device, callback=callback, threads=threads)
+                model = train_model(template_set, config, device=device, callback=callback, threads=threads,
+                                    start=None if start is None else load_model(start))
         save_trained(model, output)
         if grid is not None and not quiet:
             typer.echo(population_table(model.info.get("population", {})))

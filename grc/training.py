@@ -184,8 +184,12 @@ class Flat:
 
 
 def train(templates: TemplateSet, config: Config | None = None, *, device: str = "auto",
-          callback=None, threads: int | None = 1) -> GRCModel:
+          callback=None, threads: int | None = 1, start: GRCModel | None = None) -> GRCModel:
     """Train template models and the encoder/decoder on a template set; returns a GRCModel.
+
+    `start`: fine-tune from this model's encoder and decoder (`grc train --from`) instead of a random
+    initialisation; it must have the same grid and network sizes. The result's lineage names it, so
+    models fine-tuned from one parent are relatives that blend well (grc.diverge.blend).
 
     On the CPU it uses `threads` threads (None: PyTorch's default). One is the default because
     these networks are small: more threads barely help them, and on a busy machine they wait on each
@@ -199,7 +203,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            return train(templates, config, device=device, callback=callback, threads=None)
+            return train(templates, config, device=device, callback=callback, threads=None, start=start)
         finally:
             torch.set_num_threads(before)
     report = callback or (lambda progress: None)
@@ -208,14 +212,23 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
 
     _, M, N = templates.grid_shape
     sizes = layer_sizes(config, M, 3 * N)
+    if start is not None:
+        check_start(start, templates, config)
+        # a fine-tuning stays near its parent: a tenth of the learning rates (the config records them)
+        config = config.replace(lr_encoder=config.lr_encoder * FINE_TUNE_LR, lr_decoder=config.lr_decoder * FINE_TUNE_LR)
     data = Data(templates, config, dev)
 
     seconds = {}
-    template_models, template_loss = fit_templates(data, sizes["template"], config, report)
+    template_models, template_loss = fit_templates(data, sizes["template"], config, report, start)
     seconds["templates"] = clock.perf_counter() - started
     sampler = Sampler(data, template_models)
     encoder = MLP(sizes["encoder"], config.final_activation).to(dev)
     decoder = MLP(sizes["decoder"], config.final_activation).to(dev)
+    if start is not None:
+        for name, net in (("encoder", encoder), ("decoder", decoder)):
+            for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+                w.data.copy_(torch.as_tensor(start.weights[f"{name}.{i}.weight"]))
+                b.data.copy_(torch.as_tensor(start.weights[f"{name}.{i}.bias"]).reshape(b.shape))
     losses = train_relational(sampler, encoder, decoder, config, report)
     seconds["relational"] = clock.perf_counter() - started - sum(seconds.values())
     if config.refine_steps:
@@ -228,7 +241,35 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
             "seconds": round(clock.perf_counter() - started, 3),
             "phase_seconds": {k: round(v, 3) for k, v in seconds.items()}, "template_loss": template_loss,
             "losses": losses, "trained_at": clock.strftime("%Y-%m-%dT%H:%M:%S")}
+    if start is not None:
+        from .diverge.blend import lineage
+
+        info["lineage"] = lineage("fine-tune", [start])
     return GRCModel(config, templates, weights, info)
+
+
+def same_templates(model: GRCModel, templates: TemplateSet) -> bool:
+    """True when `model` was trained on exactly these templates (its template models can be kept)."""
+    a, b = model.templates, templates
+    return (len(a) == len(b) and a.grid_shape == b.grid_shape and np.array_equal(a.time, b.time)
+            and np.array_equal(a.morph, b.morph) and np.array_equal(a.points, b.points))
+
+
+FINE_TUNE_LR = 0.1  # share of the learning rates a fine-tuning (`start`) uses
+
+
+def check_start(start: GRCModel, templates: TemplateSet, config: Config) -> None:
+    """Raise GRCError unless `start`'s encoder and decoder fit a training of `templates` with `config`."""
+    if start.grid_shape[1:] != templates.grid_shape[1:]:
+        raise GRCError(f"the model's grid is {start.grid_shape[1]} rows x {start.grid_shape[2]} points; the "
+                       f"templates' is {templates.grid_shape[1]} x {templates.grid_shape[2]}", field="--from")
+    _, M, N = templates.grid_shape
+    wanted = layer_sizes(config, M, 3 * N)
+    have = layer_sizes(start.config, M, 3 * N)
+    for net in ("encoder", "decoder"):
+        if wanted[net] != have[net]:
+            raise GRCError(f"the model's {net} has layers {have[net]}, these settings make {wanted[net]} "
+                           f"(train with the model's own settings)", field="--from")
 
 
 class Data:
@@ -236,7 +277,7 @@ class Data:
 
     def __init__(self, templates: TemplateSet, config: Config, device):
         K, (T, M, N) = len(templates), templates.grid_shape
-        self.config, self.device, self.K = config, device, K
+        self.config, self.device, self.K, self.templates = config, device, K, templates
         time, morph = templates.time, templates.morph
         t, m = np.meshgrid(time, morph, indexing="ij")
         coords = np.stack([t, m], axis=-1).reshape(-1, 2)  # (T*M, 2)
@@ -266,12 +307,23 @@ def template_inputs(u: torch.Tensor, config: Config) -> torch.Tensor:
     return fourier(u) if config.template_features == "fourier" else u
 
 
-def fit_templates(data: Data, sizes, config: Config, report) -> tuple[MLP, float]:
-    """Fit all K template models at once on the grid, in float64: Adam, then L-BFGS."""
+def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | None = None) -> tuple[MLP, float]:
+    """Fit all K template models at once on the grid, in float64: Adam, then L-BFGS (from `start`'s
+    template models when it has the same templates' count and sizes: a fine-tuning)."""
     net = MLP(sizes, config.final_activation, copies=data.K).to(data.device, torch.float64)
+    if start is not None and start.weights["template.0.weight"].shape[0] == data.K:
+        for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+            if tuple(w.shape) != start.weights[f"template.{i}.weight"].shape:
+                break
+            w.data.copy_(torch.as_tensor(start.weights[f"template.{i}.weight"]))
+            b.data.copy_(torch.as_tensor(start.weights[f"template.{i}.bias"]).reshape(b.shape))
     flat = Flat(net)
     x = template_inputs(data.grid_u, config).expand(data.K, -1, -1)  # (K, T*M, features)
     total = config.template_steps + config.template_lbfgs_steps
+    if start is not None and same_templates(start, data.templates):  # the parent's template models fit them
+        loss = (flat.forward(x) - data.grid_rows).square().mean().item()
+        report(Progress("templates", total, total, loss))
+        return net.float(), loss
     scale = 2 / data.grid_rows.numel()  # the gradient of the mean squared error
 
     def error():  # forward and backward; -> the fit's errors (K, T*M, 3N)

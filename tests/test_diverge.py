@@ -7,6 +7,7 @@ import grc
 from grc.diverge.bend import Bend, Look, bent_decode, cluster_regions, clusters, load_look, select_units
 from grc.diverge.blend import blend_models, layer_names, model_id
 from grc.diverge.rewrite import falloff, rewrite
+from grc.coherence import Coherence
 
 from grc_testing import ROOT
 
@@ -164,3 +165,32 @@ def test_a_rewrite_puts_the_point_where_it_was_dropped_and_keeps_the_templates(m
     near = np.linalg.norm(edited.shape(time + 0.04 * span, blend)[point] - model.shape(time + 0.04 * span, blend)[point])
     assert 0.5 * np.linalg.norm(move) < near < 2 * np.linalg.norm(move)
     assert edited.info["lineage"]["operation"] == "rewrite"
+
+
+def test_a_model_fine_tuned_from_another_is_a_relative_that_blends(model, tmp_path):
+    from grc.cli import main
+
+    child_file = tmp_path / "child.grc"
+    settings = ["--steps", "150", "--set", "refine_steps=30", "--set", "template_steps=100",
+                "--set", "template_lbfgs_steps=30", "-q"]
+    assert main(["train", str(ROOT / "templates" / "petal"), "-o", str(child_file), "--from", str(PETAL_MODEL),
+                 *settings]) == 0
+    child = grc.load_model(child_file)
+    assert child.info["lineage"]["operation"] == "fine-tune"
+    assert child.info["lineage"]["parents"][0]["model"] == model_id(model)
+    # weight by weight, the halfway model between relatives stays near the templates; between independent
+    # trainings it is a different creature (docs/diverge.md)
+    independent_file = tmp_path / "independent.grc"
+    assert main(["train", str(ROOT / "templates" / "petal"), "-o", str(independent_file), "--seed", "5",
+                 *settings]) == 0
+    judge = Coherence.for_model(model, subdivide=1)
+
+    def novelty(other):
+        half = blend_models(model, other, 0.5)
+        return np.mean([judge.check(half.shape(t, b), t).novelty for t in model.templates.time[1:-1] for b in (0, 1)])
+
+    assert novelty(child) < 0.2 * novelty(grc.load_model(independent_file))
+    other = tmp_path / "other.grc"
+    assert main(["train", str(ROOT / "templates" / "petal"), "-o", str(other), "--from", str(PETAL_MODEL),
+                 "--set", "decoder_hidden=64,64", *settings]) == 2
+    assert not other.exists()
