@@ -6,7 +6,7 @@ a rewrite preview and the undo stack of model replacements (rewrites, model blen
 3D view and the exports show is `Beyond.grid()` = grc.shapes.shape_of(model, time, blend, look=...).
 
 The live check (Coherence.check at subdivision 2, ~1-15 ms on these machines) runs on coalesced
-timers (the shape still for 60 ms, or every 250 ms while it moves), never inside a slider move; the pad's shading (a batch of verdicts over the
+timers (once the shape has held still for 60 ms), never inside a slider move; the pad's shading (a batch of verdicts over the
 blend at this time, Coherence.verdicts, and safe_blend_ranges) runs in a background thread once
 the time holds still.
 """
@@ -28,7 +28,7 @@ from .state import BLEND_RANGE
 # never runs inside a move: once the shape has held still CHECK_STILL_MS, and while it keeps moving at
 # most every CHECK_MOVING_MS (one frame in ~30 while scrubbing pays for it).
 CHECK_STILL_MS = 60
-CHECK_MOVING_MS = 250
+CHECK_MOVING_MS = 0  # 0: no check while the shape moves (a check costs 1.5-16 ms: it showed in the frame's p95)
 BANDS_AFTER_MS = 400  # the pad's shading is computed once the time has held still this long
 BAND_STEP = 0.05  # blends of the pad's shading (two templates), as the safe range's steps
 VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c00000"}
@@ -122,7 +122,7 @@ class Beyond(QObject):
     # -- the live check ------------------------------------------------------------------------------
     def _shape_changed(self):
         self._timer.start()  # restarted: once the shape holds still
-        if not self._moving_timer.isActive():
+        if CHECK_MOVING_MS and not self._moving_timer.isActive():
             self._moving_timer.start()  # not restarted: while scrubbing it still runs every CHECK_MOVING_MS
         self._bands_timer.start()  # restarted: the shading waits until the time holds still
 
