@@ -13,6 +13,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 import grc
+from grc_testing import made_up_set
 from blender_util import requires_blender, run_blender
 from grc import bundle
 from grc.blender import RUNTIME, build_addon
@@ -23,13 +24,7 @@ from grc.shapes import builder, sweep_name, sweep_values
 TIME, BLEND, WEIGHTS = 0.8, 0.5, [0.2, 0.5, 0.3]
 
 
-def template_set(K, T=4, M=5, N=6) -> grc.TemplateSet:
-    """K made-up templates on a T x M x N grid that differ in width and curl."""
-    t, m, p = np.meshgrid(np.linspace(0, 1, T), np.linspace(0, 1, M), np.linspace(-0.5, 0.5, N), indexing="ij")
-    return grc.TemplateSet([
-        grc.Template(f"t{k}", np.linspace(0, 1, T), np.linspace(0, 1, M), np.stack(
-            [m * (1 + 0.5 * t), p * (0.4 + 0.3 * k + 0.2 * t), 0.3 * (1 + k) * t * m**2 + 0.1 * p**2], axis=-1))
-        for k in range(K)])
+template_set = made_up_set
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 import grc
+from grc_testing import made_up_set
 from blender_util import requires_blender, run_blender
 from grc.blender import build_addon
 from grc.cli import main
@@ -31,12 +32,8 @@ CHECKS = [(0.7, 0.4), (1.0, 1.0), (0.6, 3.0), (1.0, -2.5)]  # (time, blend) whos
 
 
 def template_set(K=2, T=4, M=5, N=6) -> grc.TemplateSet:
-    """Made-up templates on a T x M x N grid whose points are all distinct (so UVs can be matched by position)."""
-    t, m, p = np.meshgrid(np.linspace(0, 1, T), np.linspace(0, 1, M), np.linspace(-0.5, 0.5, N), indexing="ij")
-    return grc.TemplateSet([
-        grc.Template(f"t{k}", np.linspace(0, 1, T), np.linspace(0, 1, M), np.stack(
-            [0.2 + m * (1 + 0.5 * t), p * (0.4 + 0.3 * k + 0.2 * t), 0.3 * (1 + k) * t * m**2 + 0.1 * p**2], axis=-1))
-        for k in range(K)])
+    """Made-up templates whose points are all distinct (so UVs can be matched by position)."""
+    return made_up_set(K, T, M, N, shift=0.2)
 
 
 SCRIPT = r"""

@@ -280,24 +280,29 @@ def select_units(model: GRCModel, layer: int, units) -> np.ndarray:
     return np.flatnonzero(labels == int(units["cluster"]))
 
 
-def activation_samples(model: GRCModel, layer: int, seed: int = 0) -> np.ndarray:
-    """Each unit's activation over samples of (time, morph, context): (samples, units).
+def explored_inputs(model: GRCModel, mixes: int, low: float, high: float, seed: int = 0):
+    """Decoder inputs over the shapes a user explores: (time, morph, context), each (S, ...).
 
-    Times and morph values on an even grid over the map; contexts from every template's trace and
-    from seeded random blends of them, extrapolating too (weights in [-0.5, 1.5]).
+    Times and morph values on an even CLUSTER_SAMPLES grid over the map; contexts from every template's
+    trace and from `mixes` seeded blends of them, each weight drawn in [low, high] (extrapolating too).
     """
     T = np.linspace(model.templates.time[0], model.templates.time[-1], CLUSTER_SAMPLES)
     M = np.linspace(model.templates.morph[0], model.templates.morph[-1], CLUSTER_SAMPLES)
     traces = model.traces(T, M)  # (K, T, M, C)
     K = len(traces)
-    rng = np.random.default_rng(seed)
-    mixes = rng.uniform(-0.5, 1.5, size=(4, K))
-    mixes /= mixes.sum(axis=1, keepdims=True)
+    weights = np.random.default_rng(seed).uniform(low, high, size=(mixes, K))
+    weights /= weights.sum(axis=1, keepdims=True)
     mean = traces.mean(axis=0)
-    contexts = np.concatenate([traces, mean + np.tensordot(mixes - 1 / K, traces - mean, axes=1)])  # (K+4, T, M, C)
+    contexts = np.concatenate([traces, mean + np.tensordot(weights - 1 / K, traces - mean, axes=1)])
     t, m = np.meshgrid(T, M, indexing="ij")
     t, m = np.broadcast_to(t, contexts.shape[:-1]).ravel(), np.broadcast_to(m, contexts.shape[:-1]).ravel()
-    x = decoder_features(model._normalize(t, m), contexts.reshape(-1, model.context_dims), model.config.decoder_features)
+    return t, m, contexts.reshape(-1, model.context_dims)
+
+
+def activation_samples(model: GRCModel, layer: int, seed: int = 0) -> np.ndarray:
+    """Each unit's activation over the explored inputs (4 seeded blends in [-0.5, 1.5]): (samples, units)."""
+    t, m, contexts = explored_inputs(model, 4, -0.5, 1.5, seed)
+    x = decoder_features(model._normalize(t, m), contexts, model.config.decoder_features)
     for i, (w, b) in enumerate(model._layers["decoder"][:layer + 1]):
         x = elu(x @ w + b)
     return x

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import GRCError
 from ..limits import MAX_COORDINATE, number
 from ..model import GRCModel, decoder_features, elu
+from .bend import explored_inputs
 from .blend import lineage
 
 FALLOFFS = ("smooth", "sphere", "linear", "constant")
@@ -78,17 +79,8 @@ def feature_covariance(model: GRCModel) -> np.ndarray:
     cached = model.__dict__.get("_feature_covariance")
     if cached is not None:
         return cached
-    T = np.linspace(model.templates.time[0], model.templates.time[-1], 9)
-    M = np.linspace(model.templates.morph[0], model.templates.morph[-1], 9)
-    traces = model.traces(T, M)  # (K, T, M, C)
-    K = len(traces)
-    mixes = np.random.default_rng(0).uniform(-1.0, 2.0, size=(8, K))
-    mixes /= mixes.sum(axis=1, keepdims=True)
-    mean = traces.mean(axis=0)
-    contexts = np.concatenate([traces, mean + np.tensordot(mixes - 1 / K, traces - mean, axes=1)])
-    t, m = np.meshgrid(T, M, indexing="ij")
-    t, m = np.broadcast_to(t, contexts.shape[:-1]).ravel(), np.broadcast_to(m, contexts.shape[:-1]).ravel()
-    sample = features(model, t, m, contexts.reshape(-1, model.context_dims))
+    t, m, contexts = explored_inputs(model, 8, -1.0, 2.0, seed=0)
+    sample = features(model, t, m, contexts)
     covariance = sample.T @ sample / len(sample) + 1e-9 * np.eye(sample.shape[1])
     model.__dict__["_feature_covariance"] = covariance
     return covariance
