@@ -61,19 +61,25 @@ class BendRow(QWidget):
         layout.addLayout(bottom)
         self.regions = []
         self.frequency = 1.0  # oscillate / warp frequency (a loaded look's; 1 otherwise)
+        # a shown bend's exact values (a loaded look's, a gallery shape's), kept until the user changes that
+        # control: the widgets round (strength to 1/STRENGTH_STEPS, amount to 2 decimals) and list only
+        # the usual units, and a look must come back exactly as it was given
+        self.exact = {}
         self._fill_ops()
         if bend is not None:
             self.set_bend(bend)
-        self.layer.currentIndexChanged.connect(lambda i: (self._fill_ops(), self.panel.changed()))
-        for w in (self.op, self.units):
-            w.currentIndexChanged.connect(lambda i: self.panel.changed())
-        self.amount.valueChanged.connect(lambda v: self.panel.changed())
+        self.layer.currentIndexChanged.connect(lambda i: (self.exact.pop("units", None), self._fill_ops(),
+                                                          self.panel.changed()))
+        self.op.currentIndexChanged.connect(lambda i: self.panel.changed())
+        self.units.currentIndexChanged.connect(lambda i: (self.exact.pop("units", None), self.panel.changed()))
+        self.amount.valueChanged.connect(lambda v: (self.exact.pop("amount", None), self.panel.changed()))
         self.strength.valueChanged.connect(self._strength_moved)
         self.units.highlighted.connect(self._hovered)
         self.units.activated.connect(lambda i: self.panel.highlight(None))  # the list closed
         self.remove.clicked.connect(lambda: self.panel.remove_row(self))
 
     def _strength_moved(self, value):
+        self.exact.pop("strength", None)
         self.strength_label.setText(f"{value / STRENGTH_STEPS:.2f}")
         self.panel.changed()
 
@@ -113,6 +119,8 @@ class BendRow(QWidget):
     def units_value(self):
         if isinstance(self.layer_value(), str):
             return "all"
+        if "units" in self.exact:
+            return self.exact["units"]
         i = self.units.currentIndex()
         if i <= 0:
             return "all"
@@ -121,8 +129,9 @@ class BendRow(QWidget):
         return {"cluster": i - 2, "clusters": CLUSTERS, "seed": 0}
 
     def bend(self) -> Bend:
-        return Bend(self.op.currentText(), self.layer_value(), self.units_value(), float(self.amount.value()),
-                    self.frequency, self.strength.value() / STRENGTH_STEPS)
+        return Bend(self.op.currentText(), self.layer_value(), self.units_value(),
+                    self.exact.get("amount", float(self.amount.value())), self.frequency,
+                    self.exact.get("strength", self.strength.value() / STRENGTH_STEPS))
 
     def set_bend(self, b: Bend):
         """Show a bend (a loaded look's)."""
@@ -132,6 +141,7 @@ class BendRow(QWidget):
         self.op.setCurrentText(b.op)
         units = b.units
         if isinstance(units, dict) and "fraction" in units:
+            self.units.setItemText(1, f"random {units['fraction'] * 100:.0f} %")
             self.units.setCurrentIndex(1)
         elif isinstance(units, dict) and "cluster" in units:
             self.units.setCurrentIndex(2 + int(units["cluster"]))
@@ -140,7 +150,8 @@ class BendRow(QWidget):
         self.amount.setValue(b.amount)
         self.frequency = b.frequency
         self.strength.setValue(int(round(b.strength * STRENGTH_STEPS)))
-        self.strength_label.setText(f"{self.strength.value() / STRENGTH_STEPS:.2f}")
+        self.strength_label.setText(f"{b.strength:.2f}")
+        self.exact = {"units": b.units, "amount": float(b.amount), "strength": float(b.strength)}
 
 
 class BendPanel(QGroupBox):

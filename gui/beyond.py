@@ -105,6 +105,10 @@ class Beyond(QObject):
     def active_look(self):
         return self.look if self.look is not None and self.look.bends else None
 
+    def show_look(self, look):
+        """Put a look in the Bend panel (its bends as rows) and apply it: the Gallery opens shapes so."""
+        self.window.bend_panel.set_look(look)
+
     def set_look(self, look):
         self.look = look
         self._bands_for = None
@@ -197,9 +201,12 @@ class Beyond(QObject):
 
             reach = min(-BLEND_RANGE[0], BLEND_RANGE[1] - 1)
             safe = safe_range(broken_at, BAND_STEP, reach)
-        if generation == self._generation:
-            self.bands_ready.emit(dict(model=model, time=time, alphas=alphas, codes=codes,
-                                       novelty=np.concatenate(novelty), safe=safe))
+        bands = dict(model=model, time=time, alphas=alphas, codes=codes, novelty=np.concatenate(novelty), safe=safe)
+        try:
+            if generation == self._generation:
+                self.bands_ready.emit(bands)
+        except RuntimeError:  # the window closed meanwhile (its Qt object is gone): no one to tell
+            pass
 
     def _bands_arrived(self, bands):
         if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
@@ -258,5 +265,6 @@ def install(window) -> Beyond:
         view.fit_if_outside()
 
     beyond.checked.connect(follow)
+    window.gallery.looks = beyond
     window.tabs.currentChanged.connect(lambda i: beyond._shape_changed())
     return beyond

@@ -1,8 +1,10 @@
 """The Gallery tab: a quality-diversity search (grc.diverge.search) run in the background, its
 archive filling as thumbnails laid out by descriptor (arch across, cup up).
 
-Hovering a thumbnail shows its novelty and verdict; a click opens the shape in Explore (its time,
-blend and path; its look's bends when the Explore state takes a look); "Keep" bookmarks it (saved
+The genome varies the blend, the context path and the strengths of a look's bends: the look in the
+Bend panel when it has bends (so an artist's own bends are searched), else a default look (scale and
+oscillate each hidden layer, grc.diverge.search.Space). Hovering a thumbnail shows its novelty and
+verdict; a click opens the shape in Explore (its time, blend, path, and its look in the Bend panel); "Keep" bookmarks it (saved
 beside the model as `<model>.kept.json`); "Make template" adds it to the template set
 (grc.shapes.keep_as_template, its lineage naming the model and the genome); "More like this" searches
 among the children of the chosen shape.
@@ -282,6 +284,9 @@ class GalleryPanel(QWidget):
         self.archive = None  # the finished search's Archive
         self.kept: list[dict] = []
         self.errors: list[str] = []
+        # Explore's look: `active_look()` -> Look | None and `show_look(Look)` (the Bend panel, wired by
+        # the main window); None: no looks here, the genomes vary blend and path only
+        self.looks = None
 
         self.budget = QSpinBox(minimum=64, maximum=100000, singleStep=500, value=2000)
         self.seed = QSpinBox(minimum=0, maximum=99999, value=0)
@@ -331,11 +336,11 @@ class GalleryPanel(QWidget):
         return self.state.model
 
     def look(self) -> Look:
-        """The default search look when the Explore state can show a look; else no bends (every shape the
-        gallery shows is then exactly the one Explore opens)."""
-        if hasattr(self.state, "set_look"):
-            return Space.for_model(self.model, self.state.time).look
-        return Look([], name="none")
+        """The look whose bend strengths the search varies: Explore's own when it has bends, else the
+        default search look; without Explore's looks, no bends (blend and path only)."""
+        if self.looks is None:
+            return Look([], name="none")
+        return self.looks.active_look() or Space.for_model(self.model, self.state.time).look
 
     @property
     def running(self) -> bool:
@@ -434,15 +439,14 @@ class GalleryPanel(QWidget):
         return space.context(genome) - space.model.context(space.time, genome.weights, space.model.templates.morph)
 
     def open_genome(self, genome: Genome, space: Space):
-        """Set the Explore state to the genome's shape: time, blend, path (and look, when it takes one)."""
+        """Set Explore to the genome's shape: time, blend, path and look (the Bend panel shows its bends)."""
         state, model = self.state, space.model
         state.set_time(space.time)
         state.set_blend(genome.weights)
         state.set_path(self.pad_path(space.context(genome), model.templates.morph, state.pad_morph(),
                                      state.blend_context(state.pad_morph())))
-        look = self.look_of(genome, space)
-        if hasattr(state, "set_look"):
-            state.set_look(look)
+        if self.looks is not None:
+            self.looks.show_look(self.look_of(genome, space) or Look([]))
 
     @staticmethod
     def pad_path(target, morph, pad, blend_path) -> np.ndarray:

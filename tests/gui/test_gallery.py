@@ -49,13 +49,30 @@ def test_a_click_opens_the_elites_exact_shape_in_explore(window, qtbot):
     qtbot.mouseClick(gallery.grid, Qt.LeftButton, pos=QPoint(int(rect.center().x()), int(rect.center().y())))
     assert gallery.grid.selected == cell
     window.draw_now()
-    shown = window.state.grid()
+    assert len(gallery.space.look.bends) >= 2  # the genome varies bend strengths too
+    strengths = [row.bend().strength for row in window.bend_panel.rows]
+    np.testing.assert_allclose(strengths, tile.genome.strengths)  # the Bend panel shows the shape's look
+    shown = window.beyond.grid()  # the shape Explore shows, through its look
     size = np.ptp(tile.grid.reshape(-1, 3), axis=0).max()
     assert np.abs(shown - tile.grid).max() < 1e-9 * size  # the same shape (to rounding)
     s = window.state
     expected = builder(window.doc.model, None, s.subdivide, s.thickness, s.petals).build(tile.grid).vertices
     assert np.abs(window.view.vertices() - expected).max() < 1e-5 * size  # what the 3D view draws
     assert abs(window.state.time - gallery.space.time) < 1e-12
+
+
+def test_the_search_varies_the_artists_own_bends(window, qtbot):
+    from grc.diverge.bend import Bend
+
+    window.bend_panel.add_bend(Bend("offset", 0, {"fraction": 0.5, "seed": 3}, amount=0.4, strength=1.0))
+    gallery = searched(window, qtbot)
+    assert [b.op for b in gallery.space.look.bends] == ["offset"]  # the look in the Bend panel, not the default
+    strengths = {round(float(t.genome.strengths[0]), 6) for t in gallery.grid.tiles.values()}
+    assert len(strengths) > 3  # the elites differ in that bend's strength
+    tile = max(gallery.grid.tiles.values(), key=lambda t: t.novelty)
+    gallery.open_cell(next(c for c, t in gallery.grid.tiles.items() if t is tile))
+    assert [r.bend().op for r in window.bend_panel.rows] == ["offset"]
+    np.testing.assert_allclose(window.beyond.grid(), tile.grid, atol=1e-9)
 
 
 def test_make_template_keep_and_more_like_this(window, qtbot, files):
