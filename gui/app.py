@@ -29,12 +29,13 @@ from .export_panel import FORMATS, ExportPanel
 from .sketch import SKETCH_KEYS, SketchPanel, SketchState
 from .state import Document, ExploreState
 from .train_panel import TrainPanel, quality_config
+from .undo import History
 from .view3d import KEYS_3D, ShapeView
 
 TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
-    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo a template edit"),
+    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo the last template edit, rewrite or model blend"),
     ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
     ("Ctrl+Shift+N / Ctrl+K", "New template set… / Keep Explore's shape as a template"),
 ] + KEYS_3D + SKETCH_KEYS
@@ -131,10 +132,12 @@ class MainWindow(QMainWindow):
         e.screenshot.clicked.connect(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
+        self.explore_panel.keep.clicked.connect(self.keep_as_template)
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
         from .beyond import install as install_beyond
 
         self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
+        self.history.add(self.beyond.undo)  # Ctrl+Z undoes a rewrite or a model blend as it does a template edit
         self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -159,12 +162,9 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
-        undo = self.doc.undo.createUndoAction(self, "Undo")
-        undo.setShortcut(QKeySequence.Undo)
-        redo = self.doc.undo.createRedoAction(self, "Redo")
-        redo.setShortcuts([QKeySequence.Redo, QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        edit.addAction(undo)
-        edit.addAction(redo)
+        self.history = History([self.doc.undo], self)  # + Beyond's model changes, once it is installed
+        edit.addAction(self.history.undo_action)
+        edit.addAction(self.history.redo_action)
         templates = self.menuBar().addMenu("&Templates")
         for text, key, slot in (("New template set…", "Ctrl+Shift+N", self._ask_new_set),
                                 ("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template)):
@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
 
     def keep_as_template(self):
         """Explore's shape as a new template of the set (Templates > Keep as template); then edit it in Sketch."""
-        if self.sketch.keep_from_explore(self.state):
+        if self.sketch.keep_from_explore(self.state, look=self.beyond.active_look()):
             self.tabs.setCurrentIndex(TABS.index("sketch"))
             self.statusBar().showMessage(f"Kept as template {self.doc.templates[-1].name}: edit it, then train", 8000)
 

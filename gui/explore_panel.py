@@ -185,8 +185,12 @@ class ExplorePanel(QWidget):
         self.reset_path.clicked.connect(lambda: state.set_path(None))
         self.dim = QSpinBox(prefix="context value ", minimum=0)
         self.dim.valueChanged.connect(self.pad.set_dim)
+        self.keep = QPushButton("Keep as template", toolTip="Add this shape (blend or drawn path, and the look), at "
+                                "every time step, to the template set as a new template; then edit it in "
+                                "Sketch and retrain (Ctrl+K)")
         tools.addWidget(self.draw)
         tools.addWidget(self.reset_path)
+        tools.addWidget(self.keep)
         tools.addStretch(1)
         tools.addWidget(self.dim)
         pad_layout.addWidget(self.pad, 1)

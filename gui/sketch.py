@@ -248,7 +248,7 @@ class SketchState(QObject):
         self.set(k=len(doc.templates) - 1)
         return True
 
-    def keep_from_explore(self, state) -> bool:
+    def keep_from_explore(self, state, look=None) -> bool:
         """Explore's shape (blend, drawn path, look) at every time step as a new template (grc.shapes.keep_as_template),
         its lineage saying what it came from; one undo step. False without a model."""
         from grc.shapes import keep_as_template
@@ -263,7 +263,7 @@ class SketchState(QObject):
             morph, pad = model.templates.morph, state.pad_morph()
             offsets = np.stack([np.interp(morph, pad, state.offsets[:, c]) for c in range(state.offsets.shape[1])], axis=1)
         name = unique_name([t.name for t in doc.templates], "kept")
-        kept = keep_as_template(model, name, state.blend, context_offsets=offsets, look=getattr(state, "look", None))
+        kept = keep_as_template(model, name, state.blend, context_offsets=offsets, look=look)
         if doc.templates and doc.templates[0].grid_shape != kept.grid_shape:  # the set was reshaped since training
             base = doc.templates[0]
             kept = Template(name, base.time, base.morph, resample(kept.points, *base.grid_shape), kept.attribution,

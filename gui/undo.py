@@ -1,0 +1,80 @@
+"""One Undo / Redo for the whole app over several undo stacks, in the order things were done.
+
+The template set's edits (Document.undo) and the model's replacements (rewrites, model blends:
+Beyond.undo) live on separate stacks: a model change must not mark the template set unsaved, and
+saving the set marks only its own stack clean. Edit > Undo (Ctrl+Z) undoes whichever of them was done
+last, and Redo (Ctrl+Shift+Z, Ctrl+Y) redoes the earliest undone, as one history would.
+
+Each command is stamped with a running number when it enters its stack (the stack's indexChanged
+right after a push), so the order needs no bookkeeping of its own: undo takes the stack whose next
+command to undo has the highest stamp, redo the one whose next command to redo has the lowest.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from PyQt5 import sip
+from PyQt5.QtCore import QObject, pyqtSlot
+from PyQt5.QtGui import QKeySequence
+from PyQt5.QtWidgets import QAction, QUndoStack
+
+_stamps = itertools.count(1)
+
+
+class History(QObject):
+    def __init__(self, stacks: list[QUndoStack], parent=None):
+        super().__init__(parent)
+        self.stacks = []
+        self.undo_action = QAction("Undo", self, shortcut=QKeySequence.Undo, triggered=self.undo)
+        self.redo_action = QAction("Redo", self, triggered=self.redo)
+        keys = [QKeySequence(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+        self.redo_action.setShortcuts([k for i, k in enumerate(keys) if k not in keys[:i]])  # each once (Redo may be either)
+        for stack in stacks:
+            self.add(stack)
+        self._update()
+
+    def add(self, stack: QUndoStack):
+        self.stacks.append(stack)
+        stack.indexChanged.connect(self._changed)  # a bound slot: disconnected when either side goes
+        self._update()
+
+    @staticmethod
+    def _stamp(command) -> int:
+        return getattr(command, "stamp", 0)
+
+    @pyqtSlot(int)
+    def _changed(self, index: int):
+        stack = self.sender()
+        top = stack.command(stack.index() - 1) if stack.index() > 0 else None
+        if top is not None and not hasattr(top, "stamp"):
+            top.stamp = next(_stamps)  # just pushed
+        self._update()
+
+    def _live(self) -> list[QUndoStack]:
+        return [s for s in self.stacks if not sip.isdeleted(s)]  # a closing window deletes them one by one
+
+    def next_undo(self) -> QUndoStack | None:
+        ready = [s for s in self._live() if s.canUndo()]
+        return max(ready, key=lambda s: self._stamp(s.command(s.index() - 1)), default=None)
+
+    def next_redo(self) -> QUndoStack | None:
+        ready = [s for s in self._live() if s.canRedo()]
+        return min(ready, key=lambda s: self._stamp(s.command(s.index())), default=None)
+
+    def undo(self):
+        stack = self.next_undo()
+        if stack is not None:
+            stack.undo()
+
+    def redo(self):
+        stack = self.next_redo()
+        if stack is not None:
+            stack.redo()
+
+    def _update(self):
+        for action, stack, word in ((self.undo_action, self.next_undo(), "Undo"),
+                                    (self.redo_action, self.next_redo(), "Redo")):
+            action.setEnabled(stack is not None)
+            text = "" if stack is None else (stack.undoText() if word == "Undo" else stack.redoText())
+            action.setText(f"{word} {text}".strip())

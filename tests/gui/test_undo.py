@@ -1,0 +1,59 @@
+"""One history for Ctrl+Z: template edits and model changes (rewrites, model blends) undo in the order
+they were made, by the keyboard, and Explore's "Keep as template" button keeps the shape as shown."""
+
+import numpy as np
+from PyQt5.QtCore import Qt
+
+from grc.diverge.bend import Bend, Look
+from grc.diverge.rewrite import rewrite
+from grc.shapes import keep_as_template
+from gui.app import TABS
+
+TIME = 0.8
+
+
+def key(window, qtbot, k, modifiers=Qt.ControlModifier):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window.tabs, k, modifiers)
+
+
+def test_ctrl_z_undoes_template_edits_and_model_changes_in_the_order_made(window, qtbot):
+    state, doc = window.state, window.doc
+    state.set_time(TIME)
+    state.set_blend(0.5)
+    original = doc.model
+    templates = list(doc.templates)
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")  # 1: a model change
+    assert doc.model is rewritten
+    window.tabs.setCurrentIndex(TABS.index("explore"))
+    qtbot.mouseClick(window.explore_panel.keep, Qt.LeftButton)  # 2: a template edit, from Explore
+    assert len(doc.templates) == len(templates) + 1
+    assert window.history.undo_action.text() == f"Undo Keep as template {doc.templates[-1].name}"
+
+    key(window, qtbot, Qt.Key_Z)  # undoes 2 only
+    assert [t.name for t in doc.templates] == [t.name for t in templates] and doc.model is rewritten
+    key(window, qtbot, Qt.Key_Z)  # then 1
+    assert doc.model is original
+    assert not window.history.undo_action.isEnabled()
+    key(window, qtbot, Qt.Key_Y)  # redo 1 first
+    assert doc.model is rewritten and len(doc.templates) == len(templates)
+    key(window, qtbot, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)  # then 2 (Ctrl+Shift+Z)
+    assert len(doc.templates) == len(templates) + 1
+
+
+def test_keep_as_template_button_keeps_the_shape_with_its_look(window, qtbot):
+    state, doc = window.state, window.doc
+    state.set_time(TIME)
+    state.set_blend(1.3)
+    look = Look([Bend("scale", 0, {"fraction": 0.5, "seed": 1}, amount=1.7, strength=0.8)])
+    window.bend_panel.set_look(look)
+    window.tabs.setCurrentIndex(TABS.index("explore"))
+    qtbot.mouseClick(window.explore_panel.keep, Qt.LeftButton)
+    kept = doc.templates[-1]
+    expected = keep_as_template(doc.model, kept.name, 1.3, look=window.beyond.active_look())
+    np.testing.assert_allclose(kept.points, expected.points, atol=1e-9)
+    bare = keep_as_template(doc.model, kept.name, 1.3)
+    assert np.abs(kept.points - bare.points).max() > 1e-3  # the look is in it
+    assert window.tabs.currentIndex() == TABS.index("sketch")  # then edit it
