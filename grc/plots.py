@@ -173,3 +173,53 @@ def plot_map(model: GRCModel, path, *, blends=(-1.0, 3.0), step: float = 0.1, ti
         fig.savefig(tmp, format=path.suffix.lstrip(".").lower())
     plt.close(fig)
     return path
+
+
+def plot_shape_rows(rows, path, *, title: str = "", subdivide: int = 2, view=(22.0, -62.0)) -> Path:
+    """Write a PNG/SVG/PDF of shapes in rows, each drawn as its subdivided surface coloured by verdict
+    (grc.coherence's colours), every panel from the same camera and at the same scale, so sizes compare
+    and no shape leaves its panel. `rows`: [(row label, [(caption, grid (M, N, 3), verdict), ...]), ...]."""
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    from .coherence import VERDICTS
+    from .mesh import grid_faces, subdivision_operator, triangulate
+
+    path, plt = _map_figure(path)
+    if not rows or not rows[0][1]:
+        raise GRCError("expected at least one shape", field="rows")
+    M, N = np.asarray(rows[0][1][0][1]).shape[:2]
+    operator = subdivision_operator(M, N, subdivide) if subdivide else None
+    R, P = ((M - 1) * 2 ** subdivide + 1, (N - 1) * 2 ** subdivide + 1) if subdivide else (M, N)
+    triangles = triangulate(grid_faces(R, P))
+
+    def surface(grid):
+        flat = np.asarray(grid, float).reshape(-1, 3)
+        return flat if operator is None else operator @ flat
+
+    surfaces = [[surface(g) for _, g, _ in shapes] for _, shapes in rows]
+    every = np.concatenate([s for row in surfaces for s in row])
+    low, high = every.min(axis=0), every.max(axis=0)
+    pad = 0.02 * (high - low).max()
+    low, high = low - pad, high + pad  # one box around every shape: equal scale on every axis and panel
+    columns = max(len(shapes) for _, shapes in rows)
+    fig = plt.figure(figsize=(3.0 * columns, 2.9 * len(rows) + 0.5))
+    for r, ((label, shapes), row_surfaces) in enumerate(zip(rows, surfaces)):
+        for c, ((caption, _, verdict), points) in enumerate(zip(shapes, row_surfaces)):
+            ax = fig.add_subplot(len(rows), columns, r * columns + c + 1, projection="3d")
+            color = VERDICT_COLORS[VERDICTS.index(verdict)] if verdict in VERDICTS else "#9e9e9e"
+            mesh = Poly3DCollection(points[triangles], facecolors=color, edgecolors=color, linewidths=0.1,
+                                    shade=True)
+            ax.add_collection3d(mesh)
+            for axis, set_lim in enumerate((ax.set_xlim, ax.set_ylim, ax.set_zlim)):
+                set_lim(low[axis], high[axis])
+            ax.set_box_aspect(tuple(high - low), zoom=1.25)
+            ax.view_init(*view)
+            ax.set_axis_off()
+            ax.set_title(f"{label}\n{caption}: {verdict}" if c == 0 else f"\n{caption}: {verdict}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=110)
+    plt.close(fig)
+    return path

@@ -158,7 +158,7 @@ class BendPanel(QGroupBox):
     """Bends chained into a look, with a meter; Load / Save look."""
 
     def __init__(self, beyond, parent=None):
-        super().__init__("Bend (network bending: the decoder changed between its layers)", parent)
+        super().__init__("Bend (network bending: the decoder changed between layers)", parent)
         self.beyond = beyond
         self.rows: list[BendRow] = []
         self.rows_box = QVBoxLayout()

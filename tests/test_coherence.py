@@ -234,3 +234,24 @@ def test_plot_map_writes_a_picture(petal_model, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(GRCError, match="png"):
         plot_map(petal_model, tmp_path / "map.jpg")
+
+
+def test_a_row_of_shapes_is_drawn_whole_and_in_its_verdicts_colours(petal_model, tmp_path):
+    from PIL import Image
+
+    from grc.plots import VERDICT_COLORS, plot_shape_rows
+
+    coherence = Coherence.for_model(petal_model, subdivide=1)
+    shapes = [(f"blend {b:g}", petal_model.shape(0.8, b), coherence.verdict(petal_model.shape(0.8, b), 0.8))
+              for b in (0.5, 3.0)]
+    path = plot_shape_rows([("model", shapes)], tmp_path / "row.png", subdivide=1)
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    width = image.shape[1]
+    for (_, _, verdict), half in zip(shapes, (image[:, :width // 2], image[:, width // 2:])):
+        target = np.array([int(VERDICT_COLORS[VERDICTS.index(verdict)][i:i + 2], 16) for i in (1, 3, 5)])
+        near = np.abs(half - target).max(axis=2) < 60  # the shaded surface stays near its colour
+        assert near.sum() > 500  # the shape is drawn in its verdict's colour
+        ys, xs = np.nonzero(near)
+        assert ys.min() > 0 and xs.min() > 0 and ys.max() < half.shape[0] - 1 and xs.max() < half.shape[1] - 1  # whole
+    with pytest.raises(GRCError, match="png"):
+        plot_shape_rows([("model", shapes)], tmp_path / "row.jpg")
