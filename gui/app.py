@@ -457,9 +457,13 @@ class MainWindow(QMainWindow):
         """True when there are no unsaved edits (templates, a trained model), or the user saved or discarded them."""
         if not self._confirm_templates():
             return False
+        return self._confirm_model("The model shown is not saved. Save it first?")
+
+    def _confirm_model(self, question: str) -> bool:
+        """True when the model shown is saved (or headless), or the user saved it or let it go."""
         if not self.model_unsaved or self.headless:
             return True
-        answer = QMessageBox.question(self, "Unsaved trained model", "The trained model is not saved. Save it first?",
+        answer = QMessageBox.question(self, "Unsaved model", question,
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         if answer == QMessageBox.Save:
             return self._ask_save_model_as()
@@ -516,6 +520,9 @@ class MainWindow(QMainWindow):
             config = self.train_config or quality_config(self.train_panel.quality.currentText())
         except GRCError as e:
             self.error(str(e), "Cannot train")
+            return False
+        if ask and not self._confirm_model("The model shown is not saved (a rewrite, a model blend or a training "
+                                           "kept in memory); the training will replace it. Save it first?"):
             return False
         target = self.model_target()
         if target is None and ask and not self.headless:  # a bundled example: ask where the new model goes

@@ -57,3 +57,16 @@ def test_keep_as_template_button_keeps_the_shape_with_its_look(window, qtbot):
     bare = keep_as_template(doc.model, kept.name, 1.3)
     assert np.abs(kept.points - bare.points).max() > 1e-3  # the look is in it
     assert window.tabs.currentIndex() == TABS.index("sketch")  # then edit it
+
+
+def test_training_asks_before_it_replaces_an_unsaved_rewrite(window, dialogs):
+    from PyQt5.QtWidgets import QMessageBox
+
+    original = window.doc.model
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")
+    assert window.model_unsaved
+    dialogs["answers"].append(QMessageBox.Cancel)
+    assert not window.start_training()  # cancelled: nothing starts, the rewrite stays
+    assert "will replace it" in dialogs["question"][-1][1]
+    assert window.doc.model is rewritten and not window.training.running
