@@ -141,7 +141,7 @@ class ShapeView(QWidget):
         self.show_grid = False
         self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
         self.on_escape = None  # Esc in the view: cancels a drag under way (enable_point_dragging sets it)
-        self._picking = None  # (sketch, active, drag) once enable_point_dragging is called
+        self._picking = []  # (target, active, drag) of each enable_point_dragging (Sketch; Explore's Rewrite)
         self._only_our_keys()
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
         self._posted = False  # a DRAW_EVENT is on its way
@@ -473,11 +473,15 @@ class ShapeView(QWidget):
 
     def _update_pick_marks(self, grid):
         """The hovered point's ring and the proportional-editing radius around what is grabbed (or hovered)."""
-        picking = self._picking
-        if picking is None or self.surface is None:
+        picking = [p for p in self._picking if hasattr(p[0], "hover") and p[1]()]
+        if self.surface is None:
             return
-        sketch, active, drag = picking
-        show = active() and grid is not None
+        if not picking:
+            self.hover_actor.SetVisibility(False)
+            self.radius_actor.SetVisibility(False)
+            return
+        sketch, active, drag = picking[0]
+        show = grid is not None
         M, N = np.asarray(grid).shape[:2] if grid is not None else (0, 0)
 
         def valid(p):
@@ -519,18 +523,21 @@ class ShapeView(QWidget):
         self.radius_actor.SetVisibility(False)
 
     def enable_point_dragging(self, sketch, active):
-        """In Sketch (`active()`), the 3D view picks and drags grid points as the 2D views do.
+        """While `active()`, the 3D view picks and drags the grid points of `sketch.grid()` as the 2D views do.
 
         A left press on a grid point (the one under the cursor nearest the viewer, PICK_HIT / PICK_PX)
-        grabs it, shift- or ctrl-click toggles it in the selection; the drag moves it by the cursor's
-        motion in the plane through the point facing the camera (the grab offset is kept: no jump), with
-        the selection, proportional falloff and mirror of gui.sketch.SketchState, one undo step per drag.
-        The point under the cursor is highlighted; while dragging, the wheel sizes the falloff radius
-        and Esc puts the points back. A press away from every point turns the camera as usual.
+        grabs it; the drag moves it by the cursor's motion in the plane through the point facing the
+        camera (the grab offset is kept: no jump) through `sketch.drag_to`, begin_drag / end_drag making
+        it one undo step. A press away from every point turns the camera as usual.
+        With gui.sketch.SketchState (Sketch) also: shift- or ctrl-click toggles a point in the selection,
+        a drag moves the selection with its falloff and mirror, the point under the cursor is ringed
+        (sketch.hover), the wheel sizes the falloff radius while dragging and Esc puts the points back.
+        `sketch` needs grid, set, begin_drag, drag_to and end_drag (gui.rewrite.RewriteDrag has just those).
         """
         iren = self.plotter.iren.interactor
         drag = {}
-        self._picking = (sketch, active, drag)
+        self._picking.append((sketch, active, drag))
+        editing = hasattr(sketch, "select")  # SketchState: selection, hover, falloff, cancel
 
         def swallow(tag):
             iren.GetCommand(tag).SetAbortFlag(1)
@@ -549,28 +556,30 @@ class ShapeView(QWidget):
             if hit is None:
                 return
             swallow(tags["press"])
-            if iren.GetShiftKey() or iren.GetControlKey():
+            if not editing:
+                sketch.set(selected=hit)
+            elif iren.GetShiftKey() or iren.GetControlKey():
                 sketch.select([hit], toggle=True)
                 return
-            if hit not in sketch.selection:
+            elif hit not in sketch.selection:
                 sketch.select([hit])
             else:
                 sketch.set(selected=hit, selection=sketch.selection)
             depth = self.display_points(grid[hit][None])[0, 2]
-            drag.update(point=hit, depth=depth, start=self.display_to_world(x, y, depth))
-            sketch.hover = None
+            drag.update(point=hit, depth=depth, start=self.display_to_world(x, y, depth), grabbed=grid[hit].copy())
+            if editing:
+                sketch.hover = None
             sketch.begin_drag()
 
         def move(obj, event):
             x, y = iren.GetEventPosition()
             if not drag:
-                grid = sketch.grid()
-                if active() and grid is not None and QApplication.mouseButtons() == Qt.NoButton:  # not turning the camera
-                    set_hover(self.pick_point(grid, x, y))
+                if editing and active() and QApplication.mouseButtons() == Qt.NoButton:  # not turning the camera
+                    grid = sketch.grid()
+                    set_hover(None if grid is None else self.pick_point(grid, x, y))
                 return
-            row, point = drag["point"]
             motion = self.display_to_world(x, y, drag["depth"]) - drag["start"]
-            sketch.drag_to(row, point, sketch.base_points()[sketch.step, row, point] + motion)
+            sketch.drag_to(*drag["point"], drag["grabbed"] + motion)
             swallow(tags["move"])
 
         def release(obj, event):
@@ -582,20 +591,18 @@ class ShapeView(QWidget):
         def wheel(obj, event):
             if not drag:
                 return
-            if sketch.proportional:
+            if editing and sketch.proportional:
                 sketch.set_radius(sketch.radius * 1.15 ** (1 if event == "MouseWheelForwardEvent" else -1))
             swallow(tags[event])  # no zoom while dragging: the drag's plane is the camera's
 
         def leave(obj, event):
-            if not drag and active() and sketch.hover is not None:
+            if editing and not drag and active() and sketch.hover is not None:
                 set_hover(None)
 
         def cancel():
-            if drag:
+            if drag and editing:
                 drag.clear()
                 sketch.cancel_drag()
-                return True
-            return False
 
         tags = {"press": iren.AddObserver("LeftButtonPressEvent", press, 10.0),
                 "move": iren.AddObserver("MouseMoveEvent", move, 10.0),
@@ -603,4 +610,5 @@ class ShapeView(QWidget):
                 "leave": iren.AddObserver("LeaveEvent", leave, 10.0)}
         for event in ("MouseWheelForwardEvent", "MouseWheelBackwardEvent"):
             tags[event] = iren.AddObserver(event, wheel, 10.0)
-        self.on_escape = cancel
+        if editing:
+            self.on_escape = cancel
