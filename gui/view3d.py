@@ -19,7 +19,7 @@ from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
-from vtkmodules.vtkRenderingCore import vtkFollower, vtkPolyDataMapper
+from vtkmodules.vtkRenderingCore import vtkFollower, vtkPolyDataMapper, vtkRenderer
 
 from grc.mesh import MeshBuilder
 
@@ -142,6 +142,7 @@ class ShapeView(QWidget):
         self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
         self.on_escape = None  # Esc in the view: cancels a drag under way (enable_point_dragging sets it)
         self._picking = []  # (target, active, drag) of each enable_point_dragging (Sketch; Explore's Rewrite)
+        self._overlay = None  # a renderer drawn over the scene: the grabbed and hovered points, the falloff radius
         self._only_our_keys()
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
         self._posted = False  # a DRAW_EVENT is on its way
@@ -230,6 +231,7 @@ class ShapeView(QWidget):
         self.grid_mesh.Modified()
         self._update_selected(selected)
         self._update_pick_marks(grid)
+        self._overlay.SetDraw(any(a.GetVisibility() for a in (self.selected_actor, self.hover_actor, self.radius_actor)))
         if remade and self._broken_request is not None:
             self._apply_broken()  # the same quads on the new faces (a new subdivision, petals, thickness)
         return mesh
@@ -476,6 +478,7 @@ class ShapeView(QWidget):
         picking = [p for p in self._picking if hasattr(p[0], "hover") and p[1]()]
         if self.surface is None:
             return
+        self._overlay.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
         if not picking:
             self.hover_actor.SetVisibility(False)
             self.radius_actor.SetVisibility(False)
@@ -502,8 +505,18 @@ class ShapeView(QWidget):
             self.radius_actor.SetVisibility(False)
 
     def _make_pick_actors(self):
-        """The hover ring (a hollow-looking larger point) and the falloff radius (a circle that faces the camera)."""
+        """The hover ring (a larger see-through point) and the falloff radius (a circle that faces the camera),
+        with the grabbed point moved onto a layer drawn over the scene: seen even where the surface hides them."""
         p = self.plotter
+        if self._overlay is None:
+            self._overlay = vtkRenderer()
+            self._overlay.SetLayer(1)
+            self._overlay.InteractiveOff()
+            p.ren_win.SetNumberOfLayers(max(2, p.ren_win.GetNumberOfLayers()))
+            p.ren_win.AddRenderer(self._overlay)
+        self._overlay.RemoveAllViewProps()
+        self._overlay.SetActiveCamera(p.renderer.GetActiveCamera())
+        self._overlay.SetDraw(False)  # (nothing to draw over the scene: no pass at all)
         self.hover_mesh = pv.PolyData(np.zeros((1, 3)))
         self.hover_actor = p.add_points(self.hover_mesh, color=HOVER, point_size=20, render_points_as_spheres=True,
                                         opacity=0.55, name="hover", reset_camera=False)
@@ -519,8 +532,10 @@ class ShapeView(QWidget):
         self.radius_actor.GetProperty().SetLineWidth(1.5)
         self.radius_actor.GetProperty().SetLighting(False)
         self.radius_actor.PickableOff()
-        p.add_actor(self.radius_actor, name="falloff-radius", reset_camera=False)
         self.radius_actor.SetVisibility(False)
+        for actor in (self.selected_actor, self.hover_actor, self.radius_actor):
+            p.renderer.RemoveActor(actor)
+            self._overlay.AddActor(actor)
 
     def enable_point_dragging(self, sketch, active):
         """While `active()`, the 3D view picks and drags the grid points of `sketch.grid()` as the 2D views do.
