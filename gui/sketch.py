@@ -354,6 +354,7 @@ class GridView2D(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)  # paints every pixel: Qt need not paint the widgets beneath first
         self._drag = None  # (row, point, grab offset in world units along the view's axes)
         self._box = None  # (start QPointF, current QPointF, add)
         self._pan = None  # last QPointF of a middle drag
