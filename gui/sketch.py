@@ -461,7 +461,7 @@ class GridView2D(QWidget):
             p.setPen(QPen(QColor("#ff6000"), 2))
             p.drawEllipse(self.to_screen(grid[s.hover][[a, b]]), 8, 8)
         # the proportional-editing radius, around what is grabbed (or hovered)
-        around = s.selected if (self._drag or self._modal) else s.hover
+        around = s.selected if (self._drag or self._modal or s.dragging) else s.hover  # (s.dragging: in the 3D view)
         if s.proportional and around is not None:
             p.setBrush(Qt.NoBrush)
             p.setPen(QPen(QColor("#a0a0a0"), 1, Qt.DashLine))

@@ -490,12 +490,13 @@ class ShapeView(QWidget):
         def valid(p):
             return p is not None and p[0] < M and p[1] < N
 
-        hover = sketch.hover if show and not drag and valid(sketch.hover) else None
+        dragging = bool(drag) or getattr(sketch, "dragging", False)  # here or in a 2D view
+        hover = sketch.hover if show and not dragging and valid(sketch.hover) else None
         self.hover_actor.SetVisibility(hover is not None)
         if hover is not None:
             self.hover_mesh.points[:] = np.asarray(grid, float)[hover][None]
             self.hover_mesh.Modified()
-        around = sketch.selected if drag else hover
+        around = sketch.selected if dragging else hover
         if show and sketch.proportional and valid(around):
             self.radius_actor.SetCamera(self.plotter.renderer.GetActiveCamera())
             self.radius_actor.SetPosition(*np.asarray(grid, float)[around])
