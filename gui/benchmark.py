@@ -36,6 +36,7 @@ import grc
 
 FRAMES = 300  # moves measured (and as many bare renders)
 WARMUP = 2  # untimed steps before each
+SETTLE = 0.5  # s: the event loop runs this long after the switch to Sketch before the drag starts
 
 
 def percentiles(samples) -> tuple[float, float]:
@@ -146,9 +147,10 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
     window.tabs.setCurrentIndex(TABS.index("sketch"))
     settings = dict(proportional=sketch.proportional, mirror=sketch.mirror, step=sketch.step, falloff=sketch.falloff)
     sketch.set(step=step, proportional=True, mirror=True, falloff="smooth", selected=None)
-    for _ in range(5):
-        app.processEvents()
     window.draw_now()
+    settled = clock.perf_counter() + SETTLE
+    while clock.perf_counter() < settled:  # what the switch to Sketch started (actors remade, smoothed frames)
+        app.processEvents()
     undo_count = window.doc.undo.count()
     at = top.to_screen(sketch.grid()[row, point][list(top.axes)])
     rendered = []
