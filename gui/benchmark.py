@@ -10,6 +10,10 @@ Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> 
 - baseline: bare renders of the same scene in a plain pyvista window of the same size beside the
   app, right after the frames: the same surface, camera and colours, replaying the shapes (points
   and normals) the app drew, one render per frame; `frame - baseline` is what the app adds;
+- sketch-drag: in Sketch, one step of a drag of a grid point in the top view with proportional
+  editing on (smooth falloff, mirror), each until its pixels are drawn: the move's handlers, the
+  3D view's draw of the edited template and the repaint of the three 2D views (issue 12: a drag with
+  falloff redraws within the budget of a slider move; printed next to `frame`, same run, same size);
 - frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
 
@@ -23,7 +27,7 @@ import itertools
 import time as clock
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QEvent, Qt, QTimer
+from PyQt5.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PyQt5.QtGui import QMouseEvent
 from PyQt5.QtWidgets import QApplication
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -32,6 +36,7 @@ import grc
 
 FRAMES = 300  # moves measured (and as many bare renders)
 WARMUP = 2  # untimed steps before each
+SETTLE = 0.5  # s: the event loop runs this long after the switch to Sketch before the drag starts
 
 
 def percentiles(samples) -> tuple[float, float]:
@@ -105,6 +110,81 @@ def app_frames(window):
     finally:
         view.rendered.disconnect()
         pad.painted.disconnect()
+
+
+class Painted(QObject):
+    """Counts paint events of the widgets it watches."""
+
+    def __init__(self, widgets):
+        super().__init__()
+        self.widgets, self.count = list(widgets), set()
+        for w in self.widgets:
+            w.installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Paint:
+            self.count.add(obj)
+        return False
+
+    def remove(self):
+        for w in self.widgets:
+            w.removeEventFilter(self)
+
+
+def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
+    """Moves of a drag with falloff in Sketch's top view, each timed until the 3D view has drawn and the
+    three 2D views have repainted (and one more turn of the event loop). Returns the seconds of each move.
+
+    The point is grabbed before the clock starts; the moves go 6 px up and down about where it was
+    grabbed; the drag is let go and undone afterwards (the template is as it was).
+    """
+    from .app import TABS
+
+    app, view, sketch = QApplication.instance(), window.view, window.sketch
+    views = window.sketch_panel.views
+    top = views["top"]
+    tab = window.tabs.currentIndex()
+    window.tabs.setCurrentIndex(TABS.index("sketch"))
+    settings = dict(proportional=sketch.proportional, mirror=sketch.mirror, step=sketch.step, falloff=sketch.falloff)
+    sketch.set(step=step, proportional=True, mirror=True, falloff="smooth", selected=None)
+    window.draw_now()
+    settled = clock.perf_counter() + SETTLE
+    while clock.perf_counter() < settled:  # what the switch to Sketch started (actors remade, smoothed frames)
+        app.processEvents()
+    undo_count = window.doc.undo.count()
+    at = top.to_screen(sketch.grid()[row, point][list(top.axes)])
+    rendered = []
+    view.rendered.connect(lambda: rendered.append(1))
+    painted = Painted(views.values())
+    times = []
+    try:
+        mouse(top, QEvent.MouseButtonPress, at)
+        for i in range(WARMUP + n):
+            to = QPointF(at.x() + (i % 5 - 2) * 2, at.y() + (6 if i % 2 else -6))
+            move = QMouseEvent(QEvent.MouseMove, to, Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
+            rendered.clear()
+            painted.count.clear()
+            start = clock.perf_counter()
+            QApplication.sendEvent(top, move)
+            while not (rendered and len(painted.count) == len(views)):
+                app.processEvents()
+                if clock.perf_counter() - start > 5:
+                    raise RuntimeError("a sketch drag move drew nothing within 5 s")
+            app.processEvents()
+            times.append(clock.perf_counter() - start)
+        QApplication.sendEvent(top, QMouseEvent(QEvent.MouseButtonRelease, to, Qt.LeftButton, Qt.NoButton,
+                                                Qt.NoModifier))
+    finally:
+        view.rendered.disconnect()
+        painted.remove()
+        if window.doc.undo.count() > undo_count:  # the drag (one undo step): undone
+            window.doc.undo.undo()
+        sketch.set(**settings)
+        window.tabs.setCurrentIndex(tab)
+        for _ in range(5):
+            app.processEvents()
+        window.draw_now()
+    return times[WARMUP:]
 
 
 def bare_plotter(view, size):
@@ -210,6 +290,8 @@ def run(window):
     frame, baseline = side_by_side(window)
     print(line("frame", frame, f"viewport {size[0]}x{size[1]}"), flush=True)
     print(line("baseline", baseline, f"viewport {size[0]}x{size[1]}"), flush=True)
+    print(line("sketch-drag", sketch_drag_frames(window), f"viewport {size[0]}x{size[1]}, top view, falloff on"),
+          flush=True)
     view.setFixedSize(640, 400)
     for _ in range(10):
         app.processEvents()

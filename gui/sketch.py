@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen, QPolygonF
+from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                              QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
@@ -19,6 +19,7 @@ from .sketch_edit import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, inse
 from grc import Template
 
 from .state import Document, copy_template
+from .view3d import SMOOTH_AFTER_MS
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
 AXES = "xyz"
@@ -320,6 +321,16 @@ def unique_name(names, base):
     return f"{base}-{i}"
 
 
+def polygon(xy) -> QPolygonF:
+    """A QPolygonF of (n, 2) screen points, written straight into its memory."""
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
+    poly = QPolygonF(len(xy))
+    buffer = poly.data()
+    buffer.setsize(xy.nbytes)
+    np.frombuffer(buffer, np.float64)[:] = xy.ravel()
+    return poly
+
+
 class GridView2D(QWidget):
     """One orthographic view of the edited grid (top: x-y, front: x-z, side: y-z).
 
@@ -344,12 +355,16 @@ class GridView2D(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)  # paints every pixel: Qt need not paint the widgets beneath first
         self._drag = None  # (row, point, grab offset in world units along the view's axes)
         self._box = None  # (start QPointF, current QPointF, add)
         self._pan = None  # last QPointF of a middle drag
         self._modal = None  # G / R / S: (kind, start QPointF)
         self._frame = None  # (centre (2,), half extent) of the world box shown
         self._framed_for = None
+        self._cache = None  # (key, QPixmap) of _background
+        self._smooth_now = False  # the next paint is antialiased even during a gesture (it stood still)
+        self._smooth_timer = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self._smooth)
         sketch.changed.connect(self.update)
         sketch.doc.templates_changed.connect(self.update)
 
@@ -414,25 +429,25 @@ class GridView2D(QWidget):
 
     # -- drawing -----------------------------------------------------------------------------------
     def paintEvent(self, event):
+        """The still parts come from a cached picture (_background); the edited step is drawn over it.
+
+        During a drag only the edited time step moves (unless the edit carries to other steps), so a
+        move repaints the current grid, the marks and the midline over one blit of the cache. Like the
+        3D view, a gesture under way is drawn without antialiasing (a third of a 2D view's paint) and
+        drawn once more, smooth, once it has stood still for SMOOTH_AFTER_MS.
+        """
         p = QPainter(self)
-        p.setRenderHint(QPainter.Antialiasing)
-        p.fillRect(self.rect(), QColor("#fbfbfd"))
-        p.setPen(QColor("#3070c0") if self.hasFocus() else QColor("#888888"))
-        p.drawRect(self.rect().adjusted(0, 0, -1, -1))
-        a, b = self.axes
-        p.setFont(QFont(p.font().family(), 8))
+        p.drawPixmap(0, 0, self._background())
         s = self.sketch
-        mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "") if self._modal else ""
-        extra = f"  · {mode}: click to confirm, Esc to cancel" if mode else ""
-        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, f"{self.view} ({AXES[a]} → , {AXES[b]} ↑){extra}")
         grid = s.grid()
         if grid is None:
             return
-        t = s.doc.templates[s.k]
-        # the neighbouring time steps, faint, for context
-        for step in (s.step - 1, s.step + 1):
-            if 0 <= step < len(t.points):
-                self._draw_grid(p, t.points[step][..., [a, b]], QColor(180, 180, 200), 1, 0)
+        a, b = self.axes
+        sharp = s.dragging and not self._smooth_now
+        self._smooth_now = False
+        if sharp:
+            self._smooth_timer.start()  # (again)
+        p.setRenderHint(QPainter.Antialiasing, not sharp)
         self._draw_grid(p, grid[..., [a, b]], QColor("#304060"), 1.5, 3.2)
         # midline
         if s.mirror and 1 in self.axes:
@@ -455,7 +470,7 @@ class GridView2D(QWidget):
             p.setPen(QPen(QColor("#ff6000"), 2))
             p.drawEllipse(self.to_screen(grid[s.hover][[a, b]]), 8, 8)
         # the proportional-editing radius, around what is grabbed (or hovered)
-        around = s.selected if (self._drag or self._modal) else s.hover
+        around = s.selected if (self._drag or self._modal or s.dragging) else s.hover  # (s.dragging: in the 3D view)
         if s.proportional and around is not None:
             p.setBrush(Qt.NoBrush)
             p.setPen(QPen(QColor("#a0a0a0"), 1, Qt.DashLine))
@@ -466,19 +481,56 @@ class GridView2D(QWidget):
             p.setPen(QPen(QColor("#3070c0"), 1, Qt.DashLine))
             p.drawRect(QRectF(self._box[0], self._box[1]).normalized())
 
+    def _smooth(self):
+        self._smooth_now = True
+        self.update()
+
+    def _background(self) -> QPixmap:
+        """The view without the edited time step: background, border, title, the neighbouring time steps
+        (faint, for context). Drawn again only when one of those (or the framing, size, focus) changed."""
+        s = self.sketch
+        a, b = self.axes
+        mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "") if self._modal else ""
+        extra = f"  · {mode}: click to confirm, Esc to cancel" if mode else ""
+        title = f"{self.view} ({AXES[a]} → , {AXES[b]} ↑){extra}"
+        neighbours = []
+        if s.grid() is not None:
+            t = s.doc.templates[s.k]
+            neighbours = [t.points[step][..., [a, b]] for step in (s.step - 1, s.step + 1) if 0 <= step < len(t.points)]
+        frame = self.frame() if s.grid() is not None else None
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), ratio, self.hasFocus(), title,
+               None if frame is None else (tuple(frame[0]), frame[1]), [n.tobytes() for n in neighbours])
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        pixmap = QPixmap(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.fillRect(self.rect(), QColor("#fbfbfd"))
+        p.setPen(QColor("#3070c0") if self.hasFocus() else QColor("#888888"))
+        p.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        p.setFont(QFont(p.font().family(), 8))
+        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, title)
+        for ab in neighbours:
+            self._draw_grid(p, ab, QColor(180, 180, 200), 1, 0)
+        p.end()
+        self._cache = (key, pixmap)
+        return pixmap
+
     def _draw_grid(self, p, ab, color, width, radius):
-        """Rows and columns as polylines, points as dots; the screen positions computed at once (numpy)."""
+        """Rows and columns as polylines, points as round dots; the screen positions computed at once (numpy)
+        and written straight into the polygons (no QPointF per point)."""
         (center, half), s = self.frame(), self._scale()
         cx, cy = self.width() / 2, (self.height() + 16) / 2
         xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
         p.setPen(QPen(color, width))
         p.setBrush(Qt.NoBrush)
         for line in list(xy) + list(xy.transpose(1, 0, 2)):
-            p.drawPolyline(QPolygonF([QPointF(x, y) for x, y in line]))
-        if radius:
-            p.setBrush(color)
-            for x, y in xy.reshape(-1, 2):
-                p.drawEllipse(QPointF(x, y), radius, radius)
+            p.drawPolyline(polygon(line))
+        if radius:  # a dot of `radius` outlined by a pen of `width`: one round point of that diameter
+            p.setPen(QPen(color, 2 * radius + width, Qt.SolidLine, Qt.RoundCap))
+            p.drawPoints(polygon(xy.reshape(-1, 2)))
 
     # -- picking -----------------------------------------------------------------------------------
     def screen_points(self, grid) -> np.ndarray:

@@ -4,7 +4,7 @@
 
 Real X events (xdotool) on a copy of the bundled petal: duplicate a template, switch proportional editing
 on (O), carry edits to later time steps, drag the tip while sizing the radius with the wheel, widen the
-petal, start a new set from nothing. Prints what changed, and fails if an undo does not restore it.
+petal, drag a point in the 3D view, start a new set from nothing. Prints what changed, and fails if an undo does not restore it.
 """
 
 from __future__ import annotations
@@ -119,7 +119,41 @@ def main(out="docs/images") -> int:
     if not np.array_equal(doc.templates[k].points, after):
         print("redo did not bring the edit back", file=sys.stderr)
         return 1
-    # 3. a new set from nothing: the dialog, then a flat sheet growing over time
+    # 3. in the 3D view: hover rings a point, a drag moves it by the cursor's motion (grab offset kept) with
+    # the same falloff, the wheel sizes the radius; one undo step
+    view = window.view
+    widget = view.plotter.interactor  # the Qt widget VTK draws into
+    row, point = 4, 0
+
+    def on_screen_3d():
+        grid = sketch.grid()
+        x, y, depth = view.display_points(grid)[row * grid.shape[1] + point]
+        ratio = widget.devicePixelRatioF()
+        g = widget.mapToGlobal(QPoint(round(x / ratio), round(widget.height() - 1 - y / ratio)))
+        return g.x(), g.y()
+
+    x, y = on_screen_3d()
+    xdo("mousemove", x + 20, y + 20)
+    xdo("mousemove", x + 5, y + 2)  # 5 px off the point: it is ringed, a press takes it
+    shot("studio-sketch-3d-hover.png")
+    xdo("mousedown", 1)
+    for d in (8, 16, 24, 32, 40):
+        xdo("mousemove", x + 5 - d, y + 2 - d // 2)
+    xdo("click", 5)
+    shot("studio-sketch-3d-drag.png")
+    xdo("mouseup", 1)
+    pump(0.3)
+    window.draw_now()
+    nx, ny = on_screen_3d()
+    print(f"3D drag: the cursor moved (-40, -20) px, the point ({nx - x}, {ny - y}) px; undo steps: {doc.undo.count()}")
+    if abs(nx - x + 40) > 2 or abs(ny - y + 20) > 2:
+        print("the point did not follow the cursor's motion in the 3D view", file=sys.stderr)
+        return 1
+    xdo("key", "ctrl+z")
+    if not np.array_equal(doc.templates[k].points, after):
+        print("undo did not take the 3D drag back", file=sys.stderr)
+        return 1
+    # 4. a new set from nothing: the dialog, then a flat sheet growing over time
     dialog = NewSetDialog(doc.templates[k], window)
     dialog.steps.setValue(5)
     dialog.show()

@@ -15,10 +15,11 @@ import numpy as np
 import pyvista as pv
 import vtkmodules.qt
 from PyQt5.QtCore import QCoreApplication, QEvent, Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
+from vtkmodules.vtkRenderingCore import vtkFollower, vtkPolyDataMapper, vtkRenderer
 
 from grc.mesh import MeshBuilder
 
@@ -45,11 +46,15 @@ GRID = "#304060"
 SELECTED = "#ffb000"
 BROKEN = "#d01010"  # faces of a broken shape (crossing itself or folded), Beyond's live check
 REGION = "#20a0ff"  # grid points a hovered bend cluster acts on
+HOVER = "#ff6000"  # the grid point under the cursor (Sketch), as the 2D views ring it
+PICK_HIT = 4  # px: grid points this near the cursor all count as under it; the one nearest the viewer is picked
+PICK_PX = 12  # px: else the nearest point this near (gui.sketch.GridView2D.HIT / PICK)
 FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge (normalised device units)
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
-KEYS_3D = [("R (3D view)", "Frame the shape again (all of time)")]
+KEYS_3D = [("R (3D view)", "Frame the shape again (all of time)"),
+           ("Esc (3D view, Sketch)", "Cancel the drag of a grid point under way")]
 DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending request", posted to the view
 
 
@@ -135,6 +140,9 @@ class ShapeView(QWidget):
         self.options = dict(subdivide=2, petals=1, thickness=0.0)
         self.show_grid = False
         self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
+        self.on_escape = None  # Esc in the view: cancels a drag under way (enable_point_dragging sets it)
+        self._picking = []  # (target, active, drag) of each enable_point_dragging (Sketch; Explore's Rewrite)
+        self._overlay = None  # a renderer drawn over the scene: the grabbed and hovered points, the falloff radius
         self._only_our_keys()
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
         self._posted = False  # a DRAW_EVENT is on its way
@@ -151,6 +159,8 @@ class ShapeView(QWidget):
             if event == "CharEvent" and iren.GetKeySym() in ("r", "R") and self.on_reset_key is not None:
                 self.on_reset_key()
                 self.render()
+            if event == "KeyPressEvent" and iren.GetKeySym() == "Escape" and self.on_escape is not None:
+                self.on_escape()
             iren.GetCommand(tags[event]).SetAbortFlag(1)
 
         for event in ("CharEvent", "KeyPressEvent", "KeyReleaseEvent"):
@@ -220,6 +230,8 @@ class ShapeView(QWidget):
         self.surface.Modified()
         self.grid_mesh.Modified()
         self._update_selected(selected)
+        self._update_pick_marks(grid)
+        self._overlay.SetDraw(any(a.GetVisibility() for a in (self.selected_actor, self.hover_actor, self.radius_actor)))
         if remade and self._broken_request is not None:
             self._apply_broken()  # the same quads on the new faces (a new subdivision, petals, thickness)
         return mesh
@@ -264,6 +276,7 @@ class ShapeView(QWidget):
         self.region_actor = p.add_points(self.region_mesh, color=REGION, point_size=12,
                                          render_points_as_spheres=True, name="region", reset_camera=False)
         self.region_actor.SetVisibility(False)
+        self._make_pick_actors()
         self._camera = camera
 
     def _update_selected(self, selected):
@@ -416,48 +429,173 @@ class ShapeView(QWidget):
         self._smooth_timer.stop()
         self.plotter.close()
 
-    # -- dragging grid points in 3D (Sketch) ------------------------------------------------------------
-    def enable_point_dragging(self, sketch, active):
-        """In Sketch (`active()`), a left press near a grid point grabs it; it moves in the plane facing
-        the camera. Elsewhere the mouse turns the camera as usual."""
-        iren = self.plotter.iren.interactor
+    # -- picking and dragging grid points in 3D (Sketch) ------------------------------------------------
+    def display_points(self, grid) -> np.ndarray:
+        """Where grid points are drawn: (P, 3) display x, y (device pixels from the bottom left, as VTK's
+        event positions) and depth (0 at the near plane, 1 at the far one: smaller is nearer the viewer)."""
         renderer = self.plotter.renderer
-        drag = {}
+        width, height = renderer.GetSize()
+        x0, y0 = renderer.GetOrigin()
+        aspect = renderer.GetTiledAspectRatio()
+        matrix = renderer.GetActiveCamera().GetCompositeProjectionTransformMatrix(aspect, 0, 1)
+        m = np.array([[matrix.GetElement(i, j) for j in range(4)] for i in range(4)])
+        v = np.asarray(grid, float).reshape(-1, 3)
+        clip = v @ m[:, :3].T + m[:, 3]  # (P, 4)
+        w = np.where(np.abs(clip[:, 3]) < 1e-12, 1e-12, clip[:, 3])
+        view = clip[:, :3] / w[:, None]
+        return np.stack([x0 + (view[:, 0] + 1) * width / 2, y0 + (view[:, 1] + 1) * height / 2, view[:, 2]], axis=1)
 
-        def display_points(grid):
-            out = []
-            for x, y, z in grid.reshape(-1, 3):
-                renderer.SetWorldPoint(x, y, z, 1.0)
-                renderer.WorldToDisplay()
-                out.append(renderer.GetDisplayPoint())
-            return np.array(out)
+    def display_to_world(self, x, y, depth) -> np.ndarray:
+        """The world point drawn at display (x, y) and `depth` (display_points' units)."""
+        renderer = self.plotter.renderer
+        renderer.SetDisplayPoint(x, y, depth)
+        renderer.DisplayToWorld()
+        w = np.array(renderer.GetWorldPoint())
+        return w[:3] / w[3]
+
+    def pick_point(self, grid, x, y):
+        """The grid point (row, point) under display (x, y) nearest the viewer, or None (gui.sketch.GridView2D.nearest).
+
+        Points within PICK_HIT px all count as under the cursor (mirror partners, points behind one
+        another); of those the nearest the viewer wins; else the nearest within PICK_PX px.
+        """
+        screen = self.display_points(grid)
+        d = np.hypot(screen[:, 0] - x, screen[:, 1] - y)
+        ratio = self.devicePixelRatioF()
+        in_front = (screen[:, 2] >= 0) & (screen[:, 2] <= 1)  # between the near and far planes
+        under = np.flatnonzero((d <= PICK_HIT * ratio) & in_front)
+        if len(under):
+            i = int(under[np.argmin(screen[under, 2])])
+        else:
+            d = np.where(in_front, d, np.inf)
+            i = int(np.argmin(d))
+            if not d[i] <= PICK_PX * ratio:
+                return None
+        return divmod(i, np.asarray(grid).shape[1])
+
+    def _update_pick_marks(self, grid):
+        """The hovered point's ring and the proportional-editing radius around what is grabbed (or hovered)."""
+        picking = [p for p in self._picking if hasattr(p[0], "hover") and p[1]()]
+        if self.surface is None:
+            return
+        self._overlay.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
+        if not picking:
+            self.hover_actor.SetVisibility(False)
+            self.radius_actor.SetVisibility(False)
+            return
+        sketch, active, drag = picking[0]
+        show = grid is not None
+        M, N = np.asarray(grid).shape[:2] if grid is not None else (0, 0)
+
+        def valid(p):
+            return p is not None and p[0] < M and p[1] < N
+
+        dragging = bool(drag) or getattr(sketch, "dragging", False)  # here or in a 2D view
+        hover = sketch.hover if show and not dragging and valid(sketch.hover) else None
+        self.hover_actor.SetVisibility(hover is not None)
+        if hover is not None:
+            self.hover_mesh.points[:] = np.asarray(grid, float)[hover][None]
+            self.hover_mesh.Modified()
+        around = sketch.selected if dragging else hover
+        if show and sketch.proportional and valid(around):
+            self.radius_actor.SetCamera(self.plotter.renderer.GetActiveCamera())
+            self.radius_actor.SetPosition(*np.asarray(grid, float)[around])
+            self.radius_actor.SetScale(sketch.radius)
+            self.radius_actor.SetVisibility(True)
+        else:
+            self.radius_actor.SetVisibility(False)
+
+    def _make_pick_actors(self):
+        """The hover ring (a larger see-through point) and the falloff radius (a circle that faces the camera),
+        with the grabbed point moved onto a layer drawn over the scene: seen even where the surface hides them."""
+        p = self.plotter
+        if self._overlay is None:
+            self._overlay = vtkRenderer()
+            self._overlay.SetLayer(1)
+            self._overlay.InteractiveOff()
+            p.ren_win.SetNumberOfLayers(max(2, p.ren_win.GetNumberOfLayers()))
+            p.ren_win.AddRenderer(self._overlay)
+        self._overlay.RemoveAllViewProps()
+        self._overlay.SetActiveCamera(p.renderer.GetActiveCamera())
+        self._overlay.SetDraw(False)  # (nothing to draw over the scene: no pass at all)
+        self.hover_mesh = pv.PolyData(np.zeros((1, 3)))
+        self.hover_actor = p.add_points(self.hover_mesh, color=HOVER, point_size=20, render_points_as_spheres=True,
+                                        opacity=0.55, name="hover", reset_camera=False)
+        self.hover_actor.SetVisibility(False)
+        angle = np.linspace(0, 2 * np.pi, 73)[:-1]
+        circle = pv.PolyData(np.stack([np.cos(angle), np.sin(angle), np.zeros_like(angle)], axis=1))
+        circle.lines = np.r_[len(angle) + 1, np.arange(len(angle)), 0]
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputData(circle)
+        self.radius_actor = vtkFollower()  # turns to face the camera, wherever it is
+        self.radius_actor.SetMapper(mapper)
+        self.radius_actor.GetProperty().SetColor(0.45, 0.45, 0.45)
+        self.radius_actor.GetProperty().SetLineWidth(1.5)
+        self.radius_actor.GetProperty().SetLighting(False)
+        self.radius_actor.PickableOff()
+        self.radius_actor.SetVisibility(False)
+        for actor in (self.selected_actor, self.hover_actor, self.radius_actor):
+            p.renderer.RemoveActor(actor)
+            self._overlay.AddActor(actor)
+
+    def enable_point_dragging(self, sketch, active):
+        """While `active()`, the 3D view picks and drags the grid points of `sketch.grid()` as the 2D views do.
+
+        A left press on a grid point (the one under the cursor nearest the viewer, PICK_HIT / PICK_PX)
+        grabs it; the drag moves it by the cursor's motion in the plane through the point facing the
+        camera (the grab offset is kept: no jump) through `sketch.drag_to`, begin_drag / end_drag making
+        it one undo step. A press away from every point turns the camera as usual.
+        With gui.sketch.SketchState (Sketch) also: shift- or ctrl-click toggles a point in the selection,
+        a drag moves the selection with its falloff and mirror, the point under the cursor is ringed
+        (sketch.hover), the wheel sizes the falloff radius while dragging and Esc puts the points back.
+        `sketch` needs grid, set, begin_drag, drag_to and end_drag (gui.rewrite.RewriteDrag has just those).
+        """
+        iren = self.plotter.iren.interactor
+        drag = {}
+        self._picking.append((sketch, active, drag))
+        editing = hasattr(sketch, "select")  # SketchState: selection, hover, falloff, cancel
 
         def swallow(tag):
             iren.GetCommand(tag).SetAbortFlag(1)
+
+        def set_hover(hit):
+            if hit != sketch.hover:
+                sketch.hover = hit
+                sketch.changed.emit()  # the 2D views ring it too; the 3D view redraws with its ring
 
         def press(obj, event):
             grid = sketch.grid()
             if not active() or grid is None:
                 return
             x, y = iren.GetEventPosition()
-            screen = display_points(grid)
-            d = np.hypot(screen[:, 0] - x, screen[:, 1] - y)
-            i = int(np.argmin(d))
-            if d[i] > 12 * self.devicePixelRatioF():
+            hit = self.pick_point(grid, x, y)
+            if hit is None:
                 return
-            drag.update(point=divmod(i, grid.shape[1]), depth=screen[i, 2])
-            sketch.set(selected=drag["point"])
-            sketch.begin_drag()
             swallow(tags["press"])
+            if not editing:
+                sketch.set(selected=hit)
+            elif iren.GetShiftKey() or iren.GetControlKey():
+                sketch.select([hit], toggle=True)
+                return
+            elif hit not in sketch.selection:
+                sketch.select([hit])
+            else:
+                sketch.set(selected=hit, selection=sketch.selection)
+            depth = self.display_points(grid[hit][None])[0, 2]
+            drag.update(point=hit, depth=depth, start=self.display_to_world(x, y, depth), grabbed=grid[hit].copy())
+            if editing:
+                sketch.hover = None
+            sketch.begin_drag()
 
         def move(obj, event):
-            if not drag:
-                return
             x, y = iren.GetEventPosition()
-            renderer.SetDisplayPoint(x, y, drag["depth"])
-            renderer.DisplayToWorld()
-            w = np.array(renderer.GetWorldPoint())
-            sketch.drag_to(*drag["point"], w[:3] / w[3])
+            if not drag:
+                if editing and active() and QApplication.mouseButtons() == Qt.NoButton:  # not turning the camera
+                    grid = sketch.grid()
+                    set_hover(None if grid is None else self.pick_point(grid, x, y))
+                return
+            motion = self.display_to_world(x, y, drag["depth"]) - drag["start"]
+            sketch.drag_to(*drag["point"], drag["grabbed"] + motion)
             swallow(tags["move"])
 
         def release(obj, event):
@@ -466,7 +604,27 @@ class ShapeView(QWidget):
                 sketch.end_drag()
                 swallow(tags["release"])
 
+        def wheel(obj, event):
+            if not drag:
+                return
+            if editing and sketch.proportional:
+                sketch.set_radius(sketch.radius * 1.15 ** (1 if event == "MouseWheelForwardEvent" else -1))
+            swallow(tags[event])  # no zoom while dragging: the drag's plane is the camera's
+
+        def leave(obj, event):
+            if editing and not drag and active() and sketch.hover is not None:
+                set_hover(None)
+
+        def cancel():
+            if drag and editing:
+                drag.clear()
+                sketch.cancel_drag()
+
         tags = {"press": iren.AddObserver("LeftButtonPressEvent", press, 10.0),
                 "move": iren.AddObserver("MouseMoveEvent", move, 10.0),
-                "release": iren.AddObserver("LeftButtonReleaseEvent", release, 10.0)}
-        self.display_points = display_points
+                "release": iren.AddObserver("LeftButtonReleaseEvent", release, 10.0),
+                "leave": iren.AddObserver("LeaveEvent", leave, 10.0)}
+        for event in ("MouseWheelForwardEvent", "MouseWheelBackwardEvent"):
+            tags[event] = iren.AddObserver(event, wheel, 10.0)
+        if editing:
+            self.on_escape = cancel

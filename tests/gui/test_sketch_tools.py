@@ -205,3 +205,19 @@ def test_reorder_templates_in_the_list(make_window, files, qtbot):
     # dragging in the list moves the row; the set follows
     panel.list.model().moveRow(panel.list.rootIndex(), 0, panel.list.rootIndex(), 2)
     qtbot.waitUntil(lambda: [t.name for t in doc.templates] == ["petal-b", "petal-a"], timeout=2000)
+
+
+def test_the_benchmarks_sketch_drag_leaves_the_set_as_it_was(window):
+    """`grc studio --benchmark`'s sketch-drag: real mouse events in the top view with falloff on, each move
+    drawn in every view; afterwards the templates, the undo stack's clean state and the tab are as before."""
+    from gui.benchmark import sketch_drag_frames
+
+    before = [t.points.copy() for t in window.doc.templates]
+    tab = window.tabs.currentIndex()
+    drawn = []
+    window.view.rendered.connect(lambda: drawn.append(window.doc.templates[0].points[4, 3, 1].copy()))
+    times = sketch_drag_frames(window, n=4)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    assert len({tuple(p) for p in drawn}) > 2  # the point moved, move by move
+    assert all(np.array_equal(t.points, b) for t, b in zip(window.doc.templates, before))
+    assert not window.doc.dirty and window.tabs.currentIndex() == tab and not window.sketch.proportional
