@@ -285,13 +285,15 @@ class Document(QObject):
         self.model_changed.emit()
 
     # -- editing -------------------------------------------------------------------------------
-    def _set_templates(self, templates):
+    def _set_templates(self, templates, check: bool = True):
+        """Show a template list; `check` (not during a live drag: the drag's end is checked) validates it."""
         self.templates = list(templates)
-        try:
-            check_set(self.templates, self.folder)
-            self.error = None
-        except GRCError as e:
-            self.error = str(e)
+        if check:
+            try:
+                check_set(self.templates, self.folder)
+                self.error = None
+            except GRCError as e:
+                self.error = str(e)
         self.templates_changed.emit()
 
     def edit(self, templates: list[Template], text: str, before: list[Template] | None = None):
@@ -303,7 +305,7 @@ class Document(QObject):
         templates = list(self.templates)
         templates[k] = copy_template(templates[k], points=np.asarray(points, float))
         if live:
-            self._set_templates(templates)
+            self._set_templates(templates, check=False)
         else:
             self.edit(templates, text)
 
