@@ -48,6 +48,19 @@ class Config:
     refine_extrapolations: int = 0
     refine_extrapolation_reach: float = 1.0
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
+    refine_extrapolation_separation: float = 2.0  # rows whose traces spread less than this x the median weigh less (0 = off)
+    refine_extrapolation_coherent: bool = True  # only shape-space targets that are themselves not broken
+    # A regulariser on the decoder's whole grids beyond the templates (issue 11; grc.training.ShapePenalty):
+    # after the refine, this many L-BFGS steps on all the decoder's weights, the refine's rows plus folds and
+    # stretch of `refine_shapes` shapes at random times and blends beyond the templates (reach as above).
+    refine_shape_steps: int = 0
+    refine_shapes: int = 32
+    refine_shape_reach: float = 1.0
+    refine_fold_degrees: float = 90.0  # neighbouring quads that turn more than this are penalised (a fold is 120)
+    refine_flip_degrees: float = 90.0  # quads turned more than this from the nearest template's are penalised
+    refine_fold_weight: float = 1e-3
+    refine_stretch_free: float = 0.3  # |log length ratio| to the nearest template that costs nothing
+    refine_stretch_weight: float = 1e-3
     seed: int = 0
 
     def __post_init__(self):
@@ -159,4 +172,13 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolations, "refine_extrapolations", low=0, high=MAX_BATCH, integer=True)
     number(c.refine_extrapolation_reach, "refine_extrapolation_reach", low=0, high=10)
     number(c.refine_extrapolation_weight, "refine_extrapolation_weight", low=0, high=1e6)
+    number(c.refine_extrapolation_separation, "refine_extrapolation_separation", low=0, high=1e6)
     number(c.context_mask, "context_mask", low=0, high=1)
+    number(c.refine_shape_steps, "refine_shape_steps", low=0, high=MAX_STEPS, integer=True)
+    number(c.refine_shapes, "refine_shapes", low=0, high=MAX_BATCH, integer=True)
+    number(c.refine_shape_reach, "refine_shape_reach", low=0, high=10)
+    number(c.refine_fold_degrees, "refine_fold_degrees", low=0, high=180)
+    number(c.refine_flip_degrees, "refine_flip_degrees", low=0, high=180)
+    for name in ("refine_fold_weight", "refine_stretch_weight"):
+        number(getattr(c, name), name, low=0, high=1e6)
+    number(c.refine_stretch_free, "refine_stretch_free", low=0, high=10)

@@ -452,24 +452,9 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     from .shapespace import ShapeSpace
 
     d = sampler.data
-    K, n, reach = d.K, config.refine_extrapolations, config.refine_extrapolation_reach
-    morph = d.grid_morph.float()  # the grid's morph values, normalized
-    M = len(morph)
-    time = d.lo[0] + torch.rand(n, device=d.device) * (d.hi[0] - d.lo[0])
-    step, below = torch.rand(n, device=d.device) * reach, torch.rand(n, device=d.device) < 0.5
-    s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
-    if K == 2:
-        weights = np.stack([1 - s, s], axis=1)
-    else:
-        k = torch.randint(K, (n,), device=d.device).cpu().numpy()
-        weights = (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
-    u = torch.stack([((time - float(d.center[0])) / float(d.scale[0]))[:, None].expand(n, M),
-                     morph[None, :].expand(n, M)], dim=-1).reshape(n * M, 2)
-    rows = sampler.models(template_inputs(u, d.config).expand(K, -1, -1))  # (K, n*M, 3N)
-    traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(K, n * M, -1)
-    mean = traces.mean(dim=0)
-    w = torch.as_tensor(weights, dtype=traces.dtype, device=d.device).repeat_interleave(M, dim=0)  # (n*M, K)
-    context = mean + torch.einsum("rk,krc->rc", w, traces - mean)
+    K, n = d.K, config.refine_extrapolations
+    u, context, rows, weights, traces = extrapolated_contexts(sampler, encoder, n, config.refine_extrapolation_reach)
+    M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
     space = ShapeSpace(M, grids.shape[3])
     shapes = np.stack([space.blend(grids[:, i], weights[i:i + 1])[0] for i in range(n)])  # (n, M, N, 3)
@@ -479,8 +464,22 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     width = np.linalg.norm(shapes - shapes.mean(axis=2, keepdims=True), axis=-1).mean(axis=2).ravel()  # (n*M,)
     typical = np.median(width)
     relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2
+    if config.refine_extrapolation_separation:
+        # Where the templates' traces (nearly) meet, a blend's context beyond them is (nearly) an interior one:
+        # a target there would pull the shapes between the templates (the sprout's base rows: interpolation
+        # 0.005 -> 0.08). Each row's weight scales with how far its templates' traces spread, relative to
+        # `refine_extrapolation_separation` times the median spread (capped at 1).
+        spread = (traces - traces.mean(dim=0)).abs().amax(dim=0).sum(dim=-1).double().cpu().numpy()  # (n*M,)
+        relative = relative * np.clip(spread / (config.refine_extrapolation_separation * np.median(spread) + 1e-12), 0, 1)
+    if config.refine_extrapolation_coherent:
+        # a shape-space blend that crosses itself or folds is no target (grc.coherence at subdivision 2)
+        from .coherence import Coherence
+
+        broken = Coherence(d.templates).broken(shapes)
+        relative = relative * np.repeat(~broken, M)
+    relative = relative / (relative.mean() or 1.0)
     return (u, context, torch.as_tensor(targets, dtype=rows.dtype, device=d.device),
-            torch.as_tensor(relative / relative.mean(), dtype=rows.dtype, device=d.device))
+            torch.as_tensor(relative, dtype=rows.dtype, device=d.device))  # mean 1
 
 
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
@@ -525,4 +524,148 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 
     loss = lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
+    if config.refine_shape_steps and config.refine_shapes:
+        loss = refine_shapes(sampler, encoder, flat, inputs, targets, weights, config, report)
+    return loss
+
+
+@torch.no_grad()
+def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float):
+    """`n` random shapes beyond the templates, as the model makes them: times at random, blends outside
+    [0, 1] (α in [-reach, 0) or (1, 1 + reach] for two templates; s along a random template's direction,
+    grc.coherence's direction_weights, for more), each row's context the blend's mix of the templates'
+    traces, mean + Σ w_k (trace_k - mean) (grc.coherence.model_shapes).
+    -> u (n*M, 2), context (n*M, C), the template models' rows there (K, n*M, 3N), weights (n, K),
+    the templates' traces (K, n*M, C)."""
+    d = sampler.data
+    K = d.K
+    morph = d.grid_morph.float()  # the grid's morph values, normalized
+    M = len(morph)
+    time = d.lo[0] + torch.rand(n, device=d.device) * (d.hi[0] - d.lo[0])
+    step, below = torch.rand(n, device=d.device) * reach, torch.rand(n, device=d.device) < 0.5
+    s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
+    if K == 2:
+        weights = np.stack([1 - s, s], axis=1)
+    else:
+        k = torch.randint(K, (n,), device=d.device).cpu().numpy()
+        weights = (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
+    u = torch.stack([((time - float(d.center[0])) / float(d.scale[0]))[:, None].expand(n, M),
+                     morph[None, :].expand(n, M)], dim=-1).reshape(n * M, 2)
+    rows = sampler.models(template_inputs(u, d.config).expand(K, -1, -1))  # (K, n*M, 3N)
+    traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(K, n * M, -1)
+    mean = traces.mean(dim=0)
+    w = torch.as_tensor(weights, dtype=traces.dtype, device=d.device).repeat_interleave(M, dim=0)  # (n*M, K)
+    context = mean + torch.einsum("rk,krc->rc", w, traces - mean)
+    return u, context, rows, weights, traces
+
+
+SHAPE_SUBDIVIDE = 2  # the regulariser looks at the surface the live verdict checks (grc.coherence, subdivision 2)
+SHAPE_EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length to every length (as grc.coherence)
+
+
+class ShapePenalty:
+    """A regulariser on the decoder's whole grids beyond the templates (issue 11): `refine_shapes` shapes
+    at extrapolated blends (extrapolated_contexts), each decoded row by row and judged as a surface
+    (subdivided as the live verdict sees it):
+
+    - fold: neighbouring quads whose normals turn by more than `refine_fold_degrees`:
+      Σ relu(cos limit - cos(n_i, n_j))² per shape;
+    - stretch: edge lengths against the nearest template's at that time (the template models' grid):
+      mean relu(|log length ratio| - `refine_stretch_free`)², the least over templates.
+
+    Intrinsic measures, not positions: a 0.005 error on the petal's 0.01-wide base row turns it over,
+    which a position loss barely notices and the fold term does. The gradient at the decoder's outputs
+    comes from autograd on this small function; the network's own backward pass stays Flat's."""
+
+    def __init__(self, sampler: Sampler, encoder: MLP, config: Config):
+        from .mesh import subdivision_operator  # scipy
+
+        d = sampler.data
+        self.config, self.data = config, d
+        _, M, N = d.templates.grid_shape
+        self.S, self.M, self.N = config.refine_shapes, M, N
+        u, context, rows, _, _ = extrapolated_contexts(sampler, encoder, self.S, config.refine_shape_reach)
+        self.inputs = decoder_features(u, context, config.decoder_features)
+        op = subdivision_operator(M, N, SHAPE_SUBDIVIDE)
+        self.operator = torch.as_tensor(op.toarray(), dtype=torch.float64, device=d.device)
+        self.size = ((M - 1) * 2 ** SHAPE_SUBDIVIDE + 1, (N - 1) * 2 ** SHAPE_SUBDIVIDE + 1)
+        self.row_scale = float(d.row_scale)
+        self.row_mean = torch.as_tensor(d.row_mean, dtype=torch.float64, device=d.device)
+        with torch.no_grad():
+            surfaces = self.surface((rows.double().flatten(0, 1) * self.row_scale + self.row_mean).reshape(-1, M, N, 3))
+            self.reference_normals = self.normals(surfaces).reshape(d.K, self.S, -1, 3)  # (K, S, quads, 3)
+            references = self.edges(surfaces).reshape(d.K, self.S, -1)  # (K, S, E)
+            grid_edges = self.edges(self.surface(torch.as_tensor(d.templates.points, dtype=torch.float64,
+                                                                 device=d.device).reshape(-1, M, N, 3)))
+            self.floor = SHAPE_EDGE_FLOOR * float(grid_edges.median())
+            self.reference_edges = references
+        self.cos_limit = float(np.cos(np.radians(config.refine_fold_degrees)))
+        self.flip_limit = float(np.cos(np.radians(config.refine_flip_degrees)))
+
+    def surface(self, grids):  # (S, M, N, 3) -> (S, R, P, 3)
+        return (self.operator @ grids.reshape(len(grids), -1, 3)).reshape(len(grids), *self.size, 3)
+
+    @staticmethod
+    def edges(s):  # surfaces (S, R, P, 3) -> edge lengths (S, E)
+        a = (s[:, 1:] - s[:, :-1]).square().sum(-1).add(1e-30).sqrt().flatten(1)
+        b = (s[:, :, 1:] - s[:, :, :-1]).square().sum(-1).add(1e-30).sqrt().flatten(1)
+        return torch.cat([a, b], dim=1)
+
+    @staticmethod
+    def normals(s):  # surfaces (S, R, P, 3) -> unit quad normals (S, R-1, P-1, 3), as grc.coherence's
+        n = torch.linalg.cross(s[:, 1:, 1:] - s[:, :-1, :-1], s[:, :-1, 1:] - s[:, 1:, :-1])
+        return n / n.square().sum(-1, keepdim=True).add(1e-30).sqrt()
+
+    def __call__(self, out: torch.Tensor):
+        """The decoder's outputs for self.inputs (S*M, 3N) -> (penalty, its gradient at the outputs)."""
+        c = self.config
+        with torch.enable_grad():
+            x = out.detach().double().requires_grad_()
+            grids = (x * self.row_scale + self.row_mean).reshape(self.S, self.M, self.N, 3)
+            s = self.surface(grids)
+            n = self.normals(s)
+            cos = torch.cat([(n[:, 1:] * n[:, :-1]).sum(-1).flatten(1), (n[:, :, 1:] * n[:, :, :-1]).sum(-1).flatten(1)], 1)
+            fold = torch.relu(self.cos_limit - cos).square().sum(1).mean()
+            # a quad turned over against the nearest template's (a row that shrinks through zero width)
+            facing = (n.flatten(1, 2)[None] * self.reference_normals).sum(-1)  # (K, S, quads)
+            flip = torch.relu(self.flip_limit - facing).square().sum(-1).min(dim=0).values.mean()
+            fold = fold + flip
+            ratio = torch.log((self.edges(s) + self.floor) / (self.reference_edges + self.floor)).abs()  # (K, S, E)
+            stretch = torch.relu(ratio - c.refine_stretch_free).square().mean(-1).min(dim=0).values.mean()
+            loss = c.refine_fold_weight * fold + c.refine_stretch_weight * stretch
+            loss.backward()
+        import os
+        if os.environ.get("GRC_DEBUG"):
+            print(f"    penalty fold {fold.item():.4g} flip {flip.item():.4g} ({int((cos < -0.5).sum())} folds, {int((cos < self.cos_limit).sum())} pairs past limit) stretch {stretch.item():.4g}")
+        return loss.item(), x.grad.to(out.dtype)
+
+
+def refine_shapes(sampler: Sampler, encoder: MLP, flat: Flat, inputs, targets, weights, config: Config, report) -> float:
+    """After the refine: L-BFGS on all the decoder's weights (no variable projection: the penalty is not
+    least squares) on the refine's rows plus ShapePenalty at extrapolated blends. -> the final loss."""
+    penalty = ShapePenalty(sampler, encoder, config)
+    both = torch.cat([inputs, penalty.inputs])
+    R = len(inputs)
+
+    def evaluate():
+        out = flat.forward(both)
+        error = out[:R] - targets
+        g = error * weights
+        shape_loss, g_shape = penalty(out[R:])
+        flat.backward(torch.cat([g, g_shape]))
+        return g.flatten().dot(error.flatten()).item() / 2 + shape_loss, flat.grad.clone()
+
+    total = config.refine_steps + config.refine_shape_steps
+
+    def progress(iteration, loss):
+        if iteration % 20 == 0:
+            report(Progress("refine", config.refine_steps + iteration, total, loss))
+
+    import os
+    if os.environ.get("GRC_DEBUG"):
+        print("  before", evaluate()[0])
+    loss = lbfgs_flat(flat.theta, evaluate, config.refine_shape_steps, history=10, callback=progress)
+    if os.environ.get("GRC_DEBUG"):
+        print("  after", evaluate()[0])
+    report(Progress("refine", total, total, loss))
     return loss
