@@ -368,6 +368,20 @@ class Sampler:
         weights = r / r.sum(dim=0).clamp_min(1e-12)
         return (weights * rows).sum(dim=0), u
 
+    @torch.no_grad()
+    def blends(self, batch: int, encoder: MLP):
+        """As __call__ (the same draws), with each mixed row's context as a model gives a blend: its weights'
+        mix of the templates' traces, Σ w_k trace_k (grc.coherence.model_shapes), not the encoder's reading of
+        the mixed row. -> rows (batch, 3N), u (batch, 2), context (batch, C)."""
+        d = self.data
+        coords = d.lo + torch.rand(batch, 2, device=d.device) * (d.hi - d.lo)
+        u = d.normalize(coords)
+        rows = self.models(template_inputs(u, d.config).expand(d.K, -1, -1))  # (K, batch, 3N)
+        r = torch.rand(d.K, batch, 1, device=d.device)
+        weights = r / r.sum(dim=0).clamp_min(1e-12)
+        traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(d.K, batch, -1)
+        return (weights * rows).sum(dim=0), u, (weights * traces).sum(dim=0)
+
 
 def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, config: Config,
                      f: torch.Tensor | None = None) -> torch.Tensor:
@@ -458,6 +472,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
     space = ShapeSpace(M, grids.shape[3])
     shapes = np.stack([space.blend(grids[:, i], weights[i:i + 1])[0] for i in range(n)])  # (n, M, N, 3)
+    if config.refine_extrapolation_retime:
+        shapes = retimed(space, grids, weights, shapes, config.refine_extrapolation_retime)
     targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
     # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
     # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
@@ -475,11 +491,83 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
         # a shape-space blend that crosses itself or folds is no target (grc.coherence at subdivision 2)
         from .coherence import Coherence
 
-        broken = Coherence(d.templates).broken(shapes)
+        coherence = Coherence(d.templates)
+        broken = coherence.broken(shapes)
+        # a broken target retreats towards the templates, blend (or s) pulled in by these shares of its reach
+        # beyond [0, 1], until coherent: beyond the templates "to a diminishing degree"
+        for share in RETREAT[:config.refine_extrapolation_retreat]:
+            if not broken.any():
+                break
+            which = np.flatnonzero(broken)
+            pulled = retreat(weights[which], share)
+            again = np.stack([space.blend(grids[:, i], pulled[j:j + 1])[0] for j, i in enumerate(which)])
+            ok = ~coherence.broken(again)
+            shapes[which[ok]] = again[ok]
+            broken[which[ok]] = False
+        targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
         relative = relative * np.repeat(~broken, M)
     relative = relative / (relative.mean() or 1.0)
     return (u, context, torch.as_tensor(targets, dtype=rows.dtype, device=d.device),
             torch.as_tensor(relative, dtype=rows.dtype, device=d.device))  # mean 1
+
+
+RETIME_NEAR = 0.5  # retiming asks for the linear blend's share of the way up to this far beyond the templates
+RETIME = np.linspace(1.0, 1.2, 9)  # a retimed target moves at most this share of its reach beyond [0, 1] further
+
+
+def line(weights: np.ndarray):
+    """The line a blend beyond the templates lies on: (s (B,), template k (B,)): α and k = 1 for two
+    templates, s along the direction of template k (grc.coherence.direction_weights) for more."""
+    K = weights.shape[1]
+    if K == 2:
+        return weights[:, 1], np.ones(len(weights), int)
+    k = np.argmax(np.abs(weights - 1 / K), axis=1)
+    return (weights[np.arange(len(weights)), k] - 1 / K) / (1 - 1 / K), k
+
+
+def retimed(space, grids, weights, shapes, share: float):
+    """Shape-space targets that move less far than `share` of the linear blend's way beyond the template
+    (along their line, as grc.metrics measures extrapolation: (shape - start) · (end - start) / |end - start|²,
+    start = template A or the templates' mean, end = template B or k) moved along their line in shape space
+    (further out) until they do: a part that turns moves along an arc, and less far than a linear blend."""
+    K = weights.shape[1]
+    s, k = line(weights)
+    out = shapes.copy()
+    for i in range(len(weights)):
+        G = grids[:, i]  # (K, M, N, 3)
+        start = G[0] if K == 2 else G.mean(axis=0)
+        end = G[k[i]]
+        d = (end - start).ravel()
+        if d @ d < 1e-12:
+            continue
+        sign_far = s[i] - 1 if s[i] > 1 else s[i]  # beyond 1 or below 0
+        base = 1.0 if s[i] > 1 else 0.0
+        values = base + sign_far * RETIME
+        w = np.stack([1 - values, values], 1) if K == 2 else (1 - values)[:, None] / K + values[:, None] * np.eye(K)[k[i]]
+        candidates = space.blend(G, w)
+        reach = (candidates - start).reshape(len(values), -1) @ d / (d @ d)
+        # this share of the linear blend's way beyond the template, counted up to RETIME_NEAR beyond it
+        least = base + share * np.clip(s[i] - base, -RETIME_NEAR, RETIME_NEAR)
+        if (reach[0] - least) * np.sign(sign_far) >= 0:
+            continue  # far enough already
+        j = np.argmin(np.abs(reach - least))
+        out[i] = candidates[j]
+    return out
+
+
+RETREAT = (0.75, 0.5, 0.25)  # the shares of a broken target's reach beyond [0, 1] tried, in turn
+
+
+def retreat(weights: np.ndarray, share: float) -> np.ndarray:
+    """Blend weights (B, K) beyond the templates pulled back towards them: the part beyond [0, 1] times `share`.
+    Two templates: α < 0 -> share · α, α > 1 -> 1 + share · (α - 1). More: along the direction of the
+    template with the largest weight, s -> 1 + share · (s - 1) for s > 1, share · s for s < 0."""
+    K = weights.shape[1]
+    s, k = line(weights)
+    s = np.where(s < 0, share * s, 1 + share * (s - 1))
+    if K == 2:
+        return np.stack([1 - s, s], axis=1)
+    return (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
 
 
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
@@ -487,9 +575,14 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     template's grid rows (weighted) decoded from the context its trace gives them."""
     d = sampler.data
     with torch.no_grad():
-        rows, u = sampler(config.refine_samples)
+        if config.refine_blend_contexts:
+            rows, u, mix_context = sampler.blends(config.refine_samples, encoder)
+        else:
+            rows, u = sampler(config.refine_samples)
         template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
         context = encoder(torch.cat([rows, template_rows.flatten(0, 1)]))[:, 2:]  # traces, as GRCModel.traces
+        if config.refine_blend_contexts:
+            context[:len(rows)] = mix_context
         u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
         inputs = decoder_features(u, context, config.decoder_features)
         targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])  # the artist's grid points themselves
