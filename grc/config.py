@@ -39,8 +39,6 @@ class Config:
     refine_steps: int = 200  # L-BFGS on the decoder's hidden layers, its last layer solved by least squares (0 = off)
     refine_samples: int = 512
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
-    refine_blend_contexts: bool = False  # a random mix's context in the refine: its weights' mix of the traces
-    # (as a model's blend gets it) instead of the encoder's reading of the mixed row
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
     # are the template models' grids blended in shape space (grc.shapespace), decoded from the blend's
@@ -52,19 +50,8 @@ class Config:
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
     refine_extrapolation_separation: float = 2.0  # rows whose traces spread less than this x the median weigh less (0 = off)
     refine_extrapolation_coherent: bool = True  # only shape-space targets that are themselves not broken
-    refine_extrapolation_retime: float = 0.0  # targets move at least this share of the linear blend's way beyond (0 = off)
-    refine_extrapolation_retreat: int = 0  # a broken target retreats towards the templates up to this many times (0-3)
-    # A regulariser on the decoder's whole grids beyond the templates (issue 11; grc.training.ShapePenalty):
-    # after the refine, this many L-BFGS steps on all the decoder's weights, the refine's rows plus folds and
-    # stretch of `refine_shapes` shapes at random times and blends beyond the templates (reach as above).
-    refine_shape_steps: int = 0
-    refine_shapes: int = 32
-    refine_shape_reach: float = 1.0
-    refine_fold_degrees: float = 90.0  # neighbouring quads that turn more than this are penalised (a fold is 120)
-    refine_flip_degrees: float = 90.0  # quads turned more than this from the nearest template's are penalised
-    refine_fold_weight: float = 1e-3
-    refine_stretch_free: float = 0.3  # |log length ratio| to the nearest template that costs nothing
-    refine_stretch_weight: float = 1e-3
+    refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
+    refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
     seed: int = 0
 
     def __post_init__(self):
@@ -180,11 +167,3 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolation_retime, "refine_extrapolation_retime", low=0, high=1)
     number(c.refine_extrapolation_retreat, "refine_extrapolation_retreat", low=0, high=3, integer=True)
     number(c.context_mask, "context_mask", low=0, high=1)
-    number(c.refine_shape_steps, "refine_shape_steps", low=0, high=MAX_STEPS, integer=True)
-    number(c.refine_shapes, "refine_shapes", low=0, high=MAX_BATCH, integer=True)
-    number(c.refine_shape_reach, "refine_shape_reach", low=0, high=10)
-    number(c.refine_fold_degrees, "refine_fold_degrees", low=0, high=180)
-    number(c.refine_flip_degrees, "refine_flip_degrees", low=0, high=180)
-    for name in ("refine_fold_weight", "refine_stretch_weight"):
-        number(getattr(c, name), name, low=0, high=1e6)
-    number(c.refine_stretch_free, "refine_stretch_free", low=0, high=10)

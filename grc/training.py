@@ -487,6 +487,13 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
         # `refine_extrapolation_separation` times the median spread (capped at 1).
         spread = (traces - traces.mean(dim=0)).abs().amax(dim=0).sum(dim=-1).double().cpu().numpy()  # (n*M,)
         relative = relative * np.clip(spread / (config.refine_extrapolation_separation * np.median(spread) + 1e-12), 0, 1)
+    if K > 2:
+        # With more templates than the context has room for, a blend beyond one template can land among the
+        # others' traces (a context the shapes between templates use): no target where the blend's context
+        # is no farther from the traces' mean than every template's trace.
+        center = traces.mean(dim=0)
+        inside = (context - center).norm(dim=-1) <= (traces - center).norm(dim=-1).amax(dim=0)
+        relative = relative * (~inside).double().cpu().numpy()
     if config.refine_extrapolation_coherent:
         # a shape-space blend that crosses itself or folds is no target (grc.coherence at subdivision 2)
         from .coherence import Coherence
@@ -542,14 +549,14 @@ def retimed(space, grids, weights, shapes, share: float):
             continue
         sign_far = s[i] - 1 if s[i] > 1 else s[i]  # beyond 1 or below 0
         base = 1.0 if s[i] > 1 else 0.0
+        # this share of the linear blend's way beyond the template, counted up to RETIME_NEAR beyond it
+        least = base + share * np.clip(s[i] - base, -RETIME_NEAR, RETIME_NEAR)
+        if ((shapes[i] - start).ravel() @ d / (d @ d) - least) * np.sign(sign_far) >= 0:
+            continue  # far enough already
         values = base + sign_far * RETIME
         w = np.stack([1 - values, values], 1) if K == 2 else (1 - values)[:, None] / K + values[:, None] * np.eye(K)[k[i]]
         candidates = space.blend(G, w)
         reach = (candidates - start).reshape(len(values), -1) @ d / (d @ d)
-        # this share of the linear blend's way beyond the template, counted up to RETIME_NEAR beyond it
-        least = base + share * np.clip(s[i] - base, -RETIME_NEAR, RETIME_NEAR)
-        if (reach[0] - least) * np.sign(sign_far) >= 0:
-            continue  # far enough already
         j = np.argmin(np.abs(reach - least))
         out[i] = candidates[j]
     return out
@@ -575,13 +582,14 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     template's grid rows (weighted) decoded from the context its trace gives them."""
     d = sampler.data
     with torch.no_grad():
-        if config.refine_blend_contexts:
+        blend_contexts = config.refine_extrapolations > 0
+        if blend_contexts:  # the extrapolated rows' contexts are blends' contexts: the mixes' must agree
             rows, u, mix_context = sampler.blends(config.refine_samples, encoder)
         else:
             rows, u = sampler(config.refine_samples)
         template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
         context = encoder(torch.cat([rows, template_rows.flatten(0, 1)]))[:, 2:]  # traces, as GRCModel.traces
-        if config.refine_blend_contexts:
+        if blend_contexts:
             context[:len(rows)] = mix_context
         u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
         inputs = decoder_features(u, context, config.decoder_features)
@@ -617,8 +625,6 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 
     loss = lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
-    if config.refine_shape_steps and config.refine_shapes:
-        loss = refine_shapes(sampler, encoder, flat, inputs, targets, weights, config, report)
     return loss
 
 
@@ -652,113 +658,3 @@ def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float):
     return u, context, rows, weights, traces
 
 
-SHAPE_SUBDIVIDE = 2  # the regulariser looks at the surface the live verdict checks (grc.coherence, subdivision 2)
-SHAPE_EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length to every length (as grc.coherence)
-
-
-class ShapePenalty:
-    """A regulariser on the decoder's whole grids beyond the templates (issue 11): `refine_shapes` shapes
-    at extrapolated blends (extrapolated_contexts), each decoded row by row and judged as a surface
-    (subdivided as the live verdict sees it):
-
-    - fold: neighbouring quads whose normals turn by more than `refine_fold_degrees`:
-      Σ relu(cos limit - cos(n_i, n_j))² per shape;
-    - stretch: edge lengths against the nearest template's at that time (the template models' grid):
-      mean relu(|log length ratio| - `refine_stretch_free`)², the least over templates.
-
-    Intrinsic measures, not positions: a 0.005 error on the petal's 0.01-wide base row turns it over,
-    which a position loss barely notices and the fold term does. The gradient at the decoder's outputs
-    comes from autograd on this small function; the network's own backward pass stays Flat's."""
-
-    def __init__(self, sampler: Sampler, encoder: MLP, config: Config):
-        from .mesh import subdivision_operator  # scipy
-
-        d = sampler.data
-        self.config, self.data = config, d
-        _, M, N = d.templates.grid_shape
-        self.S, self.M, self.N = config.refine_shapes, M, N
-        u, context, rows, _, _ = extrapolated_contexts(sampler, encoder, self.S, config.refine_shape_reach)
-        self.inputs = decoder_features(u, context, config.decoder_features)
-        op = subdivision_operator(M, N, SHAPE_SUBDIVIDE)
-        self.operator = torch.as_tensor(op.toarray(), dtype=torch.float64, device=d.device)
-        self.size = ((M - 1) * 2 ** SHAPE_SUBDIVIDE + 1, (N - 1) * 2 ** SHAPE_SUBDIVIDE + 1)
-        self.row_scale = float(d.row_scale)
-        self.row_mean = torch.as_tensor(d.row_mean, dtype=torch.float64, device=d.device)
-        with torch.no_grad():
-            surfaces = self.surface((rows.double().flatten(0, 1) * self.row_scale + self.row_mean).reshape(-1, M, N, 3))
-            self.reference_normals = self.normals(surfaces).reshape(d.K, self.S, -1, 3)  # (K, S, quads, 3)
-            references = self.edges(surfaces).reshape(d.K, self.S, -1)  # (K, S, E)
-            grid_edges = self.edges(self.surface(torch.as_tensor(d.templates.points, dtype=torch.float64,
-                                                                 device=d.device).reshape(-1, M, N, 3)))
-            self.floor = SHAPE_EDGE_FLOOR * float(grid_edges.median())
-            self.reference_edges = references
-        self.cos_limit = float(np.cos(np.radians(config.refine_fold_degrees)))
-        self.flip_limit = float(np.cos(np.radians(config.refine_flip_degrees)))
-
-    def surface(self, grids):  # (S, M, N, 3) -> (S, R, P, 3)
-        return (self.operator @ grids.reshape(len(grids), -1, 3)).reshape(len(grids), *self.size, 3)
-
-    @staticmethod
-    def edges(s):  # surfaces (S, R, P, 3) -> edge lengths (S, E)
-        a = (s[:, 1:] - s[:, :-1]).square().sum(-1).add(1e-30).sqrt().flatten(1)
-        b = (s[:, :, 1:] - s[:, :, :-1]).square().sum(-1).add(1e-30).sqrt().flatten(1)
-        return torch.cat([a, b], dim=1)
-
-    @staticmethod
-    def normals(s):  # surfaces (S, R, P, 3) -> unit quad normals (S, R-1, P-1, 3), as grc.coherence's
-        n = torch.linalg.cross(s[:, 1:, 1:] - s[:, :-1, :-1], s[:, :-1, 1:] - s[:, 1:, :-1])
-        return n / n.square().sum(-1, keepdim=True).add(1e-30).sqrt()
-
-    def __call__(self, out: torch.Tensor):
-        """The decoder's outputs for self.inputs (S*M, 3N) -> (penalty, its gradient at the outputs)."""
-        c = self.config
-        with torch.enable_grad():
-            x = out.detach().double().requires_grad_()
-            grids = (x * self.row_scale + self.row_mean).reshape(self.S, self.M, self.N, 3)
-            s = self.surface(grids)
-            n = self.normals(s)
-            cos = torch.cat([(n[:, 1:] * n[:, :-1]).sum(-1).flatten(1), (n[:, :, 1:] * n[:, :, :-1]).sum(-1).flatten(1)], 1)
-            fold = torch.relu(self.cos_limit - cos).square().sum(1).mean()
-            # a quad turned over against the nearest template's (a row that shrinks through zero width)
-            facing = (n.flatten(1, 2)[None] * self.reference_normals).sum(-1)  # (K, S, quads)
-            flip = torch.relu(self.flip_limit - facing).square().sum(-1).min(dim=0).values.mean()
-            fold = fold + flip
-            ratio = torch.log((self.edges(s) + self.floor) / (self.reference_edges + self.floor)).abs()  # (K, S, E)
-            stretch = torch.relu(ratio - c.refine_stretch_free).square().mean(-1).min(dim=0).values.mean()
-            loss = c.refine_fold_weight * fold + c.refine_stretch_weight * stretch
-            loss.backward()
-        import os
-        if os.environ.get("GRC_DEBUG"):
-            print(f"    penalty fold {fold.item():.4g} flip {flip.item():.4g} ({int((cos < -0.5).sum())} folds, {int((cos < self.cos_limit).sum())} pairs past limit) stretch {stretch.item():.4g}")
-        return loss.item(), x.grad.to(out.dtype)
-
-
-def refine_shapes(sampler: Sampler, encoder: MLP, flat: Flat, inputs, targets, weights, config: Config, report) -> float:
-    """After the refine: L-BFGS on all the decoder's weights (no variable projection: the penalty is not
-    least squares) on the refine's rows plus ShapePenalty at extrapolated blends. -> the final loss."""
-    penalty = ShapePenalty(sampler, encoder, config)
-    both = torch.cat([inputs, penalty.inputs])
-    R = len(inputs)
-
-    def evaluate():
-        out = flat.forward(both)
-        error = out[:R] - targets
-        g = error * weights
-        shape_loss, g_shape = penalty(out[R:])
-        flat.backward(torch.cat([g, g_shape]))
-        return g.flatten().dot(error.flatten()).item() / 2 + shape_loss, flat.grad.clone()
-
-    total = config.refine_steps + config.refine_shape_steps
-
-    def progress(iteration, loss):
-        if iteration % 20 == 0:
-            report(Progress("refine", config.refine_steps + iteration, total, loss))
-
-    import os
-    if os.environ.get("GRC_DEBUG"):
-        print("  before", evaluate()[0])
-    loss = lbfgs_flat(flat.theta, evaluate, config.refine_shape_steps, history=10, callback=progress)
-    if os.environ.get("GRC_DEBUG"):
-        print("  after", evaluate()[0])
-    report(Progress("refine", total, total, loss))
-    return loss
