@@ -471,35 +471,40 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
     space = ShapeSpace(M, grids.shape[3])
-    shapes = np.stack([space.blend(grids[:, i], weights[i:i + 1])[0] for i in range(n)])  # (n, M, N, 3)
-    if config.refine_extrapolation_retime:
-        shapes = retimed(space, grids, weights, shapes, config.refine_extrapolation_retime)
-    targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
-    # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
-    # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
-    width = np.linalg.norm(shapes - shapes.mean(axis=2, keepdims=True), axis=-1).mean(axis=2).ravel()  # (n*M,)
-    typical = np.median(width)
-    relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2
+    use = np.ones(n * M)  # each row's share of its weight, from where its context lies
     if config.refine_extrapolation_separation:
         # Where the templates' traces (nearly) meet, a blend's context beyond them is (nearly) an interior one:
         # a target there would pull the shapes between the templates (the sprout's base rows: interpolation
         # 0.005 -> 0.08). Each row's weight scales with how far its templates' traces spread, relative to
         # `refine_extrapolation_separation` times the median spread (capped at 1).
         spread = (traces - traces.mean(dim=0)).abs().amax(dim=0).sum(dim=-1).double().cpu().numpy()  # (n*M,)
-        relative = relative * np.clip(spread / (config.refine_extrapolation_separation * np.median(spread) + 1e-12), 0, 1)
+        use = use * np.clip(spread / (config.refine_extrapolation_separation * np.median(spread) + 1e-12), 0, 1)
     if K > 2:
         # With more templates than the context has room for, a blend beyond one template can land among the
         # others' traces (a context the shapes between templates use): no target where the blend's context
         # is no farther from the traces' mean than every template's trace.
         center = traces.mean(dim=0)
         inside = (context - center).norm(dim=-1) <= (traces - center).norm(dim=-1).amax(dim=0)
-        relative = relative * (~inside).double().cpu().numpy()
+        use = use * (~inside).double().cpu().numpy()
+    keep = use.reshape(n, M).any(axis=1)  # shapes with a row to learn from: only those are blended
+    shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
+    for i in np.flatnonzero(keep):
+        shapes[i] = space.blend(grids[:, i], weights[i:i + 1])[0]
+    if config.refine_extrapolation_retime:
+        shapes[keep] = retimed(space, grids[:, keep], weights[keep], shapes[keep], config.refine_extrapolation_retime)
+    targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
+    # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
+    # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
+    width = np.linalg.norm(shapes - shapes.mean(axis=2, keepdims=True), axis=-1).mean(axis=2).ravel()  # (n*M,)
+    typical = np.median(width)
+    relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2 * use
     if config.refine_extrapolation_coherent:
         # a shape-space blend that crosses itself or folds is no target (grc.coherence at subdivision 2)
         from .coherence import Coherence
 
         coherence = Coherence(d.templates)
-        broken = coherence.broken(shapes)
+        broken = np.zeros(n, bool)
+        broken[keep] = coherence.broken(shapes[keep])
         # a broken target retreats towards the templates, blend (or s) pulled in by these shares of its reach
         # beyond [0, 1], until coherent: beyond the templates "to a diminishing degree"
         for share in RETREAT[:config.refine_extrapolation_retreat]:
