@@ -42,8 +42,10 @@ class Config:
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
     # are the template models' grids blended in shape space (grc.shapespace), decoded from the blend's
-    # context. 0 = off (the refine as before): on by default it cost the sprout and the leaf their
-    # reconstruction and interpolation targets (docs/coherence.md, "Training on extrapolated shapes").
+    # context; the refine's random mixes then take their blends' contexts too. 0 = off (the refine as
+    # before). Off by default, by measurement (docs/coherence.md, "Training on extrapolated shapes"): with
+    # 64 it breaks the petal 2-8 times in 65 instead of 13-18 and the sprout never, but one petal seed in
+    # five misses the extrapolation target at 1.5 (1.28), the leaf is no better and trains 2x slower.
     # 64 is the measured setting: `--set refine_extrapolations=64`.
     refine_extrapolations: int = 0
     refine_extrapolation_reach: float = 1.0
