@@ -360,26 +360,27 @@ class Sampler:
     @torch.no_grad()
     def __call__(self, batch: int):
         """-> mixed rows (batch, 3N) and their normalized relational coordinates u (batch, 2)."""
+        rows, weights, u = self.draw(batch)
+        return (weights * rows).sum(dim=0), u
+
+    @torch.no_grad()
+    def draw(self, batch: int):
+        """-> the template models' rows (K, batch, 3N) at random (time, morph) u (batch, 2), and random
+        mixing weights (K, batch, 1) summing to 1."""
         d = self.data
         coords = d.lo + torch.rand(batch, 2, device=d.device) * (d.hi - d.lo)
         u = d.normalize(coords)
         rows = self.models(template_inputs(u, d.config).expand(d.K, -1, -1))  # (K, batch, 3N)
         r = torch.rand(d.K, batch, 1, device=d.device)
-        weights = r / r.sum(dim=0).clamp_min(1e-12)
-        return (weights * rows).sum(dim=0), u
+        return rows, r / r.sum(dim=0).clamp_min(1e-12), u
 
     @torch.no_grad()
     def blends(self, batch: int, encoder: MLP):
         """As __call__ (the same draws), with each mixed row's context as a model gives a blend: its weights'
         mix of the templates' traces, Σ w_k trace_k (grc.coherence.model_shapes), not the encoder's reading of
         the mixed row. -> rows (batch, 3N), u (batch, 2), context (batch, C)."""
-        d = self.data
-        coords = d.lo + torch.rand(batch, 2, device=d.device) * (d.hi - d.lo)
-        u = d.normalize(coords)
-        rows = self.models(template_inputs(u, d.config).expand(d.K, -1, -1))  # (K, batch, 3N)
-        r = torch.rand(d.K, batch, 1, device=d.device)
-        weights = r / r.sum(dim=0).clamp_min(1e-12)
-        traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(d.K, batch, -1)
+        rows, weights, u = self.draw(batch)
+        traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(*rows.shape[:2], -1)
         return (weights * rows).sum(dim=0), u, (weights * traces).sum(dim=0)
 
 
