@@ -5,6 +5,7 @@ and bending far out, and the cost of the live verdict. docs/coherence.md keeps t
     python benchmarks/extrapolation.py                     # petal from meshes/petal.grc, leaf and sprout trained
     python benchmarks/extrapolation.py --train-petal       # train the petal too (default settings, seed 0)
     python benchmarks/extrapolation.py --sets petal --repeats 1000
+    python benchmarks/extrapolation.py --sets cdt            # cup / droop / twist (benchmarks/extrapolation_sets.py)
     python benchmarks/extrapolation.py --extrapolations 64  # the model trained with refine_extrapolations=64
                                                            # (issue 11), beside the old model (meshes/petal.grc,
                                                            # or trained with the defaults) and the templates
@@ -16,6 +17,7 @@ Two templates: blend α from -1 to 3 in steps of 0.25. Three or more: along each
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from grc.metrics import inner_time_steps
 from grc.shapespace import ShapeSpace
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from extrapolation_sets import cup_droop_twist  # noqa: E402  (the set "cdt": cup, droop and twist variants)
 BLENDS = np.round(np.arange(-1, 3.001, 0.25), 10)
 FAR = (-1.0, 1.5, 2.0, 3.0)
 
@@ -92,7 +96,8 @@ def load(name, train_petal, **settings):
     if name == "petal" and not train_petal:
         return grc.load_model(ROOT / "meshes" / "petal.grc"), "meshes/petal.grc"
     started = time.perf_counter()
-    model = grc.train(grc.load_templates(ROOT / "templates" / name), grc.Config(seed=0, **settings), device="cpu")
+    templates = cup_droop_twist() if name == "cdt" else grc.load_templates(ROOT / "templates" / name)
+    model = grc.train(templates, grc.Config(seed=0, **settings), device="cpu")
     which = ", ".join(f"{k}={v}" for k, v in settings.items()) or "default settings"
     return model, f"trained ({which}, seed 0) in {time.perf_counter() - started:.0f} s"
 

@@ -42,12 +42,18 @@ class Config:
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
     # are the template models' grids blended in shape space (grc.shapespace), decoded from the blend's
-    # context. 0 = off (the refine as before): on by default it cost the sprout and the leaf their
-    # reconstruction and interpolation targets (docs/coherence.md, "Training on extrapolated shapes").
+    # context; the refine's random mixes then take their blends' contexts too. 0 = off (the refine as
+    # before). Off by default, by measurement (docs/coherence.md, "Training on extrapolated shapes"): with
+    # 64 it breaks the petal 2-8 times in 65 instead of 13-18 and the sprout never, but one petal seed in
+    # five misses the extrapolation target at 1.5 (1.28), the leaf is no better and trains 2x slower.
     # 64 is the measured setting: `--set refine_extrapolations=64`.
     refine_extrapolations: int = 0
     refine_extrapolation_reach: float = 1.0
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
+    refine_extrapolation_separation: float = 2.0  # rows whose traces spread less than this x the median weigh less (0 = off)
+    refine_extrapolation_coherent: bool = True  # only shape-space targets that are themselves not broken
+    refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
+    refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
     seed: int = 0
 
     def __post_init__(self):
@@ -159,4 +165,7 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolations, "refine_extrapolations", low=0, high=MAX_BATCH, integer=True)
     number(c.refine_extrapolation_reach, "refine_extrapolation_reach", low=0, high=10)
     number(c.refine_extrapolation_weight, "refine_extrapolation_weight", low=0, high=1e6)
+    number(c.refine_extrapolation_separation, "refine_extrapolation_separation", low=0, high=1e6)
+    number(c.refine_extrapolation_retime, "refine_extrapolation_retime", low=0, high=1)
+    number(c.refine_extrapolation_retreat, "refine_extrapolation_retreat", low=0, high=3, integer=True)
     number(c.context_mask, "context_mask", low=0, high=1)

@@ -360,13 +360,28 @@ class Sampler:
     @torch.no_grad()
     def __call__(self, batch: int):
         """-> mixed rows (batch, 3N) and their normalized relational coordinates u (batch, 2)."""
+        rows, weights, u = self.draw(batch)
+        return (weights * rows).sum(dim=0), u
+
+    @torch.no_grad()
+    def draw(self, batch: int):
+        """-> the template models' rows (K, batch, 3N) at random (time, morph) u (batch, 2), and random
+        mixing weights (K, batch, 1) summing to 1."""
         d = self.data
         coords = d.lo + torch.rand(batch, 2, device=d.device) * (d.hi - d.lo)
         u = d.normalize(coords)
         rows = self.models(template_inputs(u, d.config).expand(d.K, -1, -1))  # (K, batch, 3N)
         r = torch.rand(d.K, batch, 1, device=d.device)
-        weights = r / r.sum(dim=0).clamp_min(1e-12)
-        return (weights * rows).sum(dim=0), u
+        return rows, r / r.sum(dim=0).clamp_min(1e-12), u
+
+    @torch.no_grad()
+    def blends(self, batch: int, encoder: MLP):
+        """As __call__ (the same draws), with each mixed row's context as a model gives a blend: its weights'
+        mix of the templates' traces, Σ w_k trace_k (grc.coherence.model_shapes), not the encoder's reading of
+        the mixed row. -> rows (batch, 3N), u (batch, 2), context (batch, C)."""
+        rows, weights, u = self.draw(batch)
+        traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(*rows.shape[:2], -1)
+        return (weights * rows).sum(dim=0), u, (weights * traces).sum(dim=0)
 
 
 def context_gradient(g: torch.Tensor, u: torch.Tensor, context: torch.Tensor, config: Config,
@@ -452,35 +467,120 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     from .shapespace import ShapeSpace
 
     d = sampler.data
-    K, n, reach = d.K, config.refine_extrapolations, config.refine_extrapolation_reach
-    morph = d.grid_morph.float()  # the grid's morph values, normalized
-    M = len(morph)
-    time = d.lo[0] + torch.rand(n, device=d.device) * (d.hi[0] - d.lo[0])
-    step, below = torch.rand(n, device=d.device) * reach, torch.rand(n, device=d.device) < 0.5
-    s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
-    if K == 2:
-        weights = np.stack([1 - s, s], axis=1)
-    else:
-        k = torch.randint(K, (n,), device=d.device).cpu().numpy()
-        weights = (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
-    u = torch.stack([((time - float(d.center[0])) / float(d.scale[0]))[:, None].expand(n, M),
-                     morph[None, :].expand(n, M)], dim=-1).reshape(n * M, 2)
-    rows = sampler.models(template_inputs(u, d.config).expand(K, -1, -1))  # (K, n*M, 3N)
-    traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(K, n * M, -1)
-    mean = traces.mean(dim=0)
-    w = torch.as_tensor(weights, dtype=traces.dtype, device=d.device).repeat_interleave(M, dim=0)  # (n*M, K)
-    context = mean + torch.einsum("rk,krc->rc", w, traces - mean)
+    K, n = d.K, config.refine_extrapolations
+    u, context, rows, weights, traces = extrapolated_contexts(sampler, encoder, n, config.refine_extrapolation_reach)
+    M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
     space = ShapeSpace(M, grids.shape[3])
-    shapes = np.stack([space.blend(grids[:, i], weights[i:i + 1])[0] for i in range(n)])  # (n, M, N, 3)
+    use = np.ones(n * M)  # each row's share of its weight, from where its context lies
+    if config.refine_extrapolation_separation:
+        # Where the templates' traces (nearly) meet, a blend's context beyond them is (nearly) an interior one:
+        # a target there would pull the shapes between the templates (the sprout's base rows: interpolation
+        # 0.005 -> 0.08). Each row's weight scales with how far its templates' traces spread, relative to
+        # `refine_extrapolation_separation` times the median spread (capped at 1).
+        spread = (traces - traces.mean(dim=0)).abs().amax(dim=0).sum(dim=-1).double().cpu().numpy()  # (n*M,)
+        use = use * np.clip(spread / (config.refine_extrapolation_separation * np.median(spread) + 1e-12), 0, 1)
+    if K > 2:
+        # With more templates than the context has room for, a blend beyond one template can land among the
+        # others' traces (a context the shapes between templates use): no target where the blend's context
+        # is no farther from the traces' mean than every template's trace.
+        center = traces.mean(dim=0)
+        inside = (context - center).norm(dim=-1) <= (traces - center).norm(dim=-1).amax(dim=0)
+        use = use * (~inside).double().cpu().numpy()
+    keep = use.reshape(n, M).any(axis=1)  # shapes with a row to learn from: only those are blended
+    shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
+    for i in np.flatnonzero(keep):
+        shapes[i] = space.blend(grids[:, i], weights[i:i + 1])[0]
+    if config.refine_extrapolation_retime:
+        shapes[keep] = retimed(space, grids[:, keep], weights[keep], shapes[keep], config.refine_extrapolation_retime)
     targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
     # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
     # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
     width = np.linalg.norm(shapes - shapes.mean(axis=2, keepdims=True), axis=-1).mean(axis=2).ravel()  # (n*M,)
     typical = np.median(width)
-    relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2
+    relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2 * use
+    if config.refine_extrapolation_coherent:
+        # a shape-space blend that crosses itself or folds is no target (grc.coherence at subdivision 2)
+        from .coherence import Coherence
+
+        coherence = Coherence(d.templates)
+        broken = np.zeros(n, bool)
+        broken[keep] = coherence.broken(shapes[keep])
+        # a broken target retreats towards the templates, blend (or s) pulled in by these shares of its reach
+        # beyond [0, 1], until coherent: beyond the templates "to a diminishing degree"
+        for share in RETREAT[:config.refine_extrapolation_retreat]:
+            if not broken.any():
+                break
+            which = np.flatnonzero(broken)
+            pulled = retreat(weights[which], share)
+            again = np.stack([space.blend(grids[:, i], pulled[j:j + 1])[0] for j, i in enumerate(which)])
+            ok = ~coherence.broken(again)
+            shapes[which[ok]] = again[ok]
+            broken[which[ok]] = False
+        targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
+        relative = relative * np.repeat(~broken, M)
+    relative = relative / (relative.mean() or 1.0)
     return (u, context, torch.as_tensor(targets, dtype=rows.dtype, device=d.device),
-            torch.as_tensor(relative / relative.mean(), dtype=rows.dtype, device=d.device))
+            torch.as_tensor(relative, dtype=rows.dtype, device=d.device))  # mean 1
+
+
+RETIME_NEAR = 0.5  # retiming asks for the linear blend's share of the way up to this far beyond the templates
+RETIME = np.linspace(1.0, 1.2, 9)  # a retimed target moves at most this share of its reach beyond [0, 1] further
+
+
+def line(weights: np.ndarray):
+    """The line a blend beyond the templates lies on: (s (B,), template k (B,)): α and k = 1 for two
+    templates, s along the direction of template k (grc.coherence.direction_weights) for more."""
+    K = weights.shape[1]
+    if K == 2:
+        return weights[:, 1], np.ones(len(weights), int)
+    k = np.argmax(np.abs(weights - 1 / K), axis=1)
+    return (weights[np.arange(len(weights)), k] - 1 / K) / (1 - 1 / K), k
+
+
+def retimed(space, grids, weights, shapes, share: float):
+    """Shape-space targets that move less far than `share` of the linear blend's way beyond the template
+    (along their line, as grc.metrics measures extrapolation: (shape - start) · (end - start) / |end - start|²,
+    start = template A or the templates' mean, end = template B or k) moved along their line in shape space
+    (further out) until they do: a part that turns moves along an arc, and less far than a linear blend."""
+    K = weights.shape[1]
+    s, k = line(weights)
+    out = shapes.copy()
+    for i in range(len(weights)):
+        G = grids[:, i]  # (K, M, N, 3)
+        start = G[0] if K == 2 else G.mean(axis=0)
+        end = G[k[i]]
+        d = (end - start).ravel()
+        if d @ d < 1e-12:
+            continue
+        sign_far = s[i] - 1 if s[i] > 1 else s[i]  # beyond 1 or below 0
+        base = 1.0 if s[i] > 1 else 0.0
+        # this share of the linear blend's way beyond the template, counted up to RETIME_NEAR beyond it
+        least = base + share * np.clip(s[i] - base, -RETIME_NEAR, RETIME_NEAR)
+        if ((shapes[i] - start).ravel() @ d / (d @ d) - least) * np.sign(sign_far) >= 0:
+            continue  # far enough already
+        values = base + sign_far * RETIME
+        w = np.stack([1 - values, values], 1) if K == 2 else (1 - values)[:, None] / K + values[:, None] * np.eye(K)[k[i]]
+        candidates = space.blend(G, w)
+        reach = (candidates - start).reshape(len(values), -1) @ d / (d @ d)
+        j = np.argmin(np.abs(reach - least))
+        out[i] = candidates[j]
+    return out
+
+
+RETREAT = (0.75, 0.5, 0.25)  # the shares of a broken target's reach beyond [0, 1] tried, in turn
+
+
+def retreat(weights: np.ndarray, share: float) -> np.ndarray:
+    """Blend weights (B, K) beyond the templates pulled back towards them: the part beyond [0, 1] times `share`.
+    Two templates: α < 0 -> share · α, α > 1 -> 1 + share · (α - 1). More: along the direction of the
+    template with the largest weight, s -> 1 + share · (s - 1) for s > 1, share · s for s < 0."""
+    K = weights.shape[1]
+    s, k = line(weights)
+    s = np.where(s < 0, share * s, 1 + share * (s - 1))
+    if K == 2:
+        return np.stack([1 - s, s], axis=1)
+    return (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
 
 
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
@@ -488,9 +588,15 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     template's grid rows (weighted) decoded from the context its trace gives them."""
     d = sampler.data
     with torch.no_grad():
-        rows, u = sampler(config.refine_samples)
+        blend_contexts = config.refine_extrapolations > 0
+        if blend_contexts:  # the extrapolated rows' contexts are blends' contexts: the mixes' must agree
+            rows, u, mix_context = sampler.blends(config.refine_samples, encoder)
+        else:
+            rows, u = sampler(config.refine_samples)
         template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
         context = encoder(torch.cat([rows, template_rows.flatten(0, 1)]))[:, 2:]  # traces, as GRCModel.traces
+        if blend_contexts:
+            context[:len(rows)] = mix_context
         u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
         inputs = decoder_features(u, context, config.decoder_features)
         targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])  # the artist's grid points themselves
@@ -526,3 +632,35 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     loss = lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
     return loss
+
+
+@torch.no_grad()
+def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float):
+    """`n` random shapes beyond the templates, as the model makes them: times at random, blends outside
+    [0, 1] (α in [-reach, 0) or (1, 1 + reach] for two templates; s along a random template's direction,
+    grc.coherence's direction_weights, for more), each row's context the blend's mix of the templates'
+    traces, mean + Σ w_k (trace_k - mean) (grc.coherence.model_shapes).
+    -> u (n*M, 2), context (n*M, C), the template models' rows there (K, n*M, 3N), weights (n, K),
+    the templates' traces (K, n*M, C)."""
+    d = sampler.data
+    K = d.K
+    morph = d.grid_morph.float()  # the grid's morph values, normalized
+    M = len(morph)
+    time = d.lo[0] + torch.rand(n, device=d.device) * (d.hi[0] - d.lo[0])
+    step, below = torch.rand(n, device=d.device) * reach, torch.rand(n, device=d.device) < 0.5
+    s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
+    if K == 2:
+        weights = np.stack([1 - s, s], axis=1)
+    else:
+        k = torch.randint(K, (n,), device=d.device).cpu().numpy()
+        weights = (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
+    u = torch.stack([((time - float(d.center[0])) / float(d.scale[0]))[:, None].expand(n, M),
+                     morph[None, :].expand(n, M)], dim=-1).reshape(n * M, 2)
+    rows = sampler.models(template_inputs(u, d.config).expand(K, -1, -1))  # (K, n*M, 3N)
+    traces = encoder(rows.flatten(0, 1))[:, 2:].reshape(K, n * M, -1)
+    mean = traces.mean(dim=0)
+    w = torch.as_tensor(weights, dtype=traces.dtype, device=d.device).repeat_interleave(M, dim=0)  # (n*M, K)
+    context = mean + torch.einsum("rk,krc->rc", w, traces - mean)
+    return u, context, rows, weights, traces
+
+

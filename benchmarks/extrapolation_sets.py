@@ -1,0 +1,59 @@
+"""Procedural template sets for the extrapolation study (issue 11, section 3).
+
+`cup_droop_twist()`: three variants of the bundled petal's template A, as an artist would make them in
+Blender with a few modifiers: "cup" (each row bent up about its middle), "droop" (the petal bent down
+about its base, more towards the tip) and "twist" (each row turned about the petal's length). Each
+effect grows with time and towards the tip, so the three agree at time 0 and part towards time 1.
+Numpy only, deterministic: re-run it to get the same set.
+
+    python benchmarks/extrapolation_sets.py OUT_FOLDER     # writes the set as template files
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import grc
+from grc.templates import Template, TemplateSet, save_templates
+
+ROOT = Path(__file__).resolve().parents[1]
+CUP, DROOP, TWIST = 1.5, 0.7, 0.9  # cup: z per unit half-width²; droop and twist: radians at the tip at time 1
+
+
+def _rotate(a, b, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return c * a - s * b, s * a + c * b
+
+
+def cup_droop_twist() -> TemplateSet:
+    base = grc.load_template_set(ROOT / "templates" / "petal").templates[0]
+    P = base.points  # (T, M, N, 3)
+    T, M, N, _ = P.shape
+    time = (base.time - base.time.min()) / (base.time.max() - base.time.min())
+    row = (base.morph - base.morph.min()) / (base.morph.max() - base.morph.min())
+    g = np.clip(time, 0, 1)[:, None, None] * (0.3 + 0.7 * row)[None, :, None]  # (T, M, 1): how strong
+    centre = P.mean(axis=2, keepdims=True)  # each row's middle (T, M, 1, 3)
+    half = np.abs(P[..., 1] - centre[..., 1]).max(axis=2, keepdims=True) + 1e-9
+    y, z = P[..., 1] - centre[..., 1], P[..., 2] - centre[..., 2]
+
+    cup = P.copy()
+    cup[..., 2] += CUP * g * y ** 2 / half
+
+    droop = P.copy()
+    x0, z0 = P[:, :1, :, 0].mean(axis=2, keepdims=True), P[:, :1, :, 2].mean(axis=2, keepdims=True)
+    dx, dz = _rotate(P[..., 0] - x0, P[..., 2] - z0, -DROOP * g)
+    droop[..., 0], droop[..., 2] = x0 + dx, z0 + dz
+
+    twist = P.copy()
+    ty, tz = _rotate(y, z, TWIST * g)
+    twist[..., 1], twist[..., 2] = centre[..., 1] + ty, centre[..., 2] + tz
+    return TemplateSet([Template(name, base.time, base.morph, points)
+                        for name, points in (("cup", cup), ("droop", droop), ("twist", twist))])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    for path in save_templates(sys.argv[1], cup_droop_twist().templates):
+        print(path)
