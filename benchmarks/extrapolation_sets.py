@@ -26,7 +26,8 @@ def _rotate(a, b, angle):
     return c * a - s * b, s * a + c * b
 
 
-def cup_droop_twist() -> TemplateSet:
+def cup_droop_twist(names=("cup", "droop", "twist")) -> TemplateSet:
+    """The set of `names`, in that order, from "base" (template A itself), "cup", "droop", "twist"."""
     base = grc.load_template_set(ROOT / "templates" / "petal").templates[0]
     P = base.points  # (T, M, N, 3)
     T, M, N, _ = P.shape
@@ -48,8 +49,8 @@ def cup_droop_twist() -> TemplateSet:
     twist = P.copy()
     ty, tz = _rotate(y, z, TWIST * g)
     twist[..., 1], twist[..., 2] = centre[..., 1] + ty, centre[..., 2] + tz
-    return TemplateSet([Template(name, base.time, base.morph, points)
-                        for name, points in (("cup", cup), ("droop", droop), ("twist", twist))])
+    variants = {"base": P, "cup": cup, "droop": droop, "twist": twist}
+    return TemplateSet([Template(name, base.time, base.morph, variants[name]) for name in names])
 
 
 if __name__ == "__main__":

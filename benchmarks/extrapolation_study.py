@@ -6,6 +6,7 @@ interpolation, extrapolation at -0.5 / 1.5) and the CPU seconds of grc.train.
 
     python benchmarks/extrapolation_study.py --sets petal,sprout --seeds 0,1 --set refine_extrapolations=64
     python benchmarks/extrapolation_study.py --sets cdt ...   # cup / droop / twist (extrapolation_sets.py)
+    python benchmarks/extrapolation_study.py --sets cdt:base+twist,cdt:cup+droop ...   # two of them
 
 --pairs: old (defaults plus --old settings) and new (--set) trained in alternating pairs, for the
 training time ratio (CPU time: fairer than wall time on a shared machine). --json FILE keeps the rows.
@@ -32,6 +33,10 @@ TARGETS = {"fit": 0.003, "reconstruction": 0.01, "interpolation": 0.05, "low": -
 
 
 def templates(name):
+    """A bundled set's name, "cdt" (cup, droop, twist) or "cdt:" and some of base, cup, droop, twist
+    joined by "+" (e.g. cdt:base+twist, a two-template set)."""
+    if name.startswith("cdt:"):
+        return cup_droop_twist(name[4:].split("+"))
     return cup_droop_twist() if name == "cdt" else grc.load_templates(ROOT / "templates" / name)
 
 
