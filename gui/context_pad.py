@@ -14,11 +14,12 @@ widest gap over all time (where the templates are alike, at t = 0, their traces 
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
+from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from .state import BLEND_RANGE, PAD_SAMPLES, ExploreState
+from .view3d import SMOOTH_AFTER_MS
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 MARGIN = (46, 22, 14, 34)  # left, top, right, bottom
@@ -64,12 +65,22 @@ class ContextPad(QWidget):
         self._stale = True  # the state changed since the data below were computed
         self._small_font = QFont(self.font().family(), 8)
         self.bands = None  # Beyond's verdicts over the blend at one time: dict(time, alphas, codes, ...)
+        # while the shape moves (a slider scrub, a path drag) lines are drawn without antialiasing, the
+        # cheaper half of a repaint; once it has held still SMOOTH_AFTER_MS the pad is drawn smooth again
+        self.moving = False
+        self._settle = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self._settled)
         state.changed.connect(self._state_changed)
 
     # -- data -------------------------------------------------------------------------------------
     def _state_changed(self):
         """Recompute on the next paint (or mouse press): moves faster than frames cost one computation."""
         self._stale = True
+        self.moving = True
+        self._settle.start()  # (again)
+        self.update()
+
+    def _settled(self):
+        self.moving = False
         self.update()
 
     def _fresh(self):
@@ -184,7 +195,7 @@ class ContextPad(QWidget):
             frame_key = (self.width(), self.height(), self.devicePixelRatioF(), self.state.model,
                          self.rows.tobytes(), self.morph.tobytes())
             frame = self._layer("frame", frame_key, self._paint_frame)
-            traces_key = (frame_key, self.y_range, self.dim, self._traces_for, id(self.bands))
+            traces_key = (frame_key, self.y_range, self.dim, self._traces_for, id(self.bands), self.moving)
             p.drawPixmap(0, 0, self._layer("traces", traces_key, lambda q: self._paint_traces(q, frame)))
             self._paint_path(p)
         p.end()
@@ -199,7 +210,7 @@ class ContextPad(QWidget):
             pixmap = cached[1] if cached is not None and cached[1].size() == size else QPixmap(size)  # reused
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
-            p.setRenderHint(QPainter.Antialiasing)
+            p.setRenderHint(QPainter.Antialiasing, name != "traces" or not self.moving)  # (keyed so)
             p.setFont(self._small_font)
             paint(p)
             p.end()
@@ -277,7 +288,7 @@ class ContextPad(QWidget):
 
     def _paint_path(self, p: QPainter):
         """The moving part: the context path, its dots at the shape's morph rows, the title."""
-        p.setRenderHint(QPainter.Antialiasing)
+        p.setRenderHint(QPainter.Antialiasing, not self.moving)
         p.setClipRect(self.plot_rect())
         p.setPen(QPen(QColor("#111111"), 2.6))
         p.drawPolyline(self._polyline(self.morph, self.path[:, self.dim]))
