@@ -170,12 +170,25 @@ def population_grid(text: str) -> tuple[int, int]:
 
 
 def population_table(report: dict) -> str:
-    """Each cell of a population: its settings and validation score, the kept one marked."""
-    lines = [f"population {report.get('grid')}: kept cell {report.get('best')}"]
-    for i, cell in enumerate(report.get("cells", [])):
+    """Each cell of a population: its context dimension, loss, and validation score with its parts
+    (reconstruction and interpolation error, the share of broken blends), the kept cell marked."""
+    grid = report.get("grid") or []
+    cells = report.get("cells", [])
+    refined = sum(1 for c in cells if c.get("refined"))
+    lines = [f"population {'x'.join(str(v) for v in grid)}: kept cell {report.get('best')}"
+             + (f" (the best {refined} refined, then scored again)" if refined else ""),
+             "   cell  context  loss   reconstruction  interpolation  broken  score"]
+
+    def value(cell, key, form):
+        v = cell.get(key)
+        return format(v, form) if isinstance(v, (int, float)) else "-"
+
+    for i, cell in enumerate(cells):
         mark = "*" if i == report.get("best") else " "
-        lines.append(f" {mark} cell {i}: loss {cell.get('loss')}, seed {cell.get('seed')}, "
-                     f"score {cell.get('score', float('nan')):.4g}")
+        lines.append(f" {mark} {i:>4}  {value(cell, 'context_dims', 'd'):>7}  {printable(str(cell.get('loss', '-')), 6):<5}"
+                     f"  {value(cell, 'reconstruction', '.5f'):>14}  {value(cell, 'interpolation', '.4f'):>13}"
+                     f"  {value(cell, 'broken', '.2f'):>6}  {value(cell, 'score', '.3f'):>5}"
+                     + ("  refined" if cell.get("refined") else ""))
     return "\n".join(lines)
 
 
