@@ -163,6 +163,14 @@ class Cells:
     def rates(self, name: str) -> torch.Tensor:
         return torch.tensor([s[name] for s in self.settings], device=self.encoder.theta.device)
 
+    def weight_rates(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each weight's learning rate (encoder, decoder), made again only when the cells' rates change."""
+        key = tuple((s["lr_encoder"], s["lr_decoder"]) for s in self.settings)
+        if getattr(self, "_rates_key", None) != key:
+            self._rates_key = key
+            self._rates = (self.rates("lr_encoder")[self.owner_e], self.rates("lr_decoder")[self.owner_d])
+        return self._rates
+
     def encode(self, rows) -> torch.Tensor:
         """rows (batch, 3N) or (P, batch, 3N) -> (P, batch, 2 + width), unused context values zero."""
         z = self.encoder.forward(rows.expand(self.P, *rows.shape[-2:]))
@@ -189,8 +197,9 @@ class Cells:
         g_context = (g_features[..., F:F + C] + (products @ fourier(u)[None, :, :, None])[..., 0]) * self.on
         error_r = torch.cat([z[..., :2] - u, self.encoder.output[..., 2:]], dim=-1) * self.mask
         self.encoder.backward(torch.cat([torch.zeros_like(z[..., :2]), g_context], dim=-1) + error_r * self.mask * (2 / B))
-        self.opt_e.step_rates(self.encoder.grad, self.rates("lr_encoder")[self.owner_e] * rate)
-        self.opt_d.step_rates(self.decoder.grad, self.rates("lr_decoder")[self.owner_d] * rate)
+        rates_e, rates_d = self.weight_rates()
+        self.opt_e.step_rates(self.encoder.grad, rates_e * rate)
+        self.opt_d.step_rates(self.decoder.grad, rates_d * rate)
         return error.square().sum(dim=-1).mean(dim=-1)
 
     @torch.no_grad()
