@@ -79,9 +79,11 @@ def select(scores, grid: tuple[int, int], margin: float = 1.0) -> list[int]:
 
 def context_choices(config: Config, templates: int) -> list[int]:
     """The context dimensions a population tries: the config's, and one more (at least K - 1, which
-    separates K templates without forcing them onto one line of context)."""
+    separates K templates without forcing them onto one line of context); with three templates or more,
+    also K (measured on the leaf: docs/benchmarks.md)."""
     C = config.context_dims
-    return sorted({C, min(MAX_CONTEXT_DIMS, max(C + 1, templates - 1))})
+    more = max(C + 1, templates - 1)
+    return sorted({min(MAX_CONTEXT_DIMS, c) for c in (C, more, *((more + 1,) if templates >= 3 else ()))})
 
 
 def cell_settings(config: Config, cells: int, templates: int = 2) -> list[dict]:

@@ -123,9 +123,11 @@ def test_cells_of_different_context_dimensions_share_one_batch_and_export_at_the
 
 def test_context_choices():
     assert context_choices(grc.Config(), 2) == [1, 2]
-    assert context_choices(grc.Config(), 3) == [1, 2]
-    assert context_choices(grc.Config(context_dims=1), 5) == [1, 4]
-    assert context_choices(grc.Config(context_dims=2), 3) == [2, 3]
+    assert context_choices(grc.Config(), 3) == [1, 2, 3]  # three templates or more: K - 1 and K too
+    assert context_choices(grc.Config(context_dims=1), 5) == [1, 4, 5]
+    assert context_choices(grc.Config(context_dims=2), 3) == [2, 3, 4]
+    # a 3 x 3 torus on three templates: one row of three cells per context dimension
+    assert [s["context_dims"] for s in cell_settings(grc.Config(), 9, 3)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
 
 
 def test_the_score_counts_reconstruction_interpolation_extrapolation_and_broken_blends(petal, tiny):
