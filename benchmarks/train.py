@@ -14,6 +14,7 @@ for grc/config.py). On a machine shared with other work, compare in one run, as 
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,17 +37,22 @@ def summary(name, seconds, m):
 
 
 SETTINGS: list[str] = []  # --set KEY=VALUE for every `grc train`
+CPU: list[float] = []  # CPU seconds (user + system) of each `grc train` process, in order
 
 
 def cli_train(out: Path, *args, code: Path = ROOT, settings=None) -> float:
     """Wall time of `grc train templates/petal -o out` as a user runs it (process start to exit), with
     the grc package of `code` (this checkout, or an older commit's)."""
     extra = [a for kv in (SETTINGS if settings is None else settings) for a in ("--set", kv)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import sys; from grc.cli import main; sys.exit(main())", "train",
                     str(PETAL), "-o", str(out), "-q", *extra, *args], check=True,
                    env={**os.environ, "PYTHONPATH": str(code)}, cwd=code)  # cwd: `python -c` imports from it first
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)  # the process's CPU seconds
+    return wall
 
 
 def mlp_flops(sizes) -> int:
@@ -207,11 +213,15 @@ def compare(ref: str, repeat: int) -> None:
                 wall = cli_train(out, code=code, settings=settings)
                 model = grc.load_model(out)
                 phases = model.info["phase_seconds"]
-                rows[name].append((wall, phases))
+                rows[name].append((wall, phases, CPU[-1]))
                 print(summary(f"{name} ({ref if name == 'before' else 'this checkout'})", wall, evaluate(model)),
-                      "  phases", " ".join(f"{k} {v:.2f}" for k, v in phases.items()), flush=True)
-        for key in ("wall", "templates", "relational", "refine", "phases"):
-            def value(r):
+                      "  phases", " ".join(f"{k} {v:.2f}" for k, v in phases.items()), f" cpu {CPU[-1]:.2f}", flush=True)
+        for key in ("wall", "cpu", "templates", "relational", "refine", "phases", "outside"):
+            def value(r):  # "outside": the wall outside the training phases (process start, imports, saving, exit)
+                if key == "outside":
+                    return r[0] - sum(r[1].values())
+                if key == "cpu":  # the process's CPU seconds
+                    return r[2]
                 return r[0] if key == "wall" else sum(r[1].values()) if key == "phases" else r[1].get(key, 0.0)
             ratios = sorted(value(b) / max(value(a), 1e-9) for b, a in zip(rows["before"], rows["after"]))
             print(f"{key:<11} before / after: median {ratios[len(ratios) // 2]:.2f}x "

@@ -175,10 +175,9 @@ def population_table(report: dict) -> str:
     (reconstruction and interpolation error, the share of broken blends), the kept cell marked."""
     grid = report.get("grid") or []
     cells = report.get("cells", [])
-    refined = sum(1 for c in cells if c.get("refined"))
-    lines = [f"population {'x'.join(str(v) for v in grid)}: kept cell {report.get('best')}"
-             + (f" (the best {refined} refined, then scored again)" if refined else ""),
-             "   cell  context  loss   reconstruction  interpolation  broken  score"]
+    lines = [f"population {'x'.join(str(v) for v in grid)}: kept cell {report.get('best')} (scores after each "
+             f"cell's refine; its iterations in the last column)",
+             "   cell  context  loss   reconstruction  interpolation  broken  score  refined"]
 
     def value(cell, key, form):
         v = cell.get(key)
@@ -189,7 +188,7 @@ def population_table(report: dict) -> str:
         lines.append(f" {mark} {i:>4}  {value(cell, 'context_dims', 'd'):>7}  {printable(str(cell.get('loss', '-')), 6):<5}"
                      f"  {value(cell, 'reconstruction', '.5f'):>14}  {value(cell, 'interpolation', '.4f'):>13}"
                      f"  {value(cell, 'broken', '.2f'):>6}  {value(cell, 'score', '.3f'):>5}"
-                     + ("  refined" if cell.get("refined") else ""))
+                     f"  {value(cell, 'refined', 'd'):>7}")
     return "\n".join(lines)
 
 

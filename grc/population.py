@@ -54,7 +54,8 @@ BROKEN_WEIGHT = 0.25
 # sets the final interpolation, then had nine near-copies to choose from; with the margin the exchange rescues
 # failing cells and the torus keeps its variety for the selection after the refine.
 EXCHANGE_MARGIN = 2.0
-REFINE_CELLS = 5  # the best cells refined at the end, then scored again (the kept one is the best after its refine)  # blends checked for broken shapes (subdivision 0: cheap)
+REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (the kept one: the best at the end)
+REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations  # blends checked for broken shapes (subdivision 0: cheap)
 
 
 def neighbours(cell: int, grid: tuple[int, int]) -> list[int]:
@@ -359,25 +360,36 @@ class Validation:
         return scores
 
 
-def refine_batched(cells: Cells, chosen: list[int], sampler: Sampler, config: Config, report) -> list[float]:
-    """Refine the decoders of the `chosen` cells at once, as grc.training.refine_decoder refines one
-    (L-BFGS on the hidden layers, the last layer by weighted least squares, on random mixes plus the
-    templates' own rows weighted), the cells a batch dimension: one L-BFGS on the sum of their losses,
-    each divided by its loss at the start (so that no cell's scale decides the steps). The refined
-    decoders go back into their cells. -> each chosen cell's final loss."""
-    d = sampler.data
+class RefineRows:
+    """The refine's fixed rows for every cell, as grc.training.refine_decoder makes them for one: random
+    mixes plus the templates' own grid rows (weighted), each decoded from the context the cell's encoder
+    gives it. Drawn once, so that both stages of the refine see the same rows."""
+
+    def __init__(self, cells: Cells, sampler: Sampler, config: Config):
+        d = sampler.data
+        with torch.no_grad():
+            rows, u = sampler(config.refine_samples)
+            template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
+            z = cells.encode(torch.cat([rows, template_rows.flatten(0, 1)]))  # (P, rows, 2 + width)
+            u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
+            self.inputs = features(u, z[..., 2:])
+            self.targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])
+            weights = torch.ones(len(self.targets), device=d.device)
+            weights[len(rows):] = config.refine_template_weight
+            self.weights = (weights / weights.mean() * (2 / len(self.targets)))[:, None]
+
+
+def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int, report, done: int = 0,
+                   total: int | None = None) -> list[float]:
+    """Refine the decoders of the `chosen` cells for `steps` L-BFGS iterations at once, as
+    grc.training.refine_decoder refines one (L-BFGS on the hidden layers, the last layer by weighted least
+    squares), the cells a batch dimension: one L-BFGS on the sum of their losses, each divided by its loss
+    at the start (so that no cell's scale decides the steps). The refined decoders go back into their
+    cells. Progress counts from `done` of `total` iterations. -> each chosen cell's final loss."""
     index = torch.tensor(chosen, device=cells.decoder.theta.device)
-    with torch.no_grad():
-        rows, u = sampler(config.refine_samples)
-        template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
-        z = cells.encode(torch.cat([rows, template_rows.flatten(0, 1)]))[index]  # (chosen, rows, 2 + width)
-        u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
-        inputs = features(u, z[..., 2:])
-        targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])
-        weights = torch.ones(len(targets), device=d.device)
-        weights[len(rows):] = config.refine_template_weight
-        weights = (weights / weights.mean() * (2 / len(targets)))[:, None]
-        # the chosen cells' decoders, copied out of the batch
+    inputs, targets, weights = rows.inputs[index], rows.targets, rows.weights
+    total = total or steps
+    with torch.no_grad():  # the chosen cells' decoders, copied out of the batch
         net = MLP(cells.sizes(cells.width)["decoder"], cells.config.final_activation, copies=len(chosen)).to(index.device)
         for mine, theirs in ((net.weights, cells.decoder.weights), (net.biases, cells.decoder.biases)):
             for w, source in zip(mine, theirs):
@@ -401,15 +413,15 @@ def refine_batched(cells: Cells, chosen: list[int], sampler: Sampler, config: Co
 
     def progress(iteration, loss):
         if iteration % 20 == 0:
-            report(Progress("refine", iteration, config.refine_steps, loss))
+            report(Progress("refine", done + iteration, total, loss))
 
     with torch.no_grad():
-        lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
+        lbfgs_flat(flat.theta, evaluate, steps, history=10, callback=progress)
         evaluate()  # the last layer solved for the hidden layers L-BFGS ended at
         for mine, theirs in ((flat.weights, cells.decoder.weights), (flat.biases, cells.decoder.biases)):
             for w, into in zip(mine, theirs):
                 into[index] = w
-    report(Progress("refine", config.refine_steps, config.refine_steps, float(last[0].min())))
+    report(Progress("refine", done + steps, total, float(last[0].min())))
     return last[0].tolist()
 
 
@@ -507,15 +519,29 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
     scores = [s["score"] for s in measures]
     report(Progress("relational", config.steps, config.steps, min(scores), cells=tuple(scores)))
 
-    # The refine sets the final reconstruction and interpolation, and the score before it ranks cells only
-    # roughly by them (measured: docs/benchmarks.md): refine the best `refine_cells` (batched; cells of distinct
-    # lineage first), score them again, keep the best. With extrapolated rows in the refine
-    # (refine_extrapolations) the cells are refined one at a time, as grc.training does.
-    losses = {}
-    refined = finalists(scores, cells.settings, refine_cells if config.refine_steps else 1)
+    # The refine sets the final reconstruction and interpolation, and the score before it barely ranks the
+    # cells by them (measured: docs/benchmarks.md). So every cell is refined for the first quarter of the
+    # iterations (batched), scored again, and the best `refine_cells` (a quarter in, the ranking already holds)
+    # go on for the rest; the kept cell is the best after its whole refine. With extrapolated rows in the
+    # refine (refine_extrapolations) the best `refine_cells` by the score before it are refined one at a
+    # time, as grc.training does.
+    losses, refined_steps = {}, [0] * cells.P
     if config.refine_steps and not config.refine_extrapolations:
-        losses = dict(zip(refined, refine_batched(cells, refined, sampler, config, report)))
+        rows = RefineRows(cells, sampler, config)
+        first = max(1, config.refine_steps // REFINE_FIRST)
+        everyone = list(range(cells.P))
+        losses = dict(zip(everyone, refine_batched(cells, everyone, rows, first, report, 0, config.refine_steps)))
+        refined_steps = [first] * cells.P
+        refined = everyone
+        if config.refine_steps > first:
+            early = [m["score"] for m in validate(cells)]
+            refined = sorted(everyone, key=lambda i: early[i])[:refine_cells]
+            rest = config.refine_steps - first
+            losses.update(zip(refined, refine_batched(cells, refined, rows, rest, report, first, config.refine_steps)))
+            for cell in refined:
+                refined_steps[cell] = config.refine_steps
     elif config.refine_steps:
+        refined = finalists(scores, cells.settings, refine_cells)
         for k, cell in enumerate(refined):
             own = config.replace(seed=cells.settings[cell]["seed"], context_mask=cells.settings[cell]["context_mask"],
                                  context_dims=cells.dims(cell))
@@ -523,10 +549,12 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
             part = (lambda p, k=k: report(Progress(p.phase, k * p.total + p.step, len(refined) * p.total, p.loss)))
             losses[cell] = refine_decoder(sampler, encoder, decoder, own, part)
             cells.load_decoder(cell, decoder)
+            refined_steps[cell] = config.refine_steps
+    else:
+        refined = [int(np.argmin(scores))]
     if config.refine_steps:
         measures = validate(cells)
-    final = [measures[c]["score"] for c in refined]
-    best = refined[int(np.argmin(final))]
+    best = int(np.argmin([m["score"] for m in measures]))  # the refined cells, unless the refine made them worse
     if config.refine_steps:
         total = (1 if not config.refine_extrapolations else len(refined)) * config.refine_steps
         report(Progress("refine", total, total, measures[best]["score"], cells=tuple(m["score"] for m in measures)))
@@ -536,7 +564,7 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
                                   context_dims=cells.dims(best))
     encoder, decoder = cells.export(best)
     losses = {"decoder": scores[best], **({"refine": losses[best]} if best in losses else {})}
-    cell_report = [dict(s, **m, refined=i in refined and bool(config.refine_steps), score_before_refine=scores[i])
+    cell_report = [dict(s, **m, refined=refined_steps[i], score_before_refine=scores[i])
                    for i, (s, m) in enumerate(zip(cells.settings, measures))]
     population = {"grid": list(grid), "best": best, "cells": cell_report, "exchanges": exchanges}
     weights_ = {**data.normalization(), **template_models.export("template"),

@@ -7,8 +7,8 @@ import torch
 
 import grc
 from grc.model import layer_sizes
-from grc.population import (BROKEN_WEIGHT, EXTRAPOLATION_SHORTFALL, INTERPOLATION_TARGET, RECONSTRUCTION_TARGET, Cells, cell_settings, context_choices,
-                            neighbours, select, train_population)
+from grc.population import (BROKEN_WEIGHT, EXTRAPOLATION_SHORTFALL, INTERPOLATION_TARGET, RECONSTRUCTION_TARGET,
+                            REFINE_CELLS, Cells, cell_settings, context_choices, neighbours, select, train_population)
 from grc.training import decoder_features
 from grc_testing import small_config
 
@@ -66,8 +66,11 @@ def test_a_tiny_population_trains_a_model_and_reports_every_cell(petal, tiny):
     assert isinstance(model, grc.GRCModel) and model.shape(0.5, 0.5).shape == (7, 7, 3)
     assert len(report["cells"]) == 4 and len(report["exchanges"]) == 2
     assert {c["loss"] for c in report["cells"]} == {"mse", "l1", "huber"}
-    # every cell is refined, then scored again; the kept cell is the best after its refine
-    assert all(c["refined"] for c in report["cells"])
+    # every cell is refined for a quarter of the iterations, the best REFINE_CELLS for all; the kept cell is
+    # the best after its refine
+    steps = TINY["refine_steps"]
+    assert sorted(c["refined"] for c in report["cells"]) == [steps // 4] * (4 - REFINE_CELLS) + [steps] * REFINE_CELLS
+    assert report["cells"][report["best"]]["refined"] == steps
     best = report["cells"][report["best"]]["score"]
     assert best == min(c["score"] for c in report["cells"])
     assert model.info["population"]["best"] == report["best"]
