@@ -9,11 +9,12 @@ have the largest context dimension, and a cell's unused context values are held 
 against one batch per context dimension: docs/benchmarks.md).
 
 Every `exchange_every` steps each cell is scored on fixed validation rows (`Validation`: reconstruction,
-interpolation between the templates, and shapes broken by grc.coherence, each as a share of its quality
-target) and takes the best of itself and its four neighbours: weights, Adam state, learning rates and
-context dimension (its loss and context mask stay: they are the cell's niche). Then it mutates its
-learning rates (x exp(0.2 N)). At the end the best cell is refined (as grc.training does) and returned;
-the report lists every cell.
+interpolation and extrapolation between the templates, and shapes broken by grc.coherence, each as a share
+of its quality target) and takes the best of its four neighbours if that one scores under half its own
+score (EXCHANGE_MARGIN): weights, Adam state, learning rates and context dimension (its loss and context
+mask stay: they are the cell's niche). Then it mutates its learning rates (x exp(0.2 N)). At the end every
+cell's decoder is refined (as grc.training does, batched) for a quarter of the iterations, the best
+REFINE_CELLS go on to the end, and the best cell after its refine is kept; the report lists every cell.
 """
 
 from __future__ import annotations
@@ -461,11 +462,13 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     """Train a rows x cols population on a template set -> (the best cell's GRCModel, report).
 
     The report: {"grid", "cells": [{"seed", "lr_encoder", "lr_decoder", "context_dims", "context_mask",
-    "loss", "parent", "reconstruction", "interpolation", "broken", "score"}], "best", "exchanges": [the
+    "loss", "parent", "reconstruction", "interpolation", "extrapolation", "broken", "score" (after the
+    cell's refine), "score_before_refine", "refined" (its refine iterations)}], "best", "exchanges": [the
     cells each cell took, per exchange]}. Progress goes to `callback` as in grc.training.train (phases
     "templates", "relational" (loss: the best cell's score), "refine"), with Progress.cells holding
-    every cell's score at each exchange and at the end. `coherence=False` leaves the broken-shape check
-    out of the score.
+    every cell's score at each exchange, at the end of the relational phase and after the refine.
+    `coherence=False` leaves the broken-shape check out of the score; `refine_cells`: how many cells
+    are refined to the end.
     """
     config = config or Config()
     if config.decoder_features != "fourier-product" or config.decoder_input != "relational-map":
