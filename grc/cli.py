@@ -172,12 +172,13 @@ def population_grid(text: str) -> tuple[int, int]:
 
 def population_table(report: dict) -> str:
     """Each cell of a population: its context dimension, loss, and validation score with its parts
-    (reconstruction and interpolation error, the share of broken blends), the kept cell marked."""
+    (reconstruction and interpolation error, extrapolation shortfall, the share of broken blends) after
+    its refine, and its refine iterations; the kept cell marked."""
     grid = report.get("grid") or []
     cells = report.get("cells", [])
     lines = [f"population {'x'.join(str(v) for v in grid)}: kept cell {report.get('best')} (scores after each "
              f"cell's refine; its iterations in the last column)",
-             "   cell  context  loss   reconstruction  interpolation  broken  score  refined"]
+             "   cell  context  loss   reconstruction  interpolation  extrapolation  broken  score  refined"]
 
     def value(cell, key, form):
         v = cell.get(key)
@@ -187,6 +188,7 @@ def population_table(report: dict) -> str:
         mark = "*" if i == report.get("best") else " "
         lines.append(f" {mark} {i:>4}  {value(cell, 'context_dims', 'd'):>7}  {printable(str(cell.get('loss', '-')), 6):<5}"
                      f"  {value(cell, 'reconstruction', '.5f'):>14}  {value(cell, 'interpolation', '.4f'):>13}"
+                     f"  {value(cell, 'extrapolation', '.3f'):>13}"
                      f"  {value(cell, 'broken', '.2f'):>6}  {value(cell, 'score', '.3f'):>5}"
                      f"  {value(cell, 'refined', 'd'):>7}")
     return "\n".join(lines)

@@ -152,7 +152,8 @@ def test_the_population_table_shows_each_cells_context_loss_and_score_parts(tiny
     model, report = tiny
     lines = population_table(report).splitlines()
     assert lines[0].startswith("population 2x2: kept cell ")
-    assert all(word in lines[1] for word in ("context", "loss", "reconstruction", "interpolation", "broken", "score"))
+    assert all(word in lines[1] for word in ("context", "loss", "reconstruction", "interpolation", "extrapolation",
+                                             "broken", "score", "refined"))
     rows = lines[2:]
     assert len(rows) == 4 and [r.strip().startswith("*") for r in rows].count(True) == 1
     kept = rows[report["best"]].split()
@@ -160,3 +161,5 @@ def test_the_population_table_shows_each_cells_context_loss_and_score_parts(tiny
     assert kept[:4] == ["*", str(report["best"]), str(cell["context_dims"]), cell["loss"]]
     assert float(kept[4]) == pytest.approx(cell["reconstruction"], abs=1e-5)
     assert float(kept[5]) == pytest.approx(cell["interpolation"], abs=1e-4)
+    assert float(kept[6]) == pytest.approx(cell["extrapolation"], abs=1e-3)
+    assert int(kept[-1]) == cell["refined"]
