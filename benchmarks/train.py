@@ -185,9 +185,15 @@ def main():
 
             torch.set_num_threads(1)  # its fastest setting too: one sample per step
             # side by side: one `grc train` after every tenth of the loop, under the same machine load
-            beside = []
-            total, loop, article = run(args.article_steps, pause=lambda: beside.append(cli_train(out)),
-                                       every=max(1, args.article_steps // 10))
+            beside, beside_cpu = [], []
+
+            def pause():
+                beside.append(cli_train(out))
+                beside_cpu.append(CPU[-1])
+
+            cpu = time.process_time()
+            total, loop, article = run(args.article_steps, pause=pause, every=max(1, args.article_steps // 10))
+            cpu = time.process_time() - cpu  # this process's CPU: template models, the loop, its evaluation
             beside.sort()
             wall = beside[len(beside) // 2] if beside else wall
             print(summary(f"article ({args.article_steps} steps)", total, article))
@@ -196,6 +202,10 @@ def main():
             print(f"  grc train between its tenths: {', '.join(f'{w:.1f}' for w in beside)} s (median {wall:.1f} s)")
             print(f"speed-up, whole grc train against the article's loop alone: {loop / wall:.1f}x; "
                   f"against template models + loop: {total / wall:.1f}x")
+            if beside_cpu:  # CPU seconds: less swayed by other work on the machine than wall seconds
+                middle = sorted(beside_cpu)[len(beside_cpu) // 2]
+                print(f"  CPU: article (template models + loop) {cpu:.1f} s, grc train between its tenths median "
+                      f"{middle:.1f} s (whole process): {cpu / middle:.1f}x")
             print(json.dumps({"article": article}, indent=None))
 
 
