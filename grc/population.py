@@ -42,10 +42,10 @@ MUTATION = 0.2  # learning rates are multiplied by exp(MUTATION * N(0, 1)) at ea
 RECONSTRUCTION_TARGET = 0.01  # point RMSE
 INTERPOLATION_TARGET = 0.05  # |where the blend lands - alpha|
 INTERPOLATION_ALPHAS = (0.25, 0.5, 0.75)  # as grc.metrics
-EXTRAPOLATION_ALPHAS = (-0.5, 1.5)  # as grc.metrics: the blend at -0.5 should land at or below -0.3, at 1.5 at or above 1.3
-EXTRAPOLATION_TARGETS = (-0.3, 1.3)
+EXTRAPOLATION_ALPHAS = (-0.5, 1.5)  # as grc.metrics
+EXTRAPOLATION_TARGETS = (-0.3, 1.3)  # the blend at -0.5 should land at or below -0.3, at 1.5 at or above 1.3
 EXTRAPOLATION_SHORTFALL = 0.1  # a blend landing this far short of its extrapolation target counts as one target
-COHERENCE_ALPHAS = (0.5,)
+COHERENCE_ALPHAS = (0.5,)  # blends checked for broken shapes (subdivision 0: cheap)
 # The broken share's weight: on the unsubdivided grids of a nearly flat sheet (the leaf) millimetres of error make
 # triangles cross, so most refined cells break some blends there; at full weight that noise outweighed the
 # interpolation error in the choice of the kept cell (measured: docs/benchmarks.md).
@@ -55,8 +55,8 @@ BROKEN_WEIGHT = 0.25
 # sets the final interpolation, then had nine near-copies to choose from; with the margin the exchange rescues
 # failing cells and the torus keeps its variety for the selection after the refine.
 EXCHANGE_MARGIN = 2.0
-REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (the kept one: the best at the end)
-REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations  # blends checked for broken shapes (subdivision 0: cheap)
+REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (kept: the best at the end)
+REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations
 
 
 def neighbours(cell: int, grid: tuple[int, int]) -> list[int]:
@@ -391,7 +391,8 @@ def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int
     inputs, targets, weights = rows.inputs[index], rows.targets, rows.weights
     total = total or steps
     with torch.no_grad():  # the chosen cells' decoders, copied out of the batch
-        net = MLP(cells.sizes(cells.width)["decoder"], cells.config.final_activation, copies=len(chosen)).to(index.device)
+        sizes = cells.sizes(cells.width)["decoder"]
+        net = MLP(sizes, cells.config.final_activation, copies=len(chosen)).to(index.device)
         for mine, theirs in ((net.weights, cells.decoder.weights), (net.biases, cells.decoder.biases)):
             for w, source in zip(mine, theirs):
                 w.data.copy_(source[index])
