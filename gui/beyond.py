@@ -198,8 +198,11 @@ class Beyond(QObject):
             reach = min(-BLEND_RANGE[0], BLEND_RANGE[1] - 1)
             safe = safe_range(broken_at, BAND_STEP, reach)
         if generation == self._generation:
-            self.bands_ready.emit(dict(model=model, time=time, alphas=alphas, codes=codes,
-                                       novelty=np.concatenate(novelty), safe=safe))
+            try:
+                self.bands_ready.emit(dict(model=model, time=time, alphas=alphas, codes=codes,
+                                           novelty=np.concatenate(novelty), safe=safe))
+            except RuntimeError:  # the panel was deleted (its window closed) while this thread worked
+                pass
 
     def _bands_arrived(self, bands):
         if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
