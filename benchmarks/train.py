@@ -14,6 +14,7 @@ for grc/config.py). On a machine shared with other work, compare in one run, as 
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,17 +37,22 @@ def summary(name, seconds, m):
 
 
 SETTINGS: list[str] = []  # --set KEY=VALUE for every `grc train`
+CPU: list[float] = []  # CPU seconds (user + system) of each `grc train` process, in order
 
 
 def cli_train(out: Path, *args, code: Path = ROOT, settings=None) -> float:
     """Wall time of `grc train templates/petal -o out` as a user runs it (process start to exit), with
     the grc package of `code` (this checkout, or an older commit's)."""
     extra = [a for kv in (SETTINGS if settings is None else settings) for a in ("--set", kv)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import sys; from grc.cli import main; sys.exit(main())", "train",
                     str(PETAL), "-o", str(out), "-q", *extra, *args], check=True,
                    env={**os.environ, "PYTHONPATH": str(code)}, cwd=code)  # cwd: `python -c` imports from it first
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)  # the process's CPU seconds
+    return wall
 
 
 def mlp_flops(sizes) -> int:
@@ -179,9 +185,15 @@ def main():
 
             torch.set_num_threads(1)  # its fastest setting too: one sample per step
             # side by side: one `grc train` after every tenth of the loop, under the same machine load
-            beside = []
-            total, loop, article = run(args.article_steps, pause=lambda: beside.append(cli_train(out)),
-                                       every=max(1, args.article_steps // 10))
+            beside, beside_cpu = [], []
+
+            def pause():
+                beside.append(cli_train(out))
+                beside_cpu.append(CPU[-1])
+
+            cpu = time.process_time()
+            total, loop, article = run(args.article_steps, pause=pause, every=max(1, args.article_steps // 10))
+            cpu = time.process_time() - cpu  # this process's CPU: template models, the loop, its evaluation
             beside.sort()
             wall = beside[len(beside) // 2] if beside else wall
             print(summary(f"article ({args.article_steps} steps)", total, article))
@@ -190,6 +202,10 @@ def main():
             print(f"  grc train between its tenths: {', '.join(f'{w:.1f}' for w in beside)} s (median {wall:.1f} s)")
             print(f"speed-up, whole grc train against the article's loop alone: {loop / wall:.1f}x; "
                   f"against template models + loop: {total / wall:.1f}x")
+            if beside_cpu:  # CPU seconds: less swayed by other work on the machine than wall seconds
+                middle = sorted(beside_cpu)[len(beside_cpu) // 2]
+                print(f"  CPU: article (template models + loop) {cpu:.1f} s, grc train between its tenths median "
+                      f"{middle:.1f} s (whole process): {cpu / middle:.1f}x")
             print(json.dumps({"article": article}, indent=None))
 
 
@@ -207,11 +223,15 @@ def compare(ref: str, repeat: int) -> None:
                 wall = cli_train(out, code=code, settings=settings)
                 model = grc.load_model(out)
                 phases = model.info["phase_seconds"]
-                rows[name].append((wall, phases))
+                rows[name].append((wall, phases, CPU[-1]))
                 print(summary(f"{name} ({ref if name == 'before' else 'this checkout'})", wall, evaluate(model)),
-                      "  phases", " ".join(f"{k} {v:.2f}" for k, v in phases.items()), flush=True)
-        for key in ("wall", "templates", "relational", "refine", "phases"):
-            def value(r):
+                      "  phases", " ".join(f"{k} {v:.2f}" for k, v in phases.items()), f" cpu {CPU[-1]:.2f}", flush=True)
+        for key in ("wall", "cpu", "templates", "relational", "refine", "phases", "outside"):
+            def value(r):  # "outside": the wall outside the training phases (process start, imports, saving, exit)
+                if key == "outside":
+                    return r[0] - sum(r[1].values())
+                if key == "cpu":  # the process's CPU seconds
+                    return r[2]
                 return r[0] if key == "wall" else sum(r[1].values()) if key == "phases" else r[1].get(key, 0.0)
             ratios = sorted(value(b) / max(value(a), 1e-9) for b, a in zip(rows["before"], rows["after"]))
             print(f"{key:<11} before / after: median {ratios[len(ratios) // 2]:.2f}x "

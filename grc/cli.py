@@ -12,6 +12,7 @@ What a user sees when something goes wrong (docs/reliability.md, "Command line")
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -170,12 +171,26 @@ def population_grid(text: str) -> tuple[int, int]:
 
 
 def population_table(report: dict) -> str:
-    """Each cell of a population: its settings and validation score, the kept one marked."""
-    lines = [f"population {report.get('grid')}: kept cell {report.get('best')}"]
-    for i, cell in enumerate(report.get("cells", [])):
+    """Each cell of a population: its context dimension, loss, and validation score with its parts
+    (reconstruction and interpolation error, extrapolation shortfall, the share of broken blends) after
+    its refine, and its refine iterations; the kept cell marked."""
+    grid = report.get("grid") or []
+    cells = report.get("cells", [])
+    lines = [f"population {'x'.join(str(v) for v in grid)}: kept cell {report.get('best')} (scores after each "
+             f"cell's refine; its iterations in the last column)",
+             "   cell  context  loss   reconstruction  interpolation  extrapolation  broken  score  refined"]
+
+    def value(cell, key, form):
+        v = cell.get(key)
+        return format(v, form) if isinstance(v, (int, float)) else "-"
+
+    for i, cell in enumerate(cells):
         mark = "*" if i == report.get("best") else " "
-        lines.append(f" {mark} cell {i}: loss {cell.get('loss')}, seed {cell.get('seed')}, "
-                     f"score {cell.get('score', float('nan')):.4g}")
+        lines.append(f" {mark} {i:>4}  {value(cell, 'context_dims', 'd'):>7}  {printable(str(cell.get('loss', '-')), 6):<5}"
+                     f"  {value(cell, 'reconstruction', '.5f'):>14}  {value(cell, 'interpolation', '.4f'):>13}"
+                     f"  {value(cell, 'extrapolation', '.3f'):>13}"
+                     f"  {value(cell, 'broken', '.2f'):>6}  {value(cell, 'score', '.3f'):>5}"
+                     f"  {value(cell, 'refined', 'd'):>7}")
     return "\n".join(lines)
 
 
@@ -329,30 +344,33 @@ def train(
         reachable(ray)  # before the work: Ray itself retries an unreachable address for minutes
     check_output(output, (".grc",))
     with work(output):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from .metrics import evaluate
         from .model import check_model_size
         from .templates import load_template_set
         from .training import train as train_model
 
         template_set = load_template_set(templates)
         check_model_size(config, template_set)  # a model too big to save is refused before training
-        labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
-        console = _console()
-        live = not quiet and console.is_terminal  # a log (not a terminal) gets one line per phase instead
-        with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(),
-                      console=console, disable=not live, transient=False) as bar:
+        if quiet:  # no bar, no phase lines: nothing of rich is imported
+            display, callback = contextlib.nullcontext(), None
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
+            console = _console()
+            live = console.is_terminal  # a log (not a terminal) gets one line per phase instead
+            display = Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                               TextColumn("loss {task.fields[loss]:.2e}"), TimeElapsedColumn(),
+                               console=console, disable=not live, transient=False)
             tasks = {}
 
             def callback(p):
                 if p.phase not in tasks:
-                    tasks[p.phase] = bar.add_task(labels[p.phase], total=p.total, loss=p.loss)
-                    if not quiet and not live:
+                    tasks[p.phase] = display.add_task(labels[p.phase], total=p.total, loss=p.loss)
+                    if not live:
                         print(f"training: {labels[p.phase]} ({p.total} steps)", file=sys.stderr, flush=True)
-                bar.update(tasks[p.phase], completed=p.step, loss=p.loss)
+                display.update(tasks[p.phase], completed=p.step, loss=p.loss)
 
+        with display:
             if ray is not None:
                 from .cluster import train_remote
 
@@ -369,6 +387,8 @@ def train(
         if grid is not None and not quiet:
             typer.echo(population_table(model.info.get("population", {})))
     if not quiet:
+        from .metrics import evaluate
+
         typer.echo(f"saved {printable(output)} ({model.info['seconds']:.1f} s of training)")
         typer.echo(metrics_table(evaluate(model)))
 
@@ -855,6 +875,17 @@ def _console():
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI: a user's mistake or an OS error is one stderr line and exit 2, an interruption one
     line and exit 130, anything unexpected one line naming its log file and exit 1."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:  # run as the program (not called by a test): the process ends next
+            # The interpreter's exit collects garbage among every object still alive, PyTorch's many
+            # included: 0.3-1.2 s after a `grc train` (measured, docs/benchmarks.md). Frozen objects are
+            # left to the exit itself (atexit handlers, flushing and module teardown still run).
+            gc.freeze()
+
+
+def _main(argv: list[str] | None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="grc", standalone_mode=False)

@@ -9,11 +9,12 @@ have the largest context dimension, and a cell's unused context values are held 
 against one batch per context dimension: docs/benchmarks.md).
 
 Every `exchange_every` steps each cell is scored on fixed validation rows (`Validation`: reconstruction,
-interpolation between the templates, and shapes broken by grc.coherence, each as a share of its quality
-target) and takes the best of itself and its four neighbours: weights, Adam state, learning rates and
-context dimension (its loss and context mask stay: they are the cell's niche). Then it mutates its
-learning rates (x exp(0.2 N)). At the end the best cell is refined (as grc.training does) and returned;
-the report lists every cell.
+interpolation and extrapolation between the templates, and shapes broken by grc.coherence, each as a share
+of its quality target) and takes the best of its four neighbours if that one scores under half its own
+score (EXCHANGE_MARGIN): weights, Adam state, learning rates and context dimension (its loss and context
+mask stay: they are the cell's niche). Then it mutates its learning rates (x exp(0.2 N)). At the end every
+cell's decoder is refined (as grc.training does, batched) for a quarter of the iterations, the best
+REFINE_CELLS go on to the end, and the best cell after its refine is kept; the report lists every cell.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .config import Config
 from .errors import GRCError
 from .limits import MAX_CONTEXT_DIMS
 from .model import VERSION, GRCModel, layer_sizes
-from .optim import FlatAdam, one_cycle
+from .optim import FlatAdam, lbfgs_flat, one_cycle
 from .templates import TemplateSet
 from .training import (FEATURES, MLP, Data, Flat, Progress, Sampler, fit_templates, fourier, refine_decoder,
                        resolve_device, template_inputs)
@@ -41,7 +42,21 @@ MUTATION = 0.2  # learning rates are multiplied by exp(MUTATION * N(0, 1)) at ea
 RECONSTRUCTION_TARGET = 0.01  # point RMSE
 INTERPOLATION_TARGET = 0.05  # |where the blend lands - alpha|
 INTERPOLATION_ALPHAS = (0.25, 0.5, 0.75)  # as grc.metrics
+EXTRAPOLATION_ALPHAS = (-0.5, 1.5)  # as grc.metrics
+EXTRAPOLATION_TARGETS = (-0.3, 1.3)  # the blend at -0.5 should land at or below -0.3, at 1.5 at or above 1.3
+EXTRAPOLATION_SHORTFALL = 0.1  # a blend landing this far short of its extrapolation target counts as one target
 COHERENCE_ALPHAS = (0.5,)  # blends checked for broken shapes (subdivision 0: cheap)
+# The broken share's weight: on the unsubdivided grids of a nearly flat sheet (the leaf) millimetres of error make
+# triangles cross, so most refined cells break some blends there; at full weight that noise outweighed the
+# interpolation error in the choice of the kept cell (measured: docs/benchmarks.md).
+BROKEN_WEIGHT = 0.25
+# A cell takes a neighbour only when the neighbour scores under half its own score: measured (docs/benchmarks.md),
+# taking any better neighbour made one lineage of the whole torus within two exchanges, and the refine, which
+# sets the final interpolation, then had nine near-copies to choose from; with the margin the exchange rescues
+# failing cells and the torus keeps its variety for the selection after the refine.
+EXCHANGE_MARGIN = 2.0
+REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (kept: the best at the end)
+REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations
 
 
 def neighbours(cell: int, grid: tuple[int, int]) -> list[int]:
@@ -51,14 +66,14 @@ def neighbours(cell: int, grid: tuple[int, int]) -> list[int]:
     return [((r - 1) % rows) * cols + c, ((r + 1) % rows) * cols + c, r * cols + (c - 1) % cols, r * cols + (c + 1) % cols]
 
 
-def select(scores, grid: tuple[int, int]) -> list[int]:
-    """For each cell, the cell it takes: the best (lowest) score of itself and its neighbours; a tie
-    keeps itself."""
+def select(scores, grid: tuple[int, int], margin: float = 1.0) -> list[int]:
+    """For each cell, the cell it takes: the best (lowest) score of itself and its neighbours, where a
+    neighbour must score under the cell's own score / `margin` to be taken; a tie keeps itself."""
     chosen = []
     for cell in range(grid[0] * grid[1]):
         best = cell
         for other in neighbours(cell, grid):
-            if scores[other] < scores[best]:
+            if scores[other] < scores[best] and scores[other] * margin < scores[cell]:
                 best = other
         chosen.append(best)
     return chosen
@@ -66,9 +81,11 @@ def select(scores, grid: tuple[int, int]) -> list[int]:
 
 def context_choices(config: Config, templates: int) -> list[int]:
     """The context dimensions a population tries: the config's, and one more (at least K - 1, which
-    separates K templates without forcing them onto one line of context)."""
+    separates K templates without forcing them onto one line of context); with three templates or more,
+    also K (measured on the leaf: docs/benchmarks.md)."""
     C = config.context_dims
-    return sorted({C, min(MAX_CONTEXT_DIMS, max(C + 1, templates - 1))})
+    more = max(C + 1, templates - 1)
+    return sorted({min(MAX_CONTEXT_DIMS, c) for c in (C, more, *((more + 1,) if templates >= 3 else ()))})
 
 
 def cell_settings(config: Config, cells: int, templates: int = 2) -> list[dict]:
@@ -150,6 +167,14 @@ class Cells:
     def rates(self, name: str) -> torch.Tensor:
         return torch.tensor([s[name] for s in self.settings], device=self.encoder.theta.device)
 
+    def weight_rates(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each weight's learning rate (encoder, decoder), made again only when the cells' rates change."""
+        key = tuple((s["lr_encoder"], s["lr_decoder"]) for s in self.settings)
+        if getattr(self, "_rates_key", None) != key:
+            self._rates_key = key
+            self._rates = (self.rates("lr_encoder")[self.owner_e], self.rates("lr_decoder")[self.owner_d])
+        return self._rates
+
     def encode(self, rows) -> torch.Tensor:
         """rows (batch, 3N) or (P, batch, 3N) -> (P, batch, 2 + width), unused context values zero."""
         z = self.encoder.forward(rows.expand(self.P, *rows.shape[-2:]))
@@ -176,8 +201,9 @@ class Cells:
         g_context = (g_features[..., F:F + C] + (products @ fourier(u)[None, :, :, None])[..., 0]) * self.on
         error_r = torch.cat([z[..., :2] - u, self.encoder.output[..., 2:]], dim=-1) * self.mask
         self.encoder.backward(torch.cat([torch.zeros_like(z[..., :2]), g_context], dim=-1) + error_r * self.mask * (2 / B))
-        self.opt_e.step_rates(self.encoder.grad, self.rates("lr_encoder")[self.owner_e] * rate)
-        self.opt_d.step_rates(self.decoder.grad, self.rates("lr_decoder")[self.owner_d] * rate)
+        rates_e, rates_d = self.weight_rates()
+        self.opt_e.step_rates(self.encoder.grad, rates_e * rate)
+        self.opt_d.step_rates(self.decoder.grad, rates_d * rate)
         return error.square().sum(dim=-1).mean(dim=-1)
 
     @torch.no_grad()
@@ -201,6 +227,16 @@ class Cells:
         for s in self.settings:
             for name in ("lr_encoder", "lr_decoder"):
                 s[name] = min(0.5, s[name] * math.exp(MUTATION * generator.standard_normal()))
+
+    @torch.no_grad()
+    def load_decoder(self, cell: int, decoder: MLP):
+        """Put a decoder of the cell's own size (one export() gave, since changed) back into its slot."""
+        rows = decoder_input_rows(self.dims(cell), self.width)
+        self.decoder.weights[0][cell, rows] = decoder.weights[0].to(self.decoder.theta.dtype)
+        self.decoder.biases[0][cell] = decoder.biases[0]
+        for j in range(1, len(decoder.weights)):
+            self.decoder.weights[j][cell] = decoder.weights[j]
+            self.decoder.biases[j][cell] = decoder.biases[j]
 
     def export(self, cell: int, sizes=None) -> tuple[MLP, MLP]:
         """One cell's encoder and decoder as plain MLPs of its own context dimension."""
@@ -228,16 +264,18 @@ def features(u: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
 
 
 class Validation:
-    """The score a cell is selected by, on fixed rows; lower is better. Three measures, each as a share
-    of its quality target, summed:
+    """The score a cell is selected by, on fixed rows; lower is better (`score`). Four measures, each as a
+    share of its quality target, summed:
 
     - reconstruction: the point RMSE of rebuilding random mixes and (weighted as the refine weights
       them) the templates' own grid rows, over RECONSTRUCTION_TARGET;
     - interpolation: as grc.metrics, where the blend alpha = .25, .5, .75 of two templates lands along
       their difference at each time step where they differ (the worst), over INTERPOLATION_TARGET;
+    - extrapolation: as grc.metrics, where the blends at -0.5 and 1.5 land (the worst over pairs and time
+      steps), by how much they fall short of -0.3 and 1.3, over EXTRAPOLATION_SHORTFALL (0 when met);
     - coherence: the share of blends at alpha = 0.5 whose shape is broken (crosses itself or folds;
       grc.coherence on the unsubdivided grids, the cheap check, at the time steps where neither
-      template nor their plain blend is broken that way).
+      template nor their plain blend is broken that way), weighted BROKEN_WEIGHT.
     """
 
     def __init__(self, templates: TemplateSet, data: Data, sampler: Sampler, config: Config, coherence: bool = True):
@@ -280,13 +318,16 @@ class Validation:
         M = len(self.templates.morph)
         traces = cells.encode(self.template_rows.flatten(0, 1)).view(cells.P, d.K, T_M, -1)[..., 2:]
         interpolation = torch.zeros(cells.P, device=d.device)
+        low = torch.full((cells.P,), -math.inf, device=d.device)  # the worst landing of the blend at -0.5
+        high = torch.full((cells.P,), math.inf, device=d.device)  # and at 1.5
         broken = np.zeros(cells.P)
         checked = 0
         for a, b in self.pairs:
             steps = self.steps[(a, b)]
             if not steps:
                 continue
-            alphas = sorted(set(INTERPOLATION_ALPHAS + (COHERENCE_ALPHAS if self.coherence else ())))
+            alphas = sorted(set(INTERPOLATION_ALPHAS + EXTRAPOLATION_ALPHAS
+                                + (COHERENCE_ALPHAS if self.coherence else ())))
             context = torch.cat([(1 - x) * traces[:, a] + x * traces[:, b] for x in alphas], dim=1)  # (P, A*TM, W)
             rows = cells.decode(self.grid_u.repeat(len(alphas), 1), context).view(cells.P, len(alphas), -1, M, 3 * self.N)
             A = d.grid_rows[a].float().view(-1, M, 3 * self.N)
@@ -297,6 +338,10 @@ class Validation:
             for i, x in enumerate(alphas):
                 if x in INTERPOLATION_ALPHAS:
                     interpolation = torch.maximum(interpolation, (where[:, i] - x).abs().amax(dim=-1))
+                elif x == EXTRAPOLATION_ALPHAS[0]:
+                    low = torch.maximum(low, where[:, i].amax(dim=-1))
+                elif x == EXTRAPOLATION_ALPHAS[1]:
+                    high = torch.minimum(high, where[:, i].amin(dim=-1))
             if self.coherence is not None:
                 points = rows.double().cpu().numpy() * d.row_scale + d.row_mean  # (P, alphas, steps, M, 3N)
                 chosen = [i for i, x in enumerate(alphas) if x in COHERENCE_ALPHAS]
@@ -306,12 +351,101 @@ class Validation:
                     broken += self.coherence.broken(grids).reshape(cells.P, -1).sum(axis=1)
                 checked += len(chosen) * len(judged)
         broken_share = broken / max(checked, 1)
+        shortfall = ((low - EXTRAPOLATION_TARGETS[0]).clamp_min(0) + (EXTRAPOLATION_TARGETS[1] - high).clamp_min(0))
+        shortfall = torch.where(torch.isfinite(shortfall), shortfall, torch.zeros_like(shortfall))  # no pair differs
         scores = []
         for i in range(cells.P):
-            r, s = float(reconstruction[i]), float(interpolation[i])
-            scores.append({"reconstruction": r, "interpolation": s, "broken": float(broken_share[i]),
-                           "score": r / RECONSTRUCTION_TARGET + s / INTERPOLATION_TARGET + float(broken_share[i])})
+            r, s, e, b = float(reconstruction[i]), float(interpolation[i]), float(shortfall[i]), float(broken_share[i])
+            scores.append({"reconstruction": r, "interpolation": s, "extrapolation": e, "broken": b,
+                           "score": score(r, s, e, b)})
         return scores
+
+
+class RefineRows:
+    """The refine's fixed rows for every cell, as grc.training.refine_decoder makes them for one: random
+    mixes plus the templates' own grid rows (weighted), each decoded from the context the cell's encoder
+    gives it. Drawn once, so that both stages of the refine see the same rows."""
+
+    def __init__(self, cells: Cells, sampler: Sampler, config: Config):
+        d = sampler.data
+        with torch.no_grad():
+            rows, u = sampler(config.refine_samples)
+            template_rows = sampler.models(template_inputs(d.grid_u.float(), d.config).expand(d.K, -1, -1))
+            z = cells.encode(torch.cat([rows, template_rows.flatten(0, 1)]))  # (P, rows, 2 + width)
+            u = torch.cat([u, d.grid_u.float().repeat(d.K, 1)])
+            self.inputs = features(u, z[..., 2:])
+            self.targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])
+            weights = torch.ones(len(self.targets), device=d.device)
+            weights[len(rows):] = config.refine_template_weight
+            self.weights = (weights / weights.mean() * (2 / len(self.targets)))[:, None]
+
+
+def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int, report, done: int = 0,
+                   total: int | None = None) -> list[float]:
+    """Refine the decoders of the `chosen` cells for `steps` L-BFGS iterations at once, as
+    grc.training.refine_decoder refines one (L-BFGS on the hidden layers, the last layer by weighted least
+    squares), the cells a batch dimension: one L-BFGS on the sum of their losses, each divided by its loss
+    at the start (so that no cell's scale decides the steps). The refined decoders go back into their
+    cells. Progress counts from `done` of `total` iterations. -> each chosen cell's final loss."""
+    index = torch.tensor(chosen, device=cells.decoder.theta.device)
+    inputs, targets, weights = rows.inputs[index], rows.targets, rows.weights
+    total = total or steps
+    with torch.no_grad():  # the chosen cells' decoders, copied out of the batch
+        sizes = cells.sizes(cells.width)["decoder"]
+        net = MLP(sizes, cells.config.final_activation, copies=len(chosen)).to(index.device)
+        for mine, theirs in ((net.weights, cells.decoder.weights), (net.biases, cells.decoder.biases)):
+            for w, source in zip(mine, theirs):
+                w.data.copy_(source[index])
+    flat = Flat(net)
+    scale = None
+    last = []
+
+    def evaluate():
+        nonlocal scale
+        flat.forward(inputs)
+        error = flat.solve_last_layer(targets, weights) - targets
+        per_cell = (error.square() * weights).sum(dim=(1, 2)) / 2  # (chosen,)
+        if scale is None:
+            scale = 1 / per_cell.clamp_min(1e-30)
+        flat.backward(error * weights * scale[:, None, None])
+        flat.weight_grads[-1].zero_()
+        flat.bias_grads[-1].zero_()
+        last[:] = [per_cell]
+        return float((per_cell * scale).sum()), flat.grad.clone()
+
+    def progress(iteration, loss):
+        if iteration % 20 == 0:
+            report(Progress("refine", done + iteration, total, loss))
+
+    with torch.no_grad():
+        lbfgs_flat(flat.theta, evaluate, steps, history=10, callback=progress)
+        evaluate()  # the last layer solved for the hidden layers L-BFGS ended at
+        for mine, theirs in ((flat.weights, cells.decoder.weights), (flat.biases, cells.decoder.biases)):
+            for w, into in zip(mine, theirs):
+                into[index] = w
+    report(Progress("refine", done + steps, total, float(last[0].min())))
+    return last[0].tolist()
+
+
+def score(reconstruction: float, interpolation: float, extrapolation: float, broken: float) -> float:
+    """The validation score (lower is better): each measure as a share of its quality target, summed;
+    `extrapolation` is how far the blends at -0.5 and 1.5 land short of -0.3 and 1.3 (0 when they reach them)."""
+    return (reconstruction / RECONSTRUCTION_TARGET + interpolation / INTERPOLATION_TARGET
+            + extrapolation / EXTRAPOLATION_SHORTFALL + BROKEN_WEIGHT * broken)
+
+
+def finalists(scores, settings, n: int) -> list[int]:
+    """The cells refined at the end: the best `n` by score, taking first the best cell of each lineage
+    (the cell it descends from at the last exchange, its "parent"), then the next best of any."""
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    chosen, lineages = [], set()
+    for i in order:
+        lineage = settings[i].get("parent", i)
+        if lineage not in lineages and len(chosen) < n:
+            chosen.append(i)
+            lineages.add(lineage)
+    chosen += [i for i in order if i not in chosen][:max(0, n - len(chosen))]
+    return chosen
 
 
 def diverging_steps(points, a: int, b: int, share: float = 0.02) -> list[int]:
@@ -324,15 +458,18 @@ def diverging_steps(points, a: int, b: int, share: float = 0.02) -> list[int]:
 
 
 def train_population(templates: TemplateSet, config: Config | None = None, grid=(3, 3), *, device: str = "cpu",
-                     callback=None, exchange_every: int = 200, threads: int | None = 1, coherence: bool = True):
+                     callback=None, exchange_every: int = 200, threads: int | None = 1, coherence: bool = True,
+                     refine_cells: int = REFINE_CELLS):
     """Train a rows x cols population on a template set -> (the best cell's GRCModel, report).
 
     The report: {"grid", "cells": [{"seed", "lr_encoder", "lr_decoder", "context_dims", "context_mask",
-    "loss", "parent", "reconstruction", "interpolation", "broken", "score"}], "best", "exchanges": [the
+    "loss", "parent", "reconstruction", "interpolation", "extrapolation", "broken", "score" (after the
+    cell's refine), "score_before_refine", "refined" (its refine iterations)}], "best", "exchanges": [the
     cells each cell took, per exchange]}. Progress goes to `callback` as in grc.training.train (phases
     "templates", "relational" (loss: the best cell's score), "refine"), with Progress.cells holding
-    every cell's score at each exchange and at the end. `coherence=False` leaves the broken-shape check
-    out of the score.
+    every cell's score at each exchange, at the end of the relational phase and after the refine.
+    `coherence=False` leaves the broken-shape check out of the score; `refine_cells`: how many cells
+    are refined to the end.
     """
     config = config or Config()
     if config.decoder_features != "fourier-product" or config.decoder_input != "relational-map":
@@ -346,12 +483,13 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     if threads is not None and dev.type == "cpu":
         torch.set_num_threads(threads)
     try:
-        return _train(templates, config, (rows_, cols), dev, callback or (lambda p: None), exchange_every, coherence)
+        return _train(templates, config, (rows_, cols), dev, callback or (lambda p: None), exchange_every, coherence,
+                      refine_cells)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(templates, config, grid, dev, report, exchange_every, coherence):
+def _train(templates, config, grid, dev, report, exchange_every, coherence, refine_cells):
     torch.manual_seed(config.seed)
     started = clock.perf_counter()
     _, M, N = templates.grid_shape
@@ -374,7 +512,7 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence):
         errors = cells.step(all_rows[step % 64], all_u[step % 64], rate)
         if (step + 1) % exchange_every == 0 and step + 1 < config.steps:
             scores = [s["score"] for s in validate(cells)]
-            chosen = select(scores, grid)
+            chosen = select(scores, grid, EXCHANGE_MARGIN)
             cells.take(chosen)
             cells.mutate(generator)
             exchanges.append(chosen)
@@ -383,17 +521,55 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence):
             report(Progress("relational", step + 1, config.steps, float(errors.min())))
     measures = validate(cells)
     scores = [s["score"] for s in measures]
-    best = int(np.argmin(scores))
-    report(Progress("relational", config.steps, config.steps, scores[best], cells=tuple(scores)))
+    report(Progress("relational", config.steps, config.steps, min(scores), cells=tuple(scores)))
+
+    # The refine sets the final reconstruction and interpolation, and the score before it barely ranks the
+    # cells by them (measured: docs/benchmarks.md). So every cell is refined for the first quarter of the
+    # iterations (batched), scored again, and the best `refine_cells` (a quarter in, the ranking already holds)
+    # go on for the rest; the kept cell is the best after its whole refine. With extrapolated rows in the
+    # refine (refine_extrapolations) the best `refine_cells` by the score before it are refined one at a
+    # time, as grc.training does.
+    losses, refined_steps = {}, [0] * cells.P
+    if config.refine_steps and not config.refine_extrapolations:
+        rows = RefineRows(cells, sampler, config)
+        first = max(1, config.refine_steps // REFINE_FIRST)
+        everyone = list(range(cells.P))
+        losses = dict(zip(everyone, refine_batched(cells, everyone, rows, first, report, 0, config.refine_steps)))
+        refined_steps = [first] * cells.P
+        refined = everyone
+        if config.refine_steps > first:
+            early = [m["score"] for m in validate(cells)]
+            refined = sorted(everyone, key=lambda i: early[i])[:refine_cells]
+            rest = config.refine_steps - first
+            losses.update(zip(refined, refine_batched(cells, refined, rows, rest, report, first, config.refine_steps)))
+            for cell in refined:
+                refined_steps[cell] = config.refine_steps
+    elif config.refine_steps:
+        refined = finalists(scores, cells.settings, refine_cells)
+        for k, cell in enumerate(refined):
+            own = config.replace(seed=cells.settings[cell]["seed"], context_mask=cells.settings[cell]["context_mask"],
+                                 context_dims=cells.dims(cell))
+            encoder, decoder = cells.export(cell)
+            part = (lambda p, k=k: report(Progress(p.phase, k * p.total + p.step, len(refined) * p.total, p.loss)))
+            losses[cell] = refine_decoder(sampler, encoder, decoder, own, part)
+            cells.load_decoder(cell, decoder)
+            refined_steps[cell] = config.refine_steps
+    else:
+        refined = [int(np.argmin(scores))]
+    if config.refine_steps:
+        measures = validate(cells)
+    best = int(np.argmin([m["score"] for m in measures]))  # the refined cells, unless the refine made them worse
+    if config.refine_steps:
+        total = (1 if not config.refine_extrapolations else len(refined)) * config.refine_steps
+        report(Progress("refine", total, total, measures[best]["score"], cells=tuple(m["score"] for m in measures)))
 
     best_settings = cells.settings[best]
     model_config = config.replace(seed=best_settings["seed"], context_mask=best_settings["context_mask"],
                                   context_dims=cells.dims(best))
     encoder, decoder = cells.export(best)
-    losses = {"decoder": scores[best]}
-    if config.refine_steps:
-        losses["refine"] = refine_decoder(sampler, encoder, decoder, model_config, report)
-    cell_report = [dict(s, **m) for s, m in zip(cells.settings, measures)]
+    losses = {"decoder": scores[best], **({"refine": losses[best]} if best in losses else {})}
+    cell_report = [dict(s, **m, refined=refined_steps[i], score_before_refine=scores[i])
+                   for i, (s, m) in enumerate(zip(cells.settings, measures))]
     population = {"grid": list(grid), "best": best, "cells": cell_report, "exchanges": exchanges}
     weights_ = {**data.normalization(), **template_models.export("template"),
                 **encoder.export("encoder"), **decoder.export("decoder")}

@@ -7,8 +7,8 @@ import torch
 
 import grc
 from grc.model import layer_sizes
-from grc.population import (INTERPOLATION_TARGET, RECONSTRUCTION_TARGET, Cells, cell_settings, context_choices,
-                            neighbours, select, train_population)
+from grc.population import (BROKEN_WEIGHT, EXTRAPOLATION_SHORTFALL, INTERPOLATION_TARGET, RECONSTRUCTION_TARGET,
+                            REFINE_CELLS, Cells, cell_settings, context_choices, neighbours, select, train_population)
 from grc.training import decoder_features
 from grc_testing import small_config
 
@@ -29,6 +29,9 @@ def test_each_cell_takes_the_best_of_itself_and_its_four_neighbours():
     assert chosen[0] == 1  # 0 (5) has 1 (4), 2, 3, 6 (9) around it
     assert chosen[8] == 8  # 8 (3) beats its neighbours 2, 5, 6, 7
     assert select([1, 1, 1, 1], (2, 2)) == [0, 1, 2, 3]  # ties keep themselves
+    # with a margin of 2 a cell takes a neighbour only under half its own score
+    assert select(scores, (3, 3), margin=2.0) == [0, 4, 8, 4, 4, 4, 8, 4, 8]  # 0 (5) keeps itself: 4 is not under 2.5
+    assert select([1.0, 0.6, 0.4, 3.0], (2, 2), margin=2.0) == [2, 1, 2, 2]
 
 
 def test_exchange_copies_weights_and_adam_state_and_mutation_changes_rates():
@@ -63,6 +66,11 @@ def test_a_tiny_population_trains_a_model_and_reports_every_cell(petal, tiny):
     assert isinstance(model, grc.GRCModel) and model.shape(0.5, 0.5).shape == (7, 7, 3)
     assert len(report["cells"]) == 4 and len(report["exchanges"]) == 2
     assert {c["loss"] for c in report["cells"]} == {"mse", "l1", "huber"}
+    # every cell is refined for a quarter of the iterations, the best REFINE_CELLS for all; the kept cell is
+    # the best after its refine
+    steps = TINY["refine_steps"]
+    assert sorted(c["refined"] for c in report["cells"]) == [steps // 4] * (4 - REFINE_CELLS) + [steps] * REFINE_CELLS
+    assert report["cells"][report["best"]]["refined"] == steps
     best = report["cells"][report["best"]]["score"]
     assert best == min(c["score"] for c in report["cells"])
     assert model.info["population"]["best"] == report["best"]
@@ -78,7 +86,8 @@ def test_the_same_seed_gives_the_same_population(petal, tiny):
 def test_progress_reports_the_cells_and_cancel_stops(petal):
     seen = []
     train_population(petal, small_config(**TINY), grid=(1, 2), exchange_every=20, callback=seen.append)
-    assert [len(p.cells) for p in seen if p.cells] == [2, 2, 2]
+    # each exchange, the end of the relational phase, and the scores after the refine
+    assert [(p.phase, len(p.cells)) for p in seen if p.cells] == [("relational", 2)] * 3 + [("refine", 2)]
     with pytest.raises(grc.Cancelled):
         def cancel(p):
             if p.cells:
@@ -117,17 +126,40 @@ def test_cells_of_different_context_dimensions_share_one_batch_and_export_at_the
 
 def test_context_choices():
     assert context_choices(grc.Config(), 2) == [1, 2]
-    assert context_choices(grc.Config(), 3) == [1, 2]
-    assert context_choices(grc.Config(context_dims=1), 5) == [1, 4]
-    assert context_choices(grc.Config(context_dims=2), 3) == [2, 3]
+    assert context_choices(grc.Config(), 3) == [1, 2, 3]  # three templates or more: K - 1 and K too
+    assert context_choices(grc.Config(context_dims=1), 5) == [1, 4, 5]
+    assert context_choices(grc.Config(context_dims=2), 3) == [2, 3, 4]
+    # a 3 x 3 torus on three templates: one row of three cells per context dimension
+    assert [s["context_dims"] for s in cell_settings(grc.Config(), 9, 3)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
 
 
-def test_the_score_counts_reconstruction_interpolation_and_broken_blends(petal, tiny):
+def test_the_score_counts_reconstruction_interpolation_extrapolation_and_broken_blends(petal, tiny):
     model, report = tiny
     for cell in report["cells"]:
         assert cell["score"] == pytest.approx(cell["reconstruction"] / RECONSTRUCTION_TARGET
-                                              + cell["interpolation"] / INTERPOLATION_TARGET + cell["broken"])
-        assert cell["interpolation"] > 0 and 0 <= cell["broken"] <= 1
+                                              + cell["interpolation"] / INTERPOLATION_TARGET
+                                              + cell["extrapolation"] / EXTRAPOLATION_SHORTFALL
+                                              + BROKEN_WEIGHT * cell["broken"])
+        assert cell["interpolation"] > 0 and 0 <= cell["broken"] <= 1 and cell["extrapolation"] >= 0
     best = report["cells"][report["best"]]
     assert model.context_dims == best["context_dims"]
-    assert {c["context_dims"] for c in cell_settings(model.config, 4, 2)} == {1, 2}
+    assert {c["context_dims"] for c in cell_settings(grc.Config(), 4, 2)} == {1, 2}
+
+
+def test_the_population_table_shows_each_cells_context_loss_and_score_parts(tiny):
+    from grc.cli import population_table
+
+    model, report = tiny
+    lines = population_table(report).splitlines()
+    assert lines[0].startswith("population 2x2: kept cell ")
+    assert all(word in lines[1] for word in ("context", "loss", "reconstruction", "interpolation", "extrapolation",
+                                             "broken", "score", "refined"))
+    rows = lines[2:]
+    assert len(rows) == 4 and [r.strip().startswith("*") for r in rows].count(True) == 1
+    kept = rows[report["best"]].split()
+    cell = report["cells"][report["best"]]
+    assert kept[:4] == ["*", str(report["best"]), str(cell["context_dims"]), cell["loss"]]
+    assert float(kept[4]) == pytest.approx(cell["reconstruction"], abs=1e-5)
+    assert float(kept[5]) == pytest.approx(cell["interpolation"], abs=1e-4)
+    assert float(kept[6]) == pytest.approx(cell["extrapolation"], abs=1e-3)
+    assert int(kept[-1]) == cell["refined"]

@@ -34,8 +34,9 @@ def test_a_population_trains_from_the_train_tab_and_shows_each_cell(window, qtbo
     assert panel.cell_grid.scores is None  # grey until the first exchange
     qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
 
-    # 401 steps, an exchange every 200: two exchanges, then the end's scores; the display shows the last
-    assert [step for step, _ in shown] == [200, 400, 401] and all(len(scores) == 4 for _, scores in shown)
+    # 401 steps, an exchange every 200: two exchanges, the end's scores, then the scores after the refine
+    # (refine_steps 10 of 10: the kept cell is the best of these); the display shows the last
+    assert [step for step, _ in shown] == [200, 400, 401, 10] and all(len(scores) == 4 for _, scores in shown)
     assert panel.cell_grid.scores == shown[-1][1]
     best = min(range(4), key=shown[-1][1].__getitem__)
     assert panel.cell_grid.best() == best and f"best cell {best}" in panel.cell_note.text()
