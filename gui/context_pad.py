@@ -210,7 +210,7 @@ class ContextPad(QWidget):
             pixmap = cached[1] if cached is not None and cached[1].size() == size else QPixmap(size)  # reused
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
-            p.setRenderHint(QPainter.Antialiasing, name != "traces" or not self.moving)  # (keyed so)
+            p.setRenderHint(QPainter.Antialiasing, name != "traces" or not self.moving)  # its key has `moving`
             p.setFont(self._small_font)
             paint(p)
             p.end()

@@ -4,10 +4,10 @@ archive filling as thumbnails laid out by descriptor (arch across, cup up).
 The genome varies the blend, the context path and the strengths of a look's bends: the look in the
 Bend panel when it has bends (so an artist's own bends are searched), else a default look (scale and
 oscillate each hidden layer, grc.diverge.search.Space). Hovering a thumbnail shows its novelty and
-verdict; a click opens the shape in Explore (its time, blend, path, and its look in the Bend panel); "Keep" bookmarks it (saved
-beside the model as `<model>.kept.json`); "Make template" adds it to the template set
-(grc.shapes.keep_as_template, its lineage naming the model and the genome); "More like this" searches
-among the children of the chosen shape.
+verdict; a click opens the shape in Explore (its time, blend, path, and its look in the Bend panel);
+"Keep" bookmarks it (saved beside the model as `<model>.kept.json`); "Make template" adds it to the
+template set (grc.shapes.keep_as_template, its lineage naming the model and the genome); "More like
+this" searches among the children of the chosen shape.
 
 The worker never touches a widget or the plotter: it computes each new elite's grid and paints its
 thumbnail into a QImage (safe outside the GUI thread), and hands both over through a signal.
