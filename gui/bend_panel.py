@@ -158,7 +158,8 @@ class BendPanel(QGroupBox):
     """Bends chained into a look, with a meter; Load / Save look."""
 
     def __init__(self, beyond, parent=None):
-        super().__init__("Bend (network bending: the decoder changed between layers)", parent)
+        super().__init__("Bend (network bending)", parent)
+        self.setToolTip("Bends change the decoder between its layers: every shape it makes changes, no weight does")
         self.beyond = beyond
         self.rows: list[BendRow] = []
         self.rows_box = QVBoxLayout()

@@ -52,6 +52,7 @@ class ContextPad(QWidget):
         self.setMinimumSize(260, 200)
         self.setAttribute(Qt.WA_OpaquePaintEvent)  # paints every pixel: the widgets under it need not
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)  # paintEvent covers every pixel: Qt need not repaint the panel beneath
         self.setMouseTracking(False)
         self.setToolTip("Drag the solid context path up/down to interpolate or extrapolate.\n"
                         "Shift+drag (or Draw) paints a free path across morph.")
