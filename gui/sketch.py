@@ -14,7 +14,7 @@ from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen, QPixmap, QPolygo
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                              QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
-from .sketch_edit import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
+from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
                           side_of, translate)
 from grc import Template
 
@@ -128,7 +128,7 @@ class SketchState(QObject):
     # -- editing -----------------------------------------------------------------------------------
     def edit_points(self, points, selection, transform, side=None):
         """The template's points (T, M, N, 3) after `transform` of `selection` at this time step, with the
-        falloff, mirror and time falloff that are set (gui.sketch_edit.apply_edit)."""
+        falloff, mirror and time falloff that are set (grc.editing.apply_edit)."""
         t = self.doc.templates[self.k]
         return apply_edit(points, self.step, selection, transform,
                           radius=self.radius if self.proportional else None, kind=self.falloff,

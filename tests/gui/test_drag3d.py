@@ -8,7 +8,7 @@ from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
 from PyQt5.QtGui import QMouseEvent, QWheelEvent
 from PyQt5.QtWidgets import QApplication
 
-from gui.sketch_edit import side_of, translate
+from grc.editing import side_of, translate
 
 ROW, POINT, STEP = 3, 3, 4
 

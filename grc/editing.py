@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grc.diverge.rewrite import falloff
+from .diverge.rewrite import falloff
 
 FALLOFF_KINDS = ("smooth", "sphere", "linear", "constant")
 TIME_MODES = {"step": "This step only", "later": "This and later steps", "all": "All steps, fading in time"}

@@ -1,13 +1,14 @@
-"""gui.sketch_edit without Qt: the falloffs, the exact mirror, the time falloff, fill and insert a time step."""
+"""grc.editing, the Sketch tab's edits without Qt: the falloffs, the exact mirror, the time falloff,
+fill and insert a time step."""
 
 import numpy as np
 import pytest
 
 import grc
 from grc.diverge.rewrite import falloff
-from gui.sketch_edit import apply_edit, fill_step, insert_step, rotate, scale, time_weights, translate
+from grc.editing import apply_edit, fill_step, insert_step, rotate, scale, time_weights, translate
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
