@@ -492,6 +492,7 @@ class MainWindow(QMainWindow):
         self.training.wait()
         self.gallery.stop()
         self.divergence.stop()
+        self.beyond.stop()
         for worker in (self.gallery.worker, self.divergence.worker):
             if worker is not None:
                 worker.wait()

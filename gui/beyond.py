@@ -167,6 +167,15 @@ class Beyond(QObject):
         self.bands_thread = thread
         thread.start()
 
+    def stop(self):
+        """The window closes: no more checks, and a shading thread still running ends at its next chunk."""
+        for timer in (self._timer, self._moving_timer, self._bands_timer):
+            timer.stop()
+        self._generation += 1
+        thread = getattr(self, "bands_thread", None)
+        if thread is not None:
+            thread.join(2.0)
+
     def look_key(self):
         look = self.active_look()
         return None if look is None else str(look.to_json())
