@@ -94,6 +94,19 @@ class SketchState(QObject):
         return self.doc.templates[self.k].grid_shape
 
     # -- selecting ---------------------------------------------------------------------------------
+    def press_point(self, hit, toggle: bool = False) -> bool:
+        """A press on grid point `hit` in any view: with `toggle` (shift/ctrl) it joins or leaves the
+        selection and no drag starts; a point outside the selection becomes the selection, one inside
+        it the grabbed one (the selection moves with it). -> whether a drag starts."""
+        if toggle:
+            self.select([hit], toggle=True)
+            return False
+        if hit not in self.selection:
+            self.select([hit])
+        else:
+            self.set(selected=hit, selection=self.selection)
+        return True
+
     def select(self, points, add=False, toggle=False):
         """Select grid points (a list of (row, point)); shift adds (`add`), ctrl/shift-click toggles."""
         points = {tuple(int(v) for v in p) for p in points}
@@ -580,13 +593,8 @@ class GridView2D(QWidget):
         if hit is None:
             self._box = (event.localPos(), event.localPos(), shift)
             return
-        if shift:
-            s.select([hit], toggle=True)
+        if not s.press_point(hit, toggle=shift):
             return
-        if hit not in s.selection:
-            s.select([hit])
-        else:
-            s.set(selected=hit, selection=s.selection)
         self.frame()
         offset = s.grid()[hit][list(self.axes)] - self.from_screen(event.x(), event.y())
         self._drag = (hit, offset)

@@ -574,13 +574,8 @@ class ShapeView(QWidget):
             swallow(tags["press"])
             if not editing:
                 sketch.set(selected=hit)
-            elif iren.GetShiftKey() or iren.GetControlKey():
-                sketch.select([hit], toggle=True)
+            elif not sketch.press_point(hit, toggle=bool(iren.GetShiftKey() or iren.GetControlKey())):
                 return
-            elif hit not in sketch.selection:
-                sketch.select([hit])
-            else:
-                sketch.set(selected=hit, selection=sketch.selection)
             depth = self.display_points(grid[hit][None])[0, 2]
             drag.update(point=hit, depth=depth, start=self.display_to_world(x, y, depth), grabbed=grid[hit].copy())
             if editing:
