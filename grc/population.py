@@ -14,7 +14,8 @@ of its quality target) and takes the best of its four neighbours if that one sco
 score (EXCHANGE_MARGIN): weights, Adam state, learning rates and context dimension (its loss and context
 mask stay: they are the cell's niche). Then it mutates its learning rates (x exp(0.2 N)). At the end every
 cell's decoder is refined (as grc.training does, batched) for a quarter of the iterations, the best
-REFINE_CELLS go on to the end, and the best cell after its refine is kept; the report lists every cell.
+REFINE_CELLS go on to the end, the best cell after its refine is kept, and its refine goes on as long again
+(POLISH) if that scores better; the report lists every cell.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ BROKEN_WEIGHT = 0.25
 # failing cells and the torus keeps its variety for the selection after the refine.
 EXCHANGE_MARGIN = 2.0
 REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (kept: the best at the end)
+POLISH = 1  # the kept cell is then refined this many times the refine's iterations more (kept if it scores better)
 REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations
 
 
@@ -530,21 +532,33 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
     # refine (refine_extrapolations) the best `refine_cells` by the score before it are refined one at a
     # time, as grc.training does.
     losses, refined_steps = {}, [0] * cells.P
-    if config.refine_steps and not config.refine_extrapolations:
+    steps = config.refine_steps
+    if steps and not config.refine_extrapolations:
         rows = RefineRows(cells, sampler, config)
-        first = max(1, config.refine_steps // REFINE_FIRST)
+        total = (1 + POLISH) * steps
+        first = max(1, steps // REFINE_FIRST)
         everyone = list(range(cells.P))
-        losses = dict(zip(everyone, refine_batched(cells, everyone, rows, first, report, 0, config.refine_steps)))
+        losses = dict(zip(everyone, refine_batched(cells, everyone, rows, first, report, 0, total)))
         refined_steps = [first] * cells.P
         refined = everyone
-        if config.refine_steps > first:
+        if steps > first:
             early = [m["score"] for m in validate(cells)]
             refined = sorted(everyone, key=lambda i: early[i])[:refine_cells]
-            rest = config.refine_steps - first
-            losses.update(zip(refined, refine_batched(cells, refined, rows, rest, report, first, config.refine_steps)))
+            losses.update(zip(refined, refine_batched(cells, refined, rows, steps - first, report, first, total)))
             for cell in refined:
-                refined_steps[cell] = config.refine_steps
-    elif config.refine_steps:
+                refined_steps[cell] = steps
+        measures = validate(cells)
+        best = int(np.argmin([m["score"] for m in measures]))
+        if POLISH:  # the kept cell's refine goes on (its reconstruction is still falling), if that scores better
+            kept = cells.export(best)[1]
+            loss = refine_batched(cells, [best], rows, POLISH * steps, report, steps, total)[0]
+            again = validate(cells)[best]
+            if again["score"] < measures[best]["score"]:
+                measures[best], losses[best] = again, loss
+                refined_steps[best] += POLISH * steps
+            else:
+                cells.load_decoder(best, kept)
+    elif steps:
         refined = finalists(scores, cells.settings, refine_cells)
         for k, cell in enumerate(refined):
             own = config.replace(seed=cells.settings[cell]["seed"], context_mask=cells.settings[cell]["context_mask"],
@@ -553,14 +567,13 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
             part = (lambda p, k=k: report(Progress(p.phase, k * p.total + p.step, len(refined) * p.total, p.loss)))
             losses[cell] = refine_decoder(sampler, encoder, decoder, own, part)
             cells.load_decoder(cell, decoder)
-            refined_steps[cell] = config.refine_steps
-    else:
-        refined = [int(np.argmin(scores))]
-    if config.refine_steps:
+            refined_steps[cell] = steps
+        total = len(refined) * steps
         measures = validate(cells)
-    best = int(np.argmin([m["score"] for m in measures]))  # the refined cells, unless the refine made them worse
-    if config.refine_steps:
-        total = (1 if not config.refine_extrapolations else len(refined)) * config.refine_steps
+        best = int(np.argmin([m["score"] for m in measures]))  # the refined cells, unless the refine made them worse
+    else:
+        best = int(np.argmin(scores))
+    if steps:
         report(Progress("refine", total, total, measures[best]["score"], cells=tuple(m["score"] for m in measures)))
 
     best_settings = cells.settings[best]
