@@ -36,13 +36,14 @@ def __getattr__(name):  # grc.Progress and grc.Cancelled live with the (PyTorch)
     raise AttributeError(f"module 'grc' has no attribute {name!r}")
 
 
-def train(templates, config=None, *, device="auto", callback=None, threads=1) -> GRCModel:
-    """Train template models, encoder and decoder on a template set (or its folder); see grc.training."""
+def train(templates, config=None, *, device="auto", callback=None, threads=1, start=None) -> GRCModel:
+    """Train template models, encoder and decoder on a template set (or its folder); see grc.training.
+    `start`: a model to fine-tune from (its relative: grc.diverge.blend between them works)."""
     from .training import train as _train
 
     if not isinstance(templates, TemplateSet):
         templates = load_template_set(templates)
-    return _train(templates, config, device=device, callback=callback, threads=threads)
+    return _train(templates, config, device=device, callback=callback, threads=threads, start=start)
 
 
 def evaluate(model: GRCModel) -> dict:

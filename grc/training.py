@@ -311,16 +311,24 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     """Fit all K template models at once on the grid, in float64: Adam, then L-BFGS (from `start`'s
     template models when it has the same templates' count and sizes: a fine-tuning)."""
     net = MLP(sizes, config.final_activation, copies=data.K).to(data.device, torch.float64)
+    copied = 0  # the parent's template layers copied
     if start is not None and start.weights["template.0.weight"].shape[0] == data.K:
         for i, (w, b) in enumerate(zip(net.weights, net.biases)):
-            if tuple(w.shape) != start.weights[f"template.{i}.weight"].shape:
+            theirs = start.weights.get(f"template.{i}.weight")
+            if theirs is None or tuple(w.shape) != theirs.shape:
                 break
             w.data.copy_(torch.as_tensor(start.weights[f"template.{i}.weight"]))
             b.data.copy_(torch.as_tensor(start.weights[f"template.{i}.bias"]).reshape(b.shape))
+            copied += 1
     flat = Flat(net)
     x = template_inputs(data.grid_u, config).expand(data.K, -1, -1)  # (K, T*M, features)
     total = config.template_steps + config.template_lbfgs_steps
-    if start is not None and same_templates(start, data.templates):  # the parent's template models fit them
+    # the parent's template models fit these templates as they are only if all of them came over and they
+    # read their inputs and write their outputs the same way; otherwise they are fitted (from what came over)
+    same_models = start is not None and copied == len(net.weights) and all(
+        getattr(start.config, key) == getattr(config, key)
+        for key in ("template_features", "normalize", "final_activation"))
+    if same_models and same_templates(start, data.templates):
         loss = (flat.forward(x) - data.grid_rows).square().mean().item()
         report(Progress("templates", total, total, loss))
         return net.float(), loss
@@ -505,7 +513,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
 
         coherence = Coherence(d.templates)
         broken = np.zeros(n, bool)
-        broken[keep] = coherence.broken(shapes[keep])
+        if keep.any():  # (none may be left: no context, or every blend among the other templates' traces)
+            broken[keep] = coherence.broken(shapes[keep])
         # a broken target retreats towards the templates, blend (or s) pulled in by these shares of its reach
         # beyond [0, 1], until coherent: beyond the templates "to a diminishing degree"
         for share in RETREAT[:config.refine_extrapolation_retreat]:

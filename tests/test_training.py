@@ -173,3 +173,23 @@ def test_training_on_extrapolated_shapes_keeps_the_sprout_whole_and_its_interpol
     weights = blend_weights(2, np.arange(-1, 2.001, 0.25))
     assert not any(coherence.broken(model_shapes(model, t, weights)).any() for t in sprout.time[1:-1])
     assert evaluate(model, safe_range=False)["interpolation_error"] <= 0.05
+
+
+def test_extrapolated_rows_with_nothing_to_learn_from_still_train(petal):
+    # without a context (the ablation) every extrapolated row's blend is an interior one: no target is
+    # left, and the training goes on without them (it used to stop on an empty coherence check)
+    config = small_config(steps=60, refine_steps=5, refine_samples=128, template_steps=50, template_lbfgs_steps=20,
+                          context_dims=0, refine_extrapolations=8)
+    model = grc.train(petal, config, device="cpu")
+    assert np.isfinite(model.shape(0.5, 0.5)).all()
+
+
+def test_fine_tuning_with_other_template_networks_fits_the_templates_again(petal):
+    # a parent whose template models cannot come over (other sizes or inputs) must not leave the child's
+    # untrained: its template fit is as good as a fresh training's
+    config = small_config(steps=60, refine_steps=5, template_steps=300, template_lbfgs_steps=100)
+    parent = grc.train(petal, config, device="cpu")
+    for change in (dict(template_hidden=(16, 16)), dict(template_features="raw")):
+        fresh = grc.train(petal, config.replace(**change), device="cpu")
+        child = grc.train(petal, config.replace(**change), device="cpu", start=parent)
+        assert child.info["template_loss"] < 2 * fresh.info["template_loss"] + 1e-5
