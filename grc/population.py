@@ -402,16 +402,19 @@ def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int
     scale = None
     last = []
 
+    solve = not cells.config.final_activation  # variable projection, as refine_decoder: only for a linear output
+
     def evaluate():
         nonlocal scale
-        flat.forward(inputs)
-        error = flat.solve_last_layer(targets, weights) - targets
+        out = flat.forward(inputs)
+        error = (flat.solve_last_layer(targets, weights) if solve else out) - targets
         per_cell = (error.square() * weights).sum(dim=(1, 2)) / 2  # (chosen,)
         if scale is None:
             scale = 1 / per_cell.clamp_min(1e-30)
         flat.backward(error * weights * scale[:, None, None])
-        flat.weight_grads[-1].zero_()
-        flat.bias_grads[-1].zero_()
+        if solve:
+            flat.weight_grads[-1].zero_()
+            flat.bias_grads[-1].zero_()
         last[:] = [per_cell]
         return float((per_cell * scale).sum()), flat.grad.clone()
 
@@ -421,7 +424,7 @@ def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int
 
     with torch.no_grad():
         lbfgs_flat(flat.theta, evaluate, steps, history=10, callback=progress)
-        evaluate()  # the last layer solved for the hidden layers L-BFGS ended at
+        evaluate()  # (with variable projection: the last layer solved for the hidden layers L-BFGS ended at)
         for mine, theirs in ((flat.weights, cells.decoder.weights), (flat.biases, cells.decoder.biases)):
             for w, into in zip(mine, theirs):
                 into[index] = w
