@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .diverge.rewrite import falloff
+from .errors import GRCError
 
 FALLOFF_KINDS = ("smooth", "sphere", "linear", "constant")
 TIME_MODES = {"step": "This step only", "later": "This and later steps", "all": "All steps, fading in time"}
@@ -97,6 +98,8 @@ def translate(delta):
 
 
 def centre(grid, selection) -> np.ndarray:
+    if not selection:
+        raise GRCError("expected at least one selected point (row, point) to turn or scale about", field="selection")
     rows, cols = np.array(sorted(selection)).T
     return grid[rows, cols].mean(axis=0)
 

@@ -7,6 +7,7 @@ import pytest
 import grc
 from grc.diverge.rewrite import falloff
 from grc.editing import apply_edit, fill_step, insert_step, rotate, scale, time_weights, translate
+from grc.errors import GRCError
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -69,3 +70,10 @@ def test_fill_and_insert_time_steps(petal):
     np.testing.assert_allclose(points[4], (petal.points[3] + petal.points[4]) / 2)
     points, times = insert_step(petal.points, petal.time, 6)  # past the last step
     assert times[-1] > 1.1 and points.shape[0] == 8
+
+
+def test_turning_or_scaling_nothing_is_a_clear_error():
+    points = np.zeros((2, 3, 3, 3))
+    for transform in (rotate(set(), (0, 1), 0.5), scale(set(), 2.0)):
+        with pytest.raises(GRCError, match="selected point"):
+            apply_edit(points, 0, set(), transform)
