@@ -522,10 +522,10 @@ class MainWindow(QMainWindow):
         except GRCError as e:
             self.error(str(e), "Cannot train")
             return False
+        target = self.model_target()  # before the question: saving the model shown first must not make it the target
         if ask and not self._confirm_model("The model shown is not saved (a rewrite, a model blend or a training "
                                            "kept in memory); the training will replace it. Save it first?"):
             return False
-        target = self.model_target()
         if target is None and ask and not self.headless:  # a bundled example: ask where the new model goes
             name = (self.doc.model_path or self.doc.folder or Path("model")).stem
             make_user_folder()

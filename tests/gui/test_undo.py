@@ -70,3 +70,23 @@ def test_training_asks_before_it_replaces_an_unsaved_rewrite(window, dialogs):
     assert not window.start_training()  # cancelled: nothing starts, the rewrite stays
     assert "will replace it" in dialogs["question"][-1][1]
     assert window.doc.model is rewritten and not window.training.running
+
+
+def test_saving_the_rewrite_first_keeps_it_out_of_the_trainings_way(window, dialogs, monkeypatch, tmp_path):
+    # "Save it first?" -> Save as my-rewrite.grc: the training then goes where it would have gone, not over
+    # the file just saved (it used to overwrite the rewrite the user chose to keep)
+    import grc
+    from PyQt5.QtWidgets import QFileDialog, QMessageBox
+
+    original = window.doc.model
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")
+    target = window.model_target()
+    keep = tmp_path / "my-rewrite.grc"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(keep), "")))
+    started = []
+    monkeypatch.setattr(window.training, "start", lambda *args, **kwargs: started.append(args))
+    dialogs["answers"].append(QMessageBox.Save)
+    assert window.start_training()
+    np.testing.assert_allclose(grc.load_model(keep).shape(TIME, 0.5), rewritten.shape(TIME, 0.5), atol=1e-5)
+    assert started[0][3] == target != keep
