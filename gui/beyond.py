@@ -79,6 +79,7 @@ class Beyond(QObject):
         self.check: Check | None = None
         self.bands = None
         self.undo = QUndoStack(self)
+        self._swapping = False  # a swap of this stack's own is changing the document's model
         self._coherence = None  # (templates, Coherence)
         self._timer = QTimer(self, singleShot=True, interval=CHECK_STILL_MS, timeout=self.run_check)
         self._moving_timer = QTimer(self, singleShot=True, interval=CHECK_MOVING_MS, timeout=self.run_check)
@@ -131,6 +132,8 @@ class Beyond(QObject):
         self._bands_timer.start()  # restarted: the shading waits until the time holds still
 
     def _model_changed(self):
+        if not self._swapping:  # another model opened, a new set, a training's result: the old swaps are history
+            self.undo.clear()
         self._bands_for = None
         self._shape_changed()
 
@@ -244,7 +247,11 @@ class Beyond(QObject):
     def _put_model(self, model):
         self.preview = None
         self.window.model_unsaved = True
-        self.doc.set_model(model)
+        self._swapping = True
+        try:
+            self.doc.set_model(model)
+        finally:
+            self._swapping = False
 
 
 def install(window) -> Beyond:

@@ -7,7 +7,9 @@ last, and Redo (Ctrl+Shift+Z, Ctrl+Y) redoes the earliest undone, as one history
 
 Each command is stamped with a running number when it enters its stack (the stack's indexChanged
 right after a push), so the order needs no bookkeeping of its own: undo takes the stack whose next
-command to undo has the highest stamp, redo the one whose next command to redo has the lowest.
+command to undo has the highest stamp, redo the one whose next command to redo has the lowest. A new
+action ends every stack's redo, as in one history: Qt drops its own stack's, and the others' commands
+undone before it are left out of redo from then on.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class History(QObject):
     def __init__(self, stacks: list[QUndoStack], parent=None):
         super().__init__(parent)
         self.stacks = []
+        self._dead: dict[int, int] = {}  # id(stack) -> the index from which its redo part was left behind
         self.undo_action = QAction("Undo", self, shortcut=QKeySequence.Undo, triggered=self.undo)
         self.redo_action = QAction("Redo", self, triggered=self.redo)
         keys = [QKeySequence(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
@@ -48,8 +51,15 @@ class History(QObject):
         stack = self.sender()
         top = stack.command(stack.index() - 1) if stack.index() > 0 else None
         if top is not None and not hasattr(top, "stamp"):
-            top.stamp = next(_stamps)  # just pushed
+            top.stamp = next(_stamps)  # just pushed: a new action, after which nothing undone is redone
+            self._dead.pop(id(stack), None)  # (Qt dropped this stack's own redo part)
+            for other in self._live():
+                if other is not stack and other.canRedo():
+                    self._dead[id(other)] = other.index()  # commands from here on were undone before it
         self._update()
+
+    def _can_redo(self, stack: QUndoStack) -> bool:
+        return stack.canRedo() and stack.index() < self._dead.get(id(stack), stack.count() + 1)
 
     def _live(self) -> list[QUndoStack]:
         return [s for s in self.stacks if not sip.isdeleted(s)]  # a closing window deletes them one by one
@@ -59,7 +69,7 @@ class History(QObject):
         return max(ready, key=lambda s: self._stamp(s.command(s.index() - 1)), default=None)
 
     def next_redo(self) -> QUndoStack | None:
-        ready = [s for s in self._live() if s.canRedo()]
+        ready = [s for s in self._live() if self._can_redo(s)]
         return min(ready, key=lambda s: self._stamp(s.command(s.index())), default=None)
 
     def undo(self):

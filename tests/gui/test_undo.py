@@ -90,3 +90,36 @@ def test_saving_the_rewrite_first_keeps_it_out_of_the_trainings_way(window, dial
     assert window.start_training()
     np.testing.assert_allclose(grc.load_model(keep).shape(TIME, 0.5), rewritten.shape(TIME, 0.5), atol=1e-5)
     assert started[0][3] == target != keep
+
+
+def test_a_new_action_ends_redo_as_one_history_would(window, qtbot):
+    # undo a template edit, then rewrite: the undone edit is no longer redoable (it used to come back on
+    # Ctrl+Y, and the next Ctrl+Z undid the rewrite instead of it)
+    doc = window.doc
+    original = doc.model
+    names = [t.name for t in doc.templates]
+    window.tabs.setCurrentIndex(TABS.index("explore"))
+    qtbot.mouseClick(window.explore_panel.keep, Qt.LeftButton)  # a template edit
+    key(window, qtbot, Qt.Key_Z)
+    assert [t.name for t in doc.templates] == names and window.history.redo_action.isEnabled()
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")  # a new action
+    assert not window.history.redo_action.isEnabled()
+    key(window, qtbot, Qt.Key_Y)
+    assert [t.name for t in doc.templates] == names and doc.model is rewritten
+    key(window, qtbot, Qt.Key_Z)  # undoes the rewrite
+    assert doc.model is original
+    key(window, qtbot, Qt.Key_Y)  # and redoes it; the template edit stays gone
+    assert doc.model is rewritten and [t.name for t in doc.templates] == names
+
+
+def test_ctrl_z_does_not_bring_back_a_model_from_before_another_was_opened(window, qtbot, files):
+    doc = window.doc
+    original = doc.model
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")
+    assert window.open(files[0])
+    fresh = doc.model
+    assert not window.history.undo_action.isEnabled()
+    key(window, qtbot, Qt.Key_Z)
+    assert doc.model is fresh and not window.model_unsaved
