@@ -65,6 +65,7 @@ class BendRow(QWidget):
         # control: the widgets round (strength to 1/STRENGTH_STEPS, amount to 2 decimals) and list only
         # the usual units, and a look must come back exactly as it was given
         self.exact = {}
+        self.fraction = {"fraction": FRACTION, "seed": 0}
         self._fill_ops()
         if bend is not None:
             self.set_bend(bend)
@@ -101,6 +102,7 @@ class BendRow(QWidget):
             self.units.setEnabled(False)
         else:
             self.units.setEnabled(True)
+            self.fraction = {"fraction": FRACTION, "seed": 0}  # what "random N %" means (a loaded look's own)
             self.units.addItems(["all units", f"random {int(FRACTION * 100)} %"])
             model = self.panel.beyond.state.model
             if model is not None:
@@ -125,7 +127,7 @@ class BendRow(QWidget):
         if i <= 0:
             return "all"
         if i == 1:
-            return {"fraction": FRACTION, "seed": 0}
+            return dict(self.fraction)
         return {"cluster": i - 2, "clusters": CLUSTERS, "seed": 0}
 
     def bend(self) -> Bend:
@@ -141,6 +143,7 @@ class BendRow(QWidget):
         self.op.setCurrentText(b.op)
         units = b.units
         if isinstance(units, dict) and "fraction" in units:
+            self.fraction = dict(units)
             self.units.setItemText(1, f"random {units['fraction'] * 100:.0f} %")
             self.units.setCurrentIndex(1)
         elif isinstance(units, dict) and "cluster" in units:

@@ -249,3 +249,17 @@ def test_three_templates_chip_and_bends(make_window, tmp_path):
     look = window.bend_panel.look()
     expected = look.shape(window.doc.model, window.state.time, window.state.blend)
     np.testing.assert_allclose(window.view.vertices(), mesh_of(window, expected), atol=1e-6)
+
+
+def test_a_loaded_looks_random_fraction_is_what_its_menu_item_applies(window):
+    # the units menu shows a loaded look's own fraction; choosing another item and that one again must apply
+    # the fraction shown (it used to apply the panel's default 30 % under a "random 50 %" label)
+    window.bend_panel.set_look(Look([Bend("scale", 0, {"fraction": 0.5, "seed": 1}, amount=1.7, strength=0.8)]))
+    row = window.bend_panel.rows[0]
+    row.units.setCurrentIndex(0)
+    assert row.bend().units == "all"
+    row.units.setCurrentIndex(1)
+    assert row.units.currentText() == "random 50 %" and row.bend().units == {"fraction": 0.5, "seed": 1}
+    row.layer.setCurrentIndex(1)  # another layer: the menu starts afresh, label and value together
+    row.units.setCurrentIndex(1)
+    assert row.bend().units["fraction"] * 100 == float(row.units.currentText().split()[1])
