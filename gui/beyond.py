@@ -80,6 +80,7 @@ class Beyond(QObject):
         self.bands = None
         self.undo = QUndoStack(self)
         self._swapping = False  # a swap of this stack's own is changing the document's model
+        self._stopped = False
         self._coherence = None  # (templates, Coherence)
         self._timer = QTimer(self, singleShot=True, interval=CHECK_STILL_MS, timeout=self.run_check)
         self._moving_timer = QTimer(self, singleShot=True, interval=CHECK_MOVING_MS, timeout=self.run_check)
@@ -126,6 +127,8 @@ class Beyond(QObject):
 
     # -- the live check ------------------------------------------------------------------------------
     def _shape_changed(self):
+        if self._stopped:
+            return  # the window is closing: a late state change starts nothing
         self._timer.start()  # restarted: once the shape holds still
         if CHECK_MOVING_MS and not self._moving_timer.isActive():
             self._moving_timer.start()  # not restarted: while scrubbing it still runs every CHECK_MOVING_MS
@@ -172,6 +175,7 @@ class Beyond(QObject):
 
     def stop(self):
         """The window closes: no more checks, and a shading thread still running ends at its next chunk."""
+        self._stopped = True
         for timer in (self._timer, self._moving_timer, self._bands_timer):
             timer.stop()
         self._generation += 1
