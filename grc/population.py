@@ -57,6 +57,7 @@ BROKEN_WEIGHT = 0.25
 # failing cells and the torus keeps its variety for the selection after the refine.
 EXCHANGE_MARGIN = 2.0
 REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (kept: the best at the end)
+DIVERGED = 1e9  # the score of a cell whose measures are not finite (JSON-safe, unlike inf)
 POLISH = 1  # the kept cell is then refined this many times the refine's iterations more (kept if it scores better)
 REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations
 
@@ -434,9 +435,12 @@ def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int
 
 def score(reconstruction: float, interpolation: float, extrapolation: float, broken: float) -> float:
     """The validation score (lower is better): each measure as a share of its quality target, summed;
-    `extrapolation` is how far the blends at -0.5 and 1.5 land short of -0.3 and 1.3 (0 when they reach them)."""
-    return (reconstruction / RECONSTRUCTION_TARGET + interpolation / INTERPOLATION_TARGET
-            + extrapolation / EXTRAPOLATION_SHORTFALL + BROKEN_WEIGHT * broken)
+    `extrapolation` is how far the blends at -0.5 and 1.5 land short of -0.3 and 1.3 (0 when they reach them).
+    A cell whose measures are not finite (it diverged) scores DIVERGED: the worst, never kept, and replaced
+    by any neighbour at the next exchange (a NaN would win np.argmin and lose every comparison)."""
+    value = (reconstruction / RECONSTRUCTION_TARGET + interpolation / INTERPOLATION_TARGET
+             + extrapolation / EXTRAPOLATION_SHORTFALL + BROKEN_WEIGHT * broken)
+    return value if math.isfinite(value) else DIVERGED
 
 
 def finalists(scores, settings, n: int) -> list[int]:

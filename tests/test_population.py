@@ -173,3 +173,13 @@ def test_the_refine_improves_cells_whose_decoder_ends_in_an_activation():
     config = small_config(steps=200, refine_steps=40, refine_samples=256, final_activation=True)
     _, report = train_population(made_up_set(), config, grid=(1, 2), exchange_every=100)
     assert all(c["score"] < c["score_before_refine"] for c in report["cells"])
+
+
+def test_a_diverged_cell_scores_worst_and_is_replaced():
+    from grc.population import DIVERGED, score
+
+    diverged = score(float("nan"), 0.01, 0.0, 0.0)
+    assert diverged == DIVERGED
+    scores = [0.5, diverged, 0.7, 0.9]
+    assert int(np.argmin(scores)) == 0  # never kept
+    assert select(scores, (2, 2), 2.0)[1] != 1  # any neighbour replaces it at the exchange
