@@ -23,6 +23,8 @@ def atomic_path(path):
     (disk full, no permission) becomes a one-line WriteError naming the target.
     """
     path = Path(path)
+    if path.is_symlink():  # write the file the link points to (replacing the link would leave that one stale)
+        path = Path(os.path.realpath(path))
     folder = check_writable(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -298,6 +298,17 @@ def test_saved_files_get_ordinary_permissions(petal_model, tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+def test_saving_through_a_link_writes_the_file_it_points_to(petal_model, tmp_path):
+    real = petal_model.save(tmp_path / "real.grc")
+    link = tmp_path / "link.grc"
+    link.symlink_to(real)
+    model = grc.load_model(real)
+    model.info["note"] = "saved through the link"
+    model.save(link)
+    assert link.is_symlink() and link.resolve() == real.resolve()  # the link stays a link
+    assert grc.load_model(real).info.get("note") == "saved through the link"
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
