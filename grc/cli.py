@@ -457,8 +457,9 @@ def export(
     model_file: Path = typer.Argument(..., help="A .grc model file."),
     output: Path = typer.Option(..., "-o", "--output", help="The mesh to write (.obj, .ply, .stl, .glb)."),
     time: float = typer.Option(0.8, help="Time on the relational map."),
-    blend: str = typer.Option("0", help="One number for two templates (0 = first, 1 = second; beyond extrapolates), "
-                                        "or one weight per template, comma-separated."),
+    blend: Optional[str] = typer.Option(None, help="One number for two templates (0 = first, 1 = second; beyond "
+                                                   "extrapolates), or one weight per template, comma-separated "
+                                                   "(default: the look's own blend, else the first template)."),
     context: Optional[str] = typer.Option(None, help="Raw context values instead of a blend (expert)."),
     morph_samples: Optional[int] = typer.Option(None, "--morph-samples", help="Rows per petal (default: the templates')."),
     subdivide: int = typer.Option(0, help="Subdivision Surface levels, 0-3."),
@@ -493,6 +494,8 @@ def export(
     time = number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
     weights = numbers(blend, "--blend", limits.MAX_BLEND)
     context_values = numbers(context, "--context", limits.MAX_CONTEXT, most=limits.MAX_CONTEXT_DIMS)
+    if weights is not None and context_values is not None:
+        raise GRCError("give a blend or a raw context, not both", field="--blend/--context")
     number(morph_samples, "--morph-samples", 2, limits.MAX_MORPH_SAMPLES, integer=True)
     number(subdivide, "--subdivide", 0, limits.MAX_SUBDIVIDE, integer=True)
     number(flower, "--flower", 1, limits.MAX_PETALS, integer=True)
@@ -579,7 +582,8 @@ def rewrite(
     model_file: Path = typer.Argument(..., help="A .grc model file."),
     output: Path = typer.Option(..., "-o", "--output", help="The rewritten model to write (.grc)."),
     time: float = typer.Option(..., help="Time of the shape to edit."),
-    blend: str = typer.Option("0.5", help="Blend of the shape to edit (as for export)."),
+    blend: Optional[str] = typer.Option(None, help="Blend of the shape to edit (as for export; default: halfway "
+                                                   "between the templates, 0.5 for two)."),
     point: str = typer.Option(..., help="ROW,INDEX of the grid point to move."),
     target: str = typer.Option(..., help="X,Y,Z: where that point must go."),
     radius: float = typer.Option(0.1, help="Neighbours within this distance follow, with a smooth falloff."),
@@ -593,10 +597,16 @@ def rewrite(
     goal = numbers(target, "--target", limits.MAX_COORDINATE, most=3)
     if len(where) != 2 or len(goal) != 3:
         raise GRCError("expected --point ROW,INDEX and --target X,Y,Z", field="--point/--target")
+    if not np.all(where == np.round(where)):
+        raise GRCError(f"expected two whole numbers ROW,INDEX, got {printable(repr(point), 40)}", field="--point")
     number(radius, "--radius", 0, limits.MAX_COORDINATE)
     check_output(output, (".grc",))
     with work(output):
-        model = rewrite_model(load_model(model_file), time, weights, [int(v) for v in where], goal, radius)
+        model = load_model(model_file)
+        if weights is None:
+            K = len(model.templates)
+            weights = np.array([0.5]) if K == 2 else np.full(K, 1 / K)
+        model = rewrite_model(model, time, weights, [int(v) for v in where], goal, radius)
         model.save(output)
     typer.echo(f"wrote {printable(output)}")
 

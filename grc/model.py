@@ -211,8 +211,11 @@ class GRCModel:
         self._remembered = remembered  # one assignment: a reader sees the old dict or the new one
 
     def blend_weights(self, blend) -> np.ndarray:
-        """Template weights for a blend: a number α for two templates (0 = first, 1 = second), or K weights."""
+        """Template weights for a blend: a number α for two templates (0 = first, 1 = second), or K weights;
+        None is the first template (whatever K)."""
         K = len(self.templates)
+        if blend is None:
+            return np.eye(K)[0]
         values = _values(blend, "blend", MAX_BLEND)
         if values.size == 1 and K == 2:
             return np.array([1 - values[0], values[0]])
@@ -221,7 +224,7 @@ class GRCModel:
             raise GRCError(f"expected {expected}, got {values.size} values", field="blend")
         return values
 
-    def context(self, time: float, blend=0.0, morph=None) -> np.ndarray:
+    def context(self, time: float, blend=None, morph=None) -> np.ndarray:
         """The context path of a blend at `time`: (len(morph), C).
 
         It is mean + Σ w_k (trace_k - mean) over the templates' traces: weights summing to 1
@@ -231,7 +234,7 @@ class GRCModel:
         mean = traces.mean(axis=0)
         return mean + np.tensordot(self.blend_weights(blend), traces - mean, axes=1)
 
-    def shape(self, time: float, blend=0.0, *, morph=None, context=None) -> np.ndarray:
+    def shape(self, time: float, blend=None, *, morph=None, context=None) -> np.ndarray:
         """The generated grid at `time` for a blend (or raw `context`, (C,) or (M', C)): (M', N, 3).
 
         Time, blend and context are checked (real, finite, within MAX_MAP_VALUE, MAX_BLEND, MAX_CONTEXT);

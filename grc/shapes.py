@@ -33,23 +33,28 @@ def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 
     return MeshBuilder(rows, points, subdivide, thickness, flower=flower, flip=model.flip_normals)
 
 
-def flower_grids(model: GRCModel, time: float, blend=0.0, flower: Flower | None = None, *, morph=None,
+def flower_grids(model: GRCModel, time: float, blend=None, flower: Flower | None = None, *, morph=None,
                  context=None, look=None) -> np.ndarray:
     """Each petal's grid of a flower, (flower.count, M', N, 3), or (1, M', N, 3) when no petal varies: the
     shape at (time, blend) through the look, each petal's time and blend varied as the flower says (a raw
     `context` cannot vary its blend). MeshBuilder.build takes either."""
     flower = Flower() if flower is None else flower
+    if look is not None:  # the look's own blend or context, unless one is given
+        blend, context = look.applies_to(blend, context)
     if context is not None and flower.vary_blend > 0:
         raise GRCError("a raw context has no blend to vary: leave out the blend variation", field="vary_blend")
     K = len(model.templates)
+    if context is None and blend is None:
+        blend = 0.0 if K == 2 else np.eye(K)[0]  # the first template
     blend = blend if np.ndim(blend) == 0 or K != 2 or np.size(blend) != 1 else float(np.ravel(blend)[0])
     return flower.grids(lambda t, b: shape_of(model, t, b, morph=morph, context=context, look=look), time, blend, K)
 
 
-def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph=None, subdivide: int = 0,
+def export(model: GRCModel, path, time: float, blend=None, *, context=None, morph=None, subdivide: int = 0,
            thickness: float = 0.0, petals: int = 1, format: str | None = None, look=None, grid=None,
            flower: Flower | None = None) -> Path:
-    """Write the shape at (time, blend) — or at a raw `context` — as OBJ/PLY/STL/GLB, atomically.
+    """Write the shape at (time, blend) — or at a raw `context` — as OBJ/PLY/STL/GLB, atomically. Neither
+    given: the look's own blend or context, else the first template.
 
     `look` (a grc.diverge.bend.Look) bends the decoder as the app and the add-on do; `grid` exports a
     given grid (an archive's elite) instead of computing one. `flower` (a grc.mesh.Flower: base radius,
@@ -69,7 +74,7 @@ def export(model: GRCModel, path, time: float, blend=0.0, *, context=None, morph
     return write_mesh(path, build.build(grids), format)
 
 
-def shape_of(model: GRCModel, time: float, blend=0.0, *, morph=None, context=None, look=None) -> np.ndarray:
+def shape_of(model: GRCModel, time: float, blend=None, *, morph=None, context=None, look=None) -> np.ndarray:
     """The model's grid at (time, blend or context), through a look's bends when one is given."""
     if look is None:
         return model.shape(time, blend, morph=morph, context=context)
@@ -80,7 +85,7 @@ def shape_of(model: GRCModel, time: float, blend=0.0, *, morph=None, context=Non
 
 
 def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int = 9, time: float = 0.8,
-                     blend=0.0, start: float | None = None, stop: float | None = None, morph=None,
+                     blend=None, start: float | None = None, stop: float | None = None, morph=None,
                      subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24, look=None,
                      flower: Flower | None = None) -> Path:
     """Write a sweep over time (at `blend`) or over blend (at `time`) as a GLB with morph targets.

@@ -17,7 +17,7 @@ from blender_util import requires_blender, run_blender
 from grc.blender import build_addon
 from grc.cli import main
 from grc.coherence import Coherence
-from grc.diverge.bend import Bend, Look
+from grc.diverge.bend import Bend, Look, load_look
 from grc.mesh import Flower, MeshBuilder, grid_uvs, subdivided_size
 from grc.shapes import export, flower_grids
 from grc.sweeps import sweep_values
@@ -28,6 +28,7 @@ FLOWER = dict(petals=4, base_radius=0.3, tilt=25.0, rings=2, ring_scale=0.7, rin
 LOOK = Look([Bend("scale", 0, amount=1.6), Bend("oscillate", 0, {"fraction": 0.5, "seed": 1}, amount=1.5,
                                                  frequency=2.0), Bend("shift", "time", amount=0.1)], name="wobble")
 STRENGTHS = [0.5, 1.0, -0.7]
+LOOK_BLEND = [1.3]  # a look saved at this blend (the app's Save look… keeps the blend)
 CHECKS = [(0.7, 0.4), (1.0, 1.0), (0.6, 3.0), (1.0, -2.5)]  # (time, blend) whose verdicts are compared
 
 
@@ -144,6 +145,12 @@ bent.keyframe_insert("grc.look_strengths", index=0, frame=11)
 bpy.context.scene.frame_set(6)
 out["look_frame6"] = [bent.grc.look_strengths[0], arrays(bent.data, [list(r) for r in bent.matrix_world])["co"]]
 
+# A look saved with its own blend: loading it sets the object's blend, as the app and `grc export --look` do.
+bpy.ops.grc.clear_look()
+bent.animation_data_clear()
+bpy.ops.grc.load_look(filepath=ARGS["look_blend"])
+out["look_blend"] = [bent.grc.blend, arrays(bent.data, [list(r) for r in bent.matrix_world])["co"]]
+
 # The verdict the panel shows, for a few shapes (the look off).
 bpy.ops.grc.clear_look()
 bent.animation_data_clear()
@@ -166,11 +173,12 @@ def setup(tmp_path_factory):
     flipped.flip_normals = True
     flipped_path = flipped.save(folder / "flipped.grc")
     look = LOOK.save(folder / "wobble.json")
+    look_blend = Look(LOOK.bends[:1], blend=LOOK_BLEND, name="at-its-blend").save(folder / "at-its-blend.json")
     flower = Flower(**FLOWER)
     exports = {fmt: str(export(model, folder / f"flower.{fmt}", TIME, BLEND, subdivide=2, flower=flower))
                for fmt in ("obj", "ply", "glb")}
     return dict(model=model, path=path, flipped=flipped, flipped_path=flipped_path, look=look, exports=exports,
-                folder=folder)
+                folder=folder, look_blend=look_blend)
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +186,7 @@ def blender(setup):
     return run_blender(SCRIPT, {
         "zip": str(build_addon(setup["folder"] / "grc_blender.zip")), "model": str(setup["path"]),
         "flipped": str(setup["flipped_path"]), "look": str(setup["look"]), "exports": setup["exports"],
+        "look_blend": str(setup["look_blend"]),
         "time": TIME, "blend": BLEND, "flower": FLOWER, "strengths": STRENGTHS, "checks": CHECKS,
         "grid": setup["model"].shape(TIME, BLEND).tolist()})
 
@@ -278,6 +287,23 @@ def test_a_look_in_blender_equals_the_library_and_the_cli(setup, blender, capsys
     assert strength == pytest.approx(1.0)  # keyframed 0 at frame 1 and 2 at frame 11: halfway
     halfway = Look([Bend(**{**b.to_json(), "strength": s}) for b, s in zip(LOOK.bends, [1.0, *STRENGTHS[1:]])])
     np.testing.assert_allclose(vertices, halfway.shape(model, TIME, BLEND).reshape(-1, 3), atol=1e-6)
+
+
+@requires_blender
+def test_a_looks_own_blend_is_the_same_in_blender_the_library_and_the_cli(setup, blender, capsys):
+    model, folder = setup["model"], setup["folder"]
+    blend, vertices = blender["look_blend"]
+    assert blend == pytest.approx(LOOK_BLEND[0])
+    look = load_look(setup["look_blend"])
+    expected = look.shape(model, TIME)  # no blend given: the look's own
+    np.testing.assert_allclose(vertices, expected.reshape(-1, 3), atol=1e-6)
+    code = main(["export", str(setup["path"]), "-o", str(folder / "own.ply"), "--time", str(TIME),
+                 "--look", str(setup["look_blend"])])  # no --blend
+    assert code == 0, capsys.readouterr().err
+    ply = np.frombuffer((folder / "own.ply").read_bytes().split(b"end_header\n")[1][:5 * 4 * expected[..., 0].size],
+                        "<f4").reshape(-1, 5)
+    np.testing.assert_allclose(ply[:, :3], expected.reshape(-1, 3), atol=1e-6)
+    assert np.abs(expected - look.shape(model, TIME, 0.0)).max() > 1e-3  # (the blend made a difference)
 
 
 @requires_blender

@@ -83,6 +83,40 @@ def test_looks_round_trip_through_files(model, tmp_path):
     assert np.array_equal(again.shape(model, 0.8), look.shape(model, 0.8))
 
 
+def test_a_looks_own_blend_or_context_applies_only_when_none_is_given(model, tmp_path):
+    look = Look([Bend("scale", 0, amount=1.4)], blend=0.3)
+    np.testing.assert_allclose(look.shape(model, 0.8), look.shape(model, 0.8, 0.3))  # its own
+    assert np.abs(look.shape(model, 0.8, 1.0) - look.shape(model, 0.8)).max() > 1e-3  # a given blend wins
+    at = Look(look.bends, context=model.context(0.8, 0.5))
+    np.testing.assert_allclose(at.shape(model, 0.8), look.shape(model, 0.8, 0.5))
+    # a blend sweep through a look with a context sweeps (it used to give the look's context every frame)
+    assert np.abs(at.shape(model, 0.8, 0.0) - at.shape(model, 0.8, 1.5)).max() > 1e-2
+    path = Look([], context=model.context(0.8, 0.5)).save(tmp_path / "seven-rows.json")
+    with pytest.raises(grc.GRCError, match="look.context"):  # one clear line, not a broadcasting error
+        load_look(path).shape(model, 0.8, morph=12)
+    assert Bend("scale", 1.0).layer == 1 and isinstance(Bend("scale", 1.0).layer, int)  # (JSON's 1.0 is layer 1)
+
+
+def test_the_command_line_applies_a_looks_blend_and_takes_three_templates_without_one(model, tmp_path):
+    from grc.cli import main
+
+    look = Look([Bend("scale", 0, amount=1.4)], blend=0.3).save(tmp_path / "at-0.3.json")
+    assert main(["export", str(PETAL_MODEL), "--time", "0.8", "--look", str(look), "-o", str(tmp_path / "a.obj")]) == 0
+    vertices = np.array([[float(v) for v in line.split()[1:4]] for line in (tmp_path / "a.obj").read_text().splitlines()
+                         if line.startswith("v ")])
+    expected = load_look(look).shape(model, 0.8, 0.3).reshape(-1, 3)
+    np.testing.assert_allclose(np.sort(np.abs(vertices).ravel()), np.sort(np.abs(expected).ravel()), atol=1e-5)
+    leaf = grc.train(ROOT / "templates" / "leaf", grc.Config.from_preset("default", steps=30, template_steps=20,
+                                                                         template_lbfgs_steps=0, refine_steps=0))
+    leaf_file = leaf.save(tmp_path / "leaf.grc")
+    assert main(["export", str(leaf_file), "-o", str(tmp_path / "leaf.obj")]) == 0  # the first template
+    assert main(["rewrite", str(leaf_file), "--time", "0.5", "--point", "2,3", "--target", "0,0,0.5",
+                 "-o", str(tmp_path / "r.grc")]) == 0  # halfway between all three
+    assert main(["export", str(PETAL_MODEL), "--blend", "0.5", "--context", "0.1", "-o", str(tmp_path / "b.obj")]) == 2
+    assert main(["rewrite", str(PETAL_MODEL), "--time", "0.8", "--point", "6.9,3", "--target", "0,0,0.5",
+                 "-o", str(tmp_path / "r2.grc")]) == 2
+
+
 @pytest.mark.parametrize("text, field", [
     ('{"format": "grc-look/1", "bends": [{"op": "melt", "layer": 0}]}', "op"),
     ('{"format": "grc-look/1", "bends": [{"op": "scale", "layer": 0, "amount": true}]}', "amount"),

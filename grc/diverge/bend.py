@@ -60,7 +60,7 @@ class Bend:
                 raise GRCError(f"expected one of {', '.join(INPUT_OPS)} for the {self.layer} input, got {self.op!r}",
                                field=f"{where}.op")
         else:
-            number(self.layer, f"{where}.layer", low=0, high=64, integer=True)
+            object.__setattr__(self, "layer", int(number(self.layer, f"{where}.layer", low=0, high=64, integer=True)))
             if self.op not in UNIT_OPS:
                 raise GRCError(f"expected one of {', '.join(UNIT_OPS)}, got {self.op!r}", field=f"{where}.op")
         for name, high in (("amount", MAX_AMOUNT), ("frequency", 100.0), ("strength", 10.0)):
@@ -124,15 +124,24 @@ class Look:
             raise GRCError(f"expected at most {MAX_BENDS} bends, got {len(self.bends)}", field="bends")
 
     # -- applying -----------------------------------------------------------------------------
+    def applies_to(self, blend=None, context=None):
+        """(blend, context) a shape is made at: those given (either), else the look's own; (None, None) is
+        the model's default (the first template)."""
+        if blend is None and context is None:
+            return self.blend, self.context
+        return blend, context
+
     def shape(self, model: GRCModel, time: float, blend=None, *, morph=None, context=None, strength=1.0) -> np.ndarray:
-        """The bent grid at `time` (M', N, 3): the look's blend/context unless given here."""
+        """The bent grid at `time` (M', N, 3), at the blend or context given, else at the look's own."""
         morph = model.morph_samples(morph)
+        blend, context = self.applies_to(blend, context)
         if context is None:
-            context = self.context
-        if context is None:
-            blend = self.blend if blend is None else blend
-            context = model.context(time, 0.0 if blend is None else blend, morph)
-        context = np.broadcast_to(np.asarray(context, float), (len(morph), model.context_dims))
+            context = model.context(time, blend, morph)
+        context = np.asarray(context, float)
+        if context.shape not in ((model.context_dims,), (len(morph), model.context_dims)):
+            raise GRCError(f"expected a context of {model.context_dims} values (or {len(morph)} rows of them, one "
+                           f"per morph sample), got shape {context.shape}", field="look.context")
+        context = np.broadcast_to(context, (len(morph), model.context_dims))
         return bent_decode(model, np.full(len(morph), float(time)), morph, context, self.bends, model_strength=strength)
 
     # -- files --------------------------------------------------------------------------------

@@ -581,9 +581,21 @@ class GRC_OT_load_look(GRCActiveOperator, bpy.types.Operator, ImportHelper):
 
 
 def apply_look(obj, look: Look, name: str):
-    """Put a look on a GRC object: its JSON is kept in the object, its strengths become obj.grc.look_strengths."""
-    look.shape(model_of(obj), obj.grc.time, blend_of(obj.grc, model_of(obj)))  # a look this model cannot take: refused
+    """Put a look on a GRC object: its JSON is kept in the object, its strengths become obj.grc.look_strengths,
+    and its blend (when it has one) becomes the object's blend, as the app and `grc export --look` apply it."""
+    model = model_of(obj)
+    if look.context is not None:
+        raise GRCError("this look holds a raw context path, which a GRC object cannot keep: save the look with a "
+                       "blend instead", field="look.context")
+    K = len(model.templates)
+    blend = None if look.blend is None else model.blend_weights(look.blend)  # (checked against this model)
+    look.shape(model, obj.grc.time, blend_of(obj.grc, model) if blend is None else blend)  # refused if it cannot
     s = obj.grc
+    if blend is not None:
+        if K == 2:
+            s.blend = float(blend[1])
+        else:
+            s.weights[:K] = [float(w) for w in blend]
     s.look_name = name
     for i in range(MAX_BENDS):
         s.look_strengths[i] = look.bends[i].strength if i < len(look.bends) else 0.0
