@@ -15,7 +15,7 @@ from .io import check_writable
 from .limits import MAX_FPS, MIN_FPS, number
 from .mesh import Flower, MeshBuilder, check_options
 from .model import GRCModel
-from .sweeps import sweep_name, sweep_values
+from .sweeps import sweep_names, sweep_values
 
 
 def builder(model: GRCModel, morph=None, subdivide: int = 0, thickness: float = 0.0, petals: int = 1,
@@ -106,7 +106,7 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
         grids = [flower_grids(model, time, v, build.flower, morph=morph, look=look) for v in values]
     meshes = [build.build(g) for g in grids]
     frames_xyz = np.stack([m.vertices for m in meshes])
-    return write_morph_glb(path, frames_xyz, build.faces, [sweep_name(sweep, v) for v in values], fps=fps,
+    return write_morph_glb(path, frames_xyz, build.faces, sweep_names(sweep, values), fps=fps,
                            uvs=build.uvs)
 
 

@@ -31,9 +31,21 @@ def sweep_values(model, sweep: str, frames: int, start=None, stop=None) -> list:
     return [v[1] for v in values] if K == 2 else values
 
 
-def sweep_name(sweep: str, value) -> str:
-    """A shape key's name: the swept quantity and its value, e.g. `time 0.550` or `blend 0.50,0.50,0.00`."""
+def sweep_name(sweep: str, value, digits: int | None = None) -> str:
+    """A shape key's name: the swept quantity and its value, e.g. `time 0.550` or `blend 0.50,0.50,0.00`
+    (3 decimals for one number, 2 per weight, or `digits`)."""
     values = np.atleast_1d(value)
     if values.size == 1:
-        return f"{sweep} {float(values[0]):.3f}"
-    return f"{sweep} " + ",".join(f"{v:.2f}" for v in values)
+        return f"{sweep} {float(values[0]):.{3 if digits is None else digits}f}"
+    return f"{sweep} " + ",".join(f"{v:.{2 if digits is None else digits}f}" for v in values)
+
+
+def sweep_names(sweep: str, values) -> list[str]:
+    """The shape keys' names of a sweep, with as many more decimals as it takes to tell them apart (a sweep
+    over a narrow range: Blender would otherwise rename duplicates `time 0.800.001`, and a GLB refuses them)."""
+    names = [sweep_name(sweep, v) for v in values]
+    digits = 3 if np.atleast_1d(values[0]).size == 1 else 2
+    while len(set(names)) < len(names) and digits < 12:
+        digits += 1
+        names = [sweep_name(sweep, v, digits) for v in values]
+    return names

@@ -19,7 +19,8 @@ from grc import bundle
 from grc.blender import RUNTIME, build_addon
 from grc.errors import GRCError
 from grc.mesh import MeshBuilder
-from grc.shapes import builder, sweep_name, sweep_values
+from grc.shapes import builder
+from grc.sweeps import sweep_name, sweep_values
 
 TIME, BLEND, WEIGHTS = 0.8, 0.5, [0.2, 0.5, 0.3]
 

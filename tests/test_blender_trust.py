@@ -12,7 +12,8 @@ import grc
 from grc_testing import made_up_set
 from blender_util import requires_blender, run_blender
 from grc.blender import build_addon
-from grc.shapes import builder, sweep_name
+from grc.shapes import builder
+from grc.sweeps import sweep_name
 
 PLAIN_OBJECTS = 5000
 

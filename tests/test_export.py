@@ -179,6 +179,16 @@ def test_morph_glb_holds_one_named_target_per_frame_and_a_sweep(tmp_path, mesh):
     assert np.array_equal(read(sampler.output).reshape(4, 4), np.eye(4))
 
 
+def test_a_narrow_sweep_gets_names_that_tell_its_frames_apart(petal_model, tmp_path):
+    from grc.shapes import export_animation
+    from grc.sweeps import sweep_names
+
+    path = export_animation(petal_model, tmp_path / "narrow.glb", sweep="time", frames=9, start=0.8, stop=0.802)
+    names = pygltflib.GLTF2.load(path).meshes[0].extras["targetNames"]
+    assert len(set(names)) == 9 and names[0] == "time 0.8000" and names[-1] == "time 0.8020"
+    assert sweep_names("time", [0.1, 0.5]) == ["time 0.100", "time 0.500"]  # as before where they differ
+
+
 BLENDER_IMPORT = """
 import bmesh
 importers = {"obj": bpy.ops.wm.obj_import, "ply": bpy.ops.wm.ply_import,

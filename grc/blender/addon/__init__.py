@@ -34,7 +34,7 @@ from .grc.coherence import Coherence
 from .grc.diverge.bend import MAX_BENDS, Look, load_look
 from .grc.model import GRCModel
 from .grc.mesh import Flower, dense_subdivision_operator, grid_faces, grid_uvs
-from .grc.sweeps import sweep_name, sweep_values
+from .grc.sweeps import sweep_names, sweep_values
 from . import training
 from .export import GRC_OT_export_templates
 from .training import GRC_OT_cancel_training, GRC_OT_train, GRCPreferences, GRCSceneSettings, grc_command
@@ -436,7 +436,7 @@ class GRC_OT_bake_shape_keys(GRCActiveOperator, bpy.types.Operator):
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
         sweep = self.sweep.lower()
-        names = [sweep_name(sweep, v if self.sweep == "TIME" else b) for v, b in zip(values, blends)]
+        names = sweep_names(sweep, values if self.sweep == "TIME" else blends)
         obj = plain_target(context, source, self.keep_original)
         make_plain(obj)
         obj.shape_key_clear()
