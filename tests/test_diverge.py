@@ -151,6 +151,23 @@ def test_blend_weights_zero_and_one_give_the_parents(model):
         model_id(model), model_id(other)]
 
 
+def test_weight_one_gives_a_relative_fine_tuned_on_another_template_set(model):
+    # `grc train OTHER --from A`: B's normalisation is its own set's, so blending must carry it (weight 1 was
+    # 0.03 away from B when A's normalisation was kept) and a layer swap between the two is refused
+    from dataclasses import replace
+
+    from grc.templates import TemplateSet
+    from grc_testing import small_config
+
+    bigger = TemplateSet([replace(t, points=t.points * 1.3 + [0.1, 0, 0]) for t in model.templates.templates])
+    relative = grc.train(bigger, small_config(steps=60, refine_steps=5, template_steps=60, template_lbfgs_steps=10),
+                         start=model)
+    np.testing.assert_allclose(blend_models(model, relative, 1.0).shape(0.8, 0.5), relative.shape(0.8, 0.5), atol=1e-9)
+    np.testing.assert_allclose(blend_models(model, relative, 0.0).shape(0.8, 0.5), model.shape(0.8, 0.5), atol=1e-9)
+    with pytest.raises(grc.GRCError, match="different template sets"):
+        blend_models(model, relative, 0.5, ["decoder"])
+
+
 def test_blending_models_of_other_sizes_is_refused(model):
     other = grc.load_model(PETAL_MODEL)
     other.weights = dict(other.weights, **{"decoder.2.bias": other.weights["decoder.2.bias"][:-3]})

@@ -39,7 +39,8 @@ def model_id(model: GRCModel) -> str:
 def blend_models(a: GRCModel, b: GRCModel, weight: float, layers=None) -> GRCModel:
     """A + weight (B - A) over `layers` (None: every layer; else names such as "decoder" or "decoder.1").
 
-    The result keeps A's templates, settings and normalisation; its info records both parents.
+    The result keeps A's templates and settings; its normalisation is blended with the layers (the same for
+    models of one template set); its info records both parents.
     """
     weight = number(weight, "weight", low=-MAX_BLEND, high=MAX_BLEND)
     if a.grid_shape != b.grid_shape:
@@ -57,9 +58,17 @@ def blend_models(a: GRCModel, b: GRCModel, weight: float, layers=None) -> GRCMod
             raise GRCError(f"expected layers among {', '.join(NETWORKS)} or {', '.join(names)}, got {layer!r}",
                            field="layers")
         chosen.update(match)
+    # the normalisation (rows' mean and scale, the relational map's centre and scale) differs between models
+    # trained on different template sets (`grc train OTHER --from A`): blended with the layers, so that
+    # weight 1 gives B; a layer swap between such models would mix two normalisations, so it is refused
+    normalisation = [k for k in a.weights if k.split(".")[0] not in NETWORKS]
+    differs = [k for k in normalisation if not np.array_equal(a.weights[k], b.weights[k])]
+    if differs and layers is not None:
+        raise GRCError("these models were trained on different template sets (their normalisation differs): "
+                       "blend all layers at once (leave out --layers)", field="layers")
     weights = {}
     for key, value in a.weights.items():
-        if key.rsplit(".", 1)[0] in chosen:
+        if key.rsplit(".", 1)[0] in chosen or key in differs:
             weights[key] = value + weight * (b.weights[key] - value)
         else:
             weights[key] = value.copy()
