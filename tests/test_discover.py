@@ -9,6 +9,7 @@ import grc
 from grc.cli import main
 from grc.coherence import Coherence
 from grc.diverge.finetune import diverge, save_checkpoints
+from grc.diverge.rewrite import rewrite
 from grc.diverge.search import descriptors, load_elite, save_archive, search
 from grc_testing import ROOT
 
@@ -66,6 +67,9 @@ def test_an_elite_exports_the_shape_the_gallery_shows(model, archive, tmp_path):
                          if line.startswith("v ")])
     assert np.allclose(vertices, np.stack([grid[..., 0], grid[..., 2], -grid[..., 1]], -1).reshape(-1, 3), atol=1e-5)
     assert main(["export", str(PETAL_MODEL), "--elite", f"{tmp_path / 'search'}:999", "-o", str(out)]) == 2
+    # through another model an elite is another shape: refused, one line (it used to export it silently)
+    other = rewrite(model, 0.8, 0.5, (5, 3), model.shape(0.8, 0.5)[5, 3] + [0, 0, 0.1]).save(tmp_path / "other.grc")
+    assert main(["export", str(other), "--elite", f"{tmp_path / 'search'}:{elite['id']}", "-o", str(out)]) == 2
 
 
 def test_divergent_fine_tuning_starts_at_the_model_and_moves_away(model, tmp_path):

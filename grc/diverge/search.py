@@ -27,6 +27,7 @@ from ..io import atomic_write
 from ..limits import number
 from ..model import GRCModel
 from .bend import Bend, Look, bent_decode
+from .blend import model_id
 
 ARCHIVE_FORMAT = "grc-archive/1"
 DESCRIPTORS = ("arch", "cup")
@@ -249,7 +250,8 @@ def save_archive(archive: Archive, space: Space, folder, model_file=None, seed: 
     folder.mkdir(parents=True, exist_ok=True)
     data = {
         "format": ARCHIVE_FORMAT, "model": None if model_file is None else str(model_file),
-        "time": space.time, "path_scale": space.path_scale, "look": space.look.to_json(),
+        "model_id": model_id(space.model), "time": space.time, "path_scale": space.path_scale,
+        "look": space.look.to_json(),
         "descriptors": list(DESCRIPTORS), "bounds": archive.bounds.tolist(), "cells": CELLS,
         "seed": seed, "budget": budget, "coverage": archive.coverage,
         "elites": [{"id": e["id"], "cell": list(key), **e["genome"].to_json(), "verdict": e["verdict"],
@@ -279,6 +281,9 @@ def load_elite(folder, elite_id: int, model: GRCModel | None = None) -> tuple[GR
             raise GRCError("the archive does not name its model", path=path, field="model")
         model_path = Path(data["model"])
         model = load_model(model_path if model_path.is_absolute() else Path(folder) / model_path)
+    if data.get("model_id") not in (None, model_id(model)):  # (archives before the id: not checked)
+        raise GRCError(f"this archive was searched with model {data['model_id']}, not this one ({model_id(model)}): "
+                       f"its elites are that model's shapes", path=path, field="model")
     look = Look.from_json(data["look"], path)
     space = Space(model, number(data["time"], "time", path=path), look, number(data["path_scale"], "path_scale", path=path))
     elite = elites[elite_id]
