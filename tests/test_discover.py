@@ -88,6 +88,9 @@ def test_divergent_fine_tuning_starts_at_the_model_and_moves_away(model, tmp_pat
     assert last.info["lineage"]["operation"] == "diverge" and last.info["lineage"]["step"] == 40
     from grc.diverge.blend import model_id
     assert last.info["lineage"]["parents"][0]["model"] == model_id(model)
+    # a shorter run into the same folder leaves no checkpoint of the earlier one beside its own
+    save_checkpoints(checkpoints[:2], tmp_path / "div")
+    assert sorted(p.name for p in (tmp_path / "div").glob("checkpoint-*.grc")) == [row["file"] for row in table[:2]]
 
 
 def test_search_and_diverge_from_the_command_line(tmp_path, capsys):

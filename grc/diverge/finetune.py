@@ -212,6 +212,10 @@ def save_checkpoints(checkpoints: list[Checkpoint], folder) -> Path:
         rows.append({"step": c.step, "file": name, "novelty": c.novelty, "broken": c.broken, "strained": c.strained})
     atomic_write(folder / "diverge.json", json.dumps({"format": "grc-diverge/1", "checkpoints": rows}, indent=1) + "\n")
     plot_checkpoints(rows, folder / "diverge.png")
+    kept = {row["file"] for row in rows}
+    for stale in folder.glob("checkpoint-[0-9][0-9][0-9][0-9].grc"):  # an earlier run's, not in diverge.json
+        if stale.name not in kept:
+            stale.unlink(missing_ok=True)
     return folder / "diverge.json"
 
 
