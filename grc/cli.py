@@ -509,8 +509,10 @@ def export(
             ends[field] = numbers(text, field, limits.MAX_MAP_VALUE, most=1)[0]
         elif text is not None:
             ends[field] = numbers(text, field, limits.MAX_BLEND)
-    if elite is not None and (animate or look is not None):
-        raise GRCError("an elite is one shape with its own look: leave out --animate and --look", field="--elite")
+    if elite is not None and (animate or look is not None or weights is not None or context_values is not None
+                              or morph_samples is not None or vary_time or vary_blend):
+        raise GRCError("an elite is one shape with its own time, blend and look: leave out --animate, --look, "
+                       "--blend, --context, --morph-samples and --vary-*", field="--elite")
     elite_folder, elite_id = _elite(elite) if elite is not None else (None, None)
     check_output(output, (".glb",) if animate else EXPORT_FORMATS)
     with work(output):
@@ -570,6 +572,8 @@ def blend_models_command(
 
     weight = number(weight, "--weight", -limits.MAX_BLEND, limits.MAX_BLEND)
     chosen = None if layers is None else [v.strip() for v in layers.split(",") if v.strip()]
+    if chosen == []:
+        raise GRCError("expected at least one layer name, e.g. decoder or decoder.1", field="--layers")
     check_output(output, (".grc",))
     with work(output):
         model = blend_models(load_model(model_a), load_model(model_b), weight, chosen)

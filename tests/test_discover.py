@@ -70,6 +70,8 @@ def test_an_elite_exports_the_shape_the_gallery_shows(model, archive, tmp_path):
     # through another model an elite is another shape: refused, one line (it used to export it silently)
     other = rewrite(model, 0.8, 0.5, (5, 3), model.shape(0.8, 0.5)[5, 3] + [0, 0, 0.1]).save(tmp_path / "other.grc")
     assert main(["export", str(other), "--elite", f"{tmp_path / 'search'}:{elite['id']}", "-o", str(out)]) == 2
+    assert main(["export", str(PETAL_MODEL), "--elite", f"{tmp_path / 'search'}:{elite['id']}", "--blend", "0.5",
+                 "-o", str(out)]) == 2  # an elite has its own blend: a --blend would be ignored, so it is refused
 
 
 def test_divergent_fine_tuning_starts_at_the_model_and_moves_away(model, tmp_path):

@@ -115,6 +115,7 @@ def test_the_command_line_applies_a_looks_blend_and_takes_three_templates_withou
     assert main(["export", str(PETAL_MODEL), "--blend", "0.5", "--context", "0.1", "-o", str(tmp_path / "b.obj")]) == 2
     assert main(["rewrite", str(PETAL_MODEL), "--time", "0.8", "--point", "6.9,3", "--target", "0,0,0.5",
                  "-o", str(tmp_path / "r2.grc")]) == 2
+    assert main(["blend-models", str(PETAL_MODEL), str(PETAL_MODEL), "--layers", ",", "-o", str(tmp_path / "c.grc")]) == 2
 
 
 @pytest.mark.parametrize("text, field", [
