@@ -76,7 +76,12 @@ def _mode(path: Path) -> int:
 
 
 def atomic_write(path, data: bytes | str) -> Path:
-    """Write bytes or text to `path` atomically; returns the path."""
+    """Write bytes or text to `path` atomically, reading them back before the file takes its name (the old
+    file stays if they differ); returns the path."""
+    payload = data.encode() if isinstance(data, str) else data
     with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(data.encode() if isinstance(data, str) else data)
+        Path(tmp).write_bytes(payload)
+        if Path(tmp).read_bytes() != payload:
+            raise WriteError("cannot write: the file did not read back as written (the old one is unchanged)",
+                             path=path)
     return Path(path)

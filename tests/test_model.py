@@ -321,3 +321,18 @@ def test_model_from_bytes_is_checked_like_a_file(petal_model_file):
     assert np.array_equal(model.shape(0.8, 0.5), grc.load_model(petal_model_file).shape(0.8, 0.5))
     with pytest.raises(GRCError, match="^embedded: not a valid GRC model file"):
         GRCModel.from_bytes(data[:100], "embedded")
+
+
+def test_a_write_that_does_not_read_back_leaves_the_old_file(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from grc.io import atomic_write
+
+    target = atomic_write(tmp_path / "look.json", '{"format": "grc-look/1"}\n')
+    real = Path.write_bytes
+    monkeypatch.setattr(Path, "write_bytes", lambda self, data: real(self, data[:-3]))  # a short write
+    with pytest.raises(WriteError, match="read back"):
+        atomic_write(target, '{"format": "grc-look/1", "bends": []}\n')
+    monkeypatch.undo()
+    assert target.read_text() == '{"format": "grc-look/1"}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["look.json"]  # no temporary file left
