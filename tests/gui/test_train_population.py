@@ -1,6 +1,7 @@
 """The Train tab's population: a tiny 2 x 2 population trains from the tab, its cells shown by score."""
 
 import grc
+from grc.population import POLISH
 from gui.app import TABS
 from gui.train_panel import score_colour
 
@@ -35,8 +36,10 @@ def test_a_population_trains_from_the_train_tab_and_shows_each_cell(window, qtbo
     qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
 
     # 401 steps, an exchange every 200: two exchanges, the end's scores, then the scores after the refine
-    # (refine_steps 10 of 10: the kept cell is the best of these); the display shows the last
-    assert [step for step, _ in shown] == [200, 400, 401, 10] and all(len(scores) == 4 for _, scores in shown)
+    # (refine_steps 10, and as many again for the kept cell (POLISH): 20 of 20; the kept cell is the best of
+    # these); the display shows the last
+    assert [step for step, _ in shown] == [200, 400, 401, (1 + POLISH) * 10]
+    assert all(len(scores) == 4 for _, scores in shown)
     assert panel.cell_grid.scores == shown[-1][1]
     best = min(range(4), key=shown[-1][1].__getitem__)
     assert panel.cell_grid.best() == best and f"best cell {best}" in panel.cell_note.text()
