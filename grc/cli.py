@@ -740,12 +740,13 @@ def info(path: Path = typer.Argument(..., help="A .grc model file or a template 
                      f"training      {c.steps} steps x {c.batch_size} rows, {printable(i.get('seconds', '?'), 40)} s on "
                      f"{printable(i.get('device', '?'), 40)}, {printable(i.get('trained_at', '?'), 40)}",
                      f"normals       {'flipped' if m.flip_normals else 'as drawn'}"]
-            lineage = i.get("lineage") if isinstance(i.get("lineage"), dict) else None
+            from .diverge.blend import lineage_of
+
+            lineage = lineage_of(i.get("lineage"))
             if lineage:
-                parents = ", ".join(printable(p.get("model", "?"), 20) for p in lineage.get("parents", [])
-                                    if isinstance(p, dict))
+                parents = ", ".join(printable(p.get("model", "?"), 20) for p in lineage["parents"])
                 lines.append(f"lineage       {printable(lineage.get('operation', '?'), 40)} of {parents or '?'}"
-                             f" ({len(lineage.get('ancestry', []))} ancestors)")
+                             f" ({len(lineage['ancestry'])} ancestors)")
     typer.echo("\n".join(lines))
 
 

@@ -140,7 +140,10 @@ def _quads(faces, path) -> np.ndarray:
     if sizes != {4}:
         raise GRCError(f"has faces of {', '.join(str(s) for s in sorted(sizes - {4}))} corners: expected a grid "
                        "of quads (a Grid or subdivided Plane, without n-gons)", path=path, field="faces")
-    quads = np.asarray(faces, dtype=np.int64).reshape(-1, 4)
+    try:
+        quads = np.asarray(faces, dtype=np.int64).reshape(-1, 4)
+    except (OverflowError, ValueError, TypeError):
+        raise GRCError("a face refers to a vertex that is not in the file", path=path, field="faces") from None
     if any(len(set(q)) < 4 for q in quads.tolist()):
         raise GRCError("has a face that uses one vertex twice: expected a grid of quads", path=path, field="faces")
     return quads

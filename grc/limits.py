@@ -159,9 +159,14 @@ def number(value, field: str, *, low: float | None = None, high: float | None = 
     """A real number (not a bool or a string), finite, within [low, high]; an int when `integer`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_numpy_number(value):
         raise GRCError(f"expected a number, got {printable(repr(value))}", path=path, field=field)
-    if not math.isfinite(float(value)):
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int too large for a float (hundreds of digits)
+        raise GRCError(f"expected {_range(low, high, integer) if low is not None or high is not None else 'a number'}"
+                       f", got a number of {len(str(abs(int(value))))} digits", path=path, field=field) from None
+    if not math.isfinite(as_float):
         raise GRCError(f"expected a finite number, got {value}", path=path, field=field)
-    if integer and float(value) != int(value):
+    if integer and as_float != int(value):
         raise GRCError(f"expected a whole number, got {value}", path=path, field=field)
     value = int(value) if integer else float(value)
     if low is not None and value < low or high is not None and value > high:

@@ -130,7 +130,8 @@ class Cells:
             for i, s in enumerate(settings):  # each cell's own initial weights, from its own seed, at its own size
                 own = self.sizes(self.dims(i))
                 torch.manual_seed(s["seed"])
-                e, d = MLP(own["encoder"]), MLP(own["decoder"])
+                e = MLP(own["encoder"]).to(device)  # drawn on the CPU (the same on any device), then moved
+                d = MLP(own["decoder"]).to(device)
                 for j, (w, b) in enumerate(zip(e.weights, e.biases)):
                     encoder.weights[j][i, :, :w.shape[1]] = w
                     encoder.biases[j][i, :, :b.shape[1]] = b

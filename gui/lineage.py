@@ -16,7 +16,7 @@ from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from grc import GRCError
-from grc.diverge.blend import model_id
+from grc.diverge.blend import lineage_of, model_id
 
 MAX_SCAN = 64  # .grc files read from a folder to find a lineage's models
 MAX_DEPTH = 24
@@ -75,9 +75,12 @@ def _model_node(mid: str, operation: str, ancestry: dict, files: dict, depth: in
     node = Node(text, path)
     if depth < MAX_DEPTH and mid not in seen:
         entry = ancestry.get(mid, {})
-        for parent in entry.get("parents", []) or []:
+        parents = entry.get("parents") if isinstance(entry, dict) else None
+        for parent in parents if isinstance(parents, list) else []:
             if isinstance(parent, str):
-                node.children.append(_model_node(parent, ancestry.get(parent, {}).get("operation", "train"),
+                entry_of = ancestry.get(parent)
+                operation = entry_of.get("operation", "train") if isinstance(entry_of, dict) else "train"
+                node.children.append(_model_node(parent, operation,
                                                  ancestry, files, depth + 1, seen | {mid}))
     return node
 
@@ -86,15 +89,15 @@ def model_tree(model, path=None, files=None) -> Node:
     """The model and what it came from: its operation, parents and their ancestors (from the file)."""
     files = files or {}
     mid = model_id(model)
-    record = model.info.get("lineage") if isinstance(model.info.get("lineage"), dict) else {}
+    record = lineage_of(model.info.get("lineage"))
     operation = record.get("operation", "train")
     details = _details(record)
     path = path or files.get(mid)  # a checkpoint saved beside the model is found by its fingerprint
     name = Path(path).name if path else "not saved"
     root = Node(f"This model {mid} ({name}) · {operation}" + (f": {details}" if details else ""), None)
-    ancestry = {e.get("model"): e for e in record.get("ancestry", []) if isinstance(e, dict)}
-    for parent in record.get("parents", []) or []:
-        if isinstance(parent, dict) and isinstance(parent.get("model"), str):
+    ancestry = {e.get("model"): e for e in record.get("ancestry", [])}
+    for parent in record.get("parents", []):
+        if isinstance(parent.get("model"), str):
             root.children.append(_model_node(parent["model"], parent.get("operation", "train"), ancestry, files, 1,
                                              {mid}))
     if not root.children:
@@ -114,9 +117,8 @@ def template_tree(templates, files=None) -> Node:
         node = Node(f"{t.name} · {lineage.get('operation', 'kept')} from {lineage.get('source', '?')}"
                     + (f": {_details(lineage)}" if _details(lineage) else ""))
         if isinstance(lineage.get("model"), str):
-            parent = lineage.get("model_lineage") or {}
-            ancestry = {lineage["model"]: {"parents": [p.get("model") for p in parent.get("parents", [])
-                                                       if isinstance(p, dict)]}}
+            parent = lineage_of(lineage.get("model_lineage"))
+            ancestry = {lineage["model"]: {"parents": [p.get("model") for p in parent.get("parents", [])]}}
             node.children.append(_model_node(lineage["model"], parent.get("operation") or "train", ancestry, files, 1,
                                              set()))
         if "genome" in lineage:

@@ -246,3 +246,15 @@ def test_a_model_fine_tuned_from_another_is_a_relative_that_blends(model, tmp_pa
     assert main(["train", str(ROOT / "templates" / "petal"), "-o", str(other), "--from", str(PETAL_MODEL),
                  "--set", "decoder_hidden=64,64", *settings]) == 2
     assert not other.exists()
+
+
+def test_a_model_with_a_malformed_lineage_is_shown_and_blended(model, tmp_path, capsys):
+    # lineage is metadata from a file: `grc info` and blending must not trip over it (info crashed, exit 1)
+    from grc.cli import main
+
+    odd = grc.load_model(PETAL_MODEL)
+    odd.info["lineage"] = {"operation": 7, "parents": 5, "ancestry": 5}
+    path = odd.save(tmp_path / "odd.grc")
+    assert main(["info", str(path)]) == 0 and "0 ancestors" in capsys.readouterr().out
+    child = blend_models(grc.load_model(path), model, 0.5)
+    assert child.info["lineage"]["operation"] == "blend-models" and len(child.info["lineage"]["parents"]) == 2

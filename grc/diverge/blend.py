@@ -81,21 +81,36 @@ def blend_models(a: GRCModel, b: GRCModel, weight: float, layers=None) -> GRCMod
 MAX_ANCESTRY = 256  # ancestors a lineage keeps (flat: the JSON stays shallow however long the line)
 
 
+def lineage_of(record) -> dict:
+    """A lineage record (a model's info["lineage"], a kept template's "model_lineage") as its readers expect
+    it: a dict whose "parents" and "ancestry" are lists of dicts, whatever the file held (it is metadata:
+    shown and copied, never trusted to be well formed)."""
+    if not isinstance(record, dict):
+        return {}
+    out = dict(record)
+    for key in ("parents", "ancestry"):
+        value = record.get(key)
+        out[key] = [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+    if not isinstance(out.get("operation", ""), str):
+        out["operation"] = "?"
+    return out
+
+
 def lineage(operation: str, parents: list[GRCModel], **details) -> dict:
     """A lineage record for a model made from `parents`: what was done, the parents' fingerprints,
     and every earlier ancestor as a flat list of {model, operation, parents} (so it survives copying
     the file and never nests deeper than a few levels)."""
     ancestry, seen = [], set()
     for p in parents:
-        record = p.info.get("lineage") if isinstance(p.info.get("lineage"), dict) else {}
+        record = lineage_of(p.info.get("lineage"))
         entries = [{"model": model_id(p), "operation": record.get("operation", "train"),
-                    "parents": [q.get("model") for q in record.get("parents", []) if isinstance(q, dict)]}]
-        entries += [e for e in record.get("ancestry", []) if isinstance(e, dict)]
+                    "parents": [q.get("model") for q in record["parents"]] if record else []}]
+        entries += record.get("ancestry", [])
         for e in entries:
             if e.get("model") not in seen and len(ancestry) < MAX_ANCESTRY:
                 seen.add(e.get("model"))
                 ancestry.append(e)
     return {"operation": operation, **details,
-            "parents": [{"model": model_id(p), "operation": (p.info.get("lineage") or {}).get("operation", "train")}
+            "parents": [{"model": model_id(p), "operation": lineage_of(p.info.get("lineage")).get("operation", "train")}
                         for p in parents],
             "ancestry": ancestry}
