@@ -107,16 +107,19 @@ def _train_bytes(templates_json: list, config: dict, population, device: str) ->
 
     from .templates import TemplateSet
 
-    templates = TemplateSet.from_json(templates_json)
-    config = Config.from_json(config)
-    if population is None:
-        from .training import train
+    try:
+        templates = TemplateSet.from_json(templates_json)
+        config = Config.from_json(config)
+        if population is None:
+            from .training import train
 
-        model = train(templates, config, device=device)
-    else:
-        from .population import train_population
+            model = train(templates, config, device=device)
+        else:
+            from .population import train_population
 
-        model, _ = train_population(templates, config, tuple(population), device=device)
+            model, _ = train_population(templates, config, tuple(population), device=device)
+    except GRCError as e:  # a user's mistake (no GPU there, a bad setting): its one line, not Ray's traceback
+        return str(e)
     with tempfile.TemporaryDirectory() as folder:
         return model.save(Path(folder) / "model.grc").read_bytes()
 
@@ -128,6 +131,8 @@ def train_remote(templates, config: Config, *, population=None, ray: str = "auto
     module = connect(ray)
     task = module.remote(num_cpus=1)(_train_bytes)
     data = module.get(task.remote(templates.to_json(), config.to_json(), population, device))
+    if isinstance(data, str):
+        raise GRCError(f"on the Ray worker: {data}", field="--ray")
     return GRCModel.from_bytes(data, "the Ray worker's model")
 
 

@@ -4,6 +4,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 import grc
 from grc.cluster import template_sets, train_many
@@ -76,6 +77,9 @@ def test_a_population_trained_on_ray_is_as_good_as_the_local_engine(tmp_path):
     connect("local", num_cpus=2)
     try:
         remote = train_remote(templates, TINY, population=(2, 2), ray="auto")
+        if not torch.cuda.is_available():  # a mistake on the worker comes back as its one line, not a traceback
+            with pytest.raises(grc.GRCError, match="on the Ray worker: device: CUDA"):
+                train_remote(templates, TINY, ray="auto", device="cuda")
     finally:
         ray.shutdown()
     assert remote.info["population"]["grid"] == [2, 2] and len(remote.info["population"]["cells"]) == 4
