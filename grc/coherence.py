@@ -152,6 +152,8 @@ class _Topology:
         i, j = np.triu_indices(L, 2)
         keep = ~((i == 0) & (j == L - 1))
         self.boundary_pairs = (i[keep], j[keep])
+        self.boundary_pair_mask = np.zeros((L, L), bool)  # the same pairs as an (L, L) mask
+        self.boundary_pair_mask[i[keep], j[keep]] = True
 
 
 def _candidate_quads(lo, hi, S, topology):
@@ -264,25 +266,36 @@ def _height_fields(surfaces, normals, topology):
     if not ok.any():
         return ok
     # the boundary in the plane: coordinates along two directions perpendicular to the mean normal
+    which = np.nonzero(ok)[0]
+    mean = mean[which]
     helper = np.where(np.abs(mean[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
     u = _unit(_cross(mean, helper))
     v = _cross(mean, u)
-    loop = s.reshape(S, -1, 3)[:, topology.boundary]  # (S, L, 3)
+    loop = s.reshape(S, -1, 3)[which][:, topology.boundary]  # (S', L, 3)
     x, y = np.einsum("slk,sk->sl", loop, u), np.einsum("slk,sk->sl", loop, v)
-    i, j = topology.boundary_pairs
-    L = loop.shape[1]
+    ok[which] = _simple_loops(x, y, topology.boundary_pair_mask)
+    return ok
+
+
+def _simple_loops(x, y, pairs):
+    """Whether closed loops of points (S, L) in the plane are simple: no two of their edges that share
+    no vertex (`pairs`, an (L, L) mask of edge i against edge j) touch. Edges whose extents overlap
+    along both axes (a few, found with (S, L, L) comparisons) get the exact orientation test. (S,) bool."""
+    S, L = x.shape
+    x2, y2 = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1)  # each edge i runs from point i to i + 1
+    x_lo, x_hi, y_lo, y_hi = np.minimum(x, x2), np.maximum(x, x2), np.minimum(y, y2), np.maximum(y, y2)
+    near = ((x_hi[:, :, None] >= x_lo[:, None, :]) & (x_hi[:, None, :] >= x_lo[:, :, None])
+            & (y_hi[:, :, None] >= y_lo[:, None, :]) & (y_hi[:, None, :] >= y_lo[:, :, None]) & pairs)
+    s, i, j = np.nonzero(near)
     i2, j2 = (i + 1) % L, (j + 1) % L
 
-    def orient(p, q, r):  # (S, pairs): which side of p->q the point r lies
-        return (x[:, q] - x[:, p]) * (y[:, r] - y[:, p]) - (y[:, q] - y[:, p]) * (x[:, r] - x[:, p])
+    def orient(p, q, r):  # which side of p->q the point r lies
+        return (x[s, q] - x[s, p]) * (y[s, r] - y[s, p]) - (y[s, q] - y[s, p]) * (x[s, r] - x[s, p])
 
-    def overlap(z):  # the two edges' extents along one axis overlap (tells collinear edges apart)
-        return (np.maximum(z[:, i], z[:, i2]) >= np.minimum(z[:, j], z[:, j2])) & \
-               (np.maximum(z[:, j], z[:, j2]) >= np.minimum(z[:, i], z[:, i2]))
-
-    touch = ((orient(i, i2, j) * orient(i, i2, j2) <= 0) & (orient(j, j2, i) * orient(j, j2, i2) <= 0)
-             & overlap(x) & overlap(y)).any(axis=1)
-    return ok & ~touch
+    touch = (orient(i, i2, j) * orient(i, i2, j2) <= 0) & (orient(j, j2, i) * orient(j, j2, i2) <= 0)
+    simple = np.ones(S, bool)
+    simple[s[touch]] = False
+    return simple
 
 
 def _intersections(surfaces, topology, normals=None):
