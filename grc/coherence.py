@@ -48,6 +48,8 @@ EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length
 OWN_BLENDS = (0.25, 0.5, 0.75)  # straight blends between two templates that count as their own range
 HEIGHT_FIELD_SHORTCUT = True  # skip the crossing test where a surface is provably a height field
 REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
+BLOCK = 4  # quads per block side for the height-field test of patches (windows of 2 x 2 blocks)
+BLOCK_PAIR_LIMIT = 16  # compare quads block by block while that makes at most this many pairs per quad
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
 # second quad's offset (rows, points) from the first; index a * 2 + b for triangle a of the first
@@ -152,8 +154,49 @@ class _Topology:
         i, j = np.triu_indices(L, 2)
         keep = ~((i == 0) & (j == L - 1))
         self.boundary_pairs = (i[keep], j[keep])
-        self.boundary_pair_mask = np.zeros((L, L), bool)  # the same pairs as an (L, L) mask
-        self.boundary_pair_mask[i[keep], j[keep]] = True
+        self.boundary_pair_mask = _loop_pairs(L)  # the same pairs as an (L, L) mask
+        # blocks of quads and windows of 2 x 2 blocks (see _patches): a window that is a height field
+        # cannot cross itself, so no pair of quads inside it needs the crossing test
+        br, bp = _block_size(Rq), _block_size(Pq)
+        self.blocks = None if br is None or bp is None else (br, bp)
+        if self.blocks is None:
+            return
+        nr, np_ = Rq // br, Pq // bp
+        self.block_grid = (nr, np_)
+        block = np.arange(nr * np_).reshape(nr, np_)
+        self.block_of_quad = block[self.quad_row // br, self.quad_point // bp]  # (Q,)
+        self.block_quads = q.reshape(nr, br, np_, bp).transpose(0, 2, 1, 3).reshape(nr * np_, br * bp)
+        corners = (block[:-1, :-1], block[1:, :-1], block[:-1, 1:], block[1:, 1:])
+        self.window_blocks = np.stack([k.ravel() for k in corners], axis=-1)  # (W, 4)
+        a, b = np.triu_indices(4)
+        self.window_block_pairs = np.stack([self.window_blocks[:, a], self.window_blocks[:, b]], axis=-1)  # (W, 10, 2)
+        loops = []
+        for I in range(nr - 1):
+            for J in range(np_ - 1):
+                w = v[I * br:I * br + 2 * br + 1, J * bp:J * bp + 2 * bp + 1]
+                loops.append(np.concatenate([w[0, :], w[1:, -1], w[-1, -2::-1], w[-2:0:-1, 0]]))
+        self.window_boundary = np.array(loops)  # (W, Lw) vertices
+        self.window_pair_mask = _loop_pairs(self.window_boundary.shape[1])
+        self.window_centre = v[br:-1:br, bp:-1:bp][:nr - 1, :np_ - 1].ravel()  # (W,) each window's middle vertex
+        self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
+        self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
+
+
+def _loop_pairs(L):
+    """(L, L) mask of the edge pairs (i < j) of a closed loop of L edges that share no vertex."""
+    i, j = np.triu_indices(L, 2)
+    keep = ~((i == 0) & (j == L - 1))
+    mask = np.zeros((L, L), bool)
+    mask[i[keep], j[keep]] = True
+    return mask
+
+
+def _block_size(n):
+    """Quads per block along an axis of n quads: a divisor near BLOCK, at least three blocks; None if none."""
+    for b in (BLOCK, BLOCK - 1, BLOCK + 1, BLOCK - 2, BLOCK + 2):
+        if b >= 2 and n % b == 0 and n // b >= 3:
+            return b
+    return None
 
 
 def _candidate_quads(lo, hi, S, topology):
@@ -197,14 +240,91 @@ def _candidate_quads(lo, hi, S, topology):
         bi, bj = np.broadcast_arrays(large[:, None], others)
         keep = ~big[bj] | (bj > bi)
         i, j = np.concatenate([i, bi[keep]]), np.concatenate([j, bj[keep]])
+    i, j = _far_and_overlapping(i, j, lo, hi, topology)
+    pair = np.unique(np.minimum(i, j) * n + np.maximum(i, j))  # two boxes may share several cells
+    return pair // n, pair % n
+
+
+def _far_and_overlapping(i, j, lo, hi, topology):
+    """The quad pairs (global indices) that share no vertex and whose boxes overlap."""
+    Q = topology.quads
     qi, qj = i % Q, j % Q  # most pairs from shared cells are grid neighbours: drop them first
     far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
           (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
     i, j = i[far], j[far]
     keep = ((lo[0, i] <= hi[0, j]) & (lo[0, j] <= hi[0, i]) & (lo[1, i] <= hi[1, j]) & (lo[1, j] <= hi[1, i])
             & (lo[2, i] <= hi[2, j]) & (lo[2, j] <= hi[2, i]))
-    i, j = i[keep], j[keep]
-    pair = np.unique(np.minimum(i, j) * n + np.maximum(i, j))  # two boxes may share several cells
+    return i[keep], j[keep]
+
+
+def _triangle_normals(surfaces):
+    """The triangles' normals, unnormalised (their length twice the area), as grc.mesh winds them:
+    (S, R-1, P-1, 2, 3) for surfaces (S, R, P, 3), triangle 0 = (a, b, c) and 1 = (a, c, d) of each quad."""
+    s = surfaces
+    a, b, c, d = s[:, :-1, :-1], s[:, 1:, :-1], s[:, 1:, 1:], s[:, :-1, 1:]
+    return np.stack([_cross(b - a, c - a), _cross(c - a, d - a)], axis=3)
+
+
+def _patches(surfaces, normals, triangles, size, topology):
+    """Which pairs of blocks of quads lie together in a window (2 x 2 blocks, a rectangular patch of
+    the surface) that is a height field, tested as _height_fields tests a whole surface (every triangle
+    faces the side of the window's mean normal, and the window's boundary projected onto that plane is
+    a simple loop): no two triangles of such a window cross. `triangles`: _triangle_normals; `size`:
+    each surface's largest extent (S,). (S, blocks, blocks) bool, symmetric."""
+    S = len(surfaces)
+    br, bp = topology.blocks
+    nr, np_ = topology.block_grid
+    nb, W = nr * np_, len(topology.window_blocks)
+    sums = normals.reshape(S, nr, br, np_, bp, 3).sum(axis=(2, 4))
+    mean = (sums[:, :-1, :-1] + sums[:, 1:, :-1] + sums[:, :-1, 1:] + sums[:, 1:, 1:]).reshape(S, W, 3)
+    length = np.sqrt(np.einsum("swk,swk->sw", mean, mean))
+    mean = mean / np.where(length > 0, length, 1.0)[..., None]
+    # every triangle against every window's normal (one matmul), the lowest per block, then per window
+    up = np.matmul(triangles.reshape(S, -1, 3), mean.transpose(0, 2, 1)).reshape(S, nr, br, np_, bp, 2, W)
+    up = up.min(axis=(2, 4, 5)).reshape(S, nb, W)
+    up = up[:, topology.window_blocks, np.arange(W)[:, None]].min(axis=-1)  # (S, W)
+    shape, window = np.nonzero((length > 0) & (up > 1e-9 * size[:, None] ** 2))
+    if len(shape):
+        flat = surfaces.reshape(S, -1, 3)
+        x, y = _in_plane(flat[shape[:, None], topology.window_boundary[window]], mean[shape, window])
+        cx, cy = _in_plane(flat[shape, topology.window_centre[window]][:, None], mean[shape, window])
+        simple = _simple_loops(x, y, topology.window_pair_mask, (cx[:, 0], cy[:, 0]))
+        shape, window = shape[simple], window[simple]
+    covered = np.zeros((S, nb, nb), bool)
+    pairs = topology.window_block_pairs[window]  # (n, 10, 2)
+    covered[shape[:, None], pairs[..., 0], pairs[..., 1]] = True
+    covered[shape[:, None], pairs[..., 1], pairs[..., 0]] = True
+    return covered
+
+
+def _block_candidates(lo, hi, S, topology, covered):
+    """The broad phase by blocks: pairs of quads (global indices, i < j, sorted) whose boxes overlap and
+    that share no vertex, leaving out pairs in blocks that `covered` (_patches) clears; None when the
+    blocks left would give more pairs to compare than the spatial hash (_candidate_quads) costs."""
+    Q = topology.quads
+    nb, bb = topology.block_quads.shape
+    where = (np.arange(S) * Q)[:, None, None] + topology.block_quads  # (S, blocks, bb)
+    q_lo, q_hi = lo[:, where], hi[:, where]  # (3, S, blocks, bb)
+    b_lo, b_hi = q_lo.min(axis=-1), q_hi.max(axis=-1)  # (3, S, blocks)
+    near = ~covered & topology.block_upper
+    for k in range(3):
+        near &= (b_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= b_hi[k][:, :, None])
+    shape, A, B = np.nonzero(near)
+    if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q:
+        return None
+    # every quad of block A against every quad of block B (inside one block: each pair once)
+    a_lo, a_hi, b_lo, b_hi = q_lo[:, shape, A], q_hi[:, shape, A], q_lo[:, shape, B], q_hi[:, shape, B]
+    keep = ~(A == B)[:, None, None] | topology.quad_upper
+    for k in range(3):
+        keep &= (a_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= a_hi[k][:, :, None])
+    n, a, b = np.nonzero(keep)
+    i, j = where[shape[n], A[n], a], where[shape[n], B[n], b]
+    qi, qj = i % Q, j % Q  # quads of neighbouring blocks may share a vertex
+    far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
+          (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
+    i, j = i[far], j[far]
+    n = lo.shape[1]
+    pair = np.sort(np.minimum(i, j) * n + np.maximum(i, j))
     return pair // n, pair % n
 
 
@@ -215,74 +335,97 @@ def _dot(a, b):
 def _crossing(A, B, eps):
     """Which triangle pairs cross transversally (Möller's test): indices into the P pairs.
     A, B: (3 corners, 3 coordinates, P). A pair crosses when each triangle has corners strictly on
-    both sides of the other's plane and their spans along the planes' common line overlap."""
-    nA = _unit(_cross((A[1] - A[0]).T, (A[2] - A[0]).T)).T  # (3, P)
-    dB = [_dot(B[k] - A[0], nA) for k in range(3)]  # B's corners against A's plane
-    keep = (((dB[0] > eps) | (dB[1] > eps) | (dB[2] > eps)) & ((dB[0] < -eps) | (dB[1] < -eps) | (dB[2] < -eps)))
-    idx = np.nonzero(keep)[0]
-    A, B, nA, dB = A[:, :, idx], B[:, :, idx], nA[:, idx], [d[idx] for d in dB]
-    nB = _unit(_cross((B[1] - B[0]).T, (B[2] - B[0]).T)).T
-    dA = [_dot(A[k] - B[0], nB) for k in range(3)]  # A's corners against B's plane
-    keep = (((dA[0] > eps) | (dA[1] > eps) | (dA[2] > eps)) & ((dA[0] < -eps) | (dA[1] < -eps) | (dA[2] < -eps)))
-    idx = idx[keep]
+    both sides of the other's plane and their spans along the planes' common line overlap.
+    Both triangles of every pair are handled side by side, as one array of 2P, in few numpy calls."""
+    P = A.shape[2]
+    both = np.concatenate([A, B], axis=2)  # (3, 3, 2P): A's then B's
+    normal = _unit(_cross((both[1] - both[0]).T, (both[2] - both[0]).T)).T  # (3, 2P): nA then nB
+    other = np.concatenate([both[0, :, P:], both[0, :, :P]], axis=1)  # the other triangle's first corner
+    other_normal = np.concatenate([normal[:, P:], normal[:, :P]], axis=1)
+    diff = both - other
+    d = diff[:, 0] * other_normal[0] + diff[:, 1] * other_normal[1] + diff[:, 2] * other_normal[2]  # (3, 2P)
+    straddles = (d > eps).any(axis=0) & (d < -eps).any(axis=0)
+    idx = np.nonzero(straddles[:P] & straddles[P:])[0]
     if len(idx) == 0:
         return idx
-    A, B, nA, nB = A[:, :, keep], B[:, :, keep], nA[:, keep], nB[:, keep]
-    dA, dB = [d[keep] for d in dA], [d[keep] for d in dB]
-    D = _unit(_cross(nA.T, nB.T)).T  # (3, P): the planes' common line
-    spans = []
-    for corners, d in ((A, dA), (B, dB)):
-        p = [_dot(corners[k], D) for k in range(3)]
-        side = [np.where(np.abs(x) <= eps, 0.0, np.sign(x)) for x in d]
-        low, high = np.full(len(idx), np.inf), np.full(len(idx), -np.inf)
-        for k in range(3):
-            m = (k + 1) % 3
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = p[k] + (p[m] - p[k]) * d[k] / (d[k] - d[m])
-            t = np.where(side[k] * side[m] < 0, t, np.nan)  # where the edge k-m crosses the plane
-            t = np.where(side[k] == 0, p[k], t)  # or corner k lies on it
-            low, high = np.fmin(low, t), np.fmax(high, t)
-        spans.append((low, high))
-    (lowA, highA), (lowB, highB) = spans
-    return idx[np.maximum(lowA, lowB) < np.minimum(highA, highB)]
+    n = len(idx)
+    pick = np.concatenate([idx, idx + P])
+    both, d, normal = both[:, :, pick], d[:, pick], normal[:, pick]
+    D = _unit(_cross(normal[:, :n].T, normal[:, n:].T)).T  # (3, n): the planes' common line
+    D = np.concatenate([D, D], axis=1)
+    p = both[:, 0] * D[0] + both[:, 1] * D[1] + both[:, 2] * D[2]  # (3 corners, 2n) along the line
+    side = np.where(np.abs(d) <= eps, 0.0, np.sign(d))
+    p_next, d_next, side_next = p[[1, 2, 0]], d[[1, 2, 0]], side[[1, 2, 0]]  # edge k runs to corner k + 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = p + (p_next - p) * d / (d - d_next)
+    t = np.where(side * side_next < 0, t, np.nan)  # where the edge crosses the plane
+    t = np.where(side == 0, p, t)  # or its first corner lies on it
+    low, high = np.fmin.reduce(t, axis=0, initial=np.inf), np.fmax.reduce(t, axis=0, initial=-np.inf)
+    return idx[np.maximum(low[:n], low[n:]) < np.minimum(high[:n], high[n:])]
 
 
-def _height_fields(surfaces, normals, topology):
+def _height_fields(surfaces, normals, topology, triangles=None, size=None):
     """Which surfaces (S, R, P, 3) provably cannot cross themselves: every triangle faces the same side
     of a plane (their mean normal's) and the boundary, projected onto that plane, is a simple loop.
     Then the projection is one-to-one (a locally one-to-one map of a disk whose boundary stays simple
-    covers each point at most once), so no two points of the surface coincide. (S,) bool."""
+    covers each point at most once), so no two points of the surface coincide. (S,) bool.
+    `triangles` (_triangle_normals) and `size` (each surface's largest extent), when already computed."""
     S = len(surfaces)
     mean = normals.reshape(S, -1, 3).sum(axis=1)  # (S, 3)
     length = np.linalg.norm(mean, axis=1)
     mean = mean / np.where(length > 0, length, 1.0)[:, None]
-    s = surfaces
-    a, b, c, d = s[:, :-1, :-1], s[:, 1:, :-1], s[:, 1:, 1:], s[:, :-1, 1:]
-    m = mean[:, None, None, :]
-    up = np.minimum(np.einsum("sijk,sijk->sij", _cross(b - a, c - a), np.broadcast_to(m, a.shape)),
-                    np.einsum("sijk,sijk->sij", _cross(c - a, d - a), np.broadcast_to(m, a.shape)))
-    size = (s.reshape(S, -1, 3).max(axis=1) - s.reshape(S, -1, 3).min(axis=1)).max(axis=1)
-    ok = (length > 0) & (up.reshape(S, -1).min(axis=1) > 1e-9 * size ** 2)
+    triangles = _triangle_normals(surfaces) if triangles is None else triangles
+    up = np.matmul(triangles.reshape(S, -1, 3), mean[:, :, None])[..., 0]  # (S, triangles)
+    flat = surfaces.reshape(S, -1, 3)
+    size = _extent(flat) if size is None else size
+    ok = (length > 0) & (up.min(axis=1) > 1e-9 * size ** 2)
     if not ok.any():
         return ok
-    # the boundary in the plane: coordinates along two directions perpendicular to the mean normal
     which = np.nonzero(ok)[0]
-    mean = mean[which]
-    helper = np.where(np.abs(mean[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
-    u = _unit(_cross(mean, helper))
-    v = _cross(mean, u)
-    loop = s.reshape(S, -1, 3)[which][:, topology.boundary]  # (S', L, 3)
-    x, y = np.einsum("slk,sk->sl", loop, u), np.einsum("slk,sk->sl", loop, v)
-    ok[which] = _simple_loops(x, y, topology.boundary_pair_mask)
+    x, y = _in_plane(flat[which][:, topology.boundary], mean[which])
+    ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
     return ok
 
 
-def _simple_loops(x, y, pairs):
+def _extent(flat):
+    """The largest extent along an axis of each of a batch of point sets (S, V, 3): (S,)."""
+    return (flat.max(axis=1) - flat.min(axis=1)).max(axis=1)
+
+
+def _in_plane(points, normal):
+    """Coordinates (x, y) of points (n, L, 3) along two directions perpendicular to unit normals (n, 3)."""
+    helper = np.where(np.abs(normal[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
+    u = _unit(_cross(normal, helper))
+    v = _cross(normal, u)
+    return np.einsum("nlk,nk->nl", points, u), np.einsum("nlk,nk->nl", points, v)
+
+
+def _star_shaped(x, y, cx, cy):
+    """Whether closed loops (n, L) in the plane wind once around a centre (n,) with every edge turning
+    the same way about it. Then each ray from the centre meets the loop once, so the loop is simple:
+    a quick test that suffices (most loops here pass it); (n,) bool."""
+    px, py = x - cx[:, None], y - cy[:, None]
+    qx, qy = np.concatenate([px[:, 1:], px[:, :1]], axis=1), np.concatenate([py[:, 1:], py[:, :1]], axis=1)
+    turn = px * qy - py * qx
+    total = np.arctan2(turn, px * qx + py * qy).sum(axis=1)  # 2 pi times how often the loop winds
+    return (np.all(turn > 0, axis=1) | np.all(turn < 0, axis=1)) & (np.abs(total) < 3 * np.pi)
+
+
+def _simple_loops(x, y, pairs, centre=None):
     """Whether closed loops of points (S, L) in the plane are simple: no two of their edges that share
-    no vertex (`pairs`, an (L, L) mask of edge i against edge j) touch. Edges whose extents overlap
-    along both axes (a few, found with (S, L, L) comparisons) get the exact orientation test. (S,) bool."""
+    no vertex (`pairs`, an (L, L) mask of edge i against edge j) touch. Given a `centre` ((S,), (S,)),
+    loops star-shaped about it (_star_shaped) are simple without more; the others: edges whose extents
+    overlap along both axes (a few, found with (S, L, L) comparisons) get the exact orientation test."""
     S, L = x.shape
-    x2, y2 = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1)  # each edge i runs from point i to i + 1
+    simple = np.ones(S, bool)
+    if centre is not None:
+        rest = np.nonzero(~_star_shaped(x, y, *centre))[0]
+        if len(rest) == 0:
+            return simple
+        if len(rest) < S:
+            simple[rest] = _simple_loops(x[rest], y[rest], pairs)
+            return simple
+    x2, y2 = np.concatenate([x[:, 1:], x[:, :1]], axis=1), np.concatenate([y[:, 1:], y[:, :1]], axis=1)
     x_lo, x_hi, y_lo, y_hi = np.minimum(x, x2), np.maximum(x, x2), np.minimum(y, y2), np.maximum(y, y2)
     near = ((x_hi[:, :, None] >= x_lo[:, None, :]) & (x_hi[:, None, :] >= x_lo[:, :, None])
             & (y_hi[:, :, None] >= y_lo[:, None, :]) & (y_hi[:, None, :] >= y_lo[:, :, None]) & pairs)
@@ -293,59 +436,79 @@ def _simple_loops(x, y, pairs):
         return (x[s, q] - x[s, p]) * (y[s, r] - y[s, p]) - (y[s, q] - y[s, p]) * (x[s, r] - x[s, p])
 
     touch = (orient(i, i2, j) * orient(i, i2, j2) <= 0) & (orient(j, j2, i) * orient(j, j2, i2) <= 0)
-    simple = np.ones(S, bool)
     simple[s[touch]] = False
     return simple
 
 
 def _intersections(surfaces, topology, normals=None):
-    """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)).
-    `normals`: their quad_normals, when already computed. Surfaces that are height fields over some
-    plane (_height_fields) are skipped: most shapes between and near the templates are."""
+    """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)),
+    ordered by shape, then triangles. `normals`: their quad_normals, when already computed. Surfaces
+    that are height fields over some plane (_height_fields) are skipped: most shapes between and near
+    the templates are; in the others, so are pairs of quads inside a patch that is one (_patches)."""
     normals = quad_normals(surfaces) if normals is None else normals
-    todo = np.nonzero(~_height_fields(surfaces, normals, topology))[0] if HEIGHT_FIELD_SHORTCUT else np.arange(len(surfaces))
+    if not HEIGHT_FIELD_SHORTCUT:
+        return _all_intersections(surfaces, topology, normals)
+    triangles = _triangle_normals(surfaces)
+    size = _extent(surfaces.reshape(len(surfaces), -1, 3))
+    todo = np.nonzero(~_height_fields(surfaces, normals, topology, triangles, size))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     if len(todo) < len(surfaces):
-        shape_of, pairs = _all_intersections(surfaces[todo], topology, normals[todo])
+        shape_of, pairs = _all_intersections(surfaces[todo], topology, normals[todo], triangles[todo], size[todo])
         return todo[shape_of], pairs
-    return _all_intersections(surfaces, topology, normals)
+    return _all_intersections(surfaces, topology, normals, triangles, size)
 
 
-def _all_intersections(surfaces, topology, normals):
-    """_intersections without the height-field shortcut."""
+def _all_intersections(surfaces, topology, normals, triangles=None, size=None):
+    """_intersections without the height-field shortcut for whole surfaces. Given `triangles`
+    (_triangle_normals) and `size` (their extents), pairs of quads inside a patch that is a height
+    field (_patches) are left out."""
     S = len(surfaces)
     c = np.moveaxis(surfaces, -1, 0)  # (3, S, R, P)
     corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
     lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
     hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
     Q, T = topology.quads, 2 * topology.quads
-    qi, qj = _candidate_quads(lo, hi, S, topology)
+    found = None
+    if triangles is not None and topology.blocks is not None:
+        covered = _patches(surfaces, normals, triangles, size, topology)
+        found = _block_candidates(lo, hi, S, topology, covered)
+        if found is None:  # too many blocks left: the hash, then leave out what the patches clear
+            qi, qj = _candidate_quads(lo, hi, S, topology)
+            b = topology.block_of_quad
+            keep = ~covered[qi // Q, b[qi % Q], b[qj % Q]]
+            found = qi[keep], qj[keep]
+    qi, qj = _candidate_quads(lo, hi, S, topology) if found is None else found
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
-    corners = [k.reshape(3, -1) for k in corners]
-    normal = normals.reshape(-1, 3).T  # (3, S * Q)
     if len(qi):
+        corners = np.stack(corners).reshape(4, 3, -1)  # (4 corners, 3, S * Q)
+        normal = normals.reshape(-1, 3).T  # (3, S * Q)
         center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
-        half = np.max([np.abs(_dot(k - center, normal)) for k in corners], axis=0)  # (S * Q,)
+        diff = corners - center
+        half = np.abs(diff[:, 0] * normal[0] + diff[:, 1] * normal[1] + diff[:, 2] * normal[2]).max(axis=0)  # (S * Q,)
         for swap in (False, True):
             a, b = (qj, qi) if swap else (qi, qj)
-            d = [_dot(k[:, b] - center[:, a], normal[:, a]) for k in corners]
-            h = half[a]
-            apart = (((d[0] > h) & (d[1] > h) & (d[2] > h) & (d[3] > h))
-                     | ((d[0] < -h) & (d[1] < -h) & (d[2] < -h) & (d[3] < -h)))
+            diff, n, h = corners[:, :, b] - center[:, a], normal[:, a], half[a]
+            d = diff[:, 0] * n[0] + diff[:, 1] * n[1] + diff[:, 2] * n[2]  # (4, pairs): b's corners about a's plane
+            apart = (d > h).all(axis=0) | (d < -h).all(axis=0)
             qi, qj = qi[~apart], qj[~apart]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
-    shape_quad = (np.arange(S) * Q)[:, None]
-    na = (topology.neighbour_quads[None, :, 0] + shape_quad).ravel()
-    nb = (topology.neighbour_quads[None, :, 1] + shape_quad).ravel()
-    turned = np.nonzero(_dot(normal[:, na], normal[:, nb]) < np.cos(np.radians(NEIGHBOUR_TURN)))[0]
-    Np = len(topology.neighbour_pairs)
-    # every triangle pair of two far quads, and the turned pairs of neighbouring quads
-    t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(),
-                         topology.neighbour_pairs[turned % Np, 0] + (turned // Np) * T])
-    t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(),
-                         topology.neighbour_pairs[turned % Np, 1] + (turned // Np) * T])
+    t1, t2 = [(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel()], [(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel()]
+    n = np.moveaxis(normals, -1, 0)  # (3, S, Rq, Pq)
+    Rq, Pq = n.shape[2:]
+    limit = np.cos(np.radians(NEIGHBOUR_TURN))
+    for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
+        if not combos:
+            continue
+        first, last = max(0, -dp), Pq - max(0, dp)
+        s, r, p = np.nonzero(_dot(n[:, :, :Rq - dr, first:last], n[:, :, dr:, first + dp:last + dp]) < limit)
+        one = s * Q + r * Pq + p + first
+        other = one + dr * Pq + dp
+        for combo in combos:
+            t1.append(2 * one + combo // 2)
+            t2.append(2 * other + combo % 2)
+    t1, t2 = np.concatenate(t1), np.concatenate(t2)
     if len(t1) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     flat = c.reshape(3, -1)  # (3, S * V)
@@ -355,6 +518,8 @@ def _all_intersections(surfaces, topology, normals):
     size = float((hi.max(axis=1) - lo.min(axis=1)).max())
     crossing = _crossing(A, B, 1e-9 * max(size, 1e-12))
     t1, t2 = t1[crossing], t2[crossing]
+    order = np.lexsort((t2, t1))  # by shape (t1 counts across the batch), then triangles
+    t1, t2 = t1[order], t2[order]
     return t1 // T, np.stack([t1 % T, t2 % T], axis=-1)
 
 
