@@ -177,7 +177,8 @@ class _Topology:
                 loops.append(np.concatenate([w[0, :], w[1:, -1], w[-1, -2::-1], w[-2:0:-1, 0]]))
         self.window_boundary = np.array(loops)  # (W, Lw) vertices
         self.window_pair_mask = _loop_pairs(self.window_boundary.shape[1])
-        self.window_centre = v[br:-1:br, bp:-1:bp][:nr - 1, :np_ - 1].ravel()  # (W,) each window's middle vertex
+        centre = v[br:-1:br, bp:-1:bp][:nr - 1, :np_ - 1].ravel()  # (W,) each window's middle vertex
+        self.window_loop = np.concatenate([self.window_boundary, centre[:, None]], axis=1)  # (W, Lw + 1)
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
 
@@ -285,10 +286,9 @@ def _patches(surfaces, normals, triangles, size, topology):
     up = up[:, topology.window_blocks, np.arange(W)[:, None]].min(axis=-1)  # (S, W)
     shape, window = np.nonzero((length > 0) & (up > 1e-9 * size[:, None] ** 2))
     if len(shape):
-        flat = surfaces.reshape(S, -1, 3)
-        x, y = _in_plane(flat[shape[:, None], topology.window_boundary[window]], mean[shape, window])
-        cx, cy = _in_plane(flat[shape, topology.window_centre[window]][:, None], mean[shape, window])
-        simple = _simple_loops(x, y, topology.window_pair_mask, (cx[:, 0], cy[:, 0]))
+        # the boundary and the middle vertex (last) in the window's plane
+        x, y = _in_plane(surfaces.reshape(S, -1, 3)[shape[:, None], topology.window_loop[window]], mean[shape, window])
+        simple = _simple_loops(x[:, :-1], y[:, :-1], topology.window_pair_mask, (x[:, -1], y[:, -1]))
         shape, window = shape[simple], window[simple]
     covered = np.zeros((S, nb, nb), bool)
     pairs = topology.window_block_pairs[window]  # (n, 10, 2)
