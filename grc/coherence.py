@@ -389,7 +389,8 @@ def _height_fields(surfaces, normals, topology, triangles=None, size=None):
 
 def _extent(flat):
     """The largest extent along an axis of each of a batch of point sets (S, V, 3): (S,)."""
-    return (flat.max(axis=1) - flat.min(axis=1)).max(axis=1)
+    by_axis = np.ascontiguousarray(flat.transpose(0, 2, 1))  # numpy reduces a long last axis fastest
+    return (by_axis.max(axis=2) - by_axis.min(axis=2)).max(axis=1)
 
 
 def _in_plane(points, normal):
@@ -464,7 +465,7 @@ def _all_intersections(surfaces, topology, normals, triangles=None, size=None):
     (_triangle_normals) and `size` (their extents), pairs of quads inside a patch that is a height
     field (_patches) are left out."""
     S = len(surfaces)
-    c = np.moveaxis(surfaces, -1, 0)  # (3, S, R, P)
+    c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P), each coordinate contiguous
     corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
     lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
     hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
