@@ -170,6 +170,9 @@ class _Topology:
         self.window_blocks = np.stack([k.ravel() for k in corners], axis=-1)  # (W, 4)
         a, b = np.triu_indices(4)
         self.window_block_pairs = np.stack([self.window_blocks[:, a], self.window_blocks[:, b]], axis=-1)  # (W, 10, 2)
+        self.window_quads = np.zeros((self.quads, len(self.window_blocks)))  # (Q, W): 1 where a quad lies in a window
+        for w, blocks in enumerate(self.window_blocks):
+            self.window_quads[self.block_quads[blocks].ravel(), w] = 1.0
         loops = []
         for I in range(nr - 1):
             for J in range(np_ - 1):
@@ -258,36 +261,62 @@ def _far_and_overlapping(i, j, lo, hi, topology):
     return i[keep], j[keep]
 
 
-def _triangle_normals(surfaces):
-    """The triangles' normals, unnormalised (their length twice the area), as grc.mesh winds them:
-    (S, R-1, P-1, 2, 3) for surfaces (S, R, P, 3), triangle 0 = (a, b, c) and 1 = (a, c, d) of each quad."""
-    s = surfaces
-    a, b, c, d = s[:, :-1, :-1], s[:, 1:, :-1], s[:, 1:, 1:], s[:, :-1, 1:]
-    return np.stack([_cross(b - a, c - a), _cross(c - a, d - a)], axis=3)
+def _triangle_normals(c):
+    """The triangles' normals, unnormalised (their length twice the area), as grc.mesh winds them, for
+    surfaces given coordinates first, c (3, S, R, P): (3, S, R-1, P-1, 2), triangle 0 = (a, b, c) and
+    1 = (a, c, d) of each quad (a, b, c, d)."""
+    a, b, c_, d = c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]
+    ab, ac, ad = b - a, c_ - a, d - a
+    return np.stack([_cross_first(ab, ac), _cross_first(ac, ad)], axis=-1)
 
 
-def _patches(surfaces, normals, triangles, size, topology):
+def _cross_first(a, b):
+    """Cross products of vectors given coordinates first, (3, ...)."""
+    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
+def _in_plane(points, normal):
+    """Coordinates (x, y) of points (3, n, L) along two directions perpendicular to unit normals (3, n)."""
+    nx, ny, nz = normal
+    along_x = np.abs(nx) < 0.9  # u = normal x (1, 0, 0) there, else normal x (0, 1, 0)
+    zero = np.zeros_like(nx)
+    u = np.stack([np.where(along_x, zero, -nz), np.where(along_x, nz, zero), np.where(along_x, -ny, nx)])
+    u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+    v = _cross_first(normal, u)
+    p = points
+    return (p[0] * u[0][:, None] + p[1] * u[1][:, None] + p[2] * u[2][:, None],
+            p[0] * v[0][:, None] + p[1] * v[1][:, None] + p[2] * v[2][:, None])
+
+
+def _patches(c, n, triangles, size, topology):
     """Which pairs of blocks of quads lie together in a window (2 x 2 blocks, a rectangular patch of
     the surface) that is a height field, tested as _height_fields tests a whole surface (every triangle
     faces the side of the window's mean normal, and the window's boundary projected onto that plane is
-    a simple loop): no two triangles of such a window cross. `triangles`: _triangle_normals; `size`:
-    each surface's largest extent (S,). (S, blocks, blocks) bool, symmetric."""
-    S = len(surfaces)
+    a simple loop): no two triangles of such a window cross. Coordinates first: c (3, S, R, P), quad
+    normals n (3, S, R-1, P-1), `triangles` (_triangle_normals), `size` each surface's largest extent (S,).
+    (S, blocks, blocks) bool, symmetric."""
+    S = c.shape[1]
     br, bp = topology.blocks
     nr, np_ = topology.block_grid
-    nb, W = nr * np_, len(topology.window_blocks)
-    sums = normals.reshape(S, nr, br, np_, bp, 3).sum(axis=(2, 4))
-    mean = (sums[:, :-1, :-1] + sums[:, 1:, :-1] + sums[:, :-1, 1:] + sums[:, 1:, 1:]).reshape(S, W, 3)
-    length = np.sqrt(np.einsum("swk,swk->sw", mean, mean))
-    mean = mean / np.where(length > 0, length, 1.0)[..., None]
-    # every triangle against every window's normal (one matmul), the lowest per block, then per window
-    up = np.matmul(triangles.reshape(S, -1, 3), mean.transpose(0, 2, 1)).reshape(S, nr, br, np_, bp, 2, W)
-    up = up.min(axis=(2, 4, 5)).reshape(S, nb, W)
-    up = up[:, topology.window_blocks, np.arange(W)[:, None]].min(axis=-1)  # (S, W)
-    shape, window = np.nonzero((length > 0) & (up > 1e-9 * size[:, None] ** 2))
+    nb = nr * np_
+    mean = (n.reshape(3 * S, -1) @ topology.window_quads).reshape(3, S, nr - 1, np_ - 1)  # summed over each window
+    length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
+    mean = mean / np.where(length > 0, length, 1.0)
+    # each window's triangles against its normal: its four blocks, one position at a time
+    blocks = triangles.reshape(3, S, nr, br, np_, bp, 2)
+    m = mean[:, :, :, None, :, None, None]
+    up = None
+    for dr in (0, 1):
+        for dp in (0, 1):
+            t = blocks[:, :, dr:dr + nr - 1, :, dp:dp + np_ - 1]
+            lowest = (t[0] * m[0] + t[1] * m[1] + t[2] * m[2]).min(axis=(2, 4, 5))  # (S, nr - 1, np - 1)
+            up = lowest if up is None else np.minimum(up, lowest)
+    shape, row, point = np.nonzero((length > 0) & (up > 1e-9 * size[:, None, None] ** 2))
+    window = row * (np_ - 1) + point
     if len(shape):
         # the boundary and the middle vertex (last) in the window's plane
-        x, y = _in_plane(surfaces.reshape(S, -1, 3)[shape[:, None], topology.window_loop[window]], mean[shape, window])
+        points = c.reshape(3, S, -1)[:, shape[:, None], topology.window_loop[window]]  # (3, n, Lw + 1)
+        x, y = _in_plane(points, mean[:, shape, row, point])
         simple = _simple_loops(x[:, :-1], y[:, :-1], topology.window_pair_mask, (x[:, -1], y[:, -1]))
         shape, window = shape[simple], window[simple]
     covered = np.zeros((S, nb, nb), bool)
@@ -300,12 +329,14 @@ def _patches(surfaces, normals, triangles, size, topology):
 def _block_candidates(lo, hi, S, topology, covered):
     """The broad phase by blocks: pairs of quads (global indices, i < j, sorted) whose boxes overlap and
     that share no vertex, leaving out pairs in blocks that `covered` (_patches) clears; None when the
-    blocks left would give more pairs to compare than the spatial hash (_candidate_quads) costs."""
+    blocks left would give more pairs to compare than the spatial hash (_candidate_quads) costs.
+    lo, hi: (3, S * Q) the quads' boxes."""
     Q = topology.quads
     nb, bb = topology.block_quads.shape
-    where = (np.arange(S) * Q)[:, None, None] + topology.block_quads  # (S, blocks, bb)
-    q_lo, q_hi = lo[:, where], hi[:, where]  # (3, S, blocks, bb)
-    b_lo, b_hi = q_lo.min(axis=-1), q_hi.max(axis=-1)  # (3, S, blocks)
+    br, bp = topology.blocks
+    nr, np_ = topology.block_grid
+    b_lo = lo.reshape(3, S, nr, br, np_, bp).min(axis=3).min(axis=-1).reshape(3, S, nb)  # the blocks' boxes
+    b_hi = hi.reshape(3, S, nr, br, np_, bp).max(axis=3).max(axis=-1).reshape(3, S, nb)
     near = ~covered & topology.block_upper
     for k in range(3):
         near &= (b_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= b_hi[k][:, :, None])
@@ -313,12 +344,14 @@ def _block_candidates(lo, hi, S, topology, covered):
     if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q:
         return None
     # every quad of block A against every quad of block B (inside one block: each pair once)
-    a_lo, a_hi, b_lo, b_hi = q_lo[:, shape, A], q_hi[:, shape, A], q_lo[:, shape, B], q_hi[:, shape, B]
+    first = shape[:, None] * Q + topology.block_quads[A]  # (n, bb) global quad indices
+    second = shape[:, None] * Q + topology.block_quads[B]
+    a_lo, a_hi, b_lo, b_hi = lo[:, first], hi[:, first], lo[:, second], hi[:, second]
     keep = ~(A == B)[:, None, None] | topology.quad_upper
     for k in range(3):
         keep &= (a_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= a_hi[k][:, :, None])
     n, a, b = np.nonzero(keep)
-    i, j = where[shape[n], A[n], a], where[shape[n], B[n], b]
+    i, j = first[n, a], second[n, b]
     qi, qj = i % Q, j % Q  # quads of neighbouring blocks may share a vertex
     far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
           (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
@@ -364,41 +397,38 @@ def _crossing(A, B, eps):
     return idx[np.maximum(low[:n], low[n:]) < np.minimum(high[:n], high[n:])]
 
 
-def _height_fields(surfaces, normals, topology, triangles=None, size=None):
+def _height_fields(surfaces, normals, topology):
     """Which surfaces (S, R, P, 3) provably cannot cross themselves: every triangle faces the same side
     of a plane (their mean normal's) and the boundary, projected onto that plane, is a simple loop.
     Then the projection is one-to-one (a locally one-to-one map of a disk whose boundary stays simple
-    covers each point at most once), so no two points of the surface coincide. (S,) bool.
-    `triangles` (_triangle_normals) and `size` (each surface's largest extent), when already computed."""
-    S = len(surfaces)
-    mean = normals.reshape(S, -1, 3).sum(axis=1)  # (S, 3)
-    length = np.linalg.norm(mean, axis=1)
-    mean = mean / np.where(length > 0, length, 1.0)[:, None]
-    triangles = _triangle_normals(surfaces) if triangles is None else triangles
-    up = np.matmul(triangles.reshape(S, -1, 3), mean[:, :, None])[..., 0]  # (S, triangles)
-    flat = surfaces.reshape(S, -1, 3)
-    size = _extent(flat) if size is None else size
-    ok = (length > 0) & (up.min(axis=1) > 1e-9 * size ** 2)
+    covers each point at most once), so no two points of the surface coincide. (S,) bool."""
+    c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))
+    return _flat_over_a_plane(c, np.ascontiguousarray(np.moveaxis(normals, -1, 0)), _triangle_normals(c),
+                              _extent(c), topology)
+
+
+def _extent(c):
+    """The largest extent along an axis of each surface, coordinates first (3, S, ...): (S,)."""
+    flat = c.reshape(3, c.shape[1], -1)
+    return (flat.max(axis=2) - flat.min(axis=2)).max(axis=0)
+
+
+def _flat_over_a_plane(c, n, triangles, size, topology):
+    """_height_fields, coordinates first: surfaces c (3, S, R, P), quad normals n (3, S, R-1, P-1),
+    `triangles` (_triangle_normals), `size` (_extent). (S,) bool."""
+    S = c.shape[1]
+    mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
+    length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
+    mean = mean / np.where(length > 0, length, 1.0)
+    t = triangles.reshape(3, S, -1)
+    up = (t[0] * mean[0][:, None] + t[1] * mean[1][:, None] + t[2] * mean[2][:, None]).min(axis=1)
+    ok = (length > 0) & (up > 1e-9 * size ** 2)
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
-    x, y = _in_plane(flat[which][:, topology.boundary], mean[which])
+    x, y = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
     ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
     return ok
-
-
-def _extent(flat):
-    """The largest extent along an axis of each of a batch of point sets (S, V, 3): (S,)."""
-    by_axis = np.ascontiguousarray(flat.transpose(0, 2, 1))  # numpy reduces a long last axis fastest
-    return (by_axis.max(axis=2) - by_axis.min(axis=2)).max(axis=1)
-
-
-def _in_plane(points, normal):
-    """Coordinates (x, y) of points (n, L, 3) along two directions perpendicular to unit normals (n, 3)."""
-    helper = np.where(np.abs(normal[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]])
-    u = _unit(_cross(normal, helper))
-    v = _cross(normal, u)
-    return np.einsum("nlk,nk->nl", points, u), np.einsum("nlk,nk->nl", points, v)
 
 
 def _star_shaped(x, y, cx, cy):
@@ -447,32 +477,32 @@ def _intersections(surfaces, topology, normals=None):
     that are height fields over some plane (_height_fields) are skipped: most shapes between and near
     the templates are; in the others, so are pairs of quads inside a patch that is one (_patches)."""
     normals = quad_normals(surfaces) if normals is None else normals
+    c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P): numpy is fastest along long axes
+    n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
     if not HEIGHT_FIELD_SHORTCUT:
-        return _all_intersections(surfaces, topology, normals)
-    triangles = _triangle_normals(surfaces)
-    size = _extent(surfaces.reshape(len(surfaces), -1, 3))
-    todo = np.nonzero(~_height_fields(surfaces, normals, topology, triangles, size))[0]
+        return _all_intersections(c, n, topology)
+    triangles, size = _triangle_normals(c), _extent(c)
+    todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
-    if len(todo) < len(surfaces):
-        shape_of, pairs = _all_intersections(surfaces[todo], topology, normals[todo], triangles[todo], size[todo])
+    if len(todo) < c.shape[1]:
+        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, todo], size[todo])
         return todo[shape_of], pairs
-    return _all_intersections(surfaces, topology, normals, triangles, size)
+    return _all_intersections(c, n, topology, triangles, size)
 
 
-def _all_intersections(surfaces, topology, normals, triangles=None, size=None):
-    """_intersections without the height-field shortcut for whole surfaces. Given `triangles`
-    (_triangle_normals) and `size` (their extents), pairs of quads inside a patch that is a height
-    field (_patches) are left out."""
-    S = len(surfaces)
-    c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P), each coordinate contiguous
+def _all_intersections(c, n, topology, triangles=None, size=None):
+    """_intersections without the height-field shortcut for whole surfaces, coordinates first: surfaces
+    c (3, S, R, P), quad normals n (3, S, R-1, P-1). Given `triangles` (_triangle_normals) and `size`
+    (_extent), pairs of quads inside a patch that is a height field (_patches) are left out."""
+    S = c.shape[1]
     corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
     lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
     hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
     Q, T = topology.quads, 2 * topology.quads
     found = None
     if triangles is not None and topology.blocks is not None:
-        covered = _patches(surfaces, normals, triangles, size, topology)
+        covered = _patches(c, n, triangles, size, topology)
         found = _block_candidates(lo, hi, S, topology, covered)
         if found is None:  # too many blocks left: the hash, then leave out what the patches clear
             qi, qj = _candidate_quads(lo, hi, S, topology)
@@ -483,20 +513,19 @@ def _all_intersections(surfaces, topology, normals, triangles=None, size=None):
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
     if len(qi):
         corners = np.stack(corners).reshape(4, 3, -1)  # (4 corners, 3, S * Q)
-        normal = normals.reshape(-1, 3).T  # (3, S * Q)
+        normal = n.reshape(3, -1)  # (3, S * Q)
         center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
         diff = corners - center
         half = np.abs(diff[:, 0] * normal[0] + diff[:, 1] * normal[1] + diff[:, 2] * normal[2]).max(axis=0)  # (S * Q,)
         for swap in (False, True):
             a, b = (qj, qi) if swap else (qi, qj)
-            diff, n, h = corners[:, :, b] - center[:, a], normal[:, a], half[a]
-            d = diff[:, 0] * n[0] + diff[:, 1] * n[1] + diff[:, 2] * n[2]  # (4, pairs): b's corners about a's plane
+            diff, m, h = corners[:, :, b] - center[:, a], normal[:, a], half[a]
+            d = diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]  # (4, pairs): b's corners about a's plane
             apart = (d > h).all(axis=0) | (d < -h).all(axis=0)
             qi, qj = qi[~apart], qj[~apart]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
     t1, t2 = [(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel()], [(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel()]
-    n = np.moveaxis(normals, -1, 0)  # (3, S, Rq, Pq)
     Rq, Pq = n.shape[2:]
     limit = np.cos(np.radians(NEIGHBOUR_TURN))
     for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
@@ -513,11 +542,11 @@ def _all_intersections(surfaces, topology, normals, triangles=None, size=None):
     if len(t1) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     flat = c.reshape(3, -1)  # (3, S * V)
-    V = surfaces.shape[1] * surfaces.shape[2]
+    V = c.shape[2] * c.shape[3]
     A = flat[:, (t1 // T * V)[:, None] + topology.triangles[t1 % T]].transpose(2, 0, 1)  # (3 corners, 3, P)
     B = flat[:, (t2 // T * V)[:, None] + topology.triangles[t2 % T]].transpose(2, 0, 1)
-    size = float((hi.max(axis=1) - lo.min(axis=1)).max())
-    crossing = _crossing(A, B, 1e-9 * max(size, 1e-12))
+    extent = float((hi.max(axis=1) - lo.min(axis=1)).max())
+    crossing = _crossing(A, B, 1e-9 * max(extent, 1e-12))
     t1, t2 = t1[crossing], t2[crossing]
     order = np.lexsort((t2, t1))  # by shape (t1 counts across the batch), then triangles
     t1, t2 = t1[order], t2[order]
