@@ -61,7 +61,7 @@ _HALF_OFFSETS = np.array([(x, y, z) for x in (-1, 0, 1) for y in (-1, 0, 1) for 
 
 # -- geometry of a surface grid ------------------------------------------------------------------
 def _cross(a, b):
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out = np.empty(a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape))
     out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
     out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
     out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
@@ -263,11 +263,11 @@ def _far_and_overlapping(i, j, lo, hi, topology):
 
 def _triangle_normals(c):
     """The triangles' normals, unnormalised (their length twice the area), as grc.mesh winds them, for
-    surfaces given coordinates first, c (3, S, R, P): (3, S, R-1, P-1, 2), triangle 0 = (a, b, c) and
+    surfaces given coordinates first, c (3, S, R, P): (2, 3, S, R-1, P-1), triangle 0 = (a, b, c) and
     1 = (a, c, d) of each quad (a, b, c, d)."""
     a, b, c_, d = c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]
     ab, ac, ad = b - a, c_ - a, d - a
-    return np.stack([_cross_first(ab, ac), _cross_first(ac, ad)], axis=-1)
+    return np.stack([_cross_first(ab, ac), _cross_first(ac, ad)])
 
 
 def _cross_first(a, b):
@@ -303,13 +303,13 @@ def _patches(c, n, triangles, size, topology):
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
     # each window's triangles against its normal: its four blocks, one position at a time
-    blocks = triangles.reshape(3, S, nr, br, np_, bp, 2)
-    m = mean[:, :, :, None, :, None, None]
+    blocks = triangles.reshape(2, 3, S, nr, br, np_, bp)
+    m = mean[:, :, :, None, :, None]
     up = None
     for dr in (0, 1):
         for dp in (0, 1):
-            t = blocks[:, :, dr:dr + nr - 1, :, dp:dp + np_ - 1]
-            lowest = (t[0] * m[0] + t[1] * m[1] + t[2] * m[2]).min(axis=(2, 4, 5))  # (S, nr - 1, np - 1)
+            t = blocks[:, :, :, dr:dr + nr - 1, :, dp:dp + np_ - 1]
+            lowest = (t[:, 0] * m[0] + t[:, 1] * m[1] + t[:, 2] * m[2]).min(axis=(0, 3, 5))  # (S, nr - 1, np - 1)
             up = lowest if up is None else np.minimum(up, lowest)
     shape, row, point = np.nonzero((length > 0) & (up > 1e-9 * size[:, None, None] ** 2))
     window = row * (np_ - 1) + point
@@ -389,10 +389,9 @@ def _crossing(A, B, eps):
     p = both[:, 0] * D[0] + both[:, 1] * D[1] + both[:, 2] * D[2]  # (3 corners, 2n) along the line
     side = np.where(np.abs(d) <= eps, 0.0, np.sign(d))
     p_next, d_next, side_next = p[[1, 2, 0]], d[[1, 2, 0]], side[[1, 2, 0]]  # edge k runs to corner k + 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = p + (p_next - p) * d / (d - d_next)
-    t = np.where(side * side_next < 0, t, np.nan)  # where the edge crosses the plane
-    t = np.where(side == 0, p, t)  # or its first corner lies on it
+    crosses = side * side_next < 0  # where the edge crosses the plane, and there
+    t = p + np.divide((p_next - p) * d, d - d_next, out=np.zeros_like(p), where=crosses)
+    t = np.where(side == 0, p, np.where(crosses, t, np.nan))  # or its first corner lies on it
     low, high = np.fmin.reduce(t, axis=0, initial=np.inf), np.fmax.reduce(t, axis=0, initial=-np.inf)
     return idx[np.maximum(low[:n], low[n:]) < np.minimum(high[:n], high[n:])]
 
@@ -420,8 +419,8 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
-    t = triangles.reshape(3, S, -1)
-    up = (t[0] * mean[0][:, None] + t[1] * mean[1][:, None] + t[2] * mean[2][:, None]).min(axis=1)
+    t = triangles.reshape(2, 3, S, -1)
+    up = (t[:, 0] * mean[0][:, None] + t[:, 1] * mean[1][:, None] + t[:, 2] * mean[2][:, None]).min(axis=(0, 2))
     ok = (length > 0) & (up > 1e-9 * size ** 2)
     if not ok.any():
         return ok
@@ -486,7 +485,7 @@ def _intersections(surfaces, topology, normals=None):
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     if len(todo) < c.shape[1]:
-        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, todo], size[todo])
+        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo])
         return todo[shape_of], pairs
     return _all_intersections(c, n, topology, triangles, size)
 
