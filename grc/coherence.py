@@ -302,15 +302,11 @@ def _patches(c, n, triangles, size, topology):
     mean = (n.reshape(3 * S, -1) @ topology.window_quads).reshape(3, S, nr - 1, np_ - 1)  # summed over each window
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
-    # each window's triangles against its normal: its four blocks, one position at a time
-    blocks = triangles.reshape(2, 3, S, nr, br, np_, bp)
-    m = mean[:, :, :, None, :, None]
-    up = None
-    for dr in (0, 1):
-        for dp in (0, 1):
-            t = blocks[:, :, :, dr:dr + nr - 1, :, dp:dp + np_ - 1]
-            lowest = (t[:, 0] * m[0] + t[:, 1] * m[1] + t[:, 2] * m[2]).min(axis=(0, 3, 5))  # (S, nr - 1, np - 1)
-            up = lowest if up is None else np.minimum(up, lowest)
+    # each window's triangles against its normal: the window's four blocks (by their position in it),
+    # each triangle's place in its block leading, so that one reduction over leading axes finds the lowest
+    blocks = triangles.reshape(2, 3, S, nr, br, np_, bp).transpose(1, 0, 4, 6, 2, 3, 5)  # (3, 2, br, bp, S, nr, np)
+    t = np.stack([blocks[..., dr:dr + nr - 1, dp:dp + np_ - 1] for dr in (0, 1) for dp in (0, 1)], axis=1)
+    up = (t[0] * mean[0] + t[1] * mean[1] + t[2] * mean[2]).reshape(-1, S, nr - 1, np_ - 1).min(axis=0)
     shape, row, point = np.nonzero((length > 0) & (up > 1e-9 * size[:, None, None] ** 2))
     window = row * (np_ - 1) + point
     if len(shape):
@@ -335,8 +331,9 @@ def _block_candidates(lo, hi, S, topology, covered):
     nb, bb = topology.block_quads.shape
     br, bp = topology.blocks
     nr, np_ = topology.block_grid
-    b_lo = lo.reshape(3, S, nr, br, np_, bp).min(axis=3).min(axis=-1).reshape(3, S, nb)  # the blocks' boxes
-    b_hi = hi.reshape(3, S, nr, br, np_, bp).max(axis=3).max(axis=-1).reshape(3, S, nb)
+    # the blocks' boxes: each quad's place in its block leading, reduced over it
+    b_lo = lo.reshape(3, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 3, S, nb).min(axis=0)
+    b_hi = hi.reshape(3, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 3, S, nb).max(axis=0)
     near = ~covered & topology.block_upper
     for k in range(3):
         near &= (b_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= b_hi[k][:, :, None])
@@ -776,11 +773,12 @@ class Coherence:
         if len(_folds(normals[None])[0]) or len(_intersections(surface[None], self.topology, normals[None])[0]):
             return "broken"
         ref = self.reference(time)
-        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
-        b_rms, _ = _bend(np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)]), ref.angles)
         limits = self.limits(time)
-        strained = s_max.min() > limits["stretch_max"] or b_rms.min() > limits["bend_rms"]
-        return "strained" if strained else "coherent"
+        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
+        if s_max.min() > limits["stretch_max"]:
+            return "strained"
+        b_rms, _ = _bend(np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)]), ref.angles)
+        return "strained" if b_rms.min() > limits["bend_rms"] else "coherent"
 
     def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
         """Every measure of one grid at `time`, JSON-safe: the live check, novelty (aligned if `align`)
