@@ -338,7 +338,7 @@ def _block_candidates(lo, hi, S, topology, covered):
     for k in range(3):
         near &= (b_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= b_hi[k][:, :, None])
     shape, A, B = np.nonzero(near)
-    if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q:
+    if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q * S:
         return None
     # every quad of block A against every quad of block B (inside one block: each pair once)
     first = shape[:, None] * Q + topology.block_quads[A]  # (n, bb) global quad indices
