@@ -47,6 +47,8 @@ NEIGHBOUR_TURN = 60.0  # degrees: neighbouring quads' triangles are tested only 
 EDGE_FLOOR = 0.1  # stretch adds this share of the templates' median edge length (all times) to every length
 OWN_BLENDS = (0.25, 0.5, 0.75)  # straight blends between two templates that count as their own range
 HEIGHT_FIELD_SHORTCUT = True  # skip the crossing test where a surface is provably a height field
+HEIGHT_FIELD_TILTS = 3  # ... over its mean normal's plane, or over a plane tilted this many times
+TILT_MARGIN = 0.05  # each tilt turns the plane until the triangle facing it least faces it by this cosine
 REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
 BLOCK = 4  # quads per block side for the height-field test of patches (windows of 2 x 2 blocks)
 BLOCK_PAIR_LIMIT = 16  # compare quads block by block while that makes at most this many pairs per quad
@@ -416,9 +418,32 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
-    t = triangles.reshape(2, 3, S, -1)
-    up = (t[:, 0] * mean[0][:, None] + t[:, 1] * mean[1][:, None] + t[:, 2] * mean[2][:, None]).min(axis=(0, 2))
-    ok = (length > 0) & (up > 1e-9 * size ** 2)
+    t = triangles.reshape(2, 3, S, -1).transpose(1, 2, 0, 3).reshape(3, S, -1)  # (3, S, triangles)
+    limit = 1e-9 * size ** 2
+
+    def lowest(which):  # each shape's triangle that faces its direction least, and how much
+        m, tw = mean[:, which], t[:, which]
+        up = tw[0] * m[0][:, None] + tw[1] * m[1][:, None] + tw[2] * m[2][:, None]
+        worst = up.argmin(axis=1)
+        return up[np.arange(len(which)), worst], worst
+
+    every = np.arange(S)
+    up, worst = lowest(every)
+    ok = (length > 0) & (up > limit)
+    # a shape whose triangles do not all face its mean normal may still all face some other direction:
+    # tilt the direction towards the triangle that faces it least, a few times (as a perceptron learns)
+    tilt = np.nonzero(~ok & (length > 0))[0]
+    for _ in range(HEIGHT_FIELD_TILTS if len(tilt) else 0):
+        u = t[:, tilt, worst[tilt]]  # (3, n)
+        u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+        m = mean[:, tilt]
+        m = m + (TILT_MARGIN - (u[0] * m[0] + u[1] * m[1] + u[2] * m[2])) * u
+        mean[:, tilt] = m / np.sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2])
+        up[tilt], worst[tilt] = lowest(tilt)
+        ok[tilt] = up[tilt] > limit[tilt]
+        tilt = tilt[~ok[tilt]]
+        if not len(tilt):
+            break
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
