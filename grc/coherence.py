@@ -184,6 +184,8 @@ class _Topology:
         self.window_pair_mask = _loop_pairs(self.window_boundary.shape[1])
         centre = v[br:-1:br, bp:-1:bp][:nr - 1, :np_ - 1].ravel()  # (W,) each window's middle vertex
         self.window_loop = np.concatenate([self.window_boundary, centre[:, None]], axis=1)  # (W, Lw + 1)
+        self.window_quad_list = np.array([q[I * br:I * br + 2 * br, J * bp:J * bp + 2 * bp].ravel()
+                                          for I in range(nr - 1) for J in range(np_ - 1)])  # (W, 4 br bp) quads
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
 
@@ -309,12 +311,21 @@ def _patches(c, n, triangles, size, topology):
     blocks = triangles.reshape(2, 3, S, nr, br, np_, bp).transpose(1, 0, 4, 6, 2, 3, 5)  # (3, 2, br, bp, S, nr, np)
     t = np.stack([blocks[..., dr:dr + nr - 1, dp:dp + np_ - 1] for dr in (0, 1) for dp in (0, 1)], axis=1)
     up = (t[0] * mean[0] + t[1] * mean[1] + t[2] * mean[2]).reshape(-1, S, nr - 1, np_ - 1).min(axis=0)
-    shape, row, point = np.nonzero((length > 0) & (up > 1e-9 * size[:, None, None] ** 2))
-    window = row * (np_ - 1) + point
+    limit = 1e-9 * size ** 2
+    mean = mean.reshape(3, S, -1)
+    facing = up.reshape(S, -1) > limit[:, None]  # (S, W)
+    shape, window = np.nonzero(~facing)
+    if len(shape):  # windows whose triangles do not all face the mean normal: tilt it (_tilted)
+        t = triangles.reshape(2, 3, S, -1)
+        t = t[:, :, shape[:, None], topology.window_quad_list[window]]  # (2, 3, n, triangles / 2)
+        ok, tilted = _tilted(np.concatenate([t[0], t[1]], axis=2), mean[:, shape, window], limit[shape])
+        facing[shape[ok], window[ok]] = True
+        mean[:, shape[ok], window[ok]] = tilted[:, ok]
+    shape, window = np.nonzero(facing)
     if len(shape):
         # the boundary and the middle vertex (last) in the window's plane
         points = c.reshape(3, S, -1)[:, shape[:, None], topology.window_loop[window]]  # (3, n, Lw + 1)
-        x, y = _in_plane(points, mean[:, shape, row, point])
+        x, y = _in_plane(points, mean[:, shape, window])
         simple = _simple_loops(x[:, :-1], y[:, :-1], topology.window_pair_mask, (x[:, -1], y[:, -1]))
         shape, window = shape[simple], window[simple]
     covered = np.zeros((S, nb, nb), bool)
@@ -411,6 +422,29 @@ def _extent(c):
     return (flat.max(axis=2) - flat.min(axis=2)).max(axis=0)
 
 
+def _tilted(t, m, limit):
+    """Which patches face one direction: every triangle (normals t (3, n, triangles)) faces m (3, n, unit)
+    by more than `limit` (n,), or, failing that, faces m tilted up to HEIGHT_FIELD_TILTS times towards the
+    triangle that faces it least (as a perceptron learns). (ok (n,) bool, the directions (3, n))."""
+    m = m.copy()
+    ok = np.zeros(t.shape[1], bool)
+    todo = np.arange(t.shape[1])
+    for tilt in range(HEIGHT_FIELD_TILTS + 1):
+        tt, mm = (t, m) if tilt == 0 else (t[:, todo], m[:, todo])
+        up = tt[0] * mm[0][:, None] + tt[1] * mm[1][:, None] + tt[2] * mm[2][:, None]
+        worst = up.argmin(axis=1)
+        facing = up[np.arange(len(todo)), worst] > limit[todo]
+        ok[todo[facing]] = True
+        todo, worst = todo[~facing], worst[~facing]
+        if tilt == HEIGHT_FIELD_TILTS or not len(todo):
+            break
+        u, mm = t[:, todo, worst], m[:, todo]
+        u = u / np.maximum(np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]), 1e-300)
+        mm = mm + (TILT_MARGIN - (u[0] * mm[0] + u[1] * mm[1] + u[2] * mm[2])) * u
+        m[:, todo] = mm / np.maximum(np.sqrt(mm[0] * mm[0] + mm[1] * mm[1] + mm[2] * mm[2]), 1e-300)
+    return ok, m
+
+
 def _flat_over_a_plane(c, n, triangles, size, topology):
     """_height_fields, coordinates first: surfaces c (3, S, R, P), quad normals n (3, S, R-1, P-1),
     `triangles` (_triangle_normals), `size` (_extent). (S,) bool."""
@@ -419,31 +453,7 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
     t = triangles.reshape(2, 3, S, -1).transpose(1, 2, 0, 3).reshape(3, S, -1)  # (3, S, triangles)
-    limit = 1e-9 * size ** 2
-
-    def lowest(which):  # each shape's triangle that faces its direction least, and how much
-        m, tw = mean[:, which], t[:, which]
-        up = tw[0] * m[0][:, None] + tw[1] * m[1][:, None] + tw[2] * m[2][:, None]
-        worst = up.argmin(axis=1)
-        return up[np.arange(len(which)), worst], worst
-
-    every = np.arange(S)
-    up, worst = lowest(every)
-    ok = (length > 0) & (up > limit)
-    # a shape whose triangles do not all face its mean normal may still all face some other direction:
-    # tilt the direction towards the triangle that faces it least, a few times (as a perceptron learns)
-    tilt = np.nonzero(~ok & (length > 0))[0]
-    for _ in range(HEIGHT_FIELD_TILTS if len(tilt) else 0):
-        u = t[:, tilt, worst[tilt]]  # (3, n)
-        u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-        m = mean[:, tilt]
-        m = m + (TILT_MARGIN - (u[0] * m[0] + u[1] * m[1] + u[2] * m[2])) * u
-        mean[:, tilt] = m / np.sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2])
-        up[tilt], worst[tilt] = lowest(tilt)
-        ok[tilt] = up[tilt] > limit[tilt]
-        tilt = tilt[~ok[tilt]]
-        if not len(tilt):
-            break
+    ok, mean = _tilted(t, mean, 1e-9 * size ** 2)
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
