@@ -64,7 +64,8 @@ def compare(old, name, m, subdivide, step):
     grids = np.array([g for _, g in items])
     surfaces = after.surface(grids)
     normals = new.quad_normals(surfaces)
-    a, b = old._intersections(surfaces, before.topology, normals), new._intersections(surfaces, after.topology, normals)
+    a = old._intersections(surfaces, before.topology, normals)
+    b = new._intersections(surfaces, after.topology, normals)
     key = lambda r: sorted(zip(r[0].tolist(), map(tuple, r[1].tolist())))  # noqa: E731
     assert key(a) == key(b), f"{name}: the crossings of the batch differ"
     assert all(np.array_equal(x, y) for x, y in zip(old._folds(normals), new._folds(normals))), f"{name}: folds differ"
@@ -76,7 +77,8 @@ def compare(old, name, m, subdivide, step):
         verdict = after.verdict(g, t)
         assert verdict == before.verdict(g, t) == new_check["verdict"], (name, t)
         counts[verdict] += 1
-    print(f"{name}, subdivision {subdivide}: {len(items)} shapes identical, {counts}, {len(a[0])} crossing pairs", flush=True)
+    print(f"{name}, subdivision {subdivide}: {len(items)} shapes identical, {counts}, {len(a[0])} crossing pairs",
+          flush=True)
     return len(items), len(a[0])
 
 
@@ -97,7 +99,8 @@ def crumpled(old, repeats):
                         size = ((rows - 1) * 2 ** subdivide + 1, (points - 1) * 2 ** subdivide + 1, 3)
                         grid = (subdivision_operator(rows, points, subdivide) @ grid.reshape(-1, 3)).reshape(size)
                     a, b = old.intersecting_pairs(grid), new.intersecting_pairs(grid)
-                    assert sorted(map(tuple, a.tolist())) == sorted(map(tuple, b.tolist())), (rows, points, noise, subdivide)
+                    same = sorted(map(tuple, a.tolist())) == sorted(map(tuple, b.tolist()))
+                    assert same, (rows, points, noise, subdivide)
                     n, pairs = n + 1, pairs + len(a)
     print(f"crumpled grids: {n} identical, {pairs} crossing pairs", flush=True)
     return n, pairs

@@ -143,8 +143,8 @@ def live(model, coherence, repeats, against=None):
     print(f"live verdict at subdivision 2 (surface {coherence.surface_size}), {repeats} runs each, load average "
           f"{load:.1f} to {os.getloadavg()[0]:.1f}:")
     for t, v, verdict, p50, p95, cpu50, check50, check95, shape50, old in rows:
-        print(f"  t={t:<4g} blend {v:<4g} ({verdict:<8}) verdict p50 {p50:.2f} ms  p95 {p95:.2f} ms  (CPU p50 {cpu50:.2f} ms)"
-              f"   check p50 {check50:.2f} ms  p95 {check95:.2f} ms   model.shape p50 {shape50:.2f} ms"
+        print(f"  t={t:<4g} blend {v:<4g} ({verdict:<8}) verdict p50 {p50:.2f} ms  p95 {p95:.2f} ms"
+              f"  (CPU p50 {cpu50:.2f} ms)   check p50 {check50:.2f} ms  p95 {check95:.2f} ms   model.shape p50 {shape50:.2f} ms"
               + (f"   | {against}: verdict p50 {old[0]:.2f} ms (CPU {old[1]:.2f} ms)" if old else ""))
     whole = [r for r in rows if r[2] != "broken"]
     if whole:

@@ -5,9 +5,10 @@ the user sees: the grid after subdivision (itself a grid, (R, P, 3)), quads spli
 grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-major order.
 
 - **intersections**: pairs of triangles that share no vertex and cross (transversally; touching and
-  coplanar contact do not count). Broad phase: a spatial hash of the quads' bounding boxes, then a
-  slab test on the quads' mean planes; narrow phase: Möller's plane-side and interval test,
-  vectorised over all candidate pairs (and over many shapes at once).
+  coplanar contact do not count). A surface, or a patch of it, that is a height field over some plane
+  cannot cross itself and is skipped; broad phase: the quads' bounding boxes block by block (or a
+  spatial hash), then a slab test on the quads' mean planes; narrow phase: Möller's plane-side and
+  interval test, vectorised over all candidate pairs (and over many shapes at once).
 - **folds**: neighbouring quads (sharing an edge) whose normals turn by more than FOLD_DEGREES.
 - **stretch**: |log(edge length / the template's)| over the surface's edges, mean and max, against the
   nearest template in that measure at the same time (templates interpolated between time steps).
@@ -24,7 +25,7 @@ grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-ma
     from grc.coherence import Coherence
     coherence = Coherence.for_model(model, subdivide=2)      # precomputes; needs scipy (grc.mesh)
     coherence.verdict(model.shape(0.8, 1.6), 0.8)             # live: "coherent" | "strained" | "broken"
-    check = coherence.check(model.shape(0.8, 1.6), 0.8)       # live, with the measures: a Check
+    check = coherence.check(model.shape(0.8, 1.6), 0.8)       # live, with the measures: a Check (~1-2 ms)
     check.verdict, check.novelty, check.broken_quads
     coherence.measures(grid, 0.8, model=model)                # everything, a JSON-safe dict
 """
@@ -57,8 +58,6 @@ BLOCK_PAIR_LIMIT = 16  # compare quads block by block while that makes at most t
 # second quad's offset (rows, points) from the first; index a * 2 + b for triangle a of the first
 # quad against triangle b of the second (triangle 0 = (a, b, c), 1 = (a, c, d) of quad (a, b, c, d)).
 _NEIGHBOUR_PAIRS = {(0, 1): [1], (1, 0): [2], (1, -1): [0, 2, 3], (1, 1): []}
-_HALF_OFFSETS = np.array([(x, y, z) for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)
-                          if (x, y, z) > (0, 0, 0)])  # 13 neighbouring cells, each cell pair once
 
 
 # -- geometry of a surface grid ------------------------------------------------------------------
@@ -128,8 +127,8 @@ def _folds(normals, degrees=FOLD_DEGREES):
 
 # -- self-intersections ----------------------------------------------------------------------------
 class _Topology:
-    """What is fixed for a surface grid of one size: its triangles, and the triangle pairs of
-    neighbouring quads that share no vertex (their boxes always overlap)."""
+    """What is fixed for a surface grid of one size: its triangles, its boundary, and its blocks of
+    quads and the windows of 2 x 2 blocks (_patches) with their boundaries."""
 
     def __init__(self, R: int, P: int):
         self.R, self.P = R, P
@@ -139,24 +138,10 @@ class _Topology:
         a, b, c, d = v[:-1, :-1].ravel(), v[1:, :-1].ravel(), v[1:, 1:].ravel(), v[:-1, 1:].ravel()
         self.triangles = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], axis=1).reshape(-1, 3)
         self.quad_row, self.quad_point = np.divmod(np.arange(self.quads), Pq)
-        pairs, quads = [np.zeros((0, 2), int)], [np.zeros((0, 2), int)]
         q = np.arange(self.quads).reshape(Rq, Pq)
-        for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
-            lo, hi = max(0, -dp), Pq - max(0, dp)
-            first = q[:Rq - dr, lo:hi].ravel()
-            second = q[dr:, lo + dp:hi + dp].ravel()
-            for combo in combos:
-                pairs.append(np.stack([2 * first + combo // 2, 2 * second + combo % 2], axis=-1))
-                quads.append(np.stack([first, second], axis=-1))
-        self.neighbour_pairs = np.concatenate(pairs)  # (Np, 2) triangles
-        self.neighbour_quads = np.concatenate(quads)  # (Np, 2) the quads they belong to
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
-        self.boundary = np.concatenate([v[0, :], v[1:, -1], v[-1, -2::-1], v[-2:0:-1, 0]])
-        L = len(self.boundary)
-        i, j = np.triu_indices(L, 2)
-        keep = ~((i == 0) & (j == L - 1))
-        self.boundary_pairs = (i[keep], j[keep])
-        self.boundary_pair_mask = _loop_pairs(L)  # the same pairs as an (L, L) mask
+        self.boundary = _loop(v)
+        self.boundary_pair_mask = _loop_pairs(len(self.boundary))
         # blocks of quads and windows of 2 x 2 blocks (see _patches): a window that is a height field
         # cannot cross itself, so no pair of quads inside it needs the crossing test
         br, bp = _block_size(Rq), _block_size(Pq)
@@ -175,19 +160,21 @@ class _Topology:
         self.window_quads = np.zeros((self.quads, len(self.window_blocks)))  # (Q, W): 1 where a quad lies in a window
         for w, blocks in enumerate(self.window_blocks):
             self.window_quads[self.block_quads[blocks].ravel(), w] = 1.0
-        loops = []
-        for I in range(nr - 1):
-            for J in range(np_ - 1):
-                w = v[I * br:I * br + 2 * br + 1, J * bp:J * bp + 2 * bp + 1]
-                loops.append(np.concatenate([w[0, :], w[1:, -1], w[-1, -2::-1], w[-2:0:-1, 0]]))
-        self.window_boundary = np.array(loops)  # (W, Lw) vertices
-        self.window_pair_mask = _loop_pairs(self.window_boundary.shape[1])
-        centre = v[br:-1:br, bp:-1:bp][:nr - 1, :np_ - 1].ravel()  # (W,) each window's middle vertex
-        self.window_loop = np.concatenate([self.window_boundary, centre[:, None]], axis=1)  # (W, Lw + 1)
-        self.window_quad_list = np.array([q[I * br:I * br + 2 * br, J * bp:J * bp + 2 * bp].ravel()
-                                          for I in range(nr - 1) for J in range(np_ - 1)])  # (W, 4 br bp) quads
+        corners = [(I * br, J * bp) for I in range(nr - 1) for J in range(np_ - 1)]  # each window's first quad
+        boundary = np.array([_loop(v[i:i + 2 * br + 1, j:j + 2 * bp + 1]) for i, j in corners])  # (W, Lw)
+        self.window_pair_mask = _loop_pairs(boundary.shape[1])
+        centre = np.array([v[i + br, j + bp] for i, j in corners])  # each window's middle vertex
+        self.window_loop = np.concatenate([boundary, centre[:, None]], axis=1)  # (W, Lw + 1): boundary, then middle
+        self.window_quad_list = np.array([q[i:i + 2 * br, j:j + 2 * bp].ravel() for i, j in corners])  # (W, 4 br bp)
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
+
+
+def _loop(vertices):
+    """The boundary of a grid of vertex indices (R, P) as one closed loop: first row, last column, last
+    row backwards, first column backwards."""
+    v = vertices
+    return np.concatenate([v[0, :], v[1:, -1], v[-1, -2::-1], v[-2:0:-1, 0]])
 
 
 def _loop_pairs(L):
@@ -782,7 +769,8 @@ class Coherence:
         return codes, novelty
 
     def check(self, grid, time: float) -> Check:
-        """The live verdict of one grid (M, N, 3) at `time`, with the measures behind it (about 1 ms)."""
+        """The live verdict of one grid (M, N, 3) at `time`, with the measures behind it (about 1-2 ms
+        on a shape that is not broken; a broken one costs more: every crossing pair is found)."""
         surface = self.surface(grid)
         normals = quad_normals(surface)
         folds, _ = _folds(normals[None])
