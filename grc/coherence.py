@@ -167,6 +167,8 @@ class _Topology:
         self.window_loop = np.concatenate([boundary, centre[:, None]], axis=1)  # (W, Lw + 1): boundary, then middle
         self.window_quad_list = np.array([q[i:i + 2 * br, j:j + 2 * bp].ravel() for i, j in corners])  # (W, 4 br bp)
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
+        rows, points = np.divmod(np.arange(nr * np_), np_)  # block pairs that touch (or are one block)
+        self.block_neighbours = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
 
 
@@ -518,7 +520,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None):
     lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
     hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
     Q, T = topology.quads, 2 * topology.quads
-    found = None
+    found = covered = None
     if triangles is not None and topology.blocks is not None:
         covered = _patches(c, n, triangles, size, topology)
         found = _block_candidates(lo, hi, S, topology, covered)
@@ -543,16 +545,22 @@ def _all_intersections(c, n, topology, triangles=None, size=None):
             qi, qj = qi[~apart], qj[~apart]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
+    # (and not inside a window that is a height field: a shape whose windows all are has none to test)
     t1, t2 = [(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel()], [(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel()]
     Rq, Pq = n.shape[2:]
     limit = np.cos(np.radians(NEIGHBOUR_TURN))
+    shapes = np.arange(S) if covered is None else np.nonzero(~covered[:, topology.block_neighbours].all(axis=1))[0]
+    m = n if len(shapes) == S else n[:, shapes]
     for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
-        if not combos:
+        if not combos or not len(shapes):
             continue
         first, last = max(0, -dp), Pq - max(0, dp)
-        s, r, p = np.nonzero(_dot(n[:, :, :Rq - dr, first:last], n[:, :, dr:, first + dp:last + dp]) < limit)
-        one = s * Q + r * Pq + p + first
+        s, r, p = np.nonzero(_dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit)
+        one = shapes[s] * Q + r * Pq + p + first
         other = one + dr * Pq + dp
+        if covered is not None:
+            keep = ~covered[shapes[s], topology.block_of_quad[one % Q], topology.block_of_quad[other % Q]]
+            one, other = one[keep], other[keep]
         for combo in combos:
             t1.append(2 * one + combo // 2)
             t2.append(2 * other + combo % 2)
