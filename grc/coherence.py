@@ -307,7 +307,8 @@ def _patches(c, n, triangles, size, topology):
     if len(shape):  # windows whose triangles do not all face the mean normal: tilt it (_tilted)
         t = triangles.reshape(2, 3, S, -1)
         t = t[:, :, shape[:, None], topology.window_quad_list[window]]  # (2, 3, n, triangles / 2)
-        ok, tilted = _tilted(np.concatenate([t[0], t[1]], axis=2), mean[:, shape, window], limit[shape])
+        t = np.concatenate([t[0], t[1]], axis=2).transpose(1, 0, 2)  # (n, 3, triangles)
+        ok, tilted = _tilted(t, mean[:, shape, window], limit[shape])
         facing[shape[ok], window[ok]] = True
         mean[:, shape[ok], window[ok]] = tilted[:, ok]
     shape, window = np.nonzero(facing)
@@ -412,26 +413,29 @@ def _extent(c):
 
 
 def _tilted(t, m, limit):
-    """Which patches face one direction: every triangle (normals t (3, n, triangles)) faces m (3, n, unit)
+    """Which patches face one direction: every triangle (normals t (n, 3, triangles)) faces m (3, n, unit)
     by more than `limit` (n,), or, failing that, faces m tilted up to HEIGHT_FIELD_TILTS times towards the
     triangle that faces it least (as a perceptron learns). (ok (n,) bool, the directions (3, n))."""
-    m = m.copy()
-    ok = np.zeros(t.shape[1], bool)
-    todo = np.arange(t.shape[1])
+    n = t.shape[0]
+    m = np.ascontiguousarray(m.T)  # (n, 3)
+    ok = np.zeros(n, bool)
+    todo = np.arange(n)
     for tilt in range(HEIGHT_FIELD_TILTS + 1):
-        tt, mm = (t, m) if tilt == 0 else (t[:, todo], m[:, todo])
-        up = tt[0] * mm[0][:, None] + tt[1] * mm[1][:, None] + tt[2] * mm[2][:, None]
+        tt = t if len(todo) == n else t[todo]
+        up = np.matmul(m[todo, None, :], tt)[:, 0]  # (k, triangles)
         worst = up.argmin(axis=1)
-        facing = up[np.arange(len(todo)), worst] > limit[todo]
+        k = np.arange(len(todo))
+        facing = up[k, worst] > limit[todo]
         ok[todo[facing]] = True
-        todo, worst = todo[~facing], worst[~facing]
-        if tilt == HEIGHT_FIELD_TILTS or not len(todo):
+        if tilt == HEIGHT_FIELD_TILTS or facing.all():
             break
-        u, mm = t[:, todo, worst], m[:, todo]
-        u = u / np.maximum(np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]), 1e-300)
-        mm = mm + (TILT_MARGIN - (u[0] * mm[0] + u[1] * mm[1] + u[2] * mm[2])) * u
-        m[:, todo] = mm / np.maximum(np.sqrt(mm[0] * mm[0] + mm[1] * mm[1] + mm[2] * mm[2]), 1e-300)
-    return ok, m
+        u = tt[k, :, worst][~facing]  # (k', 3): the triangle facing least
+        todo = todo[~facing]
+        u = u / np.maximum(np.sqrt(np.einsum("ki,ki->k", u, u)), 1e-300)[:, None]
+        mm = m[todo]
+        mm = mm + (TILT_MARGIN - np.einsum("ki,ki->k", u, mm))[:, None] * u
+        m[todo] = mm / np.maximum(np.sqrt(np.einsum("ki,ki->k", mm, mm)), 1e-300)[:, None]
+    return ok, m.T
 
 
 def _flat_over_a_plane(c, n, triangles, size, topology):
@@ -441,7 +445,7 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
-    t = triangles.reshape(2, 3, S, -1).transpose(1, 2, 0, 3).reshape(3, S, -1)  # (3, S, triangles)
+    t = triangles.reshape(2, 3, S, -1).transpose(2, 1, 0, 3).reshape(S, 3, -1)  # (S, 3, triangles)
     ok, mean = _tilted(t, mean, 1e-9 * size ** 2)
     if not ok.any():
         return ok
