@@ -5,6 +5,9 @@ and bending far out, and the cost of the live verdict. docs/coherence.md keeps t
     python benchmarks/extrapolation.py                     # petal from meshes/petal.grc, leaf and sprout trained
     python benchmarks/extrapolation.py --train-petal       # train the petal too (default settings, seed 0)
     python benchmarks/extrapolation.py --sets petal --repeats 1000
+    python benchmarks/extrapolation.py --live-only          # only the cost of the live verdict and check
+    git show main:grc/coherence.py > /tmp/coherence_before.py
+    python benchmarks/extrapolation.py --live-only --against /tmp/coherence_before.py   # ... beside an older one
     python benchmarks/extrapolation.py --sets cdt            # cup / droop / twist (benchmarks/extrapolation_sets.py)
     python benchmarks/extrapolation.py --extrapolations 64  # the model trained with refine_extrapolations=64
                                                            # (issue 11), beside the old model (meshes/petal.grc,
@@ -64,19 +67,36 @@ def measure(model, coherence, makers):
     return times, out
 
 
-def live_cost(model, coherence, repeats):
+LIVE_BLENDS = (-1.0, -0.5, 0.5)  # at every inner time: curled shapes (not height fields) and a plain one
+LIVE_FAR = (1.5, 3.0)  # at the middle inner time: usually broken (a fold answers first)
+
+
+def live_cost(model, coherence, repeats, before=None):
     """p50 / p95 milliseconds of the live verdict (Coherence.verdict), its CPU time (less disturbed by other
     processes on a shared machine), the full live check (Coherence.check: counts, measures, broken quads)
-    and making the shape (model.shape), at a middle inner time."""
-    t = model.templates.time[inner_time_steps(model)[len(inner_time_steps(model)) // 2]]
+    and making the shape (model.shape): at every inner time for LIVE_BLENDS, at the middle one for LIVE_FAR
+    (along template 0's direction for three or more templates). `before`: another Coherence (an older
+    grc/coherence.py, --against) timed call for call alternately with this one: its verdict's p50 and CPU p50."""
+    steps = inner_time_steps(model)
+    times = [float(model.templates.time[i]) for i in steps]
+    middle = times[len(times) // 2]
     K = len(model.templates)
     rows = []
-    for v in (0.5, 1.5, 3.0):
+    for t, v in [(t, v) for t in times for v in LIVE_BLENDS] + [(middle, v) for v in LIVE_FAR]:
         w = blend_weights(2, v) if K == 2 else direction_weights(K, 0, [v])[0]
         grid = model.shape(t, w)
         coherence.check(grid, t)  # the reference at t is cached after the first call, as in the app
-        check_ms, cpu_ms, verdict_ms, shape_ms = [], [], [], []
+        check_ms, cpu_ms, verdict_ms, shape_ms, before_ms, before_cpu = [], [], [], [], [], []
+        if before is not None:
+            before.check(grid, t)
+            if before.verdict(grid, t) != coherence.verdict(grid, t):
+                raise SystemExit(f"--against gives another verdict at time {t:g}, blend {v:g}")
         for _ in range(repeats):
+            if before is not None:
+                started, cpu = time.perf_counter(), time.process_time()
+                before.verdict(grid, t)
+                before_ms.append(1e3 * (time.perf_counter() - started))
+                before_cpu.append(1e3 * (time.process_time() - cpu))
             started, cpu = time.perf_counter(), time.process_time()
             coherence.verdict(grid, t)
             verdict_ms.append(1e3 * (time.perf_counter() - started))
@@ -87,9 +107,22 @@ def live_cost(model, coherence, repeats):
             started = time.perf_counter()
             model.shape(t, w)
             shape_ms.append(1e3 * (time.perf_counter() - started))
-        rows.append((v, coherence.verdict(grid, t), np.percentile(verdict_ms, 50), np.percentile(verdict_ms, 95),
-                     np.percentile(cpu_ms, 50), np.percentile(check_ms, 50), np.percentile(shape_ms, 50)))
-    return t, rows
+        rows.append((t, v, coherence.verdict(grid, t), np.percentile(verdict_ms, 50), np.percentile(verdict_ms, 95),
+                     np.percentile(cpu_ms, 50), np.percentile(check_ms, 50), np.percentile(check_ms, 95),
+                     np.percentile(shape_ms, 50),
+                     (np.percentile(before_ms, 50), np.percentile(before_cpu, 50)) if before is not None else None))
+    return rows
+
+
+def older_coherence(path, model):
+    """A Coherence for `model` from another copy of grc/coherence.py (e.g. `git show main:grc/coherence.py`)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grc._coherence_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its relative imports resolve inside the grc package
+    spec.loader.exec_module(module)
+    return module.Coherence.for_model(model, subdivide=2)
 
 
 def load(name, train_petal, **settings):
@@ -100,6 +133,23 @@ def load(name, train_petal, **settings):
     model = grc.train(templates, grc.Config(seed=0, **settings), device="cpu")
     which = ", ".join(f"{k}={v}" for k, v in settings.items()) or "default settings"
     return model, f"trained ({which}, seed 0) in {time.perf_counter() - started:.0f} s"
+
+
+def live(model, coherence, repeats, against=None):
+    """Print the cost of the live verdict and check (live_cost), beside an older coherence.py's verdict."""
+    before = older_coherence(against, model) if against else None
+    load = os.getloadavg()[0]
+    rows = live_cost(model, coherence, repeats, before)
+    print(f"live verdict at subdivision 2 (surface {coherence.surface_size}), {repeats} runs each, load average "
+          f"{load:.1f} to {os.getloadavg()[0]:.1f}:")
+    for t, v, verdict, p50, p95, cpu50, check50, check95, shape50, old in rows:
+        print(f"  t={t:<4g} blend {v:<4g} ({verdict:<8}) verdict p50 {p50:.2f} ms  p95 {p95:.2f} ms"
+              f"  (CPU p50 {cpu50:.2f} ms)   check p50 {check50:.2f} ms  p95 {check95:.2f} ms   model.shape p50 {shape50:.2f} ms"
+              + (f"   | {against}: verdict p50 {old[0]:.2f} ms (CPU {old[1]:.2f} ms)" if old else ""))
+    whole = [r for r in rows if r[2] != "broken"]
+    if whole:
+        print(f"  shapes not broken: verdict p50 at most {max(r[3] for r in whole):.2f} ms, "
+              f"check p50 at most {max(r[6] for r in whole):.2f} ms")
 
 
 def fmt_range(r):
@@ -115,6 +165,9 @@ def main():
     parser.add_argument("--sets", default="petal,leaf,sprout")
     parser.add_argument("--train-petal", action="store_true")
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--live-only", action="store_true", help="only the cost of the live verdict")
+    parser.add_argument("--against", default=None, metavar="COHERENCE_PY",
+                        help="time this older copy of grc/coherence.py's verdict alternately with the current one")
     parser.add_argument("--extrapolations", type=int, default=None,
                         help="train the model with refine_extrapolations=N, beside the old model and shape-space blends")
     args = parser.parse_args()
@@ -136,6 +189,9 @@ def main():
             makers = {"model": makers["model"], "old model": lambda t, w: model_shapes(old, t, w),
                       "shape keys": makers["shape keys"],
                       "shape space": lambda t, w: space.blend(shape_keys(model.templates, t, np.eye(len(w[0]))), w)}
+        if args.live_only:
+            live(model, coherence, args.repeats, args.against)
+            continue
         started = time.perf_counter()
         times, results = measure(model, coherence, makers)
         lines = "blend" if len(model.templates) == 2 else "each template's direction, s"
@@ -157,11 +213,7 @@ def main():
                              f"{verdicts.count('strained')}s of {len(rows)}")
             print(f"  {maker:<11} " + " | ".join(cells))
         print(f"  (measured in {time.perf_counter() - started:.1f} s)")
-        t, rows = live_cost(model, coherence, args.repeats)
-        print(f"live verdict at subdivision 2 (surface {coherence.surface_size}), time {t:g}, {args.repeats} runs:")
-        for v, verdict, p50, p95, cpu50, check50, shape50 in rows:
-            print(f"  blend {v:<4g} ({verdict:<8}) verdict p50 {p50:.2f} ms  p95 {p95:.2f} ms  (CPU p50 {cpu50:.2f} ms)"
-                  f"   check p50 {check50:.2f} ms   model.shape p50 {shape50:.2f} ms")
+        live(model, coherence, args.repeats, args.against)
         started = time.perf_counter()
         grc.evaluate(model)
         print(f"grc evaluate (with safe_blend_range): {time.perf_counter() - started:.1f} s")

@@ -43,29 +43,32 @@ def rolled_grid(turns=2.0, rows=40):
 
 
 def brute_force_pairs(surface):
-    """Every crossing triangle pair sharing no vertex, by testing each edge against each triangle."""
+    """Every crossing triangle pair sharing no vertex, by testing each edge of one triangle against the
+    other triangle, for all pairs at once (no broad phase, no shortcut)."""
     topology = coherence._Topology(*surface.shape[:2])
     tris, V = topology.triangles, surface.reshape(-1, 3)
+    i, j = np.triu_indices(len(tris), 1)
+    apart = ~(tris[i][:, :, None] == tris[j][:, None, :]).any(axis=(1, 2))
+    i, j = i[apart], j[apart]
 
-    def edge_crosses(p, q, a, b, c):
+    def edges_cross(T1, T2):  # (n, 3, 3) corners: does an edge of T1 pass through the inside of T2?
+        a, b, c = T2[:, 0], T2[:, 1], T2[:, 2]
         n = np.cross(b - a, c - a)
-        dp, dq = np.dot(p - a, n), np.dot(q - a, n)
-        if dp * dq >= 0:
-            return False
-        x = p + (q - p) * dp / (dp - dq)
-        s = [np.dot(np.cross(v - u, x - u), n) for u, v in ((a, b), (b, c), (c, a))]
-        return all(v > 0 for v in s) or all(v < 0 for v in s)
+        hit = np.zeros(len(T1), bool)
+        for k in range(3):
+            p, q = T1[:, k], T1[:, (k + 1) % 3]
+            dp, dq = np.einsum("ni,ni->n", p - a, n), np.einsum("ni,ni->n", q - a, n)
+            through = dp * dq < 0
+            with np.errstate(divide="ignore", invalid="ignore"):  # where the edge does not pass through
+                x = p + (q - p) * (dp / (dp - dq))[:, None]
+                s = [np.einsum("ni,ni->n", np.cross(v - u, x - u), n) for u, v in ((a, b), (b, c), (c, a))]
+            inside = ((s[0] > 0) & (s[1] > 0) & (s[2] > 0)) | ((s[0] < 0) & (s[1] < 0) & (s[2] < 0))
+            hit |= through & inside
+        return hit
 
-    found = set()
-    for i in range(len(tris)):
-        for j in range(i + 1, len(tris)):
-            if set(tris[i]) & set(tris[j]):
-                continue
-            A, B = V[tris[i]], V[tris[j]]
-            if any(edge_crosses(A[k], A[(k + 1) % 3], *B) for k in range(3)) or \
-                    any(edge_crosses(B[k], B[(k + 1) % 3], *A) for k in range(3)):
-                found.add((i, j))
-    return found
+    A, B = V[tris[i]], V[tris[j]]
+    found = edges_cross(A, B) | edges_cross(B, A)
+    return set(zip(i[found].tolist(), j[found].tolist()))
 
 
 def as_set(pairs):
@@ -102,6 +105,103 @@ def test_crossings_agree_with_testing_every_pair(monkeypatch):
         assert as_set(intersecting_pairs(grid)) == found
     grid = piercing_grid(rows=16)
     assert len(brute_force_pairs(grid)) > 0 and as_set(intersecting_pairs(grid)) == brute_force_pairs(grid)
+
+
+def crumpled_sheet(rows, points, noise, seed, curl=0.0):
+    """A sheet with smooth random bumps, flat or, with `curl` turns, rolled into a tightening spiral:
+    some patches stay height fields, some do not, and some layers pass through each other."""
+    rng = np.random.default_rng(seed)
+    u, v = np.meshgrid(np.linspace(0, 1, rows), np.linspace(0, 1, points), indexing="ij")
+    if curl:
+        angle, radius = 2 * np.pi * curl * u, 0.5 * (1 - 0.3 * u)
+        grid = np.stack([v * 2, radius * np.sin(angle), 0.5 - radius * np.cos(angle)], axis=-1)
+    else:
+        grid = np.stack([v * 2, u * 2, 0 * u], axis=-1)
+    for _ in range(4):  # smooth bumps: a few random waves
+        k = rng.normal(0, 6, 2)
+        grid = grid + noise * rng.normal(0, 1, 3) * np.sin(k[0] * u + k[1] * v + rng.uniform(0, 6))[..., None]
+    return grid
+
+
+def test_crossings_agree_with_testing_every_pair_on_larger_surfaces():
+    # big enough for blocks of quads and windows of blocks (_patches); only crossings between
+    # neighbouring quads turned by less than NEIGHBOUR_TURN may be left out
+    crossing, crossing_with_patches = 0, 0
+    for noise, curl, seed in CRUMPLED:
+        grid = crumpled_sheet(25, 9, noise, seed, curl)
+        brute, found = brute_force_pairs(grid), as_set(intersecting_pairs(grid))
+        assert found <= brute
+        assert {p for p in found if not _neighbours(p)} == {p for p in brute if not _neighbours(p)}
+        crossing += len(brute) > 0
+        crossing_with_patches += len(brute) > 0 and patches_cleared(grid) > 0
+    assert 2 <= crossing < len(CRUMPLED)  # the check means something: some cross themselves, some do not
+    assert crossing_with_patches >= 2  # and some that cross have patches that are height fields
+
+
+def patches_cleared(grid):
+    """How many block pairs of a surface grid lie in a window that is a height field (_patches)."""
+    topology = coherence._Topology(*grid.shape[:2])
+    c = np.ascontiguousarray(np.moveaxis(grid[None], -1, 0))
+    n = np.ascontiguousarray(np.moveaxis(coherence.quad_normals(grid[None]), -1, 0))
+    return int(coherence._patches(c, n, coherence._triangle_normals(c), coherence._extent(c), topology).sum())
+
+
+# (noise, curl, seed) of crumpled_sheet(25, 9, ...): a 24 x 8 quad surface in blocks of 4 x 2 quads; flat,
+# crumpled through itself, rolled with every window a height field (and the layers crossing or not), ...
+CRUMPLED = [(0.05, 0, 0), (0.6, 0, 0), (0.6, 0, 1), (0.02, 1.2, 0), (0.05, 1.3, 0), (0.1, 1.2, 0),
+            (0.08, 1.5, 1), (0.03, 1.6, 0), (0.2, 0.5, 0)]
+
+
+def _neighbours(pair, points=8):
+    """Whether two triangles (indices into a 25 x 9 grid's) belong to quads that share a vertex."""
+    (ra, pa), (rb, pb) = divmod(pair[0] // 2, points), divmod(pair[1] // 2, points)
+    return abs(ra - rb) <= 1 and abs(pa - pb) <= 1
+
+
+def test_crossings_on_larger_surfaces_agree_exactly_without_the_neighbour_filter(monkeypatch):
+    monkeypatch.setattr(coherence, "NEIGHBOUR_TURN", 0.0)  # test neighbouring quads' triangles always
+    for noise, curl, seed in CRUMPLED:
+        grid = crumpled_sheet(25, 9, noise, seed, curl)
+        assert as_set(intersecting_pairs(grid)) == brute_force_pairs(grid)
+
+
+def test_the_block_broad_phase_finds_what_the_spatial_hash_finds(monkeypatch):
+    monkeypatch.setattr(coherence, "BLOCK_PAIR_LIMIT", 10 ** 9)  # every block pair, however many
+    topology = coherence._Topology(25, 25)
+    assert topology.blocks == (4, 4)
+    compared = 0
+    for seed, (noise, curl) in enumerate([(0.02, 0), (0.2, 0), (0.1, 1.2), (0.5, 0.6)]):  # flat to crumpled
+        surfaces = np.stack([crumpled_sheet(25, 25, noise, 10 * seed + k, curl) for k in range(3)])
+        c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))
+        corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])
+        lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
+        hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
+        nothing_cleared = np.zeros((3, 36, 36), bool)
+        by_blocks = coherence._block_candidates(lo, hi, 3, topology, nothing_cleared)
+        by_hash = coherence._candidate_quads(lo, hi, 3, topology)
+        assert np.array_equal(by_blocks[0], by_hash[0]) and np.array_equal(by_blocks[1], by_hash[1])
+        compared += len(by_hash[0])
+    assert compared > 100  # far quads whose boxes overlap: the rolled and crumpled sheets have plenty
+
+
+def test_a_loop_is_simple_whether_or_not_it_is_star_shaped():
+    rng = np.random.default_rng(3)
+    L, n = 24, 40
+    angle = np.sort(rng.uniform(0, 2 * np.pi, (n, L)), axis=1)
+    radius = rng.uniform(0.3, 1.0, (n, L))
+    star = radius * np.cos(angle), radius * np.sin(angle)  # star-shaped about the origin: simple
+    twice = np.concatenate([angle[:, ::2], angle[:, ::2] + 2 * np.pi], axis=1)
+    wound = radius * np.cos(twice), radius * np.sin(twice)  # winds twice around the origin: crosses itself
+    spiked = star[0].copy(), star[1].copy()
+    spiked[0][:, 5], spiked[1][:, 5] = 3.0, 0.0  # one point pulled far out: not star-shaped, simple or not
+    x, y = (np.concatenate([star[k], wound[k], spiked[k]]) for k in (0, 1))
+    pairs = coherence._loop_pairs(L)
+    exact = coherence._simple_loops(x, y, pairs)
+    assert exact[:n].all() and not exact[n:2 * n].any() and 0 < exact[2 * n:].sum() < n
+    centre = (np.zeros(3 * n), np.zeros(3 * n))
+    assert np.array_equal(coherence._simple_loops(x, y, pairs, centre), exact)
+    quick = coherence._star_shaped(x, y, *centre)
+    assert quick[:n].all() and not quick[n:].any()
 
 
 def test_the_height_field_shortcut_changes_nothing(petal_model, monkeypatch):
