@@ -500,6 +500,8 @@ def _intersections(surfaces, topology, normals=None):
     ordered by shape, then triangles. `normals`: their quad_normals, when already computed. Surfaces
     that are height fields over some plane (_height_fields) are skipped: most shapes between and near
     the templates are; in the others, so are pairs of quads inside a patch that is one (_patches)."""
+    if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
+        return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
     c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P): numpy is fastest along long axes
     n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
@@ -763,6 +765,8 @@ class Coherence:
         """Verdicts of a batch of grids (S, M, N, 3) at one time, as indices into VERDICTS (0 coherent,
         1 strained, 2 broken), and their novelty (unaligned): ((S,) int, (S,) float). For maps and pads."""
         grids = self._grid(grids).reshape(-1, *self.grid_shape)
+        if len(grids) == 0:
+            return np.zeros(0, int), np.zeros(0)
         surfaces = self.surface(grids)
         normals = quad_normals(surfaces)
         broken = np.zeros(len(grids), bool)

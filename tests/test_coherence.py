@@ -355,3 +355,13 @@ def test_a_row_of_shapes_is_drawn_whole_and_in_its_verdicts_colours(petal_model,
         assert ys.min() > 0 and xs.min() > 0 and ys.max() < half.shape[0] - 1 and xs.max() < half.shape[1] - 1  # whole
     with pytest.raises(GRCError, match="png"):
         plot_shape_rows([("model", shapes)], tmp_path / "row.jpg")
+
+
+def test_an_empty_batch_has_no_verdicts():
+    import grc
+    from grc.examples import model_path
+
+    coherence = Coherence.for_model(grc.load_model(model_path("petal")), 2)
+    assert coherence.broken(np.zeros((0, 7, 7, 3))).shape == (0,)
+    codes, novelty = coherence.verdicts(np.zeros((0, 7, 7, 3)), 0.5)
+    assert codes.shape == novelty.shape == (0,)
