@@ -824,7 +824,14 @@ def templates_import(
     number(rows, "--rows", 2, limits.MAX_ROWS, integer=True)
     _check_set_folder(output)
     with work(output):
-        template = import_files(name, files, time=time_values, morph=morph_values, scale=scale, rows=rows)
+        like = None  # a set's template, that a mesh whose numbering cannot tell which way it runs is turned like
+        if output.is_dir():
+            from .templates import load_template_set
+
+            with contextlib.suppress(GRCError):
+                like = load_template_set(output).templates[0]
+        template = import_files(name, files, time=time_values, morph=morph_values, scale=scale, rows=rows,
+                                like=like)
         target, replaced = add_template(output, template, replace=replace)  # the set saved as a whole
     typer.echo(f"{'replaced' if replaced else 'wrote'} {printable(target)}")
 

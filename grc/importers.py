@@ -265,6 +265,24 @@ def _orientations(grid: np.ndarray, rows, path) -> list[np.ndarray]:
     return found
 
 
+def oriented_like(grids: list[np.ndarray], reference: np.ndarray) -> list[np.ndarray]:
+    """The grids (each (M, N, 3), one template's time steps) all turned the same way: of the eight ways
+    to walk a grid (rows and points flipped, swapped when the sizes allow), the one that puts them nearest
+    `reference` (T', M', N', 3), a template of the set they join: step by step when the counts agree (a
+    bud at the first step says little), else the last against the last. Unchanged when no way fits."""
+    pairs = list(zip(grids, reference)) if len(grids) == len(reference) else [(grids[-1], reference[-1])]
+
+    def turned(g, swap, flip_rows, flip_points):
+        return (np.swapaxes(g, 0, 1) if swap else g)[::-1 if flip_rows else 1, ::-1 if flip_points else 1]
+
+    ways = [(s, r, p) for s in (False, True) for r in (False, True) for p in (False, True)
+            if turned(grids[0], s, r, p).shape == reference.shape[1:]]
+    if not ways:
+        return grids
+    best = min(ways, key=lambda w: sum(float(np.sum((turned(g, *w) - ref) ** 2)) for g, ref in pairs))
+    return [np.ascontiguousarray(turned(g, *best)) for g in grids]
+
+
 def _orient_by_geometry(candidates, vertices) -> np.ndarray | None:
     """The orientation in which points run along the earliest world axis and rows along the next,
     both positive (Blender's Grid primitive numbering); None when the geometry cannot tell."""
@@ -510,12 +528,16 @@ def proved_grid(vertices: np.ndarray, faces, rows: int | None = None, path=None)
             raise error from None
 
 
-def import_files(name, files, *, time=None, morph=None, scale=1.0, rows=None) -> Template:
+def import_files(name, files, *, time=None, morph=None, scale=1.0, rows=None, like=None) -> Template:
     """A template from files, by their kind: one row-layout JSON, or one grid file per time step.
 
     - one `.json` of [time][morph row][3N]: the article's row layout;
     - several `.json` of [row][point][xyz]: one grid per time step;
     - several `.obj`/`.ply`: one grid mesh per time step, its grid order proved by its quads.
+
+    `like`: a template (M, N) of the set the new one joins. A mesh whose numbering does not say which way
+    its rows run (Blender renumbered it: a PLY export, Sort Elements, an edit) is turned, of its eight
+    orientations, to the one nearest `like`'s first time step, so it is not added transposed or mirrored.
     """
     files = [Path(f) for f in files]
     if not files:
@@ -535,6 +557,8 @@ def import_files(name, files, *, time=None, morph=None, scale=1.0, rows=None) ->
         grids = [read_grid_json(f) for f in files]
     else:
         grids = read_grid_meshes(files, rows)
+        if like is not None:
+            grids = oriented_like(grids, np.asarray(like.points, float) / scale)
     shapes = {g.shape for g in grids}
     if len(shapes) > 1:
         bad = next(f for f, g in zip(files, grids) if g.shape != grids[0].shape)

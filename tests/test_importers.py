@@ -42,6 +42,24 @@ def test_grid_mesh_sequence_import_keeps_blender_coordinates(petal, tmp_path, su
     assert np.allclose(t.points, petal.points[0], atol=1e-6)
 
 
+def test_a_renumbered_square_grid_joins_a_set_the_way_its_templates_run(petal, tmp_path):
+    # a grown petal exported, renumbered (as Blender does on a PLY export or Sort Elements) and imported into
+    # its set: on a 7 x 7 grid the numbering cannot say which way the rows run (read alone it comes back
+    # transposed), the set's template can
+    rng = np.random.default_rng(1)
+    wanted = petal.points[1][[4, 5]]  # two grown time steps
+    files = []
+    for i, grid in enumerate(wanted):
+        order = rng.permutation(grid.shape[0] * grid.shape[1])  # vertex k of the file is grid point order[k]
+        inverse = np.argsort(order)
+        faces = np.array([[int(inverse[v]) for v in face] for face in grid_faces(*grid.shape[:2])])
+        files.append(write_mesh(tmp_path / f"step{i}.obj", Mesh(grid.reshape(-1, 3)[order], faces)))
+    alone = import_files("renumbered", files, time=[0, 1], morph=petal.morph)
+    assert np.abs(alone.points - wanted).max() > 0.1  # (the ambiguity this is about)
+    joined = import_files("renumbered", files, time=[0, 1], morph=petal.morph, like=petal.templates[0])
+    np.testing.assert_allclose(joined.points, wanted, atol=1e-5)
+
+
 def test_non_square_grid_mesh_reads_its_size_from_the_faces(tmp_path):
     grid = np.random.default_rng(0).normal(size=(2, 7, 3))
     path = write_mesh(tmp_path / "g.ply", Mesh(grid.reshape(-1, 3), grid_faces(2, 7)))
