@@ -488,7 +488,7 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     rows_, cols = grid
     if not (isinstance(rows_, int) and isinstance(cols, int) and rows_ >= 1 and cols >= 1):
         raise GRCError(f"expected a grid of at least 1 x 1 cells, got {grid!r}", field="population")
-    dev = resolve_device(device)
+    dev = resolve_device(device, grid[0] * grid[1])
     before = torch.get_num_threads()
     if threads is not None and dev.type == "cpu":
         torch.set_num_threads(threads)

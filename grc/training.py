@@ -54,14 +54,21 @@ class Cancelled(Exception):
 PHASES = ("templates", "relational", "refine")
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" is the CPU: for networks this small a GPU spends its time launching kernels (no benchmark
-    has shown it faster here); "cuda" asks for the GPU."""
+def resolve_device(device: str = "auto", cells: int = 1) -> torch.device:
+    """"cuda" asks for the GPU. "auto" is the CPU for one training: networks this small leave a GPU
+    launching kernels (measured on an H200 beside its 16 CPU cores: the petal 7.7-8.0 s against 5.9-6.3 s),
+    and the GPU, when there is one, for a population of `cells` >= AUTO_GPU_CELLS trained at once (3 x 3:
+    8.7 s against 16.4 s; smaller populations were not measured; docs/benchmarks.md)."""
     if device not in ("auto", "cpu", "cuda"):
         raise GRCError(f"expected auto, cpu or cuda, got {device!r}", field="device")
     if device == "cuda" and not torch.cuda.is_available():
         raise GRCError("CUDA was asked for but no CUDA GPU is available (use --device cpu or auto)", field="device")
-    return torch.device("cuda" if device == "cuda" else "cpu")
+    if device == "auto":
+        device = "cuda" if cells >= AUTO_GPU_CELLS and torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+AUTO_GPU_CELLS = 9  # "auto" trains a population of at least this many cells on the GPU, when there is one
 
 
 # -- networks (torch mirrors of grc.model's numpy forward) ---------------------------------------

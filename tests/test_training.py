@@ -193,3 +193,12 @@ def test_fine_tuning_with_other_template_networks_fits_the_templates_again(petal
         fresh = grc.train(petal, config.replace(**change), device="cpu")
         child = grc.train(petal, config.replace(**change), device="cpu", start=parent)
         assert child.info["template_loss"] < 2 * fresh.info["template_loss"] + 1e-5
+
+
+def test_auto_is_the_cpu_for_one_training_and_the_gpu_for_a_population_when_there_is_one():
+    from grc.training import AUTO_GPU_CELLS, resolve_device
+
+    assert resolve_device("auto").type == "cpu"  # measured faster for one training, GPU or not
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto", AUTO_GPU_CELLS).type == expected
+    assert resolve_device("cpu", AUTO_GPU_CELLS).type == "cpu"
