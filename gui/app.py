@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
             elif Path(path).is_dir():
                 self.doc.open_folder(path)
             else:
-                self.doc.open_model(path)
+                self.doc.open_model(path, template_folder_beside(path))
         except GRCError as e:
             self.error(str(e), "Cannot open")
             return False
@@ -227,7 +227,8 @@ class MainWindow(QMainWindow):
         self.reset_camera()
         self._offer_recovery()
         opened = self.doc.model_path or self.doc.folder
-        self.statusBar().showMessage(f"Opened {opened}" + ("" if self.doc.model else " (no model yet: train it)"))
+        templates = f", templates from {self.doc.folder}" if self.doc.model and self.doc.folder else ""
+        self.statusBar().showMessage(f"Opened {opened}{templates}" + ("" if self.doc.model else " (no model yet: train it)"))
         if self.doc.model is None:
             self.tabs.setCurrentIndex(TABS.index("sketch"))
         return True
@@ -673,6 +674,19 @@ class MainWindow(QMainWindow):
             if not image.save(str(tmp), "PNG"):
                 raise GRCError("could not write the image", path=path)
         return path
+
+
+def template_folder_beside(model_path) -> Path | None:
+    """The template folder a model was trained from or saved beside (`petal.grc` -> `petal/`, where a training
+    of that folder saves its model), if it holds readable templates; else None (the model's own are shown)."""
+    folder = Path(model_path).with_suffix("")
+    try:
+        if folder.is_dir():
+            Document._read_folder(folder)
+            return folder
+    except (GRCError, OSError, ValueError):
+        pass
+    return None
 
 
 # -- entry point -------------------------------------------------------------------------------------------

@@ -33,3 +33,26 @@ def test_a_set_saved_after_its_model_was_trained_leaves_no_autosave_behind(make_
     assert not list(recovery_folder.glob("*.json"))
     again = make_window(model_file)
     assert not dialogs["question"] and again.doc.pending_recovery() is None
+
+
+def test_a_model_reopened_edits_the_template_folder_saved_beside_it(make_window, files, tmp_path, monkeypatch,
+                                                                    dialogs):
+    """`sketch.grc` beside `sketch/` (where training that folder saves its model): reopening the model edits the
+    folder, so Save templates writes there instead of asking for a new folder (it proposed `sketch-2`)."""
+    model, folder = files
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (asked.append(a), ("", ""))[1]))
+    window = make_window(model)
+    assert window.doc.folder == folder
+    assert "templates from" in window.statusBar().currentMessage()
+    window.sketch.move(0, 1, [0.0, 0.0, 0.02])
+    assert window.save_templates() and not asked
+    assert grc.load_templates(folder).templates[0].points[window.sketch.step, 0, 1, 2] == \
+        window.doc.templates[0].points[window.sketch.step, 0, 1, 2]
+
+
+def test_a_broken_folder_beside_a_model_is_left_alone(make_window, files, dialogs):
+    model, folder = files
+    next(folder.glob("*.json")).write_text("{ not json")
+    window = make_window(model)
+    assert window.doc.folder is None and len(window.doc.templates) == 2 and not dialogs["warning"]
