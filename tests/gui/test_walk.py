@@ -56,3 +56,26 @@ def test_a_broken_folder_beside_a_model_is_left_alone(make_window, files, dialog
     next(folder.glob("*.json")).write_text("{ not json")
     window = make_window(model)
     assert window.doc.folder is None and len(window.doc.templates) == 2 and not dialogs["warning"]
+
+
+TINY = dict(steps=300, template_steps=40, template_lbfgs_steps=0, refine_steps=0, batch_size=64, refine_samples=64)
+
+
+def test_tick_labels_of_close_time_steps_and_rows_are_short_and_never_overlap(make_window, qtbot):
+    """An inserted time step (0.0833333 beside 0, 0.166667) printed its ticks on top of each other under the time
+    slider, and the context pad's morph labels were cut to '.16666'."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    time = [0, 1 / 12, 1 / 6, 1 / 3, 1 / 2, 2 / 3, 5 / 6, 1]
+    window.new_set(new_set(7, 4, len(time), time=np.array(time)))
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    assert window.start_training(ask=False)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+    window.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    for labels in (window.explore_panel.time.marks_row.labels(), window.explore_panel.pad.morph_labels()):
+        texts = [text for _, text in labels]
+        assert len(texts) >= 4 and all(len(text) <= 6 for text in texts), texts  # 0.0833, not 0.0833333
+        rects = [rect for rect, _ in labels]
+        assert all(a.right() < b.left() for a, b in zip(rects, rects[1:])), texts
+    assert "0.167" in [text for _, text in window.explore_panel.pad.morph_labels()]
