@@ -362,7 +362,7 @@ class MainWindow(QMainWindow):
             if self.state.petals > 1 and self.mode != "sketch":
                 r = float(np.hypot(points[:, 0], points[:, 1]).max())
                 lo[:2], hi[:2] = -r, r
-            self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])
+            self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], points)
         self._camera_set = True
 
     def draw_now(self):

@@ -344,16 +344,16 @@ class ShapeView(QWidget):
             self.region_actor.SetVisibility(True)
         self.render()
 
-    def outside_view(self) -> bool:
-        """Whether a vertex of the surface lies outside the camera's view."""
-        if self.surface is None:
+    def outside_view(self, points=None) -> bool:
+        """Whether a vertex of the surface (or one of `points`, (n, 3)) lies outside the camera's view."""
+        if self.surface is None and points is None:
             return False
         renderer = self.plotter.renderer
         width, height = renderer.GetSize()
         aspect = width / max(height, 1)
         matrix = renderer.GetActiveCamera().GetCompositeProjectionTransformMatrix(aspect, -1, 1)
         m = np.array([[matrix.GetElement(i, j) for j in range(4)] for i in range(4)])
-        v = self._arrays[0][0]
+        v = self._arrays[0][0] if points is None else np.asarray(points, float).reshape(-1, 3)
         clip = v @ m[:3, :3].T + m[:3, 3]
         w = v @ m[3, :3] + m[3, 3]
         ndc = clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None]
@@ -376,12 +376,17 @@ class ShapeView(QWidget):
         self.render()
         return True
 
-    def reset_camera(self, bounds=None):
-        """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax)."""
+    def reset_camera(self, bounds=None, points=None):
+        """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
+        then backing out until every one of `points` (n, 3) shows (a flat, wide sheet filled more than the view)."""
         self.plotter.view_vector((-0.8, -1.0, 0.9), viewup=(0, 0, 1))
         if bounds is not None:
             self.plotter.renderer.ResetCamera(*bounds)
-            self.plotter.camera.zoom(1.4)
+            self.plotter.camera.zoom(1.4)  # the bounding sphere is loose around a petal
+            for _ in range(12):
+                if points is None or not self.outside_view(points):
+                    break
+                self.plotter.camera.zoom(0.9)
         else:
             self.plotter.reset_camera()
 
