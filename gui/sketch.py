@@ -809,6 +809,9 @@ class SketchPanel(QWidget):
             layout.addLayout(row)
         self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
         self.point_label.setWordWrap(True)
+        # two lines, whether it holds the hint or a point's coordinates: the views below do not jump when a
+        # press on a point swaps one for the other (mid-gesture, under the cursor)
+        self.point_label.setMinimumHeight(2 * self.point_label.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.point_label)
         views = QHBoxLayout()
         self.views = {name: GridView2D(sketch, name) for name in VIEWS}
@@ -884,7 +887,7 @@ class SketchPanel(QWidget):
                                          "drag on empty space to box-select, wheel zooms, middle drag pans.")
             else:
                 r, c = s.selected
-                x, y, z = t.points[s.step, r, c]
+                x, y, z = np.round(t.points[s.step, r, c], 4) + 0.0  # no "-0.0000" on the midline
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
         for widget, value in ((self.proportional, s.proportional), (self.radius, s.radius)):

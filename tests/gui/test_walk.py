@@ -94,3 +94,23 @@ def test_a_new_flat_sheet_is_framed_whole_in_the_3d_view(make_window, qtbot):
     qtbot.keyClick(window.view.plotter.interactor, Qt.Key_R)  # R frames the shape again: the same
     window.draw_now()
     assert not window.view.outside_view()
+
+
+def test_pressing_a_point_in_a_2d_view_does_not_move_the_views(make_window, qtbot):
+    """The two-line hint above the views became a one-line coordinate read-out on a press, and the views
+    jumped 15 px up under the cursor in the middle of the drag. The read-out says 0.0000, never -0.0000."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    window.new_set(new_set(7, 7, 7))
+    window.sketch.set(step=6)
+    panel = window.sketch_panel
+    qtbot.wait(50)
+    view = panel.views["top"]
+    before = view.mapTo(window, QPoint(0, 0))
+    grid = window.sketch.grid()
+    at = view.to_screen(grid[6, 3][list(view.axes)]).toPoint()
+    qtbot.mousePress(view, Qt.LeftButton, pos=at)
+    qtbot.wait(50)
+    assert view.mapTo(window, QPoint(0, 0)) == before
+    assert "-0.0000" not in panel.point_label.text() and "y 0.0000" in panel.point_label.text()
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=at)
