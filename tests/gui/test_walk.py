@@ -114,3 +114,22 @@ def test_pressing_a_point_in_a_2d_view_does_not_move_the_views(make_window, qtbo
     assert view.mapTo(window, QPoint(0, 0)) == before
     assert "-0.0000" not in panel.point_label.text() and "y 0.0000" in panel.point_label.text()
     qtbot.mouseRelease(view, Qt.LeftButton, pos=at)
+
+
+def test_the_g_hint_fits_its_2d_view(make_window, qtbot):
+    """G in the top view printed 'top (x → , y ↑)  · move: click to con' – the rest cut off by the view's edge."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    window.new_set(new_set(7, 7, 7))
+    view = window.sketch_panel.views["top"]
+    qtbot.wait(50)
+    window.sketch.select_all()
+    view.setFocus()
+    qtbot.mouseMove(view, view.rect().center())
+    qtbot.keyClick(view, Qt.Key_G)
+    lines = view.title_lines()
+    assert "move: click to confirm, Esc to cancel" == " ".join(lines[1:])
+    metrics = QFontMetricsF(view.title_font())
+    assert all(metrics.horizontalAdvance(line) <= view.width() - 8 for line in lines), lines
+    qtbot.keyClick(view, Qt.Key_Escape)
+    assert len(view.title_lines()) == 1
