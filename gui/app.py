@@ -150,6 +150,12 @@ class MainWindow(QMainWindow):
 
     def _menus(self):
         file = self.menuBar().addMenu("&File")
+        # where a new user looks for it first; the same action as in Templates (one shortcut)
+        self.new_set_action = QAction("New template set…", self)
+        self.new_set_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+        self.new_set_action.triggered.connect(self._ask_new_set)
+        file.addAction(self.new_set_action)
+        file.addSeparator()
         for text, key, slot in (("Open model…", QKeySequence.Open, self._ask_open_model),
                                 ("Open template folder…", "Ctrl+Shift+O", self._ask_open_folder),
                                 ("Save templates", QKeySequence.Save, self.save_templates),
@@ -166,8 +172,8 @@ class MainWindow(QMainWindow):
         edit.addAction(self.history.undo_action)
         edit.addAction(self.history.redo_action)
         templates = self.menuBar().addMenu("&Templates")
-        for text, key, slot in (("New template set…", "Ctrl+Shift+N", self._ask_new_set),
-                                ("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template)):
+        templates.addAction(self.new_set_action)
+        for text, key, slot in (("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template),):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(key))
             action.triggered.connect(slot)

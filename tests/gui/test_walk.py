@@ -133,3 +133,31 @@ def test_the_g_hint_fits_its_2d_view(make_window, qtbot):
     assert all(metrics.horizontalAdvance(line) <= view.width() - 8 for line in lines), lines
     qtbot.keyClick(view, Qt.Key_Escape)
     assert len(view.title_lines()) == 1
+
+
+def test_new_template_set_is_in_the_file_menu_and_ctrl_shift_n_opens_it(make_window, qtbot):
+    """A new user looks for File > New…; it was only under Templates."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    window = make_window(None)
+    file_menu = window.menuBar().actions()[0].menu()
+    assert file_menu.actions()[0].text() == "New template set…"
+    seen = []
+
+    def close_dialog():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, close_dialog)
+            return
+        seen.append(dialog.windowTitle())
+        dialog.reject()
+
+    QTimer.singleShot(20, close_dialog)
+    file_menu.actions()[0].trigger()  # (the dialog runs modal until closed)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    QTimer.singleShot(20, close_dialog)
+    qtbot.keyClick(window.tabs, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)  # one action: not ambiguous
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=3000)
+    assert seen == ["New template set", "New template set"]
