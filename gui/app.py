@@ -396,9 +396,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {len(self.doc.templates)} templates to {self.doc.folder}", 5000)
         return True
 
+    def set_name(self) -> str:
+        """The open set's name: its folder's or model's, else its templates' (sketch-a, sketch-b: sketch)."""
+        where = self.doc.folder or self.doc.model_path
+        if where is not None:
+            return Path(where).stem
+        names = [t.name for t in self.doc.templates]
+        return names[0].rsplit("-", 1)[0] if names and names[0].rsplit("-", 1)[0] else "templates"
+
     def proposed_folder(self) -> Path:
         """A new folder in ~/GRC Studio named after the open set (petal, petal-2, ...)."""
-        name = (self.doc.folder or self.doc.model_path or Path("templates")).stem
+        name = self.set_name()
         base = user_folder() / name
         candidate, i = base, 2
         while candidate.exists() and candidate != self.doc.folder:
@@ -533,11 +541,11 @@ class MainWindow(QMainWindow):
                                            "kept in memory); the training will replace it. Save it first?"):
             return False
         target = self.model_target()
-        if target is None and ask and not self.headless:  # a bundled example: ask where the new model goes
-            name = (self.doc.model_path or self.doc.folder or Path("model")).stem
+        if target is None and ask and not self.headless:  # a bundled example or a new set: ask where it goes
             make_user_folder()
-            path, _ = QFileDialog.getSaveFileName(self, "Save the trained model as (the example stays as it is)",
-                                                  str(user_folder() / f"{name}.grc"), "GRC models (*.grc)")
+            why = "the example stays as it is" if self.doc.example else "the template set is not saved yet"
+            path, _ = QFileDialog.getSaveFileName(self, f"Save the trained model as ({why})",
+                                                  str(user_folder() / f"{self.set_name()}.grc"), "GRC models (*.grc)")
             if not path:
                 return False
             target = Path(path) if Path(path).suffix else Path(path).with_suffix(".grc")

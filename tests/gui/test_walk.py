@@ -161,3 +161,20 @@ def test_new_template_set_is_in_the_file_menu_and_ctrl_shift_n_opens_it(make_win
     qtbot.keyClick(window.tabs, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)  # one action: not ambiguous
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=3000)
     assert seen == ["New template set", "New template set"]
+
+
+def test_training_and_saving_a_new_set_propose_its_name_and_do_not_speak_of_an_example(make_window, monkeypatch,
+                                                                                     tmp_path):
+    """A new set 'leaf': Train asked 'Save the trained model as (the example stays as it is)' proposing
+    model.grc, and Save templates proposed a folder named 'templates'."""
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, start, *a, **k: (asked.append((title, start)), ("", ""))[1]))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    window = make_window(None)
+    window.new_set(new_set(4, 3, 3, name="leaf"))
+    assert not window.start_training()  # (asked, then cancelled)
+    assert not window.save_templates()
+    (train_title, train_start), (save_title, save_start) = asked
+    assert "example" not in train_title and Path(train_start).name == "leaf.grc"
+    assert Path(save_start).name == "leaf"
