@@ -296,8 +296,12 @@ class MainWindow(QMainWindow):
                 self.open(path)
 
     def _open_folder(self) -> Path:
+        """Where Open starts: beside what is open; for a bundled example, ~/GRC Studio (where its copies and
+        new sets are saved) once that exists."""
         where = self.doc.model_path or self.doc.folder
-        return Path(where).parent if where else user_folder()
+        if where is None or (examples.is_bundled(where) and user_folder().is_dir()):
+            return user_folder()
+        return Path(where).parent
 
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):

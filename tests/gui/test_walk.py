@@ -178,3 +178,18 @@ def test_training_and_saving_a_new_set_propose_its_name_and_do_not_speak_of_an_e
     (train_title, train_start), (save_title, save_start) = asked
     assert "example" not in train_title and Path(train_start).name == "leaf.grc"
     assert Path(save_start).name == "leaf"
+
+
+def test_open_starts_in_the_users_folder_while_the_bundled_example_is_open(make_window, monkeypatch, tmp_path):
+    """With the petal example open (as at every start), File > Open model… started in the app's own meshes/
+    folder, not in ~/GRC Studio where the user's sets and models are saved."""
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda parent, title, start, *a, **k: (asked.append(start), ("", ""))[1]))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "GRC Studio").mkdir()
+    window = make_window(None)
+    assert window.open()  # the bundled petal
+    open_model = next(a for a in window.menuBar().actions()[0].menu().actions() if a.text() == "Open model…")
+    open_model.trigger()
+    assert asked == [str(tmp_path / "GRC Studio")]
