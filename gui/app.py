@@ -494,7 +494,9 @@ class MainWindow(QMainWindow):
     def _confirm_templates(self) -> bool:
         if not self.doc.dirty:
             return True
-        answer = QMessageBox.question(self, "Unsaved template edits", "Save your template edits first?",
+        new = self.doc.folder is None and self.doc.model_path is None
+        answer = QMessageBox.question(self, "Unsaved template edits",
+                                      "Save the new template set first?" if new else "Save your template edits first?",
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         if answer == QMessageBox.Save:
             return self.save_templates()

@@ -279,6 +279,7 @@ class Document(QObject):
         """Start a template set from nothing (no model, no folder yet: Save asks where)."""
         self.model, self.model_path = None, None
         self._reset(templates, None, [])
+        self.undo.resetClean()  # saved nowhere yet: unsaved until Save (closing asks), even with every edit undone
         self.model_changed.emit()
 
     def set_model(self, model: GRCModel, path=None):

@@ -193,3 +193,16 @@ def test_open_starts_in_the_users_folder_while_the_bundled_example_is_open(make_
     open_model = next(a for a in window.menuBar().actions()[0].menu().actions() if a.text() == "Open model…")
     open_model.trigger()
     assert asked == [str(tmp_path / "GRC Studio")]
+
+
+def test_a_new_set_is_unsaved_until_saved_and_closing_asks(make_window, qtbot, dialogs):
+    """A new set said 'saved · no folder yet', and the window closed without a word, the set gone."""
+    window = make_window(None)
+    window.new_set(new_set(4, 3, 3))
+    assert "unsaved" in window.sketch_panel.status.text()
+    window.sketch.move(1, 1, [0.0, 0.0, 0.05])
+    window.doc.undo.undo()  # every edit undone: still never saved
+    assert window.doc.dirty and "unsaved" in window.sketch_panel.status.text()
+    assert not window.close()  # (the question is answered Cancel)
+    assert dialogs["question"] == [("Unsaved template edits", "Save the new template set first?")]
+    assert window.isVisible()
