@@ -276,6 +276,9 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(TABS.index("sketch"))
         self.draw_now()
         self.reset_camera()
+        names = ", ".join(t.name for t in templates)
+        self.statusBar().showMessage(f"New template set: {names}, {len(templates[0].time)} time steps; sketch it, "
+                                     f"then Save templates (Ctrl+S) or Train")
 
     def keep_as_template(self):
         """Explore's shape as a new template of the set (Templates > Keep as template); then edit it in Sketch."""

@@ -196,10 +196,12 @@ def test_open_starts_in_the_users_folder_while_the_bundled_example_is_open(make_
 
 
 def test_a_new_set_is_unsaved_until_saved_and_closing_asks(make_window, qtbot, dialogs):
-    """A new set said 'saved · no folder yet', and the window closed without a word, the set gone."""
+    """A new set said 'saved · no folder yet' (the status bar still 'Opened petal.grc'), and the window closed
+    without a word, the set gone."""
     window = make_window(None)
     window.new_set(new_set(4, 3, 3))
     assert "unsaved" in window.sketch_panel.status.text()
+    assert window.statusBar().currentMessage().startswith("New template set: sketch-a, sketch-b, 3 time steps")
     window.sketch.move(1, 1, [0.0, 0.0, 0.05])
     window.doc.undo.undo()  # every edit undone: still never saved
     assert window.doc.dirty and "unsaved" in window.sketch_panel.status.text()
