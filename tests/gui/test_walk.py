@@ -208,3 +208,18 @@ def test_a_new_set_is_unsaved_until_saved_and_closing_asks(make_window, qtbot, d
     assert not window.close()  # (the question is answered Cancel)
     assert dialogs["question"] == [("Unsaved template edits", "Save the new template set first?")]
     assert window.isVisible()
+
+
+def test_three_clicks_on_add_bend_add_three_bends(make_window, files, qtbot):
+    """Add bend sat under the rows, so each new row pushed it down: three clicks in one place gave one bend
+    (the next clicks landed on the new row's amount box)."""
+    window = make_window(files[0])
+    window.resize(1280, 800)
+    panel = window.bend_panel
+    qtbot.wait(50)
+    at = panel.add.mapTo(window, panel.add.rect().center())
+    for _ in range(3):
+        target = window.childAt(at)
+        qtbot.mouseClick(target, Qt.LeftButton, pos=target.mapFrom(window, at))
+        qtbot.wait(20)
+    assert len(panel.rows) == 3
