@@ -350,9 +350,10 @@ class MainWindow(QMainWindow):
         grid = self.sketch.grid()
         if grid is not None:
             selected = None if self.sketch.selected is None else grid[self.sketch.selected]
+            selection = [grid[r, c] for r, c in self.sketch.selection if r < grid.shape[0] and c < grid.shape[1]]
             if not self.view.show_grid:
                 self.view.show_grid, self.view.builder = True, None
-            self.view.update_grid(grid, selected)
+            self.view.update_grid(grid, selected, selection)
             self.view.render()
         return None
 

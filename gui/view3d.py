@@ -211,8 +211,9 @@ class ShapeView(QWidget):
             self.update_grid(self.last_grid)
             self.render()
 
-    def update_grid(self, grid, selected=None):
-        """Show a grid: the points of the existing actors change; actors are made only when sizes change."""
+    def update_grid(self, grid, selected=None, selection=None):
+        """Show a grid: the points of the existing actors change; actors are made only when sizes change.
+        `selected`: the active point (large, drawn over the surface); `selection`: the selected points (n, 3)."""
         grid = np.asarray(grid, float)
         self.last_grid = grid
         rows, points = grid.shape[:2]
@@ -230,6 +231,7 @@ class ShapeView(QWidget):
         self.surface.Modified()
         self.grid_mesh.Modified()
         self._update_selected(selected)
+        self._update_selection(selection)
         self._update_pick_marks(grid)
         self._overlay.SetDraw(any(a.GetVisibility() for a in (self.selected_actor, self.hover_actor, self.radius_actor)))
         if remade and self._broken_request is not None:
@@ -261,6 +263,10 @@ class ShapeView(QWidget):
         for actor in (self.grid_actor, self.grid_points_actor):
             actor.SetVisibility(self.show_grid)
         self.selected_actor.SetVisibility(False)
+        self.selection_mesh = pv.PolyData(np.zeros((1, 3)))  # the selection (a box select, A), as the 2D views show
+        self.selection_actor = p.add_points(self.selection_mesh, color=SELECTED, point_size=11,
+                                            render_points_as_spheres=True, name="selection", reset_camera=False)
+        self.selection_actor.SetVisibility(False)
         # broken faces: the surface's own points, a subset of its faces, drawn red just in front of it
         self.broken_mesh = pv.PolyData()
         self.broken_mesh.SetPoints(self.surface.GetPoints())
@@ -286,6 +292,18 @@ class ShapeView(QWidget):
             self.selected_mesh.points[:] = np.asarray(selected, float).reshape(-1, 3)[:1]
             self.selected_mesh.Modified()
             self.selected_actor.SetVisibility(True)
+
+    def _update_selection(self, selection):
+        points = None if selection is None else np.asarray(selection, float).reshape(-1, 3)
+        if points is None or len(points) == 0:
+            self.selection_actor.SetVisibility(False)
+            return
+        if self.selection_mesh.n_points == len(points):
+            self.selection_mesh.points[:] = points
+            self.selection_mesh.Modified()
+        else:
+            self.selection_mesh.ShallowCopy(pv.PolyData(points))
+        self.selection_actor.SetVisibility(True)
 
     # -- Beyond the templates: broken faces, a cluster's region, re-fitting ----------------------------
     def broken_face_indices(self, quads, surface_size) -> np.ndarray:

@@ -223,3 +223,35 @@ def test_three_clicks_on_add_bend_add_three_bends(make_window, files, qtbot):
         qtbot.mouseClick(target, Qt.LeftButton, pos=target.mapFrom(window, at))
         qtbot.wait(20)
     assert len(panel.rows) == 3
+
+
+def test_the_3d_view_shows_the_whole_selection(make_window, qtbot):
+    """A box select in a 2D view marked every point there, but the 3D view only the active one: a drag in the
+    3D view then moved points it did not show as selected."""
+    window = make_window(None)
+    window.new_set(new_set(5, 4, 3))
+    window.sketch.set(step=2)
+    view = window.sketch_panel.views["top"]
+    corners = [view.to_screen(window.sketch.grid()[r, c][:2]).toPoint() for r, c in ((3, 0), (4, 3))]
+    start, end = corners[0] + QPoint(-15, 15), corners[1] + QPoint(15, -15)  # (y up: (3, 0) is bottom left)
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)  # on empty space: a box select
+    qtbot.mouseMove(view, end)
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=end)
+    assert len(window.sketch.selection) == 8  # rows 3-4, every point
+    window.draw_now()
+    shown = window.view.selection_mesh.points
+    grid = window.sketch.grid()
+    assert window.view.selection_actor.GetVisibility()
+    assert sorted(map(tuple, np.round(shown, 9))) == sorted(map(tuple, np.round(grid[3:5].reshape(-1, 3), 9)))
+
+
+def test_explore_shows_no_selection(make_window, files):
+    window = make_window(files[0])
+    window.tabs.setCurrentIndex(1)  # Sketch
+    window.sketch.select_all()
+    window.draw_now()
+    assert window.view.selection_actor.GetVisibility()
+    assert window.view.selection_mesh.n_points == window.sketch.grid().shape[0] * window.sketch.grid().shape[1]
+    window.tabs.setCurrentIndex(0)
+    window.draw_now()
+    assert not window.view.selection_actor.GetVisibility()
