@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         e.screenshot.clicked.connect(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
+        self.view.on_frame_key = self.frame_selection
         self.explore_panel.keep.clicked.connect(self.keep_as_template)
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
         from .beyond import install as install_beyond
@@ -378,6 +379,16 @@ class MainWindow(QMainWindow):
                 lo[:2], hi[:2] = -r, r
             self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], points)
         self._camera_set = True
+
+    def frame_selection(self):
+        """Numpad . in the 3D view, as in Blender: the camera fits the Sketch selection (every grid point when
+        none is selected; in Explore the shape), keeping its direction."""
+        grid = self.sketch.grid() if self.mode == "sketch" else None
+        points = None
+        if grid is not None:
+            picked = [grid[r, c] for r, c in self.sketch.selection if r < grid.shape[0] and c < grid.shape[1]]
+            points = np.array(picked) if picked else grid.reshape(-1, 3)
+        self.view.fit_points(points)
 
     def draw_now(self):
         """Draw pending changes immediately (screenshots, tests)."""

@@ -54,6 +54,7 @@ FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge 
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
 KEYS_3D = [("R (3D view)", "Frame the shape again (all of time)"),
+           ("Numpad . (3D view)", "Frame the selection (Sketch; else the shape), keeping the view's direction"),
            ("Esc (3D view, Sketch)", "Cancel the drag of a grid point under way")]
 DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending request", posted to the view
 
@@ -140,6 +141,7 @@ class ShapeView(QWidget):
         self.options = dict(subdivide=2, petals=1, thickness=0.0)
         self.show_grid = False
         self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
+        self.on_frame_key = None  # numpad . (or .): what frames the selection (the window sets it)
         self.on_escape = None  # Esc in the view: cancels a drag under way (enable_point_dragging sets it)
         self._picking = []  # (target, active, drag) of each enable_point_dragging (Sketch; Explore's Rewrite)
         self._overlay = None  # a renderer drawn over the scene: the grabbed and hovered points, the falloff radius
@@ -158,6 +160,10 @@ class ShapeView(QWidget):
         def key(obj, event):
             if event == "CharEvent" and iren.GetKeySym() in ("r", "R") and self.on_reset_key is not None:
                 self.on_reset_key()
+                self.render()
+            # (VTK's Qt widget gives numpad . and . the same keysym)
+            if event == "CharEvent" and iren.GetKeySym() in ("period", "KP_Decimal") and self.on_frame_key is not None:
+                self.on_frame_key()
                 self.render()
             if event == "KeyPressEvent" and iren.GetKeySym() == "Escape" and self.on_escape is not None:
                 self.on_escape()
@@ -385,14 +391,29 @@ class ShapeView(QWidget):
         lo, hi = v.min(axis=0), v.max(axis=0)
         if bounds is not None:
             lo, hi = np.minimum(lo, bounds[::2]), np.maximum(hi, bounds[1::2])
+        self._fit(lo, hi)
+        self.render()
+        return True
+
+    def fit_points(self, points=None):
+        """Fit the camera around `points` (n, 3; default the surface), keeping its direction (numpad .); a
+        single point gets a tenth of the surface's size around it."""
+        if self.surface is None:
+            return
+        surface = self._arrays[0][0]
+        v = surface if points is None or len(points) == 0 else np.asarray(points, float).reshape(-1, 3)
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        least = 0.1 * float((surface.max(axis=0) - surface.min(axis=0)).max())
+        grow = np.maximum(least - (hi - lo), 0) / 2
+        self._fit(lo - grow, hi + grow, v)
+
+    def _fit(self, lo, hi, points=None):
         self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
         self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
         for _ in range(8):
-            if not self.outside_view():
+            if not self.outside_view(points):
                 break
             self.plotter.camera.zoom(0.9)
-        self.render()
-        return True
 
     def reset_camera(self, bounds=None, points=None):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);

@@ -255,3 +255,21 @@ def test_explore_shows_no_selection(make_window, files):
     window.tabs.setCurrentIndex(0)
     window.draw_now()
     assert not window.view.selection_actor.GetVisibility()
+
+
+def test_numpad_period_in_the_3d_view_frames_the_selection(make_window, files, qtbot):
+    """Numpad . (Blender's View Selected) did nothing in the 3D view; the 2D views had it."""
+    window = make_window(files[0])
+    window.tabs.setCurrentIndex(1)  # Sketch
+    window.sketch.set(step=6)
+    window.sketch.select([(6, 0)])
+    window.draw_now()
+    camera = window.view.plotter.camera
+    direction = np.subtract(camera.focal_point, camera.position)
+    qtbot.keyClick(window.view.plotter.interactor, Qt.Key_Period, Qt.KeypadModifier)
+    point = window.sketch.grid()[6, 0]
+    assert np.linalg.norm(np.subtract(camera.focal_point, point)) < 1e-6  # centred on the selected point
+    after = np.subtract(camera.focal_point, camera.position)
+    np.testing.assert_allclose(after / np.linalg.norm(after), direction / np.linalg.norm(direction), atol=1e-9)
+    assert np.linalg.norm(after) < 0.5 * np.linalg.norm(direction)  # closer: one point, not the whole shape
+    assert "Numpad . (3D view)" in window.shortcuts_text()
