@@ -235,7 +235,8 @@ class MainWindow(QMainWindow):
         self._offer_recovery()
         opened = self.doc.model_path or self.doc.folder
         templates = f", templates from {self.doc.folder}" if self.doc.model and self.doc.folder else ""
-        self.statusBar().showMessage(f"Opened {opened}{templates}" + ("" if self.doc.model else " (no model yet: train it)"))
+        untrained = "" if self.doc.model else " (no model yet: train it)"
+        self.statusBar().showMessage(f"Opened {opened}{templates}{untrained}")
         if self.doc.model is None:
             self.tabs.setCurrentIndex(TABS.index("sketch"))
         return True
@@ -285,7 +286,8 @@ class MainWindow(QMainWindow):
         """Explore's shape as a new template of the set (Templates > Keep as template); then edit it in Sketch."""
         if self.sketch.keep_from_explore(self.state, look=self.beyond.active_look()):
             self.tabs.setCurrentIndex(TABS.index("sketch"))
-            self.statusBar().showMessage(f"Kept as template {self.doc.templates[-1].name}: edit it, then train", 8000)
+            name = self.doc.templates[-1].name
+            self.statusBar().showMessage(f"Kept as template '{name}' (in Sketch): edit it, then train", 8000)
 
     def _ask_open_model(self):
         if self._confirm_discard():

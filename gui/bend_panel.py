@@ -173,7 +173,7 @@ class BendPanel(QGroupBox):
             buttons.addWidget(w)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addLayout(buttons)  # above the rows: Add bend stays where it was clicked (it moved down under each new row)
+        layout.addLayout(buttons)  # above the rows: Add bend stays where it was clicked (not pushed down by each row)
         layout.addLayout(self.rows_box)
         layout.addWidget(self.meter, 0, Qt.AlignLeft)
         self.add.clicked.connect(lambda: self.add_bend())

@@ -117,7 +117,7 @@ def test_pressing_a_point_in_a_2d_view_does_not_move_the_views(make_window, qtbo
 
 
 def test_the_g_hint_fits_its_2d_view(make_window, qtbot):
-    """G in the top view printed 'top (x → , y ↑)  · move: click to con' – the rest cut off by the view's edge."""
+    """G in the top view printed 'top (x → , y ↑)  · move: click to con', the rest cut off by the view's edge."""
     window = make_window(None)
     window.resize(1280, 800)
     window.new_set(new_set(7, 7, 7))
@@ -273,3 +273,13 @@ def test_numpad_period_in_the_3d_view_frames_the_selection(make_window, files, q
     np.testing.assert_allclose(after / np.linalg.norm(after), direction / np.linalg.norm(direction), atol=1e-9)
     assert np.linalg.norm(after) < 0.5 * np.linalg.norm(direction)  # closer: one point, not the whole shape
     assert "Numpad . (3D view)" in window.shortcuts_text()
+
+
+def test_keep_as_template_names_the_new_template_in_quotes(make_window, files, qtbot):
+    """'Kept as template kept: edit it' read as a stutter: the template is named 'kept'."""
+    window = make_window(files[0])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window.tabs, Qt.Key_K, Qt.ControlModifier)
+    name = window.doc.templates[-1].name
+    assert window.statusBar().currentMessage().startswith(f"Kept as template '{name}'")
