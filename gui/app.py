@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         e.screenshot.clicked.connect(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
+        self.view.on_frame_key = self.frame_selection
         self.explore_panel.keep.clicked.connect(self.keep_as_template)
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
         from .beyond import install as install_beyond
@@ -150,6 +151,12 @@ class MainWindow(QMainWindow):
 
     def _menus(self):
         file = self.menuBar().addMenu("&File")
+        # where a new user looks for it first; the same action as in Templates (one shortcut)
+        self.new_set_action = QAction("New template set…", self)
+        self.new_set_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+        self.new_set_action.triggered.connect(self._ask_new_set)
+        file.addAction(self.new_set_action)
+        file.addSeparator()
         for text, key, slot in (("Open model…", QKeySequence.Open, self._ask_open_model),
                                 ("Open template folder…", "Ctrl+Shift+O", self._ask_open_folder),
                                 ("Save templates", QKeySequence.Save, self.save_templates),
@@ -166,8 +173,8 @@ class MainWindow(QMainWindow):
         edit.addAction(self.history.undo_action)
         edit.addAction(self.history.redo_action)
         templates = self.menuBar().addMenu("&Templates")
-        for text, key, slot in (("New template set…", "Ctrl+Shift+N", self._ask_new_set),
-                                ("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template)):
+        templates.addAction(self.new_set_action)
+        for text, key, slot in (("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template),):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(key))
             action.triggered.connect(slot)
@@ -216,7 +223,7 @@ class MainWindow(QMainWindow):
             elif Path(path).is_dir():
                 self.doc.open_folder(path)
             else:
-                self.doc.open_model(path)
+                self.doc.open_model(path, template_folder_beside(path))
         except GRCError as e:
             self.error(str(e), "Cannot open")
             return False
@@ -227,7 +234,9 @@ class MainWindow(QMainWindow):
         self.reset_camera()
         self._offer_recovery()
         opened = self.doc.model_path or self.doc.folder
-        self.statusBar().showMessage(f"Opened {opened}" + ("" if self.doc.model else " (no model yet: train it)"))
+        templates = f", templates from {self.doc.folder}" if self.doc.model and self.doc.folder else ""
+        untrained = "" if self.doc.model else " (no model yet: train it)"
+        self.statusBar().showMessage(f"Opened {opened}{templates}{untrained}")
         if self.doc.model is None:
             self.tabs.setCurrentIndex(TABS.index("sketch"))
         return True
@@ -269,12 +278,16 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(TABS.index("sketch"))
         self.draw_now()
         self.reset_camera()
+        names = ", ".join(t.name for t in templates)
+        self.statusBar().showMessage(f"New template set: {names}, {len(templates[0].time)} time steps; sketch it, "
+                                     f"then Save templates (Ctrl+S) or Train")
 
     def keep_as_template(self):
         """Explore's shape as a new template of the set (Templates > Keep as template); then edit it in Sketch."""
         if self.sketch.keep_from_explore(self.state, look=self.beyond.active_look()):
             self.tabs.setCurrentIndex(TABS.index("sketch"))
-            self.statusBar().showMessage(f"Kept as template {self.doc.templates[-1].name}: edit it, then train", 8000)
+            name = self.doc.templates[-1].name
+            self.statusBar().showMessage(f"Kept as template '{name}' (in Sketch): edit it, then train", 8000)
 
     def _ask_open_model(self):
         if self._confirm_discard():
@@ -289,8 +302,12 @@ class MainWindow(QMainWindow):
                 self.open(path)
 
     def _open_folder(self) -> Path:
+        """Where Open starts: beside what is open; for a bundled example, ~/GRC Studio (where its copies and
+        new sets are saved) once that exists."""
         where = self.doc.model_path or self.doc.folder
-        return Path(where).parent if where else user_folder()
+        if where is None or (examples.is_bundled(where) and user_folder().is_dir()):
+            return user_folder()
+        return Path(where).parent
 
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):
@@ -336,9 +353,10 @@ class MainWindow(QMainWindow):
         grid = self.sketch.grid()
         if grid is not None:
             selected = None if self.sketch.selected is None else grid[self.sketch.selected]
+            selection = [grid[r, c] for r, c in self.sketch.selection if r < grid.shape[0] and c < grid.shape[1]]
             if not self.view.show_grid:
                 self.view.show_grid, self.view.builder = True, None
-            self.view.update_grid(grid, selected)
+            self.view.update_grid(grid, selected, selection)
             self.view.render()
         return None
 
@@ -361,8 +379,18 @@ class MainWindow(QMainWindow):
             if self.state.petals > 1 and self.mode != "sketch":
                 r = float(np.hypot(points[:, 0], points[:, 1]).max())
                 lo[:2], hi[:2] = -r, r
-            self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])
+            self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], points)
         self._camera_set = True
+
+    def frame_selection(self):
+        """Numpad . in the 3D view, as in Blender: the camera fits the Sketch selection (every grid point when
+        none is selected; in Explore the shape), keeping its direction."""
+        grid = self.sketch.grid() if self.mode == "sketch" else None
+        points = None
+        if grid is not None:
+            picked = [grid[r, c] for r, c in self.sketch.selection if r < grid.shape[0] and c < grid.shape[1]]
+            points = np.array(picked) if picked else grid.reshape(-1, 3)
+        self.view.fit_points(points)
 
     def draw_now(self):
         """Draw pending changes immediately (screenshots, tests)."""
@@ -389,9 +417,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved {len(self.doc.templates)} templates to {self.doc.folder}", 5000)
         return True
 
+    def set_name(self) -> str:
+        """The open set's name: its folder's or model's, else its templates' (sketch-a, sketch-b: sketch)."""
+        where = self.doc.folder or self.doc.model_path
+        if where is not None:
+            return Path(where).stem
+        names = [t.name for t in self.doc.templates]
+        return names[0].rsplit("-", 1)[0] if names and names[0].rsplit("-", 1)[0] else "templates"
+
     def proposed_folder(self) -> Path:
         """A new folder in ~/GRC Studio named after the open set (petal, petal-2, ...)."""
-        name = (self.doc.folder or self.doc.model_path or Path("templates")).stem
+        name = self.set_name()
         base = user_folder() / name
         candidate, i = base, 2
         while candidate.exists() and candidate != self.doc.folder:
@@ -475,7 +511,9 @@ class MainWindow(QMainWindow):
     def _confirm_templates(self) -> bool:
         if not self.doc.dirty:
             return True
-        answer = QMessageBox.question(self, "Unsaved template edits", "Save your template edits first?",
+        new = self.doc.folder is None and self.doc.model_path is None
+        answer = QMessageBox.question(self, "Unsaved template edits",
+                                      "Save the new template set first?" if new else "Save your template edits first?",
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         if answer == QMessageBox.Save:
             return self.save_templates()
@@ -526,11 +564,11 @@ class MainWindow(QMainWindow):
         if ask and not self._confirm_model("The model shown is not saved (a rewrite, a model blend or a training "
                                            "kept in memory); the training will replace it. Save it first?"):
             return False
-        if target is None and ask and not self.headless:  # a bundled example: ask where the new model goes
-            name = (self.doc.model_path or self.doc.folder or Path("model")).stem
+        if target is None and ask and not self.headless:  # a bundled example or a new set: ask where it goes
             make_user_folder()
-            path, _ = QFileDialog.getSaveFileName(self, "Save the trained model as (the example stays as it is)",
-                                                  str(user_folder() / f"{name}.grc"), "GRC models (*.grc)")
+            why = "the example stays as it is" if self.doc.example else "the template set is not saved yet"
+            path, _ = QFileDialog.getSaveFileName(self, f"Save the trained model as ({why})",
+                                                  str(user_folder() / f"{self.set_name()}.grc"), "GRC models (*.grc)")
             if not path:
                 return False
             target = Path(path) if Path(path).suffix else Path(path).with_suffix(".grc")
@@ -673,6 +711,19 @@ class MainWindow(QMainWindow):
             if not image.save(str(tmp), "PNG"):
                 raise GRCError("could not write the image", path=path)
         return path
+
+
+def template_folder_beside(model_path) -> Path | None:
+    """The template folder a model was trained from or saved beside (`petal.grc` -> `petal/`, where a training
+    of that folder saves its model), if it holds readable templates; else None (the model's own are shown)."""
+    folder = Path(model_path).with_suffix("")
+    try:
+        if folder.is_dir():
+            Document._read_folder(folder)
+            return folder
+    except (GRCError, OSError, ValueError):
+        pass
+    return None
 
 
 # -- entry point -------------------------------------------------------------------------------------------

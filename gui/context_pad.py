@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF
+from PyQt5.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from .state import BLEND_RANGE, PAD_SAMPLES, ExploreState
@@ -39,6 +39,25 @@ def tick_label(value: float, step: float) -> str:
     k = int(np.floor(np.log10(step) + 1e-9))
     decimals = max(0, -k + (1 if round(step / 10.0 ** k, 6) == 2.5 else 0))
     return f"{round(value / step) * step + 0.0:.{decimals}f}"
+
+
+def short_label(value: float) -> str:
+    """A time or morph value as a tick label: three significant digits (0.0833, not 0.0833333)."""
+    return f"{value + 0.0:.3g}"
+
+
+def spaced_labels(ticks, metrics, gap: float = 4.0) -> list[tuple[QRectF, str]]:
+    """The labels of `ticks` [(x, text)] centred under their x, each kept only where it clears the one before
+    (by `gap` px), so close ticks (an inserted time step) never print on top of each other. `metrics`: the
+    painter's QFontMetricsF."""
+    shown, right = [], -np.inf
+    for x, text in sorted(ticks, key=lambda t: t[0]):
+        width = metrics.horizontalAdvance(text)
+        rect = QRectF(x - width / 2, 0, width, metrics.height())
+        if rect.left() >= right + gap:
+            shown.append((rect, text))
+            right = rect.right()
+    return shown
 
 
 class ContextPad(QWidget):
@@ -223,6 +242,11 @@ class ContextPad(QWidget):
         pen.setDashPattern([1, 3])  # dots (flat caps keep them dots) 3 widths apart
         return pen
 
+    def morph_labels(self, metrics=None) -> list[tuple[QRectF, str]]:
+        """The morph axis's labels (x only; drawn under the plot): one per row that has room for it."""
+        metrics = metrics or QFontMetricsF(self.font())
+        return spaced_labels([(float(self._xy(m, 0)[0]), short_label(m)) for m in self.rows], metrics)
+
     def _paint_frame(self, p: QPainter):
         p.fillRect(self.rect(), QColor("white"))
         r = self.plot_rect()
@@ -230,8 +254,9 @@ class ContextPad(QWidget):
             x = float(self._xy(m, 0)[0])
             p.setPen(QPen(QColor("#eeeeee"), 1))
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
-            p.setPen(QColor("#555555"))
-            p.drawText(QRectF(x - 20, r.bottom() + 2, 40, 14), Qt.AlignCenter, f"{m:g}")
+        p.setPen(QColor("#555555"))
+        for rect, text in self.morph_labels(QFontMetricsF(p.font())):
+            p.drawText(rect.translated(0, r.bottom() + 2), Qt.AlignCenter, text)
         p.setPen(QPen(QColor("#888888"), 1))
         p.drawRect(r)
         self._paint_legend(p, r)

@@ -6,11 +6,11 @@ import threading
 
 import numpy as np
 from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QPainter, QValidator
+from PyQt5.QtGui import QColor, QFontMetricsF, QPainter, QValidator
 from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
-from .context_pad import COLORS, ContextPad
+from .context_pad import COLORS, ContextPad, short_label, spaced_labels
 from .state import BLEND_RANGE, PAD_SAMPLES, WEIGHT_RANGE, ExploreState
 
 STEPS = 1000
@@ -105,39 +105,48 @@ class ValueSlider(QWidget):
 
 
 class _Marks(QWidget):
-    """Labels under a ValueSlider at the slider positions of its marks."""
+    """Labels under a ValueSlider at the slider positions of its marks (a label without room is left out)."""
 
     def __init__(self, owner: ValueSlider):
         super().__init__(owner)
         self.owner = owner
         self.setFixedHeight(16)
+        self.label_font = self.font()
+        self.label_font.setPointSizeF(7.5)
 
-    def paintEvent(self, event):
+    def x_of(self, value: float) -> float:
         o, s = self.owner, self.owner.slider
         opt = QStyleOptionSlider()
         s.initStyleOption(opt)
         handle = s.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, s).width()
+        value = min(max(value, o.low), o.high)
+        pos = QStyle.sliderPositionFromValue(0, STEPS, int(round((value - o.low) / (o.high - o.low) * STEPS)),
+                                             s.width() - handle)
+        return s.x() + pos + handle / 2
+
+    def labels(self) -> list[tuple[QRectF, str]]:
+        """The marks' labels as drawn: centred under their marks, none on top of another (spaced_labels)."""
+        return spaced_labels([(self.x_of(value), label) for value, label, _ in self.owner.marks],
+                             QFontMetricsF(self.label_font))
+
+    def paintEvent(self, event):
+        o = self.owner
         p = QPainter(self)
-        font = p.font()
-        font.setPointSizeF(7.5)
-        p.setFont(font)
-
-        def x_of(value):
-            value = min(max(value, o.low), o.high)
-            pos = QStyle.sliderPositionFromValue(0, STEPS, int(round((value - o.low) / (o.high - o.low) * STEPS)),
-                                                 s.width() - handle)
-            return s.x() + pos + handle / 2
-
+        p.setFont(self.label_font)
         if o.band is not None:
             low, high, color = o.band
             band = QColor(color)
             band.setAlpha(90)
-            p.fillRect(QRectF(x_of(low), 0, max(1.0, x_of(high) - x_of(low)), 3), band)
+            p.fillRect(QRectF(self.x_of(low), 0, max(1.0, self.x_of(high) - self.x_of(low)), 3), band)
+        colors = {}
         for value, label, color in o.marks:
-            x = x_of(value)
+            x = self.x_of(value)
             p.setPen(QColor(color))
             p.drawLine(int(x), 0, int(x), 4)
-            p.drawText(QRectF(x - 50, 3, 100, 13), Qt.AlignHCenter | Qt.AlignTop, label)
+            colors.setdefault(label, color)
+        for rect, label in self.labels():
+            p.setPen(QColor(colors[label]))
+            p.drawText(rect.translated(0, 3), Qt.AlignHCenter | Qt.AlignTop, label)
 
 
 class ExplorePanel(QWidget):
@@ -239,7 +248,7 @@ class ExplorePanel(QWidget):
         self.time.low, self.time.high = float(t[0]), float(t[-1])
         self.time.spin.setRange(self.time.low, self.time.high)
         self.time.spin.setToolTip(f"time from {self.time.low:g} to {self.time.high:g}")
-        self.time.marks = [(v, f"{v:g}", "#666666") for v in t]
+        self.time.marks = [(v, short_label(v), "#666666") for v in t]
         self.time.marks_row.setVisible(True)
         for slider in self.blend_sliders:
             slider.setParent(None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QCursor, QFont, QPainter, QPen, QPixmap, QPolygonF
+from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                              QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
@@ -498,14 +498,32 @@ class GridView2D(QWidget):
         self._smooth_now = True
         self.update()
 
+    def title_font(self) -> QFont:
+        return QFont(self.font().family(), 8)
+
+    def title_lines(self) -> list[str]:
+        """The view's name and axes; during G / R / S also what it does and how to end it, wrapped to the
+        view's width (it was one line, cut off in a narrow view)."""
+        a, b = self.axes
+        lines = [f"{self.view} ({AXES[a]} → , {AXES[b]} ↑)"]
+        if self._modal:
+            mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "")
+            metrics, line = QFontMetricsF(self.title_font()), ""
+            for word in f"{mode}: click to confirm, Esc to cancel".split():
+                if line and metrics.horizontalAdvance(f"{line} {word}") > self.width() - 8:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = f"{line} {word}".strip()
+            lines.append(line)
+        return lines
+
     def _background(self) -> QPixmap:
         """The view without the edited time step: background, border, title, the neighbouring time steps
         (faint, for context). Drawn again only when one of those (or the framing, size, focus) changed."""
         s = self.sketch
         a, b = self.axes
-        mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "") if self._modal else ""
-        extra = f"  · {mode}: click to confirm, Esc to cancel" if mode else ""
-        title = f"{self.view} ({AXES[a]} → , {AXES[b]} ↑){extra}"
+        title = "\n".join(self.title_lines())
         neighbours = []
         if s.grid() is not None:
             t = s.doc.templates[s.k]
@@ -523,8 +541,9 @@ class GridView2D(QWidget):
         p.fillRect(self.rect(), QColor("#fbfbfd"))
         p.setPen(QColor("#3070c0") if self.hasFocus() else QColor("#888888"))
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
-        p.setFont(QFont(p.font().family(), 8))
-        p.drawText(QRectF(4, 2, self.width() - 8, 14), Qt.AlignLeft, title)
+        p.setFont(self.title_font())
+        for i, line in enumerate(self.title_lines()):  # a G / R / S hint on lines of its own: it fits
+            p.drawText(QRectF(4, 2 + 14 * i, self.width() - 8, 14), Qt.AlignLeft, line)
         for ab in neighbours:
             self._draw_grid(p, ab, QColor(180, 180, 200), 1, 0)
         p.end()
@@ -809,6 +828,9 @@ class SketchPanel(QWidget):
             layout.addLayout(row)
         self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
         self.point_label.setWordWrap(True)
+        # two lines, whether it holds the hint or a point's coordinates: the views below do not jump when a
+        # press on a point swaps one for the other (mid-gesture, under the cursor)
+        self.point_label.setMinimumHeight(2 * self.point_label.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.point_label)
         views = QHBoxLayout()
         self.views = {name: GridView2D(sketch, name) for name in VIEWS}
@@ -884,7 +906,7 @@ class SketchPanel(QWidget):
                                          "drag on empty space to box-select, wheel zooms, middle drag pans.")
             else:
                 r, c = s.selected
-                x, y, z = t.points[s.step, r, c]
+                x, y, z = np.round(t.points[s.step, r, c], 4) + 0.0  # no "-0.0000" on the midline
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
         for widget, value in ((self.proportional, s.proportional), (self.radius, s.radius)):

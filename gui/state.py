@@ -6,6 +6,7 @@ shapes and contexts come from the GRCModel.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -231,6 +232,9 @@ class Document(QObject):
         self.undo.indexChanged.connect(self._schedule_recovery)
         self._recovery_timer = QTimer(self, singleShot=True, interval=500)
         self._recovery_timer.timeout.connect(self.write_recovery)
+        # the recovery file last written for this set: its name follows the set's identity (untitled, then the
+        # model a training saved, then the folder it is saved to), so a move leaves no stale one behind
+        self._recovery_written: Path | None = None
 
     # -- opening -------------------------------------------------------------------------------
     def open_model(self, path, folder=None):
@@ -265,6 +269,7 @@ class Document(QObject):
         return [load_template(f) for f in files], files
 
     def _reset(self, templates, folder, files):
+        self._recovery_written = None  # another set's: left for its own next opening
         self.folder = Path(folder) if folder is not None else None
         self.files = list(files)
         self.undo.clear()
@@ -274,6 +279,7 @@ class Document(QObject):
         """Start a template set from nothing (no model, no folder yet: Save asks where)."""
         self.model, self.model_path = None, None
         self._reset(templates, None, [])
+        self.undo.resetClean()  # saved nowhere yet: unsaved until Save (closing asks), even with every edit undone
         self.model_changed.emit()
 
     def set_model(self, model: GRCModel, path=None):
@@ -369,6 +375,10 @@ class Document(QObject):
             data = {"source": str(self.folder or self.model_path), "saved_at": clock.strftime("%Y-%m-%d %H:%M:%S"),
                     "templates": [t.to_json() for t in self.templates]}
             atomic_write(path, json.dumps(data))
+            if self._recovery_written not in (None, path):  # the set was saved under another name meanwhile
+                with contextlib.suppress(OSError):
+                    self._recovery_written.unlink(missing_ok=True)
+            self._recovery_written = path
         except (OSError, GRCError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             self.autosave_failed.emit(f"Autosave failed ({reason}) in {recovery_folder()}: save your edits")
@@ -377,11 +387,14 @@ class Document(QObject):
         return True
 
     def clear_recovery(self):
+        """Remove this set's recovery file (and the one written under its earlier name, if it moved)."""
         self._recovery_timer.stop()
-        try:
-            self.recovery_path().unlink(missing_ok=True)
-        except OSError:  # an unwritable recovery folder, or a folder in the file's place: left for later
-            pass
+        for path in {self.recovery_path(), self._recovery_written} - {None}:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # an unwritable recovery folder, or a folder in the file's place: left for later
+                pass
+        self._recovery_written = None
 
     def read_recovery(self) -> tuple[dict | None, str | None]:
         """(the recovery file's contents, None) if an earlier session left unsaved edits of this set;

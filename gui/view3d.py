@@ -54,6 +54,7 @@ FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge 
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
 KEYS_3D = [("R (3D view)", "Frame the shape again (all of time)"),
+           ("Numpad . (3D view)", "Frame the selection (Sketch; else the shape), keeping the view's direction"),
            ("Esc (3D view, Sketch)", "Cancel the drag of a grid point under way")]
 DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending request", posted to the view
 
@@ -140,6 +141,7 @@ class ShapeView(QWidget):
         self.options = dict(subdivide=2, petals=1, thickness=0.0)
         self.show_grid = False
         self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
+        self.on_frame_key = None  # numpad . (or .): what frames the selection (the window sets it)
         self.on_escape = None  # Esc in the view: cancels a drag under way (enable_point_dragging sets it)
         self._picking = []  # (target, active, drag) of each enable_point_dragging (Sketch; Explore's Rewrite)
         self._overlay = None  # a renderer drawn over the scene: the grabbed and hovered points, the falloff radius
@@ -158,6 +160,10 @@ class ShapeView(QWidget):
         def key(obj, event):
             if event == "CharEvent" and iren.GetKeySym() in ("r", "R") and self.on_reset_key is not None:
                 self.on_reset_key()
+                self.render()
+            # (VTK's Qt widget gives numpad . and . the same keysym)
+            if event == "CharEvent" and iren.GetKeySym() in ("period", "KP_Decimal") and self.on_frame_key is not None:
+                self.on_frame_key()
                 self.render()
             if event == "KeyPressEvent" and iren.GetKeySym() == "Escape" and self.on_escape is not None:
                 self.on_escape()
@@ -211,8 +217,9 @@ class ShapeView(QWidget):
             self.update_grid(self.last_grid)
             self.render()
 
-    def update_grid(self, grid, selected=None):
-        """Show a grid: the points of the existing actors change; actors are made only when sizes change."""
+    def update_grid(self, grid, selected=None, selection=None):
+        """Show a grid: the points of the existing actors change; actors are made only when sizes change.
+        `selected`: the active point (large, drawn over the surface); `selection`: the selected points (n, 3)."""
         grid = np.asarray(grid, float)
         self.last_grid = grid
         rows, points = grid.shape[:2]
@@ -230,6 +237,7 @@ class ShapeView(QWidget):
         self.surface.Modified()
         self.grid_mesh.Modified()
         self._update_selected(selected)
+        self._update_selection(selection)
         self._update_pick_marks(grid)
         self._overlay.SetDraw(any(a.GetVisibility() for a in (self.selected_actor, self.hover_actor, self.radius_actor)))
         if remade and self._broken_request is not None:
@@ -261,6 +269,10 @@ class ShapeView(QWidget):
         for actor in (self.grid_actor, self.grid_points_actor):
             actor.SetVisibility(self.show_grid)
         self.selected_actor.SetVisibility(False)
+        self.selection_mesh = pv.PolyData(np.zeros((1, 3)))  # the selection (a box select, A), as the 2D views show
+        self.selection_actor = p.add_points(self.selection_mesh, color=SELECTED, point_size=11,
+                                            render_points_as_spheres=True, name="selection", reset_camera=False)
+        self.selection_actor.SetVisibility(False)
         # broken faces: the surface's own points, a subset of its faces, drawn red just in front of it
         self.broken_mesh = pv.PolyData()
         self.broken_mesh.SetPoints(self.surface.GetPoints())
@@ -286,6 +298,18 @@ class ShapeView(QWidget):
             self.selected_mesh.points[:] = np.asarray(selected, float).reshape(-1, 3)[:1]
             self.selected_mesh.Modified()
             self.selected_actor.SetVisibility(True)
+
+    def _update_selection(self, selection):
+        points = None if selection is None else np.asarray(selection, float).reshape(-1, 3)
+        if points is None or len(points) == 0:
+            self.selection_actor.SetVisibility(False)
+            return
+        if self.selection_mesh.n_points == len(points):
+            self.selection_mesh.points[:] = points
+            self.selection_mesh.Modified()
+        else:
+            self.selection_mesh.ShallowCopy(pv.PolyData(points))
+        self.selection_actor.SetVisibility(True)
 
     # -- Beyond the templates: broken faces, a cluster's region, re-fitting ----------------------------
     def broken_face_indices(self, quads, surface_size) -> np.ndarray:
@@ -344,16 +368,16 @@ class ShapeView(QWidget):
             self.region_actor.SetVisibility(True)
         self.render()
 
-    def outside_view(self) -> bool:
-        """Whether a vertex of the surface lies outside the camera's view."""
-        if self.surface is None:
+    def outside_view(self, points=None) -> bool:
+        """Whether a vertex of the surface (or one of `points`, (n, 3)) lies outside the camera's view."""
+        if self.surface is None and points is None:
             return False
         renderer = self.plotter.renderer
         width, height = renderer.GetSize()
         aspect = width / max(height, 1)
         matrix = renderer.GetActiveCamera().GetCompositeProjectionTransformMatrix(aspect, -1, 1)
         m = np.array([[matrix.GetElement(i, j) for j in range(4)] for i in range(4)])
-        v = self._arrays[0][0]
+        v = self._arrays[0][0] if points is None else np.asarray(points, float).reshape(-1, 3)
         clip = v @ m[:3, :3].T + m[:3, 3]
         w = v @ m[3, :3] + m[3, 3]
         ndc = clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None]
@@ -367,21 +391,41 @@ class ShapeView(QWidget):
         lo, hi = v.min(axis=0), v.max(axis=0)
         if bounds is not None:
             lo, hi = np.minimum(lo, bounds[::2]), np.maximum(hi, bounds[1::2])
-        self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
-        self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
-        for _ in range(8):
-            if not self.outside_view():
-                break
-            self.plotter.camera.zoom(0.9)
+        self._fit(lo, hi)
         self.render()
         return True
 
-    def reset_camera(self, bounds=None):
-        """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax)."""
+    def fit_points(self, points=None):
+        """Fit the camera around `points` (n, 3; default the surface), keeping its direction (numpad .); a
+        single point gets a tenth of the surface's size around it."""
+        if self.surface is None:
+            return
+        surface = self._arrays[0][0]
+        v = surface if points is None or len(points) == 0 else np.asarray(points, float).reshape(-1, 3)
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        least = 0.1 * float((surface.max(axis=0) - surface.min(axis=0)).max())
+        grow = np.maximum(least - (hi - lo), 0) / 2
+        self._fit(lo - grow, hi + grow, v)
+
+    def _fit(self, lo, hi, points=None):
+        self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+        self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
+        for _ in range(8):
+            if not self.outside_view(points):
+                break
+            self.plotter.camera.zoom(0.9)
+
+    def reset_camera(self, bounds=None, points=None):
+        """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
+        then backing out until every one of `points` (n, 3) shows (a flat, wide sheet filled more than the view)."""
         self.plotter.view_vector((-0.8, -1.0, 0.9), viewup=(0, 0, 1))
         if bounds is not None:
             self.plotter.renderer.ResetCamera(*bounds)
-            self.plotter.camera.zoom(1.4)
+            self.plotter.camera.zoom(1.4)  # the bounding sphere is loose around a petal
+            for _ in range(12):
+                if points is None or not self.outside_view(points):
+                    break
+                self.plotter.camera.zoom(0.9)
         else:
             self.plotter.reset_camera()
 

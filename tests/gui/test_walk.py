@@ -1,0 +1,285 @@
+"""What a new user tripped over walking through the app with a real mouse (the walkthrough of session 8):
+a stale autosave offered back after a clean save, tick labels on top of each other, a camera that cut the
+new sheet off, 2D views that jumped under the cursor, a clipped G/R/S hint, File > New template set, the
+template folder beside a reopened model, the training's save dialog, where Open starts."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtGui import QFontMetricsF
+from PyQt5.QtWidgets import QFileDialog
+
+import grc
+from gui.sketch_new import new_set
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_set_saved_after_its_model_was_trained_leaves_no_autosave_behind(make_window, qtbot, tmp_path,
+                                                                          recovery_folder, dialogs):
+    """New set, an edit (autosaved as untitled), a training saves the model (the set's name changes), another
+    edit, Save templates: the next start must not offer stale edits back (it did, from the model's name)."""
+    window = make_window(None)
+    window.new_set(new_set(4, 3, 3))
+    window.sketch.move(2, 1, [0.0, 0.0, 0.05])
+    qtbot.waitUntil(lambda: any(recovery_folder.glob("*.json")), timeout=5000)
+    model_file = tmp_path / "sketch.grc"
+    window.doc.set_model(grc.load_model(REPO / "meshes" / "petal.grc"), model_file)  # as a finished training does
+    window.sketch.move(3, 1, [0.0, 0.0, 0.05])
+    qtbot.waitUntil(lambda: window.doc.recovery_path().exists(), timeout=5000)
+    assert window.doc.save(tmp_path / "sketch")
+    assert not list(recovery_folder.glob("*.json"))
+    again = make_window(model_file)
+    assert not dialogs["question"] and again.doc.pending_recovery() is None
+
+
+def test_a_model_reopened_edits_the_template_folder_saved_beside_it(make_window, files, tmp_path, monkeypatch,
+                                                                    dialogs):
+    """`sketch.grc` beside `sketch/` (where training that folder saves its model): reopening the model edits the
+    folder, so Save templates writes there instead of asking for a new folder (it proposed `sketch-2`)."""
+    model, folder = files
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (asked.append(a), ("", ""))[1]))
+    window = make_window(model)
+    assert window.doc.folder == folder
+    assert "templates from" in window.statusBar().currentMessage()
+    window.sketch.move(0, 1, [0.0, 0.0, 0.02])
+    assert window.save_templates() and not asked
+    assert grc.load_templates(folder).templates[0].points[window.sketch.step, 0, 1, 2] == \
+        window.doc.templates[0].points[window.sketch.step, 0, 1, 2]
+
+
+def test_a_broken_folder_beside_a_model_is_left_alone(make_window, files, dialogs):
+    model, folder = files
+    next(folder.glob("*.json")).write_text("{ not json")
+    window = make_window(model)
+    assert window.doc.folder is None and len(window.doc.templates) == 2 and not dialogs["warning"]
+
+
+TINY = dict(steps=300, template_steps=40, template_lbfgs_steps=0, refine_steps=0, batch_size=64, refine_samples=64)
+
+
+def test_tick_labels_of_close_time_steps_and_rows_are_short_and_never_overlap(make_window, qtbot):
+    """An inserted time step (0.0833333 beside 0, 0.166667) printed its ticks on top of each other under the time
+    slider, and the context pad's morph labels were cut to '.16666'."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    time = [0, 1 / 12, 1 / 6, 1 / 3, 1 / 2, 2 / 3, 5 / 6, 1]
+    window.new_set(new_set(7, 4, len(time), time=np.array(time)))
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    assert window.start_training(ask=False)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+    window.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    for labels in (window.explore_panel.time.marks_row.labels(), window.explore_panel.pad.morph_labels()):
+        texts = [text for _, text in labels]
+        assert len(texts) >= 4 and all(len(text) <= 6 for text in texts), texts  # 0.0833, not 0.0833333
+        rects = [rect for rect, _ in labels]
+        assert all(a.right() < b.left() for a, b in zip(rects, rects[1:])), texts
+    assert "0.167" in [text for _, text in window.explore_panel.pad.morph_labels()]
+
+
+def test_a_new_flat_sheet_is_framed_whole_in_the_3d_view(make_window, qtbot):
+    """Templates > New template set, a flat sheet: at its last time step the sheet ran off both sides of the 3D
+    view (the petal's framing, zoomed 1.4 times, is too tight for a flat, wide sheet), and R did not help."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    window.new_set(new_set(7, 7, 7))
+    window.sketch.set(step=6)
+    window.draw_now()
+    assert not window.view.outside_view()
+    qtbot.keyClick(window.view.plotter.interactor, Qt.Key_R)  # R frames the shape again: the same
+    window.draw_now()
+    assert not window.view.outside_view()
+
+
+def test_pressing_a_point_in_a_2d_view_does_not_move_the_views(make_window, qtbot):
+    """The two-line hint above the views became a one-line coordinate read-out on a press, and the views
+    jumped 15 px up under the cursor in the middle of the drag. The read-out says 0.0000, never -0.0000."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    window.new_set(new_set(7, 7, 7))
+    window.sketch.set(step=6)
+    panel = window.sketch_panel
+    qtbot.wait(50)
+    view = panel.views["top"]
+    before = view.mapTo(window, QPoint(0, 0))
+    grid = window.sketch.grid()
+    at = view.to_screen(grid[6, 3][list(view.axes)]).toPoint()
+    qtbot.mousePress(view, Qt.LeftButton, pos=at)
+    qtbot.wait(50)
+    assert view.mapTo(window, QPoint(0, 0)) == before
+    assert "-0.0000" not in panel.point_label.text() and "y 0.0000" in panel.point_label.text()
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=at)
+
+
+def test_the_g_hint_fits_its_2d_view(make_window, qtbot):
+    """G in the top view printed 'top (x → , y ↑)  · move: click to con', the rest cut off by the view's edge."""
+    window = make_window(None)
+    window.resize(1280, 800)
+    window.new_set(new_set(7, 7, 7))
+    view = window.sketch_panel.views["top"]
+    qtbot.wait(50)
+    window.sketch.select_all()
+    view.setFocus()
+    qtbot.mouseMove(view, view.rect().center())
+    qtbot.keyClick(view, Qt.Key_G)
+    lines = view.title_lines()
+    assert "move: click to confirm, Esc to cancel" == " ".join(lines[1:])
+    metrics = QFontMetricsF(view.title_font())
+    assert all(metrics.horizontalAdvance(line) <= view.width() - 8 for line in lines), lines
+    qtbot.keyClick(view, Qt.Key_Escape)
+    assert len(view.title_lines()) == 1
+
+
+def test_new_template_set_is_in_the_file_menu_and_ctrl_shift_n_opens_it(make_window, qtbot):
+    """A new user looks for File > New…; it was only under Templates."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    window = make_window(None)
+    file_menu = window.menuBar().actions()[0].menu()
+    assert file_menu.actions()[0].text() == "New template set…"
+    seen = []
+
+    def close_dialog():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, close_dialog)
+            return
+        seen.append(dialog.windowTitle())
+        dialog.reject()
+
+    QTimer.singleShot(20, close_dialog)
+    file_menu.actions()[0].trigger()  # (the dialog runs modal until closed)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    QTimer.singleShot(20, close_dialog)
+    qtbot.keyClick(window.tabs, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)  # one action: not ambiguous
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=3000)
+    assert seen == ["New template set", "New template set"]
+
+
+def test_training_and_saving_a_new_set_propose_its_name_and_do_not_speak_of_an_example(make_window, monkeypatch,
+                                                                                     tmp_path):
+    """A new set 'leaf': Train asked 'Save the trained model as (the example stays as it is)' proposing
+    model.grc, and Save templates proposed a folder named 'templates'."""
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, start, *a, **k: (asked.append((title, start)), ("", ""))[1]))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    window = make_window(None)
+    window.new_set(new_set(4, 3, 3, name="leaf"))
+    assert not window.start_training()  # (asked, then cancelled)
+    assert not window.save_templates()
+    (train_title, train_start), (save_title, save_start) = asked
+    assert "example" not in train_title and Path(train_start).name == "leaf.grc"
+    assert Path(save_start).name == "leaf"
+
+
+def test_open_starts_in_the_users_folder_while_the_bundled_example_is_open(make_window, monkeypatch, tmp_path):
+    """With the petal example open (as at every start), File > Open model… started in the app's own meshes/
+    folder, not in ~/GRC Studio where the user's sets and models are saved."""
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda parent, title, start, *a, **k: (asked.append(start), ("", ""))[1]))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "GRC Studio").mkdir()
+    window = make_window(None)
+    assert window.open()  # the bundled petal
+    open_model = next(a for a in window.menuBar().actions()[0].menu().actions() if a.text() == "Open model…")
+    open_model.trigger()
+    assert asked == [str(tmp_path / "GRC Studio")]
+
+
+def test_a_new_set_is_unsaved_until_saved_and_closing_asks(make_window, qtbot, dialogs):
+    """A new set said 'saved · no folder yet' (the status bar still 'Opened petal.grc'), and the window closed
+    without a word, the set gone."""
+    window = make_window(None)
+    window.new_set(new_set(4, 3, 3))
+    assert "unsaved" in window.sketch_panel.status.text()
+    assert window.statusBar().currentMessage().startswith("New template set: sketch-a, sketch-b, 3 time steps")
+    window.sketch.move(1, 1, [0.0, 0.0, 0.05])
+    window.doc.undo.undo()  # every edit undone: still never saved
+    assert window.doc.dirty and "unsaved" in window.sketch_panel.status.text()
+    assert not window.close()  # (the question is answered Cancel)
+    assert dialogs["question"] == [("Unsaved template edits", "Save the new template set first?")]
+    assert window.isVisible()
+
+
+def test_three_clicks_on_add_bend_add_three_bends(make_window, files, qtbot):
+    """Add bend sat under the rows, so each new row pushed it down: three clicks in one place gave one bend
+    (the next clicks landed on the new row's amount box)."""
+    window = make_window(files[0])
+    window.resize(1280, 800)
+    panel = window.bend_panel
+    qtbot.wait(50)
+    at = panel.add.mapTo(window, panel.add.rect().center())
+    for _ in range(3):
+        target = window.childAt(at)
+        qtbot.mouseClick(target, Qt.LeftButton, pos=target.mapFrom(window, at))
+        qtbot.wait(20)
+    assert len(panel.rows) == 3
+
+
+def test_the_3d_view_shows_the_whole_selection(make_window, qtbot):
+    """A box select in a 2D view marked every point there, but the 3D view only the active one: a drag in the
+    3D view then moved points it did not show as selected."""
+    window = make_window(None)
+    window.new_set(new_set(5, 4, 3))
+    window.sketch.set(step=2)
+    view = window.sketch_panel.views["top"]
+    corners = [view.to_screen(window.sketch.grid()[r, c][:2]).toPoint() for r, c in ((3, 0), (4, 3))]
+    start, end = corners[0] + QPoint(-15, 15), corners[1] + QPoint(15, -15)  # (y up: (3, 0) is bottom left)
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)  # on empty space: a box select
+    qtbot.mouseMove(view, end)
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=end)
+    assert len(window.sketch.selection) == 8  # rows 3-4, every point
+    window.draw_now()
+    shown = window.view.selection_mesh.points
+    grid = window.sketch.grid()
+    assert window.view.selection_actor.GetVisibility()
+    assert sorted(map(tuple, np.round(shown, 9))) == sorted(map(tuple, np.round(grid[3:5].reshape(-1, 3), 9)))
+
+
+def test_explore_shows_no_selection(make_window, files):
+    window = make_window(files[0])
+    window.tabs.setCurrentIndex(1)  # Sketch
+    window.sketch.select_all()
+    window.draw_now()
+    assert window.view.selection_actor.GetVisibility()
+    assert window.view.selection_mesh.n_points == window.sketch.grid().shape[0] * window.sketch.grid().shape[1]
+    window.tabs.setCurrentIndex(0)
+    window.draw_now()
+    assert not window.view.selection_actor.GetVisibility()
+
+
+def test_numpad_period_in_the_3d_view_frames_the_selection(make_window, files, qtbot):
+    """Numpad . (Blender's View Selected) did nothing in the 3D view; the 2D views had it."""
+    window = make_window(files[0])
+    window.tabs.setCurrentIndex(1)  # Sketch
+    window.sketch.set(step=6)
+    window.sketch.select([(6, 0)])
+    window.draw_now()
+    camera = window.view.plotter.camera
+    direction = np.subtract(camera.focal_point, camera.position)
+    qtbot.keyClick(window.view.plotter.interactor, Qt.Key_Period, Qt.KeypadModifier)
+    point = window.sketch.grid()[6, 0]
+    assert np.linalg.norm(np.subtract(camera.focal_point, point)) < 1e-6  # centred on the selected point
+    after = np.subtract(camera.focal_point, camera.position)
+    np.testing.assert_allclose(after / np.linalg.norm(after), direction / np.linalg.norm(direction), atol=1e-9)
+    assert np.linalg.norm(after) < 0.5 * np.linalg.norm(direction)  # closer: one point, not the whole shape
+    assert "Numpad . (3D view)" in window.shortcuts_text()
+
+
+def test_keep_as_template_names_the_new_template_in_quotes(make_window, files, qtbot):
+    """'Kept as template kept: edit it' read as a stutter: the template is named 'kept'."""
+    window = make_window(files[0])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window.tabs, Qt.Key_K, Qt.ControlModifier)
+    name = window.doc.templates[-1].name
+    assert window.statusBar().currentMessage().startswith(f"Kept as template '{name}'")
