@@ -16,7 +16,9 @@ from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpi
 
 from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
                           side_of, translate)
-from grc import Template
+from grc import GRCError, Template
+from grc.limits import MAX_NAME
+from grc.templates import check_name
 
 from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS
@@ -290,7 +292,7 @@ class SketchState(QObject):
         if not self.doc.templates:
             return
         doc, base = self.doc, self.doc.templates[self.k]
-        name = unique_name([t.name for t in doc.templates], base.name + "-copy")
+        name = unique_name([t.name for t in doc.templates], base.name[:MAX_NAME - 9] + "-copy")  # (room for -copy-NNN)
         doc.edit(doc.templates[: self.k + 1] + [copy_template(base, name)] + doc.templates[self.k + 1:],
                  f"Duplicate {base.name}")
         self.set(k=self.k + 1)
@@ -881,7 +883,11 @@ class SketchPanel(QWidget):
             return
         name, ok = QInputDialog.getText(self, "Rename template", "Name:", text=self.doc.templates[self.sketch.k].name)
         if ok:
-            self.sketch.rename(name)
+            try:
+                check_name(name.strip())
+                self.sketch.rename(name)
+            except GRCError as e:  # too long, a tab or other control character: say so, keep the old name
+                self.window().error(f"Template not renamed: {e.message}", "Rename template")
 
     def sync(self):
         s, doc = self.sketch, self.doc

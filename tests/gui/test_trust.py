@@ -85,6 +85,22 @@ def test_new_and_duplicate_after_deleting_every_template(window, qtbot):
     assert len(window.doc.templates) == 2
 
 
+def test_a_name_the_set_cannot_keep_is_a_dialog_not_a_crash(window, dialogs, monkeypatch):
+    from PyQt5.QtWidgets import QInputDialog
+
+    panel = window.sketch_panel
+    window.tabs.setCurrentIndex(1)
+    before = [t.name for t in window.doc.templates]
+    for bad in ("x" * 201, "tab\there"):
+        monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, bad=bad, **k: (bad, True)))
+        panel.rename_button.click()
+        assert "not renamed" in dialogs["warning"][-1][1] and [t.name for t in window.doc.templates] == before
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("y" * 200, True)))
+    panel.rename_button.click()  # the longest name a template can have, then a copy of it
+    panel.duplicate.click()
+    assert len(window.doc.templates) == len(before) + 1 and all(len(t.name) <= 200 for t in window.doc.templates)
+
+
 def test_a_folder_whose_grids_disagree_then_more_petals(make_window, files, tmp_path, dialogs):
     model, folder = files
     bad = tmp_path / "disagree"
