@@ -5,6 +5,8 @@ converters as `grc import`). A set holds two templates to blend between: the sta
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                              QLineEdit, QPushButton, QSpinBox)
@@ -12,7 +14,7 @@ from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, 
 from grc import GRCError, Template, load_templates
 from grc import limits
 from grc.examples import template_set_path
-from grc.importers import default_map, import_files
+from grc.importers import MESH_SUFFIXES, default_map, import_files, read_grid_meshes
 
 STARTS = {"flat": "A flat sheet", "petal": "The petal example", "copy": "A copy of the current template",
           "import": "Imported OBJ / PLY grids (one file per time step, or one grown over time)"}
@@ -87,8 +89,12 @@ def new_set(rows: int, cols: int, steps: int, start: str = "flat", *, template: 
             raise GRCError("there is no template to copy; start from a flat sheet or the petal", field="start")
         points = resample(template.points, steps, rows, cols)
     elif start == "import":
-        imported = import_files(name, list(files))
-        points = imported.points if len(imported.points) > 1 else grown(imported.points[0], steps)
+        files = list(files)
+        if len(files) == 1 and Path(files[0]).suffix.lower() in MESH_SUFFIXES:  # one grid, grown over time here
+            points = grown(read_grid_meshes(files)[0], steps)
+        else:
+            imported = import_files(name, files)
+            points = imported.points if len(imported.points) > 1 else grown(imported.points[0], steps)
         points = resample(points, steps, rows, cols)
     else:
         raise GRCError(f"expected one of {', '.join(STARTS)}, got {start!r}", field="start")

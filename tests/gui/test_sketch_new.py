@@ -75,6 +75,9 @@ def test_new_set_from_a_copy_and_from_imported_meshes(tmp_path):
     imported = new_set(7, 7, 3, "import", files=paths)[0]
     np.testing.assert_allclose(imported.points[0], petal.points[0], atol=1e-5)
     np.testing.assert_allclose(imported.points[2], petal.points[6], atol=1e-5)
+    one = new_set(7, 7, 3, "import", files=paths[1:])[0]  # one grid: grown over time from it (it was refused)
+    np.testing.assert_allclose(one.points[-1], petal.points[6], atol=1e-5)
+    assert np.abs(one.points[0] - petal.points[6]).max() > 1e-3
     with pytest.raises(grc.GRCError, match="expected 3 values"):
         parse_values("0, 1", 3, "time")
     with pytest.raises(grc.GRCError, match="larger than"):
