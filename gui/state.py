@@ -272,8 +272,26 @@ class Document(QObject):
         self._recovery_written = None  # another set's: left for its own next opening
         self.folder = Path(folder) if folder is not None else None
         self.files = list(files)
+        self._on_disk = self._stamps()
         self.undo.clear()
         self._set_templates(templates)
+
+    def _stamps(self) -> dict:
+        """The set folder's template files as this document last read or wrote them: {name: mtime_ns}."""
+        if self.folder is None or not self.folder.is_dir():
+            return {}
+        try:
+            return {f.name: f.stat().st_mtime_ns for f in template_files(self.folder)}
+        except (OSError, GRCError):
+            return {}
+
+    def changed_on_disk(self) -> list[str]:
+        """Template files of the set's folder added or changed by someone else since it was opened or saved
+        (another `grc templates import`, an editor): saving the set as a whole would replace them."""
+        if self.folder is None:
+            return []
+        now, before = self._stamps(), getattr(self, "_on_disk", {})
+        return sorted(name for name, stamp in now.items() if before.get(name) != stamp)
 
     def new_set(self, templates):
         """Start a template set from nothing (no model, no folder yet: Save asks where)."""
@@ -342,8 +360,15 @@ class Document(QObject):
             raise GRCError("this is a bundled example; save a copy elsewhere (File > Save templates as…)", path=folder)
         if self.error:
             raise GRCError(f"not saved, the template set has a problem: {self.error}", path=folder)
+        if self.folder is not None and folder.resolve() == self.folder.resolve():
+            changed = self.changed_on_disk()
+            if changed:
+                raise GRCError(f"not saved: {', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed in this "
+                               "folder since the set was opened (another program); saving would replace it. Save as "
+                               "another folder (File > Save templates as…), or reopen the set", path=folder)
         written = save_templates(folder, list(self.templates))
         self.folder, self.files = folder, written
+        self._on_disk = self._stamps()
         self.undo.setClean()
         self.clear_recovery()
         return written

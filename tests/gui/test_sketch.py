@@ -1,5 +1,7 @@
 """Sketch: edits through the real views, undo/redo, save and reopen, validation, recovery."""
 
+import json
+
 import numpy as np
 from PyQt5.QtCore import QPoint
 from PyQt5.QtWidgets import QMessageBox
@@ -99,6 +101,22 @@ def test_rename_and_delete_save_replaces_files(make_window, files):
     assert window.save_templates()
     assert sorted(p.name for p in folder.glob("*.json")) == ["00-petal-b.json", "01-third.json"]
     assert grc.load_templates(folder).names == ["petal-b", "third"]
+
+
+def test_saving_never_removes_a_template_another_program_added(make_window, files, dialogs):
+    # `grc templates import ... -o folder` (or an editor) while the set is open in the app: Save must not
+    # replace the folder as the app last saw it (it deleted the new file without a word)
+    model, folder = files
+    window = make_window(folder)
+    window.sketch.rename("renamed")
+    source = json.loads((folder / "1-petal-b.json").read_text())
+    source["name"] = "petal-c"
+    added = folder / "2-petal-c.json"
+    added.write_text(json.dumps(source))
+    assert not window.save_templates()
+    assert "2-petal-c.json" in dialogs["warning"][-1][1] and "Save as another folder" in dialogs["warning"][-1][1]
+    assert added.exists() and grc.load_templates(folder).names == ["petal-a", "petal-b", "petal-c"]
+    assert window.doc.dirty  # the edit is still there, to save elsewhere
 
 
 def test_unsaved_edits_are_recovered_after_a_crash(make_window, files, dialogs, recovery_folder):
