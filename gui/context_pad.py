@@ -69,7 +69,6 @@ class ContextPad(QWidget):
         self.dim = 0  # which context value is shown (the article has one)
         self.draw_mode = False
         self.setMinimumSize(260, 200)
-        self.setAttribute(Qt.WA_OpaquePaintEvent)  # paints every pixel: the widgets under it need not
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAttribute(Qt.WA_OpaquePaintEvent)  # paintEvent covers every pixel: Qt need not repaint the panel beneath
         self.setMouseTracking(False)

@@ -58,6 +58,7 @@ class ValueSlider(QWidget):
 
     def __init__(self, low, high, marks=(), decimals=2, parent=None):
         super().__init__(parent)
+        self.setAutoFillBackground(True)  # opaque: a move repaints this row, not the group box and panel beneath
         self.low, self.high, self.marks = low, high, list(marks)  # marks: [(value, label, color)]
         self.band = None  # (low, high, color): a range drawn under the slider (the safe blend range)
         self.slider = QSlider(Qt.Horizontal)
