@@ -34,9 +34,10 @@ BAND_STEP = 0.05  # blends of the pad's shading (two templates), as the safe ran
 VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c00000"}
 
 
-def chip_text(check: Check | None, weights) -> tuple[str, str]:
-    """What the chip says, and its colour: "between templates" / "beyond: coherent" / "strained" /
-    "broken", with the novelty value."""
+def chip_text(check: Check | None, weights, bent: bool = False) -> tuple[str, str]:
+    """What the chip says, and its colour: "between templates" / "beyond: coherent" / "bent: coherent" /
+    "strained" / "broken", with the novelty value. A shape through active bends is not between the
+    templates, whatever its blend (`bent`)."""
     if check is None:
         return "—", "#666666"
     where = blend_region(weights)
@@ -44,6 +45,8 @@ def chip_text(check: Check | None, weights) -> tuple[str, str]:
         word, color = "broken", VERDICT_COLORS["broken"]
     elif check.verdict == "strained":
         word, color = "strained", VERDICT_COLORS["strained"]
+    elif bent:
+        word, color = "bent: coherent", VERDICT_COLORS["coherent"]
     elif where == "between templates":
         word, color = "between templates", "#305080"
     else:
@@ -106,6 +109,11 @@ class Beyond(QObject):
 
     def active_look(self):
         return self.look if self.look is not None and self.look.bends else None
+
+    def bent(self) -> bool:
+        """Whether the shape on screen goes through a bend that changes it (a strength other than 0)."""
+        look = self.active_look()
+        return look is not None and any(b.strength != 0 for b in look.bends)
 
     def show_look(self, look):
         """Put a look in the Bend panel (its bends as rows) and apply it: the Gallery opens shapes so."""

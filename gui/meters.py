@@ -9,7 +9,8 @@ from .beyond import chip_text
 
 
 class Meter(QLabel):
-    """A chip: "between templates" / "beyond: coherent" / "strained" / "broken", with the novelty value.
+    """A chip: "between templates" / "beyond: coherent" / "bent: coherent" / "strained" / "broken", with the
+    novelty value.
 
     Follows a Beyond's live check (`beyond`), or shows what `display(check, weights)` is given.
     """
@@ -23,10 +24,10 @@ class Meter(QLabel):
                         "(RMS distance per point to the nearest template)")
         self.verdict, self.novelty = None, None
         if beyond is not None:
-            beyond.checked.connect(lambda check: self.display(check, beyond.state.weights))
+            beyond.checked.connect(lambda check: self.display(check, beyond.state.weights, beyond.bent()))
 
-    def display(self, check, weights):
-        text, color = chip_text(check, weights)
+    def display(self, check, weights, bent: bool = False):
+        text, color = chip_text(check, weights, bent)
         self.verdict = None if check is None else check.verdict
         self.novelty = None if check is None else check.novelty
         self.setText(text)

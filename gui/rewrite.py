@@ -186,7 +186,7 @@ class BlendDialog(QDialog):
             return
         self.beyond.preview = self.blended
         check = self.beyond.run_check()
-        self.meter.display(check, self.beyond.state.weights)
+        self.meter.display(check, self.beyond.state.weights, self.beyond.bent())
         self.beyond.window._shape_changed()
 
     def done(self, result):

@@ -263,3 +263,18 @@ def test_a_loaded_looks_random_fraction_is_what_its_menu_item_applies(window):
     row.layer.setCurrentIndex(1)  # another layer: the menu starts afresh, label and value together
     row.units.setCurrentIndex(1)
     assert row.bend().units["fraction"] * 100 == float(row.units.currentText().split()[1])
+
+
+def test_a_bent_shape_is_not_called_between_templates(window):
+    # a gentle bend at blend 0.5: coherent, and the chip says it is bent, not "between templates"
+    set_shape(window, TIME, 0.5)
+    window.beyond.run_check()
+    assert window.explore_panel.chip.text().startswith("between templates")
+    window.bend_panel.set_look(Look([Bend("scale", 0, amount=1.05, strength=0.5)]))
+    window.draw_now()
+    window.beyond.run_check()
+    assert window.beyond.check.verdict == "coherent"
+    assert window.explore_panel.chip.text().startswith("bent: coherent")
+    window.bend_panel.rows[0].strength.setValue(0)  # strength 0 changes nothing: between templates again
+    window.beyond.run_check()
+    assert window.explore_panel.chip.text().startswith("between templates")
