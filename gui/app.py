@@ -38,6 +38,7 @@ SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
     ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo the last template edit, rewrite or model blend"),
     ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
     ("Ctrl+Shift+N / Ctrl+K", "New template set… / Keep Explore's shape as a template"),
+    ("(pointer over a view)", "Keys go to the 3D or 2D view under the pointer, as in Blender"),
 ] + KEYS_3D + SKETCH_KEYS
 
 

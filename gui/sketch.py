@@ -21,7 +21,7 @@ from grc.limits import MAX_NAME
 from grc.templates import check_name
 
 from .state import Document, copy_template
-from .view3d import SMOOTH_AFTER_MS
+from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
 AXES = "xyz"
@@ -675,6 +675,10 @@ class GridView2D(QWidget):
         else:
             self.zoom(1.2 ** steps, event.posF())
         event.accept()
+
+    def enterEvent(self, event):
+        focus_under_pointer(self)  # keys (O, G / R / S, A, numpad .) go to the view under the pointer, as in Blender
+        super().enterEvent(event)
 
     def leaveEvent(self, event):
         if self.sketch.hover is not None and self._drag is None:

@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pyvista as pv
 import vtkmodules.qt
-from PyQt5.QtCore import QCoreApplication, QEvent, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
@@ -111,6 +111,23 @@ def make_plotter(parent, opengl_widget=None):
     return NativePlotter(parent)
 
 
+def focus_under_pointer(widget):
+    """Blender's habit: keys go to the view under the pointer, so a view takes the keyboard focus when the
+    pointer enters it, unless the user is typing in a text or number field."""
+    from PyQt5.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit
+
+    typing = isinstance(QApplication.focusWidget(), (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit))
+    if not typing and widget.isVisible() and widget.isActiveWindow():
+        widget.setFocus(Qt.MouseFocusReason)
+
+
+class _FocusOnEnter(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Enter:
+            focus_under_pointer(obj)
+        return False
+
+
 class ShapeView(QWidget):
     """A 3D view showing one grid as a surface (+ control grid); knows nothing of models."""
 
@@ -134,6 +151,8 @@ class ShapeView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plotter.interactor)
+        self._focus_filter = _FocusOnEnter(self)
+        self.plotter.interactor.installEventFilter(self._focus_filter)  # keys go to the view under the pointer
         self.background = BACKGROUND
         self.plotter.set_background(self.background[0], top=self.background[1])
         self.builder: MeshBuilder | None = None

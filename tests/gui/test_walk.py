@@ -283,3 +283,27 @@ def test_keep_as_template_names_the_new_template_in_quotes(make_window, files, q
     qtbot.keyClick(window.tabs, Qt.Key_K, Qt.ControlModifier)
     name = window.doc.templates[-1].name
     assert window.statusBar().currentMessage().startswith(f"Kept as template '{name}'")
+
+
+def test_keys_go_to_the_view_under_the_pointer(make_window, files, qtbot):
+    """Blender sends keys to the area under the pointer: entering a view gives it the keyboard (numpad . with
+    the pointer over the 3D view framed the focused top view instead), unless a number is being typed."""
+    from PyQt5.QtCore import QEvent
+    from PyQt5.QtWidgets import QApplication
+
+    window = make_window(files[0])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.tabs.setCurrentIndex(1)  # Sketch
+    top, side = window.sketch_panel.views["top"], window.sketch_panel.views["side"]
+    top.setFocus()
+    QApplication.sendEvent(side, QEvent(QEvent.Enter))
+    assert QApplication.focusWidget() is side
+    QApplication.sendEvent(window.view.plotter.interactor, QEvent(QEvent.Enter))
+    assert QApplication.focusWidget() is window.view.plotter.interactor
+    spin = window.explore_panel.time.spin  # typing a number: the pointer passing over a view leaves it alone
+    window.tabs.setCurrentIndex(0)
+    spin.setFocus()
+    typed = QApplication.focusWidget()
+    QApplication.sendEvent(window.view.plotter.interactor, QEvent(QEvent.Enter))
+    assert QApplication.focusWidget() is typed
