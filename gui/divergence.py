@@ -173,6 +173,7 @@ class DivergencePanel(QWidget):
         self.stop()
         if self.worker is not None:
             self.worker.wait()
+            self.worker = None  # what it had queued (checkpoints, done, cancelled) is no longer ours
         self.original, self.checkpoints = None, []
         self.plot.rows = []
         self.about.setText("")
@@ -202,6 +203,8 @@ class DivergencePanel(QWidget):
             self.worker.cancel()
 
     def _progress(self, step, steps):
+        if self.sender() is not self.worker:
+            return
         self.bar.setValue(int(1000 * step / max(steps, 1)))
 
     def _checkpoint(self, checkpoint):
@@ -217,18 +220,25 @@ class DivergencePanel(QWidget):
         self._enable()
 
     def _done(self, checkpoints):
+        if self.sender() is not self.worker:
+            return  # a run for a model no longer open
         self.checkpoints = list(checkpoints)  # the same models, now with their lineage
         self.plot.rows = self.checkpoints
         self.show_checkpoint(self.slider.value())
         self.label.setText(f"Done: {len(self.checkpoints)} checkpoints; scrub to roll back to any.")
 
     def _failed(self, message):
+        if self.sender() is not self.worker:
+            return
         self.errors.append(message)
         self.label.setText(f"Fine-tuning stopped: {message}")
         self.status.emit(message)
 
     def _cancelled(self):
         from grc.diverge.blend import lineage
+
+        if self.sender() is not self.worker or self.original is None:
+            return  # cancelled because another model opened: its checkpoints are gone
 
         for c in self.checkpoints[1:]:  # diverge() records lineage at the end: record it for these too
             if "lineage" not in c.model.info or c.model.info["lineage"].get("operation") != "diverge":

@@ -359,6 +359,7 @@ class GalleryPanel(QWidget):
         self.stop()
         if self.worker is not None:
             self.worker.wait()
+            self.worker = None  # what it had queued (tiles, done, cancelled) is no longer ours
         self.grid.clear()
         self.space = self.archive = None
         self.info.setText("Search what the model can make: thumbnails fill the grid by arch and cup.")
@@ -413,11 +414,15 @@ class GalleryPanel(QWidget):
         self._enable()
 
     def _failed(self, message):
+        if self.sender() is not self.worker:
+            return
         self.errors.append(message)
         self.info.setText(f"The search stopped: {message}")
         self.status.emit(message)
 
     def _cancelled(self):
+        if self.sender() is not self.worker:
+            return
         self.info.setText(f"Cancelled: {len(self.grid.tiles)} shapes found so far are kept here.")
 
     # -- the chosen shape ------------------------------------------------------------------------

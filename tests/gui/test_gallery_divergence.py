@@ -1,5 +1,9 @@
 """The Divergence slider: fine-tuning in the background, checkpoints scrubbed live, any saved."""
 
+import shutil
+import time
+from pathlib import Path
+
 import numpy as np
 from PyQt5.QtCore import Qt
 
@@ -57,3 +61,38 @@ def test_cancel_keeps_the_checkpoints_so_far(window, qtbot):
     assert panel.checkpoints[-1].model.info["lineage"]["operation"] == "diverge"
     window.doc.open_model(window.doc.model_path)  # another model: the checkpoints are dropped
     assert panel.checkpoints == [] and window.state.model is window.doc.model
+
+
+# found in review: a run's results still queued when another model opens must not land on the new one
+def _other_model(tmp_path):
+    p = tmp_path / "other.grc"
+    shutil.copy(Path(__file__).resolve().parents[2] / "meshes" / "petal.grc", p)
+    return p
+
+
+def test_gallery_stale_tiles_after_open(window, qtbot, tmp_path):
+    g = window.gallery
+    assert g.run(budget=5000, seed=1)
+    w = g.worker
+    # let the worker post progress without the GUI thread handling it
+    deadline = time.time() + 30
+    while w.bounds is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    window.doc.open_model(_other_model(tmp_path), None)   # model_changed: clears, waits
+    assert len(g.grid.tiles) == 0
+    qtbot.wait(300)  # queued progress of the old search is delivered now
+    assert len(g.grid.tiles) == 0, "old search's tiles shown for the new model"
+
+
+def test_divergence_stale_checkpoint_after_open(window, qtbot, tmp_path):
+    p = window.divergence
+    window.tabs.setCurrentIndex(TABS.index("diverge"))
+    assert p.run(steps=3000, every=2)
+    # wait (without processing events) until a few checkpoints have been emitted
+    time.sleep(3)
+    window.doc.open_model(_other_model(tmp_path), None)
+    new = window.doc.model
+    qtbot.wait(500)
+    assert window.state.model is new, "an old checkpoint replaced the newly opened model"
+    assert p.checkpoints == []
