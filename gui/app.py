@@ -581,6 +581,7 @@ class MainWindow(QMainWindow):
             except OSError as e:
                 self.error(f"{target.parent}: cannot create the folder ({e.strerror})", "Cannot train")
                 return False
+        self._training_for = getattr(self.doc, "generation", 0)  # the document this training is for
         self.training.start(templates, config, self.train_panel.device.currentText(), target,
                             source=self.doc.model_path or self.doc.folder, population=self.train_panel.population())
         where = target or "not saved until you choose (File > Save model as…)"
@@ -597,8 +598,10 @@ class MainWindow(QMainWindow):
         current = self.doc.model_path or self.doc.folder
         self.train_panel.bar.setValue(1000)
         seconds = f"Done in {model.info.get('seconds', 0):.1f} s. " if hasattr(model, "info") else ""
-        if source is not None and current is not None and Path(current) != source and \
-                (saved_to is None or Path(current) != Path(saved_to)):
+        same = getattr(self.doc, "generation", 0) == getattr(self, "_training_for", None) or current is not None and (
+            (source is not None and Path(current) == Path(source))
+            or (saved_to is not None and Path(current) == Path(saved_to)))  # (the same file, opened again)
+        if not same:
             text = f"{seconds}{message} (another document is open now; it is unchanged)"
             self.train_panel.result.setText(text)
             self.statusBar().showMessage(text, 10000)
@@ -606,10 +609,11 @@ class MainWindow(QMainWindow):
                 from .controllers import keep_in_recovery
 
                 try:
-                    kept = f"it is kept as {keep_in_recovery(model, Path(source).stem)}"
+                    kept = f"it is kept as {keep_in_recovery(model, Path(source or 'model').stem)}"
                 except (GRCError, OSError) as e:
                     kept = f"it could not be kept in the recovery folder either ({e})"
-                self.error(f"{message}. The training was started for {source}, which is no longer open; {kept}.",
+                self.error(f"{message}. The training was started for {source or 'a new template set'}, which is no "
+                           f"longer open; {kept}.",
                            "Model not saved")
             return
         self.doc.model_path = None if saved_to is None else Path(saved_to)

@@ -269,6 +269,7 @@ class Document(QObject):
         return [load_template(f) for f in files], files
 
     def _reset(self, templates, folder, files):
+        self.generation = getattr(self, "generation", 0) + 1  # another document: what was started for one is not
         self._recovery_written = None  # another set's: left for its own next opening
         self.folder = Path(folder) if folder is not None else None
         self.files = list(files)

@@ -307,3 +307,25 @@ def test_keys_go_to_the_view_under_the_pointer(make_window, files, qtbot):
     typed = QApplication.focusWidget()
     QApplication.sendEvent(window.view.plotter.interactor, QEvent(QEvent.Enter))
     assert QApplication.focusWidget() is typed
+
+
+def test_a_training_lands_only_in_the_document_it_was_started_for(make_window, files, qtbot, dialogs, tmp_path):
+    """Found in review: a training of the petal finished into a new set made meanwhile (its next training
+    would then have overwritten petal.grc), and a new set's training replaced a model opened meanwhile."""
+    model_file, _ = files
+    window = make_window(model_file)
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    assert window.start_training(ask=False)  # the petal, into petal.grc
+    window.new_set(new_set(2, 4, 4))  # Templates > New template set… meanwhile
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+    assert window.doc.model is None and window.doc.model_path is None  # the new set stays as it was
+    assert grc.load_model(model_file).info.get("seconds") is not None  # the petal's model went to its file
+
+    window.train_config = grc.Config.from_preset("default", **TINY)
+    assert window.start_training(ask=False)  # the new set: kept in memory
+    other = Path(shutil.copy(model_file, tmp_path / "other.grc"))
+    assert window.open(other)  # the user opens a model meanwhile
+    opened = window.doc.model
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
+    assert window.doc.model is opened and window.doc.model_path == other
+    assert "no longer open" in dialogs["warning"][-1][1]  # and where the new set's model was kept
