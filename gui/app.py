@@ -490,6 +490,18 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved the model to {path}", 5000)
         return True
 
+    def _confirm_running(self) -> bool:
+        """True unless work is running in the background (a training, a search, a divergent fine-tuning) and
+        the user chose not to stop it (closing cancels it)."""
+        running = [what for what, busy in (("a training", self.training.running), ("a search", self.gallery.running),
+                                           ("a divergent fine-tuning", self.divergence.running)) if busy]
+        if not running or self.headless:
+            return True
+        answer = QMessageBox.question(self, "Work in progress", f"{running[0].capitalize()} is running; closing stops "
+                                      "it and its result is lost. Stop it and close?",
+                                      QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes
+
     def _confirm_discard(self) -> bool:
         """True when there are no unsaved edits (templates, a trained model), or the user saved or discarded them."""
         if not self._confirm_templates():
@@ -525,7 +537,7 @@ class MainWindow(QMainWindow):
         return False
 
     def closeEvent(self, event):
-        if not self._confirm_discard():
+        if not self._confirm_running() or not self._confirm_discard():
             event.ignore()
             return
         self.training.wait()

@@ -329,3 +329,17 @@ def test_a_training_lands_only_in_the_document_it_was_started_for(make_window, f
     qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
     assert window.doc.model is opened and window.doc.model_path == other
     assert "no longer open" in dialogs["warning"][-1][1]  # and where the new set's model was kept
+
+
+def test_closing_during_a_training_asks_before_stopping_it(window, qtbot, dialogs):
+    """Found in review: closing the window cancelled a running training without a word."""
+    from PyQt5.QtWidgets import QMessageBox
+
+    window.train_config = grc.Config.from_preset("default", **{**TINY, "steps": 20000})
+    assert window.start_training(ask=False)
+    qtbot.waitUntil(lambda: window.training.running, timeout=5000)
+    dialogs["answers"].append(QMessageBox.Cancel)
+    assert not window.close() and window.training.running  # kept running, the window open
+    assert "is running" in dialogs["question"][-1][1]
+    dialogs["answers"].append(QMessageBox.Yes)
+    assert window.close()
