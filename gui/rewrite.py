@@ -136,8 +136,14 @@ class RewritePanel(QGroupBox):
 
     def ask_blend(self):
         path, _ = QFileDialog.getOpenFileName(self, "Blend with model", "", "GRC models (*.grc)")
-        if path:
-            self.blend_with(path).exec_()
+        if not path:
+            return
+        try:
+            dialog = self.blend_with(path)
+        except (GRCError, OSError) as e:  # not a GRC model, damaged, another grid: a dialog, not the crash one
+            self.beyond.window.error(str(e), "Cannot blend")
+            return
+        dialog.exec_()
 
     def blend_with(self, path) -> "BlendDialog":
         return BlendDialog(self.beyond, load_model(path), path, self)

@@ -343,3 +343,14 @@ def test_closing_during_a_training_asks_before_stopping_it(window, qtbot, dialog
     assert "is running" in dialogs["question"][-1][1]
     dialogs["answers"].append(QMessageBox.Yes)
     assert window.close()
+
+
+def test_blending_with_a_file_that_is_not_a_model_is_a_dialog(window, dialogs, monkeypatch, tmp_path):
+    """Found in review: Blend models… with a damaged file ended in the crash dialog."""
+    bad = tmp_path / "bad.grc"
+    bad.write_bytes(b"not a model")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(bad), "")))
+    model = window.doc.model
+    window.rewrite_panel.blend_button.click()
+    assert dialogs["warning"][-1][0] == "Cannot blend" and "bad.grc" in dialogs["warning"][-1][1]
+    assert window.doc.model is model
