@@ -472,6 +472,10 @@ class MainWindow(QMainWindow):
         return bool(path) and self.save_model_as(path)
 
     def save_model_as(self, path) -> bool:
+        if self.divergence.checkpoints and self.state.model is not self.doc.model:
+            # a Diverge checkpoint is shown: the model on screen is what is saved, as the Diverge tab's
+            # Save does; the document keeps its model and the view stays where it is
+            return self.divergence.save_checkpoint(path) is not None
         path = Path(path)
         if not path.suffix:
             path = path.with_suffix(".grc")

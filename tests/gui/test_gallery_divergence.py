@@ -96,3 +96,18 @@ def test_divergence_stale_checkpoint_after_open(window, qtbot, tmp_path):
     qtbot.wait(500)
     assert window.state.model is new, "an old checkpoint replaced the newly opened model"
     assert p.checkpoints == []
+
+
+def test_save_model_as_while_a_checkpoint_is_shown_saves_that_checkpoint(window, qtbot, tmp_path):
+    """Found in review: File > Save model as… wrote the original while a checkpoint was on screen, and the
+    view jumped back to the original under a slider still at the checkpoint."""
+    p = window.divergence
+    window.tabs.setCurrentIndex(TABS.index("diverge"))
+    assert p.run(steps=20, every=5)
+    qtbot.waitUntil(lambda: p.label.text().startswith("Done"), timeout=120000)
+    p.slider.setValue(p.slider.maximum())
+    shown = window.state.model
+    assert shown is p.checkpoints[-1].model and shown is not window.doc.model
+    assert window.save_model_as(tmp_path / "mine.grc")
+    assert model_id(load_model(tmp_path / "mine.grc")) == model_id(shown)
+    assert window.state.model is shown  # the view stays on it
