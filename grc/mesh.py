@@ -325,6 +325,8 @@ class Flower:
         draws = rng.uniform(-1.0, 1.0, size=(self.count, 1 + K))
         times = float(time) + self.vary_time * draws[:, 0]
         moves = self.vary_blend * (draws[:, 1:] - draws[:, 1:].mean(axis=1, keepdims=True))  # zero-sum weights
+        if blend is None:  # a raw context path (a look's): only the time varies
+            return [(float(t), None) for t in times]
         if np.ndim(blend) == 0:  # α = the second template's weight: it moves as that weight does
             return [(float(t), float(blend) + float(m[1] if K > 1 else 0.0)) for t, m in zip(times, moves)]
         weights = np.asarray(blend, float)

@@ -95,6 +95,11 @@ def test_a_looks_own_blend_or_context_applies_only_when_none_is_given(model, tmp
     with pytest.raises(grc.GRCError, match="look.context"):  # one clear line, not a broadcasting error
         load_look(path).shape(model, 0.8, morph=12)
     assert Bend("scale", 1.0).layer == 1 and isinstance(Bend("scale", 1.0).layer, int)  # (JSON's 1.0 is layer 1)
+    from grc.mesh import Flower
+    from grc.shapes import flower_grids
+
+    petals = flower_grids(model, 0.8, None, Flower(petals=5, vary_time=0.1), look=at)  # a flower at the look's context
+    assert petals.shape[0] == 5 and np.isfinite(petals).all()
 
 
 def test_the_command_line_applies_a_looks_blend_and_takes_three_templates_without_one(model, tmp_path):
