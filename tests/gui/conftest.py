@@ -74,6 +74,10 @@ def make_window(qtbot, dialogs):
         if window.worker is not None:
             window.worker.cancel()
             window.worker.wait()
+        for panel in (window.gallery, window.divergence):  # background work left running: stopped, so the
+            panel.stop()                                       # close does not ask about it
+            if panel.worker is not None:
+                panel.worker.wait()
         window.doc.undo.setClean()
         window.model_unsaved = False
         window.close()
