@@ -420,9 +420,10 @@ class MainWindow(QMainWindow):
 
     def set_name(self) -> str:
         """The open set's name: its folder's or model's, else its templates' (sketch-a, sketch-b: sketch)."""
-        where = self.doc.folder or self.doc.model_path
-        if where is not None:
-            return Path(where).stem
+        if self.doc.folder is not None:
+            return self.doc.folder.name  # (petal.v2 is the set's name; .stem would say petal)
+        if self.doc.model_path is not None:
+            return Path(self.doc.model_path).stem
         names = [t.name for t in self.doc.templates]
         return names[0].rsplit("-", 1)[0] if names and names[0].rsplit("-", 1)[0] else "templates"
 
@@ -562,7 +563,8 @@ class MainWindow(QMainWindow):
             return None if self.doc.model_read_only else self.doc.model_path
         if self.doc.folder is None or examples.is_bundled(self.doc.folder):
             return None
-        return self.doc.folder.with_suffix(".grc")
+        folder = self.doc.folder
+        return folder.parent / f"{folder.name}.grc"  # (not with_suffix: a folder petal.v2 is not petal.grc's)
 
     def start_training(self, ask=True) -> bool:
         """Train from the current templates; the result goes to the model file chosen now."""

@@ -354,3 +354,12 @@ def test_blending_with_a_file_that_is_not_a_model_is_a_dialog(window, dialogs, m
     window.rewrite_panel.blend_button.click()
     assert dialogs["warning"][-1][0] == "Cannot blend" and "bad.grc" in dialogs["warning"][-1][1]
     assert window.doc.model is model
+
+
+def test_a_folder_with_a_dot_in_its_name_trains_into_its_own_model(make_window, files, tmp_path):
+    """Found in review: a set folder `petal.v2` trained into `petal.grc` (Path.with_suffix), over another model."""
+    _, folder = files
+    dotted = Path(shutil.copytree(folder, tmp_path / "petal.v2"))
+    window = make_window(dotted)
+    assert window.model_target() == tmp_path / "petal.v2.grc"
+    assert window.set_name() == "petal.v2"
