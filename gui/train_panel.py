@@ -155,6 +155,8 @@ class TrainPanel(QWidget):
         layout.addWidget(self.cell_box, 1)
         layout.addStretch(0)
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        for spin in (self.rows, self.cols):
+            spin.valueChanged.connect(self._mode_changed)  # the cell grid shows the size chosen, before Train
         self._mode_changed()
         self._running = False
 
@@ -179,6 +181,7 @@ class TrainPanel(QWidget):
         self.cell_box.setVisible(population)
         if population and not getattr(self, "_running", False):
             self.cell_grid.reset((self.rows.value(), self.cols.value()))
+            self.cell_note.setText("" if self.population() else "1 x 1 is one training: choose two cells or more")
 
     def set_running(self, running: bool):
         self._running = running

@@ -68,3 +68,13 @@ def test_the_cell_display_updates_at_each_exchange(window, qtbot):
     assert "step 400 of 1000" in panel.cell_note.text()
     assert panel.cell_grid.grab().toImage() != first  # repainted with the new colours
     panel.set_running(False)
+
+
+def test_the_cell_grid_follows_the_size_chosen_and_1x1_says_it_is_one_training(window):
+    panel = window.train_panel
+    panel.set_population((3, 3))
+    panel.rows.setValue(2)
+    assert panel.cell_grid.grid == (2, 3)  # drawn as chosen, before Train (it kept the old size)
+    panel.rows.setValue(1)
+    panel.cols.setValue(1)
+    assert panel.population() is None and "one training" in panel.cell_note.text()
