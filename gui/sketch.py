@@ -432,7 +432,10 @@ class GridView2D(QWidget):
         center, half = self.frame()
         at = QPointF(self.width() / 2, (self.height() + 16) / 2) if at is None else at
         anchor = self.from_screen(at.x(), at.y())
-        half = float(min(max(half / factor, 1e-4), 1e3))
+        grid = self.sketch.grid()
+        size = float(np.ptp(grid[..., list(self.axes)])) if grid is not None and grid.size else 1.0
+        size = size if np.isfinite(size) and size > 0 else 1.0
+        half = float(min(max(half / factor, 1e-4 * size), 1e3 * size))  # relative: millimetres zoom like metres
         self._frame = (anchor + (center - anchor) * (half / self.frame()[1]), half)
         self.update()
 

@@ -221,3 +221,14 @@ def test_the_benchmarks_sketch_drag_leaves_the_set_as_it_was(window):
     assert len({tuple(p) for p in drawn}) > 2  # the point moved, move by move
     assert all(np.array_equal(t.points, b) for t, b in zip(window.doc.templates, before))
     assert not window.doc.dirty and window.tabs.currentIndex() == tab and not window.sketch.proportional
+
+
+def test_zoom_limits_follow_the_templates_size(make_window, files, qtbot):
+    # templates drawn in millimetres (a petal 1,400 units long) zoom out to see all of it, as metres do
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    doc.edit([type(t)(t.name, t.time, t.morph, t.points * 1000, t.attribution) for t in doc.templates], "Scale")
+    view = panel.views["top"]
+    size = float(np.ptp(sketch.grid()[..., list(view.axes)]))
+    for _ in range(60):
+        view.zoom(1 / 1.5)
+    assert view.frame()[1] > 2 * size  # far enough out to see the whole grid (it stopped at 1,000 units)
