@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.state.changed.connect(self._shape_changed)
         self.state.view_changed.connect(self._view_options)
         self.sketch.changed.connect(self._shape_changed)
-        self.tabs.currentChanged.connect(lambda i: self._shape_changed())
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.sketch_panel.new.clicked.connect(self.new_template)
         self.sketch_panel.save.clicked.connect(self.save_templates)
         self.train_panel.start.clicked.connect(lambda: self.start_training())
@@ -209,6 +209,19 @@ class MainWindow(QMainWindow):
     @property
     def mode(self) -> str:
         return TABS[self.tabs.currentIndex()]
+
+    def _tab_changed(self, index):
+        """Sketch opens at the template time step nearest Explore's time when that time moved since Sketch was
+        last shown (otherwise at the step left there)."""
+        if TABS[index] == "sketch" and self.doc.templates and self.state.model is not None:
+            time = float(self.state.time)
+            if time != getattr(self, "_sketch_time", None):
+                self._sketch_time = time
+                steps = np.asarray(self.doc.templates[self.sketch.k].time, float)
+                step = int(np.argmin(np.abs(steps - time)))
+                if step != self.sketch.step:
+                    self.sketch.set(step=step)
+        self._shape_changed()
 
     def open(self, path=None) -> bool:
         """Open a .grc model or a template folder (no path: the bundled petal); False after a dialog.

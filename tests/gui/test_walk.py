@@ -363,3 +363,16 @@ def test_a_folder_with_a_dot_in_its_name_trains_into_its_own_model(make_window, 
     window = make_window(dotted)
     assert window.model_target() == tmp_path / "petal.v2.grc"
     assert window.set_name() == "petal.v2"
+
+
+def test_sketch_opens_at_the_time_explore_shows(window):
+    """Found in the walkthrough: Sketch always opened at time step 0 (the bud), not where Explore was."""
+    from gui.app import TABS
+
+    window.state.set_time(0.8)
+    window.tabs.setCurrentIndex(TABS.index("sketch"))
+    assert window.doc.templates[window.sketch.k].time[window.sketch.step] == 0.8
+    window.sketch.set(step=2)  # the artist picks another step
+    window.tabs.setCurrentIndex(TABS.index("explore"))
+    window.tabs.setCurrentIndex(TABS.index("sketch"))
+    assert window.sketch.step == 2  # Explore's time did not move: the step stays
