@@ -58,7 +58,8 @@ def apply_edit(points, step: int, selection, transform, *, radius=None, kind="sm
     `transform(grid, s)` gives where every point of the grid (M, N, 3) at time step s would go at full
     strength; w is the point's falloff weight from the selection (at `step`) times the time weight.
     With `mirror`, the edit is made on the `side` of the midline that holds the grabbed point (-1 left:
-    points < N/2, +1 right) and mirrored exactly onto the other (y flipped); midline points keep their y.
+    points < N/2, +1 right) and mirrored exactly onto the other (y flipped); midline points keep their y,
+    and a point pushed across the midline stops on it, meeting its partner (Blender's mirror clipping).
     """
     points = np.asarray(points, float)
     T, M, N, _ = points.shape
@@ -81,6 +82,11 @@ def apply_edit(points, step: int, selection, transform, *, radius=None, kind="sm
         for c in cols[keep]:
             partner = N - 1 - c
             delta = out[:, :, c] - points[:, :, c]
+            # clipping (Blender's mirror option): a point meets its partner at the midline, never crosses it
+            gap = points[:, :, c, 1] - points[:, :, partner, 1]
+            crossed = (gap != 0) & (np.sign(gap + 2 * delta[..., 1]) != np.sign(gap))
+            delta[..., 1] = np.where(crossed, -gap / 2, delta[..., 1])
+            out[:, :, c] = points[:, :, c] + delta
             out[:, :, partner] = points[:, :, partner] + delta * [1.0, -1.0, 1.0]
         if mid:
             out[:, :, half, 1] = points[:, :, half, 1]  # the midline stays on the midline

@@ -77,3 +77,13 @@ def test_turning_or_scaling_nothing_is_a_clear_error():
     for transform in (rotate(set(), (0, 1), 0.5), scale(set(), 2.0)):
         with pytest.raises(GRCError, match="selected point"):
             apply_edit(points, 0, set(), transform)
+
+
+def test_mirror_editing_never_pushes_a_point_across_the_midline(petal):
+    # a selection moved hard towards the other side (G in y): the rows used to cross; they meet at the midline
+    points = petal.points
+    out = apply_edit(points, 5, {(3, 1), (3, 2)}, translate([0, 2.0, 0]), mirror=True, side=-1)
+    y = out[5, 3, :, 1]
+    assert y[1] <= y[5] + 1e-12 and y[2] <= y[4] + 1e-12  # no point crossed its partner (they used to swap)
+    np.testing.assert_allclose(y[1], y[5], atol=1e-12)  # point 1 and its partner met in the middle
+    np.testing.assert_allclose(y[1], (points[5, 3, 1, 1] + points[5, 3, 5, 1]) / 2, atol=1e-12)
