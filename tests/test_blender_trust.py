@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 import grc
+import grc.examples
 from grc_testing import made_up_set
 from blender_util import requires_blender, run_blender
 from grc.blender import build_addon
+from grc.diverge.bend import Bend, Look
 from grc.shapes import builder
 from grc.sweeps import sweep_name
 
@@ -34,6 +36,7 @@ def models(tmp_path_factory):
 
 SCRIPT = r"""
 import os, time
+from pathlib import Path
 import numpy as np
 
 def co(data):
@@ -181,6 +184,42 @@ scene.frame_set(5)
 out["follow"]["after_delete"] = co(obj.data.vertices).tolist()
 out["follow"]["blend5"] = obj.grc.blend
 
+# -- found in review: linked duplicates, Clear Look, Edit Mode, Export Templates beside a user's .json, Train
+bpy.ops.grc.load_model(filepath=ARGS["k2"])
+first = bpy.context.active_object
+bpy.ops.object.duplicate(linked=True)  # Alt+D: the copy shares the mesh at first
+second = bpy.context.active_object
+second.grc.time = 0.3
+first.grc.petals = 2
+bpy.context.view_layer.update()
+scene.frame_set(4)
+out["linked"] = {"shared": first.data == second.data, "vertices": [len(first.data.vertices), len(second.data.vertices)]}
+plain = co(second.data.vertices).tolist()
+bpy.ops.grc.load_look(filepath=ARGS["look"])
+bent = co(second.data.vertices).tolist()
+bpy.ops.grc.clear_look()
+out["clear_look"] = {"bent": bent != plain, "cleared": co(second.data.vertices).tolist() == plain}
+bpy.ops.object.mode_set(mode="EDIT")
+out["edit_mode_bake"] = error_of(lambda: bpy.ops.grc.bake_shape_keys(sweep="TIME", frames=3))
+bpy.ops.object.mode_set(mode="OBJECT")
+notes = os.path.join(ARGS["export_folder"], "notes.json")
+os.makedirs(ARGS["export_folder"], exist_ok=True)
+with open(notes, "w") as f:
+    f.write('{"my": "notes"}')
+export = sys.modules["bl_ext.user_default.grc_studio.export"]
+templates = sys.modules["bl_ext.user_default.grc_studio.grc.templates"]
+try:
+    export.write_template_set(templates.load_template_set(ARGS["templates"]), Path(ARGS["export_folder"]), True)
+    message = None
+except Exception as e:
+    message = str(e)
+out["export_notes"] = {"message": message, "kept": os.path.exists(notes)}
+bpy.context.preferences.addons["bl_ext.user_default.grc_studio"].preferences.grc_command = "/bin/echo"
+scene.grc.model_file, scene.grc.template_folder = ARGS["train_output"], ARGS["templates"]
+out["train_echo"] = error_of(lambda: bpy.ops.grc.train())
+for o in (first, second):
+    bpy.data.objects.remove(o)
+
 # -- files the add-on reads: refused at once, never a hang
 out["refused"] = {}
 for name, path in ARGS["refused"].items():
@@ -215,7 +254,10 @@ def blender(models, tmp_path_factory):
         f.truncate(300 * 1024 * 1024)
     args = {"zip": str(build_addon(folder / "grc_blender.zip")), "k2": str(models[2][1]), "k3": str(models[3][1]),
             "plain": PLAIN_OBJECTS, "blendfile": str(folder / "scene.blend"), "gltf": str(folder / "baked.gltf"),
-            "refused": {"fifo": str(fifo), "folder": str(folder_path), "dev_zero": str(zero), "big": str(big)}}
+            "refused": {"fifo": str(fifo), "folder": str(folder_path), "dev_zero": str(zero), "big": str(big)},
+            "look": str(Look([Bend("scale", 0, amount=1.6)], name="wobble").save(folder / "wobble.json")),
+            "export_folder": str(folder / "export"), "train_output": str(folder / "trained.grc"),
+            "templates": str(grc.examples.template_set_path("petal"))}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BLENDER_USER_RESOURCES", str(folder / "user"))
         return run_blender(SCRIPT, args, timeout=300)
@@ -309,3 +351,16 @@ def test_files_that_are_not_regular_or_too_big_are_refused_at_once(blender):
     shown, bake = blender["blend_path"]["shown_error"], blender["blend_path"]["bake"]
     assert shown and "pipe.grc: expected a GRC model file" in shown
     assert bake and "pipe.grc: expected a GRC model file" in bake
+
+
+@requires_blender
+def test_review_fixes_in_blender(blender):
+    """Found in review: Alt+D copies fought over one mesh; Clear Look left the look on the mesh; a bake in Edit
+    Mode was thrown away; Export Templates with Replace deleted a user's notes.json; a grc command that wrote
+    nothing loaded an old model as trained."""
+    linked = blender["linked"]
+    assert not linked["shared"] and linked["vertices"][0] == 2 * linked["vertices"][1]  # two petals, one
+    assert blender["clear_look"] == {"bent": True, "cleared": True}
+    assert blender["edit_mode_bake"] and "poll" in blender["edit_mode_bake"]
+    assert blender["export_notes"]["kept"] and "not templates (notes.json)" in blender["export_notes"]["message"]
+    assert blender["train_echo"] and "did not write" in blender["train_echo"]

@@ -201,6 +201,9 @@ def refresh(obj, settings=None, force=False):
     """
     if obj.type != "MESH" or not obj.grc.is_grc or obj.mode == "EDIT":  # edit mode owns the mesh until it ends
         return
+    if obj.data.users > 1 and not obj.data.is_evaluated:  # a linked duplicate (Alt+D): a mesh of its own
+        obj.data = obj.data.copy()
+        _shown.pop(obj.session_uid, None)
     settings = settings or obj.grc
     key = settings_key(obj, settings)
     if not force and _shown.get(obj.session_uid) == key:
@@ -388,8 +391,8 @@ class GRCActiveOperator:
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and obj.type == "MESH" and obj.grc.is_grc
+        obj = context.active_object  # in Object Mode: Edit Mode owns the mesh (a bake there was thrown away)
+        return obj is not None and obj.type == "MESH" and obj.grc.is_grc and obj.mode == "OBJECT"
 
     keep_original: BoolProperty(name="Keep Original", default=False,
                                 description="Leave the GRC object as it is and make a copy plain")
@@ -611,8 +614,10 @@ class GRC_OT_clear_look(GRCActiveOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        s = context.active_object.grc
+        obj = context.active_object
+        s = obj.grc
         s.look_data, s.look_name = "", ""
+        refresh(obj, force=True)  # the plain shape now (it waited for another setting to change)
         return {"FINISHED"}
 
 

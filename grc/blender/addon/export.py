@@ -330,18 +330,36 @@ def absolute(text: str, what: str) -> Path:
     return Path(bpy.path.abspath(text))
 
 
+def _is_template_file(path: Path) -> bool:
+    """Whether a .json file is a GRC template (its "format" says grc-template/...)."""
+    import json
+
+    try:
+        data = json.loads(limits.read_text(path, limits.MAX_TEMPLATE_BYTES, "template file"))
+    except (GRCError, OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("format", "")).startswith("grc-template/")
+
+
 def write_template_set(template_set: TemplateSet, folder: Path, replace: bool):
     """Write the set as a whole: into a new folder beside `folder`, then swapped in (the old set is removed)."""
+    folder = Path(os.path.realpath(folder))  # through a link: the folder it points to is the one replaced
     if folder.exists() and not folder.is_dir():
         raise GRCError("expected a folder, found a file", path=folder)
+    new, previous = folder.with_name(folder.name + ".grc-new"), folder.with_name(folder.name + ".grc-old")
+    if previous.is_dir() and not folder.exists():  # an earlier export stopped between its two renames:
+        os.replace(previous, folder)  # the old set is the only copy, put back before anything else
     old = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if old and not replace:
         raise GRCError(f"the folder already holds {len(old)} .json files; turn on Replace to replace them",
                        path=folder)
     if folder.is_dir() and any(p for p in folder.iterdir() if p.suffix != ".json"):
         raise GRCError("the folder holds other files than templates; choose an empty folder", path=folder)
+    others = [p.name for p in old if not _is_template_file(p)]
+    if others:  # a user's own .json (notes, settings): never deleted by a Replace
+        raise GRCError(f"the folder holds .json files that are not templates ({', '.join(others[:3])}); choose "
+                       "an empty folder", path=folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    new, previous = folder.with_name(folder.name + ".grc-new"), folder.with_name(folder.name + ".grc-old")
     for leftover in (new, previous):
         shutil.rmtree(leftover, ignore_errors=True)
     try:

@@ -33,6 +33,15 @@ def grc_command(context):
     return shutil.which("grc")
 
 
+def _stamp(path: Path):
+    """(mtime_ns, size) of a file, or None: whether a training wrote its model is told by a change."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
 class TrainingJob:
     """`grc train` in a subprocess; a thread collects its output, so Blender only polls (and stays responsive).
 
@@ -46,7 +55,11 @@ class TrainingJob:
             extra = shlex.split(options)
         except ValueError as e:
             raise GRCError(f"cannot read the options ({e})", field="train_options") from None
-        self.args = [command, "train", str(folder), "-o", str(output), *extra]
+        if any(a in ("-o", "--output") or a.startswith("--output=") for a in extra):
+            raise GRCError("the Model File setting says where the model goes: leave -o out of the options",
+                           field="train_options")
+        self.args = [command, "train", str(folder), *extra, "-o", str(output)]  # (ours last: it wins)
+        self.before = _stamp(self.output)  # a model already there: the training must replace it
         self.text, self.lock, self.process, self.cancelled = "", threading.Lock(), None, False
 
     def start(self):
@@ -164,6 +177,10 @@ def finish_training(context, job: TrainingJob, operator) -> set:
         return {"CANCELLED"}
     if code != 0:
         operator.report({"ERROR"}, f"grc train failed (exit {code}): {job.message()}")
+        return {"CANCELLED"}
+    if _stamp(job.output) in (None, job.before):  # exit 0, but no new model: never load an old one as trained
+        operator.report({"ERROR"}, printable(f"grc train did not write {job.output} (check the grc Command and "
+                                             f"the options): {job.message()}"))
         return {"CANCELLED"}
     from . import add_grc_object  # the add-on's own (it imports this module)
 
