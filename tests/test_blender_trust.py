@@ -217,7 +217,10 @@ out["export_notes"] = {"message": message, "kept": os.path.exists(notes)}
 bpy.context.preferences.addons["bl_ext.user_default.grc_studio"].preferences.grc_command = "/bin/echo"
 scene.grc.model_file, scene.grc.template_folder = ARGS["train_output"], ARGS["templates"]
 out["train_echo"] = error_of(lambda: bpy.ops.grc.train())
-for o in (first, second):
+bpy.ops.grc.load_model(filepath=ARGS["k3"])
+three = bpy.context.active_object
+out["look_for_two"] = error_of(lambda: bpy.ops.grc.load_look(filepath=ARGS["look_two"]))
+for o in (first, second, three):
     bpy.data.objects.remove(o)
 
 # -- files the add-on reads: refused at once, never a hang
@@ -256,6 +259,7 @@ def blender(models, tmp_path_factory):
             "plain": PLAIN_OBJECTS, "blendfile": str(folder / "scene.blend"), "gltf": str(folder / "baked.gltf"),
             "refused": {"fifo": str(fifo), "folder": str(folder_path), "dev_zero": str(zero), "big": str(big)},
             "look": str(Look([Bend("scale", 0, amount=1.6)], name="wobble").save(folder / "wobble.json")),
+            "look_two": str(Look([Bend("scale", 0, amount=1.6)], blend=[0.3], name="two").save(folder / "two.json")),
             "export_folder": str(folder / "export"), "train_output": str(folder / "trained.grc"),
             "templates": str(grc.examples.template_set_path("petal"))}
     with pytest.MonkeyPatch.context() as patch:
@@ -364,3 +368,4 @@ def test_review_fixes_in_blender(blender):
     assert blender["edit_mode_bake"] and "poll" in blender["edit_mode_bake"]
     assert blender["export_notes"]["kept"] and "not templates (notes.json)" in blender["export_notes"]["message"]
     assert blender["train_echo"] and "did not write" in blender["train_echo"]
+    assert blender["look_for_two"] and "two.json: look.blend: expected 3 weights" in blender["look_for_two"]

@@ -591,7 +591,10 @@ def apply_look(obj, look: Look, name: str):
         raise GRCError("this look holds a raw context path, which a GRC object cannot keep: save the look with a "
                        "blend instead", field="look.context")
     K = len(model.templates)
-    blend = None if look.blend is None else model.blend_weights(look.blend)  # (checked against this model)
+    try:
+        blend = None if look.blend is None else model.blend_weights(look.blend)  # (checked against this model)
+    except GRCError as e:  # a look saved for another number of templates: say which file
+        raise GRCError(e.message, path=name, field=f"look.{e.field}") from None
     look.shape(model, obj.grc.time, blend_of(obj.grc, model) if blend is None else blend)  # refused if it cannot
     s = obj.grc
     if blend is not None:
