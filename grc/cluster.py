@@ -50,7 +50,11 @@ def train_one(set_folder: str, output: str, config: dict, device: str = "cpu") -
     start = clock.perf_counter()
     name = Path(set_folder).name
     try:
-        model = train(load_template_set(set_folder), Config.from_json(config), device=device)
+        from .model import check_model_size
+
+        templates, config = load_template_set(set_folder), Config.from_json(config)
+        check_model_size(config, templates)  # a model too big to save is refused before its training, as grc train does
+        model = train(templates, config, device=device)
         model.save(output)
         metrics = evaluate(model)
         return {"name": name, "output": output, "seconds": clock.perf_counter() - start, "error": None,

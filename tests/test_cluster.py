@@ -100,3 +100,16 @@ def test_train_population_and_ray_from_the_command_line(tmp_path, capsys):
         assert main(["train", str(PETAL), "-o", str(out), "--population", bad, *settings]) == 2
         assert "--population" in capsys.readouterr().err
     assert main(["train", str(PETAL), "-o", str(tmp_path / "x.grc"), "--ray", "nowhere:1", *settings]) == 2
+
+
+def test_a_model_too_big_to_save_is_refused_before_its_training(sets, tmp_path, monkeypatch):
+    # as `grc train` does: train-many used to train every set in full (hours at this size) and fail at the save
+    import grc.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a training started for a model that cannot be saved")
+
+    monkeypatch.setattr(grc.training, "train", no_training)
+    huge = TINY.replace(decoder_hidden=(4096,) * 8)
+    results = train_many(sets, tmp_path / "out", huge)
+    assert all(r.output is None and "limit for a model file" in r.error for r in results)
