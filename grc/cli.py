@@ -607,9 +607,8 @@ def rewrite(
     check_output(output, (".grc",))
     with work(output):
         model = load_model(model_file)
-        if weights is None:
-            K = len(model.templates)
-            weights = np.array([0.5]) if K == 2 else np.full(K, 1 / K)
+        if weights is None:  # the templates' mean (0.5 for two)
+            weights = np.full(len(model.templates), 1 / len(model.templates))
         model = rewrite_model(model, time, weights, [int(v) for v in where], goal, radius)
         model.save(output)
     typer.echo(f"wrote {printable(output)}")

@@ -537,7 +537,7 @@ def import_files(name, files, *, time=None, morph=None, scale=1.0, rows=None, li
 
     `like`: a template (M, N) of the set the new one joins. A mesh whose numbering does not say which way
     its rows run (Blender renumbered it: a PLY export, Sort Elements, an edit) is turned, of its eight
-    orientations, to the one nearest `like`'s first time step, so it is not added transposed or mirrored.
+    orientations, to the one nearest `like` (oriented_like), so it is not added transposed or mirrored.
     """
     files = [Path(f) for f in files]
     if not files:

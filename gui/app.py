@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("GRC Studio")
         self.doc, self.state = Document(), ExploreState()
+        self._training_for = None  # the document (Document.generation) the running training is for
+        self._sketch_time = None  # Explore's time when Sketch was last shown
         self.sketch = SketchState(self.doc)
         self.view = ShapeView()
         self.explore_panel = ExplorePanel(self.state)
@@ -215,7 +217,7 @@ class MainWindow(QMainWindow):
         last shown (otherwise at the step left there)."""
         if TABS[index] == "sketch" and self.doc.templates and self.state.model is not None:
             time = float(self.state.time)
-            if time != getattr(self, "_sketch_time", None):
+            if time != self._sketch_time:
                 self._sketch_time = time
                 steps = np.asarray(self.doc.templates[self.sketch.k].time, float)
                 step = int(np.argmin(np.abs(steps - time)))
@@ -612,7 +614,7 @@ class MainWindow(QMainWindow):
             except OSError as e:
                 self.error(f"{target.parent}: cannot create the folder ({e.strerror})", "Cannot train")
                 return False
-        self._training_for = getattr(self.doc, "generation", 0)  # the document this training is for
+        self._training_for = self.doc.generation
         self.training.start(templates, config, self.train_panel.device.currentText(), target,
                             source=self.doc.model_path or self.doc.folder, population=self.train_panel.population())
         where = target or "not saved until you choose (File > Save model as…)"
@@ -629,7 +631,7 @@ class MainWindow(QMainWindow):
         current = self.doc.model_path or self.doc.folder
         self.train_panel.bar.setValue(1000)
         seconds = f"Done in {model.info.get('seconds', 0):.1f} s. " if hasattr(model, "info") else ""
-        same = getattr(self.doc, "generation", 0) == getattr(self, "_training_for", None) or current is not None and (
+        same = self.doc.generation == self._training_for or current is not None and (
             (source is not None and Path(current) == Path(source))
             or (saved_to is not None and Path(current) == Path(saved_to)))  # (the same file, opened again)
         if not same:

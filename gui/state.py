@@ -235,6 +235,8 @@ class Document(QObject):
         # the recovery file last written for this set: its name follows the set's identity (untitled, then the
         # model a training saved, then the folder it is saved to), so a move leaves no stale one behind
         self._recovery_written: Path | None = None
+        self.generation = 0  # counts the documents opened (a training or run started for one is not another's)
+        self._on_disk: dict = {}  # the set folder's template files as last read or written: {name: mtime_ns}
 
     # -- opening -------------------------------------------------------------------------------
     def open_model(self, path, folder=None):
@@ -269,7 +271,7 @@ class Document(QObject):
         return [load_template(f) for f in files], files
 
     def _reset(self, templates, folder, files):
-        self.generation = getattr(self, "generation", 0) + 1  # another document: what was started for one is not
+        self.generation += 1
         self._recovery_written = None  # another set's: left for its own next opening
         self.folder = Path(folder) if folder is not None else None
         self.files = list(files)
@@ -291,8 +293,7 @@ class Document(QObject):
         (another `grc templates import`, an editor): saving the set as a whole would replace them."""
         if self.folder is None:
             return []
-        now, before = self._stamps(), getattr(self, "_on_disk", {})
-        return sorted(name for name, stamp in now.items() if before.get(name) != stamp)
+        return sorted(name for name, stamp in self._stamps().items() if self._on_disk.get(name) != stamp)
 
     def new_set(self, templates):
         """Start a template set from nothing (no model, no folder yet: Save asks where)."""

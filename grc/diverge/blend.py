@@ -101,16 +101,16 @@ def lineage(operation: str, parents: list[GRCModel], **details) -> dict:
     and every earlier ancestor as a flat list of {model, operation, parents} (so it survives copying
     the file and never nests deeper than a few levels)."""
     ancestry, seen = [], set()
-    for p in parents:
-        record = lineage_of(p.info.get("lineage"))
+    records = [lineage_of(p.info.get("lineage")) for p in parents]
+    for p, record in zip(parents, records):
         entries = [{"model": model_id(p), "operation": record.get("operation", "train"),
-                    "parents": [q.get("model") for q in record["parents"]] if record else []}]
+                    "parents": [q.get("model") for q in record.get("parents", [])]}]
         entries += record.get("ancestry", [])
         for e in entries:
             if e.get("model") not in seen and len(ancestry) < MAX_ANCESTRY:
                 seen.add(e.get("model"))
                 ancestry.append(e)
     return {"operation": operation, **details,
-            "parents": [{"model": model_id(p), "operation": lineage_of(p.info.get("lineage")).get("operation", "train")}
-                        for p in parents],
+            "parents": [{"model": model_id(p), "operation": record.get("operation", "train")}
+                        for p, record in zip(parents, records)],
             "ancestry": ancestry}
