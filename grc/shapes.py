@@ -87,10 +87,12 @@ def shape_of(model: GRCModel, time: float, blend=None, *, morph=None, context=No
 def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int = 9, time: float = 0.8,
                      blend=None, start: float | None = None, stop: float | None = None, morph=None,
                      subdivide: int = 0, thickness: float = 0.0, petals: int = 1, fps: float = 24, look=None,
-                     flower: Flower | None = None) -> Path:
+                     flower: Flower | None = None, context_offsets=None) -> Path:
     """Write a sweep over time (at `blend`) or over blend (at `time`) as a GLB with morph targets.
 
     For a blend sweep `start`/`stop` are blends (a number for two templates, else K weights).
+    `context_offsets` ((M', C) at the morph samples: a drawn context path less its blend's own path, as
+    the app keeps one) moves every frame's context path by that much, so a sweep follows a drawn path.
 
     Blender imports them as shape keys named by their value (`time 0.550`), the first one the basis.
     """
@@ -100,10 +102,20 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
     fps = number(fps, "fps", low=MIN_FPS, high=MAX_FPS)
     values = sweep_values(model, sweep, frames, start, stop)
     build = builder(model, morph, subdivide, thickness, petals, frames=len(values), flower=flower)
-    if sweep == "time":
-        grids = [flower_grids(model, v, blend, build.flower, morph=morph, look=look) for v in values]
-    else:
-        grids = [flower_grids(model, time, v, build.flower, morph=morph, look=look) for v in values]
+    offsets = None
+    if context_offsets is not None:
+        offsets = np.asarray(context_offsets, dtype=float)
+        rows = len(model.morph_samples(morph))
+        if offsets.shape != (rows, model.context_dims) or not np.isfinite(offsets).all():
+            raise GRCError(f"expected finite context offsets of shape ({rows}, {model.context_dims}), got "
+                           f"{offsets.shape}", field="context_offsets")
+
+    def grids_at(t, b):
+        context = None if offsets is None else model.context(t, b, morph) + offsets
+        return flower_grids(model, t, None if context is not None else b, build.flower, morph=morph,
+                            context=context, look=look)
+
+    grids = [grids_at(v, blend) if sweep == "time" else grids_at(time, v) for v in values]
     meshes = [build.build(g) for g in grids]
     frames_xyz = np.stack([m.vertices for m in meshes])
     return write_morph_glb(path, frames_xyz, build.faces, sweep_names(sweep, values), fps=fps,

@@ -141,6 +141,7 @@ class ShapeExport:
     context: object = None
     options: dict = field(default_factory=dict)  # subdivide, petals, thickness
     look: object = None  # a grc.diverge.bend.Look the shape goes through, or None
+    offsets: object = None  # a drawn path less its blend's own path at the model's rows (M, C), or None
 
 
 class ExportController:
@@ -148,7 +149,9 @@ class ExportController:
 
     def capture(self, state, options, look=None) -> ShapeExport:
         args = state.shape_args()
-        return ShapeExport(state.model, args.pop("time"), args.pop("blend"), args.get("context"), dict(options), look)
+        offsets = None if state.offsets is None else state.context() - state.blend_context()
+        return ShapeExport(state.model, args.pop("time"), args.pop("blend"), args.get("context"), dict(options), look,
+                           offsets)
 
     def write_shape(self, shot: ShapeExport, path):
         from grc.shapes import export
@@ -161,7 +164,7 @@ class ExportController:
 
         blend = shot.blend if sweep == "time" else 0.0
         return export_animation(shot.model, path, sweep=sweep, frames=frames, time=shot.time, blend=blend,
-                                **shot.options, look=shot.look)
+                                **shot.options, look=shot.look, context_offsets=shot.offsets)
 
     def write_traces(self, shot: ShapeExport, path):
         from grc.plots import plot_traces

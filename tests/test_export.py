@@ -289,3 +289,37 @@ def test_a_flower_sweep_carries_uvs(petal_model, tmp_path):
     uv = gltf.accessors[attributes.TEXCOORD_0]
     rows, points = subdivided_size(*petal_model.grid_shape[1:], 1)
     assert uv.count == gltf.accessors[attributes.POSITION].count == 6 * rows * points
+
+
+def glb_frames(path):
+    """The absolute vertex positions of each morph target of a sweep GLB (glTF's Y-up axes)."""
+    gltf = pygltflib.GLTF2.load(path)
+    (m,) = gltf.meshes
+
+    def read(index):
+        accessor = gltf.accessors[index]
+        view = gltf.bufferViews[accessor.bufferView]
+        data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
+        return np.frombuffer(data, dtype=np.float32).reshape(accessor.count, -1)
+
+    base = read(m.primitives[0].attributes.POSITION)
+    return [base + read(t["POSITION"]) for t in m.primitives[0].targets]
+
+
+def test_a_sweep_follows_a_drawn_context_path(petal_model, tmp_path):
+    """A sweep with context offsets (a drawn path less its blend's own) shows that path at every frame."""
+    rows, C = petal_model.grid_shape[1], petal_model.context_dims
+    offsets = np.zeros((rows, C))
+    offsets[:, 0] = np.linspace(0.0, 0.3, rows)  # the path bends away from the blend's towards the tip
+    for sweep, fixed, values in (("time", dict(blend=0.4), [0.3, 0.65, 1.0]), ("blend", dict(time=0.8), [0.0, 0.5, 1.0])):
+        path = export_animation(petal_model, tmp_path / f"{sweep}.glb", sweep=sweep, frames=3, start=values[0],
+                                stop=values[-1], context_offsets=offsets, **fixed)
+        plain = export_animation(petal_model, tmp_path / f"{sweep}-plain.glb", sweep=sweep, frames=3,
+                                 start=values[0], stop=values[-1], **fixed)
+        for value, frame, other in zip(values, glb_frames(path), glb_frames(plain)):
+            t, b = (value, fixed["blend"]) if sweep == "time" else (fixed["time"], value)
+            expected = formats.to_y_up(petal_model.shape(t, context=petal_model.context(t, b) + offsets).reshape(-1, 3))
+            np.testing.assert_allclose(frame, expected, atol=1e-5)
+            assert np.abs(frame - other).max() > 1e-3  # not the blend's own shape
+    with pytest.raises(GRCError, match="context offsets"):
+        export_animation(petal_model, tmp_path / "bad.glb", context_offsets=np.zeros((3, C)))

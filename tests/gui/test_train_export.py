@@ -75,6 +75,37 @@ def test_export_sweep_traces_and_screenshot(window, tmp_path):
     assert image.width() >= window.width() and not image.isNull()
 
 
+def test_a_time_sweep_follows_the_drawn_context_path(window, drag, tmp_path):
+    """Export sweep over time with a path drawn on the pad: every frame is that path's shape at its time."""
+    from PyQt5.QtCore import QPoint, Qt
+
+    from test_export import glb_frames
+
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    pad.refresh()
+    m = pad.morph
+
+    def at(v, c):
+        p = pad.to_screen(v, c)
+        return QPoint(int(p.x()), int(p.y()))
+
+    drag(pad, [at(v, 0.3 * np.sin(6 * v)) for v in np.linspace(m[0], m[-1], 25)], Qt.ShiftModifier)
+    state, model = window.state, window.doc.model
+    offsets = state.context() - state.blend_context()
+    assert np.abs(offsets).max() > 0.05  # a path of its own
+    glb = window.export_sweep(tmp_path / "sweep.glb", sweep="time", frames=3)
+    build = grc.shapes.builder(model, **window.mesh_options())  # the mesh as shown: subdivided
+
+    def vertices(grid):
+        return grc.formats.to_y_up(build.build(grid).vertices)
+
+    for t, frame in zip(np.linspace(*state.time_range(), 3), glb_frames(glb)):
+        expected = model.shape(t, context=model.context(t, state.blend) + offsets)
+        assert np.abs(frame - vertices(expected)).max() < 1e-5
+        assert np.abs(frame - vertices(model.shape(t, state.blend))).max() > 1e-3
+
+
 def test_damaged_model_shows_a_dialog_and_keeps_running(window, tmp_path, dialogs):
     bad = tmp_path / "bad.grc"
     bad.write_bytes(b"\x00garbage that is not a model" * 10)
