@@ -276,6 +276,25 @@ def test_json_depth_bomb_in_a_template(tmp_path):
         load_template(tmp_path / "00-a.json")
 
 
+def test_json_depth_reads_long_strings_in_little_memory(tmp_path):
+    """A template with a 20 MB attribution (under the file size cap) is refused with one line, after
+    reading it without the gigabytes a regular expression over its strings took (about 120 bytes per
+    character); brackets inside strings, escaped quotes and backslashes included, do not count as nesting."""
+    import resource
+
+    from grc.limits import json_depth
+
+    tricky = {"a\\": ["]]", "\\\"[[[", {"b": "{{\"}"}], "c": [[["\\"]]]}
+    assert json_depth(json.dumps(tricky)) == json_depth(json.dumps(tricky), chunk=5) == 4
+    data = {**template("a").to_json(), "attribution": "[" * 20_000_000}
+    (tmp_path / "00-a.json").write_text(json.dumps(data))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(GRCError, match="attribution: expected text of at most"):
+        load_template(tmp_path / "00-a.json")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 600  # the regular expression needed about 2.4 GB here
+
+
 def model_bytes_with(header: dict, data: bytes) -> bytes:
     text = json.dumps(header).encode()
     return struct.pack("<Q", len(text)) + text + data
