@@ -263,3 +263,21 @@ def test_a_model_with_a_malformed_lineage_is_shown_and_blended(model, tmp_path, 
     assert main(["info", str(path)]) == 0 and "0 ancestors" in capsys.readouterr().out
     child = blend_models(grc.load_model(path), model, 0.5)
     assert child.info["lineage"]["operation"] == "blend-models" and len(child.info["lineage"]["parents"]) == 2
+
+
+def test_a_model_without_context_can_be_rewritten_searched_and_diverged(petal, tmp_path):
+    """The no-context ablation (context_dims 0) is a model like any other: rewrite, search and divergent
+    fine-tuning run on it (they crashed on its empty traces) and the rewrite lands its point."""
+    from grc.diverge.finetune import diverge
+    from grc.diverge.search import search
+    from grc_testing import small_config
+
+    model = grc.train(petal, small_config(context_dims=0), device="cpu")
+    before = model.shape(0.8, 0.5)
+    target = before[6, 3] + np.array([0.0, 0.0, 0.1])
+    edited = rewrite(model, 0.8, 0.5, (6, 3), target, radius=0.1)
+    assert np.linalg.norm(edited.shape(0.8, 0.5)[6, 3] - target) < 1e-3
+    archive, space = search(model, budget=64, seed=0)
+    assert len(archive.elites) > 0
+    checkpoints = diverge(model, steps=4, every=2)
+    assert len(checkpoints) >= 2 and checkpoints[-1].model.context_dims == 0

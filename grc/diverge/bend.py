@@ -305,7 +305,7 @@ def explored_inputs(model: GRCModel, mixes: int, low: float, high: float, seed: 
     contexts = np.concatenate([traces, mean + np.tensordot(weights - 1 / K, traces - mean, axes=1)])
     t, m = np.meshgrid(T, M, indexing="ij")
     t, m = np.broadcast_to(t, contexts.shape[:-1]).ravel(), np.broadcast_to(m, contexts.shape[:-1]).ravel()
-    return t, m, contexts.reshape(-1, model.context_dims)
+    return t, m, contexts.reshape(len(t), model.context_dims)
 
 
 def activation_samples(model: GRCModel, layer: int, seed: int = 0) -> np.ndarray:

@@ -128,9 +128,9 @@ def _diverge(model, steps, every, lr, seed, callback, measure):
         tt = np.repeat(time, M)
         mm = np.tile(templates.morph, BATCH_SHAPES)
         u = torch.as_tensor(model._normalize(tt, mm))
-        c = torch.as_tensor(contexts.reshape(-1, model.context_dims))
+        c = torch.as_tensor(contexts.reshape(len(tt), model.context_dims))
         with torch.no_grad():
-            original = torch.as_tensor(model.decode(tt, mm, contexts.reshape(-1, model.context_dims))).reshape(
+            original = torch.as_tensor(model.decode(tt, mm, contexts.reshape(len(tt), model.context_dims))).reshape(
                 BATCH_SHAPES, M, N, 3)
         rows = _decode(model, params, u, c) * row_scale + row_mean
         shapes = rows.reshape(BATCH_SHAPES, M, N, 3)

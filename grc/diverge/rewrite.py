@@ -93,7 +93,7 @@ def template_keys(model: GRCModel) -> np.ndarray:
     t, m = np.meshgrid(time, morph, indexing="ij")
     K = len(traces)
     t, m = np.broadcast_to(t, (K, *t.shape)).ravel(), np.broadcast_to(m, (K, *m.shape)).ravel()
-    return features(model, t, m, traces.reshape(-1, model.context_dims))
+    return features(model, t, m, traces.reshape(len(t), model.context_dims))
 
 
 def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 0.1, *,

@@ -99,7 +99,7 @@ class Space:
     @classmethod
     def for_model(cls, model: GRCModel, time: float = 0.8, look: Look | None = None) -> "Space":
         traces = model.traces(time)[:, 0]  # (K, M, C)
-        spread = float(np.abs(traces - traces.mean(axis=0)).max()) or 1.0
+        spread = float(np.abs(traces - traces.mean(axis=0)).max(initial=0.0)) or 1.0  # no context: 1
         if look is None:  # a default look: scale and oscillate each hidden layer, to be dialled in by strength
             layers = len(model._layers["decoder"]) - 1
             look = Look([Bend("scale", layers - 1, {"fraction": 0.5, "seed": 0}, amount=1.6, strength=0.0),
