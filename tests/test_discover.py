@@ -1,6 +1,7 @@
 """Discover forms: the MAP-Elites archive, divergent fine-tuning with rollback, lineage (library + CLI)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,49 @@ def test_an_elite_exports_the_shape_the_gallery_shows(model, archive, tmp_path):
     assert main(["export", str(other), "--elite", f"{tmp_path / 'search'}:{elite['id']}", "-o", str(out)]) == 2
     assert main(["export", str(PETAL_MODEL), "--elite", f"{tmp_path / 'search'}:{elite['id']}", "--blend", "0.5",
                  "-o", str(out)]) == 2  # an elite has its own blend: a --blend would be ignored, so it is refused
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda d: d.pop("look"), "look"), (lambda d: d.pop("time"), "time"), (lambda d: d.update(elites=5), "elites"),
+    (lambda d: d["elites"][0].update(id=[0]), "elite"), (lambda d: d["elites"][0].update(blend=[1.0]), "blend"),
+    (lambda d: d["elites"][0].update(path=d["elites"][0]["path"][:-1]), "path"),
+    (lambda d: d.update(path_scale=-1e300), "path_scale")])
+def test_a_damaged_archive_is_one_line_naming_its_field(archive, tmp_path, capsys, change, field):
+    found, space = archive
+    save_archive(found, space, tmp_path / "search", PETAL_MODEL, 3, 400)
+    path = tmp_path / "search" / "archive.json"
+    data = json.loads(path.read_text())
+    first = data["elites"][0]["id"]
+    change(data)
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    out = tmp_path / "elite.obj"
+    assert main(["export", str(PETAL_MODEL), "--elite", f"{tmp_path / 'search'}:{first}", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"archive.json: {field}:" in err and not out.exists()
+
+
+def test_a_search_that_cannot_write_its_contact_sheet_leaves_the_earlier_archive_whole(archive, tmp_path, monkeypatch):
+    """Disk full while the contact sheet is written: archive.json and archive.png both stay the earlier
+    search's (the new archive.json had already replaced the old, beside the old sheet)."""
+    import errno
+
+    import grc.diverge.search as search_module
+    from grc.errors import WriteError
+
+    found, space = archive
+    folder = save_archive(found, space, tmp_path / "search", PETAL_MODEL, 3, 400).parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(archive, space, path):
+        Path(path).write_bytes(b"\x89PNG partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(search_module, "contact_sheet", full_disk)
+    again, again_space = search(space.model, budget=64, seed=4)
+    with pytest.raises(WriteError, match="No space left"):
+        save_archive(again, again_space, folder, PETAL_MODEL, 4, 64)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 def test_divergent_fine_tuning_starts_at_the_model_and_moves_away(model, tmp_path):

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GRCError
-from ..io import atomic_write
-from ..limits import number
+from ..io import atomic_path, atomic_write
+from ..limits import MAX_CONTEXT, MAX_MAP_VALUE, number
 from ..model import GRCModel
 from .bend import Bend, Look, bent_decode
 from .blend import model_id
@@ -258,8 +258,10 @@ def save_archive(archive: Archive, space: Space, folder, model_file=None, seed: 
                     "novelty": e["novelty"], "fitness": e["fitness"], "descriptors": e["descriptors"]}
                    for key, e in sorted(archive.elites.items())],
     }
-    atomic_write(folder / "archive.json", json.dumps(data, indent=1) + "\n")
-    contact_sheet(archive, space, folder / "archive.png")
+    # both files are written in full before either replaces an earlier search's: all new or all old
+    with atomic_path(folder / "archive.json") as json_tmp, atomic_path(folder / "archive.png") as png_tmp:
+        contact_sheet(archive, space, png_tmp)
+        atomic_write(json_tmp, json.dumps(data, indent=1) + "\n")
     return folder / "archive.json"
 
 
@@ -272,12 +274,18 @@ def load_elite(folder, elite_id: int, model: GRCModel | None = None) -> tuple[GR
     data = parse_json(read_text(path, MAX_TEMPLATE_BYTES, "archive file"), path)
     if not isinstance(data, dict) or data.get("format") != ARCHIVE_FORMAT:
         raise GRCError(f"expected {ARCHIVE_FORMAT!r}", path=path, field="format")
-    elites = {e.get("id"): e for e in data.get("elites", []) if isinstance(e, dict)}
+    if not isinstance(data.get("elites"), list):
+        raise GRCError("expected a list of elites", path=path, field="elites")
+    elites = {e["id"]: e for e in data["elites"]
+              if isinstance(e, dict) and isinstance(e.get("id"), int) and not isinstance(e.get("id"), bool)}
     if elite_id not in elites:
-        raise GRCError(f"no elite {elite_id} (the archive has {len(elites)}: 0 to {len(elites) - 1})",
-                       path=path, field="elite")
+        have = f"{len(elites)}, numbered {min(elites)} to {max(elites)}" if elites else "none"
+        raise GRCError(f"no elite {elite_id} (the archive has {have})", path=path, field="elite")
+    for key in ("look", "time", "path_scale"):
+        if key not in data:
+            raise GRCError(f"expected the archive's {key}", path=path, field=key)
     if model is None:
-        if not data.get("model"):
+        if not data.get("model") or not isinstance(data["model"], str):
             raise GRCError("the archive does not name its model", path=path, field="model")
         model_path = Path(data["model"])
         model = load_model(model_path if model_path.is_absolute() else Path(folder) / model_path)
@@ -285,9 +293,13 @@ def load_elite(folder, elite_id: int, model: GRCModel | None = None) -> tuple[GR
         raise GRCError(f"this archive was searched with model {data['model_id']}, not this one ({model_id(model)}): "
                        f"its elites are that model's shapes", path=path, field="model")
     look = Look.from_json(data["look"], path)
-    space = Space(model, number(data["time"], "time", path=path), look, number(data["path_scale"], "path_scale", path=path))
+    time = number(data["time"], "time", low=-MAX_MAP_VALUE, high=MAX_MAP_VALUE, path=path)
+    space = Space(model, time, look, number(data["path_scale"], "path_scale", low=0.0, high=MAX_CONTEXT, path=path))
     elite = elites[elite_id]
     genome = Genome.from_json(elite, path)
+    for got, want, key in zip((genome.weights, genome.path, genome.strengths), space.dims, ("blend", "path", "strengths")):
+        if len(got) != want:
+            raise GRCError(f"elite {elite_id}: expected {want} values, got {len(got)}", path=path, field=key)
     return model, space.time, space.shape(genome), elite
 
 
@@ -304,7 +316,6 @@ def contact_sheet(archive: Archive, space: Space, path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
 
-    from ..io import atomic_path
     from ..mesh import grid_faces
 
     fig, ax = plt.subplots(figsize=(9, 9), dpi=110)
