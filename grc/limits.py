@@ -30,6 +30,7 @@ MAX_POINTS = 512  # points per row
 MAX_GRID_VALUES = 2_000_000  # templates x time steps x rows x points x 3 numbers in one set
 MAX_COORDINATE = 1e6  # |x|, |y|, |z| of a template point (far past any scene; the maths stays finite)
 MAX_MAP_VALUE = 1e6  # |time| and |morph| values of a relational map
+MIN_MAP_STEP = 1e-6  # neighbouring time (or morph) values differ by at least this x max(1, the largest |value|)
 MAX_NAME = 200  # characters of a template name
 MAX_ATTRIBUTION = 2000  # characters of a template's attribution (credit line)
 MAX_FILE_STEM = 60  # characters of a template name kept in its file name (names stay whole inside the file)

@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import GRCError, WriteError
 from .io import atomic_write, write_error
-from .limits import (MAX_ATTRIBUTION, MAX_COORDINATE, MAX_FILE_STEM, MAX_GRID_VALUES, MAX_MAP_VALUE, MAX_NAME,
+from .limits import (MAX_ATTRIBUTION, MAX_COORDINATE, MAX_FILE_STEM, MAX_GRID_VALUES, MAX_MAP_VALUE, MAX_NAME, MIN_MAP_STEP,
                      MAX_POINTS, MAX_ROWS, MAX_TEMPLATE_BYTES, MAX_TEMPLATES, MAX_TIME_STEPS, parse_json, read_text)
 
 FORMAT = "grc-template/1"
@@ -172,6 +172,11 @@ def check_template(t: Template) -> None:
                            f"{values[np.abs(values).argmax()]:g}", path=path, field=axis)
         if not np.all(np.diff(values) > 0):
             raise GRCError("expected strictly increasing values", path=path, field=axis)
+        least = MIN_MAP_STEP * max(1.0, float(np.abs(values).max()))  # below it, training cannot tell them apart
+        if np.diff(values).min() < least:
+            i = int(np.diff(values).argmin())
+            raise GRCError(f"expected neighbouring values at least {least:g} apart, got {values[i]:g} and "
+                           f"{values[i + 1]:g}", path=path, field=axis)
     if t.points.ndim != 4 or t.points.shape[-1] != 3:
         raise GRCError("expected [time][morph row][point][x, y, z]", path=path, field="points")
     T, M, N = t.points.shape[:3]

@@ -65,6 +65,8 @@ def _good():
     (lambda d: d.update(format="grc-template/9"), "format"),
     (lambda d: d.update(name=""), "name"),
     (lambda d: d.update(time=[1, 0]), "time"),
+    (lambda d: d.update(time=[0, 1e-300]), "time"),  # trained for minutes, then failed to save (NaN)
+    (lambda d: d.update(morph=[5e5, 5e5 + 1e-3]), "morph"),  # float32 training cannot tell them apart
     (lambda d: d.update(morph=[0, 0.5, 1]), "points"),  # 3 morph values but 2 rows
     (lambda d: d.update(points=[[[[0, 0]]]]), "points"),
     (lambda d: d["points"][0][0].append([[1, 2, 3]]), "points"),  # ragged
