@@ -593,7 +593,7 @@ def rewrite(
     radius: float = typer.Option(0.1, help="Neighbours within this distance follow, with a smooth falloff."),
 ):
     """Rewrite the decoder so that one point of one shape lands on a target (Bau et al. 2020)."""
-    from .diverge.rewrite import rewrite as rewrite_model
+    from .diverge.rewrite import rewrite as rewrite_model, templates_moved
 
     time = number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
     weights = numbers(blend, "--blend", limits.MAX_BLEND)
@@ -612,6 +612,8 @@ def rewrite(
         model = rewrite_model(model, time, weights, [int(v) for v in where], goal, radius)
         model.save(output)
     typer.echo(f"wrote {printable(output)}")
+    if templates_moved(model):
+        typer.echo(f"note: {templates_moved(model)}")
 
 
 @app.command()

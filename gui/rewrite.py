@@ -18,7 +18,7 @@ from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBo
 
 from grc import GRCError, load_model
 from grc.diverge.blend import blend_models
-from grc.diverge.rewrite import rewrite
+from grc.diverge.rewrite import rewrite, templates_moved
 
 from .meters import Meter
 
@@ -89,6 +89,9 @@ class RewriteDrag:
         self.target = None
         row, index = self.point
         self.beyond.replace_model(model, f"Rewrite point ({row}, {index})")
+        note = templates_moved(model)
+        if note:
+            self.beyond.window.statusBar().showMessage(f"Rewrite: {note}", 12000)
 
     def solve_from(self, base, target):
         state = self.beyond.state

@@ -281,3 +281,30 @@ def test_a_model_without_context_can_be_rewritten_searched_and_diverged(petal, t
     assert len(archive.elites) > 0
     checkpoints = diverge(model, steps=4, every=2)
     assert len(checkpoints) >= 2 and checkpoints[-1].model.context_dims == 0
+
+
+def test_a_rewrite_says_when_it_had_to_move_the_templates(petal, model, tmp_path, capsys):
+    """The templates' rows hold while they leave the decoder's last layer room; a decoder whose last layer
+    has fewer features than the templates have rows cannot hold them all, and the CLI says how far they moved
+    (the figure recorded is the one measured)."""
+    from grc.cli import main
+    from grc.diverge.rewrite import TEMPLATE_TOLERANCE, templates_moved
+    from grc_testing import small_config
+
+    K, times = len(model.templates), model.templates.time
+
+    def moved(a, b):
+        return max(np.abs(a.shape(t, np.eye(K)[k]) - b.shape(t, np.eye(K)[k])).max() for k in range(K) for t in times)
+
+    held = rewrite(model, 0.8, 0.5, (6, 3), model.shape(0.8, 0.5)[6, 3] + [0, 0, 0.1])
+    assert held.info["lineage"]["template_change"] <= TEMPLATE_TOLERANCE and templates_moved(held) is None
+    narrow = grc.train(petal, small_config(decoder_hidden=(16, 16)), device="cpu")  # 17 features, 98 template rows
+    path = narrow.save(tmp_path / "narrow.grc")
+    capsys.readouterr()
+    assert main(["rewrite", str(path), "--time", "0.8", "--point", "6,3", "--target",
+                 ",".join(str(v) for v in narrow.shape(0.8, 0.5)[6, 3] + [0, 0, 0.1]), "-o", str(tmp_path / "r.grc")]) == 0
+    out = capsys.readouterr().out
+    edited = grc.load_model(tmp_path / "r.grc")
+    change = edited.info["lineage"]["template_change"]
+    assert change > TEMPLATE_TOLERANCE and abs(change - moved(edited, narrow)) < 1e-4
+    assert "note: the templates moved by up to" in out and "98 rows outnumber the 17 features" in out

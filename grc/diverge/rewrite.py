@@ -31,6 +31,7 @@ NEIGHBOUR_WEIGHT = 1e4  # shapes at nearby times and blends follow (weighted by 
 RIDGE = 1e-1  # λ: the smallest change in the features' own metric
 TIME_REACH = 0.25  # nearby times: up to this share of the time axis
 BLEND_REACH = 0.5  # nearby blends: up to this far along each template's direction
+TEMPLATE_TOLERANCE = 1e-3  # the templates' rows hold within this, unless they outnumber the last layer's features
 
 
 def falloff(distance, radius: float, kind: str = "smooth") -> np.ndarray:
@@ -151,6 +152,9 @@ def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 
         fixed = fixed[gap > 1e-6 * (1 + np.linalg.norm(fixed, axis=1))]
     A += TEMPLATE_WEIGHT * fixed.T @ fixed + RIDGE * feature_covariance(model)
     update = np.linalg.solve(A, rhs)  # (H + 1, 3N)
+    # How far the templates' rows moved after all: within TEMPLATE_TOLERANCE while they leave the last layer
+    # room (fewer rows than its H + 1 features); more rows can span them all, and then they move a little.
+    moved = float(np.abs((fixed @ update) * model._row_scale).max(initial=0.0))
 
     weights_new = {k: v.copy() for k, v in model.weights.items()}
     last = len(model._layers["decoder"]) - 1
@@ -159,5 +163,18 @@ def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 
     info = {k: v for k, v in model.info.items() if k != "lineage"}
     info["lineage"] = lineage("rewrite", [model], time=time,
                               blend=np.atleast_1d(np.asarray(blend, float)).tolist(), point=[row, index],
-                              target=target.tolist(), radius=radius, falloff=falloff_kind)
+                              target=target.tolist(), radius=radius, falloff=falloff_kind, template_change=moved)
     return GRCModel(model.config, model.templates, weights_new, info)
+
+
+def templates_moved(model: GRCModel) -> str | None:
+    """A one-line note when a rewritten model's templates moved by more than TEMPLATE_TOLERANCE, else None."""
+    record = model.info.get("lineage") or {}
+    moved = record.get("template_change") if record.get("operation") == "rewrite" else None
+    if not isinstance(moved, (int, float)) or moved <= TEMPLATE_TOLERANCE:
+        return None
+    T, M = len(model.templates.time), model.grid_shape[1]
+    rows, features = len(model.templates) * T * M, model._layers["decoder"][-1][0].shape[0] + 1
+    why = (f": their {rows} rows outnumber the {features} features of the decoder's last layer, the layer a rewrite "
+           f"changes" if rows >= features else " to make room for a drag this far")
+    return f"the templates moved by up to {moved:.2g} (more than {TEMPLATE_TOLERANCE:g}){why}"
