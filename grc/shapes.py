@@ -40,7 +40,13 @@ def flower_grids(model: GRCModel, time: float, blend=None, flower: Flower | None
     `context` cannot vary its blend). MeshBuilder.build takes either."""
     flower = Flower() if flower is None else flower
     if look is not None:  # the look's own blend or context, unless one is given
+        own = blend is None and context is None
         blend, context = look.applies_to(blend, context)
+        if own and blend is not None:
+            try:
+                model.blend_weights(blend)
+            except GRCError as e:  # the look's own blend, for another number of templates: name its file
+                raise GRCError(e.message, path=getattr(look, "path", None), field="blend") from None
     if context is not None and flower.vary_blend > 0:
         raise GRCError("a raw context has no blend to vary: leave out the blend variation", field="vary_blend")
     K = len(model.templates)

@@ -1,5 +1,7 @@
 """Divergence by hand: bends and looks, model blending, rewriting (library)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -137,6 +139,24 @@ def test_a_bad_look_file_is_one_clear_error(tmp_path, text, field):
     with pytest.raises(grc.GRCError) as e:
         load_look(path)
     assert str(path) in str(e.value) and field in str(e.value)
+
+
+@pytest.mark.parametrize("look, field", [
+    ({"bends": [{"op": "scale", "layer": 0, "units": [100000]}]}, "units"),
+    ({"bends": [{"op": "scale", "layer": 7}]}, "layer"),
+    ({"blend": [0.2, 0.3, 0.5], "bends": []}, "blend"),
+])
+def test_a_look_that_does_not_fit_the_model_names_its_file(model, tmp_path, capsys, look, field):
+    """A well-formed look for another model (a unit or layer this one lacks, a blend of three templates):
+    exporting through it is one line naming the look file and its field."""
+    from grc.cli import main
+
+    path = tmp_path / "other-model.json"
+    path.write_text(json.dumps({"format": "grc-look/1", **look}))
+    capsys.readouterr()
+    assert main(["export", str(PETAL_MODEL), "--look", str(path), "-o", str(tmp_path / "x.obj")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{path}: " in err and field in err
 
 
 def test_blending_a_model_with_itself_returns_it(model):

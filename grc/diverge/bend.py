@@ -118,6 +118,7 @@ class Look:
     context: object = None  # a context path (M', C) or (C,), or None
     name: str = "look"
     lineage: dict = field(default_factory=dict)
+    path: object = field(default=None, compare=False)  # the file it was read from: its errors name it
 
     def __post_init__(self):
         if len(self.bends) > MAX_BENDS:
@@ -132,7 +133,19 @@ class Look:
         return blend, context
 
     def shape(self, model: GRCModel, time: float, blend=None, *, morph=None, context=None, strength=1.0) -> np.ndarray:
-        """The bent grid at `time` (M', N, 3), at the blend or context given, else at the look's own."""
+        """The bent grid at `time` (M', N, 3), at the blend or context given, else at the look's own.
+
+        A look read from a file that does not fit this model (a layer or unit it lacks, its own blend for
+        another number of templates) is a GRCError naming that file."""
+        own = blend is None and context is None
+        try:
+            return self._shape(model, time, blend, morph=morph, context=context, strength=strength)
+        except GRCError as e:
+            if e.path is not None or self.path is None or (not own and e.field in ("blend", "context", "look.context")):
+                raise
+            raise GRCError(e.message, path=self.path, field=e.field) from None
+
+    def _shape(self, model, time, blend, *, morph, context, strength):
         morph = model.morph_samples(morph)
         blend, context = self.applies_to(blend, context)
         if context is None:
@@ -180,7 +193,7 @@ class Look:
             raise GRCError("expected a JSON object", path=path, field="lineage")
         return cls([Bend.from_json(b, path, f"bends[{i}]") for i, b in enumerate(bends)],
                    None if blend is None else np.asarray(blend, float),
-                   None if context is None else np.asarray(context, float), name, lineage)
+                   None if context is None else np.asarray(context, float), name, lineage, path)
 
     def save(self, path) -> Path:
         return atomic_write(path, json.dumps(self.to_json(), indent=1) + "\n")
