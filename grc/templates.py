@@ -131,11 +131,14 @@ def _array(value, ndim: int, path, name: str) -> np.ndarray:
     kinds = set(map(type, values))
     if not kinds <= {int, float}:
         bad = next(v for v in values if type(v) not in (int, float))
-        raise GRCError(f"expected numbers, found {bad!r}" if not isinstance(bad, list) else str(shape_error),
+        raise GRCError(f"expected numbers, found {bad!r}" if not isinstance(bad, list) else shape_error.message,
                        path=path, field=name)
     try:
         array = np.array(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # an integer written out with hundreds of digits
+        raise GRCError(f"expected numbers within ±{MAX_COORDINATE:g}, found an integer too large for a float",
+                       path=path, field=name) from None
+    except (TypeError, ValueError):
         raise shape_error from None
     if array.ndim != ndim:
         raise shape_error

@@ -81,6 +81,19 @@ def test_malformed_template_names_file_and_field(tmp_path, change, field):
     assert e.value.field == field and str(path) in str(e.value)
 
 
+def test_a_huge_integer_and_a_grid_of_the_wrong_depth_are_one_clear_line(tmp_path):
+    from grc.importers import read_grid_json
+
+    text = json.dumps(_good()).replace("0.0", str(10 ** 400), 1)
+    with pytest.raises(GRCError, match="points: expected numbers within .* an integer too large"):
+        load_template(_write(tmp_path, text))
+    deep = tmp_path / "grid.json"
+    deep.write_text(json.dumps([[[[0, 0, 0]] * 3] * 4]))  # four levels: a list of grids, not one grid
+    with pytest.raises(GRCError) as e:
+        read_grid_json(deep)
+    assert str(e.value).count(str(deep)) == 1 and str(e.value).count("points:") == 1
+
+
 def test_nan_and_infinity_are_rejected(tmp_path):
     text = json.dumps(_good()).replace("0.0", "NaN", 1)
     with pytest.raises(GRCError, match="finite"):
