@@ -21,7 +21,7 @@ from . import bundle
 from .config import Config
 from .errors import GRCError
 from .io import atomic_path
-from .limits import MAX_BLEND, MAX_CONTEXT, MAX_MAP_VALUE, MAX_MODEL_BYTES, MAX_MORPH_SAMPLES, number, parse_json
+from .limits import MAX_BLEND, MAX_CONTEXT, MAX_COORDINATE, MAX_MAP_VALUE, MAX_MODEL_BYTES, MAX_MORPH_SAMPLES, number, parse_json
 from .templates import TemplateSet
 
 MODEL_FORMAT = "grc-model/1"
@@ -322,6 +322,11 @@ class GRCModel:
         for name in ("relational_scale", "row_scale"):  # the model divides by them
             if not np.all(tensors[name] > 0):
                 raise GRCError(f"expected positive values, got {tensors[name].tolist()}", path=path, field=name)
+        for name, most in (("relational_center", MAX_MAP_VALUE), ("relational_scale", MAX_MAP_VALUE),
+                           ("row_mean", MAX_COORDINATE), ("row_scale", MAX_COORDINATE)):  # the map's and the grid's units
+            if np.abs(tensors[name]).max() > most:
+                raise GRCError(f"expected values within ±{most:g}, got {np.abs(tensors[name]).max():g}",
+                               path=path, field=name)
         info = parsed["info"] if isinstance(parsed["info"], dict) else {}
         return cls(config, templates, tensors, info)
 

@@ -336,6 +336,7 @@ def test_hostile_model_files_are_one_line(petal_model_file, tmp_path, change, me
     ("row_scale", np.array([0.0]), "row_scale: expected positive values"),
     ("row_scale", np.array([-1.0]), "row_scale: expected positive values"),
     ("relational_scale", np.array([0.0, 1.0]), "relational_scale: expected positive values"),
+    ("row_scale", np.array([1e300]), "row_scale: expected values within"),  # loaded; then exports blamed the output
 ])
 def test_a_model_that_cannot_work_is_refused_at_load_and_never_saved(petal_model, tmp_path, name, value, message):
     target = petal_model.save(tmp_path / "petal.grc")
