@@ -172,7 +172,7 @@ def number(value, field: str, *, low: float | None = None, high: float | None = 
                        f", got a number of {len(str(abs(int(value))))} digits", path=path, field=field) from None
     if not math.isfinite(as_float):
         raise GRCError(f"expected a finite number, got {value}", path=path, field=field)
-    if integer and as_float != int(value):
+    if integer and not isinstance(value, int) and not as_float.is_integer():  # (a big int need not equal its float)
         raise GRCError(f"expected a whole number, got {value}", path=path, field=field)
     value = int(value) if integer else float(value)
     if low is not None and value < low or high is not None and value > high:

@@ -488,6 +488,7 @@ def test_shape_refuses_bad_context_and_morph(petal_model):
     (dict(petals=0), "petals: expected a value from 1 to 64"),
     (dict(petals=1_000_000), "petals: expected a value from 1 to 64"),
     (dict(petals=2.5), "petals: expected a whole number"),
+    (dict(petals=99999999999999999999), "petals: expected a value from 1 to 64, got 99,999,999,999,999,999,999"),
     (dict(thickness=float("inf")), "thickness: expected a finite number"),
     (dict(thickness=1e9), "thickness: expected a value from 0 to 1000"),
     (dict(morph=100_000_000), "morph samples: expected a value from 2 to 2,048"),
