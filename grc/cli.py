@@ -458,7 +458,8 @@ def export(
     output: Path = typer.Option(..., "-o", "--output", help="The mesh to write (.obj, .ply, .stl, .glb)."),
     time: float = typer.Option(0.8, help="Time on the relational map."),
     blend: Optional[str] = typer.Option(None, help="One number for two templates (0 = first, 1 = second; beyond "
-                                                   "extrapolates), or one weight per template, comma-separated "
+                                                   "extrapolates), or one weight per template, comma-separated; "
+                                                   "weights count relative to their mean, so 1,1 is 0.5,0.5 "
                                                    "(default: the look's own blend, else the first template)."),
     context: Optional[str] = typer.Option(None, help="Raw context values instead of a blend (expert)."),
     morph_samples: Optional[int] = typer.Option(None, "--morph-samples", help="Rows per petal (default: the templates')."),
