@@ -356,8 +356,11 @@ def test_a_model_whose_shapes_overflow_is_never_saved(petal_model, tmp_path):
     with pytest.raises(GRCError, match="would not read back: decoder.0.weight: contains NaN or infinite"):
         copy_model(petal_model, **huge).save(tmp_path / "huge.grc")
     last = max(k for k in petal_model.weights if k.startswith("decoder.") and k.endswith(".bias"))
-    big = copy_model(petal_model, row_scale=np.array([1e308]), **{last: petal_model.weights[last] + 10})
-    # finite weights (row_scale is stored as float64), but every shape overflows
+    with pytest.raises(GRCError, match="would not read back: row_scale: expected values within"):
+        copy_model(petal_model, row_scale=np.array([1e308]), **{last: petal_model.weights[last] + 10}).save(
+            tmp_path / "big.grc")
+    # finite weights within every bound (the scale is stored as float64), but every shape overflows
+    big = copy_model(petal_model, relational_scale=np.array([1e-300, 1e-300]))
     with pytest.raises(GRCError, match="would not read back: its shape at time 1.1 is not finite"):
         big.save(tmp_path / "big.grc")
     assert os.listdir(tmp_path) == []
