@@ -129,20 +129,27 @@ def export_animation(model: GRCModel, path, *, sweep: str = "time", frames: int 
 
 
 def keep_as_template(model: GRCModel, name: str, blend=0.0, *, context_offsets=None, look=None,
-                     source: str = "explore") -> "Template":
-    """The shape at `blend` (plus a drawn path's `context_offsets` (M, C) from the blend's own path, and a
-    look's bends) at every time step of the model's templates, as a new template whose lineage records
-    what it came from (the model's fingerprint, the blend, the path, the look): "Keep as template"."""
+                     source: str = "explore", time=None, morph=None) -> "Template":
+    """The shape at `blend` (plus a drawn path's `context_offsets` (M, C) from the blend's own path at the
+    model's rows, and a look's bends) at every time step of the model's templates, as a new template whose
+    lineage records what it came from (the model's fingerprint, the blend, the path, the look): "Keep as
+    template". `time` and `morph` (a set's own relational map, after time steps or rows were added) make it
+    at those times and rows instead, the model evaluated there."""
     from .diverge.blend import model_id
     from .templates import Template
 
     templates = model.templates
+    times = templates.time if time is None else np.asarray(time, float)
+    rows = model.morph_samples(None if morph is None else np.asarray(morph, float))
+    offsets = None
+    if context_offsets is not None:  # the path's offsets, from the model's rows to these
+        given = np.asarray(context_offsets, float)
+        offsets = np.stack([np.interp(rows, templates.morph, given[:, c]) for c in range(given.shape[1])], axis=1) \
+            if given.shape[1] else np.zeros((len(rows), 0))
     grids = []
-    for t in templates.time:
-        context = None
-        if context_offsets is not None:
-            context = model.context(t, blend) + np.asarray(context_offsets, float)
-        grids.append(shape_of(model, float(t), blend, context=context, look=look))
+    for t in times:
+        context = None if offsets is None else model.context(t, blend, rows) + offsets
+        grids.append(shape_of(model, float(t), blend, morph=rows, context=context, look=look))
     lineage = {"operation": "keep", "source": source, "model": model_id(model),
                "blend": np.atleast_1d(np.asarray(blend, float)).tolist()}
     if context_offsets is not None:
@@ -153,4 +160,4 @@ def keep_as_template(model: GRCModel, name: str, blend=0.0, *, context_offsets=N
     if parent:
         lineage["model_lineage"] = {"operation": parent.get("operation"), "parents": parent.get("parents", [])}
     attribution = f"kept in GRC Studio from model {lineage['model']} at blend {lineage['blend']}"
-    return Template(name, templates.time, templates.morph, np.stack(grids), attribution, lineage)
+    return Template(name, times, rows, np.stack(grids), attribution, lineage)

@@ -448,8 +448,9 @@ class GalleryPanel(QWidget):
         state, model = self.state, space.model
         state.set_time(space.time)
         state.set_blend(genome.weights)
-        state.set_path(self.pad_path(space.context(genome), model.templates.morph, state.pad_morph(),
-                                     state.blend_context(state.pad_morph())))
+        if model.context_dims:  # (a model without context has no path to draw)
+            state.set_path(self.pad_path(space.context(genome), model.templates.morph, state.pad_morph(),
+                                         state.blend_context(state.pad_morph())))
         if self.looks is not None:
             self.looks.show_look(self.look_of(genome, space) or Look([]))
 
@@ -476,7 +477,7 @@ class GalleryPanel(QWidget):
         tile = self.selected()
         if tile is None or self.space is None:
             return None
-        from grc.shapes import keep_as_template
+        from .sketch import keep_into_set
 
         names = {t.name for t in self.doc.templates}
         if name is None:
@@ -486,15 +487,16 @@ class GalleryPanel(QWidget):
             name = f"gallery-{i}"
         space = self.space
         try:
-            template = keep_as_template(space.model, name, tile.genome.weights,
-                                        context_offsets=self.path_offsets(tile.genome, space),
-                                        look=self.look_of(tile.genome, space), source="gallery")
+            template = keep_into_set(self.doc.templates, space.model, name, tile.genome.weights,
+                                     context_offsets=self.path_offsets(tile.genome, space),
+                                     look=self.look_of(tile.genome, space), source="gallery")
         except GRCError as e:
             self.status.emit(f"Not made a template: {e}")
             return None
         template.lineage["genome"] = tile.genome.to_json()
         template.lineage["search"] = {"time": space.time, "look": space.look.to_json(),
                                       "descriptors": tile.descriptors, "novelty": tile.novelty}
+        self.doc.end_gestures()  # a sketch gesture under way is not part of this set
         self.doc.edit(list(self.doc.templates) + [template], "Make template")
         self.status.emit(f"Added template {name} to the set (save the set to keep it)")
         return template

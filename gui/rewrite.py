@@ -53,16 +53,29 @@ class RewriteDrag:
     def begin_drag(self):
         self.base = self.beyond.state.model
 
+    def interrupt(self, restore: bool = True) -> bool:
+        """Cancel a drag under way (Undo pressed during it): the model stays the one it started from."""
+        if self.base is None:
+            return False
+        self.base = self.target = None
+        self.beyond.preview = None
+        self.beyond._shape_changed()
+        return True
+
     def solve(self, target):
         """The rewritten model that puts the grabbed point at `target` (from the model the drag started on)."""
         state = self.beyond.state
         return rewrite(self.base, state.time, state.blend, self.point, target, self.panel.radius.value())
 
     def drag_to(self, row, point, position):
+        if self.base is None:  # the drag was cancelled (Undo during it): the rest of it moves nothing
+            return
         self.point, self.target = (row, point), np.asarray(position, float)
         window = self.beyond.window
 
         def draw():  # coalesced: one solve per frame, at the latest mouse position
+            if self.base is None:
+                return self.beyond.grid()
             try:
                 self.beyond.preview = self.solve(self.target)
             except GRCError as e:

@@ -31,15 +31,35 @@ SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel 
                ("Shift+click, drag on empty space", "Toggle a point; box select (Sketch 2D view)")]
 
 
+def keep_into_set(templates: list, model, name: str, blend, **options) -> Template:
+    """grc.shapes.keep_as_template for this set: the model evaluated at the set's own time steps and rows (the
+    set may have gained some since training), its points resampled only if their count changed."""
+    from grc.shapes import keep_as_template
+
+    from .sketch_new import resample
+
+    base = templates[0] if templates else None
+    if base is None:
+        return keep_as_template(model, name, blend, **options)
+    kept = keep_as_template(model, name, blend, time=base.time, morph=base.morph, **options)
+    if kept.grid_shape != base.grid_shape:  # another number of points per row
+        kept = Template(name, base.time, base.morph, resample(kept.points, *base.grid_shape), kept.attribution,
+                        kept.lineage)
+    return kept
+
+
 class SketchState(QObject):
     """Which template, time step and grid points are being edited; how a gesture moves points.
 
     `selection` is a set of (row, point); `selected` the active one (grabbed or last clicked). A gesture
     (a drag, a G/R/S) starts from the points as they were (`begin_drag`), is shown live while it goes
-    (`preview`), and becomes one undo step (`end_drag`).
+    (`preview`), and becomes one undo step (`end_drag`). Anything else that changes the set (an action,
+    another template, Undo, another document) first interrupts a gesture under way: it is cancelled, so its
+    preview is never part of that change and its starting point is never pasted back over it.
     """
 
     changed = pyqtSignal()
+    gesture_interrupted = pyqtSignal()  # a gesture was ended by something else: the views drop theirs
 
     def __init__(self, doc: Document):
         super().__init__()
@@ -55,6 +75,7 @@ class SketchState(QObject):
         self.opened = 0  # counts documents opened (a new one is framed afresh in the 2D views)
         doc.templates_changed.connect(self._clamp)
         doc.model_changed.connect(self._opened)
+        doc.gestures.append(self)
 
     def _opened(self):
         if self._before is None:  # not in the middle of a gesture
@@ -76,6 +97,7 @@ class SketchState(QObject):
 
     def set(self, **values):
         if "k" in values and values["k"] != self.k:
+            self.interrupt()
             values.setdefault("selection", set())
             values.setdefault("selected", None)
         if "selected" in values and "selection" not in values:
@@ -166,6 +188,18 @@ class SketchState(QObject):
         self._before = list(self.doc.templates)
         self._gesture = None
 
+    def interrupt(self, restore: bool = True) -> bool:
+        """End a gesture under way because something else happens (another action, Undo, another document):
+        its points go back as they were (`restore`; not when another document replaced them) and the views
+        drop it. True when there was one."""
+        if self._before is None:
+            return False
+        before, self._before, self._gesture = self._before, None, None
+        if restore:
+            self.doc._set_templates(before)
+        self.gesture_interrupted.emit()
+        return True
+
     @property
     def dragging(self) -> bool:
         return self._before is not None
@@ -176,7 +210,9 @@ class SketchState(QObject):
         return source[self.k].points
 
     def preview(self, selection, transform, side=None):
-        """Show the gesture's result live (no undo step until end_drag)."""
+        """Show the gesture's result live (no undo step until end_drag); nothing without a gesture under way."""
+        if self._before is None:
+            return
         self._gesture = (selection, transform, side)
         self.doc.set_points(self.k, self.edit_points(self.base_points(), selection, transform, side), live=True)
 
@@ -207,11 +243,13 @@ class SketchState(QObject):
 
     def move(self, row, point, delta, text="Move point"):
         """One undoable move (what a whole drag amounts to)."""
+        self.interrupt()
         t = self.doc.templates[self.k]
         self.doc.set_points(self.k, self.moved_points(t.points, row, point, delta), text)
 
     def fill_step(self):
         """This time step interpolated from its neighbours (one undo step)."""
+        self.interrupt()
         if not self.doc.templates:
             return
         t = self.doc.templates[self.k]
@@ -221,6 +259,7 @@ class SketchState(QObject):
 
     def insert_step(self):
         """A new time step after this one, in every template of the set (interpolated); one undo step."""
+        self.interrupt()
         doc = self.doc
         if not doc.templates:
             return
@@ -233,6 +272,7 @@ class SketchState(QObject):
 
     def copy_step(self, source: int):
         """Copy time step `source`'s grid onto the current time step."""
+        self.interrupt()
         if not self.doc.templates:
             return
         t = self.doc.templates[self.k]
@@ -248,6 +288,7 @@ class SketchState(QObject):
         With every template deleted, the model's first template gives the time steps and morph;
         False when there is nothing to start from (no template, no model).
         """
+        self.interrupt()
         doc = self.doc
         if doc.templates:
             base = doc.templates[self.k]
@@ -256,8 +297,8 @@ class SketchState(QObject):
         else:
             return False
         name = unique_name([t.name for t in doc.templates], "template")
-        if model is not None and model.grid_shape == base.grid_shape and np.allclose(model.templates.time, base.time):
-            points = np.stack([model.shape(t, blend) for t in base.time])
+        if model is not None:  # the model's shape at the blend, at this set's time steps and rows
+            points = keep_into_set([base], model, name, blend).points
         else:
             points = base.points
         doc.edit(doc.templates + [copy_template(base, name, points)], f"New template {name}")
@@ -265,30 +306,25 @@ class SketchState(QObject):
         return True
 
     def keep_from_explore(self, state, look=None) -> bool:
-        """Explore's shape (blend, drawn path, look) at every time step as a new template (grc.shapes.keep_as_template),
-        its lineage saying what it came from; one undo step. False without a model."""
-        from grc.shapes import keep_as_template
-
-        from .sketch_new import resample
-
+        """Explore's shape (blend, drawn path, look) at every time step of the set as a new template
+        (keep_into_set), its lineage saying what it came from; one undo step. False without a model."""
+        self.interrupt()
         model, doc = state.model, self.doc
         if model is None:
             return False
         offsets = None
         if state.offsets is not None:  # a drawn path: offsets at the pad's samples, taken at the grid's rows
             morph, pad = model.templates.morph, state.pad_morph()
-            offsets = np.stack([np.interp(morph, pad, state.offsets[:, c]) for c in range(state.offsets.shape[1])], axis=1)
+            offsets = np.stack([np.interp(morph, pad, state.offsets[:, c]) for c in range(state.offsets.shape[1])] or
+                               [np.zeros(len(morph))], axis=1)[:, :state.offsets.shape[1]]
         name = unique_name([t.name for t in doc.templates], "kept")
-        kept = keep_as_template(model, name, state.blend, context_offsets=offsets, look=look)
-        if doc.templates and doc.templates[0].grid_shape != kept.grid_shape:  # the set was reshaped since training
-            base = doc.templates[0]
-            kept = Template(name, base.time, base.morph, resample(kept.points, *base.grid_shape), kept.attribution,
-                            kept.lineage)
+        kept = keep_into_set(doc.templates, model, name, state.blend, context_offsets=offsets, look=look)
         doc.edit(doc.templates + [kept], f"Keep as template {name}")
         self.set(k=len(doc.templates) - 1)
         return True
 
     def duplicate(self):
+        self.interrupt()
         if not self.doc.templates:
             return
         doc, base = self.doc, self.doc.templates[self.k]
@@ -299,6 +335,7 @@ class SketchState(QObject):
 
     def reorder(self, source: int, target: int):
         """Move template `source` to place `target` in the blend order (one undo step)."""
+        self.interrupt()
         doc = self.doc
         K = len(doc.templates)
         if not (0 <= source < K and 0 <= target < K) or source == target:
@@ -311,6 +348,7 @@ class SketchState(QObject):
         self.set(k=target)
 
     def rename(self, name: str):
+        self.interrupt()
         name = name.strip()
         doc = self.doc
         if not doc.templates or not name or name == doc.templates[self.k].name:
@@ -320,6 +358,7 @@ class SketchState(QObject):
         doc.edit(templates, f"Rename {doc.templates[self.k].name} to {name}")
 
     def delete(self):
+        self.interrupt()
         doc = self.doc
         if not doc.templates:
             return
@@ -382,6 +421,11 @@ class GridView2D(QWidget):
         self._smooth_timer = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self._smooth)
         sketch.changed.connect(self.update)
         sketch.doc.templates_changed.connect(self.update)
+        sketch.gesture_interrupted.connect(self._gesture_interrupted)
+
+    def _gesture_interrupted(self):
+        self._drag = self._modal = None
+        self.update()
 
     # -- framing -----------------------------------------------------------------------------------
     def frame(self):

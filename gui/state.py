@@ -236,6 +236,7 @@ class Document(QObject):
         # model a training saved, then the folder it is saved to), so a move leaves no stale one behind
         self._recovery_written: Path | None = None
         self.generation = 0  # counts the documents opened (a training or run started for one is not another's)
+        self.gestures: list = []  # what can hold a gesture under way on the set (interrupt(restore) -> bool)
         self._on_disk: dict = {}  # the set folder's template files as last read or written: {name: mtime_ns}
 
     # -- opening -------------------------------------------------------------------------------
@@ -270,7 +271,12 @@ class Document(QObject):
             raise GRCError("no template .json files in this folder", path=folder)
         return [load_template(f) for f in files], files
 
+    def end_gestures(self, restore: bool = True) -> bool:
+        """Cancel any gesture under way on the set (before Undo, another action, another document); True if one was."""
+        return any([g.interrupt(restore) for g in self.gestures])
+
     def _reset(self, templates, folder, files):
+        self.end_gestures(restore=False)  # its starting points are the old set's: never paste them into this one
         self.generation += 1
         self._recovery_written = None  # another set's: left for its own next opening
         self.folder = Path(folder) if folder is not None else None

@@ -29,6 +29,7 @@ class History(QObject):
         super().__init__(parent)
         self.stacks = []
         self._dead: dict[int, int] = {}  # id(stack) -> the index from which its redo part was left behind
+        self.gestures: list = []  # callables that cancel a gesture under way, True if there was one
         self.undo_action = QAction("Undo", self, shortcut=QKeySequence.Undo, triggered=self.undo)
         self.redo_action = QAction("Redo", self, triggered=self.redo)
         keys = [QKeySequence(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
@@ -72,12 +73,21 @@ class History(QObject):
         ready = [s for s in self._live() if self._can_redo(s)]
         return min(ready, key=lambda s: self._stamp(s.command(s.index())), default=None)
 
+    def _gesture_cancelled(self) -> bool:
+        """Undo or Redo in the middle of a gesture (a drag, a G / R / S) cancels the gesture and does only that,
+        as Blender ignores them while a tool runs: undoing under it would be pasted back when it ends."""
+        return any([cancel() for cancel in self.gestures])
+
     def undo(self):
+        if self._gesture_cancelled():
+            return
         stack = self.next_undo()
         if stack is not None:
             stack.undo()
 
     def redo(self):
+        if self._gesture_cancelled():
+            return
         stack = self.next_redo()
         if stack is not None:
             stack.redo()

@@ -430,7 +430,7 @@ def template_file(tmp_path, **change) -> Path:
     (dict(points=[[[[True, 0, 0]] * 3] * 3] * 3), "points", "expected numbers, found True"),
     (dict(points=[[[["1.5", 0, 0]] * 3] * 3] * 3), "points", "expected numbers, found '1.5'"),
     (dict(time=[0, False, 1]), "time", "expected numbers, found False"),
-    (dict(morph=[0, 0.5, 10**400]), "morph", "expected a nested list"),
+    (dict(morph=[0, 0.5, 10**400]), "morph", "an integer too large for a float"),
     (dict(name=""), "name", "expected a non-empty name"),
     (dict(name="a\x1b[31mred"), "name", "expected printable characters"),
     (dict(name="x" * 201), "name", "at most 200 characters"),

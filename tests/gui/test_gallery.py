@@ -120,3 +120,30 @@ def test_cancel_keeps_what_was_found(window, qtbot):
     qtbot.waitUntil(lambda: "Cancelled" in gallery.info.text(), timeout=60000)
     qtbot.waitUntil(lambda: gallery.start.isEnabled(), timeout=60000)  # ready for another search
     assert len(gallery.grid.tiles) > 0
+
+
+def test_make_template_fits_a_set_that_gained_a_time_step(window, qtbot):
+    """After Insert time step the set has more steps than the model: the gallery's template is made at the
+    set's own steps (it came with the model's and turned the set red, unsavable)."""
+    window.sketch.set(step=2)
+    window.sketch.insert_step()
+    gallery = searched(window, qtbot)
+    gallery.open_cell(next(iter(gallery.grid.tiles)))
+    template = gallery.make_template()
+    assert template.grid_shape == window.doc.templates[0].grid_shape and window.doc.error is None
+
+
+def test_a_model_without_context_opens_its_elites(make_window, qtbot, petal, tmp_path, dialogs):
+    """A click on a tile of a model trained without context (context_dims 0) opens it in Explore (it hit the
+    crash dialog on the path it has none of)."""
+    import grc
+    from grc_testing import small_config
+
+    path = grc.train(petal, small_config(context_dims=0), device="cpu").save(tmp_path / "flat.grc")
+    window = make_window(path)
+    gallery = searched(window, qtbot)
+    cell = next(iter(gallery.grid.tiles))
+    tile = gallery.grid.tiles[cell]
+    gallery.open_cell(cell)
+    assert window.state.path is None and np.allclose(window.state.weights, tile.genome.weights)
+    assert not dialogs["warning"] and not dialogs.get("critical")
