@@ -7,6 +7,7 @@ Sketch (edit templates), Train and Export. The Sketch tab shows the edited templ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from .gallery import GalleryPanel
 from .lineage import LineagePanel
 from .export_panel import FORMATS, ExportPanel
 from .sketch import SKETCH_KEYS, SketchPanel, SketchState
-from .state import Document, ExploreState
+from .state import UNTITLED, Document, ExploreState
 from .train_panel import TrainPanel, quality_config
 from .undo import History
 from .view3d import KEYS_3D, ShapeView
@@ -288,9 +289,31 @@ class MainWindow(QMainWindow):
             except GRCError as e:
                 self.error(str(e), "Cannot make the template set")
 
-    def new_set(self, templates):
+    def offer_untitled_recovery(self) -> bool:
+        """At start: a new template set that was never saved, left by a session that did not close (its
+        autosave has no folder or model to be found by). Restore it? True when it was."""
+        found = self.doc.untitled_recoveries()
+        if not found or self.headless:
+            return False
+        data, problem = self.doc.read_recovery(found[0])
+        if problem:
+            self.error(problem, "Autosave set aside")
+        if data is None:
+            return False
+        answer = QMessageBox.question(
+            self, "Restore a new template set?",
+            f"GRC Studio closed with a new template set that was never saved ({len(data['templates'])} templates, "
+            f"autosaved {data.get('saved_at', '')}).\nRestore it?", QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        if answer != QMessageBox.Yes:
+            with contextlib.suppress(OSError):
+                found[0].unlink()
+            return False
+        self.new_set(data["templates"], untitled=found[0].stem[len(UNTITLED):])
+        return True
+
+    def new_set(self, templates, untitled: str | None = None):
         """Start sketching a new set (Templates > New template set…); train it when it looks right."""
-        self.doc.new_set(templates)
+        self.doc.new_set(templates, untitled)
         self.sketch.set(k=0, step=0, selected=None)
         self.model_unsaved = False
         self.tabs.setCurrentIndex(TABS.index("sketch"))
@@ -801,6 +824,8 @@ def _run(app, window, path, screenshot, time, blend, benchmark, size, look=None)
     opened = window.open(path)
     if not opened and headless:
         return 2
+    if window.offer_untitled_recovery():
+        opened = False  # (not the set to train at start: the restored one is open)
     try:
         if look is not None:
             window.bend_panel.load_look(look)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import time as clock
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from grc.templates import check_set, load_template, save_templates, template_fil
 PAD_SAMPLES = 64  # morph samples of the context pad's curves (and of a drawn context path)
 BLEND_RANGE = (-1.5, 2.5)  # what the blend slider and the context pad reach (two templates: α)
 WEIGHT_RANGE = (-1.0, 2.0)  # each template's weight (three or more templates)
+UNTITLED = "untitled-"  # the recovery file of a new set saved nowhere yet: untitled-<id>.json
 
 
 class ExploreState(QObject):
@@ -237,6 +239,7 @@ class Document(QObject):
         self._recovery_written: Path | None = None
         self.generation = 0  # counts the documents opened (a training or run started for one is not another's)
         self.gestures: list = []  # what can hold a gesture under way on the set (interrupt(restore) -> bool)
+        self.untitled = uuid.uuid4().hex[:12]  # names a new set's autosave until it is saved somewhere
         self._on_disk: dict = {}  # the set folder's template files as last read or written: {name: mtime_ns}
 
     # -- opening -------------------------------------------------------------------------------
@@ -301,10 +304,12 @@ class Document(QObject):
             return []
         return sorted(name for name, stamp in self._stamps().items() if self._on_disk.get(name) != stamp)
 
-    def new_set(self, templates):
-        """Start a template set from nothing (no model, no folder yet: Save asks where)."""
+    def new_set(self, templates, untitled: str | None = None):
+        """Start a template set from nothing (no model, no folder yet: Save asks where). Its autosave is
+        `untitled-<id>.json` in the recovery folder (`untitled`: an id to go on with, when one is restored)."""
         self.model, self.model_path = None, None
         self._reset(templates, None, [])
+        self.untitled = untitled or uuid.uuid4().hex[:12]
         self.undo.resetClean()  # saved nowhere yet: unsaved until Save (closing asks), even with every edit undone
         self.model_changed.emit()
 
@@ -388,8 +393,20 @@ class Document(QObject):
 
     # -- recovery ------------------------------------------------------------------------------
     def recovery_path(self) -> Path:
-        source = str((self.folder or self.model_path or Path("untitled")).resolve())
+        if self.folder is None and self.model_path is None:  # a new set, saved nowhere yet: its own file
+            return recovery_folder() / f"{UNTITLED}{self.untitled}.json"
+        source = str((self.folder or self.model_path).resolve())
         return recovery_folder() / (hashlib.sha1(source.encode()).hexdigest()[:16] + ".json")
+
+    @staticmethod
+    def untitled_recoveries() -> list[Path]:
+        """Autosaves of new sets that were never saved, the latest first (found at start: nothing else names them)."""
+        folder = recovery_folder()
+        try:
+            found = [p for p in folder.glob(f"{UNTITLED}*.json") if p.is_file()]
+            return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return []
 
     def _schedule_recovery(self, *args):
         self._recovery_timer.start()
@@ -405,7 +422,7 @@ class Document(QObject):
                 return True
             path = self.recovery_path()
             path.parent.mkdir(parents=True, exist_ok=True)
-            data = {"source": str(self.folder or self.model_path), "saved_at": clock.strftime("%Y-%m-%d %H:%M:%S"),
+            data = {"source": str(self.folder or self.model_path or "a new template set"), "saved_at": clock.strftime("%Y-%m-%d %H:%M:%S"),
                     "templates": [t.to_json() for t in self.templates]}
             atomic_write(path, json.dumps(data))
             if self._recovery_written not in (None, path):  # the set was saved under another name meanwhile
@@ -429,10 +446,10 @@ class Document(QObject):
                 pass
         self._recovery_written = None
 
-    def read_recovery(self) -> tuple[dict | None, str | None]:
-        """(the recovery file's contents, None) if an earlier session left unsaved edits of this set;
-        (None, message) for a damaged one, which is set aside as `<name>.damaged`; (None, None) if none."""
-        path = self.recovery_path()
+    def read_recovery(self, path=None) -> tuple[dict | None, str | None]:
+        """(the recovery file's contents, None) if an earlier session left unsaved edits of this set (or in
+        `path`); (None, message) for a damaged one, which is set aside as `<name>.damaged`; (None, None) if none."""
+        path = self.recovery_path() if path is None else Path(path)
         if not (path.exists() or path.is_symlink()):
             return None, None
         try:

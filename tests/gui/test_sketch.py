@@ -136,6 +136,32 @@ def test_unsaved_edits_are_recovered_after_a_crash(make_window, files, dialogs, 
     assert not list(recovery_folder.glob("*.json"))
 
 
+def test_a_new_set_never_saved_is_recovered_at_the_next_start(make_window, dialogs, recovery_folder):
+    """A new set (no folder, no model) edited, then the app dies: the next start offers it back (its autosave
+    had no folder or model to be found by, and every new set shared one file)."""
+    from gui.sketch_new import new_set
+
+    window = make_window()
+    window.new_set(new_set(6, 5, 4, "flat"))
+    window.sketch.move(3, 2, [0.0, 0.0, 0.07])
+    edited = [t.points.copy() for t in window.doc.templates]
+    window.doc.write_recovery()
+    other = make_window()
+    other.new_set(new_set(4, 4, 3, "flat"))
+    other.sketch.move(1, 1, [0.0, 0.0, 0.02])
+    other.doc.write_recovery()
+    assert len(list(recovery_folder.glob("untitled-*.json"))) == 2  # one each, not one shared file
+    # "crash", then a start: the latest is offered first (the other one); no, then yes for ours
+    dialogs["answers"] += [QMessageBox.No]
+    start = make_window()
+    assert not start.offer_untitled_recovery()
+    dialogs["answers"] += [QMessageBox.Yes]
+    assert start.offer_untitled_recovery()
+    assert "new template set" in dialogs["question"][-1][0]
+    assert all(np.array_equal(t.points, p) for t, p in zip(start.doc.templates, edited))
+    assert start.doc.dirty and start.doc.folder is None and start.mode == "sketch"
+
+
 def test_closing_with_unsaved_edits_asks_first(make_window, files, dialogs):
     model, folder = files
     window = make_window(folder)
