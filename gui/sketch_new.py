@@ -21,19 +21,25 @@ STARTS = {"flat": "A flat sheet", "petal": "The petal example", "copy": "A copy 
 VARIANT_WIDTH = 1.4  # the second template: the first, this much wider
 
 
-def resample(points, steps: int, rows: int, cols: int) -> np.ndarray:
-    """A (T, M, N, 3) grid series interpolated linearly to (steps, rows, cols, 3)."""
+def resample(points, steps: int, rows: int, cols: int, positions=None) -> np.ndarray:
+    """A (T, M, N, 3) grid series interpolated linearly to (steps, rows, cols, 3): evenly by index, or along
+    axis 0 (time) and 1 (rows) by `positions` {axis: (the old values, the new values)}, each set of values taken
+    relative to its own first and last (so an uneven schedule is followed)."""
     out = np.asarray(points, float)
     for axis, n in ((0, steps), (1, rows), (2, cols)):
         old = out.shape[axis]
-        if old == n:
+        if positions and axis in positions:
+            u, v = (np.asarray(values, float) for values in positions[axis])
+            u, v = (u - u[0]) / ((u[-1] - u[0]) or 1.0), (v - v[0]) / ((v[-1] - v[0]) or 1.0)
+        elif old == n:
             continue
-        u, v = np.linspace(0, 1, old), np.linspace(0, 1, n)
-        i = np.clip(np.searchsorted(u, v, side="right") - 1, 0, max(old - 2, 0))
+        else:
+            u, v = np.linspace(0, 1, old), np.linspace(0, 1, n)
         if old == 1:
             out = np.repeat(out, n, axis=axis)
             continue
-        f = ((v - u[i]) / (u[i + 1] - u[i])).reshape([-1 if a == axis else 1 for a in range(out.ndim)])
+        i = np.clip(np.searchsorted(u, v, side="right") - 1, 0, old - 2)
+        f = np.clip((v - u[i]) / (u[i + 1] - u[i]), 0.0, 1.0).reshape([-1 if a == axis else 1 for a in range(out.ndim)])
         out = np.take(out, i, axis=axis) * (1 - f) + np.take(out, i + 1, axis=axis) * f
     return out
 
@@ -55,10 +61,10 @@ def flat_sheet(rows: int, cols: int, length=1.0, width=0.5) -> np.ndarray:
     return grid
 
 
-def parse_values(text: str, count: int, what: str) -> np.ndarray:
-    """Comma-separated increasing numbers (`count` of them); empty: evenly spaced from 0 to 1."""
+def parse_values(text: str, count: int, what: str) -> np.ndarray | None:
+    """Comma-separated increasing numbers (`count` of them); empty: None (the start's own, else evenly from 0 to 1)."""
     if not text.strip():
-        return default_map(count)
+        return None
     try:
         values = np.array([float(v) for v in text.replace(";", ",").split(",") if v.strip()])
     except ValueError:
@@ -78,16 +84,22 @@ def new_set(rows: int, cols: int, steps: int, start: str = "flat", *, template: 
                              (steps, "time steps", limits.MAX_TIME_STEPS)):
         if not 2 <= value <= top:
             raise GRCError(f"expected 2 to {top} {what}, got {value}", field=what)
-    time = default_map(steps) if time is None else np.asarray(time, float)
-    morph = default_map(rows) if morph is None else np.asarray(morph, float)
-    if start == "flat":
-        points = grown(flat_sheet(rows, cols), steps)
-    elif start in ("petal", "copy"):
+    if start in ("petal", "copy"):
         if start == "petal":
             template = load_templates(template_set_path()).templates[0]
         if template is None:
             raise GRCError("there is no template to copy; start from a flat sheet or the petal", field="start")
-        points = resample(template.points, steps, rows, cols)
+        # the template's own schedule unless other values are given (its values where the counts agree)
+        T, M = len(template.time), len(template.morph)
+        time = (template.time if steps == T else np.linspace(template.time[0], template.time[-1], steps)) \
+            if time is None else np.asarray(time, float)
+        morph = (template.morph if rows == M else np.linspace(template.morph[0], template.morph[-1], rows)) \
+            if morph is None else np.asarray(morph, float)
+        points = resample(template.points, steps, rows, cols, {0: (template.time, time), 1: (template.morph, morph)})
+    time = default_map(steps) if time is None else np.asarray(time, float)
+    morph = default_map(rows) if morph is None else np.asarray(morph, float)
+    if start == "flat":
+        points = grown(flat_sheet(rows, cols), steps)
     elif start == "import":
         files = list(files)
         if len(files) == 1 and Path(files[0]).suffix.lower() in MESH_SUFFIXES:  # one grid, grown over time here
@@ -96,7 +108,7 @@ def new_set(rows: int, cols: int, steps: int, start: str = "flat", *, template: 
             imported = import_files(name, files)
             points = imported.points if len(imported.points) > 1 else grown(imported.points[0], steps)
         points = resample(points, steps, rows, cols)
-    else:
+    elif start not in ("petal", "copy"):
         raise GRCError(f"expected one of {', '.join(STARTS)}, got {start!r}", field="start")
     wide = points * [1.0, VARIANT_WIDTH, 1.0]
     source = {"flat": "a flat sheet", "petal": "the petal example", "copy": "a copy of a template",
@@ -117,8 +129,8 @@ class NewSetDialog(QDialog):
         self.rows = QSpinBox(minimum=2, maximum=limits.MAX_ROWS, value=7)
         self.points = QSpinBox(minimum=2, maximum=limits.MAX_POINTS, value=7)
         self.steps = QSpinBox(minimum=2, maximum=limits.MAX_TIME_STEPS, value=5)
-        self.time = QLineEdit(placeholderText="evenly spaced from 0 to 1")
-        self.morph = QLineEdit(placeholderText="evenly spaced from 0 to 1 (one value per row)")
+        self.time = QLineEdit(placeholderText="the copied template's, else evenly spaced from 0 to 1")
+        self.morph = QLineEdit(placeholderText="the copied template's, else evenly from 0 to 1 (one value per row)")
         self.start = QComboBox()
         for key, text in STARTS.items():
             self.start.addItem(text, key)

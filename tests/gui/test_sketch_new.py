@@ -84,6 +84,24 @@ def test_new_set_from_a_copy_and_from_imported_meshes(tmp_path):
         parse_values("0, 1, 1", 3, "time")
 
 
+def test_a_copy_keeps_the_templates_own_schedule():
+    """A copy of the leaf's curled template (time 0, .1, .5, 1, 1.1; uneven rows) grows on that schedule (it was
+    put on evenly spaced times, so the copy at time 1 held the grid of time 1.1)."""
+    curled = grc.load_templates(grc.examples.template_set_path("leaf")).templates[1]
+    T, M, N = curled.grid_shape
+    copy = new_set(M, N, T, "copy", template=curled)[0]
+    np.testing.assert_array_equal(copy.time, curled.time)
+    np.testing.assert_array_equal(copy.morph, curled.morph)
+    np.testing.assert_allclose(copy.points, curled.points, atol=1e-12)
+    finer = new_set(M, N, 9, "copy", template=curled)[0]  # more steps: evenly over its range, by time value
+    np.testing.assert_allclose(finer.time, np.linspace(0, 1.1, 9))
+    at = np.flatnonzero(np.isclose(finer.time, 0.55))
+    assert len(at) == 1
+    i = int(at[0])  # 0.55 lies between the steps at 0.5 and 1.0, a tenth of the way
+    np.testing.assert_allclose(finer.points[i], curled.points[2] + (curled.points[3] - curled.points[2]) * 0.1,
+                               atol=1e-12)
+
+
 def _write_obj(path, grid):
     M, N = grid.shape[:2]
     lines = [f"v {x} {z} {-y}" for x, y, z in grid.reshape(-1, 3)]  # OBJ is Y-up, as Blender writes it
