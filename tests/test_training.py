@@ -119,6 +119,31 @@ def test_lbfgs_finds_the_minimum_of_the_rosenbrock_function():
     assert lbfgs_flat(theta, evaluate, 200, history=5) < 1e-12
 
 
+def test_the_lbfgs_memory_is_the_two_loop_recursion_before_and_after_it_wraps():
+    from grc.optim import Memory
+
+    def two_loop(pairs, g):  # Nocedal & Wright, Algorithm 7.4, the newest pair last
+        q, alphas = g.clone(), []
+        for s, y in reversed(pairs):
+            alphas.append(s.dot(q) / s.dot(y))
+            q -= alphas[-1] * y
+        s, y = pairs[-1]
+        r = q * s.dot(y) / y.dot(y)
+        for (s, y), a in zip(pairs, reversed(alphas)):
+            r += s * (a - y.dot(r) / s.dot(y))
+        return r
+
+    generator = torch.Generator().manual_seed(0)
+    memory, pairs = Memory(torch.zeros(40, dtype=torch.float64), 5), []
+    for step in range(13):  # fills at 5, then each pair replaces the oldest
+        s = torch.randn(40, dtype=torch.float64, generator=generator)
+        y = 2 * s + 0.1 * torch.randn(40, dtype=torch.float64, generator=generator)
+        g = torch.randn(40, dtype=torch.float64, generator=generator)
+        memory.add(s, y, g if step % 2 else None)  # with and without the next gradient read along
+        pairs = (pairs + [(s, y)])[-5:]
+        assert torch.allclose(memory.inverse_hessian_times(g), two_loop(pairs, g), rtol=1e-10, atol=1e-12)
+
+
 def test_training_on_extrapolated_shapes_breaks_the_petal_less_than_shape_keys(petal):
     # issue 11: rows at blends beyond [0, 1] whose targets are blends in shape space (grc.shapespace)
     from grc.coherence import Coherence, blend_weights, model_shapes, shape_keys
