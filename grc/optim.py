@@ -122,48 +122,68 @@ class Memory:
     """L-BFGS's last `size` steps s and gradient changes y, and the inverse Hessian estimate they make.
 
     H·g comes from the compact form of Byrd, Nocedal & Schnabel (1994; Nocedal & Wright eq. 7.24),
-    equal to the two-loop recursion but three passes over the memory per iteration instead of 4 vector
+    equal to the two-loop recursion but two passes over the memory per iteration instead of 4 vector
     operations per remembered step (with 50 steps the two-loop recursion was most of an iteration's
     time). The products sᵢ·yⱼ and yᵢ·yⱼ are updated as pairs arrive; the small algebra is float64.
+    The passes over the memory are what an iteration costs (it is megabytes, read at memory speed), so
+    add() also takes the next gradient and reads the memory once for s, y and that gradient together;
+    inverse_hessian_times(that gradient) then reads it once more.
     """
 
     def __init__(self, like: torch.Tensor, size: int):
         self.size = size
         self.SY_rows = torch.zeros(2 * size, len(like), dtype=like.dtype, device=like.device)  # s in slots, then y
-        self.SY = torch.zeros(size, size, dtype=torch.float64, device=like.device)  # SY[i, j] = sᵢ·yⱼ
+        self.SY = torch.zeros(size, size, dtype=torch.float64, device=like.device)  # SY[i, j] = sᵢ·yⱼ (slots)
         self.YY = torch.zeros_like(self.SY)  # YY[i, j] = yᵢ·yⱼ
-        self.order: list[int] = []  # the slots in use, oldest first
+        self.count, self.oldest = 0, 0  # slots in use; the oldest one's slot (the slots are a ring)
+        self._known = None  # (a gradient, the memory's products with it), from add()
 
     def clear(self):
-        self.order = []
+        self.count, self.oldest = 0, 0
         self.SY_rows.zero_()
+        self._known = None
 
     def __bool__(self):
-        return bool(self.order)
+        return self.count > 0
 
-    def add(self, s: torch.Tensor, y: torch.Tensor):
+    def add(self, s: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None = None):
+        """Remember the pair (s, y), in place of the oldest when full; `g`, the gradient the next
+        inverse_hessian_times will take, is read in the same pass over the memory."""
         m = self.size
-        k = self.order.pop(0) if len(self.order) == m else len(self.order)
+        if self.count == m:
+            k, self.oldest = self.oldest, (self.oldest + 1) % m
+        else:
+            k, self.count = self.count, self.count + 1
         self.SY_rows[k], self.SY_rows[m + k] = s, y
-        P = (self.SY_rows @ torch.stack([s, y], dim=1)).double()  # (2m, 2): every s and y against s, y
-        self.SY[:, k], self.SY[k] = P[:m, 1], P[m:, 0]
-        self.YY[k] = self.YY[:, k] = P[m:, 1]
-        self.order.append(k)
+        P = torch.stack([s, y] if g is None else [s, y, g]) @ self.SY_rows.T  # (2 or 3, 2m): s, y (, g) against all
+        P64 = P.double()
+        self.SY[:, k], self.SY[k] = P64[1, :m], P64[0, m:]
+        self.YY[k] = self.YY[:, k] = P64[1, m:]
+        self._known = None if g is None else (g, P[2])
 
     def inverse_hessian_times(self, g: torch.Tensor) -> torch.Tensor:
-        if not self.order:
+        if not self.count:
             return g * min(1.0, 1.0 / max(g.abs().sum().item(), 1e-12))
-        m, order = self.size, torch.tensor(self.order, device=g.device)
-        SY, YY = self.SY[order][:, order], self.YY[order][:, order]  # oldest first
+        m, c, shift = self.size, self.count, -self.oldest
+        known = self._known
+        ab = (known[1] if known is not None and known[0] is g else self.SY_rows @ g).double().view(2, m)
+        if c < m:  # filling: slots 0..c-1, oldest first
+            SY, YY, ab = self.SY[:c, :c], self.YY[:c, :c], ab[:, :c]
+        else:  # full: the ring turned so that the oldest comes first
+            SY, YY, ab = self.SY.roll((shift, shift), (0, 1)), self.YY.roll((shift, shift), (0, 1)), ab.roll(shift, 1)
         gamma = SY[-1, -1] / YY[-1, -1]
-        ab = (self.SY_rows @ g).double()
-        a, b = ab[:m][order, None], ab[m:][order, None]  # Sᵀg, Yᵀg
-        q = torch.linalg.solve_triangular(SY.triu(), a, upper=True)  # R⁻¹ Sᵀg
-        p = torch.linalg.solve_triangular(SY.triu().T, (torch.diag(SY.diagonal()) + gamma * YY) @ q - gamma * b,
-                                          upper=False)
-        coefficients = torch.zeros(2 * m, dtype=torch.float64, device=g.device)  # unused slots stay 0
-        coefficients[order], coefficients[m + order] = p[:, 0], -gamma * q[:, 0]
-        return gamma.to(g.dtype) * g + self.SY_rows.T @ coefficients.to(g.dtype)
+        a, b = ab[0, :, None], ab[1, :, None]  # Sᵀg, Yᵀg
+        R = SY.triu()
+        q = torch.linalg.solve_triangular(R, a, upper=True)  # R⁻¹ Sᵀg
+        middle = gamma * YY
+        middle.diagonal().add_(SY.diagonal())
+        p = torch.linalg.solve_triangular(R.T, middle @ q - gamma * b, upper=False)
+        coefficients = torch.cat([p.T, -gamma * q.T])  # (2, c): oldest first
+        if c < m:
+            coefficients = torch.nn.functional.pad(coefficients, (0, m - c))  # unused slots: 0
+        else:
+            coefficients = coefficients.roll(-shift, 1)  # back to the slots
+        return gamma.to(g.dtype) * g + self.SY_rows.T @ coefficients.view(-1).to(g.dtype)
 
 
 def minimize(evaluate, move, steps: int, history: int = 20, callback=None) -> float:
@@ -193,7 +213,7 @@ def minimize(evaluate, move, steps: int, history: int = 20, callback=None) -> fl
             break
         s, y = direction * t, new_grad - grad
         if s.dot(y).item() > 1e-12:
-            memory.add(s, y)
+            memory.add(s, y, new_grad)  # new_grad: the next iteration's
         converged = abs(loss - new_loss) <= 1e-15 * max(1.0, abs(loss))
         loss, grad = new_loss, new_grad
         if callback:

@@ -14,8 +14,9 @@ of its quality target) and takes the best of its four neighbours if that one sco
 score (EXCHANGE_MARGIN): weights, Adam state, learning rates and context dimension (its loss and context
 mask stay: they are the cell's niche). Then it mutates its learning rates (x exp(0.2 N)). At the end every
 cell's decoder is refined (as grc.training does, batched) for a quarter of the iterations, the best
-REFINE_CELLS go on to the end, the best cell after its refine is kept, and its refine goes on as long again
-(POLISH) if that scores better; the report lists every cell.
+REFINE_CELLS go on to the end, the best cell after its refine is kept (of those whose reconstruction is within
+RECONSTRUCTION_SPREAD of the best reconstruction: kept_cell), and its refine goes on as long again (POLISH) if
+that scores better; the report lists every cell.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ EXCHANGE_MARGIN = 2.0
 REFINE_CELLS = 3  # the cells whose refine goes on after its first part: the best then (kept: the best at the end)
 DIVERGED = 1e9  # the score of a cell whose measures are not finite (JSON-safe, unlike inf)
 POLISH = 1  # the kept cell is then refined this many times the refine's iterations more (kept if it scores better)
+# The kept cell reconstructs within this factor of the population's best reconstruction: the score's sum of target
+# shares weighs reconstruction little (its target is 10-30x what cells reach), and a one-context cell on three
+# templates once won on interpolation with 3x the others' reconstruction, worse than a single training's median
+# (leaf seed 2, measured: docs/benchmarks.md).
+RECONSTRUCTION_SPREAD = 2.0
 REFINE_FIRST = 4  # every cell is refined for the first 1 / REFINE_FIRST of the refine's iterations
 
 
@@ -444,6 +450,14 @@ def score(reconstruction: float, interpolation: float, extrapolation: float, bro
     return value if math.isfinite(value) else DIVERGED
 
 
+def kept_cell(measures) -> int:
+    """The cell kept at the end: the best score among the cells whose reconstruction is within
+    RECONSTRUCTION_SPREAD of the best cell's reconstruction (the best score of all when none is finite)."""
+    finite = [m["reconstruction"] for m in measures if math.isfinite(m["reconstruction"])]
+    eligible = [i for i, m in enumerate(measures) if finite and m["reconstruction"] <= RECONSTRUCTION_SPREAD * min(finite)]
+    return min(eligible or range(len(measures)), key=lambda i: measures[i]["score"])
+
+
 def finalists(scores, settings, n: int) -> list[int]:
     """The cells refined at the end: the best `n` by score, taking first the best cell of each lineage
     (the cell it descends from at the last exchange, its "parent"), then the next best of any."""
@@ -556,7 +570,7 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
             for cell in refined:
                 refined_steps[cell] = steps
         measures = validate(cells)
-        best = int(np.argmin([m["score"] for m in measures]))
+        best = kept_cell(measures)
         if POLISH:  # the kept cell's refine goes on (its reconstruction is still falling), if that scores better
             kept = cells.export(best)[1]
             loss = refine_batched(cells, [best], rows, POLISH * steps, report, steps, total)[0]
@@ -578,9 +592,9 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
             refined_steps[cell] = steps
         total = len(refined) * steps
         measures = validate(cells)
-        best = int(np.argmin([m["score"] for m in measures]))  # the refined cells, unless the refine made them worse
+        best = kept_cell(measures)  # the refined cells, unless the refine made them worse
     else:
-        best = int(np.argmin(scores))
+        best = kept_cell(measures)
     if steps:
         report(Progress("refine", total, total, measures[best]["score"], cells=tuple(m["score"] for m in measures)))
 

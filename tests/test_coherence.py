@@ -3,6 +3,7 @@ coherent, the safe blend range agreeing with the shapes at its ends, three templ
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,10 +282,16 @@ def test_shape_keys_are_the_templates_at_their_weights(petal):
 def test_a_dense_operator_needs_no_scipy(petal):
     dense = subdivision_operator(7, 7, 2).toarray()
     grid = petal.points[1, 4] * [1, 1, 3]
-    assert Coherence(petal, 2, operator=dense).check(grid, 0.8).to_json() == Coherence(petal, 2).check(grid, 0.8).to_json()
-    code = "import sys; sys.modules['scipy'] = None; import grc.coherence; print('ok')"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.stdout.strip() == "ok", done.stderr
+    # the default operator is built with numpy alone (grc.mesh.dense_subdivision_operator): the same check as
+    # scipy's sparse one gives, its measures to float rounding
+    shipped, default = Coherence(petal, 2, operator=dense).check(grid, 0.8).to_json(), Coherence(petal, 2).check(grid, 0.8).to_json()
+    assert shipped.keys() == default.keys()
+    for key, value in shipped.items():
+        assert default[key] == (pytest.approx(value, rel=1e-12, abs=1e-12) if isinstance(value, float) else value), key
+    code = ("import sys; sys.modules['scipy'] = None; import grc, grc.coherence; "
+            "c = grc.coherence.Coherence(grc.load_templates(sys.argv[1]), 2); print(c.operator.shape)")
+    done = subprocess.run([sys.executable, "-c", code, str(Path(petal.path).resolve())], capture_output=True, text=True)
+    assert done.stdout.strip() == "(625, 49)", done.stderr
     with pytest.raises(GRCError, match="operator"):
         Coherence(petal, 2, operator=dense[:, :10])
     with pytest.raises(GRCError, match="grid"):
@@ -350,7 +357,10 @@ def test_a_row_of_shapes_is_drawn_whole_and_in_its_verdicts_colours(petal_model,
     for (_, _, verdict), half in zip(shapes, (image[:, :width // 2], image[:, width // 2:])):
         target = np.array([int(VERDICT_COLORS[VERDICTS.index(verdict)][i:i + 2], 16) for i in (1, 3, 5)])
         near = np.abs(half - target).max(axis=2) < 60  # the shaded surface stays near its colour
-        assert near.sum() > 500  # the shape is drawn in its verdict's colour
+        drawn = half.min(axis=2) < 240  # not the white background
+        # the shape is drawn, in its verdict's colour (a share of it: the shading darkens the rest; the petal
+        # model here is a quick training, whose shapes at 0.5 and 3 are small, 1,100-7,000 pixels)
+        assert drawn.sum() > 500 and near.sum() > 0.25 * drawn.sum()
         ys, xs = np.nonzero(near)
         assert ys.min() > 0 and xs.min() > 0 and ys.max() < half.shape[0] - 1 and xs.max() < half.shape[1] - 1  # whole
     with pytest.raises(GRCError, match="png"):
