@@ -144,6 +144,9 @@ def metrics_table(metrics: dict) -> str:
     ]
     for time, span in (metrics.get("safe_blend_range") or {}).items():
         lines.append(f"safe blend range t={time:<5} " + _span(span))
+    if metrics.get("safe_blend_range") and metrics.get("safe_blend_range_subdivide", 2) < 2:
+        lines.append(f"  (measured at subdivision {metrics['safe_blend_range_subdivide']}: this grid is too big "
+                     f"to test at 2 quickly)")
     return "\n".join(lines)
 
 

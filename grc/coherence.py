@@ -52,6 +52,8 @@ HEIGHT_FIELD_TILTS = 3  # ... over its mean normal's plane, or over a plane tilt
 TILT_MARGIN = 0.05  # each tilt turns the plane until the triangle facing it least faces it by this cosine
 REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
 BLOCK = 4  # quads per block side for the height-field test of patches (windows of 2 x 2 blocks)
+DENSE_OPERATOR_LIMIT = 4_000_000  # entries (32 MB): a bigger grid's subdivision stays a sparse matrix
+BROKEN_BATCH_VERTICES = 1_000_000  # Coherence.broken tests at most this many surface vertices at once
 BLOCK_PAIR_LIMIT = 16  # compare quads block by block while that makes at most this many pairs per quad
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
@@ -657,15 +659,25 @@ class Coherence:
         self.subdivide = int(subdivide)
         if not 0 <= self.subdivide <= 3:
             raise GRCError(f"expected 0 to 3, got {subdivide}", field="subdivide")
+        surface_size = ((M - 1) * 2 ** self.subdivide + 1, (N - 1) * 2 ** self.subdivide + 1)
+        dense = surface_size[0] * surface_size[1] * M * N <= DENSE_OPERATOR_LIMIT
         if operator is None and self.subdivide > 0:
-            from .mesh import dense_subdivision_operator  # numpy alone: no scipy import (about 0.2 s) for a verdict
+            if dense:
+                from .mesh import dense_subdivision_operator  # numpy alone: no scipy import (about 0.2 s) for a verdict
 
-            operator = dense_subdivision_operator(M, N, self.subdivide)
+                operator = dense_subdivision_operator(M, N, self.subdivide)
+            else:  # a big grid: a dense operator would not fit in memory (rows x points squared, times 4^level)
+                from .mesh import subdivision_operator
+
+                operator = subdivision_operator(M, N, self.subdivide)
         if operator is None:
             self.operator, self.surface_size = None, (M, N)
         else:
-            self.operator = np.asarray(operator.todense() if hasattr(operator, "todense") else operator, float)
-            self.surface_size = ((M - 1) * 2 ** self.subdivide + 1, (N - 1) * 2 ** self.subdivide + 1)
+            if hasattr(operator, "tocsr"):  # scipy sparse: dense where that is small (one matmul is fastest)
+                self.operator = np.asarray(operator.todense(), float) if dense else operator.tocsr()
+            else:
+                self.operator = np.asarray(operator, float)
+            self.surface_size = surface_size
             if self.operator.shape != (self.surface_size[0] * self.surface_size[1], M * N):
                 raise GRCError(f"expected a subdivision operator of shape "
                                f"{(self.surface_size[0] * self.surface_size[1], M * N)}, got {self.operator.shape}",
@@ -690,7 +702,11 @@ class Coherence:
         if self.operator is None:
             return grid
         flat = grid.reshape(-1, self.operator.shape[1], 3)
-        return np.matmul(self.operator, flat).reshape(*lead, *self.surface_size, 3)
+        if isinstance(self.operator, np.ndarray):
+            return np.matmul(self.operator, flat).reshape(*lead, *self.surface_size, 3)
+        S, size = flat.shape[:2]  # sparse: one product over every shape's coordinates at once
+        out = self.operator @ flat.transpose(1, 0, 2).reshape(size, S * 3)
+        return out.reshape(-1, S, 3).transpose(1, 0, 2).reshape(*lead, *self.surface_size, 3)
 
     def _grid(self, grid):
         grid = np.asarray(grid, float)
@@ -752,14 +768,19 @@ class Coherence:
 
     # -- measures ----------------------------------------------------------------------------------
     def broken(self, grids) -> np.ndarray:
-        """Whether each of a batch of grids (S, M, N, 3) is broken (crosses itself or folds): (S,) bool."""
-        surfaces = self.surface(self._grid(grids).reshape(-1, *self.grid_shape))
+        """Whether each of a batch of grids (S, M, N, 3) is broken (crosses itself or folds): (S,) bool.
+        Big surfaces are tested a few at a time (BROKEN_BATCH_VERTICES), so memory stays bounded."""
+        grids = self._grid(grids).reshape(-1, *self.grid_shape)
+        batch = max(1, BROKEN_BATCH_VERTICES // (self.surface_size[0] * self.surface_size[1]))
+        if len(grids) > batch:
+            return np.concatenate([self.broken(grids[i:i + batch]) for i in range(0, len(grids), batch)])
+        surfaces = self.surface(grids)
         normals = quad_normals(surfaces)
-        shape_of_fold = _folds(normals)[1]
-        shape_of_crossing = _intersections(surfaces, self.topology, normals)[0]
         broken = np.zeros(len(surfaces), bool)
-        broken[shape_of_fold] = True
-        broken[shape_of_crossing] = True
+        broken[_folds(normals)[1]] = True
+        rest = np.flatnonzero(~broken)  # a folded shape is broken already: only the others need the crossing test
+        if len(rest):
+            broken[rest[_intersections(surfaces[rest], self.topology, normals[rest])[0]]] = True
         return broken
 
     def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,8 @@ def evaluate(model: GRCModel, safe_range: bool = True) -> dict:
     """The metrics `grc evaluate` prints: template fit, reconstruction, traces, blends, and (unless
     `safe_range` is False) the safe blend range per inner time step (grc.coherence.safe_blend_ranges:
     [low, high] for two templates, {template: [low, high]} along each template's direction for more,
-    None where a shape between the templates is already broken; subdivision 2, as the app shows)."""
+    None where a shape between the templates is already broken; subdivision 2, as the app shows, or less for a
+    big grid: `safe_blend_range_subdivide` says which)."""
     templates = model.templates
     K, time, morph = len(templates), templates.time, templates.morph
     points = templates.points  # (K, T, M, N, 3)
@@ -84,7 +85,19 @@ def evaluate(model: GRCModel, safe_range: bool = True) -> dict:
         "templates": K,
     }
     if safe_range:
-        from .coherence import safe_blend_ranges
+        from .coherence import Coherence, safe_blend_ranges
 
-        metrics["safe_blend_range"] = safe_blend_ranges(model)
+        subdivide = safe_range_subdivision(model)
+        metrics["safe_blend_range"] = safe_blend_ranges(model, Coherence(templates, subdivide))
+        metrics["safe_blend_range_subdivide"] = subdivide
     return metrics
+
+
+SAFE_RANGE_VERTICES = 250_000  # the safe range's surfaces have at most this many vertices (2 subdivisions, or fewer)
+
+
+def safe_range_subdivision(model: GRCModel) -> int:
+    """The subdivision the safe blend range is measured at: 2, as the app shows it, unless the surface would
+    then have more than SAFE_RANGE_VERTICES vertices (a big grid: 1, else 0), so evaluating stays quick."""
+    M, N = model.grid_shape[1:3]
+    return next((s for s in (2, 1) if ((M - 1) * 2 ** s + 1) * ((N - 1) * 2 ** s + 1) <= SAFE_RANGE_VERTICES), 0)

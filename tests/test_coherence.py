@@ -375,3 +375,42 @@ def test_an_empty_batch_has_no_verdicts():
     assert coherence.broken(np.zeros((0, 7, 7, 3))).shape == (0,)
     codes, novelty = coherence.verdicts(np.zeros((0, 7, 7, 3)), 0.5)
     assert codes.shape == novelty.shape == (0,)
+
+
+def test_a_big_grid_is_measured_in_bounded_memory():
+    """A grid too big for a dense subdivision operator keeps a sparse one (the same surface), `broken` tests big
+    surfaces a few at a time, and the safe range drops to a lower subdivision rather than run out of memory
+    (a set within every limit trained, then `grc train` failed 'out of memory' after saving)."""
+    from types import SimpleNamespace
+
+    from grc.metrics import SAFE_RANGE_VERTICES, safe_range_subdivision
+    from grc_testing import made_up_set
+
+    templates = made_up_set(K=2, T=3, M=31, N=40)
+    big = Coherence(templates, 2)
+    assert not isinstance(big.operator, np.ndarray)  # (121 x 157 vertices) x 1,240 points: sparse
+    grids = templates.points[:, 1]
+    expected = np.stack([subdivision_operator(31, 40, 2) @ g.reshape(-1, 3) for g in grids])
+    np.testing.assert_allclose(big.surface(grids).reshape(2, -1, 3), expected, atol=1e-12)
+    small = Coherence(made_up_set(K=2, T=3, M=7, N=7), 2)
+    assert isinstance(small.operator, np.ndarray)  # the petal's size: one dense matmul
+    flat = np.zeros((5, 31, 40, 3))
+    flat[..., 0], flat[..., 1] = np.linspace(0, 1, 31)[:, None], np.linspace(0, 1, 40)[None, :]
+    folded = flat.copy()
+    folded[:, 10:, :, 2] = 0.001 * np.arange(21)[:, None]  # a sheet turned back over itself at row 10
+    folded[:, 10:, :, 0] = 2 * flat[:, 10:11, :, 0] - flat[:, 10:, :, 0]
+    both = np.concatenate([flat, folded])
+    batched = coherence.BROKEN_BATCH_VERTICES
+    try:
+        coherence.BROKEN_BATCH_VERTICES = 121 * 157 * 2  # two surfaces at a time
+        assert big.broken(both).tolist() == [False] * 5 + [True] * 5
+    finally:
+        coherence.BROKEN_BATCH_VERTICES = batched
+    assert big.broken(both).tolist() == [False] * 5 + [True] * 5
+
+    def model_of(M, N):
+        return SimpleNamespace(grid_shape=(2, M, N))
+
+    assert safe_range_subdivision(model_of(7, 7)) == 2
+    side = int(np.sqrt(SAFE_RANGE_VERTICES)) // 4 + 2  # too big at 2, fits at 1
+    assert safe_range_subdivision(model_of(side, side)) == 1 and safe_range_subdivision(model_of(300, 512)) == 0
