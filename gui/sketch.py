@@ -380,8 +380,7 @@ class GridView2D(QWidget):
         self._cache = None  # (key, QPixmap) of _background
         self._smooth_now = False  # the next paint is antialiased even during a gesture (it stood still)
         self._smooth_timer = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self._smooth)
-        sketch.changed.connect(self.update)
-        sketch.doc.templates_changed.connect(self.update)
+        sketch.changed.connect(self.update)  # (it follows every templates_changed too)
 
     # -- framing -----------------------------------------------------------------------------------
     def frame(self):
@@ -876,8 +875,9 @@ class SketchPanel(QWidget):
         self.doc.undo.canRedoChanged.connect(self.redo.setEnabled)
         self.undo.setEnabled(False)
         self.redo.setEnabled(False)
+        # (the set changing reaches sync through sketch.changed: SketchState answers every templates_changed
+        # with one, so a drag's move syncs this panel once, not twice)
         sketch.changed.connect(self.sync)
-        self.doc.templates_changed.connect(self.sync)
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
 
     def _rows_moved(self, parent, start, end, destination, row):
