@@ -922,10 +922,15 @@ class SketchPanel(QWidget):
                 x, y, z = np.round(t.points[s.step, r, c], 4) + 0.0  # no "-0.0000" on the midline
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
-        for widget, value in ((self.proportional, s.proportional), (self.radius, s.radius)):
-            widget.blockSignals(True)
-            (widget.setChecked if widget is self.proportional else widget.setValue)(value)
-            widget.blockSignals(False)
+        # only a change is set: a spin box repaints on every setValue, even of the value it shows (each drag move)
+        for widget, value, shown, show in ((self.proportional, s.proportional, self.proportional.isChecked(),
+                                            self.proportional.setChecked),
+                                           (self.radius, round(s.radius, self.radius.decimals()), self.radius.value(),
+                                            self.radius.setValue)):
+            if value != shown:
+                widget.blockSignals(True)
+                show(value)
+                widget.blockSignals(False)
         self.fill.setEnabled(bool(doc.templates) and 0 < s.step < doc.templates[s.k].grid_shape[0] - 1)
         for button in (self.duplicate, self.rename_button, self.delete):
             button.setEnabled(bool(doc.templates))
