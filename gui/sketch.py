@@ -847,6 +847,7 @@ class SketchPanel(QWidget):
         layout.addLayout(views, 1)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self._read_only = None  # (folder, whether the set there is read-only): the status line's
         layout.addWidget(self.status)
 
         self.list.currentRowChanged.connect(lambda k: k >= 0 and k != sketch.k and sketch.set(k=k, selected=None))
@@ -937,7 +938,9 @@ class SketchPanel(QWidget):
         self.copy_prev.setEnabled(bool(doc.templates) and s.step > 0)
         self.copy_next.setEnabled(bool(doc.templates) and s.step < doc.templates[s.k].grid_shape[0] - 1)
         where = str(doc.folder) if doc.folder else "no folder yet (Save asks for one)"
-        if doc.templates_read_only and doc.folder:
+        if self._read_only is None or self._read_only[0] != doc.folder:  # (it resolves paths: not on every drag move)
+            self._read_only = (doc.folder, doc.templates_read_only)
+        if self._read_only[1] and doc.folder:
             where += " (a bundled example: Save asks where to put a copy)"
         if doc.error:
             self.status.setText(f"<span style='color:#b00020'>⚠ The set cannot be saved or trained: {doc.error}</span>")
