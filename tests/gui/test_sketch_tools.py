@@ -273,3 +273,18 @@ def test_the_selected_points_mark_covers_its_selection_mark(make_window, files, 
     sketch.select([(3, 1), (3, 2)])
     window.draw_now()
     assert view.selection_actor.GetVisibility() and view.selection_mesh.n_points == 2
+
+
+def test_the_status_line_says_read_only_until_the_set_is_saved_elsewhere(make_window, tmp_path, qtbot):
+    """The panel works out whether the set's folder is a bundled example once per folder: the status line
+    says so for the example, and no longer once the set is saved to a folder of its own."""
+    window = make_window(None)
+    assert window.open()  # the bundled petal
+    window.tabs.setCurrentIndex(1)
+    panel = window.sketch_panel
+    assert "a bundled example" in panel.status.text()
+    window.sketch.set(selected=(3, 1))  # a sync with the folder unchanged
+    assert "a bundled example" in panel.status.text()
+    window.doc.save(tmp_path / "mine")
+    window.sketch.set(selected=(3, 2))
+    assert str(tmp_path / "mine") in panel.status.text() and "bundled example" not in panel.status.text()
