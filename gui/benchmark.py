@@ -17,6 +17,10 @@ Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> 
 - frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
 
+The notes of frame, sketch-drag and frame-640x400 give the share of the 3D view's render in them
+(VTK's render, timed from its render window's start and end events inside each move): what is left
+is the app's own work (handlers, decode, mesh update, the 2D repaints, Qt's flush).
+
 Scrubbing starts once the app has computed, in the background, the traces at every slider time
 (about 0.3 s after a model opens; until then a time move computes its own, ~0.3 ms more), the
 context pad's shading and the live check (`settle`).
@@ -62,14 +66,48 @@ def measure_update(window, n=FRAMES * 2):
     return times
 
 
+class RenderClock:
+    """How long the 3D view's renders inside each move take: VTK's start and end events on its render window."""
+
+    def __init__(self, view):
+        self.window = view.plotter.ren_win
+        self.seconds, self._start = [], None
+        self._tags = [self.window.AddObserver("StartEvent", self._started),
+                      self.window.AddObserver("EndEvent", self._ended)]
+
+    def _started(self, *_):
+        self._start = clock.perf_counter()
+
+    def _ended(self, *_):
+        if self._start is not None:
+            self.seconds.append(clock.perf_counter() - self._start)
+            self._start = None
+
+    def take(self) -> float:
+        """The render time since the last take (seconds), and start again."""
+        total = sum(self.seconds)
+        self.seconds.clear()
+        return total
+
+    def remove(self):
+        for tag in self._tags:
+            self.window.RemoveObserver(tag)
+
+
+def render_note(renders) -> str:
+    p50, p95 = percentiles(renders)
+    return f"3D render in it p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+
+
 def mouse(widget, kind, pos):
     QApplication.sendEvent(widget, QMouseEvent(kind, pos, Qt.LeftButton, Qt.LeftButton, Qt.NoModifier))
 
 
-def app_frames(window):
+def app_frames(window, renders=None):
     """Slider and pad moves, each timed until its pixels are drawn; three kinds of move take turns.
 
-    Yields (seconds, shape): shape is the surface as drawn, (points, normals), copied off the clock.
+    Yields (seconds, shape): shape is the surface as drawn, (points, normals), copied off the clock;
+    `renders` (a list) gets the seconds of the 3D render inside each move.
 
     A pad move is one step of a drag: the path is grabbed (pressed) before the clock starts and let
     go after it stops, as neither changes anything on screen; the clock times the mouse move.
@@ -79,6 +117,7 @@ def app_frames(window):
     rendered, painted = [], []
     view.rendered.connect(lambda: rendered.append(1))
     pad.painted.connect(lambda: painted.append(1))
+    render_clock = RenderClock(view)
     try:
         for i in itertools.count():
             kind = i % 3
@@ -93,6 +132,7 @@ def app_frames(window):
                 to += to == slider.value()  # a move (a pad drag may have left the blend slider there)
             rendered.clear()
             painted.clear()
+            render_clock.take()
             start = clock.perf_counter()
             if kind in (0, 1):
                 slider.setValue(to)
@@ -105,10 +145,13 @@ def app_frames(window):
                     raise RuntimeError(f"a move of kind {kind} drew nothing within 5 s")
             app.processEvents()  # anything else the move queued (the slider's own repaint, the backing store flush)
             elapsed = clock.perf_counter() - start
+            if renders is not None:
+                renders.append(render_clock.take())
             if kind == 2:
                 mouse(pad, QEvent.MouseButtonRelease, to)
             yield elapsed, view.surface_arrays()
     finally:
+        render_clock.remove()
         view.rendered.disconnect()
         pad.painted.disconnect()
 
@@ -132,9 +175,10 @@ class Painted(QObject):
             w.removeEventFilter(self)
 
 
-def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
+def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4, renders=None):
     """Moves of a drag with falloff in Sketch's top view, each timed until the 3D view has drawn and the
-    three 2D views have repainted (and one more turn of the event loop). Returns the seconds of each move.
+    three 2D views have repainted (and one more turn of the event loop). Returns the seconds of each move;
+    `renders` (a list) gets the seconds of the 3D render inside each.
 
     The point is grabbed before the clock starts; the moves go 6 px up and down about where it was
     grabbed; the drag is let go and undone afterwards (the template is as it was).
@@ -157,7 +201,8 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
     rendered = []
     view.rendered.connect(lambda: rendered.append(1))
     painted = Painted(views.values())
-    times = []
+    render_clock = RenderClock(view)
+    times, render_times = [], []
     try:
         mouse(top, QEvent.MouseButtonPress, at)
         for i in range(WARMUP + n):
@@ -165,6 +210,7 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
             move = QMouseEvent(QEvent.MouseMove, to, Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
             rendered.clear()
             painted.count.clear()
+            render_clock.take()
             start = clock.perf_counter()
             QApplication.sendEvent(top, move)
             while not (rendered and len(painted.count) == len(views)):
@@ -173,9 +219,11 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
                     raise RuntimeError("a sketch drag move drew nothing within 5 s")
             app.processEvents()
             times.append(clock.perf_counter() - start)
+            render_times.append(render_clock.take())
         QApplication.sendEvent(top, QMouseEvent(QEvent.MouseButtonRelease, to, Qt.LeftButton, Qt.NoButton,
                                                 Qt.NoModifier))
     finally:
+        render_clock.remove()
         view.rendered.disconnect()
         painted.remove()
         if window.doc.undo.count() > undo_count:  # the drag (one undo step): undone
@@ -185,6 +233,8 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4):
         for _ in range(5):
             app.processEvents()
         window.draw_now()
+    if renders is not None:
+        renders.extend(render_times[WARMUP:])
     return times[WARMUP:]
 
 
@@ -233,18 +283,21 @@ def bare_renders(view, size, shapes):
         plotter.close()
 
 
-def side_by_side(window, n=FRAMES):
+def side_by_side(window, n=FRAMES, renders=None):
     """`frame` and `baseline` samples, n each, in one run: the app's moves, then bare renders of the
-    shapes those moves drew, in the same order.
+    shapes those moves drew, in the same order (`renders` gets the 3D render's share of each move).
 
     Both start after WARMUP untimed steps. (Taking them in alternating turns of 20 was tried, to
     spread the machine's drift over both: over five rounds in one process the median difference was
     the same, 5.1 against 5.2 ms at p95, and no steadier, so the simpler order stays.)
     """
     view = window.view
-    frames = app_frames(window)
+    rendered = []
+    frames = app_frames(window, rendered)
     frame, shapes = zip(*itertools.islice(frames, WARMUP + n))
     frames.close()
+    if renders is not None:
+        renders.extend(rendered[WARMUP:])
     baseline = list(bare_renders(view, (view.width(), view.height()), shapes))
     return frame[WARMUP:], baseline[WARMUP:]
 
@@ -301,18 +354,22 @@ def run(window):
     print(f"window {window.width()}x{window.height()}, 3D viewport {size[0]}x{size[1]}, "
           f"subdivide {window.state.subdivide}, {len(view.surface.points)} vertices")
     print(line("update", measure_update(window)), flush=True)
-    frame, baseline = side_by_side(window)
-    print(line("frame", frame, f"viewport {size[0]}x{size[1]}"), flush=True)
+    renders = []
+    frame, baseline = side_by_side(window, renders=renders)
+    print(line("frame", frame, f"viewport {size[0]}x{size[1]}; {render_note(renders)}"), flush=True)
     print(line("baseline", baseline, f"viewport {size[0]}x{size[1]}"), flush=True)
-    print(line("sketch-drag", sketch_drag_frames(window), f"viewport {size[0]}x{size[1]}, top view, falloff on"),
+    renders = []
+    drag = sketch_drag_frames(window, renders=renders)
+    print(line("sketch-drag", drag, f"viewport {size[0]}x{size[1]}, top view, falloff on; {render_note(renders)}"),
           flush=True)
     view.setFixedSize(640, 400)
     for _ in range(10):
         app.processEvents()
     window.draw_now()
     settle(window)
-    frame, baseline = side_by_side(window)
-    print(line("frame-640x400", frame, f"viewport {view.width()}x{view.height()}"), flush=True)
+    renders = []
+    frame, baseline = side_by_side(window, renders=renders)
+    print(line("frame-640x400", frame, f"viewport {view.width()}x{view.height()}; {render_note(renders)}"), flush=True)
     print(line("baseline-640x400", baseline, f"viewport {view.width()}x{view.height()}"), flush=True)
     waits, reports = measure_training_event_loop(window)
     print(line("training-event-loop", waits, f"{len(waits)} events, {reports} progress reports"), flush=True)

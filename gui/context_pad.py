@@ -200,10 +200,12 @@ class ContextPad(QWidget):
 
     # -- painting ---------------------------------------------------------------------------------
     # Only what a move changes is drawn on every paint: the context path, its dots and the title.
-    # Under it lie two cached pixmaps: "frame" (the morph grid and labels, the axis titles), redrawn
-    # when the size or the model change, and "traces" (the frame, the context grid and labels, the
-    # traces at this time, the legend), redrawn when time or the context axis change -- a blend or
-    # path move only blits it.
+    # Under it lie cached pixmaps: "frame" (the morph grid and labels, the axis titles), redrawn
+    # when the size or the model change; "grid" (the frame, the context grid and labels), redrawn when
+    # the context axis changes; and "traces" (the grid, the traces at this time, the legend), redrawn
+    # when time changes -- a blend or path move only blits it, a time move draws the traces over the
+    # grid. Beyond's shading lies under the context grid, so while it shows (the time it was computed
+    # for) "traces" is painted whole, from the frame up.
     def paintEvent(self, event):
         self._fresh()
         p = QPainter(self)
@@ -215,7 +217,16 @@ class ContextPad(QWidget):
                          self.rows.tobytes(), self.morph.tobytes())
             frame = self._layer("frame", frame_key, self._paint_frame)
             traces_key = (frame_key, self.y_range, self.dim, self._traces_for, id(self.bands), self.moving)
-            p.drawPixmap(0, 0, self._layer("traces", traces_key, lambda q: self._paint_traces(q, frame)))
+            cached = self._layers.get("traces")
+            if cached is None or cached[0] != traces_key:
+                bands = self.band_polygons()
+                if bands:  # (drawn under the context grid: the whole layer is painted in one go)
+                    self._layer("traces", traces_key, lambda q: self._paint_traces(q, frame, bands))
+                else:  # a time move: only the traces change, over the context grid's own layer
+                    grid_key = (frame_key, self.y_range, self.y_step, self.dim, self.moving)
+                    grid = self._layer("grid", grid_key, lambda q: self._paint_grid(q, frame))
+                    self._layer("traces", traces_key, lambda q: self._paint_traces(q, grid))
+            p.drawPixmap(0, 0, self._layers["traces"][1])
             self._paint_path(p)
         p.end()
         self.painted.emit()
@@ -229,7 +240,7 @@ class ContextPad(QWidget):
             pixmap = cached[1] if cached is not None and cached[1].size() == size else QPixmap(size)  # reused
             pixmap.setDevicePixelRatio(ratio)
             p = QPainter(pixmap)
-            p.setRenderHint(QPainter.Antialiasing, name != "traces" or not self.moving)  # its key has `moving`
+            p.setRenderHint(QPainter.Antialiasing, name == "frame" or not self.moving)  # the others' keys have `moving`
             p.setFont(self._small_font)
             paint(p)
             p.end()
@@ -265,7 +276,8 @@ class ContextPad(QWidget):
         p.rotate(-90)
         p.drawText(QRectF(-40, -8, 80, 16), Qt.AlignCenter, "context")
 
-    def _paint_traces(self, p: QPainter, frame: QPixmap):
+    def _paint_grid(self, p: QPainter, frame: QPixmap, bands=()):
+        """The frame, the context axis's labels and grid lines; `bands` (band_polygons) shaded under the lines."""
         p.drawPixmap(0, 0, frame)
         r = self.plot_rect()
         ticks = np.arange(self.y_range[0], self.y_range[1] + self.y_step / 2, self.y_step)
@@ -274,7 +286,7 @@ class ContextPad(QWidget):
         for v, y in zip(ticks, ys):
             p.drawText(QRectF(0, y - 8, MARGIN[0] - 4, 16), Qt.AlignRight | Qt.AlignVCenter, tick_label(v, self.y_step))
         p.setClipRect(r)
-        for code, _, polygon in self.band_polygons():  # where shapes break along the blend: under everything
+        for code, _, polygon in bands:  # where shapes break along the blend: under everything
             color = QColor("#e03030" if code == 2 else "#f0a020")
             color.setAlpha(70 if code == 2 else 45)
             p.setPen(Qt.NoPen)
@@ -284,6 +296,16 @@ class ContextPad(QWidget):
         p.setPen(QPen(QColor("#dddddd"), 1))
         for y in ys:
             p.drawLine(QPointF(r.left() + 1, y), QPointF(r.right() - 1, y))  # inside the frame's border
+
+    def _paint_traces(self, p: QPainter, under: QPixmap, bands=None):
+        """The traces at this time over `under`: the context grid's layer (`bands` None), or the frame, with
+        the grid and the bands drawn first."""
+        if bands is None:
+            p.drawPixmap(0, 0, under)
+            p.setClipRect(self.plot_rect())
+        else:
+            self._paint_grid(p, under, bands)
+        frame = self._layers["frame"][1]
         for k, trace in enumerate(self.traces[..., self.dim]):
             p.setPen(self._trace_pen(k))
             p.drawPolyline(self._polyline(self.morph, trace))

@@ -419,8 +419,7 @@ class GridView2D(QWidget):
         self._cache = None  # (key, QPixmap) of _background
         self._smooth_now = False  # the next paint is antialiased even during a gesture (it stood still)
         self._smooth_timer = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self._smooth)
-        sketch.changed.connect(self.update)
-        sketch.doc.templates_changed.connect(self.update)
+        sketch.changed.connect(self.update)  # (it follows every templates_changed too)
         sketch.gesture_interrupted.connect(self._gesture_interrupted)
 
     def _gesture_interrupted(self):
@@ -892,6 +891,7 @@ class SketchPanel(QWidget):
         layout.addLayout(views, 1)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self._read_only = None  # (folder, whether the set there is read-only): the status line's
         layout.addWidget(self.status)
 
         self.list.currentRowChanged.connect(lambda k: k >= 0 and k != sketch.k and sketch.set(k=k, selected=None))
@@ -920,8 +920,9 @@ class SketchPanel(QWidget):
         self.doc.undo.canRedoChanged.connect(self.redo.setEnabled)
         self.undo.setEnabled(False)
         self.redo.setEnabled(False)
+        # (the set changing reaches sync through sketch.changed: SketchState answers every templates_changed
+        # with one, so a drag's move syncs this panel once, not twice)
         sketch.changed.connect(self.sync)
-        self.doc.templates_changed.connect(self.sync)
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
 
     def _rows_moved(self, parent, start, end, destination, row):
@@ -966,17 +967,24 @@ class SketchPanel(QWidget):
                 x, y, z = np.round(t.points[s.step, r, c], 4) + 0.0  # no "-0.0000" on the midline
                 self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
                                          f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
-        for widget, value in ((self.proportional, s.proportional), (self.radius, s.radius)):
-            widget.blockSignals(True)
-            (widget.setChecked if widget is self.proportional else widget.setValue)(value)
-            widget.blockSignals(False)
+        # only a change is set: a spin box repaints on every setValue, even of the value it shows (each drag move)
+        for widget, value, shown, show in ((self.proportional, s.proportional, self.proportional.isChecked(),
+                                            self.proportional.setChecked),
+                                           (self.radius, round(s.radius, self.radius.decimals()), self.radius.value(),
+                                            self.radius.setValue)):
+            if value != shown:
+                widget.blockSignals(True)
+                show(value)
+                widget.blockSignals(False)
         self.fill.setEnabled(bool(doc.templates) and 0 < s.step < doc.templates[s.k].grid_shape[0] - 1)
         for button in (self.duplicate, self.rename_button, self.delete):
             button.setEnabled(bool(doc.templates))
         self.copy_prev.setEnabled(bool(doc.templates) and s.step > 0)
         self.copy_next.setEnabled(bool(doc.templates) and s.step < doc.templates[s.k].grid_shape[0] - 1)
         where = str(doc.folder) if doc.folder else "no folder yet (Save asks for one)"
-        if doc.templates_read_only and doc.folder:
+        if self._read_only is None or self._read_only[0] != doc.folder:  # (it resolves paths: not on every drag move)
+            self._read_only = (doc.folder, doc.templates_read_only)
+        if self._read_only[1] and doc.folder:
             where += " (a bundled example: Save asks where to put a copy)"
         if doc.error:
             self.status.setText(f"<span style='color:#b00020'>⚠ The set cannot be saved or trained: {doc.error}</span>")

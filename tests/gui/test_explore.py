@@ -182,3 +182,39 @@ def test_a_still_view_is_redrawn_with_smooth_edges(window, qtbot):
     assert np.abs(smooth.astype(int) - sharp).mean() < 1  # the same picture otherwise
     window.draw_now()
     np.testing.assert_array_equal(view.plotter.screenshot(return_img=True), sharp)  # the next frame: sharp again
+
+
+def pad_pixels(pad):
+    image = pad.grab().toImage()
+    bits = image.constBits()
+    bits.setsize(image.byteCount())
+    return np.frombuffer(bits, np.uint8).reshape(image.height(), image.bytesPerLine()).copy()
+
+
+def test_the_pad_redraws_its_traces_as_time_moves_and_its_layers_draw_what_a_full_repaint_does(window):
+    """The pad keeps the parts a move does not change in cached layers (the frame, the context grid, the
+    traces at this time): a time move draws new traces over the cached grid, and every picture is the
+    one a repaint from nothing draws, while moving (sharp), still, and with Beyond's shading under the grid."""
+    panel, pad = window.explore_panel, window.explore_panel.pad
+    panel.time.slider.setValue(300)
+    earlier = pad_pixels(pad)
+    panel.time.slider.setValue(700)
+    pad._settle.stop()  # still "moving" (drawn sharp) for the two pictures below
+    assert pad.moving and not pad.band_polygons()
+    later = pad_pixels(pad)
+    r = pad.plot_rect()
+    inside = (slice(int(r.top()) + 2, int(r.bottom()) - 2), slice(4 * (int(r.left()) + 2), 4 * (int(r.right()) - 2)))
+    assert (earlier[inside] != later[inside]).any()  # the traces moved with time
+    pad._layers.clear()
+    np.testing.assert_array_equal(pad_pixels(pad), later)
+    pad._settled()  # held still: drawn smooth, with the shading once it comes
+    still = pad_pixels(pad)
+    pad._layers.clear()
+    np.testing.assert_array_equal(pad_pixels(pad), still)
+    window.beyond.wait_for_bands()
+    pad.refresh()
+    assert pad.band_polygons()
+    shaded = pad_pixels(pad)
+    assert (shaded != still).any()
+    pad._layers.clear()
+    np.testing.assert_array_equal(pad_pixels(pad), shaded)

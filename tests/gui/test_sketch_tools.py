@@ -232,3 +232,59 @@ def test_zoom_limits_follow_the_templates_size(make_window, files, qtbot):
     for _ in range(60):
         view.zoom(1 / 1.5)
     assert view.frame()[1] > 2 * size  # far enough out to see the whole grid (it stopped at 1,000 units)
+
+
+def test_a_falloff_drag_redraws_the_point_in_every_view_and_the_label_follows(make_window, files, qtbot):
+    """Each move of a drag in the top view (falloff on) shows the point where it went in the three 2D views
+    and the 3D view, and the panel's coordinates follow, move by move."""
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    panel.proportional.setChecked(True)
+    views = panel.views
+    top = views["top"]
+    start = at(top, sketch.grid()[3, 1])
+    qtbot.mousePress(top, Qt.LeftButton, pos=start)
+    for dx, dy in ((6, 8), (12, 16), (18, 24)):  # across and away from the midline: every view sees it move
+        before = {name: v.grab().toImage() for name, v in views.items()}
+        mouse_move(top, start + QPoint(dx, dy))
+        window.draw_now()
+        point = doc.templates[0].points[4, 3, 1]
+        assert abs(top.to_screen(point[:2]).x() - (start.x() + dx)) < 1.5  # under the cursor
+        assert abs(top.to_screen(point[:2]).y() - (start.y() + dy)) < 1.5
+        for name, v in views.items():
+            assert v.grab().toImage() != before[name], name  # the point (and its neighbours) redrawn there
+        np.testing.assert_allclose(window.view.grid_mesh.points[3 * 7 + 1], point)
+        assert f"x {point[0]:.4f}  y {point[1]:.4f}  z {point[2]:.4f}" in panel.point_label.text()
+    qtbot.mouseRelease(top, Qt.LeftButton, pos=start + QPoint(18, 24))
+    assert doc.undo.count() == 1
+
+
+def test_the_selected_points_mark_covers_its_selection_mark(make_window, files, qtbot):
+    """A selection of the selected point alone is not drawn a second time under its larger mark: the 3D
+    view's picture is the same with that smaller mark drawn. A larger selection shows every point."""
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    sketch.set(selected=(3, 1))
+    window.draw_now()
+    view = window.view
+    assert view.selected_actor.GetVisibility() and not view.selection_actor.GetVisibility()
+    without = view.plotter.screenshot(return_img=True)
+    view.selection_actor.SetVisibility(True)  # as it was drawn before
+    view.render(now=True)
+    np.testing.assert_array_equal(view.plotter.screenshot(return_img=True), without)
+    sketch.select([(3, 1), (3, 2)])
+    window.draw_now()
+    assert view.selection_actor.GetVisibility() and view.selection_mesh.n_points == 2
+
+
+def test_the_status_line_says_read_only_until_the_set_is_saved_elsewhere(make_window, tmp_path, qtbot):
+    """The panel works out whether the set's folder is a bundled example once per folder: the status line
+    says so for the example, and no longer once the set is saved to a folder of its own."""
+    window = make_window(None)
+    assert window.open()  # the bundled petal
+    window.tabs.setCurrentIndex(1)
+    panel = window.sketch_panel
+    assert "a bundled example" in panel.status.text()
+    window.sketch.set(selected=(3, 1))  # a sync with the folder unchanged
+    assert "a bundled example" in panel.status.text()
+    window.doc.save(tmp_path / "mine")
+    window.sketch.set(selected=(3, 2))
+    assert str(tmp_path / "mine") in panel.status.text() and "bundled example" not in panel.status.text()
