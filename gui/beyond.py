@@ -253,8 +253,9 @@ class Beyond(QObject):
 
     # -- models replaced (rewrite, blend-models) --------------------------------------------------------
     def replace_model(self, model, text):
-        """Show `model` instead of the current one, undoably (Rewrite panel's Undo)."""
-        self.undo.push(ModelSwap(self, self.doc.model, model, text))
+        """Show `model` instead of the current one, undoably (Rewrite panel's Undo): undo brings back the model
+        that was on screen (a Diverge checkpoint, when one was shown), not the document's."""
+        self.undo.push(ModelSwap(self, self.state.model or self.doc.model, model, text))
 
     def _put_model(self, model):
         self.preview = None

@@ -111,3 +111,24 @@ def test_save_model_as_while_a_checkpoint_is_shown_saves_that_checkpoint(window,
     assert window.save_model_as(tmp_path / "mine.grc")
     assert model_id(load_model(tmp_path / "mine.grc")) == model_id(shown)
     assert window.state.model is shown  # the view stays on it
+
+
+def test_undo_of_a_rewrite_of_a_checkpoint_returns_to_that_checkpoint(window, qtbot):
+    """A rewrite made on a Diverge checkpoint, then Undo: the checkpoint is back on screen (it went back to the
+    original model, whose shape the artist had scrubbed away from)."""
+    from grc.diverge.rewrite import rewrite
+
+    p = window.divergence
+    window.tabs.setCurrentIndex(TABS.index("diverge"))
+    assert p.run(steps=20, every=5)
+    qtbot.waitUntil(lambda: p.label.text().startswith("Done"), timeout=120000)
+    p.slider.setValue(p.slider.maximum())
+    shown = window.state.model
+    assert shown is not window.doc.model
+    t, b = window.state.time, window.state.blend
+    edited = rewrite(shown, t, b, (5, 3), shown.shape(t, b)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(edited, "Rewrite point (5, 3)")
+    assert window.state.model is edited
+    window.history.undo_action.trigger()
+    assert window.state.model is shown
+    np.testing.assert_array_equal(window.state.grid(), shown.shape(t, b))
