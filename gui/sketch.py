@@ -315,8 +315,9 @@ class SketchState(QObject):
         offsets = None
         if state.offsets is not None:  # a drawn path: offsets at the pad's samples, taken at the grid's rows
             morph, pad = model.templates.morph, state.pad_morph()
-            offsets = np.stack([np.interp(morph, pad, state.offsets[:, c]) for c in range(state.offsets.shape[1])] or
-                               [np.zeros(len(morph))], axis=1)[:, :state.offsets.shape[1]]
+            offsets = np.empty((len(morph), state.offsets.shape[1]))  # (no columns for a model without context)
+            for c in range(offsets.shape[1]):
+                offsets[:, c] = np.interp(morph, pad, state.offsets[:, c])
         name = unique_name([t.name for t in doc.templates], "kept")
         kept = keep_into_set(doc.templates, model, name, state.blend, context_offsets=offsets, look=look)
         doc.edit(doc.templates + [kept], f"Keep as template {name}")
