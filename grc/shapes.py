@@ -144,8 +144,9 @@ def keep_as_template(model: GRCModel, name: str, blend=0.0, *, context_offsets=N
     offsets = None
     if context_offsets is not None:  # the path's offsets, from the model's rows to these
         given = np.asarray(context_offsets, float)
-        offsets = np.stack([np.interp(rows, templates.morph, given[:, c]) for c in range(given.shape[1])], axis=1) \
-            if given.shape[1] else np.zeros((len(rows), 0))
+        offsets = np.empty((len(rows), given.shape[1]))
+        for c in range(given.shape[1]):
+            offsets[:, c] = np.interp(rows, templates.morph, given[:, c])
     grids = []
     for t in times:
         context = None if offsets is None else model.context(t, blend, rows) + offsets
