@@ -642,6 +642,13 @@ class Check:
                 "broken_quads": self.broken_quads.tolist()}
 
 
+def dense_level(rows: int, points: int, most: int = 2, limit: float = DENSE_OPERATOR_LIMIT) -> int:
+    """The highest subdivision level up to `most` whose dense operator (surface vertices x grid points) has at most
+    `limit` entries: what a caller without scipy (the Blender add-on) can afford; 0 needs no operator."""
+    return next((s for s in range(most, 0, -1)
+                 if ((rows - 1) * 2 ** s + 1) * ((points - 1) * 2 ** s + 1) * rows * points <= limit), 0)
+
+
 class Coherence:
     """Measures shapes of one template set at one subdivision; everything fixed is precomputed.
 

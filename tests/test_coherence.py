@@ -408,6 +408,10 @@ def test_a_big_grid_is_measured_in_bounded_memory():
         coherence.BROKEN_BATCH_VERTICES = batched
     assert big.broken(both).tolist() == [False] * 5 + [True] * 5
 
+    # without scipy (the Blender add-on) a dense operator is all there is: the highest level it can afford
+    assert coherence.dense_level(7, 7) == 2 and coherence.dense_level(30, 40, 2, 32e6) == 2
+    assert coherence.dense_level(31, 40) == 0 and coherence.dense_level(300, 512, 2, 32e6) == 0
+
     def model_of(M, N):
         return SimpleNamespace(grid_shape=(2, M, N))
 

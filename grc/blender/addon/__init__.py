@@ -30,7 +30,7 @@ from bpy_extras.io_utils import ImportHelper
 
 from .grc import limits
 from .grc.errors import GRCError, printable
-from .grc.coherence import Coherence
+from .grc.coherence import Coherence, dense_level
 from .grc.diverge.bend import MAX_BENDS, Look, load_look
 from .grc.model import GRCModel
 from .grc.mesh import Flower, dense_subdivision_operator, grid_faces, grid_uvs
@@ -44,6 +44,7 @@ MAX_SUBDIVISION = 3
 MODIFIER = "GRC Subdivision"
 UV_LAYER = "UVMap"
 VERDICT_SUBDIVISION = 2  # the live verdict's surface, as in the app and `grc map`
+VERDICT_OPERATOR_LIMIT = 32_000_000  # entries (256 MB) of the dense subdivision operator; a bigger grid: a lower level
 
 _models: dict[str, GRCModel] = {}  # content hash -> model
 _shown: dict[int, tuple] = {}  # object session_uid -> the settings its mesh shows
@@ -224,12 +225,14 @@ def refresh(obj, settings=None, force=False):
 # -- verdict ------------------------------------------------------------------------------------
 
 def coherence_of(obj, model) -> Coherence:
-    """The model's Coherence at VERDICT_SUBDIVISION, its subdivision operator built with numpy alone."""
+    """The model's Coherence at VERDICT_SUBDIVISION, its subdivision operator built with numpy alone; for a grid
+    too big for that operator (VERDICT_OPERATOR_LIMIT entries), at a lower level."""
     key = obj.grc.model_hash
     if key not in _coherences:
         M, N = model.grid_shape[1:]
-        operator = dense_subdivision_operator(M, N, VERDICT_SUBDIVISION)
-        _coherences[key] = Coherence.for_model(model, VERDICT_SUBDIVISION, operator=operator)
+        level = dense_level(M, N, VERDICT_SUBDIVISION, VERDICT_OPERATOR_LIMIT)
+        operator = dense_subdivision_operator(M, N, level) if level else None
+        _coherences[key] = Coherence.for_model(model, level, operator=operator)
     return _coherences[key]
 
 
