@@ -32,11 +32,13 @@ grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-ma
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import GRCError
+from .mesh import subdivided_size
 
 VERDICTS = ("coherent", "strained", "broken")
 FOLD_DEGREES = 120.0  # neighbouring quads whose normals turn by more than this are a fold
@@ -645,8 +647,7 @@ class Check:
 def dense_level(rows: int, points: int, most: int = 2, limit: float = DENSE_OPERATOR_LIMIT) -> int:
     """The highest subdivision level up to `most` whose dense operator (surface vertices x grid points) has at most
     `limit` entries: what a caller without scipy (the Blender add-on) can afford; 0 needs no operator."""
-    return next((s for s in range(most, 0, -1)
-                 if ((rows - 1) * 2 ** s + 1) * ((points - 1) * 2 ** s + 1) * rows * points <= limit), 0)
+    return next((s for s in range(most, 0, -1) if math.prod(subdivided_size(rows, points, s)) * rows * points <= limit), 0)
 
 
 class Coherence:
@@ -666,7 +667,7 @@ class Coherence:
         self.subdivide = int(subdivide)
         if not 0 <= self.subdivide <= 3:
             raise GRCError(f"expected 0 to 3, got {subdivide}", field="subdivide")
-        surface_size = ((M - 1) * 2 ** self.subdivide + 1, (N - 1) * 2 ** self.subdivide + 1)
+        surface_size = subdivided_size(M, N, self.subdivide)
         dense = surface_size[0] * surface_size[1] * M * N <= DENSE_OPERATOR_LIMIT
         if operator is None and self.subdivide > 0:
             if dense:

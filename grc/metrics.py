@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
 
+from .mesh import subdivided_size
 from .model import GRCModel
 
 INTERPOLATION_ALPHAS = (0.25, 0.5, 0.75)
@@ -100,4 +102,4 @@ def safe_range_subdivision(model: GRCModel) -> int:
     """The subdivision the safe blend range is measured at: 2, as the app shows it, unless the surface would
     then have more than SAFE_RANGE_VERTICES vertices (a big grid: 1, else 0), so evaluating stays quick."""
     M, N = model.grid_shape[1:3]
-    return next((s for s in (2, 1) if ((M - 1) * 2 ** s + 1) * ((N - 1) * 2 ** s + 1) <= SAFE_RANGE_VERTICES), 0)
+    return next((s for s in (2, 1) if math.prod(subdivided_size(M, N, s)) <= SAFE_RANGE_VERTICES), 0)

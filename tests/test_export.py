@@ -157,6 +157,14 @@ def test_failing_serializers_leave_the_old_files(tmp_path, mesh, monkeypatch):
     assert len(list(tmp_path.iterdir())) == 3
 
 
+def accessor_values(gltf, index) -> np.ndarray:
+    """A float32 accessor of a GLB as an array (count, components)."""
+    accessor = gltf.accessors[index]
+    view = gltf.bufferViews[accessor.bufferView]
+    data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
+    return np.frombuffer(data, dtype=np.float32).reshape(accessor.count, -1)
+
+
 def test_morph_glb_holds_one_named_target_per_frame_and_a_sweep(tmp_path, mesh):
     frames = sweep_frames()
     path = write_morph_glb(tmp_path / "sweep.glb", frames, mesh.faces, NAMES, fps=10)
@@ -166,10 +174,7 @@ def test_morph_glb_holds_one_named_target_per_frame_and_a_sweep(tmp_path, mesh):
     assert len(m.primitives[0].targets) == 4
 
     def read(index):
-        accessor = gltf.accessors[index]
-        view = gltf.bufferViews[accessor.bufferView]
-        data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
-        return np.frombuffer(data, dtype=np.float32).reshape(accessor.count, -1)
+        return accessor_values(gltf, index)
 
     base = read(m.primitives[0].attributes.POSITION)
     for frame, target in zip(frames, m.primitives[0].targets):
@@ -297,10 +302,7 @@ def glb_frames(path):
     (m,) = gltf.meshes
 
     def read(index):
-        accessor = gltf.accessors[index]
-        view = gltf.bufferViews[accessor.bufferView]
-        data = gltf.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
-        return np.frombuffer(data, dtype=np.float32).reshape(accessor.count, -1)
+        return accessor_values(gltf, index)
 
     base = read(m.primitives[0].attributes.POSITION)
     return [base + read(t["POSITION"]) for t in m.primitives[0].targets]

@@ -98,15 +98,21 @@ def test_divergence_stale_checkpoint_after_open(window, qtbot, tmp_path):
     assert p.checkpoints == []
 
 
-def test_save_model_as_while_a_checkpoint_is_shown_saves_that_checkpoint(window, qtbot, tmp_path):
-    """Found in review: File > Save model as… wrote the original while a checkpoint was on screen, and the
-    view jumped back to the original under a slider still at the checkpoint."""
+def last_checkpoint_shown(window, qtbot):
+    """Run a short divergent fine-tuning and show its last checkpoint; returns that checkpoint's model."""
     p = window.divergence
     window.tabs.setCurrentIndex(TABS.index("diverge"))
     assert p.run(steps=20, every=5)
     qtbot.waitUntil(lambda: p.label.text().startswith("Done"), timeout=120000)
     p.slider.setValue(p.slider.maximum())
-    shown = window.state.model
+    return window.state.model
+
+
+def test_save_model_as_while_a_checkpoint_is_shown_saves_that_checkpoint(window, qtbot, tmp_path):
+    """Found in review: File > Save model as… wrote the original while a checkpoint was on screen, and the
+    view jumped back to the original under a slider still at the checkpoint."""
+    p = window.divergence
+    shown = last_checkpoint_shown(window, qtbot)
     assert shown is p.checkpoints[-1].model and shown is not window.doc.model
     assert window.save_model_as(tmp_path / "mine.grc")
     assert model_id(load_model(tmp_path / "mine.grc")) == model_id(shown)
@@ -118,12 +124,7 @@ def test_undo_of_a_rewrite_of_a_checkpoint_returns_to_that_checkpoint(window, qt
     original model, whose shape the artist had scrubbed away from)."""
     from grc.diverge.rewrite import rewrite
 
-    p = window.divergence
-    window.tabs.setCurrentIndex(TABS.index("diverge"))
-    assert p.run(steps=20, every=5)
-    qtbot.waitUntil(lambda: p.label.text().startswith("Done"), timeout=120000)
-    p.slider.setValue(p.slider.maximum())
-    shown = window.state.model
+    shown = last_checkpoint_shown(window, qtbot)
     assert shown is not window.doc.model
     t, b = window.state.time, window.state.blend
     edited = rewrite(shown, t, b, (5, 3), shown.shape(t, b)[5, 3] + [0, 0, 0.05])
