@@ -144,7 +144,8 @@ class MainWindow(QMainWindow):
         self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
         self.history.add(self.beyond.undo)  # Ctrl+Z undoes a rewrite or a model blend as it does a template edit
         self.doc.gestures.append(self.rewrite_panel.drag)  # a rewrite drag ends with its document, like a sketch one
-        self.history.gestures.append(self.doc.end_gestures)  # Ctrl+Z in the middle of a gesture cancels it
+        self.history.gestures.append(self.doc)  # Ctrl+Z in the middle of a gesture cancels it ...
+        self.doc.gesture_changed.connect(self.history.refresh)  # ... even with nothing to undo yet
         self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))

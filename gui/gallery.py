@@ -496,7 +496,7 @@ class GalleryPanel(QWidget):
         template.lineage["genome"] = tile.genome.to_json()
         template.lineage["search"] = {"time": space.time, "look": space.look.to_json(),
                                       "descriptors": tile.descriptors, "novelty": tile.novelty}
-        self.doc.end_gestures()  # a sketch gesture under way is not part of this set
+        self.doc.interrupt()  # a sketch gesture under way is not part of this set
         self.doc.edit(list(self.doc.templates) + [template], "Make template")
         self.status.emit(f"Added template {name} to the set (save the set to keep it)")
         return template

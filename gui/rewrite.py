@@ -50,14 +50,24 @@ class RewriteDrag:
     def set(self, selected=None):
         self.point = self.selected = selected
 
+    @property
+    def dragging(self) -> bool:
+        return self.base is not None
+
+    def _start(self, base):
+        """The drag begins from model `base`, or ends (None); the document hears of either (Undo's state)."""
+        self.base = base
+        self.beyond.doc.gesture_changed.emit()
+
     def begin_drag(self):
-        self.base = self.beyond.state.model
+        self._start(self.beyond.state.model)
 
     def interrupt(self, restore: bool = True) -> bool:
         """Cancel a drag under way (Undo pressed during it): the model stays the one it started from."""
         if self.base is None:
             return False
-        self.base = self.target = None
+        self._start(None)
+        self.target = None
         self.beyond.preview = None
         self.beyond._shape_changed()
         return True
@@ -89,7 +99,7 @@ class RewriteDrag:
         if self.base is None:
             return
         base, target = self.base, self.target
-        self.base = None
+        self._start(None)
         self.beyond.preview = None
         if target is None:
             return

@@ -185,8 +185,12 @@ class SketchState(QObject):
         return {(row, point)}
 
     def begin_drag(self):
-        self._before = list(self.doc.templates)
-        self._gesture = None
+        self._start(list(self.doc.templates))
+
+    def _start(self, before):
+        """A gesture begins from `before` (the template list), or ends (None); the document hears of either."""
+        self._before, self._gesture = before, None
+        self.doc.gesture_changed.emit()
 
     def interrupt(self, restore: bool = True) -> bool:
         """End a gesture under way because something else happens (another action, Undo, another document):
@@ -194,7 +198,8 @@ class SketchState(QObject):
         drop it. True when there was one."""
         if self._before is None:
             return False
-        before, self._before, self._gesture = self._before, None, None
+        before = self._before
+        self._start(None)
         if restore:
             self.doc._set_templates(before)
         self.gesture_interrupted.emit()
@@ -233,13 +238,13 @@ class SketchState(QObject):
         if self._before is not None and any(a is not b for a, b in zip(self._before, self.doc.templates)):
             extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
             self.doc.edit(list(self.doc.templates), text + extra, before=self._before)
-        self._before, self._gesture = None, None
+        self._start(None)
 
     def cancel_drag(self):
         """Put the points back as they were before the gesture (Esc, right click)."""
         if self._before is not None:
             self.doc._set_templates(self._before)
-        self._before, self._gesture = None, None
+        self._start(None)
 
     def move(self, row, point, delta, text="Move point"):
         """One undoable move (what a whole drag amounts to)."""

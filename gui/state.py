@@ -219,6 +219,7 @@ class Document(QObject):
     model_changed = pyqtSignal()
     templates_changed = pyqtSignal()
     dirty_changed = pyqtSignal(bool)
+    gesture_changed = pyqtSignal()  # a gesture (a drag, a G / R / S) began or ended on one of `gestures`
     autosave_failed = pyqtSignal(str)  # why the recovery file could not be written ("" once it works again)
 
     def __init__(self):
@@ -274,12 +275,17 @@ class Document(QObject):
             raise GRCError("no template .json files in this folder", path=folder)
         return [load_template(f) for f in files], files
 
-    def end_gestures(self, restore: bool = True) -> bool:
-        """Cancel any gesture under way on the set (before Undo, another action, another document); True if one was."""
+    @property
+    def dragging(self) -> bool:
+        """Whether a gesture is under way on the set (or on the model, a rewrite drag)."""
+        return any(g.dragging for g in self.gestures)
+
+    def interrupt(self, restore: bool = True) -> bool:
+        """Cancel any gesture under way (before Undo, another action, another document); True if one was."""
         return any([g.interrupt(restore) for g in self.gestures])
 
     def _reset(self, templates, folder, files):
-        self.end_gestures(restore=False)  # its starting points are the old set's: never paste them into this one
+        self.interrupt(restore=False)  # its starting points are the old set's: never paste them into this one
         self.generation += 1
         self._recovery_written = None  # another set's: left for its own next opening
         self.folder = Path(folder) if folder is not None else None

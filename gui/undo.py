@@ -29,19 +29,19 @@ class History(QObject):
         super().__init__(parent)
         self.stacks = []
         self._dead: dict[int, int] = {}  # id(stack) -> the index from which its redo part was left behind
-        self.gestures: list = []  # callables that cancel a gesture under way, True if there was one
+        self.gestures: list = []  # what may hold a gesture under way: .dragging, .interrupt(restore) -> bool
         self.undo_action = QAction("Undo", self, shortcut=QKeySequence.Undo, triggered=self.undo)
         self.redo_action = QAction("Redo", self, triggered=self.redo)
         keys = [QKeySequence(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
         self.redo_action.setShortcuts([k for i, k in enumerate(keys) if k not in keys[:i]])  # each once (Redo may be either)
         for stack in stacks:
             self.add(stack)
-        self._update()
+        self.refresh()
 
     def add(self, stack: QUndoStack):
         self.stacks.append(stack)
         stack.indexChanged.connect(self._changed)  # a bound slot: disconnected when either side goes
-        self._update()
+        self.refresh()
 
     @staticmethod
     def _stamp(command) -> int:
@@ -57,7 +57,7 @@ class History(QObject):
             for other in self._live():
                 if other is not stack and other.canRedo():
                     self._dead[id(other)] = other.index()  # commands from here on were undone before it
-        self._update()
+        self.refresh()
 
     def _can_redo(self, stack: QUndoStack) -> bool:
         return stack.canRedo() and stack.index() < self._dead.get(id(stack), stack.count() + 1)
@@ -76,7 +76,7 @@ class History(QObject):
     def _gesture_cancelled(self) -> bool:
         """Undo or Redo in the middle of a gesture (a drag, a G / R / S) cancels the gesture and does only that,
         as Blender ignores them while a tool runs: undoing under it would be pasted back when it ends."""
-        return any([cancel() for cancel in self.gestures])
+        return any([g.interrupt(True) for g in self.gestures])
 
     def undo(self):
         if self._gesture_cancelled():
@@ -92,9 +92,11 @@ class History(QObject):
         if stack is not None:
             stack.redo()
 
-    def _update(self):
+    def refresh(self):
+        """Enable Undo and Redo (and name what they would do) as the stacks and any gesture under way say."""
+        dragging = any(g.dragging for g in self.gestures)  # then Undo and Redo cancel it, even with nothing to undo
         for action, stack, word in ((self.undo_action, self.next_undo(), "Undo"),
                                     (self.redo_action, self.next_redo(), "Redo")):
-            action.setEnabled(stack is not None)
+            action.setEnabled(stack is not None or dragging)
             text = "" if stack is None else (stack.undoText() if word == "Undo" else stack.redoText())
             action.setText(f"{word} {text}".strip())

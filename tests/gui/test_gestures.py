@@ -143,3 +143,21 @@ def test_undo_during_a_rewrite_drag_cancels_the_drag(window, drag):
     assert window.doc.model is after_a and window.beyond.preview is None
     window.history.undo_action.trigger()
     assert window.doc.model is original
+
+
+def test_ctrl_z_during_the_first_gesture_cancels_it(make_window, files, qtbot):
+    """With nothing to undo yet, Edit > Undo was greyed out, so Ctrl+Z during a first G did nothing and the
+    click after it confirmed the move (found with xdotool in the real app). While a gesture runs Undo is enabled
+    and the key cancels it."""
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    view = panel.views["front"]
+    before = [t.points.copy() for t in doc.templates]
+    assert not window.history.undo_action.isEnabled()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    start_g(view, sketch, qtbot)
+    assert window.history.undo_action.isEnabled()
+    qtbot.keyClick(view, Qt.Key_Z, Qt.ControlModifier)
+    assert view._modal is None and not window.history.undo_action.isEnabled()
+    qtbot.mouseClick(view, Qt.LeftButton, pos=QPoint(40, 40))
+    assert all(np.array_equal(t.points, p) for t, p in zip(doc.templates, before)) and doc.undo.count() == 0
