@@ -40,6 +40,7 @@ from vtkmodules.util.numpy_support import vtk_to_numpy
 import grc
 
 FRAMES = 300  # moves measured (and as many bare renders)
+APP_BUDGET_MS = 5  # what a move may add to a bare render of its scene at p95 (a slider move's budget, issue 3)
 WARMUP = 2  # untimed steps before each
 SETTLE = 0.5  # s: the event loop runs this long after the switch to Sketch before the drag starts
 
@@ -149,7 +150,7 @@ def app_frames(window, renders=None):
                 renders.append(render_clock.take())
             if kind == 2:
                 mouse(pad, QEvent.MouseButtonRelease, to)
-            yield elapsed, view.surface_arrays()
+            yield elapsed, scene_state(view)
     finally:
         render_clock.remove()
         view.rendered.disconnect()
@@ -175,13 +176,13 @@ class Painted(QObject):
             w.removeEventFilter(self)
 
 
-def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4, renders=None):
+def sketch_drag_moves(window, row=3, point=1, step=4, renders=None):
     """Moves of a drag with falloff in Sketch's top view, each timed until the 3D view has drawn and the
-    three 2D views have repainted (and one more turn of the event loop). Returns the seconds of each move;
-    `renders` (a list) gets the seconds of the 3D render inside each.
+    three 2D views have repainted (and one more turn of the event loop). Yields (seconds, scene_state);
+    `renders` (a list) gets the seconds of the 3D render inside each move.
 
     The point is grabbed before the clock starts; the moves go 6 px up and down about where it was
-    grabbed; the drag is let go and undone afterwards (the template is as it was).
+    grabbed; once the generator is closed the drag is let go and undone (the template is as it was).
     """
     from .app import TABS
 
@@ -202,10 +203,10 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4, renders=None):
     view.rendered.connect(lambda: rendered.append(1))
     painted = Painted(views.values())
     render_clock = RenderClock(view)
-    times, render_times = [], []
+    to = at
     try:
         mouse(top, QEvent.MouseButtonPress, at)
-        for i in range(WARMUP + n):
+        for i in itertools.count():
             to = QPointF(at.x() + (i % 5 - 2) * 2, at.y() + (6 if i % 2 else -6))
             move = QMouseEvent(QEvent.MouseMove, to, Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
             rendered.clear()
@@ -218,11 +219,13 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4, renders=None):
                 if clock.perf_counter() - start > 5:
                     raise RuntimeError("a sketch drag move drew nothing within 5 s")
             app.processEvents()
-            times.append(clock.perf_counter() - start)
-            render_times.append(render_clock.take())
+            elapsed = clock.perf_counter() - start
+            if renders is not None:
+                renders.append(render_clock.take())
+            yield elapsed, scene_state(view)
+    finally:
         QApplication.sendEvent(top, QMouseEvent(QEvent.MouseButtonRelease, to, Qt.LeftButton, Qt.NoButton,
                                                 Qt.NoModifier))
-    finally:
         render_clock.remove()
         view.rendered.disconnect()
         painted.remove()
@@ -233,73 +236,171 @@ def sketch_drag_frames(window, n=FRAMES, row=3, point=1, step=4, renders=None):
         for _ in range(5):
             app.processEvents()
         window.draw_now()
+
+
+def sketch_drag_frames(window, n=FRAMES, renders=None, **drag):
+    """The seconds of n moves of `sketch_drag_moves` (after WARMUP untimed ones)."""
+    seen = []
+    moves = sketch_drag_moves(window, renders=seen, **drag)
+    try:
+        times = [elapsed for elapsed, _ in itertools.islice(moves, WARMUP + n)]
+    finally:
+        moves.close()
     if renders is not None:
-        renders.extend(render_times[WARMUP:])
+        renders.extend(seen[WARMUP:])
     return times[WARMUP:]
 
 
-def bare_plotter(view, size):
-    """A plain pyvista window of `size`, beside the app, with the 3D view's scene: the same surface,
-    colours, lighting and camera. Returns (plotter, show): show(shape) puts a shape as the app drew
-    it, (points, normals), into the surface."""
-    import pyvista as pv
-
-    from .view3d import FXAA, MULTI_SAMPLES
-
-    plotter = pv.Plotter(window_size=size, off_screen=False)
-    plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's settings
-    if FXAA:
-        plotter.enable_anti_aliasing("fxaa")
-    plotter.set_background(view.background[0], top=view.background[1])
-    surface = view.surface.copy()
-    actor = plotter.add_mesh(surface, color=view.surface_actor.prop.color, smooth_shading=False, specular=0.3,
-                             specular_power=20)
-    actor.prop.interpolation = "gouraud"
-    plotter.camera.DeepCopy(view.plotter.camera)  # the view angle too: the app zooms by narrowing it
-    screen = QApplication.primaryScreen().geometry()
-    plotter.ren_win.SetPosition(max(0, min(view.window().width(), screen.width() - size[0])), 0)
-    plotter.show(auto_close=False, interactive=False)
-    arrays = surface.GetPoints().GetData(), surface.GetPointData().GetArray("Normals")
-
-    def show(shape):
-        for array, values in zip(arrays, shape):
-            vtk_to_numpy(array)[:] = values
-            array.Modified()
-        surface.Modified()
-
-    return plotter, show
+def scene_actors(render_window):
+    """(renderer, actor) for every actor of every layer of `render_window`, in a fixed order."""
+    return [(renderer, actor) for renderer in render_window.GetRenderers()
+            for actor in renderer.GetActors()]
 
 
-def bare_renders(view, size, shapes):
-    """Bare renders of `shapes` (as the app drew them) in the same scene: each shape, then a timed render."""
-    plotter, show = bare_plotter(view, size)
+def scene_state(view):
+    """What the 3D view shows now, off the clock: the camera, which layers draw, and for each actor
+    whether it shows, where it is placed and its points (and normals) as drawn."""
+    state = []
+    for renderer, actor in scene_actors(view.plotter.ren_win):
+        data = actor.GetMapper().GetInput()
+        normals = data.GetPointData().GetNormals()
+        state.append((bool(renderer.GetDraw()), bool(actor.GetVisibility()), actor.GetPosition(), actor.GetScale(),
+                      np.array(vtk_to_numpy(data.GetPoints().GetData())) if data.GetPoints() else None,
+                      None if normals is None else np.array(vtk_to_numpy(normals))))
+    camera = view.plotter.camera
+    return state, (camera.GetPosition(), camera.GetFocalPoint(), camera.GetViewUp(), camera.GetViewAngle(),
+                   camera.GetClippingRange(), camera.GetParallelProjection(), camera.GetParallelScale())
+
+
+class BareScene:
+    """A plain pyvista window of `size`, beside the app, with a copy of the 3D view's scene: every actor
+    of every layer (the surface; in Sketch also the grid, its points and the marks drawn over the scene),
+    with the view's colours, lighting and render settings. `show(state)` puts a `scene_state` of the
+    app's view into the copy (camera included); `render()` draws it and returns the seconds it took."""
+
+    def __init__(self, view, size):
+        import pyvista as pv
+        from vtkmodules.vtkRenderingCore import vtkPolyDataMapper, vtkProperty, vtkRenderer
+
+        from .view3d import FXAA, MULTI_SAMPLES
+
+        self.plotter = plotter = pv.Plotter(window_size=size, off_screen=False)
+        plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's settings
+        if FXAA:
+            plotter.enable_anti_aliasing("fxaa")
+        plotter.set_background(view.background[0], top=view.background[1])
+        window = view.plotter.ren_win
+        plotter.ren_win.SetNumberOfLayers(window.GetNumberOfLayers())
+        renderers, self.copies = {}, []
+        for renderer, actor in scene_actors(window):
+            if renderer not in renderers:
+                if renderer is view.plotter.renderer:
+                    renderers[renderer] = plotter.renderer
+                else:  # a layer drawn over the scene
+                    copy = renderers[renderer] = vtkRenderer()
+                    copy.SetLayer(renderer.GetLayer())
+                    copy.SetPreserveDepthBuffer(renderer.GetPreserveDepthBuffer())
+                    copy.SetPreserveColorBuffer(renderer.GetPreserveColorBuffer())
+                    copy.InteractiveOff()
+                    copy.SetActiveCamera(plotter.renderer.GetActiveCamera())
+                    plotter.ren_win.AddRenderer(copy)
+            new = type(actor)()
+            new.ShallowCopy(actor)  # placement, camera of a follower, and so on
+            mapper = vtkPolyDataMapper()
+            mapper.ShallowCopy(actor.GetMapper())  # its settings (offsets, scalars)
+            data = type(actor.GetMapper().GetInput())()
+            data.DeepCopy(actor.GetMapper().GetInput())
+            mapper.SetInputData(data)
+            new.SetMapper(mapper)
+            prop = vtkProperty()
+            prop.DeepCopy(actor.GetProperty())
+            new.SetProperty(prop)
+            if hasattr(new, "SetCamera"):
+                new.SetCamera(plotter.renderer.GetActiveCamera())
+            renderers[renderer].AddActor(new)
+            self.copies.append((renderers[renderer], new, data))
+        screen = QApplication.primaryScreen().geometry()
+        plotter.ren_win.SetPosition(max(0, min(view.window().width(), screen.width() - size[0])), 0)
+        plotter.show(auto_close=False, interactive=False)
+
+    def show(self, state):
+        if len(state[0]) != len(self.copies):
+            raise RuntimeError("the 3D view's actors changed since its scene was copied")
+        actors, (position, focal, up, angle, clipping, parallel, scale) = state
+        for (renderer, actor, data), (draw, visible, placed, scaled, points, normals) in zip(self.copies, actors):
+            renderer.SetDraw(draw)
+            actor.SetVisibility(visible)
+            actor.SetPosition(placed)
+            actor.SetScale(scaled)
+            for array, values in ((data.GetPoints() and data.GetPoints().GetData(), points),
+                                  (data.GetPointData().GetNormals(), normals)):
+                if values is None or array is None:
+                    continue
+                if array.GetNumberOfTuples() != len(values):  # (a selection of another size)
+                    array.SetNumberOfTuples(len(values))
+                vtk_to_numpy(array)[:] = values
+                array.Modified()
+            data.Modified()
+        camera = self.plotter.camera
+        camera.SetPosition(position)
+        camera.SetFocalPoint(focal)
+        camera.SetViewUp(up)
+        camera.SetViewAngle(angle)
+        camera.SetParallelProjection(parallel)
+        camera.SetParallelScale(scale)
+        camera.SetClippingRange(clipping)
+
+    def render(self) -> float:
+        start = clock.perf_counter()
+        self.plotter.render()
+        return clock.perf_counter() - start
+
+    def close(self):
+        self.plotter.close()
+
+
+def paired(moves, view, size, n=FRAMES):
+    """The app's moves, each followed at once by a bare render of the scene it drew (`BareScene`), and
+    then the same scenes rendered bare back to back. Returns (frame, baseline, back_to_back) seconds,
+    n each, after WARMUP untimed steps.
+
+    Pairs, not blocks: a render costs more after other work (or a pause) than right after another
+    render (measured: 4.0 ms back to back, 4.7-7.7 ms after 5 ms of sleep or of numpy work, at
+    640 x 400), and every app move does work between its renders. A baseline rendered back to back
+    never pays that, so it charges the machine's wake-up to the app; each bare render right after the
+    app's move pays what the move's render pays. Both are printed.
+    """
+    first = next(moves)  # (the moves set their scene up first: Sketch's grid and marks)
+    scene = BareScene(view, size)
+    frame, baseline, states = [], [], []
     try:
-        for shape in shapes:
-            show(shape)
-            start = clock.perf_counter()
-            plotter.render()
-            yield clock.perf_counter() - start
+        for i, (elapsed, state) in enumerate(itertools.chain([first], itertools.islice(moves, WARMUP + n - 1))):
+            scene.show(state)
+            seconds = scene.render()
+            if i >= WARMUP:
+                frame.append(elapsed)
+                baseline.append(seconds)
+                states.append(state)
+        back_to_back = []
+        for state in states:
+            scene.show(state)
+            back_to_back.append(scene.render())
     finally:
-        plotter.close()
+        moves.close()
+        scene.close()
+    return frame, baseline, back_to_back
 
 
 def side_by_side(window, n=FRAMES, renders=None):
-    """`frame` and `baseline` samples, n each, in one run: the app's moves, then bare renders of the
-    shapes those moves drew, in the same order (`renders` gets the 3D render's share of each move).
-
-    Both start after WARMUP untimed steps. (Taking them in alternating turns of 20 was tried, to
-    spread the machine's drift over both: over five rounds in one process the median difference was
-    the same, 5.1 against 5.2 ms at p95, and no steadier, so the simpler order stays.)
-    """
+    """`frame` and `baseline` samples, n each, in one run, paired (see `paired`): each of the app's
+    moves, then a bare render of the scene it drew (`renders` gets the 3D render's share of each move);
+    also the same scenes rendered bare back to back (the baseline of sessions 1-8)."""
     view = window.view
     rendered = []
-    frames = app_frames(window, rendered)
-    frame, shapes = zip(*itertools.islice(frames, WARMUP + n))
-    frames.close()
+    frame, baseline, back_to_back = paired(app_frames(window, rendered), view, (view.width(), view.height()), n)
     if renders is not None:
-        renders.extend(rendered[WARMUP:])
-    baseline = list(bare_renders(view, (view.width(), view.height()), shapes))
-    return frame[WARMUP:], baseline[WARMUP:]
+        renders.extend(rendered[WARMUP:WARMUP + n])
+    return frame, baseline, back_to_back
 
 
 def measure_training_event_loop(window, seconds=8.0):
@@ -355,21 +456,34 @@ def run(window):
           f"subdivide {window.state.subdivide}, {len(view.surface.points)} vertices")
     print(line("update", measure_update(window)), flush=True)
     renders = []
-    frame, baseline = side_by_side(window, renders=renders)
+    frame, baseline, back_to_back = side_by_side(window, renders=renders)
+    measured = {"": (frame, baseline)}
     print(line("frame", frame, f"viewport {size[0]}x{size[1]}; {render_note(renders)}"), flush=True)
-    print(line("baseline", baseline, f"viewport {size[0]}x{size[1]}"), flush=True)
+    print(line("baseline", baseline, f"viewport {size[0]}x{size[1]}, each right after its frame"), flush=True)
+    print(line("baseline-back-to-back", back_to_back, f"viewport {size[0]}x{size[1]}"), flush=True)
     renders = []
-    drag = sketch_drag_frames(window, renders=renders)
-    print(line("sketch-drag", drag, f"viewport {size[0]}x{size[1]}, top view, falloff on; {render_note(renders)}"),
+    drag, drag_baseline, drag_back_to_back = paired(sketch_drag_moves(window, renders=renders), view, size)
+    measured["sketch-drag"] = (drag, drag_baseline)
+    print(line("sketch-drag", drag, f"viewport {size[0]}x{size[1]}, top view, falloff on; "
+                                    f"{render_note(renders[WARMUP:WARMUP + FRAMES])}"), flush=True)
+    print(line("sketch-baseline", drag_baseline, "the Sketch scene (grid, points, marks), each right after its move"),
           flush=True)
+    print(line("sketch-baseline-back-to-back", drag_back_to_back), flush=True)
     view.setFixedSize(640, 400)
     for _ in range(10):
         app.processEvents()
     window.draw_now()
     settle(window)
     renders = []
-    frame, baseline = side_by_side(window, renders=renders)
+    frame, baseline, back_to_back = side_by_side(window, renders=renders)
+    measured["640x400"] = (frame, baseline)
     print(line("frame-640x400", frame, f"viewport {view.width()}x{view.height()}; {render_note(renders)}"), flush=True)
-    print(line("baseline-640x400", baseline, f"viewport {view.width()}x{view.height()}"), flush=True)
+    print(line("baseline-640x400", baseline, f"viewport {view.width()}x{view.height()}, each right after its frame"),
+          flush=True)
+    print(line("baseline-640x400-back-to-back", back_to_back, f"viewport {view.width()}x{view.height()}"), flush=True)
+    for name, (moves, bare) in measured.items():
+        (m50, m95), (b50, b95) = percentiles(moves), percentiles(bare)
+        print(f"app adds{' (' + name + ')' if name else ''}: p50 {m50 - b50:.2f} ms, p95 {m95 - b95:.2f} ms "
+              f"(target: p95 at most {APP_BUDGET_MS:g} ms)", flush=True)
     waits, reports = measure_training_event_loop(window)
     print(line("training-event-loop", waits, f"{len(waits)} events, {reports} progress reports"), flush=True)

@@ -145,23 +145,49 @@ def test_play_moves_time_along_the_slider_and_stops_at_the_end(window, qtbot):
 def test_the_benchmark_baseline_draws_the_apps_pixels(window):
     """`grc studio --benchmark` compares the app's frames with bare renders of the same scene: the
     bare window must draw exactly what the app drew (a smaller or shifted petal renders faster)."""
-    from gui.benchmark import app_frames, bare_plotter
+    from gui.benchmark import BareScene, app_frames
 
     view = window.view
     frames = app_frames(window)
     (_, first), (_, last) = next(frames), next(frames)
     frames.close()
     drawn = view.plotter.screenshot(return_img=True)
-    plotter, show = bare_plotter(view, (view.width(), view.height()))
+    scene = BareScene(view, (view.width(), view.height()))
     try:
-        show(first)
-        plotter.render()
-        assert np.abs(plotter.screenshot(return_img=True).astype(int) - drawn).max() > 0  # another shape
-        show(last)
-        plotter.render()
-        np.testing.assert_array_equal(plotter.screenshot(return_img=True), drawn)
+        scene.show(first)
+        scene.render()
+        assert np.abs(scene.plotter.screenshot(return_img=True).astype(int) - drawn).max() > 0  # another shape
+        scene.show(last)
+        scene.render()
+        np.testing.assert_array_equal(scene.plotter.screenshot(return_img=True), drawn)
     finally:
-        plotter.close()
+        scene.close()
+
+
+def test_the_benchmarks_sketch_baseline_draws_the_grid_and_marks_as_the_app(window):
+    """The sketch drag's bare scene has what the 3D view draws in Sketch: the surface, the grid, its
+    points, the grabbed point and the falloff circle drawn over the scene."""
+    from gui.benchmark import BareScene, sketch_drag_moves
+
+    view = window.view
+    moves = sketch_drag_moves(window)
+    try:
+        _, first = next(moves)
+        scene = BareScene(view, (view.width(), view.height()))
+        _, last = next(moves)
+        drawn = view.plotter.screenshot(return_img=True)
+        assert view.radius_actor.GetVisibility() and view.selected_actor.GetVisibility()
+        try:
+            scene.show(first)
+            scene.render()
+            assert np.abs(scene.plotter.screenshot(return_img=True).astype(int) - drawn).max() > 0
+            scene.show(last)
+            scene.render()
+            np.testing.assert_array_equal(scene.plotter.screenshot(return_img=True), drawn)
+        finally:
+            scene.close()
+    finally:
+        moves.close()
 
 
 def colours(image):
