@@ -45,7 +45,7 @@ def units_text(units) -> str:
     text = "units " + ", ".join(runs)
     if len(text) > UNITS_TEXT:
         text = text[:UNITS_TEXT - 1].rsplit(", ", 1)[0] + ", …"
-    return text if len(runs) == 1 and "…" not in text else f"{text} ({len(units)})"
+    return f"{text} ({len(units)} units)" if text.endswith("…") else text
 
 
 class BendRow(QWidget):
