@@ -20,7 +20,7 @@ from grc import GRCError
 from grc.errors import printable
 from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
 
-from .context_pad import path_through
+from .gallery import GalleryPanel
 from .meters import Meter
 from .state import BLEND_RANGE
 
@@ -320,13 +320,23 @@ class BendPanel(QGroupBox):
             raise GRCError("open a model first: a look bends a model's decoder", path=path)
         look = load_look(path).check(state.model)
         blend = None if look.blend is None else self._reachable(look, np.atleast_1d(np.asarray(look.blend, float)))
-        drawn = None if look.context is None else path_through(state, look.context)
+        drawn = None if look.context is None else self._drawn_path(look.context, blend)
         self.set_look(look)
         if blend is not None:
             state.set_blend(blend)
         if drawn is not None:
             state.set_path(drawn)
         return look
+
+    def _drawn_path(self, context, blend) -> np.ndarray:
+        """The pad's drawn path (at its samples) through a look's context path (at the shape's rows): the
+        look's blend's own path moved to it (GalleryPanel.pad_path), exact at the rows."""
+        state = self.beyond.state
+        model, pad = state.model, state.pad_morph()
+        rows = model.morph_samples()
+        target = np.broadcast_to(np.asarray(context, float), (len(rows), model.context_dims))
+        under = model.context(state.time, state.blend if blend is None else blend, pad)
+        return GalleryPanel.pad_path(target, rows, pad, under)
 
     def _reachable(self, look: Look, blend: np.ndarray):
         """A look's own blend as the app holds it (α for two templates), refused where the app cannot

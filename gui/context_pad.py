@@ -26,21 +26,6 @@ MARGIN = (46, 22, 14, 34)  # left, top, right, bottom
 RANGE_TIMES = 23  # time samples for the traces' widest gap over all time
 
 
-def path_through(state: ExploreState, context) -> np.ndarray:
-    """A drawn path for the pad (PAD_SAMPLES rows over state.pad_morph()) through a context path given at
-    the shape's morph rows ((M', C), or (C,) for every row), as a look holds one: the shape drawn through
-    it has exactly that context (to rounding; the pad's path is read at the rows by linear interpolation,
-    as ExploreState.context does, so the path is the straight-line one through the rows, nudged at the
-    pad samples around each row by the least that makes each read exact)."""
-    model = state.model
-    rows, pad = model.morph_samples(), state.pad_morph()
-    context = np.broadcast_to(np.asarray(context, float), (len(rows), model.context_dims))
-    path = np.stack([np.interp(pad, rows, context[:, c]) for c in range(model.context_dims)], axis=1)
-    read = np.stack([np.interp(rows, pad, e) for e in np.eye(len(pad))], axis=1)  # (M', PAD_SAMPLES)
-    path += np.linalg.lstsq(read, context - read @ path, rcond=None)[0]
-    return path
-
-
 def nice_range(lo: float, hi: float, ticks: int = 4) -> tuple[float, float, float]:
     """[lo, hi] widened to multiples of a 1-2-2.5-5 step giving about `ticks` intervals; (lo, hi, step)."""
     raw = max(hi - lo, 1e-9) / ticks

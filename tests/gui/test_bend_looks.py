@@ -146,3 +146,19 @@ def test_a_long_unit_list_is_cut_with_its_count():
     assert units_text([0, 1, 2, 3, 7, 9, 10]) == "units 0–3, 7, 9–10"
     text = units_text(list(range(0, 128, 2)))
     assert text.endswith(", … (64 units)") and text.startswith("units 0, 2, 4") and len(text) < UNITS_TEXT + 14
+
+
+def test_grc_studio_look_that_does_not_fit_is_one_line_and_applies_nothing(make_window, files, tmp_path, capsys):
+    """`grc studio MODEL --look wide.json --screenshot x.png`: the look's file and field, exit 2, no bend."""
+    from PyQt5.QtWidgets import QApplication
+
+    from gui.app import _run
+
+    window = make_window()
+    path = write_look(tmp_path, "wide", bends=[{"op": "ablate", "layer": 1, "units": [3, 40, 130]}])
+    capsys.readouterr()
+    assert _run(QApplication.instance(), window, str(files[0]), str(tmp_path / "shot.png"), None, None, False,
+                None, str(path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"grc studio: {path}: bends[0].units: ") and len(err.splitlines()) == 1
+    assert window.bend_panel.rows == [] and window.beyond.active_look() is None
