@@ -17,13 +17,35 @@ from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGroupBox, 
                              QSlider, QVBoxLayout, QWidget)
 
 from grc import GRCError
-from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, cluster_regions, load_look
+from grc.errors import printable
+from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
 
+from .gallery import GalleryPanel
 from .meters import Meter
+from .state import BLEND_RANGE
 
 CLUSTERS = 6  # clusters a layer's units are grouped into (k-means, seed 0)
 FRACTION = 0.3  # share of the units a "fraction" bend takes (seeded)
 STRENGTH_STEPS = 100  # slider steps per unit of strength (0 to 2)
+UNITS_TEXT = 40  # characters of a unit list shown in the units box (the whole list is its tooltip)
+
+
+def units_text(units) -> str:
+    """What a bend's units say, for units the box does not list (a loaded look's): a list of unit indices
+    as runs ("units 0–9, 20, 40–47", cut with its count), a cluster of another k or seed."""
+    if isinstance(units, dict) and "cluster" in units:
+        return f"cluster {units['cluster']} of {units.get('clusters', CLUSTERS)} (seed {units.get('seed', 0)})"
+    if not units:
+        return "no units"
+    runs, start = [], units[0]
+    for previous, u in zip(units, list(units[1:]) + [None]):
+        if u != previous + 1:
+            runs.append(f"{start}" if start == previous else f"{start}–{previous}")
+            start = u
+    text = "units " + ", ".join(runs)
+    if len(text) > UNITS_TEXT:
+        text = text[:UNITS_TEXT - 1].rsplit(", ", 1)[0] + ", …"
+    return f"{text} ({len(units)} units)" if text.endswith("…") else text
 
 
 class BendRow(QWidget):
@@ -66,6 +88,7 @@ class BendRow(QWidget):
         # the usual units, and a look must come back exactly as it was given
         self.exact = {}
         self.fraction = {"fraction": FRACTION, "seed": 0}
+        self.other = None  # (index in the units box, units, region): a loaded look's units the box does not list
         self._fill_ops()
         if bend is not None:
             self.set_bend(bend)
@@ -96,7 +119,9 @@ class BendRow(QWidget):
         self.op.clear()
         self.op.addItems(list(INPUT_OPS if isinstance(layer, str) else UNIT_OPS))
         self.units.clear()
+        self.units.setToolTip(self.units.toolTip().split("\n")[0])
         self.regions = []
+        self.other = None
         if isinstance(layer, str):
             self.units.addItem("the input")
             self.units.setEnabled(False)
@@ -116,6 +141,8 @@ class BendRow(QWidget):
 
     def _hovered(self, index):
         region = self.regions[index - 2]["region"] if index >= 2 and index - 2 < len(self.regions) else None
+        if self.other is not None and index == self.other[0]:
+            region = self.other[2]
         self.panel.highlight(region)
 
     def units_value(self):
@@ -124,11 +151,31 @@ class BendRow(QWidget):
         if "units" in self.exact:
             return self.exact["units"]
         i = self.units.currentIndex()
+        if self.other is not None and i == self.other[0]:
+            return self.other[1]
         if i <= 0:
             return "all"
         if i == 1:
             return dict(self.fraction)
         return {"cluster": i - 2, "clusters": CLUSTERS, "seed": 0}
+
+    def _show_other(self, layer: int, units):
+        """An entry for units the box does not list, chosen; a cluster's is named and hovered as the others."""
+        region, text = None, units_text(units)
+        model = self.panel.beyond.state.model
+        if isinstance(units, dict) and model is not None:
+            k, seed, c = int(units.get("clusters", CLUSTERS)), int(units.get("seed", 0)), int(units["cluster"])
+            K = len(model.templates)
+            regions = cluster_regions(model, layer, k, seed, blend=0.5 if K == 2 else np.full(K, 1 / K))
+            if c < len(regions):
+                region, text = regions[c]["region"], f"{text}: {regions[c]['name']}"
+        self.units.blockSignals(True)
+        self.units.addItem(text)
+        self.other = (self.units.count() - 1, units, region)
+        self.units.setCurrentIndex(self.other[0])
+        self.units.blockSignals(False)
+        if isinstance(units, list):
+            self.units.setToolTip(self.units.toolTip() + f"\nThis look's units: {printable(units, 2000)}")
 
     def bend(self) -> Bend:
         return Bend(self.op.currentText(), self.layer_value(), self.units_value(),
@@ -136,20 +183,27 @@ class BendRow(QWidget):
                     self.exact.get("strength", self.strength.value() / STRENGTH_STEPS))
 
     def set_bend(self, b: Bend):
-        """Show a bend (a loaded look's)."""
+        """Show a bend (a loaded look's, checked against the model: BendPanel.set_look): its units as the
+        look says them, an entry of their own when the box does not list them (a unit list, a cluster of
+        another k or seed)."""
         layer = b.layer if isinstance(b.layer, int) else self.hidden + ("time", "morph").index(b.layer)
-        self.layer.setCurrentIndex(min(layer, self.layer.count() - 1))
+        self.layer.setCurrentIndex(layer)
         self._fill_ops()
         self.op.setCurrentText(b.op)
         units = b.units
-        if isinstance(units, dict) and "fraction" in units:
+        if isinstance(b.layer, str):
+            pass  # "the input"
+        elif units == "all":
+            self.units.setCurrentIndex(0)
+        elif isinstance(units, dict) and "fraction" in units:
             self.fraction = dict(units)
             self.units.setItemText(1, f"random {units['fraction'] * 100:.0f} %")
             self.units.setCurrentIndex(1)
-        elif isinstance(units, dict) and "cluster" in units:
+        elif (isinstance(units, dict) and units.get("clusters", CLUSTERS) == CLUSTERS and units.get("seed", 0) == 0
+              and units["cluster"] < len(self.regions)):
             self.units.setCurrentIndex(2 + int(units["cluster"]))
         else:
-            self.units.setCurrentIndex(0)
+            self._show_other(b.layer, units)
         self.amount.setValue(b.amount)
         self.frequency = b.frequency
         self.strength.setValue(int(round(b.strength * STRENGTH_STEPS)))
@@ -226,7 +280,14 @@ class BendPanel(QGroupBox):
         self.beyond.set_look(look)
 
     def set_look(self, look: Look):
-        """Show a look's bends as rows (and apply it)."""
+        """Show a look's bends as rows (and apply it). Bends this model cannot take are refused (a GRCError
+        naming the look's file and the field) before anything changes."""
+        model = self.beyond.state.model
+        if model is not None:
+            try:
+                check_bends(model, look.bends)
+            except GRCError as e:
+                raise GRCError(e.message, path=look.path, field=e.field) from None
         self._quiet = True
         try:
             for row in list(self.rows):
@@ -249,19 +310,59 @@ class BendPanel(QGroupBox):
         view.show_region(grid[np.asarray(region) > 0.5])
 
     # -- files ---------------------------------------------------------------------------------------------
-    def load_look(self, path):
-        look = load_look(path)
-        self.set_look(look)
+    def load_look(self, path) -> Look:
+        """Open a look file as `grc export --look` reads it (grc.diverge.bend.Look.check against the model),
+        all or nothing: a look that does not fit is a GRCError naming the file and the field, and nothing
+        changes. Its bends become rows, its blend the blend, its context path the pad's drawn path (the
+        shape on screen is then Look.shape at this time)."""
         state = self.beyond.state
-        if look.blend is not None and state.model is not None:
-            blend = np.asarray(look.blend, float)
-            state.set_blend(float(blend[0]) if blend.size == 1 else blend)
+        if state.model is None:
+            raise GRCError("open a model first: a look bends a model's decoder", path=path)
+        look = load_look(path).check(state.model)
+        blend = None if look.blend is None else self._reachable(look, np.atleast_1d(np.asarray(look.blend, float)))
+        drawn = None if look.context is None else self._drawn_path(look.context, blend)
+        self.set_look(look)
+        if blend is not None:
+            state.set_blend(blend)
+        if drawn is not None:
+            state.set_path(drawn)
         return look
 
+    def _drawn_path(self, context, blend) -> np.ndarray:
+        """The pad's drawn path (at its samples) through a look's context path (at the shape's rows): the
+        look's blend's own path moved to it (GalleryPanel.pad_path), exact at the rows."""
+        state = self.beyond.state
+        model, pad = state.model, state.pad_morph()
+        rows = model.morph_samples()
+        target = np.broadcast_to(np.asarray(context, float), (len(rows), model.context_dims))
+        under = model.context(state.time, state.blend if blend is None else blend, pad)
+        return GalleryPanel.pad_path(target, rows, pad, under)
+
+    def _reachable(self, look: Look, blend: np.ndarray):
+        """A look's own blend as the app holds it (α for two templates), refused where the app cannot
+        show it exactly: α beyond the blend slider's reach, two weights that do not sum to 1."""
+        state = self.beyond.state
+        if len(state.model.templates) != 2:
+            return blend
+        if blend.size == 2:
+            if abs(blend.sum() - 1) > 1e-9:
+                raise GRCError(f"expected two weights summing to 1 (the app's blend is one number), got "
+                               f"{blend.tolist()}", path=look.path, field="blend")
+            blend = blend[1:]
+        alpha = float(blend[0])
+        if not BLEND_RANGE[0] <= alpha <= BLEND_RANGE[1]:
+            raise GRCError(f"expected a blend from {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as far as the blend "
+                           f"slider reaches), got {alpha:g}", path=look.path, field="blend")
+        return alpha
+
     def save_look(self, path) -> Path:
+        """Write the look on screen: its bends, the blend, and a drawn context path (the context at the
+        shape's rows at this time), so `grc export --look` at this time gives the shape on screen."""
         look = self.look()
         state = self.beyond.state
         look.blend = np.atleast_1d(np.asarray(state.blend, float))
+        if state.model is not None and state.offsets is not None:
+            look.context = state.context()
         look.name = Path(path).stem
         return look.save(path)
 

@@ -125,6 +125,27 @@ class Look:
             raise GRCError(f"expected at most {MAX_BENDS} bends, got {len(self.bends)}", field="bends")
 
     # -- applying -----------------------------------------------------------------------------
+    def check(self, model: GRCModel, morph=None) -> "Look":
+        """Refuse a look that does not fit this model, before anything applies it: a layer the decoder
+        lacks, a unit past its layer's width, its own blend for another number of templates, its own
+        context path of another size (`morph`: the shape's morph samples, as in Look.shape). A GRCError
+        naming this look's file and the field (`bends[1].units`); the look itself when it fits.
+
+        What `grc export --look`, the app and the add-on refuse alike: the app loads a look through here,
+        all or nothing."""
+        try:
+            check_bends(model, self.bends)
+            if self.blend is not None:
+                try:
+                    model.blend_weights(self.blend)
+                except GRCError as e:
+                    raise GRCError(e.message, field="blend") from None
+            if self.context is not None:
+                _check_context(model, self.context, model.morph_samples(morph), "context")
+        except GRCError as e:
+            raise GRCError(e.message, path=e.path or self.path, field=e.field) from None
+        return self
+
     def applies_to(self, blend=None, context=None):
         """(blend, context) a shape is made at: those given (either), else the look's own; (None, None) is
         the model's default (the first template)."""
@@ -150,10 +171,7 @@ class Look:
         blend, context = self.applies_to(blend, context)
         if context is None:
             context = model.context(time, blend, morph)
-        context = np.asarray(context, float)
-        if context.shape not in ((model.context_dims,), (len(morph), model.context_dims)):
-            raise GRCError(f"expected a context of {model.context_dims} values (or {len(morph)} rows of them, one "
-                           f"per morph sample), got shape {context.shape}", field="look.context")
+        context = _check_context(model, context, morph, "look.context")
         context = np.broadcast_to(context, (len(morph), model.context_dims))
         return bent_decode(model, np.full(len(morph), float(time)), morph, context, self.bends, model_strength=strength)
 
@@ -199,6 +217,33 @@ class Look:
         return atomic_write(path, json.dumps(self.to_json(), indent=1) + "\n")
 
 
+def _check_context(model: GRCModel, context, morph, field_name) -> np.ndarray:
+    """A context path for the shape's `morph` samples: (C,) or (len(morph), C)."""
+    context = np.asarray(context, float)
+    if context.shape not in ((model.context_dims,), (len(morph), model.context_dims)):
+        raise GRCError(f"expected a context of {model.context_dims} values (or {len(morph)} rows of them, one "
+                       f"per morph sample), got shape {context.shape}", field=field_name)
+    return context
+
+
+def check_bends(model: GRCModel, bends) -> None:
+    """Refuse bends this model's decoder cannot take: a hidden layer it lacks, a unit past a layer's width
+    (a GRCError whose field is `bends[i].layer` / `bends[i].units`)."""
+    layers = model._layers["decoder"]
+    hidden = len(layers) - 1
+    for i, b in enumerate(bends):
+        if not isinstance(b.layer, int):
+            continue
+        if b.layer >= hidden:
+            raise GRCError(f"this model's decoder has {hidden} hidden layers (0 to {hidden - 1}), got {b.layer}",
+                           field=f"bends[{i}].layer")
+        if isinstance(b.units, list) and b.units:
+            width = layers[b.layer][0].shape[1]
+            if max(b.units) >= width:
+                raise GRCError(f"layer {b.layer} of this model's decoder has {width} units (0 to {width - 1}), "
+                               f"got {max(b.units)}", field=f"bends[{i}].units")
+
+
 def load_look(path) -> Look:
     """Read a `grc-look/1` file (checked like every file GRC Studio reads)."""
     return Look.from_json(parse_json(read_text(path, MAX_TEMPLATE_BYTES, "look file"), path), path)
@@ -216,10 +261,7 @@ def bent_decode(model: GRCModel, time, morph, context, bends, *, model_strength:
     morph = np.asarray(morph, float)
     layers = model._layers["decoder"]
     hidden = len(layers) - 1
-    for b in bends:
-        if isinstance(b.layer, int) and b.layer >= hidden:
-            raise GRCError(f"this model's decoder has {hidden} hidden layers (0 to {hidden - 1}), got {b.layer}",
-                           field=f"bend {b.op!r}.layer")
+    check_bends(model, bends)
     bent_time, bent_morph = time, morph
     for b in bends:
         if b.layer in INPUTS:

@@ -1,0 +1,164 @@
+"""Looks in the Bend panel (Explore) as `grc export --look` reads them: a look that does not fit the model is
+refused whole, naming its file and field; a look's context path becomes the pad's drawn path and a drawn
+path is saved with the look (the shape on screen is Look.shape, to 1e-6); a loaded look's units show as
+the look says them."""
+
+import json
+
+import numpy as np
+import pytest
+from PyQt5.QtWidgets import QFileDialog
+
+from grc.diverge.bend import Bend, Look, cluster_regions, load_look
+
+TIME = 0.8
+
+
+def write_look(tmp_path, name, **look):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"format": "grc-look/1", "name": name, **look}))
+    return path
+
+
+def click_load(window, monkeypatch, path):
+    """Load look… as a user does it: the button, the file chosen in the dialog."""
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    window.bend_panel.load.click()
+    window.draw_now()
+
+
+@pytest.mark.parametrize("look, field", [
+    # units past layer 1's width (128 units): it used to apply, then every shape raised ("unexpected error")
+    ({"bends": [{"op": "ablate", "layer": 1, "units": [3, 40, 130]}]}, "bends[0].units"),
+    # a layer the model lacks: it used to become a morph-input bend, and Save look… wrote "layer": "morph"
+    ({"blend": [0.5], "bends": [{"op": "scale", "layer": 5, "amount": 1.2}]}, "bends[0].layer"),
+    # three weights on the two-template petal: the bends used to apply under a "Cannot load" dialog
+    ({"blend": [0.2, 0.3, 0.5], "bends": [{"op": "scale", "layer": 0, "amount": 1.1}]}, "blend"),
+    # a context path of another number of rows
+    ({"context": [[0.9]] * 3, "bends": [{"op": "scale", "layer": 0, "amount": 1.1}]}, "context"),
+])
+def test_a_look_that_does_not_fit_the_model_changes_nothing(window, dialogs, monkeypatch, tmp_path, look, field):
+    panel, state = window.bend_panel, window.state
+    state.set_time(TIME)
+    state.set_blend(0.7)
+    panel.add_bend(Bend("offset", 0, {"fraction": 0.5, "seed": 3}, amount=0.2, strength=0.6))
+    window.draw_now()
+    before, shape = panel.look().to_json(), window.beyond.grid().copy()
+    path = write_look(tmp_path, "other", **look)
+
+    click_load(window, monkeypatch, path)
+    assert len(dialogs["warning"]) == 1
+    title, message = dialogs["warning"][0]
+    assert title == "Cannot load the look" and message.startswith(f"{path}: {field}: ")
+    assert panel.look().to_json() == before and state.blend == 0.7 and state.path is None
+    np.testing.assert_array_equal(window.beyond.grid(), shape)
+    state.set_blend(0.4)  # the app goes on: no error on the next moves
+    window.draw_now()
+    assert len(dialogs["warning"]) == 1
+    saved = load_look(panel.save_look(tmp_path / "saved.json"))
+    assert [b.to_json() for b in saved.bends] == before["bends"]
+
+
+def test_the_command_line_and_the_app_refuse_the_same_look(window, tmp_path):
+    """The message the app shows is the one `grc export --look` prints (one line: file, field, expected)."""
+    import grc
+
+    path = write_look(tmp_path, "wide", bends=[{"op": "ablate", "layer": 1, "units": [3, 40, 130]}])
+    with pytest.raises(grc.GRCError) as app:
+        window.bend_panel.load_look(path)
+    with pytest.raises(grc.GRCError) as library:
+        load_look(path).shape(window.doc.model, TIME)
+    assert str(app.value) == str(library.value) == (
+        f"{path}: bends[0].units: layer 1 of this model's decoder has 128 units (0 to 127), got 130")
+
+
+def test_a_looks_context_path_is_the_pads_drawn_path(window, monkeypatch, tmp_path, dialogs):
+    model = window.doc.model
+    window.state.set_time(TIME)
+    rows = len(model.morph_samples())
+    context = (model.context(TIME, 0.5) + 0.3 * np.sin(np.linspace(0, 3, rows))[:, None]).tolist()
+    for own in (context, [0.9]):  # a path over the rows, or one context for every row
+        path = write_look(tmp_path, "ctx", context=own, bends=[{"op": "scale", "layer": 0, "amount": 1.2}])
+        click_load(window, monkeypatch, path)
+        assert dialogs["warning"] == []
+        assert window.state.path is not None  # shown on the pad as the drawn path
+        assert window.explore_panel.pad.path is not None
+        expected = load_look(path).shape(model, TIME)  # what `grc export --look` makes
+        np.testing.assert_allclose(window.beyond.grid(), expected, atol=1e-6)
+        np.testing.assert_allclose(window.state.context(), np.broadcast_to(own, (rows, 1)), atol=1e-6)
+    # its blend (when it has one) is the blend under the path
+    path = write_look(tmp_path, "both", blend=[1.2], context=context, bends=[])
+    click_load(window, monkeypatch, path)
+    assert window.state.blend == 1.2
+    np.testing.assert_allclose(window.beyond.grid(), load_look(path).shape(model, TIME), atol=1e-6)
+
+
+def test_save_look_writes_the_drawn_path(window, tmp_path):
+    model, state = window.doc.model, window.state
+    state.set_time(TIME)
+    state.set_blend(0.5)
+    drawn = state.blend_context(state.pad_morph())
+    drawn[:, 0] += np.linspace(0.0, 0.4, len(drawn)) ** 2  # a path drawn on the pad
+    state.set_path(drawn)
+    window.bend_panel.add_bend(Bend("scale", 0, amount=1.2))
+    window.draw_now()
+    shown, at_rows = window.beyond.grid().copy(), state.context()
+    assert np.abs(shown - Look([Bend("scale", 0, amount=1.2)]).shape(model, TIME, 0.5)).max() > 1e-3
+    path = window.bend_panel.save_look(tmp_path / "with-path.json")
+    look = load_look(path)
+    assert look.context is not None
+    np.testing.assert_allclose(look.shape(model, TIME), shown, atol=1e-6)  # `grc export --look` at this time
+    state.set_blend(0.2)  # loaded again: the same shape, the path on the pad again (as the look keeps it:
+    window.bend_panel.load_look(path)  # at the shape's rows)
+    window.draw_now()
+    np.testing.assert_allclose(window.beyond.grid(), shown, atol=1e-6)
+    assert state.path is not None
+    np.testing.assert_allclose(state.context(), at_rows, atol=1e-6)
+
+
+def test_a_loaded_looks_units_show_as_the_look_says(window, monkeypatch, tmp_path):
+    model = window.doc.model
+    path = write_look(tmp_path, "units", blend=[0.5], bends=[
+        {"op": "ablate", "layer": 1, "units": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]},
+        {"op": "ablate", "layer": 1, "units": {"cluster": 7, "clusters": 8, "seed": 2}},
+        {"op": "scale", "layer": 0, "units": [3, 40, 57, 90], "amount": 1.3},
+        {"op": "scale", "layer": 0, "units": {"cluster": 2, "clusters": 6, "seed": 0}, "amount": 1.3},
+        {"op": "scale", "layer": 0, "units": "all", "amount": 1.01}])
+    click_load(window, monkeypatch, path)
+    rows = window.bend_panel.rows
+    name = cluster_regions(model, 1, 8, 2, blend=0.5)[7]["name"]
+    assert [r.units.currentText() for r in rows] == [
+        "units 0–9", f"cluster 7 of 8 (seed 2): {name}", "units 3, 40, 57, 90",
+        f"cluster 2: {cluster_regions(model, 0, 6, 0, blend=0.5)[2]['name']}", "all units"]
+    look = load_look(path)
+    assert [b.to_json() for b in window.bend_panel.look().bends] == [b.to_json() for b in look.bends]
+    np.testing.assert_allclose(window.beyond.grid(), look.shape(model, window.state.time), atol=1e-9)
+    # another entry and back: the look's own units again, not the entry's neighbour
+    rows[1].units.setCurrentIndex(0)
+    assert rows[1].bend().units == "all"
+    rows[1].units.setCurrentIndex(rows[1].units.count() - 1)
+    assert rows[1].bend().units == {"cluster": 7, "clusters": 8, "seed": 2}
+
+
+def test_a_long_unit_list_is_cut_with_its_count():
+    from gui.bend_panel import UNITS_TEXT, units_text
+
+    assert units_text([0, 1, 2, 3, 7, 9, 10]) == "units 0–3, 7, 9–10"
+    text = units_text(list(range(0, 128, 2)))
+    assert text.endswith(", … (64 units)") and text.startswith("units 0, 2, 4") and len(text) < UNITS_TEXT + 14
+
+
+def test_grc_studio_look_that_does_not_fit_is_one_line_and_applies_nothing(make_window, files, tmp_path, capsys):
+    """`grc studio MODEL --look wide.json --screenshot x.png`: the look's file and field, exit 2, no bend."""
+    from PyQt5.QtWidgets import QApplication
+
+    from gui.app import _run
+
+    window = make_window()
+    path = write_look(tmp_path, "wide", bends=[{"op": "ablate", "layer": 1, "units": [3, 40, 130]}])
+    capsys.readouterr()
+    assert _run(QApplication.instance(), window, str(files[0]), str(tmp_path / "shot.png"), None, None, False,
+                None, str(path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"grc studio: {path}: bends[0].units: ") and len(err.splitlines()) == 1
+    assert window.bend_panel.rows == [] and window.beyond.active_look() is None
