@@ -120,8 +120,8 @@ class MainWindow(QMainWindow):
         self.sketch.changed.connect(self._shape_changed)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.sketch_panel.new.clicked.connect(self.new_template)
-        self.sketch_panel.save.clicked.connect(self.save_templates)
-        self.train_panel.start.clicked.connect(lambda: self.start_training())
+        self.sketch_panel.save.clicked.connect(self.ending_gesture(self.save_templates))
+        self.train_panel.start.clicked.connect(self.ending_gesture(self.start_training))
         self.train_panel.cancel.clicked.connect(self.cancel_training)
         self.training.progress.connect(self.train_panel.show_progress)
         self.training.cells.connect(self.train_panel.show_cells)
@@ -130,10 +130,11 @@ class MainWindow(QMainWindow):
         self.training.cancelled.connect(self._training_cancelled)
         self.training.running_changed.connect(self.train_panel.set_running)
         e = self.export_panel
-        e.shape.clicked.connect(lambda: self._ask_path("Export shape", FORMATS[e.format.currentText()], self.export_shape))
-        e.animation.clicked.connect(lambda: self._ask_path("Export sweep", ".glb", self.export_sweep))
-        e.traces.clicked.connect(lambda: self._ask_path("Traces plot", ".png", self.export_traces))
-        e.screenshot.clicked.connect(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot))
+        e.shape.clicked.connect(self.ending_gesture(
+            lambda: self._ask_path("Export shape", FORMATS[e.format.currentText()], self.export_shape)))
+        e.animation.clicked.connect(self.ending_gesture(lambda: self._ask_path("Export sweep", ".glb", self.export_sweep)))
+        e.traces.clicked.connect(self.ending_gesture(lambda: self._ask_path("Traces plot", ".png", self.export_traces)))
+        e.screenshot.clicked.connect(self.ending_gesture(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot)))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
         self.view.on_frame_key = self.frame_selection
@@ -151,6 +152,16 @@ class MainWindow(QMainWindow):
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.lineage.open_file.connect(lambda path: self._confirm_discard() and self.open(path))
 
+    def ending_gesture(self, slot):
+        """`slot` for a menu action or a button: a gesture under way (Sketch's drag / G / R / S, a rewrite drag)
+        is cancelled first, its points put back (a gesture never outlives what else you do; Document.interrupt).
+        Undo and Redo are History's (they cancel a gesture and do only that)."""
+        def run(*args):
+            self.doc.interrupt()
+            return slot()
+
+        return run
+
     @property
     def worker(self):
         """The running training's worker thread, or None."""
@@ -161,7 +172,7 @@ class MainWindow(QMainWindow):
         # where a new user looks for it first; the same action as in Templates (one shortcut)
         self.new_set_action = QAction("New template set…", self)
         self.new_set_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
-        self.new_set_action.triggered.connect(self._ask_new_set)
+        self.new_set_action.triggered.connect(self.ending_gesture(self._ask_new_set))
         file.addAction(self.new_set_action)
         file.addSeparator()
         for text, key, slot in (("Open model…", QKeySequence.Open, self._ask_open_model),
@@ -173,7 +184,7 @@ class MainWindow(QMainWindow):
             action = QAction(text, self)
             if key is not None:
                 action.setShortcut(QKeySequence(key))
-            action.triggered.connect(slot)
+            action.triggered.connect(self.ending_gesture(slot))
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
         self.history = History([self.doc.undo], self)  # + Beyond's model changes, once it is installed
@@ -184,7 +195,7 @@ class MainWindow(QMainWindow):
         for text, key, slot in (("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template),):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(key))
-            action.triggered.connect(slot)
+            action.triggered.connect(self.ending_gesture(slot))
             templates.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("Keyboard shortcuts", self)
@@ -218,7 +229,8 @@ class MainWindow(QMainWindow):
 
     def _tab_changed(self, index):
         """Sketch opens at the template time step nearest Explore's time when that time moved since Sketch was
-        last shown (otherwise at the step left there)."""
+        last shown (otherwise at the step left there). A gesture under way ends with its tab (cancelled)."""
+        self.doc.interrupt()
         if TABS[index] == "sketch" and self.doc.templates and self.state.model is not None:
             time = float(self.state.time)
             if time != self._sketch_time:
@@ -359,9 +371,26 @@ class MainWindow(QMainWindow):
             where = f"{where} (a bundled example: Train asks where to save the new model)"
         self.train_panel.result.setText(f"Model: {where}" if self.doc.model else "No model yet: press Train.")
         self._title()
+        self._model_freshness()
 
     def _templates_changed(self):
         self._shape_changed()
+        if not self.doc.dragging:  # (a drag's moves are not checked: its end is)
+            self._model_freshness()
+
+    def _model_freshness(self):
+        """Explore and Train say when the model was trained on other templates than the set's (reordered, added,
+        edited), until it is retrained; the status bar says it once when it happens."""
+        differs = self.doc.model_differs()
+        text = "" if differs is None else (f"⚠ Out of date: {differs}. Its blend sliders and shapes are the old "
+                                           "set's; retrain (Train tab) to explore the set as it is now.")
+        for label in (self.explore_panel.stale, self.train_panel.stale):
+            if label.text() != text:
+                label.setText(text)
+                label.setVisible(bool(text))
+        if text and text != getattr(self, "_stale_said", ""):
+            self.statusBar().showMessage(text, 10000)
+        self._stale_said = text
 
     def _title(self, *args):
         what = self.doc.model_path or self.doc.folder or "untitled"
@@ -611,14 +640,13 @@ class MainWindow(QMainWindow):
         """Train from the current templates; the result goes to the model file chosen now."""
         if self.training.running:
             return False
-        if self.doc.error:
-            self.error(f"The template set cannot be trained: {self.doc.error}", "Cannot train")
-            return False
         try:
-            templates = self.doc.template_set()
+            templates = self.doc.template_set()  # (a gesture under way is cancelled first: it trains what is shown)
             config = self.train_config or quality_config(self.train_panel.quality.currentText())
         except GRCError as e:
-            self.error(str(e), "Cannot train")
+            templates, problem = None, str(e)
+        if self.doc.error or templates is None:
+            self.error(f"The template set cannot be trained: {self.doc.error}" if self.doc.error else problem, "Cannot train")
             return False
         target = self.model_target()  # before the question: saving the model shown first must not make it the target
         if ask and not self._confirm_model("The model shown is not saved (a rewrite, a model blend or a training "

@@ -159,6 +159,13 @@ class ExplorePanel(QWidget):
         super().__init__(parent)
         self.state = state
         layout = QVBoxLayout(self)
+        # the model trained on other templates than the set's (Document.model_differs): said until retrained
+        self.stale = QLabel("")
+        self.stale.setObjectName("stale-model")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("color: #8a4b00; background: #fff4e0; padding: 3px")
+        self.stale.hide()
+        layout.addWidget(self.stale)
         # time
         box = QGroupBox("Time")
         row = QHBoxLayout(box)

@@ -96,8 +96,11 @@ class SketchState(QObject):
         self.changed.emit()
 
     def set(self, **values):
-        if "k" in values and values["k"] != self.k:
+        """Change what is edited or how. Another template, time step or selection first cancels a gesture under
+        way (its preview is of this template at this step: carried elsewhere it would be a different edit)."""
+        if any(key in values and values[key] != getattr(self, key) for key in ("k", "step", "selection")):
             self.interrupt()
+        if "k" in values and values["k"] != self.k:
             values.setdefault("selection", set())
             values.setdefault("selected", None)
         if "selected" in values and "selection" not in values:
@@ -920,16 +923,22 @@ class SketchPanel(QWidget):
         self.duplicate.clicked.connect(sketch.duplicate)
         self.delete.clicked.connect(sketch.delete)
         self.rename_button.clicked.connect(self._ask_rename)
-        self.undo.clicked.connect(self.doc.undo.undo)
-        self.redo.clicked.connect(self.doc.undo.redo)
-        self.doc.undo.canUndoChanged.connect(self.undo.setEnabled)
-        self.doc.undo.canRedoChanged.connect(self.redo.setEnabled)
-        self.undo.setEnabled(False)
-        self.redo.setEnabled(False)
+        # the set's stack (Document.undo): Undo or Redo during a gesture cancels it, as Ctrl+Z does
+        self.undo.clicked.connect(lambda: self.doc.undo.undo())
+        self.redo.clicked.connect(lambda: self.doc.undo.redo())
+        for signal in (self.doc.undo.canUndoChanged, self.doc.undo.canRedoChanged, self.doc.gesture_changed):
+            signal.connect(self._undo_buttons)
+        self._undo_buttons()
         # (the set changing reaches sync through sketch.changed: SketchState answers every templates_changed
         # with one, so a drag's move syncs this panel once, not twice)
         sketch.changed.connect(self.sync)
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
+
+    def _undo_buttons(self, *args):
+        """Undo and Redo enabled when there is something to undo or redo, or a gesture to cancel."""
+        dragging = self.doc.dragging
+        self.undo.setEnabled(self.doc.undo.canUndo() or dragging)
+        self.redo.setEnabled(self.doc.undo.canRedo() or dragging)
 
     def _rows_moved(self, parent, start, end, destination, row):
         """A template dragged to a new place in the list: the blend order changes (one undo step)."""
