@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtCore import QPoint, QSize, Qt
 from PyQt5.QtGui import QImage, QKeySequence, QPainter
 from PyQt5.QtWidgets import (QAction, QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                              QScrollArea, QSplitter, QTabWidget)
@@ -56,9 +56,22 @@ def make_user_folder():
         pass  # the dialog then opens elsewhere; the user picks a folder
 
 
+class SidePanel(QScrollArea):
+    """A side panel's scroll area: scrolls up and down on a short screen; never sideways, as it asks the splitter
+    for its panel's minimum width (buttons wrap into rows so that a 1024 x 700 window fits every tab)."""
+
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        panel = self.widget()
+        if panel is None:
+            return hint
+        width = panel.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())
+
+
 def scrolled(panel):
     """A side panel in a scroll area: on a short screen its widgets stay reachable."""
-    area = QScrollArea()
+    area = SidePanel()
     area.setWidget(panel)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.NoFrame)
@@ -87,6 +100,7 @@ class MainWindow(QMainWindow):
                                 self.gallery, self.divergence, self.lineage),
                                ("Explore", "Sketch", "Train", "Export", "Gallery", "Diverge", "Lineage")):
             self.tabs.addTab(scrolled(panel), name)
+        self.tabs.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + 4)  # every tab's name shown, none scrolled
         self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)

@@ -831,26 +831,32 @@ class SketchPanel(QWidget):
         for i, b in enumerate((self.new, self.duplicate, self.rename_button, self.delete)):
             buttons.addWidget(b, i // 2, i % 2)
         left.addLayout(buttons)
-        top.addLayout(left, 1)
         right = QVBoxLayout()
         self.step_label = QLabel("time step")
+        self.step_label.setWordWrap(True)
         self.step = QSlider(Qt.Horizontal)
         self.step.setPageStep(1)
         right.addWidget(self.step_label)
         right.addWidget(self.step)
-        copy = QHBoxLayout()
+        self.undo = QPushButton("Undo")
+        self.redo = QPushButton("Redo")
+        self.save = QPushButton("Save templates")
+        undo = QHBoxLayout()
+        undo.addWidget(self.undo)
+        undo.addWidget(self.redo)
+        right.addLayout(undo)
+        right.addWidget(self.save)
+        right.addStretch(1)
+        top.addLayout(left, 1)
+        top.addLayout(right, 1)
+        layout.addLayout(top)
+        # the tools below, full width, three or four a row: the side panel fits a 1024 px window (docs/gui.md)
         self.copy_prev = QPushButton("Copy from previous")
         self.copy_next = QPushButton("Copy from next")
-        copy.addWidget(self.copy_prev)
-        copy.addWidget(self.copy_next)
-        right.addLayout(copy)
-        tools = QHBoxLayout()
+        self.fill = QPushButton("Fill from neighbours", toolTip="Fill this step from its neighbours (interpolated in time)")
+        self.insert = QPushButton("Insert time step", toolTip="After this one, in every template of the set (interpolated)")
         self.mirror = QCheckBox("Mirror (y = 0)", checked=sketch.mirror)
         self.row_mode = QCheckBox("Move whole row", checked=sketch.row_mode)
-        tools.addWidget(self.mirror)
-        tools.addWidget(self.row_mode)
-        tools_rows = [tools]
-        falloff = QHBoxLayout()
         self.proportional = QCheckBox("Proportional (O)", checked=sketch.proportional,
                                       toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
         self.falloff = QComboBox()
@@ -860,32 +866,19 @@ class SketchPanel(QWidget):
         self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
         for key, text in TIME_MODES.items():
             self.time_mode.addItem(text, key)
-        tools.addWidget(self.proportional)
-        for w in (self.falloff, self.radius, self.time_mode):
-            falloff.addWidget(w)
-        tools_rows.append(falloff)
-        steps = QHBoxLayout()
-        self.fill = QPushButton("Fill from neighbours", toolTip="Fill this step from its neighbours (interpolated in time)")
-        self.insert = QPushButton("Insert time step", toolTip="After this one, in every template of the set (interpolated)")
-        steps.addWidget(self.fill)
-        steps.addWidget(self.insert)
-        select = steps
         self.select_row = QPushButton("Select row")
         self.select_column = QPushButton("Select column")
         self.select_all = QPushButton("Select all (A)")
-        for b in (self.select_row, self.select_column, self.select_all):
-            select.addWidget(b)
-        tools_rows.append(steps)
-        undo = QHBoxLayout()
-        self.undo = QPushButton("Undo")
-        self.redo = QPushButton("Redo")
-        self.save = QPushButton("Save templates")
-        for b in (self.undo, self.redo, self.save):
-            undo.addWidget(b)
-        right.addLayout(undo)
-        top.addLayout(right, 1)
-        layout.addLayout(top)
-        for row in tools_rows:  # full width: they would not fit beside the list
+        tools_rows = []
+        for widgets in ((self.copy_prev, self.copy_next, self.fill), (self.insert, self.select_row, self.select_column,
+                                                                       self.select_all),
+                        (self.mirror, self.row_mode, self.proportional), (self.falloff, self.radius, self.time_mode)):
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            tools_rows.append(row)
+        for row in tools_rows:
             layout.addLayout(row)
         self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
         self.point_label.setWordWrap(True)

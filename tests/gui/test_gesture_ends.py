@@ -4,6 +4,7 @@ other templates. Found by a review that drove the app with a real mouse; each te
 unconfirmed G saved, trained or carried to another step; an undone edit coming back)."""
 
 import numpy as np
+import pytest
 from PyQt5.QtCore import QPoint, Qt
 
 import grc
@@ -145,3 +146,24 @@ def test_explore_and_train_say_when_the_model_was_trained_on_other_templates(win
     assert window.start_training(ask=False)
     qtbot.waitUntil(lambda: window.worker is None, timeout=60000)
     assert doc.model_differs() is None and explore.isHidden() and train.isHidden()
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_every_tab_fits_a_small_window_without_sideways_scrolling(make_window, files, qtbot, size):
+    """At 1024 x 700 the side panel scrolled sideways and cut off Sketch's and Export's buttons and the side view."""
+    from PyQt5.QtWidgets import QAbstractButton
+
+    window = make_window(files[0])
+    window.resize(*size)
+    qtbot.wait(50)
+    assert window.tabs.tabBar().width() >= window.tabs.tabBar().sizeHint().width()  # every tab's name shown
+    for i, name in enumerate(TABS):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(20)
+        area = window.tabs.currentWidget()
+        viewport = area.viewport()
+        assert not area.horizontalScrollBar().isVisible(), name
+        for widget in area.widget().findChildren(QAbstractButton) + list(window.sketch_panel.views.values()):
+            if widget.isVisible() and area.widget().isAncestorOf(widget):
+                left = widget.mapTo(viewport, QPoint(0, 0)).x()
+                assert 0 <= left and left + widget.width() <= viewport.width(), (name, widget)
