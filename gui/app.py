@@ -310,9 +310,9 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             return
         dialog = NewSetDialog(self.doc.templates[self.sketch.k] if self.doc.templates else None, self)
-        if dialog.exec_():
+        if dialog.exec_():  # (OK made the set, or said in the dialog what to change and stayed open)
             try:
-                self.new_set(dialog.templates())
+                self.new_set(dialog.made if dialog.made is not None else dialog.templates())
             except GRCError as e:
                 self.error(str(e), "Cannot make the template set")
 

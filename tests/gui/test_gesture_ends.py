@@ -167,3 +167,37 @@ def test_every_tab_fits_a_small_window_without_sideways_scrolling(make_window, f
             if widget.isVisible() and area.widget().isAncestorOf(widget):
                 left = widget.mapTo(viewport, QPoint(0, 0)).x()
                 assert 0 <= left and left + widget.width() <= viewport.width(), (name, widget)
+
+
+def test_a_typo_in_the_new_set_dialog_is_said_there_and_keeps_what_was_typed(make_window, qtbot, dialogs):
+    """The error closed the dialog and everything typed was lost."""
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QDialogButtonBox
+
+    from gui.sketch_new import NewSetDialog
+
+    window = make_window()
+    seen = []
+
+    def fill_in():
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, NewSetDialog)
+        dialog.rows.setValue(9), dialog.points.setValue(5), dialog.steps.setValue(4)
+        dialog.time.setText("0, 0.3, 0.7")  # three values for four steps
+        dialog.name.setText("tulip")
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok)
+        qtbot.mouseClick(ok, Qt.LeftButton)
+        seen.append((dialog.isVisible(), dialog.problem.text(), dialog.rows.value(), dialog.time.text(),
+                     dialog.name.text(), dialog.focusWidget() is dialog.time))
+        dialog.time.setText("0, 0.3, 0.7, 1")
+        qtbot.mouseClick(ok, Qt.LeftButton)
+
+    QTimer.singleShot(0, fill_in)
+    window.new_set_action.trigger()
+    visible, problem, rows, time, name, focused = seen[0]
+    assert visible and "expected 4 values" in problem and "time" in problem
+    assert (rows, time, name) == (9, "0, 0.3, 0.7", "tulip") and focused
+    assert not dialogs["warning"]  # said in the dialog, not in a box that closed it
+    assert [t.name for t in window.doc.templates] == ["tulip-a", "tulip-b"]
+    assert window.doc.templates[0].grid_shape == (4, 9, 5)
+    np.testing.assert_allclose(window.doc.templates[0].time, [0, 0.3, 0.7, 1])
