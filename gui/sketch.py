@@ -238,10 +238,12 @@ class SketchState(QObject):
         self.changed.emit()
 
     def end_drag(self, text="Move point"):
-        if self._before is not None and any(a is not b for a, b in zip(self._before, self.doc.templates)):
-            extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
-            self.doc.edit(list(self.doc.templates), text + extra, before=self._before)
+        """The gesture becomes one undo step (ended first: what follows the set's change sees no gesture)."""
+        before = self._before
         self._start(None)
+        if before is not None and any(a is not b for a, b in zip(before, self.doc.templates)):
+            extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
+            self.doc.edit(list(self.doc.templates), text + extra, before=before)
 
     def cancel_drag(self):
         """Put the points back as they were before the gesture (Esc, right click)."""
