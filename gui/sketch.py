@@ -9,6 +9,7 @@ of a row and point N-1-j move together, y mirrored.
 from __future__ import annotations
 
 import numpy as np
+from PyQt5 import sip
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
@@ -931,6 +932,8 @@ class SketchPanel(QWidget):
 
     def _undo_buttons(self, *args):
         """Undo and Redo enabled when there is something to undo or redo, or a gesture to cancel."""
+        if sip.isdeleted(self.doc.undo) or sip.isdeleted(self.undo):  # (a closing window: the stack's last signals)
+            return
         dragging = self.doc.dragging
         self.undo.setEnabled(self.doc.undo.canUndo() or dragging)
         self.redo.setEnabled(self.doc.undo.canRedo() or dragging)
