@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.messages: list[str] = []  # every error shown, newest last
         self.headless = False  # errors go to stderr instead of dialogs
         self._camera_set = False
+        self._stale_said = ""  # the out-of-date model line last put in the status bar
         self._menus()
         self.autosave_warning = QLabel("")
         self.autosave_warning.setStyleSheet("color: #b00000")
@@ -402,7 +403,7 @@ class MainWindow(QMainWindow):
             if label.text() != text:
                 label.setText(text)
                 label.setVisible(bool(text))
-        if text and text != getattr(self, "_stale_said", ""):
+        if text and text != self._stale_said:
             self.statusBar().showMessage(text, 10000)
         self._stale_said = text
 
