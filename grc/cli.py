@@ -863,10 +863,17 @@ def studio(
     blend: Optional[str] = typer.Option(None, help="Blend for --screenshot."),
     benchmark: bool = typer.Option(False, help="Measure slider-to-pixels times and print them."),
     look: Optional[Path] = typer.Option(None, help="A look (grc-look/1) to open with the model (Explore > Bend)."),
+    size: Optional[str] = typer.Option(None, help="Window size WxH in pixels, e.g. 1280x800 (default: 1280x800, "
+                                                  "less on a smaller screen)."),
 ):
     """Open the GRC Studio desktop app."""
     number(time, "--time", -limits.MAX_MAP_VALUE, limits.MAX_MAP_VALUE)
     numbers(blend, "--blend", limits.MAX_BLEND)
+    try:
+        from gui.__main__ import window_size  # (no Qt: the options are checked before any window)
+    except ImportError:
+        window_size = None
+    window = window_size(size) if window_size is not None else None
     if screenshot is not None:
         check_writable(screenshot, "--screenshot")
     if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in
@@ -878,7 +885,7 @@ def studio(
     except ImportError as e:
         raise GRCError(f"the desktop app is not available ({e}); install PyQt5 and pyvistaqt", field="studio") from None
     code = studio_main(None if path is None else str(path), screenshot=None if screenshot is None else str(screenshot),
-                       time=time, blend=blend, benchmark=benchmark, look=None if look is None else str(look))
+                       time=time, blend=blend, benchmark=benchmark, look=None if look is None else str(look), size=window)
     raise typer.Exit(code)
 
 

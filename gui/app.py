@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtCore import QPoint, QSize, Qt
 from PyQt5.QtGui import QImage, QKeySequence, QPainter
 from PyQt5.QtWidgets import (QAction, QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                              QScrollArea, QSplitter, QTabWidget)
@@ -56,9 +56,22 @@ def make_user_folder():
         pass  # the dialog then opens elsewhere; the user picks a folder
 
 
+class SidePanel(QScrollArea):
+    """A side panel's scroll area: scrolls up and down on a short screen; never sideways, as it asks the splitter
+    for its panel's minimum width (buttons wrap into rows so that a 1024 x 700 window fits every tab)."""
+
+    def minimumSizeHint(self):
+        hint = super().minimumSizeHint()
+        panel = self.widget()
+        if panel is None:
+            return hint
+        width = panel.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())
+
+
 def scrolled(panel):
     """A side panel in a scroll area: on a short screen its widgets stay reachable."""
-    area = QScrollArea()
+    area = SidePanel()
     area.setWidget(panel)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.NoFrame)
@@ -87,6 +100,7 @@ class MainWindow(QMainWindow):
                                 self.gallery, self.divergence, self.lineage),
                                ("Explore", "Sketch", "Train", "Export", "Gallery", "Diverge", "Lineage")):
             self.tabs.addTab(scrolled(panel), name)
+        self.tabs.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + 4)  # every tab's name shown, none scrolled
         self.view.setMinimumSize(240, 200)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)
@@ -103,6 +117,7 @@ class MainWindow(QMainWindow):
         self.messages: list[str] = []  # every error shown, newest last
         self.headless = False  # errors go to stderr instead of dialogs
         self._camera_set = False
+        self._stale_said = ""  # the out-of-date model line last put in the status bar
         self._menus()
         self.autosave_warning = QLabel("")
         self.autosave_warning.setStyleSheet("color: #b00000")
@@ -120,8 +135,8 @@ class MainWindow(QMainWindow):
         self.sketch.changed.connect(self._shape_changed)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.sketch_panel.new.clicked.connect(self.new_template)
-        self.sketch_panel.save.clicked.connect(self.save_templates)
-        self.train_panel.start.clicked.connect(lambda: self.start_training())
+        self.sketch_panel.save.clicked.connect(self.ending_gesture(self.save_templates))
+        self.train_panel.start.clicked.connect(self.ending_gesture(self.start_training))
         self.train_panel.cancel.clicked.connect(self.cancel_training)
         self.training.progress.connect(self.train_panel.show_progress)
         self.training.cells.connect(self.train_panel.show_cells)
@@ -130,10 +145,11 @@ class MainWindow(QMainWindow):
         self.training.cancelled.connect(self._training_cancelled)
         self.training.running_changed.connect(self.train_panel.set_running)
         e = self.export_panel
-        e.shape.clicked.connect(lambda: self._ask_path("Export shape", FORMATS[e.format.currentText()], self.export_shape))
-        e.animation.clicked.connect(lambda: self._ask_path("Export sweep", ".glb", self.export_sweep))
-        e.traces.clicked.connect(lambda: self._ask_path("Traces plot", ".png", self.export_traces))
-        e.screenshot.clicked.connect(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot))
+        e.shape.clicked.connect(self.ending_gesture(
+            lambda: self._ask_path("Export shape", FORMATS[e.format.currentText()], self.export_shape)))
+        e.animation.clicked.connect(self.ending_gesture(lambda: self._ask_path("Export sweep", ".glb", self.export_sweep)))
+        e.traces.clicked.connect(self.ending_gesture(lambda: self._ask_path("Traces plot", ".png", self.export_traces)))
+        e.screenshot.clicked.connect(self.ending_gesture(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot)))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
         self.view.on_reset_key = self.reset_camera
         self.view.on_frame_key = self.frame_selection
@@ -151,6 +167,16 @@ class MainWindow(QMainWindow):
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.lineage.open_file.connect(lambda path: self._confirm_discard() and self.open(path))
 
+    def ending_gesture(self, slot):
+        """`slot` for a menu action or a button: a gesture under way (Sketch's drag / G / R / S, a rewrite drag)
+        is cancelled first, its points put back (a gesture never outlives what else you do; Document.interrupt).
+        Undo and Redo are History's (they cancel a gesture and do only that)."""
+        def run(*args):
+            self.doc.interrupt()
+            return slot()
+
+        return run
+
     @property
     def worker(self):
         """The running training's worker thread, or None."""
@@ -161,7 +187,7 @@ class MainWindow(QMainWindow):
         # where a new user looks for it first; the same action as in Templates (one shortcut)
         self.new_set_action = QAction("New template set…", self)
         self.new_set_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
-        self.new_set_action.triggered.connect(self._ask_new_set)
+        self.new_set_action.triggered.connect(self.ending_gesture(self._ask_new_set))
         file.addAction(self.new_set_action)
         file.addSeparator()
         for text, key, slot in (("Open model…", QKeySequence.Open, self._ask_open_model),
@@ -173,7 +199,7 @@ class MainWindow(QMainWindow):
             action = QAction(text, self)
             if key is not None:
                 action.setShortcut(QKeySequence(key))
-            action.triggered.connect(slot)
+            action.triggered.connect(self.ending_gesture(slot))
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
         self.history = History([self.doc.undo], self)  # + Beyond's model changes, once it is installed
@@ -184,7 +210,7 @@ class MainWindow(QMainWindow):
         for text, key, slot in (("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template),):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(key))
-            action.triggered.connect(slot)
+            action.triggered.connect(self.ending_gesture(slot))
             templates.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("Keyboard shortcuts", self)
@@ -218,7 +244,8 @@ class MainWindow(QMainWindow):
 
     def _tab_changed(self, index):
         """Sketch opens at the template time step nearest Explore's time when that time moved since Sketch was
-        last shown (otherwise at the step left there)."""
+        last shown (otherwise at the step left there). A gesture under way ends with its tab (cancelled)."""
+        self.doc.interrupt()
         if TABS[index] == "sketch" and self.doc.templates and self.state.model is not None:
             time = float(self.state.time)
             if time != self._sketch_time:
@@ -284,9 +311,9 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             return
         dialog = NewSetDialog(self.doc.templates[self.sketch.k] if self.doc.templates else None, self)
-        if dialog.exec_():
+        if dialog.exec_():  # (OK made the set, or said in the dialog what to change and stayed open)
             try:
-                self.new_set(dialog.templates())
+                self.new_set(dialog.made if dialog.made is not None else dialog.templates())
             except GRCError as e:
                 self.error(str(e), "Cannot make the template set")
 
@@ -359,9 +386,26 @@ class MainWindow(QMainWindow):
             where = f"{where} (a bundled example: Train asks where to save the new model)"
         self.train_panel.result.setText(f"Model: {where}" if self.doc.model else "No model yet: press Train.")
         self._title()
+        self._model_freshness()
 
     def _templates_changed(self):
         self._shape_changed()
+        if not self.doc.dragging:  # (a drag's moves are not checked: its end is)
+            self._model_freshness()
+
+    def _model_freshness(self):
+        """Explore and Train say when the model was trained on other templates than the set's (reordered, added,
+        edited), until it is retrained; the status bar says it once when it happens."""
+        differs = self.doc.model_differs()
+        text = "" if differs is None else (f"⚠ Out of date: {differs}. Its blend sliders and shapes are the old "
+                                           "set's; retrain (Train tab) to explore the set as it is now.")
+        for label in (self.explore_panel.stale, self.train_panel.stale):
+            if label.text() != text:
+                label.setText(text)
+                label.setVisible(bool(text))
+        if text and text != self._stale_said:
+            self.statusBar().showMessage(text, 10000)
+        self._stale_said = text
 
     def _title(self, *args):
         what = self.doc.model_path or self.doc.folder or "untitled"
@@ -611,14 +655,13 @@ class MainWindow(QMainWindow):
         """Train from the current templates; the result goes to the model file chosen now."""
         if self.training.running:
             return False
-        if self.doc.error:
-            self.error(f"The template set cannot be trained: {self.doc.error}", "Cannot train")
-            return False
         try:
-            templates = self.doc.template_set()
+            templates = self.doc.template_set()  # (a gesture under way is cancelled first: it trains what is shown)
             config = self.train_config or quality_config(self.train_panel.quality.currentText())
         except GRCError as e:
-            self.error(str(e), "Cannot train")
+            templates, problem = None, str(e)
+        if self.doc.error or templates is None:
+            self.error(f"The template set cannot be trained: {self.doc.error}" if self.doc.error else problem, "Cannot train")
             return False
         target = self.model_target()  # before the question: saving the model shown first must not make it the target
         if ask and not self._confirm_model("The model shown is not saved (a rewrite, a model blend or a training "

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QFontMetricsF, QPainter, QValidator
-from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel,
+from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from .context_pad import COLORS, ContextPad, short_label, spaced_labels
@@ -159,6 +159,13 @@ class ExplorePanel(QWidget):
         super().__init__(parent)
         self.state = state
         layout = QVBoxLayout(self)
+        # the model trained on other templates than the set's (Document.model_differs): said until retrained
+        self.stale = QLabel("")
+        self.stale.setObjectName("stale-model")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("color: #8a4b00; background: #fff4e0; padding: 3px")
+        self.stale.hide()
+        layout.addWidget(self.stale)
         # time
         box = QGroupBox("Time")
         row = QHBoxLayout(box)
@@ -208,13 +215,14 @@ class ExplorePanel(QWidget):
         layout.addWidget(pad_box, 1)
         # view options
         view = QGroupBox("View")
-        form = QHBoxLayout(view)
+        form = QGridLayout(view)  # two a row: the side panel fits a 1024 px window
         self.subdivide = QSpinBox(minimum=0, maximum=3, value=state.subdivide, prefix="subdivide ")
         self.grid = QCheckBox("control grid", checked=state.show_grid)
         self.petals = QSpinBox(minimum=1, maximum=24, value=state.petals, prefix="petals ")
         self.thickness = QDoubleSpinBox(minimum=0, maximum=0.1, singleStep=0.005, decimals=3, prefix="thickness ")
-        for w in (self.subdivide, self.grid, self.petals, self.thickness):
-            form.addWidget(w)
+        for i, w in enumerate((self.subdivide, self.grid, self.petals, self.thickness)):
+            form.addWidget(w, i // 2, i % 2)
+        form.setColumnStretch(2, 1)
         layout.addWidget(view)
         self.subdivide.valueChanged.connect(lambda v: state.set_view(subdivide=v))
         self.grid.toggled.connect(lambda v: state.set_view(show_grid=v))

@@ -135,8 +135,9 @@ class RewritePanel(QGroupBox):
         self.undo = beyond.undo.createUndoAction(self, "Undo")
         self.redo = beyond.undo.createRedoAction(self, "Redo")
         self.undo_button, self.redo_button = QPushButton("Undo model change"), QPushButton("Redo")
-        self.undo_button.clicked.connect(beyond.undo.undo)
-        self.redo_button.clicked.connect(beyond.undo.redo)
+        # (a gesture under way is cancelled instead, as Ctrl+Z does: Document.interrupt)
+        self.undo_button.clicked.connect(lambda: beyond.doc.interrupt() or beyond.undo.undo())
+        self.redo_button.clicked.connect(lambda: beyond.doc.interrupt() or beyond.undo.redo())
         beyond.undo.canUndoChanged.connect(self.undo_button.setEnabled)
         beyond.undo.canRedoChanged.connect(self.redo_button.setEnabled)
         self.undo_button.setEnabled(False)
@@ -145,20 +146,21 @@ class RewritePanel(QGroupBox):
                                                                  "of the same sizes")
         self.save_button = QPushButton("Save model as…")
         self.meter = Meter(beyond)
-        row1, row2 = QHBoxLayout(), QHBoxLayout()
-        row1.addWidget(self.mode)
-        row1.addWidget(self.radius)
-        for w in (self.undo_button, self.redo_button, self.blend_button, self.save_button):
-            row2.addWidget(w)
+        rows = [QHBoxLayout() for _ in range(3)]  # two buttons a row: the side panel fits a 1024 px window
+        for row, widgets in zip(rows, ((self.mode, self.radius), (self.undo_button, self.redo_button),
+                                       (self.blend_button, self.save_button))):
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addLayout(row1)
-        layout.addLayout(row2)
+        for row in rows:
+            layout.addLayout(row)
         layout.addWidget(self.meter, 0, Qt.AlignLeft)
         self.drag = RewriteDrag(beyond, self)
         window = beyond.window
         window.view.enable_point_dragging(self.drag, lambda: window.mode == "explore" and self.mode.isChecked())
         self.blend_button.clicked.connect(self.ask_blend)
-        self.save_button.clicked.connect(window._ask_save_model_as)
+        self.save_button.clicked.connect(window.ending_gesture(window._ask_save_model_as))
 
     def ask_blend(self):
         path, _ = QFileDialog.getOpenFileName(self, "Blend with model", "", "GRC models (*.grc)")

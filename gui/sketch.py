@@ -9,6 +9,7 @@ of a row and point N-1-j move together, y mirrored.
 from __future__ import annotations
 
 import numpy as np
+from PyQt5 import sip
 from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
@@ -96,8 +97,11 @@ class SketchState(QObject):
         self.changed.emit()
 
     def set(self, **values):
-        if "k" in values and values["k"] != self.k:
+        """Change what is edited or how. Another template, time step or selection first cancels a gesture under
+        way (its preview is of this template at this step: carried elsewhere it would be a different edit)."""
+        if any(key in values and values[key] != getattr(self, key) for key in ("k", "step", "selection")):
             self.interrupt()
+        if "k" in values and values["k"] != self.k:
             values.setdefault("selection", set())
             values.setdefault("selected", None)
         if "selected" in values and "selection" not in values:
@@ -235,10 +239,12 @@ class SketchState(QObject):
         self.changed.emit()
 
     def end_drag(self, text="Move point"):
-        if self._before is not None and any(a is not b for a, b in zip(self._before, self.doc.templates)):
-            extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
-            self.doc.edit(list(self.doc.templates), text + extra, before=self._before)
+        """The gesture becomes one undo step (ended first: what follows the set's change sees no gesture)."""
+        before = self._before
         self._start(None)
+        if before is not None and any(a is not b for a, b in zip(before, self.doc.templates)):
+            extra = " row" if self.row_mode else (" (proportional)" if self.proportional else "")
+            self.doc.edit(list(self.doc.templates), text + extra, before=before)
 
     def cancel_drag(self):
         """Put the points back as they were before the gesture (Esc, right click)."""
@@ -828,26 +834,32 @@ class SketchPanel(QWidget):
         for i, b in enumerate((self.new, self.duplicate, self.rename_button, self.delete)):
             buttons.addWidget(b, i // 2, i % 2)
         left.addLayout(buttons)
-        top.addLayout(left, 1)
         right = QVBoxLayout()
         self.step_label = QLabel("time step")
+        self.step_label.setWordWrap(True)
         self.step = QSlider(Qt.Horizontal)
         self.step.setPageStep(1)
         right.addWidget(self.step_label)
         right.addWidget(self.step)
-        copy = QHBoxLayout()
+        self.undo = QPushButton("Undo")
+        self.redo = QPushButton("Redo")
+        self.save = QPushButton("Save templates")
+        undo = QHBoxLayout()
+        undo.addWidget(self.undo)
+        undo.addWidget(self.redo)
+        right.addLayout(undo)
+        right.addWidget(self.save)
+        right.addStretch(1)
+        top.addLayout(left, 1)
+        top.addLayout(right, 1)
+        layout.addLayout(top)
+        # the tools below, full width, three or four a row: the side panel fits a 1024 px window (docs/gui.md)
         self.copy_prev = QPushButton("Copy from previous")
         self.copy_next = QPushButton("Copy from next")
-        copy.addWidget(self.copy_prev)
-        copy.addWidget(self.copy_next)
-        right.addLayout(copy)
-        tools = QHBoxLayout()
+        self.fill = QPushButton("Fill from neighbours", toolTip="Fill this step from its neighbours (interpolated in time)")
+        self.insert = QPushButton("Insert time step", toolTip="After this one, in every template of the set (interpolated)")
         self.mirror = QCheckBox("Mirror (y = 0)", checked=sketch.mirror)
         self.row_mode = QCheckBox("Move whole row", checked=sketch.row_mode)
-        tools.addWidget(self.mirror)
-        tools.addWidget(self.row_mode)
-        tools_rows = [tools]
-        falloff = QHBoxLayout()
         self.proportional = QCheckBox("Proportional (O)", checked=sketch.proportional,
                                       toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
         self.falloff = QComboBox()
@@ -857,32 +869,19 @@ class SketchPanel(QWidget):
         self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
         for key, text in TIME_MODES.items():
             self.time_mode.addItem(text, key)
-        tools.addWidget(self.proportional)
-        for w in (self.falloff, self.radius, self.time_mode):
-            falloff.addWidget(w)
-        tools_rows.append(falloff)
-        steps = QHBoxLayout()
-        self.fill = QPushButton("Fill from neighbours", toolTip="Fill this step from its neighbours (interpolated in time)")
-        self.insert = QPushButton("Insert time step", toolTip="After this one, in every template of the set (interpolated)")
-        steps.addWidget(self.fill)
-        steps.addWidget(self.insert)
-        select = steps
         self.select_row = QPushButton("Select row")
         self.select_column = QPushButton("Select column")
         self.select_all = QPushButton("Select all (A)")
-        for b in (self.select_row, self.select_column, self.select_all):
-            select.addWidget(b)
-        tools_rows.append(steps)
-        undo = QHBoxLayout()
-        self.undo = QPushButton("Undo")
-        self.redo = QPushButton("Redo")
-        self.save = QPushButton("Save templates")
-        for b in (self.undo, self.redo, self.save):
-            undo.addWidget(b)
-        right.addLayout(undo)
-        top.addLayout(right, 1)
-        layout.addLayout(top)
-        for row in tools_rows:  # full width: they would not fit beside the list
+        tools_rows = []
+        for widgets in ((self.copy_prev, self.copy_next, self.fill), (self.insert, self.select_row, self.select_column,
+                                                                       self.select_all),
+                        (self.mirror, self.row_mode, self.proportional), (self.falloff, self.radius, self.time_mode)):
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            tools_rows.append(row)
+        for row in tools_rows:
             layout.addLayout(row)
         self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
         self.point_label.setWordWrap(True)
@@ -920,16 +919,24 @@ class SketchPanel(QWidget):
         self.duplicate.clicked.connect(sketch.duplicate)
         self.delete.clicked.connect(sketch.delete)
         self.rename_button.clicked.connect(self._ask_rename)
-        self.undo.clicked.connect(self.doc.undo.undo)
-        self.redo.clicked.connect(self.doc.undo.redo)
-        self.doc.undo.canUndoChanged.connect(self.undo.setEnabled)
-        self.doc.undo.canRedoChanged.connect(self.redo.setEnabled)
-        self.undo.setEnabled(False)
-        self.redo.setEnabled(False)
+        # the set's stack (Document.undo): Undo or Redo during a gesture cancels it, as Ctrl+Z does
+        self.undo.clicked.connect(lambda: self.doc.undo.undo())
+        self.redo.clicked.connect(lambda: self.doc.undo.redo())
+        for signal in (self.doc.undo.canUndoChanged, self.doc.undo.canRedoChanged, self.doc.gesture_changed):
+            signal.connect(self._undo_buttons)
+        self._undo_buttons()
         # (the set changing reaches sync through sketch.changed: SketchState answers every templates_changed
         # with one, so a drag's move syncs this panel once, not twice)
         sketch.changed.connect(self.sync)
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
+
+    def _undo_buttons(self, *args):
+        """Undo and Redo enabled when there is something to undo or redo, or a gesture to cancel."""
+        if sip.isdeleted(self.doc.undo) or sip.isdeleted(self.undo):  # (a closing window: the stack's last signals)
+            return
+        dragging = self.doc.dragging
+        self.undo.setEnabled(self.doc.undo.canUndo() or dragging)
+        self.redo.setEnabled(self.doc.undo.canRedo() or dragging)
 
     def _rows_moved(self, parent, start, end, destination, row):
         """A template dragged to a new place in the list: the blend order changes (one undo step)."""

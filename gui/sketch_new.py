@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                              QLineEdit, QPushButton, QSpinBox)
 
 from grc import GRCError, Template, load_templates
@@ -125,6 +125,7 @@ class NewSetDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New template set")
         self.current, self.files = current, []
+        self.made: list[Template] | None = None  # the set made on OK (accept)
         form = QFormLayout(self)
         self.rows = QSpinBox(minimum=2, maximum=limits.MAX_ROWS, value=7)
         self.points = QSpinBox(minimum=2, maximum=limits.MAX_POINTS, value=7)
@@ -147,6 +148,12 @@ class NewSetDialog(QDialog):
         form.addRow("Relational map", self.morph)
         form.addRow("Start from", start)
         form.addRow("Name", self.name)
+        self.problem = QLabel("")  # what to change, when OK found a mistake (the dialog stays open, values kept)
+        self.problem.setObjectName("problem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b00020")
+        self.problem.hide()
+        form.addRow(self.problem)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -160,6 +167,23 @@ class NewSetDialog(QDialog):
         if files:
             self.files = files
             self.start.setCurrentIndex(self.start.findData("import"))
+
+    def accept(self):
+        """OK: the set is made here; a mistake (a typo in the time values, too few files) is said in the dialog,
+        which stays open with everything typed, the field to change focused."""
+        try:
+            self.made = self.templates()
+        except GRCError as e:
+            self.made = None
+            self.problem.setText(f"⚠ {e}")
+            self.problem.show()
+            field = {"time": self.time, "morph": self.morph, "rows": self.rows, "points": self.points,
+                     "time steps": self.steps, "start": self.start}.get(getattr(e, "field", None))
+            if field is not None:
+                field.setFocus()
+            return
+        self.problem.hide()
+        super().accept()
 
     def templates(self) -> list[Template]:
         """The new set as chosen (GRCError with what to change)."""

@@ -209,11 +209,32 @@ def copy_template(t: Template, name: str | None = None, points=None, time=None) 
                     t.morph.copy(), (t.points if points is None else points).copy(), t.attribution, dict(t.lineage))
 
 
+class SetHistory(QUndoStack):
+    """The template set's undo stack. Undo or Redo in the middle of a gesture (a drag, a G / R / S) cancels the
+    gesture and does only that, from wherever they are asked (Ctrl+Z, the Sketch panel's buttons)."""
+
+    def __init__(self, doc: "Document"):
+        super().__init__(doc)
+        self.doc = doc
+
+    def undo(self):
+        if not self.doc.interrupt():
+            super().undo()
+
+    def redo(self):
+        if not self.doc.interrupt():
+            super().redo()
+
+
 class Document(QObject):
     """What is open: the model (if any), the template set being sketched, its folder, undo history.
 
     Template edits go through `edit()` (one undoable step); the set is validated after each one
     and autosaved to a recovery file until it is saved.
+
+    A gesture never outlives what else you do: everything that changes or reads the set as a whole (`edit`,
+    Undo / Redo, `save`, `template_set` for a training, opening another) first cancels a gesture under way
+    (`interrupt`), so what it changes, saves or trains is what the screen shows once the gesture is gone.
     """
 
     model_changed = pyqtSignal()
@@ -230,7 +251,7 @@ class Document(QObject):
         self.folder: Path | None = None  # where the templates are saved
         self.files: list[Path] = []  # the template files last read or written there
         self.error: str | None = None  # why the set cannot be trained or saved, or None
-        self.undo = QUndoStack(self)
+        self.undo = SetHistory(self)
         self.undo.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
         self.undo.indexChanged.connect(self._schedule_recovery)
         self._recovery_timer = QTimer(self, singleShot=True, interval=500)
@@ -340,7 +361,13 @@ class Document(QObject):
         self.templates_changed.emit()
 
     def edit(self, templates: list[Template], text: str, before: list[Template] | None = None):
-        """Replace the template list as one undoable step (`before`: the list a live drag started from)."""
+        """Replace the template list as one undoable step (`before`: the list a live drag started from, which
+        the gesture hands over once it has ended; any other edit first cancels a gesture under way)."""
+        if before is None:
+            shown = self.templates
+            if self.interrupt():  # an action computed on the gesture's preview: the templates as they were instead
+                back = {id(a): b for a, b in zip(shown, self.templates) if a is not b}
+                templates = [back.get(id(t), t) for t in templates]
         self.undo.push(Snapshot(self, self.templates if before is None else before, templates, text))
 
     def set_points(self, k: int, points, text="Move points", live=False):
@@ -351,6 +378,24 @@ class Document(QObject):
             self._set_templates(templates, check=False)
         else:
             self.edit(templates, text)
+
+    def model_differs(self) -> str | None:
+        """How the set differs from the templates the model was trained on (reordered, others, edited since), or
+        None when they are the same (or there is no model). Explore and Train say so until the set is retrained."""
+        if self.model is None or not self.templates:
+            return None
+        trained = list(self.model.templates.templates)
+        names, trained_names = [t.name for t in self.templates], [t.name for t in trained]
+        if names != trained_names:
+            if sorted(names) == sorted(trained_names):
+                return f"the model was trained on the templates in another order ({', '.join(trained_names)})"
+            return f"the model was trained on other templates ({', '.join(trained_names)})"
+        for t, m in zip(self.templates, trained):
+            same = all(a.shape == b.shape and np.allclose(a, b, rtol=0, atol=1e-9)
+                       for a, b in ((t.points, m.points), (t.time, m.time), (t.morph, m.morph)))
+            if not same:
+                return f"the model was trained before {t.name} was edited"
+        return None
 
     @property
     def dirty(self) -> bool:
@@ -374,6 +419,7 @@ class Document(QObject):
     def save(self, folder=None) -> list[Path]:
         """Write the set to its folder as a whole (grc.templates.save_templates: the new set beside the old,
         read back, then swapped in; a failure leaves the old set as it was)."""
+        self.interrupt()  # what is saved is what the screen shows once the gesture is gone
         folder = Path(folder or self.folder)
         if is_bundled(folder):
             raise GRCError("this is a bundled example; save a copy elsewhere (File > Save templates as…)", path=folder)
@@ -393,8 +439,10 @@ class Document(QObject):
         return written
 
     def template_set(self):
+        """The set as a grc.TemplateSet (what a training learns): a gesture under way is cancelled first."""
         from grc import TemplateSet
 
+        self.interrupt()
         return TemplateSet([copy_template(t) for t in self.templates], self.folder)
 
     # -- recovery ------------------------------------------------------------------------------
