@@ -872,7 +872,12 @@ def _run(app, window, path, screenshot, time, blend, benchmark, size, look=None)
         opened = False  # (not the set to train at start: the restored one is open)
     try:
         if look is not None:
-            window.bend_panel.load_look(look)
+            try:
+                window.bend_panel.load_look(look)
+            except GRCError as e:
+                window.error(str(e), "Cannot load the look")
+                if headless:
+                    return 2
         apply_options(window, time, blend)
     except GRCError as e:
         window.error(str(e))
