@@ -22,11 +22,17 @@ from .app import MainWindow, _app
 
 
 def settle(window, seconds=0.3):
+    """Let the shot's shape settle: its frame drawn, and Beyond's live check (the chips) and pad shading done."""
     app = QApplication.instance()
     end = clock.perf_counter() + seconds
     while clock.perf_counter() < end:
         app.processEvents()
     window.draw_now()
+    beyond = getattr(window, "beyond", None)
+    if beyond is not None and window.doc.model is not None:
+        beyond.wait_for_bands()
+        beyond.run_check()
+    app.processEvents()
 
 
 def main(out="docs/images") -> int:
