@@ -7,14 +7,19 @@ Run under Xvfb (software OpenGL). Prints one line per measure, `<name>: p50 <x> 
   a drag), taking turns, each until its pixels are drawn: the move's handlers, the posted draw
   (decode, update, render), the context pad's recompute and repaint, Qt's repaint of the slider and
   spin box and the flush of the window;
-- baseline: bare renders of the same scene in a plain pyvista window of the same size beside the
-  app, right after the frames: the same surface, camera and colours, replaying the shapes (points
-  and normals) the app drew, one render per frame; `frame - baseline` is what the app adds;
+- baseline: a bare render of the same scene in a plain pyvista window of the same size beside the
+  app (`BareScene`: every actor of the 3D view, its colours, camera and render settings), right
+  after each move, of the scene that move drew (paired: see `paired`); `baseline-back-to-back`:
+  the same scenes rendered one after another (the baseline of sessions 1-8);
 - sketch-drag: in Sketch, one step of a drag of a grid point in the top view with proportional
   editing on (smooth falloff, mirror), each until its pixels are drawn: the move's handlers, the
-  3D view's draw of the edited template and the repaint of the three 2D views (issue 12: a drag with
-  falloff redraws within the budget of a slider move; printed next to `frame`, same run, same size);
+  3D view's draw of the edited template and the repaint of the three 2D views; `sketch-baseline`: a
+  bare render of the Sketch scene (surface, grid, points, the grabbed point and falloff circle drawn
+  over it) right after each move (issue 12: a drag with falloff redraws within the same budget as a
+  slider move);
 - frame-640x400 / baseline-640x400: the same at a 640 x 400 viewport;
+- app adds: move - bare render, p50 and p95, for each of the three; the target (issue 3) is at most
+  APP_BUDGET_MS at p95;
 - training-event-loop: while a training runs in the worker, how long a posted event waits.
 
 The notes of frame, sketch-drag and frame-640x400 give the share of the 3D view's render in them
