@@ -337,20 +337,22 @@ def _fit(grid_u, grid_rows, sizes, config, params, report):
 # -- the fit in a second process, while the first imports PyTorch ----------------------------------
 
 
+PREFIT_TIMEOUT = 600  # seconds result() waits for the second process before fitting here instead
+
+
 class Prefit:
     """A template fit running in a second process (start_prefit); result() waits for it."""
 
-    def __init__(self, process, key):
-        self.process, self.key = process, key
+    def __init__(self, process, key, payload: str):
+        self.process, self.key, self.payload = process, key, payload
 
     def result(self, key) -> tuple[list[np.ndarray], float] | None:
         """The fitted template models and their loss; None when the process failed (then the caller fits
         them itself) or fitted another grid or other settings than `key` describes."""
         try:
-            data = self.process.stdout.read()
-            self.process.wait()
+            data, _ = self.process.communicate(timeout=PREFIT_TIMEOUT)
             return pickle.loads(data) if self.process.returncode == 0 and key == self.key else None
-        except Exception:  # noqa: BLE001 — whatever went wrong there, the fit is done here instead
+        except Exception:  # noqa: BLE001 — a failure or PREFIT_TIMEOUT (subprocess.TimeoutExpired): fit here
             return None
         finally:
             self.close()
@@ -360,7 +362,10 @@ class Prefit:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self.process.stdout.close()
+        if self.process.stdout:
+            self.process.stdout.close()
+        with contextlib.suppress(OSError):
+            os.remove(self.payload)
 
 
 def prefit_key(templates: TemplateSet, config: Config):
@@ -374,42 +379,42 @@ def prefit_key(templates: TemplateSet, config: Config):
 def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None:
     """Start fitting the template models in a second Python process (numpy only, one BLAS thread), so
     that they train while this one goes on (importing PyTorch: 1.5-2 s). None when PyTorch is already
-    imported (nothing left to overlap) or the process cannot start (then the caller fits them itself)."""
+    imported (nothing left to overlap), in a frozen application (sys.executable is not Python), or when
+    the process cannot start: then the caller fits them itself."""
     import subprocess
     import sys
-    import threading
+    import tempfile
     from pathlib import Path
 
-    if "torch" in sys.modules:
+    if "torch" in sys.modules or getattr(sys, "frozen", False) or not sys.executable:
         return None
     d = normalization(templates, config)
-    payload = pickle.dumps((d["grid_u"], d["grid_rows"], list(sizes), config), protocol=pickle.HIGHEST_PROTOCOL)
     here = str(Path(__file__).resolve().parents[1])  # the folder that holds this grc package
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    payload = None
     try:
+        with tempfile.NamedTemporaryFile("wb", prefix="grc-prefit-", suffix=".pickle", delete=False) as file:
+            payload = file.name
+            pickle.dump((d["grid_u"], d["grid_rows"], list(sizes), config), file, protocol=pickle.HIGHEST_PROTOCOL)
         process = subprocess.Popen(
             [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from grc.fit import prefit_main; "
-                                   "prefit_main()", here],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+                                   "prefit_main(sys.argv[2])", here, payload],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     except OSError:
+        if payload:
+            with contextlib.suppress(OSError):
+                os.remove(payload)
         return None
-
-    def send():  # in a thread: a payload over the pipe's buffer waits for the process to read it
-        try:
-            with process.stdin:
-                process.stdin.write(payload)
-        except OSError:
-            pass
-
-    threading.Thread(target=send, daemon=True).start()
-    return Prefit(process, prefit_key(templates, config))
+    return Prefit(process, prefit_key(templates, config), payload)
 
 
-def prefit_main() -> None:
-    """The second process: the grid and settings on stdin, the fitted models on stdout."""
+def prefit_main(payload: str) -> None:
+    """The second process: the grid and settings from the file `payload` (start_prefit's), the fitted
+    models on stdout."""
     import sys
 
-    grid_u, grid_rows, sizes, config = pickle.load(sys.stdin.buffer)
+    with open(payload, "rb") as file:
+        grid_u, grid_rows, sizes, config = pickle.load(file)
     result = fit_template_models(grid_u, grid_rows, sizes, config)
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()

@@ -316,3 +316,16 @@ def test_grc_train_fits_the_template_models_beside_pytorchs_import_and_gets_the_
                    env={**os.environ, "PYTHONPATH": str(root)}, cwd=root, check=True)
     from_cli = grc.load_model(out)
     assert all(np.allclose(from_cli.weights[k], model.weights[k], rtol=1e-5, atol=1e-6) for k in model.weights)
+
+
+def test_a_failed_template_fit_in_the_second_process_is_done_here(petal, quick_petal):
+    # grc.fit.Prefit: a process that fails (or fitted something else) leaves the fit to the training itself
+    import subprocess
+    import sys
+
+    from grc.fit import Prefit
+
+    failed = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(1)"], stdout=subprocess.PIPE)
+    model = grc.train(petal, small_config(**QUICK), device="cpu", prefit=Prefit(failed, None, "/nonexistent"))
+    assert all(np.array_equal(quick_petal.weights[k], model.weights[k]) for k in model.weights)
+    assert failed.poll() is not None
