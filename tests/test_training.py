@@ -324,8 +324,9 @@ def test_a_failed_template_fit_in_the_second_process_is_done_here(petal, quick_p
     import sys
 
     from grc.fit import Prefit
+    from grc.training import train
 
     failed = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(1)"], stdout=subprocess.PIPE)
-    model = grc.train(petal, small_config(**QUICK), device="cpu", prefit=Prefit(failed, None, "/nonexistent"))
+    model = train(petal, small_config(**QUICK), device="cpu", prefit=Prefit(failed, None, "/nonexistent"))
     assert all(np.array_equal(quick_petal.weights[k], model.weights[k]) for k in model.weights)
     assert failed.poll() is not None
