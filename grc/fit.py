@@ -352,7 +352,7 @@ class Prefit:
         try:
             data, _ = self.process.communicate(timeout=PREFIT_TIMEOUT)
             return pickle.loads(data) if self.process.returncode == 0 and key == self.key else None
-        except Exception:  # noqa: BLE001 — a failure or PREFIT_TIMEOUT (subprocess.TimeoutExpired): fit here
+        except Exception:  # a failure, or PREFIT_TIMEOUT (subprocess.TimeoutExpired): fit here
             return None
         finally:
             self.close()
