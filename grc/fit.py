@@ -13,9 +13,10 @@ grc.optim (PyTorch) uses `minimize` and the schedules from here.
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import math
 import os
-import pickle
 
 import numpy as np
 
@@ -351,7 +352,7 @@ class Prefit:
         them itself) or fitted another grid or other settings than `key` describes."""
         try:
             data, _ = self.process.communicate(timeout=PREFIT_TIMEOUT)
-            return pickle.loads(data) if self.process.returncode == 0 and key == self.key else None
+            return read_fit(data) if self.process.returncode == 0 and key == self.key else None
         except Exception:  # a failure, or PREFIT_TIMEOUT (subprocess.TimeoutExpired): fit here
             return None
         finally:
@@ -393,9 +394,10 @@ def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     payload = None
     try:
-        with tempfile.NamedTemporaryFile("wb", prefix="grc-prefit-", suffix=".pickle", delete=False) as file:
-            payload = file.name
-            pickle.dump((d["grid_u"], d["grid_rows"], list(sizes), config), file, protocol=pickle.HIGHEST_PROTOCOL)
+        with tempfile.NamedTemporaryFile("wb", prefix="grc-prefit-", suffix=".npz", delete=False) as file:
+            payload = file.name  # plain arrays and JSON, as in a model file: no pickle crosses between the processes
+            np.savez(file, grid_u=d["grid_u"], grid_rows=d["grid_rows"], sizes=np.asarray(sizes, np.int64),
+                     config=np.asarray(json.dumps(config.to_json())))
         process = subprocess.Popen(
             [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from grc.fit import prefit_main; "
                                    "prefit_main(sys.argv[2])", here, payload],
@@ -413,8 +415,17 @@ def prefit_main(payload: str) -> None:
     models on stdout."""
     import sys
 
-    with open(payload, "rb") as file:
-        grid_u, grid_rows, sizes, config = pickle.load(file)
-    result = fit_template_models(grid_u, grid_rows, sizes, config)
-    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    with np.load(payload, allow_pickle=False) as data:
+        grid_u, grid_rows, sizes = data["grid_u"], data["grid_rows"], [int(s) for s in data["sizes"]]
+        config = Config.from_json(json.loads(str(data["config"])))
+    params, loss = fit_template_models(grid_u, grid_rows, sizes, config)
+    out = io.BytesIO()
+    np.savez(out, loss=np.float64(loss), **{f"p{i}": p for i, p in enumerate(params)})
+    sys.stdout.buffer.write(out.getvalue())
     sys.stdout.buffer.flush()
+
+
+def read_fit(data: bytes) -> tuple[list[np.ndarray], float]:
+    """prefit_main's output: the fitted arrays and the loss (an .npz, read without pickle)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as fit:
+        return [fit[f"p{i}"] for i in range(len(fit.files) - 1)], float(fit["loss"])
