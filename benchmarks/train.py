@@ -74,15 +74,21 @@ def profile(config) -> None:
     K, (T, M, N) = len(templates), templates.grid_shape
     sizes = layer_sizes(config, M, 3 * N)
     evaluations = []
-    minimize = getattr(grc.optim, "minimize", None)
+    # the L-BFGS loops: grc.optim's (tensors: the refine) and, since session 9, grc.fit's (numpy: the template fit)
+    import importlib.util
 
-    def counting(evaluate, *args, **kwargs):  # count L-BFGS's evaluations (line search included)
-        evaluations.append(0)
+    loops = [(m, m.minimize) for m in (grc.optim, importlib.import_module("grc.fit") if
+                                       importlib.util.find_spec("grc.fit") else None) if m and hasattr(m, "minimize")]
 
-        def counted():
-            evaluations[-1] += 1
-            return evaluate()
-        return minimize(counted, *args, **kwargs)
+    def counting(minimize):
+        def counted_minimize(evaluate, *args, **kwargs):  # count L-BFGS's evaluations (line search included)
+            evaluations.append(0)
+
+            def counted():
+                evaluations[-1] += 1
+                return evaluate()
+            return minimize(counted, *args, **kwargs)
+        return counted_minimize
 
     old_lbfgs = getattr(grc.training, "lbfgs", None)  # before issue 14: lbfgs(params, loss_fn, ...)
 
@@ -94,14 +100,16 @@ def profile(config) -> None:
             return loss_fn()
         return old_lbfgs(params, counted, *args, **kwargs)
 
-    grc.optim.minimize = counting
+    for module, minimize in loops:
+        module.minimize = counting(minimize)
     if old_lbfgs:
         grc.training.lbfgs = counting_lbfgs
     torch.set_num_threads(1)
     try:
         model = grc.training.train(templates, config, device="cpu")
     finally:
-        grc.optim.minimize = minimize
+        for module, minimize in loops:
+            module.minimize = minimize
         if old_lbfgs:
             grc.training.lbfgs = old_lbfgs
     seconds = model.info["phase_seconds"]

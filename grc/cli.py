@@ -346,13 +346,21 @@ def train(
 
         reachable(ray)  # before the work: Ray itself retries an unreachable address for minutes
     check_output(output, (".grc",))
-    with work(output):
-        from .model import check_model_size
+    with work(output), contextlib.ExitStack() as stack:
+        from .model import check_model_size, layer_sizes
         from .templates import load_template_set
-        from .training import train as train_model
 
         template_set = load_template_set(templates)
         check_model_size(config, template_set)  # a model too big to save is refused before training
+        prefit = None
+        if ray is None and start is None:  # the template models train in a second process while PyTorch loads
+            from .fit import start_prefit
+
+            _, rows, points = template_set.grid_shape
+            prefit = start_prefit(template_set, config, layer_sizes(config, rows, 3 * points)["template"])
+            if prefit is not None:
+                stack.callback(prefit.close)
+        from .training import train as train_model
         if quiet:  # no bar, no phase lines: nothing of rich is imported
             display, callback = contextlib.nullcontext(), None
         else:
@@ -382,10 +390,10 @@ def train(
                 from .population import train_population
 
                 model, _ = train_population(template_set, config, grid, device=device, callback=callback,
-                                            threads=threads)
+                                            threads=threads, prefit=prefit)
             else:
                 model = train_model(template_set, config, device=device, callback=callback, threads=threads,
-                                    start=None if start is None else load_model(start))
+                                    start=None if start is None else load_model(start), prefit=prefit)
         save_trained(model, output)
         if grid is not None and not quiet:
             typer.echo(population_table(model.info.get("population", {})))

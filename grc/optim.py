@@ -3,6 +3,7 @@
 Why not torch.optim: creating any torch.optim optimizer imports PyTorch's compiler (torch._dynamo),
 about 1.5 s — a fifth of a whole `grc train` on the petal. Both are a few vector operations per step.
 (SciPy's L-BFGS-B was tried: its import costs 0.5 s and each iteration 0.9 ms more here.)
+The L-BFGS loop and the schedules are grc.fit's (numpy, shared with the template fit).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .fit import cosine, one_cycle  # noqa: F401  (the schedules live with the template fit, free of PyTorch)
+from .fit import minimize as _minimize
 
 
 class Adam:
@@ -72,25 +76,6 @@ class FlatAdam:
         self.m.copy_(state["m"])
         self.v.copy_(state["v"])
         self.t = state["t"]
-
-
-def one_cycle(step: int, total: int, peak: float, warmup: float = 0.3) -> float:
-    """The one-cycle schedule (as torch's OneCycleLR): from peak/25 up to peak over the first 30%,
-    then down to peak/250000, both halves along a cosine."""
-    start, end = peak / 25, peak / 25 / 1e4
-    rise = max(1.0, warmup * total - 1)
-    if step <= rise:
-        return _cosine(start, peak, step / rise)
-    return _cosine(peak, end, (step - rise) / max(1.0, total - 1 - rise))
-
-
-def cosine(step: int, total: int, peak: float) -> float:
-    """Cosine annealing from peak to 0 over `total` steps."""
-    return _cosine(peak, 0.0, step / max(1, total))
-
-
-def _cosine(a: float, b: float, fraction: float) -> float:
-    return b + (a - b) * (1 + math.cos(math.pi * min(max(fraction, 0.0), 1.0))) / 2
 
 
 def lbfgs(params, loss_fn, steps: int, history: int = 20, callback=None) -> float:
@@ -187,37 +172,5 @@ class Memory:
 
 
 def minimize(evaluate, move, steps: int, history: int = 20, callback=None) -> float:
-    """L-BFGS (Nocedal & Wright, Algorithm 7.4) with a backtracking line search, for up to `steps`
-    iterations: evaluate() -> (loss, gradient vector); move(direction, t) adds t * direction to the
-    weights; `callback(iteration, loss)` after each. Returns the final loss."""
-    loss, grad = evaluate()
-    memory = Memory(grad, history)
-    for iteration in range(1, steps + 1):
-        direction = -memory.inverse_hessian_times(grad)
-        slope = grad.dot(direction).item()
-        if not slope < 0:  # not a descent direction: start the memory afresh
-            if not memory:
-                break
-            memory.clear()
-            continue
-        t, moved = 1.0, 0.0
-        for _ in range(30):  # backtrack until the loss falls enough (Armijo)
-            move(direction, t - moved)
-            moved = t
-            new_loss, new_grad = evaluate()
-            if new_loss <= loss + 1e-4 * t * slope:
-                break
-            t /= 2
-        else:
-            move(direction, -moved)
-            break
-        s, y = direction * t, new_grad - grad
-        if s.dot(y).item() > 1e-12:
-            memory.add(s, y, new_grad)  # new_grad: the next iteration's
-        converged = abs(loss - new_loss) <= 1e-15 * max(1.0, abs(loss))
-        loss, grad = new_loss, new_grad
-        if callback:
-            callback(iteration, loss)
-        if converged:
-            break
-    return loss
+    """L-BFGS on tensors: grc.fit.minimize with this module's Memory."""
+    return _minimize(evaluate, move, steps, history, callback, memory=Memory)

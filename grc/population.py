@@ -483,7 +483,7 @@ def diverging_steps(points, a: int, b: int, share: float = 0.02) -> list[int]:
 
 def train_population(templates: TemplateSet, config: Config | None = None, grid=(3, 3), *, device: str = "cpu",
                      callback=None, exchange_every: int = 200, threads: int | None = 1, coherence: bool = True,
-                     refine_cells: int = REFINE_CELLS):
+                     refine_cells: int = REFINE_CELLS, prefit=None):
     """Train a rows x cols population on a template set -> (the best cell's GRCModel, report).
 
     The report: {"grid", "cells": [{"seed", "lr_encoder", "lr_decoder", "context_dims", "context_mask",
@@ -493,7 +493,7 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     "templates", "relational" (loss: the best cell's score), "refine"), with Progress.cells holding
     every cell's score at each exchange, at the end of the relational phase and after the refine.
     `coherence=False` leaves the broken-shape check out of the score; `refine_cells`: how many cells
-    are refined to the end.
+    are refined to the end. `prefit`: a template fit under way, as grc.training.train takes.
     """
     config = config or Config()
     if config.decoder_features != "fourier-product" or config.decoder_input != "relational-map":
@@ -508,18 +508,18 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
         torch.set_num_threads(threads)
     try:
         return _train(templates, config, (rows_, cols), dev, callback or (lambda p: None), exchange_every, coherence,
-                      refine_cells)
+                      refine_cells, prefit)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(templates, config, grid, dev, report, exchange_every, coherence, refine_cells):
+def _train(templates, config, grid, dev, report, exchange_every, coherence, refine_cells, prefit=None):
     torch.manual_seed(config.seed)
     started = clock.perf_counter()
     _, M, N = templates.grid_shape
     sizes = layer_sizes(config, M, 3 * N)
     data = Data(templates, config, dev)
-    template_models, template_loss = fit_templates(data, sizes["template"], config, report)
+    template_models, template_loss = fit_templates(data, sizes["template"], config, report, prefit=prefit)
     sampler = Sampler(data, template_models)
     settings = cell_settings(config, grid[0] * grid[1], len(templates))
     cells = Cells(sizes, config, settings, dev)

@@ -27,10 +27,10 @@ from torch import nn
 from .config import Config
 from .errors import GRCError
 from .model import FOURIER, GRCModel, VERSION, layer_sizes
-from .optim import FlatAdam, cosine, lbfgs_flat, one_cycle
+from . import fit
+from .optim import FlatAdam, lbfgs_flat, one_cycle
 from .templates import TemplateSet
 
-TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
 EXTRAPOLATION_WIDTH_FLOOR = 0.1  # an extrapolated row's weight is (median width / (width + this x median))²
 FEATURES = 2 + 2 * FOURIER.shape[1]  # fourier(u)'s width
 
@@ -191,7 +191,7 @@ class Flat:
 
 
 def train(templates: TemplateSet, config: Config | None = None, *, device: str = "auto",
-          callback=None, threads: int | None = 1, start: GRCModel | None = None) -> GRCModel:
+          callback=None, threads: int | None = 1, start: GRCModel | None = None, prefit=None) -> GRCModel:
     """Train template models and the encoder/decoder on a template set; returns a GRCModel.
 
     `start`: fine-tune from this model's encoder and decoder (`grc train --from`) instead of a random
@@ -201,6 +201,9 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     On the CPU it uses `threads` threads (None: PyTorch's default). One is the default because
     these networks are small: more threads barely help them, and on a busy machine they wait on each
     other (measured: a 7 s training took 80 s with two threads beside another busy process).
+
+    `prefit`: a template fit already under way (grc.fit.start_prefit), whose result is used if it fits
+    these templates and settings (the same models as fitting here).
     """
     config = config or Config()
     dev = resolve_device(device)
@@ -210,7 +213,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            return train(templates, config, device=device, callback=callback, threads=None, start=start)
+            return train(templates, config, device=device, callback=callback, threads=None, start=start, prefit=prefit)
         finally:
             torch.set_num_threads(before)
     report = callback or (lambda progress: None)
@@ -226,7 +229,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     data = Data(templates, config, dev)
 
     seconds = {}
-    template_models, template_loss = fit_templates(data, sizes["template"], config, report, start)
+    template_models, template_loss = fit_templates(data, sizes["template"], config, report, start, prefit)
     seconds["templates"] = clock.perf_counter() - started
     sampler = Sampler(data, template_models)
     encoder = MLP(sizes["encoder"], config.final_activation).to(dev)
@@ -283,23 +286,14 @@ class Data:
     """The template set as tensors, with the normalization the networks work in."""
 
     def __init__(self, templates: TemplateSet, config: Config, device):
-        K, (T, M, N) = len(templates), templates.grid_shape
-        self.config, self.device, self.K, self.templates = config, device, K, templates
-        time, morph = templates.time, templates.morph
-        t, m = np.meshgrid(time, morph, indexing="ij")
-        coords = np.stack([t, m], axis=-1).reshape(-1, 2)  # (T*M, 2)
-        rows = templates.points.reshape(K, T * M, 3 * N)  # (K, T*M, 3N)
-        lo, hi = np.array([time[0], morph[0]]), np.array([time[-1], morph[-1]])
-        if config.normalize:
-            self.center, self.scale = (lo + hi) / 2, (hi - lo) / 2
-            self.row_mean, self.row_scale = rows.mean(axis=(0, 1)), float(rows.std()) or 1.0
-        else:
-            self.center, self.scale = np.zeros(2), np.ones(2)
-            self.row_mean, self.row_scale = np.zeros(3 * N), 1.0
-        self.lo, self.hi = (torch.tensor(v, dtype=torch.float32, device=device) for v in (lo, hi))
-        self.grid_u = torch.tensor((coords - self.center) / self.scale, device=device)  # float64
-        self.grid_rows = torch.tensor((rows - self.row_mean) / self.row_scale, device=device)
-        self.grid_morph = torch.tensor((np.asarray(morph, float) - self.center[1]) / self.scale[1], device=device)
+        self.config, self.device, self.K, self.templates = config, device, len(templates), templates
+        d = fit.normalization(templates, config)
+        self.center, self.scale, self.row_mean, self.row_scale = d["center"], d["scale"], d["row_mean"], d["row_scale"]
+        self.lo, self.hi = (torch.tensor(d[k], dtype=torch.float32, device=device) for k in ("lo", "hi"))
+        self.grid_u = torch.tensor(d["grid_u"], device=device)  # float64
+        self.grid_rows = torch.tensor(d["grid_rows"], device=device)
+        self.grid_morph = torch.tensor((np.asarray(templates.morph, float) - self.center[1]) / self.scale[1],
+                                       device=device)
 
     def normalize(self, coords: torch.Tensor) -> torch.Tensor:
         center, scale = (torch.as_tensor(v, dtype=coords.dtype, device=coords.device) for v in (self.center, self.scale))
@@ -314,56 +308,48 @@ def template_inputs(u: torch.Tensor, config: Config) -> torch.Tensor:
     return fourier(u) if config.template_features == "fourier" else u
 
 
-def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | None = None) -> tuple[MLP, float]:
+def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | None = None,
+                  prefit=None) -> tuple[MLP, float]:
     """Fit all K template models at once on the grid, in float64: Adam, then L-BFGS (from `start`'s
-    template models when it has the same templates' count and sizes: a fine-tuning)."""
-    net = MLP(sizes, config.final_activation, copies=data.K).to(data.device, torch.float64)
+    template models when it has the same templates' count and sizes: a fine-tuning). The fit itself is
+    numpy's, on the CPU whatever the device (grc.fit: these networks are tiny), or a `prefit`'s
+    (grc.fit.start_prefit, started before PyTorch was imported); the models come back as an MLP on the
+    device, in float32."""
+    net = MLP(sizes, config.final_activation, copies=data.K)
+    params = fit.initial_weights(sizes, data.K, config.seed)
     copied = 0  # the parent's template layers copied
     if start is not None and start.weights["template.0.weight"].shape[0] == data.K:
-        for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+        n = len(net.weights)
+        for i in range(n):
             theirs = start.weights.get(f"template.{i}.weight")
-            if theirs is None or tuple(w.shape) != theirs.shape:
+            if theirs is None or params[i].shape != theirs.shape:
                 break
-            w.data.copy_(torch.as_tensor(start.weights[f"template.{i}.weight"]))
-            b.data.copy_(torch.as_tensor(start.weights[f"template.{i}.bias"]).reshape(b.shape))
+            params[i] = np.array(theirs, np.float64)
+            params[n + i] = np.array(start.weights[f"template.{i}.bias"], np.float64).reshape(params[n + i].shape)
             copied += 1
-    flat = Flat(net)
-    x = template_inputs(data.grid_u, config).expand(data.K, -1, -1)  # (K, T*M, features)
     total = config.template_steps + config.template_lbfgs_steps
+    grid_u, grid_rows = data.grid_u.cpu().numpy(), data.grid_rows.cpu().numpy()
     # the parent's template models fit these templates as they are only if all of them came over and they
     # read their inputs and write their outputs the same way; otherwise they are fitted (from what came over)
     same_models = start is not None and copied == len(net.weights) and all(
         getattr(start.config, key) == getattr(config, key)
         for key in ("template_features", "normalize", "final_activation"))
+    fitted = None
     if same_models and same_templates(start, data.templates):
-        loss = (flat.forward(x) - data.grid_rows).square().mean().item()
-        report(Progress("templates", total, total, loss))
-        return net.float(), loss
-    scale = 2 / data.grid_rows.numel()  # the gradient of the mean squared error
-
-    def error():  # forward and backward; -> the fit's errors (K, T*M, 3N)
-        error = flat.forward(x) - data.grid_rows
-        flat.backward(error * scale)
-        return error
-
-    optimiser = FlatAdam(flat.theta)
-    for step in range(config.template_steps):
-        e = error()
-        optimiser.step(flat.grad, cosine(step, config.template_steps, config.template_lr))
-        if step % 50 == 0:
-            report(Progress("templates", step, total, e.square().mean().item()))
-    if config.template_lbfgs_steps:
-        def evaluate():
-            return error().square().mean().item(), flat.grad.clone()
-
-        def progress(iteration, loss):
-            if iteration % 50 == 0:
-                report(Progress("templates", config.template_steps + iteration, total, loss))
-
-        lbfgs_flat(flat.theta, evaluate, config.template_lbfgs_steps, history=TEMPLATE_HISTORY, callback=progress)
-    loss = (flat.forward(x) - data.grid_rows).square().mean().item()
+        flat = fit.ArrayFlat(params, config.final_activation)
+        x = np.broadcast_to(fit.template_inputs(grid_u, config), (data.K, len(grid_u), sizes[0]))
+        fitted = params, float(np.square(flat.forward(x) - grid_rows).mean())
+    elif prefit is not None and copied == 0:
+        fitted = prefit.result(fit.prefit_key(data.templates, config))
+    if fitted is None:
+        fitted = fit.fit_template_models(grid_u, grid_rows, sizes, config, params,
+                                         lambda step, total, loss: report(Progress("templates", step, total, loss)))
+    params, loss = fitted
+    with torch.no_grad():
+        for p, v in zip([*net.weights, *net.biases], params):
+            p.copy_(torch.from_numpy(v))
     report(Progress("templates", total, total, loss))
-    return net.float(), loss
+    return net.to(data.device, torch.float32), loss
 
 
 class Sampler:

@@ -342,7 +342,10 @@ def test_interrupting_training_writes_nothing(tmp_path, petal_model_file, sig, e
     timer.cancel()
     assert proc.returncode == 130, err
     what = "unchanged" if existing else "not created"
-    assert err.strip() == f"grc: interrupted; nothing written; {output} {what}"
+    # the last line (a phase's "training: ..." line may come before it: the template models now train while
+    # PyTorch loads, so the next phase can start within the half second)
+    assert err.strip().splitlines()[-1] == f"grc: interrupted; nothing written; {output} {what}"
+    assert all(line.startswith("training: ") for line in err.strip().splitlines()[:-1]), err
     assert (output.read_bytes() == before) if existing else not output.exists()
     assert [p.name for p in tmp_path.iterdir()] == (["petal.grc"] if existing else [])
 

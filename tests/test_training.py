@@ -233,3 +233,100 @@ def test_auto_is_the_cpu_for_one_training_and_the_gpu_for_a_population_when_ther
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto", AUTO_GPU_CELLS).type == expected
     assert resolve_device("cpu", AUTO_GPU_CELLS).type == "cpu"
+
+
+def test_the_template_fit_starts_from_pytorchs_own_draw_for_the_seed():
+    # grc.fit draws the template models' first weights with numpy, as PyTorch's generator would after
+    # torch.manual_seed (so a seed's template models start where they did when PyTorch drew them)
+    from grc.fit import initial_weights
+
+    for seed in (0, 7, 2**32 - 1):
+        torch.manual_seed(seed)
+        net = MLP([10, 32, 32, 21], copies=3)
+        theirs = [p.detach().double().numpy() for p in [*net.weights, *net.biases]]
+        assert all(np.array_equal(a, b) for a, b in zip(initial_weights([10, 32, 32, 21], 3, seed), theirs))
+
+
+def test_the_numpy_lbfgs_memory_is_the_two_loop_recursion_too():
+    from grc.fit import ArrayMemory, minimize
+
+    def two_loop(pairs, g):
+        q, alphas = g.copy(), []
+        for s, y in reversed(pairs):
+            alphas.append(s @ q / (s @ y))
+            q -= alphas[-1] * y
+        s, y = pairs[-1]
+        r = q * (s @ y) / (y @ y)
+        for (s, y), a in zip(pairs, reversed(alphas)):
+            r += s * (a - y @ r / (s @ y))
+        return r
+
+    generator = np.random.default_rng(0)
+    memory, pairs = ArrayMemory(np.zeros(40), 5), []
+    for step in range(13):
+        s = generator.standard_normal(40)
+        y = 2 * s + 0.1 * generator.standard_normal(40)
+        g = generator.standard_normal(40)
+        memory.add(s, y, g if step % 2 else None)
+        pairs = (pairs + [(s, y)])[-5:]
+        assert np.allclose(memory.inverse_hessian_times(g), two_loop(pairs, g), rtol=1e-10, atol=1e-12)
+
+    theta = np.array([-1.2, 1.0])  # and the loop on numpy vectors finds the Rosenbrock function's minimum
+
+    def evaluate():
+        a, b = theta
+        return (1 - a) ** 2 + 100 * (b - a * a) ** 2, np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
+
+    def move(direction, t):
+        theta[:] = theta + t * direction
+
+    assert minimize(evaluate, move, 200, history=5) < 1e-12 and np.allclose(theta, 1, atol=1e-6)
+
+
+def test_grc_train_fits_the_template_models_beside_pytorchs_import_and_gets_the_librarys_model(petal, tmp_path):
+    # the command starts the template fit in a second process before it imports PyTorch (grc.fit.start_prefit);
+    # its models are those grc.train fits in process for the same seed and settings
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    settings = dict(steps=40, refine_steps=10, template_steps=60, template_lbfgs_steps=40, seed=3)
+    script = ("import sys, pickle, grc; from grc.fit import start_prefit; from grc.model import layer_sizes; "
+              "t = grc.load_templates(sys.argv[1]); c = grc.Config(**eval(sys.argv[2])); assert 'torch' not in sys.modules; "
+              "_, M, N = t.grid_shape; from grc.fit import prefit_key; "
+              "p = start_prefit(t, c, layer_sizes(c, M, 3 * N)['template']); r = p.result(prefit_key(t, c)); "
+              "sys.stdout.buffer.write(pickle.dumps(r))")
+    done = subprocess.run([sys.executable, "-c", script, str(grc.examples.template_set_path("petal")), repr(settings)],
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(root)}, cwd=root, check=True)
+    import pickle
+
+    params, loss = pickle.loads(done.stdout)
+    model = grc.train(petal, grc.Config(**settings), device="cpu")
+    n = len(params) // 2
+    for i in range(n):
+        assert np.allclose(params[i], model.weights[f"template.{i}.weight"], rtol=1e-6, atol=1e-7)
+        assert np.allclose(params[n + i][:, 0], model.weights[f"template.{i}.bias"], rtol=1e-6, atol=1e-7)
+    assert np.isclose(loss, model.info["template_loss"], rtol=1e-9)
+
+    out = tmp_path / "petal.grc"  # and the command's model is the library's
+    subprocess.run([sys.executable, "-m", "grc.cli", "train", str(grc.examples.template_set_path("petal")), "-o", str(out),
+                    "-q", *[a for k, v in settings.items() for a in ("--set", f"{k}={v}")]],
+                   env={**os.environ, "PYTHONPATH": str(root)}, cwd=root, check=True)
+    from_cli = grc.load_model(out)
+    assert all(np.allclose(from_cli.weights[k], model.weights[k], rtol=1e-5, atol=1e-6) for k in model.weights)
+
+
+def test_a_failed_template_fit_in_the_second_process_is_done_here(petal, quick_petal):
+    # grc.fit.Prefit: a process that fails (or fitted something else) leaves the fit to the training itself
+    import subprocess
+    import sys
+
+    from grc.fit import Prefit
+    from grc.training import train
+
+    failed = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(1)"], stdout=subprocess.PIPE)
+    model = train(petal, small_config(**QUICK), device="cpu", prefit=Prefit(failed, None, "/nonexistent"))
+    assert all(np.array_equal(quick_petal.weights[k], model.weights[k]) for k in model.weights)
+    assert failed.poll() is not None
