@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5 import sip
-from PyQt5.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter, QPen, QPixmap, QPolygonF
+from PyQt5.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter, QPalette, QPen, QPixmap, QPolygonF
 from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                              QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
@@ -387,6 +387,48 @@ def unique_name(names, base):
     return f"{base}-{i}"
 
 
+class TextLines(QWidget):
+    """Word-wrapped text in a fixed number of lines, painted. A word-wrapped QLabel asks its panel for a new
+    layout on every new text (its height may change): the point's coordinates change on every drag move, and
+    the Sketch panel's relayout cost each move about 0.4 ms. `text()` / `setText()` as a QLabel's."""
+
+    def __init__(self, text="", lines=2, parent=None):
+        super().__init__(parent)
+        self._text = text
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2)
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)  # it paints its background: the panel beneath is not repainted
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str):
+        if text != self._text:
+            self._text = text
+            self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._text[:60]), self.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.height())
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().color(QPalette.Window))
+        p.setPen(self.palette().color(QPalette.WindowText))
+        p.drawText(self.rect(), Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop, self._text)
+
+
+def snake(lines) -> np.ndarray:
+    """(rows, n, 2) polylines as one path: every other row reversed, so that each row's end joins the next
+    row's start along an edge of the grid that is drawn anyway (the first or last column). One drawPolyline
+    instead of one per row: a 2D view's paint is a few calls, not a few dozen (each drag move repaints three)."""
+    lines = np.array(lines)
+    lines[1::2] = lines[1::2, ::-1]
+    return lines.reshape(-1, 2)
+
+
 def polygon(xy) -> QPolygonF:
     """A QPolygonF of (n, 2) screen points, written straight into its memory."""
     xy = np.ascontiguousarray(xy, dtype=np.float64)
@@ -618,8 +660,8 @@ class GridView2D(QWidget):
         xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
         p.setPen(QPen(color, width))
         p.setBrush(Qt.NoBrush)
-        for line in list(xy) + list(xy.transpose(1, 0, 2)):
-            p.drawPolyline(polygon(line))
+        for lines in (xy, xy.transpose(1, 0, 2)):  # the rows, then the columns: each as one polyline
+            p.drawPolyline(polygon(snake(lines)))
         if radius:  # a dot of `radius` outlined by a pen of `width`: one round point of that diameter
             p.setPen(QPen(color, 2 * radius + width, Qt.SolidLine, Qt.RoundCap))
             p.drawPoints(polygon(xy.reshape(-1, 2)))
@@ -883,11 +925,9 @@ class SketchPanel(QWidget):
             tools_rows.append(row)
         for row in tools_rows:
             layout.addLayout(row)
-        self.point_label = QLabel("Drag grid points in the views below (or right on the 3D view).")
-        self.point_label.setWordWrap(True)
         # two lines, whether it holds the hint or a point's coordinates: the views below do not jump when a
         # press on a point swaps one for the other (mid-gesture, under the cursor)
-        self.point_label.setMinimumHeight(2 * self.point_label.fontMetrics().lineSpacing() + 2)
+        self.point_label = TextLines("Drag grid points in the views below (or right on the 3D view).", lines=2)
         layout.addWidget(self.point_label)
         views = QHBoxLayout()
         self.views = {name: GridView2D(sketch, name) for name in VIEWS}
