@@ -12,8 +12,10 @@ import numpy as np
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen, QPixmap, QPolygonF
-from PyQt5.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
-                             QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QApplication,
+                             QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
+                             QLineEdit, QListWidget, QMenuBar, QPushButton, QSizePolicy, QSlider, QTabBar, QVBoxLayout,
+                             QWidget)
 
 from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
                           side_of, translate)
@@ -411,10 +413,12 @@ class GridView2D(QWidget):
     pans. The framing only changes when asked (F or numpad ., or a different template).
     Keys: O proportional editing, G / R / S move, rotate, scale the selection (click or Enter to
     confirm, Esc or right click to cancel), A select all, F / numpad . frame the selection.
-    A G / R / S, as in Blender, follows the pointer anywhere until it is confirmed or cancelled: the view takes
-    the mouse and the keyboard for its duration (the pointer over another view or a panel of the window still
-    drives it, and its click, Enter, Esc or right click answer it). Its anchor is held in world units, so the
-    wheel may zoom (or a middle drag pan) during it without moving what is being edited off the pointer.
+    A G / R / S, as in Blender, follows the pointer anywhere in the window until it is confirmed or cancelled:
+    the pointer over another view, the 3D view or a panel still drives it, and a click, Enter, Esc or right
+    click there answers it; only a click on a control (a button, a slider, a list, the menus) goes to that
+    control, whose action ends the gesture first as every other action does. Its anchor is held in world
+    units, so the wheel may zoom (or a middle drag pan) during it without moving what is being edited off the
+    pointer.
     """
 
     PICK = 12  # px: how near the cursor a point must be to be picked
@@ -784,10 +788,7 @@ class GridView2D(QWidget):
         at = QPointF(at)
         self._modal = (kind, self.from_screen(at.x(), at.y()), self.SCALE_REACH / self._scale() * self.frame()[1])
         self.sketch.begin_drag()
-        if self.isVisible():  # the pointer anywhere (even outside the window) and every key drive it until it ends
-            self.grabMouse()
-            self.grabKeyboard()
-        QApplication.instance().installEventFilter(self)  # events sent to another widget of the window: ours
+        QApplication.instance().installEventFilter(self)  # the mouse and keys over the rest of the window: ours
         self.update()
 
     def _release_modal(self):
@@ -796,22 +797,28 @@ class GridView2D(QWidget):
             return
         self._modal = None
         QApplication.instance().removeEventFilter(self)
-        if QWidget.mouseGrabber() is self:
-            self.releaseMouse()
-        if QWidget.keyboardGrabber() is self:
-            self.releaseKeyboard()
 
     MODAL_EVENTS = {QEvent.MouseButtonPress: "mousePressEvent", QEvent.MouseButtonDblClick: "mousePressEvent",
                     QEvent.MouseMove: "mouseMoveEvent", QEvent.MouseButtonRelease: "mouseReleaseEvent",
                     QEvent.Wheel: None, QEvent.KeyPress: "keyPressEvent"}
 
+    CONTROLS = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QTabBar, QAbstractItemView,
+                QMenuBar)
+
     def eventFilter(self, obj, event):
         """During a G / R / S: the mouse and the keys that reach another widget of this window (the pointer over
-        the next view, the 3D view, a panel) are this view's, at the same place on screen."""
+        the next view, the 3D view, a panel) are this view's, at the same place on screen; a click on a control
+        is the control's (its action ends the gesture: Undo, the step slider, another template...)."""
         kind = event.type()
         if (self._modal is None or kind not in self.MODAL_EVENTS or obj is self or not isinstance(obj, QWidget)
                 or obj.window() is not self.window()):
             return False
+        if kind in (QEvent.MouseButtonPress, QEvent.MouseButtonDblClick, QEvent.MouseButtonRelease):
+            widget = obj
+            while widget is not None and widget is not self.window():
+                if isinstance(widget, self.CONTROLS):
+                    return False
+                widget = widget.parentWidget()
         if kind == QEvent.KeyPress:
             self.keyPressEvent(event)
             return True
