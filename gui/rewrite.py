@@ -91,7 +91,6 @@ class RewriteDrag:
 
     def solve(self, target):
         """The rewritten model that puts the grabbed point at `target` (from the model the drag started on)."""
-        state = self.beyond.state
         return self.solve_from(self.base, target)
 
     def drag_to(self, row, point, position):
