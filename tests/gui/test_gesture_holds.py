@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtGui import QCursor, QKeySequence
+from PyQt5.QtGui import QCursor
 from PyQt5.QtWidgets import QAction, QApplication
 
 import grc
