@@ -45,9 +45,9 @@ def key_sequences(keys) -> list[QKeySequence]:
     (QKeySequence.SaveAs and Quit on plain X11 and on Windows), so the explicit one is always bound too; each once."""
     found = []
     for key in keys if isinstance(keys, tuple) else (keys,):
-        for sequence in QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) else [QKeySequence(key)]:
-            if not sequence.isEmpty() and sequence not in found:
-                found.append(sequence)
+        sequence = QKeySequence(key)  # (a standard key: its platform's first binding, as setShortcut takes it)
+        if not sequence.isEmpty() and sequence not in found:
+            found.append(sequence)
     return found
 
 

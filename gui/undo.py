@@ -38,9 +38,9 @@ class History(QObject):
                              (self.redo_action, [QKeySequence.Redo, "Ctrl+Shift+Z", "Ctrl+Y"])):
             found = []
             for key in keys:
-                for k in QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) else [QKeySequence(key)]:
-                    if not k.isEmpty() and k not in found:
-                        found.append(k)
+                k = QKeySequence(key)
+                if not k.isEmpty() and k not in found:
+                    found.append(k)
             action.setShortcuts(found)
         for stack in stacks:
             self.add(stack)
