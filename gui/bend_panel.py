@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                             QSlider, QVBoxLayout, QWidget)
+                             QSlider, QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
 from grc import GRCError
 from grc.errors import printable
@@ -49,7 +49,16 @@ def units_text(units) -> str:
 
 
 class ListCombo(QComboBox):
-    """A combo box that may be narrower than its items (elided there): its list shows them whole."""
+    """A combo box that may be narrower than its items: its text is elided ("…") in the box, whole in its list."""
+
+    def paintEvent(self, event):
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.CC_ComboBox, option)
+        field = self.style().subControlRect(QStyle.CC_ComboBox, option, QStyle.SC_ComboBoxEditField, self)
+        option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.ElideRight, field.width())
+        painter.drawControl(QStyle.CE_ComboBoxLabel, option)
 
     def showPopup(self):
         self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 2 * self.view().frameWidth() + 8)
