@@ -34,13 +34,21 @@ from .undo import History
 from .view3d import KEYS_3D, ShapeView
 
 TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
-SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts
-    ("Ctrl+O", "Open model…"), ("Ctrl+Shift+O", "Open template folder…"), ("Ctrl+S", "Save templates"),
-    ("Ctrl+Shift+S", "Save templates as…"), ("Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y", "Undo / redo the last template edit, rewrite or model blend"),
-    ("Ctrl+Q", "Quit"), ("Shift+drag (context pad)", "Paint a free context path"),
-    ("Ctrl+Shift+N / Ctrl+K", "New template set… / Keep Explore's shape as a template"),
+SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts, after the menu actions' own (MainWindow.shortcuts)
+    ("Shift+drag (context pad)", "Paint a free context path"),
     ("(pointer over a view)", "Keys go to the 3D or 2D view under the pointer, as in Blender"),
 ] + KEYS_3D + SKETCH_KEYS
+
+
+def key_sequences(keys) -> list[QKeySequence]:
+    """An action's shortcuts: a key, or (a standard key, the key it is meant to be). A standard key can be empty
+    (QKeySequence.SaveAs and Quit on plain X11 and on Windows), so the explicit one is always bound too; each once."""
+    found = []
+    for key in keys if isinstance(keys, tuple) else (keys,):
+        sequence = QKeySequence(key)  # (a standard key: its platform's first binding, as setShortcut takes it)
+        if not sequence.isEmpty() and sequence not in found:
+            found.append(sequence)
+    return found
 
 
 def user_folder() -> Path:
@@ -162,10 +170,17 @@ class MainWindow(QMainWindow):
         self.doc.gestures.append(self.rewrite_panel.drag)  # a rewrite drag ends with its document, like a sketch one
         self.history.gestures.append(self.doc)  # Ctrl+Z in the middle of a gesture cancels it ...
         self.doc.gesture_changed.connect(self.history.refresh)  # ... even with nothing to undo yet
+        self.doc.gesture_changed.connect(self._gesture_changed)
         self.gallery.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.lineage.open_file.connect(lambda path: self._confirm_discard() and self.open(path))
+
+    def _gesture_changed(self):
+        """Play stops when a gesture begins: time must not move under a drag (a rewrite is solved at the time it
+        was grabbed at), nor redraw the 3D view for nothing while sketching."""
+        if self.doc.dragging:
+            self.explore_panel.play.setChecked(False)
 
     def ending_gesture(self, slot):
         """`slot` for a menu action or a button: a gesture under way (Sketch's drag / G / R / S, a rewrite drag)
@@ -190,21 +205,24 @@ class MainWindow(QMainWindow):
         self.new_set_action.triggered.connect(self.ending_gesture(self._ask_new_set))
         file.addAction(self.new_set_action)
         file.addSeparator()
-        for text, key, slot in (("Open model…", QKeySequence.Open, self._ask_open_model),
+        self.shortcut_actions = [self.new_set_action]  # what Help > Keyboard shortcuts lists, with their keys
+        for text, key, slot in (("Open model…", (QKeySequence.Open, "Ctrl+O"), self._ask_open_model),
                                 ("Open template folder…", "Ctrl+Shift+O", self._ask_open_folder),
-                                ("Save templates", QKeySequence.Save, self.save_templates),
-                                ("Save templates as…", QKeySequence.SaveAs, self._ask_save_as),
+                                ("Save templates", (QKeySequence.Save, "Ctrl+S"), self.save_templates),
+                                ("Save templates as…", (QKeySequence.SaveAs, "Ctrl+Shift+S"), self._ask_save_as),
                                 ("Save model as…", None, self._ask_save_model_as),
-                                ("Quit", QKeySequence.Quit, self.close)):
+                                ("Quit", (QKeySequence.Quit, "Ctrl+Q"), self.close)):
             action = QAction(text, self)
             if key is not None:
-                action.setShortcut(QKeySequence(key))
+                action.setShortcuts(key_sequences(key))
+                self.shortcut_actions.append(action)
             action.triggered.connect(self.ending_gesture(slot))
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
         self.history = History([self.doc.undo], self)  # + Beyond's model changes, once it is installed
         edit.addAction(self.history.undo_action)
         edit.addAction(self.history.redo_action)
+        self.shortcut_actions += [self.history.undo_action, self.history.redo_action]
         templates = self.menuBar().addMenu("&Templates")
         templates.addAction(self.new_set_action)
         for text, key, slot in (("Keep as template (Explore's shape)", "Ctrl+K", self.keep_as_template),):
@@ -212,13 +230,22 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(key))
             action.triggered.connect(self.ending_gesture(slot))
             templates.addAction(action)
+            self.shortcut_actions.append(action)
         help_menu = self.menuBar().addMenu("&Help")
         keys = QAction("Keyboard shortcuts", self)
         keys.triggered.connect(self.show_shortcuts)
         help_menu.addAction(keys)
 
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(keys, what they do) as Help > Keyboard shortcuts lists them: the menu actions' keys as they are bound
+        here (a standard key can be empty on a platform), then the keys of the views."""
+        bound = [(", ".join(k.toString(QKeySequence.NativeText) for k in action.shortcuts()),
+                  action.statusTip() or action.text())
+                 for action in self.shortcut_actions if action.shortcuts()]
+        return bound + SHORTCUTS
+
     def shortcuts_text(self) -> str:
-        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for k, what in SHORTCUTS)
+        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for k, what in self.shortcuts())
         return f"<table>{rows}</table><p>The mouse in the 3D view: left turns, middle pans, wheel zooms.</p>"
 
     def show_shortcuts(self):
@@ -246,6 +273,8 @@ class MainWindow(QMainWindow):
         """Sketch opens at the template time step nearest Explore's time when that time moved since Sketch was
         last shown (otherwise at the step left there). A gesture under way ends with its tab (cancelled)."""
         self.doc.interrupt()
+        if TABS[index] == "sketch":
+            self.explore_panel.play.setChecked(False)  # Sketch shows a template: Play would only redraw it
         if TABS[index] == "sketch" and self.doc.templates and self.state.model is not None:
             time = float(self.state.time)
             if time != self._sketch_time:

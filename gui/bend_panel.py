@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                             QSlider, QVBoxLayout, QWidget)
+                             QSlider, QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
 from grc import GRCError
 from grc.errors import printable
@@ -48,6 +48,23 @@ def units_text(units) -> str:
     return f"{text} ({len(units)} units)" if text.endswith("…") else text
 
 
+class ListCombo(QComboBox):
+    """A combo box that may be narrower than its items: its text is elided ("…") in the box, whole in its list."""
+
+    def paintEvent(self, event):
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.CC_ComboBox, option)
+        field = self.style().subControlRect(QStyle.CC_ComboBox, option, QStyle.SC_ComboBoxEditField, self)
+        option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.ElideRight, field.width())
+        painter.drawControl(QStyle.CE_ComboBoxLabel, option)
+
+    def showPopup(self):
+        self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 2 * self.view().frameWidth() + 8)
+        super().showPopup()
+
+
 class BendRow(QWidget):
     """One bend: op, layer/input, units, amount, strength, remove."""
 
@@ -56,10 +73,10 @@ class BendRow(QWidget):
         self.panel = panel
         model = panel.beyond.state.model
         self.hidden = len(model._layers["decoder"]) - 1 if model is not None else 1
-        self.layer = QComboBox(toolTip="Where the bend acts: a hidden layer of the decoder, or an input")
+        self.layer = ListCombo(toolTip="Where the bend acts: a hidden layer of the decoder, or an input")
         self.layer.addItems([f"layer {i}" for i in range(self.hidden)] + ["time", "morph"])
-        self.op = QComboBox(toolTip="What the bend does there")
-        self.units = QComboBox(toolTip="Which units: all, a seeded fraction, or a cluster (named by where on the "
+        self.op = ListCombo(toolTip="What the bend does there")
+        self.units = ListCombo(toolTip="Which units: all, a seeded fraction, or a cluster (named by where on the "
                                        "grid it acts; hover to see it in the 3D view)")
         self.amount = QDoubleSpinBox(minimum=-100, maximum=100, singleStep=0.1, decimals=2, value=1.5,
                                      prefix="amount ", toolTip="The op's number: a factor, an offset, a threshold, "
@@ -70,8 +87,12 @@ class BendRow(QWidget):
         self.strength_label = QLabel("1.00")
         self.remove = QPushButton("✕", toolTip="Remove this bend", maximumWidth=28)
         top, bottom = QHBoxLayout(), QHBoxLayout()
-        for w in (self.layer, self.op, self.units):
-            top.addWidget(w)
+        for w, length, stretch in ((self.layer, 6, 0), (self.op, 8, 0), (self.units, 10, 1)):
+            # as wide as the row allows, not as the longest item ("cluster 2 of 6 (seed 1): middle, whole
+            # width"): elided in the box, whole in its list and tooltip, so the side panel never scrolls sideways
+            w.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(length)
+            top.addWidget(w, stretch)
         top.addWidget(self.remove)
         bottom.addWidget(self.amount)
         bottom.addWidget(QLabel("strength"))

@@ -209,9 +209,12 @@ class ExplorePanel(QWidget):
         tools.addWidget(self.reset_path)
         tools.addWidget(self.keep)
         tools.addStretch(1)
-        tools.addWidget(self.dim)
+        dims = QHBoxLayout()  # (a row of its own: beside the three buttons it made the side panel scroll sideways)
+        dims.addWidget(self.dim)
+        dims.addStretch(1)
         pad_layout.addWidget(self.pad, 1)
         pad_layout.addLayout(tools)
+        pad_layout.addLayout(dims)
         layout.addWidget(pad_box, 1)
         # view options
         view = QGroupBox("View")

@@ -32,6 +32,7 @@ class RewriteDrag:
     def __init__(self, beyond, panel: "RewritePanel"):
         self.beyond, self.panel = beyond, panel
         self.base = None  # the model the drag started from
+        self.at = None  # (time, blend) the drag started at: it is solved there
         self.point = self.target = None
         self.selected = None
 
@@ -60,7 +61,23 @@ class RewriteDrag:
         self.beyond.doc.gesture_changed.emit()
 
     def begin_drag(self):
-        self._start(self.beyond.state.model)
+        state = self.beyond.state
+        self.at = (state.time, np.array(state.blend, float))
+        self._start(state.model)
+
+    def follow_state(self):
+        """A drag is solved for the model, time and blend it started on: when one of them changes under it (a
+        training ends, another model opens, a model change is undone, a Diverge checkpoint is shown, Play or the
+        time slider moves time) the drag is cancelled (a gesture never outlives what else you do)."""
+        if self.base is None:
+            return
+        state = self.beyond.state
+        time, blend = self.at
+        if state.model is self.base and state.time == time and np.array_equal(np.array(state.blend, float), blend):
+            return
+        what = "the model" if state.model is not self.base else "the time or blend"
+        self.interrupt()
+        self.beyond.window.statusBar().showMessage(f"Rewrite drag cancelled: {what} changed during it", 8000)
 
     def interrupt(self, restore: bool = True) -> bool:
         """Cancel a drag under way (Undo pressed during it): the model stays the one it started from."""
@@ -74,8 +91,7 @@ class RewriteDrag:
 
     def solve(self, target):
         """The rewritten model that puts the grabbed point at `target` (from the model the drag started on)."""
-        state = self.beyond.state
-        return rewrite(self.base, state.time, state.blend, self.point, target, self.panel.radius.value())
+        return self.solve_from(self.base, target)
 
     def drag_to(self, row, point, position):
         if self.base is None:  # the drag was cancelled (Undo during it): the rest of it moves nothing
@@ -117,8 +133,9 @@ class RewriteDrag:
             self.beyond.window.statusBar().showMessage(f"Rewrite: {note}", 12000)
 
     def solve_from(self, base, target):
-        state = self.beyond.state
-        return rewrite(base, state.time, state.blend, self.point, target, self.panel.radius.value())
+        time, blend = self.at  # (the drag is cancelled if they change: follow_state)
+        blend = float(blend) if blend.ndim == 0 else blend
+        return rewrite(base, time, blend, self.point, target, self.panel.radius.value())
 
 
 class RewritePanel(QGroupBox):
@@ -157,6 +174,7 @@ class RewritePanel(QGroupBox):
             layout.addLayout(row)
         layout.addWidget(self.meter, 0, Qt.AlignLeft)
         self.drag = RewriteDrag(beyond, self)
+        beyond.state.changed.connect(self.drag.follow_state)
         window = beyond.window
         window.view.enable_point_dragging(self.drag, lambda: window.mode == "explore" and self.mode.isChecked())
         self.blend_button.clicked.connect(self.ask_blend)
@@ -185,11 +203,14 @@ class BlendDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Blend models")
         self.beyond, self.other = beyond, other
-        self.base = beyond.state.model
+        self.base = beyond.state.model  # the model blended: the one shown (followed while the dialog is open)
         self.weight = QSlider(Qt.Horizontal)
         self.weight.setRange(-100, 200)  # W from -1 to 2, in hundredths
         self.weight.setValue(50)
         self.label = QLabel()
+        self.note = QLabel("")  # said when the model shown changed while the dialog was open
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.meter = Meter()
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         layout = QVBoxLayout(self)
@@ -198,32 +219,57 @@ class BlendDialog(QDialog):
         row.addWidget(self.weight, 1)
         row.addWidget(self.label)
         layout.addLayout(row)
+        layout.addWidget(self.note)
         layout.addWidget(self.meter, 0, Qt.AlignLeft)
         layout.addWidget(self.buttons)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.weight.valueChanged.connect(self.preview)
         self.blended = None
+        beyond.state.changed.connect(self.follow_model)
         self.preview()
 
     def value(self) -> float:
         return self.weight.value() / 100
 
+    def follow_model(self):
+        """The model shown changed while the dialog is open (a training ended, a model change undone): OK blends
+        the one shown now, so the preview and the meter are made again from it (closed when no model is left)."""
+        model = self.beyond.state.model
+        if model is self.base:
+            return
+        if model is None:
+            self.reject()
+            return
+        self.base = model
+        self.note.setText("The model shown changed (a training ended, or a model change was undone): "
+                          "this blends the new one.")
+        self.note.show()
+        self.preview()
+
     def preview(self, *args):
         """The blended model at this weight, shown in the 3D view and metered."""
         self.label.setText(f"W = {self.value():.2f}")
+        ok = self.buttons.button(QDialogButtonBox.Ok)
+        self.blended = None
         try:
             self.blended = blend_models(self.base, self.other, self.value())
         except GRCError as e:
             self.label.setText(str(e))
-            self.buttons.button(QDialogButtonBox.Ok).setEnabled(False)
+            ok.setEnabled(False)
+            self.beyond.preview = None  # (the model shown, unblended)
+            self.beyond.window._shape_changed()
             return
+        ok.setEnabled(True)
         self.beyond.preview = self.blended
         check = self.beyond.run_check()
         self.meter.display(check, self.beyond.state.weights, self.beyond.bent())
         self.beyond.window._shape_changed()
 
     def done(self, result):
+        self.beyond.state.changed.disconnect(self.follow_model)
+        if self.base is not self.beyond.state.model:  # (never blend a model no longer shown)
+            result = QDialog.Rejected
         self.beyond.preview = None
         if result == QDialog.Accepted and self.blended is not None:
             self.beyond.replace_model(self.blended, f"Blend models (W = {self.value():g})")

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5 import sip
-from PyQt5.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QCursor, QFont, QFontMetricsF, QPainter, QPalette, QPen, QPixmap, QPolygonF
-from PyQt5.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
-                             QInputDialog, QLabel, QListWidget, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
+from PyQt5.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import (QColor, QCursor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPalette, QPen, QPixmap,
+                         QPolygonF)
+from PyQt5.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QApplication,
+                             QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
+                             QLineEdit, QListWidget, QMenuBar, QPushButton, QSizePolicy, QSlider, QTabBar, QVBoxLayout,
+                             QWidget)
 
 from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
                           side_of, translate)
@@ -212,6 +215,11 @@ class SketchState(QObject):
     @property
     def dragging(self) -> bool:
         return self._before is not None
+
+    @property
+    def templates_before(self) -> list | None:
+        """The template list the gesture under way started from (None without one): what is autosaved meanwhile."""
+        return self._before
 
     def base_points(self) -> np.ndarray:
         """The template's points as they were when the gesture began."""
@@ -448,6 +456,12 @@ class GridView2D(QWidget):
     pans. The framing only changes when asked (F or numpad ., or a different template).
     Keys: O proportional editing, G / R / S move, rotate, scale the selection (click or Enter to
     confirm, Esc or right click to cancel), A select all, F / numpad . frame the selection.
+    A G / R / S, as in Blender, follows the pointer anywhere in the window until it is confirmed or cancelled:
+    the pointer over another view, the 3D view or a panel still drives it, and a click, Enter, Esc or right
+    click there answers it; only a click on a control (a button, a slider, a list, the menus) goes to that
+    control, whose action ends the gesture first as every other action does. Its anchor is held in world
+    units, so the wheel may zoom (or a middle drag pan) during it without moving what is being edited off the
+    pointer.
     """
 
     PICK = 12  # px: how near the cursor a point must be to be picked
@@ -467,7 +481,7 @@ class GridView2D(QWidget):
         self._drag = None  # (row, point, grab offset in world units along the view's axes)
         self._box = None  # (start QPointF, current QPointF, add)
         self._pan = None  # last QPointF of a middle drag
-        self._modal = None  # G / R / S: (kind, start QPointF)
+        self._modal = None  # G / R / S: (kind, where it started (world, along the view's axes), SCALE_REACH in world)
         self._frame = None  # (centre (2,), half extent) of the world box shown
         self._framed_for = None
         self._cache = None  # (key, QPixmap) of _background
@@ -477,7 +491,8 @@ class GridView2D(QWidget):
         sketch.gesture_interrupted.connect(self._gesture_interrupted)
 
     def _gesture_interrupted(self):
-        self._drag = self._modal = None
+        self._drag = None
+        self._release_modal()
         self.update()
 
     # -- framing -----------------------------------------------------------------------------------
@@ -768,13 +783,18 @@ class GridView2D(QWidget):
             self.sketch.end_drag()
 
     def wheelEvent(self, event):
-        steps = event.angleDelta().y() / 120
+        self._wheel(event.angleDelta().y() / 120, event.posF())
+        event.accept()
+
+    def _wheel(self, steps: float, at: QPointF):
+        """While dragging with proportional editing on: the falloff radius. Else a zoom about the pointer, which
+        keeps the world point under it where it is: a drag's grab offset and a G / R / S's anchor are in world
+        units, so what is being edited stays under the pointer."""
         s = self.sketch
         if (self._drag is not None or self._modal is not None) and s.proportional:
-            s.set_radius(s.radius * 1.15 ** steps)  # while dragging: the falloff radius
+            s.set_radius(s.radius * 1.15 ** steps)
         else:
-            self.zoom(1.2 ** steps, event.posF())
-        event.accept()
+            self.zoom(1.2 ** steps, at)
 
     def enterEvent(self, event):
         focus_under_pointer(self)  # keys (O, G / R / S, A, numpad .) go to the view under the pointer, as in Blender
@@ -808,9 +828,51 @@ class GridView2D(QWidget):
             super().keyPressEvent(event)
 
     def _start_modal(self, kind: str, at):
-        self._modal = (kind, QPointF(at))
+        at = QPointF(at)
+        self._modal = (kind, self.from_screen(at.x(), at.y()), self.SCALE_REACH / self._scale() * self.frame()[1])
         self.sketch.begin_drag()
+        QApplication.instance().installEventFilter(self)  # the mouse and keys over the rest of the window: ours
         self.update()
+
+    def _release_modal(self):
+        """The G / R / S has ended: the mouse, the keyboard and the window's other widgets are theirs again."""
+        if self._modal is None:
+            return
+        self._modal = None
+        QApplication.instance().removeEventFilter(self)
+
+    MODAL_EVENTS = {QEvent.MouseButtonPress: "mousePressEvent", QEvent.MouseButtonDblClick: "mousePressEvent",
+                    QEvent.MouseMove: "mouseMoveEvent", QEvent.MouseButtonRelease: "mouseReleaseEvent",
+                    QEvent.Wheel: None, QEvent.KeyPress: "keyPressEvent"}
+
+    CONTROLS = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit, QTabBar, QAbstractItemView,
+                QMenuBar)
+
+    def eventFilter(self, obj, event):
+        """During a G / R / S: the mouse and the keys that reach another widget of this window (the pointer over
+        the next view, the 3D view, a panel) are this view's, at the same place on screen; a click on a control
+        is the control's (its action ends the gesture: Undo, the step slider, another template...)."""
+        kind = event.type()
+        if (self._modal is None or kind not in self.MODAL_EVENTS or obj is self or not isinstance(obj, QWidget)
+                or obj.window() is not self.window()):
+            return False
+        if kind in (QEvent.MouseButtonPress, QEvent.MouseButtonDblClick, QEvent.MouseButtonRelease):
+            widget = obj
+            while widget is not None and widget is not self.window():
+                if isinstance(widget, self.CONTROLS):
+                    return False
+                widget = widget.parentWidget()
+        if kind == QEvent.KeyPress:
+            self.keyPressEvent(event)
+            return True
+        at = QPointF(self.mapFromGlobal(obj.mapToGlobal(event.pos())))
+        if kind == QEvent.Wheel:
+            self._wheel(event.angleDelta().y() / 120, at)
+            return True
+        mapped = QMouseEvent(QEvent.MouseButtonPress if kind == QEvent.MouseButtonDblClick else kind, at,
+                             QPointF(self.mapToGlobal(at.toPoint())), event.button(), event.buttons(), event.modifiers())
+        getattr(self, self.MODAL_EVENTS[kind])(mapped)
+        return True
 
     def _selection_centre_screen(self):
         s = self.sketch
@@ -819,15 +881,16 @@ class GridView2D(QWidget):
         return self.to_screen(grid[rows, cols][:, list(self.axes)].mean(axis=0))
 
     def _update_modal(self, at: QPointF):
-        """G / R / S follow the mouse from where the key was pressed."""
+        """G / R / S follow the mouse from where the key was pressed (held in world units: a zoom keeps it)."""
         s = self.sketch
-        kind, start = self._modal
+        kind, anchor_world, reach = self._modal
+        start = self.to_screen(anchor_world)
         selection = set(s.selection)
         anchor = s.selected if s.selected in selection else min(selection)
         side = side_of(anchor[1], s.shape[2])
         if kind == "G":
             delta = np.zeros(3)
-            delta[list(self.axes)] = self.from_screen(at.x(), at.y()) - self.from_screen(start.x(), start.y())
+            delta[list(self.axes)] = self.from_screen(at.x(), at.y()) - anchor_world
             s.preview(selection, translate(delta), side)
             return
         c = self._selection_centre_screen()
@@ -838,20 +901,23 @@ class GridView2D(QWidget):
             s.preview(selection, rotate(selection, self.axes, float(angle)), side)
         else:
             # the ratio of the mouse's distances from the centre (as in Blender); a key pressed near the centre
-            # scales as if pressed SCALE_REACH px away, so a small move is not a huge scale
-            start, now = np.hypot(u.x(), u.y()), np.hypot(v.x(), v.y())
-            base = max(start, self.SCALE_REACH)
+            # scales as if pressed SCALE_REACH px away (at the zoom it was pressed at), so a small move is not a
+            # huge scale; in world units, so a zoom during it changes nothing
+            centre = self.from_screen(c.x(), c.y())
+            start = float(np.hypot(*(anchor_world - centre)))
+            now = float(np.hypot(*(self.from_screen(at.x(), at.y()) - centre)))
+            base = max(start, reach)
             factor = max((now - start + base) / base, 0.0)
             s.preview(selection, scale(selection, float(factor)), side)
 
     def _finish_modal(self):
         kind = self._modal[0]
-        self._modal = None
+        self._release_modal()
         self.sketch.end_drag({"G": "Move", "R": "Rotate", "S": "Scale"}[kind] + " selection")
         self.update()
 
     def _cancel_modal(self):
-        self._modal = None
+        self._release_modal()
         self.sketch.cancel_drag()
         self.update()
 

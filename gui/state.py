@@ -301,6 +301,15 @@ class Document(QObject):
         """Whether a gesture is under way on the set (or on the model, a rewrite drag)."""
         return any(g.dragging for g in self.gestures)
 
+    def confirmed_templates(self) -> list[Template]:
+        """The set without a gesture's unconfirmed preview: the templates a gesture under way started from (what
+        the autosave writes, so a crash mid-gesture, or Esc after an autosave, never brings the preview back)."""
+        for gesture in self.gestures:
+            before = getattr(gesture, "templates_before", None)  # (a rewrite drag changes the model, not the set)
+            if before is not None:
+                return list(before)
+        return list(self.templates)
+
     def interrupt(self, restore: bool = True) -> bool:
         """Cancel any gesture under way (before Undo, another action, another document); True if one was."""
         return any([g.interrupt(restore) for g in self.gestures])
@@ -477,7 +486,7 @@ class Document(QObject):
             path = self.recovery_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             data = {"source": str(self.folder or self.model_path or "a new template set"), "saved_at": clock.strftime("%Y-%m-%d %H:%M:%S"),
-                    "templates": [t.to_json() for t in self.templates]}
+                    "templates": [t.to_json() for t in self.confirmed_templates()]}
             atomic_write(path, json.dumps(data))
             if self._recovery_written not in (None, path):  # the set was saved under another name meanwhile
                 with contextlib.suppress(OSError):

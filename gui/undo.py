@@ -30,10 +30,18 @@ class History(QObject):
         self.stacks = []
         self._dead: dict[int, int] = {}  # id(stack) -> the index from which its redo part was left behind
         self.gestures: list = []  # what may hold a gesture under way: .dragging, .interrupt(restore) -> bool
-        self.undo_action = QAction("Undo", self, shortcut=QKeySequence.Undo, triggered=self.undo)
-        self.redo_action = QAction("Redo", self, triggered=self.redo)
-        keys = [QKeySequence(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
-        self.redo_action.setShortcuts([k for i, k in enumerate(keys) if k not in keys[:i]])  # each once (Redo may be either)
+        self.undo_action = QAction("Undo", self, triggered=self.undo,
+                                   statusTip="Undo the last template edit, rewrite or model blend")
+        self.redo_action = QAction("Redo", self, triggered=self.redo, statusTip="Redo what was undone")
+        # the standard keys and the explicit ones (a standard key can be empty on a platform), each once
+        for action, keys in ((self.undo_action, [QKeySequence.Undo, "Ctrl+Z"]),
+                             (self.redo_action, [QKeySequence.Redo, "Ctrl+Shift+Z", "Ctrl+Y"])):
+            found = []
+            for key in keys:
+                k = QKeySequence(key)
+                if not k.isEmpty() and k not in found:
+                    found.append(k)
+            action.setShortcuts(found)
         for stack in stacks:
             self.add(stack)
         self.refresh()
