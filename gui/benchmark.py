@@ -181,7 +181,7 @@ class Painted(QObject):
             w.removeEventFilter(self)
 
 
-def sketch_drag_moves(window, row=3, point=1, step=4, renders=None):
+def sketch_drag_moves(window, row=3, point=1, step=4, renders=None, size=None):
     """Moves of a drag with falloff in Sketch's top view, each timed until the 3D view has drawn and the
     three 2D views have repainted (and one more turn of the event loop). Yields (seconds, scene_state);
     `renders` (a list) gets the seconds of the 3D render inside each move.
@@ -203,6 +203,8 @@ def sketch_drag_moves(window, row=3, point=1, step=4, renders=None):
     while clock.perf_counter() < settled:  # what the switch to Sketch started (actors remade, smoothed frames)
         app.processEvents()
     undo_count = window.doc.undo.count()
+    if size is not None:  # (a list) gets the 3D view's size in Sketch
+        size[:] = [view.width(), view.height()]
     at = top.to_screen(sketch.grid()[row, point][list(top.axes)])
     rendered = []
     view.rendered.connect(lambda: rendered.append(1))
@@ -364,7 +366,7 @@ class BareScene:
         self.plotter.close()
 
 
-def paired(moves, view, size, n=FRAMES):
+def paired(moves, view, n=FRAMES):
     """The app's moves, each followed at once by a bare render of the scene it drew (`BareScene`), and
     then the same scenes rendered bare back to back. Returns (frame, baseline, back_to_back) seconds,
     n each, after WARMUP untimed steps.
@@ -376,7 +378,7 @@ def paired(moves, view, size, n=FRAMES):
     app's move pays what the move's render pays. Both are printed.
     """
     first = next(moves)  # (the moves set their scene up first: Sketch's grid and marks)
-    scene = BareScene(view, size)
+    scene = BareScene(view, (view.width(), view.height()))  # (as the moves left it: Sketch's panel is narrower)
     frame, baseline, states = [], [], []
     try:
         for i, (elapsed, state) in enumerate(itertools.chain([first], itertools.islice(moves, WARMUP + n - 1))):
@@ -402,7 +404,7 @@ def side_by_side(window, n=FRAMES, renders=None):
     also the same scenes rendered bare back to back (the baseline of sessions 1-8)."""
     view = window.view
     rendered = []
-    frame, baseline, back_to_back = paired(app_frames(window, rendered), view, (view.width(), view.height()), n)
+    frame, baseline, back_to_back = paired(app_frames(window, rendered), view, n)
     if renders is not None:
         renders.extend(rendered[WARMUP:WARMUP + n])
     return frame, baseline, back_to_back
@@ -467,9 +469,11 @@ def run(window):
     print(line("baseline", baseline, f"viewport {size[0]}x{size[1]}, each right after its frame"), flush=True)
     print(line("baseline-back-to-back", back_to_back, f"viewport {size[0]}x{size[1]}"), flush=True)
     renders = []
-    drag, drag_baseline, drag_back_to_back = paired(sketch_drag_moves(window, renders=renders), view, size)
+    sketch_size = []
+    moves = sketch_drag_moves(window, renders=renders, size=sketch_size)
+    drag, drag_baseline, drag_back_to_back = paired(moves, view)
     measured["sketch-drag"] = (drag, drag_baseline)
-    print(line("sketch-drag", drag, f"viewport {size[0]}x{size[1]}, top view, falloff on; "
+    print(line("sketch-drag", drag, f"viewport {sketch_size[0]}x{sketch_size[1]}, top view, falloff on; "
                                     f"{render_note(renders[WARMUP:WARMUP + FRAMES])}"), flush=True)
     print(line("sketch-baseline", drag_baseline, "the Sketch scene (grid, points, marks), each right after its move"),
           flush=True)
