@@ -372,15 +372,15 @@ def paired(moves, view, n=FRAMES):
     n each, after WARMUP untimed steps.
 
     Pairs, not blocks: a render costs more after other work (or a pause) than right after another
-    render (measured: 4.0 ms back to back, 4.7-7.7 ms after 5 ms of sleep or of numpy work, at
+    render (measured: 3.8-4.1 ms back to back, 4.7-8.6 ms after a few ms of sleep or of numpy work, at
     640 x 400), and every app move does work between its renders. A baseline rendered back to back
     never pays that, so it charges the machine's wake-up to the app; each bare render right after the
     app's move pays what the move's render pays. Both are printed.
     """
-    first = next(moves)  # (the moves set their scene up first: Sketch's grid and marks)
-    scene = BareScene(view, (view.width(), view.height()))  # (as the moves left it: Sketch's panel is narrower)
-    frame, baseline, states = [], [], []
+    frame, baseline, states, scene = [], [], [], None
     try:
+        first = next(moves)  # (the moves set their scene up first: Sketch's grid and marks)
+        scene = BareScene(view, (view.width(), view.height()))  # (as the moves left it: Sketch's panel is narrower)
         for i, (elapsed, state) in enumerate(itertools.chain([first], itertools.islice(moves, WARMUP + n - 1))):
             scene.show(state)
             seconds = scene.render()
@@ -394,7 +394,8 @@ def paired(moves, view, n=FRAMES):
             back_to_back.append(scene.render())
     finally:
         moves.close()
-        scene.close()
+        if scene is not None:
+            scene.close()
     return frame, baseline, back_to_back
 
 
