@@ -434,6 +434,8 @@ class MainWindow(QMainWindow):
                 label.setVisible(bool(text))
         if text and text != self._stale_said:
             self.statusBar().showMessage(text, 10000)
+        elif not text and self._stale_said and self.statusBar().currentMessage() == self._stale_said:
+            self.statusBar().clearMessage()  # (an undo made it current again: the warning no longer holds)
         self._stale_said = text
 
     def _title(self, *args):

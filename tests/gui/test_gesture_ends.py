@@ -139,6 +139,7 @@ def test_explore_and_train_say_when_the_model_was_trained_on_other_templates(win
     assert "Out of date" in window.statusBar().currentMessage()
     doc.undo.undo()
     assert explore.isHidden()
+    assert "Out of date" not in window.statusBar().currentMessage()  # (not left for its 10 s once untrue)
     window.tabs.setCurrentIndex(TABS.index("sketch"))
     panel = window.sketch_panel
     panel.resize(1000, 650)
