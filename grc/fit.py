@@ -72,16 +72,35 @@ class ArrayAdam:
         self.theta -= (lr / (1 - b1 ** self.t)) * self.m / self.denom
 
 
-class ArrayMemory:
+class MemorySlots:
+    """The ring of an L-BFGS memory's `size` slots (grc.optim.Memory on PyTorch tensors, ArrayMemory on numpy
+    arrays): how many hold a pair, and which holds the oldest."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.count, self.oldest = 0, 0
+
+    def __bool__(self):
+        return self.count > 0
+
+    def next_slot(self) -> int:
+        """The slot for a new pair: the next free one, or the oldest pair's when all are in use."""
+        if self.count == self.size:
+            k, self.oldest = self.oldest, (self.oldest + 1) % self.size
+        else:
+            k, self.count = self.count, self.count + 1
+        return k
+
+
+class ArrayMemory(MemorySlots):
     """L-BFGS's last `size` steps s and gradient changes y on numpy vectors: grc.optim.Memory's algebra (the
     compact form of Byrd, Nocedal & Schnabel 1994; add() also reads the next gradient in the same pass)."""
 
     def __init__(self, like: np.ndarray, size: int):
-        self.size = size
+        super().__init__(size)
         self.SY_rows = np.zeros((2 * size, len(like)), dtype=like.dtype)  # s in slots, then y
         self.SY = np.zeros((size, size))  # SY[i, j] = sᵢ·yⱼ (slots)
         self.YY = np.zeros_like(self.SY)  # YY[i, j] = yᵢ·yⱼ
-        self.count, self.oldest = 0, 0  # slots in use; the oldest one's slot (the slots are a ring)
         self._known = None  # (a gradient, the memory's products with it), from add()
 
     def clear(self):
@@ -89,15 +108,8 @@ class ArrayMemory:
         self.SY_rows[:] = 0
         self._known = None
 
-    def __bool__(self):
-        return self.count > 0
-
     def add(self, s: np.ndarray, y: np.ndarray, g: np.ndarray | None = None):
-        m = self.size
-        if self.count == m:
-            k, self.oldest = self.oldest, (self.oldest + 1) % m
-        else:
-            k, self.count = self.count, self.count + 1
+        m, k = self.size, self.next_slot()
         self.SY_rows[k], self.SY_rows[m + k] = s, y
         P = np.stack([s, y] if g is None else [s, y, g]) @ self.SY_rows.T  # (2 or 3, 2m)
         self.SY[:, k], self.SY[k] = P[1, :m], P[0, m:]

@@ -13,7 +13,7 @@ import math
 import torch
 
 from .fit import cosine, one_cycle  # noqa: F401  (the schedules live with the template fit, free of PyTorch)
-from .fit import minimize as _minimize
+from .fit import MemorySlots, minimize as _minimize
 
 
 class Adam:
@@ -103,7 +103,7 @@ def lbfgs_flat(theta: torch.Tensor, evaluate, steps: int, history: int = 20, cal
     return minimize(evaluate, lambda direction, t: theta.add_(direction, alpha=t), steps, history, callback)
 
 
-class Memory:
+class Memory(MemorySlots):
     """L-BFGS's last `size` steps s and gradient changes y, and the inverse Hessian estimate they make.
 
     H·g comes from the compact form of Byrd, Nocedal & Schnabel (1994; Nocedal & Wright eq. 7.24),
@@ -116,11 +116,10 @@ class Memory:
     """
 
     def __init__(self, like: torch.Tensor, size: int):
-        self.size = size
+        super().__init__(size)
         self.SY_rows = torch.zeros(2 * size, len(like), dtype=like.dtype, device=like.device)  # s in slots, then y
         self.SY = torch.zeros(size, size, dtype=torch.float64, device=like.device)  # SY[i, j] = sᵢ·yⱼ (slots)
         self.YY = torch.zeros_like(self.SY)  # YY[i, j] = yᵢ·yⱼ
-        self.count, self.oldest = 0, 0  # slots in use; the oldest one's slot (the slots are a ring)
         self._known = None  # (a gradient, the memory's products with it), from add()
 
     def clear(self):
@@ -128,17 +127,10 @@ class Memory:
         self.SY_rows.zero_()
         self._known = None
 
-    def __bool__(self):
-        return self.count > 0
-
     def add(self, s: torch.Tensor, y: torch.Tensor, g: torch.Tensor | None = None):
         """Remember the pair (s, y), in place of the oldest when full; `g`, the gradient the next
         inverse_hessian_times will take, is read in the same pass over the memory."""
-        m = self.size
-        if self.count == m:
-            k, self.oldest = self.oldest, (self.oldest + 1) % m
-        else:
-            k, self.count = self.count, self.count + 1
+        m, k = self.size, self.next_slot()
         self.SY_rows[k], self.SY_rows[m + k] = s, y
         P = torch.stack([s, y] if g is None else [s, y, g]) @ self.SY_rows.T  # (2 or 3, 2m): s, y (, g) against all
         P64 = P.double()

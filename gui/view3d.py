@@ -487,10 +487,6 @@ class ShapeView(QWidget):
         """The surface's vertices as drawn (for tests)."""
         return np.array(self.surface.points)
 
-    def surface_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the surface's points and normals as drawn (the benchmark replays them)."""
-        return tuple(np.array(a) for a in self._arrays[0][:2])
-
     def close_plotter(self):
         self._smooth_timer.stop()
         self.plotter.close()
