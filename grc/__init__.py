@@ -11,15 +11,17 @@
 Training imports PyTorch only when called; using a trained model needs numpy alone.
 """
 
-from .config import PRESETS, Config
-from .errors import GRCError, WriteError
-from .model import VERSION as __version__
-from .mesh import Flower
-from .model import GRCModel, load_model
-from .importers import import_files
-from .templates import Template, TemplateSet, load_template, load_template_set
+from __future__ import annotations
 
-load_templates = load_template_set
+# What `grc.<name>` reads from which module. Imported when first asked for, so that `import grc` itself is
+# instant: the `grc` command's own handling of Ctrl+C (one line, exit 130) starts before numpy is imported.
+_NAMES = {
+    "Config": "config", "PRESETS": "config", "GRCError": "errors", "WriteError": "errors", "Flower": "mesh",
+    "GRCModel": "model", "load_model": "model", "import_files": "importers", "Template": "templates",
+    "TemplateSet": "templates", "load_template": "templates", "load_template_set": "templates",
+    "load_templates": "templates", "Progress": "training", "Cancelled": "training", "__version__": "model",
+}
+_ALIASES = {"load_templates": "load_template_set", "__version__": "VERSION"}
 
 __all__ = [
     "Config", "Flower", "PRESETS", "GRCError", "WriteError", "GRCModel", "load_model", "Template", "TemplateSet",
@@ -28,17 +30,24 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # grc.Progress and grc.Cancelled live with the (PyTorch) training code
-    if name in ("Progress", "Cancelled"):
-        from . import training
+def __getattr__(name):
+    if name in _NAMES:
+        import importlib
 
-        return getattr(training, name)
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), _ALIASES.get(name, name))
+        globals()[name] = value  # (once)
+        return value
     raise AttributeError(f"module 'grc' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def train(templates, config=None, *, device="auto", callback=None, threads=1, start=None) -> GRCModel:
     """Train template models, encoder and decoder on a template set (or its folder); see grc.training.
     `start`: a model to fine-tune from (its relative: grc.diverge.blend between them works)."""
+    from .templates import TemplateSet, load_template_set
     from .training import train as _train
 
     if not isinstance(templates, TemplateSet):
@@ -53,8 +62,9 @@ def evaluate(model: GRCModel) -> dict:
     return _evaluate(model)
 
 
-def export(model: GRCModel, path, time: float, blend=0.0, **options):
-    """Write the shape at (time, blend) as OBJ/PLY/STL/GLB (by suffix); see grc.shapes.export."""
+def export(model: GRCModel, path, time: float, blend=None, **options):
+    """Write the shape at (time, blend) as OBJ/PLY/STL/GLB (by suffix); no blend: a look's own (look=), else the
+    first template; see grc.shapes.export."""
     from .shapes import export as _export
 
     return _export(model, path, time, blend, **options)

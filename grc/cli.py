@@ -147,6 +147,9 @@ def metrics_table(metrics: dict) -> str:
     if metrics.get("safe_blend_range") and metrics.get("safe_blend_range_subdivide", 2) < 2:
         lines.append(f"  (measured at subdivision {metrics['safe_blend_range_subdivide']}: this grid is too big "
                      f"to test at 2 quickly)")
+    if metrics.get("safe_blend_range_time_steps"):
+        lines.append(f"  (measured at {metrics['safe_blend_range_time_steps']} inner time steps, evenly spread: this set "
+                     f"is too big to test at every one quickly)")
     return "\n".join(lines)
 
 
@@ -713,7 +716,7 @@ def train_many_command(
     def report(r):
         if r.error:
             failed.append(r)
-            print(f"grc: {r.name}: {r.error}", file=sys.stderr)
+            print(printable(f"grc: {r.name}: {r.error}", 2000), file=sys.stderr)
         else:
             typer.echo(f"{printable(r.name)}: {printable(r.output)} ({r.seconds:.1f} s, reconstruction "
                        f"{r.metrics['reconstruction_rmse']:.4f})")
@@ -928,8 +931,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    command = typer.main.get_command(app)
     try:
+        command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="grc", standalone_mode=False)
     except GRCError as e:
         return _fail(f"grc: {e}", 2)
@@ -954,7 +957,12 @@ def _main(argv: list[str] | None) -> int:
         log = crash_log(e)
         where = f"the details are in {printable(log, 500)}" if log else "no log could be written"
         return _fail(f"grc: unexpected error ({type(e).__name__}: {printable(e, 200)}); {where}; please report it", 1)
+    if result == INTERRUPTED:  # typer's own answer to a Ctrl+C outside `work()` (while parsing): silent
+        return _fail("grc: interrupted; nothing written", INTERRUPTED)
     return result if isinstance(result, int) else 0
+
+
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl+C or SIGTERM
 
 
 def _fail(line: str, code: int) -> int:

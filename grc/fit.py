@@ -350,7 +350,8 @@ def _fit(grid_u, grid_rows, sizes, config, params, report):
 # -- the fit in a second process, while the first imports PyTorch ----------------------------------
 
 
-PREFIT_TIMEOUT = 600  # seconds result() waits for the second process before fitting here instead
+PREFIT_TIMEOUT = 600  # seconds result() waits for the second process's next word before fitting here instead
+PARENT_POLL = 0.2  # seconds between the second process's looks at whether the first still runs
 
 
 class Prefit:
@@ -359,13 +360,27 @@ class Prefit:
     def __init__(self, process, key, payload: str):
         self.process, self.key, self.payload = process, key, payload
 
-    def result(self, key) -> tuple[list[np.ndarray], float] | None:
+    def result(self, key, report=None) -> tuple[list[np.ndarray], float] | None:
         """The fitted template models and their loss; None when the process failed (then the caller fits
-        them itself) or fitted another grid or other settings than `key` describes."""
+        them itself) or fitted another grid or other settings than `key` describes. While it waits, the
+        process's progress goes to `report(step, total, loss)`; a process silent for PREFIT_TIMEOUT s is
+        given up (it makes progress as long as it reports: a big set's fit may take longer than that)."""
+        import queue
+        import threading
+
         try:
-            data, _ = self.process.communicate(timeout=PREFIT_TIMEOUT)
-            return read_fit(data) if self.process.returncode == 0 and key == self.key else None
-        except Exception:  # a failure, or PREFIT_TIMEOUT (subprocess.TimeoutExpired): fit here
+            out, lines = [], queue.Queue()
+            reader = threading.Thread(target=lambda: out.append(self.process.stdout.read()), daemon=True)
+            reader.start()
+            threading.Thread(target=_lines, args=(self.process.stderr, lines), daemon=True).start()
+            while (line := lines.get(timeout=PREFIT_TIMEOUT)) is not None:
+                words = line.split()
+                if report is not None and len(words) == 4 and words[0] == b"progress":
+                    report(int(words[1]), int(words[2]), float(words[3]))
+            reader.join()
+            self.process.wait()
+            return read_fit(out[0]) if self.process.returncode == 0 and key == self.key else None
+        except Exception:  # a failure, or silent for PREFIT_TIMEOUT (queue.Empty): fit here
             return None
         finally:
             self.close()
@@ -375,10 +390,22 @@ class Prefit:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
         with contextlib.suppress(OSError):
             os.remove(self.payload)
+
+
+def _lines(stream, lines):
+    """The second process's stderr, line by line, into the queue `lines`; None when it closes."""
+    try:
+        for line in stream or ():
+            lines.put(line)
+    except (OSError, ValueError):  # closed under us (close())
+        pass
+    finally:
+        lines.put(None)
 
 
 def prefit_key(templates: TemplateSet, config: Config):
@@ -387,6 +414,12 @@ def prefit_key(templates: TemplateSet, config: Config):
     return (d["grid_u"].tobytes(), d["grid_rows"].tobytes(), d["grid_rows"].shape, config.template_hidden,
             config.template_features, config.template_steps, config.template_lr, config.template_lbfgs_steps,
             config.final_activation, config.seed)
+
+
+# The second process's command: this grc package first on the path, and not the current folder, which `python -c`
+# puts before the standard library: a json.py or copy.py in the folder `grc train` runs from must not run.
+PREFIT_COMMAND = ("import sys; sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ('', '.')]; "
+                  "from grc.fit import prefit_main; prefit_main(sys.argv[2])")
 
 
 def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None:
@@ -410,10 +443,8 @@ def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None
             payload = file.name  # plain arrays and JSON, as in a model file: no pickle crosses between the processes
             np.savez(file, grid_u=d["grid_u"], grid_rows=d["grid_rows"], sizes=np.asarray(sizes, np.int64),
                      config=np.asarray(json.dumps(config.to_json())))
-        process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from grc.fit import prefit_main; "
-                                   "prefit_main(sys.argv[2])", here, payload],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen([sys.executable, "-c", PREFIT_COMMAND, here, payload], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     except OSError:
         if payload:
             with contextlib.suppress(OSError):
@@ -423,14 +454,34 @@ def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None
 
 
 def prefit_main(payload: str) -> None:
-    """The second process: the grid and settings from the file `payload` (start_prefit's), the fitted
-    models on stdout."""
+    """The second process: the grid and settings from the file `payload` (start_prefit's, removed once read),
+    its progress on stderr (`progress step total loss` lines), the fitted models on stdout. It ends as soon as
+    the first process is gone (killed, even by SIGKILL): nothing is left running or on disk."""
     import sys
+    import threading
+    import time
 
-    with np.load(payload, allow_pickle=False) as data:
-        grid_u, grid_rows, sizes = data["grid_u"], data["grid_rows"], [int(s) for s in data["sizes"]]
-        config = Config.from_json(json.loads(str(data["config"])))
-    params, loss = fit_template_models(grid_u, grid_rows, sizes, config)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        with np.load(payload, allow_pickle=False) as data:
+            grid_u, grid_rows, sizes = data["grid_u"], data["grid_rows"], [int(s) for s in data["sizes"]]
+            config = Config.from_json(json.loads(str(data["config"])))
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(payload)
+
+    def report(step, total, loss):
+        sys.stderr.write(f"progress {step} {total} {loss!r}\n")
+        sys.stderr.flush()
+
+    params, loss = fit_template_models(grid_u, grid_rows, sizes, config, report=report)
     out = io.BytesIO()
     np.savez(out, loss=np.float64(loss), **{f"p{i}": p for i, p in enumerate(params)})
     sys.stdout.buffer.write(out.getvalue())

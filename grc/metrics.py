@@ -90,12 +90,35 @@ def evaluate(model: GRCModel, safe_range: bool = True) -> dict:
         from .coherence import Coherence, safe_blend_ranges
 
         subdivide = safe_range_subdivision(model)
-        metrics["safe_blend_range"] = safe_blend_ranges(model, Coherence(templates, subdivide))
+        inner_times = [templates.time[i] for i in inner]
+        times = safe_range_times(model, subdivide, inner_times)
+        metrics["safe_blend_range"] = safe_blend_ranges(model, Coherence(templates, subdivide), times=times)
         metrics["safe_blend_range_subdivide"] = subdivide
+        if len(times) < len(inner_times):
+            metrics["safe_blend_range_time_steps"] = f"{len(times)} of {len(inner_times)}"
     return metrics
 
 
 SAFE_RANGE_VERTICES = 250_000  # the safe range's surfaces have at most this many vertices (2 subdivisions, or fewer)
+
+
+SAFE_RANGE_WORK = 40_000_000  # surface vertices the safe ranges may test in all, if no shape broke (below)
+
+
+def safe_range_times(model: GRCModel, subdivide: int, times) -> list:
+    """The inner time steps the safe blend range is measured at: all of `times`, unless testing them could pass
+    SAFE_RANGE_WORK surface vertices (the most a search tests: every step of 0.05 out to 3 beyond [0, 1] on both
+    sides, along every template's direction for three or more); then as many as fit, evenly spread, at least one.
+    A big set (a 64 x 64 grid, six templates, twenty time steps) had `grc train` measure for minutes after saving."""
+    from .coherence import SAFE_REACH, SAFE_STEP
+
+    K, (_, M, N) = len(model.templates), model.grid_shape
+    per_time = (1 if K == 2 else K) * (round(1 / SAFE_STEP) + 1 + 2 * round(SAFE_REACH / SAFE_STEP)) \
+        * math.prod(subdivided_size(M, N, subdivide))
+    fit = max(1, SAFE_RANGE_WORK // per_time)
+    if fit >= len(times):
+        return list(times)
+    return [times[i] for i in np.unique(np.round(np.linspace(0, len(times) - 1, fit)).astype(int))]
 
 
 def safe_range_subdivision(model: GRCModel) -> int:

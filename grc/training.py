@@ -335,15 +335,15 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
         getattr(start.config, key) == getattr(config, key)
         for key in ("template_features", "normalize", "final_activation"))
     fitted = None
+    progress = lambda step, total, loss: report(Progress("templates", step, total, loss))  # noqa: E731
     if same_models and same_templates(start, data.templates):
         flat = fit.ArrayFlat(params, config.final_activation)
         x = np.broadcast_to(fit.template_inputs(grid_u, config), (data.K, len(grid_u), sizes[0]))
         fitted = params, float(np.square(flat.forward(x) - grid_rows).mean())
     elif prefit is not None and copied == 0:
-        fitted = prefit.result(fit.prefit_key(data.templates, config))
+        fitted = prefit.result(fit.prefit_key(data.templates, config), progress)
     if fitted is None:
-        fitted = fit.fit_template_models(grid_u, grid_rows, sizes, config, params,
-                                         lambda step, total, loss: report(Progress("templates", step, total, loss)))
+        fitted = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, progress)
     params, loss = fitted
     with torch.no_grad():
         for p, v in zip([*net.weights, *net.biases], params):

@@ -409,3 +409,64 @@ def test_names_reach_the_terminal_printable(tmp_path, capsys):
     grc.load_templates(PETAL).save(folder)
     code, out, _ = run(capsys, "templates", "validate", folder)
     assert code == 0 and len(out.strip().splitlines()) == 1 and "\x1b" not in out and "\\x1b[31m\\nx" in out
+
+
+STARTUP_INTERRUPT = """
+import importlib.abc, os, signal, sys
+class Interrupt(importlib.abc.MetaPathFinder):  # Ctrl+C exactly while the CLI imports {module}
+    def find_spec(self, name, path, target=None):
+        if name == {module!r}:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+from grc.command import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("module", ["numpy", "typer"])
+def test_ctrl_c_while_the_command_starts_is_one_line(module):
+    # a Ctrl+C in the command's first few tenths of a second (its imports) printed a KeyboardInterrupt traceback,
+    # or numpy's "bad install" ImportError when it cut numpy's import short
+    done = subprocess.run([sys.executable, "-c", STARTUP_INTERRUPT.format(module=module), "info", str(PETAL)],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 130 and done.stderr == "grc: interrupted; nothing written\n", done.stderr
+    assert done.stdout == ""
+
+
+def test_ctrl_c_while_the_arguments_are_read_is_one_line(capsys, monkeypatch):
+    # typer answers a Ctrl+C outside a command's work (while it parses) with a silent exit 130
+    import typer
+
+    command_class = type(typer.main.get_command(grc.cli.app))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command_class, "make_context", interrupted)
+    code, out, err = run(capsys, "info", PETAL)
+    assert code == 130 and err == "grc: interrupted; nothing written\n" and out == ""
+
+
+def test_train_many_prints_a_failed_sets_name_safely(tmp_path, capsys):
+    # a set's folder name went to the terminal raw: its escape codes with it
+    folder = tmp_path / "sets" / "bad\x1b[31mRED"
+    folder.mkdir(parents=True)
+    (folder / "00-a.json").write_text("{}")
+    code, _, err = run(capsys, "train-many", tmp_path / "sets", "-o", tmp_path / "out")
+    assert code == 2 and "\x1b" not in err and "bad\\x1b[31mRED" in err
+
+
+def test_the_safe_blend_range_of_a_big_set_is_measured_at_some_time_steps_and_says_so(capsys, monkeypatch):
+    # a big set (a 64 x 64 grid, six templates, twenty time steps) had `grc train` measure for minutes after saving
+    import grc.metrics
+
+    model = grc.load_model(ROOT / "meshes" / "petal.grc")
+    inner = [f"{t:g}" for t in model.templates.time[1:-1]]
+    assert list(grc.metrics.evaluate(model)["safe_blend_range"]) == inner  # the petal: every one
+    monkeypatch.setattr(grc.metrics, "SAFE_RANGE_WORK", 2 * 141 * 625)  # as if it were a big set: two fit
+    metrics = grc.metrics.evaluate(model)
+    assert list(metrics["safe_blend_range"]) == [inner[0], inner[-1]]
+    assert metrics["safe_blend_range_time_steps"] == f"2 of {len(inner)}"
+    assert "measured at 2 of 5 inner time steps" in grc.cli.metrics_table(metrics)

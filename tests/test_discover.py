@@ -100,22 +100,26 @@ def test_a_search_that_cannot_write_its_contact_sheet_leaves_the_earlier_archive
     search's (the new archive.json had already replaced the old, beside the old sheet)."""
     import errno
 
-    import grc.diverge.search as search_module
+    from matplotlib.figure import Figure
+
     from grc.errors import WriteError
 
     found, space = archive
     folder = save_archive(found, space, tmp_path / "search", PETAL_MODEL, 3, 400).parent
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
-    def full_disk(archive, space, path):
+    def full_disk(figure, path, **options):
         Path(path).write_bytes(b"\x89PNG partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(search_module, "contact_sheet", full_disk)
+    monkeypatch.setattr(Figure, "savefig", full_disk)
     again, again_space = search(space.model, budget=64, seed=4)
-    with pytest.raises(WriteError, match="No space left"):
+    with pytest.raises(WriteError, match="No space left") as error:
         save_archive(again, again_space, folder, PETAL_MODEL, 4, 64)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # the line names the file the user asked for, not a hidden temporary one (contact_sheet wrote through a second
+    # atomic write into the first's temporary file)
+    assert error.value.path == folder / "archive.png" and ".tmp" not in str(error.value)
 
 
 def test_divergent_fine_tuning_starts_at_the_model_and_moves_away(model, tmp_path):

@@ -325,3 +325,19 @@ def test_a_sweep_follows_a_drawn_context_path(petal_model, tmp_path):
             assert np.abs(frame - other).max() > 1e-3  # not the blend's own shape
     with pytest.raises(GRCError, match="context offsets"):
         export_animation(petal_model, tmp_path / "bad.glb", context_offsets=np.zeros((3, C)))
+
+
+def test_grc_export_without_a_blend_takes_the_looks_blend_as_the_cli_does(petal_model, tmp_path):
+    # grc.export defaulted to blend 0: a look's own blend was silently dropped (and K > 2 models failed)
+    from grc.diverge.bend import Bend, Look
+
+    def read(path):  # OBJ is Y-up: back to the model's Z-up
+        x, y, z = trimesh.load(path, process=False).vertices.T
+        return np.stack([x, -z, y], axis=1)
+
+    look = Look([Bend("scale", 0, amount=1.3)], blend=0.5)
+    vertices = read(grc.export(petal_model, tmp_path / "look.obj", time=0.8, look=look))
+    assert np.allclose(vertices, look.shape(petal_model, 0.8).reshape(-1, 3), atol=1e-5)
+    assert not np.allclose(vertices, look.shape(petal_model, 0.8, 0.0).reshape(-1, 3), atol=1e-3)
+    plain = grc.export(petal_model, tmp_path / "plain.obj", time=0.8)  # no look: the first template, as before
+    assert np.allclose(read(plain), petal_model.shape(0.8, 0.0).reshape(-1, 3), atol=1e-5)

@@ -1,6 +1,8 @@
 """The training engine: quality of a short training, one model per seed, cancel, the CPU, and the
 hand-written passes and optimisers it is built from (checked against autograd and the textbook)."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -330,3 +332,90 @@ def test_a_failed_template_fit_in_the_second_process_is_done_here(petal, quick_p
     model = train(petal, small_config(**QUICK), device="cpu", prefit=Prefit(failed, None, "/nonexistent"))
     assert all(np.array_equal(quick_petal.weights[k], model.weights[k]) for k in model.weights)
     assert failed.poll() is not None
+
+
+PREFIT_SCRIPT = """
+import sys
+sys.path[:] = [p for p in sys.path if p not in ('', '.')]  # as the `grc` command's script: not the current folder
+import json, grc
+from grc.fit import prefit_key, start_prefit
+from grc.model import layer_sizes
+t = grc.load_templates(sys.argv[1]); c = grc.Config(**json.loads(sys.argv[2]))
+_, M, N = t.grid_shape
+p = start_prefit(t, c, layer_sizes(c, M, 3 * N)['template'])
+print(json.dumps({'pid': p.process.pid, 'payload': p.payload}), flush=True)
+if sys.argv[3] == 'wait':
+    import time; time.sleep(120)
+reports = []
+r = p.result(prefit_key(t, c), lambda *a: reports.append(a))
+print(json.dumps({'fitted': r is not None, 'reports': reports}), flush=True)
+"""
+
+
+def _prefit(settings, cwd, mode=""):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen([sys.executable, "-c", PREFIT_SCRIPT, str(grc.examples.template_set_path("petal")),
+                             json.dumps(settings), mode], stdout=subprocess.PIPE, text=True, cwd=cwd,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_the_template_fits_process_runs_nothing_from_the_current_folder_and_reports_progress(tmp_path):
+    # `python -c` put the folder `grc train` runs from before the standard library: a json.py or copy.py there ran
+    # in the second process. And while it fitted, the command showed no progress (a big set: a minute of nothing).
+    import json
+    import os
+
+    for name in ("json", "copy", "numbers", "platform"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(tmp_path / 'RAN')!r}, 'a').write('{name}')\n")
+    settings = dict(template_steps=120, template_lbfgs_steps=60, seed=1)
+    process = _prefit(settings, tmp_path)
+    started = json.loads(process.stdout.readline())
+    done = json.loads(process.stdout.readline())
+    assert process.wait(60) == 0
+    assert not (tmp_path / "RAN").exists()
+    assert done["fitted"]  # the second process's fit, not the fallback
+    steps = [step for step, total, loss in done["reports"]]
+    assert steps and steps == sorted(steps) and steps[-1] >= 100
+    assert all(total == 180 and loss > 0 for step, total, loss in done["reports"])
+    assert not os.path.exists(started["payload"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_command_leaves_no_template_fit_running_and_no_file(tmp_path):
+    # `grc train` killed by SIGKILL (the OOM killer, the Blender add-on's timeout) left its second process fitting
+    # for as long as the fit took, and its data file in the temporary folder for good
+    import json
+    import os
+    import signal
+    import time
+
+    process = _prefit(dict(template_steps=200_000), tmp_path, "wait")
+    started = json.loads(process.stdout.readline())
+    child = started["pid"]
+
+    def running():
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+
+    try:
+        time.sleep(0.5)
+        assert running()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + 10
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running()
+        assert not os.path.exists(started["payload"])
+    finally:
+        if running():
+            os.kill(child, signal.SIGKILL)

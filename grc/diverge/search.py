@@ -260,7 +260,7 @@ def save_archive(archive: Archive, space: Space, folder, model_file=None, seed: 
     }
     # both files are written in full before either replaces an earlier search's: all new or all old
     with atomic_path(folder / "archive.json") as json_tmp, atomic_path(folder / "archive.png") as png_tmp:
-        contact_sheet(archive, space, png_tmp)
+        contact_sheet(archive, space, png_tmp, atomic=False)  # (png_tmp is already the atomic write's)
         atomic_write(json_tmp, json.dumps(data, indent=1) + "\n")
     return folder / "archive.json"
 
@@ -307,9 +307,10 @@ VIEW = np.array([[0.8, 0.6, 0.0], [-0.25, 0.33, 0.91]])  # screen x, y of a thre
 LIGHT = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
 
 
-def contact_sheet(archive: Archive, space: Space, path) -> Path:
+def contact_sheet(archive: Archive, space: Space, path, *, atomic: bool = True) -> Path:
     """A PNG of the archive laid out by descriptor: each elite's shape drawn shaded in a three-quarter
-    view, blue when coherent, orange when strained."""
+    view, blue when coherent, orange when strained. Written atomically, unless `atomic` is False (`path` is
+    then another atomic write's temporary file, whose errors name its target)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -350,7 +351,12 @@ def contact_sheet(archive: Archive, space: Space, path) -> Path:
     ax.grid(which="minor", color="#e4e4e4", lw=0.5)
     ax.set_axisbelow(True)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    try:
+        if atomic:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png")
+        else:
+            fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
     return path
