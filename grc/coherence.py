@@ -155,39 +155,38 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
     a sliver is in no fold, and the quads on either side of a run of slivers along a row or column are
     neighbours where the run's areas add up to less than SLIVER_RUN x the threshold (the run is a line:
     a crease along it is still a fold; a longer run is a stretch of surface that may well turn)."""
-    thin = None if areas is None else areas < limit[:, None, None]
-    if thin is not None and not thin.any():
-        thin = None
     S, Rq, Pq, _ = normals.shape
     turn = np.cos(np.radians(degrees))
     index = np.arange(Rq * Pq).reshape(Rq, Pq)
+    thin = None if areas is None else areas < limit[:, None, None]
+    if thin is not None and not thin.any():
+        thin = None
     shapes, pairs = [], []
-    if thin is None:
-        for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
-                             (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
-            s, i, j = np.nonzero(np.einsum("...i,...i->...", a, b) < turn)
-            shapes.append(s)
-            pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
-        return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
-    for axis in (1, 2):
-        n = Rq if axis == 1 else Pq
-        place = np.arange(n).reshape((1, n, 1) if axis == 1 else (1, 1, n))
-        last = np.maximum.accumulate(np.where(thin, -1, place), axis=axis)  # the last quad at or before that is no sliver
-        before = last[:, :-1] if axis == 1 else last[:, :, :-1]  # ... strictly before each quad from the second on
-        after = ~(thin[:, 1:] if axis == 1 else thin[:, :, 1:])
-        b = normals[:, 1:] if axis == 1 else normals[:, :, 1:]
-        a = np.take_along_axis(normals, np.maximum(before, 0)[..., None], axis=axis)
-        neighbours = after & (before >= 0)
-        total = np.cumsum(areas, axis=axis)  # quad areas summed along the line
-        upto = total[:, :-1] if axis == 1 else total[:, :, :-1]  # ... up to the quad before
-        run = upto - np.take_along_axis(total, np.maximum(before, 0), axis=axis)  # the slivers in between
-        neighbours &= run < SLIVER_RUN * limit[:, None, None]
-        s, i, j = np.nonzero((np.einsum("...i,...i->...", a, b) < turn) & neighbours)
+    for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
+        n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3),
+                                                            None if thin is None else thin.transpose(0, 2, 1), index.T)
+        s, i, j = np.nonzero(np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn)
+        k = i + 1
+        if t is not None:  # no sliver in a fold; then the quads on either side of each run of slivers
+            if len(s):
+                keep = ~t[s, i, j] & ~t[s, k, j]
+                s, i, j, k = s[keep], i[keep], j[keep], k[keep]
+            rs, rk, rj = np.nonzero(t)  # slivers (few) ...
+            first = (rk > 0) & ~t[rs, rk - 1, rj]  # ... that follow a quad that is none: a run begins
+            if first.any():
+                L = t.shape[1]
+                place = np.arange(L)[None, :, None]
+                following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
+                rs, ri, rj = rs[first], rk[first] - 1, rj[first]
+                rk = following[rs, ri + 1, rj]
+                inside = rk < L  # a run that reaches the border has no quad after it
+                rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
+                total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
+                line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
+                folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
+                s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
         shapes.append(s)
-        if axis == 1:
-            pairs.append(np.stack([index[before[s, i, j], j], index[i + 1, j]], axis=-1))
-        else:
-            pairs.append(np.stack([index[i, before[s, i, j]], index[i, j + 1]], axis=-1))
+        pairs.append(np.stack([ix[i, j], ix[k, j]], axis=-1))
     return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
 
 
@@ -573,19 +572,28 @@ def _simple_loops(x, y, pairs, centre=None):
     return simple
 
 
-def _intersections(surfaces, topology, normals=None):
+def _intersections(surfaces, topology, normals=None, thin=None):
     """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)),
     ordered by shape, then triangles. `normals`: their quad_normals, when already computed. Surfaces
     that are height fields over some plane (_height_fields) are skipped: most shapes between and near
-    the templates are; in the others, so are pairs of quads inside a patch that is one (_patches)."""
+    the templates are; in the others, so are pairs of quads inside a patch that is one (_patches).
+    `thin`: which quads are slivers (S, R-1, P-1) (`slivers`), whose crossings do not count: in the
+    height-field tests their triangles face the surface's mean normal and they add nothing to a mean,
+    so that a sliver a small error turned over does not keep a surface or patch from being a height
+    field; crossings with a sliver may then be missed."""
     if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
         return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
     c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P): numpy is fastest along long axes
-    n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
     if not HEIGHT_FIELD_SHORTCUT:
-        return _all_intersections(c, n, topology)
+        return _all_intersections(c, np.ascontiguousarray(np.moveaxis(normals, -1, 0)), topology)
     triangles, size = _triangle_normals(c), _extent(c)
+    n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
+    if thin is not None and thin.any():  # slivers: no normal of their own; their triangles face the surface's mean
+        n = np.where(thin, 0.0, n)
+        mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
+        mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
+        triangles = np.where(thin, (mean * size ** 2)[:, :, None, None], triangles)
     todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
@@ -670,10 +678,11 @@ def intersecting_pairs(surface, sliver_area: float = 0.0) -> np.ndarray:
     surface = np.asarray(surface, float)
     topology = _Topology(*surface.shape[:2])
     normals, areas = _normals_and_areas(surface[None])
-    shape_of, pairs = _intersections(surface[None], topology, normals)
-    if sliver_area > 0:
-        shape_of, pairs = _visible_crossings(surface[None], topology, shape_of, pairs, slivers(areas, sliver_area)[1])
-    return pairs
+    if sliver_area <= 0:
+        return _intersections(surface[None], topology, normals)[1]
+    thin, limit = slivers(areas, sliver_area)
+    shape_of, pairs = _intersections(surface[None], topology, normals, thin)
+    return _visible_crossings(surface[None], topology, shape_of, pairs, limit)[1]
 
 
 # -- the templates, as a reference -----------------------------------------------------------------
@@ -869,12 +878,12 @@ class Coherence:
         broken[_folds(normals, FOLD_DEGREES, areas, limit)[1]] = True
         rest = np.flatnonzero(~broken)  # a folded shape is broken already: only the others need the crossing test
         if len(rest):
-            broken[rest[self._crossings(surfaces[rest], normals[rest], limit[rest])[0]]] = True
+            broken[rest[self._crossings(surfaces[rest], normals[rest], areas[rest], limit[rest])[0]]] = True
         return broken
 
-    def _crossings(self, surfaces, normals, limit):
+    def _crossings(self, surfaces, normals, areas, limit):
         """The crossings of surfaces (S, R, P, 3) that no sliver takes part in: (shape index, triangle pairs)."""
-        shape_of, pairs = _intersections(surfaces, self.topology, normals)
+        shape_of, pairs = _intersections(surfaces, self.topology, normals, areas < limit[:, None, None])
         return _visible_crossings(surfaces, self.topology, shape_of, pairs, limit)
 
     def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:
@@ -888,7 +897,7 @@ class Coherence:
         _, limit = slivers(areas)
         broken = np.zeros(len(grids), bool)
         broken[_folds(normals, FOLD_DEGREES, areas, limit)[1]] = True
-        broken[self._crossings(surfaces, normals, limit)[0]] = True
+        broken[self._crossings(surfaces, normals, areas, limit)[0]] = True
         ref = self.reference(time)
         _, s_max = _stretch(edge_lengths(surfaces), ref.edges, ref.floor)
         rows, points = dihedral_angles(surfaces, normals)
@@ -908,7 +917,7 @@ class Coherence:
         normals, areas = _normals_and_areas(surface)
         _, limit = slivers(areas[None])
         folds, _ = _folds(normals[None], FOLD_DEGREES, areas[None], limit)
-        shape_of, crossings = self._crossings(surface[None], normals[None], limit)
+        shape_of, crossings = self._crossings(surface[None], normals[None], areas[None], limit)
         ref = self.reference(time)
         s_mean, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
         angles = np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)])
@@ -928,7 +937,7 @@ class Coherence:
         surface = self.surface(grid)
         normals, areas = _normals_and_areas(surface)
         _, limit = slivers(areas[None])
-        if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or len(self._crossings(surface[None], normals[None], limit)[0]):
+        if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or len(self._crossings(surface[None], normals[None], areas[None], limit)[0]):
             return "broken"
         ref = self.reference(time)
         limits = self.limits(time)
