@@ -162,29 +162,35 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
     if thin is not None and not thin.any():
         thin = None
     shapes, pairs = [], []
+    if thin is None:  # no slivers: every quad against its neighbour along rows and points
+        for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
+                             (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
+            s, i, j = np.nonzero(np.einsum("...i,...i->...", a, b) < turn)
+            shapes.append(s)
+            pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
+        return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
     for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
-        n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3),
-                                                            None if thin is None else thin.transpose(0, 2, 1), index.T)
+        n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
         s, i, j = np.nonzero(np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn)
         k = i + 1
-        if t is not None:  # no sliver in a fold; then the quads on either side of each run of slivers
-            if len(s):
-                keep = ~t[s, i, j] & ~t[s, k, j]
-                s, i, j, k = s[keep], i[keep], j[keep], k[keep]
-            rs, rk, rj = np.nonzero(t)  # slivers (few) ...
-            first = (rk > 0) & ~t[rs, rk - 1, rj]  # ... that follow a quad that is none: a run begins
-            if first.any():
-                L = t.shape[1]
-                place = np.arange(L)[None, :, None]
-                following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
-                rs, ri, rj = rs[first], rk[first] - 1, rj[first]
-                rk = following[rs, ri + 1, rj]
-                inside = rk < L  # a run that reaches the border has no quad after it
-                rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
-                total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
-                line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
-                folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
-                s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
+        # no sliver in a fold; then the quads on either side of each run of slivers
+        if len(s):
+            keep = ~t[s, i, j] & ~t[s, k, j]
+            s, i, j, k = s[keep], i[keep], j[keep], k[keep]
+        rs, rk, rj = np.nonzero(t)  # slivers (few) ...
+        first = (rk > 0) & ~t[rs, rk - 1, rj]  # ... that follow a quad that is none: a run begins
+        if first.any():
+            L = t.shape[1]
+            place = np.arange(L)[None, :, None]
+            following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
+            rs, ri, rj = rs[first], rk[first] - 1, rj[first]
+            rk = following[rs, ri + 1, rj]
+            inside = rk < L  # a run that reaches the border has no quad after it
+            rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
+            total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
+            line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
+            folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
+            s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
         shapes.append(s)
         pairs.append(np.stack([ix[i, j], ix[k, j]], axis=-1))
     return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
