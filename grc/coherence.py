@@ -89,15 +89,21 @@ def quad_normals(surface) -> np.ndarray:
 
 
 def quad_areas(surface) -> np.ndarray:
-    """Quad areas (..., R-1, P-1): half the length of the diagonals' cross product (exact for a flat quad)."""
+    """Quad areas (..., R-1, P-1): the areas of its two triangles (as grc.mesh splits it) added, so that a
+    quad twisted into a bow tie, whose diagonals' cross product nearly vanishes, keeps its size."""
     return _normals_and_areas(surface)[1]
 
 
 def _normals_and_areas(surface):
     s = surface
-    cross = _cross(s[..., 1:, 1:, :] - s[..., :-1, :-1, :], s[..., :-1, 1:, :] - s[..., 1:, :-1, :])
+    a = s[..., :-1, :-1, :]
+    ac = s[..., 1:, 1:, :] - a
+    cross = _cross(ac, s[..., :-1, 1:, :] - s[..., 1:, :-1, :])  # the diagonals': twice the (vector) area
+    first = _cross(s[..., 1:, :-1, :] - a, ac)  # triangle (a, b, c); the other, (a, c, d), is cross - first
+    second = cross - first
     length = np.sqrt(np.einsum("...i,...i->...", cross, cross))
-    return cross / np.where(length > 0, length, 1.0)[..., None], 0.5 * length
+    area = 0.5 * (np.sqrt(np.einsum("...i,...i->...", first, first)) + np.sqrt(np.einsum("...i,...i->...", second, second)))
+    return cross / np.where(length > 0, length, 1.0)[..., None], area
 
 
 def slivers(areas, share: float | None = None):
