@@ -2,7 +2,10 @@
 
 Runs both in one process on a wide sweep and stops at the first difference: `_intersections` over each
 set as one batch (shape and triangle pairs), `_folds`, `Coherence.broken`, and for every shape
-`Coherence.check(...).to_json()` and `Coherence.verdict`. Shapes: the bundled petal (meshes/petal.grc,
+`Coherence.check(...).to_json()` and `Coherence.verdict`. A shape whose verdict or check differs is
+allowed (and counted) only where slivers explain it (session 10: slivers, grc.coherence.SLIVER_AREA):
+every fold or crossing the old code found and the new one does not has a sliver in it, and every fold
+the new one adds pairs quads across a run of slivers; the rest of its check must be equal. Shapes: the bundled petal (meshes/petal.grc,
 subdivision 2 and 1), leaf and sprout and the cup / droop / twist set (benchmarks/extrapolation_sets.py)
 trained with the default settings, seed 0; model and shape keys; every inner time step; blends -3 to 4
 in steps of 0.25 (along each template's direction for three templates); and randomly crumpled and
@@ -69,22 +72,57 @@ def compare(old, name, m, subdivide, step):
     key = lambda r: sorted(zip(r[0].tolist(), map(tuple, r[1].tolist())))  # noqa: E731
     assert key(a) == key(b), f"{name}: the crossings of the batch differ"
     assert all(np.array_equal(x, y) for x, y in zip(old._folds(normals), new._folds(normals))), f"{name}: folds differ"
-    assert np.array_equal(before.broken(grids), after.broken(grids)), f"{name}: broken() differs"
     counts = dict.fromkeys(new.VERDICTS, 0)
+    changed = {}  # (old verdict, new verdict) -> shapes whose check changed, slivers explaining it
     for t, g in items:
         old_check, new_check = before.check(g, t).to_json(), after.check(g, t).to_json()
-        assert old_check == new_check, (name, t, old_check, new_check)
+        if old_check != new_check:
+            explained_by_slivers(after, g, old_check, new_check)
+            key = (old_check["verdict"], new_check["verdict"])
+            changed[key] = changed.get(key, 0) + 1
         verdict = after.verdict(g, t)
-        assert verdict == before.verdict(g, t) == new_check["verdict"], (name, t)
+        assert verdict == new_check["verdict"], (name, t)
+        assert before.verdict(g, t) == old_check["verdict"], (name, t)
         counts[verdict] += 1
-    print(f"{name}, subdivision {subdivide}: {len(items)} shapes identical, {counts}, {len(a[0])} crossing pairs",
-          flush=True)
+    flags = np.array([before.check(g, t).verdict == "broken" for t, g in items]), after.broken(grids)
+    assert np.array_equal(before.broken(grids), flags[0]) and np.array_equal(flags[1], [
+        after.check(g, t).verdict == "broken" for t, g in items]), f"{name}: broken() disagrees with check()"
+    same = len(items) - sum(changed.values())
+    moves = ", ".join(f"{a} -> {b}: {n}" for (a, b), n in sorted(changed.items())) or "none"
+    print(f"{name}, subdivision {subdivide}: {same} of {len(items)} shapes identical, changed where slivers are "
+          f"involved: {moves}; new verdicts {counts}; {len(a[0])} crossing pairs", flush=True)
     return len(items), len(a[0])
+
+
+def explained_by_slivers(coherence, grid, old_check, new_check):
+    """Assert that a shape's check changed only where slivers are: the old broken quads the new check
+    drops are slivers or in a crossing or fold with one, the new ones it adds are in a fold across a
+    run of slivers, and every other measure is equal."""
+    rest = lambda c: {k: v for k, v in c.items() if k not in ("verdict", "folds", "intersections", "broken_quads")}  # noqa: E731
+    assert rest(old_check) == rest(new_check), "a change that is not about folds or crossings"
+    surface = coherence.surface(grid)
+    normals, areas = new._normals_and_areas(surface)
+    thin, limit = new.slivers(areas[None])
+    thin = thin[0].ravel()
+    raw_folds = new._folds(normals[None])[0]
+    raw_crossings = new._intersections(surface[None], coherence.topology, normals[None])[1] // 2
+    Pq = areas.shape[1]
+    with_sliver = {int(q) for a, b in new._folds(normals[None])[0] if thin[a] or thin[b] for q in (a, b)}
+    dropped_pairs = set(map(tuple, new.intersecting_pairs(surface).tolist())) - \
+        set(map(tuple, new.intersecting_pairs(surface, new.SLIVER_AREA).tolist()))
+    with_sliver |= {q for pair in dropped_pairs for q in (pair[0] // 2, pair[1] // 2)}
+    dropped = set(old_check["broken_quads"]) - set(new_check["broken_quads"])
+    assert dropped <= with_sliver, "a fold or crossing without a sliver went"
+    added = set(new_check["broken_quads"]) - set(old_check["broken_quads"])
+    across = new._folds(normals[None], new.FOLD_DEGREES, areas[None], limit)[0]  # (F, 2) quads
+    rows, points = np.divmod(across, Pq)
+    far = across[np.abs(rows[:, 0] - rows[:, 1]) + np.abs(points[:, 0] - points[:, 1]) > 1]
+    assert added <= set(far.ravel().tolist()), "a new fold that is not across slivers"
 
 
 def crumpled(old, repeats):
     rng = np.random.default_rng(1)
-    n = pairs = 0
+    n = pairs = changed = slivers = 0
     for rows, points in [(6, 4), (9, 7), (7, 7), (5, 9), (12, 5)]:
         for noise in (0.05, 0.2, 0.4, 0.8, 1.5):
             for subdivide in (0, 1, 2):
@@ -102,7 +140,11 @@ def crumpled(old, repeats):
                     same = sorted(map(tuple, a.tolist())) == sorted(map(tuple, b.tolist()))
                     assert same, (rows, points, noise, subdivide)
                     n, pairs = n + 1, pairs + len(a)
-    print(f"crumpled grids: {n} identical, {pairs} crossing pairs", flush=True)
+                    seen = new.intersecting_pairs(grid, new.SLIVER_AREA)
+                    changed += len(seen) != len(b)
+                    slivers += len(b) - len(seen)
+    print(f"crumpled grids: {n} identical, {pairs} crossing pairs (without the pairs with a sliver triangle: "
+          f"{pairs - slivers}, in {changed} grids)", flush=True)
     return n, pairs
 
 
@@ -123,7 +165,8 @@ def main():
         for name in ("leaf", "sprout", "cdt"):
             totals.append(compare(old, name, model(name, cache), 2, step))
     shapes_, pairs = map(sum, zip(*totals))
-    print(f"ALL IDENTICAL: {shapes_} shapes and grids, {pairs} crossing pairs, in {time.time() - started:.0f} s")
+    print(f"ALL IDENTICAL OR CHANGED ONLY AT SLIVERS: {shapes_} shapes and grids, {pairs} crossing pairs, "
+          f"in {time.time() - started:.0f} s")
 
 
 if __name__ == "__main__":

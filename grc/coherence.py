@@ -17,6 +17,8 @@ grc.mesh.triangulate splits them, quad q = (row, point) of the surface in row-ma
 - **novelty**: RMS distance per grid point to the nearest template at any time step (optionally after
   a rigid alignment, Kabsch), in the templates' units.
 - **relational consistency**: the encoder's (time, morph) for the shape's rows against the asked ones.
+- **slivers**: quads under SLIVER_AREA of their surface's median quad area (and triangles under half that)
+  are seen as lines: their folds and crossings do not count; a fold is looked for across them.
 - **verdict**: "broken" with any intersection or fold; else "strained" when stretch or bending lies
   outside the templates' own range (the most one template measures against another at that time, or
   a straight blend between two of them against the nearest template) by more than the margins
@@ -57,6 +59,9 @@ BLOCK = 4  # quads per block side for the height-field test of patches (windows 
 DENSE_OPERATOR_LIMIT = 4_000_000  # entries (32 MB): a bigger grid's subdivision stays a sparse matrix
 BROKEN_BATCH_VERTICES = 1_000_000  # Coherence.broken tests at most this many surface vertices at once
 BLOCK_PAIR_LIMIT = 16  # compare quads block by block while that makes at most this many pairs per quad
+SLIVER_RUN = 1.0  # folds are looked for across a run of slivers whose areas add up to less than this many slivers
+SLIVER_AREA = 0.05  # a quad with less than this share of its surface's median quad area is a sliver (a triangle:
+#                     less than this share of half of it): its folds and crossings are not seen and do not count
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
 # second quad's offset (rows, points) from the first; index a * 2 + b for triangle a of the first
@@ -80,8 +85,40 @@ def _unit(v):
 
 def quad_normals(surface) -> np.ndarray:
     """Unit quad normals (..., R-1, P-1, 3) from the diagonals, as grc.mesh winds them; 0 for a collapsed quad."""
+    return _normals_and_areas(surface)[0]
+
+
+def quad_areas(surface) -> np.ndarray:
+    """Quad areas (..., R-1, P-1): the areas of its two triangles (as grc.mesh splits it) added, so that a
+    quad twisted into a bow tie, whose diagonals' cross product nearly vanishes, keeps its size."""
+    return _normals_and_areas(surface)[1]
+
+
+def _normals_and_areas(surface):
     s = surface
-    return _unit(_cross(s[..., 1:, 1:, :] - s[..., :-1, :-1, :], s[..., :-1, 1:, :] - s[..., 1:, :-1, :]))
+    a = s[..., :-1, :-1, :]
+    ac = s[..., 1:, 1:, :] - a
+    cross = _cross(ac, s[..., :-1, 1:, :] - s[..., 1:, :-1, :])  # the diagonals': twice the (vector) area
+    first = _cross(s[..., 1:, :-1, :] - a, ac)  # triangle (a, b, c); the other, (a, c, d), is cross - first
+    second = cross - first
+    length = np.sqrt(np.einsum("...i,...i->...", cross, cross))
+    area = 0.5 * (np.sqrt(np.einsum("...i,...i->...", first, first)) + np.sqrt(np.einsum("...i,...i->...", second, second)))
+    return cross / np.where(length > 0, length, 1.0)[..., None], area
+
+
+def slivers(areas, share: float | None = None):
+    """Which quads of a batch of surfaces are slivers: quad areas (S, R-1, P-1) below `share` of their own
+    surface's median quad area: (S, R-1, P-1) bool, and the threshold per surface (S,). A sliver is seen as
+    a line (two coincident rows, as at the bundled leaf's tip, make a strip of them): whichever way a small
+    error turns it, no fold or crossing shows; its neighbours, which share its long edges, still do."""
+    areas = np.asarray(areas, float)
+    share = SLIVER_AREA if share is None else share
+    S = len(areas)
+    flat = areas.reshape(S, math.prod(areas.shape[1:]))
+    k = flat.shape[1] // 2
+    median = np.partition(flat, k, axis=1)[:, k] if flat.shape[1] else np.zeros(S)
+    limit = share * median
+    return areas < limit[:, None, None], limit
 
 
 def dihedral_angles(surface, normals=None) -> tuple[np.ndarray, np.ndarray]:
@@ -109,24 +146,72 @@ def edge_lengths(surface) -> np.ndarray:
     return np.concatenate([a.reshape(*lead, -1), b.reshape(*lead, -1)], axis=-1)
 
 
-def fold_pairs(surface, degrees: float = FOLD_DEGREES) -> np.ndarray:
-    """Neighbouring quads of one surface (R, P, 3) whose normals turn by more than `degrees`: (F, 2) quad indices."""
+def fold_pairs(surface, degrees: float = FOLD_DEGREES, sliver_area: float = 0.0) -> np.ndarray:
+    """Neighbouring quads of one surface (R, P, 3) whose normals turn by more than `degrees`: (F, 2) quad
+    indices. With `sliver_area` > 0 (Coherence uses SLIVER_AREA), slivers (see `slivers`) are passed over:
+    each quad is paired with the next quad along its row and its column that is no sliver."""
     surface = np.asarray(surface, float)
-    return _folds(quad_normals(surface)[None], degrees)[0]
+    normals, areas = _normals_and_areas(surface[None])
+    return _folds(normals, degrees, areas, slivers(areas, sliver_area)[1])[0] if sliver_area > 0 else _folds(normals, degrees)[0]
 
 
-def _folds(normals, degrees=FOLD_DEGREES):
-    """Folds of a batch of quad normals (S, R-1, P-1, 3): (shape index (F,), quad pairs (F, 2))."""
+def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
+    """Folds of a batch of quad normals (S, R-1, P-1, 3): (quad pairs (F, 2), shape index (F,)).
+    Given quad `areas` (S, R-1, P-1) and the sliver threshold of each surface `limit` (S,) (`slivers`):
+    a sliver is in no fold, and the quads on either side of a run of slivers along a row or column are
+    neighbours where the run's areas add up to less than SLIVER_RUN x the threshold (the run is a line:
+    a crease along it is still a fold; a longer run is a stretch of surface that may well turn)."""
     S, Rq, Pq, _ = normals.shape
-    limit = np.cos(np.radians(degrees))
+    turn = np.cos(np.radians(degrees))
     index = np.arange(Rq * Pq).reshape(Rq, Pq)
+    thin = None if areas is None else areas < limit[:, None, None]
+    if thin is not None and not thin.any():
+        thin = None
     shapes, pairs = [], []
-    for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
-                         (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
-        s, i, j = np.nonzero(np.einsum("...i,...i->...", a, b) < limit)
+    if thin is None:  # no slivers: every quad against its neighbour along rows and points
+        for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
+                             (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
+            s, i, j = np.nonzero(np.einsum("...i,...i->...", a, b) < turn)
+            shapes.append(s)
+            pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
+        return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
+    for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
+        n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
+        s, i, j = np.nonzero(np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn)
+        k = i + 1
+        # no sliver in a fold; then the quads on either side of each run of slivers
+        if len(s):
+            keep = ~t[s, i, j] & ~t[s, k, j]
+            s, i, j, k = s[keep], i[keep], j[keep], k[keep]
+        rs, rk, rj = np.nonzero(t)  # slivers (few) ...
+        first = (rk > 0) & ~t[rs, rk - 1, rj]  # ... that follow a quad that is none: a run begins
+        if first.any():
+            L = t.shape[1]
+            place = np.arange(L)[None, :, None]
+            following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
+            rs, ri, rj = rs[first], rk[first] - 1, rj[first]
+            rk = following[rs, ri + 1, rj]
+            inside = rk < L  # a run that reaches the border has no quad after it
+            rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
+            total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
+            line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
+            folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
+            s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
         shapes.append(s)
-        pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
+        pairs.append(np.stack([ix[i, j], ix[k, j]], axis=-1))
     return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
+
+
+def _visible_crossings(surfaces, topology, shape_of, pairs, limit):
+    """The crossing triangle pairs (shape index (I,), pairs (I, 2)) of surfaces (S, R, P, 3) whose two
+    triangles both have at least half the sliver threshold `limit` (S,) of their surface as area."""
+    if len(shape_of) == 0:
+        return shape_of, pairs
+    corners = surfaces.reshape(len(surfaces), -1, 3)[shape_of[:, None, None], topology.triangles[pairs]]  # (I, 2, 3, 3)
+    cross = _cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0])
+    area = 0.5 * np.sqrt(np.einsum("...i,...i->...", cross, cross))  # (I, 2)
+    keep = (area >= 0.5 * limit[shape_of][:, None]).all(axis=1)
+    return shape_of[keep], pairs[keep]
 
 
 # -- self-intersections ----------------------------------------------------------------------------
@@ -499,19 +584,28 @@ def _simple_loops(x, y, pairs, centre=None):
     return simple
 
 
-def _intersections(surfaces, topology, normals=None):
+def _intersections(surfaces, topology, normals=None, thin=None):
     """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)),
     ordered by shape, then triangles. `normals`: their quad_normals, when already computed. Surfaces
     that are height fields over some plane (_height_fields) are skipped: most shapes between and near
-    the templates are; in the others, so are pairs of quads inside a patch that is one (_patches)."""
+    the templates are; in the others, so are pairs of quads inside a patch that is one (_patches).
+    `thin`: which quads are slivers (S, R-1, P-1) (`slivers`), whose crossings do not count: in the
+    height-field tests their triangles face the surface's mean normal and they add nothing to a mean,
+    so that a sliver a small error turned over does not keep a surface or patch from being a height
+    field; crossings with a sliver may then be missed."""
     if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
         return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
     c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P): numpy is fastest along long axes
-    n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
     if not HEIGHT_FIELD_SHORTCUT:
-        return _all_intersections(c, n, topology)
+        return _all_intersections(c, np.ascontiguousarray(np.moveaxis(normals, -1, 0)), topology)
     triangles, size = _triangle_normals(c), _extent(c)
+    n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
+    if thin is not None and thin.any():  # slivers: no normal of their own; their triangles face the surface's mean
+        n = np.where(thin, 0.0, n)
+        mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
+        mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
+        triangles = np.where(thin, (mean * size ** 2)[:, :, None, None], triangles)
     todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
@@ -589,11 +683,18 @@ def _all_intersections(c, n, topology, triangles=None, size=None):
     return t1 // T, np.stack([t1 % T, t2 % T], axis=-1)
 
 
-def intersecting_pairs(surface) -> np.ndarray:
+def intersecting_pairs(surface, sliver_area: float = 0.0) -> np.ndarray:
     """Pairs of triangles of one surface grid (R, P, 3) that share no vertex and cross: (I, 2) indices
-    into grc.mesh.triangulate(grid_faces(R, P)) (triangle 2q and 2q + 1 make quad q)."""
+    into grc.mesh.triangulate(grid_faces(R, P)) (triangle 2q and 2q + 1 make quad q). With `sliver_area`
+    > 0 (Coherence uses SLIVER_AREA), pairs with a sliver triangle (see `slivers`) are left out."""
     surface = np.asarray(surface, float)
-    return _intersections(surface[None], _Topology(*surface.shape[:2]))[1]
+    topology = _Topology(*surface.shape[:2])
+    normals, areas = _normals_and_areas(surface[None])
+    if sliver_area <= 0:
+        return _intersections(surface[None], topology, normals)[1]
+    thin, limit = slivers(areas, sliver_area)
+    shape_of, pairs = _intersections(surface[None], topology, normals, thin)
+    return _visible_crossings(surface[None], topology, shape_of, pairs, limit)[1]
 
 
 # -- the templates, as a reference -----------------------------------------------------------------
@@ -783,13 +884,19 @@ class Coherence:
         if len(grids) > batch:
             return np.concatenate([self.broken(grids[i:i + batch]) for i in range(0, len(grids), batch)])
         surfaces = self.surface(grids)
-        normals = quad_normals(surfaces)
+        normals, areas = _normals_and_areas(surfaces)
+        _, limit = slivers(areas)
         broken = np.zeros(len(surfaces), bool)
-        broken[_folds(normals)[1]] = True
+        broken[_folds(normals, FOLD_DEGREES, areas, limit)[1]] = True
         rest = np.flatnonzero(~broken)  # a folded shape is broken already: only the others need the crossing test
         if len(rest):
-            broken[rest[_intersections(surfaces[rest], self.topology, normals[rest])[0]]] = True
+            broken[rest[self._crossings(surfaces[rest], normals[rest], areas[rest], limit[rest])[0]]] = True
         return broken
+
+    def _crossings(self, surfaces, normals, areas, limit):
+        """The crossings of surfaces (S, R, P, 3) that no sliver takes part in: (shape index, triangle pairs)."""
+        shape_of, pairs = _intersections(surfaces, self.topology, normals, areas < limit[:, None, None])
+        return _visible_crossings(surfaces, self.topology, shape_of, pairs, limit)
 
     def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Verdicts of a batch of grids (S, M, N, 3) at one time, as indices into VERDICTS (0 coherent,
@@ -798,10 +905,11 @@ class Coherence:
         if len(grids) == 0:
             return np.zeros(0, int), np.zeros(0)
         surfaces = self.surface(grids)
-        normals = quad_normals(surfaces)
+        normals, areas = _normals_and_areas(surfaces)
+        _, limit = slivers(areas)
         broken = np.zeros(len(grids), bool)
-        broken[_folds(normals)[1]] = True
-        broken[_intersections(surfaces, self.topology, normals)[0]] = True
+        broken[_folds(normals, FOLD_DEGREES, areas, limit)[1]] = True
+        broken[self._crossings(surfaces, normals, areas, limit)[0]] = True
         ref = self.reference(time)
         _, s_max = _stretch(edge_lengths(surfaces), ref.edges, ref.floor)
         rows, points = dihedral_angles(surfaces, normals)
@@ -818,9 +926,10 @@ class Coherence:
         """The live verdict of one grid (M, N, 3) at `time`, with the measures behind it (about 1-2 ms
         on a shape that is not broken; a broken one costs more: every crossing pair is found)."""
         surface = self.surface(grid)
-        normals = quad_normals(surface)
-        folds, _ = _folds(normals[None])
-        shape_of, crossings = _intersections(surface[None], self.topology, normals[None])
+        normals, areas = _normals_and_areas(surface)
+        _, limit = slivers(areas[None])
+        folds, _ = _folds(normals[None], FOLD_DEGREES, areas[None], limit)
+        shape_of, crossings = self._crossings(surface[None], normals[None], areas[None], limit)
         ref = self.reference(time)
         s_mean, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
         angles = np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)])
@@ -838,8 +947,9 @@ class Coherence:
         """"coherent", "strained" or "broken" for one grid at `time`, as check() judges it; a fold
         answers before the crossing test runs, so a folded shape costs least."""
         surface = self.surface(grid)
-        normals = quad_normals(surface)
-        if len(_folds(normals[None])[0]) or len(_intersections(surface[None], self.topology, normals[None])[0]):
+        normals, areas = _normals_and_areas(surface)
+        _, limit = slivers(areas[None])
+        if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or len(self._crossings(surface[None], normals[None], areas[None], limit)[0]):
             return "broken"
         ref = self.reference(time)
         limits = self.limits(time)
