@@ -78,16 +78,15 @@ def apply_edit(points, step: int, selection, transform, *, radius=None, kind="sm
         mid = N % 2 == 1
         if side is None:
             side = -1
-        keep = cols < half if side < 0 else cols >= N - half  # the side the edit is made on
-        for c in cols[keep]:
-            partner = N - 1 - c
-            delta = out[:, :, c] - points[:, :, c]
-            # clipping (Blender's mirror option): a point meets its partner at the midline, never crosses it
-            gap = points[:, :, c, 1] - points[:, :, partner, 1]
-            crossed = (gap != 0) & (np.sign(gap + 2 * delta[..., 1]) != np.sign(gap))
-            delta[..., 1] = np.where(crossed, -gap / 2, delta[..., 1])
-            out[:, :, c] = points[:, :, c] + delta
-            out[:, :, partner] = points[:, :, partner] + delta * [1.0, -1.0, 1.0]
+        keep = cols[cols < half] if side < 0 else cols[cols >= N - half]  # the side the edit is made on
+        partner = N - 1 - keep  # (never on that side: each column of it is written once, all at once)
+        delta = out[:, :, keep] - points[:, :, keep]
+        # clipping (Blender's mirror option): a point meets its partner at the midline, never crosses it
+        gap = points[:, :, keep, 1] - points[:, :, partner, 1]
+        crossed = (gap != 0) & (np.sign(gap + 2 * delta[..., 1]) != np.sign(gap))
+        delta[..., 1] = np.where(crossed, -gap / 2, delta[..., 1])
+        out[:, :, keep] = points[:, :, keep] + delta
+        out[:, :, partner] = points[:, :, partner] + delta * [1.0, -1.0, 1.0]
         if mid:
             out[:, :, half, 1] = points[:, :, half, 1]  # the midline stays on the midline
     return out
