@@ -18,8 +18,8 @@ from PyQt5.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider
                              QLineEdit, QListWidget, QMenuBar, QPushButton, QSizePolicy, QSlider, QTabBar, QVBoxLayout,
                              QWidget)
 
-from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
-                          side_of, translate)
+from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, edit_weights, fill_step, insert_step, rotate,
+                          scale, side_of, translate)
 from grc import GRCError, Template
 from grc.limits import MAX_NAME
 from grc.templates import check_name
@@ -28,7 +28,11 @@ from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
-GRID_COLOR = QColor("#304060")  # the edited time step's grid in the 2D views
+GRID_COLOR = QColor("#304060")  # the edited time step's grid in the 2D views, and its marks:
+MIDLINE_PEN = QPen(QColor("#c04040"), 1, Qt.DashLine)
+SELECTED_PEN, SELECTED_BRUSH = QPen(QColor("#805000"), 1), QColor("#ffb000")
+HOVER_PEN = QPen(QColor("#ff6000"), 2)
+RADIUS_PEN = QPen(QColor("#a0a0a0"), 1, Qt.DashLine)
 AXES = "xyz"
 SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
                ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels)"),
@@ -79,6 +83,7 @@ class SketchState(QObject):
         self._before = None  # the template list a gesture started from
         self._gesture = None  # (selection, transform, side) of the gesture under way
         self._previewing = False  # the set changes because a gesture's preview moved points (preview)
+        self._weights = None  # (points, times, options, edit_weights) of the last edit: a gesture's moves share them
         self.opened = 0  # counts documents opened (a new one is framed afresh in the 2D views)
         doc.templates_changed.connect(self._clamp)
         doc.model_changed.connect(self._opened)
@@ -181,9 +186,14 @@ class SketchState(QObject):
         """The template's points (T, M, N, 3) after `transform` of `selection` at this time step, with the
         falloff, mirror and time falloff that are set (grc.editing.apply_edit)."""
         t = self.doc.templates[self.k]
-        return apply_edit(points, self.step, selection, transform,
-                          radius=self.radius if self.proportional else None, kind=self.falloff,
-                          mirror=self.mirror, times=t.time, time_mode=self.time_mode, side=side)
+        options = dict(radius=self.radius if self.proportional else None, kind=self.falloff, mirror=self.mirror,
+                       times=t.time, time_mode=self.time_mode)
+        # the weights are the same on every move of a gesture (the points it started from, the same options)
+        key = (self.step, frozenset(selection), options["radius"], self.falloff, self.mirror, self.time_mode)
+        cached = self._weights
+        if cached is None or cached[0] is not points or cached[1] is not t.time or cached[2] != key:
+            cached = self._weights = (points, t.time, key, edit_weights(points, self.step, selection, **options))
+        return apply_edit(points, self.step, selection, transform, side=side, weights=cached[3], **options)
 
     def moved_points(self, points, row, point, delta):
         """The template's points (T, M, N, 3) with point (row, point) at this time step moved by delta."""
@@ -592,34 +602,34 @@ class GridView2D(QWidget):
         if sharp:
             self._smooth_timer.start()  # (again)
         p.setRenderHint(QPainter.Antialiasing, not sharp)
-        self._draw_grid(p, grid[..., [a, b]], GRID_COLOR, 1.5, 3.2, sharp)
+        xy = self._draw_grid(p, grid[..., [a, b]], GRID_COLOR, 1.5, 3.2, sharp)  # (M, N, 2) on screen
         # midline
         if s.mirror and 1 in self.axes:
-            p.setPen(QPen(QColor("#c04040"), 1, Qt.DashLine))
+            p.setPen(MIDLINE_PEN)
             if self.axes.index(1) == 1:
                 y = self.to_screen((0, 0)).y()
                 p.drawLine(QPointF(0, y), QPointF(self.width(), y))
             else:
                 x = self.to_screen((0, 0)).x()
                 p.drawLine(QPointF(x, 16), QPointF(x, self.height()))
-        p.setBrush(QColor("#ffb000"))
-        p.setPen(QPen(QColor("#805000"), 1))
+        p.setBrush(SELECTED_BRUSH)
+        p.setPen(SELECTED_PEN)
         for r, c in s.selection:
-            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 4.5, 4.5)
+            if (r, c) != s.selected:  # (the selected point's larger mark covers its own)
+                p.drawEllipse(QPointF(*xy[r, c]), 4.5, 4.5)
         if s.selected is not None:
-            r, c = s.selected
-            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 6, 6)
+            p.drawEllipse(QPointF(*xy[s.selected]), 6, 6)
         if s.hover is not None and s.hover[0] < grid.shape[0] and s.hover[1] < grid.shape[1]:
             p.setBrush(Qt.NoBrush)
-            p.setPen(QPen(QColor("#ff6000"), 2))
-            p.drawEllipse(self.to_screen(grid[s.hover][[a, b]]), 8, 8)
+            p.setPen(HOVER_PEN)
+            p.drawEllipse(QPointF(*xy[s.hover]), 8, 8)
         # the proportional-editing radius, around what is grabbed (or hovered)
         around = s.selected if (self._drag or self._modal or s.dragging) else s.hover  # (s.dragging: in the 3D view)
         if s.proportional and around is not None:
             p.setBrush(Qt.NoBrush)
-            p.setPen(QPen(QColor("#a0a0a0"), 1, Qt.DashLine))
+            p.setPen(RADIUS_PEN)
             r_px = self.pixels(s.radius)
-            p.drawEllipse(self.to_screen(grid[around][[a, b]]), r_px, r_px)
+            p.drawEllipse(QPointF(*xy[around]), r_px, r_px)
         if self._box is not None:
             p.setBrush(QColor(48, 112, 192, 40))
             p.setPen(QPen(QColor("#3070c0"), 1, Qt.DashLine))
@@ -689,7 +699,8 @@ class GridView2D(QWidget):
     def _draw_grid(self, p, ab, color, width, radius, sharp=False):
         """Rows and columns as polylines, points as round dots; the screen positions computed at once (numpy)
         and written straight into the polygons (no QPointF per point). `sharp` (a gesture under way, drawn
-        without antialiasing): lines one pixel wide and square dots of the same size, Qt's fast paths."""
+        without antialiasing): lines one pixel wide and square dots of the same area, Qt's fast paths.
+        -> the points on screen (M, N, 2)."""
         (center, half), s = self.frame(), self._scale()
         cx, cy = self.width() / 2, (self.height() + 16) / 2
         xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
@@ -698,11 +709,12 @@ class GridView2D(QWidget):
         for lines in (xy, xy.transpose(1, 0, 2)):  # the rows, then the columns: each as one polyline
             p.drawPolyline(polygon(snake(lines)))
         if radius:  # a dot of `radius` outlined by a pen of `width`: one round point of that diameter
-            if sharp:
-                p.setPen(QPen(color, round(2 * radius + width), Qt.SolidLine, Qt.SquareCap))
+            if sharp:  # a square of the round dot's area (side √π / 2 of its diameter): as heavy to the eye
+                p.setPen(QPen(color, round((2 * radius + width) * 0.886), Qt.SolidLine, Qt.SquareCap))
             else:
                 p.setPen(QPen(color, 2 * radius + width, Qt.SolidLine, Qt.RoundCap))
             p.drawPoints(polygon(xy.reshape(-1, 2)))
+        return xy
 
     # -- picking -----------------------------------------------------------------------------------
     def screen_points(self, grid) -> np.ndarray:
