@@ -8,6 +8,8 @@ of a row and point N-1-j move together, y mirrored.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
@@ -28,6 +30,7 @@ from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
+FLIP_Y = np.array([1.0, -1.0])  # world y up, screen y down
 GRID_COLOR = QColor("#304060")  # the edited time step's grid in the 2D views, and its marks:
 MIDLINE_PEN = QPen(QColor("#c04040"), 1, Qt.DashLine)
 SELECTED_PEN, SELECTED_BRUSH = QPen(QColor("#805000"), 1), QColor("#ffb000")
@@ -450,22 +453,32 @@ class TextLines(QWidget):
         p.drawText(self.rect(), Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop, self._text)
 
 
-def snake(lines) -> np.ndarray:
-    """(rows, n, 2) polylines as one path: every other row reversed, so that each row's end joins the next
-    row's start along an edge of the grid that is drawn anyway (the first or last column). One drawPolyline
-    instead of one per row: a 2D view's paint is a few calls, not a few dozen (each drag move repaints three)."""
-    lines = np.array(lines)
-    lines[1::2] = lines[1::2, ::-1]
-    return lines.reshape(-1, 2)
+@functools.lru_cache(maxsize=16)
+def snake_orders(rows: int, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A grid's rows, then its columns, each as one path through the grid's points (indices, row-major): every
+    other row (column) reversed, so that each one's end joins the next one's start along an edge of the grid
+    that is drawn anyway (the first or last column, row). One drawPolyline instead of one per row: a 2D view's
+    paint is a few calls, not a few dozen (each drag move repaints three)."""
+    index = np.arange(rows * points).reshape(rows, points)
+    orders = []
+    for lines in (index, index.T):
+        lines = lines.copy()
+        lines[1::2] = lines[1::2, ::-1]
+        orders.append(lines.ravel())
+    return orders[0], orders[1]
 
 
-def polygon(xy) -> QPolygonF:
-    """A QPolygonF of (n, 2) screen points, written straight into its memory."""
+def polygon(xy, order=None) -> QPolygonF:
+    """A QPolygonF of (n, 2) screen points (those at `order`, when given), written straight into its memory."""
     xy = np.ascontiguousarray(xy, dtype=np.float64)
-    poly = QPolygonF(len(xy))
+    poly = QPolygonF(len(xy) if order is None else len(order))
     buffer = poly.data()
-    buffer.setsize(xy.nbytes)
-    np.frombuffer(buffer, np.float64)[:] = xy.ravel()
+    buffer.setsize(len(poly) * 16)
+    into = np.frombuffer(buffer, np.float64).reshape(-1, 2)
+    if order is None:
+        into[:] = xy
+    else:
+        np.take(xy, order, axis=0, out=into)
     return poly
 
 
@@ -702,18 +715,19 @@ class GridView2D(QWidget):
         without antialiasing): lines one pixel wide and square dots of the same area, Qt's fast paths.
         -> the points on screen (M, N, 2)."""
         (center, half), s = self.frame(), self._scale()
-        cx, cy = self.width() / 2, (self.height() + 16) / 2
-        xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
+        # to_screen's numbers for every point at once (the same operations: + (cx, -cy) after * (1, -1) is exact)
+        xy = (ab - center) / half * s * FLIP_Y + (self.width() / 2, (self.height() + 16) / 2)
+        flat = xy.reshape(-1, 2)
         p.setPen(QPen(color, 1) if sharp else QPen(color, width))
         p.setBrush(Qt.NoBrush)
-        for lines in (xy, xy.transpose(1, 0, 2)):  # the rows, then the columns: each as one polyline
-            p.drawPolyline(polygon(snake(lines)))
+        for order in snake_orders(*xy.shape[:2]):  # the rows, then the columns: each as one polyline
+            p.drawPolyline(polygon(flat, order))
         if radius:  # a dot of `radius` outlined by a pen of `width`: one round point of that diameter
             if sharp:  # a square of the round dot's area (side √π / 2 of its diameter): as heavy to the eye
                 p.setPen(QPen(color, round((2 * radius + width) * 0.886), Qt.SolidLine, Qt.SquareCap))
             else:
                 p.setPen(QPen(color, 2 * radius + width, Qt.SolidLine, Qt.RoundCap))
-            p.drawPoints(polygon(xy.reshape(-1, 2)))
+            p.drawPoints(polygon(flat))
         return xy
 
     # -- picking -----------------------------------------------------------------------------------
