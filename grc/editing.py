@@ -51,8 +51,19 @@ def mirrored(selection, N: int) -> set:
     return set(selection) | {(r, N - 1 - c) for r, c in selection}
 
 
+def edit_weights(points, step: int, selection, *, radius=None, kind="smooth", mirror=False, times=None,
+                 time_mode="step") -> tuple[np.ndarray, np.ndarray]:
+    """How much of an edit each time step and each point takes: (time weights (T,), point weights (M, N)).
+    They depend on the points as they were, not on the transform: a gesture computes them once."""
+    points = np.asarray(points, float)
+    T, M, N, _ = points.shape
+    tw = time_weights(times if times is not None else np.arange(T), step, time_mode)
+    selection = mirrored(selection, N) if mirror else set(selection)
+    return tw, point_weights(points[step], selection, radius, kind)
+
+
 def apply_edit(points, step: int, selection, transform, *, radius=None, kind="smooth", mirror=False,
-               times=None, time_mode="step", side=None) -> np.ndarray:
+               times=None, time_mode="step", side=None, weights=None) -> np.ndarray:
     """New points (T, M, N, 3): at each time step s the points p move to p + w (transform(p) - p).
 
     `transform(grid, s)` gives where every point of the grid (M, N, 3) at time step s would go at full
@@ -60,13 +71,15 @@ def apply_edit(points, step: int, selection, transform, *, radius=None, kind="sm
     With `mirror`, the edit is made on the `side` of the midline that holds the grabbed point (-1 left:
     points < N/2, +1 right) and mirrored exactly onto the other (y flipped); midline points keep their y,
     and a point pushed across the midline stops on it, meeting its partner (Blender's mirror clipping).
+    `weights`: edit_weights of these points and options, when known (each move of a gesture has the same).
     """
     points = np.asarray(points, float)
     T, M, N, _ = points.shape
     out = points.copy()
-    tw = time_weights(times if times is not None else np.arange(T), step, time_mode)
-    selection = mirrored(selection, N) if mirror else set(selection)
-    w = point_weights(points[step], selection, radius, kind)  # (M, N)
+    if weights is None:
+        weights = edit_weights(points, step, selection, radius=radius, kind=kind, mirror=mirror, times=times,
+                               time_mode=time_mode)
+    tw, w = weights  # (T,), (M, N)
     for s in range(T):
         if tw[s] == 0:
             continue
@@ -78,16 +91,15 @@ def apply_edit(points, step: int, selection, transform, *, radius=None, kind="sm
         mid = N % 2 == 1
         if side is None:
             side = -1
-        keep = cols < half if side < 0 else cols >= N - half  # the side the edit is made on
-        for c in cols[keep]:
-            partner = N - 1 - c
-            delta = out[:, :, c] - points[:, :, c]
-            # clipping (Blender's mirror option): a point meets its partner at the midline, never crosses it
-            gap = points[:, :, c, 1] - points[:, :, partner, 1]
-            crossed = (gap != 0) & (np.sign(gap + 2 * delta[..., 1]) != np.sign(gap))
-            delta[..., 1] = np.where(crossed, -gap / 2, delta[..., 1])
-            out[:, :, c] = points[:, :, c] + delta
-            out[:, :, partner] = points[:, :, partner] + delta * [1.0, -1.0, 1.0]
+        keep = cols[cols < half] if side < 0 else cols[cols >= N - half]  # the side the edit is made on
+        partner = N - 1 - keep  # (never on that side: each column of it is written once, all at once)
+        delta = out[:, :, keep] - points[:, :, keep]
+        # clipping (Blender's mirror option): a point meets its partner at the midline, never crosses it
+        gap = points[:, :, keep, 1] - points[:, :, partner, 1]
+        crossed = (gap != 0) & (np.sign(gap + 2 * delta[..., 1]) != np.sign(gap))
+        delta[..., 1] = np.where(crossed, -gap / 2, delta[..., 1])
+        out[:, :, keep] = points[:, :, keep] + delta
+        out[:, :, partner] = points[:, :, partner] + delta * [1.0, -1.0, 1.0]
         if mid:
             out[:, :, half, 1] = points[:, :, half, 1]  # the midline stays on the midline
     return out

@@ -8,6 +8,8 @@ of a row and point N-1-j move together, y mirrored.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PyQt5 import sip
 from PyQt5.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, pyqtSignal
@@ -18,8 +20,8 @@ from PyQt5.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider
                              QLineEdit, QListWidget, QMenuBar, QPushButton, QSizePolicy, QSlider, QTabBar, QVBoxLayout,
                              QWidget)
 
-from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, fill_step, insert_step, rotate, scale,
-                          side_of, translate)
+from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, edit_weights, fill_step, insert_step, rotate,
+                          scale, side_of, translate)
 from grc import GRCError, Template
 from grc.limits import MAX_NAME
 from grc.templates import check_name
@@ -28,6 +30,12 @@ from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
+FLIP_Y = np.array([1.0, -1.0])  # world y up, screen y down
+GRID_COLOR = QColor("#304060")  # the edited time step's grid in the 2D views, and its marks:
+MIDLINE_PEN = QPen(QColor("#c04040"), 1, Qt.DashLine)
+SELECTED_PEN, SELECTED_BRUSH = QPen(QColor("#805000"), 1), QColor("#ffb000")
+HOVER_PEN = QPen(QColor("#ff6000"), 2)
+RADIUS_PEN = QPen(QColor("#a0a0a0"), 1, Qt.DashLine)
 AXES = "xyz"
 SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
                ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels)"),
@@ -63,6 +71,7 @@ class SketchState(QObject):
     """
 
     changed = pyqtSignal()
+    moved = pyqtSignal()  # a gesture's live preview moved points (nothing else changed): the views redraw
     gesture_interrupted = pyqtSignal()  # a gesture was ended by something else: the views drop theirs
 
     def __init__(self, doc: Document):
@@ -76,6 +85,8 @@ class SketchState(QObject):
         self.time_mode = "step"
         self._before = None  # the template list a gesture started from
         self._gesture = None  # (selection, transform, side) of the gesture under way
+        self._previewing = False  # the set changes because a gesture's preview moved points (preview)
+        self._weights = None  # (points, times, options, edit_weights) of the last edit: a gesture's moves share them
         self.opened = 0  # counts documents opened (a new one is framed afresh in the 2D views)
         doc.templates_changed.connect(self._clamp)
         doc.model_changed.connect(self._opened)
@@ -87,6 +98,9 @@ class SketchState(QObject):
             self.hover = None
 
     def _clamp(self):
+        if self._previewing:  # the same template, sizes and selection, only points moved: no panel-wide sync
+            self.moved.emit()
+            return
         K = len(self.doc.templates)
         self.k = min(self.k, max(K - 1, 0))
         if K:
@@ -94,7 +108,8 @@ class SketchState(QObject):
             self.step = min(self.step, T - 1)
             if self.selected and (self.selected[0] >= M or self.selected[1] >= N):
                 self.selected = None
-            self.selection = {(r, c) for r, c in self.selection if r < M and c < N}
+            if any(r >= M or c >= N for r, c in self.selection):
+                self.selection = {(r, c) for r, c in self.selection if r < M and c < N}
             if self.hover and (self.hover[0] >= M or self.hover[1] >= N):
                 self.hover = None
         self.changed.emit()
@@ -174,9 +189,14 @@ class SketchState(QObject):
         """The template's points (T, M, N, 3) after `transform` of `selection` at this time step, with the
         falloff, mirror and time falloff that are set (grc.editing.apply_edit)."""
         t = self.doc.templates[self.k]
-        return apply_edit(points, self.step, selection, transform,
-                          radius=self.radius if self.proportional else None, kind=self.falloff,
-                          mirror=self.mirror, times=t.time, time_mode=self.time_mode, side=side)
+        options = dict(radius=self.radius if self.proportional else None, kind=self.falloff, mirror=self.mirror,
+                       times=t.time, time_mode=self.time_mode)
+        # the weights are the same on every move of a gesture (the points it started from, the same options)
+        key = (self.step, frozenset(selection), options["radius"], self.falloff, self.mirror, self.time_mode)
+        cached = self._weights
+        if cached is None or cached[0] is not points or cached[1] is not t.time or cached[2] != key:
+            cached = self._weights = (points, t.time, key, edit_weights(points, self.step, selection, **options))
+        return apply_edit(points, self.step, selection, transform, side=side, weights=cached[3], **options)
 
     def moved_points(self, points, row, point, delta):
         """The template's points (T, M, N, 3) with point (row, point) at this time step moved by delta."""
@@ -231,7 +251,12 @@ class SketchState(QObject):
         if self._before is None:
             return
         self._gesture = (selection, transform, side)
-        self.doc.set_points(self.k, self.edit_points(self.base_points(), selection, transform, side), live=True)
+        points = self.edit_points(self.base_points(), selection, transform, side)
+        self._previewing = True
+        try:
+            self.doc.set_points(self.k, points, live=True)
+        finally:
+            self._previewing = False
 
     def drag_to(self, row, point, position):
         """Move a point (with its selection, falloff and mirror partner) so it sits at `position`, shown live."""
@@ -428,22 +453,32 @@ class TextLines(QWidget):
         p.drawText(self.rect(), Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop, self._text)
 
 
-def snake(lines) -> np.ndarray:
-    """(rows, n, 2) polylines as one path: every other row reversed, so that each row's end joins the next
-    row's start along an edge of the grid that is drawn anyway (the first or last column). One drawPolyline
-    instead of one per row: a 2D view's paint is a few calls, not a few dozen (each drag move repaints three)."""
-    lines = np.array(lines)
-    lines[1::2] = lines[1::2, ::-1]
-    return lines.reshape(-1, 2)
+@functools.lru_cache(maxsize=16)
+def snake_orders(rows: int, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A grid's rows, then its columns, each as one path through the grid's points (indices, row-major): every
+    other row (column) reversed, so that each one's end joins the next one's start along an edge of the grid
+    that is drawn anyway (the first or last column, row). One drawPolyline instead of one per row: a 2D view's
+    paint is a few calls, not a few dozen (each drag move repaints three)."""
+    index = np.arange(rows * points).reshape(rows, points)
+    orders = []
+    for lines in (index, index.T):
+        lines = lines.copy()
+        lines[1::2] = lines[1::2, ::-1]
+        orders.append(lines.ravel())
+    return orders[0], orders[1]
 
 
-def polygon(xy) -> QPolygonF:
-    """A QPolygonF of (n, 2) screen points, written straight into its memory."""
+def polygon(xy, order=None) -> QPolygonF:
+    """A QPolygonF of (n, 2) screen points (those at `order`, when given), written straight into its memory."""
     xy = np.ascontiguousarray(xy, dtype=np.float64)
-    poly = QPolygonF(len(xy))
+    poly = QPolygonF(len(xy) if order is None else len(order))
     buffer = poly.data()
-    buffer.setsize(xy.nbytes)
-    np.frombuffer(buffer, np.float64)[:] = xy.ravel()
+    buffer.setsize(len(poly) * 16)
+    into = np.frombuffer(buffer, np.float64).reshape(-1, 2)
+    if order is None:
+        into[:] = xy
+    else:
+        np.take(xy, order, axis=0, out=into)
     return poly
 
 
@@ -484,10 +519,11 @@ class GridView2D(QWidget):
         self._modal = None  # G / R / S: (kind, where it started (world, along the view's axes), SCALE_REACH in world)
         self._frame = None  # (centre (2,), half extent) of the world box shown
         self._framed_for = None
-        self._cache = None  # (key, QPixmap) of _background
+        self._cache = None  # (key, the points its neighbours came from, QPixmap) of _background
         self._smooth_now = False  # the next paint is antialiased even during a gesture (it stood still)
         self._smooth_timer = QTimer(self, singleShot=True, interval=SMOOTH_AFTER_MS, timeout=self._smooth)
         sketch.changed.connect(self.update)  # (it follows every templates_changed too)
+        sketch.moved.connect(self.update)
         sketch.gesture_interrupted.connect(self._gesture_interrupted)
 
     def _gesture_interrupted(self):
@@ -564,7 +600,8 @@ class GridView2D(QWidget):
         During a drag only the edited time step moves (unless the edit carries to other steps), so a
         move repaints the current grid, the marks and the midline over one blit of the cache. Like the
         3D view, a gesture under way is drawn without antialiasing (a third of a 2D view's paint) and
-        drawn once more, smooth, once it has stood still for SMOOTH_AFTER_MS.
+        drawn once more, smooth, once it has stood still for SMOOTH_AFTER_MS; its lines are then one pixel wide
+        and its points square (each costs a fraction of a wider line's or a round point's paint).
         """
         p = QPainter(self)
         p.drawPixmap(0, 0, self._background())
@@ -578,34 +615,34 @@ class GridView2D(QWidget):
         if sharp:
             self._smooth_timer.start()  # (again)
         p.setRenderHint(QPainter.Antialiasing, not sharp)
-        self._draw_grid(p, grid[..., [a, b]], QColor("#304060"), 1.5, 3.2)
+        xy = self._draw_grid(p, grid[..., [a, b]], GRID_COLOR, 1.5, 3.2, sharp)  # (M, N, 2) on screen
         # midline
         if s.mirror and 1 in self.axes:
-            p.setPen(QPen(QColor("#c04040"), 1, Qt.DashLine))
+            p.setPen(MIDLINE_PEN)
             if self.axes.index(1) == 1:
                 y = self.to_screen((0, 0)).y()
                 p.drawLine(QPointF(0, y), QPointF(self.width(), y))
             else:
                 x = self.to_screen((0, 0)).x()
                 p.drawLine(QPointF(x, 16), QPointF(x, self.height()))
-        p.setBrush(QColor("#ffb000"))
-        p.setPen(QPen(QColor("#805000"), 1))
+        p.setBrush(SELECTED_BRUSH)
+        p.setPen(SELECTED_PEN)
         for r, c in s.selection:
-            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 4.5, 4.5)
+            if (r, c) != s.selected:  # (the selected point's larger mark covers its own)
+                p.drawEllipse(QPointF(*xy[r, c]), 4.5, 4.5)
         if s.selected is not None:
-            r, c = s.selected
-            p.drawEllipse(self.to_screen(grid[r, c, [a, b]]), 6, 6)
+            p.drawEllipse(QPointF(*xy[s.selected]), 6, 6)
         if s.hover is not None and s.hover[0] < grid.shape[0] and s.hover[1] < grid.shape[1]:
             p.setBrush(Qt.NoBrush)
-            p.setPen(QPen(QColor("#ff6000"), 2))
-            p.drawEllipse(self.to_screen(grid[s.hover][[a, b]]), 8, 8)
+            p.setPen(HOVER_PEN)
+            p.drawEllipse(QPointF(*xy[s.hover]), 8, 8)
         # the proportional-editing radius, around what is grabbed (or hovered)
         around = s.selected if (self._drag or self._modal or s.dragging) else s.hover  # (s.dragging: in the 3D view)
         if s.proportional and around is not None:
             p.setBrush(Qt.NoBrush)
-            p.setPen(QPen(QColor("#a0a0a0"), 1, Qt.DashLine))
+            p.setPen(RADIUS_PEN)
             r_px = self.pixels(s.radius)
-            p.drawEllipse(self.to_screen(grid[around][[a, b]]), r_px, r_px)
+            p.drawEllipse(QPointF(*xy[around]), r_px, r_px)
         if self._box is not None:
             p.setBrush(QColor(48, 112, 192, 40))
             p.setPen(QPen(QColor("#3070c0"), 1, Qt.DashLine))
@@ -637,20 +674,25 @@ class GridView2D(QWidget):
 
     def _background(self) -> QPixmap:
         """The view without the edited time step: background, border, title, the neighbouring time steps
-        (faint, for context). Drawn again only when one of those (or the framing, size, focus) changed."""
+        (faint, for context). Drawn again only when one of those (or the framing, size, focus) changed.
+
+        The neighbours are known by the template's points array they come from (arrays are never changed in
+        place: an edit makes new ones); a gesture on this time step alone leaves the others as they were when
+        it began, so its moves draw them from there, and the picture is not drawn again on every move."""
         s = self.sketch
         a, b = self.axes
-        title = "\n".join(self.title_lines())
-        neighbours = []
+        points = frame = None
         if s.grid() is not None:
-            t = s.doc.templates[s.k]
-            neighbours = [t.points[step][..., [a, b]] for step in (s.step - 1, s.step + 1) if 0 <= step < len(t.points)]
-        frame = self.frame() if s.grid() is not None else None
+            points = s.base_points() if s.dragging and s.time_mode == "step" else s.doc.templates[s.k].points
+            frame = self.frame()
         ratio = self.devicePixelRatioF()
-        key = (self.width(), self.height(), ratio, self.hasFocus(), title,
-               None if frame is None else (tuple(frame[0]), frame[1]), [n.tobytes() for n in neighbours])
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        key = (self.width(), self.height(), ratio, self.hasFocus(), self._modal and self._modal[0], s.step,
+               None if frame is None else (tuple(frame[0]), frame[1]))
+        if self._cache is not None and self._cache[0] == key and self._cache[1] is points:
+            return self._cache[2]
+        neighbours = []
+        if points is not None:
+            neighbours = [points[step][..., [a, b]] for step in (s.step - 1, s.step + 1) if 0 <= step < len(points)]
         pixmap = QPixmap(int(round(self.width() * ratio)), int(round(self.height() * ratio)))
         pixmap.setDevicePixelRatio(ratio)
         p = QPainter(pixmap)
@@ -664,22 +706,29 @@ class GridView2D(QWidget):
         for ab in neighbours:
             self._draw_grid(p, ab, QColor(180, 180, 200), 1, 0)
         p.end()
-        self._cache = (key, pixmap)
+        self._cache = (key, points, pixmap)  # (holding the points keeps their array, and so its identity, alive)
         return pixmap
 
-    def _draw_grid(self, p, ab, color, width, radius):
+    def _draw_grid(self, p, ab, color, width, radius, sharp=False):
         """Rows and columns as polylines, points as round dots; the screen positions computed at once (numpy)
-        and written straight into the polygons (no QPointF per point)."""
+        and written straight into the polygons (no QPointF per point). `sharp` (a gesture under way, drawn
+        without antialiasing): lines one pixel wide and square dots of the same area, Qt's fast paths.
+        -> the points on screen (M, N, 2)."""
         (center, half), s = self.frame(), self._scale()
-        cx, cy = self.width() / 2, (self.height() + 16) / 2
-        xy = np.stack([cx + (ab[..., 0] - center[0]) / half * s, cy - (ab[..., 1] - center[1]) / half * s], axis=-1)
-        p.setPen(QPen(color, width))
+        # to_screen's numbers for every point at once (the same operations: + (cx, -cy) after * (1, -1) is exact)
+        xy = (ab - center) / half * s * FLIP_Y + (self.width() / 2, (self.height() + 16) / 2)
+        flat = xy.reshape(-1, 2)
+        p.setPen(QPen(color, 1) if sharp else QPen(color, width))
         p.setBrush(Qt.NoBrush)
-        for lines in (xy, xy.transpose(1, 0, 2)):  # the rows, then the columns: each as one polyline
-            p.drawPolyline(polygon(snake(lines)))
+        for order in snake_orders(*xy.shape[:2]):  # the rows, then the columns: each as one polyline
+            p.drawPolyline(polygon(flat, order))
         if radius:  # a dot of `radius` outlined by a pen of `width`: one round point of that diameter
-            p.setPen(QPen(color, 2 * radius + width, Qt.SolidLine, Qt.RoundCap))
-            p.drawPoints(polygon(xy.reshape(-1, 2)))
+            if sharp:  # a square of the round dot's area (side √π / 2 of its diameter): as heavy to the eye
+                p.setPen(QPen(color, round((2 * radius + width) * 0.886), Qt.SolidLine, Qt.SquareCap))
+            else:
+                p.setPen(QPen(color, 2 * radius + width, Qt.SolidLine, Qt.RoundCap))
+            p.drawPoints(polygon(flat))
+        return xy
 
     # -- picking -----------------------------------------------------------------------------------
     def screen_points(self, grid) -> np.ndarray:
@@ -1034,6 +1083,7 @@ class SketchPanel(QWidget):
         # (the set changing reaches sync through sketch.changed: SketchState answers every templates_changed
         # with one, so a drag's move syncs this panel once, not twice)
         sketch.changed.connect(self.sync)
+        sketch.moved.connect(self.show_point)  # a gesture's move: only the point's coordinates change here
         self.doc.dirty_changed.connect(lambda dirty: self.sync())
 
     def _undo_buttons(self, *args):
@@ -1060,6 +1110,21 @@ class SketchPanel(QWidget):
             except GRCError as e:  # too long, a tab or other control character: say so, keep the old name
                 self.window().error(f"Template not renamed: {e.message}", "Rename template")
 
+    def show_point(self):
+        """The selected point's coordinates (or how to pick one)."""
+        s, doc = self.sketch, self.doc
+        if not doc.templates:
+            return
+        t = doc.templates[s.k]
+        if s.selected is None:
+            self.point_label.setText("Drag grid points in the views below (or right on the 3D view); "
+                                     "drag on empty space to box-select, wheel zooms, middle drag pans.")
+        else:
+            r, c = s.selected
+            x, y, z = np.round(t.points[s.step, r, c], 4) + 0.0  # no "-0.0000" on the midline
+            self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
+                                     f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
+
     def sync(self):
         s, doc = self.sketch, self.doc
         names = [f"{i}  {t.name}" for i, t in enumerate(doc.templates)]
@@ -1078,14 +1143,7 @@ class SketchPanel(QWidget):
             self.step.setValue(s.step)
             self.step.blockSignals(False)
             self.step_label.setText(f"time step {s.step} of {t.grid_shape[0] - 1}: time {t.time[s.step]:g}")
-            if s.selected is None:
-                self.point_label.setText("Drag grid points in the views below (or right on the 3D view); "
-                                         "drag on empty space to box-select, wheel zooms, middle drag pans.")
-            else:
-                r, c = s.selected
-                x, y, z = np.round(t.points[s.step, r, c], 4) + 0.0  # no "-0.0000" on the midline
-                self.point_label.setText(f"{t.name}, time {t.time[s.step]:g}, morph row {r}, point {c}: "
-                                         f"x {x:.4f}  y {y:.4f}  z {z:.4f}")
+            self.show_point()
         # only a change is set: a spin box repaints on every setValue, even of the value it shows (each drag move)
         for widget, value, shown, show in ((self.proportional, s.proportional, self.proportional.isChecked(),
                                             self.proportional.setChecked),

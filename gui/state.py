@@ -24,7 +24,7 @@ from grc.examples import is_bundled
 from grc.io import atomic_write
 from grc.io import recovery_folder as _recovery_folder
 from grc.limits import MAX_TEMPLATE_BYTES, parse_json, read_text
-from grc.templates import check_set, load_template, save_templates, template_files, template_filename
+from grc.templates import check_set, check_template, load_template, save_templates, template_files, template_filename
 
 PAD_SAMPLES = 64  # morph samples of the context pad's curves (and of a drawn context path)
 BLEND_RANGE = (-1.5, 2.5)  # what the blend slider and the context pad reach (two templates: α)
@@ -209,6 +209,20 @@ def copy_template(t: Template, name: str | None = None, points=None, time=None) 
                     t.morph.copy(), (t.points if points is None else points).copy(), t.attribution, dict(t.lineage))
 
 
+def moved_template(t: Template, points: np.ndarray) -> Template:
+    """`t` with new points of the same shape (T, M, N, 3), for a gesture's live preview: the points are taken as
+    they are (not copied) and only they are checked (finite); the name, map and lineage are t's, already checked,
+    and are shared. A drag move costs a fraction of copy_template's full check_template (every move repaints)."""
+    if points.shape != t.points.shape or points.dtype != np.float64:
+        return copy_template(t, points=points)
+    moved = object.__new__(Template)
+    moved.__dict__.update(t.__dict__)
+    moved.points, moved._path = points, None  # (as copy_template's: an edited template is no longer its file's)
+    if not np.isfinite(points).all():
+        check_template(moved)  # raises GRCError naming the first coordinate that is not a finite number
+    return moved
+
+
 class SetHistory(QUndoStack):
     """The template set's undo stack. Undo or Redo in the middle of a gesture (a drag, a G / R / S) cancels the
     gesture and does only that, from wherever they are asked (Ctrl+Z, the Sketch panel's buttons)."""
@@ -382,10 +396,11 @@ class Document(QObject):
     def set_points(self, k: int, points, text="Move points", live=False):
         """New points (T, M, N, 3) for template k; `live` shows them without an undo step (while dragging)."""
         templates = list(self.templates)
-        templates[k] = copy_template(templates[k], points=np.asarray(points, float))
         if live:
+            templates[k] = moved_template(templates[k], np.asarray(points, float))
             self._set_templates(templates, check=False)
         else:
+            templates[k] = copy_template(templates[k], points=np.asarray(points, float))
             self.edit(templates, text)
 
     def model_differs(self) -> str | None:

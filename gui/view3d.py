@@ -283,6 +283,7 @@ class ShapeView(QWidget):
                   self.grid_mesh.GetPoints().GetData())
         self._arrays = [vtk_to_numpy(a) for a in arrays], arrays
         self.selected_mesh = pv.PolyData(np.zeros((1, 3)))
+        self._selected_xyz = vtk_to_numpy(self.selected_mesh.GetPoints().GetData())  # (a drag moves it every frame)
         self.selected_actor = p.add_points(self.selected_mesh, color=SELECTED, point_size=16,
                                            render_points_as_spheres=True, name="selected", reset_camera=False)
         for actor in (self.grid_actor, self.grid_points_actor):
@@ -314,13 +315,18 @@ class ShapeView(QWidget):
         if selected is None:
             self.selected_actor.SetVisibility(False)
         else:
-            self.selected_mesh.points[:] = np.asarray(selected, float).reshape(-1, 3)[:1]
+            self._selected_xyz[:] = np.asarray(selected, float).reshape(-1, 3)[:1]
+            self.selected_mesh.GetPoints().Modified()
             self.selected_mesh.Modified()
             self.selected_actor.SetVisibility(True)
 
     def _update_selection(self, selection, selected=None):
         points = None if selection is None else np.asarray(selection, float).reshape(-1, 3)
-        if points is None or len(points) == 0:
+        # the selection is the selected point alone: its larger mark, drawn over the scene, hides this one
+        # entirely, so it is not drawn (each actor drawn costs a frame ~1 ms under software OpenGL), nor moved
+        alone = (points is not None and selected is not None and len(points) == 1
+                 and np.array_equal(points[0], np.ravel(selected)))
+        if points is None or len(points) == 0 or alone:
             self.selection_actor.SetVisibility(False)
             return
         if self.selection_mesh.n_points == len(points):
@@ -328,10 +334,7 @@ class ShapeView(QWidget):
             self.selection_mesh.Modified()
         else:
             self.selection_mesh.ShallowCopy(pv.PolyData(points))
-        # the selection is the selected point alone: its larger mark, drawn over the scene, hides this one
-        # entirely, so it is not drawn (each actor drawn costs a frame ~1 ms under software OpenGL)
-        alone = selected is not None and len(points) == 1 and np.array_equal(points[0], np.ravel(selected))
-        self.selection_actor.SetVisibility(not alone)
+        self.selection_actor.SetVisibility(True)
 
     # -- Beyond the templates: broken faces, a cluster's region, re-fitting ----------------------------
     def broken_face_indices(self, quads, surface_size) -> np.ndarray:

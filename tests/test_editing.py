@@ -6,7 +6,7 @@ import pytest
 
 import grc
 from grc.diverge.rewrite import falloff
-from grc.editing import apply_edit, fill_step, insert_step, rotate, scale, time_weights, translate
+from grc.editing import apply_edit, edit_weights, fill_step, insert_step, rotate, scale, time_weights, translate
 from grc.errors import GRCError
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -87,3 +87,15 @@ def test_mirror_editing_never_pushes_a_point_across_the_midline(petal):
     assert y[1] <= y[5] + 1e-12 and y[2] <= y[4] + 1e-12  # no point crossed its partner (they used to swap)
     np.testing.assert_allclose(y[1], y[5], atol=1e-12)  # point 1 and its partner met in the middle
     np.testing.assert_allclose(y[1], (points[5, 3, 1, 1] + points[5, 3, 5, 1]) / 2, atol=1e-12)
+
+
+def test_a_gestures_weights_computed_once_give_the_same_edit(petal):
+    """A Sketch gesture computes its falloff and time weights once (edit_weights) and hands them to every move's
+    apply_edit: the same points as apply_edit working them out itself."""
+    points, step = petal.points, 4
+    options = dict(radius=0.3, kind="smooth", mirror=True, times=petal.time, time_mode="all")
+    weights = edit_weights(points, step, {(4, 1)}, **options)
+    for delta in ([0.0, 0.05, 0.1], [0.02, -0.3, 0.0]):
+        np.testing.assert_array_equal(
+            apply_edit(points, step, {(4, 1)}, translate(delta), side=-1, weights=weights, **options),
+            apply_edit(points, step, {(4, 1)}, translate(delta), side=-1, **options))

@@ -2,6 +2,7 @@
 zoom / pan / framing, box select and shift-click, G / R / S, time steps, reorder, undo per gesture."""
 
 import numpy as np
+import pytest
 from PyQt5.QtCore import QEvent, QPoint, QPointF, Qt
 from PyQt5.QtGui import QCursor, QMouseEvent, QWheelEvent
 from PyQt5.QtWidgets import QApplication
@@ -267,7 +268,8 @@ def test_the_selected_points_mark_covers_its_selection_mark(make_window, files, 
     view = window.view
     assert view.selected_actor.GetVisibility() and not view.selection_actor.GetVisibility()
     without = view.plotter.screenshot(return_img=True)
-    view.selection_actor.SetVisibility(True)  # as it was drawn before
+    view.selection_mesh.points = view.selected_mesh.points.copy()  # (not moved while hidden) drawn as it was before
+    view.selection_actor.SetVisibility(True)
     view.render(now=True)
     np.testing.assert_array_equal(view.plotter.screenshot(return_img=True), without)
     sketch.select([(3, 1), (3, 2)])
@@ -288,3 +290,81 @@ def test_the_status_line_says_read_only_until_the_set_is_saved_elsewhere(make_wi
     window.doc.save(tmp_path / "mine")
     window.sketch.set(selected=(3, 2))
     assert str(tmp_path / "mine") in panel.status.text() and "bundled example" not in panel.status.text()
+
+
+def test_a_drag_on_a_flagged_set_still_shows_its_error_after_release(make_window, files, qtbot):
+    """A drag's moves are not checked (its end is): a set flagged before the drag (a duplicate name) is
+    flagged after it, in the status line too, which also says the set has unsaved edits."""
+    model, folder = files
+    window = make_window(folder)
+    window.tabs.setCurrentIndex(1)
+    window.sketch_panel.resize(1000, 650)
+    qtbot.wait(30)
+    panel, sketch, doc = window.sketch_panel, window.sketch, window.doc
+    sketch.set(k=1, step=4)
+    sketch.rename("petal-a")  # a duplicate name: flagged, not refused
+    assert "duplicate template name" in doc.error
+    doc.undo.setClean()
+    original = doc.templates[1].points.copy()
+    top = panel.views["top"]
+    start = at(top, sketch.grid()[3, 1])
+    qtbot.mousePress(top, Qt.LeftButton, pos=start)
+    mouse_move(top, start + QPoint(10, 12))
+    mouse_move(top, start + QPoint(20, 24))
+    assert sketch.dragging and not np.array_equal(doc.templates[1].points, original)
+    qtbot.mouseRelease(top, Qt.LeftButton, pos=start + QPoint(20, 24))
+    assert "duplicate template name" in doc.error
+    assert "cannot be saved" in panel.status.text() and "duplicate" in panel.status.text()
+    assert doc.dirty and doc.undo.count() == 2  # the rename and the drag
+    doc.undo.undo()  # the drag
+    assert "duplicate template name" in doc.error and "cannot be saved" in panel.status.text()
+
+
+def test_a_preview_with_coordinates_that_are_not_numbers_is_refused(make_window, files, qtbot):
+    """A gesture's live preview copies the template without its full check, but its points are still checked:
+    a move that is not a finite number is refused, naming the coordinate, and the set stays as it was."""
+    from grc import GRCError
+    from grc.editing import translate
+
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    before = doc.templates[0].points.copy()
+    sketch.select([(3, 1)])
+    sketch.begin_drag()
+    with pytest.raises(GRCError, match="expected finite coordinates"):
+        sketch.preview({(3, 1)}, translate([np.nan, 0.0, 0.0]))
+    sketch.cancel_drag()
+    np.testing.assert_array_equal(doc.templates[0].points, before)
+
+
+@pytest.mark.parametrize("time_mode", ["step", "later"])
+def test_the_2d_views_still_picture_during_and_after_a_drag(make_window, files, qtbot, time_mode):
+    """During a drag the 2D views keep their still picture (border, title, the neighbouring time steps) and
+    draw the moving step over it; the picture is made again only when the drag moves the neighbours too ("This
+    and later steps"). During the drag and once it has ended, every view draws exactly what it draws with its
+    still picture made from scratch."""
+    from gui.view3d import SMOOTH_AFTER_MS
+
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot, step=3)
+    panel.proportional.setChecked(True)
+    modes = [panel.time_mode.itemData(i) for i in range(panel.time_mode.count())]
+    panel.time_mode.setCurrentIndex(modes.index(time_mode))
+    views = panel.views
+    top = views["top"]
+    start = at(top, sketch.grid()[3, 1])
+    qtbot.mousePress(top, Qt.LeftButton, pos=start)
+    pictures = []
+    for dx, dy in ((10, 12), (20, 24)):
+        mouse_move(top, start + QPoint(dx, dy))
+        shown = top.grab().toImage()
+        pictures.append(top._cache[2])
+    assert (pictures[0] is pictures[1]) == (time_mode == "step")  # the next step's faint grid moves with "later"
+    top._cache = None
+    assert top.grab().toImage() == shown  # mid-drag, as drawn from scratch
+    qtbot.mouseRelease(top, Qt.LeftButton, pos=start + QPoint(20, 24))
+    carried = not np.array_equal(doc.templates[0].points[4], doc.undo.command(0).before[0].points[4])
+    assert carried == (time_mode == "later")  # (the next time step)
+    qtbot.wait(SMOOTH_AFTER_MS + 100)
+    for name, view in views.items():
+        shown = view.grab().toImage()
+        view._cache = None
+        assert view.grab().toImage() == shown, name
