@@ -751,7 +751,10 @@ class MainWindow(QMainWindow):
             return
         self.doc.model_path = None if saved_to is None else Path(saved_to)
         self.model_unsaved = saved_to is None
+        dragging = self.doc.dragging
         self.doc.set_model(model)
+        if dragging and not self.doc.dragging:  # a rewrite drag, solved for the old model, ended: say so too
+            message = f"{message}. Rewrite drag cancelled: the model changed during it"
         if saved_to is None and "not saved to" in message:  # the write failed: a copy in the recovery folder too
             from .controllers import keep_in_recovery
 

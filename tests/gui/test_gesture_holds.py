@@ -70,6 +70,7 @@ def test_a_training_that_ends_during_a_rewrite_drag_cancels_the_drag(window, qtb
     qtbot.waitUntil(lambda: window.worker is None, timeout=60000)
     trained = window.doc.model
     assert not window.doc.dragging  # cancelled when the trained model came in
+    assert "Rewrite drag cancelled" in window.statusBar().currentMessage()  # (the training's message replaced it)
     mouse_move(widget, start + QPoint(20, -25))
     release(widget, start + QPoint(20, -25))  # the drop rewrote the old model and replaced the trained one
     assert window.doc.model is trained and window.beyond.preview is None
