@@ -203,6 +203,9 @@ def population_table(report: dict) -> str:
 # -- interruptions, failures after the work, the unexpected --------------------------------------
 
 
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl+C or SIGTERM
+
+
 class Interrupted(BaseException):
     """Ctrl+C or SIGTERM during a command; its text says what was kept. A BaseException, so that no
     `except Exception` on the way swallows it."""
@@ -945,9 +948,9 @@ def _main(argv: list[str] | None) -> int:
     except typer.Exit as e:
         return e.exit_code
     except Interrupted as e:
-        return _fail(f"grc: interrupted; {e.args[0] if e.args else 'nothing written'}", 130)
+        return _fail(f"grc: interrupted; {e.args[0] if e.args else 'nothing written'}", INTERRUPTED)
     except (typer.Abort, KeyboardInterrupt):
-        return _fail("grc: interrupted; nothing written", 130)
+        return _fail("grc: interrupted; nothing written", INTERRUPTED)
     except OSError as e:
         where = f"{printable(e.filename, 500)}: " if e.filename else ""
         return _fail(f"grc: {where}{printable(e.strerror or e, 500)}", 2)
@@ -960,9 +963,6 @@ def _main(argv: list[str] | None) -> int:
     if result == INTERRUPTED:  # typer's own answer to a Ctrl+C outside `work()` (while parsing): silent
         return _fail("grc: interrupted; nothing written", INTERRUPTED)
     return result if isinstance(result, int) else 0
-
-
-INTERRUPTED = 130  # the exit status of a command stopped by Ctrl+C or SIGTERM
 
 
 def _fail(line: str, code: int) -> int:
