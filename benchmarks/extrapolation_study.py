@@ -1,5 +1,5 @@
 """Issue 11, section 3: train with given settings on given sets and seeds and print, per training, what
-the section's targets ask: broken shapes (model and linear shape keys) over inner times x blends in
+the section's targets ask: the inner times whose safe blend range (steps of 0.05) does not cover [-1, 2], broken shapes (model and linear shape keys) over inner times x blends in
 [-1, 2] and [-1, 3] (step 0.25; for three or more templates along each template's direction), stretch
 max at blend 2 against shape keys', the engine targets (grc evaluate: fit, reconstruction,
 interpolation, extrapolation at -0.5 / 1.5) and the CPU seconds of grc.train.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import grc
-from grc.coherence import Coherence, blend_weights, direction_weights, model_shapes, shape_keys
+from grc.coherence import Coherence, blend_weights, direction_weights, model_shapes, safe_blend_ranges, shape_keys
 from grc.metrics import evaluate, inner_time_steps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,11 +73,18 @@ def run(name, seed, settings):
     m = breakage(model, lambda t, w: model_shapes(model, t, w), coherence)
     k = breakage(model, lambda t, w: shape_keys(model.templates, t, w), coherence)
     e = evaluate(model, safe_range=False)
+    # the inner times where some blend in [-1, 2] (steps of 0.05) is broken: the safe range does not cover it
+    short = []
+    for t, r in safe_blend_ranges(model, coherence).items():
+        for line, span in (r.items() if isinstance(r, dict) else [("", r)]):
+            low, high = span or (1, 0)  # None: broken between the templates already
+            if low > -1 or high < 2:
+                short.append(f"{t}{':' + line if line else ''} " + (f"[{low:g}, {high:g}]" if span else "broken inside"))
     row = dict(set=name, seed=seed, settings=settings, cpu=cpu, model=m, keys=k,
                fit=e["template_fit_rmse"], reconstruction=e["reconstruction_rmse"],
                interpolation=e["interpolation_error"], low=e["extrapolation"]["-0.5"],
                high=e["extrapolation"]["1.5"], losses=model.info.get("losses"),
-               phases=model.info.get("phase_seconds"))
+               phases=model.info.get("phase_seconds"), short=short)
     miss = [k for k in ("fit", "reconstruction", "interpolation") if not row[k] <= TARGETS[k]]
     miss += ["low"] if not row["low"] <= TARGETS["low"] else []
     miss += ["high"] if not row["high"] >= TARGETS["high"] else []
@@ -90,7 +97,8 @@ def show(row):
     return (f"{row['set']:<6} seed {row['seed']}  broken[-1,2] {m['broken2']:3d}/{m['of2']} (keys {k['broken2']})"
             f"  [-1,3] {m['broken3']:3d}/{m['of3']} (keys {k['broken3']})  stretch@2 {m['stretch2']:.2f} (keys {k['stretch2']:.2f})"
             f"  rec {row['reconstruction']:.4f} int {row['interpolation']:.3f} ext {row['low']:.2f}/{row['high']:.2f}"
-            f"  cpu {row['cpu']:.1f}s  miss {','.join(row['miss']) or '-'}")
+            f"  cpu {row['cpu']:.1f}s  miss {','.join(row['miss']) or '-'}"
+            f"  safe range short of [-1, 2]: {len(row['short'])} {' '.join(row['short'])}")
 
 
 def parse(values):

@@ -26,7 +26,7 @@ from grc.metrics import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 PETAL = ROOT / "templates" / "petal"
-PROPOSED = ["refine_steps=200"]  # with the least-squares last layer the refine needs far fewer iterations
+PROPOSED: list[str] = []  # the defaults in grc/config.py (session 11: 150 refine iterations, extrapolated shapes)
 
 
 def summary(name, seconds, m):

@@ -36,24 +36,30 @@ class Config:
     lr_decoder: float = 1e-2
     schedule: str = "onecycle"  # or "constant"
     context_mask: float = 0.05  # the share of the context target's gradient that passes the mask
-    refine_steps: int = 200  # L-BFGS on the decoder's hidden layers, its last layer solved by least squares (0 = off)
+    refine_steps: int = 150  # L-BFGS on the decoder's hidden layers, its last layer solved by least squares (0 = off)
     refine_samples: int = 512
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
-    # are the template models' grids blended in shape space (grc.shapespace), decoded from the blend's
-    # context; the refine's random mixes then take their blends' contexts too. 0 = off (the refine as
-    # before). Off by default, by measurement (docs/coherence.md, "Training on extrapolated shapes"): with
-    # 64 it breaks the petal 2-8 times in 65 instead of 13-18 and the sprout never, but one petal seed in
-    # five misses the extrapolation target at 1.5 (1.28), the leaf is no better and trains 2x slower.
-    # 64 is the measured setting: `--set refine_extrapolations=64`.
-    refine_extrapolations: int = 0
-    refine_extrapolation_reach: float = 1.0
+    # are the template models' grids blended in shape space (grc.shapespace), their stretches damped beyond
+    # the templates (parts keep turning, grow and shrink less and less), decoded from the blend's context;
+    # the refine's random mixes then take their blends' contexts too. On by default for sets of at most
+    # `refine_extrapolation_templates` templates, by measurement (docs/coherence.md, part 6): the petal, whose
+    # safe blend range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every
+    # inner time on each of five seeds; the sprout never breaks beyond its templates (0-4 times in 26 before),
+    # but its interpolation error passed 0.05 on two seeds of five; the leaf (three templates) broke less but
+    # missed its interpolation target on two seeds of five, so more templates are left out.
+    # 0 = off (the refine as before, `--set refine_extrapolations=0 --set refine_steps=200`).
+    refine_extrapolations: int = 128
+    refine_extrapolation_templates: int = 2  # only for sets of at most this many templates
+    refine_extrapolation_reach: float = 1.25  # blends to -1.25 and 2.25: the range users reach (-1..2) inside, not at its edge
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
     refine_extrapolation_separation: float = 2.0  # rows whose traces spread less than this x the median weigh less (0 = off)
     refine_extrapolation_coherent: bool = True  # only shape-space targets that are themselves not broken
     refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
     refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
+    refine_extrapolation_stretch_damping: float = 0.5  # targets' stretches reach x / (1 + this x) beyond (0 = off)
+    refine_extrapolation_turn_damping: float = 0.0  # and their rotations x / (1 + this x) (0 = off)
     seed: int = 0
 
     def __post_init__(self):
@@ -65,6 +71,10 @@ class Config:
         if name not in PRESETS:
             raise GRCError(f"expected one of {', '.join(PRESETS)}, got {name!r}", field="preset")
         return cls(**{**PRESETS[name], "preset": name, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def extrapolations(self, templates: int) -> int:
+        """The extrapolated shapes the refine adds for a set of `templates` templates."""
+        return self.refine_extrapolations if templates <= self.refine_extrapolation_templates else 0
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -168,4 +178,7 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolation_separation, "refine_extrapolation_separation", low=0, high=1e6)
     number(c.refine_extrapolation_retime, "refine_extrapolation_retime", low=0, high=1)
     number(c.refine_extrapolation_retreat, "refine_extrapolation_retreat", low=0, high=3, integer=True)
+    number(c.refine_extrapolation_stretch_damping, "refine_extrapolation_stretch_damping", low=0, high=1e6)
+    number(c.refine_extrapolation_turn_damping, "refine_extrapolation_turn_damping", low=0, high=1e6)
+    number(c.refine_extrapolation_templates, "refine_extrapolation_templates", low=0, high=MAX_BATCH, integer=True)
     number(c.context_mask, "context_mask", low=0, high=1)

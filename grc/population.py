@@ -555,7 +555,7 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
     # time, as grc.training does.
     losses, refined_steps = {}, [0] * cells.P
     steps = config.refine_steps
-    if steps and not config.refine_extrapolations:
+    if steps and not config.extrapolations(len(templates)):
         rows = RefineRows(cells, sampler, config)
         total = (1 + POLISH) * steps
         first = max(1, steps // REFINE_FIRST)

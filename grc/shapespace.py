@@ -66,31 +66,47 @@ class ShapeSpace:
 
     def logs(self, grids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each grid's change from the first as log-rotations (K, F, 3) and log-stretches (K, F, 3, 3),
-        and the first grid's frames (F, 3, 3)."""
+        and the first grid's frames (F, 3, 3); grids (..., K, M, N, 3) give (..., K, F, 3) and so on."""
         grids = np.asarray(grids, float)
-        if grids.ndim != 4 or grids.shape[1:] != (self.rows, self.points, 3):
+        if grids.ndim < 4 or grids.shape[-3:] != (self.rows, self.points, 3):
             raise GRCError(f"expected grids (K, {self.rows}, {self.points}, 3), got {grids.shape}", field="grids")
-        frames = self._frames(grids)  # (K, F, 3, 3)
-        base = frames[0]
-        T = frames @ np.linalg.pinv(base)  # (K, F, 3, 3) deformation gradients from the first grid
+        frames = self._frames(grids)  # (..., K, F, 3, 3)
+        base = frames[..., 0, :, :, :]
+        T = frames @ np.linalg.pinv(base)[..., None, :, :, :]  # (..., K, F, 3, 3) deformation gradients from the first grid
         U, s, Vt = np.linalg.svd(T)
         flip = np.linalg.det(U @ Vt) < 0  # a reflection: fold the sign into the stretch's smallest axis
         U[flip, :, -1] *= -1
         s[flip, -1] *= -1
         R = U @ Vt
         s = np.maximum(np.abs(s), 1e-9)  # a degenerate or inverted triangle: the closest proper stretch
-        log_s = (Vt.transpose(0, 1, 3, 2) * stretch_log(s)[..., None, :]) @ Vt  # V φ(Σ) Vᵀ
+        log_s = (np.swapaxes(Vt, -1, -2) * stretch_log(s)[..., None, :]) @ Vt  # V φ(Σ) Vᵀ
         return rotation_log(R), log_s, base
 
-    def blend(self, grids, weights) -> np.ndarray:
-        """Shape-space blends of `grids` (K, M, N, 3) at `weights` (S, K) (rows summing to 1): (S, M, N, 3)."""
+    def blend(self, grids, weights, stretch_weights=None) -> np.ndarray:
+        """Shape-space blends of `grids` (K, M, N, 3) at `weights` (S, K) (rows summing to 1): (S, M, N, 3).
+        `stretch_weights` (S, K), if given, blend the stretches instead of `weights`, which then blend the
+        rotations and the centroid (grc.training: parts keep turning and moving, grow less)."""
         grids = np.asarray(grids, float)
         weights = np.atleast_2d(np.asarray(weights, float))
         if weights.ndim != 2 or weights.shape[1] != len(grids):
             raise GRCError(f"expected {len(grids)} weights per blend, got {weights.shape[-1]}", field="weights")
-        log_r, log_s, base = self.logs(grids)
-        R = rotation_exp(np.einsum("sk,kfi->sfi", weights, log_r))  # (S, F, 3, 3)
-        S = symmetric_exp(np.einsum("sk,kfij->sfij", weights, log_s), stretch_exp)
+        return self._blend(grids, self.logs(grids), weights, stretch_weights, "sk,k")
+
+    def blend_each(self, grids, weights, stretch_weights=None) -> np.ndarray:
+        """One blend per set of grids: grids (S, K, M, N, 3), weights (S, K) -> (S, M, N, 3), as `blend` gives
+        for each (all at once: the extrapolated rows of grc.training, each shape at its own time)."""
+        grids = np.asarray(grids, float)
+        weights = np.atleast_2d(np.asarray(weights, float))
+        if grids.ndim != 5 or weights.shape != grids.shape[:2]:
+            raise GRCError(f"expected weights {grids.shape[:2]}, got {weights.shape}", field="weights")
+        return self._blend(grids, self.logs(grids), weights, stretch_weights, "sk,sk")
+
+    def _blend(self, grids, logs, weights, stretch_weights, spec: str) -> np.ndarray:
+        """`spec` "sk,k" (one set of grids for every blend) or "sk,sk" (a set per blend)."""
+        stretch_weights = weights if stretch_weights is None else np.atleast_2d(np.asarray(stretch_weights, float))
+        log_r, log_s, base = logs
+        R = rotation_exp(np.einsum(f"{spec}fi->sfi", weights, log_r))  # (S, F, 3, 3)
+        S = symmetric_exp(np.einsum(f"{spec}fij->sfij", stretch_weights, log_s), stretch_exp)
         edges = (R @ S) @ base  # (S, F, 3, 3): target edge 1, edge 2 (and normal) per triangle
         e1, e2 = edges[..., :, 0], edges[..., :, 1]
         e = np.concatenate([e1, e2, e2 - e1], axis=1)  # (S, 3F, 3): every triangle's three edges
@@ -103,7 +119,8 @@ class ShapeSpace:
         A = np.swapaxes(Dw, 1, 2) @ self.D  # (S, V, V)
         # the centroid, blended linearly, pins the translation the edges leave free
         pin = np.trace(A, axis1=1, axis2=2)[:, None, None] / V
-        centroid = weights @ grids.reshape(len(grids), -1, 3).mean(axis=1)  # (S, 3)
+        means = grids.reshape(*grids.shape[:-3], -1, 3).mean(axis=-2)  # (K, 3) or (S, K, 3)
+        centroid = np.einsum(f"{spec}c->sc", weights, means)  # (S, 3)
         A = A + pin / V
         rhs = np.swapaxes(Dw, 1, 2) @ e + pin * centroid[:, None, :]
         return np.linalg.solve(A, rhs).reshape(len(weights), self.rows, self.points, 3)

@@ -18,6 +18,8 @@ Progress goes to `callback(Progress)`; raising `Cancelled` in the callback stops
 from __future__ import annotations
 
 import time as clock
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +118,9 @@ class MLP(nn.Module):
         return out
 
 
+RIDGE = 1e-9  # the last layer's least-squares fit adds this share of its normal matrix's mean diagonal
+
+
 class Flat:
     """An MLP's weights and their gradients, each in one flat tensor, with the forward and backward
     passes written out (no autograd).
@@ -168,8 +173,19 @@ class Flat:
                 g = g @ self.weights[i].transpose(-1, -2)
         return g if input_grad else None
 
+    def twin(self) -> "Flat":
+        """Another Flat on the same weights (theta) with its own gradient and kept inputs: a second thread's."""
+        twin = object.__new__(Flat)
+        twin.__dict__.update(self.__dict__)
+        twin.grad = torch.zeros_like(self.theta)
+        n = len(self.weights)
+        grads = [v.view(p.shape) for v, p in zip(twin.grad.split([p.numel() for p in (*self.weights, *self.biases)]),
+                                                 (*self.weights, *self.biases))]
+        twin.weight_grads, twin.bias_grads, twin.inputs = grads[:n], grads[n:], []
+        return twin
+
     @torch.no_grad()
-    def solve_last_layer(self, targets: torch.Tensor, weights: torch.Tensor | None = None, ridge: float = 1e-9):
+    def solve_last_layer(self, targets: torch.Tensor, weights: torch.Tensor | None = None, ridge: float = RIDGE):
         """Set the last layer (linear: no final activation) to the least-squares fit of `targets` from
         the last hidden layer of the latest forward(), weighted per row by `weights` (rows, 1); then
         its output is the one of the new weights. Variable projection (Golub & Pereyra): L-BFGS
@@ -468,7 +484,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     from .shapespace import ShapeSpace
 
     d = sampler.data
-    K, n = d.K, config.refine_extrapolations
+    K, n = d.K, config.extrapolations(d.K)
     u, context, rows, weights, traces = extrapolated_contexts(sampler, encoder, n, config.refine_extrapolation_reach)
     M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
@@ -490,10 +506,12 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
         use = use * (~inside).double().cpu().numpy()
     keep = use.reshape(n, M).any(axis=1)  # shapes with a row to learn from: only those are blended
     shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
-    for i in np.flatnonzero(keep):
-        shapes[i] = space.blend(grids[:, i], weights[i:i + 1])[0]
+    damping = config.refine_extrapolation_stretch_damping, config.refine_extrapolation_turn_damping
+    if keep.any():
+        shapes[keep] = space_blend(space, grids[:, keep].swapaxes(0, 1), weights[keep], *damping)
     if config.refine_extrapolation_retime:
-        shapes[keep] = retimed(space, grids[:, keep], weights[keep], shapes[keep], config.refine_extrapolation_retime)
+        shapes[keep] = retimed(space, grids[:, keep], weights[keep], shapes[keep], config.refine_extrapolation_retime,
+                               damping)
     targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
     # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
     # petal's base row is a few hundredths wide and a small absolute error there turns it inside out.
@@ -515,7 +533,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
                 break
             which = np.flatnonzero(broken)
             pulled = retreat(weights[which], share)
-            again = np.stack([space.blend(grids[:, i], pulled[j:j + 1])[0] for j, i in enumerate(which)])
+            again = space_blend(space, grids[:, which].swapaxes(0, 1), pulled, *damping)
             ok = ~coherence.broken(again)
             shapes[which[ok]] = again[ok]
             broken[which[ok]] = False
@@ -540,7 +558,30 @@ def line(weights: np.ndarray):
     return (weights[np.arange(len(weights)), k] - 1 / K) / (1 - 1 / K), k
 
 
-def retimed(space, grids, weights, shapes, share: float):
+def damped(weights: np.ndarray, damping: float) -> np.ndarray:
+    """Blend weights (B, K) whose reach x beyond [0, 1] (along their line, as `retreat` measures it) becomes
+    x / (1 + damping x): the stretches' weights of a damped shape-space blend (`space_blend`)."""
+    s, _ = line(weights)
+    x = np.where(s < 0, -s, np.maximum(s - 1, 0))
+    return retreat(weights, 1 / (1 + damping * x))
+
+
+def space_blend(space, grids, weights, damping: float = 0.0, turn_damping: float = 0.0):
+    """`space.blend` (grids (K, M, N, 3)) or `space.blend_each` (grids (S, K, M, N, 3), a set per blend), its
+    stretches damped beyond the templates (`damped`) when `damping` > 0: each part keeps turning as it turned
+    between the templates, but grows or shrinks less and less ("to a diminishing degree"). On the bundled
+    petal's own templates, damping 0.5 keeps every shape in blends -1..2 whole (4 of 65 broken undamped) and
+    brings the stretch at blend 2 under half of shape keys' (benchmarks/extrapolation_references.py)."""
+    weights = np.atleast_2d(weights)
+    stretch = damped(weights, damping) if damping else None
+    if turn_damping:  # the rotations (and the centroid) damped too, less
+        stretch = weights if stretch is None else stretch
+        weights = damped(weights, turn_damping)
+    blend = space.blend_each if np.ndim(grids) == 5 else space.blend
+    return blend(grids, weights, stretch)
+
+
+def retimed(space, grids, weights, shapes, share: float, damping=(0.0, 0.0)):
     """Shape-space targets that move less far than `share` of the linear blend's way beyond the template
     (along their line, as grc.metrics measures extrapolation: (shape - start) · (end - start) / |end - start|²,
     start = template A or the templates' mean, end = template B or k) moved along their line in shape space
@@ -563,7 +604,7 @@ def retimed(space, grids, weights, shapes, share: float):
             continue  # far enough already
         values = base + sign_far * RETIME
         w = np.stack([1 - values, values], 1) if K == 2 else (1 - values)[:, None] / K + values[:, None] * np.eye(K)[k[i]]
-        candidates = space.blend(G, w)
+        candidates = space_blend(space, G, w, *damping)
         reach = (candidates - start).reshape(len(values), -1) @ d / (d @ d)
         j = np.argmin(np.abs(reach - least))
         out[i] = candidates[j]
@@ -590,7 +631,8 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     template's grid rows (weighted) decoded from the context its trace gives them."""
     d = sampler.data
     with torch.no_grad():
-        blend_contexts = config.refine_extrapolations > 0
+        extrapolations = config.extrapolations(d.K)
+        blend_contexts = extrapolations > 0
         if blend_contexts:  # the extrapolated rows' contexts are blends' contexts: the mixes' must agree
             rows, u, mix_context = sampler.blends(config.refine_samples, encoder)
         else:
@@ -604,36 +646,106 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         targets = torch.cat([rows, d.grid_rows.flatten(0, 1).float()])  # the artist's grid points themselves
         weights = torch.ones(len(targets), device=d.device)
         weights[len(rows):] = config.refine_template_weight
-        if config.refine_extrapolations:  # shapes beyond the templates, blended in shape space
+        count = len(targets)
+        if extrapolations:  # shapes beyond the templates, blended in shape space
             more_u, more_context, more_targets, relative = extrapolated_rows(sampler, encoder, config)
-            inputs = torch.cat([inputs, decoder_features(more_u, more_context, config.decoder_features)])
-            targets = torch.cat([targets, more_targets])
+            count += len(more_targets)
+            # rows that weigh nothing (no target there, or a broken one) change neither the fit nor its gradient:
+            # they are left out of the L-BFGS work (the leaf: four fifths, blends among the other templates'
+            # traces). Rows that weigh little are kept: leaving out those under a tenth of the mean (the wide
+            # rows, a quarter of the petal's, 1.5 % of the weight) broke the petal 1-3 times in 65 (0 with them)
+            learn = relative > 0
             weights = torch.cat([weights, config.refine_extrapolation_weight * relative])
+            inputs = torch.cat([inputs, decoder_features(more_u[learn], more_context[learn], config.decoder_features)])
+            targets = torch.cat([targets, more_targets[learn]])
         weights /= weights.mean()
-        weights = (weights * (2 / len(targets)))[:, None]  # the gradient of the weighted mean
+        if extrapolations:
+            weights = torch.cat([weights[:count - len(relative)], weights[count - len(relative):][learn]])
+        weights = (weights * (2 / count))[:, None]  # the gradient of the weighted mean (over every row)
     flat = Flat(decoder)
-
     solve = not config.final_activation  # variable projection: the last layer by least squares
-
-    def evaluate():
-        out = flat.forward(inputs)
-        if solve:
-            out = flat.solve_last_layer(targets, weights)
-        error = out - targets
-        g = error * weights
-        flat.backward(g)
-        if solve:
-            flat.weight_grads[-1].zero_()
-            flat.bias_grads[-1].zero_()
-        return g.flatten().dot(error.flatten()).item() / 2, flat.grad.clone()
+    halves = len(inputs) >= PARALLEL_ROWS and d.device.type == "cpu" and torch.get_num_threads() == 1
 
     def progress(iteration, loss):
         if iteration % 20 == 0:
             report(Progress("refine", iteration, config.refine_steps, loss))
 
-    loss = lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
+    with refine_objective(flat, inputs, targets, weights, solve, halves) as evaluate:
+        loss = lbfgs_flat(flat.theta, evaluate, config.refine_steps, history=10, callback=progress)
     report(Progress("refine", config.refine_steps, config.refine_steps, loss))
     return loss
+
+
+PARALLEL_ROWS = 1024  # a refine on this many rows or more (on the CPU, one PyTorch thread) runs in two halves
+
+
+@contextmanager
+def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: bool = False):
+    """The refine's loss and gradient at the decoder's weights (a function for L-BFGS): the weighted squared
+    error of `flat` on (inputs, targets), its last layer first set by least squares if `solve`.
+
+    `halves`: the rows are split in two, each half's forward and backward passes (and its share of the
+    least-squares system) run on a thread of its own, with PyTorch on one thread each: the two cores at
+    work on the refine's many rows (the extrapolated shapes' make the petal's 2.5 times as many) without
+    OpenMP's spinning threads, which wait on each other on a busy machine. The same sums, in another order."""
+    if not halves:
+        def evaluate():
+            out = flat.forward(inputs)
+            if solve:
+                out = flat.solve_last_layer(targets, weights)
+            error = out - targets
+            g = error * weights
+            flat.backward(g)
+            if solve:
+                flat.weight_grads[-1].zero_()
+                flat.bias_grads[-1].zero_()
+            return g.flatten().dot(error.flatten()).item() / 2, flat.grad.clone()
+
+        yield evaluate
+        return
+
+    half = len(inputs) // 2
+    parts = [(flat, slice(0, half)), (flat.twin(), slice(half, len(inputs)))]
+
+    def forward(part):
+        net, rows = part
+        net.forward(inputs[rows])
+        if not solve:
+            return None
+        hidden = net.inputs[-1]
+        A = torch.cat([hidden, torch.ones_like(hidden[:, :1])], dim=-1).double()
+        Aw = A * weights[rows].double()
+        return Aw.transpose(-1, -2) @ A, Aw.transpose(-1, -2) @ targets[rows].double()
+
+    def backward(part):
+        net, rows = part
+        out = torch.addmm(flat.biases[-1][0], net.inputs[-1], flat.weights[-1]) if solve else net.output
+        error = out - targets[rows]
+        g = error * weights[rows]
+        net.backward(g)
+        if solve:
+            net.weight_grads[-1].zero_()
+            net.bias_grads[-1].zero_()
+        return g.flatten().dot(error.flatten()).item() / 2
+
+    threads = torch.get_num_threads()
+    with ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        def both(work):
+            other = pool.submit(work, parts[1])
+            return work(parts[0]), other.result()
+
+        def evaluate():
+            systems = both(forward)
+            if solve:
+                G, B = systems[0][0] + systems[1][0], systems[0][1] + systems[1][1]
+                G.diagonal().add_(RIDGE * G.diagonal().mean())
+                X = torch.linalg.solve(G, B).to(inputs.dtype)
+                flat.weights[-1].copy_(X[:-1])
+                flat.biases[-1].copy_(X[-1:])
+            losses = both(backward)
+            return sum(losses), flat.grad + parts[1][0].grad
+
+        yield evaluate
 
 
 @torch.no_grad()

@@ -59,3 +59,45 @@ def test_weights_of_the_wrong_size_are_an_error_naming_them():
     assert error.value.field == "weights"
     with pytest.raises(GRCError):
         ShapeSpace(5, 5).blend(grids, np.eye(2))
+
+
+def test_damped_stretch_keeps_the_petal_whole_in_blends_minus_1_to_2_and_halves_its_stretch():
+    """Parts keep turning as they turned between the templates, but grow or shrink less and less beyond
+    them (grc.training.space_blend): the petal's own templates, extrapolated so, are whole at every inner
+    time for blends -1..2 (undamped shape space breaks 4 times, shape keys 14), stretch at blend 2 under
+    half of shape keys', and blends between the templates are those of shape space."""
+    from grc.training import space_blend
+
+    templates, _ = petal_at(0.55)
+    coherence = Coherence(templates, 2)
+    space = ShapeSpace(7, 7)
+    blends = np.round(np.arange(-1, 2.001, 0.25), 10)
+    weights = blend_weights(2, blends)
+    broken = {"damped": 0, "shape space": 0}
+    stretch = {"damped": [], "shape keys": []}
+    for t in templates.time[1:-1]:
+        grids = shape_keys(templates, t, np.eye(2))
+        damped = space_blend(space, grids, weights, 0.5)
+        broken["damped"] += int(coherence.broken(damped).sum())
+        broken["shape space"] += int(coherence.broken(space.blend(grids, weights)).sum())
+        inside = (blends >= 0) & (blends <= 1)
+        assert np.abs(damped[inside] - space.blend(grids, weights[inside])).max() < 1e-12
+        stretch["damped"].append(coherence.check(damped[-1], t).stretch_max)
+        stretch["shape keys"].append(coherence.check(shape_keys(templates, t, weights[-1:])[0], t).stretch_max)
+    assert broken == {"damped": 0, "shape space": 4}
+    assert np.mean(stretch["damped"]) <= 0.5 * np.mean(stretch["shape keys"])
+
+
+def test_blends_of_many_sets_of_grids_at_once_equal_one_at_a_time():
+    templates, _ = petal_at(0.55)
+    generator = np.random.default_rng(0)
+    times = generator.uniform(0, 1, 5)
+    grids = np.stack([shape_keys(templates, t, np.eye(2)) for t in times])  # (5, 2, 7, 7, 3)
+    weights = blend_weights(2, generator.uniform(-1, 2, 5))
+    stretch = blend_weights(2, generator.uniform(-1, 2, 5))
+    space = ShapeSpace(7, 7)
+    each = space.blend_each(grids, weights, stretch)
+    one = np.stack([space.blend(g, w[None], s[None])[0] for g, w, s in zip(grids, weights, stretch)])
+    assert np.allclose(each, one, rtol=1e-12, atol=1e-12)
+    with pytest.raises(GRCError):
+        space.blend_each(grids, weights[:3])
