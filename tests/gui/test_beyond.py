@@ -11,8 +11,8 @@ from grc.diverge.rewrite import rewrite
 from grc.shapes import builder
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
-TIME = 0.8
-BROKEN_BLEND = 1.5  # on the bundled petal at time 0.8 the surface crosses itself (issue 11)
+TIME = 1.0
+BROKEN_BLEND = 2.45  # the bundled petal at time 1 breaks from blend 2.4 on (whole in -1.2..2.35; issue 11)
 
 
 def set_shape(window, time, blend):
@@ -79,7 +79,7 @@ def test_pad_shades_where_shapes_break_and_the_slider_shows_the_safe_range(windo
     broken = [(lo, hi) for code, (lo, hi), _ in pad.band_polygons() if code == 2]
     assert any(lo <= BROKEN_BLEND <= hi for lo, hi in broken)
     assert not any(lo <= 0.5 <= hi for lo, hi in broken)
-    # on screen: the pad is tinted red where the blend 1.5's context path would lie, not at 0.5's
+    # on screen: the pad is tinted red where the broken blend's context path would lie, not at 0.5's
     image = pad.grab().toImage()
     j = len(pad.morph) * 2 // 3
     traces = pad.traces[:, j, pad.dim]

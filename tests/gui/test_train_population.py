@@ -1,7 +1,7 @@
 """The Train tab's population: a tiny 2 x 2 population trains from the tab, its cells shown by score."""
 
 import grc
-from grc.population import POLISH
+from grc.population import REFINE_CELLS
 from gui.app import TABS
 from gui.train_panel import score_colour
 
@@ -36,9 +36,10 @@ def test_a_population_trains_from_the_train_tab_and_shows_each_cell(window, qtbo
     qtbot.waitUntil(lambda: window.worker is None, timeout=120000)
 
     # 401 steps, an exchange every 200: two exchanges, the end's scores, then the scores after the refine
-    # (refine_steps 10, and as many again for the kept cell (POLISH): 20 of 20; the kept cell is the best of
-    # these); the display shows the last
-    assert [step for step, _ in shown] == [200, 400, 401, (1 + POLISH) * 10]
+    # (a two-template set's refine has shapes beyond the templates, so the best REFINE_CELLS cells are refined
+    # one after another, refine_steps 10 each: 30 of 30; the kept cell is the best of these); the display
+    # shows the last
+    assert [step for step, _ in shown] == [200, 400, 401, REFINE_CELLS * 10]
     assert all(len(scores) == 4 for _, scores in shown)
     assert panel.cell_grid.scores == shown[-1][1]
     best = min(range(4), key=shown[-1][1].__getitem__)
