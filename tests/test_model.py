@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import grc
+import grc.examples
 from grc import bundle
 from grc.errors import GRCError, WriteError
 from grc.model import GRCModel
@@ -336,3 +337,22 @@ def test_a_write_that_does_not_read_back_leaves_the_old_file(tmp_path, monkeypat
     monkeypatch.undo()
     assert target.read_text() == '{"format": "grc-look/1"}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["look.json"]  # no temporary file left
+
+
+def test_the_bundled_petal_keeps_opening_past_its_templates_and_stays_whole():
+    # issue 11: blends past petal-b go on the way petal-a -> petal-b went (the tip keeps turning), to a
+    # diminishing degree, and no shape in blends -1..2 at an inner time crosses itself or folds
+    from grc.coherence import Coherence, safe_blend_ranges
+
+    model = grc.load_model(grc.examples.model_path())
+
+    def tip_angle(grid):  # the direction from the base row's middle to the tip row's middle
+        d = grid[-1].mean(axis=0) - grid[0].mean(axis=0)
+        return np.degrees(np.arctan2(d[2], d[0]))
+
+    for t in (0.55, 0.8, 1.0):
+        a, b, beyond, further = (tip_angle(model.shape(t, blend)) for blend in (0, 1, 1.5, 2))
+        assert (beyond - b) * (b - a) > 0 and (further - beyond) * (b - a) > 0, t
+        assert abs(further - b) > 0.2 * abs(b - a), t
+    for t, (low, high) in safe_blend_ranges(model, Coherence.for_model(model, 2)).items():
+        assert low <= -1 and high >= 2, (t, low, high)
