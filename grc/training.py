@@ -478,7 +478,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     blends outside [0, 1] (α for two templates; along a random template's direction, grc.coherence's
     direction_weights, for more), each the template models' grids at that time blended in shape space
     (grc.shapespace: per-triangle rotations and stretches extrapolated in log space, so a petal that opens
-    from A to B keeps opening), with the context the blend gives: mean + Σ w_k (trace_k - mean).
+    from A to B keeps opening; the stretches damped beyond the templates, `space_blend`), with the context
+    the blend gives: mean + Σ w_k (trace_k - mean).
     -> u (rows, 2), context (rows, C), targets (rows, 3N), normalized as the networks see them, and each
     row's relative weight (rows,), mean 1."""
     from .shapespace import ShapeSpace
