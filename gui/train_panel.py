@@ -15,7 +15,7 @@ import grc
 QUALITIES = {
     "default (about 6 s)": ("default", {}),
     "quick draft (about 2 s)": ("default", dict(steps=400, template_steps=300, template_lbfgs_steps=200,
-                                                 refine_steps=200)),
+                                                 refine_steps=100)),
     "article (about 3 min)": ("article", {}),
 }
 PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder",
