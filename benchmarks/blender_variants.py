@@ -18,6 +18,8 @@ Exported with the add-on's own operator, `bpy.ops.grc.export_templates(source="F
 each set of the study (base+cup, base+droop, base+twist, cup+twist, cup+droop+twist) and
 OUT_FOLDER/all (the four). Deterministic: nothing random.
 
+--strength S: every variant's full angle times S (default 1; the study also ran S = 2: 320-degree cup, 90-degree
+droop, 100-degree twist).
 --render: the four objects side by side at the last frame (Cycles, CPU, small), after the export.
 """
 
@@ -35,6 +37,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 7
+STRENGTH = 1.0
 SETS = ["base+cup", "base+droop", "base+twist", "cup+twist", "cup+droop+twist", "base+cup+droop+twist"]
 # name: (method, axis, full angle in degrees, weighted towards the tip, the axes of the modifier's Origin empty
 # as columns in the petal's own axes (X: width, Y: length, Z: the petal's normal), or None for the object's)
@@ -92,7 +95,7 @@ def animate(obj, variant):
             deform.vertex_group = "tip"
         deform.angle = 0.0
         deform.keyframe_insert("angle", frame=1)
-        deform.angle = math.radians(angle)
+        deform.angle = math.radians(angle * STRENGTH)
         deform.keyframe_insert("angle", frame=FRAMES)
 
 
@@ -108,38 +111,49 @@ def render(objects, output):
     scene = bpy.context.scene
     scene.frame_set(FRAMES)
     for k, obj in enumerate(objects):
-        obj.location = (1.6 * k - 2.4, 0, 0)
+        obj.location = (1.2 * k - 1.8, 0, 0)
         obj.modifiers.new("smooth", "SUBSURF").levels = 2
-        material = bpy.data.materials.new(obj.name)
-        material.diffuse_color = (0.85, 0.45 + 0.1 * k, 0.55 - 0.1 * k, 1)
-        material.use_nodes = True
-        bsdf = material.node_tree.nodes["Principled BSDF"]
-        bsdf.inputs["Base Color"].default_value = material.diffuse_color
-        obj.data.materials.append(material)
-    bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 0, -0.6))
-    bpy.ops.object.light_add(type="SUN", rotation=(0.6, 0.3, 0.4))
+        obj.data.materials.append(material(obj.name, (0.9, 0.35 + 0.15 * k, 0.55 - 0.12 * k)))
+        bpy.ops.object.text_add(location=(1.2 * k - 1.8, -0.35, 0.01))
+        label = bpy.context.active_object
+        label.data.body, label.data.align_x, label.data.size = obj.name, "CENTER", 0.22
+        label.data.materials.append(material("label", (0.05, 0.05, 0.05)))
+    bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 0, -0.01))
+    bpy.context.active_object.data.materials.append(material("ground", (0.6, 0.6, 0.62)))
+    bpy.ops.object.light_add(type="SUN", rotation=(0.5, -0.3, 0.3))
     bpy.context.active_object.data.energy = 3
-    bpy.ops.object.empty_add(location=(0, 0.5, 0.1))
+    bpy.ops.object.empty_add(location=(0, 0.3, 0.25))
     target = bpy.context.active_object
-    bpy.ops.object.camera_add(location=(0.8, -4.2, 3.2))
+    bpy.ops.object.camera_add(location=(0.9, -4.3, 2.3))
     scene.camera = bpy.context.active_object
-    scene.camera.data.lens = 30
+    scene.camera.data.lens = 36
     scene.camera.constraints.new("TRACK_TO").target = target
     world = bpy.data.worlds.new("world")
-    world.color = (0.25, 0.25, 0.28)
+    world.color = (0.3, 0.3, 0.33)
     scene.world = world
     scene.view_settings.view_transform = "Standard"
     scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 16, False
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 800, 300, 100
+    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 32, False
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 800, 320, 100
     scene.render.filepath = str(Path(output).resolve())
     bpy.ops.render.render(write_still=True)
+
+
+def material(name, color):
+    result = bpy.data.materials.new(name)
+    result.use_nodes = True
+    result.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*color, 1)
+    result.diffuse_color = (*color, 1)
+    return result
 
 
 def main(argv):
     if not argv or argv[0].startswith("-"):
         sys.exit(__doc__)
+    global STRENGTH
     out = Path(argv[0]).resolve()
+    if "--strength" in argv:
+        STRENGTH = float(argv[argv.index("--strength") + 1])
     bpy.ops.wm.read_factory_settings(use_empty=True)
     install_addon()
     scene = bpy.context.scene
