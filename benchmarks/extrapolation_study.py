@@ -7,6 +7,7 @@ interpolation, extrapolation at -0.5 / 1.5) and the CPU seconds of grc.train.
     python benchmarks/extrapolation_study.py --sets petal,sprout --seeds 0,1 --set refine_extrapolations=64
     python benchmarks/extrapolation_study.py --sets cdt ...   # cup / droop / twist (extrapolation_sets.py)
     python benchmarks/extrapolation_study.py --sets cdt:base+twist,cdt:cup+droop ...   # two of them
+    python benchmarks/extrapolation_study.py --sets /tmp/bv/base+cup ...   # a folder (benchmarks/blender_variants.py)
 
 --pairs: old (defaults plus --old settings) and new (--set) trained in alternating pairs, for the
 training time ratio (CPU time: fairer than wall time on a shared machine). --json FILE keeps the rows.
@@ -34,7 +35,9 @@ TARGETS = {"fit": 0.003, "reconstruction": 0.01, "interpolation": 0.05, "low": -
 
 def templates(name):
     """A bundled set's name, "cdt" (cup, droop, twist) or "cdt:" and some of base, cup, droop, twist
-    joined by "+" (e.g. cdt:base+twist, a two-template set)."""
+    joined by "+" (e.g. cdt:base+twist, a two-template set), or a template set's folder."""
+    if Path(name).is_dir():
+        return grc.load_templates(name)
     if name.startswith("cdt:"):
         return cup_droop_twist(name[4:].split("+"))
     return cup_droop_twist() if name == "cdt" else grc.load_templates(ROOT / "templates" / name)
