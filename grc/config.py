@@ -59,7 +59,6 @@ class Config:
     refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
     refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
     refine_extrapolation_stretch_damping: float = 0.5  # targets' stretches reach x / (1 + this x) beyond (0 = off)
-    refine_extrapolation_turn_damping: float = 0.0  # and their rotations x / (1 + this x) (0 = off)
     seed: int = 0
 
     def __post_init__(self):
@@ -179,6 +178,5 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolation_retime, "refine_extrapolation_retime", low=0, high=1)
     number(c.refine_extrapolation_retreat, "refine_extrapolation_retreat", low=0, high=3, integer=True)
     number(c.refine_extrapolation_stretch_damping, "refine_extrapolation_stretch_damping", low=0, high=1e6)
-    number(c.refine_extrapolation_turn_damping, "refine_extrapolation_turn_damping", low=0, high=1e6)
     number(c.refine_extrapolation_templates, "refine_extrapolation_templates", low=0, high=MAX_BATCH, integer=True)
     number(c.context_mask, "context_mask", low=0, high=1)

@@ -507,9 +507,9 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
         use = use * (~inside).double().cpu().numpy()
     keep = use.reshape(n, M).any(axis=1)  # shapes with a row to learn from: only those are blended
     shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
-    damping = config.refine_extrapolation_stretch_damping, config.refine_extrapolation_turn_damping
+    damping = config.refine_extrapolation_stretch_damping
     if keep.any():
-        shapes[keep] = space_blend(space, grids[:, keep].swapaxes(0, 1), weights[keep], *damping)
+        shapes[keep] = space_blend(space, grids[:, keep].swapaxes(0, 1), weights[keep], damping)
     if config.refine_extrapolation_retime:
         shapes[keep] = retimed(space, grids[:, keep], weights[keep], shapes[keep], config.refine_extrapolation_retime,
                                damping)
@@ -534,7 +534,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
                 break
             which = np.flatnonzero(broken)
             pulled = retreat(weights[which], share)
-            again = space_blend(space, grids[:, which].swapaxes(0, 1), pulled, *damping)
+            again = space_blend(space, grids[:, which].swapaxes(0, 1), pulled, damping)
             ok = ~coherence.broken(again)
             shapes[which[ok]] = again[ok]
             broken[which[ok]] = False
@@ -567,7 +567,7 @@ def damped(weights: np.ndarray, damping: float) -> np.ndarray:
     return retreat(weights, 1 / (1 + damping * x))
 
 
-def space_blend(space, grids, weights, damping: float = 0.0, turn_damping: float = 0.0):
+def space_blend(space, grids, weights, damping: float = 0.0):
     """`space.blend` (grids (K, M, N, 3)) or `space.blend_each` (grids (S, K, M, N, 3), a set per blend), its
     stretches damped beyond the templates (`damped`) when `damping` > 0: each part keeps turning as it turned
     between the templates, but grows or shrinks less and less ("to a diminishing degree"). On the bundled
@@ -575,14 +575,11 @@ def space_blend(space, grids, weights, damping: float = 0.0, turn_damping: float
     brings the stretch at blend 2 under half of shape keys' (benchmarks/extrapolation_references.py)."""
     weights = np.atleast_2d(weights)
     stretch = damped(weights, damping) if damping else None
-    if turn_damping:  # the rotations (and the centroid) damped too, less
-        stretch = weights if stretch is None else stretch
-        weights = damped(weights, turn_damping)
     blend = space.blend_each if np.ndim(grids) == 5 else space.blend
     return blend(grids, weights, stretch)
 
 
-def retimed(space, grids, weights, shapes, share: float, damping=(0.0, 0.0)):
+def retimed(space, grids, weights, shapes, share: float, damping: float = 0.0):
     """Shape-space targets that move less far than `share` of the linear blend's way beyond the template
     (along their line, as grc.metrics measures extrapolation: (shape - start) · (end - start) / |end - start|²,
     start = template A or the templates' mean, end = template B or k) moved along their line in shape space
@@ -605,7 +602,7 @@ def retimed(space, grids, weights, shapes, share: float, damping=(0.0, 0.0)):
             continue  # far enough already
         values = base + sign_far * RETIME
         w = np.stack([1 - values, values], 1) if K == 2 else (1 - values)[:, None] / K + values[:, None] * np.eye(K)[k[i]]
-        candidates = space_blend(space, G, w, *damping)
+        candidates = space_blend(space, G, w, damping)
         reach = (candidates - start).reshape(len(values), -1) @ d / (d @ d)
         j = np.argmin(np.abs(reach - least))
         out[i] = candidates[j]
