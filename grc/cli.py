@@ -320,7 +320,7 @@ def train(
     templates: Path = typer.Argument(..., help="A template set folder."),
     output: Path = typer.Option(..., "-o", "--output", help="The model file to write (.grc)."),
     preset: str = typer.Option("default", help=f"Settings preset: {', '.join(PRESETS)}."),
-    context_dims: Optional[int] = typer.Option(None, "--context-dims", help="Context values per row (0 = no context)."),
+    context_dims: Optional[int] = typer.Option(None, "--context-dims", help="Context values per row (default: one per template beyond the first, at least 1; 0 = no context)."),
     seed: Optional[int] = typer.Option(None, help="Random seed (same seed, same machine: same model)."),
     steps: Optional[int] = typer.Option(None, help="Encoder/decoder training steps."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Rows per step."),
@@ -357,6 +357,8 @@ def train(
         from .templates import load_template_set
 
         template_set = load_template_set(templates)
+        if start is None:  # (a fine-tuning keeps its parent's context values unless told)
+            config = config.for_templates(len(template_set))
         check_model_size(config, template_set)  # a model too big to save is refused before training
         prefit = None
         if ray is None and start is None:  # the template models train in a second process while PyTorch loads

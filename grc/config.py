@@ -14,7 +14,10 @@ class Config:
     """Everything that shapes a trained model. `Config.preset("article")` is the article's setup."""
 
     preset: str = "default"
-    context_dims: int = 1  # C: emergent context values per row (0 = the no-context ablation)
+    # C: emergent context values per row. None: one per template beyond the first (K - 1, at least 1), decided
+    # when training starts (`for_templates`), so that K templates' traces span a simplex of blends rather than
+    # one line of context (docs/coherence.md, part 7); 0 = the no-context ablation.
+    context_dims: int | None = None
     normalize: bool = True  # train on standardized rows and relational coordinates in [-1, 1]
     final_activation: bool = False  # ELU after the last layer too (as the article's code does)
 
@@ -71,6 +74,12 @@ class Config:
             raise GRCError(f"expected one of {', '.join(PRESETS)}, got {name!r}", field="preset")
         return cls(**{**PRESETS[name], "preset": name, **{k: v for k, v in overrides.items() if v is not None}})
 
+    def for_templates(self, templates: int) -> "Config":
+        """This config for a set of `templates` templates: `context_dims` decided (None -> K - 1, at least 1)."""
+        if self.context_dims is not None:
+            return self
+        return self.replace(context_dims=min(MAX_CONTEXT_DIMS, max(1, templates - 1)))
+
     def extrapolations(self, templates: int) -> int:
         """The extrapolated shapes the refine adds for a set of `templates` templates."""
         return self.refine_extrapolations if templates <= self.refine_extrapolation_templates else 0
@@ -94,7 +103,9 @@ class Config:
         values = {}
         for name, value in data.items():
             default = getattr(cls, name)
-            if isinstance(default, tuple):
+            if default is None:  # context_dims: a count, or null (decided when training starts)
+                value = None if value is None else number(value, f"config.{name}", integer=True, path=path)
+            elif isinstance(default, tuple):
                 if not isinstance(value, list) or not all(type(v) is int for v in value):
                     raise GRCError("expected a list of integers", path=path, field=f"config.{name}")
                 value = tuple(value)
@@ -118,7 +129,7 @@ PRESETS = {
     # [21,15,10,3] encoder and [3,10,15,21] decoder, ELU after every layer, raw data,
     # one sample per step for 100,000 steps, learning rates 1e-4 / 2e-4, mask 0.05.
     "article": dict(
-        normalize=False, final_activation=True,
+        context_dims=1, normalize=False, final_activation=True,
         template_hidden=(10, 15), template_features="raw", template_steps=10000, template_lr=1e-3,
         template_lbfgs_steps=0,
         encoder_hidden=(15, 10), decoder_hidden=(10, 15), decoder_features="raw", decoder_input="encoder",
@@ -166,7 +177,8 @@ def check_config(c: Config) -> None:
     for name in ("batch_size", "refine_samples"):
         number(getattr(c, name), name, low=1, high=MAX_BATCH, integer=True)
     number(c.seed, "seed", low=0, high=MAX_SEED, integer=True)
-    number(c.context_dims, "context_dims", low=0, high=MAX_CONTEXT_DIMS, integer=True)
+    if c.context_dims is not None:
+        number(c.context_dims, "context_dims", low=0, high=MAX_CONTEXT_DIMS, integer=True)
     for name in ("template_lr", "lr_encoder", "lr_decoder"):
         if not 0 < getattr(c, name) < 1:
             raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)

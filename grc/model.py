@@ -73,6 +73,9 @@ def mlp(x, layers, final_activation: bool):
 def layer_sizes(config: Config, rows: int, row_width: int) -> dict[str, list[int]]:
     """Each network's layer sizes for a grid whose rows have `row_width` = 3N numbers."""
     C = config.context_dims
+    if C is None:
+        raise GRCError("context_dims is decided by the number of templates: config.for_templates(K) first",
+                       field="context_dims")
     return {
         "template": [FEATURES[config.template_features], *config.template_hidden, row_width],
         "encoder": [row_width, *config.encoder_hidden, 2 + C],
@@ -83,6 +86,7 @@ def layer_sizes(config: Config, rows: int, row_width: int) -> dict[str, list[int
 def expected_shapes(config: Config, templates: TemplateSet) -> dict[str, tuple]:
     """Every weight a model of this config and template set holds, with its shape."""
     K, (_, M, N) = len(templates), templates.grid_shape
+    config = config.for_templates(K)
     shapes = {"relational_center": (2,), "relational_scale": (2,), "row_mean": (3 * N,), "row_scale": (1,)}
     for net, sizes in layer_sizes(config, M, 3 * N).items():
         batch = (K,) if net == "template" else ()
@@ -97,7 +101,7 @@ class GRCModel:
 
     def __init__(self, config: Config, templates: TemplateSet, weights: dict[str, np.ndarray],
                  info: dict | None = None):
-        self.config, self.templates, self.info = config, templates, dict(info or {})
+        self.config, self.templates, self.info = config.for_templates(len(templates)), templates, dict(info or {})
         self.weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
         self._layers = {net: self._net(net) for net in ("template", "encoder", "decoder")}
         w = self.weights

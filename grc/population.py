@@ -89,12 +89,12 @@ def select(scores, grid: tuple[int, int], margin: float = 1.0) -> list[int]:
 
 
 def context_choices(config: Config, templates: int) -> list[int]:
-    """The context dimensions a population tries: the config's, and one more (at least K - 1, which
-    separates K templates without forcing them onto one line of context); with three templates or more,
-    also K (measured on the leaf: docs/benchmarks.md)."""
-    C = config.context_dims
+    """The context dimensions a population tries: the config's (by default K - 1), and one more (at least
+    K - 1, which separates K templates without forcing them onto one line of context); with three templates
+    or more and a config of fewer than K - 1, also K (measured on the leaf: docs/benchmarks.md)."""
+    C = config.for_templates(templates).context_dims
     more = max(C + 1, templates - 1)
-    return sorted({min(MAX_CONTEXT_DIMS, c) for c in (C, more, *((more + 1,) if templates >= 3 else ()))})
+    return sorted({min(MAX_CONTEXT_DIMS, c) for c in (C, more, *((more + 1,) if C < templates - 1 else ()))})
 
 
 def cell_settings(config: Config, cells: int, templates: int = 2) -> list[dict]:
@@ -495,7 +495,7 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     `coherence=False` leaves the broken-shape check out of the score; `refine_cells`: how many cells
     are refined to the end. `prefit`: a template fit under way, as grc.training.train takes.
     """
-    config = config or Config()
+    config = (config or Config()).for_templates(len(templates))
     if config.decoder_features != "fourier-product" or config.decoder_input != "relational-map":
         raise GRCError("population training needs the default decoder (fourier-product, relational-map)",
                        field="decoder_features")

@@ -222,6 +222,9 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     these templates and settings (the same models as fitting here).
     """
     config = config or Config()
+    if start is not None and config.context_dims is None:
+        config = config.replace(context_dims=start.context_dims)  # a fine-tuning keeps its parent's sizes
+    config = config.for_templates(len(templates))
     dev = resolve_device(device)
     if threads is not None and dev.type == "cpu":
         if not isinstance(threads, int) or threads < 1:

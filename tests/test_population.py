@@ -35,7 +35,7 @@ def test_each_cell_takes_the_best_of_itself_and_its_four_neighbours():
 
 
 def test_exchange_copies_weights_and_adam_state_and_mutation_changes_rates():
-    config = grc.Config()
+    config = grc.Config().for_templates(2)
     sizes = layer_sizes(config, 7, 21)
     cells = Cells(sizes, config, cell_settings(config, 4), torch.device("cpu"))
     rows, u = torch.randn(32, 21), torch.rand(32, 2) * 2 - 1
@@ -106,7 +106,7 @@ def test_a_bad_grid_is_a_clear_error(petal):
 
 
 def test_cells_of_different_context_dimensions_share_one_batch_and_export_at_their_own_size():
-    config = grc.Config()
+    config = grc.Config(context_dims=1)
     sizes = layer_sizes(config, 7, 21)
     settings = cell_settings(config, 6, templates=3)
     assert [s["context_dims"] for s in settings] == [1, 1, 1, 2, 2, 2]  # the config's, and K - 1
@@ -130,12 +130,13 @@ def test_cells_of_different_context_dimensions_share_one_batch_and_export_at_the
 
 
 def test_context_choices():
-    assert context_choices(grc.Config(), 2) == [1, 2]
-    assert context_choices(grc.Config(), 3) == [1, 2, 3]  # three templates or more: K - 1 and K too
+    assert context_choices(grc.Config(), 2) == [1, 2]  # the default: K - 1 context values, and one more
+    assert context_choices(grc.Config(), 3) == [2, 3]
+    assert context_choices(grc.Config(context_dims=1), 3) == [1, 2, 3]  # fewer than K - 1: K - 1 and K too
     assert context_choices(grc.Config(context_dims=1), 5) == [1, 4, 5]
-    assert context_choices(grc.Config(context_dims=2), 3) == [2, 3, 4]
     # a 3 x 3 torus on three templates: one row of three cells per context dimension
-    assert [s["context_dims"] for s in cell_settings(grc.Config(), 9, 3)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert [s["context_dims"] for s in cell_settings(grc.Config(context_dims=1), 9, 3)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert [s["context_dims"] for s in cell_settings(grc.Config(), 9, 3)] == [2, 2, 2, 3, 3, 3, 2, 2, 2]
 
 
 def test_the_score_counts_reconstruction_interpolation_extrapolation_and_broken_blends(petal, tiny):
