@@ -109,7 +109,10 @@ def parse(values):
     for item in values or []:
         key, value = item.split("=", 1)
         default = getattr(grc.Config, key)
-        out[key] = type(default)(value) if not isinstance(default, bool) else value.lower() in ("1", "true")
+        if default is None:  # context_dims: a count, or "none" (decided by the number of templates)
+            out[key] = None if value.lower() == "none" else int(value)
+        else:
+            out[key] = type(default)(value) if not isinstance(default, bool) else value.lower() in ("1", "true")
     return out
 
 
