@@ -245,3 +245,16 @@ def test_the_pad_redraws_its_traces_as_time_moves_and_its_layers_draw_what_a_ful
     assert (shaded != still).any()
     pad._layers.clear()
     np.testing.assert_array_equal(pad_pixels(pad), shaded)
+
+
+def test_the_context_pad_opens_on_the_value_where_the_templates_spread_most(make_window, leaf_model, tmp_path):
+    # three templates train two context values by default, and their traces may nearly coincide in the
+    # first: a pad showing it drew three overlapping lines the drag could not tell apart
+    traces = leaf_model.traces()
+    spread = (traces.max(axis=0) - traces.min(axis=0)).mean(axis=(0, 1))  # per context value
+    window = make_window(leaf_model.save(tmp_path / "leaf.grc"))
+    panel = window.explore_panel
+    assert leaf_model.context_dims == 2 and panel.dim.isVisible()
+    assert panel.dim.value() == panel.pad.dim == int(np.argmax(spread))
+    panel.dim.setValue(1 - panel.pad.dim)  # the other one can still be shown
+    assert panel.pad.dim == 1 - int(np.argmax(spread))
