@@ -414,6 +414,17 @@ def test_config_limits_are_one_line(change, message):
         Config(**change)
 
 
+def test_context_dims_left_to_the_templates_reads_back_and_a_wrong_one_is_one_line():
+    # the default context_dims is null (one per template beyond the first, decided when training starts):
+    # a config written with it reads back the same, as `--set context_dims=null` and Ray's jobs pass it
+    assert Config.from_json(Config().to_json()) == Config() and Config().to_json()["context_dims"] is None
+    assert Config.from_json({**Config().to_json(), "context_dims": 3}).context_dims == 3
+    for bad, message in (("two", "config.context_dims: expected a number"), (2.5, "config.context_dims"),
+                         (-1, "config.context_dims: expected a value from 0 to 16")):
+        with pytest.raises(GRCError, match=re.escape(message)):
+            Config.from_json({**Config().to_json(), "context_dims": bad})
+
+
 # -- template numbers, names and sizes ---------------------------------------------------------------
 
 
