@@ -408,7 +408,9 @@ def train(
     if not quiet:
         from .metrics import evaluate
 
-        typer.echo(f"saved {printable(output)} ({model.info['seconds']:.1f} s of training)")
+        values = f"{model.context_dims} context value{'s' if model.context_dims != 1 else ''}"
+        typer.echo(f"saved {printable(output)} ({len(model.templates)} templates, {values}; "
+                   f"{model.info['seconds']:.1f} s of training)")
         typer.echo(metrics_table(evaluate(model)))
 
 
