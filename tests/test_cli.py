@@ -34,6 +34,7 @@ def test_train_evaluate_info(tmp_path, capsys):
                           "--set", "decoder_hidden=16,16")
     assert code == 0, err
     assert "reconstruction RMSE" in out and out_file.exists()
+    assert f"saved {out_file} (2 templates, 1 context value; " in out  # what was decided for the user
     model = grc.load_model(out_file)
     assert model.config.seed == 3 and model.config.steps == 200 and model.config.decoder_hidden == (16, 16)
     code, out, _ = run(capsys, "evaluate", out_file, "--json")
