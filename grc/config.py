@@ -62,6 +62,9 @@ class Config:
     refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
     refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
     refine_extrapolation_stretch_damping: float = 0.5  # targets' stretches reach x / (1 + this x) beyond (0 = off)
+    # Three or more templates: this share of the random mixes lies on the edge between two templates (the others
+    # weigh 0), where a pair's blend runs and extrapolation along it starts; mixes of all K all but never go there.
+    pair_mixes: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -192,3 +195,4 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolation_stretch_damping, "refine_extrapolation_stretch_damping", low=0, high=1e6)
     number(c.refine_extrapolation_templates, "refine_extrapolation_templates", low=0, high=MAX_BATCH, integer=True)
     number(c.context_mask, "context_mask", low=0, high=1)
+    number(c.pair_mixes, "pair_mixes", low=0, high=1)

@@ -392,6 +392,13 @@ class Sampler:
         u = d.normalize(coords)
         rows = self.models(template_inputs(u, d.config).expand(d.K, -1, -1))  # (K, batch, 3N)
         r = torch.rand(d.K, batch, 1, device=d.device)
+        share = d.config.pair_mixes
+        if d.K > 2 and share:
+            # a share of the mixes on the edge between two random templates (the others weigh 0): where a pair's
+            # blend runs (grc.metrics' interpolation), which mixes of all K all but never reach
+            edge = torch.rand(batch, device=d.device) < share
+            pair = torch.rand(d.K, batch, device=d.device).argsort(dim=0).argsort(dim=0) < 2  # (K, batch): two of K
+            r = torch.where((edge[None] & ~pair)[..., None], torch.zeros_like(r), r)
         return rows, r / r.sum(dim=0).clamp_min(1e-12), u
 
     @torch.no_grad()
@@ -489,7 +496,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
 
     d = sampler.data
     K, n = d.K, config.extrapolations(d.K)
-    u, context, rows, weights, traces = extrapolated_contexts(sampler, encoder, n, config.refine_extrapolation_reach)
+    u, context, rows, lines, traces = extrapolated_contexts(sampler, encoder, n, config.refine_extrapolation_reach)
+    weights = lines.weights()
     M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
     space = ShapeSpace(M, grids.shape[3])
@@ -502,19 +510,22 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
         spread = (traces - traces.mean(dim=0)).abs().amax(dim=0).sum(dim=-1).double().cpu().numpy()  # (n*M,)
         use = use * np.clip(spread / (config.refine_extrapolation_separation * np.median(spread) + 1e-12), 0, 1)
     if K > 2:
-        # With more templates than the context has room for, a blend beyond one template can land among the
-        # others' traces (a context the shapes between templates use): no target where the blend's context
-        # is no farther from the traces' mean than every template's trace.
-        center = traces.mean(dim=0)
-        inside = (context - center).norm(dim=-1) <= (traces - center).norm(dim=-1).amax(dim=0)
-        use = use * (~inside).double().cpu().numpy()
+        # The templates' traces rarely span the context: the leaf's three lie on (nearly) one line in most rows,
+        # with K - 1 values as with one. A blend beyond one template can then land among the others' traces,
+        # on a context the shapes between the templates use. Each row weighs as much as its context stays clear
+        # of the traces' simplex (the mixes' contexts), against how far it went from where its line left it:
+        # nothing where it falls back inside, all where it is at least HULL_CLEAR of that away.
+        start = torch.as_tensor(np.repeat(lines.start, M, axis=0), dtype=traces.dtype, device=d.device)
+        went = (context - torch.einsum("rk,krc->rc", start, traces)).norm(dim=-1)
+        clear = hull_distance(context, traces)
+        use = use * torch.clamp(clear / (HULL_CLEAR * went + 1e-12), 0, 1).double().cpu().numpy()
     keep = use.reshape(n, M).any(axis=1)  # shapes with a row to learn from: only those are blended
     shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
     damping = config.refine_extrapolation_stretch_damping
     if keep.any():
-        shapes[keep] = space_blend(space, grids[:, keep].swapaxes(0, 1), weights[keep], damping)
+        shapes[keep] = space_blend(space, grids[:, keep].swapaxes(0, 1), lines[keep], damping)
     if config.refine_extrapolation_retime:
-        shapes[keep] = retimed(space, grids[:, keep], weights[keep], shapes[keep], config.refine_extrapolation_retime,
+        shapes[keep] = retimed(space, grids[:, keep], lines[keep], shapes[keep], config.refine_extrapolation_retime,
                                damping)
     targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
     # Each row's weight grows as its width shrinks (relative errors count, as in the shape-space fit): a
@@ -536,8 +547,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
             if not broken.any():
                 break
             which = np.flatnonzero(broken)
-            pulled = retreat(weights[which], share)
-            again = space_blend(space, grids[:, which].swapaxes(0, 1), pulled, damping)
+            again = space_blend(space, grids[:, which].swapaxes(0, 1), lines[which].retreat(share), damping)
             ok = ~coherence.broken(again)
             shapes[which[ok]] = again[ok]
             broken[which[ok]] = False
@@ -552,79 +562,130 @@ RETIME_NEAR = 0.5  # retiming asks for the linear blend's share of the way up to
 RETIME = np.linspace(1.0, 1.2, 9)  # a retimed target moves at most this share of its reach beyond [0, 1] further
 
 
-def line(weights: np.ndarray):
-    """The line a blend beyond the templates lies on: (s (B,), template k (B,)): α and k = 1 for two
-    templates, s along the direction of template k (grc.coherence.direction_weights) for more."""
-    K = weights.shape[1]
-    if K == 2:
-        return weights[:, 1], np.ones(len(weights), int)
-    k = np.argmax(np.abs(weights - 1 / K), axis=1)
-    return (weights[np.arange(len(weights)), k] - 1 / K) / (1 - 1 / K), k
+class Lines:
+    """Blends beyond the templates, each on a line that leaves the templates' simplex at `start` (B, K) and
+    goes on by `x` (B,) units of `step` (B, K): weights = start + x · step.
+
+    Two templates: α beyond 1 leaves at template B, step B − A, x = α − 1 (below 0: at A, step A − B, x = −α).
+    More: a line leaves at a template (step a mix of the pair directions e_b − e_a: along one pair's edge, as
+    grc.metrics measures extrapolation, or along the template's direction, grc.coherence's direction_weights)
+    or through the middle of a face (step mean − e_k, away from the template opposite; the face's shapes are
+    mixes of templates, which the shape-space target then starts from: `targets`)."""
+
+    def __init__(self, start, step, x):
+        self.start, self.step, self.x = np.asarray(start, float), np.asarray(step, float), np.asarray(x, float)
+
+    @classmethod
+    def of(cls, weights: np.ndarray) -> "Lines":
+        """The line each blend of `weights` (B, K) lies on: α for two templates; for more, s along the direction
+        of the template whose weight is farthest from 1 / K (beyond 1: from that template; below 0: from the
+        templates' mean, as the direction's blends count s). Blends inside [0, 1] have x = 0."""
+        weights = np.atleast_2d(np.asarray(weights, float))
+        B, K = weights.shape
+        eye = np.eye(K)
+        if K == 2:
+            s, k = weights[:, 1], np.ones(B, int)
+            origin, end = eye[np.zeros(B, int)], eye[k]
+        else:
+            k = np.argmax(np.abs(weights - 1 / K), axis=1)
+            s = (weights[np.arange(B), k] - 1 / K) / (1 - 1 / K)
+            origin, end = np.full((B, K), 1 / K), eye[k]
+        beyond, below = s > 1, s < 0
+        start = np.where(beyond[:, None], end, np.where(below[:, None], origin, weights))
+        step = np.where(below[:, None], origin - end, end - origin)
+        return cls(start, step, np.where(beyond, s - 1, np.where(below, -s, 0.0)))
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, which):
+        return Lines(self.start[which], self.step[which], self.x[which])
+
+    def weights(self, x=None) -> np.ndarray:
+        """The blends' weights (B, K), at `x` (B,) instead of their own reach if given."""
+        return self.start + (self.x if x is None else np.asarray(x, float))[:, None] * self.step
+
+    def retreat(self, share: float) -> "Lines":
+        """The blends pulled back towards the templates along their lines: the reach beyond them times `share`."""
+        return Lines(self.start, self.step, share * self.x)
+
+    def damped(self, damping: float) -> np.ndarray:
+        """The weights whose reach x becomes x / (1 + damping x): the stretches' weights of a damped
+        shape-space blend (`space_blend`)."""
+        return self.weights(self.x / (1 + damping * self.x))
 
 
-def damped(weights: np.ndarray, damping: float) -> np.ndarray:
-    """Blend weights (B, K) whose reach x beyond [0, 1] (along their line, as `retreat` measures it) becomes
-    x / (1 + damping x): the stretches' weights of a damped shape-space blend (`space_blend`)."""
-    s, _ = line(weights)
-    x = np.where(s < 0, -s, np.maximum(s - 1, 0))
-    return retreat(weights, 1 / (1 + damping * x))
+def lines_of(blends) -> Lines:
+    return blends if isinstance(blends, Lines) else Lines.of(blends)
 
 
-def space_blend(space, grids, weights, damping: float = 0.0):
-    """`space.blend` (grids (K, M, N, 3)) or `space.blend_each` (grids (S, K, M, N, 3), a set per blend), its
-    stretches damped beyond the templates (`damped`) when `damping` > 0: each part keeps turning as it turned
-    between the templates, but grows or shrinks less and less ("to a diminishing degree"). On the bundled
-    petal's own templates, damping 0.5 keeps every shape in blends -1..2 whole (4 of 65 broken undamped) and
-    brings the stretch at blend 2 under half of shape keys' (benchmarks/extrapolation_references.py)."""
-    weights = np.atleast_2d(weights)
-    stretch = damped(weights, damping) if damping else None
-    blend = space.blend_each if np.ndim(grids) == 5 else space.blend
-    return blend(grids, weights, stretch)
+def retreat(weights, share: float) -> np.ndarray:
+    """Blend weights (B, K) beyond the templates pulled back towards them along their line (`Lines.of`): the part
+    beyond [0, 1] times `share`. Two templates: α < 0 -> share · α, α > 1 -> 1 + share · (α - 1)."""
+    return lines_of(weights).retreat(share).weights()
 
 
-def retimed(space, grids, weights, shapes, share: float, damping: float = 0.0):
-    """Shape-space targets that move less far than `share` of the linear blend's way beyond the template
+def damped(weights, damping: float) -> np.ndarray:
+    """Blend weights (B, K) whose reach x beyond [0, 1] (along their line) becomes x / (1 + damping x)."""
+    return lines_of(weights).damped(damping)
+
+
+def space_blend(space, grids, blends, damping: float = 0.0):
+    """`space.blend` (grids (K, M, N, 3)) or `space.blend_each` (grids (S, K, M, N, 3), a set per blend) at
+    `blends` (weights (S, K) or `Lines`), its stretches damped beyond the templates (`damped`) when `damping` > 0:
+    each part keeps turning as it turned between the templates, but grows or shrinks less and less ("to a
+    diminishing degree"). On the bundled petal's own templates, damping 0.5 keeps every shape in blends -1..2
+    whole (4 of 65 broken undamped) and brings the stretch at blend 2 under half of shape keys'
+    (benchmarks/extrapolation_references.py).
+
+    Beyond the templates, a blend is the linear mix where its line leaves the simplex plus the shape-space change
+    from there on: the random mixes between the templates are linear, and the two must meet where the line
+    leaves. A line through a face starts from a mix of templates, which the shape space does not give as the
+    linear mix; nor, where a triangle turns by nearly 180 degrees (the leaf's tip, up to 3 % of its size), does
+    it give every template back exactly (elsewhere it does, to 1e-12: no change there)."""
+    lines = lines_of(blends)
+    weights = lines.weights()
+    stretch = lines.damped(damping) if damping else None
+    each = np.ndim(grids) == 5
+    blend = space.blend_each if each else space.blend
+    out = blend(grids, weights, stretch)
+    leaves = (lines.start.min(axis=1) < 1e-9) & (lines.x > 0)  # lines that leave the simplex (at a template or a face)
+    if leaves.any():
+        G = grids[leaves] if each else np.broadcast_to(grids, (int(leaves.sum()), *np.shape(grids)))
+        start = lines.start[leaves]
+        gap = np.einsum("sk,skmpc->smpc", start, G) - (space.blend_each(G, start) if each else space.blend(grids, start))
+        size = np.ptp(np.reshape(grids, (-1, 3)), axis=0).max()
+        off = np.abs(gap).reshape(len(gap), -1).max(axis=1) > START_GAP * size  # where the shape space misses it
+        out[np.flatnonzero(leaves)[off]] += gap[off]
+    return out
+
+
+def retimed(space, grids, blends, shapes, share: float, damping: float = 0.0):
+    """Shape-space targets that move less far than `share` of the linear blend's way beyond the templates
     (along their line, as grc.metrics measures extrapolation: (shape - start) · (end - start) / |end - start|²,
-    start = template A or the templates' mean, end = template B or k) moved along their line in shape space
-    (further out) until they do: a part that turns moves along an arc, and less far than a linear blend."""
-    K = weights.shape[1]
-    s, k = line(weights)
+    start where the line leaves the templates, end one step on; counted up to RETIME_NEAR steps) moved along
+    their line in shape space (further out) until they do: a part that turns moves along an arc, and less far
+    than a linear blend. grids (K, B, M, N, 3); blends: weights (B, K) or `Lines`."""
+    lines = lines_of(blends)
     out = shapes.copy()
-    for i in range(len(weights)):
+    for i in range(len(lines)):
         G = grids[:, i]  # (K, M, N, 3)
-        start = G[0] if K == 2 else G.mean(axis=0)
-        end = G[k[i]]
-        d = (end - start).ravel()
-        if d @ d < 1e-12:
+        a = np.tensordot(lines.start[i], G, axes=1)
+        d = (np.tensordot(lines.start[i] + lines.step[i], G, axes=1) - a).ravel()
+        if d @ d < 1e-12 or lines.x[i] <= 0:
             continue
-        sign_far = s[i] - 1 if s[i] > 1 else s[i]  # beyond 1 or below 0
-        base = 1.0 if s[i] > 1 else 0.0
-        # this share of the linear blend's way beyond the template, counted up to RETIME_NEAR beyond it
-        least = base + share * np.clip(s[i] - base, -RETIME_NEAR, RETIME_NEAR)
-        if ((shapes[i] - start).ravel() @ d / (d @ d) - least) * np.sign(sign_far) >= 0:
+        least = share * min(lines.x[i], RETIME_NEAR)
+        if (shapes[i] - a).ravel() @ d / (d @ d) >= least:
             continue  # far enough already
-        values = base + sign_far * RETIME
-        w = np.stack([1 - values, values], 1) if K == 2 else (1 - values)[:, None] / K + values[:, None] * np.eye(K)[k[i]]
-        candidates = space_blend(space, G, w, damping)
-        reach = (candidates - start).reshape(len(values), -1) @ d / (d @ d)
-        j = np.argmin(np.abs(reach - least))
-        out[i] = candidates[j]
+        further = Lines(np.repeat(lines.start[i:i + 1], len(RETIME), 0), np.repeat(lines.step[i:i + 1], len(RETIME), 0),
+                        lines.x[i] * RETIME)
+        candidates = space_blend(space, G, further, damping)
+        reach = (candidates - a).reshape(len(RETIME), -1) @ d / (d @ d)
+        out[i] = candidates[np.argmin(np.abs(reach - least))]
     return out
 
 
 RETREAT = (0.75, 0.5, 0.25)  # the shares of a broken target's reach beyond [0, 1] tried, in turn
-
-
-def retreat(weights: np.ndarray, share: float) -> np.ndarray:
-    """Blend weights (B, K) beyond the templates pulled back towards them: the part beyond [0, 1] times `share`.
-    Two templates: α < 0 -> share · α, α > 1 -> 1 + share · (α - 1). More: along the direction of the
-    template with the largest weight, s -> 1 + share · (s - 1) for s > 1, share · s for s < 0."""
-    K = weights.shape[1]
-    s, k = line(weights)
-    s = np.where(s < 0, share * s, 1 + share * (s - 1))
-    if K == 2:
-        return np.stack([1 - s, s], axis=1)
-    return (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
 
 
 def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config, report) -> float:
@@ -763,12 +824,12 @@ def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float):
     M = len(morph)
     time = d.lo[0] + torch.rand(n, device=d.device) * (d.hi[0] - d.lo[0])
     step, below = torch.rand(n, device=d.device) * reach, torch.rand(n, device=d.device) < 0.5
-    s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
     if K == 2:
-        weights = np.stack([1 - s, s], axis=1)
+        s = torch.where(below, -step, 1 + step).double().cpu().numpy()  # blend values outside [0, 1]
+        lines = Lines.of(np.stack([1 - s, s], axis=1))
     else:
-        k = torch.randint(K, (n,), device=d.device).cpu().numpy()
-        weights = (1 - s)[:, None] / K + s[:, None] * np.eye(K)[k]
+        lines = exit_lines(K, step.double().cpu().numpy(), below.cpu().numpy(), d.device)
+    weights = lines.weights()
     u = torch.stack([((time - float(d.center[0])) / float(d.scale[0]))[:, None].expand(n, M),
                      morph[None, :].expand(n, M)], dim=-1).reshape(n * M, 2)
     rows = sampler.models(template_inputs(u, d.config).expand(K, -1, -1))  # (K, n*M, 3N)
@@ -776,6 +837,52 @@ def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float):
     mean = traces.mean(dim=0)
     w = torch.as_tensor(weights, dtype=traces.dtype, device=d.device).repeat_interleave(M, dim=0)  # (n*M, K)
     context = mean + torch.einsum("rk,krc->rc", w, traces - mean)
-    return u, context, rows, weights, traces
+    return u, context, rows, lines, traces
+
+
+START_GAP = 1e-9  # a blend's shape-space start farther than this x the grids' size from the linear mix is moved onto it
+PAIR_LINES = 0.5  # the share of the lines from a template that run along one pair's edge
+HULL_CHUNK = 1 << 22  # numbers held at once by hull_distance
+HULL_CLEAR = 0.5  # an extrapolated row weighs fully where its context is this share of its way from the mixes'
+
+
+def simplex_lattice(K: int, steps: int = 10) -> np.ndarray:
+    """Weights covering the templates' simplex: every template, every pair's edge in `steps` steps, and random
+    mixes of all (a fixed draw): (L, K)."""
+    eye = np.eye(K)
+    a = np.linspace(0, 1, steps + 1)[1:-1, None]
+    edges = [(1 - a) * eye[i] + a * eye[j] for i in range(K) for j in range(i + 1, K)]
+    inside = np.random.default_rng(0).dirichlet(np.ones(K), size=16 * K)
+    return np.concatenate([eye, *edges, inside])
+
+
+def hull_distance(context: torch.Tensor, traces: torch.Tensor) -> torch.Tensor:
+    """How far each row's context (R, C) lies from the contexts of the mixes of the templates at that row,
+    Σ w_k trace_k over `simplex_lattice` (traces (K, R, C)): (R,)."""
+    lattice = torch.as_tensor(simplex_lattice(len(traces)), dtype=traces.dtype, device=traces.device)
+    rows = max(1, HULL_CHUNK // (len(lattice) * max(context.shape[1], 1)))  # a chunk of rows at a time: memory
+    out = [(torch.einsum("lk,krc->rlc", lattice, traces[:, i:i + rows]) - context[i:i + rows, None]).norm(dim=-1).amin(dim=1)
+           for i in range(0, len(context), rows)]  # (rows, L, C) each
+    return torch.cat(out) if out else context.new_zeros(0)
+
+
+def exit_lines(K: int, x: np.ndarray, face: np.ndarray, device) -> Lines:
+    """Lines beyond K > 2 templates, going `x` (B,) on: where `face`, through a random point of the face opposite a
+    random template k, away from k (step mean − e_k: direction_weights' s below 0); else from a random template b,
+    along one pair's edge (step e_b − e_a, as grc.metrics measures extrapolation) for half of them, along a random
+    mix of the pairs' edges (e_b − mean among them) for the rest."""
+    B = len(x)
+    eye = np.eye(K)
+    k = torch.randint(K, (B,), device=device).cpu().numpy()
+    mix = -torch.log(torch.rand(B, K, device=device).clamp_min(1e-12)).double().cpu().numpy()  # Dirichlet(1)
+    pair = torch.rand(B, device=device).cpu().numpy() < PAIR_LINES
+    a = torch.randint(K - 1, (B,), device=device).cpu().numpy()
+    others = mix * (1 - eye[k])  # a mix of the templates other than k
+    others /= others.sum(axis=1, keepdims=True)
+    a = np.where(a >= k, a + 1, a)  # a template other than k
+    towards = np.where(pair[:, None], eye[a], others)  # the vertex lines come from here
+    start = np.where(face[:, None], others, eye[k])
+    step = np.where(face[:, None], 1 / K - eye[k], eye[k] - towards)
+    return Lines(start, step, x)
 
 

@@ -242,6 +242,71 @@ def test_a_broken_target_retreats_towards_the_templates_along_its_line():
     assert np.allclose(retreat(direction_weights(3, 1, [2.5, -1.0]), 0.5), direction_weights(3, 1, [1.75, -0.5]))
 
 
+def test_lines_beyond_three_templates_leave_at_a_template_or_through_a_face():
+    # issue 11: the extrapolated shapes of a set of three or more templates go beyond every part of the
+    # simplex's edge, not only along each template's direction (which left the map's far corners untaught)
+    from grc.training import exit_lines
+
+    torch.manual_seed(0)
+    x = np.full(400, 0.5)
+    face = np.arange(400) % 2 == 0
+    lines = exit_lines(3, x, face, torch.device("cpu"))
+    w = lines.weights()
+    assert np.allclose(w.sum(axis=1), 1)
+    assert (w.min(axis=1) < -1e-9).all()  # every blend is beyond the templates
+    at_template = np.isclose(lines.start.max(axis=1), 1)
+    assert at_template[~face].all() and not at_template[face].any()
+    assert np.isclose(lines.start[face].min(axis=1), 0).all()  # a face's point: one weight 0
+    pair = (np.abs(lines.step[~face]) > 1e-12).sum(axis=1) == 2  # along one pair's edge (e_b - e_a)
+    assert 0.3 < pair.mean() < 0.7
+
+
+def test_a_blend_beyond_a_face_starts_from_the_linear_mix_there():
+    # the random mixes between the templates are linear: a target beyond the simplex must meet them where its
+    # line leaves it, not jump to the shape space's (different) mix of the templates there
+    from grc.coherence import shape_keys
+    from grc.shapespace import ShapeSpace
+    from grc.training import Lines, space_blend
+
+    leaf = grc.load_templates(grc.examples.template_set_path("leaf"))
+    grids = shape_keys(leaf, 1.0, np.eye(3))
+    space = ShapeSpace(*leaf.grid_shape[1:])
+    start = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])  # the middle of a face, and a template (wavy)
+    step = np.array([[1 / 3, 1 / 3, -2 / 3], [-1.0, 0.0, 1.0]])
+    near = space_blend(space, grids, Lines(start, step, np.full(2, 1e-4)))
+    linear = np.tensordot(start, grids, axes=1)
+    size = np.ptp(grids.reshape(-1, 3), axis=0).max()
+    assert np.abs(near - linear).max() < 1e-3 * size
+    # the shape space alone misses both: the mix by far, the template where a triangle turns by ~180 degrees
+    assert (np.abs(space.blend(grids, start) - linear).reshape(2, -1).max(axis=1) > 5e-3 * size).all()
+
+
+def test_a_context_that_falls_back_among_the_traces_is_no_extrapolation():
+    from grc.training import hull_distance
+
+    # one row, three traces on a line: beyond the middle template's the context stays among the mixes'
+    traces = torch.tensor([[[0.0, 0.0]], [[1.0, 0.0]], [[2.0, 0.0]]])
+    beyond_middle, beyond_end = torch.tensor([[1.3, 0.0]]), torch.tensor([[2.5, 0.0]])
+    assert hull_distance(beyond_middle, traces).item() < 1e-6
+    assert abs(hull_distance(beyond_end, traces).item() - 0.5) < 1e-6
+
+
+def test_pair_mixes_put_that_share_of_the_mixes_on_an_edge_between_two_templates():
+    from grc.training import Data, Sampler
+
+    leaf = grc.load_templates(grc.examples.template_set_path("leaf"))
+    for share, low, high in ((0.0, 0.0, 0.02), (0.5, 0.4, 0.6), (1.0, 1.0, 1.0)):
+        config = grc.Config(pair_mixes=share).for_templates(3)
+        data = Data(leaf, config, torch.device("cpu"))
+        sampler = Sampler(data, lambda x: torch.zeros(3, x.shape[1], 1))
+        _, weights, _ = sampler.draw(2000)
+        on_edge = ((weights[..., 0] > 0).sum(dim=0) == 2).float().mean().item()
+        assert low <= on_edge <= high, (share, on_edge)
+        assert torch.allclose(weights.sum(dim=0), torch.ones(1))
+    with pytest.raises(grc.GRCError, match="pair_mixes"):
+        grc.Config(pair_mixes=1.5)
+
+
 def test_a_default_training_keeps_the_sprout_whole_and_its_interpolation():
     # issue 11: a model trained without the extrapolated shapes breaks the sprout 0-4 times in [-1, 2] (shape
     # keys never); with them (the default) it did not break on five seeds, and kept interpolation <= 0.05
