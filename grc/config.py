@@ -43,7 +43,8 @@ class Config:
     refine_samples: int = 512
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
-    # templates (α in [-reach, 0) or (1, 1 + reach]; along a template's direction for K > 2), whose targets
+    # templates (α in [-reach, 0) or (1, 1 + reach]; for K > 2 on lines that leave the templates' simplex at a
+    # template or through a face, grc.training.exit_lines), whose targets
     # are the template models' grids blended in shape space (grc.shapespace), their stretches damped beyond
     # the templates (parts keep turning, grow and shrink less and less), decoded from the blend's context;
     # the refine's random mixes then take their blends' contexts too. On by default for sets of at most
@@ -51,7 +52,9 @@ class Config:
     # safe blend range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every
     # inner time on four seeds of five (seed 4: blends 1.8-2 at time 0.3 break); the sprout never breaks
     # (0-4 times in 26 before) and keeps its interpolation target; the leaf (three templates) broke less but
-    # missed its interpolation target on two seeds of five, so more templates are left out.
+    # missed its interpolation target on two seeds of five, so more templates are left out. For three or more,
+    # `--set refine_extrapolation_templates=16 --set pair_mixes=0.33` asks for them (docs/coherence.md, part 8:
+    # the leaf and the cup / droop / twist sets all but never break, at the cost of the extrapolation target).
     # 0 = off (the refine as before, `--set refine_extrapolations=0 --set refine_steps=200`).
     refine_extrapolations: int = 128
     refine_extrapolation_templates: int = 2  # only for sets of at most this many templates
