@@ -34,8 +34,9 @@ BANDS_AFTER_MS = 400  # the pad's shading is computed once the time has held sti
 BAND_STEP = 0.05  # blends of the pad's shading (two templates), as the safe range's steps
 VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c00000"}
 # the weight triangle's shading (three templates): a blend every TRIANGLE_STEP of each weight over what the
-# sliders reach, 696 blends; 0.55-0.86 s at subdivision 2 on the trained leaf here (docs/gui.md)
-TRIANGLE_STEP = 0.1
+# sliders reach, 453 blends; 0.4-0.8 s at subdivision 2 on the trained leaf here (0.1: 696 blends, up to 1.2 s;
+# docs/gui.md)
+TRIANGLE_STEP = 0.125
 TRIANGLE_CHUNK = 25  # blends per batch of verdicts (the thread checks between batches whether it is superseded)
 
 
@@ -280,7 +281,7 @@ class Beyond(QObject):
 
     def _compute_triangle(self, generation, model, coherence, time, look):
         """Verdicts of the lattice of blends (triangle_weights) at this time, in chunks (numpy releases the GIL)."""
-        weights = triangle_weights()
+        weights = triangle_weights(TRIANGLE_STEP)
         codes, novelty = [], []
         with np.errstate(all="ignore"):
             for start in range(0, len(weights), TRIANGLE_CHUNK):

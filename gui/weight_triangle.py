@@ -31,12 +31,16 @@ FILL_ALPHA = {"between": 120, "beyond": 55}  # the shading's opacity inside the 
 VERDICTS = ("coherent", "strained", "broken")
 
 
-def plane(weights) -> np.ndarray:
-    """Weights (..., 3) summing to 1 -> points (..., 2) of the weight plane; weights that do not sum to 1 are
-    first moved along (1, 1, 1), which gives the same shape (a blend is mean + sum w_k (trace_k - mean))."""
+def plane_weights(weights) -> np.ndarray:
+    """Weights (..., 3) moved along (1, 1, 1) to sum to 1: the same shape (a blend is mean + sum w_k (trace_k -
+    mean)), so weights typed into the sliders that do not sum to 1 are shown where their shape lies."""
     w = np.asarray(weights, float)
-    w = w - (w.sum(axis=-1, keepdims=True) - 1) / 3
-    return w @ CORNERS
+    return w - (w.sum(axis=-1, keepdims=True) - 1) / 3
+
+
+def plane(weights) -> np.ndarray:
+    """Weights (..., 3) -> points (..., 2) of the weight plane (moved onto it first: plane_weights)."""
+    return plane_weights(weights) @ CORNERS
 
 
 def weights_at(point) -> np.ndarray:
@@ -50,8 +54,7 @@ def weights_at(point) -> np.ndarray:
 def clamp_weights(weights, low: float = WEIGHT_RANGE[0], high: float = WEIGHT_RANGE[1]) -> np.ndarray:
     """The nearest weights (3,) that sum to 1 with each in [low, high] (the nearest point of the hexagon):
     clip(w - tau) for the tau that makes them sum to 1."""
-    w = np.asarray(weights, float)
-    w = w - (w.sum() - 1) / 3
+    w = plane_weights(weights)
     if np.all((w >= low) & (w <= high)):
         return w
     lo, hi = float(w.min() - high), float(w.max() - low)  # sum(clip(w - tau)) falls from 3 * high to 3 * low
@@ -90,10 +93,11 @@ class WeightTriangle(QWidget):
         self._font = QFont(self.font().family(), 8)
         low, high = WEIGHT_RANGE
         self.setToolTip(
-            "The blend of the three templates: each corner is a template, the dashed triangle holds the blends "
-            f"between them, the hexagon every blend the sliders reach (each weight from {low:g} to {high:g}).\n"
-            "Click or drag to move the blend; arrow keys nudge it. Shaded by the verdict of each blend at this "
-            "time (green coherent, amber strained, red broken), computed in the background once time holds still.")
+            "<p>The blend of the three templates: each corner is a template, the dashed triangle holds the blends "
+            f"between them, the hexagon the blends whose weights each lie from {low:g} to {high:g}.</p>"
+            "<p>Click or drag to move the blend; the arrow keys nudge it. Shaded by the verdict of each blend at "
+            "this time (green coherent, amber strained, red broken), computed in the background once time holds "
+            "still.</p><p>A ring: slider weights that do not sum to 1 give the shape of the blend there.</p>")
         state.changed.connect(self.update)
 
     def sizeHint(self):
@@ -201,8 +205,12 @@ class WeightTriangle(QWidget):
         if self.state.model is not None and len(self.state.weights) == 3:
             p.setRenderHint(QPainter.Antialiasing)
             dot = self.to_screen(self.state.weights)
-            p.setPen(QPen(QColor("white"), 2))
-            p.setBrush(QColor("#111111"))
+            # weights typed into the sliders need not sum to 1; the shape is that of the blend moved along
+            # (1, 1, 1) onto the plane, which may lie beyond the hexagon (or the widget): a ring, kept in view
+            inside = np.allclose(clamp_weights(self.state.weights), plane_weights(self.state.weights), atol=1e-6)
+            dot = QPointF(min(max(dot.x(), 6.0), self.width() - 6.0), min(max(dot.y(), 6.0), self.height() - 6.0))
+            p.setPen(QPen(QColor("white"), 2) if inside else QPen(QColor("#111111"), 2.5))
+            p.setBrush(QColor("#111111") if inside else QColor("white"))
             p.drawEllipse(dot, 5.5, 5.5)
         p.end()
 

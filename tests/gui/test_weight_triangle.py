@@ -109,9 +109,10 @@ def test_the_shading_is_what_coherence_says_at_this_time(leaf):
     dot = at(triangle, leaf.state.weights)
     corners = [at(triangle, c) for c in ONE_HOT]
 
-    def clear(w):  # far from the dot and the corners' labels, so its pixel is the shading's
+    def clear(w):  # off the lines drawn (the hexagon's edge, the triangle's) and far from the dot and the labels
         p = at(triangle, w)
-        return all((p - q).manhattanLength() > 40 for q in [dot, *corners])
+        off_lines = np.all((w > -1 + 1e-6) & (w < 2 - 1e-6) & (np.abs(w) > 1e-6))
+        return off_lines and all((p - q).manhattanLength() > 40 for q in [dot, *corners])
 
     broken = [w for w, c in zip(weights, codes) if c == 2 and clear(w)]
     whole = [w for w, c in zip(weights, codes) if c == 0 and clear(w)]
