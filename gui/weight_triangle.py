@@ -294,7 +294,9 @@ class WeightTriangle(QWidget):
         y = 4.0
         if shading is None:
             p.setPen(QColor("#777777"))
-            text = "shading once time holds still" if self.state.model is not None else ""
+            model = self.state.model
+            text = ("" if model is None else "a model without context: every blend is the same shape"
+                    if model.context_dims == 0 else "shading once time holds still")
             p.drawText(QPointF(6, y + metrics.ascent()), text)
             return
         p.setPen(QColor("#555555"))
