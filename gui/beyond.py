@@ -8,7 +8,8 @@ a rewrite preview and the undo stack of model replacements (rewrites, model blen
 The live check (Coherence.check at subdivision 2, ~1-15 ms on these machines) runs on coalesced
 timers (once the shape has held still for 60 ms), never inside a slider move; the pad's shading (a batch of verdicts over the
 blend at this time, Coherence.verdicts, and safe_blend_ranges) runs in a background thread once
-the time holds still.
+the time holds still; for three templates the same thread shades the weight triangle instead (verdicts over
+a lattice of weights covering what the weight sliders reach, gui/weight_triangle.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PyQt5.QtWidgets import QLayout, QUndoCommand, QUndoStack
 from grc.coherence import Check, Coherence, blend_region, blend_weights, model_shapes, safe_range
 from grc.shapes import shape_of
 
-from .state import BLEND_RANGE
+from .state import BLEND_RANGE, WEIGHT_RANGE
 
 # The live check costs 1-15 ms here, more than a slider move may add (frame <= baseline + 5 ms), so it
 # never runs inside a move: once the shape has held still CHECK_STILL_MS, and while it keeps moving at
@@ -32,6 +33,22 @@ CHECK_MOVING_MS = 0  # 0: no check while the shape moves (a check costs 1.5-16 m
 BANDS_AFTER_MS = 400  # the pad's shading is computed once the time has held still this long
 BAND_STEP = 0.05  # blends of the pad's shading (two templates), as the safe range's steps
 VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c00000"}
+# the weight triangle's shading (three templates): a blend every TRIANGLE_STEP of each weight over what the
+# sliders reach, 453 blends; 0.4-0.8 s at subdivision 2 on the trained leaf here (0.1: 696 blends, up to 1.2 s;
+# docs/gui.md)
+TRIANGLE_STEP = 0.125
+TRIANGLE_CHUNK = 25  # blends per batch of verdicts (the thread checks between batches whether it is superseded)
+
+
+def triangle_weights(step: float = TRIANGLE_STEP, low: float = WEIGHT_RANGE[0], high: float = WEIGHT_RANGE[1]):
+    """The lattice of three-template blends the weight triangle is shaded at: every `step` of each weight,
+    summing to 1, each in [low, high] (the corners and the templates' triangle lie on it): (S, 3)."""
+    n = int(round((high - low) / step))
+    i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    w0, w1 = np.round(low + i * step, 10), np.round(low + j * step, 10)
+    w2 = np.round(1 - w0 - w1, 10)
+    inside = (w2 >= low - 1e-9) & (w2 <= high + 1e-9)
+    return np.stack([w0[inside], w1[inside], w2[inside]], axis=1)
 
 
 def chip_text(check: Check | None, weights, bent: bool = False) -> tuple[str, str]:
@@ -71,6 +88,7 @@ class ModelSwap(QUndoCommand):
 class Beyond(QObject):
     checked = pyqtSignal(object)  # the current shape's Check (or None without a model)
     bands_ready = pyqtSignal(object)  # dict(model, time, alphas, codes, novelty, safe) from the background
+    triangle_ready = pyqtSignal(object)  # three templates: dict(model, time, step, weights, codes, novelty)
     look_changed = pyqtSignal()
 
     def __init__(self, window):
@@ -81,6 +99,7 @@ class Beyond(QObject):
         self.preview = None  # a model shown instead of the document's while a rewrite drag runs
         self.check: Check | None = None
         self.bands = None
+        self.triangle = None  # the weight triangle's shading (three templates), as triangle_ready gives it
         self.undo = QUndoStack(self)
         self._swapping = False  # a swap of this stack's own is changing the document's model
         self._stopped = False
@@ -94,6 +113,7 @@ class Beyond(QObject):
         self.state.view_changed.connect(self._shape_changed)
         self.doc.model_changed.connect(self._model_changed)
         self.bands_ready.connect(self._bands_arrived)
+        self.triangle_ready.connect(self._triangle_arrived)
 
     # -- the shape on screen -----------------------------------------------------------------------
     @property
@@ -165,6 +185,11 @@ class Beyond(QObject):
     # -- the pad's shading (background) ------------------------------------------------------------
     def _start_bands(self):
         model = self.state.model
+        if model is not None and len(model.templates) == 3 and model.context_dims > 0:
+            self._start_triangle(model)
+        elif self.triangle is not None:
+            self.triangle = None
+            self.triangle_ready.emit(None)
         if model is None or len(model.templates) != 2 or model.context_dims == 0:
             if self.bands is not None:
                 self.bands = None
@@ -239,8 +264,57 @@ class Beyond(QObject):
         self.window.explore_panel.pad.set_bands(bands)
         self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
 
+    # -- the weight triangle's shading (three templates, background) ------------------------------------
+    def _start_triangle(self, model):
+        """As _start_bands, for the weight triangle: one thread, the same key and generation (a newer start or
+        stop() supersedes it)."""
+        key = (model, self.state.time, id(self.look), self.look_key())
+        if key == self._bands_for:
+            return
+        self._bands_for = key
+        self._generation += 1
+        generation, coherence, time, look = self._generation, self.coherence(), self.state.time, self.active_look()
+        thread = threading.Thread(target=self._compute_triangle, args=(generation, model, coherence, time, look),
+                                  name="triangle verdicts", daemon=True)
+        self.bands_thread = thread
+        thread.start()
+
+    def _compute_triangle(self, generation, model, coherence, time, look):
+        """Verdicts of the lattice of blends (triangle_weights) at this time, in chunks (numpy releases the GIL)."""
+        weights = triangle_weights(TRIANGLE_STEP)
+        codes, novelty = [], []
+        with np.errstate(all="ignore"):
+            for start in range(0, len(weights), TRIANGLE_CHUNK):
+                if generation != self._generation:
+                    return  # superseded
+                chunk = weights[start:start + TRIANGLE_CHUNK]
+                if look is None:
+                    grids = model_shapes(model, time, chunk)
+                else:
+                    grids = np.stack([shape_of(model, time, w, look=look) for w in chunk])
+                finite = np.isfinite(grids).all(axis=(1, 2, 3))
+                c, n = coherence.verdicts(np.where(finite[:, None, None, None], grids, 0.0), time)
+                codes.append(np.where(finite, c, 2))
+                novelty.append(n)
+        shading = dict(model=model, time=time, step=TRIANGLE_STEP, weights=weights, codes=np.concatenate(codes),
+                       novelty=np.concatenate(novelty))
+        try:
+            if generation == self._generation:
+                self.triangle_ready.emit(shading)
+        except RuntimeError:  # the window closed meanwhile (its Qt object is gone): no one to tell
+            pass
+
+    def _triangle_arrived(self, shading):
+        if shading is not None and (shading["model"] is not self.state.model or shading["time"] != self.state.time):
+            return  # the time moved on meanwhile; the timer asks again
+        self.triangle = shading
+        triangle = getattr(self.window.explore_panel, "triangle", None)
+        if triangle is not None:
+            triangle.set_shading(shading)
+
     def wait_for_bands(self, timeout=10.0):
-        """Compute the shading now (tests, screenshots)."""
+        """Compute the shading now (tests, screenshots): the pad's (returned), or the weight triangle's
+        (three templates: self.triangle)."""
         from PyQt5.QtWidgets import QApplication
 
         self._bands_timer.stop()

@@ -12,6 +12,7 @@ from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, 
 
 from .context_pad import COLORS, ContextPad, short_label, spaced_labels
 from .state import BLEND_RANGE, PAD_SAMPLES, WEIGHT_RANGE, ExploreState
+from .weight_triangle import WeightTriangle
 
 STEPS = 1000
 PLAY_STEP = 8  # slider positions per Play tick (40 ms): the whole range in 5 s
@@ -195,6 +196,7 @@ class ExplorePanel(QWidget):
         self.blend_box = QGroupBox("Blend")
         self.blend_layout = QVBoxLayout(self.blend_box)
         self.blend_sliders: list[ValueSlider] = []
+        self.triangle: WeightTriangle | None = None  # three templates: the weight triangle above the sliders
         self.blend_range = QLabel("")  # what the blend reaches, and its safe range at this time
         self.blend_range.setObjectName("blend-range")
         self.blend_range.setWordWrap(True)
@@ -277,7 +279,13 @@ class ExplorePanel(QWidget):
         for slider in self.blend_sliders:
             slider.setParent(None)
         self.blend_sliders = []
+        if self.triangle is not None:
+            self.triangle.setParent(None)
+            self.triangle = None
         names = model.names
+        if len(names) == 3:  # the blend as a dot among the three templates, the sliders under it
+            self.triangle = WeightTriangle(self.state, names)
+            self.blend_layout.insertWidget(0, self.triangle)
         if len(names) == 2:
             marks = [(0.0, names[0], COLORS[0]), (1.0, names[1], COLORS[1])]
             slider = ValueSlider(*BLEND_RANGE, marks)
@@ -295,7 +303,7 @@ class ExplorePanel(QWidget):
                 slider.spin.setToolTip(f"weight of {name}, from {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}")
                 slider.spin.clamped.connect(lambda typed, value, s=slider, n=name: self._clamped(f"Weight of {n}", s,
                                                                                                  typed, value))
-                self.blend_layout.insertWidget(len(self.blend_sliders), slider)
+                self.blend_layout.insertWidget(len(self.blend_sliders) + (self.triangle is not None), slider)
                 self.blend_sliders.append(slider)
         self.safe, self._safe_known = None, False
         self._say_range()
