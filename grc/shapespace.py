@@ -82,24 +82,25 @@ class ShapeSpace:
         log_s = (np.swapaxes(Vt, -1, -2) * stretch_log(s)[..., None, :]) @ Vt  # V φ(Σ) Vᵀ
         return rotation_log(R), log_s, base
 
-    def blend(self, grids, weights, stretch_weights=None) -> np.ndarray:
+    def blend(self, grids, weights, stretch_weights=None, logs=None) -> np.ndarray:
         """Shape-space blends of `grids` (K, M, N, 3) at `weights` (S, K) (rows summing to 1): (S, M, N, 3).
         `stretch_weights` (S, K), if given, blend the stretches instead of `weights`, which then blend the
-        rotations and the centroid (grc.training: parts keep turning and moving, grow less)."""
+        rotations and the centroid (grc.training: parts keep turning and moving, grow less). `logs`: the
+        grids' `logs`, when the caller has them already (another blend of the same grids)."""
         grids = np.asarray(grids, float)
         weights = np.atleast_2d(np.asarray(weights, float))
         if weights.ndim != 2 or weights.shape[1] != len(grids):
             raise GRCError(f"expected {len(grids)} weights per blend, got {weights.shape[-1]}", field="weights")
-        return self._blend(grids, self.logs(grids), weights, stretch_weights, "sk,k")
+        return self._blend(grids, self.logs(grids) if logs is None else logs, weights, stretch_weights, "sk,k")
 
-    def blend_each(self, grids, weights, stretch_weights=None) -> np.ndarray:
+    def blend_each(self, grids, weights, stretch_weights=None, logs=None) -> np.ndarray:
         """One blend per set of grids: grids (S, K, M, N, 3), weights (S, K) -> (S, M, N, 3), as `blend` gives
         for each (all at once: the extrapolated rows of grc.training, each shape at its own time)."""
         grids = np.asarray(grids, float)
         weights = np.atleast_2d(np.asarray(weights, float))
         if grids.ndim != 5 or weights.shape != grids.shape[:2]:
             raise GRCError(f"expected weights {grids.shape[:2]}, got {weights.shape}", field="weights")
-        return self._blend(grids, self.logs(grids), weights, stretch_weights, "sk,sk")
+        return self._blend(grids, self.logs(grids) if logs is None else logs, weights, stretch_weights, "sk,sk")
 
     def _blend(self, grids, logs, weights, stretch_weights, spec: str) -> np.ndarray:
         """`spec` "sk,k" (one set of grids for every blend) or "sk,sk" (a set per blend)."""

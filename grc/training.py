@@ -648,12 +648,15 @@ def space_blend(space, grids, blends, damping: float = 0.0):
     stretch = lines.damped(damping) if damping else None
     each = np.ndim(grids) == 5
     blend = space.blend_each if each else space.blend
-    out = blend(grids, weights, stretch)
+    logs = space.logs(grids)  # (the blends at the lines' starts below share them)
+    out = blend(grids, weights, stretch, logs=logs)
     leaves = (lines.start.min(axis=1) < 1e-9) & (lines.x > 0)  # lines that leave the simplex (at a template or a face)
     if leaves.any():
         G = grids[leaves] if each else np.broadcast_to(grids, (int(leaves.sum()), *np.shape(grids)))
         start = lines.start[leaves]
-        gap = np.einsum("sk,skmpc->smpc", start, G) - (space.blend_each(G, start) if each else space.blend(grids, start))
+        at_start = (space.blend_each(G, start, logs=tuple(x[leaves] for x in logs)) if each
+                    else space.blend(grids, start, logs=logs))
+        gap = np.einsum("sk,skmpc->smpc", start, G) - at_start
         size = np.ptp(np.reshape(grids, (-1, 3)), axis=0).max()
         off = np.abs(gap).reshape(len(gap), -1).max(axis=1) > START_GAP * size  # where the shape space misses it
         out[np.flatnonzero(leaves)[off]] += gap[off]
