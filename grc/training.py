@@ -485,8 +485,8 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
 @torch.no_grad()
 def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config):
     """Training rows beyond the templates (issue 11): `refine_extrapolations` shapes at random times and
-    blends outside [0, 1] (α for two templates; along a random template's direction, grc.coherence's
-    direction_weights, for more), each the template models' grids at that time blended in shape space
+    blends outside [0, 1] (α for two templates; for more, on lines that leave the templates' simplex, `exit_lines`),
+    each the template models' grids at that time blended in shape space
     (grc.shapespace: per-triangle rotations and stretches extrapolated in log space, so a petal that opens
     from A to B keeps opening; the stretches damped beyond the templates, `space_blend`), with the context
     the blend gives: mean + Σ w_k (trace_k - mean).
@@ -570,7 +570,7 @@ class Lines:
     More: a line leaves at a template (step a mix of the pair directions e_b − e_a: along one pair's edge, as
     grc.metrics measures extrapolation, or along the template's direction, grc.coherence's direction_weights)
     or through the middle of a face (step mean − e_k, away from the template opposite; the face's shapes are
-    mixes of templates, which the shape-space target then starts from: `targets`)."""
+    mixes of templates, which the shape-space target then starts from: `space_blend`)."""
 
     def __init__(self, start, step, x):
         self.start, self.step, self.x = np.asarray(start, float), np.asarray(step, float), np.asarray(x, float)
@@ -641,8 +641,8 @@ def space_blend(space, grids, blends, damping: float = 0.0):
     Beyond the templates, a blend is the linear mix where its line leaves the simplex plus the shape-space change
     from there on: the random mixes between the templates are linear, and the two must meet where the line
     leaves. A line through a face starts from a mix of templates, which the shape space does not give as the
-    linear mix; nor, where a triangle turns by nearly 180 degrees (the leaf's tip, up to 3 % of its size), does
-    it give every template back exactly (elsewhere it does, to 1e-12: no change there)."""
+    linear mix; nor, where the first template's triangles are (nearly) degenerate or turn by nearly 180 degrees
+    (the leaf's near-point tip: up to 3 % of its size), does it give every template back exactly (elsewhere it does, to 1e-12: no change there)."""
     lines = lines_of(blends)
     weights = lines.weights()
     stretch = lines.damped(damping) if damping else None
@@ -816,10 +816,10 @@ def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: 
 @torch.no_grad()
 def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float):
     """`n` random shapes beyond the templates, as the model makes them: times at random, blends outside
-    [0, 1] (α in [-reach, 0) or (1, 1 + reach] for two templates; s along a random template's direction,
-    grc.coherence's direction_weights, for more), each row's context the blend's mix of the templates'
-    traces, mean + Σ w_k (trace_k - mean) (grc.coherence.model_shapes).
-    -> u (n*M, 2), context (n*M, C), the template models' rows there (K, n*M, 3N), weights (n, K),
+    [0, 1] (α in [-reach, 0) or (1, 1 + reach] for two templates; for more, up to `reach` beyond the templates'
+    simplex on the lines of `exit_lines`), each row's context the blend's mix of the templates' traces,
+    mean + Σ w_k (trace_k - mean) (grc.coherence.model_shapes).
+    -> u (n*M, 2), context (n*M, C), the template models' rows there (K, n*M, 3N), the blends' `Lines` (n),
     the templates' traces (K, n*M, C)."""
     d = sampler.data
     K = d.K
@@ -873,7 +873,7 @@ def exit_lines(K: int, x: np.ndarray, face: np.ndarray, device) -> Lines:
     """Lines beyond K > 2 templates, going `x` (B,) on: where `face`, through a random point of the face opposite a
     random template k, away from k (step mean − e_k: direction_weights' s below 0); else from a random template b,
     along one pair's edge (step e_b − e_a, as grc.metrics measures extrapolation) for half of them, along a random
-    mix of the pairs' edges (e_b − mean among them) for the rest."""
+    mix of the pairs' edges (e_b minus a random mix of the others) for the rest."""
     B = len(x)
     eye = np.eye(K)
     k = torch.randint(K, (B,), device=device).cpu().numpy()
