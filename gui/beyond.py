@@ -186,7 +186,7 @@ class Beyond(QObject):
     def _start_bands(self):
         model = self.state.model
         if model is not None and len(model.templates) == 3 and model.context_dims > 0:
-            self._start_triangle(model)
+            self._start_shading(model, self._compute_triangle, "triangle verdicts")
         elif self.triangle is not None:
             self.triangle = None
             self.triangle_ready.emit(None)
@@ -195,14 +195,19 @@ class Beyond(QObject):
                 self.bands = None
                 self.bands_ready.emit(None)
             return
+        self._start_shading(model, self._compute_bands, "pad verdicts")
+
+    def _start_shading(self, model, compute, name: str):
+        """The pad's (two templates) or the weight triangle's (three) shading, `compute`, in a thread of its own,
+        once per model, time and look; a newer start or stop() supersedes it (the generation)."""
         key = (model, self.state.time, id(self.look), self.look_key())
         if key == self._bands_for:
             return
         self._bands_for = key
         self._generation += 1
         generation, coherence, time, look = self._generation, self.coherence(), self.state.time, self.active_look()
-        thread = threading.Thread(target=self._compute_bands, args=(generation, model, coherence, time, look),
-                                  name="pad verdicts", daemon=True)
+        thread = threading.Thread(target=compute, args=(generation, model, coherence, time, look), name=name,
+                                  daemon=True)
         self.bands_thread = thread
         thread.start()
 
@@ -265,20 +270,6 @@ class Beyond(QObject):
         self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
 
     # -- the weight triangle's shading (three templates, background) ------------------------------------
-    def _start_triangle(self, model):
-        """As _start_bands, for the weight triangle: one thread, the same key and generation (a newer start or
-        stop() supersedes it)."""
-        key = (model, self.state.time, id(self.look), self.look_key())
-        if key == self._bands_for:
-            return
-        self._bands_for = key
-        self._generation += 1
-        generation, coherence, time, look = self._generation, self.coherence(), self.state.time, self.active_look()
-        thread = threading.Thread(target=self._compute_triangle, args=(generation, model, coherence, time, look),
-                                  name="triangle verdicts", daemon=True)
-        self.bands_thread = thread
-        thread.start()
-
     def _compute_triangle(self, generation, model, coherence, time, look):
         """Verdicts of the lattice of blends (triangle_weights) at this time, in chunks (numpy releases the GIL)."""
         weights = triangle_weights(TRIANGLE_STEP)
