@@ -225,6 +225,29 @@ class Beyond(QObject):
         look = self.active_look()
         return None if look is None else str(look.to_json())
 
+    def _verdicts(self, generation, coherence, time, shapes, blends, chunk: int):
+        """Verdict codes and novelty of `shapes(blends[i:i + chunk])` for every chunk (numpy releases the GIL
+        meanwhile), a shape that is not finite counted broken: (codes, novelty), or None once superseded."""
+        codes, novelty = [], []
+        with np.errstate(all="ignore"):
+            for start in range(0, len(blends), chunk):
+                if generation != self._generation:
+                    return None
+                grids = shapes(blends[start:start + chunk])
+                finite = np.isfinite(grids).all(axis=(1, 2, 3))
+                c, n = coherence.verdicts(np.where(finite[:, None, None, None], grids, 0.0), time)
+                codes.append(np.where(finite, c, 2))
+                novelty.append(n)
+        return np.concatenate(codes), np.concatenate(novelty)
+
+    def _deliver(self, generation, signal, value):
+        """Hand a shading to the GUI thread, unless a newer one was asked for meanwhile."""
+        try:
+            if generation == self._generation:
+                signal.emit(value)
+        except RuntimeError:  # the window closed meanwhile (its Qt object is gone): no one to tell
+            pass
+
     def _compute_bands(self, generation, model, coherence, time, look):
         """Verdicts of the blends the pad reaches at this time, in chunks (numpy releases the GIL)."""
         alphas = np.round(np.arange(BLEND_RANGE[0], BLEND_RANGE[1] + BAND_STEP / 2, BAND_STEP), 10)
@@ -234,33 +257,22 @@ class Beyond(QObject):
                 return model_shapes(model, time, blend_weights(2, values))
             return np.stack([shape_of(model, time, float(a), look=look) for a in values])
 
-        codes, novelty = [], []
+        verdicts = self._verdicts(generation, coherence, time, shapes, alphas, 10)
+        if verdicts is None:
+            return  # superseded
+        codes, novelty = verdicts
+        by_alpha = dict(zip(np.round(alphas, 6), codes))
+
+        def broken_at(values):
+            out = []
+            for v in np.round(values, 6):
+                out.append(by_alpha[v] == 2 if v in by_alpha else bool(coherence.broken(shapes([v]))[0]))
+            return np.array(out)
+
         with np.errstate(all="ignore"):
-            for start in range(0, len(alphas), 10):
-                if generation != self._generation:
-                    return  # superseded
-                grids = shapes(alphas[start:start + 10])
-                finite = np.isfinite(grids).all(axis=(1, 2, 3))
-                c, n = coherence.verdicts(np.where(finite[:, None, None, None], grids, 0.0), time)
-                codes.append(np.where(finite, c, 2))
-                novelty.append(n)
-            codes = np.concatenate(codes)
-            by_alpha = dict(zip(np.round(alphas, 6), codes))
-
-            def broken_at(values):
-                out = []
-                for v in np.round(values, 6):
-                    out.append(by_alpha[v] == 2 if v in by_alpha else bool(coherence.broken(shapes([v]))[0]))
-                return np.array(out)
-
-            reach = min(-BLEND_RANGE[0], BLEND_RANGE[1] - 1)
-            safe = safe_range(broken_at, BAND_STEP, reach)
-        bands = dict(model=model, time=time, alphas=alphas, codes=codes, novelty=np.concatenate(novelty), safe=safe)
-        try:
-            if generation == self._generation:
-                self.bands_ready.emit(bands)
-        except RuntimeError:  # the window closed meanwhile (its Qt object is gone): no one to tell
-            pass
+            safe = safe_range(broken_at, BAND_STEP, min(-BLEND_RANGE[0], BLEND_RANGE[1] - 1))
+        bands = dict(model=model, time=time, alphas=alphas, codes=codes, novelty=novelty, safe=safe)
+        self._deliver(generation, self.bands_ready, bands)
 
     def _bands_arrived(self, bands):
         if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
@@ -271,29 +283,20 @@ class Beyond(QObject):
 
     # -- the weight triangle's shading (three templates, background) ------------------------------------
     def _compute_triangle(self, generation, model, coherence, time, look):
-        """Verdicts of the lattice of blends (triangle_weights) at this time, in chunks (numpy releases the GIL)."""
+        """Verdicts of the lattice of blends (triangle_weights) at this time, in chunks."""
         weights = triangle_weights(TRIANGLE_STEP)
-        codes, novelty = [], []
-        with np.errstate(all="ignore"):
-            for start in range(0, len(weights), TRIANGLE_CHUNK):
-                if generation != self._generation:
-                    return  # superseded
-                chunk = weights[start:start + TRIANGLE_CHUNK]
-                if look is None:
-                    grids = model_shapes(model, time, chunk)
-                else:
-                    grids = np.stack([shape_of(model, time, w, look=look) for w in chunk])
-                finite = np.isfinite(grids).all(axis=(1, 2, 3))
-                c, n = coherence.verdicts(np.where(finite[:, None, None, None], grids, 0.0), time)
-                codes.append(np.where(finite, c, 2))
-                novelty.append(n)
-        shading = dict(model=model, time=time, step=TRIANGLE_STEP, weights=weights, codes=np.concatenate(codes),
-                       novelty=np.concatenate(novelty))
-        try:
-            if generation == self._generation:
-                self.triangle_ready.emit(shading)
-        except RuntimeError:  # the window closed meanwhile (its Qt object is gone): no one to tell
-            pass
+
+        def shapes(chunk):
+            if look is None:
+                return model_shapes(model, time, chunk)
+            return np.stack([shape_of(model, time, w, look=look) for w in chunk])
+
+        verdicts = self._verdicts(generation, coherence, time, shapes, weights, TRIANGLE_CHUNK)
+        if verdicts is None:
+            return  # superseded
+        shading = dict(model=model, time=time, step=TRIANGLE_STEP, weights=weights, codes=verdicts[0],
+                       novelty=verdicts[1])
+        self._deliver(generation, self.triangle_ready, shading)
 
     def _triangle_arrived(self, shading):
         if shading is not None and (shading["model"] is not self.state.model or shading["time"] != self.state.time):
