@@ -654,8 +654,11 @@ def space_blend(space, grids, blends, damping: float = 0.0):
     if leaves.any():
         G = grids[leaves] if each else np.broadcast_to(grids, (int(leaves.sum()), *np.shape(grids)))
         start = lines.start[leaves]
-        at_start = (space.blend_each(G, start, logs=tuple(x[leaves] for x in logs)) if each
-                    else space.blend(grids, start, logs=logs))
+        if each:
+            at_start = space.blend_each(G, start, logs=tuple(x[leaves] for x in logs))
+        else:  # one set of grids (retimed's candidates): each distinct start once
+            starts, which = np.unique(start, axis=0, return_inverse=True)
+            at_start = space.blend(grids, starts, logs=logs)[which.ravel()]
         gap = np.einsum("sk,skmpc->smpc", start, G) - at_start
         size = np.ptp(np.reshape(grids, (-1, 3)), axis=0).max()
         off = np.abs(gap).reshape(len(gap), -1).max(axis=1) > START_GAP * size  # where the shape space misses it
