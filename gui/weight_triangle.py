@@ -160,7 +160,7 @@ class WeightTriangle(QWidget):
         return clamp_weights(w)
 
     def _move_to(self, weights):
-        self.state.set_blend(np.asarray(weights, float) + 0.0)
+        self.state.set_blend(np.asarray(weights, float) + 0.0)  # (+ 0.0: no -0 for the sliders to show as "-0.00")
 
     def mousePressEvent(self, event):
         if event.button() != Qt.LeftButton or self.state.model is None:
