@@ -374,7 +374,8 @@ def train(
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)"}
+            labels = {"templates": "template models", "relational": "encoder + decoder", "refine": "refine (weighted)",
+                      "repair": "repair (broken)"}
             console = _console()
             live = console.is_terminal  # a log (not a terminal) gets one line per phase instead
             display = Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),

@@ -27,6 +27,9 @@ class Config:
     template_steps: int = 700  # Adam, full batch, cosine schedule
     template_lr: float = 1e-2
     template_lbfgs_steps: int = 700  # then L-BFGS polishes the fit
+    # A template model whose grid breaks between its time steps (where the linear interpolation in time does not)
+    # is fitted on with the rows midway between time steps (linear in time) weighing this much (0 = never).
+    template_between: float = 0.05
 
     # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).
     encoder_hidden: tuple[int, ...] = (32, 32)
@@ -68,6 +71,10 @@ class Config:
     # Three or more templates: this share of the random mixes lies on the edge between two templates (the others
     # weigh 0), where a pair's blend runs and extrapolation along it starts; mixes of all K all but never go there.
     pair_mixes: float = 0.0
+    # After the refine, the model's shapes are checked over the inner times (and midway between them) x blends
+    # -1..2 (along each template's direction for three or more); where one is broken, the refine goes on with
+    # training shapes around it, up to this many rounds (grc.training.broken_blends; 0 = off).
+    refine_repairs: int = 4
     seed: int = 0
 
     def __post_init__(self):
@@ -189,6 +196,7 @@ def check_config(c: Config) -> None:
         if not 0 < getattr(c, name) < 1:
             raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)
     number(c.refine_template_weight, "refine_template_weight", low=0, high=1e6)
+    number(c.template_between, "template_between", low=0, high=1e6)
     number(c.refine_extrapolations, "refine_extrapolations", low=0, high=MAX_BATCH, integer=True)
     number(c.refine_extrapolation_reach, "refine_extrapolation_reach", low=0, high=10)
     number(c.refine_extrapolation_weight, "refine_extrapolation_weight", low=0, high=1e6)
@@ -199,3 +207,4 @@ def check_config(c: Config) -> None:
     number(c.refine_extrapolation_templates, "refine_extrapolation_templates", low=0, high=MAX_BATCH, integer=True)
     number(c.context_mask, "context_mask", low=0, high=1)
     number(c.pair_mixes, "pair_mixes", low=0, high=1)
+    number(c.refine_repairs, "refine_repairs", low=0, high=10, integer=True)

@@ -25,6 +25,7 @@ from .model import fourier
 from .templates import TemplateSet
 
 TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
+POLISH_STEPS = 200  # L-BFGS steps of a polish (fit_template_models(..., polish=True)), at most
 
 
 # -- schedules ------------------------------------------------------------------------------------
@@ -302,48 +303,71 @@ def one_blas_thread():
 
 
 def fit_template_models(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params=None,
-                        report=None) -> tuple[list[np.ndarray], float]:
+                        report=None, between: float = 0.0, polish: bool = False) -> tuple[list[np.ndarray], float]:
     """Fit K template models, (time, morph) -> row, on the grid (grid_u (T*M, 2), grid_rows (K, T*M, 3N),
     normalized): Adam with a cosine schedule, then L-BFGS, in float64, from `params` (as initial_weights
-    gives them) or initial_weights(config.seed). `report(step, total, loss)` now and then.
-    -> the fitted [weight, ..., bias, ...] and the mean squared error."""
+    gives them) or initial_weights(config.seed). `report(step, total, loss)` now and then. `between` > 0: the
+    rows midway between time steps (`between_rows`) join the fit, each weighing that much against a grid row.
+    `polish`: L-BFGS only (from `params`, a fit already made).
+    -> the fitted [weight, ..., bias, ...] and the mean squared error (at the grid's rows)."""
     with one_blas_thread():
-        return _fit(grid_u, grid_rows, sizes, config, params, report)
+        return _fit(grid_u, grid_rows, sizes, config, params, report, between, polish)
 
 
-def _fit(grid_u, grid_rows, sizes, config, params, report):
-    K = len(grid_rows)
+def between_rows(grid_u: np.ndarray, grid_rows: np.ndarray):
+    """The grid's rows midway between neighbouring time steps, as the linear interpolation in time (Blender's
+    shape keys over time) gives them: (u ((T-1)*M, 2), rows (K, (T-1)*M, 3N)); none for one time step."""
+    T = len(np.unique(grid_u[:, 0]))
+    if T < 2:
+        return grid_u[:0], grid_rows[:, :0]
+    u, rows = grid_u.reshape(T, -1, 2), grid_rows.reshape(len(grid_rows), T, -1, grid_rows.shape[-1])
+    mid = (rows[:, 1:] + rows[:, :-1]) / 2
+    return ((u[1:] + u[:-1]) / 2).reshape(-1, 2), mid.reshape(len(rows), -1, rows.shape[-1])
+
+
+def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=False):
+    K, G = len(grid_rows), grid_u.shape[0]
     flat = ArrayFlat(initial_weights(sizes, K, config.seed) if params is None else params, config.final_activation)
+    weight = np.ones((1, G, 1))
+    if between:  # the rows midway between time steps, weighing that much
+        mid_u, mid_rows = between_rows(grid_u, grid_rows)
+        grid_u, grid_rows = np.concatenate([grid_u, mid_u]), np.concatenate([grid_rows, mid_rows], axis=1)
+        weight = np.concatenate([weight, np.full((1, len(mid_u), 1), between)], axis=1)
     x = np.ascontiguousarray(np.broadcast_to(template_inputs(grid_u, config), (K, len(grid_u), sizes[0])))
-    total = config.template_steps + config.template_lbfgs_steps
+    adam = 0 if polish else config.template_steps
+    lbfgs = min(config.template_lbfgs_steps, POLISH_STEPS) if polish else config.template_lbfgs_steps
+    total = adam + lbfgs
     report = report or (lambda step, total, loss: None)
-    scale = 2 / grid_rows.size  # the gradient of the mean squared error
+    scale = 2 / (K * G * grid_rows.shape[-1]) * weight  # the gradient of the (weighted) mean squared error
 
-    def error():  # forward and backward; -> the fit's errors (K, T*M, 3N)
+    def error():  # forward and backward; -> the fit's errors (K, rows, 3N)
         error = flat.forward(x) - grid_rows
         flat.backward(error * scale)
         return error
 
+    def loss(e):  # the (weighted) mean squared error
+        return float(np.vdot(e if weight.shape[1] == G else e * weight, e)) / (K * G * grid_rows.shape[-1])
+
     optimiser = ArrayAdam(flat.theta)
-    for step in range(config.template_steps):
+    for step in range(adam):
         e = error()
-        optimiser.step(flat.grad, cosine(step, config.template_steps, config.template_lr))
+        optimiser.step(flat.grad, cosine(step, adam, config.template_lr))
         if step % 50 == 0:
-            report(step, total, float(np.vdot(e, e)) / e.size)
-    if config.template_lbfgs_steps:
+            report(step, total, loss(e))
+    if lbfgs:
         def evaluate():
             e = error()
-            return float(np.vdot(e, e)) / e.size, flat.grad.copy()
+            return loss(e), flat.grad.copy()
 
         def move(direction, t):
             flat.theta += t * direction
 
         def progress(iteration, loss):
             if iteration % 50 == 0:
-                report(config.template_steps + iteration, total, loss)
+                report(adam + iteration, total, loss)
 
-        minimize(evaluate, move, config.template_lbfgs_steps, history=TEMPLATE_HISTORY, callback=progress)
-    e = flat.forward(x) - grid_rows
+        minimize(evaluate, move, lbfgs, history=TEMPLATE_HISTORY, callback=progress)
+    e = (flat.forward(x) - grid_rows)[:, :G]
     return flat.params(), float(np.vdot(e, e)) / e.size
 
 

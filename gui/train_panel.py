@@ -26,7 +26,8 @@ QUALITY_TIP = ("default: the library's settings. quick draft: to try an edit out
                "training time, and reaching a little less far along each pair (a turn goes on turning);\n"
                "for two templates it is the default.")
 PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder",
-               "refine": "3/3 refining (weighted loss)"}  # its loss weights the templates' own rows 20x
+               "refine": "3/3 refining (weighted loss)",  # its loss weights the templates' own rows 20x
+               "repair": "3/3 repairing broken blends"}  # a round of the refine where a shape beyond broke
 MODES = ("single training", "population (rows x cols)")
 MAX_CELLS_SIDE = 8  # as `grc train --population`
 
@@ -210,8 +211,10 @@ class TrainPanel(QWidget):
             self.cell_note.setText("Waiting for the first exchange (every 200 steps)…")
 
     def show_progress(self, phase: str, step: int, total: int, loss: float):
-        """The bar runs over the three phases: templates 0-30 %, relational 30-90 %, refine 90-100 %."""
-        start, width = {"templates": (0, 300), "relational": (300, 600), "refine": (900, 100)}.get(phase, (0, 1000))
+        """The bar runs over the three phases: templates 0-30 %, relational 30-90 %, refine 90-100 % (a repair
+        round, when one runs, its last 2 %)."""
+        start, width = {"templates": (0, 300), "relational": (300, 600), "refine": (900, 80),
+                        "repair": (980, 20)}.get(phase, (0, 1000))
         self.bar.setValue(start + int(width * step / max(total, 1)))
         self.phase.setText(f"{PHASE_NAMES.get(phase, phase)}: step {step} of {total}")
         self.loss.setText(f"{loss:.5g}")
