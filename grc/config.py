@@ -71,7 +71,7 @@ class Config:
     # Three or more templates: this share of the random mixes lies on the edge between two templates (the others
     # weigh 0), where a pair's blend runs and extrapolation along it starts; mixes of all K all but never go there.
     pair_mixes: float = 0.0
-    # After the refine, the model's shapes are checked over the inner times (and midway between them) x blends
+    # After the refine, the model's shapes are checked over the inner time steps x blends
     # -1..2 (along each template's direction for three or more); where one is broken, the refine goes on with
     # training shapes around it, up to this many rounds (grc.training.broken_blends; 0 = off).
     refine_repairs: int = 4

@@ -743,7 +743,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     shapes beyond the templates.
 
     Then, where there are extrapolated shapes, up to `config.refine_repairs` repair rounds: the model's shapes
-    are checked as the app shows them (`broken_blends`: inner times and midway between them x blends -1..2),
+    are checked as the app shows them (`broken_blends`: inner time steps x blends -1..2),
     and where one is broken the refine goes on for REPAIR_STEPS with training shapes around it (`repair_draw`),
     until none is; the model is the one of the round that left the fewest. While repairing, the
     templates' own rows weigh REPAIR_TEMPLATE_WEIGHT times more: the petal's reconstruction went from 0.0075 to
@@ -810,7 +810,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     found, broken = probe()
     best = (broken, flat.theta.detach().clone(), loss)
     repaired, template_count = False, d.K * len(d.grid_u)
-    for _ in range(config.refine_repairs):
+    for round in range(config.refine_repairs):
         if not broken:
             break
         # training shapes around each broken one, the targets `extrapolated_rows` gives there (the linear mix
@@ -821,7 +821,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
             learn = relative > 0
             inputs = torch.cat([inputs, decoder_features(more_u[learn], more_context[learn], config.decoder_features)])
             targets = torch.cat([targets, more_targets[learn]])
-            weights = torch.cat([weights, REPAIR_WEIGHT * relative[learn]])
+            weights = torch.cat([weights, REPAIR_WEIGHT * REPAIR_GROWTH ** round * relative[learn]])
             if not repaired:  # the templates' own rows weigh more while repairing: they stay as they were
                 weights[len(rows):len(rows) + template_count] *= REPAIR_TEMPLATE_WEIGHT
             repaired = True
@@ -837,6 +837,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 
 REPAIR_STEPS = 50  # L-BFGS steps of a repair round (`refine_repairs`)
 REPAIR_WEIGHT = 3.0  # a repair row's weight (times its relative width weight), against a random mix's 1
+REPAIR_GROWTH = 3.0  # and this many times more in each further round
 # the blends probed, in steps of 0.05 as the safe range's: α; for more templates, s along each one's direction
 REPAIR_BLENDS = np.linspace(-1.0, 2.0, 61)
 REPAIR_SHAPES = 8  # training shapes around each broken blend: the blend itself and these less one nearby,
@@ -846,11 +847,11 @@ REPAIR_TEMPLATE_WEIGHT = 10.0  # the templates' own rows weigh this much more wh
 
 
 def probe_times(templates: TemplateSet) -> np.ndarray:
-    """The times a repair probes: the inner time steps (grc.metrics.inner_time_steps) and the midpoints between
-    neighbouring ones."""
+    """The times a repair probes: the inner time steps (grc.metrics.inner_time_steps), where `grc evaluate` gives
+    the safe blend range. (Midway between them as well found breaks on twice as many of the petal's seeds, 8 of
+    10, and made the training 1.85x as long, median of ten.)"""
     t = np.asarray(templates.time, float)
-    inner = t[1:-1] if len(t) >= 3 else t
-    return np.sort(np.concatenate([inner, (inner[1:] + inner[:-1]) / 2]))
+    return t[1:-1] if len(t) >= 3 else t
 
 
 def probe_weights(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

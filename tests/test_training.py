@@ -538,7 +538,7 @@ def test_a_killed_command_leaves_no_template_fit_running_and_no_file(tmp_path):
 
 
 def test_each_blend_a_repair_works_on_is_one_the_app_shows_broken(quick_petal, leaf_model):
-    # issue 11: the repair's probe (inner times and midway between them x blends -1..2) names shapes that
+    # issue 11: the repair's probe (inner time steps x blends -1..2) names shapes that
     # grc.coherence, through model_shapes as the app and `grc evaluate` make them, calls broken
     from grc.coherence import Coherence, blend_weights, direction_weights, model_shapes
     from grc.training import REPAIR_MOST, broken_blends, probe_times

@@ -93,3 +93,17 @@ def test_the_beyond_setting_trains_three_templates_on_shapes_beyond_them_and_two
     assert beyond.extrapolations(3) > 0 and beyond.pair_mixes > 0
     assert default.extrapolations(3) == 0 and default.pair_mixes == 0
     assert beyond.extrapolations(2) == default.extrapolations(2)  # two templates: the same training
+
+
+def test_the_bar_goes_on_from_the_refine_into_repair_rounds_and_names_them(window):
+    # issue 11: after the refine, a training may run repair rounds (each REPAIR_STEPS long); the bar does not
+    # jump back when one starts, and the phase line says what is going on
+    panel = window.train_panel
+    panel.set_running(True)
+    window.training.progress.emit("refine", 150, 150, 0.01)
+    end_of_refine = panel.bar.value()
+    for step in (0, 20, 50):
+        window.training.progress.emit("repair", step, 50, 0.01)
+        assert panel.bar.value() >= end_of_refine
+    assert panel.bar.value() == 1000 and "repairing broken blends" in panel.phase.text()
+    panel.set_running(False)
