@@ -365,12 +365,13 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     if fitted is None:
         fitted = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, progress)
     params, loss = fitted
-    if config.template_between and not inherited and broken_between(params, data, config):
-        # a template model that breaks between its time steps (where the linear interpolation does not) is
-        # fitted on, with the rows midway between time steps joining the fit (grc.fit.between_rows). (A
-        # fine-tuning keeps its parent's template models, so that relatives blend: grc.diverge.blend.)
-        params, loss = fit.fit_template_models(grid_u, grid_rows, sizes, config, params,
-                                               between=config.template_between, polish=True)
+    # a template model that breaks between its time steps (where the linear interpolation does not) is fitted on,
+    # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
+    # not enough. (A fine-tuning keeps its parent's template models, so that relatives blend: grc.diverge.blend.)
+    for between in (config.template_between, BETWEEN_MORE * config.template_between):
+        if not between or inherited or not broken_between(params, data, config):
+            break
+        params, loss = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, between=between, polish=True)
     with torch.no_grad():
         for p, v in zip([*net.weights, *net.biases], params):
             p.copy_(torch.from_numpy(v))
@@ -378,6 +379,7 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     return net.to(data.device, torch.float32), loss
 
 
+BETWEEN_MORE = 4  # the second polish's midway rows weigh this many times the first's (`fit_templates`)
 BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apart (at least one between two steps)
 
 
