@@ -1,6 +1,7 @@
 """Issue 11, section 3: train with given settings on given sets and seeds and print, per training, what
 the section's targets ask: the inner times whose safe blend range (steps of 0.05) does not cover [-1, 2], broken shapes (model and linear shape keys) over inner times x blends in
-[-1, 2] and [-1, 3] (step 0.25; for three or more templates along each template's direction), stretch
+[-1, 2] and [-1, 3] (step 0.25; for three or more templates along each template's direction), the same in
+[-1, 2] midway between inner time steps ("midway": where only the template models say what a shape is), stretch
 max at blend 2 against shape keys', the engine targets (grc evaluate: fit, reconstruction,
 interpolation, extrapolation at -0.5 / 1.5) and the CPU seconds of grc.train.
 
@@ -49,14 +50,20 @@ def lines(K):
     return [lambda v, k=k: direction_weights(K, k, np.atleast_1d(v)) for k in range(K)]
 
 
-def breakage(model, shapes, coherence):
-    """Broken counts in [-1, 2] and [-1, 3], and stretch max at blend 2 (mean over times and lines)."""
+def midway(model):
+    """The times midway between neighbouring inner time steps."""
+    t = model.templates.time[inner_time_steps(model)]
+    return (t[1:] + t[:-1]) / 2
+
+
+def breakage(model, shapes, coherence, times=None):
+    """Broken counts in [-1, 2] and [-1, 3], and stretch max at blend 2 (mean over times and lines), at the
+    inner time steps or at `times`."""
     inside = BLENDS <= 2 + 1e-9
     b2 = b3 = n2 = n3 = 0
     stretch = []
     where = []
-    for i in inner_time_steps(model):
-        t = model.templates.time[i]
+    for t in (model.templates.time[inner_time_steps(model)] if times is None else times):
         for li, weights in enumerate(lines(len(model.templates))):
             broken = coherence.broken(shapes(t, weights(BLENDS)))
             b2, n2 = b2 + int(broken[inside].sum()), n2 + int(inside.sum())
@@ -75,6 +82,8 @@ def run(name, seed, settings):
     coherence = Coherence.for_model(model, subdivide=2)
     m = breakage(model, lambda t, w: model_shapes(model, t, w), coherence)
     k = breakage(model, lambda t, w: shape_keys(model.templates, t, w), coherence)
+    m["mid"] = breakage(model, lambda t, w: model_shapes(model, t, w), coherence, midway(model))
+    k["mid"] = breakage(model, lambda t, w: shape_keys(model.templates, t, w), coherence, midway(model))
     e = evaluate(model, safe_range=False)
     # the inner times where some blend in [-1, 2] (steps of 0.05) is broken: the safe range does not cover it
     short = []
@@ -98,7 +107,9 @@ def run(name, seed, settings):
 def show(row):
     m, k = row["model"], row["keys"]
     return (f"{row['set']:<6} seed {row['seed']}  broken[-1,2] {m['broken2']:3d}/{m['of2']} (keys {k['broken2']})"
-            f"  [-1,3] {m['broken3']:3d}/{m['of3']} (keys {k['broken3']})  stretch@2 {m['stretch2']:.2f} (keys {k['stretch2']:.2f})"
+            f"  [-1,3] {m['broken3']:3d}/{m['of3']} (keys {k['broken3']})"
+            f"  midway {m['mid']['broken2']:3d}/{m['mid']['of2']} (keys {k['mid']['broken2']})"
+            f"  stretch@2 {m['stretch2']:.2f} (keys {k['stretch2']:.2f})"
             f"  rec {row['reconstruction']:.4f} int {row['interpolation']:.3f} ext {row['low']:.2f}/{row['high']:.2f}"
             f"  cpu {row['cpu']:.1f}s  miss {','.join(row['miss']) or '-'}"
             f"  safe range short of [-1, 2]: {len(row['short'])} {' '.join(row['short'])}")

@@ -53,7 +53,7 @@ class Config:
     # the refine's random mixes then take their blends' contexts too. On by default for sets of at most
     # `refine_extrapolation_templates` templates, by measurement (docs/coherence.md, part 6): the petal, whose
     # safe blend range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every
-    # inner time on four seeds of five (seed 4: blends 1.8-2 at time 0.3 break); the sprout never breaks
+    # inner time on four seeds of five (with `refine_repairs`, ten of ten); the sprout never breaks
     # (0-4 times in 26 before) and keeps its interpolation target; the leaf (three templates) broke less but
     # missed its interpolation target on two seeds of five, so more templates are left out. For three or more,
     # `--set refine_extrapolation_templates=16 --set pair_mixes=0.33` asks for them (docs/coherence.md, part 8:
@@ -71,9 +71,10 @@ class Config:
     # Three or more templates: this share of the random mixes lies on the edge between two templates (the others
     # weigh 0), where a pair's blend runs and extrapolation along it starts; mixes of all K all but never go there.
     pair_mixes: float = 0.0
-    # After the refine, the model's shapes are checked over the inner time steps x blends
-    # -1..2 (along each template's direction for three or more); where one is broken, the refine goes on with
-    # training shapes around it, up to this many rounds (grc.training.broken_blends; 0 = off).
+    # After the refine (where it has extrapolated shapes), the model's shapes are checked over the inner time
+    # steps x blends -1..2 (along each template's direction for three or more); where one is broken, the refine
+    # goes on with training shapes around it, up to this many rounds (grc.training.broken_blends; 0 = off;
+    # docs/coherence.md, part 9).
     refine_repairs: int = 4
     seed: int = 0
 

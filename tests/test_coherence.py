@@ -354,13 +354,16 @@ def test_a_row_of_shapes_is_drawn_whole_and_in_its_verdicts_colours(petal_model,
     path = plot_shape_rows([("model", shapes)], tmp_path / "row.png", subdivide=1)
     image = np.asarray(Image.open(path).convert("RGB")).astype(int)
     width = image.shape[1]
+    colours = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in VERDICT_COLORS], float)
+    hue = lambda rgb: rgb / np.maximum(rgb.sum(axis=-1, keepdims=True), 1)  # noqa: E731 (shading keeps it)
     for (_, _, verdict), half in zip(shapes, (image[:, :width // 2], image[:, width // 2:])):
-        target = np.array([int(VERDICT_COLORS[VERDICTS.index(verdict)][i:i + 2], 16) for i in (1, 3, 5)])
-        near = np.abs(half - target).max(axis=2) < 60  # the shaded surface stays near its colour
         drawn = half.min(axis=2) < 240  # not the white background
-        # the shape is drawn, in its verdict's colour (a share of it: the shading darkens the rest; the petal
-        # model here is a quick training, whose shapes at 0.5 and 3 are small, 1,100-7,000 pixels)
-        assert drawn.sum() > 500 and near.sum() > 0.25 * drawn.sum()
+        nearest = np.argmin(np.linalg.norm(hue(half[..., None, :]) - hue(colours), axis=-1), axis=-1)
+        near = drawn & (nearest == VERDICTS.index(verdict))
+        # the shape is drawn, most of it closest to its verdict's colour of all the verdicts' (the shading
+        # darkens it; the petal model here is a quick training, whose shapes at 0.5 and 3 are small, 1,100-10,000
+        # pixels)
+        assert drawn.sum() > 500 and near.sum() > 0.5 * drawn.sum(), (verdict, near.sum(), drawn.sum())
         ys, xs = np.nonzero(near)
         assert ys.min() > 0 and xs.min() > 0 and ys.max() < half.shape[0] - 1 and xs.max() < half.shape[1] - 1  # whole
     with pytest.raises(GRCError, match="png"):

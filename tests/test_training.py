@@ -151,8 +151,9 @@ def test_the_lbfgs_memory_is_the_two_loop_recursion_before_and_after_it_wraps():
 def test_a_default_training_keeps_the_petal_whole_beyond_its_templates(petal):
     # issue 11: shape keys break the petal 14 times in 65 (inner times x blends -1..2), a model trained without
     # the extrapolated shapes 14-17 times; with them (the default: shape-space targets, stretch damped beyond
-    # the templates) it was whole on most seeds here and broke once on the others. Stretch at blend 2: about
-    # half of shape keys' (0.37-0.48 against 0.87).
+    # the templates) it was whole on six seeds of ten here and broke 1-4 times on the others, and with the
+    # repair rounds as well (the default since session 14) on ten of ten. Stretch at blend 2: about half of
+    # shape keys' (0.37-0.46 against 0.87).
     from grc.coherence import Coherence, blend_weights, model_shapes, shape_keys
 
     model = grc.train(petal, grc.Config(), device="cpu")
@@ -164,7 +165,7 @@ def test_a_default_training_keeps_the_petal_whole_beyond_its_templates(petal):
         for name, grids in (("model", model_shapes(model, t, weights)), ("shape keys", shape_keys(petal, t, weights))):
             broken[name] += int(coherence.broken(grids).sum())
             stretch[name].append(coherence.check(grids[-1], t).stretch_max)
-    assert broken["shape keys"] == 14 and broken["model"] <= 2, broken
+    assert broken["shape keys"] == 14 and broken["model"] <= 1, broken
     assert np.mean(stretch["model"]) <= 0.6 * np.mean(stretch["shape keys"])
     m = evaluate(model, safe_range=False)
     assert m["reconstruction_rmse"] <= 0.01 and m["interpolation_error"] <= 0.05
