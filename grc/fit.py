@@ -303,15 +303,16 @@ def one_blas_thread():
 
 
 def fit_template_models(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params=None,
-                        report=None, between: float = 0.0, polish: bool = False) -> tuple[list[np.ndarray], float]:
+                        report=None, between: float = 0.0, polish: bool = False, only=None) -> tuple[list[np.ndarray], float]:
     """Fit K template models, (time, morph) -> row, on the grid (grid_u (T*M, 2), grid_rows (K, T*M, 3N),
     normalized): Adam with a cosine schedule, then L-BFGS, in float64, from `params` (as initial_weights
     gives them) or initial_weights(config.seed). `report(step, total, loss)` now and then. `between` > 0: the
     rows midway between time steps (`between_rows`) join the fit, each weighing that much against a grid row.
-    `polish`: L-BFGS only (from `params`, a fit already made).
+    `polish`: L-BFGS only (from `params`, a fit already made). `only` (K,) bool: fit these template models, keep the
+    others as they are.
     -> the fitted [weight, ..., bias, ...] and the mean squared error (at the grid's rows)."""
     with one_blas_thread():
-        return _fit(grid_u, grid_rows, sizes, config, params, report, between, polish)
+        return _fit(grid_u, grid_rows, sizes, config, params, report, between, polish, only)
 
 
 def between_rows(grid_u: np.ndarray, grid_rows: np.ndarray):
@@ -325,7 +326,7 @@ def between_rows(grid_u: np.ndarray, grid_rows: np.ndarray):
     return ((u[1:] + u[:-1]) / 2).reshape(-1, 2), mid.reshape(len(rows), -1, rows.shape[-1])
 
 
-def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=False):
+def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=False, only=None):
     K, G = len(grid_rows), grid_u.shape[0]
     flat = ArrayFlat(initial_weights(sizes, K, config.seed) if params is None else params, config.final_activation)
     weight = np.ones((1, G, 1))
@@ -343,6 +344,9 @@ def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=F
     def error():  # forward and backward; -> the fit's errors (K, rows, 3N)
         error = flat.forward(x) - grid_rows
         flat.backward(error * scale)
+        if only is not None:
+            for g in (*flat.weight_grads, *flat.bias_grads):
+                g[~np.asarray(only, bool)] = 0
         return error
 
     def loss(e):  # the (weighted) mean squared error

@@ -367,11 +367,17 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     params, loss = fitted
     # a template model that breaks between its time steps (where the linear interpolation does not) is fitted on,
     # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
-    # not enough. (A fine-tuning keeps its parent's template models, so that relatives blend: grc.diverge.blend.)
+    # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
+    # random times. (Not otherwise: the leaf, three templates, broke half as often midway between time steps, but
+    # missed its extrapolation target on three seeds of ten where it had met it on all; docs/coherence.md, part 9.
+    # Nor for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.)
+    polish = not inherited and config.extrapolations(data.K) > 0
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
-        if not between or inherited or not broken_between(params, data, config):
+        broken = broken_between(params, data, config) if polish and between else None
+        if broken is None or not broken.any():
             break
-        params, loss = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, between=between, polish=True)
+        params, loss = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, between=between, polish=True,
+                                               only=broken)
     with torch.no_grad():
         for p, v in zip([*net.weights, *net.biases], params):
             p.copy_(torch.from_numpy(v))
@@ -383,16 +389,16 @@ BETWEEN_MORE = 4  # the second polish's midway rows weigh this many times the fi
 BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apart (at least one between two steps)
 
 
-def broken_between(params, data: Data, config: Config) -> bool:
-    """Whether a template model's grid breaks (grc.coherence) at a time between its time steps (evenly between
-    each two, at most the time range / BETWEEN_SAMPLES apart), where the linear interpolation of its template
-    (Blender's shape keys) does not: the leaf's near-point tip between time steps 0.5 and 1."""
+def broken_between(params, data: Data, config: Config) -> np.ndarray:
+    """Which template models' grids break (grc.coherence) at a time between their time steps (evenly between
+    each two, at most the time range / BETWEEN_SAMPLES apart), where the linear interpolation of the template
+    (Blender's shape keys) does not: (K,) bool. The leaf's near-point tip between time steps 0.5 and 1."""
     from .coherence import Coherence, shape_keys
 
     templates = data.templates
     t = np.asarray(templates.time, float)
     if len(t) < 2:
-        return False
+        return np.zeros(data.K, bool)
     parts = np.maximum(np.ceil((t[1:] - t[:-1]) * BETWEEN_SAMPLES / (t[-1] - t[0])), 2).astype(int)
     times = np.concatenate([a + (b - a) * np.arange(1, n) / n for a, b, n in zip(t[:-1], t[1:], parts)])
     M = len(templates.morph)
@@ -403,10 +409,11 @@ def broken_between(params, data: Data, config: Config) -> bool:
     grids = (rows * data.row_scale + data.row_mean).reshape(data.K * len(times), M, -1, 3)
     coherence = Coherence(templates)
     broken = np.flatnonzero(coherence.broken(grids))  # index k * len(times) + i
-    if not len(broken):
-        return False
-    keys = np.stack([shape_keys(templates, times[i % len(times)], np.eye(data.K)[i // len(times)]) for i in broken])
-    return bool((~coherence.broken(keys)).any())
+    out = np.zeros(data.K, bool)
+    if len(broken):
+        keys = np.stack([shape_keys(templates, times[i % len(times)], np.eye(data.K)[i // len(times)]) for i in broken])
+        out[broken[~coherence.broken(keys)] // len(times)] = True
+    return out
 
 
 class Sampler:
@@ -531,7 +538,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
     -> u (rows, 2), context (rows, C), targets (rows, 3N), normalized as the networks see them, and each
     row's relative weight (rows,), mean 1.
 
-    `at`: (times (n,), `Lines`) instead of random ones (`repair_rows`); a blend between the templates (x = 0)
+    `at`: (times (n,), `Lines`) instead of random ones (`repair_draw`); a blend between the templates (x = 0)
     then gets the linear mix, as the random mixes do. `coherence`: the templates' grc.coherence.Coherence."""
     from .shapespace import ShapeSpace
 
@@ -745,11 +752,11 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     shapes beyond the templates.
 
     Then, where there are extrapolated shapes, up to `config.refine_repairs` repair rounds: the model's shapes
-    are checked as the app shows them (`broken_blends`: inner time steps x blends -1..2),
-    and where one is broken the refine goes on for REPAIR_STEPS with training shapes around it (`repair_draw`),
-    until none is; the model is the one of the round that left the fewest. While repairing, the
-    templates' own rows weigh REPAIR_TEMPLATE_WEIGHT times more: the petal's reconstruction went from 0.0075 to
-    0.012-0.014 on a seed whose repair took four rounds, and stays at 0.008 with them."""
+    are checked as the app shows them (`broken_blends`: inner time steps x blends -1..2), and where one is
+    broken the refine goes on for REPAIR_STEPS with training shapes around it (`repair_draw`), until none is;
+    the model kept is the one of the round that left the fewest (docs/coherence.md, part 9). While repairing,
+    the templates' own rows weigh REPAIR_TEMPLATE_WEIGHT times more: without that, the petal's reconstruction
+    went from 0.0075 to 0.012-0.014 on a seed whose repair took four rounds (0.008 with it)."""
     d = sampler.data
     with torch.no_grad():
         extrapolations = config.extrapolations(d.K)
@@ -812,7 +819,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
     found, broken = probe()
     best = (broken, flat.theta.detach().clone(), loss)
     repaired, template_count = False, d.K * len(d.grid_u)
-    for round in range(config.refine_repairs):
+    for turn in range(config.refine_repairs):
         if not broken:
             break
         # training shapes around each broken one, the targets `extrapolated_rows` gives there (the linear mix
@@ -823,7 +830,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
             learn = relative > 0
             inputs = torch.cat([inputs, decoder_features(more_u[learn], more_context[learn], config.decoder_features)])
             targets = torch.cat([targets, more_targets[learn]])
-            weights = torch.cat([weights, REPAIR_WEIGHT * REPAIR_GROWTH ** round * relative[learn]])
+            weights = torch.cat([weights, REPAIR_WEIGHT * REPAIR_GROWTH ** turn * relative[learn]])
             if not repaired:  # the templates' own rows weigh more while repairing: they stay as they were
                 weights[len(rows):len(rows) + template_count] *= REPAIR_TEMPLATE_WEIGHT
             repaired = True
@@ -842,7 +849,7 @@ REPAIR_WEIGHT = 3.0  # a repair row's weight (times its relative width weight), 
 REPAIR_GROWTH = 3.0  # and this many times more in each further round
 # the blends probed, in steps of 0.05 as the safe range's: α; for more templates, s along each one's direction
 REPAIR_BLENDS = np.linspace(-1.0, 2.0, 61)
-REPAIR_SHAPES = 8  # training shapes around each broken blend: the blend itself and these less one nearby,
+REPAIR_SHAPES = 8  # training shapes for each broken blend: itself and, around it, this many less one
 REPAIR_SPREAD = 0.125  # within this much of the blend and a quarter of a time step
 REPAIR_MOST = 24  # broken blends repaired in a round, at most
 REPAIR_TEMPLATE_WEIGHT = 10.0  # the templates' own rows weigh this much more while repairing
@@ -982,7 +989,7 @@ def extrapolated_contexts(sampler: Sampler, encoder: MLP, n: int, reach: float, 
     simplex on the lines of `exit_lines`), each row's context the blend's mix of the templates' traces,
     mean + Σ w_k (trace_k - mean) (grc.coherence.model_shapes).
     -> u (n*M, 2), context (n*M, C), the template models' rows there (K, n*M, 3N), the blends' `Lines` (n),
-    the templates' traces (K, n*M, C). `at`: (times (n,), `Lines`) given instead of drawn (`repair_rows`)."""
+    the templates' traces (K, n*M, C). `at`: (times (n,), `Lines`) given instead of drawn (`repair_draw`)."""
     d = sampler.data
     K = d.K
     morph = d.grid_morph.float()  # the grid's morph values, normalized

@@ -15,7 +15,7 @@ import grc
 QUALITIES = {
     "default (about 6 s)": ("default", {}),
     "quick draft (about 2 s)": ("default", dict(steps=400, template_steps=300, template_lbfgs_steps=200,
-                                                 refine_steps=100)),
+                                                 refine_steps=100, refine_repairs=0)),  # (no repair rounds)
     "article (about 3 min)": ("article", {}),
     # three or more templates: training shapes beyond them too (docs/coherence.md, part 8); two: the default
     "beyond 3+ templates (about 2x)": ("default", dict(refine_extrapolation_templates=16, pair_mixes=0.33)),
