@@ -390,9 +390,10 @@ BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apar
 
 
 def broken_between(params, data: Data, config: Config) -> np.ndarray:
-    """Which template models' grids break (grc.coherence) at a time between their time steps (evenly between
-    each two, at most the time range / BETWEEN_SAMPLES apart), where the linear interpolation of the template
-    (Blender's shape keys) does not: (K,) bool. The leaf's near-point tip between time steps 0.5 and 1."""
+    """Which template models' grids break (grc.coherence) at a time step or between time steps (evenly between
+    each two, at most the time range / BETWEEN_SAMPLES apart), where the template (at a time step) or its linear
+    interpolation in time (Blender's shape keys) does not: (K,) bool. The leaf's near-point tip between time steps
+    0.5 and 1; a thin petal at time 0.1, whose fit is close but turns a row over."""
     from .coherence import Coherence, shape_keys
 
     templates = data.templates
@@ -400,7 +401,7 @@ def broken_between(params, data: Data, config: Config) -> np.ndarray:
     if len(t) < 2:
         return np.zeros(data.K, bool)
     parts = np.maximum(np.ceil((t[1:] - t[:-1]) * BETWEEN_SAMPLES / (t[-1] - t[0])), 2).astype(int)
-    times = np.concatenate([a + (b - a) * np.arange(1, n) / n for a, b, n in zip(t[:-1], t[1:], parts)])
+    times = np.concatenate([t, *(a + (b - a) * np.arange(1, n) / n for a, b, n in zip(t[:-1], t[1:], parts))])
     M = len(templates.morph)
     u = np.stack([np.repeat(times, M), np.tile(templates.morph, len(times))], axis=1)
     u = (u - data.center) / data.scale
