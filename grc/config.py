@@ -54,7 +54,7 @@ class Config:
     # the refine's random mixes then take their blends' contexts too. On by default for sets of at most
     # `refine_extrapolation_templates` templates, by measurement (docs/coherence.md, part 6): the petal, whose
     # safe blend range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every
-    # inner time on four seeds of five (with `refine_repairs`, ten of ten); the sprout never breaks
+    # inner time on four seeds of five (with `refine_repairs`, nineteen of twenty); the sprout never breaks
     # (0-4 times in 26 before) and keeps its interpolation target; the leaf (three templates) broke less but
     # missed its interpolation target on two seeds of five, so more templates are left out. For three or more,
     # `--set refine_extrapolation_templates=16 --set pair_mixes=0.33` asks for them (docs/coherence.md, part 8:

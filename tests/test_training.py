@@ -152,7 +152,7 @@ def test_a_default_training_keeps_the_petal_whole_beyond_its_templates(petal):
     # issue 11: shape keys break the petal 14 times in 65 (inner times x blends -1..2), a model trained without
     # the extrapolated shapes 14-17 times; with them (the default: shape-space targets, stretch damped beyond
     # the templates) it was whole on six seeds of ten here and broke 1-4 times on the others, and with the
-    # repair rounds as well (the default since session 14) on ten of ten. Stretch at blend 2: about half of
+    # repair rounds as well (the default since session 14) on nineteen of twenty. Stretch at blend 2: about half of
     # shape keys' (0.37-0.46 against 0.87).
     from grc.coherence import Coherence, blend_weights, model_shapes, shape_keys
 
