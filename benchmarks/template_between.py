@@ -1,8 +1,8 @@
 """Template models between their time steps (issue 11, docs/coherence.md part 9): train the template models of a
-set (the rest of training cut short: it does not change them; `refine_extrapolation_templates=16`, so that the
-polish runs for three or more templates too) on given seeds, with the given `template_between` weights, and count the (template, time) pairs, at `--times` evenly spaced times, whose template model grid is
-broken (grc.coherence: crosses itself or folds) where the linear interpolation of the template in time (Blender's
-shape keys) is not.
+set on given seeds with the given `template_between` weights (the rest of training cut short: it does not change
+them; `refine_extrapolation_templates=16`, so that the polish runs for three or more templates too), and count the
+(template, time) pairs, at `--times` evenly spaced times, whose template model grid is broken (grc.coherence:
+crosses itself or folds) where the linear interpolation of the template in time (Blender's shape keys) is not.
 
     python benchmarks/template_between.py --sets leaf,petal,sprout --seeds 0,1,2,3,4,5,6,7,8,9 --weights 0,0.05
 """

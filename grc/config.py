@@ -27,9 +27,10 @@ class Config:
     template_steps: int = 700  # Adam, full batch, cosine schedule
     template_lr: float = 1e-2
     template_lbfgs_steps: int = 700  # then L-BFGS polishes the fit
-    # A template model whose grid breaks between its time steps (where the linear interpolation in time does not)
-    # is fitted on with the rows midway between time steps (linear in time) weighing this much (0 = never), where
-    # the refine has extrapolated shapes (two templates; three or more with `refine_extrapolation_templates`).
+    # A template model whose grid breaks at or between its time steps (where the template, or its linear
+    # interpolation in time, does not) is fitted on with the rows midway between time steps (linear in time)
+    # weighing this much (0 = never), where the refine has extrapolated shapes (two templates; three or more with
+    # `refine_extrapolation_templates`; docs/coherence.md, part 9).
     template_between: float = 0.05
 
     # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).

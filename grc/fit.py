@@ -302,8 +302,8 @@ def one_blas_thread():
         library.scipy_openblas_set_num_threads64_(before)
 
 
-def fit_template_models(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params=None,
-                        report=None, between: float = 0.0, polish: bool = False, only=None) -> tuple[list[np.ndarray], float]:
+def fit_template_models(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params=None, report=None,
+                        between: float = 0.0, polish: bool = False, only=None) -> tuple[list[np.ndarray], float]:
     """Fit K template models, (time, morph) -> row, on the grid (grid_u (T*M, 2), grid_rows (K, T*M, 3N),
     normalized): Adam with a cosine schedule, then L-BFGS, in float64, from `params` (as initial_weights
     gives them) or initial_weights(config.seed). `report(step, total, loss)` now and then. `between` > 0: the
