@@ -1030,9 +1030,10 @@ def blend_weights(K: int, blend) -> np.ndarray:
     return b
 
 
-def direction_weights(K: int, k: int, steps) -> np.ndarray:
+def direction_weights(K: int, k, steps) -> np.ndarray:
     """Weights along template k's direction: (1 - s) · the templates' mean + s · template k, for each s:
-    (S, K). s = 0 is the mean, 1 is template k, beyond 1 past it. (Two-template sets use α instead.)"""
+    (S, K). s = 0 is the mean, 1 is template k, beyond 1 past it; k may also be one template per s (S,).
+    (Two-template sets use α instead.)"""
     s = np.asarray(steps, float)[:, None]
     return (1 - s) * np.full(K, 1 / K) + s * np.eye(K)[k]
 

@@ -341,12 +341,14 @@ def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=F
     report = report or (lambda step, total, loss: None)
     scale = 2 / (K * G * grid_rows.shape[-1]) * weight  # the gradient of the (weighted) mean squared error
 
+    kept = None if only is None else ~np.asarray(only, bool)  # the template models left as they are
+
     def error():  # forward and backward; -> the fit's errors (K, rows, 3N)
         error = flat.forward(x) - grid_rows
         flat.backward(error * scale)
-        if only is not None:
+        if kept is not None:
             for g in (*flat.weight_grads, *flat.bias_grads):
-                g[~np.asarray(only, bool)] = 0
+                g[kept] = 0
         return error
 
     def loss(e):  # the (weighted) mean squared error

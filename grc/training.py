@@ -819,7 +819,6 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 
     found, broken = probe()
     best = (broken, flat.theta.detach().clone(), loss)
-    repaired, template_count = False, d.K * len(d.grid_u)
     for turn in range(config.refine_repairs):
         if not broken:
             break
@@ -832,9 +831,8 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
             inputs = torch.cat([inputs, decoder_features(more_u[learn], more_context[learn], config.decoder_features)])
             targets = torch.cat([targets, more_targets[learn]])
             weights = torch.cat([weights, REPAIR_WEIGHT * REPAIR_GROWTH ** turn * relative[learn]])
-            if not repaired:  # the templates' own rows weigh more while repairing: they stay as they were
-                weights[len(rows):len(rows) + template_count] *= REPAIR_TEMPLATE_WEIGHT
-            repaired = True
+            if turn == 0:  # the templates' own rows weigh more while repairing: they stay as they were
+                weights[len(rows):len(rows) + d.K * len(d.grid_u)] *= REPAIR_TEMPLATE_WEIGHT
             count += len(relative)
         again = run("repair", REPAIR_STEPS)
         found, broken = probe()
@@ -864,15 +862,20 @@ def probe_times(templates: TemplateSet) -> np.ndarray:
     return t[1:-1] if len(t) >= 3 else t
 
 
-def probe_weights(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The blends a repair probes at each time: weights (P, K), each one's direction k (P,) and blend s (P,): α
-    for two templates (k = 1), s along each template's direction (grc.coherence.direction_weights) for more."""
+def line_weights(K: int, k, s) -> np.ndarray:
+    """The weights (S, K) of blends s (S,) on their lines: α for two templates, s along template k's direction
+    (grc.coherence.direction_weights; k (S,) or one) for more."""
     from .coherence import blend_weights, direction_weights
 
-    if K == 2:
-        return blend_weights(2, REPAIR_BLENDS), np.ones(len(REPAIR_BLENDS), int), REPAIR_BLENDS
-    weights = np.concatenate([direction_weights(K, k, REPAIR_BLENDS) for k in range(K)])
-    return weights, np.repeat(np.arange(K), len(REPAIR_BLENDS)), np.tile(REPAIR_BLENDS, K)
+    return blend_weights(2, s) if K == 2 else direction_weights(K, k, s)
+
+
+def probe_weights(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blends a repair probes at each time: weights (P, K), each one's direction k (P,) and blend s (P,): α
+    for two templates (k = 1), s along each template's direction for more (`line_weights`)."""
+    k = np.ones(len(REPAIR_BLENDS), int) if K == 2 else np.repeat(np.arange(K), len(REPAIR_BLENDS))
+    s = REPAIR_BLENDS if K == 2 else np.tile(REPAIR_BLENDS, K)
+    return line_weights(K, k, s), k, s
 
 
 def broken_blends(model: GRCModel, coherence) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
@@ -898,17 +901,13 @@ def broken_blends(model: GRCModel, coherence) -> tuple[tuple[np.ndarray, np.ndar
 def repair_draw(d: "Data", times, k, s) -> tuple[np.ndarray, "Lines"]:
     """Training shapes around broken blends (`broken_blends`): each one and REPAIR_SHAPES - 1 at random within
     REPAIR_SPREAD of its blend along its line and a quarter of a time step of its time. -> (times (B,), `Lines`)."""
-    from .coherence import blend_weights
-
     n, t = REPAIR_SHAPES, np.asarray(d.templates.time, float)
     jitter = torch.rand(len(times), n, 2, device=d.device).double().cpu().numpy() * 2 - 1
     jitter[:, 0] = 0  # the broken blend itself
     step = (t[-1] - t[0]) / max(len(t) - 1, 1)
     T = np.clip(np.repeat(times, n) + 0.25 * step * jitter[..., 0].ravel(), t[0], t[-1])
     S = np.repeat(s, n) + REPAIR_SPREAD * jitter[..., 1].ravel()
-    # α, or s along template k's direction: (1 - s) · the templates' mean + s · template k (direction_weights)
-    weights = blend_weights(2, S) if d.K == 2 else (1 - S)[:, None] / d.K + S[:, None] * np.eye(d.K)[np.repeat(k, n)]
-    return T, Lines.of(weights)
+    return T, Lines.of(line_weights(d.K, np.repeat(k, n), S))
 
 
 PARALLEL_ROWS = 1024  # a refine on this many rows or more (on the CPU, one PyTorch thread) runs in two halves
