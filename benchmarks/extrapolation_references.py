@@ -12,6 +12,10 @@ grc.metrics.projection: at least 1.3 and at most -0.3), for
 - shape space damped as a whole (the same, rotations too: the blend itself pulled in).
 
     python benchmarks/extrapolation_references.py [--sets petal,sprout,leaf,cdt] [--damping 0.25,0.5,0.75,1]
+        [--all-points]
+
+The shape-space blends keep the points every template shares where they are, as training does
+(grc.shapespace.shared_points); --all-points blends the centroid of all points instead (before session 15).
 """
 
 import argparse
@@ -24,7 +28,7 @@ import numpy as np
 
 from grc.coherence import Coherence, shape_keys
 from grc.metrics import inner_time_steps
-from grc.shapespace import ShapeSpace
+from grc.shapespace import ShapeSpace, shared_points
 from grc.training import damped, space_blend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,11 +53,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="petal,sprout,leaf,cdt")
     parser.add_argument("--damping", default="0.25,0.5,0.75,1")
+    parser.add_argument("--all-points", action="store_true", help="pin the centroid of all points, not the shared")
     args = parser.parse_args()
     for name in args.sets.split(","):
         ts = templates(name)
         K = len(ts)
-        space = ShapeSpace(*ts.grid_shape[1:])
+        shared = None if args.all_points else shared_points(ts.points)
+        space = ShapeSpace(*ts.grid_shape[1:], shared)
         grids = {}
 
         def template_grids(t):
@@ -70,7 +76,8 @@ def main():
         coherence = Coherence(ts, 2)
         owner = types.SimpleNamespace(templates=ts)
         times = [ts.time[i] for i in inner_time_steps(owner)]
-        print(f"== {name}: {K} templates, grid {ts.grid_shape}, inner times {[float(t) for t in times]}")
+        print(f"== {name}: {K} templates, grid {ts.grid_shape}, inner times {[float(t) for t in times]}, "
+              f"shared points kept: {0 if shared is None else int(shared.sum())}")
         keys = None
         for label, shapes in methods.items():
             b = breakage(owner, shapes, coherence)

@@ -66,6 +66,9 @@ class Config:
     refine_extrapolation_reach: float = 1.25  # blends to -1.25 and 2.25: the range users reach (-1..2) inside, not at its edge
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
     refine_extrapolation_separation: float = 3.0  # rows whose traces spread less than this x the median weigh less (0 = off)
+    # the points every template shares (a stem's base) stay where they are in the shape-space targets
+    # (grc.shapespace.shared_points); False: the centroid of all points is blended, as before session 15
+    refine_extrapolation_shared: bool = True
     refine_extrapolation_coherent: bool = True  # only shape-space targets that are themselves not broken
     refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
     refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)

@@ -11,7 +11,8 @@ normal as third axis), rotations blended in log space and stretches in φ space,
 and the positions whose triangle edges best match T(w) applied to the first template's are solved
 for (a Poisson least-squares system over every triangle's three edges, each edge weighted by
 1 / length², so relative errors count: plain least squares turned the petal's narrow base inside
-out), with the centroid blended linearly.
+out), with the centroid blended linearly: the centroid of the points every template shares where there are
+some (a stem's base stays where it is, as with shape keys), else of all points.
 So a petal that opens from template A to B keeps *opening* from B onwards (rotation continues), edges
 that shrink do so geometrically (they never reach zero or turn inside out), edges that grow do so
 linearly (as shape keys grow: geometric growth blew the petal's wide base up 7x at blend -1), and each template is
@@ -43,10 +44,17 @@ EDGE_WEIGHT_FLOOR = 1e-3  # relative errors count, not absolute (floor: this sha
 class ShapeSpace:
     """Shape-space blends of K grids (K, M, N, 3) that share one grid topology."""
 
-    def __init__(self, rows: int, points: int):
+    def __init__(self, rows: int, points: int, shared=None):
+        """`shared`: the grid points (rows * points,) that stay where they are, as `shared_points` finds them;
+        none given or found: the centroid of all points is blended."""
         self.rows, self.points = rows, points
+        V = rows * points
+        shared = np.zeros(V, bool) if shared is None else np.asarray(shared, bool).ravel()
+        if shared.shape != (V,):
+            raise GRCError(f"expected {V} shared-point flags, got {shared.shape[0]}", field="shared")
+        self.pin = shared / shared.sum() if shared.any() else np.full(V, 1 / V)
         self.triangles = _triangles(rows, points)
-        V, F = rows * points, len(self.triangles)
+        F = len(self.triangles)
         # D: the three edges of every triangle (b - a, c - a, c - b) as differences of vertex positions (3F, V)
         D = np.zeros((3 * F, V))
         t, f = self.triangles, np.arange(F)
@@ -118,13 +126,29 @@ class ShapeSpace:
         V = self.rows * self.points
         Dw = self.D[None] * w[:, :, None]  # (S, 3F, V)
         A = np.swapaxes(Dw, 1, 2) @ self.D  # (S, V, V)
-        # the centroid, blended linearly, pins the translation the edges leave free
-        pin = np.trace(A, axis1=1, axis2=2)[:, None, None] / V
-        means = grids.reshape(*grids.shape[:-3], -1, 3).mean(axis=-2)  # (K, 3) or (S, K, 3)
+        # a centroid, blended linearly, pins the translation the edges leave free: that of the points the
+        # templates share (`shared_points`: they stay where they are), or of all points
+        pin = np.trace(A, axis1=1, axis2=2)[:, None, None]
+        p = self.pin  # (V,), summing to 1
+        means = np.einsum("v,...kvc->...kc", p, grids.reshape(*grids.shape[:-3], -1, 3))  # (K, 3) or (S, K, 3)
         centroid = np.einsum(f"{spec}c->sc", weights, means)  # (S, 3)
-        A = A + pin / V
-        rhs = np.swapaxes(Dw, 1, 2) @ e + pin * centroid[:, None, :]
+        A = A + pin * np.outer(p, p)
+        rhs = np.swapaxes(Dw, 1, 2) @ e + pin * p[:, None] * centroid[:, None, :]
         return np.linalg.solve(A, rhs).reshape(len(weights), self.rows, self.points, 3)
+
+
+SHARED_TOLERANCE = 1e-3  # a shared point: every template's within this share of the set's size, at every time step
+
+
+def shared_points(points, tolerance: float = SHARED_TOLERANCE) -> np.ndarray:
+    """The grid points (M * N,) every template has in the same place at every time step (points (K, T, M, N, 3)):
+    a stem's base, a midrib that does not move. Shape keys keep them where they are; a shape-space blend
+    pinned by the centroid of all points moved them (the sprout's base by 6.6 times its width at blend 2, time 0.7)."""
+    points = np.asarray(points, float)
+    flat = points.reshape(*points.shape[:2], -1, 3)  # (K, T, V, 3)
+    size = np.linalg.norm(np.ptp(flat.reshape(-1, 3), axis=0))
+    spread = np.linalg.norm(flat - flat.mean(axis=0), axis=-1).max(axis=(0, 1))  # (V,)
+    return spread <= tolerance * size
 
 
 def rotation_log(R) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 import grc
 from grc.coherence import Coherence, blend_weights, shape_keys
 from grc.errors import GRCError
-from grc.shapespace import ShapeSpace
+from grc.shapespace import ShapeSpace, shared_points
 from grc_testing import ROOT
 
 
@@ -101,3 +101,24 @@ def test_blends_of_many_sets_of_grids_at_once_equal_one_at_a_time():
     assert np.allclose(each, one, rtol=1e-12, atol=1e-12)
     with pytest.raises(GRCError):
         space.blend_each(grids, weights[:3])
+
+
+def test_the_points_every_template_shares_are_found_and_stay_where_they_are():
+    """The sprout's two templates share their base row at every time step; blended beyond them in shape space it
+    stays where both have it (as shape keys keep it), instead of the whole sprout drifting sideways."""
+    sprout = grc.load_templates(ROOT / "templates" / "sprout")
+    shared = shared_points(sprout.points)
+    assert np.flatnonzero(shared).tolist() == list(range(sprout.grid_shape[2]))  # the base row, nothing else
+    assert not shared_points(grc.load_templates(ROOT / "templates" / "petal").points).any()  # no point stays put
+    grids = shape_keys(sprout, 0.7, np.eye(2))
+    rows, points = sprout.grid_shape[1:]
+    base = grids[0, 0]
+    width = np.linalg.norm(base - base.mean(axis=0), axis=-1).mean()
+    weights = np.array([[2.0, -1.0], [-1.0, 2.0]])  # blends -1 and 2
+    pinned = ShapeSpace(rows, points, shared).blend(grids, weights)
+    drifting = ShapeSpace(rows, points).blend(grids, weights)
+    assert np.linalg.norm(pinned[:, 0] - base, axis=-1).max() < 0.05 * width
+    assert np.linalg.norm(drifting[:, 0] - base, axis=-1).max() > width  # what it did before
+    assert np.abs(ShapeSpace(rows, points, shared).blend(grids, np.eye(2)) - grids).max() < 1e-9  # templates back
+    with pytest.raises(GRCError, match="shared"):
+        ShapeSpace(rows, points, shared[:-1])
