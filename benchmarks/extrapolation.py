@@ -30,7 +30,7 @@ import grc
 from grc.coherence import (Coherence, blend_weights, direction_weights, model_shapes, safe_blend_ranges,
                            shape_keys)
 from grc.metrics import inner_time_steps
-from grc.shapespace import ShapeSpace, shared_points
+from grc.shapespace import template_space
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -194,7 +194,7 @@ def main():
         if new:
             old, old_source = load(name, False)
             print(f"   old model: {old_source}")
-            space = ShapeSpace(*model.grid_shape[1:], shared_points(model.templates.points))  # as training does
+            space = template_space(model.templates, model.config.refine_extrapolation_shared)  # as training does
             makers = {"model": makers["model"], "old model": lambda t, w: model_shapes(old, t, w),
                       "shape keys": makers["shape keys"],
                       "shape space": lambda t, w: space.blend(shape_keys(model.templates, t, np.eye(len(w[0]))), w)}

@@ -28,7 +28,7 @@ import numpy as np
 
 from grc.coherence import Coherence, shape_keys
 from grc.metrics import inner_time_steps
-from grc.shapespace import ShapeSpace, shared_points
+from grc.shapespace import shared_points, template_space
 from grc.training import damped, space_blend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,8 +58,7 @@ def main():
     for name in args.sets.split(","):
         ts = templates(name)
         K = len(ts)
-        shared = None if args.all_points else shared_points(ts.points)
-        space = ShapeSpace(*ts.grid_shape[1:], shared)
+        space = template_space(ts, not args.all_points)
         grids = {}
 
         def template_grids(t):
@@ -77,7 +76,7 @@ def main():
         owner = types.SimpleNamespace(templates=ts)
         times = [ts.time[i] for i in inner_time_steps(owner)]
         print(f"== {name}: {K} templates, grid {ts.grid_shape}, inner times {[float(t) for t in times]}, "
-              f"shared points kept: {0 if shared is None else int(shared.sum())}")
+              f"shared points kept: {0 if args.all_points else int(shared_points(ts.points).sum())}")
         keys = None
         for label, shapes in methods.items():
             b = breakage(owner, shapes, coherence)

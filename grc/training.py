@@ -541,7 +541,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
 
     `at`: (times (n,), `Lines`) instead of random ones (`repair_draw`); a blend between the templates (x = 0)
     then gets the linear mix, as the random mixes do. `coherence`: the templates' grc.coherence.Coherence."""
-    from .shapespace import ShapeSpace, shared_points
+    from .shapespace import template_space
 
     d = sampler.data
     K, n = d.K, config.extrapolations(d.K)
@@ -550,8 +550,7 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
     weights = lines.weights()
     M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
-    shared = shared_points(d.templates.points) if config.refine_extrapolation_shared else None
-    space = ShapeSpace(M, grids.shape[3], shared)
+    space = template_space(d.templates, config.refine_extrapolation_shared)
     use = np.ones(n * M)  # each row's share of its weight, from where its context lies
     if config.refine_extrapolation_separation:
         # Where the templates' traces (nearly) meet, a blend's context beyond them is (nearly) an interior one:

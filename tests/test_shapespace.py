@@ -120,5 +120,6 @@ def test_the_points_every_template_shares_are_found_and_stay_where_they_are():
     assert np.linalg.norm(pinned[:, 0] - base, axis=-1).max() < 0.05 * width
     assert np.linalg.norm(drifting[:, 0] - base, axis=-1).max() > width  # what it did before
     assert np.abs(ShapeSpace(rows, points, shared).blend(grids, np.eye(2)) - grids).max() < 1e-9  # templates back
-    with pytest.raises(GRCError, match="shared"):
-        ShapeSpace(rows, points, shared[:-1])
+    for wrong in (shared[:-1], shared.astype(int)):  # one flag short; numbers where flags belong
+        with pytest.raises(GRCError, match="shared"):
+            ShapeSpace(rows, points, wrong)
