@@ -155,8 +155,8 @@ def shared_points(points, tolerance: float = SHARED_TOLERANCE) -> np.ndarray:
 
 
 def template_space(templates, keep_shared: bool = True) -> ShapeSpace:
-    """The ShapeSpace of a template set's grid, its `shared_points` kept where they are (unless not
-    `keep_shared`: grc.config's `refine_extrapolation_shared`)."""
+    """The ShapeSpace of a template set's grid that keeps its `shared_points` where they are; with `keep_shared`
+    False (grc.config's `refine_extrapolation_shared`), one that blends the centroid of all points."""
     return ShapeSpace(*templates.grid_shape[1:], shared_points(templates.points) if keep_shared else None)
 
 
