@@ -22,8 +22,8 @@ QUALITIES = {
 }
 QUALITY_TIP = ("default: the library's settings. quick draft: to try an edit out. article: the article's own setup.\n"
                "beyond 3+ templates: for sets of three or more templates, also trains on shapes beyond them, so\n"
-               "they break far less there (the leaf: 0-1 broken blends in 117 instead of 7-19), at up to twice the\n"
-               "training time, and reaching a little less far along each pair (a turn goes on turning);\n"
+               "they break far less there (the leaf: 0 broken blends in 117 instead of 7-22), at 1.3 to 2.7 times\n"
+               "the training time, and reaching a little less far along each pair (a turn goes on turning);\n"
                "for two templates it is the default.")
 PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder",
                "refine": "3/3 refining (weighted loss)",  # its loss weights the templates' own rows 20x
