@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from .errors import GRCError
-from .limits import MAX_BATCH, MAX_CONTEXT_DIMS, MAX_LAYERS, MAX_SEED, MAX_STEPS, MAX_WIDTH, number
+from .limits import MAX_BATCH, MAX_CONTEXT_DIMS, MAX_LAYERS, MAX_SEED, MAX_STEPS, MAX_TEMPLATES, MAX_WIDTH, number
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class Config:
     template_lbfgs_steps: int = 700  # then L-BFGS polishes the fit
     # A template model whose grid breaks at or between its time steps (where the template, or its linear
     # interpolation in time, does not) is fitted on with the rows midway between time steps (linear in time)
-    # weighing this much (0 = never), where the refine has extrapolated shapes (two templates; three or more with
-    # `refine_extrapolation_templates`; docs/coherence.md, part 9).
+    # weighing this much (0 = never), where the refine has extrapolated shapes blended in shape space (two
+    # templates by default; docs/coherence.md, parts 9 and 11).
     template_between: float = 0.05
 
     # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).
@@ -49,20 +49,25 @@ class Config:
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; for K > 2 on lines that leave the templates' simplex at a
-    # template or through a face, grc.training.exit_lines), whose targets
-    # are the template models' grids blended in shape space (grc.shapespace), their stretches damped beyond
-    # the templates (parts keep turning, grow and shrink less and less), decoded from the blend's context;
-    # the refine's random mixes then take their blends' contexts too. On by default for sets of at most
-    # `refine_extrapolation_templates` templates, by measurement (docs/coherence.md, part 6): the petal, whose
-    # safe blend range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every
-    # inner time on four seeds of five (with `refine_repairs`, nineteen of twenty); the sprout never breaks
-    # (0-4 times in 26 before) and keeps its interpolation target; the leaf (three templates) broke less but
-    # missed its interpolation target on two seeds of five, so more templates are left out. For three or more,
-    # `--set refine_extrapolation_templates=16 --set pair_mixes=0.33` asks for them (docs/coherence.md, part 8:
-    # the leaf and the cup / droop / twist sets all but never break, at the cost of the extrapolation target).
-    # 0 = off (the refine as before, `--set refine_extrapolations=0 --set refine_steps=200`).
+    # template or through a face, grc.training.exit_lines), decoded from the blend's context, each with a target
+    # (`refine_extrapolation_targets`); the refine's random mixes then take their blends' contexts too.
+    # - Two templates: the template models' grids blended in shape space (grc.shapespace), their stretches damped
+    #   beyond the templates (parts keep turning, grow and shrink less and less). The petal, whose safe blend
+    #   range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every inner time on
+    #   nineteen seeds of twenty (with `refine_repairs`); the sprout never breaks (docs/coherence.md, parts 6-10).
+    # - Three or more: `refine_extrapolations_linear` shapes whose targets are the template models' linear blends
+    #   (what shape keys give), where those are whole. The leaf broke 12-22 times in 117 without them, shape keys
+    #   never; with them never, at 0.35-0.47 stretch at blend 2 against 1.4-2.5, interpolation 3-8x better and
+    #   extrapolation kept; shape-space targets there (`--set refine_extrapolation_targets=shape-space --set
+    #   pair_mixes=0.33`) stretch less where the variants turn far but cost twice the training time and the
+    #   extrapolation target (docs/coherence.md, parts 8 and 11).
+    # 0 = off (the refine as before, `--set refine_extrapolations=0 --set refine_extrapolations_linear=0 --set
+    # refine_steps=200`); `refine_extrapolation_templates=2`: for two templates only, as before session 16.
     refine_extrapolations: int = 128
-    refine_extrapolation_templates: int = 2  # only for sets of at most this many templates
+    refine_extrapolations_linear: int = 64
+    refine_extrapolation_templates: int = MAX_TEMPLATES  # only for sets of at most this many templates
+    # "auto": shape space for two templates, linear blends for more; or "shape-space" or "linear" for any set
+    refine_extrapolation_targets: str = "auto"
     refine_extrapolation_reach: float = 1.25  # blends to -1.25 and 2.25: the range users reach (-1..2) inside, not at its edge
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
     refine_extrapolation_separation: float = 3.0  # rows whose traces spread less than this x the median weigh less (0 = off)
@@ -101,7 +106,15 @@ class Config:
 
     def extrapolations(self, templates: int) -> int:
         """The extrapolated shapes the refine adds for a set of `templates` templates."""
-        return self.refine_extrapolations if templates <= self.refine_extrapolation_templates else 0
+        if templates > self.refine_extrapolation_templates:
+            return 0
+        return self.refine_extrapolations_linear if self.linear_targets(templates) else self.refine_extrapolations
+
+    def linear_targets(self, templates: int) -> bool:
+        """Whether the extrapolated shapes of a set of `templates` templates are taught the template models' linear
+        blends (shape keys') rather than their shape-space blends (`refine_extrapolation_targets`)."""
+        kind = self.refine_extrapolation_targets
+        return kind == "linear" or (kind == "auto" and templates > 2)
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -153,7 +166,7 @@ PRESETS = {
         template_lbfgs_steps=0,
         encoder_hidden=(15, 10), decoder_hidden=(10, 15), decoder_features="raw", decoder_input="encoder",
         steps=100_000, batch_size=1, lr_encoder=1e-4, lr_decoder=2e-4, schedule="constant",
-        refine_steps=0, refine_extrapolations=0,
+        refine_steps=0, refine_extrapolations=0, refine_extrapolations_linear=0,
     ),
 }
 
@@ -162,6 +175,7 @@ CHOICES = {
     "decoder_features": ("fourier-product", "raw"),
     "decoder_input": ("relational-map", "encoder"),
     "schedule": ("onecycle", "constant"),
+    "refine_extrapolation_targets": ("auto", "shape-space", "linear"),
 }
 
 
@@ -204,6 +218,7 @@ def check_config(c: Config) -> None:
     number(c.refine_template_weight, "refine_template_weight", low=0, high=1e6)
     number(c.template_between, "template_between", low=0, high=1e6)
     number(c.refine_extrapolations, "refine_extrapolations", low=0, high=MAX_BATCH, integer=True)
+    number(c.refine_extrapolations_linear, "refine_extrapolations_linear", low=0, high=MAX_BATCH, integer=True)
     number(c.refine_extrapolation_reach, "refine_extrapolation_reach", low=0, high=10)
     number(c.refine_extrapolation_weight, "refine_extrapolation_weight", low=0, high=1e6)
     number(c.refine_extrapolation_separation, "refine_extrapolation_separation", low=0, high=1e6)

@@ -368,10 +368,11 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # a template model that breaks between its time steps (where the linear interpolation does not) is fitted on,
     # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
     # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
-    # random times. (Not otherwise: the leaf, three templates, broke half as often midway between time steps, but
-    # missed its extrapolation target on three seeds of ten where it had met it on all; docs/coherence.md, part 9.
-    # Nor for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.)
-    polish = not inherited and config.extrapolations(data.K) > 0
+    # random times, in shape space (two templates, by default). Not where they are linear blends (three or more):
+    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but made its
+    # training 1.5x as long where the extrapolated shapes make it 1.3x (docs/coherence.md, part 11). Nor for a
+    # fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
+    polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
         broken = broken_between(params, data, config) if polish and between else None
         if broken is None or not broken.any():
@@ -534,8 +535,9 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
     blends outside [0, 1] (α for two templates; for more, on lines that leave the templates' simplex, `exit_lines`),
     each the template models' grids at that time blended in shape space
     (grc.shapespace: per-triangle rotations and stretches extrapolated in log space, so a petal that opens
-    from A to B keeps opening; the stretches damped beyond the templates, `space_blend`), with the context
-    the blend gives: mean + Σ w_k (trace_k - mean).
+    from A to B keeps opening; the stretches damped beyond the templates, `space_blend`) or, where
+    `config.linear_targets` (three or more templates by default), blended linearly as shape keys blend them,
+    with the context the blend gives: mean + Σ w_k (trace_k - mean).
     -> u (rows, 2), context (rows, C), targets (rows, 3N), normalized as the networks see them, and each
     row's relative weight (rows,), mean 1.
 
@@ -550,7 +552,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
     weights = lines.weights()
     M = len(d.grid_morph)
     grids = (rows.double().cpu().numpy() * d.row_scale + d.row_mean).reshape(K, n, M, -1, 3)
-    space = template_space(d.templates, config.refine_extrapolation_shared)
+    linear = config.linear_targets(K)  # targets: the linear blends (shape keys'), else shape-space blends
+    space = None if linear else template_space(d.templates, config.refine_extrapolation_shared)
     use = np.ones(n * M)  # each row's share of its weight, from where its context lies
     if config.refine_extrapolation_separation:
         # Where the templates' traces (nearly) meet, a blend's context beyond them is (nearly) an interior one:
@@ -571,12 +574,13 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
         use = use * torch.clamp(clear / (HULL_CLEAR * went + 1e-12), 0, 1).double().cpu().numpy()
     inside = lines.x <= 0  # blends between the templates: the linear mix, every row
     use = np.where(np.repeat(inside, M), 1.0, use)
-    keep = use.reshape(n, M).any(axis=1) & ~inside  # shapes beyond, with a row to learn from: only those are blended
+    keep = use.reshape(n, M).any(axis=1) & ~inside & (not linear)  # shapes beyond, with a row to learn from: only
+    # those are blended in shape space
     shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
     damping = config.refine_extrapolation_stretch_damping
     if keep.any():
         shapes[keep] = space_blend(space, grids[:, keep].swapaxes(0, 1), lines[keep], damping)
-    if config.refine_extrapolation_retime:
+    if config.refine_extrapolation_retime and not linear:
         shapes[keep] = retimed(space, grids[:, keep], lines[keep], shapes[keep], config.refine_extrapolation_retime,
                                damping)
     targets = (shapes.reshape(n * M, -1) - d.row_mean) / d.row_scale
@@ -600,7 +604,10 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
             if not (broken & ~inside).any():
                 break
             which = np.flatnonzero(broken & ~inside)
-            again = space_blend(space, grids[:, which].swapaxes(0, 1), lines[which].retreat(share), damping)
+            if linear:
+                again = np.einsum("nk,knmpc->nmpc", lines[which].retreat(share).weights(), grids[:, which])
+            else:
+                again = space_blend(space, grids[:, which].swapaxes(0, 1), lines[which].retreat(share), damping)
             ok = ~coherence.broken(again)
             shapes[which[ok]] = again[ok]
             broken[which[ok]] = False

@@ -81,18 +81,20 @@ def test_the_cell_grid_follows_the_size_chosen_and_1x1_says_it_is_one_training(w
     assert panel.population() is None and "one training" in panel.cell_note.text()
 
 
-def test_the_beyond_setting_trains_three_templates_on_shapes_beyond_them_and_two_as_the_default(window):
-    # issue 11: an artist in the app can ask for what `--set refine_extrapolation_templates=16 --set
-    # pair_mixes=0.33` gives on the command line (the Train tab's config is quality_config of the choice)
+def test_the_beyond_setting_trains_three_templates_on_shape_space_blends_and_two_as_the_default(window):
+    # issue 11: three or more templates are taught linear blends beyond them by default; an artist in the app can
+    # ask for what `--set refine_extrapolation_targets=shape-space --set pair_mixes=0.33` gives on the command line
+    # (the Train tab's config is quality_config of the choice)
     from gui.train_panel import QUALITIES, quality_config
 
     combo = window.train_panel.quality
     name = next(n for n in QUALITIES if n.startswith("beyond"))
     assert combo.findText(name) >= 0 and "three or more templates" in combo.toolTip()
     beyond, default = quality_config(name), quality_config(combo.itemText(0))
-    assert beyond.extrapolations(3) > 0 and beyond.pair_mixes > 0
-    assert default.extrapolations(3) == 0 and default.pair_mixes == 0
+    assert not beyond.linear_targets(3) and beyond.pair_mixes > 0
+    assert default.linear_targets(3) and default.extrapolations(3) > 0 and default.pair_mixes == 0
     assert beyond.extrapolations(2) == default.extrapolations(2)  # two templates: the same training
+    assert not beyond.linear_targets(2) and not default.linear_targets(2)
 
 
 def test_the_bar_goes_on_from_the_refine_into_repair_rounds_and_names_them(window):
