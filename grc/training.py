@@ -369,8 +369,9 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
     # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
     # random times, in shape space (two templates, by default). Not where they are linear blends (three or more):
-    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but made its
-    # training 1.5x as long where the extrapolated shapes make it 1.3x (docs/coherence.md, part 11). Nor for a
+    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but its check
+    # and refit cost another 0.4 s of the leaf's 2.6, on top of the extrapolated shapes' 0.6-1.4 (docs/coherence.md,
+    # part 11). Nor for a
     # fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
     polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
