@@ -370,9 +370,8 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
     # random times, in shape space (two templates, by default). Not where they are linear blends (three or more):
     # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but its check
-    # and refit cost another 0.4 s of the leaf's 2.6, on top of the extrapolated shapes' 0.6-1.4 (docs/coherence.md,
-    # part 11). Nor for a
-    # fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
+    # and refit took the leaf's training from 1.19x to 1.32x the old one's wall time (docs/coherence.md, part 11).
+    # Nor for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
     polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
         broken = broken_between(params, data, config) if polish and between else None
@@ -854,8 +853,11 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 REPAIR_STEPS = 50  # L-BFGS steps of a repair round (`refine_repairs`)
 REPAIR_WEIGHT = 3.0  # a repair row's weight (times its relative width weight), against a random mix's 1
 REPAIR_GROWTH = 3.0  # and this many times more in each further round
-# the blends probed, in steps of 0.05 as the safe range's: α; for more templates, s along each one's direction
+# the blends probed, in steps of 0.05 as the safe range's: α; for more templates, s along each one's direction in
+# steps of 0.1 (K directions: on the leaf, ten seeds, the safe range still covered [-1, 2] everywhere, and a probe
+# took half the 0.11-0.9 s; a repair round's spread, REPAIR_SPREAD, reaches past the steps between)
 REPAIR_BLENDS = np.linspace(-1.0, 2.0, 61)
+REPAIR_BLENDS_MORE = np.linspace(-1.0, 2.0, 31)
 REPAIR_SHAPES = 8  # training shapes for each broken blend: itself and, around it, this many less one
 REPAIR_SPREAD = 0.125  # within this much of the blend and a quarter of a time step
 REPAIR_MOST = 24  # broken blends repaired in a round, at most
@@ -881,8 +883,10 @@ def line_weights(K: int, k, s) -> np.ndarray:
 def probe_weights(K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The blends a repair probes at each time: weights (P, K), each one's direction k (P,) and blend s (P,): α
     for two templates (k = 1), s along each template's direction for more (`line_weights`)."""
-    k = np.ones(len(REPAIR_BLENDS), int) if K == 2 else np.repeat(np.arange(K), len(REPAIR_BLENDS))
-    s = REPAIR_BLENDS if K == 2 else np.tile(REPAIR_BLENDS, K)
+    if K == 2:
+        k, s = np.ones(len(REPAIR_BLENDS), int), REPAIR_BLENDS
+    else:
+        k, s = np.repeat(np.arange(K), len(REPAIR_BLENDS_MORE)), np.tile(REPAIR_BLENDS_MORE, K)
     return line_weights(K, k, s), k, s
 
 
