@@ -368,14 +368,12 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # a template model that breaks between its time steps (where the linear interpolation does not) is fitted on,
     # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
     # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
-    # random times. Where they are linear blends (three or more templates, by default) in one round at 16x the
-    # weight, saving the second round's check: the leaf's breaks midway between time steps
-    # went from 4-39 to 0-8 of 78 (seeds 0-9; shape keys 0), its training from 1.19x to 1.27x the old one's wall
-    # time (both rounds: 1.32x; one at 4x left 0-10 and a template broken on seed 1; docs/coherence.md, part 11).
-    # Not for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
-    polish = not inherited and config.extrapolations(data.K) > 0
-    rounds = (config.template_between, BETWEEN_MORE * config.template_between)
-    for between in (BETWEEN_MORE * rounds[1],) if config.linear_targets(data.K) else rounds:
+    # random times, in shape space (two templates, by default). Not where they are linear blends (three or more):
+    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but its check
+    # and refit took the leaf's training from 1.19x to 1.32x the old one's wall time (docs/coherence.md, part 11).
+    # Nor for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
+    polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
+    for between in (config.template_between, BETWEEN_MORE * config.template_between):
         broken = broken_between(params, data, config) if polish and between else None
         if broken is None or not broken.any():
             break
