@@ -369,8 +369,10 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
     # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
     # random times, in shape space (two templates, by default). Not where they are linear blends (three or more):
-    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but its check
-    # and refit took the leaf's training from 1.19x to 1.32x the old one's wall time (docs/coherence.md, part 11).
+    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but took the
+    # leaf's training from 1.19x to 1.32x the old one's wall time, and the procedural base + cup + droop + twist's
+    # template fit past its target (0.0031-0.0037 against 0.003; in one round at 16x the weight, 0.0064-0.0078 at
+    # 1.27x; docs/coherence.md, part 11).
     # Nor for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
     polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
