@@ -372,8 +372,8 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but took the
     # leaf's training from 1.19x to 1.32x the old one's wall time, and the procedural base + cup + droop + twist's
     # template fit past its target (0.0031-0.0037 against 0.003; in one round at 16x the weight, 0.0064-0.0078 at
-    # 1.27x; docs/coherence.md, part 11).
-    # Nor for a fine-tuning, which keeps its parent's template models so that relatives blend: grc.diverge.blend.
+    # 1.27x; docs/coherence.md, part 11). Nor for a fine-tuning, which keeps its parent's template models so that
+    # relatives blend: grc.diverge.blend.
     polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
         broken = broken_between(params, data, config) if polish and between else None
@@ -576,8 +576,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
         use = use * torch.clamp(clear / (HULL_CLEAR * went + 1e-12), 0, 1).double().cpu().numpy()
     inside = lines.x <= 0  # blends between the templates: the linear mix, every row
     use = np.where(np.repeat(inside, M), 1.0, use)
-    keep = use.reshape(n, M).any(axis=1) & ~inside & (not linear)  # shapes beyond, with a row to learn from: only
-    # those are blended in shape space
+    # the shapes beyond, with a row to learn from: only those are blended in shape space (none with linear targets)
+    keep = use.reshape(n, M).any(axis=1) & ~inside & (not linear)
     shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
     damping = config.refine_extrapolation_stretch_damping
     if keep.any():
