@@ -74,7 +74,7 @@ class Config:
     # the points every template shares (a stem's base) stay where they are in the shape-space targets
     # (grc.shapespace.shared_points); False: the centroid of all points is blended, as before session 15
     refine_extrapolation_shared: bool = True
-    refine_extrapolation_coherent: bool = True  # only shape-space targets that are themselves not broken
+    refine_extrapolation_coherent: bool = True  # only targets (shape-space or linear) that are themselves not broken
     refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
     refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
     refine_extrapolation_stretch_damping: float = 0.5  # targets' stretches reach x / (1 + this x) beyond (0 = off)

@@ -551,8 +551,8 @@ def _train(templates, config, grid, dev, report, exchange_every, coherence, refi
     # cells by them (measured: docs/benchmarks.md). So every cell is refined for the first quarter of the
     # iterations (batched), scored again, and the best `refine_cells` (a quarter in, the ranking already holds)
     # go on for the rest; the kept cell is the best after its whole refine. With extrapolated rows in the
-    # refine (refine_extrapolations) the best `refine_cells` by the score before it are refined one at a
-    # time, as grc.training does.
+    # refine (config.extrapolations: by default every set) the best `refine_cells` by the score before it are
+    # refined one at a time, as grc.training does.
     losses, refined_steps = {}, [0] * cells.P
     steps = config.refine_steps
     if steps and not config.extrapolations(len(templates)):

@@ -533,7 +533,7 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
 
 @torch.no_grad()
 def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, coherence=None):
-    """Training rows beyond the templates (issue 11): `refine_extrapolations` shapes at random times and
+    """Training rows beyond the templates (issue 11): `config.extrapolations(K)` shapes at random times and
     blends outside [0, 1] (α for two templates; for more, on lines that leave the templates' simplex, `exit_lines`),
     each the template models' grids at that time blended in shape space
     (grc.shapespace: per-triangle rotations and stretches extrapolated in log space, so a petal that opens
@@ -576,8 +576,8 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
         use = use * torch.clamp(clear / (HULL_CLEAR * went + 1e-12), 0, 1).double().cpu().numpy()
     inside = lines.x <= 0  # blends between the templates: the linear mix, every row
     use = np.where(np.repeat(inside, M), 1.0, use)
-    # the shapes beyond, with a row to learn from: only those are blended in shape space (none with linear targets)
-    keep = use.reshape(n, M).any(axis=1) & ~inside & (not linear)
+    beyond = use.reshape(n, M).any(axis=1) & ~inside  # the shapes beyond, with a row to learn from
+    keep = beyond & (not linear)  # those blended in shape space (none with linear targets)
     shapes = np.einsum("nk,knmpc->nmpc", weights, grids)  # (n, M, N, 3): linear blends, for those without
     damping = config.refine_extrapolation_stretch_damping
     if keep.any():
@@ -592,12 +592,13 @@ def extrapolated_rows(sampler: Sampler, encoder: MLP, config: Config, at=None, c
     typical = np.median(width)
     relative = (typical / (width + EXTRAPOLATION_WIDTH_FLOOR * typical)) ** 2 * use
     if config.refine_extrapolation_coherent:
-        # a shape-space blend that crosses itself or folds is no target (grc.coherence at subdivision 2)
+        # a blend (in shape space, or linear) that crosses itself or folds is no target (grc.coherence at
+        # subdivision 2)
         from .coherence import Coherence
 
         coherence = coherence or Coherence(d.templates)
         broken = np.zeros(n, bool)
-        check = keep | inside  # (none may be left: no context, or every blend among the other templates' traces)
+        check = beyond | inside  # (none may be left: no context, or every blend among the other templates' traces)
         if check.any():
             broken[check] = coherence.broken(shapes[check])
         # a broken target retreats towards the templates, blend (or s) pulled in by these shares of its reach
@@ -785,7 +786,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
         weights = torch.ones(len(targets), device=d.device)
         weights[len(rows):] = config.refine_template_weight
         count = len(targets)
-        if extrapolations:  # shapes beyond the templates, blended in shape space
+        if extrapolations:  # shapes beyond the templates, blended in shape space (or linearly: linear_targets)
             more_u, more_context, more_targets, relative = extrapolated_rows(sampler, encoder, config)
             count += len(more_targets)
             # rows that weigh nothing (no target there, or a broken one) change neither the fit nor its gradient:

@@ -18,9 +18,9 @@ def petal_model(petal):
 
 @pytest.fixture(scope="session")
 def leaf_model():
-    # without the shapes beyond its templates (as before session 16): a short training that breaks in places,
-    # which the tests of how broken shapes are found and shown need (the default keeps the leaf whole)
-    return grc.train(grc.load_templates(LEAF), small_config(refine_extrapolation_templates=2), device="cpu")
+    # without the shapes beyond its templates (SMALL): a short training that breaks in places, which the tests of how
+    # broken shapes are found and shown need (the default keeps the leaf whole)
+    return grc.train(grc.load_templates(LEAF), small_config(), device="cpu")
 
 
 @pytest.fixture(scope="session")

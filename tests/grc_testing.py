@@ -11,7 +11,8 @@ SPROUT = ROOT / "templates" / "sprout"
 
 # Small but real: every phase of training runs, just shorter.
 SMALL = dict(template_steps=200, template_lbfgs_steps=100, steps=300, batch_size=128, refine_steps=100,
-             refine_samples=512, refine_extrapolations=0)  # quick models (the default's shapes beyond: test_training)
+             refine_samples=512, refine_extrapolations=0,  # quick models (the default's shapes beyond: test_training)
+             refine_extrapolations_linear=0)
 
 
 def small_config(**overrides) -> grc.Config:
