@@ -57,7 +57,7 @@ class Config:
     #   nineteen seeds of twenty (with `refine_repairs`); the sprout never breaks (docs/coherence.md, parts 6-10).
     # - Three or more: `refine_extrapolations_linear` shapes whose targets are the template models' linear blends
     #   (what shape keys give), where those are whole. The leaf broke 7-22 times in 117 without them, shape keys
-    #   never; with them never (ten seeds), at 0.30-0.68 stretch at blend 2 against 1.3-2.5 (shape keys 0.30),
+    #   never; with them never (ten seeds), at 0.33-0.89 stretch at blend 2 against 1.3-2.5 (shape keys 0.30),
     #   interpolation 3-8x better and extrapolation kept; shape-space targets there (`--set refine_extrapolation_targets=shape-space --set
     #   pair_mixes=0.33`) stretch less where the variants turn far but cost twice the training time and the
     #   extrapolation target (docs/coherence.md, parts 8 and 11).

@@ -384,7 +384,7 @@ def test_a_default_training_keeps_the_leaf_whole_beyond_its_three_templates():
     # issue 11: trained without shapes beyond them, the leaf's models broke 7-22 times in 117 (inner times x
     # blends -1..2 along each template's direction; shape keys never) and stretched 1.3-2.5 at blend 2 (shape
     # keys 0.30). Taught the linear blends there (the default since session 16) they broke on none of ten seeds,
-    # stretched 0.30-0.68 and kept the engine's targets: interpolation 0.002-0.008, extrapolation 1.47-1.50.
+    # stretched 0.33-0.89 and kept the engine's targets: interpolation 0.002-0.010, extrapolation 1.44-1.50.
     # (The mean stretch ratio to shape keys asserted below was 4.3-6.6 before, 1.7-1.8 after, seeds 0-1.)
     from grc.coherence import Coherence, direction_weights, model_shapes, shape_keys
 
