@@ -76,7 +76,8 @@ class Config:
     refine_extrapolation_shared: bool = True
     refine_extrapolation_coherent: bool = True  # only targets (shape-space or linear) that are themselves not broken
     refine_extrapolation_retime: float = 0.7  # targets move at least this share of the linear blend's way beyond (0 = off)
-    refine_extrapolation_retreat: int = 3  # a broken target retreats towards the templates up to this many times (0-3)
+    refine_extrapolation_retreat: int = 3  # a broken shape-space target retreats towards the templates up to this many
+    # times (0-3); a broken linear one is dropped
     refine_extrapolation_stretch_damping: float = 0.5  # targets' stretches reach x / (1 + this x) beyond (0 = off)
     # Three or more templates: this share of the random mixes lies on the edge between two templates (the others
     # weigh 0), where a pair's blend runs and extrapolation along it starts; mixes of all K all but never go there.
