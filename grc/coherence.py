@@ -58,7 +58,7 @@ REFERENCE_CACHE = 64  # how many times' template references a Coherence keeps
 BLOCK = 4  # quads per block side for the height-field test of patches (windows of 2 x 2 blocks)
 DENSE_OPERATOR_LIMIT = 4_000_000  # entries (32 MB): a bigger grid's subdivision stays a sparse matrix
 BROKEN_BATCH_VERTICES = 1_000_000  # Coherence.broken tests at most this many surface vertices at once
-BLOCK_PAIR_LIMIT = 16  # compare quads block by block while that makes at most this many pairs per quad
+BLOCK_PAIR_LIMIT = 64  # compare quads block by block while that makes at most this many pairs per quad
 SLIVER_RUN = 1.0  # folds are looked for across a run of slivers whose areas add up to less than this many slivers
 SLIVER_AREA = 0.05  # a quad with less than this share of its surface's median quad area is a sliver (a triangle:
 #                     less than this share of half of it): its folds and crossings are not seen and do not count
@@ -231,6 +231,7 @@ class _Topology:
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
+        self._loops = {(0, 0, 0, 0): (self.boundary, self.boundary_pair_mask)}
         # blocks of quads and windows of 2 x 2 blocks (see _patches): a window that is a height field
         # cannot cross itself, so no pair of quads inside it needs the crossing test
         br, bp = _block_size(Rq), _block_size(Pq)
@@ -260,6 +261,16 @@ class _Topology:
         self.block_neighbours = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
 
+    def boundary_loop(self, first_rows=0, last_rows=0, first_points=0, last_points=0):
+        """The boundary loop of the grid without so many rows and points of quads at its borders, and its
+        pairs of edges that share no vertex (_loop_pairs); kept."""
+        key = (int(first_rows), int(last_rows), int(first_points), int(last_points))
+        if key not in self._loops:
+            v = np.arange(self.R * self.P).reshape(self.R, self.P)
+            loop = _loop(v[key[0]:self.R - key[1], key[2]:self.P - key[3]])
+            self._loops[key] = loop, _loop_pairs(len(loop))
+        return self._loops[key]
+
 
 def _loop(vertices):
     """The boundary of a grid of vertex indices (R, P) as one closed loop: first row, last column, last
@@ -285,9 +296,10 @@ def _block_size(n):
     return None
 
 
-def _candidate_quads(lo, hi, S, topology):
+def _candidate_quads(lo, hi, S, topology, seen=None):
     """Broad phase over a batch: pairs of quads (global indices) whose boxes overlap and that share no vertex.
-    lo, hi: (3, S * Q) box corners, coordinate first (numpy is slow along short axes).
+    lo, hi: (3, S * Q) box corners, coordinate first (numpy is slow along short axes); `seen` (S * Q,):
+    only those quads (the others are filed nowhere).
 
     A spatial hash: cells per shape twice the median quad box along each axis, each quad filed under
     every cell its box touches; boxes that overlap share a cell. The rare box that spans more than
@@ -303,6 +315,9 @@ def _candidate_quads(lo, hi, S, topology):
     first = np.floor((lo.reshape(3, S, Q) - origin[..., None]) / size[..., None]).astype(np.int64).reshape(3, n)
     span = np.floor((hi.reshape(3, S, Q) - origin[..., None]) / size[..., None]).astype(np.int64).reshape(3, n) - first + 1
     big = np.any(span > MAX_SPAN, axis=0)
+    if seen is not None:
+        big &= seen
+        span[:, ~seen] = 0
     span[:, big] = 0
     dims = (first + span).max(axis=1) + 1
     per_box = span[0] * span[1] * span[2]
@@ -324,7 +339,7 @@ def _candidate_quads(lo, hi, S, topology):
     if len(large):  # each large box against every quad of its shape (a large pair once)
         others = shape_of[large][:, None] * Q + np.arange(Q)  # (L, Q)
         bi, bj = np.broadcast_arrays(large[:, None], others)
-        keep = ~big[bj] | (bj > bi)
+        keep = (~big[bj] | (bj > bi)) & (True if seen is None else seen[bj])
         i, j = np.concatenate([i, bi[keep]]), np.concatenate([j, bj[keep]])
     i, j = _far_and_overlapping(i, j, lo, hi, topology)
     pair = np.unique(np.minimum(i, j) * n + np.maximum(i, j))  # two boxes may share several cells
@@ -432,15 +447,23 @@ def _block_candidates(lo, hi, S, topology, covered):
     shape, A, B = np.nonzero(near)
     if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q * S:
         return None
-    # every quad of block A against every quad of block B (inside one block: each pair once)
+    # the quads of block A whose boxes meet block B's, and of B meeting A's; then every such quad of A
+    # against every such quad of B (inside one block: each pair once), box against box
     first = shape[:, None] * Q + topology.block_quads[A]  # (n, bb) global quad indices
     second = shape[:, None] * Q + topology.block_quads[B]
-    a_lo, a_hi, b_lo, b_hi = lo[:, first], hi[:, first], lo[:, second], hi[:, second]
-    keep = ~(A == B)[:, None, None] | topology.quad_upper
+    in_a = np.ones(first.shape, bool)
+    in_b = np.ones(first.shape, bool)
     for k in range(3):
-        keep &= (a_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= a_hi[k][:, :, None])
+        box_lo, box_hi = b_lo[k][shape, A][:, None], b_hi[k][shape, A][:, None]
+        other_lo, other_hi = b_lo[k][shape, B][:, None], b_hi[k][shape, B][:, None]
+        in_a &= (lo[k, first] <= other_hi) & (other_lo <= hi[k, first])
+        in_b &= (lo[k, second] <= box_hi) & (box_lo <= hi[k, second])
+    keep = in_a[:, :, None] & in_b[:, None, :] & (~(A == B)[:, None, None] | topology.quad_upper)
     n, a, b = np.nonzero(keep)
     i, j = first[n, a], second[n, b]
+    meet = ((lo[0, i] <= hi[0, j]) & (lo[0, j] <= hi[0, i]) & (lo[1, i] <= hi[1, j]) & (lo[1, j] <= hi[1, i])
+            & (lo[2, i] <= hi[2, j]) & (lo[2, j] <= hi[2, i]))
+    i, j = i[meet], j[meet]
     qi, qj = i % Q, j % Q  # quads of neighbouring blocks may share a vertex
     far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
           (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
@@ -527,9 +550,12 @@ def _tilted(t, m, limit):
     return ok, m.T
 
 
-def _flat_over_a_plane(c, n, triangles, size, topology):
+def _flat_over_a_plane(c, n, triangles, size, topology, unseen=None):
     """_height_fields, coordinates first: surfaces c (3, S, R, P), quad normals n (3, S, R-1, P-1),
-    `triangles` (_triangle_normals), `size` (_extent). (S,) bool."""
+    `triangles` (_triangle_normals), `size` (_extent). (S,) bool. Given `unseen` quads (S, R-1, P-1)
+    (_intersections), the boundary is that of the smallest rectangle of quads holding all the others:
+    a border of unseen quads (a pole, as at the leaf's tip, where rows meet) crosses nothing that counts,
+    and its projection, a crumpled line, would keep the loop from being simple."""
     S = c.shape[1]
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
@@ -539,9 +565,31 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
-    x, y = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
-    ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
+    if unseen is None:
+        x, y = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
+        ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
+        return ok
+    crops = _crops(unseen[which])
+    key = ((crops[:, 0] * topology.R + crops[:, 1]) * topology.P + crops[:, 2]) * topology.P + crops[:, 3]
+    for k in (key[:1] if len(key) == 1 else np.unique(key)):
+        here = which[key == k]
+        crop = crops[np.argmax(key == k)]
+        if crop[0] < 0:  # nothing but unseen quads
+            continue
+        loop, pairs = topology.boundary_loop(*crop)
+        x, y = _in_plane(c.reshape(3, S, -1)[:, here][:, :, loop], mean[:, here])
+        ok[here] = _simple_loops(x, y, pairs, (x.mean(axis=1), y.mean(axis=1)))
     return ok
+
+
+def _crops(unseen):
+    """How many rows and points of quads each surface's border of unseen quads takes, from the first row,
+    the last, the first point, the last: (S, 4); (-1, ...) where every quad is unseen."""
+    rows, points = ~unseen.all(axis=2), ~unseen.all(axis=1)  # rows / points of quads with a quad that counts
+    crops = np.stack([rows.argmax(axis=1), rows[:, ::-1].argmax(axis=1),
+                      points.argmax(axis=1), points[:, ::-1].argmax(axis=1)], axis=1)
+    crops[~rows.any(axis=1)] = -1
+    return crops
 
 
 def _star_shaped(x, y, cx, cy):
@@ -584,7 +632,7 @@ def _simple_loops(x, y, pairs, centre=None):
     return simple
 
 
-def _intersections(surfaces, topology, normals=None, thin=None):
+def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
     """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)),
     ordered by shape, then triangles. `normals`: their quad_normals, when already computed. Surfaces
     that are height fields over some plane (_height_fields) are skipped: most shapes between and near
@@ -592,7 +640,10 @@ def _intersections(surfaces, topology, normals=None, thin=None):
     `thin`: which quads are slivers (S, R-1, P-1) (`slivers`), whose crossings do not count: in the
     height-field tests their triangles face the surface's mean normal and they add nothing to a mean,
     so that a sliver a small error turned over does not keep a surface or patch from being a height
-    field; crossings with a sliver may then be missed."""
+    field; crossings with a sliver may then be missed. `limit`: the sliver threshold of each surface (S,)
+    (`slivers`): quads both of whose triangles are under half of it take no part (_visible_crossings
+    drops every crossing with such a triangle; the bundled leaf's tip, two coincident rows, makes a
+    strip of them whose boxes all overlap)."""
     if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
         return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
@@ -601,39 +652,47 @@ def _intersections(surfaces, topology, normals=None, thin=None):
         return _all_intersections(c, np.ascontiguousarray(np.moveaxis(normals, -1, 0)), topology)
     triangles, size = _triangle_normals(c), _extent(c)
     n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
+    unseen = None
     if thin is not None and thin.any():  # slivers: no normal of their own; their triangles face the surface's mean
+        if limit is not None:  # twice a triangle's area under the threshold (a hair less: _visible_crossings decides)
+            unseen = (_dot(*[triangles.swapaxes(0, 1)] * 2) < ((1 - 1e-9) * np.asarray(limit, float)[:, None, None]) ** 2).all(axis=0)
+            unseen = unseen if unseen.any() else None
         n = np.where(thin, 0.0, n)
         mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
         mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
         triangles = np.where(thin, (mean * size ** 2)[:, :, None, None], triangles)
-    todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
+    todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology, unseen))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     if len(todo) < c.shape[1]:
-        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo])
+        unseen = None if unseen is None else unseen[todo]
+        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen)
         return todo[shape_of], pairs
-    return _all_intersections(c, n, topology, triangles, size)
+    return _all_intersections(c, n, topology, triangles, size, unseen)
 
 
-def _all_intersections(c, n, topology, triangles=None, size=None):
+def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
     """_intersections without the height-field shortcut for whole surfaces, coordinates first: surfaces
     c (3, S, R, P), quad normals n (3, S, R-1, P-1). Given `triangles` (_triangle_normals) and `size`
-    (_extent), pairs of quads inside a patch that is a height field (_patches) are left out."""
+    (_extent), pairs of quads inside a patch that is a height field (_patches) are left out; given
+    `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase)."""
     S = c.shape[1]
     corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
     lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
     hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
     Q, T = topology.quads, 2 * topology.quads
+    seen = None if unseen is None else ~unseen.reshape(-1)  # (S * Q,)
     found = covered = None
     if triangles is not None and topology.blocks is not None:
         covered = _patches(c, n, triangles, size, topology)
-        found = _block_candidates(lo, hi, S, topology, covered)
+        b_lo, b_hi = (lo, hi) if seen is None else (np.where(seen, lo, np.inf), np.where(seen, hi, -np.inf))
+        found = _block_candidates(b_lo, b_hi, S, topology, covered)
         if found is None:  # too many blocks left: the hash, then leave out what the patches clear
-            qi, qj = _candidate_quads(lo, hi, S, topology)
+            qi, qj = _candidate_quads(lo, hi, S, topology, seen)
             b = topology.block_of_quad
             keep = ~covered[qi // Q, b[qi % Q], b[qj % Q]]
             found = qi[keep], qj[keep]
-    qi, qj = _candidate_quads(lo, hi, S, topology) if found is None else found
+    qi, qj = _candidate_quads(lo, hi, S, topology, seen) if found is None else found
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
     if len(qi):
         corners = np.stack(corners).reshape(4, 3, -1)  # (4 corners, 3, S * Q)
@@ -665,6 +724,9 @@ def _all_intersections(c, n, topology, triangles=None, size=None):
         if covered is not None:
             keep = ~covered[shapes[s], topology.block_of_quad[one % Q], topology.block_of_quad[other % Q]]
             one, other = one[keep], other[keep]
+        if seen is not None:
+            keep = seen[one] & seen[other]
+            one, other = one[keep], other[keep]
         for combo in combos:
             t1.append(2 * one + combo // 2)
             t2.append(2 * other + combo % 2)
@@ -693,7 +755,7 @@ def intersecting_pairs(surface, sliver_area: float = 0.0) -> np.ndarray:
     if sliver_area <= 0:
         return _intersections(surface[None], topology, normals)[1]
     thin, limit = slivers(areas, sliver_area)
-    shape_of, pairs = _intersections(surface[None], topology, normals, thin)
+    shape_of, pairs = _intersections(surface[None], topology, normals, thin, limit)
     return _visible_crossings(surface[None], topology, shape_of, pairs, limit)[1]
 
 
@@ -895,7 +957,7 @@ class Coherence:
 
     def _crossings(self, surfaces, normals, areas, limit):
         """The crossings of surfaces (S, R, P, 3) that no sliver takes part in: (shape index, triangle pairs)."""
-        shape_of, pairs = _intersections(surfaces, self.topology, normals, areas < limit[:, None, None])
+        shape_of, pairs = _intersections(surfaces, self.topology, normals, areas < limit[:, None, None], limit)
         return _visible_crossings(surfaces, self.topology, shape_of, pairs, limit)
 
     def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:
