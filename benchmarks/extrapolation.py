@@ -8,6 +8,8 @@ and bending far out, and the cost of the live verdict. docs/coherence.md keeps t
     python benchmarks/extrapolation.py --live-only          # only the cost of the live verdict and check
     git show main:grc/coherence.py > /tmp/coherence_before.py
     python benchmarks/extrapolation.py --live-only --against /tmp/coherence_before.py   # ... beside an older one
+    python benchmarks/extrapolation.py --live-only --sweep --against /tmp/coherence_before.py
+                                                           # ... over every shape of a dense sweep (live_sweep)
     python benchmarks/extrapolation.py --sets cdt            # cup / droop / twist (benchmarks/extrapolation_sets.py)
     python benchmarks/extrapolation.py --extrapolations 64  # the model trained with refine_extrapolations=64
                                                            # (issue 11), beside the old model (meshes/petal.grc,
@@ -122,6 +124,44 @@ def live_cost(model, coherence, repeats, before=None):
     return rows
 
 
+SWEEP_BLENDS = np.round(np.arange(-1, 2.001, 0.25), 10)
+
+
+def live_sweep(model, coherence, repeats, before=None):
+    """The live verdict over a dense sweep: every inner time step and midway between them, along each line
+    (`directions`), blends -1..2 in steps of 0.25, each shape timed `repeats` times (CPU p50), alternately
+    with `before` where given. Prints, for the shapes that are not broken, how many take over 1.5 and 2 ms,
+    the 90th percentile and the worst, and the broken ones' worst."""
+    steps = [model.templates.time[i] for i in inner_time_steps(model)]
+    times = sorted(set(steps) | {(a + b) / 2 for a, b in zip(steps, steps[1:])})
+    rows = []
+    for t in times:
+        for _, weights in directions(model):
+            for grid in model_shapes(model, t, weights(SWEEP_BLENDS)):
+                verdict = coherence.verdict(grid, t)
+                if before is not None:
+                    before.check(grid, t)
+                ms, old = [], []
+                for _ in range(repeats):
+                    if before is not None:
+                        cpu = time.process_time()
+                        before.verdict(grid, t)
+                        old.append(1e3 * (time.process_time() - cpu))
+                    cpu = time.process_time()
+                    coherence.verdict(grid, t)
+                    ms.append(1e3 * (time.process_time() - cpu))
+                rows.append((verdict, np.percentile(ms, 50), np.percentile(old, 50) if old else np.nan))
+    whole = np.array([r[0] != "broken" for r in rows])
+    print(f"live verdict over a sweep: {len(rows)} shapes (times {[float(f'{t:g}') for t in times]} x each line x "
+          f"blends -1..2 step 0.25), {repeats} runs each, CPU p50 per shape:")
+    for label, column in [("this code", 1)] + ([("before", 2)] if before is not None else []):
+        ms = np.array([r[column] for r in rows])
+        w, b = ms[whole], ms[~whole]
+        print(f"  {label:<9} not broken ({len(w)}): over 1.5 ms {int((w > 1.5).sum())}, over 2 ms {int((w > 2).sum())}, "
+              f"p50 {np.median(w):.2f}, p90 {np.percentile(w, 90):.2f}, worst {w.max():.2f} ms"
+              + (f"; broken ({len(b)}): worst {b.max():.2f} ms" if len(b) else ""))
+
+
 def older_coherence(path, model):
     """A Coherence for `model` from another copy of grc/coherence.py (e.g. `git show main:grc/coherence.py`)."""
     import importlib.util
@@ -143,9 +183,12 @@ def load(name, train_petal, **settings):
     return model, f"trained ({which}, seed 0) in {time.perf_counter() - started:.0f} s"
 
 
-def live(model, coherence, repeats, against=None):
-    """Print the cost of the live verdict and check (live_cost), beside an older coherence.py's verdict."""
+def live(model, coherence, repeats, against=None, sweep=False):
+    """Print the cost of the live verdict and check (live_cost), beside an older coherence.py's verdict;
+    with `sweep`, over a dense sweep of shapes instead (live_sweep)."""
     before = older_coherence(against, model) if against else None
+    if sweep:
+        return live_sweep(model, coherence, repeats, before)
     load = os.getloadavg()[0]
     rows = live_cost(model, coherence, repeats, before)
     print(f"live verdict at subdivision 2 (surface {coherence.surface_size}), {repeats} runs each, load average "
@@ -175,6 +218,8 @@ def main():
     parser.add_argument("--train-petal", action="store_true")
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--live-only", action="store_true", help="only the cost of the live verdict")
+    parser.add_argument("--sweep", action="store_true",
+                        help="with --live-only: time the verdict over a dense sweep of shapes (--repeats each, say 21)")
     parser.add_argument("--against", default=None, metavar="COHERENCE_PY",
                         help="time this older copy of grc/coherence.py's verdict alternately with the current one")
     parser.add_argument("--extrapolations", type=int, default=None,
@@ -199,7 +244,7 @@ def main():
                       "shape keys": makers["shape keys"],
                       "shape space": lambda t, w: space.blend(shape_keys(model.templates, t, np.eye(len(w[0]))), w)}
         if args.live_only:
-            live(model, coherence, args.repeats, args.against)
+            live(model, coherence, args.repeats, args.against, args.sweep)
             continue
         started = time.perf_counter()
         times, results = measure(model, coherence, makers)
