@@ -170,7 +170,7 @@ def test_the_block_broad_phase_finds_what_the_spatial_hash_finds(monkeypatch):
     monkeypatch.setattr(coherence, "BLOCK_PAIR_LIMIT", 10 ** 9)  # every block pair, however many
     topology = coherence._Topology(25, 25)
     assert topology.blocks == (4, 4)
-    compared = 0
+    compared = left_out = 0
     for seed, (noise, curl) in enumerate([(0.02, 0), (0.2, 0), (0.1, 1.2), (0.5, 0.6)]):  # flat to crumpled
         surfaces = np.stack([crumpled_sheet(25, 25, noise, 10 * seed + k, curl) for k in range(3)])
         c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))
@@ -181,8 +181,16 @@ def test_the_block_broad_phase_finds_what_the_spatial_hash_finds(monkeypatch):
         by_blocks = coherence._block_candidates(lo, hi, 3, topology, nothing_cleared)
         by_hash = coherence._candidate_quads(lo, hi, 3, topology)
         assert np.array_equal(by_blocks[0], by_hash[0]) and np.array_equal(by_blocks[1], by_hash[1])
-        compared += len(by_hash[0])
+        compared, every = compared + len(by_hash[0]), len(by_hash[0])
+        seen = np.random.default_rng(seed).random(lo.shape[1]) > 0.3  # quads left out (unseen: _intersections)
+        by_blocks = coherence._block_candidates(np.where(seen, lo, np.inf), np.where(seen, hi, -np.inf), 3, topology,
+                                                nothing_cleared)
+        by_hash = coherence._candidate_quads(lo, hi, 3, topology, seen)
+        assert np.array_equal(by_blocks[0], by_hash[0]) and np.array_equal(by_blocks[1], by_hash[1])
+        assert seen[by_hash[0]].all() and seen[by_hash[1]].all()
+        left_out += len(by_hash[0]) < every
     assert compared > 100  # far quads whose boxes overlap: the rolled and crumpled sheets have plenty
+    assert left_out >= 2  # and some of their pairs had a quad left out
 
 
 def test_a_loop_is_simple_whether_or_not_it_is_star_shaped():
