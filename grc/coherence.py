@@ -821,6 +821,8 @@ class Coherence:
     grc.mesh.subdivision_operator(M, N, subdivide) gives; None builds that one with numpy alone
     (grc.mesh.dense_subdivision_operator: the same values to float rounding, no scipy import), and
     subdivide=0 needs none. It is kept dense: these grids are small, and numpy alone then evaluates.
+    "stencils": no operator, each surface subdivided by grc.mesh.subdivide_values (numpy alone, any grid
+    size: what the Blender add-on uses where a dense operator would not fit; slower on batches than a sparse one).
     """
 
     def __init__(self, templates, subdivide: int = 2, operator=None):
@@ -832,6 +834,8 @@ class Coherence:
             raise GRCError(f"expected 0 to 3, got {subdivide}", field="subdivide")
         surface_size = subdivided_size(M, N, self.subdivide)
         dense = surface_size[0] * surface_size[1] * M * N <= DENSE_OPERATOR_LIMIT
+        if isinstance(operator, str) and operator != "stencils":
+            raise GRCError(f"expected a subdivision operator or \"stencils\", got {operator!r}", field="operator")
         if operator is None and self.subdivide > 0:
             if dense:
                 from .mesh import dense_subdivision_operator  # numpy alone: no scipy import (about 0.2 s) for a verdict
@@ -841,8 +845,10 @@ class Coherence:
                 from .mesh import subdivision_operator
 
                 operator = subdivision_operator(M, N, self.subdivide)
-        if operator is None:
+        if operator is None or self.subdivide == 0:
             self.operator, self.surface_size = None, (M, N)
+        elif isinstance(operator, str):
+            self.operator, self.surface_size = operator, surface_size
         else:
             if hasattr(operator, "tocsr"):  # scipy sparse: dense where that is small (one matmul is fastest)
                 self.operator = np.asarray(operator.todense(), float) if dense else operator.tocsr()
@@ -872,6 +878,13 @@ class Coherence:
         lead = grid.shape[:-3]
         if self.operator is None:
             return grid
+        if isinstance(self.operator, str):  # "stencils": every shape's coordinates side by side, subdivided at once
+            from .mesh import subdivide_values
+
+            M, N = self.grid_shape[:2]
+            flat = grid.reshape(-1, M, N, 3)
+            out = subdivide_values(flat.transpose(1, 2, 0, 3).reshape(M, N, -1), self.subdivide)
+            return out.reshape(*self.surface_size, len(flat), 3).transpose(2, 0, 1, 3).reshape(*lead, *self.surface_size, 3)
         flat = grid.reshape(-1, self.operator.shape[1], 3)
         if isinstance(self.operator, np.ndarray):
             return np.matmul(self.operator, flat).reshape(*lead, *self.surface_size, 3)

@@ -102,15 +102,25 @@ def dense_subdivision_operator(rows: int, points: int, level: int) -> np.ndarray
     """subdivision_operator as a dense numpy array (V_level, rows * points), built with numpy alone (the
     Blender add-on's coherence verdict uses it): the same stencils applied to the grid's identity."""
     size = rows * points
-    values = np.eye(size).reshape(rows, points, size)
+    return subdivide_values(np.eye(size).reshape(rows, points, size), level).reshape(-1, size)
+
+
+def subdivide_values(values, level: int) -> np.ndarray:
+    """Values on a grid (rows, points, C) subdivided as subdivision_operator subdivides a grid's points, with
+    numpy alone and no operator: the stencils applied to the values themselves, (R_level, P_level, C). For one
+    grid of any size this is cheap (the operator of a 64 x 64 grid at level 2 would hold 1e9 entries)."""
+    values = np.asarray(values, float)
     if level == 0:
-        return values.reshape(size, size)
-    for step in range(1, max(level, BLENDER_QUALITY) + 1):
+        return values.copy()
+    near = np.array([0, 1, -2, -1])  # past the level only the corners move on, each from itself and its two
+    for step in range(1, max(level, BLENDER_QUALITY) + 1):  # neighbours along the border: those rows and columns
         values = _refine_values(values)
         if step == level:
             surface = _limit_values(values)
+        if step >= level:
+            values = values[np.ix_(near, near)]
     surface[[0, 0, -1, -1], [0, -1, 0, -1]] = values[[0, 0, -1, -1], [0, -1, 0, -1]]  # as subdivision_operator
-    return surface.reshape(-1, size)
+    return surface
 
 
 def _refine_values(g) -> np.ndarray:

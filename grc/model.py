@@ -351,7 +351,8 @@ def _values(values, field: str, limit: float, count: int | None = None) -> np.nd
     if not np.isfinite(array).all():
         raise GRCError("expected finite numbers (no NaN or infinity)", field=field)
     if array.size and np.abs(array).max() > limit:
-        raise GRCError(f"expected values from {-limit:g} to {limit:g}, got {np.abs(array).max():g}", field=field)
+        raise GRCError(f"expected values from {-limit:g} to {limit:g}, got {array[np.abs(array).argmax()]:g}",
+                       field=field)
     return array
 
 

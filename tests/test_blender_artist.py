@@ -158,6 +158,31 @@ out["verdicts"] = []
 for time, blend in ARGS["checks"]:
     bent.grc.time, bent.grc.blend = time, blend
     out["verdicts"].append([bent.grc.verdict, bent.grc.novelty])
+# read from the evaluated copy (a handler's, a render's): the same
+ev = bent.evaluated_get(bpy.context.evaluated_depsgraph_get())
+out["evaluated"] = [ev.grc.verdict, ev.grc.novelty]
+# a grid too big for the dense operator (here: as if the limit were tiny): the stencils, still subdivision 2
+import sys
+addon = sys.modules["bl_ext.user_default.grc_studio"]
+limit, addon.VERDICT_OPERATOR_LIMIT = addon.VERDICT_OPERATOR_LIMIT, 1
+addon._coherences.clear()
+addon._checks.clear()
+out["stencils"] = []
+for time, blend in ARGS["checks"]:
+    bent.grc.time, bent.grc.blend = time, blend
+    out["stencils"].append([bent.grc.verdict, bent.grc.novelty, addon.coherence_of(bent, addon.model_of(bent)).subdivide])
+addon.VERDICT_OPERATOR_LIMIT = limit
+addon._coherences.clear()
+# in Edit Mode the mesh keeps its shape until the mode ends; the verdict follows the settings
+bpy.context.view_layer.objects.active = bent
+bpy.ops.object.mode_set(mode="EDIT")
+time, blend = ARGS["checks"][0]
+bent.grc.time, bent.grc.blend = time, blend
+before = bent.grc.verdict
+time, blend = ARGS["checks"][2]
+bent.grc.time, bent.grc.blend = time, blend
+out["edit_mode"] = [before, bent.grc.verdict, bent.grc.novelty]
+bpy.ops.object.mode_set(mode="OBJECT")
 emit(out)
 """
 
@@ -316,3 +341,10 @@ def test_the_panels_verdict_is_the_librarys(setup, blender):
         assert verdict == check.verdict and novelty == pytest.approx(check.novelty, rel=1e-5), (time, blend)
         verdicts.append(verdict)
     assert verdicts[0] == "coherent"
+    assert blender["evaluated"] == blender["verdicts"][-1]  # read from the evaluated copy: the same
+    for (verdict, novelty, level), expected in zip(blender["stencils"], blender["verdicts"]):
+        assert level == 2 and [verdict, novelty] == pytest.approx(expected)  # big grids: the same surface
+    before, verdict, novelty = blender["edit_mode"]
+    assert before == blender["verdicts"][0][0]
+    assert verdict == blender["verdicts"][2][0] and novelty == pytest.approx(blender["verdicts"][2][1])  # Edit Mode
+    assert len(set(verdicts)) > 1  # (the shapes checked differ in verdict: a stale one would show)

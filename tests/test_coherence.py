@@ -14,7 +14,7 @@ from grc import coherence
 from grc.coherence import (VERDICTS, Coherence, blend_weights, direction_weights, fold_pairs,
                            intersecting_pairs, model_shapes, safe_blend_ranges, shape_keys)
 from grc.errors import GRCError
-from grc.mesh import subdivision_operator
+from grc.mesh import subdivide_values, subdivision_operator
 from grc.metrics import evaluate
 from grc.plots import plot_map
 
@@ -325,6 +325,24 @@ def test_a_dense_operator_needs_no_scipy(petal):
         Coherence(petal, 2, operator=dense[:, :10])
     with pytest.raises(GRCError, match="grid"):
         Coherence(petal, 2).check(np.zeros((5, 7, 3)), 0.5)
+
+
+def test_any_grid_is_subdivided_without_an_operator(petal):
+    # the stencils applied to the points themselves (what the Blender add-on uses where a dense operator would not
+    # fit): the surface scipy's operator gives, for any size, and the same verdicts
+    rng = np.random.default_rng(4)
+    for rows, points in [(2, 2), (3, 5), (7, 7), (12, 4), (30, 31)]:
+        grid = rng.normal(size=(rows, points, 3))
+        for level in (1, 2, 3):
+            expected = (subdivision_operator(rows, points, level) @ grid.reshape(-1, 3)).reshape(-1)
+            np.testing.assert_allclose(subdivide_values(grid, level).reshape(-1), expected, atol=1e-12)
+    stencils, default = Coherence(petal, 2, operator="stencils"), Coherence(petal, 2)
+    grids = np.stack([petal.points[1, 4] * [1, 1, s] for s in (1, 3, -2)] + [folded_like(petal.points[1, 3])])
+    np.testing.assert_allclose(stencils.surface(grids), default.surface(grids), atol=1e-12)
+    assert [stencils.check(g, 0.8).verdict for g in grids] == [default.check(g, 0.8).verdict for g in grids]
+    assert "broken" in [default.check(g, 0.8).verdict for g in grids]
+    with pytest.raises(GRCError, match="stencils"):
+        Coherence(petal, 2, operator="sparse")
 
 
 def test_the_safe_range_matches_the_shapes_at_its_ends(petal_model):

@@ -477,6 +477,7 @@ def test_grid_and_set_sizes(tmp_path):
     (1e308, 0.5, "time", "expected values from -1e+06 to 1e+06"),
     (0.8, float("nan"), "blend", "finite"),
     (0.8, 1e300, "blend", "expected values from -100 to 100"),
+    (0.8, -1e7, "blend", "expected values from -100 to 100, got -1e+07"),  # the value as given, its sign too
     (0.8, True, "blend", "expected real numbers"),
     (0.8, "0.5", "blend", "expected real numbers"),
     ("abc", 0.5, "time", "expected real numbers"),

@@ -44,7 +44,7 @@ MAX_SUBDIVISION = 3
 MODIFIER = "GRC Subdivision"
 UV_LAYER = "UVMap"
 VERDICT_SUBDIVISION = 2  # the live verdict's surface, as in the app and `grc map`
-VERDICT_OPERATOR_LIMIT = 32_000_000  # entries (256 MB) of the dense subdivision operator; a bigger grid: a lower level
+VERDICT_OPERATOR_LIMIT = 32_000_000  # entries (256 MB) of the dense subdivision operator; a bigger grid: the stencils
 
 _models: dict[str, GRCModel] = {}  # content hash -> model
 _shown: dict[int, tuple] = {}  # object session_uid -> the settings its mesh shows
@@ -225,22 +225,34 @@ def refresh(obj, settings=None, force=False):
 # -- verdict ------------------------------------------------------------------------------------
 
 def coherence_of(obj, model) -> Coherence:
-    """The model's Coherence at VERDICT_SUBDIVISION, its subdivision operator built with numpy alone; for a grid
-    too big for that operator (VERDICT_OPERATOR_LIMIT entries), at a lower level."""
+    """The model's Coherence at VERDICT_SUBDIVISION, as the app's: its subdivision operator built with numpy alone;
+    for a grid too big for that operator (VERDICT_OPERATOR_LIMIT entries), each shape subdivided by the stencils
+    themselves (no operator: the same surface, a little slower)."""
     key = obj.grc.model_hash
     if key not in _coherences:
         M, N = model.grid_shape[1:]
-        level = dense_level(M, N, VERDICT_SUBDIVISION, VERDICT_OPERATOR_LIMIT)
-        operator = dense_subdivision_operator(M, N, level) if level else None
-        _coherences[key] = Coherence.for_model(model, level, operator=operator)
+        small = dense_level(M, N, VERDICT_SUBDIVISION, VERDICT_OPERATOR_LIMIT) == VERDICT_SUBDIVISION
+        operator = dense_subdivision_operator(M, N, VERDICT_SUBDIVISION) if small else "stencils"
+        _coherences[key] = Coherence.for_model(model, VERDICT_SUBDIVISION, operator=operator)
     return _coherences[key]
 
 
 def check_of(obj) -> tuple[str, float]:
-    """(verdict, novelty) of the shape a GRC object shows (its unvaried petal), computed once per shape."""
-    shown = _petals.get(obj.session_uid)
-    if shown is None or obj.session_uid in _errors:
+    """(verdict, novelty) of the shape a GRC object's settings give (its unvaried petal), computed once per shape:
+    the petal its mesh shows, or, where the mesh does not show the settings (Edit Mode owns it; a file just opened,
+    before the first update), the petal made from them."""
+    if obj.is_evaluated:  # a render's or a handler's evaluated copy: the caches are the original's
+        obj = obj.original
+    if obj.session_uid in _errors or not obj.grc.is_grc:
         return "", 0.0
+    key = settings_key(obj, obj.grc)
+    shown = _petals.get(obj.session_uid)
+    if shown is None or shown[0] != key:
+        try:
+            shown = (key, shape_mesh(obj.grc, model_of(obj))[3], float(obj.grc.time))
+        except GRCError as e:
+            return f"unknown ({e})", 0.0
+        _petals[obj.session_uid] = shown
     key, petal, time = shown
     cached = _checks.get(obj.session_uid)
     if cached is not None and cached[0] == key:
