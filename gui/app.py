@@ -36,6 +36,7 @@ from .view3d import KEYS_3D, ShapeView
 TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts, after the menu actions' own (MainWindow.shortcuts)
     ("Shift+drag (context pad)", "Paint a free context path"),
+    ("Arrow keys (weight triangle, three templates)", "Nudge the blend by 0.05 across the triangle"),
     ("(pointer over a view)", "Keys go to the 3D or 2D view under the pointer, as in Blender"),
 ] + KEYS_3D + SKETCH_KEYS
 

@@ -87,6 +87,7 @@ class ModelSwap(QUndoCommand):
 
 class Beyond(QObject):
     checked = pyqtSignal(object)  # the current shape's Check (or None without a model)
+    pending = pyqtSignal()  # the shape changed since the last check: the chip waits (it shows it dimmed)
     bands_ready = pyqtSignal(object)  # dict(model, time, alphas, codes, novelty, safe) from the background
     triangle_ready = pyqtSignal(object)  # three templates: dict(model, time, step, weights, codes, novelty)
     look_changed = pyqtSignal()
@@ -109,6 +110,9 @@ class Beyond(QObject):
         self._bands_timer = QTimer(self, singleShot=True, interval=BANDS_AFTER_MS, timeout=self._start_bands)
         self._bands_for = None
         self._generation = 0
+        self.playing = False  # Play runs: the check follows every frame (playback is no drag: its frames may pay)
+        self._current = False  # the chip shows the shape on screen (no change since the last check)
+        self._safe_time = None  # the time the safe range said beside the blend slider is for
         self.state.changed.connect(self._shape_changed)
         self.state.view_changed.connect(self._shape_changed)
         self.doc.model_changed.connect(self._model_changed)
@@ -157,10 +161,21 @@ class Beyond(QObject):
     def _shape_changed(self):
         if self._stopped:
             return  # the window is closing: a late state change starts nothing
-        self._timer.start()  # restarted: once the shape holds still
+        self._timer.start(0 if self.playing else CHECK_STILL_MS)  # restarted: once the shape holds still
         if CHECK_MOVING_MS and not self._moving_timer.isActive():
             self._moving_timer.start()  # not restarted: while scrubbing it still runs every CHECK_MOVING_MS
         self._bands_timer.start()  # restarted: the shading waits until the time holds still
+        if self._current:  # (once per move, not per frame)
+            self._current = False
+            self.pending.emit()
+        if self._safe_time is not None and self._safe_time != self.state.time:
+            self._safe_time = None  # the safe range said is another time's: said to wait
+            self.window.explore_panel.set_safe_range(None, known=False)
+
+    def set_playing(self, playing: bool):
+        """Play started or stopped: while it runs, each frame's shape is checked as it shows."""
+        self.playing = bool(playing)
+        self._shape_changed()
 
     def _model_changed(self):
         if not self._swapping:  # another model opened, a new set, a training's result: the old swaps are history
@@ -179,6 +194,7 @@ class Beyond(QObject):
             with np.errstate(all="ignore"):
                 grid = self.grid()
             self.check = coherence.check(grid, self.state.time) if np.isfinite(grid).all() else None
+        self._current = True
         self.checked.emit(self.check)
         return self.check
 
@@ -278,6 +294,7 @@ class Beyond(QObject):
         if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
             return  # the time moved on meanwhile; the timer asks again
         self.bands = bands
+        self._safe_time = None if bands is None else bands["time"]
         self.window.explore_panel.pad.set_bands(bands)
         self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
 
@@ -344,6 +361,8 @@ def install(window) -> Beyond:
     beyond = Beyond(window)
     panel = window.explore_panel
     panel.chip = Meter(beyond, show_weights=True)
+    beyond.pending.connect(panel.chip.wait)
+    panel.play.toggled.connect(beyond.set_playing)
     panel.blend_layout.addWidget(panel.chip, 0, Qt.AlignLeft)
     window.bend_panel = BendPanel(beyond)
     window.rewrite_panel = RewritePanel(beyond)

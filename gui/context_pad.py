@@ -22,8 +22,9 @@ from .state import BLEND_RANGE, PAD_SAMPLES, ExploreState
 from .view3d import SMOOTH_AFTER_MS
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
-MARGIN = (46, 22, 14, 34)  # left, top, right, bottom
+MARGIN = (46, 42, 14, 34)  # left, top (the title, then the legend), right, bottom
 RANGE_TIMES = 23  # time samples for the traces' widest gap over all time
+PATH_ROOM = 0.2  # the context axis leaves this share of the traces' half band beyond a path that goes past them
 
 
 def nice_range(lo: float, hi: float, ticks: int = 4) -> tuple[float, float, float]:
@@ -39,6 +40,13 @@ def tick_label(value: float, step: float) -> str:
     k = int(np.floor(np.log10(step) + 1e-9))
     decimals = max(0, -k + (1 if round(step / 10.0 ** k, 6) == 2.5 else 0))
     return f"{round(value / step) * step + 0.0:.{decimals}f}"
+
+
+def value_label(value: float, decimals: int = 3) -> str:
+    """A time, blend or weight as the Explore boxes show it: up to three decimals, no trailing zeros (0.848, 0.85)."""
+    text = f"{value:.{decimals}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
 
 
 def short_label(value: float) -> str:
@@ -133,7 +141,8 @@ class ContextPad(QWidget):
         traces, path = self.traces[..., self.dim], self.path[:, self.dim]
         lo, hi = float(traces.min()), float(traces.max())
         half = max(hi - lo, 0.25 * self._widest_gap(), 1e-3) * 1.25
-        lo, hi = min((lo + hi) / 2 - half, path.min()), max((lo + hi) / 2 + half, path.max())
+        room = PATH_ROOM * half  # a path past the traces' band keeps some room beyond it: drag on from there
+        lo, hi = min((lo + hi) / 2 - half, path.min() - room), max((lo + hi) / 2 + half, path.max() + room)
         (c0, c1), model = self.y_range, self.state.model
         if self._axis_for is model and c0 <= lo and hi <= c1 and hi - lo >= 0.5 * (c1 - c0):
             return  # still fits and fills it: hold still
@@ -305,27 +314,15 @@ class ContextPad(QWidget):
             p.setClipRect(self.plot_rect())
         else:
             self._paint_grid(p, under, bands)
-        frame = self._layers["frame"][1]
         for k, trace in enumerate(self.traces[..., self.dim]):
             p.setPen(self._trace_pen(k))
             p.drawPolyline(self._polyline(self.morph, trace))
-        self._restore_legend(p, frame)
-
-    def _restore_legend(self, p: QPainter, layer: QPixmap):
-        """The legend on top again: its box copied back from a layer under what was just drawn."""
-        p.setClipping(False)
-        box, ratio = self._legend_box, layer.devicePixelRatio()
-        p.drawPixmap(box, layer, QRectF(box.x() * ratio, box.y() * ratio, box.width() * ratio, box.height() * ratio))
 
     def _paint_legend(self, p: QPainter, r: QRectF):
-        """Top left in the plot, on white; what is drawn over it later puts it back on top."""
-        metrics, x, y = p.fontMetrics(), r.left() + 8, r.top() + 10
+        """Above the plot, under the title: nothing drawn in the plot (a path far out) hides it or is hidden by it."""
+        metrics, x, y = p.fontMetrics(), r.left() + 8, r.top() - 10
         entries = [(self._trace_pen(k), name) for k, name in enumerate(self.state.model.names)]
         entries.append((QPen(QColor("#111111"), 2.6), "context path"))
-        width = sum(30 + metrics.width(name) for _, name in entries) - 8
-        box = QRectF(r.left() + 1, r.top() + 1, width + 12, 20)
-        p.fillRect(box, QColor("white"))
-        self._legend_box = box
         for pen, name in entries:
             p.setPen(pen)
             p.drawLine(QPointF(x, y), QPointF(x + 18, y))
@@ -341,13 +338,13 @@ class ContextPad(QWidget):
         p.drawPolyline(self._polyline(self.morph, self.path[:, self.dim]))
         p.setPen(QPen(QColor("#111111"), 7, Qt.SolidLine, Qt.RoundCap))  # round dots, one call
         p.drawPoints(self._polyline(self.rows, self.row_context[:, self.dim]))
-        self._restore_legend(p, self._layers["frame"][1])
+        p.setClipping(False)
         p.setFont(self._small_font)
         p.setPen(QColor("#333333"))
         s = self.state
         what = "drawn path" if s.path is not None else (
-            f"blend {s.blend:.2f}" if np.ndim(s.blend) == 0 else "weights " + ", ".join(f"{w:.2f}" for w in s.blend))
-        p.drawText(QRectF(0, 2, self.width(), 16), Qt.AlignCenter, f"time {s.time:.2f} · {what}")
+            f"blend {value_label(s.blend)}" if np.ndim(s.blend) == 0 else "weights " + ", ".join(map(value_label, s.blend)))
+        p.drawText(QRectF(0, 2, self.width(), 16), Qt.AlignCenter, f"time {value_label(s.time)} · {what}")
 
     def _polyline(self, morph, values) -> QPolygonF:
         """Points at (morph, context) values, written straight into the polygon's memory."""
@@ -361,11 +358,20 @@ class ContextPad(QWidget):
         return polygon
 
     # -- dragging ----------------------------------------------------------------------------------
+    def _from_pointer(self, event) -> tuple[float, float]:
+        """(morph, context) under the pointer, the context kept within the axis where the path follows it freely
+        (a stroke, a drag of a drawn path or of three templates' blend): it stops at the plot's edge, in sight, and
+        once released the axis fits it with room to go on. Two templates' blend stops where the blend slider ends."""
+        m, c = self.from_screen(event.x(), event.y())
+        if self._drag is not None and "gap" in self._drag and not self._drag["draw"]:
+            return m, c
+        return m, min(max(c, self.y_range[0]), self.y_range[1])
+
     def mousePressEvent(self, event):
         self._fresh()
         if self.traces is None or event.button() != Qt.LeftButton:
             return
-        m, c = self.from_screen(event.x(), event.y())
+        m, c = self._from_pointer(event)
         drawing = self.draw_mode or bool(event.modifiers() & Qt.ShiftModifier)
         s = self.state
         self._drag = dict(draw=drawing, m=m, c=c, path=self.path.copy(), weights=s.weights.copy())
@@ -385,7 +391,7 @@ class ContextPad(QWidget):
         if self._drag is None:
             return
         self._fresh()
-        m, c = self.from_screen(event.x(), event.y())
+        m, c = self._from_pointer(event)
         d = self._drag
         if d["draw"]:
             self._paint_stroke(d["m"], d["c"], m, c)
@@ -400,7 +406,10 @@ class ContextPad(QWidget):
             self.state.set_path(path)
 
     def mouseReleaseEvent(self, event):
-        self._drag = None
+        if self._drag is not None:
+            self._drag = None
+            self._stale = True  # the axis, held still while dragging, fits the path again
+            self.update()
 
     def _paint_stroke(self, m0, c0, m1, c1):
         """Set the drawn path between two mouse positions (a straight segment in the pad)."""

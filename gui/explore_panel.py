@@ -10,7 +10,7 @@ from PyQt5.QtGui import QColor, QFontMetricsF, QPainter, QValidator
 from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
-from .context_pad import COLORS, ContextPad, short_label, spaced_labels
+from .context_pad import COLORS, ContextPad, short_label, spaced_labels, value_label
 from .state import BLEND_RANGE, PAD_SAMPLES, WEIGHT_RANGE, ExploreState
 from .weight_triangle import WeightTriangle
 
@@ -63,11 +63,15 @@ class RangeSpinBox(QDoubleSpinBox):
     def fixup(self, text):
         return text
 
+    def textFromValue(self, value):
+        """As many decimals as the value needs, up to the box's (0.85, not 0.850; 2, not 2.000)."""
+        return value_label(value, self.decimals())
+
 
 class ValueSlider(QWidget):
     """A horizontal slider over [low, high] with a spin box and labelled marks under it."""
 
-    def __init__(self, low, high, marks=(), decimals=2, parent=None):
+    def __init__(self, low, high, marks=(), decimals=3, parent=None):
         super().__init__(parent)
         self.setAutoFillBackground(True)  # opaque: a move repaints this row, not the group box and panel beneath
         self.low, self.high, self.marks = low, high, list(marks)  # marks: [(value, label, color)]
@@ -90,18 +94,29 @@ class ValueSlider(QWidget):
         layout.addWidget(self.marks_row)
         self.marks_row.setVisible(bool(self.marks))
         self._callbacks = []
-        self.slider.valueChanged.connect(lambda i: self._emit(self.low + (self.high - self.low) * i / STEPS))
+        self.decimals = decimals
+        self._value = None  # what the widget last showed or reported: Enter on a box showing it rounded sets it
+        self.slider.valueChanged.connect(lambda i: self._emit(self.value_at(i)))
         self.spin.valueChanged.connect(self._emit)
+        self.spin.editingFinished.connect(self._typed_again)
 
     def on_change(self, callback):
         self._callbacks.append(callback)
 
     def _emit(self, value):
+        self._value = float(value)
         for callback in self._callbacks:
             callback(float(value))
 
+    def _typed_again(self):
+        """Enter (or leaving the box) on the value it shows, where that is the value it stood for, rounded (set by a
+        drag in the pad): the value shown becomes the value."""
+        if self._value is not None and self.spin.value() != self._value:
+            self._emit(self.spin.value())
+
     def set_value(self, value):
         """Show a value without reporting it back (widgets already showing it are left alone, unrepainted)."""
+        self._value = float(value)
         position = int(round((min(max(value, self.low), self.high) - self.low) / (self.high - self.low) * STEPS))
         if position == self.slider.value() and self.spin.valueFromText(self.spin.textFromValue(value)) == self.spin.value():
             return
@@ -113,7 +128,8 @@ class ValueSlider(QWidget):
             w.blockSignals(False)
 
     def value_at(self, position: int) -> float:
-        return self.low + (self.high - self.low) * position / STEPS
+        """The value at a slider position, to the box's decimals: the value the box shows is the value used."""
+        return round(self.low + (self.high - self.low) * position / STEPS, self.decimals)
 
 
 class _Marks(QWidget):
@@ -331,6 +347,8 @@ class ExplorePanel(QWidget):
             text += f" · safe at this time: {self.safe[0]:g} to {self.safe[1]:g}"
         elif self.safe is None and getattr(self, "_safe_known", False):
             text += " · broken inside [0, 1] at this time"
+        elif len(self.blend_sliders) == 1 and self.state.model is not None and self.state.model.context_dims:
+            text += " · safe range once time holds still"
         self.blend_range.setText(text)
 
     def _remember_traces(self, model):

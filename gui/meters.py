@@ -23,6 +23,7 @@ class Meter(QLabel):
                         "templates' own range, broken: it crosses itself or folds) and its novelty "
                         "(RMS distance per point to the nearest template)")
         self.verdict, self.novelty = None, None
+        self.waiting = False  # the shape changed since what the chip says (shown dimmed)
         if beyond is not None:
             beyond.checked.connect(lambda check: self.display(check, beyond.state.weights, beyond.bent()))
 
@@ -30,6 +31,17 @@ class Meter(QLabel):
         text, color = chip_text(check, weights, bent)
         self.verdict = None if check is None else check.verdict
         self.novelty = None if check is None else check.novelty
+        self.waiting = False
         self.setText(text)
-        self.setStyleSheet(f"QLabel {{ color: white; background: {color}; border-radius: 8px; padding: 2px 8px; "
-                           f"font-weight: bold; }}")
+        self._style(color, "white")
+
+    def wait(self):
+        """The shape moved on: the chip keeps its last words, dimmed, until the next check (the shape holds still,
+        or Play's next frame)."""
+        if not self.waiting and self.verdict is not None:
+            self.waiting = True
+            self._style("#d8d8d8", "#555555")
+
+    def _style(self, background, color):
+        self.setStyleSheet(f"QLabel {{ color: {color}; background: {background}; border-radius: 8px; "
+                           f"padding: 2px 8px; font-weight: bold; }}")

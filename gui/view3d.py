@@ -49,6 +49,7 @@ REGION = "#20a0ff"  # grid points a hovered bend cluster acts on
 HOVER = "#ff6000"  # the grid point under the cursor (Sketch), as the 2D views ring it
 PICK_HIT = 4  # px: grid points this near the cursor all count as under it; the one nearest the viewer is picked
 PICK_PX = 12  # px: else the nearest point this near (gui.sketch.GridView2D.HIT / PICK)
+BROKEN_OUTLINE = 4.0  # px: the broken faces' outline
 FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge (normalised device units)
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
@@ -299,6 +300,10 @@ class ShapeView(QWidget):
         self.broken_actor = p.add_mesh(self.broken_mesh, color=BROKEN, name="broken", reset_camera=False,
                                        smooth_shading=False)
         self.broken_actor.prop.lighting = False  # flat, bright red: seen even in the shade of a fold
+        # outlined thick: a broken quad may be a sliver a pixel wide on screen, yet it shows
+        self.broken_actor.prop.show_edges = True
+        self.broken_actor.prop.edge_color = BROKEN
+        self.broken_actor.prop.line_width = BROKEN_OUTLINE
         mapper = self.broken_actor.GetMapper()
         mapper.SetResolveCoincidentTopologyToPolygonOffset()
         mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(-2, -2)
@@ -380,6 +385,17 @@ class ShapeView(QWidget):
             chosen = np.asarray(self.builder.faces)[faces]
             self.broken_mesh.faces = np.hstack([np.full((len(chosen), 1), chosen.shape[1]), chosen]).ravel()
             self.broken_mesh.SetPoints(self.surface.GetPoints())
+            # a tag on top of everything at the broken face nearest their middle: where it breaks shows even when
+            # the faces are a sliver, or behind the surface
+            centres = np.asarray(self.surface.points)[chosen].mean(axis=1)
+            at = centres[np.argmin(np.linalg.norm(centres - centres.mean(axis=0), axis=1))]
+            self.broken_label = self.plotter.add_point_labels(
+                at[None], ["broken"], always_visible=True, show_points=False, shape="rounded_rect",
+                shape_color=BROKEN, text_color="white", font_size=11, margin=2, name="broken-label",
+                reset_camera=False, render=False)
+        elif getattr(self, "broken_label", None) is not None:
+            self.plotter.remove_actor(self.broken_label, render=False)
+            self.broken_label = None
         self.broken_actor.SetVisibility(bool(len(faces)))
 
     def show_region(self, points):

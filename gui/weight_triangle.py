@@ -18,7 +18,7 @@ from PyQt5.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainter
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from .beyond import VERDICT_COLORS
-from .context_pad import COLORS
+from .context_pad import COLORS, value_label
 from .state import WEIGHT_RANGE, ExploreState
 
 CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])  # the templates, as grc.plots.plot_map
@@ -206,13 +206,20 @@ class WeightTriangle(QWidget):
             p.setRenderHint(QPainter.Antialiasing)
             dot = self.to_screen(self.state.weights)
             # weights typed into the sliders need not sum to 1; the shape is that of the blend moved along
-            # (1, 1, 1) onto the plane, which may lie beyond the hexagon (or the widget): a ring, kept in view
-            inside = np.allclose(clamp_weights(self.state.weights), plane_weights(self.state.weights), atol=1e-6)
+            # (1, 1, 1) onto the plane, which may lie beyond the hexagon (or the widget): a ring, kept in view,
+            # wherever it lies (the dot is a blend the triangle itself gives)
+            inside = not self.dot_is_ring()
             dot = QPointF(min(max(dot.x(), 6.0), self.width() - 6.0), min(max(dot.y(), 6.0), self.height() - 6.0))
             p.setPen(QPen(QColor("white"), 2) if inside else QPen(QColor("#111111"), 2.5))
             p.setBrush(QColor("#111111") if inside else QColor("white"))
             p.drawEllipse(dot, 5.5, 5.5)
         p.end()
+
+    def dot_is_ring(self) -> bool:
+        """Whether the blend is drawn as a ring: weights that do not sum to 1 (typed into the sliders), or beyond
+        what the sliders reach; a dot is a blend the triangle itself gives."""
+        w = np.asarray(self.state.weights, float)
+        return not (abs(w.sum() - 1) < 1e-6 and np.allclose(clamp_weights(w), w, atol=1e-6))
 
     def cells(self, shading=None):
         """[(code, QPolygonF)]: the shading's cells as drawn, a hexagon around each blend of its lattice."""
@@ -300,7 +307,7 @@ class WeightTriangle(QWidget):
             p.drawText(QPointF(6, y + metrics.ascent()), text)
             return
         p.setPen(QColor("#555555"))
-        p.drawText(QPointF(6, y + metrics.ascent()), f"time {shading['time']:.2f}")
+        p.drawText(QPointF(6, y + metrics.ascent()), f"time {value_label(shading['time'])}")
         for i, verdict in enumerate(VERDICTS):
             row = y + (i + 1) * (metrics.height() + 1)
             color = QColor(VERDICT_COLORS[verdict])

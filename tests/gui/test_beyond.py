@@ -278,3 +278,47 @@ def test_a_bent_shape_is_not_called_between_templates(window):
     window.bend_panel.rows[0].strength.setValue(0)  # strength 0 changes nothing: between templates again
     window.beyond.run_check()
     assert window.explore_panel.chip.text().startswith("between templates")
+
+
+def test_while_play_runs_the_chip_follows_each_frame_and_the_safe_range_waits(window, qtbot):
+    # a walkthrough found the chip, the red faces and the safe range frozen at the frame Play started from
+    model, panel, chip = window.doc.model, window.explore_panel, window.explore_panel.chip
+    coherence = Coherence.for_model(model, subdivide=2)
+    set_shape(window, 0.3, BROKEN_BLEND)
+    window.beyond.wait_for_bands()
+    assert "safe at this time" in panel.blend_range.text()
+    start = chip.text()
+    panel.play.setChecked(True)
+    qtbot.waitUntil(lambda: window.state.time > 0.6, timeout=5000)
+    panel.play_timer.stop()  # no more frames; the last one's check is due now, not once the shape holds still
+    for _ in range(3):
+        qtbot.wait(1)
+    time = window.state.time
+    expected = coherence.check(model.shape(time, BROKEN_BLEND), time)
+    assert chip.novelty == pytest.approx(expected.novelty) and chip.verdict == expected.verdict and not chip.waiting
+    assert chip.text() != start
+    assert "safe range once time holds still" in panel.blend_range.text()  # not time 0.3's range
+    panel.play.setChecked(False)
+    window.beyond.wait_for_bands()
+    (low, high), = safe_blend_ranges(model, coherence, times=[time]).values()  # (the pad reaches as far)
+    assert f"safe at this time: {max(low, -1.5):g} to {min(high, 2.5):g}" in panel.blend_range.text()
+
+
+def test_the_chip_greys_while_the_shape_moves(window):
+    chip = window.explore_panel.chip
+    set_shape(window, TIME, 0.5)
+    assert not chip.waiting and "white" in chip.styleSheet()
+    window.state.set_blend(0.6)  # moved: the check waits until the shape holds still
+    assert chip.waiting and chip.text().startswith("between templates")
+    window.beyond.run_check()
+    assert not chip.waiting
+
+
+def test_a_broken_shape_is_tagged_where_it_breaks(window):
+    view = window.view
+    set_shape(window, TIME, BROKEN_BLEND)
+    label = view.broken_label
+    assert label is not None and label.GetVisibility()
+    assert view.broken_actor.prop.show_edges and view.broken_actor.prop.line_width >= 3  # a sliver still shows
+    set_shape(window, TIME, 0.5)
+    assert view.broken_label is None and not view.broken_actor.GetVisibility()

@@ -258,3 +258,38 @@ def test_the_context_pad_opens_on_the_value_where_the_templates_spread_most(make
     assert panel.dim.value() == panel.pad.dim == int(np.argmax(spread))
     panel.dim.setValue(1 - panel.pad.dim)  # the other one can still be shown
     assert panel.pad.dim == 1 - int(np.argmax(spread))
+
+
+def test_a_drawn_path_dragged_past_the_pad_stays_in_sight_and_the_axis_makes_room(window, drag):
+    # a walkthrough dragged a path above the plot: it vanished from the pad, which kept its axis
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    pad.refresh()
+    m = pad.morph
+    drag(pad, [pad_point(pad, v, 0.0) for v in np.linspace(m[0], m[-1], 15)], Qt.ShiftModifier)  # a drawn path
+    pad.refresh()
+    low, high = pad.y_range
+    j = len(m) // 2
+    start = pad_point(pad, m[j], pad.path[j, 0])
+    drag(pad, [start, start + QPoint(0, -150), start + QPoint(0, -900)])  # far above the plot
+    path = window.state.path[:, 0]
+    assert path.max() <= high + 1e-9 and path.max() > high - 0.1 * (high - low)  # it stopped at the plot's top
+    pad.refresh()
+    assert pad.y_range[1] > path.max() + 0.05 * (pad.y_range[1] - pad.y_range[0])  # released: room above it
+    again = pad_point(pad, m[j], pad.path[j, 0])
+    drag(pad, [again, again + QPoint(0, -60)])
+    assert window.state.path[:, 0].max() > path.max()  # and a second drag goes on from there
+
+
+def test_the_boxes_show_the_values_used_and_enter_makes_a_shown_value_the_value(window, qtbot):
+    panel = window.explore_panel
+    panel.time.slider.setValue(848)
+    exact = panel.time.low + 0.848 * (panel.time.high - panel.time.low)  # (0.9328 on the petal's 0..1.1)
+    assert window.state.time == round(exact, 3) != exact  # the slider gives what the box can show
+    assert panel.time.spin.text() == f"{window.state.time:g}"
+    blend = panel.blend_sliders[0]
+    window.state.set_blend(1.23456)  # as a drag in the pad sets it
+    assert blend.spin.text() == "1.235"
+    blend.spin.setFocus()
+    qtbot.keyClick(blend.spin, Qt.Key_Return)  # Enter on what the box shows
+    assert window.state.blend == 1.235

@@ -90,10 +90,13 @@ def test_moving_a_slider_moves_the_dot(leaf):
     leaf.state.set_blend([0.2, 0.3, 0.5])
     old = at(triangle, leaf.state.weights)
     assert dark(pixel(triangle, old))  # the dot
+    assert not triangle.dot_is_ring()
     sliders[2].spin.setValue(1.4)  # more of the third template: the dot goes up, towards and past its corner
     new = at(triangle, leaf.state.weights)
     assert new.y() < old.y() - 20
-    assert dark(pixel(triangle, new)) and not dark(pixel(triangle, old))
+    # weights that do not sum to 1 (1.9): a ring where their shape lies (its rim dark, its middle light)
+    assert triangle.dot_is_ring() and not dark(pixel(triangle, new)) and not dark(pixel(triangle, old))
+    assert any(dark(pixel(triangle, new + QPoint(dx, 0))) for dx in (4, 5, 6))
 
 
 def test_the_shading_is_what_coherence_says_at_this_time(leaf):
