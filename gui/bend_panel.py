@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                             QSlider, QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
+from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                             QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
 from grc import GRCError
 from grc.errors import printable
 from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
 
+from .explore_panel import DoubleSpinBox, Slider
 from .gallery import GalleryPanel
 from .meters import Meter
 from .state import BLEND_RANGE
@@ -78,10 +79,10 @@ class BendRow(QWidget):
         self.op = ListCombo(toolTip="What the bend does there")
         self.units = ListCombo(toolTip="Which units: all, a seeded fraction, or a cluster (named by where on the "
                                        "grid it acts; hover to see it in the 3D view)")
-        self.amount = QDoubleSpinBox(minimum=-100, maximum=100, singleStep=0.1, decimals=2, value=1.5,
+        self.amount = DoubleSpinBox(minimum=-100, maximum=100, singleStep=0.1, decimals=2, value=1.5,
                                      prefix="amount ", toolTip="The op's number: a factor, an offset, a threshold, "
                                                                "an amplitude, a shift or warp")
-        self.strength = QSlider(Qt.Horizontal, toolTip="Strength: 0 changes nothing, 1 is the whole bend")
+        self.strength = Slider(Qt.Horizontal, toolTip="Strength: 0 changes nothing, 1 is the whole bend")
         self.strength.setRange(0, 2 * STRENGTH_STEPS)
         self.strength.setValue(STRENGTH_STEPS)
         self.strength_label = QLabel("1.00")

@@ -165,7 +165,7 @@ class Beyond(QObject):
         if CHECK_MOVING_MS and not self._moving_timer.isActive():
             self._moving_timer.start()  # not restarted: while scrubbing it still runs every CHECK_MOVING_MS
         self._bands_timer.start()  # restarted: the shading waits until the time holds still
-        if self._current:  # (once per move, not per frame)
+        if self._current and not self.playing:  # (once per move, not per frame; Play's frames are each checked)
             self._current = False
             self.pending.emit()
         if self._safe_time is not None and self._safe_time != self.state.time:

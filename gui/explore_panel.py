@@ -28,7 +28,34 @@ def widest_context_value(model) -> int:
     return int(np.argmax((traces.max(axis=0) - traces.min(axis=0)).mean(axis=(0, 1))))
 
 
-class RangeSpinBox(QDoubleSpinBox):
+class WheelWhenFocused:
+    """A slider or box that the mouse wheel turns only once clicked into (it has the focus): scrolling the panel
+    over it scrolls the panel, as in Blender, instead of changing a weight on the way."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setFocusPolicy(Qt.StrongFocus)  # (a click gives the focus; the wheel does not)
+
+    def wheelEvent(self, event):
+        if self.hasFocus() or self.window().focusWidget() is self:
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # to the scroll area beneath
+
+
+class Slider(WheelWhenFocused, QSlider):
+    pass
+
+
+class SpinBox(WheelWhenFocused, QSpinBox):
+    pass
+
+
+class DoubleSpinBox(WheelWhenFocused, QDoubleSpinBox):
+    pass
+
+
+class RangeSpinBox(WheelWhenFocused, QDoubleSpinBox):
     """A spin box that takes any number typed, keeps it within its range and says so (`clamped`)."""
 
     clamped = pyqtSignal(float, float)  # what was typed, what it became
@@ -76,7 +103,7 @@ class ValueSlider(QWidget):
         self.setAutoFillBackground(True)  # opaque: a move repaints this row, not the group box and panel beneath
         self.low, self.high, self.marks = low, high, list(marks)  # marks: [(value, label, color)]
         self.band = None  # (low, high, color): a range drawn under the slider (the safe blend range)
-        self.slider = QSlider(Qt.Horizontal)
+        self.slider = Slider(Qt.Horizontal)
         self.slider.setRange(0, STEPS)
         self.spin = RangeSpinBox(decimals=decimals, singleStep=10 ** -decimals, keyboardTracking=False)
         self.spin.setRange(low, high)
@@ -228,7 +255,7 @@ class ExplorePanel(QWidget):
         self.draw.toggled.connect(lambda on: setattr(self.pad, "draw_mode", on))
         self.reset_path = QPushButton("Back to blend", toolTip="Forget the drawn path, use the blend's own")
         self.reset_path.clicked.connect(lambda: state.set_path(None))
-        self.dim = QSpinBox(prefix="context value ", minimum=0,
+        self.dim = SpinBox(prefix="context value ", minimum=0,
                             toolTip="Which context value the pad shows and a drag moves (a model opens on the one "
                                     "where its templates' traces spread most)")
         self.dim.valueChanged.connect(self.pad.set_dim)
@@ -249,10 +276,10 @@ class ExplorePanel(QWidget):
         # view options
         view = QGroupBox("View")
         form = QGridLayout(view)  # two a row: the side panel fits a 1024 px window
-        self.subdivide = QSpinBox(minimum=0, maximum=3, value=state.subdivide, prefix="subdivide ")
+        self.subdivide = SpinBox(minimum=0, maximum=3, value=state.subdivide, prefix="subdivide ")
         self.grid = QCheckBox("control grid", checked=state.show_grid)
-        self.petals = QSpinBox(minimum=1, maximum=24, value=state.petals, prefix="petals ")
-        self.thickness = QDoubleSpinBox(minimum=0, maximum=0.1, singleStep=0.005, decimals=3, prefix="thickness ")
+        self.petals = SpinBox(minimum=1, maximum=24, value=state.petals, prefix="petals ")
+        self.thickness = DoubleSpinBox(minimum=0, maximum=0.1, singleStep=0.005, decimals=3, prefix="thickness ")
         for i, w in enumerate((self.subdivide, self.grid, self.petals, self.thickness)):
             form.addWidget(w, i // 2, i % 2)
         form.setColumnStretch(2, 1)

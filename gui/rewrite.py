@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QGroupBox,
+from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QGroupBox,
                              QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout)
 
 from grc import GRCError, load_model
 from grc.diverge.blend import blend_models
 from grc.diverge.rewrite import rewrite, templates_moved
 
+from .explore_panel import DoubleSpinBox
 from .meters import Meter
 
 RADIUS = 0.1  # the drag's falloff radius (the shape's units) by default
@@ -147,7 +148,7 @@ class RewritePanel(QGroupBox):
         self.mode = QCheckBox("Rewrite by dragging in the 3D view",
                               toolTip="A left drag on a point of the shape moves it; the decoder's last layer "
                                       "is updated so the whole family follows (Undo puts it back)")
-        self.radius = QDoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.02, decimals=3, value=RADIUS,
+        self.radius = DoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.02, decimals=3, value=RADIUS,
                                      prefix="radius ", toolTip="How far the dragged point's neighbours follow it")
         self.undo = beyond.undo.createUndoAction(self, "Undo")
         self.redo = beyond.undo.createRedoAction(self, "Redo")

@@ -293,3 +293,29 @@ def test_the_boxes_show_the_values_used_and_enter_makes_a_shown_value_the_value(
     blend.spin.setFocus()
     qtbot.keyClick(blend.spin, Qt.Key_Return)  # Enter on what the box shows
     assert window.state.blend == 1.235
+
+
+def wheel(widget):
+    """One notch of the mouse wheel over the middle of `widget`, as a real wheel event."""
+    from PyQt5.QtCore import QPointF
+    from PyQt5.QtGui import QWheelEvent
+    from PyQt5.QtWidgets import QApplication
+
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_the_wheel_scrolls_the_panel_past_a_slider_and_turns_it_once_clicked(window):
+    # a walkthrough scrolled the panel down over the weight sliders and changed a weight on the way
+    blend = window.explore_panel.blend_sliders[0]
+    window.state.set_blend(0.5)
+    window.activateWindow()
+    window.view.setFocus()
+    for widget in (blend.slider, blend.spin, window.explore_panel.petals):
+        assert not wheel(widget)  # left to the scroll area beneath
+    assert window.state.blend == 0.5 and window.state.petals == 1
+    blend.slider.setFocus()
+    assert wheel(blend.slider) and window.state.blend != 0.5  # clicked into: the wheel turns it
