@@ -83,6 +83,12 @@ def loads(data: bytes, path=None) -> tuple[dict[str, np.ndarray], dict[str, str]
     spans.sort()
     if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
         raise bad("tensors overlap")
+    # the tensors fill the data exactly, as the safetensors format asks: bytes beyond them or between them are
+    # damage (a file written twice over, or cut and mended), not a model
+    covered = sum(end - begin for begin, end in spans)
+    if covered != len(buffer):
+        where = "after the last tensor" if covered == (spans[-1][1] if spans else 0) else "between the tensors"
+        raise bad(f"{len(buffer) - covered:,} bytes {where}")
     return tensors, metadata
 
 

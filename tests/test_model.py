@@ -242,6 +242,26 @@ def test_offsets_outside_the_file_are_rejected(petal_model_file, tmp_path):
         grc.load_model(path)
 
 
+def test_bytes_beyond_or_between_the_tensors_are_damage(petal_model_file, tmp_path):
+    # a real-Blender check (a helper) loaded a model with garbage appended: safetensors asks the tensors to fill the
+    # data exactly, so a file written twice over or cut and mended is refused, naming it
+    data = petal_model_file.read_bytes()
+    path = tmp_path / "bad.grc"
+    path.write_bytes(data + b"garbage")
+    with pytest.raises(GRCError, match=f"^{path}: not a valid GRC model file \\(7 bytes after the last tensor\\)"):
+        grc.load_model(path)
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    for entry in header.values():  # every tensor moved 16 bytes on: a hole before the first
+        if isinstance(entry, dict) and "data_offsets" in entry:
+            entry["data_offsets"] = [entry["data_offsets"][0] + 16, entry["data_offsets"][1] + 16]
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"\0" * 16 + data[8 + size:])
+    with pytest.raises(GRCError, match="16 bytes between the tensors"):
+        grc.load_model(path)
+    assert grc.load_model(petal_model_file).config == grc.load_model(petal_model_file).config  # (the good one loads)
+
+
 def test_missing_model_and_folder(tmp_path):
     with pytest.raises(GRCError, match="no such file"):
         grc.load_model(tmp_path / "none.grc")
