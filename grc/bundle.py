@@ -87,8 +87,9 @@ def loads(data: bytes, path=None) -> tuple[dict[str, np.ndarray], dict[str, str]
     # damage (a file written twice over, or cut and mended), not a model
     covered = sum(end - begin for begin, end in spans)
     if covered != len(buffer):
-        where = "after the last tensor" if covered == (spans[-1][1] if spans else 0) else "between the tensors"
-        raise bad(f"{len(buffer) - covered:,} bytes {where}")
+        extra = len(buffer) - covered
+        where = "after the last tensor" if len(buffer) - (spans[-1][1] if spans else 0) == extra else "outside the tensors"
+        raise bad(f"{extra:,} bytes {where}")
     return tensors, metadata
 
 

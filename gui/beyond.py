@@ -169,13 +169,13 @@ class Beyond(QObject):
             self._current = False
             self.pending.emit()
         if self._safe_time is not None and self._safe_time != self.state.time:
-            self._safe_time = None  # the safe range said is another time's: said to wait
+            self._safe_time = None  # the safe range said is another time's: said to wait, and computed again
+            self._bands_for = None  # (also where the time comes back to the one it was for)
             self.window.explore_panel.set_safe_range(None, known=False)
 
     def set_playing(self, playing: bool):
-        """Play started or stopped: while it runs, each frame's shape is checked as it shows."""
+        """Play started or stopped: while it runs, each frame's shape is checked as it shows (the last one's too)."""
         self.playing = bool(playing)
-        self._shape_changed()
 
     def _model_changed(self):
         if not self._swapping:  # another model opened, a new set, a training's result: the old swaps are history
@@ -381,6 +381,7 @@ def install(window) -> Beyond:
         view.fit_if_outside()
 
     beyond.checked.connect(follow)
+    beyond.pending.connect(view.hide_broken_tag)  # the tag stays where it was put; the faces move with the shape
     window.gallery.looks = beyond
     window.tabs.currentChanged.connect(lambda i: beyond._shape_changed())
     return beyond

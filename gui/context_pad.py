@@ -371,9 +371,11 @@ class ContextPad(QWidget):
         self._fresh()
         if self.traces is None or event.button() != Qt.LeftButton:
             return
-        m, c = self._from_pointer(event)
         drawing = self.draw_mode or bool(event.modifiers() & Qt.ShiftModifier)
         s = self.state
+        m, c = self.from_screen(event.x(), event.y())
+        if drawing or s.path is not None or len(s.weights) != 2:  # (a blend's drag is not kept within the axis)
+            c = min(max(c, self.y_range[0]), self.y_range[1])
         self._drag = dict(draw=drawing, m=m, c=c, path=self.path.copy(), weights=s.weights.copy())
         if drawing:
             self._paint_stroke(m, c, m, c)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -15,6 +16,7 @@ from .state import BLEND_RANGE, PAD_SAMPLES, WEIGHT_RANGE, ExploreState
 from .weight_triangle import WeightTriangle
 
 STEPS = 1000
+MAX_DECIMALS = 8  # the most a box shows (a time range of 0.00001 per slider step)
 PLAY_STEP = 8  # slider positions per Play tick (40 ms): the whole range in 5 s
 
 
@@ -59,6 +61,12 @@ class RangeSpinBox(WheelWhenFocused, QDoubleSpinBox):
     """A spin box that takes any number typed, keeps it within its range and says so (`clamped`)."""
 
     clamped = pyqtSignal(float, float)  # what was typed, what it became
+    entered = pyqtSignal()  # Enter pressed in it (after the value typed, if any, is taken)
+
+    def keyPressEvent(self, event):
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.entered.emit()
 
     def validate(self, text, pos):
         state, text, pos = super().validate(text, pos)
@@ -125,7 +133,7 @@ class ValueSlider(QWidget):
         self._value = None  # what the widget last showed or reported: Enter on a box showing it rounded sets it
         self.slider.valueChanged.connect(lambda i: self._emit(self.value_at(i)))
         self.spin.valueChanged.connect(self._emit)
-        self.spin.editingFinished.connect(self._typed_again)
+        self.spin.entered.connect(self._typed_again)
 
     def on_change(self, callback):
         self._callbacks.append(callback)
@@ -136,8 +144,8 @@ class ValueSlider(QWidget):
             callback(float(value))
 
     def _typed_again(self):
-        """Enter (or leaving the box) on the value it shows, where that is the value it stood for, rounded (set by a
-        drag in the pad): the value shown becomes the value."""
+        """Enter on the value the box shows, where that is the value it stands for rounded (set by a drag in the pad):
+        the value shown becomes the value. Only Enter: leaving the box changes nothing."""
         if self._value is not None and self.spin.value() != self._value:
             self._emit(self.spin.value())
 
@@ -154,9 +162,18 @@ class ValueSlider(QWidget):
         for w in (self.slider, self.spin):
             w.blockSignals(False)
 
+    def set_range(self, low: float, high: float):
+        """A new range (the model's times): the box shows as many decimals as a slider step needs, at least three."""
+        self.low, self.high = float(low), float(high)
+        step = (self.high - self.low) / STEPS
+        self.decimals = int(min(MAX_DECIMALS, max(3, math.ceil(-math.log10(step) - 1e-9)))) if step > 0 else 3
+        self.spin.setDecimals(self.decimals)
+        self.spin.setSingleStep(10 ** -self.decimals)
+        self.spin.setRange(self.low, self.high)
+
     def value_at(self, position: int) -> float:
-        """The value at a slider position, to the box's decimals: the value the box shows is the value used."""
-        return round(self.low + (self.high - self.low) * position / STEPS, self.decimals)
+        """The value at a slider position, to the box's decimals (within the range): the value shown is the value used."""
+        return min(max(round(self.low + (self.high - self.low) * position / STEPS, self.decimals), self.low), self.high)
 
 
 class _Marks(QWidget):
@@ -314,8 +331,7 @@ class ExplorePanel(QWidget):
 
     def _rebuild(self, model):
         t = model.templates.time
-        self.time.low, self.time.high = float(t[0]), float(t[-1])
-        self.time.spin.setRange(self.time.low, self.time.high)
+        self.time.set_range(t[0], t[-1])
         self.time.spin.setToolTip(f"time from {self.time.low:g} to {self.time.high:g}")
         self.time.marks = [(v, short_label(v), "#666666") for v in t]
         self.time.marks_row.setVisible(True)

@@ -393,10 +393,15 @@ class ShapeView(QWidget):
                 at[None], ["broken"], always_visible=True, show_points=False, shape="rounded_rect",
                 shape_color=BROKEN, text_color="white", font_size=11, margin=2, name="broken-label",
                 reset_camera=False, render=False)
-        elif getattr(self, "broken_label", None) is not None:
+        else:
+            self.hide_broken_tag()
+        self.broken_actor.SetVisibility(bool(len(faces)))
+
+    def hide_broken_tag(self):
+        """The shape moves on: the broken tag, pinned where the last check put it, goes until the next check."""
+        if getattr(self, "broken_label", None) is not None:
             self.plotter.remove_actor(self.broken_label, render=False)
             self.broken_label = None
-        self.broken_actor.SetVisibility(bool(len(faces)))
 
     def show_region(self, points):
         """Highlight grid points (K, 3) of the shape (a bend cluster's region); None hides them."""

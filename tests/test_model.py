@@ -257,7 +257,7 @@ def test_bytes_beyond_or_between_the_tensors_are_damage(petal_model_file, tmp_pa
             entry["data_offsets"] = [entry["data_offsets"][0] + 16, entry["data_offsets"][1] + 16]
     text = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(text)) + text + b"\0" * 16 + data[8 + size:])
-    with pytest.raises(GRCError, match="16 bytes between the tensors"):
+    with pytest.raises(GRCError, match="16 bytes outside the tensors"):
         grc.load_model(path)
     assert grc.load_model(petal_model_file).config == grc.load_model(petal_model_file).config  # (the good one loads)
 

@@ -322,3 +322,27 @@ def test_a_broken_shape_is_tagged_where_it_breaks(window):
     assert view.broken_actor.prop.show_edges and view.broken_actor.prop.line_width >= 3  # a sliver still shows
     set_shape(window, TIME, 0.5)
     assert view.broken_label is None and not view.broken_actor.GetVisibility()
+
+
+def test_the_safe_range_comes_back_when_the_time_does(window, qtbot):
+    # a review found it stuck on "once time holds still" after a nudge of the time and back
+    panel = window.explore_panel
+    set_shape(window, 0.3, 0.5)
+    window.beyond.wait_for_bands()
+    said = panel.blend_range.text()
+    assert "safe at this time" in said
+    window.state.set_time(0.4)
+    assert "once time holds still" in panel.blend_range.text()
+    window.state.set_time(0.3)
+    qtbot.waitUntil(lambda: panel.blend_range.text() == said, timeout=5000)
+
+
+def test_pressing_above_the_plot_does_not_jump_the_blend(window, drag):
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    window.state.set_blend(0.5)
+    pad.refresh()
+    x = int(pad.to_screen(pad.morph[-1], 0).x())
+    start = QPoint(x, int(pad.plot_rect().top()) - 12)  # in the legend's row, above the plot
+    drag(pad, [start, start + QPoint(0, 1)])
+    assert abs(window.state.blend - 0.5) < 0.05

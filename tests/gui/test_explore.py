@@ -319,3 +319,25 @@ def test_the_wheel_scrolls_the_panel_past_a_slider_and_turns_it_once_clicked(win
     assert window.state.blend == 0.5 and window.state.petals == 1
     blend.slider.setFocus()
     assert wheel(blend.slider) and window.state.blend != 0.5  # clicked into: the wheel turns it
+
+
+def test_leaving_a_box_without_typing_keeps_the_value(window, qtbot):
+    # a review found a focus-out sent the box's rounded value back (weights 1/3 each became 0.333, 1/3, 1/3)
+    from PyQt5.QtWidgets import QApplication
+
+    blend = window.explore_panel.blend_sliders[0]
+    window.state.set_blend(1 / 3)
+    QApplication.setActiveWindow(window)  # (focus moves, and leaves a box, only in the active window)
+    blend.spin.setFocus()
+    qtbot.waitUntil(blend.spin.hasFocus)
+    window.explore_panel.time.spin.setFocus()  # leave the blend box for the time box
+    qtbot.waitUntil(lambda: not blend.spin.hasFocus())
+    assert window.state.blend == 1 / 3
+
+
+def test_a_short_time_range_keeps_every_slider_step(window):
+    slider = window.explore_panel.time
+    slider.set_range(0.0004, 0.0204)  # 0.00002 per step: more decimals than three
+    values = [slider.value_at(p) for p in range(0, 1001, 50)]
+    assert len(set(values)) == len(values) and values[0] == 0.0004 and values[-1] == 0.0204
+    assert slider.spin.textFromValue(slider.value_at(7)) == f"{slider.value_at(7):.5f}".rstrip("0")

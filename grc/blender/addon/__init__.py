@@ -241,15 +241,15 @@ def check_of(obj) -> tuple[str, float]:
     """(verdict, novelty) of the shape a GRC object's settings give (its unvaried petal), computed once per shape:
     the petal its mesh shows, or, where the mesh does not show the settings (Edit Mode owns it; a file just opened,
     before the first update), the petal made from them."""
-    if obj.is_evaluated:  # a render's or a handler's evaluated copy: the caches are the original's
-        obj = obj.original
-    if obj.session_uid in _errors or not obj.grc.is_grc:
+    settings = obj.grc  # a render's or a handler's evaluated copy: its (animated) settings, the original's caches
+    obj = obj.original if obj.is_evaluated else obj
+    if obj.session_uid in _errors or not settings.is_grc:
         return "", 0.0
-    key = settings_key(obj, obj.grc)
+    key = settings_key(obj, settings)
     shown = _petals.get(obj.session_uid)
     if shown is None or shown[0] != key:
         try:
-            shown = (key, shape_mesh(obj.grc, model_of(obj))[3], float(obj.grc.time))
+            shown = (key, shape_mesh(settings, model_of(obj))[3], float(settings.time))
         except GRCError as e:
             return f"unknown ({e})", 0.0
         _petals[obj.session_uid] = shown
