@@ -309,6 +309,7 @@ class ShapeView(QWidget):
         mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(-2, -2)
         self.broken_actor.SetVisibility(False)
         self.broken_faces = np.zeros(0, int)
+        self.broken_label = None  # the "broken" tag drawn over everything (_apply_broken)
         self.region_mesh = pv.PolyData(np.zeros((1, 3)))
         self.region_actor = p.add_points(self.region_mesh, color=REGION, point_size=12,
                                          render_points_as_spheres=True, name="region", reset_camera=False)
@@ -399,7 +400,7 @@ class ShapeView(QWidget):
 
     def hide_broken_tag(self):
         """The shape moves on: the broken tag, pinned where the last check put it, goes until the next check."""
-        if getattr(self, "broken_label", None) is not None:
+        if getattr(self, "broken_label", None) is not None:  # (none before the first shape's actors are made)
             self.plotter.remove_actor(self.broken_label, render=False)
             self.broken_label = None
 
