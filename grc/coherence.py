@@ -231,7 +231,6 @@ class _Topology:
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
-        self._loops = {(0, 0, 0, 0): (self.boundary, self.boundary_pair_mask)}
         # blocks of quads and windows of 2 x 2 blocks (see _patches): a window that is a height field
         # cannot cross itself, so no pair of quads inside it needs the crossing test
         br, bp = _block_size(Rq), _block_size(Pq)
@@ -260,16 +259,6 @@ class _Topology:
         rows, points = np.divmod(np.arange(nr * np_), np_)  # block pairs that touch (or are one block)
         self.block_neighbours = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
-
-    def boundary_loop(self, first_rows=0, last_rows=0, first_points=0, last_points=0):
-        """The boundary loop of the grid without so many rows and points of quads at its borders, and its
-        pairs of edges that share no vertex (_loop_pairs); kept."""
-        key = (int(first_rows), int(last_rows), int(first_points), int(last_points))
-        if key not in self._loops:
-            v = np.arange(self.R * self.P).reshape(self.R, self.P)
-            loop = _loop(v[key[0]:self.R - key[1], key[2]:self.P - key[3]])
-            self._loops[key] = loop, _loop_pairs(len(loop))
-        return self._loops[key]
 
 
 def _loop(vertices):
@@ -550,12 +539,9 @@ def _tilted(t, m, limit):
     return ok, m.T
 
 
-def _flat_over_a_plane(c, n, triangles, size, topology, unseen=None):
+def _flat_over_a_plane(c, n, triangles, size, topology):
     """_height_fields, coordinates first: surfaces c (3, S, R, P), quad normals n (3, S, R-1, P-1),
-    `triangles` (_triangle_normals), `size` (_extent). (S,) bool. Given `unseen` quads (S, R-1, P-1)
-    (_intersections), the boundary is that of the smallest rectangle of quads holding all the others:
-    a border of unseen quads (a pole, as at the leaf's tip, where rows meet) crosses nothing that counts,
-    and its projection, a crumpled line, would keep the loop from being simple."""
+    `triangles` (_triangle_normals), `size` (_extent). (S,) bool."""
     S = c.shape[1]
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
@@ -565,31 +551,9 @@ def _flat_over_a_plane(c, n, triangles, size, topology, unseen=None):
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
-    if unseen is None:
-        x, y = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
-        ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
-        return ok
-    crops = _crops(unseen[which])
-    key = ((crops[:, 0] * topology.R + crops[:, 1]) * topology.P + crops[:, 2]) * topology.P + crops[:, 3]
-    for k in (key[:1] if len(key) == 1 else np.unique(key)):
-        here = which[key == k]
-        crop = crops[np.argmax(key == k)]
-        if crop[0] < 0:  # nothing but unseen quads
-            continue
-        loop, pairs = topology.boundary_loop(*crop)
-        x, y = _in_plane(c.reshape(3, S, -1)[:, here][:, :, loop], mean[:, here])
-        ok[here] = _simple_loops(x, y, pairs, (x.mean(axis=1), y.mean(axis=1)))
+    x, y = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
+    ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
     return ok
-
-
-def _crops(unseen):
-    """How many rows and points of quads each surface's border of unseen quads takes, from the first row,
-    the last, the first point, the last: (S, 4); (-1, ...) where every quad is unseen."""
-    rows, points = ~unseen.all(axis=2), ~unseen.all(axis=1)  # rows / points of quads with a quad that counts
-    crops = np.stack([rows.argmax(axis=1), rows[:, ::-1].argmax(axis=1),
-                      points.argmax(axis=1), points[:, ::-1].argmax(axis=1)], axis=1)
-    crops[~rows.any(axis=1)] = -1
-    return crops
 
 
 def _star_shaped(x, y, cx, cy):
@@ -641,9 +605,9 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
     height-field tests their triangles face the surface's mean normal and they add nothing to a mean,
     so that a sliver a small error turned over does not keep a surface or patch from being a height
     field; crossings with a sliver may then be missed. `limit`: the sliver threshold of each surface (S,)
-    (`slivers`): quads both of whose triangles are under half of it take no part (_visible_crossings
-    drops every crossing with such a triangle; the bundled leaf's tip, two coincident rows, makes a
-    strip of them whose boxes all overlap)."""
+    (`slivers`): quads both of whose triangles are under half of it take no part in the broad phase
+    (_visible_crossings drops every crossing with such a triangle, so nothing changes but the cost: the
+    bundled leaf's tip, where two rows meet, makes a strip of them whose boxes all overlap)."""
     if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
         return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
@@ -661,7 +625,7 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
         mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
         mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
         triangles = np.where(thin, (mean * size ** 2)[:, :, None, None], triangles)
-    todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology, unseen))[0]
+    todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     if len(todo) < c.shape[1]:
