@@ -1054,8 +1054,11 @@ def relational_consistency(model, grid, time: float, morph=None) -> dict:
 
 # -- blends --------------------------------------------------------------------------------------
 def blend_region(weights) -> str:
-    """"between templates" when every weight lies in [0, 1] (up to rounding), else "beyond"."""
+    """"between templates" when every weight lies in [0, 1] (up to rounding), else "beyond". Weights that do not
+    sum to 1 (typed into the app's sliders) are taken where their shape is: moved along (1, ..., 1) until they do
+    (a blend is mean + sum w_k (trace_k - mean), the same shape)."""
     w = np.asarray(weights, float)
+    w = w + (1 - w.sum(axis=-1, keepdims=True)) / w.shape[-1]
     return "between templates" if np.all((w >= -1e-9) & (w <= 1 + 1e-9)) else "beyond"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                              QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
 
@@ -61,9 +61,15 @@ class ListCombo(QComboBox):
         option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.ElideRight, field.width())
         painter.drawControl(QStyle.CE_ComboBoxLabel, option)
 
+    closed = pyqtSignal()  # its list closed (chosen, Esc or a click away): what a hover showed goes
+
     def showPopup(self):
         self.view().setMinimumWidth(self.view().sizeHintForColumn(0) + 2 * self.view().frameWidth() + 8)
         super().showPopup()
+
+    def hidePopup(self):
+        super().hidePopup()
+        self.closed.emit()
 
 
 class BendRow(QWidget):
@@ -121,6 +127,7 @@ class BendRow(QWidget):
         self.amount.valueChanged.connect(lambda v: (self.exact.pop("amount", None), self.panel.changed()))
         self.strength.valueChanged.connect(self._strength_moved)
         self.units.highlighted.connect(self._hovered)
+        self.units.closed.connect(lambda: self.panel.highlight(None))
         self.units.activated.connect(lambda i: self.panel.highlight(None))  # the list closed
         self.remove.clicked.connect(lambda: self.panel.remove_row(self))
 

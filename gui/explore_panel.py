@@ -103,6 +103,12 @@ class RangeSpinBox(WheelWhenFocused, QDoubleSpinBox):
         return value_label(value, self.decimals())
 
 
+def box_step(low: float, high: float) -> float:
+    """What a box's arrow (or a focused wheel notch) adds: a power of ten about a hundredth of its range
+    (0.01 for a weight's -1..2), never finer than a slider step's decimals show."""
+    return 10.0 ** math.floor(math.log10(max(high - low, 1e-12) / 100))
+
+
 class ValueSlider(QWidget):
     """A horizontal slider over [low, high] with a spin box and labelled marks under it."""
 
@@ -113,7 +119,7 @@ class ValueSlider(QWidget):
         self.band = None  # (low, high, color): a range drawn under the slider (the safe blend range)
         self.slider = Slider(Qt.Horizontal)
         self.slider.setRange(0, STEPS)
-        self.spin = RangeSpinBox(decimals=decimals, singleStep=10 ** -decimals, keyboardTracking=False)
+        self.spin = RangeSpinBox(decimals=decimals, singleStep=box_step(low, high), keyboardTracking=False)
         self.spin.setRange(low, high)
         self.spin.setToolTip(f"from {low:g} to {high:g}")
         self.spin.setFixedWidth(70)
@@ -168,7 +174,7 @@ class ValueSlider(QWidget):
         step = (self.high - self.low) / STEPS
         self.decimals = int(min(MAX_DECIMALS, max(3, math.ceil(-math.log10(step) - 1e-9)))) if step > 0 else 3
         self.spin.setDecimals(self.decimals)
-        self.spin.setSingleStep(10 ** -self.decimals)
+        self.spin.setSingleStep(box_step(self.low, self.high))
         self.spin.setRange(self.low, self.high)
 
     def value_at(self, position: int) -> float:

@@ -411,7 +411,7 @@ class ShapeView(QWidget):
         if points is None or len(points) == 0:
             self.region_actor.SetVisibility(False)
         else:
-            self.region_mesh.points = np.asarray(points, float).reshape(-1, 3)
+            self.region_mesh.ShallowCopy(pv.PolyData(np.asarray(points, float).reshape(-1, 3)))  # points and their cells
             self.region_actor.SetVisibility(True)
         self.render()
 

@@ -163,7 +163,12 @@ def test_hovering_a_cluster_highlights_its_region(window):
     assert window.view.region_actor.GetVisibility()
     region = row.regions[0]["region"]
     np.testing.assert_allclose(window.view.region_mesh.points, window.beyond.grid()[region > 0.5])
+    assert window.view.region_mesh.n_verts == window.view.region_mesh.n_points > 1  # each point drawn, not one
     row.units.highlighted.emit(0)
+    assert not window.view.region_actor.GetVisibility()
+    row.units.highlighted.emit(2)
+    row.units.showPopup()
+    row.units.hidePopup()  # the list closed (Esc, a click away): the hover's highlight goes
     assert not window.view.region_actor.GetVisibility()
 
 

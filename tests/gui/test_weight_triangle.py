@@ -141,3 +141,17 @@ def test_a_two_template_model_shows_no_triangle(make_window, leaf_file, files):
     assert panel.triangle is None and not panel.blend_box.findChildren(WeightTriangle)
     assert len(panel.blend_sliders) == 1
     assert window.beyond.wait_for_bands() is not None and window.beyond.triangle is None
+
+
+def test_slider_weights_beyond_the_triangle_are_not_called_between_templates(leaf):
+    # a walkthrough typed 1, 1, 0: a ring outside the triangle, yet the chip said "between templates"
+    sliders, chip = leaf.explore_panel.blend_sliders, leaf.explore_panel.chip
+    for slider, value in zip(sliders, (1.0, 1.0, 0.0)):
+        slider.spin.setValue(value)
+    leaf.beyond.run_check()
+    assert leaf.explore_panel.triangle.dot_is_ring() and chip.text().startswith(("beyond", "strained", "broken"))
+    for slider, value in zip(sliders, (0.2, 0.3, 0.6)):  # 1.1: moved along (1, 1, 1), inside the triangle
+        slider.spin.setValue(value)
+    leaf.beyond.run_check()
+    assert chip.text().startswith("between templates")
+    assert sliders[0].spin.singleStep() == 0.01  # an arrow click on a weight's box: a hundredth
