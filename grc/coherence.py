@@ -616,11 +616,9 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
         return _all_intersections(c, np.ascontiguousarray(np.moveaxis(normals, -1, 0)), topology)
     triangles, size = _triangle_normals(c), _extent(c)
     n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
-    unseen = None
-    if thin is not None and thin.any():  # slivers: no normal of their own; their triangles face the surface's mean
-        if limit is not None:  # twice a triangle's area under the threshold (a hair less: _visible_crossings decides)
-            unseen = (_dot(*[triangles.swapaxes(0, 1)] * 2) < ((1 - 1e-9) * np.asarray(limit, float)[:, None, None]) ** 2).all(axis=0)
-            unseen = unseen if unseen.any() else None
+    own = triangles  # (before the slivers' are turned to face the mean)
+    sliced = thin is not None and thin.any()
+    if sliced:  # slivers: no normal of their own; their triangles face the surface's mean
         n = np.where(thin, 0.0, n)
         mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
         mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
@@ -628,8 +626,12 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
     todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
+    unseen = None  # only for the surfaces the quick test left (the live verdict's common shape pays nothing)
+    if sliced and limit is not None:  # twice a triangle's area under the threshold (a hair less: _visible_crossings decides)
+        t = own if len(todo) == c.shape[1] else own[:, :, todo]
+        unseen = (_dot(*[t.swapaxes(0, 1)] * 2) < ((1 - 1e-9) * np.asarray(limit, float)[todo, None, None]) ** 2).all(axis=0)
+        unseen = unseen if unseen.any() else None
     if len(todo) < c.shape[1]:
-        unseen = None if unseen is None else unseen[todo]
         shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen)
         return todo[shape_of], pairs
     return _all_intersections(c, n, topology, triangles, size, unseen)
