@@ -121,7 +121,6 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self)
         self.exports = ExportController()
         self.crash_handler = None  # gui.crash.CrashHandler, set by main() (or a test)
-        self.model_unsaved = False  # a trained model kept only in memory (File > Save model as…)
         self.train_config = None  # None: the settings chosen in the Train tab (tests set a tiny config)
         self.messages: list[str] = []  # every error shown, newest last
         self.headless = False  # errors go to stderr instead of dialogs
@@ -168,6 +167,7 @@ class MainWindow(QMainWindow):
 
         self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
         self.history.add(self.beyond.undo)  # Ctrl+Z undoes a rewrite or a model blend as it does a template edit
+        self.beyond.undo.cleanChanged.connect(self._title)  # (the model is unsaved while that stack is not clean)
         self.doc.gestures.append(self.rewrite_panel.drag)  # a rewrite drag ends with its document, like a sketch one
         self.history.gestures.append(self.doc)  # Ctrl+Z in the middle of a gesture cancels it ...
         self.doc.gesture_changed.connect(self.history.refresh)  # ... even with nothing to undo yet
@@ -192,6 +192,19 @@ class MainWindow(QMainWindow):
             return slot()
 
         return run
+
+    @property
+    def model_unsaved(self) -> bool:
+        """Whether the model shown differs from its file: a rewrite or model blend not undone (the model changes'
+        undo stack is not at its clean index), or a trained model kept only in memory (File > Save model as…)."""
+        return not self.beyond.undo.isClean()
+
+    @model_unsaved.setter
+    def model_unsaved(self, unsaved: bool):
+        if unsaved:
+            self.beyond.undo.resetClean()  # no undo or redo makes it saved: only Save model as… does
+        else:
+            self.beyond.undo.setClean()  # saved (or let go): undoing from here makes it differ again
 
     @property
     def worker(self):
@@ -443,7 +456,8 @@ class MainWindow(QMainWindow):
         what = self.doc.model_path or self.doc.folder or "untitled"
         example = " (example, read-only)" if examples.is_bundled(what) else (
             " (templates: example, read-only)" if self.doc.example else "")
-        self.setWindowTitle(f"GRC Studio — {Path(str(what)).name}{example}{' *' if self.doc.dirty else ''}")
+        unsaved = self.doc.dirty or self.model_unsaved  # the template set or the model differs from its files
+        self.setWindowTitle(f"GRC Studio — {Path(str(what)).name}{example}{' *' if unsaved else ''}")
 
     def _autosave_failed(self, message):
         """Shown until an autosave works again; editing goes on."""
@@ -751,9 +765,9 @@ class MainWindow(QMainWindow):
                            "Model not saved")
             return
         self.doc.model_path = None if saved_to is None else Path(saved_to)
-        self.model_unsaved = saved_to is None
         dragging = self.doc.dragging
         self.doc.set_model(model)
+        self.model_unsaved = saved_to is None  # (after the new model: it starts the model changes' history afresh)
         if dragging and not self.doc.dragging:  # a rewrite drag, solved for the old model, ended: say so too
             message = f"{message}. Rewrite drag cancelled: the model changed during it"
         if saved_to is None and "not saved to" in message:  # the write failed: a copy in the recovery folder too

@@ -343,8 +343,7 @@ class Beyond(QObject):
         self.undo.push(ModelSwap(self, self.state.model or self.doc.model, model, text))
 
     def _put_model(self, model):
-        self.preview = None
-        self.window.model_unsaved = True
+        self.preview = None  # (the window's model_unsaved follows this stack's clean index)
         self._swapping = True
         try:
             self.doc.set_model(model)

@@ -123,3 +123,24 @@ def test_ctrl_z_does_not_bring_back_a_model_from_before_another_was_opened(windo
     assert not window.history.undo_action.isEnabled()
     key(window, qtbot, Qt.Key_Z)
     assert doc.model is fresh and not window.model_unsaved
+
+
+def test_the_title_marks_a_model_change_until_it_is_undone_and_quit_then_asks_nothing(window, qtbot, dialogs, tmp_path):
+    """A rewrite left the title without '*', and after undoing it Quit still asked to save the model."""
+    doc = window.doc
+    original = doc.model
+    assert not window.windowTitle().endswith("*")
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")
+    assert window.windowTitle().endswith(" *")
+    key(window, qtbot, Qt.Key_Z)
+    assert doc.model is original and not window.windowTitle().endswith("*")
+    key(window, qtbot, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)  # redone: unsaved again
+    assert doc.model is rewritten and window.windowTitle().endswith(" *")
+    assert window.save_model_as(tmp_path / "saved.grc") and not window.windowTitle().endswith("*")
+    key(window, qtbot, Qt.Key_Z)  # back before what was saved: differs from the file again
+    assert doc.model is original and window.windowTitle().endswith(" *")
+    key(window, qtbot, Qt.Key_Y)
+    assert not window.windowTitle().endswith("*")
+    key(window, qtbot, Qt.Key_Q)  # Quit: nothing unsaved, so nothing asked
+    assert not dialogs["question"] and not window.isVisible()
