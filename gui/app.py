@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
         self.history.add(self.beyond.undo)  # Ctrl+Z undoes a rewrite or a model blend as it does a template edit
         self.beyond.undo.cleanChanged.connect(self._title)  # (the model is unsaved while that stack is not clean)
+        self.history.add(self.bend_panel.undo)  # and a change of the bends (Clear, Load look, a strength moved)
         self.doc.gestures.append(self.rewrite_panel.drag)  # a rewrite drag ends with its document, like a sketch one
         self.history.gestures.append(self.doc)  # Ctrl+Z in the middle of a gesture cancels it ...
         self.doc.gesture_changed.connect(self.history.refresh)  # ... even with nothing to undo yet

@@ -4,7 +4,8 @@ Each row is one grc.diverge.bend.Bend: an operation, where it acts (a hidden lay
 the time / morph input), which units (all, a seeded fraction, or a cluster named by where on the grid
 it acts, grc.diverge.bend.cluster_regions; hovering one highlights that region in the 3D view), an
 amount and a strength. The rows make a Look (grc-look/1), which the shape on screen, the chip and the
-exports go through (Beyond.set_look).
+exports go through (Beyond.set_look). Every change of the bends is one undoable step (BendPanel.undo, one of the
+stacks Edit > Undo takes, gui/undo.py); the moves of one drag of a strength slider, or typing an amount, are one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                             QStyle, QStyleOptionComboBox, QStylePainter, QVBoxLayout, QWidget)
+                             QStyle, QStyleOptionComboBox, QStylePainter, QUndoCommand, QUndoStack, QVBoxLayout,
+                             QWidget)
 
 from grc import GRCError
 from grc.errors import printable
@@ -72,6 +74,33 @@ class ListCombo(QComboBox):
         self.closed.emit()
 
 
+class LookEdit(QUndoCommand):
+    """A change of the bends (a bend added, removed or changed, Clear, Load look): undo shows the look before."""
+
+    def __init__(self, panel: "BendPanel", before: Look, after: Look, text: str, merge=None):
+        super().__init__(text)
+        self.panel, self.before, self.after = panel, before, after
+        self.merge = merge  # consecutive changes with the same key (one control, one drag) are one step
+        self.shown = True  # the rows show `after` already when it is pushed: its first redo has nothing to do
+
+    def id(self):
+        return -1 if self.merge is None else 1
+
+    def mergeWith(self, other) -> bool:
+        if other.merge != self.merge:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self):
+        if not self.shown:
+            self.panel.show_look(self.after)
+        self.shown = False
+
+    def undo(self):
+        self.panel.show_look(self.before)
+
+
 class BendRow(QWidget):
     """One bend: op, layer/input, units, amount, strength, remove."""
 
@@ -121,20 +150,26 @@ class BendRow(QWidget):
         if bend is not None:
             self.set_bend(bend)
         self.layer.currentIndexChanged.connect(lambda i: (self.exact.pop("units", None), self._fill_ops(),
-                                                          self.panel.changed()))
-        self.op.currentIndexChanged.connect(lambda i: self.panel.changed())
-        self.units.currentIndexChanged.connect(lambda i: (self.exact.pop("units", None), self.panel.changed()))
-        self.amount.valueChanged.connect(lambda v: (self.exact.pop("amount", None), self.panel.changed()))
+                                                          self.panel.changed("Change bend layer")))
+        self.op.currentIndexChanged.connect(lambda i: self.panel.changed("Change bend operation"))
+        self.units.currentIndexChanged.connect(lambda i: (self.exact.pop("units", None),
+                                                          self.panel.changed("Change bend units")))
+        self.amount.valueChanged.connect(self._amount_changed)
         self.strength.valueChanged.connect(self._strength_moved)
+        self.strength.sliderPressed.connect(self.panel.new_gesture)
         self.units.highlighted.connect(self._hovered)
         self.units.closed.connect(lambda: self.panel.highlight(None))
         self.units.activated.connect(lambda i: self.panel.highlight(None))  # the list closed
         self.remove.clicked.connect(lambda: self.panel.remove_row(self))
 
+    def _amount_changed(self, value):
+        self.exact.pop("amount", None)  # (typing a number, or clicking the arrows, is one step while the box has focus)
+        self.panel.changed("Change bend amount", (id(self), "amount") if self.amount.hasFocus() else None)
+
     def _strength_moved(self, value):
         self.exact.pop("strength", None)
         self.strength_label.setText(f"{value / STRENGTH_STEPS:.2f}")
-        self.panel.changed()
+        self.panel.changed("Change bend strength", (id(self), "strength", self.panel.gestures))  # a drag: one step
 
     def layer_value(self):
         i = self.layer.currentIndex()
@@ -263,16 +298,25 @@ class BendPanel(QGroupBox):
         layout.addLayout(self.rows_box)
         layout.addWidget(self.meter, 0, Qt.AlignLeft)
         self.add.clicked.connect(lambda: self.add_bend())
-        self.clear.clicked.connect(lambda: self.set_look(Look([])))
+        self.clear.clicked.connect(lambda: self.set_look(Look([]), "Clear bends"))
         self.load.clicked.connect(self._ask_load)
         self.save.clicked.connect(self._ask_save)
         self._quiet = False
         self.name = "look"
+        self.undo = QUndoStack(self)  # the bends' history (Edit > Undo takes it with the others: gui/undo.py)
+        self.shown = Look([], name=self.name)  # the look the rows show: what the next step is undone to
+        self.gestures = 0  # counts the presses on a strength slider (the moves of one drag merge into one step)
         beyond.doc.model_changed.connect(self._model_changed)
         self._model = None
+        self._document = None  # the document (Document.generation) the bends' history is about
 
     def _model_changed(self):
-        """A model of another decoder size: bends that no longer fit are dropped (said in the status bar)."""
+        """Another document: the bends' history starts again (as the template set's does). A model of another
+        decoder size: bends that no longer fit are dropped, and their history with them (an undo would bring
+        back bends the model cannot take)."""
+        if self.beyond.doc.generation != self._document:
+            self._document = self.beyond.doc.generation
+            self.undo.clear()
         model = self.beyond.state.model
         if model is None or self._model is None or model is self._model:
             self._model = model
@@ -281,24 +325,31 @@ class BendPanel(QGroupBox):
             [w.shape for w, _ in self._model._layers["decoder"]]
         self._model = model
         if not same and self.rows:
-            self.set_look(Look([]))
+            self.show_look(Look([]))
+            self.undo.clear()
 
     def add_bend(self, bend: Bend | None = None) -> BendRow:
         row = BendRow(self, bend)
         self.rows.append(row)
         self.rows_box.addWidget(row)
-        self.changed()
+        self.changed("Add bend")
         return row
 
     def remove_row(self, row):
         self.rows.remove(row)
         row.setParent(None)
-        self.changed()
+        self.changed("Remove bend")
 
     def look(self) -> Look:
         return Look([r.bend() for r in self.rows], name=self.name)
 
-    def changed(self):
+    def new_gesture(self):
+        """A strength slider was pressed: its drag is one undo step, not merged with the one before."""
+        self.gestures += 1
+
+    def changed(self, text="Change bend", merge=None):
+        """The rows changed: apply their look, as one undo step (`merge`: a key that merges consecutive
+        changes of one control into one step)."""
         if self._quiet:
             return
         try:
@@ -306,17 +357,30 @@ class BendPanel(QGroupBox):
         except GRCError as e:
             self.beyond.window.statusBar().showMessage(str(e), 8000)
             return
+        before, self.shown = self.shown, look
+        self.undo.push(LookEdit(self, before, look, text, merge))
         self.beyond.set_look(look)
 
-    def set_look(self, look: Look):
-        """Show a look's bends as rows (and apply it). Bends this model cannot take are refused (a GRCError
-        naming the look's file and the field) before anything changes."""
+    def set_look(self, look: Look, text="Set bends"):
+        """Show a look's bends as rows and apply it, as one undo step. Bends this model cannot take are refused
+        (a GRCError naming the look's file and the field) before anything changes."""
         model = self.beyond.state.model
         if model is not None:
             try:
                 check_bends(model, look.bends)
             except GRCError as e:
                 raise GRCError(e.message, path=look.path, field=e.field) from None
+        self._rows(look)
+        self.changed(text)
+
+    def show_look(self, look: Look):
+        """Show and apply a look without a step of its own (Undo and Redo of the bends' history)."""
+        self._rows(look)
+        self.shown = self.look()
+        self.beyond.set_look(self.shown)
+
+    def _rows(self, look: Look):
+        """A look's bends as rows (nothing applied)."""
         self._quiet = True
         try:
             for row in list(self.rows):
@@ -327,7 +391,6 @@ class BendPanel(QGroupBox):
                 self.add_bend(b)
         finally:
             self._quiet = False
-        self.changed()
 
     def highlight(self, region):
         """Show where a cluster acts: the grid points it moves most, in the 3D view."""
@@ -350,7 +413,7 @@ class BendPanel(QGroupBox):
         look = load_look(path).check(state.model)
         blend = None if look.blend is None else self._reachable(look, np.atleast_1d(np.asarray(look.blend, float)))
         drawn = None if look.context is None else self._drawn_path(look.context, blend)
-        self.set_look(look)
+        self.set_look(look, f"Load look {Path(path).name}")
         if blend is not None:
             state.set_blend(blend)
         if drawn is not None:

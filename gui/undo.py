@@ -1,8 +1,8 @@
 """One Undo / Redo for the whole app over several undo stacks, in the order things were done.
 
-The template set's edits (Document.undo) and the model's replacements (rewrites, model blends:
-Beyond.undo) live on separate stacks: a model change must not mark the template set unsaved, and
-saving the set marks only its own stack clean. Edit > Undo (Ctrl+Z) undoes whichever of them was done
+The template set's edits (Document.undo), the model's replacements (rewrites, model blends:
+Beyond.undo) and the changes of the bends (BendPanel.undo) live on separate stacks: a model change must
+not mark the template set unsaved, and saving the set marks only its own stack clean. Edit > Undo (Ctrl+Z) undoes whichever of them was done
 last, and Redo (Ctrl+Shift+Z, Ctrl+Y) redoes the earliest undone, as one history would.
 
 Each command is stamped with a running number when it enters its stack (the stack's indexChanged
@@ -31,7 +31,7 @@ class History(QObject):
         self._dead: dict[int, int] = {}  # id(stack) -> the index from which its redo part was left behind
         self.gestures: list = []  # what may hold a gesture under way: .dragging, .interrupt(restore) -> bool
         self.undo_action = QAction("Undo", self, triggered=self.undo,
-                                   statusTip="Undo the last template edit, rewrite or model blend")
+                                   statusTip="Undo the last template edit, bend change, rewrite or model blend")
         self.redo_action = QAction("Redo", self, triggered=self.redo, statusTip="Redo what was undone")
         # the standard keys and the explicit ones (a standard key can be empty on a platform), each once
         for action, keys in ((self.undo_action, [QKeySequence.Undo, "Ctrl+Z"]),

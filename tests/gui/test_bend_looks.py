@@ -162,3 +162,45 @@ def test_grc_studio_look_that_does_not_fit_is_one_line_and_applies_nothing(make_
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"grc studio: {path}: bends[0].units: ") and len(err.splitlines()) == 1
     assert window.bend_panel.rows == [] and window.beyond.active_look() is None
+
+
+def test_clear_and_load_look_are_undone_and_redone_with_the_keyboard(window, qtbot, monkeypatch, tmp_path):
+    """Clear and Load look… could not be undone: Ctrl+Z undid whatever came before them."""
+    from PyQt5.QtCore import Qt
+
+    def key(k, modifiers=Qt.ControlModifier):
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+        qtbot.keyClick(window.tabs, k, modifiers)
+        window.draw_now()
+
+    panel, beyond = window.bend_panel, window.beyond
+    window.state.set_time(TIME)
+    plain = beyond.grid()
+    path = write_look(tmp_path, "curl", blend=[0.5], bends=[{"op": "scale", "layer": 0, "amount": 1.7,
+                                                              "strength": 0.8}])
+    click_load(window, monkeypatch, path)
+    bent = window.view.vertices()
+    assert np.abs(beyond.grid() - plain).max() > 1e-3 and window.history.undo_action.text() == "Undo Load look curl.json"
+    qtbot.mouseClick(panel.clear, Qt.LeftButton)
+    window.draw_now()
+    assert not panel.rows and np.allclose(beyond.grid(), plain)
+    key(Qt.Key_Z)  # the Clear undone: the look's bend is back, in the rows and on screen
+    assert [b.to_json() for b in panel.look().bends] == [b.to_json() for b in load_look(path).bends]
+    np.testing.assert_allclose(window.view.vertices(), bent, atol=1e-9)
+    key(Qt.Key_Z)  # the load undone
+    assert not panel.rows and np.allclose(beyond.grid(), plain)
+    key(Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)  # redo the load
+    np.testing.assert_allclose(window.view.vertices(), bent, atol=1e-9)
+    key(Qt.Key_Y)  # and the Clear
+    assert not panel.rows and np.allclose(beyond.grid(), plain)
+    # a drag of a strength slider is one step
+    key(Qt.Key_Z)
+    slider = panel.rows[0].strength
+    slider.sliderPressed.emit()
+    for value in (90, 60, 30):
+        slider.setValue(value)
+    assert panel.look().bends[0].strength == 0.3
+    key(Qt.Key_Z)
+    assert panel.look().bends[0].strength == 0.8
+    np.testing.assert_allclose(window.view.vertices(), bent, atol=1e-9)
