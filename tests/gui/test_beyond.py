@@ -130,7 +130,7 @@ def test_bends_change_the_mesh_as_look_shape_says(window, tmp_path):
     assert window.explore_panel.chip.text() == panel.meter.text()  # the bend's meter is the chip's
     # the cluster names are where they act
     names = [r["name"] for r in cluster_regions(model, 0, 6, 0)]
-    assert rows[0].units.itemText(3) == f"cluster 1: {names[1]}"
+    assert rows[0].units.itemText(3).startswith(f"cluster 1: {names[1]}")  # (an ordinal after a repeated name)
     # strength 0 everywhere changes nothing
     for r in rows:
         r.strength.setValue(0)
