@@ -22,6 +22,7 @@ from grc import GRCError
 from grc.errors import printable
 from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
 
+from .context_pad import value_label
 from .explore_panel import DoubleSpinBox, Slider
 from .gallery import GalleryPanel
 from .meters import Meter
@@ -132,7 +133,8 @@ class BendRow(QWidget):
         self.strength = Slider(Qt.Horizontal, toolTip="Strength: 0 changes nothing, 1 is the whole bend")
         self.strength.setRange(0, 2 * STRENGTH_STEPS)
         self.strength.setValue(STRENGTH_STEPS)
-        self.strength_label = QLabel("1.00")
+        self.strength_label = QLabel("1")  # (as the value boxes show values: value_label)
+        self.strength_label.setMinimumWidth(self.strength_label.fontMetrics().horizontalAdvance("0.00"))  # no jumps
         self.remove = QPushButton("✕", toolTip="Remove this bend", maximumWidth=28)
         top, bottom = QHBoxLayout(), QHBoxLayout()
         for w, length, stretch in ((self.layer, 6, 0), (self.op, 8, 0), (self.units, 10, 1)):
@@ -180,7 +182,7 @@ class BendRow(QWidget):
 
     def _strength_moved(self, value):
         self.exact.pop("strength", None)
-        self.strength_label.setText(f"{value / STRENGTH_STEPS:.2f}")
+        self.strength_label.setText(value_label(value / STRENGTH_STEPS, 2))
         self.panel.changed("Change bend strength", (id(self), "strength", self.panel.gestures))  # a drag: one step
 
     def layer_value(self):
@@ -283,7 +285,7 @@ class BendRow(QWidget):
         self.amount.setValue(b.amount)
         self.frequency = b.frequency
         self.strength.setValue(int(round(b.strength * STRENGTH_STEPS)))
-        self.strength_label.setText(f"{b.strength:.2f}")
+        self.strength_label.setText(value_label(b.strength, 2))
         self.exact = {"units": b.units, "amount": float(b.amount), "strength": float(b.strength)}
 
 

@@ -6,7 +6,7 @@ import math
 import threading
 
 import numpy as np
-from PyQt5.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QRectF, QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QFontMetricsF, QPainter, QValidator
 from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
@@ -54,10 +54,20 @@ class SpinBox(WheelWhenFocused, QSpinBox):
 
 
 class DoubleSpinBox(WheelWhenFocused, QDoubleSpinBox):
-    pass
+    def textFromValue(self, value):
+        """As many decimals as the value needs, up to the box's (0.85, not 0.850; 2, not 2.000)."""
+        return value_label(value, self.decimals())
+
+    def sizeHint(self):
+        """As wide as a value with every decimal needs (Qt sizes a box by its range's ends, shown shorter here)."""
+        hint, metrics = super().sizeHint(), self.fontMetrics()
+        ends = (self.minimum(), self.maximum())
+        full = max(metrics.horizontalAdvance(f"{v:.{self.decimals()}f}") for v in ends)
+        shown = max(metrics.horizontalAdvance(self.textFromValue(v)) for v in ends)
+        return QSize(hint.width() + max(full - shown, 0), hint.height())
 
 
-class RangeSpinBox(WheelWhenFocused, QDoubleSpinBox):
+class RangeSpinBox(DoubleSpinBox):
     """A spin box that takes any number typed, keeps it within its range and says so (`clamped`)."""
 
     clamped = pyqtSignal(float, float)  # what was typed, what it became
@@ -97,10 +107,6 @@ class RangeSpinBox(WheelWhenFocused, QDoubleSpinBox):
 
     def fixup(self, text):
         return text
-
-    def textFromValue(self, value):
-        """As many decimals as the value needs, up to the box's (0.85, not 0.850; 2, not 2.000)."""
-        return value_label(value, self.decimals())
 
 
 def box_step(low: float, high: float) -> float:

@@ -218,3 +218,18 @@ def test_clear_and_load_look_are_undone_and_redone_with_the_keyboard(window, qtb
     key(Qt.Key_Z)
     assert panel.look().bends[0].strength == 0.8
     np.testing.assert_allclose(window.view.vertices(), bent, atol=1e-9)
+
+
+def test_a_bends_values_show_without_trailing_zeros(window, monkeypatch, tmp_path):
+    """The amount box said "amount 1.50" (a loaded look's 2: "amount 2.00") and the strength "0.80", where the
+    time, blend and weight boxes say 0.85 and 2."""
+    panel = window.bend_panel
+    row = panel.add_bend()
+    assert row.amount.text() == "amount 1.5" and row.strength_label.text() == "1"
+    path = write_look(tmp_path, "two", bends=[{"op": "scale", "layer": 0, "amount": 2, "strength": 0.8},
+                                              {"op": "offset", "layer": 1, "amount": 0.25, "strength": 0.05}])
+    click_load(window, monkeypatch, path)
+    assert [(r.amount.text(), r.strength_label.text()) for r in panel.rows] == [("amount 2", "0.8"),
+                                                                                  ("amount 0.25", "0.05")]
+    panel.rows[0].strength.setValue(150)
+    assert panel.rows[0].strength_label.text() == "1.5"
