@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.exports = ExportController()
         self.crash_handler = None  # gui.crash.CrashHandler, set by main() (or a test)
         self.train_config = None  # None: the settings chosen in the Train tab (tests set a tiny config)
+        self.last_folder: Path | None = None  # the folder of the file a dialog last gave (dialog_folder)
         self.messages: list[str] = []  # every error shown, newest last
         self.headless = False  # errors go to stderr instead of dialogs
         self._camera_set = False
@@ -404,23 +405,35 @@ class MainWindow(QMainWindow):
 
     def _ask_open_model(self):
         if self._confirm_discard():
-            path, _ = QFileDialog.getOpenFileName(self, "Open model", str(self._open_folder()), "GRC models (*.grc)")
-            if path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open model", str(self.dialog_folder()), "GRC models (*.grc)")
+            if self.used_folder(path):
                 self.open(path)
 
     def _ask_open_folder(self):
         if self._confirm_discard():
-            path = QFileDialog.getExistingDirectory(self, "Open template folder", str(self._open_folder()))
-            if path:
+            path = QFileDialog.getExistingDirectory(self, "Open template folder", str(self.dialog_folder()))
+            if self.used_folder(path):
                 self.open(path)
 
-    def _open_folder(self) -> Path:
-        """Where Open starts: beside what is open; for a bundled example, ~/GRC Studio (where its copies and
-        new sets are saved) once that exists."""
+    def dialog_folder(self) -> Path:
+        """Where a file dialog opens (every one: open, save, export, looks): the folder last used in one this
+        session, else the open model's folder (or the template set's), else the working directory. Never a
+        bundled example's: ~/GRC Studio (where its copies and new sets are saved) once that exists."""
+        if self.last_folder is not None and self.last_folder.is_dir():
+            return self.last_folder
         where = self.doc.model_path or self.doc.folder
-        if where is None or (examples.is_bundled(where) and user_folder().is_dir()):
+        if where is not None and not examples.is_bundled(where):
+            return Path(where).parent
+        cwd = Path.cwd()
+        if (where is not None or examples.is_bundled(cwd) or cwd == examples.ROOT) and user_folder().is_dir():
             return user_folder()
-        return Path(where).parent
+        return cwd
+
+    def used_folder(self, path: str) -> str:
+        """A file dialog gave `path` ("" when cancelled): the next dialog opens in its folder. Returns `path`."""
+        if path:
+            self.last_folder = Path(path).parent
+        return path
 
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):
@@ -560,9 +573,9 @@ class MainWindow(QMainWindow):
         return names[0].rsplit("-", 1)[0] if names and names[0].rsplit("-", 1)[0] else "templates"
 
     def proposed_folder(self) -> Path:
-        """A new folder in ~/GRC Studio named after the open set (petal, petal-2, ...)."""
+        """A new folder named after the open set (petal, petal-2, ...), where the dialogs open (dialog_folder)."""
         name = self.set_name()
-        base = user_folder() / name
+        base = self.dialog_folder() / name
         candidate, i = base, 2
         while candidate.exists() and candidate != self.doc.folder:
             candidate, i = base.with_name(f"{name}-{i}"), i + 1
@@ -570,12 +583,12 @@ class MainWindow(QMainWindow):
 
     def _ask_save_as(self) -> bool:
         """Ask for a new (or empty) folder for the templates and save there."""
-        proposed = self.proposed_folder()
         make_user_folder()
+        proposed = self.proposed_folder()
         why = "this is a bundled example: save a copy" if self.doc.example else "choose a new or empty folder"
         folder, _ = QFileDialog.getSaveFileName(self, f"Save templates as a folder ({why})", str(proposed), "Folders (*)",
                                                 options=QFileDialog.DontConfirmOverwrite)
-        if not folder:
+        if not self.used_folder(folder):
             return False
         folder = Path(folder)
         if examples.is_bundled(folder):
@@ -598,11 +611,10 @@ class MainWindow(QMainWindow):
             self.error("No model yet: train one first.", "Model not saved")
             return False
         name = (self.doc.model_path or self.doc.folder or Path("model")).stem
-        start = user_folder() / f"{name}.grc" if self.doc.model_read_only or self.doc.model_path is None \
-            else self.doc.model_path
         make_user_folder()
-        path, _ = QFileDialog.getSaveFileName(self, "Save model as", str(start), "GRC models (*.grc)")
-        return bool(path) and self.save_model_as(path)
+        path, _ = QFileDialog.getSaveFileName(self, "Save model as", str(self.dialog_folder() / f"{name}.grc"),
+                                              "GRC models (*.grc)")
+        return bool(self.used_folder(path)) and self.save_model_as(path)
 
     def save_model_as(self, path) -> bool:
         if self.divergence.checkpoints and self.state.model is not self.doc.model:
@@ -718,8 +730,9 @@ class MainWindow(QMainWindow):
             make_user_folder()
             why = "the example stays as it is" if self.doc.example else "the template set is not saved yet"
             path, _ = QFileDialog.getSaveFileName(self, f"Save the trained model as ({why})",
-                                                  str(user_folder() / f"{self.set_name()}.grc"), "GRC models (*.grc)")
-            if not path:
+                                                  str(self.dialog_folder() / f"{self.set_name()}.grc"),
+                                                  "GRC models (*.grc)")
+            if not self.used_folder(path):
                 return False
             target = Path(path) if Path(path).suffix else Path(path).with_suffix(".grc")
             if examples.is_bundled(target):
@@ -800,15 +813,11 @@ class MainWindow(QMainWindow):
             self.error("No model to export yet: train one first.", title)
             return
         shot = None if action is self.save_screenshot else self.exports.capture(self.state, self.mesh_options(), self.beyond.active_look())
-        path, _ = QFileDialog.getSaveFileName(self, title, str(self._export_folder() / f"shape{suffix}"), f"*{suffix}")
-        if path:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(self.dialog_folder() / f"shape{suffix}"), f"*{suffix}")
+        if self.used_folder(path):
             if not Path(path).suffix:
                 path += suffix
             action(path) if shot is None else action(path, shot=shot)
-
-    def _export_folder(self) -> Path:
-        cwd = Path.cwd()
-        return user_folder() if examples.is_bundled(cwd) or cwd == examples.ROOT else cwd
 
     def _export(self, write, path):
         try:

@@ -473,16 +473,19 @@ class BendPanel(QGroupBox):
         return look.save(path)
 
     def _ask_load(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Load look", "", "GRC looks (*.json)")
-        if path:
+        window = self.beyond.window
+        path, _ = QFileDialog.getOpenFileName(self, "Load look", str(window.dialog_folder()), "GRC looks (*.json)")
+        if window.used_folder(path):
             try:
                 self.load_look(path)
             except (GRCError, OSError) as e:
                 self.beyond.window.error(str(e), "Cannot load the look")
 
     def _ask_save(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Save look", "look.json", "GRC looks (*.json)")
-        if path:
+        window = self.beyond.window
+        path, _ = QFileDialog.getSaveFileName(self, "Save look", str(window.dialog_folder() / "look.json"),
+                                              "GRC looks (*.json)")
+        if window.used_folder(path):
             try:
                 self.save_look(path)
                 self.beyond.window.statusBar().showMessage(f"Saved the look to {path}", 5000)

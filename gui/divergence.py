@@ -267,12 +267,12 @@ class DivergencePanel(QWidget):
         c = self.current()
         if c is None:
             return None
-        source = self.doc.model_path
-        folder = Path.home() / "GRC Studio" if source is None or examples.is_bundled(source) else source.parent
+        source, window = self.doc.model_path, self.window()  # (the main window: where its dialogs open)
         stem = source.stem if source is not None else "model"
         path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint as model",
-                                              str(folder / f"{stem}-diverge-{c.step:04d}.grc"), "GRC models (*.grc)")
-        return self.save_checkpoint(path) if path else None
+                                              str(window.dialog_folder() / f"{stem}-diverge-{c.step:04d}.grc"),
+                                              "GRC models (*.grc)")
+        return self.save_checkpoint(path) if window.used_folder(path) else None
 
     def save_checkpoint(self, path):
         """Write the chosen checkpoint as a model file (its lineage names the original)."""

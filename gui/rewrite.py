@@ -182,8 +182,9 @@ class RewritePanel(QGroupBox):
         self.save_button.clicked.connect(window.ending_gesture(window._ask_save_model_as))
 
     def ask_blend(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Blend with model", "", "GRC models (*.grc)")
-        if not path:
+        window = self.beyond.window
+        path, _ = QFileDialog.getOpenFileName(self, "Blend with model", str(window.dialog_folder()), "GRC models (*.grc)")
+        if not window.used_folder(path):
             return
         try:
             dialog = self.blend_with(path)

@@ -163,8 +163,11 @@ class NewSetDialog(QDialog):
             self.rows.setValue(M), self.points.setValue(N), self.steps.setValue(T)
 
     def _pick_files(self):
-        files, _ = QFileDialog.getOpenFileNames(self, "Grid meshes, one per time step", "", "Grids (*.obj *.ply)")
+        window = self.parent()  # (the main window: where its dialogs open)
+        files, _ = QFileDialog.getOpenFileNames(self, "Grid meshes, one per time step", str(window.dialog_folder()),
+                                                "Grids (*.obj *.ply)")
         if files:
+            window.used_folder(files[0])
             self.files = files
             self.start.setCurrentIndex(self.start.findData("import"))
 

@@ -376,3 +376,45 @@ def test_sketch_opens_at_the_time_explore_shows(window):
     window.tabs.setCurrentIndex(TABS.index("explore"))
     window.tabs.setCurrentIndex(TABS.index("sketch"))
     assert window.sketch.step == 2  # Explore's time did not move: the step stays
+
+
+def test_file_dialogs_open_in_the_folder_last_used(make_window, files, monkeypatch, tmp_path):
+    """Open started beside the model, Export in the working directory, Load look… wherever Qt chose and Save
+    look… proposed a bare look.json: after exporting into a folder, the next dialog was somewhere else."""
+    model, _ = files
+    work = tmp_path / "work"
+    exports = tmp_path / "exports"
+    work.mkdir(), exports.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    starts, answers = [], []
+
+    def dialog(parent, title, start, *args, **kwargs):
+        starts.append(str(start))
+        return (answers.pop(0) if answers else ""), ""
+
+    for name in ("getOpenFileName", "getSaveFileName"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(dialog))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: dialog(*a, **k)[0]))
+    window = make_window(None)
+
+    def file_action(text):
+        return next(a for a in window.menuBar().actions()[0].menu().actions() if a.text() == text)
+
+    file_action("Open model…").trigger()  # nothing open: the working directory
+    window.open(model)
+    file_action("Open template folder…").trigger()  # beside the open model
+    assert starts == [str(work), str(tmp_path)]
+    answers.append(str(exports / "petal.obj"))
+    window.export_panel.shape.click()  # the first folder used
+    assert starts[-1] == str(tmp_path / "shape.obj") and (exports / "petal.obj").exists()
+    window.bend_panel.add_bend()
+    answers.append(str(exports / "bent.json"))
+    window.bend_panel.save.click()
+    window.bend_panel.load.click()
+    window.rewrite_panel.blend_button.click()
+    file_action("Open model…").trigger()
+    file_action("Save model as…").trigger()
+    assert starts[-5:] == [str(exports / "look.json"), str(exports), str(exports), str(exports),
+                           str(exports / "petal.grc")]
+    assert (exports / "bent.json").exists()
