@@ -432,6 +432,7 @@ class BendPanel(QGroupBox):
             state.set_blend(blend)
         if drawn is not None:
             state.set_path(drawn)
+        self.beyond.window.statusBar().showMessage(f"Loaded the look {path}", 8000)
         return look
 
     def _drawn_path(self, context, blend) -> np.ndarray:

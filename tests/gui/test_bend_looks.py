@@ -233,3 +233,10 @@ def test_a_bends_values_show_without_trailing_zeros(window, monkeypatch, tmp_pat
                                                                                   ("amount 0.25", "0.05")]
     panel.rows[0].strength.setValue(150)
     assert panel.rows[0].strength_label.text() == "1.5"
+
+
+def test_loading_a_look_says_so_in_the_status_bar(window, monkeypatch, tmp_path):
+    """Load look… changed the shape without a word; opening a model says "Opened …"."""
+    path = write_look(tmp_path, "curl", bends=[{"op": "scale", "layer": 0, "amount": 1.2}])
+    click_load(window, monkeypatch, path)
+    assert window.statusBar().currentMessage() == f"Loaded the look {path}"
