@@ -1,6 +1,6 @@
 """Template models between their time steps (issue 11, docs/coherence.md part 9): train the template models of a
 set on given seeds with the given `template_between` weights (the rest of training cut short: it does not change
-them; `refine_extrapolation_targets=shape-space`, so that the polish runs for three or more templates too), and count the
+them), and count the
 (template, time) pairs, at `--times` evenly spaced times, whose template model grid is broken (grc.coherence:
 crosses itself or folds) where the linear interpolation of the template in time (Blender's shape keys) is not.
 
@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def count(templates, coherence, seed: int, weight: float, times: np.ndarray) -> int:
-    config = grc.Config(seed=seed, steps=10, refine_steps=0, template_between=weight,
-                        refine_extrapolation_targets="shape-space")
+    config = grc.Config(seed=seed, steps=10, refine_steps=0, template_between=weight)
     model = grc.train(templates, config, device="cpu")
     K, M = len(templates), len(templates.morph)
     own = model.template_rows(np.repeat(times, M)[None], np.tile(templates.morph, len(times))[None])

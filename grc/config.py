@@ -29,8 +29,7 @@ class Config:
     template_lbfgs_steps: int = 700  # then L-BFGS polishes the fit
     # A template model whose grid breaks at or between its time steps (where the template, or its linear
     # interpolation in time, does not) is fitted on with the rows midway between time steps (linear in time)
-    # weighing this much (0 = never), where the refine has extrapolated shapes blended in shape space (two
-    # templates by default; docs/coherence.md, parts 9 and 11).
+    # weighing this much (0 = never; grc.fit.mend_between, docs/coherence.md, parts 9, 11 and 13).
     template_between: float = 0.05
 
     # Relational encoder (row -> time, morph, context) and generative decoder (back to the row).

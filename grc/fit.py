@@ -312,7 +312,81 @@ def fit_template_models(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config
     others as they are.
     -> the fitted [weight, ..., bias, ...] and the mean squared error (at the grid's rows)."""
     with one_blas_thread():
-        return _fit(grid_u, grid_rows, sizes, config, params, report, between, polish, only)
+        if only is None:
+            return _fit(grid_u, grid_rows, sizes, config, params, report, between, polish)
+        # these template models alone (the others' rows cost nothing), then all of them together again
+        only = np.asarray(only, bool)
+        params = [np.array(p) for p in (initial_weights(sizes, len(grid_rows), config.seed) if params is None else params)]
+        fitted, _ = _fit(grid_u, grid_rows[only], sizes, config, [p[only] for p in params], report, between, polish)
+        for p, f in zip(params, fitted):
+            p[only] = f
+        return params, grid_error(params, grid_u, grid_rows, config)
+
+
+def grid_error(params, grid_u: np.ndarray, grid_rows: np.ndarray, config: Config) -> float:
+    """The template models' mean squared error at the grid's rows (normalized)."""
+    flat = ArrayFlat(params, config.final_activation)
+    e = flat.forward(np.broadcast_to(template_inputs(grid_u, config), (len(grid_rows), len(grid_u), params[0].shape[1])))
+    e = e - grid_rows
+    return float(np.vdot(e, e)) / e.size
+
+
+BETWEEN_MORE = 4  # the second polish's midway rows weigh this many times the first's (`mend_between`)
+BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apart (at least one between two steps)
+
+
+def mend_between(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params, loss: float,
+                 templates: TemplateSet) -> tuple[list[np.ndarray], float]:
+    """A fit's template models whose grids break at or between time steps where the templates' linear
+    interpolation in time does not (`broken_between`: the leaf's near-point tip between time steps 0.5 and 1)
+    are fitted on with the rows midway between time steps joining the fit (`between_rows`, weighing
+    config.template_between, then BETWEEN_MORE times that if once is not enough). A polish that does not mend a
+    template model is not kept: it only costs the model its fit at the grid. -> (params, loss) as the fit's."""
+    if not config.template_between:
+        return params, loss
+    broken = broken_between(params, templates, config)
+    if not broken.any():
+        return params, loss
+    fitted = params
+    for between in (config.template_between, BETWEEN_MORE * config.template_between):
+        params, loss = fit_template_models(grid_u, grid_rows, sizes, config, params, between=between, polish=True,
+                                           only=broken)
+        broken = broken_between(params, templates, config, only=broken)
+        if not broken.any():
+            return params, loss
+    params = [np.where(broken.reshape(-1, *[1] * (p.ndim - 1)), f, p) for f, p in zip(fitted, params)]
+    return params, grid_error(params, grid_u, grid_rows, config)
+
+
+def broken_between(params, templates: TemplateSet, config: Config, only=None) -> np.ndarray:
+    """Which template models' grids break (grc.coherence) at a time step or between time steps (evenly between
+    each two, at most the time range / BETWEEN_SAMPLES apart), where the template (at a time step) or its linear
+    interpolation in time (Blender's shape keys) does not: (K,) bool. `only` (K,) bool: look at these alone (the
+    others are False). The leaf's near-point tip between time steps 0.5 and 1; a thin petal at time 0.1, whose
+    fit is close but turns a row over."""
+    from .coherence import Coherence, shape_keys
+
+    K = len(templates)
+    t = np.asarray(templates.time, float)
+    out = np.zeros(K, bool)
+    which = np.flatnonzero(np.ones(K, bool) if only is None else only)
+    if len(t) < 2 or not len(which):
+        return out
+    parts = np.maximum(np.ceil((t[1:] - t[:-1]) * BETWEEN_SAMPLES / (t[-1] - t[0])), 2).astype(int)
+    times = np.concatenate([t, *(a + (b - a) * np.arange(1, n) / n for a, b, n in zip(t[:-1], t[1:], parts))])
+    M = len(templates.morph)
+    d = normalization(templates, config)
+    u = (np.stack([np.repeat(times, M), np.tile(templates.morph, len(times))], axis=1) - d["center"]) / d["scale"]
+    rows = ArrayFlat([p[which] for p in params], config.final_activation).forward(
+        np.broadcast_to(template_inputs(u, config), (len(which), len(u), params[0].shape[1])))
+    grids = (rows * d["row_scale"] + d["row_mean"]).reshape(len(which) * len(times), M, -1, 3)
+    coherence = Coherence(templates)
+    broken = np.flatnonzero(coherence.broken(grids))  # index j * len(times) + i, template which[j]
+    if len(broken):
+        keys = np.stack([shape_keys(templates, times[i % len(times)], np.eye(K)[which[i // len(times)]])
+                         for i in broken])
+        out[which[broken[~coherence.broken(keys)] // len(times)]] = True
+    return out
 
 
 def between_rows(grid_u: np.ndarray, grid_rows: np.ndarray):
@@ -326,7 +400,7 @@ def between_rows(grid_u: np.ndarray, grid_rows: np.ndarray):
     return ((u[1:] + u[:-1]) / 2).reshape(-1, 2), mid.reshape(len(rows), -1, rows.shape[-1])
 
 
-def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=False, only=None):
+def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=False):
     K, G = len(grid_rows), grid_u.shape[0]
     flat = ArrayFlat(initial_weights(sizes, K, config.seed) if params is None else params, config.final_activation)
     weight = np.ones((1, G, 1))
@@ -341,14 +415,9 @@ def _fit(grid_u, grid_rows, sizes, config, params, report, between=0.0, polish=F
     report = report or (lambda step, total, loss: None)
     scale = 2 / (K * G * grid_rows.shape[-1]) * weight  # the gradient of the (weighted) mean squared error
 
-    kept = None if only is None else ~np.asarray(only, bool)  # the template models left as they are
-
     def error():  # forward and backward; -> the fit's errors (K, rows, 3N)
         error = flat.forward(x) - grid_rows
         flat.backward(error * scale)
-        if kept is not None:
-            for g in (*flat.weight_grads, *flat.bias_grads):
-                g[kept] = 0
         return error
 
     def loss(e):  # the (weighted) mean squared error
@@ -443,7 +512,7 @@ def prefit_key(templates: TemplateSet, config: Config):
     d = normalization(templates, config)
     return (d["grid_u"].tobytes(), d["grid_rows"].tobytes(), d["grid_rows"].shape, config.template_hidden,
             config.template_features, config.template_steps, config.template_lr, config.template_lbfgs_steps,
-            config.final_activation, config.seed)
+            config.final_activation, config.seed, config.template_between)
 
 
 # The second process's command: this grc package first on the path, and not the current folder, which `python -c`
@@ -472,7 +541,7 @@ def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None
         with tempfile.NamedTemporaryFile("wb", prefix="grc-prefit-", suffix=".npz", delete=False) as file:
             payload = file.name  # plain arrays and JSON, as in a model file: no pickle crosses between the processes
             np.savez(file, grid_u=d["grid_u"], grid_rows=d["grid_rows"], sizes=np.asarray(sizes, np.int64),
-                     config=np.asarray(json.dumps(config.to_json())))
+                     config=np.asarray(json.dumps(config.to_json())), templates=np.asarray(json.dumps(templates.to_json())))
         process = subprocess.Popen([sys.executable, "-c", PREFIT_COMMAND, here, payload], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     except OSError:
@@ -503,6 +572,7 @@ def prefit_main(payload: str) -> None:
         with np.load(payload, allow_pickle=False) as data:
             grid_u, grid_rows, sizes = data["grid_u"], data["grid_rows"], [int(s) for s in data["sizes"]]
             config = Config.from_json(json.loads(str(data["config"])))
+            templates = TemplateSet.from_json(json.loads(str(data["templates"])))
     finally:
         with contextlib.suppress(OSError):
             os.remove(payload)
@@ -512,6 +582,7 @@ def prefit_main(payload: str) -> None:
         sys.stderr.flush()
 
     params, loss = fit_template_models(grid_u, grid_rows, sizes, config, report=report)
+    params, loss = mend_between(grid_u, grid_rows, sizes, config, params, loss, templates)  # as the first would
     out = io.BytesIO()
     np.savez(out, loss=np.float64(loss), **{f"p{i}": p for i, p in enumerate(params)})
     sys.stdout.buffer.write(out.getvalue())

@@ -356,68 +356,27 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     fitted = None
     progress = lambda step, total, loss: report(Progress("templates", step, total, loss))  # noqa: E731
     inherited = same_models and same_templates(start, data.templates)
+    # a template model that breaks between its time steps, where the templates' linear interpolation in time does
+    # not, is fitted on with the rows midway between them (grc.fit.mend_between); not for a fine-tuning, which
+    # keeps its parent's template models so that relatives blend (grc.diverge.blend), nor twice
+    mend = not inherited
     if inherited:
         flat = fit.ArrayFlat(params, config.final_activation)
         x = np.broadcast_to(fit.template_inputs(grid_u, config), (data.K, len(grid_u), sizes[0]))
         fitted = params, float(np.square(flat.forward(x) - grid_rows).mean())
     elif prefit is not None and copied == 0:
         fitted = prefit.result(fit.prefit_key(data.templates, config), progress)
+        mend = fitted is None  # the second process mends as this one would (grc.fit.prefit_main)
     if fitted is None:
         fitted = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, progress)
     params, loss = fitted
-    # a template model that breaks between its time steps (where the linear interpolation does not) is fitted on,
-    # with the rows midway between time steps joining the fit (grc.fit.between_rows), weighing more if once is
-    # not enough: where the refine's extrapolated shapes (and its repairs) are blended from the template models at
-    # random times, in shape space (two templates, by default). Not where they are linear blends (three or more):
-    # there it cut the leaf's breaks midway between time steps from 4-39 to 0-4 of 78 (shape keys 0), but took the
-    # leaf's training from 1.19x to 1.32x the old one's wall time, and the procedural base + cup + droop + twist's
-    # template fit past its target (0.0031-0.0037 against 0.003; in one round at 16x the weight, 0.0064-0.0078 at
-    # 1.27x; docs/coherence.md, part 11). Nor for a fine-tuning, which keeps its parent's template models so that
-    # relatives blend: grc.diverge.blend.
-    polish = not inherited and config.extrapolations(data.K) > 0 and not config.linear_targets(data.K)
-    for between in (config.template_between, BETWEEN_MORE * config.template_between):
-        broken = broken_between(params, data, config) if polish and between else None
-        if broken is None or not broken.any():
-            break
-        params, loss = fit.fit_template_models(grid_u, grid_rows, sizes, config, params, between=between, polish=True,
-                                               only=broken)
+    if mend:
+        params, loss = fit.mend_between(grid_u, grid_rows, sizes, config, params, loss, data.templates)
     with torch.no_grad():
         for p, v in zip([*net.weights, *net.biases], params):
             p.copy_(torch.from_numpy(v))
     report(Progress("templates", total, total, loss))
     return net.to(data.device, torch.float32), loss
-
-
-BETWEEN_MORE = 4  # the second polish's midway rows weigh this many times the first's (`fit_templates`)
-BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apart (at least one between two steps)
-
-
-def broken_between(params, data: Data, config: Config) -> np.ndarray:
-    """Which template models' grids break (grc.coherence) at a time step or between time steps (evenly between
-    each two, at most the time range / BETWEEN_SAMPLES apart), where the template (at a time step) or its linear
-    interpolation in time (Blender's shape keys) does not: (K,) bool. The leaf's near-point tip between time steps
-    0.5 and 1; a thin petal at time 0.1, whose fit is close but turns a row over."""
-    from .coherence import Coherence, shape_keys
-
-    templates = data.templates
-    t = np.asarray(templates.time, float)
-    if len(t) < 2:
-        return np.zeros(data.K, bool)
-    parts = np.maximum(np.ceil((t[1:] - t[:-1]) * BETWEEN_SAMPLES / (t[-1] - t[0])), 2).astype(int)
-    times = np.concatenate([t, *(a + (b - a) * np.arange(1, n) / n for a, b, n in zip(t[:-1], t[1:], parts))])
-    M = len(templates.morph)
-    u = np.stack([np.repeat(times, M), np.tile(templates.morph, len(times))], axis=1)
-    u = (u - data.center) / data.scale
-    rows = fit.ArrayFlat(params, config.final_activation).forward(
-        np.broadcast_to(fit.template_inputs(u, config), (data.K, len(u), params[0].shape[1])))
-    grids = (rows * data.row_scale + data.row_mean).reshape(data.K * len(times), M, -1, 3)
-    coherence = Coherence(templates)
-    broken = np.flatnonzero(coherence.broken(grids))  # index k * len(times) + i
-    out = np.zeros(data.K, bool)
-    if len(broken):
-        keys = np.stack([shape_keys(templates, times[i % len(times)], np.eye(data.K)[i // len(times)]) for i in broken])
-        out[broken[~coherence.broken(keys)] // len(times)] = True
-    return out
 
 
 class Sampler:
