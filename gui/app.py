@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         e.traces.clicked.connect(self.ending_gesture(lambda: self._ask_path("Traces plot", ".png", self.export_traces)))
         e.screenshot.clicked.connect(self.ending_gesture(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot)))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
-        self.view.on_reset_key = self.reset_camera
+        self.view.on_reset_key = self.view.frame_shape  # R: the shape shown now (opening frames all of time)
         self.view.on_frame_key = self.frame_selection
         self.explore_panel.keep.clicked.connect(self.keep_as_template)
         self.explore_panel.out_of_range.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -487,8 +487,11 @@ class MainWindow(QMainWindow):
         return self.beyond.grid()
 
     def _shape_changed(self):
+        """Redraw; in Explore the camera follows a shape that leaves the view (a time or blend drag, Play), but
+        never under a gesture (a rewrite drag: the point under the pointer must stay there)."""
         sketching = self.mode == "sketch" or self.doc.model is None
-        self.view.request(self._draw_sketch if sketching else self._draw_shape)
+        self.view.request(self._draw_sketch if sketching else self._draw_shape,
+                          follow=not sketching and not self.doc.dragging)
 
     def _draw_shape(self):
         if self.view.show_grid != self.state.show_grid:  # back from Sketch, which always shows the grid

@@ -51,10 +51,11 @@ PICK_HIT = 4  # px: grid points this near the cursor all count as under it; the 
 PICK_PX = 12  # px: else the nearest point this near (gui.sketch.GridView2D.HIT / PICK)
 BROKEN_OUTLINE = 4.0  # px: the broken faces' outline
 FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge (normalised device units)
+FRAME_EDGE = 0.9  # R frames the shape within this much of the view (normalised device units): a little margin
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
-KEYS_3D = [("R (3D view)", "Frame the shape again (all of time)"),
+KEYS_3D = [("R (3D view)", "Frame the shape shown, from the front and above"),
            ("Numpad . (3D view)", "Frame the selection (Sketch; else the shape), keeping the view's direction"),
            ("Esc (3D view, Sketch)", "Cancel the drag of a grid point under way")]
 DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending request", posted to the view
@@ -167,6 +168,7 @@ class ShapeView(QWidget):
         self._overlay = None  # a renderer drawn over the scene: the grabbed and hovered points, the falloff radius
         self._only_our_keys()
         self._pending = None  # the latest requested grid function, drawn on the next event-loop turn
+        self._follow = False  # whether the camera follows that draw when the shape leaves the view
         self._posted = False  # a DRAW_EVENT is on its way
         self.last_grid = None
         self._broken_request = None  # (quads, surface size) of the red faces
@@ -193,14 +195,15 @@ class ShapeView(QWidget):
             tags[event] = iren.AddObserver(event, key, 1000.0)
 
     # -- coalesced updates ----------------------------------------------------------------------
-    def request(self, grid_fn):
+    def request(self, grid_fn, follow=False):
         """Draw `grid_fn()` on the next turn of the event loop; a later request before then replaces this one.
+        `follow`: the camera re-fits (keeping its direction) if the shape drawn leaves the view (fit_if_outside).
 
         The draw is a high-priority posted event: it runs before the repaints the same move queued
         (slider, spin box, context pad), so the 3D pixels come first, and one draw serves every
         request made before it runs (moves faster than frames coalesce to the latest).
         """
-        self._pending = grid_fn
+        self._pending, self._follow = grid_fn, follow
         if not self._posted:
             self._posted = True
             QCoreApplication.postEvent(self, QEvent(DRAW_EVENT), Qt.HighEventPriority)
@@ -218,7 +221,8 @@ class ShapeView(QWidget):
             grid = fn()
             if grid is not None:
                 self.update_grid(grid)
-                self.render()
+                if not (self._follow and self.fit_if_outside()):  # (a re-fit renders)
+                    self.render()
 
     def flush(self):
         """Draw a pending request now (tests, screenshots)."""
@@ -415,10 +419,17 @@ class ShapeView(QWidget):
             self.region_actor.SetVisibility(True)
         self.render()
 
-    def outside_view(self, points=None) -> bool:
-        """Whether a vertex of the surface (or one of `points`, (n, 3)) lies outside the camera's view."""
+    def outside_view(self, points=None, edge=FIT_MARGIN) -> bool:
+        """Whether a vertex of the surface (or one of `points`, (n, 3)) lies outside the camera's view (beyond
+        `edge` of it, in normalised device units: 1 is the view's edge)."""
         if self.surface is None and points is None:
             return False
+        ndc, w = self.view_coordinates(points)
+        return bool((np.abs(ndc) > edge).any() or (w <= 0).any())
+
+    def view_coordinates(self, points=None) -> tuple[np.ndarray, np.ndarray]:
+        """Where the surface's vertices (or `points`, (n, 3)) lie in the view: normalised device coordinates
+        (n, 2), -1 to 1 across the view, and their w (> 0 in front of the camera)."""
         renderer = self.plotter.renderer
         width, height = renderer.GetSize()
         aspect = width / max(height, 1)
@@ -427,8 +438,7 @@ class ShapeView(QWidget):
         v = self._arrays[0][0] if points is None else np.asarray(points, float).reshape(-1, 3)
         clip = v @ m[:3, :3].T + m[:3, 3]
         w = v @ m[3, :3] + m[3, 3]
-        ndc = clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None]
-        return bool((np.abs(ndc) > FIT_MARGIN).any() or (w <= 0).any())
+        return clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None], w
 
     def fit_if_outside(self, bounds=None) -> bool:
         """Re-fit the camera (keeping its direction) when the shape has left the view; True if it did."""
@@ -441,6 +451,35 @@ class ShapeView(QWidget):
         self._fit(lo, hi)
         self.render()
         return True
+
+    def frame_shape(self):
+        """R, as Blender's Home: the three-quarter view again, with the shape drawn now in its middle, filling it
+        but for a little margin (FRAME_EDGE)."""
+        self.flush()  # (a draw still pending: what R frames is what shows next)
+        if self.surface is None:
+            return self.reset_camera()
+        v = self._arrays[0][0]
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        self.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])  # its box's middle: near the middle on screen
+        camera = self.plotter.camera
+        width, height = self.plotter.renderer.GetSize()
+        for _ in range(4):  # the extent on screen moved to the middle, then zoomed to the margin (perspective: rounds)
+            ndc, _ = self.view_coordinates(v)
+            position, focus = np.array(camera.position), np.array(camera.focal_point)
+            forward = (focus - position) / np.linalg.norm(focus - position)
+            right = np.cross(forward, camera.up)
+            right /= np.linalg.norm(right)
+            up = np.cross(right, forward)
+            half = np.linalg.norm(focus - position) * np.tan(np.radians(camera.view_angle) / 2)  # half the height there
+            shift = (ndc.min(axis=0) + ndc.max(axis=0)) / 2 * half * np.array([width / max(height, 1), 1.0])
+            move = shift[0] * right + shift[1] * up
+            camera.position, camera.focal_point = tuple(position + move), tuple(focus + move)
+            camera.zoom(FRAME_EDGE / np.abs(self.view_coordinates(v)[0]).max())
+        for _ in range(10):
+            if not self.outside_view(v, FRAME_EDGE):
+                break
+            camera.zoom(0.97)
+        self.plotter.renderer.ResetCameraClippingRange()
 
     def fit_points(self, points=None):
         """Fit the camera around `points` (n, 3; default the surface), keeping its direction (numpad .); a
@@ -462,15 +501,16 @@ class ShapeView(QWidget):
                 break
             self.plotter.camera.zoom(0.9)
 
-    def reset_camera(self, bounds=None, points=None):
+    def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
-        then backing out until every one of `points` (n, 3) shows (a flat, wide sheet filled more than the view)."""
+        then backing out until every one of `points` (n, 3) shows within `edge` of the view (a flat, wide sheet
+        filled more than the view)."""
         self.plotter.view_vector((-0.8, -1.0, 0.9), viewup=(0, 0, 1))
         if bounds is not None:
             self.plotter.renderer.ResetCamera(*bounds)
             self.plotter.camera.zoom(1.4)  # the bounding sphere is loose around a petal
             for _ in range(12):
-                if points is None or not self.outside_view(points):
+                if points is None or not self.outside_view(points, edge):
                     break
                 self.plotter.camera.zoom(0.9)
         else:

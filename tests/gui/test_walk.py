@@ -418,3 +418,43 @@ def test_file_dialogs_open_in_the_folder_last_used(make_window, files, monkeypat
     assert starts[-5:] == [str(exports / "look.json"), str(exports), str(exports), str(exports),
                            str(exports / "petal.grc")]
     assert (exports / "bent.json").exists()
+
+
+def test_r_frames_the_shape_shown_and_a_time_drag_keeps_it_in_view(make_window, leaf_model, tmp_path, qtbot):
+    """R framed every template over all of time: the leaf sat off-centre in a corner of the view. And dragging
+    the time slider ran the growing leaf past the view's edge until the mouse was released."""
+    from PyQt5.QtCore import QEvent, QPointF
+    from PyQt5.QtGui import QMouseEvent
+    from PyQt5.QtWidgets import QApplication, QStyle, QStyleOptionSlider
+
+    from gui.view3d import FRAME_EDGE
+
+    window = make_window(leaf_model.save(tmp_path / "leaf.grc"))
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    view = window.view
+    window.state.set_time(0.0)
+    window.draw_now()
+    view.plotter.camera.Azimuth(40)  # turned away first: R brings the three-quarter view back
+    qtbot.keyClick(view.plotter.interactor, Qt.Key_R)
+    ndc, w = view.view_coordinates()
+    low, high = ndc.min(axis=0), ndc.max(axis=0)
+    assert (w > 0).all() and (np.abs(ndc) <= FRAME_EDGE + 1e-9).all()  # all of it, with a margin
+    assert np.abs((low + high) / 2).max() < 0.1  # in the middle
+    assert (high - low).max() > 2 * FRAME_EDGE * 0.8  # and filling the view
+    # the time slider dragged to the end, the button still held: the camera follows the leaf as it grows
+    slider = window.explore_panel.time.slider
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    handle = slider.style().subControlRect(QStyle.CC_Slider, option, QStyle.SC_SliderHandle, slider).center()
+
+    def mouse(kind, x, button, buttons):
+        QApplication.sendEvent(slider, QMouseEvent(kind, QPointF(x, handle.y()), button, buttons, Qt.NoModifier))
+
+    mouse(QEvent.MouseButtonPress, handle.x(), Qt.LeftButton, Qt.LeftButton)
+    for x in np.linspace(handle.x(), slider.width(), 12)[1:]:
+        mouse(QEvent.MouseMove, x, Qt.NoButton, Qt.LeftButton)
+        view.flush()  # the frame this move draws (before any check: those wait until the shape holds still)
+        assert not view.outside_view(), window.state.time
+    assert window.state.time == window.state.time_range()[1]
+    mouse(QEvent.MouseButtonRelease, slider.width(), Qt.LeftButton, Qt.NoButton)
