@@ -20,7 +20,7 @@ import numpy as np
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QLayout, QUndoCommand, QUndoStack
 
-from grc.coherence import Check, Coherence, blend_region, blend_weights, model_shapes, safe_range
+from grc.coherence import Check, Coherence, blend_region, blend_weights, direction_weights, model_shapes, safe_range
 from grc.shapes import shape_of
 
 from .state import BLEND_RANGE, WEIGHT_RANGE
@@ -83,6 +83,34 @@ class ModelSwap(QUndoCommand):
 
     def undo(self):
         self.beyond._put_model(self.before)
+
+
+class Superseded(Exception):
+    """A newer shading was asked for while this one ran."""
+
+
+def weight_safe_ranges(K: int, broken) -> list | None:
+    """For each of K >= 3 templates, the safe range of its weight along its direction (the others' weights equal:
+    grc.coherence.direction_weights, as `grc evaluate`'s safe_blend_range for three or more templates), in
+    weights: [low, high] within WEIGHT_RANGE, or None where a shape between the templates is broken.
+    `broken(weights (S, K)) -> (S,) bool`, or None once superseded (then this returns None)."""
+    def along(k):
+        def broken_at(s):
+            out = broken(direction_weights(K, k, s))
+            if out is None:
+                raise Superseded
+            return out
+
+        # s along the direction is the template's weight w = 1/K + s (1 - 1/K): reach as far as the slider does
+        # on both sides (further on one), and say no more than the slider reaches
+        reach = max((1 / K - WEIGHT_RANGE[0]) / (1 - 1 / K), (WEIGHT_RANGE[1] - 1) / (1 - 1 / K))
+        s = safe_range(broken_at, BAND_STEP, reach)
+        return None if s is None else [float(np.clip(np.round(1 / K + v * (1 - 1 / K), 6), *WEIGHT_RANGE)) for v in s]
+
+    try:
+        return [along(k) for k in range(K)]
+    except Superseded:
+        return None
 
 
 class Beyond(QObject):
@@ -201,7 +229,7 @@ class Beyond(QObject):
     # -- the pad's shading (background) ------------------------------------------------------------
     def _start_bands(self):
         model = self.state.model
-        if model is not None and len(model.templates) == 3 and model.context_dims > 0:
+        if model is not None and len(model.templates) >= 3 and model.context_dims > 0:
             self._start_shading(model, self._compute_triangle, "triangle verdicts")
         elif self.triangle is not None:
             self.triangle = None
@@ -300,20 +328,36 @@ class Beyond(QObject):
 
     # -- the weight triangle's shading (three templates, background) ------------------------------------
     def _compute_triangle(self, generation, model, coherence, time, look):
-        """Verdicts of the lattice of blends (triangle_weights) at this time, in chunks."""
-        weights = triangle_weights(TRIANGLE_STEP)
+        """Verdicts of the lattice of blends (triangle_weights; three templates) at this time, in chunks, and
+        the safe range of each template's weight along its direction (three or more: `weight_safe_ranges`)."""
+        K = len(model.templates)
 
         def shapes(chunk):
             if look is None:
                 return model_shapes(model, time, chunk)
             return np.stack([shape_of(model, time, w, look=look) for w in chunk])
 
-        verdicts = self._verdicts(generation, coherence, time, shapes, weights, TRIANGLE_CHUNK)
-        if verdicts is None:
+        shading = dict(model=model, time=time, step=TRIANGLE_STEP, weights=None, codes=None, novelty=None)
+        if K == 3:
+            weights = triangle_weights(TRIANGLE_STEP)
+            verdicts = self._verdicts(generation, coherence, time, shapes, weights, TRIANGLE_CHUNK)
+            if verdicts is None:
+                return  # superseded
+            shading.update(weights=weights, codes=verdicts[0], novelty=verdicts[1])
+        safe = weight_safe_ranges(K, lambda w: self._broken(generation, coherence, shapes, w))
+        if safe is None:
             return  # superseded
-        shading = dict(model=model, time=time, step=TRIANGLE_STEP, weights=weights, codes=verdicts[0],
-                       novelty=verdicts[1])
+        shading["safe"] = safe
         self._deliver(generation, self.triangle_ready, shading)
+
+    def _broken(self, generation, coherence, shapes, weights):
+        """Which of the shapes of `weights` (S, K) are broken (one not finite counts), or None once superseded."""
+        if generation != self._generation:
+            return None
+        with np.errstate(all="ignore"):
+            grids = shapes(weights)
+            finite = np.isfinite(grids).all(axis=(1, 2, 3))
+            return ~finite | coherence.broken(np.where(finite[:, None, None, None], grids, 0.0))
 
     def _triangle_arrived(self, shading):
         if shading is not None and (shading["model"] is not self.state.model or shading["time"] != self.state.time):
@@ -321,7 +365,10 @@ class Beyond(QObject):
         self.triangle = shading
         triangle = getattr(self.window.explore_panel, "triangle", None)
         if triangle is not None:
-            triangle.set_shading(shading)
+            triangle.set_shading(shading if shading is None or shading["codes"] is not None else None)
+        if shading is not None:
+            self._safe_time = shading["time"]
+            self.window.explore_panel.set_safe_range(shading["safe"])
 
     def wait_for_bands(self, timeout=10.0):
         """Compute the shading now (tests, screenshots): the pad's (returned), or the weight triangle's

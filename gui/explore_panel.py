@@ -384,25 +384,35 @@ class ExplorePanel(QWidget):
         self._remember_traces(model)
 
     def set_safe_range(self, safe, known=True):
-        """The safe blend range at the current time ([low, high] with no broken shape; None: a shape inside
-        [0, 1] breaks): a green band under the blend slider, and said beside it."""
+        """The safe range at the current time, a green band under each slider and said beside them: two
+        templates' blend ([low, high] with no broken shape; None: a shape inside [0, 1] breaks), or for three or
+        more one per template's weight along its direction, the others' equal (a list of those: gui.beyond's
+        weight_safe_ranges). `known` False: none yet (the time moves)."""
         self.safe, self._safe_known = safe, known
-        if len(self.blend_sliders) == 1:
-            slider = self.blend_sliders[0]
-            slider.band = None if safe is None else (safe[0], safe[1], "#2e8b57")
+        ranges = [safe] if len(self.blend_sliders) == 1 else safe if isinstance(safe, list) else []
+        for k, slider in enumerate(self.blend_sliders):
+            r = ranges[k] if k < len(ranges) else None
+            slider.band = None if r is None else (r[0], r[1], "#2e8b57")
             slider.marks_row.update()
         self._say_range()
 
     def _say_range(self):
-        if len(self.blend_sliders) == 1:
+        one = len(self.blend_sliders) == 1
+        if one:
             text = f"Reaches {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as the pad does)"
         else:
             text = f"Each weight reaches {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}"
-        if self.safe is not None and len(self.blend_sliders) == 1:
+        known = getattr(self, "_safe_known", False)
+        if self.safe is not None and one:
             text += f" · safe at this time: {self.safe[0]:g} to {self.safe[1]:g}"
-        elif self.safe is None and getattr(self, "_safe_known", False):
+        elif self.safe is None and known and one:
             text += " · broken inside [0, 1] at this time"
-        elif len(self.blend_sliders) == 1 and self.state.model is not None and self.state.model.context_dims:
+        elif isinstance(self.safe, list) and known:
+            names = self.state.model.templates.names if self.state.model is not None else []
+            parts = [f"{name} " + ("broken between the templates" if r is None else
+                                    f"{value_label(r[0], 2)} to {value_label(r[1], 2)}") for name, r in zip(names, self.safe)]
+            text += " · safe at this time, each weight with the others equal: " + ", ".join(parts)
+        elif self.state.model is not None and self.state.model.context_dims:
             text += " · safe range once time holds still"
         self.blend_range.setText(text)
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PyQt5.QtCore import QPoint, Qt
 
-from grc.coherence import Coherence, model_shapes
+from grc.coherence import Coherence, direction_weights, model_shapes
+from gui.state import WEIGHT_RANGE
 from gui.weight_triangle import WeightTriangle, plane
 
 ONE_HOT = np.eye(3)
@@ -155,3 +156,39 @@ def test_slider_weights_beyond_the_triangle_are_not_called_between_templates(lea
     leaf.beyond.run_check()
     assert chip.text().startswith("between templates")
     assert sliders[0].spin.singleStep() == 0.01  # an arrow click on a weight's box: a hundredth
+
+
+def test_each_weight_shows_its_safe_range_along_its_direction(leaf):
+    # issue 11: "the blend slider shows the safe range for the current time"; for three templates that is one
+    # range per template's weight along its direction, the others' weights equal (as grc evaluate's
+    # safe_blend_range), a green band under each slider and said beside them
+    panel, model, time = leaf.explore_panel, leaf.doc.model, leaf.state.time
+    leaf.beyond.wait_for_bands()
+    safe = leaf.beyond.triangle["safe"]
+    assert len(safe) == 3 and panel.safe is safe
+    text = panel.blend_range.text()
+    assert "safe at this time, each weight with the others equal" in text
+    assert all(name in text for name in model.templates.names)
+    coherence = Coherence.for_model(model, subdivide=2)
+    s = lambda w: (w - 1 / 3) / (2 / 3)  # noqa: E731  (a weight along its direction -> s of direction_weights)
+    short = 0
+    for k, (r, slider) in enumerate(zip(safe, panel.blend_sliders)):
+        if r is None:
+            assert slider.band is None and "broken between the templates" in text
+            continue
+        assert slider.band[:2] == (r[0], r[1]) and r[0] <= 0 and r[1] >= 1
+        assert r[0] >= WEIGHT_RANGE[0] - 1e-9 and r[1] <= WEIGHT_RANGE[1] + 1e-9
+        inside = direction_weights(3, k, np.linspace(s(r[0]), s(r[1]), 13))
+        assert not coherence.broken(model_shapes(model, time, inside)).any(), (k, r)
+        for end, side in ((r[0], -1), (r[1], 1)):  # where a range stops short of the slider's end, the next step breaks
+            if WEIGHT_RANGE[0] + 1e-6 < end < WEIGHT_RANGE[1] - 1e-6:
+                past = direction_weights(3, k, [s(end) + side * 0.05])
+                assert coherence.broken(model_shapes(model, time, past))[0], (k, end)
+                short += 1
+    assert short >= 1  # (the leaf at time 1 breaks in places: at least one range ends before the slider does)
+    # the time moves: the ranges are another time's, so they go, and come back once it holds still
+    leaf.state.set_time(0.5)
+    assert "once time holds still" in panel.blend_range.text()
+    assert all(slider.band is None for slider in panel.blend_sliders)
+    leaf.beyond.wait_for_bands()
+    assert leaf.beyond.triangle["time"] == 0.5 and "each weight with the others equal" in panel.blend_range.text()
