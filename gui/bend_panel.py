@@ -52,18 +52,6 @@ def units_text(units) -> str:
     return f"{text} ({len(units)} units)" if text.endswith("…") else text
 
 
-def cluster_names(regions) -> list[str]:
-    """The clusters' names as the units box lists them, each once: a name that several clusters share gets
-    an ordinal from the second on ("middle, whole width", "middle, whole width 2", ...)."""
-    names = [r["name"] for r in regions]
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} {seen[name]}")
-    return out
-
-
 class ListCombo(QComboBox):
     """A combo box that may be narrower than its items: its text is elided ("…") in the box, whole in its list."""
 
@@ -212,8 +200,8 @@ class BendRow(QWidget):
                 K = len(model.templates)
                 middle = 0.5 if K == 2 else np.full(K, 1 / K)  # (cluster_regions' default blend is α only)
                 self.regions = cluster_regions(model, layer, CLUSTERS, 0, blend=middle)
-                for r, name in zip(self.regions, cluster_names(self.regions)):
-                    self.units.addItem(f"cluster {r['cluster']}: {name}")
+                for r in self.regions:
+                    self.units.addItem(f"cluster {r['cluster']}: {r['name']}")
         for w in (self.op, self.units):
             w.blockSignals(False)
 
@@ -246,7 +234,7 @@ class BendRow(QWidget):
             K = len(model.templates)
             regions = cluster_regions(model, layer, k, seed, blend=0.5 if K == 2 else np.full(K, 1 / K))
             if c < len(regions):
-                region, text = regions[c]["region"], f"{text}: {cluster_names(regions)[c]}"
+                region, text = regions[c]["region"], f"{text}: {regions[c]['name']}"
         self.units.blockSignals(True)
         self.units.addItem(text)
         self.other = (self.units.count() - 1, units, region)

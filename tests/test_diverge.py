@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import grc
-from grc.diverge.bend import Bend, Look, bent_decode, cluster_regions, clusters, load_look, select_units
+from grc.diverge.bend import Bend, Look, bent_decode, cluster_regions, clusters, load_look, region_name, select_units
 from grc.diverge.blend import blend_models, layer_names, model_id
 from grc.diverge.rewrite import falloff, rewrite
 from grc.coherence import Coherence
@@ -73,6 +73,14 @@ def test_units_are_chosen_deterministically(model):
     regions = cluster_regions(model, 1, 6)
     assert sorted(u for r in regions for u in r["units"]) == list(range(128))
     assert all(r["region"].shape == (7, 7) and r["name"] for r in regions)
+    # each name once, still saying where the cluster acts (an ordinal after a name another cluster has)
+    for layer in (0, 1):
+        regions = cluster_regions(model, layer, 6, 0, blend=0.5)
+        names = [r["name"] for r in regions]
+        assert len(set(names)) == 6
+        for name, r in zip(names, regions):
+            place = name.rsplit(" ", 1)[0] if name[-1].isdigit() else name
+            assert place == region_name(r["region"])
 
 
 def test_looks_round_trip_through_files(model, tmp_path):

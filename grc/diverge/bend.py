@@ -414,7 +414,8 @@ def clusters(model: GRCModel, layer: int, k: int, seed: int = 0) -> np.ndarray:
 def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=None, blend=None) -> list[dict]:
     """Where on the grid each cluster acts: ablating it moves these points most.
 
-    Returns one dict per cluster: `units`, `region` ((M, N) movement, 0..1), `name` ("tip, left edge").
+    Returns one dict per cluster: `units`, `region` ((M, N) movement, 0..1), `name` ("tip, left edge"; each
+    name once: a name several clusters share gets an ordinal from the second on, "middle, whole width 2").
     """
     time = float(np.mean(model.templates.time[[0, -1]]) if time is None else time)
     if blend is None:  # between all the templates: equal weights
@@ -431,6 +432,11 @@ def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=Non
         moved = np.linalg.norm(bent - base, axis=-1)  # (M, N)
         region = moved / moved.max() if moved.max() > 0 else moved
         out.append({"cluster": c, "units": units, "region": region, "name": region_name(region)})
+    seen: dict[str, int] = {}
+    for r in out:
+        seen[r["name"]] = seen.get(r["name"], 0) + 1
+        if seen[r["name"]] > 1:
+            r["name"] = f"{r['name']} {seen[r['name']]}"
     return out
 
 
