@@ -16,7 +16,7 @@ from PyQt5.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, py
 from PyQt5.QtGui import (QColor, QCursor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPalette, QPen, QPixmap,
                          QPolygonF)
 from PyQt5.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider, QAbstractSpinBox, QApplication,
-                             QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
+                             QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
                              QLineEdit, QListWidget, QMenuBar, QPushButton, QSizePolicy, QSlider, QTabBar, QVBoxLayout,
                              QWidget)
 
@@ -26,6 +26,7 @@ from grc import GRCError, Template
 from grc.limits import MAX_NAME
 from grc.templates import check_name
 
+from .explore_panel import DoubleSpinBox
 from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
@@ -1021,7 +1022,7 @@ class SketchPanel(QWidget):
                                       toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
         self.falloff = QComboBox()
         self.falloff.addItems(FALLOFF_KINDS)
-        self.radius = QDoubleSpinBox(decimals=3, minimum=0.001, maximum=100.0, singleStep=0.02, value=sketch.radius,
+        self.radius = DoubleSpinBox(decimals=3, minimum=0.001, maximum=100.0, singleStep=0.02, value=sketch.radius,
                                      prefix="radius ", toolTip="Falloff radius (world units)")
         self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
         for key, text in TIME_MODES.items():

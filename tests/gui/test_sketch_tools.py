@@ -368,3 +368,12 @@ def test_the_2d_views_still_picture_during_and_after_a_drag(make_window, files, 
         shown = view.grab().toImage()
         view._cache = None
         assert view.grab().toImage() == shown, name
+
+
+def test_the_radius_box_shows_its_value_without_trailing_zeros(make_window, files, qtbot):
+    # as every other value box in the app (a walkthrough read "radius 0.500")
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    panel.radius.setValue(0.5)
+    assert panel.radius.text() == "radius 0.5"
+    panel.radius.setValue(0.125)
+    assert panel.radius.text() == "radius 0.125" and sketch.radius == pytest.approx(0.125)
