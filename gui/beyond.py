@@ -89,25 +89,44 @@ class Superseded(Exception):
     """A newer shading was asked for while this one ran."""
 
 
-def weight_safe_ranges(K: int, broken) -> list | None:
-    """For each of K >= 3 templates, the safe range of its weight along its direction (the others' weights equal:
-    grc.coherence.direction_weights, as `grc evaluate`'s safe_blend_range for three or more templates), in
-    weights: [low, high] within WEIGHT_RANGE, or None where a shape between the templates is broken.
-    `broken(weights (S, K)) -> (S,) bool`, or None once superseded (then this returns None)."""
-    def along(k):
-        def broken_at(s):
-            out = broken(direction_weights(K, k, s))
-            if out is None:
-                raise Superseded
-            return out
+def weight_safe_ranges(weights, broken, step: float = BAND_STEP) -> list | None:
+    """For each template's weight slider (three or more templates), how far it goes from where it is, the others'
+    weights as they are, without a broken shape: [low, high] within WEIGHT_RANGE in steps of `step`, or None where
+    the shape at the current weights is broken. `broken(weights (S, K)) -> (S,) bool`, or None once superseded
+    (then this returns None). (With the others equal this is `grc evaluate`'s safe_blend_range along the template's
+    direction, shifted: a shape depends on the weights' differences only, grc.coherence.model_shapes.)"""
+    weights = np.asarray(weights, float)
+    K = len(weights)
 
-        # s along the direction is the template's weight w = 1/K + s (1 - 1/K): reach as far as the slider does
-        # on both sides (further on one), and say no more than the slider reaches
-        reach = max((1 / K - WEIGHT_RANGE[0]) / (1 - 1 / K), (WEIGHT_RANGE[1] - 1) / (1 - 1 / K))
-        s = safe_range(broken_at, BAND_STEP, reach)
-        return None if s is None else [float(np.clip(np.round(1 / K + v * (1 - 1 / K), 6), *WEIGHT_RANGE)) for v in s]
+    def check(k, values):
+        w = np.repeat(weights[None], len(values), axis=0)
+        w[:, k] = values
+        out = broken(w)
+        if out is None:
+            raise Superseded
+        return np.asarray(out, bool)
+
+    def along(k):
+        v = float(weights[k])
+        ends = []
+        for sign, edge in ((-1, WEIGHT_RANGE[0]), (1, WEIGHT_RANGE[1])):
+            n = int(np.floor(abs(edge - v) / step + 1e-9))
+            values = [*(v + sign * step * np.arange(1, n + 1))] + ([edge] if abs(edge - v) > n * step + 1e-9 else [])
+            end = v
+            for start in range(0, len(values), 10):  # outwards ten steps at a time: a range that ends early costs little
+                chunk = np.array(values[start:start + 10])
+                hit = check(k, chunk)
+                if hit.any():
+                    i = int(np.argmax(hit))
+                    end = float(chunk[i - 1]) if i > 0 else end
+                    break
+                end = float(chunk[-1])
+            ends.append(round(end, 6))
+        return ends
 
     try:
+        if check(0, weights[:1])[0]:
+            return [None] * K
         return [along(k) for k in range(K)]
     except Superseded:
         return None
@@ -141,6 +160,7 @@ class Beyond(QObject):
         self.playing = False  # Play runs: the check follows every frame (playback is no drag: its frames may pay)
         self._current = False  # the chip shows the shape on screen (no change since the last check)
         self._safe_time = None  # the time the safe range said beside the blend slider is for
+        self._safe_blend = None  # and the blend the weight sliders' ranges are for (three or more templates)
         self.state.changed.connect(self._shape_changed)
         self.state.view_changed.connect(self._shape_changed)
         self.doc.model_changed.connect(self._model_changed)
@@ -174,6 +194,7 @@ class Beyond(QObject):
     def set_look(self, look):
         self.look = look
         self._bands_for = None
+        self._generation += 1  # a shading under way is the old look's: not shown
         self.look_changed.emit()
         self.state.changed.emit()  # the shape changed: redraw, check, shade again
 
@@ -197,9 +218,17 @@ class Beyond(QObject):
             self._current = False
             self.pending.emit()
         if self._safe_time is not None and self._safe_time != self.state.time:
-            self._safe_time = None  # the safe range said is another time's: said to wait, and computed again
-            self._bands_for = None  # (also where the time comes back to the one it was for)
+            self._safe_time = self._safe_blend = None  # the safe range said is another time's: said to wait, and
+            self._bands_for = None  # computed again (also where the time comes back to the one it was for)
             self.window.explore_panel.set_safe_range(None, known=False)
+        elif self._safe_blend is not None and len(self._safe_blend) == len(self.state.weights) \
+                and not np.allclose(self._safe_blend, self.state.weights):
+            # the weight sliders' ranges were said for another blend: one slider moved keeps its own (its path is as
+            # it was), the others' wait; computed again once the blend holds still
+            moved = np.flatnonzero(~np.isclose(self._safe_blend, self.state.weights))
+            self._safe_blend = None
+            self.window.explore_panel.set_safe_range(self.window.explore_panel.safe, known=False,
+                                                     keep=int(moved[0]) if len(moved) == 1 else None)
 
     def set_playing(self, playing: bool):
         """Play started or stopped: while it runs, each frame's shape is checked as it shows (the last one's too)."""
@@ -230,7 +259,7 @@ class Beyond(QObject):
     def _start_bands(self):
         model = self.state.model
         if model is not None and len(model.templates) >= 3 and model.context_dims > 0:
-            self._start_shading(model, self._compute_triangle, "triangle verdicts")
+            self._start_shading(model, self._compute_triangle, "triangle verdicts", blend=tuple(self.state.weights))
         elif self.triangle is not None:
             self.triangle = None
             self.triangle_ready.emit(None)
@@ -241,17 +270,18 @@ class Beyond(QObject):
             return
         self._start_shading(model, self._compute_bands, "pad verdicts")
 
-    def _start_shading(self, model, compute, name: str):
-        """The pad's (two templates) or the weight triangle's (three) shading, `compute`, in a thread of its own,
-        once per model, time and look; a newer start or stop() supersedes it (the generation)."""
-        key = (model, self.state.time, id(self.look), self.look_key())
+    def _start_shading(self, model, compute, name: str, blend=None):
+        """The pad's (two templates) or the weight triangle's and weight sliders' (three or more) shading, `compute`,
+        in a thread of its own, once per model, time, look (and `blend`, for the sliders' safe ranges); a newer start
+        or stop() supersedes it (the generation)."""
+        key = (model, self.state.time, id(self.look), self.look_key(), blend)
         if key == self._bands_for:
             return
         self._bands_for = key
         self._generation += 1
         generation, coherence, time, look = self._generation, self.coherence(), self.state.time, self.active_look()
-        thread = threading.Thread(target=compute, args=(generation, model, coherence, time, look), name=name,
-                                  daemon=True)
+        args = (generation, model, coherence, time, look) + (() if blend is None else (np.array(blend), key[3]))
+        thread = threading.Thread(target=compute, args=args, name=name, daemon=True)
         self.bands_thread = thread
         thread.start()
 
@@ -327,9 +357,10 @@ class Beyond(QObject):
         self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
 
     # -- the weight triangle's shading (three templates, background) ------------------------------------
-    def _compute_triangle(self, generation, model, coherence, time, look):
-        """Verdicts of the lattice of blends (triangle_weights; three templates) at this time, in chunks, and
-        the safe range of each template's weight along its direction (three or more: `weight_safe_ranges`)."""
+    def _compute_triangle(self, generation, model, coherence, time, look, blend, look_key):
+        """Verdicts of the lattice of blends (triangle_weights; three templates) at this time, in chunks (once per
+        time and look: a blend move keeps them), then how far each weight's slider goes from `blend` without a
+        broken shape (three or more: `weight_safe_ranges`)."""
         K = len(model.templates)
 
         def shapes(chunk):
@@ -337,18 +368,23 @@ class Beyond(QObject):
                 return model_shapes(model, time, chunk)
             return np.stack([shape_of(model, time, w, look=look) for w in chunk])
 
-        shading = dict(model=model, time=time, step=TRIANGLE_STEP, weights=None, codes=None, novelty=None)
-        if K == 3:
+        shading = dict(model=model, time=time, look=look_key, step=TRIANGLE_STEP, weights=None, codes=None,
+                       novelty=None)
+        last = self.triangle  # (the GUI thread's latest: replaced whole, never changed in place)
+        if K == 3 and last is not None and last["model"] is model and last["time"] == time and last["look"] == look_key \
+                and last["codes"] is not None:
+            shading.update(weights=last["weights"], codes=last["codes"], novelty=last["novelty"])  # the blend moved
+        elif K == 3:
             weights = triangle_weights(TRIANGLE_STEP)
             verdicts = self._verdicts(generation, coherence, time, shapes, weights, TRIANGLE_CHUNK)
             if verdicts is None:
                 return  # superseded
             shading.update(weights=weights, codes=verdicts[0], novelty=verdicts[1])
-        safe = weight_safe_ranges(K, lambda w: self._broken(generation, coherence, shapes, w))
+            self._deliver(generation, self.triangle_ready, dict(shading, safe=None))  # the lattice first
+        safe = weight_safe_ranges(blend, lambda w: self._broken(generation, coherence, shapes, w))
         if safe is None:
             return  # superseded
-        shading["safe"] = safe
-        self._deliver(generation, self.triangle_ready, shading)
+        self._deliver(generation, self.triangle_ready, dict(shading, safe=safe, blend=blend))
 
     def _broken(self, generation, coherence, shapes, weights):
         """Which of the shapes of `weights` (S, K) are broken (one not finite counts), or None once superseded."""
@@ -366,8 +402,8 @@ class Beyond(QObject):
         triangle = getattr(self.window.explore_panel, "triangle", None)
         if triangle is not None:
             triangle.set_shading(shading if shading is None or shading["codes"] is not None else None)
-        if shading is not None:
-            self._safe_time = shading["time"]
+        if shading is not None and shading["safe"] is not None and np.allclose(shading["blend"], self.state.weights):
+            self._safe_time, self._safe_blend = shading["time"], shading["blend"]
             self.window.explore_panel.set_safe_range(shading["safe"])
 
     def wait_for_bands(self, timeout=10.0):

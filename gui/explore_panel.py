@@ -376,19 +376,24 @@ class ExplorePanel(QWidget):
                                                                                                  typed, value))
                 self.blend_layout.insertWidget(len(self.blend_sliders) + (self.triangle is not None), slider)
                 self.blend_sliders.append(slider)
-        self.safe, self._safe_known = None, False
+        self.safe, self._safe_known, self._safe_kept = None, False, None
         self._say_range()
         self.dim.setMaximum(max(0, model.context_dims - 1))
         self.dim.setValue(widest_context_value(model))
         self.dim.setVisible(model.context_dims > 1)
         self._remember_traces(model)
 
-    def set_safe_range(self, safe, known=True):
-        """The safe range at the current time, a green band under each slider and said beside them: two
-        templates' blend ([low, high] with no broken shape; None: a shape inside [0, 1] breaks), or for three or
-        more one per template's weight along its direction, the others' equal (a list of those: gui.beyond's
-        weight_safe_ranges). `known` False: none yet (the time moves)."""
-        self.safe, self._safe_known = safe, known
+    def set_safe_range(self, safe, known=True, keep=None):
+        """The safe range at the current time, a green band under each slider and said beside them: two templates'
+        blend ([low, high] with no broken shape; None: a shape inside [0, 1] breaks), or for three or more how far
+        each weight's slider goes from the current blend, the others' weights as they are (a list of [low, high],
+        None where the shape is broken: gui.beyond.weight_safe_ranges). `known` False: none yet (the time or the
+        blend moves); `keep`: the slider whose range still holds meanwhile (it moved alone: its path is as it was)."""
+        if not known and keep is not None and isinstance(safe, list):
+            safe = [r if k == keep else None for k, r in enumerate(safe)]
+        elif not known:
+            safe = None
+        self.safe, self._safe_known, self._safe_kept = safe, known, keep
         ranges = [safe] if len(self.blend_sliders) == 1 else safe if isinstance(safe, list) else []
         for k, slider in enumerate(self.blend_sliders):
             r = ranges[k] if k < len(ranges) else None
@@ -402,18 +407,22 @@ class ExplorePanel(QWidget):
             text = f"Reaches {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as the pad does)"
         else:
             text = f"Each weight reaches {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}"
-        known = getattr(self, "_safe_known", False)
+        known, kept = getattr(self, "_safe_known", False), getattr(self, "_safe_kept", None)
+        names = self.state.model.templates.names if self.state.model is not None else []
+        say = lambda r: f"{value_label(r[0], 2)} to {value_label(r[1], 2)}"  # noqa: E731
         if self.safe is not None and one:
             text += f" · safe at this time: {self.safe[0]:g} to {self.safe[1]:g}"
         elif self.safe is None and known and one:
             text += " · broken inside [0, 1] at this time"
+        elif isinstance(self.safe, list) and known and all(r is None for r in self.safe):
+            text += " · this shape is broken: no weight is safe from here"
         elif isinstance(self.safe, list) and known:
-            names = self.state.model.templates.names if self.state.model is not None else []
-            parts = [f"{name} " + ("broken between the templates" if r is None else
-                                    f"{value_label(r[0], 2)} to {value_label(r[1], 2)}") for name, r in zip(names, self.safe)]
-            text += " · safe at this time, each weight with the others equal: " + ", ".join(parts)
+            text += (" · safe at this time, each weight from here (the others as they are): "
+                     + ", ".join(f"{name} {say(r)}" for name, r in zip(names, self.safe)))
+        elif isinstance(self.safe, list) and kept is not None and self.safe[kept] is not None:
+            text += f" · safe at this time: {names[kept]} {say(self.safe[kept])}; the others once the blend holds still"
         elif self.state.model is not None and self.state.model.context_dims:
-            text += " · safe range once time holds still"
+            text += " · safe range once time holds still" if one else " · safe ranges once time and blend hold still"
         self.blend_range.setText(text)
 
     def _remember_traces(self, model):

@@ -70,9 +70,9 @@ def test_dragging_beyond_a_corner_extrapolates_and_the_slider_shows_it(leaf, dra
     drag(triangle, [path[-1], at(triangle, centre + 6 * (ONE_HOT[1] - centre))])
     w = leaf.state.weights
     assert w[1] == pytest.approx(2) and w.sum() == pytest.approx(1) and w.min() >= -1 - 1e-9
-    # the shading is the time's, not the blend's: a drag never starts it again
-    leaf.beyond._start_bands()
-    assert leaf.beyond._generation == generation and leaf.beyond.triangle is shading
+    # the shading is the time's, not the blend's: a drag never computes it again (the sliders' ranges are the blend's)
+    leaf.beyond.wait_for_bands()
+    assert leaf.beyond._generation > generation and leaf.beyond.triangle["codes"] is shading["codes"]
 
 
 def test_arrow_keys_nudge_the_blend(leaf, qtbot):
@@ -158,37 +158,67 @@ def test_slider_weights_beyond_the_triangle_are_not_called_between_templates(lea
     assert sliders[0].spin.singleStep() == 0.01  # an arrow click on a weight's box: a hundredth
 
 
-def test_each_weight_shows_its_safe_range_along_its_direction(leaf):
-    # issue 11: "the blend slider shows the safe range for the current time"; for three templates that is one
-    # range per template's weight along its direction, the others' weights equal (as grc evaluate's
-    # safe_blend_range), a green band under each slider and said beside them
+def path_broken(coherence, model, time, weights, k, values):
+    w = np.repeat(np.asarray(weights, float)[None], len(values), axis=0)
+    w[:, k] = values
+    return coherence.broken(model_shapes(model, time, w))
+
+
+def test_each_weight_slider_shows_how_far_it_goes_from_here(leaf):
+    # issue 11: "the blend slider shows the safe range for the current time"; for three templates each weight's
+    # slider shows how far it goes from the current blend (the others' weights as they are) without a broken shape:
+    # a green band under it, said on the line below. (A first version gave each template's range along its
+    # direction mapped to weights as if the others were equal and summed with it to 1: a review found bands that
+    # called broken shapes safe once the others were not.)
     panel, model, time = leaf.explore_panel, leaf.doc.model, leaf.state.time
-    leaf.beyond.wait_for_bands()
-    safe = leaf.beyond.triangle["safe"]
-    assert len(safe) == 3 and panel.safe is safe
-    text = panel.blend_range.text()
-    assert "safe at this time, each weight with the others equal" in text
-    assert all(name in text for name in model.templates.names)
     coherence = Coherence.for_model(model, subdivide=2)
-    s = lambda w: (w - 1 / 3) / (2 / 3)  # noqa: E731  (a weight along its direction -> s of direction_weights)
-    short = 0
-    for k, (r, slider) in enumerate(zip(safe, panel.blend_sliders)):
-        if r is None:
-            assert slider.band is None and "broken between the templates" in text
-            continue
-        assert slider.band[:2] == (r[0], r[1]) and r[0] <= 0 and r[1] >= 1
-        assert r[0] >= WEIGHT_RANGE[0] - 1e-9 and r[1] <= WEIGHT_RANGE[1] + 1e-9
-        inside = direction_weights(3, k, np.linspace(s(r[0]), s(r[1]), 13))
-        assert not coherence.broken(model_shapes(model, time, inside)).any(), (k, r)
-        for end, side in ((r[0], -1), (r[1], 1)):  # where a range stops short of the slider's end, the next step breaks
-            if WEIGHT_RANGE[0] + 1e-6 < end < WEIGHT_RANGE[1] - 1e-6:
-                past = direction_weights(3, k, [s(end) + side * 0.05])
-                assert coherence.broken(model_shapes(model, time, past))[0], (k, end)
-                short += 1
-    assert short >= 1  # (the leaf at time 1 breaks in places: at least one range ends before the slider does)
+    def whole(candidates):
+        return next(b for b in candidates if not coherence.broken(model_shapes(model, time, [b]))[0])
+
+    equal = whole([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.25, 0.25], [0.25, 0.5, 0.25], [1 / 3] * 3])
+    unequal = whole([[0.6, -0.5, 0.9], [0.2, 0.3, 0.5], [0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+    for blend in (equal, unequal):  # the others equal, then not
+        leaf.state.set_blend(blend)
+        leaf.beyond.wait_for_bands()
+        safe = leaf.beyond.triangle["safe"]
+        assert len(safe) == 3 and panel.safe is safe
+        text = panel.blend_range.text()
+        assert "each weight from here (the others as they are)" in text
+        assert all(name in text for name in model.templates.names)
+        short = 0
+        for k, (r, slider) in enumerate(zip(safe, panel.blend_sliders)):
+            assert slider.band[:2] == (r[0], r[1]) and r[0] <= blend[k] <= r[1]
+            assert WEIGHT_RANGE[0] <= r[0] and r[1] <= WEIGHT_RANGE[1]
+            inside = np.linspace(r[0], r[1], 13)
+            assert not path_broken(coherence, model, time, blend, k, inside).any(), (blend, k, r)
+            for end, side in ((r[0], -1), (r[1], 1)):  # where a range stops short of the slider's end, the next step breaks
+                if WEIGHT_RANGE[0] + 1e-6 < end < WEIGHT_RANGE[1] - 1e-6:
+                    assert path_broken(coherence, model, time, blend, k, [end + side * 0.05])[0], (blend, k, end)
+                    short += 1
+        assert short >= 1, safe  # (the leaf at time 1 breaks in places: some range ends before its slider does)
+    # one weight moves: its own range still holds (its path is as it was) and says so; the others' wait
+    kept = panel.blend_sliders[1].band
+    panel.blend_sliders[1].spin.setValue(0.0)
+    assert panel.blend_sliders[1].band == kept and panel.blend_sliders[0].band is None
+    assert "the others once the blend holds still" in panel.blend_range.text()
+    leaf.beyond.wait_for_bands()
+    assert all(slider.band is not None for slider in panel.blend_sliders)
     # the time moves: the ranges are another time's, so they go, and come back once it holds still
     leaf.state.set_time(0.5)
-    assert "once time holds still" in panel.blend_range.text()
+    assert "once time and blend hold still" in panel.blend_range.text()
     assert all(slider.band is None for slider in panel.blend_sliders)
     leaf.beyond.wait_for_bands()
-    assert leaf.beyond.triangle["time"] == 0.5 and "each weight with the others equal" in panel.blend_range.text()
+    assert leaf.beyond.triangle["time"] == 0.5 and "each weight from here" in panel.blend_range.text()
+
+
+def test_a_broken_shape_says_no_weight_is_safe_from_it(leaf):
+    panel, model, time = leaf.explore_panel, leaf.doc.model, leaf.state.time
+    coherence = Coherence.for_model(model, subdivide=2)
+    lattice = leaf.beyond.wait_for_bands() or leaf.beyond.triangle
+    broken = [w for w, c in zip(lattice["weights"], lattice["codes"]) if c == 2]
+    assert broken and coherence.broken(model_shapes(model, time, broken[:1]))[0]
+    leaf.state.set_blend(broken[0])
+    leaf.beyond.wait_for_bands()
+    assert leaf.beyond.triangle["safe"] == [None] * 3
+    assert "this shape is broken" in panel.blend_range.text()
+    assert all(slider.band is None for slider in panel.blend_sliders)
