@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 
 import numpy as np
@@ -54,9 +55,41 @@ class SpinBox(WheelWhenFocused, QSpinBox):
 
 
 class DoubleSpinBox(WheelWhenFocused, QDoubleSpinBox):
+    """A value box that shows as many decimals as the value needs and reads what it shows back: a decimal point,
+    or a comma, whatever the locale (Qt's own parser took the point for a German thousands separator: 1.5 -> 15)."""
+
     def textFromValue(self, value):
         """As many decimals as the value needs, up to the box's (0.85, not 0.850; 2, not 2.000)."""
         return value_label(value, self.decimals())
+
+    def validate(self, text, pos):
+        typed = self._typed(text)
+        if typed is not None:
+            inside = self.minimum() <= typed <= self.maximum()
+            return (QValidator.Acceptable if inside else QValidator.Intermediate), text, pos
+        partial = re.fullmatch(r"[+-]?[0-9]*[.,]?[0-9]*(e[+-]?[0-9]*)?", self.stripped(text), re.IGNORECASE)
+        return (QValidator.Intermediate if partial else QValidator.Invalid), text, pos
+
+    def _typed(self, text):
+        """The number in `text` (its prefix and suffix left out; a comma read as the decimal point), else None."""
+        try:
+            value = float(self.stripped(text).replace(",", "."))
+        except ValueError:
+            return None
+        return value if value == value else None  # (not NaN)
+
+    def stripped(self, text):
+        text = text.strip()
+        for part in (self.prefix(), self.suffix()):
+            text = text.replace(part, "") if part else text
+        return text.strip()
+
+    def valueFromText(self, text):
+        typed = self._typed(text)
+        return self.value() if typed is None else min(max(typed, self.minimum()), self.maximum())
+
+    def fixup(self, text):
+        return text
 
     def sizeHint(self):
         """As wide as a value with every decimal needs (Qt sizes a box by its range's ends, shown shorter here)."""
@@ -84,29 +117,14 @@ class RangeSpinBox(DoubleSpinBox):
             state = QValidator.Acceptable  # out of range: accepted, then clamped (instead of silently refused)
         return state, text, pos
 
-    def _typed(self, text):
-        try:
-            return float(self.stripped(text).replace(",", "."))
-        except ValueError:
-            return None
-
-    def stripped(self, text):
-        text = text.strip()
-        for part in (self.prefix(), self.suffix()):
-            text = text.replace(part, "") if part else text
-        return text.strip()
-
     def valueFromText(self, text):
         typed = self._typed(text)
-        if typed is None or typed != typed:  # not a number, or NaN
+        if typed is None:  # not a number, or NaN
             return self.value()
         value = min(max(typed, self.minimum()), self.maximum())
         if value != typed:
             self.clamped.emit(typed, value)
         return value
-
-    def fixup(self, text):
-        return text
 
 
 def box_step(low: float, high: float) -> float:

@@ -341,3 +341,26 @@ def test_a_short_time_range_keeps_every_slider_step(window):
     values = [slider.value_at(p) for p in range(0, 1001, 50)]
     assert len(set(values)) == len(values) and values[0] == 0.0004 and values[-1] == 0.0204
     assert slider.spin.textFromValue(slider.value_at(7)) == f"{slider.value_at(7):.5f}".rstrip("0")
+
+
+def test_value_boxes_read_back_what_they_show_in_a_comma_locale(qtbot):
+    # a review: in German the boxes showed "1.5" (no trailing zeros, a point) and Qt's parser took the point for a
+    # thousands separator: Enter made a bend's amount 15, a radius of 0.5 became 5
+    from PyQt5.QtCore import QLocale
+
+    from gui.explore_panel import DoubleSpinBox, RangeSpinBox
+
+    for kind in (DoubleSpinBox, RangeSpinBox):
+        box = kind(decimals=3, minimum=-20.0, maximum=20.0, prefix="amount ")
+        box.setLocale(QLocale(QLocale.German, QLocale.Germany))
+        qtbot.addWidget(box)
+        box.show()
+        box.setValue(1.5)
+        assert box.text() == "amount 1.5"
+        box.setFocus()
+        qtbot.keyClick(box, Qt.Key_Return)
+        assert box.value() == 1.5
+        box.lineEdit().selectAll()
+        qtbot.keyClicks(box, "2,25")  # a comma is read as the decimal point too
+        qtbot.keyClick(box, Qt.Key_Return)
+        assert box.value() == 2.25
