@@ -430,9 +430,15 @@ class MainWindow(QMainWindow):
         return cwd
 
     def used_folder(self, path: str) -> str:
-        """A file dialog gave `path` ("" when cancelled): the next dialog opens in its folder. Returns `path`."""
+        """A file dialog gave `path` ("" when cancelled): the next dialog opens in its folder, unless that is where
+        the bundled examples lie (templates/, meshes/ or one inside them: the app never writes there, and a save
+        proposed there would put the user's set into the installation). Returns `path`."""
         if path:
-            self.last_folder = Path(path).parent
+            folder = Path(path).parent
+            bundled = [(examples.ROOT / name).resolve() for name in ("templates", "meshes")]
+            inside = folder.resolve() in bundled or any(b in folder.resolve().parents for b in bundled)
+            if not (inside or examples.is_bundled(folder)):
+                self.last_folder = folder
         return path
 
     # -- following the models ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from PyQt5.QtGui import QFontMetricsF
 from PyQt5.QtWidgets import QFileDialog
 
 import grc
+from grc import examples
 from gui.sketch_new import new_set
 
 REPO = Path(__file__).resolve().parents[2]
@@ -418,6 +419,17 @@ def test_file_dialogs_open_in_the_folder_last_used(make_window, files, monkeypat
     assert starts[-5:] == [str(exports / "look.json"), str(exports), str(exports), str(exports),
                            str(exports / "petal.grc")]
     assert (exports / "bent.json").exists()
+    # a bundled example opened through a dialog is no folder to remember: the next one proposes no save there
+    # (a review: Save model as… then proposed meshes/petal.grc, refused; a set's Save as wrote into the installation)
+    answers.append(str(examples.model_path()))
+    file_action("Open model…").trigger()
+    assert window.doc.model_path == examples.model_path()
+    file_action("Save model as…").trigger()
+    assert starts[-1] == str(exports / "petal.grc")
+    answers.append(str(examples.template_set_path("leaf")))
+    file_action("Open template folder…").trigger()
+    file_action("Open model…").trigger()
+    assert starts[-1] == str(exports)
 
 
 def test_r_frames_the_shape_shown_and_a_time_drag_keeps_it_in_view(make_window, leaf_model, tmp_path, qtbot):
