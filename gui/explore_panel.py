@@ -282,6 +282,7 @@ class ExplorePanel(QWidget):
         self.play_timer = QTimer(self, interval=40)
         self.play_timer.timeout.connect(self._tick)
         self.play.toggled.connect(lambda on: self.play_timer.start() if on else self.play_timer.stop())
+        self.play.toggled.connect(lambda on: self.play.setText("Pause" if on else "Play"))
         # blend
         self.blend_box = QGroupBox("Blend")
         self.blend_layout = QVBoxLayout(self.blend_box)
@@ -290,6 +291,7 @@ class ExplorePanel(QWidget):
         self.blend_range = QLabel("")  # what the blend reaches, and its safe range at this time
         self.blend_range.setObjectName("blend-range")
         self.blend_range.setWordWrap(True)
+        self.blend_range.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.blend_layout.addWidget(self.blend_range)
         self.safe = None  # the safe blend range at the current time ([low, high], None: broken inside [0, 1])
         layout.addWidget(self.blend_box)
@@ -395,6 +397,7 @@ class ExplorePanel(QWidget):
                 self.blend_layout.insertWidget(len(self.blend_sliders) + (self.triangle is not None), slider)
                 self.blend_sliders.append(slider)
         self.safe, self._safe_known, self._safe_kept = None, False, None
+        self.blend_range.setMinimumHeight(0)  # (grown again by the new model's words)
         self._say_range()
         self.dim.setMaximum(max(0, model.context_dims - 1))
         self.dim.setValue(widest_context_value(model))
@@ -435,13 +438,21 @@ class ExplorePanel(QWidget):
         elif isinstance(self.safe, list) and known and all(r is None for r in self.safe):
             text += " · this shape is broken: no weight is safe from here"
         elif isinstance(self.safe, list) and known:
-            text += (" · safe at this time, each weight from here (the others as they are): "
+            text += (f" · safe at this time, each weight from here (the others as they are; {WEIGHT_RANGE[0]:g} and "
+                     f"{WEIGHT_RANGE[1]:g} are the sliders' ends): "
                      + ", ".join(f"{name} {say(r)}" for name, r in zip(names, self.safe)))
         elif isinstance(self.safe, list) and kept is not None and self.safe[kept] is not None:
             text += f" · safe at this time: {names[kept]} {say(self.safe[kept])}; the others once the blend holds still"
         elif self.state.model is not None and self.state.model.context_dims:
             text += " · safe range once time holds still" if one else " · safe ranges once time and blend hold still"
         self.blend_range.setText(text)
+        # as tall as its longest words so far for this model (two lines, three for three or more templates, at
+        # least): what is under it no longer jumps when the ranges arrive or go
+        lines = 2 if one else 3
+        least = self.blend_range.fontMetrics().boundingRect(0, 0, 1000, 1000, Qt.TextWordWrap, "\n".join("x" * lines))
+        height = max(least.height(), self.blend_range.minimumHeight(),
+                     self.blend_range.heightForWidth(self.blend_range.width()) if self.blend_range.width() > 50 else 0)
+        self.blend_range.setMinimumHeight(height)
 
     def _remember_traces(self, model):
         """In the background, the traces at every time the slider can show (the context pad's and the

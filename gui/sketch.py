@@ -1143,7 +1143,7 @@ class SketchPanel(QWidget):
             self.step.setRange(0, t.grid_shape[0] - 1)
             self.step.setValue(s.step)
             self.step.blockSignals(False)
-            self.step_label.setText(f"time step {s.step} of {t.grid_shape[0] - 1}: time {t.time[s.step]:g}")
+            self.step_label.setText(f"time step {s.step + 1} of {t.grid_shape[0]}: time {t.time[s.step]:g}")
             self.show_point()
         # only a change is set: a spin box repaints on every setValue, even of the value it shows (each drag move)
         for widget, value, shown, show in ((self.proportional, s.proportional, self.proportional.isChecked(),

@@ -364,3 +364,12 @@ def test_value_boxes_read_back_what_they_show_in_a_comma_locale(qtbot):
         qtbot.keyClicks(box, "2,25")  # a comma is read as the decimal point too
         qtbot.keyClick(box, Qt.Key_Return)
         assert box.value() == 2.25
+
+
+def test_play_says_pause_while_it_plays(window, qtbot):
+    play = window.explore_panel.play
+    assert play.text() == "Play"
+    qtbot.mouseClick(play, Qt.LeftButton)
+    assert play.isChecked() and play.text() == "Pause"
+    qtbot.mouseClick(play, Qt.LeftButton)
+    assert not play.isChecked() and play.text() == "Play"

@@ -377,3 +377,12 @@ def test_the_radius_box_shows_its_value_without_trailing_zeros(make_window, file
     assert panel.radius.text() == "radius 0.5"
     panel.radius.setValue(0.125)
     assert panel.radius.text() == "radius 0.125" and sketch.radius == pytest.approx(0.125)
+
+
+def test_the_time_step_label_counts_from_one(make_window, files, qtbot):
+    # a walkthrough: the petal's last of 7 time steps read "time step 6 of 6"
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    T = doc.templates[0].grid_shape[0]
+    assert panel.step_label.text().startswith(f"time step {sketch.step + 1} of {T}:")
+    panel.step.setValue(T - 1)  # the step slider at the last time step
+    assert sketch.step == T - 1 and panel.step_label.text().startswith(f"time step {T} of {T}:")

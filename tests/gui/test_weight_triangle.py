@@ -183,7 +183,7 @@ def test_each_weight_slider_shows_how_far_it_goes_from_here(leaf):
         safe = leaf.beyond.triangle["safe"]
         assert len(safe) == 3 and panel.safe is safe
         text = panel.blend_range.text()
-        assert "each weight from here (the others as they are)" in text
+        assert "each weight from here (the others as they are;" in text
         assert all(name in text for name in model.templates.names)
         short = 0
         for k, (r, slider) in enumerate(zip(safe, panel.blend_sliders)):
@@ -222,3 +222,26 @@ def test_a_broken_shape_says_no_weight_is_safe_from_it(leaf):
     assert leaf.beyond.triangle["safe"] == [None] * 3
     assert "this shape is broken" in panel.blend_range.text()
     assert all(slider.band is None for slider in panel.blend_sliders)
+
+
+def test_what_is_under_the_safe_ranges_stays_put_when_they_come_and_go(leaf):
+    # a walkthrough: the line went from one line to three when the ranges arrived, and the chip, the pad and the
+    # Bend panel under it jumped 13-26 px (a click meant for the units box landed on nothing)
+    panel, chip = leaf.explore_panel, leaf.explore_panel.chip
+    from PyQt5.QtWidgets import QApplication
+
+    leaf.show()
+
+    def chip_y():
+        for _ in range(3):
+            QApplication.processEvents()
+        return chip.mapTo(leaf, chip.rect().topLeft()).y()
+
+    leaf.state.set_time(0.5)  # no ranges yet: "safe ranges once time and blend hold still"
+    assert "once time and blend hold still" in panel.blend_range.text()
+    waiting = chip_y()
+    leaf.beyond.wait_for_bands()  # the ranges arrive: three lines of them
+    assert "each weight from here" in panel.blend_range.text()
+    assert chip_y() == waiting
+    leaf.state.set_time(1.0)  # and go
+    assert chip_y() == waiting
