@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
         self.history.add(self.beyond.undo)  # Ctrl+Z undoes a rewrite or a model blend as it does a template edit
         self.beyond.undo.cleanChanged.connect(self._title)  # (the model is unsaved while that stack is not clean)
         self.history.add(self.bend_panel.undo)  # and a change of the bends (Clear, Load look, a strength moved)
+        self.bend_panel.undo.indexChanged.connect(self._title)  # (bends no look file holds are unsaved too)
+        self.bend_panel.undo.cleanChanged.connect(self._title)
         self.doc.gestures.append(self.rewrite_panel.drag)  # a rewrite drag ends with its document, like a sketch one
         self.history.gestures.append(self.doc)  # Ctrl+Z in the middle of a gesture cancels it ...
         self.doc.gesture_changed.connect(self.history.refresh)  # ... even with nothing to undo yet
@@ -476,7 +478,8 @@ class MainWindow(QMainWindow):
         what = self.doc.model_path or self.doc.folder or "untitled"
         example = " (example, read-only)" if examples.is_bundled(what) else (
             " (templates: example, read-only)" if self.doc.example else "")
-        unsaved = self.doc.dirty or self.model_unsaved  # the template set or the model differs from its files
+        bends = getattr(self, "bend_panel", None)  # the template set, the model or the bends differ from their files
+        unsaved = self.doc.dirty or self.model_unsaved or (bends is not None and bends.unsaved())
         self.setWindowTitle(f"GRC Studio — {Path(str(what)).name}{example}{' *' if unsaved else ''}")
 
     def _autosave_failed(self, message):
@@ -664,7 +667,21 @@ class MainWindow(QMainWindow):
         """True when there are no unsaved edits (templates, a trained model), or the user saved or discarded them."""
         if not self._confirm_templates():
             return False
-        return self._confirm_model("The model shown is not saved. Save it first?")
+        return self._confirm_model("The model shown is not saved. Save it first?") and self._confirm_look()
+
+    def _confirm_look(self) -> bool:
+        """True when the bends are in a look file (or there are none, or headless), or the user saved or let them
+        go."""
+        if not self.bend_panel.unsaved() or self.headless:
+            return True
+        answer = QMessageBox.question(self, "Unsaved bends", "The bends are in no look file. Save them as a look first?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self.bend_panel._ask_save()
+        if answer == QMessageBox.Discard:
+            self.bend_panel.undo.setClean()
+            return True
+        return False
 
     def _confirm_model(self, question: str) -> bool:
         """True when the model shown is saved (or headless), or the user saved it or let it go."""

@@ -318,7 +318,7 @@ class BendPanel(QGroupBox):
         back bends the model cannot take)."""
         if self.beyond.doc.generation != self._document:
             self._document = self.beyond.doc.generation
-            self.undo.clear()
+            self.undo.clear()  # (bends carried over were saved, or let go, when the other document was opened)
         model = self.beyond.state.model
         if model is None or self._model is None or model is self._model:
             self._model = model
@@ -344,6 +344,11 @@ class BendPanel(QGroupBox):
 
     def look(self) -> Look:
         return Look([r.bend() for r in self.rows], name=self.name)
+
+    def unsaved(self) -> bool:
+        """Whether there are bends that no look file holds (added or changed since the last Save or Load look);
+        undoing back to what was saved or loaded makes them saved again."""
+        return bool(self.rows) and not self.undo.isClean()
 
     def new_gesture(self):
         """A strength slider was pressed: its drag is one undo step, not merged with the one before."""
@@ -420,6 +425,7 @@ class BendPanel(QGroupBox):
             state.set_blend(blend)
         if drawn is not None:
             state.set_path(drawn)
+        self.undo.setClean()  # the bends are the file's
         self.beyond.window.statusBar().showMessage(f"Loaded the look {path}", 8000)
         return look
 
@@ -459,7 +465,9 @@ class BendPanel(QGroupBox):
         if state.model is not None and state.offsets is not None:
             look.context = state.context()
         look.name = Path(path).stem
-        return look.save(path)
+        saved = look.save(path)
+        self.undo.setClean()
+        return saved
 
     def _ask_load(self):
         window = self.beyond.window
@@ -470,7 +478,8 @@ class BendPanel(QGroupBox):
             except (GRCError, OSError) as e:
                 self.beyond.window.error(str(e), "Cannot load the look")
 
-    def _ask_save(self):
+    def _ask_save(self) -> bool:
+        """Save look… ; True once saved."""
         window = self.beyond.window
         path, _ = QFileDialog.getSaveFileName(self, "Save look", str(window.dialog_folder() / "look.json"),
                                               "GRC looks (*.json)")
@@ -478,5 +487,7 @@ class BendPanel(QGroupBox):
             try:
                 self.save_look(path)
                 self.beyond.window.statusBar().showMessage(f"Saved the look to {path}", 5000)
+                return True
             except (GRCError, OSError) as e:
                 self.beyond.window.error(str(e), "Look not saved")
+        return False

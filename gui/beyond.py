@@ -314,11 +314,12 @@ class Beyond(QObject):
                 novelty.append(n)
         return np.concatenate(codes), np.concatenate(novelty)
 
-    def _deliver(self, generation, signal, value):
-        """Hand a shading to the GUI thread, unless a newer one was asked for meanwhile."""
+    def _deliver(self, generation, signal: str, value):
+        """Hand a shading to the GUI thread (through the signal named `signal`), unless a newer one was asked for
+        meanwhile."""
         try:
             if generation == self._generation:
-                signal.emit(value)
+                getattr(self, signal).emit(value)
         except RuntimeError:  # the window closed meanwhile (its Qt object is gone): no one to tell
             pass
 
@@ -346,7 +347,7 @@ class Beyond(QObject):
         with np.errstate(all="ignore"):
             safe = safe_range(broken_at, BAND_STEP, min(-BLEND_RANGE[0], BLEND_RANGE[1] - 1))
         bands = dict(model=model, time=time, alphas=alphas, codes=codes, novelty=novelty, safe=safe)
-        self._deliver(generation, self.bands_ready, bands)
+        self._deliver(generation, "bands_ready", bands)
 
     def _bands_arrived(self, bands):
         if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
@@ -380,11 +381,11 @@ class Beyond(QObject):
             if verdicts is None:
                 return  # superseded
             shading.update(weights=weights, codes=verdicts[0], novelty=verdicts[1])
-            self._deliver(generation, self.triangle_ready, dict(shading, safe=None))  # the lattice first
+            self._deliver(generation, "triangle_ready", dict(shading, safe=None))  # the lattice first
         safe = weight_safe_ranges(blend, lambda w: self._broken(generation, coherence, shapes, w))
         if safe is None:
             return  # superseded
-        self._deliver(generation, self.triangle_ready, dict(shading, safe=safe, blend=blend))
+        self._deliver(generation, "triangle_ready", dict(shading, safe=safe, blend=blend))
 
     def _broken(self, generation, coherence, shapes, weights):
         """Which of the shapes of `weights` (S, K) are broken (one not finite counts), or None once superseded."""

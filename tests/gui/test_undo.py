@@ -144,3 +144,27 @@ def test_the_title_marks_a_model_change_until_it_is_undone_and_quit_then_asks_no
     assert not window.windowTitle().endswith("*")
     key(window, qtbot, Qt.Key_Q)  # Quit: nothing unsaved, so nothing asked
     assert not dialogs["question"] and not window.isVisible()
+
+
+def test_bends_in_no_look_file_mark_the_window_and_quit_asks_about_them(window, qtbot, dialogs, tmp_path):
+    """A walkthrough added a bend and pressed Ctrl+Q: the app quit without a word and the bend was gone."""
+    from PyQt5.QtWidgets import QMessageBox
+
+    panel = window.bend_panel
+    assert not window.windowTitle().endswith("*")
+    panel.add_bend(Bend("scale", 0, "all", 1.2))
+    assert window.windowTitle().endswith(" *")
+    key(window, qtbot, Qt.Key_Z)  # undone: no bends, nothing to lose
+    assert not panel.rows and not window.windowTitle().endswith("*")
+    key(window, qtbot, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert panel.rows and window.windowTitle().endswith(" *")
+    key(window, qtbot, Qt.Key_Q)  # Quit asks; Cancel keeps the window and the bends
+    assert dialogs["question"][-1][0] == "Unsaved bends" and window.isVisible() and panel.rows
+    panel.save_look(tmp_path / "look.json")  # saved: nothing to ask
+    assert not window.windowTitle().endswith("*")
+    panel.rows[0].amount.setValue(1.4)  # changed after the save: asks again; Discard lets the window go
+    assert window.windowTitle().endswith(" *")
+    asked = len(dialogs["question"])
+    dialogs["answers"].append(QMessageBox.Discard)
+    key(window, qtbot, Qt.Key_Q)
+    assert len(dialogs["question"]) == asked + 1 and not window.isVisible()
