@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import Config
 from .model import fourier
-from .templates import TemplateSet
+from .templates import Template, TemplateSet
 
 TEMPLATE_HISTORY = 50  # L-BFGS memory of the template fit
 POLISH_STEPS = 200  # L-BFGS steps of a polish (fit_template_models(..., polish=True)), at most
@@ -317,6 +317,8 @@ def fit_template_models(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config
         # these template models alone (the others' rows cost nothing), then all of them together again
         only = np.asarray(only, bool)
         params = [np.array(p) for p in (initial_weights(sizes, len(grid_rows), config.seed) if params is None else params)]
+        if not only.any():
+            return params, grid_error(params, grid_u, grid_rows, config)
         fitted, _ = _fit(grid_u, grid_rows[only], sizes, config, [p[only] for p in params], report, between, polish)
         for p, f in zip(params, fitted):
             p[only] = f
@@ -336,22 +338,28 @@ BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apar
 
 
 def mend_between(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params, loss: float,
-                 templates: TemplateSet) -> tuple[list[np.ndarray], float]:
+                 templates: TemplateSet, report=None) -> tuple[list[np.ndarray], float]:
     """A fit's template models whose grids break at or between time steps where the templates' linear
     interpolation in time does not (`broken_between`: the leaf's near-point tip between time steps 0.5 and 1)
     are fitted on with the rows midway between time steps joining the fit (`between_rows`, weighing
     config.template_between, then BETWEEN_MORE times that if once is not enough). A polish that does not mend a
-    template model is not kept: it only costs the model its fit at the grid. -> (params, loss) as the fit's."""
+    template model is not kept: it only costs the model its fit at the grid. `report(step, total, loss)` now and
+    then, as the fit's at its end (the second process's heartbeat: grc.fit.Prefit gives up on a silent one).
+    -> (params, loss) as the fit's."""
     if not config.template_between:
         return params, loss
+    done = config.template_steps + config.template_lbfgs_steps
+    beat = (lambda *_: None) if report is None else (lambda *_: report(done, done, loss))
     broken = broken_between(params, templates, config)
+    beat()
     if not broken.any():
         return params, loss
     fitted = params
     for between in (config.template_between, BETWEEN_MORE * config.template_between):
-        params, loss = fit_template_models(grid_u, grid_rows, sizes, config, params, between=between, polish=True,
-                                           only=broken)
+        params, loss = fit_template_models(grid_u, grid_rows, sizes, config, params, report=beat, between=between,
+                                           polish=True, only=broken)
         broken = broken_between(params, templates, config, only=broken)
+        beat()
         if not broken.any():
             return params, loss
     params = [np.where(broken.reshape(-1, *[1] * (p.ndim - 1)), f, p) for f, p in zip(fitted, params)]
@@ -540,11 +548,13 @@ def start_prefit(templates: TemplateSet, config: Config, sizes) -> Prefit | None
     try:
         with tempfile.NamedTemporaryFile("wb", prefix="grc-prefit-", suffix=".npz", delete=False) as file:
             payload = file.name  # plain arrays and JSON, as in a model file: no pickle crosses between the processes
+            # the templates as arrays (their grids, once more in world units: the mend judges shapes there)
             np.savez(file, grid_u=d["grid_u"], grid_rows=d["grid_rows"], sizes=np.asarray(sizes, np.int64),
-                     config=np.asarray(json.dumps(config.to_json())), templates=np.asarray(json.dumps(templates.to_json())))
+                     config=np.asarray(json.dumps(config.to_json())), points=templates.points,
+                     time=templates.time, morph=templates.morph)
         process = subprocess.Popen([sys.executable, "-c", PREFIT_COMMAND, here, payload], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    except OSError:
+    except Exception:  # (no room on disk or in memory for the payload, no process): the caller fits the models itself
         if payload:
             with contextlib.suppress(OSError):
                 os.remove(payload)
@@ -572,7 +582,8 @@ def prefit_main(payload: str) -> None:
         with np.load(payload, allow_pickle=False) as data:
             grid_u, grid_rows, sizes = data["grid_u"], data["grid_rows"], [int(s) for s in data["sizes"]]
             config = Config.from_json(json.loads(str(data["config"])))
-            templates = TemplateSet.from_json(json.loads(str(data["templates"])))
+            points, time, morph = data["points"], data["time"], data["morph"]
+            templates = TemplateSet([Template(f"template {k}", time, morph, p) for k, p in enumerate(points)])
     finally:
         with contextlib.suppress(OSError):
             os.remove(payload)
@@ -582,7 +593,7 @@ def prefit_main(payload: str) -> None:
         sys.stderr.flush()
 
     params, loss = fit_template_models(grid_u, grid_rows, sizes, config, report=report)
-    params, loss = mend_between(grid_u, grid_rows, sizes, config, params, loss, templates)  # as the first would
+    params, loss = mend_between(grid_u, grid_rows, sizes, config, params, loss, templates, report)  # as the first would
     out = io.BytesIO()
     np.savez(out, loss=np.float64(loss), **{f"p{i}": p for i, p in enumerate(params)})
     sys.stdout.buffer.write(out.getvalue())

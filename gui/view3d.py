@@ -474,7 +474,10 @@ class ShapeView(QWidget):
             shift = (ndc.min(axis=0) + ndc.max(axis=0)) / 2 * half * np.array([width / max(height, 1), 1.0])
             move = shift[0] * right + shift[1] * up
             camera.position, camera.focal_point = tuple(position + move), tuple(focus + move)
-            camera.zoom(FRAME_EDGE / np.abs(self.view_coordinates(v)[0]).max())
+            extent = np.abs(self.view_coordinates(v)[0]).max()
+            if not np.isfinite(extent) or extent < 1e-9:  # a shape that is one point on screen: nothing to zoom to
+                break
+            camera.zoom(FRAME_EDGE / extent)
         for _ in range(10):
             if not self.outside_view(v, FRAME_EDGE):
                 break

@@ -735,6 +735,9 @@ def test_a_polish_fits_the_chosen_template_models_and_leaves_the_others_as_they_
     for before, after in zip(start, polished):
         assert np.array_equal(before[~only], after[~only]) and not np.allclose(before[only], after[only])
     assert np.isclose(loss, fit.grid_error(polished, d["grid_u"], d["grid_rows"], config))
+    none, _ = fit.fit_template_models(d["grid_u"], d["grid_rows"], sizes, config, start, polish=True,
+                                      only=np.zeros(3, bool))  # none chosen: all as they were
+    assert all(np.array_equal(a, b) for a, b in zip(start, none))
 
 
 def test_a_polish_that_does_not_mend_a_template_model_is_not_kept(monkeypatch):
@@ -755,5 +758,10 @@ def test_a_polish_that_does_not_mend_a_template_model_is_not_kept(monkeypatch):
 
     seen = []
     monkeypatch.setattr(fit, "broken_between", lambda params, *a, only=None: seen.append(only) or np.ones(len(leaf), bool))
-    kept, kept_loss = fit.mend_between(d["grid_u"], d["grid_rows"], sizes, config, start, loss, leaf)
+    beats = []
+    kept, kept_loss = fit.mend_between(d["grid_u"], d["grid_rows"], sizes, config, start, loss, leaf,
+                                       report=lambda *a: beats.append(a))
     assert len(seen) == 3 and all(np.array_equal(a, b) for a, b in zip(kept, start)) and np.isclose(kept_loss, loss)
+    # it says it is alive after each check and during each polish (the second process's heartbeat), at the fit's end
+    done = config.template_steps + config.template_lbfgs_steps
+    assert len(beats) >= 5 and all(b[:2] == (done, done) for b in beats)
