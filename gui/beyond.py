@@ -36,6 +36,7 @@ VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c000
 # the weight triangle's shading (three templates): a blend every TRIANGLE_STEP of each weight over what the
 # sliders reach, 453 blends; 0.4-0.8 s at subdivision 2 on the trained leaf here (0.1: 696 blends, up to 1.2 s;
 # docs/gui.md)
+BROKE_MORE = 0.1  # a model change that breaks this share more of the blends shaded at this time says so
 TRIANGLE_STEP = 0.125
 TRIANGLE_CHUNK = 25  # blends per batch of verdicts (the thread checks between batches whether it is superseded)
 
@@ -161,6 +162,7 @@ class Beyond(QObject):
         self._current = False  # the chip shows the shape on screen (no change since the last check)
         self._safe_time = None  # the time the safe range said beside the blend slider is for
         self._safe_blend = None  # and the blend the weight sliders' ranges are for (three or more templates)
+        self._compare = None  # (new model, time, share of its blends broken before, what changed it): replace_model
         self.state.changed.connect(self._shape_changed)
         self.state.view_changed.connect(self._shape_changed)
         self.doc.model_changed.connect(self._model_changed)
@@ -353,6 +355,7 @@ class Beyond(QObject):
         if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
             return  # the time moved on meanwhile; the timer asks again
         self.bands = bands
+        self._compared(bands)
         self._safe_time = None if bands is None else bands["time"]
         self.window.explore_panel.pad.set_bands(bands)
         self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
@@ -400,6 +403,7 @@ class Beyond(QObject):
         if shading is not None and (shading["model"] is not self.state.model or shading["time"] != self.state.time):
             return  # the time moved on meanwhile; the timer asks again
         self.triangle = shading
+        self._compared(shading)
         triangle = getattr(self.window.explore_panel, "triangle", None)
         if triangle is not None:
             triangle.set_shading(shading if shading is None or shading["codes"] is not None else None)
@@ -423,8 +427,30 @@ class Beyond(QObject):
     # -- models replaced (rewrite, blend-models) --------------------------------------------------------
     def replace_model(self, model, text):
         """Show `model` instead of the current one, undoably (Rewrite panel's Undo): undo brings back the model
-        that was on screen (a Diverge checkpoint, when one was shown), not the document's."""
-        self.undo.push(ModelSwap(self, self.state.model or self.doc.model, model, text))
+        that was on screen (a Diverge checkpoint, when one was shown), not the document's. Once the new model's
+        shading at this time is in, a change that broke many more of its blends says so (`_compare`)."""
+        before = self.state.model or self.doc.model
+        shading = self.triangle if self.triangle is not None and self.triangle["codes"] is not None else self.bands
+        self._compare = None
+        if shading is not None and shading["model"] is before and shading["time"] == self.state.time:
+            self._compare = (model, shading["time"], float(np.mean(np.asarray(shading["codes"]) == 2)), text)
+        self.undo.push(ModelSwap(self, before, model, text))
+
+    def _compared(self, shading):
+        """The new model's shading arrived: where a model change (a rewrite drag, a model blend) broke many more of
+        the blends it shades at this time, the status bar says so and how to take it back (a walkthrough saved a
+        rewrite that had broken most of the weight triangle, the meter by the point still saying all was well)."""
+        compare = self._compare
+        if compare is None or shading is None or shading["codes"] is None or shading["model"] is not compare[0] \
+                or shading["time"] != compare[1]:
+            return
+        self._compare = None
+        model, time, before, text = compare
+        now = float(np.mean(np.asarray(shading["codes"]) == 2))
+        if now - before >= BROKE_MORE:
+            self.window.statusBar().showMessage(
+                f"{text} breaks {now:.0%} of the blends shaded at time {time:g} ({before:.0%} before): Edit > Undo "
+                f"(Ctrl+Z) takes it back", 30000)
 
     def _put_model(self, model):
         self.preview = None  # (the window's model_unsaved follows this stack's clean index)

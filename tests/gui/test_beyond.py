@@ -351,3 +351,25 @@ def test_pressing_above_the_plot_does_not_jump_the_blend(window, drag):
     start = QPoint(x, int(pad.plot_rect().top()) - 12)  # in the legend's row, above the plot
     drag(pad, [start, start + QPoint(0, 1)])
     assert abs(window.state.blend - 0.5) < 0.05
+
+
+def test_a_rewrite_that_breaks_many_blends_says_so(window):
+    # a walkthrough: one rewrite drag broke most of the weight triangle while the meter by the point still said
+    # "between templates"; nothing said what had happened, nor how to take it back
+    beyond, bar = window.beyond, window.statusBar()
+    window.state.set_time(TIME)
+    original = window.doc.model
+    before = beyond.wait_for_bands()
+    share = np.mean(before["codes"] == 2)
+    small = rewrite(original, TIME, 0.5, (3, 3), original.shape(TIME, 0.5)[3, 3] + [0, 0, 0.002])
+    beyond.replace_model(small, "Rewrite point (3, 3)")
+    after = beyond.wait_for_bands()
+    assert after["model"] is small and np.mean(after["codes"] == 2) - share < 0.1
+    assert "breaks" not in bar.currentMessage()
+    big = rewrite(small, TIME, 0.5, (3, 3), small.shape(TIME, 0.5)[3, 3] + [0, 0, 0.6])
+    beyond.replace_model(big, "Rewrite point (3, 3)")
+    after = beyond.wait_for_bands()
+    now = np.mean(after["codes"] == 2)
+    assert after["model"] is big and now - share >= 0.1, (share, now)
+    message = bar.currentMessage()
+    assert message.startswith("Rewrite point (3, 3) breaks ") and f"{now:.0%}" in message and "Ctrl+Z" in message
