@@ -115,10 +115,17 @@ def make_plotter(parent, opengl_widget=None):
 
 def focus_under_pointer(widget):
     """Blender's habit: keys go to the view under the pointer, so a view takes the keyboard focus when the
-    pointer enters it, unless the user is typing in a text or number field."""
+    pointer enters it, unless the user is typing in a text field, or in a number box (a key typed and no Enter
+    yet: after Enter the number is in, and R over the view frames the shape, as a walkthrough expected)."""
     from PyQt5.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit
 
-    typing = isinstance(QApplication.focusWidget(), (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit))
+    focus = QApplication.focusWidget()
+    box = focus if isinstance(focus, QAbstractSpinBox) else focus.parent() if isinstance(
+        focus, QLineEdit) and isinstance(focus.parent(), QAbstractSpinBox) else None
+    if box is not None:
+        typing = box.lineEdit().isModified()
+    else:
+        typing = isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
     if not typing and widget.isVisible() and widget.isActiveWindow():
         widget.setFocus(Qt.MouseFocusReason)
 

@@ -470,3 +470,25 @@ def test_r_frames_the_shape_shown_and_a_time_drag_keeps_it_in_view(make_window, 
         assert not view.outside_view(), window.state.time
     assert window.state.time == window.state.time_range()[1]
     mouse(QEvent.MouseButtonRelease, slider.width(), Qt.LeftButton, Qt.NoButton)
+
+
+def test_after_enter_in_a_number_box_the_3d_view_under_the_pointer_takes_the_keys(window, qtbot):
+    """A walkthrough typed time 1, pressed Enter, pointed at the 3D view and pressed R: nothing, until a click in
+    the view (the box kept the keyboard). While a number is being typed the box keeps it."""
+    from PyQt5.QtCore import QEvent
+    from PyQt5.QtWidgets import QApplication
+
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    box, view = window.explore_panel.time.spin, window.view.plotter.interactor
+    box.setFocus()
+    assert QApplication.focusWidget() is box
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "0.5")
+    QApplication.sendEvent(view, QEvent(QEvent.Enter))  # the pointer over the view in the middle of typing
+    assert QApplication.focusWidget() is not view
+    qtbot.keyClick(box, Qt.Key_Return)
+    assert window.state.time == 0.5
+    QApplication.sendEvent(view, QEvent(QEvent.Enter))  # the number is in: the view under the pointer takes the keys
+    assert QApplication.focusWidget() is view
