@@ -306,6 +306,8 @@ def test_keys_go_to_the_view_under_the_pointer(make_window, files, qtbot):
     window.tabs.setCurrentIndex(0)
     spin.setFocus()
     typed = QApplication.focusWidget()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin, "0.5")  # (typed, no Enter yet: test_after_enter_in_a_number_box_... has the rest)
     QApplication.sendEvent(window.view.plotter.interactor, QEvent(QEvent.Enter))
     assert QApplication.focusWidget() is typed
 
