@@ -228,6 +228,7 @@ class MainWindow(QMainWindow):
                                 ("Open template folder…", "Ctrl+Shift+O", self._ask_open_folder),
                                 ("Save templates", (QKeySequence.Save, "Ctrl+S"), self.save_templates),
                                 ("Save templates as…", (QKeySequence.SaveAs, "Ctrl+Shift+S"), self._ask_save_as),
+                                ("Save model", "Ctrl+Alt+S", self.save_model),
                                 ("Save model as…", None, self._ask_save_model_as),
                                 ("Quit", (QKeySequence.Quit, "Ctrl+Q"), self.close)):
             action = QAction(text, self)
@@ -617,6 +618,15 @@ class MainWindow(QMainWindow):
         self._title()
         self.statusBar().showMessage(f"Saved {len(self.doc.templates)} templates to {self.doc.folder}", 5000)
         return True
+
+    def save_model(self) -> bool:
+        """File > Save model: the model shown, over its own file; a model not saved yet, a bundled example or a
+        Diverge checkpoint asks where (Save model as…)."""
+        path = self.doc.model_path
+        checkpoint = self.divergence.checkpoints and self.state.model is not self.doc.model
+        if self.doc.model is None or path is None or self.doc.model_read_only or examples.is_bundled(path) or checkpoint:
+            return self._ask_save_model_as()
+        return self.save_model_as(path)
 
     def _ask_save_model_as(self) -> bool:
         if self.doc.model is None:

@@ -168,3 +168,21 @@ def test_bends_in_no_look_file_mark_the_window_and_quit_asks_about_them(window, 
     dialogs["answers"].append(QMessageBox.Discard)
     key(window, qtbot, Qt.Key_Q)
     assert len(dialogs["question"]) == asked + 1 and not window.isVisible()
+
+
+def test_save_model_writes_a_rewritten_model_over_its_file(window, qtbot, tmp_path):
+    """A walkthrough: after a rewrite the title said '*', but File had only Save model as… (Ctrl+S saves templates)."""
+    import grc
+    from PyQt5.QtWidgets import QAction
+
+    doc = window.doc
+    original = doc.model
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")
+    assert window.windowTitle().endswith(" *")
+    action = next(a for a in window.findChildren(QAction) if a.text() == "Save model")
+    assert action.shortcut().toString() == "Ctrl+Alt+S"
+    action.trigger()
+    assert not window.windowTitle().endswith("*")
+    saved = grc.load_model(doc.model_path)
+    np.testing.assert_allclose(saved.shape(TIME, 0.5), rewritten.shape(TIME, 0.5), atol=1e-6)
