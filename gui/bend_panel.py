@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtCore import QEvent, Qt, pyqtSignal
 from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                              QStyle, QStyleOptionComboBox, QStylePainter, QUndoCommand, QUndoStack, QVBoxLayout,
                              QWidget)
@@ -88,8 +88,9 @@ class LookEdit(QUndoCommand):
         return -1 if self.merge is None else 1
 
     def mergeWith(self, other) -> bool:
-        if other.merge != self.merge:
-            return False
+        history = getattr(self.panel.beyond.window, "history", None)
+        if other.merge != self.merge or (history is not None and getattr(self, "stamp", None) != history.last_stamp):
+            return False  # (another change came between, in any history: this one is a step of its own)
         self.after = other.after
         return True
 
@@ -159,14 +160,21 @@ class BendRow(QWidget):
         self.amount.valueChanged.connect(self._amount_changed)
         self.strength.valueChanged.connect(self._strength_moved)
         self.strength.sliderPressed.connect(self.panel.new_gesture)
+        self.amount.installEventFilter(self)  # each visit of the amount box is a step of its own (eventFilter)
         self.units.highlighted.connect(self._hovered)
         self.units.closed.connect(lambda: self.panel.highlight(None))
         self.units.activated.connect(lambda i: self.panel.highlight(None))  # the list closed
         self.remove.clicked.connect(lambda: self.panel.remove_row(self))
 
+    def eventFilter(self, obj, event):
+        if obj is self.amount and event.type() == QEvent.FocusIn:
+            self.panel.new_gesture()  # typing 2, leaving, coming back and typing 3: two steps, not one
+        return False
+
     def _amount_changed(self, value):
         self.exact.pop("amount", None)  # (typing a number, or clicking the arrows, is one step while the box has focus)
-        self.panel.changed("Change bend amount", (id(self), "amount") if self.amount.hasFocus() else None)
+        self.panel.changed("Change bend amount",
+                           (id(self), "amount", self.panel.gestures) if self.amount.hasFocus() else None)
 
     def _strength_moved(self, value):
         self.exact.pop("strength", None)

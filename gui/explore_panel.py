@@ -7,8 +7,8 @@ import re
 import threading
 
 import numpy as np
-from PyQt5.QtCore import QRectF, QSize, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QFontMetricsF, QPainter, QValidator
+from PyQt5.QtCore import QEvent, QRectF, QSize, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QFontMetricsF, QKeySequence, QPainter, QValidator
 from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
@@ -61,6 +61,13 @@ class DoubleSpinBox(WheelWhenFocused, QDoubleSpinBox):
     def textFromValue(self, value):
         """As many decimals as the value needs, up to the box's (0.85, not 0.850; 2, not 2.000)."""
         return value_label(value, self.decimals())
+
+    def event(self, event):
+        if event.type() == QEvent.ShortcutOverride and not self.lineEdit().isModified() and (
+                event.matches(QKeySequence.Undo) or event.matches(QKeySequence.Redo)):
+            event.ignore()  # nothing typed here to undo: Ctrl+Z is the app's Undo (a walkthrough's did nothing)
+            return True
+        return super().event(event)
 
     def validate(self, text, pos):
         typed = self._typed(text)

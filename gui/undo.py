@@ -28,6 +28,7 @@ class History(QObject):
     def __init__(self, stacks: list[QUndoStack], parent=None):
         super().__init__(parent)
         self.stacks = []
+        self.last_stamp = 0  # the newest action's, in any of the stacks (a merge into an older one must not happen)
         self._dead: dict[int, int] = {}  # id(stack) -> the index from which its redo part was left behind
         self.gestures: list = []  # what may hold a gesture under way: .dragging, .interrupt(restore) -> bool
         self.undo_action = QAction("Undo", self, triggered=self.undo,
@@ -60,7 +61,7 @@ class History(QObject):
         stack = self.sender()
         top = stack.command(stack.index() - 1) if stack.index() > 0 else None
         if top is not None and not hasattr(top, "stamp"):
-            top.stamp = next(_stamps)  # just pushed: a new action, after which nothing undone is redone
+            top.stamp = self.last_stamp = next(_stamps)  # just pushed: a new action, after which nothing undone is redone
             self._dead.pop(id(stack), None)  # (Qt dropped this stack's own redo part)
             for other in self._live():
                 if other is not stack and other.canRedo():

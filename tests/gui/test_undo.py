@@ -186,3 +186,36 @@ def test_save_model_writes_a_rewritten_model_over_its_file(window, qtbot, tmp_pa
     assert not window.windowTitle().endswith("*")
     saved = grc.load_model(doc.model_path)
     np.testing.assert_allclose(saved.shape(TIME, 0.5), rewritten.shape(TIME, 0.5), atol=1e-6)
+
+
+def test_a_bend_change_after_another_action_is_a_step_of_its_own(window, qtbot):
+    """A review: an amount typed, a rewrite, then the amount box (still focused) changed again: the change merged
+    into the first step, so Ctrl+Z undid the rewrite first; and two visits of the box were one step."""
+    row = window.bend_panel.add_bend(Bend("scale", 0, "all", 1.2))
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    row.amount.setFocus()
+    row.amount.setValue(1.3)
+    row.amount.setValue(1.35)  # one visit, one step
+    original = window.doc.model
+    rewritten = rewrite(original, TIME, 0.5, (5, 3), original.shape(TIME, 0.5)[5, 3] + [0, 0, 0.05])
+    window.beyond.replace_model(rewritten, "Rewrite")
+    row.amount.setFocus()
+    row.amount.setValue(1.4)  # after the rewrite: undone first
+    amount = lambda: window.bend_panel.rows[0].amount.value()  # noqa: E731  (an undo makes the rows again)
+    key(window, qtbot, Qt.Key_Z)
+    assert amount() == 1.35 and window.doc.model is rewritten
+    key(window, qtbot, Qt.Key_Z)
+    assert window.doc.model is original and amount() == 1.35
+    key(window, qtbot, Qt.Key_Z)
+    assert amount() == 1.2  # both changes of the first visit: one step
+    window.tabs.setFocus()  # the box left and visited again: a step of its own
+    row = window.bend_panel.rows[0]
+    row.amount.setFocus()
+    row.amount.setValue(2.0)
+    window.tabs.setFocus()
+    row.amount.setFocus()
+    row.amount.setValue(3.0)
+    qtbot.keyClick(row.amount, Qt.Key_Z, Qt.ControlModifier)  # in the box itself, nothing typed: the app's Undo
+    assert amount() == 2.0
