@@ -150,6 +150,7 @@ class RewritePanel(QGroupBox):
                                       "is updated so the whole family follows (Undo puts it back)")
         self.radius = DoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.02, decimals=3, value=RADIUS,
                                      prefix="radius ", toolTip="How far the dragged point's neighbours follow it")
+        self.mode.toggled.connect(self._mode_toggled)
         self.undo = beyond.undo.createUndoAction(self, "Undo")
         self.redo = beyond.undo.createRedoAction(self, "Redo")
         self.undo_button, self.redo_button = QPushButton("Undo model change"), QPushButton("Redo")
@@ -181,6 +182,17 @@ class RewritePanel(QGroupBox):
         self.blend_button.clicked.connect(self.ask_blend)
         self.save_button.clicked.connect(window.ending_gesture(window._ask_save_model_as))
 
+
+    def _mode_toggled(self, on: bool):
+        """Rewrite on: the control grid shows the points a drag takes (a walkthrough pressed on the surface between
+        them and only turned the camera), and the status bar says what to do, or why it cannot be done yet."""
+        if not on:
+            return
+        self.beyond.window.explore_panel.grid.setChecked(True)
+        self.beyond.window.statusBar().showMessage(
+            "Rewrite: drag a point of the control grid (its dots); the model follows, Ctrl+Z puts it back"
+            if self.beyond.active_look() is None else
+            "Rewrite changes the model's own shapes: clear the bends (Bend > Clear) to drag a point", 10000)
     def ask_blend(self):
         window = self.beyond.window
         path, _ = QFileDialog.getOpenFileName(self, "Blend with model", str(window.dialog_folder()), "GRC models (*.grc)")

@@ -373,3 +373,16 @@ def test_a_rewrite_that_breaks_many_blends_says_so(window):
     assert after["model"] is big and now - share >= 0.1, (share, now)
     message = bar.currentMessage()
     assert message.startswith("Rewrite point (3, 3) breaks ") and f"{now:.0%}" in message and "Ctrl+Z" in message
+
+
+def test_turning_rewrite_on_shows_the_points_to_drag(window):
+    # a walkthrough pressed on the surface with the control grid off: the camera turned, nothing said why
+    panel, explore = window.rewrite_panel, window.explore_panel
+    explore.grid.setChecked(False)
+    panel.mode.setChecked(True)
+    assert explore.grid.isChecked() and window.state.show_grid
+    assert "control grid" in window.statusBar().currentMessage()
+    panel.mode.setChecked(False)
+    window.bend_panel.add_bend(Bend("scale", 0, "all", 1.1))  # with bends: says why a drag cannot be done
+    panel.mode.setChecked(True)
+    assert "clear the bends" in window.statusBar().currentMessage()
