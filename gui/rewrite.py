@@ -193,6 +193,7 @@ class RewritePanel(QGroupBox):
             "Rewrite: drag a point of the control grid (its dots); the model follows, Ctrl+Z puts it back"
             if self.beyond.active_look() is None else
             "Rewrite changes the model's own shapes: clear the bends (Bend > Clear) to drag a point", 10000)
+
     def ask_blend(self):
         window = self.beyond.window
         path, _ = QFileDialog.getOpenFileName(self, "Blend with model", str(window.dialog_folder()), "GRC models (*.grc)")
