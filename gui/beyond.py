@@ -20,7 +20,7 @@ import numpy as np
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QLayout, QUndoCommand, QUndoStack
 
-from grc.coherence import Check, Coherence, blend_region, blend_weights, direction_weights, model_shapes, safe_range
+from grc.coherence import Check, Coherence, blend_region, blend_weights, model_shapes, safe_range
 from grc.shapes import shape_of
 
 from .state import BLEND_RANGE, WEIGHT_RANGE

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PyQt5.QtCore import QPoint, Qt
 
-from grc.coherence import Coherence, direction_weights, model_shapes
+from grc.coherence import Coherence, model_shapes
 from gui.state import WEIGHT_RANGE
 from gui.weight_triangle import WeightTriangle, plane
 
