@@ -5,7 +5,8 @@ The K template models are tiny (a few thousand weights each, the grid's few doze
 operations cost 5-25 µs of dispatch on these sizes, most of the phase; numpy's cost about 1 µs
 (docs/benchmarks.md, session 9). And because nothing here needs PyTorch, `grc train` fits the template
 models in a second process (`start_prefit`) while the first imports PyTorch (1.5-2 s): on a machine
-with two cores the template phase then costs no wall time.
+with two cores the template phase then costs no wall time. A template model that breaks between its time
+steps, where the templates' linear interpolation does not, is mended there too (`mend_between`).
 
 grc.optim (PyTorch) uses `minimize` and the schedules from here.
 """

@@ -197,6 +197,9 @@ class Beyond(QObject):
         self.look = look
         self._bands_for = None
         self._generation += 1  # a shading under way is the old look's: not shown
+        if self._safe_time is not None or self._safe_blend is not None:  # nor the safe ranges said for it
+            self._safe_time = self._safe_blend = None
+            self.window.explore_panel.set_safe_range(None, known=False)
         self.look_changed.emit()
         self.state.changed.emit()  # the shape changed: redraw, check, shade again
 

@@ -386,3 +386,15 @@ def test_turning_rewrite_on_shows_the_points_to_drag(window):
     window.bend_panel.add_bend(Bend("scale", 0, "all", 1.1))  # with bends: says why a drag cannot be done
     panel.mode.setChecked(True)
     assert "clear the bends" in window.statusBar().currentMessage()
+
+
+def test_a_look_change_takes_the_old_safe_range_away_until_its_own_is_in(window):
+    panel = window.explore_panel
+    window.state.set_time(TIME)
+    window.beyond.wait_for_bands()
+    assert "safe at this time" in panel.blend_range.text()
+    window.bend_panel.add_bend(Bend("scale", 0, "all", 1.2))  # another shape: the range said was the plain one's
+    assert "safe range once time holds still" in panel.blend_range.text()
+    assert panel.blend_sliders[0].band is None
+    bands = window.beyond.wait_for_bands()
+    assert bands is not None and panel.safe == bands["safe"]
