@@ -336,6 +336,7 @@ def grid_error(params, grid_u: np.ndarray, grid_rows: np.ndarray, config: Config
 
 BETWEEN_MORE = 4  # the second polish's midway rows weigh this many times the first's (`mend_between`)
 BETWEEN_SAMPLES = 40  # `broken_between` checks times the time range / this apart (at least one between two steps)
+BETWEEN_SURFACE = 32  # and judges them subdivided to at most this many quads a side (level 2 for a 9 x 9 grid)
 
 
 def mend_between(grid_u: np.ndarray, grid_rows: np.ndarray, sizes, config: Config, params, loss: float,
@@ -389,7 +390,11 @@ def broken_between(params, templates: TemplateSet, config: Config, only=None) ->
     rows = ArrayFlat([p[which] for p in params], config.final_activation).forward(
         np.broadcast_to(template_inputs(u, config), (len(which), len(u), params[0].shape[1])))
     grids = (rows * d["row_scale"] + d["row_mean"]).reshape(len(which) * len(times), M, -1, 3)
-    coherence = Coherence(templates)
+    # subdivided as the app judges a shape (level 2) where that keeps the surface within BETWEEN_SURFACE quads a
+    # side, less for a bigger grid (its control grid is already fine): a 33 x 33 grid's checks took 5 s at level 2
+    longest = max(M, grids.shape[2]) - 1
+    level = next((n for n in (2, 1) if longest * 2 ** n <= BETWEEN_SURFACE), 0)
+    coherence = Coherence(templates, subdivide=level)
     broken = np.flatnonzero(coherence.broken(grids))  # index j * len(times) + i, template which[j]
     if len(broken):
         keys = np.stack([shape_keys(templates, times[i % len(times)], np.eye(K)[which[i // len(times)]])
