@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PyQt5.QtCore import QPoint, QSize, Qt
+from PyQt5 import sip
+from PyQt5.QtCore import QPoint, QSize, Qt, QTimer
 from PyQt5.QtGui import QImage, QKeySequence, QPainter
 from PyQt5.QtWidgets import (QAction, QApplication, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox,
                              QScrollArea, QSplitter, QTabWidget)
@@ -302,7 +303,13 @@ class MainWindow(QMainWindow):
                 step = int(np.argmin(np.abs(steps - time)))
                 if step != self.sketch.step:
                     self.sketch.set(step=step)
-        self._shape_changed()
+        self._shape_changed(follow=True)  # another tab's shape: the camera re-fits if it left the view (the
+        # template Sketch showed could sit cut off at the view's edge, Explore's shape past it) ...
+        QTimer.singleShot(0, self._refit_view)  # ... also once the tab's panel has resized the view
+
+    def _refit_view(self):
+        if not sip.isdeleted(self.view):  # (the window may have closed meanwhile)
+            self.view.fit_if_outside()
 
     def open(self, path=None) -> bool:
         """Open a .grc model or a template folder (no path: the bundled petal); False after a dialog.
@@ -496,12 +503,13 @@ class MainWindow(QMainWindow):
             return self.sketch.grid()
         return self.beyond.grid()
 
-    def _shape_changed(self):
+    def _shape_changed(self, follow=False):
         """Redraw; in Explore the camera follows a shape that leaves the view (a time or blend drag, Play), but
-        never under a gesture (a rewrite drag: the point under the pointer must stay there)."""
+        never under a gesture (a rewrite drag: the point under the pointer must stay there); in Sketch only when
+        asked (`follow`: a tab switch), as a point dragged there must stay under the pointer too."""
         sketching = self.mode == "sketch" or self.doc.model is None
         self.view.request(self._draw_sketch if sketching else self._draw_shape,
-                          follow=not sketching and not self.doc.dragging)
+                          follow=(follow or not sketching) and not self.doc.dragging)
 
     def _draw_shape(self):
         if self.view.show_grid != self.state.show_grid:  # back from Sketch, which always shows the grid

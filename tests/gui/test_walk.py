@@ -494,3 +494,22 @@ def test_after_enter_in_a_number_box_the_3d_view_under_the_pointer_takes_the_key
     assert window.state.time == 0.5
     QApplication.sendEvent(view, QEvent(QEvent.Enter))  # the number is in: the view under the pointer takes the keys
     assert QApplication.focusWidget() is view
+
+
+def test_switching_tabs_brings_a_shape_that_left_the_view_back_into_it(window, qtbot):
+    """A walkthrough: Sketch showed its template cut off at the view's edge after Explore's camera."""
+    view = window.view
+    window.draw_now()
+    view.plotter.camera.zoom(6)  # zoomed in on Explore's shape: most of it off screen
+    view.render()
+    assert view.outside_view()
+    window.tabs.setCurrentIndex(1)  # Sketch: the template re-framed (once the panel has resized the view too)
+    window.draw_now()
+    qtbot.wait(100)
+    assert window.mode == "sketch" and not view.outside_view()
+    view.plotter.camera.zoom(6)
+    view.render()
+    window.tabs.setCurrentIndex(0)  # and back in Explore
+    window.draw_now()
+    qtbot.wait(100)
+    assert not view.outside_view()
