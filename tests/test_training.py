@@ -385,12 +385,14 @@ def test_a_default_training_keeps_the_leaf_whole_beyond_its_three_templates():
     # blends -1..2 along each template's direction; shape keys never) and stretched 1.3-2.5 at blend 2 (shape
     # keys 0.30). Taught the linear blends there (the default since session 16) they broke on none of ten seeds,
     # stretched 0.33-0.89 and kept the engine's targets: interpolation 0.002-0.010, extrapolation 1.44-1.50.
-    # (The mean stretch ratio to shape keys asserted below was 4.3-6.6 before; after, 1.5-3.5 over seeds 0-7, mean
-    # 2.5, and with the template models mended between time steps (session 18) 1.5-3.3, mean 2.4.)
+    # (The mean stretch ratio to shape keys asserted below was 4.3-6.6 a seed before; after, 1.5-3.5 over seeds 0-7,
+    # mean 2.5, and with the template models mended between time steps (session 18) 1.5-3.3, mean 2.4; seeds 0-2
+    # 1.77 and 2.62 on average.)
     from grc.coherence import Coherence, direction_weights, model_shapes, shape_keys
 
     leaf = grc.load_templates(LEAF)
     inner, s = leaf.time[1:-1], np.arange(-1, 2.001, 0.25)
+    ratios = []
     for seed in range(3):
         model = grc.train(leaf, grc.Config(seed=seed), device="cpu")
         coherence = Coherence.for_model(model, 2)
@@ -401,9 +403,11 @@ def test_a_default_training_keeps_the_leaf_whole_beyond_its_three_templates():
         assert metrics["interpolation_error"] <= 0.05 and metrics["extrapolation"]["1.5"] >= 1.3, (seed, metrics)
         assert metrics["extrapolation"]["-0.5"] <= -0.3, (seed, metrics)
         two = direction_weights(3, np.arange(3), [2.0] * 3)
-        ratio = [coherence.check(model_shapes(model, t, two)[k], t).stretch_max
-                 / coherence.check(shape_keys(leaf, t, two)[k], t).stretch_max for t in inner for k in range(3)]
-        assert np.mean(ratio) <= 3.6, (seed, ratio)
+        ratios.append(np.mean([coherence.check(model_shapes(model, t, two)[k], t).stretch_max
+                               / coherence.check(shape_keys(leaf, t, two)[k], t).stretch_max
+                               for t in inner for k in range(3)]))
+    # over the three seeds (one seed's spread is wide: 1.5-3.5 over seeds 0-7; without shapes beyond, 4.3-6.6 each)
+    assert np.mean(ratios) <= 3.2, ratios
 
 
 def test_extrapolated_rows_with_nothing_to_learn_from_still_train(petal):
