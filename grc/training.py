@@ -361,9 +361,7 @@ def fit_templates(data: Data, sizes, config: Config, report, start: GRCModel | N
     # keeps its parent's template models so that relatives blend (grc.diverge.blend), nor twice
     mend = not inherited
     if inherited:
-        flat = fit.ArrayFlat(params, config.final_activation)
-        x = np.broadcast_to(fit.template_inputs(grid_u, config), (data.K, len(grid_u), sizes[0]))
-        fitted = params, float(np.square(flat.forward(x) - grid_rows).mean())
+        fitted = params, fit.grid_error(params, grid_u, grid_rows, config)
     elif prefit is not None and copied == 0:
         fitted = prefit.result(fit.prefit_key(data.templates, config), progress)
         mend = fitted is None  # the second process mends as this one would (grc.fit.prefit_main)

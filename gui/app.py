@@ -692,12 +692,17 @@ class MainWindow(QMainWindow):
         go."""
         if not self.bend_panel.unsaved() or self.headless:
             return True
-        answer = QMessageBox.question(self, "Unsaved bends", "The bends are in no look file. Save them as a look first?",
+        return self._save_or_discard("Unsaved bends", "The bends are in no look file. Save them as a look first?",
+                                     self.bend_panel.ask_save, self.bend_panel.undo.setClean)
+
+    def _save_or_discard(self, title: str, question: str, save, discard) -> bool:
+        """Ask Save, Discard or Cancel: True once `save()` saved, or after `discard()`; False on Cancel."""
+        answer = QMessageBox.question(self, title, question,
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         if answer == QMessageBox.Save:
-            return self.bend_panel._ask_save()
+            return save()
         if answer == QMessageBox.Discard:
-            self.bend_panel.undo.setClean()
+            discard()
             return True
         return False
 
@@ -705,29 +710,16 @@ class MainWindow(QMainWindow):
         """True when the model shown is saved (or headless), or the user saved it or let it go."""
         if not self.model_unsaved or self.headless:
             return True
-        answer = QMessageBox.question(self, "Unsaved model", question,
-                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
-        if answer == QMessageBox.Save:
-            return self._ask_save_model_as()
-        if answer == QMessageBox.Discard:
-            self.model_unsaved = False
-            return True
-        return False
+        return self._save_or_discard("Unsaved model", question, self._ask_save_model_as,
+                                     lambda: setattr(self, "model_unsaved", False))
 
     def _confirm_templates(self) -> bool:
         if not self.doc.dirty:
             return True
         new = self.doc.folder is None and self.doc.model_path is None
-        answer = QMessageBox.question(self, "Unsaved template edits",
-                                      "Save the new template set first?" if new else "Save your template edits first?",
-                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
-        if answer == QMessageBox.Save:
-            return self.save_templates()
-        if answer == QMessageBox.Discard:
-            self.doc.clear_recovery()
-            self.doc.undo.setClean()
-            return True
-        return False
+        return self._save_or_discard("Unsaved template edits",
+                                     "Save the new template set first?" if new else "Save your template edits first?",
+                                     self.save_templates, lambda: (self.doc.clear_recovery(), self.doc.undo.setClean()))
 
     def closeEvent(self, event):
         if not self._confirm_running() or not self._confirm_discard():

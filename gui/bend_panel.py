@@ -310,7 +310,7 @@ class BendPanel(QGroupBox):
         self.add.clicked.connect(lambda: self.add_bend())
         self.clear.clicked.connect(lambda: self.set_look(Look([]), "Clear bends"))
         self.load.clicked.connect(self._ask_load)
-        self.save.clicked.connect(self._ask_save)
+        self.save.clicked.connect(self.ask_save)
         self._quiet = False
         self.name = "look"
         self.undo = QUndoStack(self)  # the bends' history (Edit > Undo takes it with the others: gui/undo.py)
@@ -486,7 +486,7 @@ class BendPanel(QGroupBox):
             except (GRCError, OSError) as e:
                 self.beyond.window.error(str(e), "Cannot load the look")
 
-    def _ask_save(self) -> bool:
+    def ask_save(self) -> bool:
         """Save look… ; True once saved."""
         window = self.beyond.window
         path, _ = QFileDialog.getSaveFileName(self, "Save look", str(window.dialog_folder() / "look.json"),

@@ -126,7 +126,7 @@ def weight_safe_ranges(weights, broken, step: float = BAND_STEP) -> list | None:
         return ends
 
     try:
-        if check(0, weights[:1])[0]:
+        if check(0, weights[:1])[0]:  # (the shape at the weights as they are)
             return [None] * K
         return [along(k) for k in range(K)]
     except Superseded:
