@@ -52,6 +52,7 @@ PICK_PX = 12  # px: else the nearest point this near (gui.sketch.GridView2D.HIT 
 BROKEN_OUTLINE = 4.0  # px: the broken faces' outline
 FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge (normalised device units)
 FRAME_EDGE = 0.9  # R frames the shape within this much of the view (normalised device units): a little margin
+SHRUNK_EDGE = 0.3  # the camera re-fits inwards once the shape it last fitted by itself lies within this much
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
@@ -448,8 +449,10 @@ class ShapeView(QWidget):
         return clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None], w
 
     def fit_if_outside(self, bounds=None) -> bool:
-        """Re-fit the camera (keeping its direction) when the shape has left the view; True if it did."""
-        if not self.outside_view():
+        """Re-fit the camera (keeping its direction) when the shape has left the view, or has shrunk to a small
+        part of a view the camera fitted by itself (not zoomed or panned since: a user's zoom stays); True if it
+        did."""
+        if not (self.outside_view() or self._shrunk()):
             return False
         v = self._arrays[0][0]
         lo, hi = v.min(axis=0), v.max(axis=0)
@@ -458,6 +461,25 @@ class ShapeView(QWidget):
         self._fit(lo, hi)
         self.render()
         return True
+
+    def _zoom_state(self):
+        camera = self.plotter.camera
+        return np.r_[camera.focal_point, np.linalg.norm(np.subtract(camera.position, camera.focal_point)),
+                     camera.view_angle, camera.parallel_scale]
+
+    def _remember_fit(self):
+        """The camera has just fitted the shape by itself: a later shrink may re-fit it inwards (_shrunk)."""
+        self._fitted = self._zoom_state()
+
+    def _shrunk(self) -> bool:
+        """Whether the shape fills under SHRUNK_EDGE of the view while the camera's zoom and focus are still where
+        its own last fit put them (orbiting keeps both; the user's zoom or pan does not)."""
+        fitted = getattr(self, "_fitted", None)
+        if self.surface is None or fitted is None or not np.allclose(self._zoom_state(), fitted, rtol=1e-6,
+                                                                     atol=1e-9):
+            return False
+        ndc, w = self.view_coordinates()
+        return bool((w > 0).all() and np.abs(ndc).max() < SHRUNK_EDGE)
 
     def frame_shape(self):
         """R, as Blender's Home: the three-quarter view again, with the shape drawn now in its middle, filling it
@@ -490,6 +512,7 @@ class ShapeView(QWidget):
                 break
             camera.zoom(0.97)
         self.plotter.renderer.ResetCameraClippingRange()
+        self._remember_fit()
 
     def fit_points(self, points=None):
         """Fit the camera around `points` (n, 3; default the surface), keeping its direction (numpad .); a
@@ -510,6 +533,7 @@ class ShapeView(QWidget):
             if not self.outside_view(points):
                 break
             self.plotter.camera.zoom(0.9)
+        self._remember_fit()
 
     def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
@@ -525,6 +549,7 @@ class ShapeView(QWidget):
                 self.plotter.camera.zoom(0.9)
         else:
             self.plotter.reset_camera()
+        self._remember_fit()
 
     def render(self, now=False):
         """Draw the scene once; `rendered` fires when its pixels are in the window.

@@ -230,6 +230,32 @@ def test_the_camera_refits_when_a_shape_leaves_the_view(window):
     assert not view.outside_view()
 
 
+def test_the_camera_refits_inwards_when_a_shape_shrinks_unless_the_user_zoomed(window):
+    # Play looping back from a far blend, or Clear after a bend that grew the shape, left it a speck in the middle
+    # of the view until R; a zoom of the user's own stays as they set it
+    view = window.view
+    set_shape(window, TIME, 0.5)
+    view.frame_shape()
+    grid = view.last_grid
+    middle = grid.reshape(-1, 3).mean(axis=0)
+
+    def extent():
+        return np.abs(view.view_coordinates()[0]).max()
+
+    filled = extent()
+    view.request(lambda: middle + (grid - middle) / 5, follow=True)
+    view.flush()
+    assert 0.6 * filled < extent() <= 1.0
+    view.request(lambda: grid, follow=True)  # back to its size: the view backs out again
+    view.flush()
+    assert not view.outside_view()
+    view.plotter.camera.zoom(0.5)  # the user zooms out
+    view.render()
+    view.request(lambda: middle + (grid - middle) / 5, follow=True)
+    view.flush()
+    assert extent() < 0.3 * filled
+
+
 def test_three_templates_chip_and_bends(make_window, tmp_path):
     """A leaf of three templates: the chip follows the K weights; the pad has no blend to shade."""
     import grc
