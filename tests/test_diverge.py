@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import grc
-from grc.diverge.bend import Bend, Look, bent_decode, cluster_regions, clusters, load_look, region_name, select_units
+from grc.diverge.bend import Bend, Look, bent_decode, cluster_regions, clusters, load_look, cluster_name, select_units
 from grc.diverge.blend import blend_models, layer_names, model_id
 from grc.diverge.rewrite import falloff, rewrite
 from grc.coherence import Coherence
@@ -73,14 +73,44 @@ def test_units_are_chosen_deterministically(model):
     regions = cluster_regions(model, 1, 6)
     assert sorted(u for r in regions for u in r["units"]) == list(range(128))
     assert all(r["region"].shape == (7, 7) and r["name"] for r in regions)
-    # each name once, still saying where the cluster acts (an ordinal after a name another cluster has)
+    # each name once, still saying where and how the cluster acts (an ordinal after a name another cluster has);
+    # the names tell the petal's clusters apart: where "middle, whole width" named 9 of 12, one needs an ordinal
+    ordinals = 0
     for layer in (0, 1):
         regions = cluster_regions(model, layer, 6, 0, blend=0.5)
         names = [r["name"] for r in regions]
         assert len(set(names)) == 6
         for name, r in zip(names, regions):
+            ordinals += name[-1].isdigit()
             place = name.rsplit(" ", 1)[0] if name[-1].isdigit() else name
-            assert place == region_name(r["region"])
+            time = float(np.mean(model.templates.time[[0, -1]]))
+            morph = model.templates.morph
+            context = model.context(time, 0.5, morph)
+            base = bent_decode(model, np.full(len(morph), time), morph, context, [])
+            bent = bent_decode(model, np.full(len(morph), time), morph, context, [Bend("ablate", layer, r["units"])])
+            assert place == cluster_name(base, bent)
+    assert ordinals <= 2
+
+
+def test_cluster_names_say_where_and_how_the_points_move():
+    rows, points = np.meshgrid(np.linspace(0, 1, 7), np.linspace(-0.5, 0.5, 5), indexing="ij")
+    base = np.stack([points, rows, np.zeros_like(rows)], axis=-1)  # flat, base at y 0, tip at y 1
+    tip = base.copy()
+    tip[5:, :, 2] += 0.3
+    assert cluster_name(base, tip) == "tip — lifts"
+    left = base.copy()
+    left[:, :1, 0] -= 0.2
+    assert cluster_name(base, left) == "whole length, left — shifts sideways"
+    middle = base.copy()
+    middle[3, 2, 1] += 0.1
+    assert cluster_name(base, middle) == "middle, centre — shifts lengthwise"
+    edges = base.copy()
+    edges[:, [0, -1], 2] += 0.2
+    assert cluster_name(base, edges) == "whole length, edges — lifts"
+    everywhere = base.copy()
+    everywhere[..., 2] += 1 - 0.25 * rows  # all of it, the base most
+    assert cluster_name(base, everywhere) == "all over, most at the base — lifts"
+    assert cluster_name(base, base) == "no effect"
 
 
 def test_looks_round_trip_through_files(model, tmp_path):

@@ -412,10 +412,11 @@ def clusters(model: GRCModel, layer: int, k: int, seed: int = 0) -> np.ndarray:
 
 
 def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=None, blend=None) -> list[dict]:
-    """Where on the grid each cluster acts: ablating it moves these points most.
+    """Where on the grid each cluster acts, and how: ablating it moves these points most, this way.
 
-    Returns one dict per cluster: `units`, `region` ((M, N) movement, 0..1), `name` ("tip, left edge"; each
-    name once: a name several clusters share gets an ordinal from the second on, "middle, whole width 2").
+    Returns one dict per cluster: `units`, `region` ((M, N) movement, 0..1), `name` (where and how, "tip —
+    lifts", "base to middle, left — shifts lengthwise"; see `cluster_name`; each name once: a name several
+    clusters share gets an ordinal from the second on, "all over, most at the tip — lifts 2").
     """
     time = float(np.mean(model.templates.time[[0, -1]]) if time is None else time)
     if blend is None:  # between all the templates: equal weights
@@ -431,7 +432,7 @@ def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=Non
                            [Bend("ablate", layer, units)]) if units else base
         moved = np.linalg.norm(bent - base, axis=-1)  # (M, N)
         region = moved / moved.max() if moved.max() > 0 else moved
-        out.append({"cluster": c, "units": units, "region": region, "name": region_name(region)})
+        out.append({"cluster": c, "units": units, "region": region, "name": cluster_name(base, bent)})
     seen: dict[str, int] = {}
     for r in out:
         seen[r["name"]] = seen.get(r["name"], 0) + 1
@@ -440,24 +441,48 @@ def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=Non
     return out
 
 
-def region_name(region) -> str:
-    """A name for where a (rows, points) weight map lies: along the rows (base, middle, tip) and
-    across them (left, centre, right)."""
-    region = np.asarray(region, float)
-    if region.sum() <= 0:
+PEAK = 0.7  # a cluster acts "where" its points move at least this much of its most-moved point's movement
+
+
+def cluster_name(base, bent) -> str:
+    """Where and how a change from grid `base` to `bent` ((rows, points, 3) each) acts, for a person to tell
+    clusters apart: where the points moving most lie along the rows (base, middle, tip) and across them (left,
+    centre, right; said only when not the whole width), and how they move there: "lifts" (off the surface),
+    "shifts lengthwise" (along the rows' direction) or "shifts sideways": "tip — lifts", "all over, most at the
+    base — shifts lengthwise"."""
+    base, bent = np.asarray(base, float), np.asarray(bent, float)
+    moved = np.linalg.norm(bent - base, axis=-1)
+    if moved.max() <= 0:
         return "no effect"
+    region = moved / moved.max()
+    peak = region >= PEAK
     M, N = region.shape
-    w = region / region.sum()
-    row = float((w.sum(axis=1) * np.linspace(0, 1, M)).sum())
-    columns = w.sum(axis=0)
-    third = max(1, N // 3)
-    left, right = float(columns[:third].sum()), float(columns[N - third:].sum())
-    centre = 1.0 - left - right
-    along = "base" if row < 0.35 else "tip" if row > 0.65 else "middle"
-    if max(left, right, centre) > 0.5:
-        across = "left" if left > 0.5 else "right" if right > 0.5 else "centre"
-    elif left + right > 0.7 and min(left, right) > 0.25:
-        across = "edges"
+    along = _span(np.flatnonzero(peak.any(axis=1)) / max(M - 1, 1), ("base", "middle", "tip"), "base and tip")
+    across = _span(np.flatnonzero(peak.any(axis=0)) / max(N - 1, 1), ("left", "centre", "right"), "edges")
+    if along is None and across is None:
+        most = np.unravel_index(np.argmax(region), region.shape)[0] / max(M - 1, 1)
+        where = f"all over, most at the {('base', 'middle', 'tip')[min(int(most * 3), 2)]}"
     else:
-        across = "whole width"
-    return f"{along}, {across}"
+        where = ", ".join([along or "whole length"] + ([across] if across else []))
+    d = bent - base
+    lengthwise = np.gradient(base, axis=0) if M > 1 else np.zeros_like(base)
+    sideways = np.gradient(base, axis=1) if N > 1 else np.zeros_like(base)
+    normal = np.cross(lengthwise, sideways)
+    weight = region / region.sum()
+    parts = [float((weight * np.abs((d * _unit(v)).sum(axis=-1))).sum()) for v in (normal, lengthwise, sideways)]
+    return f"{where} — {('lifts', 'shifts lengthwise', 'shifts sideways')[int(np.argmax(parts))]}"
+
+
+def _unit(v):
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _span(where, words, ends) -> str | None:
+    """The thirds (`words`) that positions `where` (0..1) reach, "base to middle", or `ends` for the first and
+    the last alone; None when all three."""
+    thirds = sorted({min(int(x * 3), 2) for x in where})
+    if len(thirds) == 3 or not thirds:
+        return None
+    if thirds == [0, 2]:
+        return ends
+    return words[thirds[0]] if len(thirds) == 1 else f"{words[thirds[0]]} to {words[thirds[-1]]}"
