@@ -21,6 +21,7 @@ from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLa
 from grc import GRCError
 from grc.errors import printable
 from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
+from grc.shapes import shape_of
 
 from .context_pad import value_label
 from .explore_panel import DoubleSpinBox, Slider
@@ -31,6 +32,7 @@ from .state import BLEND_RANGE
 CLUSTERS = 6  # clusters a layer's units are grouped into (k-means, seed 0)
 FRACTION = 0.3  # share of the units a "fraction" bend takes (seeded)
 STRENGTH_STEPS = 100  # slider steps per unit of strength (0 to 2)
+DEFAULT_AMOUNTS = (1.5, 1.3, 1.2, 1.1, 1.05)  # Add bend: scale layer 0 by the first that keeps the shape whole
 UNITS_TEXT = 40  # characters of a unit list shown in the units box (the whole list is its tooltip)
 
 
@@ -307,7 +309,7 @@ class BendPanel(QGroupBox):
         layout.addLayout(buttons)  # above the rows: Add bend stays where it was clicked (not pushed down by each row)
         layout.addLayout(self.rows_box)
         layout.addWidget(self.meter, 0, Qt.AlignLeft)
-        self.add.clicked.connect(lambda: self.add_bend())
+        self.add.clicked.connect(self.add_default_bend)
         self.clear.clicked.connect(lambda: self.set_look(Look([]), "Clear bends"))
         self.load.clicked.connect(self._ask_load)
         self.save.clicked.connect(self.ask_save)
@@ -337,6 +339,32 @@ class BendPanel(QGroupBox):
         if not same and self.rows:
             self.show_look(Look([]))
             self.undo.clear()
+
+    def add_default_bend(self) -> BendRow:
+        """Add bend: all the units of layer 0 scaled by the strongest of DEFAULT_AMOUNTS that keeps the shape on
+        screen whole (1.5 broke the leaf at once: its decoder is that sensitive); the weakest when none does, 1.5
+        when the shape is broken already. The status bar says when it took less than 1.5."""
+        amount, note = DEFAULT_AMOUNTS[0], None
+        beyond, coherence = self.beyond, self.beyond.coherence()
+        try:
+            bends = self.look().bends
+        except GRCError:  # (a row the model cannot take: the bend is added as it always was)
+            coherence = None
+        if coherence is not None:
+            args = beyond.state.shape_args()
+            looks = [bends] + [bends + [Bend("scale", 0, "all", a)] for a in DEFAULT_AMOUNTS]
+            grids = np.stack([shape_of(beyond.model, args["time"], args["blend"], context=args.get("context"),
+                                       look=Look(b) if b else None) for b in looks])
+            broken = coherence.broken(grids)
+            whole = [a for a, b in zip(DEFAULT_AMOUNTS, broken[1:]) if not b]
+            if not broken[0] and not whole:
+                amount, note = DEFAULT_AMOUNTS[-1], "the weakest offered: even it breaks this shape"
+            elif not broken[0] and whole[0] != amount:
+                amount, note = whole[0], "the strongest that keeps this shape whole"
+        row = self.add_bend(Bend("scale", 0, "all", amount))
+        if note:
+            self.beyond.window.statusBar().showMessage(f"Add bend: scale {amount:g}, {note} (1.5 breaks it)", 8000)
+        return row
 
     def add_bend(self, bend: Bend | None = None) -> BendRow:
         row = BendRow(self, bend)

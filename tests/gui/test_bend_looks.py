@@ -239,3 +239,47 @@ def test_loading_a_look_says_so_in_the_status_bar(window, monkeypatch, tmp_path)
     path = write_look(tmp_path, "curl", bends=[{"op": "scale", "layer": 0, "amount": 1.2}])
     click_load(window, monkeypatch, path)
     assert window.statusBar().currentMessage() == f"Loaded the look {path}"
+
+
+def test_add_bend_starts_at_a_strength_that_keeps_the_shape_whole(make_window, qtbot, tmp_path):
+    """Add bend's scale 1.5 on layer 0 broke the leaf at once, at every time: the click now takes the strongest
+    of 1.5, 1.3, 1.2, 1.1, 1.05 that keeps the shape on screen whole, and says so; the petal keeps 1.5."""
+    from PyQt5.QtCore import Qt
+
+    import grc
+    from grc import load_template_set
+    from grc.coherence import Coherence
+    from gui.bend_panel import DEFAULT_AMOUNTS
+
+    REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+    config = grc.Config.from_preset("default", steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0,
+                                    batch_size=64, refine_samples=64)
+    model = grc.train(load_template_set(REPO / "templates" / "leaf"), config, device="cpu")
+    model.save(tmp_path / "leaf.grc")
+    window = make_window(tmp_path / "leaf.grc")
+    window.state.set_time(1.0)
+    window.state.set_blend([0.3, 0.4, 0.3])
+    window.draw_now()
+    coherence = Coherence.for_model(model, subdivide=2)
+    time, blend = window.state.time, window.state.blend
+    strong = Look([Bend("scale", 0, "all", DEFAULT_AMOUNTS[0])]).shape(window.doc.model, time, blend)
+    assert coherence.broken(strong[None])[0]  # (this leaf breaks under the old default)
+    qtbot.mouseClick(window.bend_panel.add, Qt.LeftButton)
+    window.draw_now()
+    bend = window.bend_panel.rows[0].bend()
+    assert (bend.op, bend.layer, bend.units) == ("scale", 0, "all") and 1 < bend.amount < DEFAULT_AMOUNTS[0]
+    assert not coherence.broken(window.beyond.grid()[None])[0]
+    assert not window.explore_panel.chip.text().startswith("broken")
+    assert f"scale {bend.amount:g}" in window.statusBar().currentMessage()
+
+
+def test_add_bend_keeps_the_full_default_where_it_breaks_nothing(window, qtbot):
+    from PyQt5.QtCore import Qt
+
+    from gui.bend_panel import DEFAULT_AMOUNTS
+
+    window.state.set_time(0.5)
+    window.state.set_blend(0.5)
+    window.draw_now()
+    qtbot.mouseClick(window.bend_panel.add, Qt.LeftButton)
+    assert window.bend_panel.rows[0].bend().amount == DEFAULT_AMOUNTS[0]
