@@ -156,6 +156,7 @@ class DivergencePanel(QWidget):
         self.slider.valueChanged.connect(self.show_checkpoint)
         self.save.clicked.connect(lambda: self.ask_save())
         doc.model_changed.connect(self.model_changed)
+        state.changed.connect(self._follow_state)
         self._enable()
 
     @property
@@ -259,6 +260,23 @@ class DivergencePanel(QWidget):
                            + (" (the original)" if index == 0 else ""))
         if self.state.model is not c.model:
             self.state.set_model(c.model)
+
+    def _follow_state(self):
+        """The model shown changed elsewhere (the Gallery opens a shape with the model it searched): the slider
+        shows that checkpoint, or none when it is none of them."""
+        shown = [i for i, c in enumerate(self.checkpoints) if c.model is self.state.model]
+        if not self.checkpoints or self.state.model is self.current_model():
+            return
+        if shown:
+            self.slider.setValue(shown[0])
+        else:
+            self.plot.current = -1
+            self.plot.update()
+            self.about.setText("The model shown is none of these checkpoints: scrub to show one.")
+
+    def current_model(self):
+        c = self.current()
+        return None if c is None else c.model
 
     def current(self):
         return self.checkpoints[self.slider.value()] if self.checkpoints else None

@@ -446,6 +446,8 @@ class GalleryPanel(QWidget):
     def open_genome(self, genome: Genome, space: Space):
         """Set Explore to the genome's shape: time, blend, path and look (the Bend panel shows its bends)."""
         state, model = self.state, space.model
+        if state.model is not model:  # the shape is the searched model's: Diverge may show another (a checkpoint)
+            state.set_model(model)
         state.set_time(space.time)
         state.set_blend(genome.weights)
         if model.context_dims:  # (a model without context has no path to draw)

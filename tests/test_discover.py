@@ -167,3 +167,20 @@ def test_a_kept_shape_becomes_a_template_that_remembers_where_it_came_from(model
     assert again.names == ["petal-a", "petal-b", "petal-c"]
     lineage = again.templates[2].lineage
     assert lineage["model"] == model_id(model) and lineage["blend"] == [1.4] and lineage["look"]["name"] == "swell"
+
+
+def test_three_templates_elites_have_weights_the_app_can_show():
+    """Each weight of a three-template search lay anywhere in [-5/3, 7/3] once made to sum to 1; the app's weight
+    sliders stop at -1 and 2, and silently clamped a gallery shape's -1.33 to -1 (another shape)."""
+    from grc.diverge.search import BLEND_RANGE, Space, sum_to_one
+
+    config = grc.Config.from_preset("default", steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0,
+                                    batch_size=64, refine_samples=64)
+    leaf = grc.train(grc.load_template_set(ROOT / "templates" / "leaf"), config, device="cpu")
+    found, space = search(leaf, budget=300, seed=0)
+    weights = np.array([e["genome"].weights for e in found.elites.values()])
+    assert len(weights) >= 5
+    assert weights.min() >= BLEND_RANGE[0] - 1e-12 and weights.max() <= BLEND_RANGE[1] + 1e-12
+    np.testing.assert_allclose(weights.sum(axis=1), 1, atol=1e-12)
+    assert sum_to_one(np.array([2.0, 2.0, -1.0]), -1, 2) == pytest.approx([1.0, 1.0, -1.0])  # nearest in range
+    assert sum_to_one(np.array([0.9, 0.3]), -1, 2) == pytest.approx([0.8, 0.2])  # two: as before, one shift

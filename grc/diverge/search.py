@@ -34,7 +34,7 @@ DESCRIPTORS = ("arch", "cup")
 RECORDED = ("arch", "cup", "length", "twist")
 CELLS = 12  # per descriptor axis
 PATH_CONTROLS = 3  # context control values over morph
-BLEND_RANGE = (-1.0, 2.0)  # each template's weight before they are made to sum to 1
+BLEND_RANGE = (-1.0, 2.0)  # each template's weight, before and after they are made to sum to 1 (the app's sliders)
 MAX_BUDGET = 1_000_000
 BATCH = 64
 
@@ -62,6 +62,21 @@ def descriptors(grid) -> dict:
     first, last = first - axis * (first @ axis), last - axis * (last @ axis)
     twist = float(_angle(first, last))
     return {"arch": arch, "cup": cup, "length": length, "twist": twist}
+
+
+def sum_to_one(weights, lo: float, hi: float) -> np.ndarray:
+    """The nearest weights to `weights` (K,) that sum to 1 with each in [lo, hi]: clip(w - t, lo, hi) for the shift t
+    that makes them sum to 1 (bisection; the sum falls as t grows). Moving all by one shift alone (bounded, unlike a
+    ratio) took a weight of three templates as far as -5/3, past the app's weight sliders (-1 to 2)."""
+    w = np.asarray(weights, float)
+    a, b = float(w.min() - hi), float(w.max() - lo)  # sum at a: K hi >= 1; at b: K lo <= 1
+    for _ in range(60):
+        t = (a + b) / 2
+        a, b = (t, b) if np.clip(w - t, lo, hi).sum() > 1 else (a, t)
+    out = np.clip(w - (a + b) / 2, lo, hi)
+    free = (out > lo) & (out < hi)  # the last rounding goes to the weights inside their range
+    out[free] += (1 - out.sum()) / max(int(free.sum()), 1)
+    return out
 
 
 @dataclass
@@ -121,8 +136,7 @@ class Space:
     def genome(self, vector) -> Genome:
         K, P, B = self.dims
         v = np.asarray(vector, float)
-        weights = v[:K] - (v[:K].sum() - 1) / K  # onto the plane where weights sum to 1 (bounded, unlike a ratio)
-        return Genome(weights, v[K:K + P], np.clip(v[K + P:], 0, 1))
+        return Genome(sum_to_one(v[:K], *BLEND_RANGE), v[K:K + P], np.clip(v[K + P:], 0, 1))
 
     def context(self, genome: Genome) -> np.ndarray:
         morph = self.model.templates.morph

@@ -133,3 +133,21 @@ def test_undo_of_a_rewrite_of_a_checkpoint_returns_to_that_checkpoint(window, qt
     window.history.undo_action.trigger()
     assert window.state.model is shown
     np.testing.assert_array_equal(window.state.grid(), shown.shape(t, b))
+
+
+def test_a_gallery_shape_opened_while_a_checkpoint_is_shown_is_the_searched_models(window, qtbot):
+    """A walkthrough searched the gallery, diverged, then clicked a gallery shape: the status bar gave the
+    gallery's verdict while the 3D view showed the diverged checkpoint's broken shape."""
+    gallery, original = window.gallery, window.doc.model
+    assert gallery.run(budget=300, seed=0)
+    qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
+    panel = diverged(window, qtbot)
+    panel.slider.setValue(4)
+    assert window.state.model is panel.checkpoints[4].model
+    cell, tile = next(iter(gallery.grid.tiles.items()))
+    gallery.open_cell(cell)
+    window.draw_now()
+    assert window.state.model is original  # the model the gallery searched
+    np.testing.assert_allclose(window.beyond.grid(), gallery.space.shape(tile.genome), atol=1e-5)
+    assert panel.slider.value() == 0  # Diverge's slider says which model is shown: checkpoint 0, the original
+    assert "(the original)" in panel.about.text()
