@@ -19,6 +19,8 @@ from PyQt5.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPu
 import grc
 from grc import GRCError, examples
 
+from .gallery import enable
+
 
 class DivergeWorker(QThread):
     progress = pyqtSignal(int, int)  # step, steps
@@ -164,10 +166,9 @@ class DivergencePanel(QWidget):
         return self.worker is not None and self.worker.isRunning()
 
     def _enable(self):
-        self.start.setEnabled(not self.running and self.doc.model is not None)
-        self.cancel.setEnabled(self.running)
-        self.slider.setEnabled(len(self.checkpoints) > 1)
-        self.save.setEnabled(bool(self.checkpoints) and not self.running)
+        enable({self.start: not self.running and self.doc.model is not None, self.cancel: self.running,
+                self.slider: len(self.checkpoints) > 1, self.save: bool(self.checkpoints) and not self.running},
+               self.cancel if self.running else self.start)
 
     def model_changed(self):
         """Another model is open: the checkpoints belonged to the old one."""

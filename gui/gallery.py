@@ -101,6 +101,20 @@ class Tile:
                 f"twist {d['twist']:.0f}°\nblend {np.round(self.genome.weights, 2).tolist()}")
 
 
+def enable(states: dict, twin):
+    """Enable and disable widgets ({widget: on}) so that the keyboard focus stays in sight: a widget about to grey
+    out that has the focus hands it to `twin` (Search's Cancel) first. Qt would pass it to the next widget (the
+    grid), and the side panel's scroll area would scroll to that one."""
+    for widget, on in states.items():  # the ones coming on first: the focus can go to them
+        if on:
+            widget.setEnabled(True)
+    if any(not on and widget.window().focusWidget() is widget for widget, on in states.items()) and twin.isEnabled():
+        twin.setFocus()
+    for widget, on in states.items():
+        if not on:
+            widget.setEnabled(False)
+
+
 class SearchWorker(QThread):
     """grc.diverge.search.search in a thread; each report hands over the new elites as Tiles."""
 
@@ -348,11 +362,9 @@ class GalleryPanel(QWidget):
 
     def _enable(self):
         chosen = self.grid.selected in self.grid.tiles
-        self.start.setEnabled(not self.running and self.model is not None)
-        self.cancel.setEnabled(self.running)
-        for b in (self.keep, self.template):
-            b.setEnabled(chosen)
-        self.more.setEnabled(chosen and not self.running)
+        enable({self.start: not self.running and self.model is not None, self.cancel: self.running,
+                self.keep: chosen, self.template: chosen, self.more: chosen and not self.running},
+               self.cancel if self.running else self.start)
 
     def model_changed(self):
         """Another model: the archive belonged to the old one."""

@@ -147,3 +147,25 @@ def test_a_model_without_context_opens_its_elites(make_window, qtbot, petal, tmp
     gallery.open_cell(cell)
     assert window.state.path is None and np.allclose(window.state.weights, tile.genome.weights)
     assert not dialogs["warning"] and not dialogs.get("critical")
+
+
+def test_starting_a_search_in_a_short_window_keeps_cancel_in_sight(window, qtbot):
+    """At 1024 x 640 clicking Search scrolled the Gallery down (the focus left the greyed Search button for the
+    grid), so Cancel was out of sight and a click where it had been landed on the grid."""
+    window.resize(1024, 640)
+    window.tabs.setCurrentIndex(TABS.index("gallery"))
+    gallery = window.gallery
+    area = window.tabs.widget(TABS.index("gallery"))
+    qtbot.wait(50)
+    area.verticalScrollBar().setValue(0)
+    gallery.budget.setValue(400)
+    before = gallery.cancel.mapTo(area, gallery.cancel.rect().center())
+    qtbot.mouseClick(gallery.start, Qt.LeftButton)
+    assert gallery.running and gallery.cancel.isEnabled()
+    qtbot.wait(50)
+    assert area.verticalScrollBar().value() == 0
+    assert gallery.cancel.mapTo(area, gallery.cancel.rect().center()) == before
+    assert window.focusWidget() is gallery.cancel  # Space or Enter now cancels, as the button under the pointer
+    qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
+    assert area.verticalScrollBar().value() == 0  # nor when the search ends and Cancel greys out
+    assert window.focusWidget() is gallery.start

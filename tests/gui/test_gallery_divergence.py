@@ -151,3 +151,17 @@ def test_a_gallery_shape_opened_while_a_checkpoint_is_shown_is_the_searched_mode
     np.testing.assert_allclose(window.beyond.grid(), gallery.space.shape(tile.genome), atol=1e-5)
     assert panel.slider.value() == 0  # Diverge's slider says which model is shown: checkpoint 0, the original
     assert "(the original)" in panel.about.text()
+
+
+def test_diverge_in_a_short_window_keeps_cancel_in_sight(window, qtbot):
+    window.resize(1024, 640)
+    window.tabs.setCurrentIndex(TABS.index("diverge"))
+    panel, area = window.divergence, window.tabs.widget(TABS.index("diverge"))
+    qtbot.wait(50)
+    area.verticalScrollBar().setValue(0)
+    panel.steps.setValue(20)
+    panel.every.setValue(5)
+    qtbot.mouseClick(panel.start, Qt.LeftButton)
+    assert panel.running and window.focusWidget() is panel.cancel
+    qtbot.waitUntil(lambda: panel.label.text().startswith("Done"), timeout=120000)
+    assert window.focusWidget() is panel.start and area.verticalScrollBar().value() == 0
