@@ -314,6 +314,8 @@ class GalleryPanel(QWidget):
         self.keep = QPushButton("Keep")
         self.template = QPushButton("Make template")
         self.more = QPushButton("More like this")
+        self.back = QPushButton("Back", toolTip="The shapes shown before the last More like this")
+        self.earlier: list = []  # what More like this replaced, newest last: (tiles, bounds, selected, archive, space, info)
         self.kept_list = QListWidget()
         self.kept_list.setMaximumHeight(72)
 
@@ -321,7 +323,7 @@ class GalleryPanel(QWidget):
         for w in (QLabel("Shapes"), self.budget, QLabel("Seed"), self.seed, self.start, self.cancel):
             top.addWidget(w)
         actions = QHBoxLayout()
-        for w in (self.keep, self.template, self.more):
+        for w in (self.keep, self.template, self.more, self.back):
             actions.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -340,6 +342,7 @@ class GalleryPanel(QWidget):
         self.keep.clicked.connect(lambda: self.keep_selected())
         self.template.clicked.connect(lambda: self.make_template())
         self.more.clicked.connect(lambda: self.more_like_this())
+        self.back.clicked.connect(lambda: self.go_back())
         self.kept_list.itemClicked.connect(lambda item: self.open_kept(self.kept_list.row(item)))
         doc.model_changed.connect(self.model_changed)
         state.changed.connect(self._enable)
@@ -363,7 +366,8 @@ class GalleryPanel(QWidget):
     def _enable(self):
         chosen = self.grid.selected in self.grid.tiles
         enable({self.start: not self.running and self.model is not None, self.cancel: self.running,
-                self.keep: chosen, self.template: chosen, self.more: chosen and not self.running},
+                self.keep: chosen, self.template: chosen, self.more: chosen and not self.running,
+                self.back: bool(self.earlier) and not self.running},
                self.cancel if self.running else self.start)
 
     def model_changed(self):
@@ -374,6 +378,7 @@ class GalleryPanel(QWidget):
             self.worker = None  # what it had queued (tiles, done, cancelled) is no longer ours
         self.grid.clear()
         self.space = self.archive = None
+        self.earlier = []
         self.info.setText("Search what the model can make: thumbnails fill the grid by arch and cup.")
         self.bar.setValue(0)
         self.load_kept()
@@ -386,6 +391,8 @@ class GalleryPanel(QWidget):
         budget = self.budget.value() if budget is None else budget
         seed = self.seed.value() if seed is None else seed
         children = around is not None and self.space is not None
+        if around is None:  # a search of its own: no way back to what More like this replaced before
+            self.earlier = []
         look = self.space.look if children else self.look()
         time = self.space.time if children else self.state.time  # a search is made at the time shown
         self.grid.clear()
@@ -516,10 +523,26 @@ class GalleryPanel(QWidget):
         return template
 
     def more_like_this(self) -> bool:
+        """A search around the chosen shape; what it replaces comes back with Back."""
         tile = self.selected()
-        if tile is None:
+        if tile is None or self.running:
             return False
+        g = self.grid
+        self.earlier.append((dict(g.tiles), g.bounds, g.selected, self.archive, self.space, self.info.text()))
         return self.run(budget=max(256, self.budget.value() // 4), around=tile.vector)
+
+    def go_back(self) -> bool:
+        """The shapes shown before the last More like this, the chosen one chosen again."""
+        if not self.earlier or self.running:
+            return False
+        tiles, bounds, selected, self.archive, self.space, info = self.earlier.pop()
+        self.grid.clear()
+        self.grid.add(tiles)
+        self.grid.bounds, self.grid.selected = bounds, selected
+        self.grid.update()
+        self.info.setText(info)
+        self._enable()
+        return True
 
     # -- kept shapes -----------------------------------------------------------------------------
     def kept_path(self):

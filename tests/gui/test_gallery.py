@@ -99,12 +99,21 @@ def test_make_template_keep_and_more_like_this(window, qtbot, files):
     assert data["kept"][-1]["genome"] == entry["genome"] and gallery.kept_list.count() == 1
 
     parent = gallery.grid.tiles[cell]
+    first = dict(gallery.grid.tiles)
+    assert not gallery.back.isEnabled()
     assert gallery.more_like_this()
+    assert not gallery.back.isEnabled()  # (not while it searches)
     qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
     assert len(gallery.grid.tiles) >= 3
     # children of the chosen shape: nearer to it in genome space than the first search's elites were
     spread = np.median([np.linalg.norm(t.vector - parent.vector) for t in gallery.grid.tiles.values()])
     assert spread < 1.5
+    # Back: the first search's shapes again, the parent chosen (More like this left no way back to them)
+    qtbot.waitUntil(gallery.back.isEnabled, timeout=10000)
+    qtbot.mouseClick(gallery.back, Qt.LeftButton)
+    assert gallery.grid.tiles == first and gallery.selected() is parent and not gallery.back.isEnabled()
+    gallery.open_cell(cell)
+    np.testing.assert_allclose(window.beyond.grid(), gallery.space.shape(parent.genome), atol=1e-5)
 
     gallery.model_changed()  # another model: the grid empties, the kept shapes are read back from the file
     assert gallery.grid.tiles == {} and gallery.kept_list.count() == 1
