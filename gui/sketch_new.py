@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PyQt5.QtCore import pyqtSignal
+from PyQt5.QtGui import QValidator
 from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                              QLineEdit, QPushButton, QSpinBox)
 
@@ -118,6 +120,34 @@ def new_set(rows: int, cols: int, steps: int, start: str = "flat", *, template: 
             Template(f"{name}-b", time, morph, wide, attribution + f", {VARIANT_WIDTH:g} times wider")]
 
 
+class CountBox(QSpinBox):
+    """A whole-number box that takes any whole number typed and keeps it within its range, saying so (`clamped`),
+    where a plain QSpinBox silently put its previous value back (rows 1, points 0, time steps 1)."""
+
+    clamped = pyqtSignal(int, int)  # what was typed, what it became
+
+    def validate(self, text, pos):
+        state, text, pos = super().validate(text, pos)
+        if state != QValidator.Acceptable and self._typed(text) is not None:
+            state = QValidator.Acceptable  # out of range: accepted, then clamped
+        return state, text, pos
+
+    def _typed(self, text):
+        try:
+            return int(text.strip())
+        except ValueError:
+            return None
+
+    def valueFromText(self, text):
+        typed = self._typed(text)
+        if typed is None:
+            return self.value()
+        value = min(max(typed, self.minimum()), self.maximum())
+        if value != typed:
+            self.clamped.emit(typed, value)
+        return value
+
+
 class NewSetDialog(QDialog):
     """File > New template set…: the grid's size, its time steps and relational map, and where it starts."""
 
@@ -127,9 +157,13 @@ class NewSetDialog(QDialog):
         self.current, self.files = current, []
         self.made: list[Template] | None = None  # the set made on OK (accept)
         form = QFormLayout(self)
-        self.rows = QSpinBox(minimum=2, maximum=limits.MAX_ROWS, value=7)
-        self.points = QSpinBox(minimum=2, maximum=limits.MAX_POINTS, value=7)
-        self.steps = QSpinBox(minimum=2, maximum=limits.MAX_TIME_STEPS, value=5)
+        # (keyboardTracking off: a number is taken, and clamped, once typed, not at its first digit)
+        self.rows = CountBox(minimum=2, maximum=limits.MAX_ROWS, value=7, keyboardTracking=False)
+        self.points = CountBox(minimum=2, maximum=limits.MAX_POINTS, value=7, keyboardTracking=False)
+        self.steps = CountBox(minimum=2, maximum=limits.MAX_TIME_STEPS, value=5, keyboardTracking=False)
+        for box, what in ((self.rows, "rows"), (self.points, "points per row"), (self.steps, "time steps")):
+            box.setToolTip(f"from {box.minimum()} to {box.maximum()} {what}")
+            box.clamped.connect(lambda typed, value, box=box, what=what: self._clamped(box, what, typed, value))
         self.time = QLineEdit(placeholderText="the copied template's, else evenly spaced from 0 to 1")
         self.morph = QLineEdit(placeholderText="the copied template's, else evenly from 0 to 1 (one value per row)")
         self.start = QComboBox()
@@ -161,6 +195,12 @@ class NewSetDialog(QDialog):
         if current is not None:
             T, M, N = current.grid_shape
             self.rows.setValue(M), self.points.setValue(N), self.steps.setValue(T)
+
+    def _clamped(self, box, what, typed, value):
+        """A count past its range became its nearest end: said under the fields (as a mistake on OK is)."""
+        end = f"at least {box.minimum()}" if typed < box.minimum() else f"at most {box.maximum()}"
+        self.problem.setText(f"⚠ {what[0].upper() + what[1:]}: {end}; {typed} became {value}.")
+        self.problem.show()
 
     def _pick_files(self):
         window = self.parent()  # (the main window: where its dialogs open)
