@@ -134,6 +134,22 @@ class RangeSpinBox(DoubleSpinBox):
         return value
 
 
+def nice_step(value: float) -> float:
+    """The largest of 1, 2 or 5 times a power of ten not above `value` (a box's arrow step)."""
+    ten = 10.0 ** math.floor(math.log10(max(value, 1e-12)))
+    return max(m * ten for m in (1, 2, 5) if m * ten <= value * (1 + 1e-9))
+
+
+def thickness_range(model) -> float:
+    """The thickness box's maximum: a tenth of the largest side of the templates' bounding box (over all of time),
+    two significant digits (0.18 for the petal, 1.8 across): a sheet's thickness in the model's own units."""
+    points = np.asarray(model.templates.points, float).reshape(-1, 3)
+    side = float((points.max(axis=0) - points.min(axis=0)).max()) if points.size else 0.0
+    if not math.isfinite(side) or side <= 0:
+        return 0.1
+    return float(f"{0.1 * side:.2g}")
+
+
 def box_step(low: float, high: float) -> float:
     """What a box's arrow (or a focused wheel notch) adds: a power of ten about a hundredth of its range
     (0.01 for a weight's -1..2), never finer than a slider step's decimals show."""
@@ -335,7 +351,10 @@ class ExplorePanel(QWidget):
         self.subdivide = SpinBox(minimum=0, maximum=3, value=state.subdivide, prefix="subdivide ")
         self.grid = QCheckBox("control grid", checked=state.show_grid)
         self.petals = SpinBox(minimum=1, maximum=24, value=state.petals, prefix="petals ")
-        self.thickness = DoubleSpinBox(minimum=0, maximum=0.1, singleStep=0.005, decimals=3, prefix="thickness ")
+        # (its maximum follows the model's size: thickness_range; a number past it is clamped and said)
+        self.thickness = RangeSpinBox(minimum=0, maximum=0.1, singleStep=0.005, decimals=3, prefix="thickness ",
+                                      keyboardTracking=False)
+        self.thickness.setToolTip("the sheet's thickness, from 0 to 0.1")
         for i, w in enumerate((self.subdivide, self.grid, self.petals, self.thickness)):
             form.addWidget(w, i // 2, i % 2)
         form.setColumnStretch(2, 1)
@@ -344,6 +363,9 @@ class ExplorePanel(QWidget):
         self.grid.toggled.connect(lambda v: state.set_view(show_grid=v))
         self.petals.valueChanged.connect(lambda v: state.set_view(petals=v))
         self.thickness.valueChanged.connect(lambda v: state.set_view(thickness=v))
+        self.thickness.clamped.connect(lambda typed, value: self.out_of_range.emit(
+            f"Thickness goes from 0 to {self.thickness.maximum():g} (a tenth of the shape's size): "
+            f"{typed:g} became {value:g}"))
         state.changed.connect(self.sync)
         self._model = None
 
@@ -353,6 +375,9 @@ class ExplorePanel(QWidget):
         s = self.state
         if s.model is None:
             self.setEnabled(False)
+            if self._model is not None:  # (a template set without a model: nothing of the last model's left)
+                self._model = None
+                self._clear()
             return
         self.setEnabled(True)
         if s.model is not self._model:
@@ -367,6 +392,22 @@ class ExplorePanel(QWidget):
 
     def _clamped(self, what, slider, typed, value):
         self.out_of_range.emit(f"{what} goes from {slider.low:g} to {slider.high:g}: {typed:g} became {value:g}")
+
+    def _clear(self):
+        """No model: no time ticks, no blend sliders or labels (the previous model's names would be stale)."""
+        self.play.setChecked(False)
+        self.time.marks = []
+        self.time.marks_row.setVisible(False)
+        for slider in self.blend_sliders:
+            slider.setParent(None)
+        self.blend_sliders = []
+        if self.triangle is not None:
+            self.triangle.setParent(None)
+            self.triangle = None
+        self.safe, self._safe_known, self._safe_kept = None, False, None
+        self.blend_range.setText("No model yet: train the template set (Train tab) to explore it.")
+        self.dim.setVisible(False)
+        self.pad.update()
 
     def _rebuild(self, model):
         t = model.templates.time
@@ -409,6 +450,11 @@ class ExplorePanel(QWidget):
         self.dim.setMaximum(max(0, model.context_dims - 1))
         self.dim.setValue(widest_context_value(model))
         self.dim.setVisible(model.context_dims > 1)
+        top = thickness_range(model)
+        self.thickness.setDecimals(max(3, math.ceil(-math.log10(nice_step(top / 20)) - 1e-9)))
+        self.thickness.setSingleStep(nice_step(top / 20))
+        self.thickness.setMaximum(top)  # (a thickness past it becomes it)
+        self.thickness.setToolTip(f"the sheet's thickness, from 0 to {top:g} (a tenth of the shape's size)")
         self._remember_traces(model)
 
     def set_safe_range(self, safe, known=True, keep=None):
@@ -430,6 +476,8 @@ class ExplorePanel(QWidget):
         self._say_range()
 
     def _say_range(self):
+        if self.state.model is None:  # (_clear said there is no model)
+            return
         one = len(self.blend_sliders) == 1
         if one:
             text = f"Reaches {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as the pad does)"
