@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("GRC Studio")
         self.doc, self.state = Document(), ExploreState()
         self._training_for = None  # the document (Document.generation) the running training is for
+        self._progress_for = 0  # the document (Document.generation) the Train tab's progress belongs to
         self._sketch_time = None  # Explore's time when Sketch was last shown
         self.sketch = SketchState(self.doc)
         self.view = ShapeView()
@@ -231,12 +232,18 @@ class MainWindow(QMainWindow):
                                 ("Save templates as…", (QKeySequence.SaveAs, "Ctrl+Shift+S"), self._ask_save_as),
                                 ("Save model", "Ctrl+Alt+S", self.save_model),
                                 ("Save model as…", None, self._ask_save_model_as),
+                                ("Export…", "Ctrl+E", self.show_export),
                                 ("Quit", (QKeySequence.Quit, "Ctrl+Q"), self.close)):
             action = QAction(text, self)
             if key is not None:
                 action.setShortcuts(key_sequences(key))
                 self.shortcut_actions.append(action)
             action.triggered.connect(self.ending_gesture(slot))
+            if text == "Export…":
+                action.setStatusTip("Show the Export tab (the shape, a sweep, the traces plot, a screenshot)")
+                self.export_action = action
+            if text == "Quit":
+                file.addSeparator()
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
         self.history = History([self.doc.undo], self)  # + Beyond's model changes, once it is installed
@@ -252,9 +259,72 @@ class MainWindow(QMainWindow):
             templates.addAction(action)
             self.shortcut_actions.append(action)
         help_menu = self.menuBar().addMenu("&Help")
+        start = QAction("Getting started", self)
+        start.triggered.connect(self.show_getting_started)
+        help_menu.addAction(start)
         keys = QAction("Keyboard shortcuts", self)
         keys.triggered.connect(self.show_shortcuts)
         help_menu.addAction(keys)
+        help_menu.addSeparator()
+        about = QAction("About GRC Studio", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+        self.help_boxes = {}  # Getting started and About, once shown (non-modal: kept open beside the window)
+
+    def show_export(self):
+        """File > Export…: the Export tab, from its top."""
+        self.tabs.setCurrentIndex(TABS.index("export"))
+        self.scroll_to_top("export")
+
+    def key_of(self, text: str) -> str:
+        """The key a menu action is bound to here, as Help > Keyboard shortcuts shows it ("" when none)."""
+        for action in self.shortcut_actions:
+            if action.text() == text and action.shortcuts():
+                return action.shortcuts()[0].toString(QKeySequence.NativeText)
+        return ""
+
+    def getting_started_text(self) -> str:
+        key = lambda text: f" (<b>{self.key_of(text)}</b>)" if self.key_of(text) else ""  # noqa: E731
+        keep = "Keep as template (Explore's shape)"
+        return (
+            "<h3>Getting started</h3><ol>"
+            f"<li><b>Open or sketch.</b> File &gt; Open model…{key('Open model…')} opens a trained model (.grc); "
+            f"File &gt; Open template folder…{key('Open template folder…')} a set of templates; File &gt; New "
+            f"template set…{key('New template set…')} starts one from a flat sheet, the petal or your own grids. "
+            "Shape the templates in the <b>Sketch</b> tab (drag points; G / R / S move, rotate, scale the "
+            f"selection; O proportional editing) and save them{key('Save templates')}.</li>"
+            "<li><b>Train.</b> In the <b>Train</b> tab press Train: the model learns the templates in the background "
+            "(about 6 s for the petal); the app switches to Explore when it is done.</li>"
+            "<li><b>Explore.</b> In the <b>Explore</b> tab move Time and Blend (past 0 and 1 goes beyond the "
+            "templates), drag the context path, Play. In the 3D view: left drag turns, middle pans, the wheel "
+            f"zooms, R frames the shape. Keep as template{key(keep)} adds the "
+            "shape to the set.</li>"
+            f"<li><b>Export.</b> File &gt; Export…{key('Export…')} (the <b>Export</b> tab): the shape as OBJ, PLY, "
+            "STL or GLB, a sweep over time or blend (GLB shape keys), the traces plot, a screenshot.</li></ol>"
+            "<p>Help &gt; Keyboard shortcuts lists every key.</p>")
+
+    def _show_help(self, name: str, title: str, text: str, icon=QMessageBox.NoIcon):
+        """A help box that stays open beside the window (not modal), shown again if already open."""
+        box = self.help_boxes.get(name)
+        if box is None:
+            box = QMessageBox(icon, title, text, QMessageBox.Close, self)
+            box.setObjectName(name)
+            box.setTextFormat(Qt.RichText)
+            box.setWindowModality(Qt.NonModal)
+            self.help_boxes[name] = box
+        box.setText(text)
+        box.show()
+        box.raise_()
+        return box
+
+    def show_getting_started(self):
+        return self._show_help("getting-started", "Getting started", self.getting_started_text())
+
+    def show_about(self):
+        return self._show_help("about", "About GRC Studio",
+                               f"<h3>GRC Studio {grc_version()}</h3><p>Draw a few template shapes, train a Generative "
+                               "Relational Context model on them, and explore the continuous space of new forms "
+                               "between and beyond them.</p><p>Python " + sys.version.split()[0] + "</p>")
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(keys, what they do) as Help > Keyboard shortcuts lists them: the menu actions' keys as they are bound
@@ -341,7 +411,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {opened}{templates}{untrained}")
         if self.doc.model is None:
             self.tabs.setCurrentIndex(TABS.index("sketch"))
+        else:
+            self.scroll_to_top("explore")  # a new model: its time and blend in sight, not the last one's scroll
         return True
+
+    def scroll_to_top(self, tab: str):
+        """A side panel scrolled back to its top."""
+        self.tabs.widget(TABS.index(tab)).verticalScrollBar().setValue(0)
 
     def _offer_recovery(self):
         if self.headless:  # a screenshot leaves the recovery file for the next real start
@@ -458,6 +534,9 @@ class MainWindow(QMainWindow):
         if self.doc.model_read_only:
             where = f"{where} (a bundled example: Train asks where to save the new model)"
         self.train_panel.result.setText(f"Model: {where}" if self.doc.model else "No model yet: press Train.")
+        if self.doc.generation != self._progress_for and not self.training.running:  # another set: the bar,
+            self.train_panel.reset_progress()  # phase and loss of the last one's training are not its own
+        self._progress_for = self.doc.generation
         self._title()
         self._model_freshness()
 
@@ -794,11 +873,12 @@ class MainWindow(QMainWindow):
         """Show the new model if the document it was trained for is still open; else only say where it went."""
         source = self.training.source
         current = self.doc.model_path or self.doc.folder
-        self.train_panel.bar.setValue(1000)
-        seconds = f"Done in {model.info.get('seconds', 0):.1f} s. " if hasattr(model, "info") else ""
+        took = getattr(model, "info", {}).get("seconds")
+        seconds = f"Done in {took:.1f} s. " if took is not None else ""
         same = self.doc.generation == self._training_for or current is not None and (
             (source is not None and Path(current) == Path(source))
             or (saved_to is not None and Path(current) == Path(saved_to)))  # (the same file, opened again)
+        self.train_panel.show_done(took, "done" if same else "done (for a document no longer open)")
         if not same:
             text = f"{seconds}{message} (another document is open now; it is unchanged)"
             self.train_panel.result.setText(text)
@@ -832,14 +912,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
         if self.mode == "train":  # never from Sketch: the user may be in the middle of an edit
             self.tabs.setCurrentIndex(TABS.index("explore"))
+            self.scroll_to_top("explore")  # (the time and blend first, wherever Explore was left scrolled)
 
     def _training_failed(self, message):
         self.train_panel.result.setText("Training failed; the previous model is unchanged.")
+        self.train_panel.phase.setText("failed")
         self.error(message, "Training failed")
 
     def _training_cancelled(self):
         self.train_panel.result.setText("Cancelled; the previous model is unchanged.")
-        self.train_panel.bar.setValue(0)
+        self.train_panel.reset_progress()
+        self.train_panel.phase.setText("cancelled")
         self.statusBar().showMessage("Training cancelled", 5000)
 
     # -- export ----------------------------------------------------------------------------------------
@@ -913,6 +996,13 @@ class MainWindow(QMainWindow):
             if not image.save(str(tmp), "PNG"):
                 raise GRCError("could not write the image", path=path)
         return path
+
+
+def grc_version() -> str:
+    """The library's version (grc.__version__)."""
+    import grc
+
+    return getattr(grc, "__version__", "?")
 
 
 def template_folder_beside(model_path) -> Path | None:

@@ -223,6 +223,17 @@ class TrainPanel(QWidget):
         self.phase.setText(f"{PHASE_NAMES.get(phase, phase)}: step {step} of {total}")
         self.loss.setText(f"{loss:.5g}")
 
+    def reset_progress(self):
+        """Nothing trained for this set yet: no bar, phase or loss left over from another set's training."""
+        self.bar.setValue(0)
+        self.phase.setText("idle")
+        self.loss.setText("")
+
+    def show_done(self, seconds: float | None = None, what: str = "done"):
+        """A training ended: the bar full and the phase saying so (not its last step's count)."""
+        self.bar.setValue(1000)
+        self.phase.setText(what if seconds is None else f"{what} in {seconds:.1f} s")
+
     def show_cells(self, step: int, total: int, scores):
         """A population's scores at an exchange (or at the end of its training)."""
         self.cell_grid.set_scores(scores)
