@@ -530,6 +530,7 @@ class MainWindow(QMainWindow):
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):
         self.state.set_model(self.doc.model)
+        self.export_panel.set_templates(self.doc.model.templates.names if self.doc.model is not None else [])
         where = self.doc.model_path or "not saved (File > Save model as…)"
         if self.doc.model_read_only:
             where = f"{where} (a bundled example: Train asks where to save the new model)"
@@ -961,10 +962,13 @@ class MainWindow(QMainWindow):
         return self._export(lambda p: self.exports.write_shape(shot, p), path)
 
     def export_sweep(self, path, sweep=None, frames=None, shot=None):
+        """A sweep over time at the blend shown, or over blend between the Export tab's From and To (each a template
+        or the blend shown) at the time shown."""
         shot = self._shot(shot)
         sweep = sweep or self.export_panel.sweep.currentText()
         frames = frames or self.export_panel.frames.value()
-        return self._export(lambda p: self.exports.write_sweep(shot, p, sweep, frames), path)
+        start, stop = self.export_panel.sweep_range(shot.model.blend_weights(shot.blend))
+        return self._export(lambda p: self.exports.write_sweep(shot, p, sweep, frames, start, stop), path)
 
     def export_traces(self, path, shot=None):
         shot = self._shot(shot)

@@ -159,12 +159,15 @@ class ExportController:
         extra = {} if shot.context is None else dict(context=shot.context)
         return export(shot.model, path, shot.time, shot.blend, **extra, **shot.options, look=shot.look)
 
-    def write_sweep(self, shot: ShapeExport, path, sweep, frames):
+    def write_sweep(self, shot: ShapeExport, path, sweep, frames, start=None, stop=None):
+        """A sweep over time at the blend shown, or over blend at the time shown from `start` to `stop` (blends or
+        weights; None: the first template to the second)."""
         from grc.shapes import export_animation
 
         blend = shot.blend if sweep == "time" else 0.0
+        ends = {} if sweep == "time" else {"start": start, "stop": stop}
         return export_animation(shot.model, path, sweep=sweep, frames=frames, time=shot.time, blend=blend,
-                                **shot.options, look=shot.look, context_offsets=shot.offsets)
+                                **shot.options, look=shot.look, context_offsets=shot.offsets, **ends)
 
     def write_traces(self, shot: ShapeExport, path):
         from grc.plots import plot_traces

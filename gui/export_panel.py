@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 FORMATS = {"OBJ": ".obj", "PLY": ".ply", "STL": ".stl", "GLB": ".glb"}
@@ -30,10 +31,17 @@ class ExportPanel(QWidget):
         self.sweep = QComboBox()
         self.sweep.addItems(["time", "blend"])
         self.frames = QSpinBox(minimum=2, maximum=200, value=9)
+        # a blend sweep runs between two of: each template, the blend shown (an extrapolation, a blend of three)
+        self.sweep_from = QComboBox(toolTip="Where a blend sweep starts: a template, or the blend Explore shows")
+        self.sweep_to = QComboBox(toolTip="Where a blend sweep ends: a template, or the blend Explore shows")
         self.animation = QPushButton("Export sweep…")
         form.addRow("Sweep over", self.sweep)
+        form.addRow("From", self.sweep_from)
+        form.addRow("To", self.sweep_to)
         form.addRow("Frames", self.frames)
         form.addRow(self.animation)
+        self.sweep.currentTextChanged.connect(self._enable_range)
+        self.set_templates([])
         layout.addWidget(sweep)
         other = QGroupBox("Pictures")
         row = QHBoxLayout(other)
@@ -47,3 +55,31 @@ class ExportPanel(QWidget):
         self.last.setWordWrap(True)
         layout.addWidget(self.last)
         layout.addStretch(1)
+
+    SHOWN = "the blend shown"
+
+    def set_templates(self, names):
+        """The model's templates, for a blend sweep's ends (first to second by default, as `grc export
+        --animate blend`)."""
+        for box, default in ((self.sweep_from, 0), (self.sweep_to, 1)):
+            box.clear()
+            box.addItems(list(names) + [self.SHOWN])
+            box.setCurrentIndex(min(default, len(names)))
+        self._enable_range()
+
+    def _enable_range(self):
+        blend = self.sweep.currentText() == "blend"
+        for box in (self.sweep_from, self.sweep_to):
+            box.setEnabled(blend and box.count() > 1)
+
+    def sweep_range(self, shown_weights):
+        """(start, stop) weights of a blend sweep as chosen: each a template's one-hot weights or
+        `shown_weights` (K,), the blend Explore shows."""
+        K = len(shown_weights)
+
+        def end(box):
+            index = box.currentIndex()
+            return np.asarray(shown_weights, float) if box.currentText() == self.SHOWN or not 0 <= index < K \
+                else np.eye(K)[index]
+
+        return end(self.sweep_from), end(self.sweep_to)

@@ -131,3 +131,28 @@ def test_malformed_template_folder_shows_a_dialog(window, tmp_path, dialogs):
 def test_export_errors_show_a_dialog(window, tmp_path, dialogs):
     assert window.export_sweep(tmp_path / "sweep.obj", sweep="time", frames=3) is None
     assert "glb" in dialogs["warning"][-1][1].lower()
+
+
+def test_a_blend_sweep_runs_to_the_blend_shown_when_asked(window, tmp_path):
+    """Export's blend sweep always ran from the first template to the second: an extrapolation explored (blend 1.6)
+    could not be exported as shape keys from the app."""
+    import pygltflib
+
+    panel = window.export_panel
+    window.state.set_blend(1.6)
+    window.draw_now()
+    panel.sweep.setCurrentText("blend")
+    names = window.doc.model.templates.names
+    assert [panel.sweep_to.itemText(i) for i in range(panel.sweep_to.count())] == names + ["the blend shown"]
+    assert panel.sweep_from.currentText() == names[0] and panel.sweep_to.currentText() == names[1]  # the default
+    panel.sweep_to.setCurrentText("the blend shown")
+    glb = window.export_sweep(tmp_path / "sweep.glb", frames=5)
+    keys = pygltflib.GLTF2().load(str(glb)).meshes[0].extras["targetNames"]
+    assert keys == ["blend 0.000", "blend 0.400", "blend 0.800", "blend 1.200", "blend 1.600"]
+    panel.sweep_from.setCurrentText("the blend shown")
+    panel.sweep_to.setCurrentText(names[0])
+    glb = window.export_sweep(tmp_path / "back.glb", frames=3)
+    assert pygltflib.GLTF2().load(str(glb)).meshes[0].extras["targetNames"] == ["blend 1.600", "blend 0.800",
+                                                                                  "blend 0.000"]
+    panel.sweep.setCurrentText("time")
+    assert not panel.sweep_to.isEnabled()  # (a time sweep runs at the blend shown)
