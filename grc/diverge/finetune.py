@@ -31,6 +31,10 @@ NOVELTY_CAP = 0.5  # in units of the templates' size: beyond this a shape counts
 W_STRETCH = 4.0
 W_FOLD = 4.0
 BATCH_SHAPES = 16
+# A step moves the batch's shapes (RMS per point) at most this share of the templates' size: Adam moves every weight
+# by about lr whatever the gradient's size, and how far that moves the shapes depends on the model (the petal trained
+# with extrapolated shapes moved 25 times as far as the one these weights were chosen on, and broke at once).
+STEP_CHANGE = 0.001
 
 
 @dataclass
@@ -137,7 +141,14 @@ def _diverge(model, steps, every, lr, seed, callback, measure):
         loss = _loss(shapes, original, size)
         optimiser.zero_grad()
         loss.backward()
+        before = [p.detach().clone() for p in params]
         optimiser.step(lr)
+        with torch.no_grad():  # a trust region: a step moves the batch's shapes at most STEP_CHANGE of the size
+            moved = _decode(model, params, u, c) * row_scale + row_mean - rows
+            change = float(torch.sqrt((moved.reshape(BATCH_SHAPES, M, N, 3) ** 2).sum(-1).mean())) / size
+            if change > STEP_CHANGE:
+                for p, b in zip(params, before):
+                    p.copy_(b + (p - b) * (STEP_CHANGE / change))
         if step % every == 0 or step == steps:
             current = _with_decoder(model, params)
             checkpoints.append(_checkpoint(step, current, measure_set) if measure else Checkpoint(step, current))
