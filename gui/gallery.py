@@ -225,17 +225,23 @@ class GalleryGrid(QWidget):
             painter.setBrush(Qt.NoBrush)
             painter.drawRect(self.cell_rect(self.selected).adjusted(1, 1, -1, -1))
         painter.setPen(QColor(90, 90, 90))
-        (a0, a1), (c0, c1) = self.bounds if self.bounds is not None else ((0, 0), (0, 0))
-        ranges = self.bounds is not None
-        painter.drawText(QRectF(left, top + CELLS * size, CELLS * size, 18), Qt.AlignCenter,
-                         f"arch {a0:.0f}° → {a1:.0f}° (the midline turns)" if ranges else "arch →")
+        arch, cup = self.axis_texts()
+        painter.drawText(QRectF(left, top + CELLS * size, CELLS * size, 18), Qt.AlignCenter, arch)
         painter.save()
         painter.translate(left - 6, top + CELLS * size / 2)
         painter.rotate(-90)
-        painter.drawText(QRectF(-150, -12, 300, 14), Qt.AlignCenter,
-                         f"cup {c0:.0f}° → {c1:.0f}° (the rows curl)" if ranges else "cup →")
+        painter.drawText(QRectF(-150, -12, 300, 14), Qt.AlignCenter, cup)
         painter.restore()
         painter.end()
+
+    def axis_texts(self) -> tuple[str, str]:
+        """The axes' labels. The bounds are fitted to the first tenth of the search: shapes found later beyond them
+        sit in the edge cells, so the ends read "or less" and "or more" (a 48-degree arch in the first column of
+        "68° → 187°" looked misplaced)."""
+        if self.bounds is None:
+            return "arch →", "cup →"
+        (a0, a1), (c0, c1) = self.bounds
+        return f"arch ≤{a0:.0f}° → ≥{a1:.0f}° (the midline turns)", f"cup ≤{c0:.0f}° → ≥{c1:.0f}° (the rows curl)"
 
     def mouseMoveEvent(self, event):
         cell = self.cell_at(event.pos())

@@ -178,3 +178,17 @@ def test_starting_a_search_in_a_short_window_keeps_cancel_in_sight(window, qtbot
     qtbot.waitUntil(lambda: gallery.archive is not None, timeout=60000)
     assert area.verticalScrollBar().value() == 0  # nor when the search ends and Cancel greys out
     assert window.focusWidget() is gallery.start
+
+
+def test_the_axes_say_their_edge_cells_hold_shapes_beyond_them(window, qtbot):
+    gallery = searched(window, qtbot)
+    (a0, a1), (c0, c1) = gallery.grid.bounds
+    arch, cup = gallery.grid.axis_texts()
+    assert arch.startswith(f"arch ≤{a0:.0f}° → ≥{a1:.0f}°") and cup.startswith(f"cup ≤{c0:.0f}° → ≥{c1:.0f}°")
+    for cell, tile in gallery.grid.tiles.items():  # a shape beyond the bounds sits in an edge cell
+        from grc.diverge.search import CELLS
+
+        if tile.descriptors["arch"] < a0:
+            assert cell[0] == 0
+        if tile.descriptors["arch"] > a1:
+            assert cell[0] == CELLS - 1
