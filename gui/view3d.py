@@ -467,9 +467,30 @@ class ShapeView(QWidget):
         return np.r_[camera.focal_point, np.linalg.norm(np.subtract(camera.position, camera.focal_point)),
                      camera.view_angle, camera.parallel_scale]
 
-    def _remember_fit(self):
-        """The camera has just fitted the shape by itself: a later shrink may re-fit it inwards (_shrunk)."""
+    def _remember_fit(self, again=None):
+        """The camera has just fitted the shape by itself: a later shrink may re-fit it inwards (_shrunk), and a
+        resize of the view redoes `again` (the same framing for the new shape of the view) until the user moves
+        the camera's zoom or focus."""
         self._fitted = self._zoom_state()
+        self._again, self._again_at = again, self._camera_state()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if getattr(self, "_again", None) is not None and self.surface is not None:
+            QTimer.singleShot(0, self._reframe)  # once the interactor has its new size
+
+    def _reframe(self):
+        """The view was resized: a framing the camera made by itself is made again for the view's new aspect (the
+        leaf, framed before the window took its size, touched the view's edge until R)."""
+        again = getattr(self, "_again", None)  # (orbiting since counts too: the framing would turn the view back)
+        if again is None or not np.allclose(self._camera_state(), self._again_at, rtol=1e-6, atol=1e-9):
+            return
+        again()
+        self.render()
+
+    def _camera_state(self):
+        camera = self.plotter.camera
+        return np.r_[camera.position, camera.focal_point, camera.up, camera.view_angle, camera.parallel_scale]
 
     def _shrunk(self) -> bool:
         """Whether the shape fills under SHRUNK_EDGE of the view while the camera's zoom and focus are still where
@@ -512,7 +533,7 @@ class ShapeView(QWidget):
                 break
             camera.zoom(0.97)
         self.plotter.renderer.ResetCameraClippingRange()
-        self._remember_fit()
+        self._remember_fit(self.frame_shape)
 
     def fit_points(self, points=None):
         """Fit the camera around `points` (n, 3; default the surface), keeping its direction (numpad .); a
@@ -533,7 +554,7 @@ class ShapeView(QWidget):
             if not self.outside_view(points):
                 break
             self.plotter.camera.zoom(0.9)
-        self._remember_fit()
+        self._remember_fit(lambda: self._fit(lo, hi, points))
 
     def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
@@ -549,7 +570,7 @@ class ShapeView(QWidget):
                 self.plotter.camera.zoom(0.9)
         else:
             self.plotter.reset_camera()
-        self._remember_fit()
+        self._remember_fit(lambda: self.reset_camera(bounds, points, edge))
 
     def render(self, now=False):
         """Draw the scene once; `rendered` fires when its pixels are in the window.

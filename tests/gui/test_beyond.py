@@ -424,3 +424,22 @@ def test_a_look_change_takes_the_old_safe_range_away_until_its_own_is_in(window)
     assert panel.blend_sliders[0].band is None
     bands = window.beyond.wait_for_bands()
     assert bands is not None and panel.safe == bands["safe"]
+
+
+def test_a_resize_frames_the_shape_again_until_the_user_moves_the_camera(window, qtbot):
+    # the leaf, framed before the window took its size, touched the view's edge after a resize until R
+    view = window.view
+    set_shape(window, TIME, 0.5)
+    view.frame_shape()
+    filled = np.abs(view.view_coordinates()[0]).max()
+    window.resize(1024, 640)  # the view gets narrower
+    qtbot.waitUntil(lambda: abs(np.abs(view.view_coordinates()[0]).max() - filled) < 0.02, timeout=3000)
+    assert not view.outside_view(edge=0.95)
+    framed = view.plotter.camera_position
+    view.plotter.camera.azimuth = view.plotter.camera.azimuth + 30  # the user orbits: the view is theirs now
+    view.render()
+    turned = view.plotter.camera_position
+    assert turned != framed
+    window.resize(1100, 700)
+    qtbot.wait(100)
+    assert view.plotter.camera_position == turned
