@@ -198,3 +198,22 @@ def test_three_templates_elites_have_weights_the_app_can_show():
     np.testing.assert_allclose(weights.sum(axis=1), 1, atol=1e-12)
     assert sum_to_one(np.array([2.0, 2.0, -1.0]), -1, 2) == pytest.approx([1.0, 1.0, -1.0])  # nearest in range
     assert sum_to_one(np.array([0.9, 0.3]), -1, 2) == pytest.approx([0.8, 0.2])  # two: as before, one shift
+
+
+def test_a_coherent_shape_takes_its_cell_from_a_strained_one(model, archive):
+    """Strained far-out shapes (novelty up to 6) took half the petal's cells from coherent ones; in a cell a
+    coherent shape now wins whatever the novelty, so the gallery shows shapes an artist can use."""
+    from grc.diverge.search import _insert
+
+    found, _ = archive
+    verdicts = [e["verdict"] for e in found.elites.values()]
+    assert verdicts.count("coherent") >= 0.65 * len(verdicts), verdicts.count("coherent") / len(verdicts)  # (0.53 before)
+    cell_of = next(iter(found.elites.values()))
+    strained = dict(cell_of, verdict="strained", novelty=5.0)
+    coherent = dict(cell_of, verdict="coherent", novelty=0.1)
+    key = found.cell(cell_of["descriptors"])
+    found.elites.pop(key)
+    _insert(found, [strained, coherent], "templates")
+    assert found.elites[key]["verdict"] == "coherent"
+    _insert(found, [dict(strained, novelty=50.0)], "templates")
+    assert found.elites[key]["verdict"] == "coherent"

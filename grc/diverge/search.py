@@ -6,8 +6,8 @@ model can make, that keeps an **archive** of the best shape found for each kind 
 - behaviour descriptors, measured on the shape: **arch** (how far the midline turns from base to
   tip, degrees) and **cup** (how far the rows curl across, degrees); **length** and **twist** are
   recorded too. They separate the petal's variety: an open flat petal, a cupped bud, a droop;
-- quality: coherence (grc.coherence). Broken shapes never enter the archive; a strained one counts
-  half. Fitness is novelty to the templates (default) or, with `novelty="archive"`, the distance to
+- quality: coherence (grc.coherence). Broken shapes never enter the archive; in a cell a coherent shape
+  beats a strained one, and a strained one counts half against another. Fitness is novelty to the templates (default) or, with `novelty="archive"`, the distance to
   the nearest elites in descriptor space (novelty search).
 
 A small MAP-Elites of our own (numpy): pyribs imports in 7-11 s here with a numba compile on first
@@ -250,8 +250,15 @@ def _insert(archive: Archive, candidates: list[dict], novelty: str) -> None:
             continue  # broken shapes never enter the archive
         c = dict(c, fitness=_fitness(c, archive, novelty))
         key = archive.cell(c["descriptors"])
-        if key not in archive.elites or c["fitness"] > archive.elites[key]["fitness"]:
+        old = archive.elites.get(key)
+        # a coherent shape beats a strained one whatever their novelty: strained far-out shapes (a bent petal's,
+        # novelty 6) had taken half the petal's cells from coherent ones an artist could use
+        if old is None or _rank(c) > _rank(old):
             archive.elites[key] = c
+
+
+def _rank(elite: dict) -> tuple:
+    return elite["verdict"] == "coherent", elite["fitness"]
 
 
 # -- files ---------------------------------------------------------------------------------------------
