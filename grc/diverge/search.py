@@ -7,8 +7,9 @@ model can make, that keeps an **archive** of the best shape found for each kind 
   tip, degrees) and **cup** (how far the rows curl across, degrees); **length** and **twist** are
   recorded too. They separate the petal's variety: an open flat petal, a cupped bud, a droop;
 - quality: coherence (grc.coherence). Broken shapes never enter the archive; in a cell a coherent shape
-  beats a strained one, and a strained one counts half against another. Fitness is novelty to the templates (default) or, with `novelty="archive"`, the distance to
-  the nearest elites in descriptor space (novelty search).
+  beats a strained one, and a strained one counts half against another. Fitness is novelty to the
+  templates (default) or, with `novelty="archive"`, the distance to the nearest elites in descriptor
+  space (novelty search).
 
 A small MAP-Elites of our own (numpy): pyribs imports in 7-11 s here with a numba compile on first
 use, more than a whole 5000-shape search costs (docs/discover.md).
