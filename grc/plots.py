@@ -36,7 +36,7 @@ def plot_traces(model: GRCModel, path, time: float | None = None, samples: int =
         for k, name in enumerate(model.names):
             for i, t in enumerate(model.templates.time):
                 ax.plot(morph, traces[k, i], LINESTYLES[k % 4], color=colors[i],
-                        label=f"time {t:g}" if k == 0 else None)
+                        label=f"time {round(float(t), 3):g}" if k == 0 else None)
         ax.plot([], [], "k-", label=model.names[0])
         for k, name in enumerate(model.names[1:], 1):
             ax.plot([], [], "k" + LINESTYLES[k % 4], label=name)
@@ -50,7 +50,7 @@ def plot_traces(model: GRCModel, path, time: float | None = None, samples: int =
             for color, alpha in zip(colors, BLENDS):
                 ax.plot(morph, model.context(time, alpha, morph)[:, 0], "-", color=color, lw=1.2,
                         label=f"blend {alpha:g}")
-        ax.set_title(f"Context interpolation and extrapolation at time {time:g}")
+        ax.set_title(f"Context interpolation and extrapolation at time {round(float(time), 3):g}")
     ax.set_xlabel("morph")
     ax.set_ylabel("context")
     ax.grid(alpha=0.3)
@@ -159,7 +159,7 @@ def plot_map(model: GRCModel, path, *, blends=(-1.0, 3.0), step: float = 0.1, ti
             for (x, y), name in zip(corners, templates.names[:3]):
                 ax.plot(x, y, "ko", ms=5)
                 ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-            ax.set_title(f"time {time:g}", fontsize=9)
+            ax.set_title(f"time {round(float(time), 3):g}", fontsize=9)  # 0.167, not 0.166667
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
