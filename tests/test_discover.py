@@ -186,7 +186,7 @@ def test_a_kept_shape_becomes_a_template_that_remembers_where_it_came_from(model
 def test_three_templates_elites_have_weights_the_app_can_show():
     """Each weight of a three-template search lay anywhere in [-5/3, 7/3] once made to sum to 1; the app's weight
     sliders stop at -1 and 2, and silently clamped a gallery shape's -1.33 to -1 (another shape)."""
-    from grc.diverge.search import BLEND_RANGE, Space, sum_to_one
+    from grc.diverge.search import BLEND_RANGE, sum_to_one
 
     config = grc.Config.from_preset("default", steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0,
                                     batch_size=64, refine_samples=64)
@@ -196,8 +196,22 @@ def test_three_templates_elites_have_weights_the_app_can_show():
     assert len(weights) >= 5
     assert weights.min() >= BLEND_RANGE[0] - 1e-12 and weights.max() <= BLEND_RANGE[1] + 1e-12
     np.testing.assert_allclose(weights.sum(axis=1), 1, atol=1e-12)
+    # children that cross an end come back in (reflected), not all onto it: clipped, half the elites sat there
+    pinned = np.any(np.isclose(weights, BLEND_RANGE[0]) | np.isclose(weights, BLEND_RANGE[1]), axis=1)
+    assert pinned.mean() <= 0.25, pinned.mean()
     assert sum_to_one(np.array([2.0, 2.0, -1.0]), -1, 2) == pytest.approx([1.0, 1.0, -1.0])  # nearest in range
-    assert sum_to_one(np.array([0.9, 0.3]), -1, 2) == pytest.approx([0.8, 0.2])  # two: as before, one shift
+    assert sum_to_one(np.array([0.9, 0.3]), -1, 2) == pytest.approx([0.8, 0.2])  # inside: the plane's one shift
+
+
+def test_two_templates_elites_reach_as_far_as_the_blend_slider(model, archive):
+    from grc.diverge.search import TWO_RANGE, reflect
+
+    found, _ = archive
+    alpha = np.array([e["genome"].weights[1] for e in found.elites.values()])
+    assert alpha.min() >= TWO_RANGE[0] - 1e-12 and alpha.max() <= TWO_RANGE[1] + 1e-12
+    assert not np.isclose(alpha, TWO_RANGE[0]).any() and not np.isclose(alpha, TWO_RANGE[1]).any()
+    assert (alpha < 0).any() and (alpha > 1).any()  # extrapolations are searched
+    assert reflect(np.array([2.7, -1.6, 0.3]), -1.5, 2.5) == pytest.approx([2.3, -1.4, 0.3])
 
 
 def test_a_coherent_shape_takes_its_cell_from_a_strained_one(model, archive):

@@ -35,7 +35,8 @@ DESCRIPTORS = ("arch", "cup")
 RECORDED = ("arch", "cup", "length", "twist")
 CELLS = 12  # per descriptor axis
 PATH_CONTROLS = 3  # context control values over morph
-BLEND_RANGE = (-1.0, 2.0)  # each template's weight, before and after they are made to sum to 1 (the app's sliders)
+BLEND_RANGE = (-1.0, 2.0)  # each template's weight as drawn; three or more: the app's weight sliders (gui.state)
+TWO_RANGE = (-1.5, 2.5)  # two templates: α as far as the app's blend slider reaches (gui.state.BLEND_RANGE)
 MAX_BUDGET = 1_000_000
 BATCH = 64
 
@@ -63,6 +64,14 @@ def descriptors(grid) -> dict:
     first, last = first - axis * (first @ axis), last - axis * (last @ axis)
     twist = float(_angle(first, last))
     return {"arch": arch, "cup": cup, "length": length, "twist": twist}
+
+
+def reflect(values, lo: float, hi: float) -> np.ndarray:
+    """`values` folded into [lo, hi] as a mirror folds them (a mutation past an end comes back in by as much):
+    clipping alone left half of a search's elites exactly at an end, as the children of an elite there crossed it."""
+    span = hi - lo
+    x = np.mod(np.asarray(values, float) - lo, 2 * span)
+    return lo + np.where(x > span, 2 * span - x, x)
 
 
 def sum_to_one(weights, lo: float, hi: float) -> np.ndarray:
@@ -137,7 +146,8 @@ class Space:
     def genome(self, vector) -> Genome:
         K, P, B = self.dims
         v = np.asarray(vector, float)
-        return Genome(sum_to_one(v[:K], *BLEND_RANGE), v[K:K + P], np.clip(v[K + P:], 0, 1))
+        lo, hi = TWO_RANGE if K == 2 else BLEND_RANGE
+        return Genome(sum_to_one(reflect(v[:K], lo, hi), lo, hi), v[K:K + P], np.clip(v[K + P:], 0, 1))
 
     def context(self, genome: Genome) -> np.ndarray:
         morph = self.model.templates.morph

@@ -192,3 +192,10 @@ def test_the_axes_say_their_edge_cells_hold_shapes_beyond_them(window, qtbot):
             assert cell[0] == 0
         if tile.descriptors["arch"] > a1:
             assert cell[0] == CELLS - 1
+
+
+def test_the_searches_blend_ranges_are_the_sliders():
+    from grc.diverge.search import BLEND_RANGE, TWO_RANGE
+    from gui.state import BLEND_RANGE as SLIDER, WEIGHT_RANGE
+
+    assert TWO_RANGE == SLIDER and BLEND_RANGE == WEIGHT_RANGE  # every shape found is one Explore can show
