@@ -813,6 +813,8 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.wait()
         self.view.close_plotter()
+        for box in self.help_boxes.values():  # (non-modal help boxes go with the window)
+            box.close()
         event.accept()
 
     # -- training ----------------------------------------------------------------------------------
@@ -879,7 +881,7 @@ class MainWindow(QMainWindow):
         same = self.doc.generation == self._training_for or current is not None and (
             (source is not None and Path(current) == Path(source))
             or (saved_to is not None and Path(current) == Path(saved_to)))  # (the same file, opened again)
-        self.train_panel.show_done(took, "done" if same else "done (for a document no longer open)")
+        self.train_panel.show_done(took, "done", "" if same else " (for a document no longer open)")
         if not same:
             text = f"{seconds}{message} (another document is open now; it is unchanged)"
             self.train_panel.result.setText(text)

@@ -24,7 +24,7 @@ from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, clust
 from grc.shapes import shape_of
 
 from .context_pad import value_label
-from .explore_panel import DoubleSpinBox, Slider
+from .explore_panel import DoubleSpinBox, Slider, discard
 from .gallery import GalleryPanel
 from .meters import Meter
 from .state import BLEND_RANGE
@@ -375,7 +375,7 @@ class BendPanel(QGroupBox):
 
     def remove_row(self, row):
         self.rows.remove(row)
-        row.setParent(None)
+        discard(row)
         self.changed("Remove bend")
 
     def look(self) -> Look:
@@ -427,7 +427,7 @@ class BendPanel(QGroupBox):
         self._quiet = True
         try:
             for row in list(self.rows):
-                row.setParent(None)
+                discard(row)
             self.rows = []
             self.name = look.name
             for b in look.bends:

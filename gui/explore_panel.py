@@ -31,6 +31,15 @@ def widest_context_value(model) -> int:
     return int(np.argmax((traces.max(axis=0) - traces.min(axis=0)).mean(axis=(0, 1))))
 
 
+def discard(widget):
+    """Take a widget out of its panel for good. Hidden first: a widget just added to a layout has a show queued, and
+    taken out before that runs (rows replaced in one turn of the event loop: a look loaded, a model opened twice)
+    it was shown as a window of its own; then deleted."""
+    widget.hide()
+    widget.setParent(None)
+    widget.deleteLater()
+
+
 class WheelWhenFocused:
     """A slider or box that the mouse wheel turns only once clicked into (it has the focus): scrolling the panel
     over it scrolls the panel, as in Blender, instead of changing a weight on the way."""
@@ -398,16 +407,16 @@ class ExplorePanel(QWidget):
         self.play.setChecked(False)
         self.time.marks = []
         self.time.marks_row.setVisible(False)
-        for slider in self.blend_sliders:
-            slider.setParent(None)
-        self.blend_sliders = []
-        if self.triangle is not None:
-            self.triangle.setParent(None)
-            self.triangle = None
+        self._drop_blend_widgets()
         self.safe, self._safe_known, self._safe_kept = None, False, None
         self.blend_range.setText("No model yet: train the template set (Train tab) to explore it.")
         self.dim.setVisible(False)
         self.pad.update()
+
+    def _drop_blend_widgets(self):
+        for widget in self.blend_sliders + ([self.triangle] if self.triangle is not None else []):
+            discard(widget)
+        self.blend_sliders, self.triangle = [], None
 
     def _rebuild(self, model):
         t = model.templates.time
@@ -415,12 +424,7 @@ class ExplorePanel(QWidget):
         self.time.spin.setToolTip(f"time from {self.time.low:g} to {self.time.high:g}")
         self.time.marks = [(v, short_label(v), "#666666") for v in t]
         self.time.marks_row.setVisible(True)
-        for slider in self.blend_sliders:
-            slider.setParent(None)
-        self.blend_sliders = []
-        if self.triangle is not None:
-            self.triangle.setParent(None)
-            self.triangle = None
+        self._drop_blend_widgets()
         names = model.names
         if len(names) == 3:  # the blend as a dot among the three templates, the sliders under it
             self.triangle = WeightTriangle(self.state, names)

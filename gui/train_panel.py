@@ -229,10 +229,11 @@ class TrainPanel(QWidget):
         self.phase.setText("idle")
         self.loss.setText("")
 
-    def show_done(self, seconds: float | None = None, what: str = "done"):
-        """A training ended: the bar full and the phase saying so (not its last step's count)."""
+    def show_done(self, seconds: float | None = None, what: str = "done", note: str = ""):
+        """A training ended: the bar full and the phase saying so (not its last step's count): "done in 7.0 s
+        (for a document no longer open)"."""
         self.bar.setValue(1000)
-        self.phase.setText(what if seconds is None else f"{what} in {seconds:.1f} s")
+        self.phase.setText((what if seconds is None else f"{what} in {seconds:.1f} s") + note)
 
     def show_cells(self, step: int, total: int, scores):
         """A population's scores at an exchange (or at the end of its training)."""

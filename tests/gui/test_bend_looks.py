@@ -283,3 +283,17 @@ def test_add_bend_keeps_the_full_default_where_it_breaks_nothing(window, qtbot):
     window.draw_now()
     qtbot.mouseClick(window.bend_panel.add, Qt.LeftButton)
     assert window.bend_panel.rows[0].bend().amount == DEFAULT_AMOUNTS[0]
+
+
+def test_rows_replaced_in_one_turn_leave_no_window_of_their_own(window, qtbot):
+    """A row added and replaced before the event loop ran (Add bend, then Load look, in one turn) had a show
+    queued by its layout: it then opened as a small window of its own beside the app."""
+    from PyQt5.QtWidgets import QApplication
+
+    panel = window.bend_panel
+    rows = [panel.add_bend() for _ in range(3)]
+    rows[0].strength.setValue(50)
+    panel.set_look(Look([Bend("scale", 0, "all", 1.1)]))
+    qtbot.wait(50)
+    strays = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not window]
+    assert strays == []
