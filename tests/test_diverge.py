@@ -88,18 +88,18 @@ def test_units_are_chosen_deterministically(model):
             context = model.context(time, 0.5, morph)
             base = bent_decode(model, np.full(len(morph), time), morph, context, [])
             bent = bent_decode(model, np.full(len(morph), time), morph, context, [Bend("ablate", layer, r["units"])])
-            assert place == cluster_name(base, bent)
+            assert place == cluster_name(base, bent, model.flip_normals)
     assert ordinals <= 2
 
 
 def test_cluster_names_say_where_and_how_the_points_move():
     rows, points = np.meshgrid(np.linspace(0, 1, 7), np.linspace(-0.5, 0.5, 5), indexing="ij")
-    base = np.stack([points, rows, np.zeros_like(rows)], axis=-1)  # flat, base at y 0, tip at y 1
+    base = np.stack([-points, rows, np.zeros_like(rows)], axis=-1)  # flat, base at y 0, tip at y 1, facing +z
     tip = base.copy()
     tip[5:, :, 2] += 0.3
     assert cluster_name(base, tip) == "tip — lifts"
     left = base.copy()
-    left[:, :1, 0] -= 0.2
+    left[:, :1, 0] += 0.2
     assert cluster_name(base, left) == "whole length, left — shifts sideways"
     middle = base.copy()
     middle[3, 2, 1] += 0.1
@@ -111,6 +111,15 @@ def test_cluster_names_say_where_and_how_the_points_move():
     everywhere[..., 2] += 1 - 0.25 * rows  # all of it, the base most
     assert cluster_name(base, everywhere) == "all over, most at the base — lifts"
     assert cluster_name(base, base) == "no effect"
+    down = base.copy()
+    down[5:, :, 2] -= 0.3
+    assert cluster_name(base, down) == "tip — sinks"  # (against its front, d(row) x d(point))
+    assert cluster_name(base, down, flip=True) == "tip — lifts"  # (a model whose normals are flipped)
+    rows7, points7 = np.meshgrid(np.linspace(0, 1, 7), np.linspace(-0.5, 0.5, 7), indexing="ij")
+    square = np.stack([-points7, rows7, np.zeros_like(rows7)], axis=-1)
+    middle = square.copy()
+    middle[2:5, 2:5, 2] += 0.2  # the middle three rows and points of seven: the middle, both ways
+    assert cluster_name(square, middle) == "middle, centre — lifts"
 
 
 def test_looks_round_trip_through_files(model, tmp_path):

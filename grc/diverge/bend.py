@@ -432,7 +432,8 @@ def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=Non
                            [Bend("ablate", layer, units)]) if units else base
         moved = np.linalg.norm(bent - base, axis=-1)  # (M, N)
         region = moved / moved.max() if moved.max() > 0 else moved
-        out.append({"cluster": c, "units": units, "region": region, "name": cluster_name(base, bent)})
+        out.append({"cluster": c, "units": units, "region": region,
+                    "name": cluster_name(base, bent, model.flip_normals)})
     seen: dict[str, int] = {}
     for r in out:
         seen[r["name"]] = seen.get(r["name"], 0) + 1
@@ -444,12 +445,13 @@ def cluster_regions(model: GRCModel, layer: int, k: int, seed: int = 0, time=Non
 PEAK = 0.7  # a cluster acts "where" its points move at least this much of its most-moved point's movement
 
 
-def cluster_name(base, bent) -> str:
+def cluster_name(base, bent, flip: bool = False) -> str:
     """Where and how a change from grid `base` to `bent` ((rows, points, 3) each) acts, for a person to tell
     clusters apart: where the points moving most lie along the rows (base, middle, tip) and across them (left,
-    centre, right; said only when not the whole width), and how they move there: "lifts" (off the surface),
-    "shifts lengthwise" (along the rows' direction) or "shifts sideways": "tip — lifts", "all over, most at the
-    base — shifts lengthwise"."""
+    centre, right; said only when not the whole width), and how they move there: "lifts" or "sinks" (off the
+    surface, the way its front faces or against it: the mesh's normals, d(row) x d(point), turned over with
+    `flip` as a model's flip_normals turns them), "shifts lengthwise" (along the rows' direction) or "shifts
+    sideways": "tip — lifts", "all over, most at the base — shifts lengthwise"."""
     base, bent = np.asarray(base, float), np.asarray(bent, float)
     moved = np.linalg.norm(bent - base, axis=-1)
     if moved.max() <= 0:
@@ -470,7 +472,11 @@ def cluster_name(base, bent) -> str:
     normal = np.cross(lengthwise, sideways)
     weight = region / region.sum()
     parts = [float((weight * np.abs((d * _unit(v)).sum(axis=-1))).sum()) for v in (normal, lengthwise, sideways)]
-    return f"{where} — {('lifts', 'shifts lengthwise', 'shifts sideways')[int(np.argmax(parts))]}"
+    how = int(np.argmax(parts))
+    if how == 0:  # off the surface: the way its normal faces ("lifts") or against it
+        up = float((weight * (d * _unit(normal)).sum(axis=-1)).sum()) * (-1 if flip else 1)
+        return f"{where} — {'lifts' if up >= 0 else 'sinks'}"
+    return f"{where} — {('shifts lengthwise', 'shifts sideways')[how - 1]}"
 
 
 def _unit(v):
@@ -480,7 +486,7 @@ def _unit(v):
 def _span(where, words, ends) -> str | None:
     """The thirds (`words`) that positions `where` (0..1) reach, "base to middle", or `ends` for the first and
     the last alone; None when all three."""
-    thirds = sorted({min(int(x * 3), 2) for x in where})
+    thirds = sorted({0 if x < 1 / 3 - 1e-9 else 2 if x > 2 / 3 + 1e-9 else 1 for x in where})  # 7 rows: 2, 3, 2
     if len(thirds) == 3 or not thirds:
         return None
     if thirds == [0, 2]:
