@@ -970,6 +970,10 @@ class MainWindow(QMainWindow):
         sweep = sweep or self.export_panel.sweep.currentText()
         frames = frames or self.export_panel.frames.value()
         start, stop = self.export_panel.sweep_range(shot.model.blend_weights(shot.blend))
+        if sweep == "blend" and np.allclose(start, stop):
+            self.export_panel.last.setText("A blend sweep needs two different ends: From and To are the same blend.")
+            self.statusBar().showMessage(self.export_panel.last.text(), 8000)
+            return None
         return self._export(lambda p: self.exports.write_sweep(shot, p, sweep, frames, start, stop), path)
 
     def export_traces(self, path, shot=None):

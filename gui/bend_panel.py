@@ -360,10 +360,10 @@ class BendPanel(QGroupBox):
             if not broken[0] and not whole:
                 amount, note = DEFAULT_AMOUNTS[-1], "the weakest offered: even it breaks this shape"
             elif not broken[0] and whole[0] != amount:
-                amount, note = whole[0], "the strongest that keeps this shape whole"
+                amount, note = whole[0], f"the strongest that keeps this shape whole ({DEFAULT_AMOUNTS[0]:g} breaks it)"
         row = self.add_bend(Bend("scale", 0, "all", amount))
         if note:
-            self.beyond.window.statusBar().showMessage(f"Add bend: scale {amount:g}, {note} (1.5 breaks it)", 8000)
+            self.beyond.window.statusBar().showMessage(f"Add bend: scale {amount:g}, {note}", 8000)
         return row
 
     def add_bend(self, bend: Bend | None = None) -> BendRow:

@@ -270,10 +270,13 @@ class DivergencePanel(QWidget):
             return
         if shown:
             self.slider.setValue(shown[0])
-        else:
+            if self.plot.current != shown[0]:  # (the slider was there already: no valueChanged)
+                self.show_checkpoint(shown[0])
+        elif self.plot.current != -1:  # (once, not on every Play frame)
             self.plot.current = -1
             self.plot.update()
-            self.about.setText("The model shown is none of these checkpoints: scrub to show one.")
+            self.about.setText("The model shown is none of these checkpoints: " +
+                               ("scrub to show one." if self.slider.isEnabled() else "Diverge again to make some."))
 
     def current_model(self):
         c = self.current()

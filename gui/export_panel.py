@@ -61,9 +61,12 @@ class ExportPanel(QWidget):
     def set_templates(self, names):
         """The model's templates, for a blend sweep's ends (first to second by default, as `grc export
         --animate blend`)."""
+        items = list(names) + [self.SHOWN]
         for box, default in ((self.sweep_from, 0), (self.sweep_to, 1)):
+            if [box.itemText(i) for i in range(box.count())] == items:
+                continue  # the same templates (a training's new model, a checkpoint): the ends chosen stay
             box.clear()
-            box.addItems(list(names) + [self.SHOWN])
+            box.addItems(items)
             box.setCurrentIndex(min(default, len(names)))
         self._enable_range()
 

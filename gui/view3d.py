@@ -500,7 +500,9 @@ class ShapeView(QWidget):
                                                                      atol=1e-9):
             return False
         ndc, w = self.view_coordinates()
-        return bool((w > 0).all() and np.abs(ndc).max() < SHRUNK_EDGE)
+        extent = np.abs(ndc).max()
+        # (a shape collapsed to a speck, a hundredth of the view, is not zoomed into: the camera would sit on it)
+        return bool((w > 0).all() and SHRUNK_EDGE / 30 < extent < SHRUNK_EDGE)
 
     def frame_shape(self):
         """R, as Blender's Home: the three-quarter view again, with the shape drawn now in its middle, filling it
@@ -547,6 +549,11 @@ class ShapeView(QWidget):
         grow = np.maximum(least - (hi - lo), 0) / 2
         self._fit(lo - grow, hi + grow, v)
 
+    def _fit_current(self):
+        """The automatic re-fit (fit_if_outside's) again, around the shape as it is now (a resize after Play)."""
+        v = self._arrays[0][0]
+        self._fit(v.min(axis=0), v.max(axis=0))
+
     def _fit(self, lo, hi, points=None):
         self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
         self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
@@ -554,7 +561,7 @@ class ShapeView(QWidget):
             if not self.outside_view(points):
                 break
             self.plotter.camera.zoom(0.9)
-        self._remember_fit(lambda: self._fit(lo, hi, points))
+        self._remember_fit(self._fit_current)
 
     def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);

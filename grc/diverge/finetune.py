@@ -16,6 +16,7 @@ decoder, and checkpoint 0 is the original model. PyTorch is needed (as for train
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ NOVELTY_CAP = 0.5  # in units of the templates' size: beyond this a shape counts
 W_STRETCH = 4.0
 W_FOLD = 4.0
 BATCH_SHAPES = 16
-# A step moves the batch's shapes (RMS per point) at most this share of the templates' size: Adam moves every weight
+# A step moves the batch's shapes (RMS per point) about this share of the templates' size at most (the step is
+# scaled down linearly when it would move them more): Adam moves every weight
 # by about lr whatever the gradient's size, and how far that moves the shapes depends on the model (the petal trained
 # with extrapolated shapes moved 25 times as far as the one these weights were chosen on, and broke at once).
 STEP_CHANGE = 0.001
@@ -146,7 +148,10 @@ def _diverge(model, steps, every, lr, seed, callback, measure):
         with torch.no_grad():  # a trust region: a step moves the batch's shapes at most STEP_CHANGE of the size
             moved = _decode(model, params, u, c) * row_scale + row_mean - rows
             change = float(torch.sqrt((moved.reshape(BATCH_SHAPES, M, N, 3) ** 2).sum(-1).mean())) / size
-            if change > STEP_CHANGE:
+            if not math.isfinite(change):  # a step that made the shapes not finite is not taken
+                for p, b in zip(params, before):
+                    p.copy_(b)
+            elif change > STEP_CHANGE:  # (scaled linearly: the change is about STEP_CHANGE, not exactly)
                 for p, b in zip(params, before):
                     p.copy_(b + (p - b) * (STEP_CHANGE / change))
         if step % every == 0 or step == steps:

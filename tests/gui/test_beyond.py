@@ -249,6 +249,12 @@ def test_the_camera_refits_inwards_when_a_shape_shrinks_unless_the_user_zoomed(w
     view.request(lambda: grid, follow=True)  # back to its size: the view backs out again
     view.flush()
     assert not view.outside_view()
+    framed = view.plotter.camera_position
+    view.request(lambda: middle + (grid - middle) * 1e-6, follow=True)  # collapsed to a speck: not zoomed into
+    view.flush()
+    assert view.plotter.camera_position == framed
+    view.request(lambda: grid, follow=True)
+    view.flush()
     view.plotter.camera.zoom(0.5)  # the user zooms out
     view.render()
     view.request(lambda: middle + (grid - middle) / 5, follow=True)

@@ -156,3 +156,16 @@ def test_a_blend_sweep_runs_to_the_blend_shown_when_asked(window, tmp_path):
                                                                                   "blend 0.000"]
     panel.sweep.setCurrentText("time")
     assert not panel.sweep_to.isEnabled()  # (a time sweep runs at the blend shown)
+
+
+def test_a_blend_sweep_with_the_same_ends_is_refused_plainly(window, dialogs, tmp_path):
+    # it failed with "names: expected 5 different names, one per frame, got ['blend 0.000000000000', ...]"
+    panel = window.export_panel
+    window.state.set_blend(0.0)
+    panel.sweep.setCurrentText("blend")
+    panel.sweep_to.setCurrentText("the blend shown")  # From is the first template: the blend shown, at 0
+    assert window.export_sweep(tmp_path / "same.glb", frames=5) is None
+    assert not (tmp_path / "same.glb").exists()
+    assert "two different ends" in panel.last.text() and dialogs["warning"] == []
+    window.doc.set_model(window.doc.model)  # a model of the same templates again (a training's): the ends stay
+    assert panel.sweep_to.currentText() == "the blend shown"
