@@ -21,7 +21,6 @@ from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLa
 from grc import GRCError
 from grc.errors import printable
 from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
-from grc.shapes import shape_of
 
 from .context_pad import value_label
 from .explore_panel import DoubleSpinBox, Slider, discard
@@ -351,10 +350,8 @@ class BendPanel(QGroupBox):
         except GRCError:  # (a row the model cannot take: the bend is added as it always was)
             coherence = None
         if coherence is not None:
-            args = beyond.state.shape_args()
             looks = [bends] + [bends + [Bend("scale", 0, "all", a)] for a in DEFAULT_AMOUNTS]
-            grids = np.stack([shape_of(beyond.model, args["time"], args["blend"], context=args.get("context"),
-                                       look=Look(b) if b else None) for b in looks])
+            grids = np.stack([beyond.grid(Look(b) if b else None) for b in looks])
             broken = coherence.broken(grids)
             whole = [a for a, b in zip(DEFAULT_AMOUNTS, broken[1:]) if not b]
             if not broken[0] and not whole:

@@ -174,12 +174,12 @@ class Beyond(QObject):
     def model(self):
         return self.preview if self.preview is not None else self.state.model
 
-    def grid(self) -> np.ndarray:
+    def grid(self, look=False) -> np.ndarray:
         """The shape on screen: the model (or the rewrite preview) at the state's time and blend or
-        drawn path, through the look."""
+        drawn path, through the look (or through `look`, a Look or None, for what it would be)."""
         args = self.state.shape_args()
         return shape_of(self.model, args.pop("time"), args.pop("blend"), context=args.get("context"),
-                        look=self.active_look())
+                        look=self.active_look() if look is False else look)
 
     def active_look(self):
         return self.look if self.look is not None and self.look.bends else None
