@@ -158,7 +158,8 @@ class MainWindow(QMainWindow):
         e = self.export_panel
         e.shape.clicked.connect(self.ending_gesture(
             lambda: self._ask_path("Export shape", FORMATS[e.format.currentText()], self.export_shape)))
-        e.animation.clicked.connect(self.ending_gesture(lambda: self._ask_path("Export sweep", ".glb", self.export_sweep)))
+        e.animation.clicked.connect(self.ending_gesture(
+            lambda: self._same_sweep_ends() or self._ask_path("Export sweep", ".glb", self.export_sweep)))
         e.traces.clicked.connect(self.ending_gesture(lambda: self._ask_path("Traces plot", ".png", self.export_traces)))
         e.screenshot.clicked.connect(self.ending_gesture(lambda: self._ask_path("Screenshot", ".png", self.save_screenshot)))
         self.view.enable_point_dragging(self.sketch, lambda: self.mode == "sketch")
@@ -970,11 +971,21 @@ class MainWindow(QMainWindow):
         sweep = sweep or self.export_panel.sweep.currentText()
         frames = frames or self.export_panel.frames.value()
         start, stop = self.export_panel.sweep_range(shot.model.blend_weights(shot.blend))
-        if sweep == "blend" and np.allclose(start, stop):
-            self.export_panel.last.setText("A blend sweep needs two different ends: From and To are the same blend.")
-            self.statusBar().showMessage(self.export_panel.last.text(), 8000)
+        if sweep == "blend" and self._same_sweep_ends(start, stop):
             return None
         return self._export(lambda p: self.exports.write_sweep(shot, p, sweep, frames, start, stop), path)
+
+    def _same_sweep_ends(self, start=None, stop=None) -> bool:
+        """A blend sweep whose From and To are one blend is refused in a line (before any file dialog)."""
+        if start is None:
+            if self.export_panel.sweep.currentText() != "blend" or self.state.model is None:
+                return False
+            start, stop = self.export_panel.sweep_range(self.state.model.blend_weights(self.state.blend))
+        if not np.allclose(start, stop):
+            return False
+        self.export_panel.last.setText("A blend sweep needs two different ends: From and To are the same blend.")
+        self.statusBar().showMessage(self.export_panel.last.text(), 8000)
+        return True
 
     def export_traces(self, path, shot=None):
         shot = self._shot(shot)

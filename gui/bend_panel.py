@@ -20,7 +20,7 @@ from PyQt5.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLa
 
 from grc import GRCError
 from grc.errors import printable
-from grc.diverge.bend import INPUT_OPS, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
+from grc.diverge.bend import INPUT_OPS, PEAK, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
 
 from .context_pad import value_label
 from .explore_panel import DoubleSpinBox, Slider, discard
@@ -322,22 +322,35 @@ class BendPanel(QGroupBox):
         self._document = None  # the document (Document.generation) the bends' history is about
 
     def _model_changed(self):
-        """Another document: the bends' history starts again (as the template set's does). A model of another
-        decoder size: bends that no longer fit are dropped, and their history with them (an undo would bring
-        back bends the model cannot take)."""
-        if self.beyond.doc.generation != self._document:
-            self._document = self.beyond.doc.generation
+        """Another document: the bends' history starts again (as the template set's does). Another model: bends it
+        cannot take (a decoder of another size) are dropped, and their history with them (an undo would bring back
+        bends the model cannot take); bends it can take keep their place, their cluster lists named for the new
+        model when it has other templates (a set opened and trained: the old names and regions were another
+        grid's, and hovering one raised)."""
+        doc = self.beyond.doc
+        if doc.generation != self._document:
+            self._document = doc.generation
             self.undo.clear()  # (bends carried over were saved, or let go, when the other document was opened)
-        model = self.beyond.state.model
-        if model is None or self._model is None or model is self._model:
-            self._model = model
+        model = doc.model
+        if model is None or model is self._model:
+            return  # (no model for now: the bends wait for the next one, which is checked then)
+        previous, self._model = self._model, model
+        if not self.rows:
             return
-        same = self._model._layers["decoder"] is not None and [w.shape for w, _ in model._layers["decoder"]] == \
-            [w.shape for w, _ in self._model._layers["decoder"]]
-        self._model = model
-        if not same and self.rows:
+        try:
+            check_bends(model, self.look().bends)
+        except GRCError:
             self.show_look(Look([]))
             self.undo.clear()
+            self.beyond.window.statusBar().showMessage("The bends did not fit this model's decoder: cleared", 8000)
+            return
+        if previous is None or previous.templates is not model.templates:
+            self._quiet = True
+            try:
+                for row in self.rows:
+                    row.set_bend(row.bend())
+            finally:
+                self._quiet = False
 
     def add_default_bend(self) -> BendRow:
         """Add bend: all the units of layer 0 scaled by the strongest of DEFAULT_AMOUNTS that keeps the shape on
@@ -439,7 +452,9 @@ class BendPanel(QGroupBox):
             view.show_region(None)
             return
         grid = self.beyond.grid()
-        view.show_region(grid[np.asarray(region) > 0.5])
+        region = np.asarray(region)
+        # the points the cluster's name speaks of (PEAK: moved at least 70 % of the most); another grid's: none
+        view.show_region(grid[region >= PEAK] if region.shape == grid.shape[:2] else None)
 
     # -- files ---------------------------------------------------------------------------------------------
     def load_look(self, path) -> Look:

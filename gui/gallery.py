@@ -403,6 +403,7 @@ class GalleryPanel(QWidget):
         time = self.space.time if children else self.state.time  # a search is made at the time shown
         self.grid.clear()
         self.archive = None
+        self.bar.setValue(0)  # (not the last search's 100 % until the first report)
         self.worker = SearchWorker(self.model, budget, seed, time, look, around, self)
         self.space = self.worker.space
         self.worker.progress.connect(self._progress)

@@ -257,6 +257,8 @@ class ShapeView(QWidget):
         rows, points = grid.shape[:2]
         remade = self.builder is None or self.builder.shape != grid.shape
         if remade:
+            if self.builder is not None and tuple(self.builder.shape[:2]) != (rows, points):
+                self._broken_request = None  # another grid (another model): its broken quads are not this one's
             self.builder = MeshBuilder(rows, points, **self.options)
             self._make_actors(rows, points)
         mesh = self.builder.build(grid)
@@ -361,12 +363,18 @@ class ShapeView(QWidget):
         if self.builder is None or quads is None or len(quads) == 0:
             return np.zeros(0, int)
         R2, P2 = surface_size
-        broken = np.zeros((R2 - 1) * (P2 - 1), bool)
-        broken[np.asarray(quads, int)] = True
-        broken = broken.reshape(R2 - 1, P2 - 1)
         rows, points = self.builder.shape[:2]
         level = self.options["subdivide"]
         Rs, Ps = (rows - 1) * 2 ** level, (points - 1) * 2 ** level  # the view's quads per side
+        def nested(a, b):  # one sheet's quads split evenly into the other's
+            return a % b == 0 or b % a == 0
+
+        if not (nested(R2 - 1, Rs) and nested(P2 - 1, Ps)) or (R2 - 1) * Ps != (P2 - 1) * Rs \
+                or max(quads) >= (R2 - 1) * (P2 - 1):
+            return np.zeros(0, int)  # a check of another grid (a model just replaced): nothing of it is here
+        broken = np.zeros((R2 - 1) * (P2 - 1), bool)
+        broken[np.asarray(quads, int)] = True
+        broken = broken.reshape(R2 - 1, P2 - 1)
         d = (R2 - 1) / Rs  # quads of the check's sheet per quad of the view's, per side (a power of two)
         if d >= 1:
             d = int(round(d))
@@ -500,7 +508,7 @@ class ShapeView(QWidget):
                                                                      atol=1e-9):
             return False
         ndc, w = self.view_coordinates()
-        extent = np.abs(ndc).max()
+        extent = (ndc.max(axis=0) - ndc.min(axis=0)).max() / 2  # its size on screen, wherever it sits (off-centre too)
         # (a shape collapsed to a speck, a hundredth of the view, is not zoomed into: the camera would sit on it)
         return bool((w > 0).all() and SHRUNK_EDGE / 30 < extent < SHRUNK_EDGE)
 

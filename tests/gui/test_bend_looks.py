@@ -297,3 +297,40 @@ def test_rows_replaced_in_one_turn_leave_no_window_of_their_own(window, qtbot):
     qtbot.wait(50)
     strays = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not window]
     assert strays == []
+
+
+def test_bends_carried_to_a_model_of_another_grid_are_named_for_it(make_window, dialogs, qtbot, tmp_path):
+    """A petal bend kept through Open template folder (leaf) and a training listed the petal's 7 x 7 clusters,
+    and hovering one raised an IndexError (the leaf is 9 x 9). Then opening the petal while the leaf's broken
+    shape showed raised in the 3D view (the leaf's broken faces put on the petal's mesh)."""
+    import shutil
+
+    import grc
+    from grc import load_template_set
+    from PyQt5.QtWidgets import QMessageBox
+
+    REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+    window = make_window(REPO / "meshes" / "petal.grc")
+    window.bend_panel.add_bend(Bend("scale", 0, {"cluster": 3, "clusters": 6, "seed": 0}, 1.05))
+    shutil.copytree(REPO / "templates" / "leaf", tmp_path / "leaf")
+    dialogs["answers"].append(QMessageBox.Discard)  # (the bends are in no look file)
+    assert window.open(tmp_path / "leaf")
+    config = grc.Config.from_preset("default", steps=60, template_steps=40, template_lbfgs_steps=0, refine_steps=0,
+                                    batch_size=64, refine_samples=64)
+    leaf = grc.train(load_template_set(tmp_path / "leaf"), config, device="cpu")
+    window.doc.set_model(leaf)
+    window.draw_now()
+    row = window.bend_panel.rows[0]
+    leaf_names = [r["name"] for r in cluster_regions(leaf, 0, 6, 0, blend=np.full(3, 1 / 3))]
+    assert [row.units.itemText(i).split(": ", 1)[1] for i in range(2, 8)] == leaf_names
+    row._hovered(2 + 3)  # hovering a cluster lights the leaf's points
+    assert window.view.region_actor.GetVisibility()
+    # a broken shape shown, then another model (another grid) opened: no error, and no red faces of the old one
+    window.view.show_broken(list(range(10)), (33, 33))
+    assert len(window.view.broken_faces)
+    dialogs["answers"].append(QMessageBox.Discard)
+    assert window.open(REPO / "meshes" / "petal.grc")
+    window.draw_now()
+    window.view.show_broken(list(range(10)), (33, 33))  # (a check of the leaf arriving late)
+    assert len(window.view.broken_faces) == 0
+    assert dialogs["warning"] == []

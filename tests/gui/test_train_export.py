@@ -167,5 +167,13 @@ def test_a_blend_sweep_with_the_same_ends_is_refused_plainly(window, dialogs, tm
     assert window.export_sweep(tmp_path / "same.glb", frames=5) is None
     assert not (tmp_path / "same.glb").exists()
     assert "two different ends" in panel.last.text() and dialogs["warning"] == []
+    asked = []
+    from PyQt5.QtWidgets import QFileDialog
+
+    with pytest.MonkeyPatch.context() as mp:  # the button refuses before any file dialog opens
+        mp.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: asked.append(a) or ("", "")))
+        panel.last.setText("")
+        panel.animation.click()
+    assert asked == [] and "two different ends" in panel.last.text()
     window.doc.set_model(window.doc.model)  # a model of the same templates again (a training's): the ends stay
     assert panel.sweep_to.currentText() == "the blend shown"
