@@ -779,6 +779,9 @@ def dense_level(rows: int, points: int, most: int = 2, limit: float = DENSE_OPER
     return next((s for s in range(most, 0, -1) if math.prod(subdivided_size(rows, points, s)) * rows * points <= limit), 0)
 
 
+BETWEEN_FROM_MODELS = True  # a model's coherence: its template models as the reference between time steps
+
+
 class Coherence:
     """Measures shapes of one template set at one subdivision; everything fixed is precomputed.
 
@@ -834,8 +837,11 @@ class Coherence:
 
     @classmethod
     def for_model(cls, model, subdivide: int = 2, operator=None) -> "Coherence":
-        """The coherence of a model's shapes: its templates as the reference."""
-        return cls(model.templates, subdivide, operator)
+        """The coherence of a model's shapes: its templates as the reference; between time steps its template
+        models' shapes (see `template_grids`)."""
+        out = cls(model.templates, subdivide, operator)
+        out._between = model.template_rows if BETWEEN_FROM_MODELS else None
+        return out
 
     # -- surfaces and references ---------------------------------------------------------------
     def surface(self, grid) -> np.ndarray:
@@ -866,14 +872,24 @@ class Coherence:
         return grid
 
     def template_grids(self, time: float) -> np.ndarray:
-        """The templates at `time`, linear between time steps (clamped to the first and last): (K, M, N, 3)."""
+        """The templates at `time` (clamped to the first and last time step): (K, M, N, 3). At a time step the
+        artist's grids; between two, their linear interpolation, or for a model's coherence (`for_model`) its
+        template models' shapes there, corrected to meet the grids at both steps. A curling template's linear
+        interpolation shrinks across the curl, so against it the template's own shape midway (and every blend
+        near it) read as stretched: the leaf's templates at time 0.8 were "strained", its gallery all orange."""
         t = self._time
         time = float(np.clip(time, t[0], t[-1]))
         i = int(np.clip(np.searchsorted(t, time, "right") - 1, 0, len(t) - 2)) if len(t) > 1 else 0
         if len(t) == 1:
             return self._points[:, 0]
         w = (time - t[i]) / (t[i + 1] - t[i])
-        return (1 - w) * self._points[:, i] + w * self._points[:, i + 1]
+        linear = (1 - w) * self._points[:, i] + w * self._points[:, i + 1]
+        between = getattr(self, "_between", None)
+        if between is None or w <= 1e-9 or w >= 1 - 1e-9:
+            return linear
+        morph = np.asarray(self.templates.morph, float)
+        at = between(np.array([time, t[i], t[i + 1]])[:, None], morph[None, :])  # (K, 3, M, N, 3)
+        return at[:, 0] + (1 - w) * (self._points[:, i] - at[:, 1]) + w * (self._points[:, i + 1] - at[:, 2])
 
     def reference(self, time: float) -> Reference:
         """The templates at `time` as the reference for stretch and bending, with their own range."""

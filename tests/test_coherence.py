@@ -471,3 +471,38 @@ def test_a_big_grid_is_measured_in_bounded_memory():
     assert safe_range_subdivision(model_of(7, 7)) == 2
     side = int(np.sqrt(SAFE_RANGE_VERTICES)) // 4 + 2  # too big at 2, fits at 1
     assert safe_range_subdivision(model_of(side, side)) == 1 and safe_range_subdivision(model_of(300, 512)) == 0
+
+
+def test_between_time_steps_a_models_own_templates_are_its_reference():
+    """Between time steps the reference was the templates' linear interpolation, which shrinks across a curl:
+    the leaf's own template shapes midway read as stretched ("strained"). A model's coherence takes its template
+    models' shapes there (meeting the artist's grids at the steps); templates-only coherence keeps the linear."""
+    leaf = grc.load_templates(Path(__file__).resolve().parents[1] / "templates" / "leaf")
+    config = grc.Config(refine_extrapolations=0, refine_extrapolations_linear=0, refine_steps=30)
+    model = grc.train(leaf, config, device="cpu")  # (the default template models: mended, whole between steps)
+    t = model.templates.time
+    inner = [(a + b) / 2 for a, b in zip(t[:-1], t[1:])]
+    coherence = Coherence.for_model(model, subdivide=2)
+    plain = Coherence(model.templates, subdivide=2)
+    for time in inner:
+        ours = coherence.template_grids(time)
+        rows = model.template_rows(time, model.templates.morph)
+        i = int(np.searchsorted(t, time) - 1)
+        fit = max(np.abs(model.template_rows(t[j], model.templates.morph) - model.templates.points[:, j]).max()
+                  for j in (i, i + 1))
+        assert np.abs(ours - rows).max() <= fit + 1e-9  # the template models, their fit error at the steps removed
+        linear = plain.template_grids(time)
+        np.testing.assert_allclose(linear, (model.templates.points[:, i] + model.templates.points[:, i + 1]) / 2)
+    for j, time in enumerate(t):  # at the steps: the artist's grids, for both
+        np.testing.assert_allclose(coherence.template_grids(time), model.templates.points[:, j])
+    # what a user sees at a template's corner between steps (the model's one-hot shapes) is not called strained
+    # (2 of 12 were against the linear interpolation), and fewer blends around them are
+    K = len(model.templates)
+    corners = [(time, model.shape(time, np.eye(K)[k])) for time in inner for k in range(K)]
+    assert not any(coherence.check(g, time).verdict == "strained" for time, g in corners)
+    rng = np.random.default_rng(0)
+    blends = [(time, model.shape(time, w - (w.sum() - 1) / K)) for time in inner
+              for w in rng.uniform(-0.5, 1.5, (20, K))]
+    ours = sum(coherence.check(g, time).verdict == "strained" for time, g in blends)
+    before = sum(plain.check(g, time).verdict == "strained" for time, g in blends)
+    assert ours < before, (ours, before)
