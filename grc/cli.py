@@ -132,18 +132,26 @@ def load_model(path: Path):
     return load_model(path)
 
 
+def _time(value) -> str:
+    """A time as the tables print it: three decimals at most (0.167, not 0.166667; the JSON keeps its keys)."""
+    try:
+        return f"{round(float(value), 3):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def metrics_table(metrics: dict) -> str:
     ex = metrics["extrapolation"]
     lines = [
         f"template fit RMSE      {metrics['template_fit_rmse']:.4f}",
         f"reconstruction RMSE    {metrics['reconstruction_rmse']:.4f}",
-        "trace separation       " + ", ".join(f"t={t}: {v:.3f}" for t, v in metrics["trace_separation"].items()),
+        "trace separation       " + ", ".join(f"t={_time(t)}: {v:.3f}" for t, v in metrics["trace_separation"].items()),
         f"interpolation error    {metrics['interpolation_error']:.3f}"
         + "  (" + ", ".join(f"{a}: {v:.3f}" for a, v in metrics["interpolation_error_per_alpha"].items()) + ")",
         "extrapolation          " + ", ".join(f"blend {a} -> {v:.2f}" for a, v in ex.items()),
     ]
     for time, span in (metrics.get("safe_blend_range") or {}).items():
-        lines.append(f"safe blend range t={time:<5} " + _span(span))
+        lines.append(f"safe blend range t={_time(time):<5} " + _span(span))
     if metrics.get("safe_blend_range") and metrics.get("safe_blend_range_subdivide", 2) < 2:
         lines.append(f"  (measured at subdivision {metrics['safe_blend_range_subdivide']}: this grid is too big "
                      f"to test at 2 quickly)")
