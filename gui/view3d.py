@@ -625,6 +625,7 @@ class ShapeView(QWidget):
 
     def close_plotter(self):
         self._smooth_timer.stop()
+        self._again = None  # (a resize's re-framing still queued finds nothing to do)
         self.plotter.close()
 
     # -- picking and dragging grid points in 3D (Sketch) ------------------------------------------------
