@@ -215,7 +215,8 @@ class ValueSlider(QWidget):
         """Show a value without reporting it back (widgets already showing it are left alone, unrepainted)."""
         self._value = float(value)
         position = int(round((min(max(value, self.low), self.high) - self.low) / (self.high - self.low) * STEPS))
-        if position == self.slider.value() and self.spin.valueFromText(self.spin.textFromValue(value)) == self.spin.value():
+        if position == self.slider.value() and self.spin.valueFromText(self.spin.textFromValue(value)) == \
+                self.spin.value() and not self.spin.specialValueText():
             return
         for w in (self.slider, self.spin):
             w.blockSignals(True)
@@ -224,6 +225,15 @@ class ValueSlider(QWidget):
         for w in (self.slider, self.spin):
             w.blockSignals(False)
 
+    def blank(self):
+        """No value to show (no model): the box reads "—", not the last model's time (set_range shows values
+        again)."""
+        self._value = None
+        self.spin.blockSignals(True)
+        self.spin.setSpecialValueText("—")
+        self.spin.setRange(self.low, self.low)  # (the special text shows at the minimum)
+        self.spin.blockSignals(False)
+
     def set_range(self, low: float, high: float):
         """A new range (the model's times): the box shows as many decimals as a slider step needs, at least three."""
         self.low, self.high = float(low), float(high)
@@ -231,6 +241,7 @@ class ValueSlider(QWidget):
         self.decimals = int(min(MAX_DECIMALS, max(3, math.ceil(-math.log10(step) - 1e-9)))) if step > 0 else 3
         self.spin.setDecimals(self.decimals)
         self.spin.setSingleStep(box_step(self.low, self.high))
+        self.spin.setSpecialValueText("")
         self.spin.setRange(self.low, self.high)
 
     def value_at(self, position: int) -> float:
@@ -407,6 +418,7 @@ class ExplorePanel(QWidget):
         self.play.setChecked(False)
         self.time.marks = []
         self.time.marks_row.setVisible(False)
+        self.time.blank()
         self._drop_blend_widgets()
         self.safe, self._safe_known, self._safe_kept = None, False, None
         self.blend_range.setText("No model yet: train the template set (Train tab) to explore it.")

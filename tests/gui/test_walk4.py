@@ -48,9 +48,11 @@ def test_opening_a_folder_leaves_no_labels_of_the_last_model_in_explore(window, 
     assert not petal_ticks & {0.3, 0.55, 0.8}, panel.time.marks  # the petal's own time steps
     assert not panel.time.marks_row.isVisible()
     assert "No model" in panel.blend_range.text()
+    assert panel.time.spin.text() == "—"  # nor the last model's time in the (disabled) time box
     window.open(window.doc.folder)  # (the same again: still nothing stale)
     assert window.open(REPO / "meshes" / "petal.grc")  # a model again: its labels back
     assert [label for _, label, _ in panel.blend_sliders[0].marks] == ["petal-a", "petal-b"]
+    assert float(panel.time.spin.text()) == pytest.approx(window.state.time)  # and its time
 
 
 def explore_area(window):
