@@ -82,6 +82,7 @@ class SidePanel(QScrollArea):
 def scrolled(panel):
     """A side panel in a scroll area: on a short screen its widgets stay reachable."""
     area = SidePanel()
+    area.setFocusPolicy(Qt.NoFocus)  # (no Tab stop of its own that shows nothing: its widgets take the focus)
     area.setWidget(panel)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.NoFrame)

@@ -160,3 +160,18 @@ def test_help_has_getting_started_and_about(window):
     about.trigger()
     assert window.help_boxes["about"].isVisible()
     assert f"GRC Studio {grc.__version__}" in window.help_boxes["about"].text()
+
+
+def test_tab_does_not_stop_on_a_side_panels_scroll_area(window):
+    """Tab in the Train tab went Train -> (nothing visible) -> the tab bar: the side panel's scroll area took the
+    focus and showed none."""
+    from gui.app import SidePanel
+
+    stops, widget = [], window.train_panel.start
+    for _ in range(400):  # the window's whole focus chain, as Tab walks it
+        widget = widget.nextInFocusChain()
+        if widget.focusPolicy() & Qt.TabFocus and widget.isVisible() and widget.isEnabled():
+            stops.append(widget)
+        if widget is window.train_panel.start:
+            break
+    assert stops and not any(isinstance(w, SidePanel) for w in stops)
