@@ -29,6 +29,7 @@ TEMPLATE_WEIGHT = 1e7  # the templates' rows hold still
 ROW_WEIGHT = 1e4  # the shape's other rows (their points' falloff-weighted share of the drag)
 NEIGHBOUR_WEIGHT = 1e4  # shapes at nearby times and blends follow (weighted by their own falloff)
 RIDGE = 1e-1  # λ: the smallest change in the features' own metric
+HOLD_WEIGHT = 1e2  # the templates' shapes away from the drag hold still (hold_keys), more softly than at their steps
 TIME_REACH = 0.25  # nearby times: up to this share of the time axis
 BLEND_REACH = 0.5  # nearby blends: up to this far along each template's direction
 TEMPLATE_TOLERANCE = 1e-3  # the templates' rows hold within this, unless they outnumber the last layer's features
@@ -85,6 +86,29 @@ def feature_covariance(model: GRCModel) -> np.ndarray:
     covariance = sample.T @ sample / len(sample) + 1e-9 * np.eye(sample.shape[1])
     model.__dict__["_feature_covariance"] = covariance
     return covariance
+
+
+HOLD_TIMES = 23  # times across the time axis where shapes away from the drag hold still
+
+
+def hold_keys(model: GRCModel, time: float, morph) -> np.ndarray:
+    """The features of rows that should hold still: every template's shape at HOLD_TIMES times across the time
+    axis beyond the drag's reach (TIME_REACH), between its time steps too, where template_keys does not reach.
+    Held at time steps alone, a drag on the petal at time 0.8 broke both templates at times 0.05-0.5 (the point
+    dragged moved twice as far at time 0.2 as where it was dragged). Holding the dragged blend's own shape there
+    too, or holding harder, kept the shapes of another test drag from their tolerances (a drag at blend -0.5)."""
+    t_all = np.linspace(model.templates.time[0], model.templates.time[-1], HOLD_TIMES)
+    span = float(model.templates.time[-1] - model.templates.time[0])
+    key = ("_hold_features", tuple(np.asarray(morph, float)))
+    every = model.__dict__.get(key)  # (HOLD_TIMES, K * M', F), once per model: a drag's updates follow the mouse
+    if every is None:
+        K = len(model.templates)
+        every = np.stack([np.concatenate([features(model, np.full(len(morph), t), morph,
+                                                   model.context(float(t), b, morph)) for b in np.eye(K)])
+                          for t in t_all])
+        model.__dict__[key] = every
+    far = np.abs(t_all - time) > TIME_REACH * span  # (near the drag its neighbours follow; templates hold at steps)
+    return every[far].reshape(-1, every.shape[-1])
 
 
 def template_keys(model: GRCModel) -> np.ndarray:
@@ -151,6 +175,9 @@ def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 
         gap = np.linalg.norm(fixed[:, None, :] - keys[None, :len(morph)], axis=-1).min(axis=1)
         fixed = fixed[gap > 1e-6 * (1 + np.linalg.norm(fixed, axis=1))]
     A += TEMPLATE_WEIGHT * fixed.T @ fixed + RIDGE * feature_covariance(model)
+    if HOLD_WEIGHT:
+        held = hold_keys(model, time, morph)
+        A += HOLD_WEIGHT * held.T @ held
     update = np.linalg.solve(A, rhs)  # (H + 1, 3N)
     # How far the templates' rows moved after all: within TEMPLATE_TOLERANCE while they leave the last layer
     # room (fewer rows than its H + 1 features); more rows can span them all, and then they move a little.
