@@ -84,6 +84,9 @@ class ModelSwap(QUndoCommand):
 
     def undo(self):
         self.beyond._put_model(self.before)
+        bar = self.beyond.window.statusBar()
+        if "takes it back" in bar.currentMessage():  # (it told how to undo this: done, the message goes)
+            bar.clearMessage()
 
 
 class Superseded(Exception):

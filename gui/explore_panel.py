@@ -324,6 +324,7 @@ class ExplorePanel(QWidget):
         self.time.spin.clamped.connect(lambda typed, value: self._clamped("Time", self.time, typed, value))
         self.play_timer = QTimer(self, interval=40)
         self.play_timer.timeout.connect(self._tick)
+        self.play.toggled.connect(self._play)
         self.play.toggled.connect(lambda on: self.play_timer.start() if on else self.play_timer.stop())
         self.play.toggled.connect(lambda on: self.play.setText("Pause" if on else "Play"))
         # blend
@@ -346,7 +347,8 @@ class ExplorePanel(QWidget):
         self.draw = QPushButton("Draw path", checkable=True, toolTip="Paint a free context path across morph")
         self.draw.toggled.connect(lambda on: setattr(self.pad, "draw_mode", on))
         self.reset_path = QPushButton("Back to blend", toolTip="Forget the drawn path, use the blend's own")
-        self.reset_path.clicked.connect(lambda: state.set_path(None))
+        self.reset_path.clicked.connect(lambda: (state.set_path(None), self.draw.setChecked(False)))  # (drags move
+        # the blend again: Draw path stayed on, and the next drag on the pad painted a spike)
         self.dim = SpinBox(prefix="context value ", minimum=0,
                             toolTip="Which context value the pad shows and a drag moves (a model opens on the one "
                                     "where its templates' traces spread most)")
@@ -416,6 +418,7 @@ class ExplorePanel(QWidget):
     def _clear(self):
         """No model: no time ticks, no blend sliders or labels (the previous model's names would be stale)."""
         self.play.setChecked(False)
+        self.draw.setChecked(False)
         self.time.marks = []
         self.time.marks_row.setVisible(False)
         self.time.blank()
@@ -431,6 +434,7 @@ class ExplorePanel(QWidget):
         self.blend_sliders, self.triangle = [], None
 
     def _rebuild(self, model):
+        self.draw.setChecked(False)  # another model: drags on the pad move its blend until Draw path is asked for
         t = model.templates.time
         self.time.set_range(t[0], t[-1])
         self.time.spin.setToolTip(f"time from {self.time.low:g} to {self.time.high:g}")
@@ -535,6 +539,11 @@ class ExplorePanel(QWidget):
                                                             model.remember_traces(times, PAD_SAMPLES)),
                                             name="remember traces", daemon=True)
         self.remembering.start()
+
+    def _play(self, on):
+        """Play from the start when time stands at its end (with Loop off, Play there did nothing)."""
+        if on and self.time.slider.value() >= STEPS:
+            self.time.slider.setValue(0)
 
     def _tick(self):
         """Play: the time slider moves on by PLAY_STEP positions, back to the start at the end (Loop)."""

@@ -175,3 +175,20 @@ def test_tab_does_not_stop_on_a_side_panels_scroll_area(window):
         if widget is window.train_panel.start:
             break
     assert stops and not any(isinstance(w, SidePanel) for w in stops)
+
+
+def test_play_at_the_end_starts_again_and_back_to_blend_ends_drawing(window, qtbot):
+    """With Loop off, Play at the end of time did nothing; after Back to blend, Draw path stayed on and the next
+    drag on the pad painted a spike instead of moving the blend (a walkthrough's findings)."""
+    panel = window.explore_panel
+    panel.loop.setChecked(False)
+    panel.time.slider.setValue(panel.time.slider.maximum())
+    panel.play.setChecked(True)
+    assert panel.time.slider.value() == 0 and panel.play.isChecked()
+    panel.play.setChecked(False)
+    panel.draw.setChecked(True)
+    panel.reset_path.click()
+    assert not panel.draw.isChecked() and not panel.pad.draw_mode
+    panel.draw.setChecked(True)
+    window.open(REPO / "meshes" / "petal.grc")  # another model (the same file again): drags move its blend
+    assert not panel.draw.isChecked()
