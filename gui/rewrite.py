@@ -90,6 +90,11 @@ class RewriteDrag:
         self.beyond._shape_changed()
         return True
 
+    def cancel_drag(self):
+        """Esc during the drag (as in Sketch): the model stays the one it started from."""
+        if self.interrupt():
+            self.beyond.window.statusBar().showMessage("Rewrite drag cancelled (Esc): the model is as it was", 5000)
+
     def solve(self, target):
         """The rewritten model that puts the grabbed point at `target` (from the model the drag started on)."""
         return self.solve_from(self.base, target)

@@ -810,8 +810,10 @@ class ShapeView(QWidget):
                 set_hover(None)
 
         def cancel():
-            if drag and editing:
-                drag.clear()
+            if not drag:
+                return
+            drag.clear()
+            if hasattr(sketch, "cancel_drag"):  # Sketch: the points back; Rewrite: the model as it was
                 sketch.cancel_drag()
 
         tags = {"press": iren.AddObserver("LeftButtonPressEvent", press, 10.0),
@@ -820,5 +822,5 @@ class ShapeView(QWidget):
                 "leave": iren.AddObserver("LeaveEvent", leave, 10.0)}
         for event in ("MouseWheelForwardEvent", "MouseWheelBackwardEvent"):
             tags[event] = iren.AddObserver(event, wheel, 10.0)
-        if editing:
-            self.on_escape = cancel
+        previous = self.on_escape  # (Sketch's drag and Rewrite's each cancel their own)
+        self.on_escape = cancel if previous is None else (lambda: (previous(), cancel()))

@@ -161,3 +161,35 @@ def test_ctrl_z_during_the_first_gesture_cancels_it(make_window, files, qtbot):
     assert view._modal is None and not window.history.undo_action.isEnabled()
     qtbot.mouseClick(view, Qt.LeftButton, pos=QPoint(40, 40))
     assert all(np.array_equal(t.points, p) for t, p in zip(doc.templates, before)) and doc.undo.count() == 0
+
+
+def test_esc_during_a_rewrite_drag_cancels_it_as_in_sketch(window):
+    """Esc in the 3D view cancelled a Sketch drag but not a rewrite drag: the release then committed it."""
+    from PyQt5.QtCore import QEvent, QPointF
+    from PyQt5.QtGui import QMouseEvent
+    from PyQt5.QtWidgets import QApplication
+
+    from test_beyond import TIME, set_shape
+
+    set_shape(window, TIME, 0.5)
+    window.rewrite_panel.mode.setChecked(True)
+    original = window.doc.model
+    widget = window.view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    grid = window.beyond.grid()
+    x, y, _ = window.view.display_points(grid)[5 * grid.shape[1] + 3]
+    start = QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+
+    def send(kind, pos, button, buttons):
+        QApplication.sendEvent(widget, QMouseEvent(kind, QPointF(pos), button, buttons, Qt.NoModifier))
+
+    send(QEvent.MouseButtonPress, start, Qt.LeftButton, Qt.LeftButton)
+    send(QEvent.MouseMove, start + QPoint(15, -15), Qt.NoButton, Qt.LeftButton)
+    window.draw_now()
+    assert window.beyond.preview is not None  # (the drag is under way)
+    window.view.on_escape()  # what Esc in the view calls
+    send(QEvent.MouseMove, start + QPoint(30, -30), Qt.NoButton, Qt.LeftButton)
+    send(QEvent.MouseButtonRelease, start + QPoint(30, -30), Qt.LeftButton, Qt.NoButton)
+    window.draw_now()
+    assert window.doc.model is original and window.beyond.preview is None
+    assert "cancelled" in window.statusBar().currentMessage()
