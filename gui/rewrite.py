@@ -228,6 +228,10 @@ class BlendDialog(QDialog):
         self.weight.setRange(-100, 200)  # W from -1 to 2, in hundredths
         self.weight.setValue(50)
         self.label = QLabel()
+        self.box = DoubleSpinBox(minimum=-1, maximum=2, decimals=2, singleStep=0.05, value=0.5, prefix="W ",
+                                 toolTip="Type a weight (the slider's hundredths)")
+        self.box.valueChanged.connect(lambda v: self.weight.setValue(int(round(v * 100))))
+        self.weight.valueChanged.connect(self._show_weight)
         self.note = QLabel("")  # said when the model shown changed while the dialog was open
         self.note.setWordWrap(True)
         self.note.hide()
@@ -237,6 +241,7 @@ class BlendDialog(QDialog):
         layout.addWidget(QLabel(f"Blend with {path}\nW = 0: this model, 1: the other; outside [0, 1] extrapolates"))
         row = QHBoxLayout()
         row.addWidget(self.weight, 1)
+        row.addWidget(self.box)
         row.addWidget(self.label)
         layout.addLayout(row)
         layout.addWidget(self.note)
@@ -251,6 +256,21 @@ class BlendDialog(QDialog):
 
     def value(self) -> float:
         return self.weight.value() / 100
+
+    def _show_weight(self, hundredths):
+        if int(round(self.box.value() * 100)) != hundredths:
+            self.box.blockSignals(True)
+            self.box.setValue(hundredths / 100)
+            self.box.blockSignals(False)
+
+    def showEvent(self, event):
+        """Over the side panel, not the 3D view whose preview it is about (it opened centred over the view)."""
+        super().showEvent(event)
+        window = self.beyond.window
+        side = window.tabs.mapToGlobal(window.tabs.rect().topLeft())
+        screen = (self.screen() or window.screen()).availableGeometry()
+        x = min(side.x(), screen.right() - self.frameGeometry().width())  # (on the screen, in a narrow window too)
+        self.move(max(x, screen.left()), side.y() + 40)
 
     def follow_model(self):
         """The model shown changed while the dialog is open (a training ended, a model change undone): OK blends

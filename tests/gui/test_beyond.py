@@ -212,7 +212,17 @@ def test_blend_models_dialog_meters_and_replaces_the_model(window, files, tmp_pa
     other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
     other.save(tmp_path / "other.grc")
     dialog = window.rewrite_panel.blend_with(tmp_path / "other.grc")
-    dialog.weight.setValue(150)  # W = 1.5: extrapolating
+    dialog.show()  # over the side panel: the 3D view's preview stays in sight (it opened centred over the view)
+    side = window.tabs.mapToGlobal(window.tabs.rect().topLeft())
+    screen = dialog.screen().availableGeometry()
+    if screen.right() - dialog.frameGeometry().width() >= side.x():  # (a screen wide enough for that)
+        assert dialog.frameGeometry().left() >= side.x()
+    assert screen.contains(dialog.frameGeometry().topLeft())
+    dialog.box.setValue(1.5)  # W = 1.5, typed: extrapolating
+    assert dialog.weight.value() == 150 and dialog.value() == 1.5
+    dialog.weight.setValue(120)
+    assert dialog.box.value() == 1.2
+    dialog.weight.setValue(150)
     assert dialog.meter.text().startswith(("beyond", "between", "strained", "broken"))
     dialog.accept()
     expected = blend_models(original, load_model(tmp_path / "other.grc"), 1.5)  # as saved (float32)
