@@ -249,6 +249,8 @@ class MainWindow(QMainWindow):
             file.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
         self.history = History([self.doc.undo], self)  # + Beyond's model changes, once it is installed
+        # what Undo / Redo did, said (the history is shared: Ctrl+Z in Sketch may undo Explore's last bend)
+        self.history.done.connect(lambda text: self.statusBar().showMessage(text, 4000))
         edit.addAction(self.history.undo_action)
         edit.addAction(self.history.redo_action)
         self.shortcut_actions += [self.history.undo_action, self.history.redo_action]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 
 from PyQt5 import sip
-from PyQt5.QtCore import QObject, pyqtSlot
+from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QUndoStack
 
@@ -25,6 +25,8 @@ _stamps = itertools.count(1)
 
 
 class History(QObject):
+    done = pyqtSignal(str)  # "Undo Add bend", "Redo Rewrite point (6, 1)": what a press of Undo or Redo did
+
     def __init__(self, stacks: list[QUndoStack], parent=None):
         super().__init__(parent)
         self.stacks = []
@@ -92,14 +94,18 @@ class History(QObject):
             return
         stack = self.next_undo()
         if stack is not None:
+            text = stack.undoText()
             stack.undo()
+            self.done.emit(f"Undo {text}".strip())
 
     def redo(self):
         if self._gesture_cancelled():
             return
         stack = self.next_redo()
         if stack is not None:
+            text = stack.redoText()
             stack.redo()
+            self.done.emit(f"Redo {text}".strip())
 
     def refresh(self):
         """Enable Undo and Redo (and name what they would do) as the stacks and any gesture under way say."""

@@ -424,8 +424,8 @@ def test_a_rewrite_that_breaks_many_blends_says_so(window):
     assert after["model"] is big and now - share >= 0.1, (share, now)
     message = bar.currentMessage()
     assert message.startswith("Rewrite point (3, 3) breaks ") and f"{now:.0%}" in message and "Ctrl+Z" in message
-    window.history.undo()  # taken back: the message that said how goes with it (it stayed 30 s)
-    assert window.doc.model is not big and bar.currentMessage() == ""
+    window.history.undo()  # taken back: the message that said how goes, and the bar says what Undo did
+    assert window.doc.model is not big and bar.currentMessage() == "Undo Rewrite point (3, 3)"
 
 
 def test_turning_rewrite_on_shows_the_points_to_drag(window):

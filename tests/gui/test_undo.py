@@ -219,3 +219,13 @@ def test_a_bend_change_after_another_action_is_a_step_of_its_own(window, qtbot):
     row.amount.setValue(3.0)
     qtbot.keyClick(row.amount, Qt.Key_Z, Qt.ControlModifier)  # in the box itself, nothing typed: the app's Undo
     assert amount() == 2.0
+
+
+def test_undo_and_redo_say_what_they_did(window):
+    """The history is shared: Ctrl+Z in Sketch went on to undo Explore's bends with nothing on screen saying so (a
+    walkthrough pressed it six times and only the Edit menu's "Redo Add bend" told what had happened)."""
+    window.bend_panel.add_bend()
+    window.history.undo()
+    assert window.statusBar().currentMessage() == "Undo Add bend" and not window.bend_panel.rows
+    window.history.redo()
+    assert window.statusBar().currentMessage() == "Redo Add bend" and len(window.bend_panel.rows) == 1
