@@ -34,6 +34,7 @@ from pathlib import Path
 
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="grc-sets-blender-"))
 import bpy  # noqa: E402
+from blender_variants import select  # noqa: E402  (this folder: select these objects, the first active)
 import mathutils  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -51,14 +52,6 @@ def install_addon():
 def reset():
     for obj in list(bpy.data.objects):
         bpy.data.objects.remove(obj, do_unlink=True)
-
-
-def select(objects):
-    for other in bpy.context.selected_objects:
-        other.select_set(False)
-    for obj in objects:
-        obj.select_set(True)
-    bpy.context.view_layer.objects.active = objects[0]
 
 
 def grid(name, nx, ny, sx, sy, shift_y=0.0):

@@ -779,9 +779,6 @@ def dense_level(rows: int, points: int, most: int = 2, limit: float = DENSE_OPER
     return next((s for s in range(most, 0, -1) if math.prod(subdivided_size(rows, points, s)) * rows * points <= limit), 0)
 
 
-BETWEEN_FROM_MODELS = True  # a model's coherence: its template models as the reference between time steps
-
-
 class Coherence:
     """Measures shapes of one template set at one subdivision; everything fixed is precomputed.
 
@@ -832,6 +829,7 @@ class Coherence:
         self._points = np.asarray(templates.points, float)  # (K, T, M, N, 3)
         self._time = np.asarray(templates.time, float)
         self._references: dict[float, Reference] = {}
+        self._between = None  # (time, morph) -> the template models' grids (K, ...): for_model sets it
         # stretch ignores length changes well below the templates' typical edge (a petal's base, a bud)
         self.edge_floor = EDGE_FLOOR * float(np.median(edge_lengths(self.surface(self._points.reshape(-1, M, N, 3)))))
 
@@ -840,7 +838,7 @@ class Coherence:
         """The coherence of a model's shapes: its templates as the reference; between time steps its template
         models' shapes (see `template_grids`)."""
         out = cls(model.templates, subdivide, operator)
-        out._between = model.template_rows if BETWEEN_FROM_MODELS else None
+        out._between = model.template_rows
         return out
 
     # -- surfaces and references ---------------------------------------------------------------
@@ -884,11 +882,10 @@ class Coherence:
             return self._points[:, 0]
         w = (time - t[i]) / (t[i + 1] - t[i])
         linear = (1 - w) * self._points[:, i] + w * self._points[:, i + 1]
-        between = getattr(self, "_between", None)
-        if between is None or w <= 1e-9 or w >= 1 - 1e-9:
+        if self._between is None or w <= 1e-9 or w >= 1 - 1e-9:
             return linear
         morph = np.asarray(self.templates.morph, float)
-        at = between(np.array([time, t[i], t[i + 1]])[:, None], morph[None, :])  # (K, 3, M, N, 3)
+        at = self._between(np.array([time, t[i], t[i + 1]])[:, None], morph[None, :])  # (K, 3, M, N, 3)
         return at[:, 0] + (1 - w) * (self._points[:, i] - at[:, 1]) + w * (self._points[:, i + 1] - at[:, 2])
 
     def reference(self, time: float) -> Reference:

@@ -265,9 +265,9 @@ class DivergencePanel(QWidget):
     def _follow_state(self):
         """The model shown changed elsewhere (the Gallery opens a shape with the model it searched): the slider
         shows that checkpoint, or none when it is none of them."""
-        shown = [i for i, c in enumerate(self.checkpoints) if c.model is self.state.model]
         if not self.checkpoints or self.state.model is self.current_model():
-            return
+            return  # (the common case, on every slider move)
+        shown = [i for i, c in enumerate(self.checkpoints) if c.model is self.state.model]
         if shown:
             self.slider.setValue(shown[0])
             if self.plot.current != shown[0]:  # (the slider was there already: no valueChanged)

@@ -116,16 +116,9 @@ class DoubleSpinBox(WheelWhenFocused, QDoubleSpinBox):
         return QSize(hint.width() + max(full - shown, 0), hint.height())
 
 
-class RangeSpinBox(DoubleSpinBox):
-    """A spin box that takes any number typed, keeps it within its range and says so (`clamped`)."""
-
-    clamped = pyqtSignal(float, float)  # what was typed, what it became
-    entered = pyqtSignal()  # Enter pressed in it (after the value typed, if any, is taken)
-
-    def keyPressEvent(self, event):
-        super().keyPressEvent(event)
-        if event.key() in (Qt.Key_Return, Qt.Key_Enter):
-            self.entered.emit()
+class Clamping:
+    """For a spin box with a `clamped` signal and a `_typed(text)` (the number typed, else None): any number typed is
+    taken, kept within the range, and `clamped(typed, value)` says so, where a plain spin box silently refused it."""
 
     def validate(self, text, pos):
         state, text, pos = super().validate(text, pos)
@@ -141,6 +134,18 @@ class RangeSpinBox(DoubleSpinBox):
         if value != typed:
             self.clamped.emit(typed, value)
         return value
+
+
+class RangeSpinBox(Clamping, DoubleSpinBox):
+    """A spin box that takes any number typed, keeps it within its range and says so (`clamped`)."""
+
+    clamped = pyqtSignal(float, float)  # what was typed, what it became
+    entered = pyqtSignal()  # Enter pressed in it (after the value typed, if any, is taken)
+
+    def keyPressEvent(self, event):
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.entered.emit()
 
 
 def nice_step(value: float) -> float:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from PyQt5.QtCore import pyqtSignal
-from PyQt5.QtGui import QValidator
 from PyQt5.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                              QLineEdit, QPushButton, QSpinBox)
 
@@ -17,6 +16,8 @@ from grc import GRCError, Template, load_templates
 from grc import limits
 from grc.examples import template_set_path
 from grc.importers import MESH_SUFFIXES, default_map, import_files, read_grid_meshes
+
+from .explore_panel import Clamping
 
 STARTS = {"flat": "A flat sheet", "petal": "The petal example", "copy": "A copy of the current template",
           "import": "Imported OBJ / PLY grids (one file per time step, or one grown over time)"}
@@ -120,32 +121,17 @@ def new_set(rows: int, cols: int, steps: int, start: str = "flat", *, template: 
             Template(f"{name}-b", time, morph, wide, attribution + f", {VARIANT_WIDTH:g} times wider")]
 
 
-class CountBox(QSpinBox):
+class CountBox(Clamping, QSpinBox):
     """A whole-number box that takes any whole number typed and keeps it within its range, saying so (`clamped`),
     where a plain QSpinBox silently put its previous value back (rows 1, points 0, time steps 1)."""
 
     clamped = pyqtSignal(int, int)  # what was typed, what it became
-
-    def validate(self, text, pos):
-        state, text, pos = super().validate(text, pos)
-        if state != QValidator.Acceptable and self._typed(text) is not None:
-            state = QValidator.Acceptable  # out of range: accepted, then clamped
-        return state, text, pos
 
     def _typed(self, text):
         try:
             return int(text.strip())
         except ValueError:
             return None
-
-    def valueFromText(self, text):
-        typed = self._typed(text)
-        if typed is None:
-            return self.value()
-        value = min(max(typed, self.minimum()), self.maximum())
-        if value != typed:
-            self.clamped.emit(typed, value)
-        return value
 
 
 class NewSetDialog(QDialog):

@@ -174,10 +174,8 @@ def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 
     if len(fixed):  # a template row dragged itself moves (the drag wins where the two would conflict)
         gap = np.linalg.norm(fixed[:, None, :] - keys[None, :len(morph)], axis=-1).min(axis=1)
         fixed = fixed[gap > 1e-6 * (1 + np.linalg.norm(fixed, axis=1))]
-    A += TEMPLATE_WEIGHT * fixed.T @ fixed + RIDGE * feature_covariance(model)
-    if HOLD_WEIGHT:
-        held = hold_keys(model, time, morph)
-        A += HOLD_WEIGHT * held.T @ held
+    held = hold_keys(model, time, morph)
+    A += TEMPLATE_WEIGHT * fixed.T @ fixed + HOLD_WEIGHT * held.T @ held + RIDGE * feature_covariance(model)
     update = np.linalg.solve(A, rhs)  # (H + 1, 3N)
     # How far the templates' rows moved after all: within TEMPLATE_TOLERANCE while they leave the last layer
     # room (fewer rows than its H + 1 features); more rows can span them all, and then they move a little.
