@@ -38,8 +38,12 @@ SELECTED_PEN, SELECTED_BRUSH = QPen(QColor("#805000"), 1), QColor("#ffb000")
 HOVER_PEN = QPen(QColor("#ff6000"), 2)
 RADIUS_PEN = QPen(QColor("#a0a0a0"), 1, Qt.DashLine)
 AXES = "xyz"
+ROTATION_PLANES = {0: (1, 2), 1: (2, 0), 2: (0, 1)}  # R about x, y, z: the plane turned, right-handed
+TYPED = {getattr(Qt, f"Key_{d}"): str(d) for d in range(10)}  # G / R / S's typed value: digits and a point
+TYPED.update({Qt.Key_Period: ".", Qt.Key_Comma: "."})
 SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
-               ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels)"),
+               ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels); "
+                "type a value (- negates, Backspace edits), X / Y / Z for an axis, as in Blender"),
                ("A, F / numpad . (Sketch 2D view)", "Select all; frame the selection"),
                ("Shift+click, drag on empty space", "Toggle a point; box select (Sketch 2D view)")]
 
@@ -497,7 +501,10 @@ class GridView2D(QWidget):
     click there answers it; only a click on a control (a button, a slider, a list, the menus) goes to that
     control, whose action ends the gesture first as every other action does. Its anchor is held in world
     units, so the wheel may zoom (or a middle drag pan) during it without moving what is being edited off the
-    pointer.
+    pointer. As in Blender, a value typed during it (digits, '.', '-' negates, Backspace edits) is exact and
+    overrides the mouse: a distance along the view's horizontal axis (or the axis X / Y / Z constrain it to),
+    an angle in degrees (counter-clockwise on screen, or about the axis), a scale factor (of one axis); the
+    view's title shows it.
     """
 
     PICK = 12  # px: how near the cursor a point must be to be picked
@@ -518,6 +525,8 @@ class GridView2D(QWidget):
         self._box = None  # (start QPointF, current QPointF, add)
         self._pan = None  # last QPointF of a middle drag
         self._modal = None  # G / R / S: (kind, where it started (world, along the view's axes), SCALE_REACH in world)
+        self._modal_at = None  # where the pointer is during G / R / S (QPointF)
+        self._typed, self._negative, self._axis = "", False, None  # G / R / S's typed value and axis constraint
         self._frame = None  # (centre (2,), half extent) of the world box shown
         self._framed_for = None
         self._cache = None  # (key, the points its neighbours came from, QPixmap) of _background
@@ -662,9 +671,19 @@ class GridView2D(QWidget):
         a, b = self.axes
         lines = [f"{self.view} ({AXES[a]} → , {AXES[b]} ↑)"]
         if self._modal:
-            mode = {"G": "move", "R": "rotate", "S": "scale"}.get(self._modal[0], "")
+            kind = self._modal[0]
+            mode = {"G": "move", "R": "rotate", "S": "scale"}.get(kind, "")
+            typed = self._typed_value()
+            axis = self.axes[0] if self._axis is None and typed is not None and kind == "G" else self._axis
+            if axis is not None:
+                mode += f" {'about' if kind == 'R' else 'along'} {AXES[axis]}"
+            if typed is not None:
+                text = ("-" if self._negative else "") + (self._typed or ("1" if kind == "S" else "0"))
+                mode += f" {text}{'°' if kind == 'R' else ''}: Enter to confirm"
+            else:
+                mode += ": click to confirm"
             metrics, line = QFontMetricsF(self.title_font()), ""
-            for word in f"{mode}: click to confirm, Esc to cancel".split():
+            for word in f"{mode}, Esc to cancel".split():
                 if line and metrics.horizontalAdvance(f"{line} {word}") > self.width() - 8:
                     lines.append(line)
                     line = word
@@ -688,6 +707,7 @@ class GridView2D(QWidget):
             frame = self.frame()
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), ratio, self.hasFocus(), self._modal and self._modal[0], s.step,
+               self._typed, self._negative, self._axis,  # (the title says G / R / S's typed value and axis)
                None if frame is None else (tuple(frame[0]), frame[1]))
         if self._cache is not None and self._cache[0] == key and self._cache[1] is points:
             return self._cache[2]
@@ -858,6 +878,8 @@ class GridView2D(QWidget):
     # -- keys: O, G / R / S, A, F and numpad . -----------------------------------------------------
     def keyPressEvent(self, event):
         s, key = self.sketch, event.key()
+        if self._modal is not None and self._type(event):
+            return
         if self._modal is not None and key in (Qt.Key_Return, Qt.Key_Enter):
             self._finish_modal()
         elif key == Qt.Key_Escape:
@@ -877,9 +899,41 @@ class GridView2D(QWidget):
         else:
             super().keyPressEvent(event)
 
+    def _type(self, event) -> bool:
+        """A key of G / R / S's numeric input, as Blender's: digits and '.' type a value, '-' negates it, Backspace
+        takes the last character back (then the sign; then the mouse leads again), X / Y / Z constrain to that
+        axis (the same again: free). True when the key was one of these."""
+        key = event.key()
+        if key in TYPED:
+            if TYPED[key] != "." or "." not in self._typed:
+                self._typed += "0." if TYPED[key] == "." and not self._typed else TYPED[key]
+        elif key == Qt.Key_Minus:
+            self._negative = not self._negative
+        elif key == Qt.Key_Backspace:
+            if self._typed:
+                self._typed = self._typed[:-1]
+            else:
+                self._negative = False
+        elif key in (Qt.Key_X, Qt.Key_Y, Qt.Key_Z):
+            axis = key - Qt.Key_X
+            self._axis = None if self._axis == axis else axis
+        else:
+            return False
+        self._update_modal(self._modal_at)
+        self.update()  # (the title shows the value)
+        return True
+
+    def _typed_value(self) -> float | None:
+        """The value typed during G / R / S (None: none, the mouse leads); '-' alone is -0 (a scale's -1)."""
+        if not self._typed and not self._negative:
+            return None
+        value = float(self._typed) if self._typed else (1.0 if self._modal and self._modal[0] == "S" else 0.0)
+        return -value if self._negative else value
+
     def _start_modal(self, kind: str, at):
         at = QPointF(at)
         self._modal = (kind, self.from_screen(at.x(), at.y()), self.SCALE_REACH / self._scale() * self.frame()[1])
+        self._modal_at, self._typed, self._negative, self._axis = at, "", False, None
         self.sketch.begin_drag()
         QApplication.instance().installEventFilter(self)  # the mouse and keys over the rest of the window: ours
         self.update()
@@ -888,7 +942,7 @@ class GridView2D(QWidget):
         """The G / R / S has ended: the mouse, the keyboard and the window's other widgets are theirs again."""
         if self._modal is None:
             return
-        self._modal = None
+        self._modal, self._typed, self._negative, self._axis = None, "", False, None
         QApplication.instance().removeEventFilter(self)
 
     MODAL_EVENTS = {QEvent.MouseButtonPress: "mousePressEvent", QEvent.MouseButtonDblClick: "mousePressEvent",
@@ -931,24 +985,41 @@ class GridView2D(QWidget):
         return self.to_screen(grid[rows, cols][:, list(self.axes)].mean(axis=0))
 
     def _update_modal(self, at: QPointF):
-        """G / R / S follow the mouse from where the key was pressed (held in world units: a zoom keeps it)."""
+        """G / R / S follow the mouse from where the key was pressed (held in world units: a zoom keeps it), or the
+        value typed; along (about) the axis X / Y / Z constrained them to."""
         s = self.sketch
         kind, anchor_world, reach = self._modal
+        self._modal_at = at
         start = self.to_screen(anchor_world)
         selection = set(s.selection)
         anchor = s.selected if s.selected in selection else min(selection)
         side = side_of(anchor[1], s.shape[2])
+        typed, axis = self._typed_value(), self._axis
+        only = None if axis is None else np.arange(3) == axis  # the constrained axis, as a mask
         if kind == "G":
             delta = np.zeros(3)
-            delta[list(self.axes)] = self.from_screen(at.x(), at.y()) - anchor_world
+            if typed is not None:  # exactly this far along the axis (free: the view's horizontal one)
+                delta[self.axes[0] if axis is None else axis] = typed
+            else:
+                delta[list(self.axes)] = self.from_screen(at.x(), at.y()) - anchor_world
+                if only is not None:
+                    delta = np.where(only, delta, 0.0)
             s.preview(selection, translate(delta), side)
             return
         c = self._selection_centre_screen()
         u, v = start - c, at - c
         if kind == "R":
-            # screen y points down: a counter-clockwise turn on screen is a positive angle in the view's axes
-            angle = np.arctan2(-v.y(), v.x()) - np.arctan2(-u.y(), u.x())
-            s.preview(selection, rotate(selection, self.axes, float(angle)), side)
+            plane = self.axes if axis is None else ROTATION_PLANES[axis]
+            if typed is not None:
+                angle = np.radians(typed)
+            else:
+                # screen y points down: a counter-clockwise turn on screen is a positive angle in the view's axes
+                angle = np.arctan2(-v.y(), v.x()) - np.arctan2(-u.y(), u.x())
+                if plane == self.axes[::-1]:  # about the axis the view looks along, seen from its other side
+                    angle = -angle
+            s.preview(selection, rotate(selection, plane, float(angle)), side)
+        elif typed is not None:
+            s.preview(selection, scale(selection, typed if only is None else np.where(only, typed, 1.0)), side)
         else:
             # the ratio of the mouse's distances from the centre (as in Blender); a key pressed near the centre
             # scales as if pressed SCALE_REACH px away (at the zoom it was pressed at), so a small move is not a
@@ -958,7 +1029,7 @@ class GridView2D(QWidget):
             now = float(np.hypot(*(self.from_screen(at.x(), at.y()) - centre)))
             base = max(start, reach)
             factor = max((now - start + base) / base, 0.0)
-            s.preview(selection, scale(selection, float(factor)), side)
+            s.preview(selection, scale(selection, float(factor) if only is None else np.where(only, factor, 1.0)), side)
 
     def _finish_modal(self):
         kind = self._modal[0]

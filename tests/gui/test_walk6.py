@@ -1,0 +1,83 @@
+"""A sixth walkthrough's findings: G / R / S ignored typed values, a bend's control grid ran past the 3D view's
+edge, the sprout opened showing its back, the 3D view showed no keyboard focus, and the Diverge plot stayed small.
+Each test failed before its fix."""
+
+import numpy as np
+from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtGui import QCursor
+
+from test_sketch_tools import at, mouse_move, sketch_window
+
+
+def start(view, sketch, qtbot, key, point):
+    """The pointer over `view` at grid point `point`, then G / R / S pressed there, then the mouse moved off."""
+    c = at(view, sketch.grid()[point])
+    QCursor.setPos(view.mapToGlobal(c))
+    view.setFocus()
+    qtbot.keyClick(view, key)
+    assert view._modal is not None
+    mouse_move(view, c + QPoint(37, -23), Qt.NoButton)  # the mouse moves: typing overrides it
+    return c
+
+
+def test_g_r_s_take_a_typed_value_exactly_as_in_blender(make_window, files, qtbot):
+    """Typing '0.5' during G (or 90 during R, 2 during S) did nothing: the mouse alone led the gesture."""
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    sketch.set(mirror=False)
+    before = doc.templates[0].points.copy()
+    picked = [(4, 1), (5, 2)]
+    rows, cols = np.array(picked).T
+    sketch.select(picked)
+    step = sketch.step
+    # G X 0.55, Backspace: 0.5 along x exactly, whatever the mouse does meanwhile; the title says so
+    view = panel.views["front"]
+    c = start(view, sketch, qtbot, Qt.Key_G, picked[0])
+    qtbot.keyClicks(view, "x0.55")
+    qtbot.keyClick(view, Qt.Key_Backspace)
+    assert "move along x 0.5: Enter to confirm" in " ".join(view.title_lines())
+    mouse_move(view, c + QPoint(-50, 40), Qt.NoButton)
+    qtbot.keyClick(view, Qt.Key_Return)
+    after = doc.templates[0].points
+    np.testing.assert_allclose(after[step, rows, cols] - before[step, rows, cols], [[0.5, 0, 0]] * 2, atol=1e-12)
+    assert doc.undo.count() == 1 and doc.undo.text(0) == "Move selection"
+    # G Z - 0.25: '-' negates, along z
+    start(view, sketch, qtbot, Qt.Key_G, picked[0])
+    qtbot.keyClicks(view, "z-0.25")
+    assert "move along z -0.25" in " ".join(view.title_lines())
+    qtbot.keyClick(view, Qt.Key_Enter)
+    np.testing.assert_allclose(doc.templates[0].points[step, rows, cols] - after[step, rows, cols],
+                               [[0, 0, -0.25]] * 2, atol=1e-12)
+    assert doc.undo.count() == 2
+    doc.undo.undo()
+    doc.undo.undo()
+    np.testing.assert_array_equal(doc.templates[0].points, before)
+    # R 90 in the top view: a quarter turn counter-clockwise on screen (about z), about the selection's centre
+    view = panel.views["top"]
+    start(view, sketch, qtbot, Qt.Key_R, picked[0])
+    qtbot.keyClicks(view, "90")
+    assert "rotate 90°" in " ".join(view.title_lines())
+    qtbot.keyClick(view, Qt.Key_Return)
+    p, q = before[step, rows, cols], doc.templates[0].points[step, rows, cols]
+    o = p.mean(axis=0)
+    np.testing.assert_allclose(q - o, np.c_[-(p - o)[:, 1], (p - o)[:, 0], (p - o)[:, 2]], atol=1e-12)
+    doc.undo.undo()
+    # S 2 -: scaled by -2 about the centre; S Z 2: z alone
+    start(view, sketch, qtbot, Qt.Key_S, picked[0])
+    qtbot.keyClicks(view, "2-")
+    assert "scale -2" in " ".join(view.title_lines())
+    qtbot.keyClick(view, Qt.Key_Return)
+    np.testing.assert_allclose(doc.templates[0].points[step, rows, cols] - o, -2 * (p - o), atol=1e-12)
+    doc.undo.undo()
+    start(view, sketch, qtbot, Qt.Key_S, picked[0])
+    qtbot.keyClicks(view, "z2")
+    qtbot.keyClick(view, Qt.Key_Return)
+    np.testing.assert_allclose(doc.templates[0].points[step, rows, cols] - o, (p - o) * [1, 1, 2], atol=1e-12)
+    assert doc.undo.count() == 1 and doc.undo.text(0) == "Scale selection"
+    doc.undo.undo()
+    # Esc after typing puts everything back, no undo step
+    start(view, sketch, qtbot, Qt.Key_G, picked[0])
+    qtbot.keyClicks(view, "3")
+    assert not np.array_equal(doc.templates[0].points, before)
+    qtbot.keyClick(view, Qt.Key_Escape)
+    np.testing.assert_array_equal(doc.templates[0].points, before)
+    assert view._modal is None and len(view.title_lines()) == 1 and doc.undo.index() == 0
