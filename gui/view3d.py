@@ -435,8 +435,16 @@ class ShapeView(QWidget):
             self.region_actor.SetVisibility(True)
         self.render()
 
+    def drawn_points(self) -> np.ndarray:
+        """What the camera keeps in view: the surface's vertices, and the control grid's points while it is shown
+        (the grid is the hull of the subdivided surface: a bend can carry its corners well past it, off the view)."""
+        surface = self._arrays[0][0]
+        if self.grid_actor.GetVisibility():
+            return np.concatenate([surface, self._arrays[0][2]])
+        return surface
+
     def outside_view(self, points=None, edge=FIT_MARGIN) -> bool:
-        """Whether a vertex of the surface (or one of `points`, (n, 3)) lies outside the camera's view (beyond
+        """Whether a point drawn (drawn_points), or one of `points` (n, 3), lies outside the camera's view (beyond
         `edge` of it, in normalised device units: 1 is the view's edge)."""
         if self.surface is None and points is None:
             return False
@@ -444,14 +452,14 @@ class ShapeView(QWidget):
         return bool((np.abs(ndc) > edge).any() or (w <= 0).any())
 
     def view_coordinates(self, points=None) -> tuple[np.ndarray, np.ndarray]:
-        """Where the surface's vertices (or `points`, (n, 3)) lie in the view: normalised device coordinates
+        """Where the points drawn (drawn_points), or `points` (n, 3), lie in the view: normalised device coordinates
         (n, 2), -1 to 1 across the view, and their w (> 0 in front of the camera)."""
         renderer = self.plotter.renderer
         width, height = renderer.GetSize()
         aspect = width / max(height, 1)
         matrix = renderer.GetActiveCamera().GetCompositeProjectionTransformMatrix(aspect, -1, 1)
         m = np.array([[matrix.GetElement(i, j) for j in range(4)] for i in range(4)])
-        v = self._arrays[0][0] if points is None else np.asarray(points, float).reshape(-1, 3)
+        v = self.drawn_points() if points is None else np.asarray(points, float).reshape(-1, 3)
         clip = v @ m[:3, :3].T + m[:3, 3]
         w = v @ m[3, :3] + m[3, 3]
         return clip[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None], w
@@ -462,7 +470,7 @@ class ShapeView(QWidget):
         did."""
         if not (self.outside_view() or self._shrunk()):
             return False
-        v = self._arrays[0][0]
+        v = self.drawn_points()
         lo, hi = v.min(axis=0), v.max(axis=0)
         if bounds is not None:
             lo, hi = np.minimum(lo, bounds[::2]), np.maximum(hi, bounds[1::2])
@@ -518,7 +526,7 @@ class ShapeView(QWidget):
         self.flush()  # (a draw still pending: what R frames is what shows next)
         if self.surface is None:
             return self.reset_camera()
-        v = self._arrays[0][0]
+        v = self.drawn_points()
         lo, hi = v.min(axis=0), v.max(axis=0)
         self.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])  # its box's middle: near the middle on screen
         camera = self.plotter.camera
@@ -550,7 +558,7 @@ class ShapeView(QWidget):
         single point gets a tenth of the surface's size around it."""
         if self.surface is None:
             return
-        surface = self._arrays[0][0]
+        surface = self.drawn_points()
         v = surface if points is None or len(points) == 0 else np.asarray(points, float).reshape(-1, 3)
         lo, hi = v.min(axis=0), v.max(axis=0)
         least = 0.1 * float((surface.max(axis=0) - surface.min(axis=0)).max())
@@ -559,7 +567,7 @@ class ShapeView(QWidget):
 
     def _fit_current(self):
         """The automatic re-fit (fit_if_outside's) again, around the shape as it is now (a resize after Play)."""
-        v = self._arrays[0][0]
+        v = self.drawn_points()
         self._fit(v.min(axis=0), v.max(axis=0))
 
     def _fit(self, lo, hi, points=None):

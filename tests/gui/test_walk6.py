@@ -6,6 +6,8 @@ import numpy as np
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtGui import QCursor
 
+from grc.diverge.bend import Bend
+from gui.view3d import FRAME_EDGE
 from test_sketch_tools import at, mouse_move, sketch_window
 
 
@@ -81,3 +83,22 @@ def test_g_r_s_take_a_typed_value_exactly_as_in_blender(make_window, files, qtbo
     qtbot.keyClick(view, Qt.Key_Escape)
     np.testing.assert_array_equal(doc.templates[0].points, before)
     assert view._modal is None and len(view.title_lines()) == 1 and doc.undo.index() == 0
+
+
+def test_a_bends_control_grid_stays_in_the_3d_view(window, qtbot):
+    """With the control grid on, a bend that grows the shape re-fitted the camera around the surface alone: the
+    grid's corners, which the subdivided surface lies inside, ran past the view's edge (1.06 of it here)."""
+    window.explore_panel.grid.setChecked(True)
+    window.draw_now()
+    view = window.view
+    row = window.bend_panel.add_bend(Bend("scale", 0, "all", 1.5))
+    for strength in (50, 100, 150, 200):
+        row.strength.setValue(strength)
+        window.draw_now()
+        qtbot.wait(50)
+        grid = view.last_grid.reshape(-1, 3)
+        ndc, w = view.view_coordinates(grid)
+        assert (w > 0).all() and np.abs(ndc).max() <= 1.0, (strength, np.abs(ndc).max())
+    # R frames what is drawn, the grid too, within the same margin as the shape
+    view.frame_shape()
+    assert np.abs(view.view_coordinates(view.last_grid.reshape(-1, 3))[0]).max() <= FRAME_EDGE + 1e-6
