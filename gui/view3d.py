@@ -53,6 +53,7 @@ BROKEN_OUTLINE = 4.0  # px: the broken faces' outline
 FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge (normalised device units)
 FRAME_EDGE = 0.9  # R frames the shape within this much of the view (normalised device units): a little margin
 SHRUNK_EDGE = 0.3  # the camera re-fits inwards once the shape it last fitted by itself lies within this much
+VIEW_FROM = (-0.8, -1.0, 0.9)  # where the camera looks from (reset_camera): the front (-y), the left and above
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
@@ -65,6 +66,18 @@ DRAW_EVENT = QEvent.Type(QEvent.registerEventType())  # "draw the pending reques
 def polydata(vertices, faces) -> pv.PolyData:
     cells = np.hstack([np.full((len(faces), 1), faces.shape[1]), faces]).ravel()
     return pv.PolyData(np.asarray(vertices, float), cells)
+
+
+def front_view(normals, direction=VIEW_FROM) -> tuple:
+    """Where to look from so that a surface shows its front, the side its normals (n, 3) face: `direction`, or, when
+    that shows the back, `direction` turned over along the axis the normals face most (the sprout, which grows up
+    facing +y, is seen from behind instead of in front; a surface facing down, from below)."""
+    facing = np.asarray(normals, float).reshape(-1, 3).sum(axis=0)
+    direction = np.array(direction, float)
+    if facing @ direction < 0:
+        axis = int(np.argmax(np.abs(facing)))
+        direction[axis] = np.copysign(abs(direction[axis]), facing[axis])
+    return tuple(direction)
 
 
 def grid_lines(rows: int, points: int) -> np.ndarray:
@@ -167,7 +180,7 @@ class ShapeView(QWidget):
         self.plotter.set_background(self.background[0], top=self.background[1])
         self.builder: MeshBuilder | None = None
         self.surface = self.grid_mesh = self.selected_mesh = None
-        self.options = dict(subdivide=2, petals=1, thickness=0.0)
+        self.options = dict(subdivide=2, petals=1, thickness=0.0, flip=False)  # (flip: a model's flip_normals)
         self.show_grid = False
         self.on_reset_key = None  # R in the view: what frames the shape again (the window sets it)
         self.on_frame_key = None  # numpad . (or .): what frames the selection (the window sets it)
@@ -180,6 +193,8 @@ class ShapeView(QWidget):
         self._posted = False  # a DRAW_EVENT is on its way
         self.last_grid = None
         self._broken_request = None  # (quads, surface size) of the red faces
+        self._view_from = VIEW_FROM  # the direction reset_camera last looked from
+        self._orient = None  # (reset_camera's arguments, its camera): the next grid drawn is seen from its front
 
     def _only_our_keys(self):
         """Swallow every key event before VTK's interactor style or pyvista's key callbacks see it;
@@ -238,8 +253,9 @@ class ShapeView(QWidget):
             self._draw_pending()  # the posted event, when it comes, finds nothing to draw
 
     # -- the scene ---------------------------------------------------------------------------------
-    def set_options(self, subdivide=None, petals=None, thickness=None, show_grid=None):
-        for key, value in dict(subdivide=subdivide, petals=petals, thickness=thickness).items():
+    def set_options(self, subdivide=None, petals=None, thickness=None, show_grid=None, flip=None):
+        """How the grid is drawn; `flip`: the surface faces the other way (GRCModel.flip_normals, as exports)."""
+        for key, value in dict(subdivide=subdivide, petals=petals, thickness=thickness, flip=flip).items():
             if value is not None:
                 self.options[key] = value
         if show_grid is not None:
@@ -276,7 +292,26 @@ class ShapeView(QWidget):
         self._overlay.SetDraw(any(a.GetVisibility() for a in (self.selected_actor, self.hover_actor, self.radius_actor)))
         if remade and self._broken_request is not None:
             self._apply_broken()  # the same quads on the new faces (a new subdivision, petals, thickness)
+        if self._orient is not None:
+            self._face_front()
         return mesh
+
+    def _front(self) -> tuple:
+        """The direction that shows the surface drawn now from its front: its first petal's first side decides."""
+        if self.surface is None or self.builder is None:
+            return VIEW_FROM
+        return front_view(self._arrays[0][1][:self.builder.operator.shape[0]])
+
+    def _face_front(self):
+        """The first grid drawn since reset_camera: a camera still where reset_camera put it, looking at the back
+        of this grid (reset_camera judged by the shape shown before it, or none: a set opening), looks from its
+        front instead."""
+        (bounds, points, edge), placed = self._orient
+        self._orient = None
+        if self._camera is not None:  # (actors just made: the camera they kept, as render would put it back)
+            self.plotter.camera_position, self._camera = self._camera, None
+        if np.allclose(self._camera_state(), placed, rtol=1e-6, atol=1e-9) and self._front() != self._view_from:
+            self._place(bounds, points, edge, self._front())
 
     def _make_actors(self, rows, points):
         p = self.plotter
@@ -582,8 +617,14 @@ class ShapeView(QWidget):
     def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
         then backing out until every one of `points` (n, 3) shows within `edge` of the view (a flat, wide sheet
-        filled more than the view)."""
-        self.plotter.view_vector((-0.8, -1.0, 0.9), viewup=(0, 0, 1))
+        filled more than the view). "The front" is the side the surface faces (front_view): the shape drawn now,
+        and the next grid drawn, in case that is another (a set just opened is drawn after it is framed)."""
+        self._place(bounds, points, edge, self._front())
+        self._orient = ((bounds, points, edge), self._camera_state())
+
+    def _place(self, bounds, points, edge, view_from):
+        self._view_from = view_from
+        self.plotter.view_vector(view_from, viewup=(0, 0, 1))
         if bounds is not None:
             self.plotter.renderer.ResetCamera(*bounds)
             self.plotter.camera.zoom(1.4)  # the bounding sphere is loose around a petal

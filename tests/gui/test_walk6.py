@@ -2,11 +2,14 @@
 edge, the sprout opened showing its back, the 3D view showed no keyboard focus, and the Diverge plot stayed small.
 Each test failed before its fix."""
 
+import shutil
+
 import numpy as np
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtGui import QCursor
 
 from grc.diverge.bend import Bend
+from grc_testing import ROOT
 from gui.view3d import FRAME_EDGE
 from test_sketch_tools import at, mouse_move, sketch_window
 
@@ -102,3 +105,35 @@ def test_a_bends_control_grid_stays_in_the_3d_view(window, qtbot):
     # R frames what is drawn, the grid too, within the same margin as the shape
     view.frame_shape()
     assert np.abs(view.view_coordinates(view.last_grid.reshape(-1, 3))[0]).max() <= FRAME_EDGE + 1e-6
+
+
+def facing_the_camera(view) -> float:
+    """The share of the surface's vertices whose normals face the camera: what shows is the front when most do."""
+    camera = np.array(view.plotter.camera.position)
+    vertices, normals = view._arrays[0][0], view._arrays[0][1]
+    return float((np.einsum("ij,ij->i", normals, camera - vertices) > 0).mean())
+
+
+def test_the_sprout_opens_showing_its_front(make_window, files, tmp_path, qtbot):
+    """The sprout grows up facing +y; the camera looked from -y, at its back (dark), where the petal and the leaf,
+    facing up, are seen from the front."""
+    sprout = tmp_path / "sprout"
+    shutil.copytree(ROOT / "templates" / "sprout", sprout)
+    window = make_window(sprout)
+    window.draw_now()
+    assert facing_the_camera(window.view) > 0.9
+    # opened while another shape is shown (the camera framed before the sprout was drawn): its front too
+    assert window.open(files[0])
+    window.draw_now()
+    assert facing_the_camera(window.view) > 0.6
+    position = np.subtract(window.view.plotter.camera.position, window.view.plotter.camera.focal_point)
+    front = np.array([-0.8, -1.0, 0.9])  # the petal is seen as ever: from the front, the left and above
+    np.testing.assert_allclose(position / np.linalg.norm(position), front / np.linalg.norm(front), atol=0.02)
+    assert window.open(sprout)
+    window.draw_now()
+    assert facing_the_camera(window.view) > 0.9
+    # a model's flip_normals turns the surface over: the camera looks at that side
+    window.view.set_options(flip=True)
+    window.reset_camera()
+    window.draw_now()
+    assert facing_the_camera(window.view) > 0.9 and window.view.plotter.camera.position[1] < 0
