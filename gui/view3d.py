@@ -15,6 +15,7 @@ import numpy as np
 import pyvista as pv
 import vtkmodules.qt
 from PyQt5.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QColor, QPainter
 from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
@@ -47,6 +48,8 @@ SELECTED = "#ffb000"
 BROKEN = "#d01010"  # faces of a broken shape (crossing itself or folded), Beyond's live check
 REGION = "#20a0ff"  # grid points a hovered bend cluster acts on
 HOVER = "#ff6000"  # the grid point under the cursor (Sketch), as the 2D views ring it
+FOCUS = "#3070c0"  # the frame around the view while it has the keyboard focus, as the 2D views' border
+FOCUS_FRAME = 2  # px: its width (the background's colour without the focus)
 PICK_HIT = 4  # px: grid points this near the cursor all count as under it; the one nearest the viewer is picked
 PICK_PX = 12  # px: else the nearest point this near (gui.sketch.GridView2D.HIT / PICK)
 BROKEN_OUTLINE = 4.0  # px: the broken faces' outline
@@ -145,9 +148,13 @@ def focus_under_pointer(widget):
 
 
 class _FocusOnEnter(QObject):
+    """The view takes the keys when the pointer enters it, and its frame shows whether it has them."""
+
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Enter:
             focus_under_pointer(obj)
+        elif event.type() in (QEvent.FocusIn, QEvent.FocusOut):
+            self.parent().update()  # (the frame)
         return False
 
 
@@ -172,7 +179,7 @@ class ShapeView(QWidget):
         if FXAA:
             self.plotter.enable_anti_aliasing("fxaa")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(*[FOCUS_FRAME] * 4)  # a frame around the view, drawn in paintEvent
         layout.addWidget(self.plotter.interactor)
         self._focus_filter = _FocusOnEnter(self)
         self.plotter.interactor.installEventFilter(self._focus_filter)  # keys go to the view under the pointer
@@ -195,6 +202,13 @@ class ShapeView(QWidget):
         self._broken_request = None  # (quads, surface size) of the red faces
         self._view_from = VIEW_FROM  # the direction reset_camera last looked from
         self._orient = None  # (reset_camera's arguments, its camera): the next grid drawn is seen from its front
+
+    def paintEvent(self, event):
+        """The frame around the view: the focus colour while keys go to it (Tab, or the pointer over it), as the
+        2D views' border and other widgets show the focus; else the background's colour, so it does not show."""
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(FOCUS if self.plotter.interactor.hasFocus() else self.background[0]))
+        painter.end()
 
     def _only_our_keys(self):
         """Swallow every key event before VTK's interactor style or pyvista's key callbacks see it;

@@ -6,7 +6,8 @@ import shutil
 
 import numpy as np
 from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtGui import QCursor
+from PyQt5.QtGui import QColor, QCursor
+from PyQt5.QtWidgets import QApplication
 
 from grc.diverge.bend import Bend
 from grc_testing import ROOT
@@ -137,3 +138,38 @@ def test_the_sprout_opens_showing_its_front(make_window, files, tmp_path, qtbot)
     window.reset_camera()
     window.draw_now()
     assert facing_the_camera(window.view) > 0.9 and window.view.plotter.camera.position[1] < 0
+
+
+def frame_colour(window) -> np.ndarray:
+    """The colour on screen just inside the 3D view's left edge, halfway down (r, g, b)."""
+    view = window.view
+    QApplication.processEvents()
+    image = view.screen().grabWindow(view.winId()).toImage()
+    return np.array(QColor(image.pixel(0, view.height() // 2)).getRgb()[:3])
+
+
+def is_focus(rgb) -> bool:
+    """The focus colour (the 2D views' focused border's, #3070c0), as the screen shows it (a few levels off)."""
+    return bool(np.abs(rgb - [0x30, 0x70, 0xc0]).max() < 16)
+
+
+def test_the_3d_view_shows_when_it_has_the_keyboard_focus(window, qtbot):
+    """Tab reached the 3D view (its keys, R and numpad ., then worked) with nothing on screen saying so."""
+    interactor = window.view.plotter.interactor
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.explore_panel.time.spin.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None)
+    assert not interactor.hasFocus()
+    before = frame_colour(window)
+    for _ in range(200):  # Tab through the window until the keys go to the 3D view
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key_Tab)
+        if interactor.hasFocus():
+            break
+    assert interactor.hasFocus()
+    qtbot.wait(50)
+    focused = frame_colour(window)
+    assert is_focus(focused) and not is_focus(before), (before, focused)
+    qtbot.keyClick(interactor, Qt.Key_Tab)  # on to the next widget: the frame goes
+    qtbot.wait(50)
+    assert not interactor.hasFocus() and not is_focus(frame_colour(window))
