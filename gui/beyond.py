@@ -148,7 +148,8 @@ class Beyond(QObject):
         self.window = window
         self.state, self.doc = window.state, window.doc
         self.look = None  # grc.diverge.bend.Look or None
-        self.preview = None  # a model shown instead of the document's while a rewrite drag runs
+        self._preview = None  # a model shown instead of the state's (a rewrite drag's, a model blend's): `preview`
+        self._own = None  # the state's model's shading and safe ranges while a preview is shown (back at its end)
         self.check: Check | None = None
         self.bands = None
         self.triangle = None  # the weight triangle's shading (three templates), as triangle_ready gives it
@@ -175,7 +176,54 @@ class Beyond(QObject):
     # -- the shape on screen -----------------------------------------------------------------------
     @property
     def model(self):
-        return self.preview if self.preview is not None else self.state.model
+        return self._preview if self._preview is not None else self.state.model
+
+    @property
+    def preview(self):
+        """A model shown instead of the state's: a rewrite drag's, or a model blend's while Blend models… previews it
+        (None: the state's). The chip, the pad's shading and the safe range describe it while it is shown."""
+        return self._preview
+
+    @preview.setter
+    def preview(self, model):
+        if model is self._preview:
+            return
+        before, self._preview = self._preview, model
+        self._shown_changed(before)
+
+    def _shown_changed(self, before):
+        """Another model is shown (a preview began, moved on or ended): the pad's shading and the safe range said were
+        another model's. A preview's are computed once it holds still (as for a time move); when it ends, the model's
+        own come back at once (kept from when it began, if the time and look are still theirs)."""
+        if self._stopped:
+            return
+        if before is None:
+            self._own = (self._bands_for, self.bands, self.triangle, self._safe_time, self._safe_blend,
+                         self.window.explore_panel.safe_said())
+        self._generation += 1  # a shading under way is another model's: not shown
+        self._bands_for = None
+        key = self._own[0] if self._own is not None and self._preview is None else None
+        if key is not None and key[0] is self.state.model and key[1] == self.state.time and key[3] == self.look_key():
+            self._bands_for, self.bands, self.triangle, self._safe_time, self._safe_blend, said = self._own
+            self._own = None
+            self._show_shading()
+            self.window.explore_panel.set_safe_range(*said)
+            return
+        self._safe_time = self._safe_blend = None
+        if self.bands is not None or self.triangle is not None:
+            self.bands = self.triangle = None
+            self._show_shading()
+        self._say_safe(None, known=False)
+        self._bands_timer.start()
+
+    def _show_shading(self):
+        self.window.explore_panel.pad.set_bands(self.bands)
+        triangle = getattr(self.window.explore_panel, "triangle", None)
+        if triangle is not None:
+            triangle.set_shading(self.triangle if self.triangle is None or self.triangle["codes"] is not None else None)
+
+    def _say_safe(self, safe, known=True, keep=None):
+        self.window.explore_panel.set_safe_range(safe, known, keep, previewed=self._preview is not None)
 
     def grid(self, look=False) -> np.ndarray:
         """The shape on screen: the model (or the rewrite preview) at the state's time and blend or
@@ -202,7 +250,7 @@ class Beyond(QObject):
         self._generation += 1  # a shading under way is the old look's: not shown
         if self._safe_time is not None or self._safe_blend is not None:  # nor the safe ranges said for it
             self._safe_time = self._safe_blend = None
-            self.window.explore_panel.set_safe_range(None, known=False)
+            self._say_safe(None, known=False)
         self.look_changed.emit()
         self.state.changed.emit()  # the shape changed: redraw, check, shade again
 
@@ -228,15 +276,14 @@ class Beyond(QObject):
         if self._safe_time is not None and self._safe_time != self.state.time:
             self._safe_time = self._safe_blend = None  # the safe range said is another time's: said to wait, and
             self._bands_for = None  # computed again (also where the time comes back to the one it was for)
-            self.window.explore_panel.set_safe_range(None, known=False)
+            self._say_safe(None, known=False)
         elif self._safe_blend is not None and len(self._safe_blend) == len(self.state.weights) \
                 and not np.allclose(self._safe_blend, self.state.weights):
             # the weight sliders' ranges were said for another blend: one slider moved keeps its own (its path is as
             # it was), the others' wait; computed again once the blend holds still
             moved = np.flatnonzero(~np.isclose(self._safe_blend, self.state.weights))
             self._safe_blend = None
-            self.window.explore_panel.set_safe_range(self.window.explore_panel.safe, known=False,
-                                                     keep=int(moved[0]) if len(moved) == 1 else None)
+            self._say_safe(self.window.explore_panel.safe, known=False, keep=int(moved[0]) if len(moved) == 1 else None)
 
     def set_playing(self, playing: bool):
         """Play started or stopped: while it runs, each frame's shape is checked as it shows (the last one's too)."""
@@ -265,7 +312,7 @@ class Beyond(QObject):
 
     # -- the pad's shading (background) ------------------------------------------------------------
     def _start_bands(self):
-        model = self.state.model
+        model = self.model  # (a preview's, while one is shown)
         if model is not None and len(model.templates) >= 3 and model.context_dims > 0:
             self._start_shading(model, self._compute_triangle, "triangle verdicts", blend=tuple(self.state.weights))
         elif self.triangle is not None:
@@ -358,13 +405,13 @@ class Beyond(QObject):
         self._deliver(generation, "bands_ready", bands)
 
     def _bands_arrived(self, bands):
-        if bands is not None and (bands["model"] is not self.state.model or bands["time"] != self.state.time):
+        if bands is not None and (bands["model"] is not self.model or bands["time"] != self.state.time):
             return  # the time moved on meanwhile; the timer asks again
         self.bands = bands
         self._compared(bands)
         self._safe_time = None if bands is None else bands["time"]
         self.window.explore_panel.pad.set_bands(bands)
-        self.window.explore_panel.set_safe_range(None if bands is None else bands["safe"], bands is not None)
+        self._say_safe(None if bands is None else bands["safe"], bands is not None)
 
     # -- the weight triangle's shading (three templates, background) ------------------------------------
     def _compute_triangle(self, generation, model, coherence, time, look, blend, look_key):
@@ -406,7 +453,7 @@ class Beyond(QObject):
             return ~finite | coherence.broken(np.where(finite[:, None, None, None], grids, 0.0))
 
     def _triangle_arrived(self, shading):
-        if shading is not None and (shading["model"] is not self.state.model or shading["time"] != self.state.time):
+        if shading is not None and (shading["model"] is not self.model or shading["time"] != self.state.time):
             return  # the time moved on meanwhile; the timer asks again
         self.triangle = shading
         self._compared(shading)
@@ -415,7 +462,7 @@ class Beyond(QObject):
             triangle.set_shading(shading if shading is None or shading["codes"] is not None else None)
         if shading is not None and shading["safe"] is not None and np.allclose(shading["blend"], self.state.weights):
             self._safe_time, self._safe_blend = shading["time"], shading["blend"]
-            self.window.explore_panel.set_safe_range(shading["safe"])
+            self._say_safe(shading["safe"])
 
     def wait_for_bands(self, timeout=10.0):
         """Compute the shading now (tests, screenshots): the pad's (returned), or the weight triangle's

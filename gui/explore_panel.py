@@ -428,7 +428,7 @@ class ExplorePanel(QWidget):
         self.time.marks_row.setVisible(False)
         self.time.blank()
         self._drop_blend_widgets()
-        self.safe, self._safe_known, self._safe_kept = None, False, None
+        self.safe, self._safe_known, self._safe_kept, self._safe_previewed = None, False, None, False
         self.blend_range.setText("No model yet: train the template set (Train tab) to explore it.")
         self.dim.setVisible(False)
         self.pad.update()
@@ -469,7 +469,7 @@ class ExplorePanel(QWidget):
                                                                                                  typed, value))
                 self.blend_layout.insertWidget(len(self.blend_sliders) + (self.triangle is not None), slider)
                 self.blend_sliders.append(slider)
-        self.safe, self._safe_known, self._safe_kept = None, False, None
+        self.safe, self._safe_known, self._safe_kept, self._safe_previewed = None, False, None, False
         self.blend_range.setMinimumHeight(0)  # (grown again by the new model's words)
         self._say_range()
         self.dim.setMaximum(max(0, model.context_dims - 1))
@@ -482,23 +482,28 @@ class ExplorePanel(QWidget):
         self.thickness.setToolTip(f"the sheet's thickness, from 0 to {top:g} (a tenth of the shape's size)")
         self._remember_traces(model)
 
-    def set_safe_range(self, safe, known=True, keep=None):
+    def set_safe_range(self, safe, known=True, keep=None, previewed=False):
         """The safe range at the current time, a green band under each slider and said beside them: two templates'
         blend ([low, high] with no broken shape; None: a shape inside [0, 1] breaks), or for three or more how far
         each weight's slider goes from the current blend, the others' weights as they are (a list of [low, high],
         None where the shape is broken: gui.beyond.weight_safe_ranges). `known` False: none yet (the time or the
-        blend moves); `keep`: the slider whose range still holds meanwhile (it moved alone: its path is as it was)."""
+        blend moves); `keep`: the slider whose range still holds meanwhile (it moved alone: its path is as it was);
+        `previewed`: they are a previewed model's (Blend models…, a rewrite drag), and the line says so."""
         if not known and keep is not None and isinstance(safe, list):
             safe = [r if k == keep else None for k, r in enumerate(safe)]
         elif not known:
             safe = None
-        self.safe, self._safe_known, self._safe_kept = safe, known, keep
+        self.safe, self._safe_known, self._safe_kept, self._safe_previewed = safe, known, keep, previewed
         ranges = [safe] if len(self.blend_sliders) == 1 else safe if isinstance(safe, list) else []
         for k, slider in enumerate(self.blend_sliders):
             r = ranges[k] if k < len(ranges) else None
             slider.band = None if r is None else (r[0], r[1], "#2e8b57")
             slider.marks_row.update()
         self._say_range()
+
+    def safe_said(self) -> tuple:
+        """What set_safe_range was last given (safe, known, keep): to say it again."""
+        return self.safe, getattr(self, "_safe_known", False), getattr(self, "_safe_kept", None)
 
     def _say_range(self):
         if self.state.model is None:  # (_clear said there is no model)
@@ -511,18 +516,23 @@ class ExplorePanel(QWidget):
         known, kept = getattr(self, "_safe_known", False), getattr(self, "_safe_kept", None)
         names = self.state.model.templates.names if self.state.model is not None else []
         say = lambda r: f"{value_label(r[0], 2)} to {value_label(r[1], 2)}"  # noqa: E731
+        previewed = getattr(self, "_safe_previewed", False)
+        of = " (previewed model)" if previewed else ""  # (Blend models… or a rewrite drag shows another model)
         if self.safe is not None and one:
-            text += f" · safe at this time: {self.safe[0]:g} to {self.safe[1]:g}"
+            text += f" · safe at this time{of}: {self.safe[0]:g} to {self.safe[1]:g}"
         elif self.safe is None and known and one:
-            text += " · broken inside [0, 1] at this time"
+            text += f" · broken inside [0, 1] at this time{of}"
         elif isinstance(self.safe, list) and known and all(r is None for r in self.safe):
-            text += " · this shape is broken: no weight is safe from here"
+            text += f" · this shape is broken{of}: no weight is safe from here"
         elif isinstance(self.safe, list) and known:
-            text += (f" · safe at this time, each weight from here (the others as they are; {WEIGHT_RANGE[0]:g} and "
-                     f"{WEIGHT_RANGE[1]:g} are the sliders' ends): "
+            text += (f" · safe at this time{of}, each weight from here (the others as they are; {WEIGHT_RANGE[0]:g} "
+                     f"and {WEIGHT_RANGE[1]:g} are the sliders' ends): "
                      + ", ".join(f"{name} {say(r)}" for name, r in zip(names, self.safe)))
         elif isinstance(self.safe, list) and kept is not None and self.safe[kept] is not None:
-            text += f" · safe at this time: {names[kept]} {say(self.safe[kept])}; the others once the blend holds still"
+            text += (f" · safe at this time{of}: {names[kept]} {say(self.safe[kept])}; the others once the blend "
+                     "holds still")
+        elif previewed and self.state.model.context_dims:
+            text += " · the previewed model's safe range once it holds still"
         elif self.state.model is not None and self.state.model.context_dims:
             text += " · safe range once time holds still" if one else " · safe ranges once time and blend hold still"
         self.blend_range.setText(text)
