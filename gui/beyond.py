@@ -15,11 +15,14 @@ a lattice of weights covering what the weight sliders reach, gui/weight_triangle
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import QLayout, QUndoCommand, QUndoStack
+from scipy.optimize import nnls
 
+from grc import GRCError
 from grc.coherence import Check, Coherence, blend_region, blend_weights, model_shapes, safe_range
 from grc.shapes import shape_of
 
@@ -39,6 +42,30 @@ VERDICT_COLORS = {"coherent": "#2e8b57", "strained": "#d08000", "broken": "#c000
 BROKE_MORE = 0.1  # a model change that breaks this share more of the blends shaded at this time says so
 TRIANGLE_STEP = 0.125
 TRIANGLE_CHUNK = 25  # blends per batch of verdicts (the thread checks between batches whether it is superseded)
+# a drawn context path is between the templates while every row of it keeps within this share of the traces' widest
+# gap (over the templates' time steps) of the traces there (of the blends between them)
+PATH_NEAR = 0.05
+
+
+@dataclass
+class ShapeCheck(Check):
+    """Coherence's check of the shape on screen, and where that shape lies: "between templates" or "beyond"
+    (Beyond.where: its blend, a drawn path, a previewed model)."""
+
+    where: str = "between templates"
+
+
+def path_distance(traces, path) -> np.ndarray:
+    """How far each row of a context path lies from the blends between the templates' traces there (their convex
+    hull: weights in [0, 1] summing to 1): traces (K, M, C), path (M, C) -> (M,)."""
+    traces, path = np.asarray(traces, float), np.asarray(path, float)
+    big = 1e3 * (1 + np.abs(traces).max())  # (the weights' sum to 1, weighted far above any distance)
+    out = np.empty(len(path))
+    for m in range(len(path)):
+        A = np.vstack([traces[:, m].T, np.full((1, len(traces)), big)])  # (C + 1, K)
+        w = nnls(A, np.append(path[m], big))[0]
+        out[m] = np.linalg.norm(traces[:, m].T @ (w / w.sum()) - path[m])
+    return out
 
 
 def triangle_weights(step: float = TRIANGLE_STEP, low: float = WEIGHT_RANGE[0], high: float = WEIGHT_RANGE[1]):
@@ -55,10 +82,11 @@ def triangle_weights(step: float = TRIANGLE_STEP, low: float = WEIGHT_RANGE[0], 
 def chip_text(check: Check | None, weights, bent: bool = False) -> tuple[str, str]:
     """What the chip says, and its colour: "between templates" / "beyond: coherent" / "bent: coherent" /
     "strained" / "broken", with the novelty value. A shape through active bends is not between the
-    templates, whatever its blend (`bent`)."""
+    templates, whatever its blend (`bent`); nor is one whose check says it lies beyond (a ShapeCheck: a drawn path
+    off the traces, a previewed model's shape), whatever its weights."""
     if check is None:
         return "—", "#666666"
-    where = blend_region(weights)
+    where = getattr(check, "where", None) or blend_region(weights)
     if check.verdict == "broken":
         word, color = "broken", VERDICT_COLORS["broken"]
     elif check.verdict == "strained":
@@ -150,6 +178,7 @@ class Beyond(QObject):
         self.look = None  # grc.diverge.bend.Look or None
         self._preview = None  # a model shown instead of the state's (a rewrite drag's, a model blend's): `preview`
         self._own = None  # the state's model's shading and safe ranges while a preview is shown (back at its end)
+        self._gap = None  # (model, the widest gap between its traces over the templates' time steps)
         self.check: Check | None = None
         self.bands = None
         self.triangle = None  # the weight triangle's shading (three templates), as triangle_ready gives it
@@ -224,6 +253,35 @@ class Beyond(QObject):
 
     def _say_safe(self, safe, known=True, keep=None):
         self.window.explore_panel.set_safe_range(safe, known, keep, previewed=self._preview is not None)
+
+    def where(self, grid) -> str:
+        """Where the shape on screen (`grid`) lies: "between templates" or "beyond". A blend is between while every
+        weight is in [0, 1]; a drawn path while each of its rows keeps near the blends between the traces there
+        (within PATH_NEAR of their widest gap); a previewed model's shape while it is the state's model's own."""
+        state, model = self.state, self.model
+        if state.offsets is None or model.context_dims == 0:
+            where = blend_region(state.weights)
+        else:
+            traces = model.traces(state.time)[:, 0]  # (K, M, C) at the shape's rows
+            near = PATH_NEAR * self.trace_gap(model)
+            where = "between templates" if path_distance(traces, state.context()).max() <= near else "beyond"
+        if where == "between templates" and self._preview is not None and self._preview is not state.model:
+            args = state.shape_args()
+            try:
+                own = shape_of(state.model, args.pop("time"), args.pop("blend"), context=args.get("context"),
+                               look=self.active_look())
+            except GRCError:  # (the model's own shape is not finite there: the preview's is another)
+                own = None
+            if own is None or not np.allclose(grid, own, rtol=1e-6, atol=1e-9):
+                where = "beyond"
+        return where
+
+    def trace_gap(self, model) -> float:
+        """The widest gap between the templates' traces over their time steps and rows (context units)."""
+        if self._gap is None or self._gap[0] is not model:
+            traces = model.traces()  # (K, T, M, C)
+            self._gap = (model, float(np.linalg.norm(traces.max(axis=0) - traces.min(axis=0), axis=-1).max()))
+        return self._gap[1]
 
     def grid(self, look=False) -> np.ndarray:
         """The shape on screen: the model (or the rewrite preview) at the state's time and blend or
@@ -305,7 +363,11 @@ class Beyond(QObject):
         else:
             with np.errstate(all="ignore"):
                 grid = self.grid()
-            self.check = coherence.check(grid, self.state.time) if np.isfinite(grid).all() else None
+            self.check = None
+            if np.isfinite(grid).all():
+                check = coherence.check(grid, self.state.time)
+                with np.errstate(all="ignore"):
+                    self.check = ShapeCheck(**vars(check), where=self.where(grid))
         self._current = True
         self.checked.emit(self.check)
         return self.check

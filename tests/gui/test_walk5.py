@@ -1,6 +1,8 @@
-"""A fifth walkthrough's findings: the safe range line during a model-blend preview."""
+"""A fifth walkthrough's findings: the safe range line and the chip during a model-blend preview, and the chip for a
+drawn path far off the traces."""
 
 import pytest
+from PyQt5.QtCore import QPoint
 
 from grc import load_model
 from grc.coherence import Coherence, safe_blend_ranges
@@ -64,3 +66,59 @@ def test_the_safe_range_line_says_the_previewed_models_and_comes_back_on_cancel(
     dialog.reject()  # Cancel: the model's own range again, at once
     assert panel.blend_range.text() == own
     assert panel.blend_sliders[0].band[:2] == (-1.2, 2.3)
+
+
+def test_the_chip_judges_a_model_blend_previews_shape(window, tmp_path, blend_with):
+    """The chip said "between templates" for a model blend's preview at blend 0.5: its shape is none of the
+    templates' blends."""
+    chip = window.explore_panel.chip
+    set_shape(window, TIME, 0.5)
+    assert chip.text().startswith("between templates")
+    path = other_model(window, tmp_path)
+    dialog = blend_with(path)
+    dialog.box.setValue(0.8)
+    shape = blend_models(window.doc.model, load_model(path), 0.8).shape(TIME, 0.5)
+    expected = Coherence.for_model(window.doc.model, subdivide=2).check(shape, TIME)
+    assert expected.verdict == "coherent"
+    assert chip.text() == f"beyond: coherent · novelty {expected.novelty:.3f}"
+    assert dialog.meter.text() == chip.text()  # the dialog's own meter says the same
+    dialog.box.setValue(0)  # W = 0: the model itself, between its templates again
+    assert chip.text().startswith("between templates")
+    dialog.box.setValue(0.8)
+    dialog.reject()
+    assert chip.text().startswith("between templates")
+
+
+def pad_point(pad, morph, context):
+    p = pad.to_screen(morph, context)
+    return QPoint(int(p.x()), int(p.y()))
+
+
+def test_the_chip_says_beyond_for_a_path_drawn_far_off_the_traces(window, drag):
+    """A path drawn (Draw path) well above both traces said "between templates"."""
+    panel, chip = window.explore_panel, window.explore_panel.chip
+    set_shape(window, TIME, 0.5)
+    pad = panel.pad
+    pad.resize(500, 300)
+    pad.refresh()
+    m, traces = pad.morph, pad.traces[:, :, 0]
+    top = traces.max(axis=0)
+    gap = traces.max(axis=0) - traces.min(axis=0)
+    panel.draw.click()
+    between = [pad_point(pad, v, c) for v, c in zip(m[::3], (traces[0] + 0.4 * (traces[1] - traces[0]))[::3])]
+    drag(pad, between)  # a path drawn between the traces stays between
+    window.draw_now()
+    assert window.state.path is not None
+    assert chip.text().startswith("between templates"), chip.text()
+    far = top + 0.3 * gap.max()  # a third of the traces' gap above the upper one all along: coherent, novel
+    assert far.max() < pad.y_range[1]  # (inside the plot: the drag does not stop at its edge)
+    far = [pad_point(pad, v, c) for v, c in zip(m[::3], far[::3])]
+    drag(pad, far)
+    window.draw_now()
+    assert window.state.path is not None
+    check = Coherence.for_model(window.doc.model, subdivide=2).check(window.beyond.grid(), TIME)
+    assert check.verdict == "coherent"
+    assert chip.text() == f"beyond: coherent · novelty {check.novelty:.3f}"
+    panel.reset_path.click()  # Back to blend
+    window.draw_now()
+    assert chip.text().startswith("between templates")
