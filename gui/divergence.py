@@ -61,14 +61,15 @@ class DivergeWorker(QThread):
 
 
 class CheckpointPlot(QWidget):
-    """Novelty (blue) and the coherent share (green) per checkpoint; the chosen one marked."""
+    """Novelty (blue) and the coherent share (green) per checkpoint; the chosen one marked. It takes the panel's
+    height left over (it stayed 190 px high in a tall window, the rest of the panel empty)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list = []  # checkpoints
         self.current = 0
         self.setMinimumHeight(170)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def sizeHint(self):
         return QSize(360, 190)
@@ -150,9 +151,8 @@ class DivergencePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.label)
         layout.addWidget(self.about)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.plot, 1)  # (the height left over: the plot grows with the window)
         layout.addWidget(self.save)
-        layout.addStretch(1)
         self.start.clicked.connect(lambda: self.run())
         self.cancel.clicked.connect(self.stop)
         self.slider.valueChanged.connect(self.show_checkpoint)

@@ -173,3 +173,22 @@ def test_the_3d_view_shows_when_it_has_the_keyboard_focus(window, qtbot):
     qtbot.keyClick(interactor, Qt.Key_Tab)  # on to the next widget: the frame goes
     qtbot.wait(50)
     assert not interactor.hasFocus() and not is_focus(frame_colour(window))
+
+
+def test_the_diverge_plot_grows_with_the_window(window, qtbot):
+    """The checkpoint plot stayed 190 px high however tall the window, the rest of the panel left empty below it."""
+    from gui.app import TABS
+
+    window.tabs.setCurrentIndex(TABS.index("diverge"))
+    panel = window.divergence
+    heights = []
+    for size in ((1100, 700), (1400, 1000)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda: window.size().height() == size[1])
+        qtbot.wait(50)
+        heights.append(panel.plot.height())
+        # Save stays right under the plot, in sight, with no empty stretch of panel below it
+        save = panel.save.mapTo(panel, panel.save.rect().bottomLeft()).y()
+        assert panel.save.visibleRegion().boundingRect().height() == panel.save.height()
+        assert panel.height() - save < 30, (panel.height(), save)
+    assert heights[0] >= 170 and heights[1] - heights[0] > 250, heights
