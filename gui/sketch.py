@@ -26,7 +26,7 @@ from grc import GRCError, Template
 from grc.limits import MAX_NAME
 from grc.templates import check_name
 
-from .explore_panel import DoubleSpinBox
+from .explore_panel import DoubleSpinBox, WheelWhenFocused
 from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
@@ -46,6 +46,10 @@ SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel 
                 "type a value (- negates, Backspace edits), X / Y / Z for an axis, as in Blender"),
                ("A, F / numpad . (Sketch 2D view)", "Select all; frame the selection"),
                ("Shift+click, drag on empty space", "Toggle a point; box select (Sketch 2D view)")]
+
+
+class ComboBox(WheelWhenFocused, QComboBox):
+    """A combo box the wheel turns only once clicked into: scrolling the panel over it scrolls the panel."""
 
 
 def keep_into_set(templates: list, model, name: str, blend, **options) -> Template:
@@ -1091,11 +1095,11 @@ class SketchPanel(QWidget):
         self.row_mode = QCheckBox("Move whole row", checked=sketch.row_mode)
         self.proportional = QCheckBox("Proportional (O)", checked=sketch.proportional,
                                       toolTip="Moving a point moves its neighbours with a falloff; the wheel sizes it while dragging")
-        self.falloff = QComboBox()
+        self.falloff = ComboBox()
         self.falloff.addItems(FALLOFF_KINDS)
         self.radius = DoubleSpinBox(decimals=3, minimum=0.001, maximum=100.0, singleStep=0.02, value=sketch.radius,
                                      prefix="radius ", toolTip="Falloff radius (world units)")
-        self.time_mode = QComboBox(toolTip="Which time steps an edit carries to")
+        self.time_mode = ComboBox(toolTip="Which time steps an edit carries to")
         for key, text in TIME_MODES.items():
             self.time_mode.addItem(text, key)
         self.select_row = QPushButton("Select row")

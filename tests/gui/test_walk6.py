@@ -5,8 +5,8 @@ Each test failed before its fix."""
 import shutil
 
 import numpy as np
-from PyQt5.QtCore import QPoint, Qt
-from PyQt5.QtGui import QColor, QCursor
+from PyQt5.QtCore import QPoint, QPointF, Qt
+from PyQt5.QtGui import QColor, QCursor, QWheelEvent
 from PyQt5.QtWidgets import QApplication
 
 from grc.diverge.bend import Bend
@@ -192,3 +192,36 @@ def test_the_diverge_plot_grows_with_the_window(window, qtbot):
         assert panel.save.visibleRegion().boundingRect().height() == panel.save.height()
         assert panel.height() - save < 30, (panel.height(), save)
     assert heights[0] >= 170 and heights[1] - heights[0] > 250, heights
+
+
+def wheel_down(widget) -> bool:
+    """One notch of the wheel over `widget`'s middle; True when it took it (else Qt passes it on to the panel's
+    scroll area under it: a synthesized event, as here, goes no further)."""
+    pos = QPointF(widget.rect().center())
+    event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, -120), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_the_wheel_over_a_bend_row_changes_no_bend_until_clicked_into(window, qtbot):
+    """Scrolling Explore over a bend's row turned its layer, operation or units boxes on the way (layer 0 became
+    'morph', the bend a shift), where the sliders and number boxes turn only once clicked into."""
+    from gui.app import TABS
+
+    row = window.bend_panel.add_bend(Bend("scale", 0, "all", 1.5))
+    look = window.bend_panel.look().bends
+    for box in (row.layer, row.op, row.units):
+        assert not wheel_down(box)  # left to the panel, which scrolls
+        assert window.bend_panel.look().bends == look
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    row.units.setFocus()  # clicked into: the wheel turns it, as a slider's
+    qtbot.waitUntil(row.units.hasFocus)
+    assert wheel_down(row.units) and window.bend_panel.look().bends != look
+    # Sketch's falloff and time-step boxes likewise
+    window.tabs.setCurrentIndex(TABS.index("sketch"))
+    panel = window.sketch_panel
+    for box in (panel.falloff, panel.time_mode):
+        index = box.currentIndex()
+        assert not wheel_down(box) and box.currentIndex() == index
