@@ -750,6 +750,8 @@ class MainWindow(QMainWindow):
         self.doc.model_path = path
         self.model_unsaved = False
         self._model_changed()
+        if self.lineage.isVisible():  # (its first row names the file the model is in now)
+            self.lineage.refresh()
         self.statusBar().showMessage(f"Saved the model to {path}", 5000)
         return True
 

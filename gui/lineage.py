@@ -25,10 +25,22 @@ SKIPPED = {"operation", "parents", "ancestry", "context_offsets", "look", "model
 _fingerprints: dict = {}  # (path, mtime, size) -> model_id: a folder is rescanned cheaply
 
 
-def scan_models(folder) -> dict[str, Path]:
-    """{model fingerprint: path} of the .grc files in `folder` (at most MAX_SCAN; unreadable ones skipped)."""
+def fingerprint(path) -> str | None:
+    """The model_id of the model in the file at `path` (read once per version of the file), or None (unreadable)."""
     from grc import load_model
 
+    try:
+        stat = Path(path).stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key not in _fingerprints:
+            _fingerprints[key] = model_id(load_model(path))
+        return _fingerprints[key]
+    except (GRCError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def scan_models(folder) -> dict[str, Path]:
+    """{model fingerprint: path} of the .grc files in `folder` (at most MAX_SCAN; unreadable ones skipped)."""
     found = {}
     if folder is None or not Path(folder).is_dir():
         return found
@@ -37,14 +49,9 @@ def scan_models(folder) -> dict[str, Path]:
     except OSError:
         return found
     for path in files:
-        try:
-            stat = path.stat()
-            key = (str(path), stat.st_mtime_ns, stat.st_size)
-            if key not in _fingerprints:
-                _fingerprints[key] = model_id(load_model(path))
-            found.setdefault(_fingerprints[key], path)
-        except (GRCError, OSError, ValueError, KeyError, TypeError):
-            continue
+        mid = fingerprint(path)
+        if mid is not None:
+            found.setdefault(mid, path)
     return found
 
 
@@ -86,12 +93,15 @@ def _model_node(mid: str, operation: str, ancestry: dict, files: dict, depth: in
 
 
 def model_tree(model, path=None, files=None) -> Node:
-    """The model and what it came from: its operation, parents and their ancestors (from the file)."""
+    """The model and what it came from: its operation, parents and their ancestors (from the file). `path` is named
+    only while the file holds this model (a model blend or rewrite not yet saved is still the parent's path's)."""
     files = files or {}
     mid = model_id(model)
     record = lineage_of(model.info.get("lineage"))
     operation = record.get("operation", "train")
     details = _details(record)
+    if path is not None and fingerprint(path) != mid:
+        path = None
     path = path or files.get(mid)  # a checkpoint saved beside the model is found by its fingerprint
     name = Path(path).name if path else "not saved"
     root = Node(f"This model {mid} ({name}) · {operation}" + (f": {details}" if details else ""), None)
@@ -191,9 +201,10 @@ class LineagePanel(QWidget):
 
         def add(parent, node):
             item = QTreeWidgetItem([node.text])
+            item.setToolTip(0, node.text)  # the whole row on hover: one too long for the panel ends in "…"
             if node.path is not None:
                 item.setData(0, Qt.UserRole, str(node.path))
-                item.setToolTip(0, f"{node.path}: double-click to open")
+                item.setToolTip(0, f"{node.text}\n{node.path}: double-click to open")
                 font = item.font(0)
                 font.setUnderline(True)
                 item.setFont(0, font)

@@ -1,13 +1,16 @@
-"""A fifth walkthrough's findings: the safe range line and the chip during a model-blend preview, and the chip for a
-drawn path far off the traces."""
+"""A fifth walkthrough's findings: the safe range line and the chip during a model-blend preview, the chip for a drawn
+path far off the traces, and the Lineage tab's root row of an unsaved blend and its long rows."""
 
 import pytest
-from PyQt5.QtCore import QPoint
+from PyQt5.QtCore import QEvent, QPoint
+from PyQt5.QtGui import QHelpEvent
+from PyQt5.QtWidgets import QApplication, QToolTip
 
 from grc import load_model
 from grc.coherence import Coherence, safe_blend_ranges
-from grc.diverge.blend import blend_models
+from grc.diverge.blend import blend_models, model_id
 from grc.diverge.rewrite import rewrite
+from gui.app import TABS
 
 TIME = 1.0
 
@@ -122,3 +125,36 @@ def test_the_chip_says_beyond_for_a_path_drawn_far_off_the_traces(window, drag):
     panel.reset_path.click()  # Back to blend
     window.draw_now()
     assert chip.text().startswith("between templates")
+
+
+def test_lineage_says_an_unsaved_blend_is_not_saved(window, tmp_path, blend_with, qtbot):
+    """After Blend models… OK, the Lineage tab's root row named the parent's file (petal.grc) as the model's."""
+    path = other_model(window, tmp_path)
+    dialog = blend_with(path)
+    dialog.box.setValue(0.5)
+    dialog.accept()
+    window.tabs.setCurrentIndex(TABS.index("lineage"))
+    root = window.lineage.items()[0].text(0)
+    assert root.startswith(f"This model {model_id(window.doc.model)} (not saved)"), root
+    assert "petal.grc)" not in root and "blend-models" in root
+    assert window.save_model_as(tmp_path / "blend.grc")  # (what Save model as… does once a file is chosen)
+    assert window.lineage.items()[0].text(0).startswith(f"This model {model_id(window.doc.model)} (blend.grc)")
+
+
+def test_lineage_rows_too_long_for_the_panel_show_whole_on_hover(window, tmp_path, blend_with, qtbot):
+    """Long rows were cut off at the panel's edge, with no way to read the rest."""
+    path = other_model(window, tmp_path)
+    dialog = blend_with(path)
+    dialog.accept()
+    window.resize(1024, 700)
+    window.tabs.setCurrentIndex(TABS.index("lineage"))
+    qtbot.wait(50)
+    tree = window.lineage.tree
+    item = window.lineage.items()[0]
+    rect = tree.visualItemRect(item)
+    assert tree.fontMetrics().horizontalAdvance(item.text(0)) > tree.viewport().width() - rect.left()  # cut off
+    QApplication.sendEvent(tree.viewport(), QHelpEvent(QEvent.ToolTip, rect.center(), tree.viewport().mapToGlobal(
+        rect.center())))
+    qtbot.waitUntil(QToolTip.isVisible, timeout=3000)
+    assert QToolTip.text() == item.text(0)
+    QToolTip.hideText()
