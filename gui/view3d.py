@@ -15,7 +15,7 @@ import numpy as np
 import pyvista as pv
 import vtkmodules.qt
 from PyQt5.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QPainter
+from PyQt5.QtGui import QColor, QPalette
 from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
@@ -49,7 +49,7 @@ BROKEN = "#d01010"  # faces of a broken shape (crossing itself or folded), Beyon
 REGION = "#20a0ff"  # grid points a hovered bend cluster acts on
 HOVER = "#ff6000"  # the grid point under the cursor (Sketch), as the 2D views ring it
 FOCUS = "#3070c0"  # the frame around the view while it has the keyboard focus, as the 2D views' border
-FOCUS_FRAME = 2  # px: its width (the background's colour without the focus)
+FOCUS_FRAME = 2  # px: its width
 PICK_HIT = 4  # px: grid points this near the cursor all count as under it; the one nearest the viewer is picked
 PICK_PX = 12  # px: else the nearest point this near (gui.sketch.GridView2D.HIT / PICK)
 BROKEN_OUTLINE = 4.0  # px: the broken faces' outline
@@ -154,7 +154,7 @@ class _FocusOnEnter(QObject):
         if event.type() == QEvent.Enter:
             focus_under_pointer(obj)
         elif event.type() in (QEvent.FocusIn, QEvent.FocusOut):
-            self.parent().update()  # (the frame)
+            self.parent().show_focus()
         return False
 
 
@@ -179,8 +179,20 @@ class ShapeView(QWidget):
         if FXAA:
             self.plotter.enable_anti_aliasing("fxaa")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(*[FOCUS_FRAME] * 4)  # a frame around the view, drawn in paintEvent
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plotter.interactor)
+        # the focus frame: four strips over the view's edges, windows of their own (so they lie over VTK's, and
+        # the view and what it renders keep their size; its frames and screenshots do not show them)
+        self._focus_edges = []
+        for _ in range(4):
+            edge = QWidget(self)
+            edge.setAttribute(Qt.WA_NativeWindow)
+            edge.setAutoFillBackground(True)
+            palette = edge.palette()
+            palette.setColor(QPalette.Window, QColor(FOCUS))
+            edge.setPalette(palette)
+            edge.hide()
+            self._focus_edges.append(edge)
         self._focus_filter = _FocusOnEnter(self)
         self.plotter.interactor.installEventFilter(self._focus_filter)  # keys go to the view under the pointer
         self.background = BACKGROUND
@@ -203,12 +215,16 @@ class ShapeView(QWidget):
         self._view_from = VIEW_FROM  # the direction reset_camera last looked from
         self._orient = None  # (reset_camera's arguments, its camera): the next grid drawn is seen from its front
 
-    def paintEvent(self, event):
-        """The frame around the view: the focus colour while keys go to it (Tab, or the pointer over it), as the
-        2D views' border and other widgets show the focus; else the background's colour, so it does not show."""
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(FOCUS if self.plotter.interactor.hasFocus() else self.background[0]))
-        painter.end()
+    def show_focus(self):
+        """A frame around the view while keys go to it (Tab, or the pointer over it), as the 2D views' border and
+        other widgets show the focus."""
+        w, h, d = self.width(), self.height(), FOCUS_FRAME
+        focused = self.plotter.interactor.hasFocus()
+        for edge, (x, y, width, height) in zip(self._focus_edges, ((0, 0, w, d), (0, h - d, w, d), (0, 0, d, h),
+                                                                   (w - d, 0, d, h))):
+            edge.setGeometry(x, y, width, height)
+            edge.setVisible(focused)
+            edge.raise_()
 
     def _only_our_keys(self):
         """Swallow every key event before VTK's interactor style or pyvista's key callbacks see it;
@@ -541,6 +557,7 @@ class ShapeView(QWidget):
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
+        self.show_focus()  # (the frame's strips along the new edges)
         if getattr(self, "_again", None) is not None and self.surface is not None:
             QTimer.singleShot(0, self._reframe)  # once the interactor has its new size
 
