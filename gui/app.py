@@ -623,6 +623,7 @@ class MainWindow(QMainWindow):
         """Frame everything the templates reach over time (so playing time keeps the shape in view)."""
         # templates whose grids disagree (a folder being fixed) have points of different shapes
         points = np.concatenate([t.points.reshape(-1, 3) for t in self.doc.templates]) if self.doc.templates else None
+        self.view.set_options(flip=bool(self.doc.model is not None and self.doc.model.flip_normals))  # as it exports
         if points is None or not np.isfinite(points).all():
             self.view.reset_camera()
         else:

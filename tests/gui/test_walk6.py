@@ -5,6 +5,8 @@ Each test failed before its fix."""
 import shutil
 
 import numpy as np
+
+import grc
 from PyQt5.QtCore import QPoint, QPointF, Qt
 from PyQt5.QtGui import QColor, QCursor, QWheelEvent
 from PyQt5.QtWidgets import QApplication
@@ -133,11 +135,15 @@ def test_the_sprout_opens_showing_its_front(make_window, files, tmp_path, qtbot)
     assert window.open(sprout)
     window.draw_now()
     assert facing_the_camera(window.view) > 0.9
-    # a model's flip_normals turns the surface over: the camera looks at that side
-    window.view.set_options(flip=True)
-    window.reset_camera()
+    # a model whose normals are flipped (grc normals --flip: its exports face the other way) is drawn and framed so
+    flipped = grc.load_model(files[0])
+    flipped.info["flip_normals"] = True
+    assert window.open(flipped.save(tmp_path / "flipped.grc"))
     window.draw_now()
-    assert facing_the_camera(window.view) > 0.9 and window.view.plotter.camera.position[1] < 0
+    assert window.view.options["flip"] and facing_the_camera(window.view) > 0.9
+    assert window.open(files[0])  # and the petal as ever again
+    window.draw_now()
+    assert not window.view.options["flip"] and facing_the_camera(window.view) > 0.6
 
 
 def frame_colour(window) -> np.ndarray:
