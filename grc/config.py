@@ -45,6 +45,14 @@ class Config:
     context_mask: float = 0.05  # the share of the context target's gradient that passes the mask
     refine_steps: int = 150  # L-BFGS on the decoder's hidden layers, its last layer solved by least squares (0 = off)
     refine_samples: int = 512
+    # The refine's least squares for the decoder's last layer weighs each hidden unit's share of the output by this
+    # much (a ridge per unit: the expected error when each unit is jittered by this variance, as Gaussian dropout
+    # trains): a decoder whose units carry the shape together, not in large cancelling parts, so that a bend of
+    # some of its units (grc.diverge) moves the shape gently. At 1e-5, scaling a sixth of the last hidden layer's
+    # units by 1.1 broke 4-15 % of the petal's and leaf's shapes instead of 74-82 %, with reconstruction and
+    # interpolation no worse; but divergent fine-tuning then breaks the petal's bud at time 0.1 within 20 steps, so
+    # it is an opt-in (`--set refine_unit_ridge=1e-5`; docs/diverge.md, *Sensitivity*). 0 = off.
+    refine_unit_ridge: float = 0.0
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; for K > 2 on lines that leave the templates' simplex at a
@@ -217,6 +225,7 @@ def check_config(c: Config) -> None:
             raise GRCError(f"expected a learning rate between 0 and 1, got {getattr(c, name)}", field=name)
     number(c.refine_template_weight, "refine_template_weight", low=0, high=1e6)
     number(c.template_between, "template_between", low=0, high=1e6)
+    number(c.refine_unit_ridge, "refine_unit_ridge", low=0, high=1.0)
     number(c.refine_extrapolations, "refine_extrapolations", low=0, high=MAX_BATCH, integer=True)
     number(c.refine_extrapolations_linear, "refine_extrapolations_linear", low=0, high=MAX_BATCH, integer=True)
     number(c.refine_extrapolation_reach, "refine_extrapolation_reach", low=0, high=10)

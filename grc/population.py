@@ -415,7 +415,7 @@ def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int
     def evaluate():
         nonlocal scale
         out = flat.forward(inputs)
-        error = (flat.solve_last_layer(targets, weights) if solve else out) - targets
+        error = (flat.solve_last_layer(targets, weights, unit_ridge=cells.config.refine_unit_ridge) if solve else out) - targets
         per_cell = (error.square() * weights).sum(dim=(1, 2)) / 2  # (chosen,)
         if scale is None:
             scale = 1 / per_cell.clamp_min(1e-30)

@@ -185,22 +185,38 @@ class Flat:
         return twin
 
     @torch.no_grad()
-    def solve_last_layer(self, targets: torch.Tensor, weights: torch.Tensor | None = None, ridge: float = RIDGE):
+    def solve_last_layer(self, targets: torch.Tensor, weights: torch.Tensor | None = None, ridge: float = RIDGE,
+                         unit_ridge: float = 0.0):
         """Set the last layer (linear: no final activation) to the least-squares fit of `targets` from
         the last hidden layer of the latest forward(), weighted per row by `weights` (rows, 1); then
         its output is the one of the new weights. Variable projection (Golub & Pereyra): L-BFGS
-        then moves only the hidden layers, each step meeting the best last layer for them."""
+        then moves only the hidden layers, each step meeting the best last layer for them. `ridge`,
+        `unit_ridge`: see `regularise`."""
         hidden = self.inputs[-1]  # (..., rows, width)
         A = torch.cat([hidden, torch.ones_like(hidden[..., :1])], dim=-1).double()
         Aw = A if weights is None else A * weights.double()
         G = Aw.transpose(-1, -2) @ A  # (..., width + 1, width + 1)
-        G.diagonal(dim1=-2, dim2=-1).add_(ridge * G.diagonal(dim1=-2, dim2=-1).mean(dim=-1, keepdim=True))
+        regularise(G, ridge, unit_ridge)
         X = torch.linalg.solve(G, Aw.transpose(-1, -2) @ targets.double()).to(hidden.dtype)
         self.weights[-1].copy_(X[..., :-1, :])
         self.biases[-1].copy_(X[..., -1:, :])
         self.output = torch.baddbmm(self.biases[-1], hidden, self.weights[-1]) if self.copies else \
             torch.addmm(self.biases[-1][0], hidden, self.weights[-1])
         return self.output
+
+
+def regularise(G: torch.Tensor, ridge: float = RIDGE, unit_ridge: float = 0.0) -> None:
+    """Regularise a last layer's normal matrix G (..., units + 1, units + 1) (its last row and column the
+    bias's), in place: `ridge` times the mean of its diagonal added to the diagonal (for a solvable system),
+    and `unit_ridge` times each unit's own diagonal entry to it (not the bias's). The second is the least
+    squares' expected error when every hidden unit is multiplied by 1 + ε, ε of variance `unit_ridge` (as
+    Gaussian dropout trains): it penalises each unit's share of the output, |h_j|² |w_j|², which is what a
+    bend that scales unit j changes (Config.refine_unit_ridge)."""
+    d = G.diagonal(dim1=-2, dim2=-1)
+    extra = ridge * d.mean(dim=-1, keepdim=True)
+    if unit_ridge:
+        extra = extra + unit_ridge * torch.cat([d[..., :-1], torch.zeros_like(d[..., -1:])], dim=-1)
+    d.add_(extra)
 
 
 # -- training --------------------------------------------------------------------------------------
@@ -767,7 +783,7 @@ def refine_decoder(sampler: Sampler, encoder: MLP, decoder: MLP, config: Config,
 
         halves = len(inputs) >= PARALLEL_ROWS and d.device.type == "cpu" and torch.get_num_threads() == 1
         scaled = (weights * (2 / count))[:, None]  # the gradient of the weighted mean (over every row)
-        with refine_objective(flat, inputs, targets, scaled, solve, halves) as evaluate:
+        with refine_objective(flat, inputs, targets, scaled, solve, halves, config.refine_unit_ridge) as evaluate:
             loss = lbfgs_flat(flat.theta, evaluate, steps, history=10, callback=progress)
         report(Progress(phase, steps, steps, loss))
         return loss
@@ -886,19 +902,20 @@ PARALLEL_ROWS = 1024  # a refine on this many rows or more (on the CPU, one PyTo
 
 
 @contextmanager
-def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: bool = False):
+def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: bool = False, unit_ridge: float = 0.0):
     """The refine's loss and gradient at the decoder's weights (a function for L-BFGS): the weighted squared
     error of `flat` on (inputs, targets), its last layer first set by least squares if `solve`.
 
     `halves`: the rows are split in two, each half's forward and backward passes (and its share of the
     least-squares system) run on a thread of its own, with PyTorch on one thread each: the two cores at
     work on the refine's many rows (the extrapolated shapes' make the petal's 2.5 times as many) without
-    OpenMP's spinning threads, which wait on each other on a busy machine. The same sums, in another order."""
+    OpenMP's spinning threads, which wait on each other on a busy machine. The same sums, in another order.
+    `unit_ridge`: the least squares' ridge per hidden unit (`regularise`)."""
     if not halves:
         def evaluate():
             out = flat.forward(inputs)
             if solve:
-                out = flat.solve_last_layer(targets, weights)
+                out = flat.solve_last_layer(targets, weights, unit_ridge=unit_ridge)
             error = out - targets
             g = error * weights
             flat.backward(g)
@@ -944,7 +961,7 @@ def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: 
             systems = both(forward)
             if solve:
                 G, B = systems[0][0] + systems[1][0], systems[0][1] + systems[1][1]
-                G.diagonal().add_(RIDGE * G.diagonal().mean())
+                regularise(G, RIDGE, unit_ridge)
                 X = torch.linalg.solve(G, B).to(inputs.dtype)
                 flat.weights[-1].copy_(X[:-1])
                 flat.biases[-1].copy_(X[-1:])

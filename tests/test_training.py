@@ -769,3 +769,25 @@ def test_a_polish_that_does_not_mend_a_template_model_is_not_kept(monkeypatch):
     # it says it is alive after each check and during each polish (the second process's heartbeat), at the fit's end
     done = config.template_steps + config.template_lbfgs_steps
     assert len(beats) >= 5 and all(b[:2] == (done, done) for b in beats)
+
+
+def test_a_ridge_per_unit_makes_a_decoder_that_bends_gently(petal):
+    """The refine's least squares solved the last layer into large cancelling weights: scaling a sixth of the last
+    hidden layer's units by 1.1 moved the petal by most of its size. Weighing each unit's share of the output
+    (Config.refine_unit_ridge, Gaussian dropout's expected error) keeps the same bend small, and the fit as good."""
+    from grc.diverge.bend import Bend, Look
+
+    def trained(ridge):
+        config = grc.Config.from_preset("default", steps=300, template_steps=100, template_lbfgs_steps=30,
+                                        refine_steps=60, refine_repairs=0, refine_unit_ridge=ridge)
+        model = grc.train(petal, config, device="cpu")
+        moves = [np.sqrt(np.mean(np.sum((Look([Bend("scale", 1, {"cluster": k, "clusters": 6}, amount=1.1)])
+                                         .shape(model, t, 0.5) - model.shape(t, 0.5)) ** 2, axis=-1)))
+                 for k in range(6) for t in (0.3, 0.8)]
+        return float(np.median(moves)), evaluate(model, safe_range=False)["reconstruction_rmse"]
+
+    (plain, plain_fit), (ridged, ridged_fit) = trained(0.0), trained(1e-5)
+    assert ridged < 0.2 * plain, (plain, ridged)
+    assert ridged_fit < 1.5 * plain_fit + 0.005
+    with pytest.raises(grc.GRCError, match="refine_unit_ridge"):
+        grc.Config(refine_unit_ridge=-1.0)
