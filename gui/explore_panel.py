@@ -9,7 +9,7 @@ import threading
 import numpy as np
 from PyQt5.QtCore import QEvent, QRectF, QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QFontMetricsF, QKeySequence, QPainter, QValidator
-from PyQt5.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                              QPushButton, QSlider, QSpinBox, QStyle, QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from .context_pad import COLORS, ContextPad, short_label, spaced_labels, value_label
@@ -53,6 +53,10 @@ class WheelWhenFocused:
             super().wheelEvent(event)
         else:
             event.ignore()  # to the scroll area beneath
+
+
+class ComboBox(WheelWhenFocused, QComboBox):
+    """A combo box the wheel turns only once clicked into: scrolling the panel over it scrolls the panel."""
 
 
 class Slider(WheelWhenFocused, QSlider):

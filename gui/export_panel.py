@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from .explore_panel import ComboBox
 
 FORMATS = {"OBJ": ".obj", "PLY": ".ply", "STL": ".stl", "GLB": ".glb"}
 
@@ -19,7 +21,7 @@ class ExportPanel(QWidget):
         shape_layout.addWidget(what)
         row = QHBoxLayout()
         shape_layout.addLayout(row)
-        self.format = QComboBox()
+        self.format = ComboBox()
         self.format.addItems(list(FORMATS))
         self.shape = QPushButton("Export shape…")
         row.addWidget(self.format)
@@ -28,12 +30,12 @@ class ExportPanel(QWidget):
         layout.addWidget(shape)
         sweep = QGroupBox("Sweep as a GLB with morph targets (Blender shape keys)")
         form = QFormLayout(sweep)
-        self.sweep = QComboBox()
+        self.sweep = ComboBox()
         self.sweep.addItems(["time", "blend"])
         self.frames = QSpinBox(minimum=2, maximum=200, value=9)
         # a blend sweep runs between two of: each template, the blend shown (an extrapolation, a blend of three)
-        self.sweep_from = QComboBox(toolTip="Where a blend sweep starts: a template, or the blend Explore shows")
-        self.sweep_to = QComboBox(toolTip="Where a blend sweep ends: a template, or the blend Explore shows")
+        self.sweep_from = ComboBox(toolTip="Where a blend sweep starts: a template, or the blend Explore shows")
+        self.sweep_to = ComboBox(toolTip="Where a blend sweep ends: a template, or the blend Explore shows")
         self.animation = QPushButton("Export sweep…")
         form.addRow("Sweep over", self.sweep)
         form.addRow("From", self.sweep_from)

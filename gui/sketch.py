@@ -26,7 +26,7 @@ from grc import GRCError, Template
 from grc.limits import MAX_NAME
 from grc.templates import check_name
 
-from .explore_panel import DoubleSpinBox, WheelWhenFocused
+from .explore_panel import ComboBox, DoubleSpinBox
 from .state import Document, copy_template
 from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
 
@@ -46,10 +46,6 @@ SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel 
                 "type a value (- negates, Backspace edits), X / Y / Z for an axis, as in Blender"),
                ("A, F / numpad . (Sketch 2D view)", "Select all; frame the selection"),
                ("Shift+click, drag on empty space", "Toggle a point; box select (Sketch 2D view)")]
-
-
-class ComboBox(WheelWhenFocused, QComboBox):
-    """A combo box the wheel turns only once clicked into: scrolling the panel over it scrolls the panel."""
 
 
 def keep_into_set(templates: list, model, name: str, blend, **options) -> Template:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from PyQt5.QtCore import QRectF, QSize, Qt
 from PyQt5.QtGui import QColor, QPainter, QPen
-from PyQt5.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+from PyQt5.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                              QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 import grc
+
+from .explore_panel import ComboBox
 
 # Training settings offered in the app (times for the petal on a 2-core CPU): the library's default,
 # a rougher one for trying an edit out, and the article's own setup.
@@ -115,12 +117,12 @@ class TrainPanel(QWidget):
         layout = QVBoxLayout(self)
         box = QGroupBox("Train a model from the current templates")
         form = QFormLayout(box)
-        self.quality = QComboBox()
+        self.quality = ComboBox()
         self.quality.addItems(list(QUALITIES))
         self.quality.setToolTip(QUALITY_TIP)
-        self.device = QComboBox()
+        self.device = ComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.mode = QComboBox()
+        self.mode = ComboBox()
         self.mode.addItems(list(MODES))
         self.mode.setToolTip("A population trains rows x cols encoder/decoder pairs at once, each with its own "
                              "seed, learning rates, context dimension and loss; every 200 steps each takes the "

@@ -231,3 +231,12 @@ def test_the_wheel_over_a_bend_row_changes_no_bend_until_clicked_into(window, qt
     for box in (panel.falloff, panel.time_mode):
         index = box.currentIndex()
         assert not wheel_down(box) and box.currentIndex() == index
+
+
+def test_the_wheel_over_the_train_and_export_boxes_changes_nothing_until_clicked_into(window):
+    """Scrolling the Train or Export tab over a drop-down box turned it on the way (the training's quality, the
+    export's format), where Explore's and Sketch's boxes turn only once clicked into."""
+    for box in (window.train_panel.quality, window.train_panel.device, window.train_panel.mode,
+                window.export_panel.format, window.export_panel.sweep):
+        index = box.currentIndex()
+        assert not wheel_down(box) and box.currentIndex() == index
