@@ -534,6 +534,9 @@ class MainWindow(QMainWindow):
     # -- following the models ------------------------------------------------------------------
     def _model_changed(self):
         self.state.set_model(self.doc.model)
+        flip = bool(self.doc.model is not None and self.doc.model.flip_normals)  # drawn facing as it exports
+        if self.view.options["flip"] != flip:
+            self.view.set_options(flip=flip)
         self.export_panel.set_templates(self.doc.model.templates.names if self.doc.model is not None else [])
         where = self.doc.model_path or "not saved (File > Save model as…)"
         if self.doc.model_read_only:
@@ -623,7 +626,6 @@ class MainWindow(QMainWindow):
         """Frame everything the templates reach over time (so playing time keeps the shape in view)."""
         # templates whose grids disagree (a folder being fixed) have points of different shapes
         points = np.concatenate([t.points.reshape(-1, 3) for t in self.doc.templates]) if self.doc.templates else None
-        self.view.set_options(flip=bool(self.doc.model is not None and self.doc.model.flip_normals))  # as it exports
         if points is None or not np.isfinite(points).all():
             self.view.reset_camera()
         else:

@@ -231,10 +231,16 @@ class Beyond(QObject):
                          self.window.explore_panel.safe_said())
         self._generation += 1  # a shading under way is another model's: not shown
         self._bands_for = None
-        key = self._own[0] if self._own is not None and self._preview is None else None
-        if key is not None and key[0] is self.state.model and key[1] == self.state.time and key[3] == self.look_key():
-            self._bands_for, self.bands, self.triangle, self._safe_time, self._safe_blend, said = self._own
+        own = self._own if self._preview is None else None
+        if self._preview is None:
             self._own = None
+        key = None if own is None else own[0]
+        shaded = None if own is None else own[1] if own[1] is not None else own[2]
+        # (only a shading that had arrived comes back: one still under way when the preview began was dropped
+        # above, and keeping its key would keep it from being computed again)
+        if key is not None and key[0] is self.state.model and key[1] == self.state.time and key[3] == self.look_key() \
+                and shaded is not None and shaded["model"] is key[0] and shaded["time"] == key[1]:
+            self._bands_for, self.bands, self.triangle, self._safe_time, self._safe_blend, said = own
             self._show_shading()
             self.window.explore_panel.set_safe_range(*said)
             return

@@ -162,3 +162,22 @@ def test_lineage_rows_too_long_for_the_panel_show_whole_on_hover(window, tmp_pat
     qtbot.waitUntil(QToolTip.isVisible, timeout=3000)
     assert QToolTip.text() == item.text(0)
     QToolTip.hideText()
+
+
+def test_a_preview_cancelled_while_the_shading_is_computed_lets_it_come(window, qtbot):
+    """A preview (a rewrite drag, Blend models…) that began while the model's own shading was still being computed
+    and was then cancelled kept that shading's key: it was never computed again, and the line said 'safe range once
+    time holds still' for good (a code review's finding)."""
+    beyond, panel = window.beyond, window.explore_panel
+    set_shape(window, 0.8, 0.5)
+    beyond.wait_for_bands()
+    window.state.set_time(1.0)  # a new time: the shading starts again once it holds still
+    window.draw_now()
+    model = window.doc.model
+    other = rewrite(model, 1.0, 0.5, (6, 3), model.shape(1.0, 0.5)[6, 3] + [0, 0, 0.1])
+    beyond._bands_timer.stop()
+    beyond._start_bands()  # (what the timer does): a thread computes the model's own shading
+    beyond.preview = other  # a preview begins at once
+    beyond.preview = None  # and is cancelled
+    qtbot.waitUntil(lambda: "safe at this time:" in panel.blend_range.text(), timeout=15000)
+    assert beyond.bands is not None and beyond.bands["time"] == 1.0

@@ -144,6 +144,9 @@ def test_the_sprout_opens_showing_its_front(make_window, files, tmp_path, qtbot)
     assert window.open(files[0])  # and the petal as ever again
     window.draw_now()
     assert not window.view.options["flip"] and facing_the_camera(window.view) > 0.6
+    window.doc.set_model(flipped)  # a model that comes without opening a file (a training's end, an undo) too
+    window.draw_now()
+    assert window.view.options["flip"]
 
 
 def frame_colour(window) -> np.ndarray:
