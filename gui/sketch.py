@@ -23,7 +23,7 @@ from PyQt5.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider
 from grc.editing import (FALLOFF_KINDS, TIME_MODES, apply_edit, edit_weights, fill_step, insert_step, rotate,
                           scale, side_of, translate)
 from grc import GRCError, Template
-from grc.limits import MAX_NAME
+from grc.limits import MAX_COORDINATE, MAX_NAME
 from grc.templates import check_name
 
 from .explore_panel import ComboBox, DoubleSpinBox
@@ -40,6 +40,7 @@ RADIUS_PEN = QPen(QColor("#a0a0a0"), 1, Qt.DashLine)
 AXES = "xyz"
 ROTATION_PLANES = {0: (1, 2), 1: (2, 0), 2: (0, 1)}  # R about x, y, z: the plane turned, right-handed
 TYPED = {getattr(Qt, f"Key_{d}"): str(d) for d in range(10)}  # G / R / S's typed value: digits and a point
+TYPED_MOST = 12  # characters of a typed value
 TYPED.update({Qt.Key_Period: ".", Qt.Key_Comma: "."})
 SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
                ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels); "
@@ -255,8 +256,10 @@ class SketchState(QObject):
         """Show the gesture's result live (no undo step until end_drag); nothing without a gesture under way."""
         if self._before is None:
             return
-        self._gesture = (selection, transform, side)
         points = self.edit_points(self.base_points(), selection, transform, side)
+        if not np.isfinite(points).all() or np.abs(points).max() > MAX_COORDINATE:  # (a typed G / R / S value)
+            raise GRCError(f"expected coordinates from -{MAX_COORDINATE:g} to {MAX_COORDINATE:g}", field="points")
+        self._gesture = (selection, transform, side)
         self._previewing = True
         try:
             self.doc.set_points(self.k, points, live=True)
@@ -267,7 +270,10 @@ class SketchState(QObject):
         """Move a point (with its selection, falloff and mirror partner) so it sits at `position`, shown live."""
         base = self.base_points()
         delta = np.asarray(position, float) - base[self.step, row, point]
-        self.preview(self._drag_selection(row, point), translate(delta), side_of(point, base.shape[2]))
+        try:
+            self.preview(self._drag_selection(row, point), translate(delta), side_of(point, base.shape[2]))
+        except GRCError:  # past the coordinates' limit: the point stays where it was last shown
+            pass
 
     def set_radius(self, radius: float):
         """A new proportional-editing radius; a gesture under way is shown again with it."""
@@ -816,7 +822,10 @@ class GridView2D(QWidget):
             self.pan(d.x(), d.y())
             return
         if self._modal is not None:
-            self._update_modal(event.localPos())
+            try:
+                self._update_modal(event.localPos())
+            except GRCError:  # past the coordinates' limit: the gesture stays as last shown
+                pass
             return
         if self._box is not None:
             self._box = (self._box[0], event.localPos(), self._box[2])
@@ -904,7 +913,10 @@ class GridView2D(QWidget):
         takes the last character back (then the sign; then the mouse leads again), X / Y / Z constrain to that
         axis (the same again: free). True when the key was one of these."""
         key = event.key()
-        if key in TYPED:
+        before = self._typed, self._negative, self._axis
+        if key in TYPED and len(self._typed) >= TYPED_MOST:
+            pass  # (longer is no value a template can take)
+        elif key in TYPED:
             if TYPED[key] != "." or "." not in self._typed:
                 self._typed += "0." if TYPED[key] == "." and not self._typed else TYPED[key]
         elif key == Qt.Key_Minus:
@@ -919,7 +931,11 @@ class GridView2D(QWidget):
             self._axis = None if self._axis == axis else axis
         else:
             return False
-        self._update_modal(self._modal_at)
+        try:
+            self._update_modal(self._modal_at)
+        except GRCError:  # a value that would put points past the coordinates' limit: the key is not taken
+            self._typed, self._negative, self._axis = before
+            self._update_modal(self._modal_at)
         self.update()  # (the title shows the value)
         return True
 

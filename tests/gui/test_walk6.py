@@ -243,3 +243,22 @@ def test_the_wheel_over_the_train_and_export_boxes_changes_nothing_until_clicked
                 window.export_panel.format, window.export_panel.sweep):
         index = box.currentIndex()
         assert not wheel_down(box) and box.currentIndex() == index
+
+
+def test_a_typed_value_stops_where_the_coordinates_limit_is(make_window, files, qtbot):
+    """G and eight nines put a point at 1e8 (an undo step, then a set that could not be saved); some 300 digits made
+    the value infinite and every later key raised (a code review's finding). Digits past the limit are not taken."""
+    from grc.limits import MAX_COORDINATE
+
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    picked = [(4, 1)]
+    sketch.select(picked)
+    view = panel.views["front"]
+    start(view, sketch, qtbot, Qt.Key_G, picked[0])
+    qtbot.keyClicks(view, "9" * 400)
+    assert "move along x 99999" in " ".join(view.title_lines())  # (the title still says the value taken)
+    qtbot.keyClick(view, Qt.Key_Return)
+    points = doc.templates[0].points
+    assert np.isfinite(points).all() and np.abs(points).max() <= MAX_COORDINATE
+    assert doc.undo.count() == 1
+    assert window.save_templates()  # and the set saves
