@@ -14,11 +14,12 @@ from pathlib import Path
 from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, QThread, pyqtSignal
 from PyQt5.QtGui import QColor, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QSlider,
-                             QSpinBox, QVBoxLayout, QWidget)
+                             QVBoxLayout, QWidget)
 
 import grc
 from grc import GRCError, examples
 
+from .explore_panel import SpinBox
 from .gallery import enable
 
 
@@ -125,8 +126,8 @@ class DivergencePanel(QWidget):
         self.original = None  # the model fine-tuned from (checkpoint 0)
         self.checkpoints: list = []
         self.errors: list[str] = []
-        self.steps = QSpinBox(minimum=1, maximum=5000, singleStep=30, value=120)
-        self.every = QSpinBox(minimum=1, maximum=1000, value=20)
+        self.steps = SpinBox(minimum=1, maximum=5000, singleStep=30, value=120)
+        self.every = SpinBox(minimum=1, maximum=1000, value=20)
         self.start = QPushButton("Diverge")
         self.cancel = QPushButton("Cancel")
         self.bar = QProgressBar(maximum=1000)

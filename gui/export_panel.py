@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from .explore_panel import ComboBox
+from .explore_panel import ComboBox, SpinBox
 
 FORMATS = {"OBJ": ".obj", "PLY": ".ply", "STL": ".stl", "GLB": ".glb"}
 
@@ -32,7 +32,7 @@ class ExportPanel(QWidget):
         form = QFormLayout(sweep)
         self.sweep = ComboBox()
         self.sweep.addItems(["time", "blend"])
-        self.frames = QSpinBox(minimum=2, maximum=200, value=9)
+        self.frames = SpinBox(minimum=2, maximum=200, value=9)
         # a blend sweep runs between two of: each template, the blend shown (an extrapolation, a blend of three)
         self.sweep_from = ComboBox(toolTip="Where a blend sweep starts: a template, or the blend Explore shows")
         self.sweep_to = ComboBox(toolTip="Where a blend sweep ends: a template, or the blend Explore shows")

@@ -24,7 +24,7 @@ import numpy as np
 from PyQt5.QtCore import QPointF, QRectF, QSize, Qt, QThread, pyqtSignal
 from PyQt5.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from PyQt5.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
-                             QSizePolicy, QSpinBox, QToolTip, QVBoxLayout, QWidget)
+                             QSizePolicy, QToolTip, QVBoxLayout, QWidget)
 
 import grc
 from grc import GRCError, examples
@@ -34,6 +34,7 @@ from grc.io import atomic_write
 from grc.limits import MAX_TEMPLATE_BYTES, parse_json, read_text
 from grc.mesh import grid_faces
 
+from .explore_panel import SpinBox
 from .state import PAD_SAMPLES
 
 KEPT_FORMAT = "grc-kept/1"
@@ -308,8 +309,8 @@ class GalleryPanel(QWidget):
         # the main window); None: no looks here, the genomes vary blend and path only
         self.looks = None
 
-        self.budget = QSpinBox(minimum=64, maximum=100000, singleStep=500, value=2000)
-        self.seed = QSpinBox(minimum=0, maximum=99999, value=0)
+        self.budget = SpinBox(minimum=64, maximum=100000, singleStep=500, value=2000)
+        self.seed = SpinBox(minimum=0, maximum=99999, value=0)
         self.start = QPushButton("Search")
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)

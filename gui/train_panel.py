@@ -6,11 +6,11 @@ from __future__ import annotations
 from PyQt5.QtCore import QRectF, QSize, Qt
 from PyQt5.QtGui import QColor, QPainter, QPen
 from PyQt5.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                             QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+                             QSizePolicy, QVBoxLayout, QWidget)
 
 import grc
 
-from .explore_panel import ComboBox
+from .explore_panel import ComboBox, SpinBox
 
 # Training settings offered in the app (times for the petal on a 2-core CPU): the library's default,
 # a rougher one for trying an edit out, and the article's own setup.
@@ -127,7 +127,7 @@ class TrainPanel(QWidget):
         self.mode.setToolTip("A population trains rows x cols encoder/decoder pairs at once, each with its own "
                              "seed, learning rates, context dimension and loss; every 200 steps each takes the "
                              "best of its four neighbours. The best cell is kept. About 3-5x one training.")
-        self.rows, self.cols = QSpinBox(), QSpinBox()
+        self.rows, self.cols = SpinBox(), SpinBox()
         for spin in (self.rows, self.cols):
             spin.setRange(1, MAX_CELLS_SIDE)
             spin.setValue(3)

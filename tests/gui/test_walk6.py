@@ -237,12 +237,16 @@ def test_the_wheel_over_a_bend_row_changes_no_bend_until_clicked_into(window, qt
 
 
 def test_the_wheel_over_the_train_and_export_boxes_changes_nothing_until_clicked_into(window):
-    """Scrolling the Train or Export tab over a drop-down box turned it on the way (the training's quality, the
-    export's format), where Explore's and Sketch's boxes turn only once clicked into."""
+    """Scrolling the Train, Export, Diverge or Gallery tab over a drop-down or number box turned it on the way (the
+    training's quality, the export's format and frames, Diverge's steps, the search's budget), where Explore's and
+    Sketch's boxes turn only once clicked into."""
     for box in (window.train_panel.quality, window.train_panel.device, window.train_panel.mode,
-                window.export_panel.format, window.export_panel.sweep):
-        index = box.currentIndex()
-        assert not wheel_down(box) and box.currentIndex() == index
+                window.export_panel.format, window.export_panel.sweep, window.export_panel.frames,
+                window.train_panel.rows, window.divergence.steps, window.divergence.every, window.gallery.budget,
+                window.gallery.seed):
+        value = box.currentIndex() if hasattr(box, "currentIndex") else box.value()
+        assert not wheel_down(box)
+        assert (box.currentIndex() if hasattr(box, "currentIndex") else box.value()) == value
 
 
 def test_a_typed_value_stops_where_the_coordinates_limit_is(make_window, files, qtbot):
