@@ -48,11 +48,10 @@ class Config:
     # The refine's least squares for the decoder's last layer weighs each hidden unit's share of the output by this
     # much (a ridge per unit: the expected error when each unit is jittered by this variance, as Gaussian dropout
     # trains): a decoder whose units carry the shape together, not in large cancelling parts, so that a bend of
-    # some of its units (grc.diverge) moves the shape gently. At 1e-5, scaling a sixth of the last hidden layer's
-    # units by 1.1 broke 4-15 % of the petal's and leaf's shapes instead of 74-82 %, with reconstruction and
-    # interpolation no worse; but divergent fine-tuning then breaks the petal's bud at time 0.1 within 20 steps, so
-    # it is an opt-in (`--set refine_unit_ridge=1e-5`; docs/diverge.md, *Sensitivity*). 0 = off.
-    refine_unit_ridge: float = 0.0
+    # some of its units (grc.diverge) moves the shape gently: scaling a sixth of the last hidden layer's units by
+    # 1.1 broke 74-82 % of the petal's and leaf's shapes without it, 3-8 % with it, and reconstruction, interpolation
+    # and extrapolation did no worse (docs/diverge.md, *Sensitivity*). 0 = off, as before session 20.
+    refine_unit_ridge: float = 1e-5
     refine_template_weight: float = 20.0  # weight of the template grids' own rows against random mixes
     # Extrapolated shapes in the refine (issue 11): this many shapes at random times and blends beyond the
     # templates (α in [-reach, 0) or (1, 1 + reach]; for K > 2 on lines that leave the templates' simplex at a

@@ -35,7 +35,7 @@ from .model import VERSION, GRCModel, layer_sizes
 from .optim import FlatAdam, lbfgs_flat, one_cycle
 from .templates import TemplateSet
 from .training import (FEATURES, MLP, Data, Flat, Progress, Sampler, fit_templates, fourier, refine_decoder,
-                       resolve_device, template_inputs)
+                       resolve_device, template_inputs, unit_ridge_terms)
 
 LOSSES = ("mse", "l1", "huber")
 HUBER = 0.05  # where the Huber loss turns from square to linear (normalized row units)
@@ -411,20 +411,23 @@ def refine_batched(cells: Cells, chosen: list[int], rows: RefineRows, steps: int
     last = []
 
     solve = not cells.config.final_activation  # variable projection, as refine_decoder: only for a linear output
+    ridge = cells.config.refine_unit_ridge
 
     def evaluate():
         nonlocal scale
         out = flat.forward(inputs)
-        error = (flat.solve_last_layer(targets, weights, unit_ridge=cells.config.refine_unit_ridge) if solve else out) - targets
+        error = (flat.solve_last_layer(targets, weights, unit_ridge=ridge) if solve else out) - targets
         per_cell = (error.square() * weights).sum(dim=(1, 2)) / 2  # (chosen,)
+        penalty, hidden = unit_ridge_terms(flat, weights, ridge) if solve and ridge else (0.0, None)
+        objective = per_cell + penalty
         if scale is None:
-            scale = 1 / per_cell.clamp_min(1e-30)
-        flat.backward(error * weights * scale[:, None, None])
+            scale = 1 / objective.clamp_min(1e-30)
+        flat.backward(error * weights * scale[:, None, None], hidden=None if hidden is None else hidden * scale[:, None, None])
         if solve:
             flat.weight_grads[-1].zero_()
             flat.bias_grads[-1].zero_()
         last[:] = [per_cell]
-        return float((per_cell * scale).sum()), flat.grad.clone()
+        return float((objective * scale).sum()), flat.grad.clone()
 
     def progress(iteration, loss):
         if iteration % 20 == 0:

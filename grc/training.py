@@ -159,10 +159,12 @@ class Flat:
         self.output = x
         return x
 
-    def backward(self, g: torch.Tensor, input_grad: bool = False):
+    def backward(self, g: torch.Tensor, input_grad: bool = False, hidden: torch.Tensor | None = None):
         """Gradients of a loss whose gradient at the output is g: into self.grad (overwritten);
-        returns the gradient at the input if `input_grad`."""
+        returns the gradient at the input if `input_grad`. `hidden`: more of the loss's gradient, at the
+        last layer's input (the last hidden layer's activations; `unit_ridge_terms`)."""
         outputs = self.inputs[1:] + [self.output]
+        last = len(self.weights) - 1
         for i in reversed(range(len(self.weights))):
             if self.activated(i):  # ELU'(z) = 1 where z > 0, else elu(z) + 1: one fused kernel
                 g = torch.ops.aten.elu_backward(g, 1.0, 1, 1, True, outputs[i])
@@ -171,6 +173,8 @@ class Flat:
             torch.sum(g, dim=-2, keepdim=True, out=self.bias_grads[i])
             if i or input_grad:
                 g = g @ self.weights[i].transpose(-1, -2)
+                if i == last and hidden is not None:
+                    g = g + hidden
         return g if input_grad else None
 
     def twin(self) -> "Flat":
@@ -217,6 +221,17 @@ def regularise(G: torch.Tensor, ridge: float = RIDGE, unit_ridge: float = 0.0) -
     if unit_ridge:
         extra = extra + unit_ridge * torch.cat([d[..., :-1], torch.zeros_like(d[..., -1:])], dim=-1)
     d.add_(extra)
+
+
+def unit_ridge_terms(flat: Flat, weights: torch.Tensor, unit_ridge: float):
+    """The per-unit ridge's part of a refine's loss once its last layer is solved (`regularise`), ½ λ Σ_j |w_j|²
+    Σ_r weight_r h_rj², and its gradient at the last hidden layer's activations h (the last layer held: it is the
+    least squares' best for the whole loss, so by the envelope theorem that is the whole gradient the hidden layers
+    need besides the error's). weights: (..., rows, 1) -> (loss (...,), gradient like h)."""
+    h = flat.inputs[-1]
+    norms = flat.weights[-1].square().sum(dim=-1).unsqueeze(-2)  # (..., 1, width): |w_j|²
+    wh = weights * h
+    return 0.5 * unit_ridge * ((wh * h) * norms).sum(dim=(-2, -1)), unit_ridge * wh * norms
 
 
 # -- training --------------------------------------------------------------------------------------
@@ -918,11 +933,12 @@ def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: 
                 out = flat.solve_last_layer(targets, weights, unit_ridge=unit_ridge)
             error = out - targets
             g = error * weights
-            flat.backward(g)
+            penalty, hidden = unit_ridge_terms(flat, weights, unit_ridge) if solve and unit_ridge else (0.0, None)
+            flat.backward(g, hidden=hidden)
             if solve:
                 flat.weight_grads[-1].zero_()
                 flat.bias_grads[-1].zero_()
-            return g.flatten().dot(error.flatten()).item() / 2, flat.grad.clone()
+            return g.flatten().dot(error.flatten()).item() / 2 + float(penalty), flat.grad.clone()
 
         yield evaluate
         return
@@ -945,11 +961,12 @@ def refine_objective(flat: Flat, inputs, targets, weights, solve: bool, halves: 
         out = torch.addmm(flat.biases[-1][0], net.inputs[-1], flat.weights[-1]) if solve else net.output
         error = out - targets[rows]
         g = error * weights[rows]
-        net.backward(g)
+        penalty, hidden = unit_ridge_terms(net, weights[rows], unit_ridge) if solve and unit_ridge else (0.0, None)
+        net.backward(g, hidden=hidden)
         if solve:
             net.weight_grads[-1].zero_()
             net.bias_grads[-1].zero_()
-        return g.flatten().dot(error.flatten()).item() / 2
+        return g.flatten().dot(error.flatten()).item() / 2 + float(penalty)
 
     threads = torch.get_num_threads()
     with ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(threads,)) as pool:

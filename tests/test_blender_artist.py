@@ -29,7 +29,7 @@ LOOK = Look([Bend("scale", 0, amount=1.6), Bend("oscillate", 0, {"fraction": 0.5
                                                  frequency=2.0), Bend("shift", "time", amount=0.1)], name="wobble")
 STRENGTHS = [0.5, 1.0, -0.7]
 LOOK_BLEND = [1.3]  # a look saved at this blend (the app's Save look… keeps the blend)
-CHECKS = [(0.7, 0.4), (1.0, 1.0), (0.6, 3.0), (1.0, -2.5)]  # (time, blend) whose verdicts are compared
+CHECKS = [(0.7, 0.4), (1.0, 1.0), (0.6, 3.0), (1.0, -3.0)]  # (time, blend) whose verdicts are compared
 
 
 def template_set(K=2, T=4, M=5, N=6) -> grc.TemplateSet:

@@ -9,8 +9,8 @@ Per step, shapes at random times and blends in [0, 1] (the model's own space) ar
   (moving the whole shape is no novelty), capped so it cannot run away;
 - stretch: squared log ratio of each grid edge's length to the original shape's;
 - fold: neighbouring quads whose normals turn past 90 degrees (a hinge on their cosine).
-The encoder, template models and traces are kept: the checkpoints are the same model with a new
-decoder, and checkpoint 0 is the original model. PyTorch is needed (as for training).
+The encoder, template models and traces are kept, and the decoder's last layer: the checkpoints are the same
+model with new hidden layers in its decoder, and checkpoint 0 is the original model. PyTorch is needed (as for training).
 """
 
 from __future__ import annotations
@@ -114,7 +114,12 @@ def _diverge(model, steps, every, lr, seed, callback, measure):
     from ..optim import Adam  # torch.optim would import PyTorch's compiler (seconds)
 
     params = _torch_decoder(model)
-    optimiser = Adam(params)
+    # the hidden layers move, the last layer stays (editing it is rewriting, grc.diverge.rewrite): Adam moves every
+    # weight by about the learning rate, and a last layer of small weights (Config.refine_unit_ridge) then changed
+    # each point on its own, a rough change that crossed the petal's bud at time 0.1 within 20 steps
+    for p in params[-2:]:
+        p.requires_grad_(False)
+    optimiser = Adam(params[:-2])
     templates = model.templates
     K, (_, M, N) = len(templates), templates.grid_shape
     points = templates.points.reshape(-1, 3)
