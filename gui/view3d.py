@@ -80,6 +80,8 @@ def front_view(normals, direction=VIEW_FROM) -> tuple:
     if facing @ direction < 0:
         axis = int(np.argmax(np.abs(facing)))
         direction[axis] = np.copysign(abs(direction[axis]), facing[axis])
+    if facing @ direction < 0:  # a surface facing along a diagonal: every component that disagrees turned over
+        direction = np.where(direction * facing < 0, -direction, direction)
     return tuple(direction)
 
 

@@ -266,3 +266,13 @@ def test_a_typed_value_stops_where_the_coordinates_limit_is(make_window, files, 
     assert np.isfinite(points).all() and np.abs(points).max() <= MAX_COORDINATE
     assert doc.undo.count() == 1
     assert window.save_templates()  # and the set saves
+
+
+def test_a_surface_facing_along_a_diagonal_is_seen_from_its_front():
+    """front_view turned over only the component along the axis the normals face most: a surface facing (1, 0.9,
+    -1.05) was still seen from behind (a code review's finding)."""
+    from gui.view3d import front_view
+
+    for facing in [(1, 0.9, -1.05), (0, 1, 0), (0, 0, -1), (-1, -1, -1), (1, 1, 1), (0.2, -0.3, 0.1)]:
+        assert np.dot(facing, front_view(np.array([facing]))) > 0, facing
+    assert front_view(np.array([(0, 0, 1)])) == (-0.8, -1.0, 0.9)  # a surface facing up: the view as ever
