@@ -845,8 +845,10 @@ class ShapeView(QWidget):
                 sketch.changed.emit()  # the 2D views ring it too; the 3D view redraws with its ring
 
         def press(obj, event):
+            if not active():  # (before grid(): a rewrite's grid() says in the status bar why nothing can be dragged)
+                return
             grid = sketch.grid()
-            if not active() or grid is None:
+            if grid is None:
                 return
             x, y = iren.GetEventPosition()
             hit = self.pick_point(grid, x, y)

@@ -276,3 +276,19 @@ def test_a_surface_facing_along_a_diagonal_is_seen_from_its_front():
     for facing in [(1, 0.9, -1.05), (0, 1, 0), (0, 0, -1), (-1, -1, -1), (1, 1, 1), (0.2, -0.3, 0.1)]:
         assert np.dot(facing, front_view(np.array([facing]))) > 0, facing
     assert front_view(np.array([(0, 0, 1)])) == (-0.8, -1.0, 0.9)  # a surface facing up: the view as ever
+
+
+def test_a_click_in_the_3d_view_with_a_bend_on_says_nothing_of_rewriting(window):
+    """With a bend on and Rewrite not ticked, every left click in the 3D view (turning the camera) put 'Rewrite changes
+    the model's own shapes: clear the bends…' in the status bar, in every tab (a walkthrough's finding)."""
+    from PyQt5.QtCore import QEvent
+    from PyQt5.QtGui import QMouseEvent
+
+    window.bend_panel.add_bend(Bend("scale", 0, "all", 1.2))
+    window.draw_now()
+    window.statusBar().clearMessage()
+    widget = window.view.plotter.interactor
+    at = QPointF(widget.width() / 2, widget.height() / 2)
+    for kind, buttons in ((QEvent.MouseButtonPress, Qt.LeftButton), (QEvent.MouseButtonRelease, Qt.NoButton)):
+        QApplication.sendEvent(widget, QMouseEvent(kind, at, Qt.LeftButton, buttons, Qt.NoModifier))
+    assert "Rewrite" not in window.statusBar().currentMessage()
