@@ -585,8 +585,16 @@ class ShapeView(QWidget):
             return False
         ndc, w = self.view_coordinates()
         extent = (ndc.max(axis=0) - ndc.min(axis=0)).max() / 2  # its size on screen, wherever it sits (off-centre too)
-        # (a shape collapsed to a speck, a hundredth of the view, is not zoomed into: the camera would sit on it)
-        return bool((w > 0).all() and SHRUNK_EDGE / 30 < extent < SHRUNK_EDGE)
+        # (a shape collapsed to a speck is not zoomed into: the camera would sit on it. A speck is a hundredth of
+        # the view, or, where the view knows the templates' size, under a thirtieth of that: a shape of their
+        # size after the view followed a huge one out, a Blend models preview cancelled, is framed again)
+        home = getattr(self, "_home_size", None)
+        if home:
+            v = self.drawn_points()
+            speck = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) < home / 30
+        else:
+            speck = extent <= SHRUNK_EDGE / 30
+        return bool((w > 0).all() and not speck and extent < SHRUNK_EDGE)
 
     def frame_shape(self):
         """R, as Blender's Home: the three-quarter view again, with the shape drawn now in its middle, filling it
@@ -657,6 +665,8 @@ class ShapeView(QWidget):
 
     def _place(self, bounds, points, edge, view_from):
         self._view_from = view_from
+        if bounds is not None:  # the size of what the view is for (the templates): a shape far smaller is a speck
+            self._home_size = float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
         self.plotter.view_vector(view_from, viewup=(0, 0, 1))
         if bounds is not None:
             self.plotter.renderer.ResetCamera(*bounds)

@@ -292,3 +292,29 @@ def test_a_click_in_the_3d_view_with_a_bend_on_says_nothing_of_rewriting(window)
     for kind, buttons in ((QEvent.MouseButtonPress, Qt.LeftButton), (QEvent.MouseButtonRelease, Qt.NoButton)):
         QApplication.sendEvent(widget, QMouseEvent(kind, at, Qt.LeftButton, buttons, Qt.NoModifier))
     assert "Rewrite" not in window.statusBar().currentMessage()
+
+
+def test_after_following_a_huge_shape_out_the_view_frames_the_shape_again(window):
+    """Cancelling a Blend models preview at a far W (a shape 300 times the petal's size, which the view followed out)
+    left the petal a single pixel: the view took a shape that small on screen for a collapsed speck and did not
+    zoom in (a walkthrough's finding). A speck is now measured against the templates' size."""
+    from test_beyond import set_shape
+
+    view = window.view
+    set_shape(window, 0.8, 0.5)
+    window.reset_camera()
+    window.draw_now()
+    grid = view.last_grid
+    middle = grid.reshape(-1, 3).mean(axis=0)
+
+    def extent():
+        shown = view.view_coordinates()[0]
+        return (shown.max(axis=0) - shown.min(axis=0)).max() / 2
+
+    filled = extent()
+    view.request(lambda: middle + (grid - middle) * 300, follow=True)  # the preview: the view backs out to follow
+    view.flush()
+    assert not view.outside_view() and extent() < 1.0
+    view.request(lambda: grid, follow=True)  # Cancel: the petal again
+    view.flush()
+    assert extent() > 0.3 * filled
