@@ -23,7 +23,7 @@ from grc.errors import printable
 from grc.diverge.bend import INPUT_OPS, PEAK, UNIT_OPS, Bend, Look, check_bends, cluster_regions, load_look
 
 from .context_pad import value_label
-from .explore_panel import DoubleSpinBox, Slider, WheelWhenFocused, discard
+from .explore_panel import ComboBox, DoubleSpinBox, Slider, discard
 from .gallery import GalleryPanel
 from .meters import Meter
 from .state import BLEND_RANGE
@@ -53,7 +53,7 @@ def units_text(units) -> str:
     return f"{text} ({len(units)} units)" if text.endswith("…") else text
 
 
-class ListCombo(WheelWhenFocused, QComboBox):
+class ListCombo(ComboBox):
     """A combo box that may be narrower than its items: its text is elided ("…") in the box, whole in its list. The
     wheel turns it only once clicked into, as the sliders and boxes: scrolling the panel over a bend's row changed
     its layer, operation or units on the way."""

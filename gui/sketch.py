@@ -257,7 +257,9 @@ class SketchState(QObject):
         if self._before is None:
             return
         points = self.edit_points(self.base_points(), selection, transform, side)
-        if not np.isfinite(points).all() or np.abs(points).max() > MAX_COORDINATE:  # (a typed G / R / S value)
+        # a typed G / R / S value that puts points past the coordinates' limit is refused here (one that is not
+        # finite, by set_points)
+        if np.isfinite(points).all() and np.abs(points).max() > MAX_COORDINATE:
             raise GRCError(f"expected coordinates from -{MAX_COORDINATE:g} to {MAX_COORDINATE:g}", field="points")
         self._gesture = (selection, transform, side)
         self._previewing = True
