@@ -139,7 +139,7 @@ class Config:
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise GRCError(f"unknown settings {unknown}", path=path, field="config")
-        values = {}
+        values = {name: value for name, value in BEFORE.items() if name not in data}  # (a model saved before it)
         for name, value in data.items():
             default = getattr(cls, name)
             if default is None:  # context_dims: a count, or null (decided when training starts)
@@ -184,6 +184,11 @@ CHOICES = {
     "schedule": ("onecycle", "constant"),
     "refine_extrapolation_targets": ("auto", "shape-space", "linear"),
 }
+
+
+# Settings added after models were first saved, with the value a model saved without them was trained with (a
+# missing setting otherwise reads as today's default)
+BEFORE = {"refine_unit_ridge": 0.0}
 
 
 def check_config(c: Config) -> None:

@@ -822,3 +822,12 @@ def test_the_refines_gradient_is_its_losses_with_the_unit_ridge(halves):
             down, _ = evaluate()
             flat.theta.copy_(start)
             assert float(gradient @ d) == pytest.approx((up - down) / 2e-5, rel=1e-3)
+
+
+def test_a_model_saved_before_the_unit_ridge_reads_as_trained_without_it():
+    """A setting missing from a model file read as today's default: a model trained before the ridge per unit would
+    have said it was trained with it (grc info, a fine-tuning's settings)."""
+    saved = grc.Config().to_json()
+    assert grc.Config.from_json(saved).refine_unit_ridge == grc.Config().refine_unit_ridge > 0  # as saved
+    del saved["refine_unit_ridge"]
+    assert grc.Config.from_json(saved).refine_unit_ridge == 0.0
