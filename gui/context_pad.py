@@ -417,6 +417,11 @@ class ContextPad(QWidget):
         """Set the drawn path between two mouse positions (a straight segment in the pad)."""
         drawn = self.state.path
         path = (drawn if drawn is not None else self.path).copy()
+        # a stroke that ends on the pad's border (within two pixels) reaches its first or last row: the pointer at
+        # the right border read a hair short of the last morph value, which kept its old place (a spike)
+        first, last = float(self.morph[0]), float(self.morph[-1])
+        near = 2 * (last - first) / max(self.plot_rect().width(), 1.0)
+        m0, m1 = (first if abs(m - first) <= near else last if abs(m - last) <= near else m for m in (m0, m1))
         lo, hi = sorted((m0, m1))
         inside = (self.morph >= lo) & (self.morph <= hi)
         if not inside.any():  # a stroke between two samples: set the nearest one

@@ -374,3 +374,19 @@ def test_play_says_pause_while_it_plays(window, qtbot):
     assert play.isChecked() and play.text() == "Pause"
     qtbot.mouseClick(play, Qt.LeftButton)
     assert not play.isChecked() and play.text() == "Play"
+
+
+def test_a_path_drawn_to_the_pads_border_reaches_the_last_row(window, drag):
+    """A stroke ending on the pad's right border (the last morph value) left the last row where it was: the pointer
+    there read a hair short of it, and the path dropped back to the blend's at the end, a spike (a walkthrough's
+    finding)."""
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    pad.refresh()
+    r = pad.plot_rect()
+    y = r.top() + 0.3 * r.height()
+    c = pad.from_screen(r.left(), y)[1]
+    drag(pad, [QPoint(int(r.center().x()), int(y)), QPoint(int(r.right()) - 1, int(y))], Qt.ShiftModifier)
+    path = window.state.path
+    pixel = (pad.y_range[1] - pad.y_range[0]) / r.height()
+    assert abs(path[-1, 0] - c) < 2 * pixel and abs(path[-2, 0] - c) < 2 * pixel
