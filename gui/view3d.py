@@ -649,8 +649,8 @@ class ShapeView(QWidget):
     def _fit(self, lo, hi, points=None):
         self.plotter.renderer.ResetCamera(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
         self.plotter.camera.zoom(1.3)  # the bounding sphere is loose: closer, then back out until it all shows
-        for _ in range(8):
-            if not self.outside_view(points):
+        for _ in range(8):  # (within R's margin: a grid point's dot on the view's very edge was cut in half)
+            if not self.outside_view(points, FRAME_EDGE):
                 break
             self.plotter.camera.zoom(0.9)
         self._remember_fit(self._fit_current)

@@ -318,3 +318,19 @@ def test_after_following_a_huge_shape_out_the_view_frames_the_shape_again(window
     view.request(lambda: grid, follow=True)  # Cancel: the petal again
     view.flush()
     assert extent() > 0.3 * filled
+
+
+def test_the_automatic_re_fit_leaves_a_margin_as_r_does(window):
+    """The camera's automatic re-fit (a shape that grew past the view) backed out only until every point was inside
+    the view: the control grid's outermost dot sat on the edge, cut in half, where R leaves a margin (a
+    walkthrough's finding)."""
+    from test_beyond import set_shape
+
+    view = window.view
+    set_shape(window, 0.8, 0.5)
+    window.draw_now()
+    grid = view.last_grid
+    middle = grid.reshape(-1, 3).mean(axis=0)
+    view.request(lambda: middle + (grid - middle) * 3, follow=True)
+    view.flush()
+    assert np.abs(view.view_coordinates()[0]).max() <= FRAME_EDGE + 1e-6
