@@ -627,13 +627,13 @@ class MainWindow(QMainWindow):
         # templates whose grids disagree (a folder being fixed) have points of different shapes
         points = np.concatenate([t.points.reshape(-1, 3) for t in self.doc.templates]) if self.doc.templates else None
         if points is None or not np.isfinite(points).all():
-            self.view.reset_camera()
+            self.view.reset_camera(home=True)
         else:
             lo, hi = points.min(axis=0), points.max(axis=0)
             if self.state.petals > 1 and self.mode != "sketch":
                 r = float(np.hypot(points[:, 0], points[:, 1]).max())
                 lo[:2], hi[:2] = -r, r
-            self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], points)
+            self.view.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], points, home=True)
         self._camera_set = True
 
     def frame_selection(self):

@@ -261,12 +261,12 @@ class SketchState(QObject):
         # finite, by set_points)
         if np.isfinite(points).all() and np.abs(points).max() > MAX_COORDINATE:
             raise GRCError(f"expected coordinates from -{MAX_COORDINATE:g} to {MAX_COORDINATE:g}", field="points")
-        self._gesture = (selection, transform, side)
         self._previewing = True
         try:
             self.doc.set_points(self.k, points, live=True)
         finally:
             self._previewing = False
+        self._gesture = (selection, transform, side)  # (only a gesture shown: set_radius shows it again)
 
     def drag_to(self, row, point, position):
         """Move a point (with its selection, falloff and mirror partner) so it sits at `position`, shown live."""
@@ -281,7 +281,10 @@ class SketchState(QObject):
         """A new proportional-editing radius; a gesture under way is shown again with it."""
         self.radius = float(min(max(radius, 1e-3), 100.0))
         if self._gesture is not None and self._before is not None:
-            self.preview(*self._gesture)
+            try:
+                self.preview(*self._gesture)
+            except GRCError:  # the wider falloff would put points past the coordinates' limit: shown as it was
+                pass
         self.changed.emit()
 
     def end_drag(self, text="Move point"):

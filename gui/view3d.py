@@ -585,15 +585,14 @@ class ShapeView(QWidget):
             return False
         ndc, w = self.view_coordinates()
         extent = (ndc.max(axis=0) - ndc.min(axis=0)).max() / 2  # its size on screen, wherever it sits (off-centre too)
-        # (a shape collapsed to a speck is not zoomed into: the camera would sit on it. A speck is a hundredth of
-        # the view, or, where the view knows the templates' size, under a thirtieth of that: a shape of their
-        # size after the view followed a huge one out, a Blend models preview cancelled, is framed again)
+        # (a shape collapsed to a speck, a hundredth of the view, is not zoomed into: the camera would sit on it; but
+        # one that is small on screen only because the view followed a huge one out, a Blend models preview
+        # cancelled, is no speck unless it is also under a thirtieth of the templates' size)
+        speck = extent <= SHRUNK_EDGE / 30
         home = getattr(self, "_home_size", None)
-        if home:
+        if speck and home:
             v = self.drawn_points()
             speck = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) < home / 30
-        else:
-            speck = extent <= SHRUNK_EDGE / 30
         return bool((w > 0).all() and not speck and extent < SHRUNK_EDGE)
 
     def frame_shape(self):
@@ -655,18 +654,19 @@ class ShapeView(QWidget):
             self.plotter.camera.zoom(0.9)
         self._remember_fit(self._fit_current)
 
-    def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN):
+    def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN, home=False):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
         then backing out until every one of `points` (n, 3) shows within `edge` of the view (a flat, wide sheet
         filled more than the view). "The front" is the side the surface faces (front_view): the shape drawn now,
-        and the next grid drawn, in case that is another (a set just opened is drawn after it is framed)."""
+        and the next grid drawn, in case that is another (a set just opened is drawn after it is framed).
+        `home`: `bounds` are the templates' (the app's framing), the size a shape far smaller than is a speck."""
+        if home:
+            self._home_size = None if bounds is None else float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
         self._place(bounds, points, edge, self._front())
         self._orient = ((bounds, points, edge), self._camera_state())
 
     def _place(self, bounds, points, edge, view_from):
         self._view_from = view_from
-        if bounds is not None:  # the size of what the view is for (the templates): a shape far smaller is a speck
-            self._home_size = float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
         self.plotter.view_vector(view_from, viewup=(0, 0, 1))
         if bounds is not None:
             self.plotter.renderer.ResetCamera(*bounds)

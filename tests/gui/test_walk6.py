@@ -318,6 +318,15 @@ def test_after_following_a_huge_shape_out_the_view_frames_the_shape_again(window
     view.request(lambda: grid, follow=True)  # Cancel: the petal again
     view.flush()
     assert extent() > 0.3 * filled
+    view.request(lambda: middle + (grid - middle) * 300, follow=True)  # and with R pressed during the preview
+    view.flush()
+    view.frame_shape()
+    view.request(lambda: grid, follow=True)
+    view.flush()
+    assert extent() > 0.3 * filled
+    view.request(lambda: middle + (grid - middle) / 40, follow=True)  # a shape a fortieth of the petal is framed too
+    view.flush()
+    assert extent() > 0.3 * filled
 
 
 def test_the_automatic_re_fit_leaves_a_margin_as_r_does(window):
