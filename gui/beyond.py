@@ -253,9 +253,13 @@ class Beyond(QObject):
 
     def _show_shading(self):
         self.window.explore_panel.pad.set_bands(self.bands)
+        self._shade_triangle(self.triangle)
+
+    def _shade_triangle(self, shading):
+        """The weight triangle (three templates) shaded as `shading` says (a lattice still without verdicts: none)."""
         triangle = getattr(self.window.explore_panel, "triangle", None)
         if triangle is not None:
-            triangle.set_shading(self.triangle if self.triangle is None or self.triangle["codes"] is not None else None)
+            triangle.set_shading(shading if shading is None or shading["codes"] is not None else None)
 
     def _say_safe(self, safe, known=True, keep=None):
         self.window.explore_panel.set_safe_range(safe, known, keep, previewed=self._preview is not None)
@@ -525,9 +529,7 @@ class Beyond(QObject):
             return  # the time moved on meanwhile; the timer asks again
         self.triangle = shading
         self._compared(shading)
-        triangle = getattr(self.window.explore_panel, "triangle", None)
-        if triangle is not None:
-            triangle.set_shading(shading if shading is None or shading["codes"] is not None else None)
+        self._shade_triangle(shading)
         if shading is not None and shading["safe"] is not None and np.allclose(shading["blend"], self.state.weights):
             self._safe_time, self._safe_blend = shading["time"], shading["blend"]
             self._say_safe(shading["safe"])

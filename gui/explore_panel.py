@@ -346,7 +346,7 @@ class ExplorePanel(QWidget):
         self.blend_range.setWordWrap(True)
         self.blend_range.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.blend_layout.addWidget(self.blend_range)
-        self.safe = None  # the safe blend range at the current time ([low, high], None: broken inside [0, 1])
+        self._forget_safe()  # self.safe: the safe blend range at the current time ([low, high], None: broken in [0, 1])
         layout.addWidget(self.blend_box)
         # context pad
         pad_box = QGroupBox("Context (Figure 6: template traces dotted, context path solid)")
@@ -432,7 +432,7 @@ class ExplorePanel(QWidget):
         self.time.marks_row.setVisible(False)
         self.time.blank()
         self._drop_blend_widgets()
-        self.safe, self._safe_known, self._safe_kept, self._safe_previewed = None, False, None, False
+        self._forget_safe()
         self.blend_range.setText("No model yet: train the template set (Train tab) to explore it.")
         self.dim.setVisible(False)
         self.pad.update()
@@ -473,7 +473,7 @@ class ExplorePanel(QWidget):
                                                                                                  typed, value))
                 self.blend_layout.insertWidget(len(self.blend_sliders) + (self.triangle is not None), slider)
                 self.blend_sliders.append(slider)
-        self.safe, self._safe_known, self._safe_kept, self._safe_previewed = None, False, None, False
+        self._forget_safe()
         self.blend_range.setMinimumHeight(0)  # (grown again by the new model's words)
         self._say_range()
         self.dim.setMaximum(max(0, model.context_dims - 1))
@@ -505,9 +505,13 @@ class ExplorePanel(QWidget):
             slider.marks_row.update()
         self._say_range()
 
+    def _forget_safe(self):
+        """No safe range said (another model, none)."""
+        self.safe, self._safe_known, self._safe_kept, self._safe_previewed = None, False, None, False
+
     def safe_said(self) -> tuple:
         """What set_safe_range was last given (safe, known, keep): to say it again."""
-        return self.safe, getattr(self, "_safe_known", False), getattr(self, "_safe_kept", None)
+        return self.safe, self._safe_known, self._safe_kept
 
     def _say_range(self):
         if self.state.model is None:  # (_clear said there is no model)
@@ -517,10 +521,10 @@ class ExplorePanel(QWidget):
             text = f"Reaches {BLEND_RANGE[0]:g} to {BLEND_RANGE[1]:g} (as the pad does)"
         else:
             text = f"Each weight reaches {WEIGHT_RANGE[0]:g} to {WEIGHT_RANGE[1]:g}"
-        known, kept = getattr(self, "_safe_known", False), getattr(self, "_safe_kept", None)
+        known, kept = self._safe_known, self._safe_kept
         names = self.state.model.templates.names if self.state.model is not None else []
         say = lambda r: f"{value_label(r[0], 2)} to {value_label(r[1], 2)}"  # noqa: E731
-        previewed = getattr(self, "_safe_previewed", False)
+        previewed = self._safe_previewed
         of = " (previewed model)" if previewed else ""  # (Blend models… or a rewrite drag shows another model)
         if self.safe is not None and one:
             text += f" · safe at this time{of}: {self.safe[0]:g} to {self.safe[1]:g}"

@@ -40,8 +40,8 @@ RADIUS_PEN = QPen(QColor("#a0a0a0"), 1, Qt.DashLine)
 AXES = "xyz"
 ROTATION_PLANES = {0: (1, 2), 1: (2, 0), 2: (0, 1)}  # R about x, y, z: the plane turned, right-handed
 TYPED = {getattr(Qt, f"Key_{d}"): str(d) for d in range(10)}  # G / R / S's typed value: digits and a point
-TYPED_MOST = 12  # characters of a typed value
 TYPED.update({Qt.Key_Period: ".", Qt.Key_Comma: "."})
+TYPED_MOST = 12  # characters of a typed value
 SKETCH_KEYS = [("O (Sketch 2D view)", "Proportional editing on / off; the wheel sizes it while dragging"),
                ("G / R / S (Sketch 2D view)", "Move / rotate / scale the selection (click confirms, Esc cancels); "
                 "type a value (- negates, Backspace edits), X / Y / Z for an axis, as in Blender"),

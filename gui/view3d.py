@@ -170,6 +170,9 @@ class ShapeView(QWidget):
         # A native window of its own: otherwise every repaint of any widget in the window is
         # composited through OpenGL with the 3D view (slow under software OpenGL).
         self.setAttribute(Qt.WA_NativeWindow)
+        # the camera's own last fit (_remember_fit): its zoom state, what a resize redoes and from where; and the
+        # templates' size (reset_camera(home=True)), against which a shape is a collapsed speck (_shrunk)
+        self._fitted = self._again = self._again_at = self._home_size = None
         self.plotter = make_plotter(self)
         self._deferred = hasattr(self.plotter, "frameSwapped")  # a QOpenGLWidget: draws in its paintGL
         if self._deferred:
@@ -560,13 +563,13 @@ class ShapeView(QWidget):
     def resizeEvent(self, event):
         super().resizeEvent(event)
         self.show_focus()  # (the frame's strips along the new edges)
-        if getattr(self, "_again", None) is not None and self.surface is not None:
+        if self._again is not None and self.surface is not None:
             QTimer.singleShot(0, self._reframe)  # once the interactor has its new size
 
     def _reframe(self):
         """The view was resized: a framing the camera made by itself is made again for the view's new aspect (the
         leaf, framed before the window took its size, touched the view's edge until R)."""
-        again = getattr(self, "_again", None)  # (orbiting since counts too: the framing would turn the view back)
+        again = self._again  # (orbiting since counts too: the framing would turn the view back)
         if again is None or not np.allclose(self._camera_state(), self._again_at, rtol=1e-6, atol=1e-9):
             return
         again()
@@ -579,7 +582,7 @@ class ShapeView(QWidget):
     def _shrunk(self) -> bool:
         """Whether the shape fills under SHRUNK_EDGE of the view while the camera's zoom and focus are still where
         its own last fit put them (orbiting keeps both; the user's zoom or pan does not)."""
-        fitted = getattr(self, "_fitted", None)
+        fitted = self._fitted
         if self.surface is None or fitted is None or not np.allclose(self._zoom_state(), fitted, rtol=1e-6,
                                                                      atol=1e-9):
             return False
@@ -589,7 +592,7 @@ class ShapeView(QWidget):
         # one that is small on screen only because the view followed a huge one out, a Blend models preview
         # cancelled, is no speck unless it is also under a thirtieth of the templates' size)
         speck = extent <= SHRUNK_EDGE / 30
-        home = getattr(self, "_home_size", None)
+        home = self._home_size
         if speck and home:
             v = self.drawn_points()
             speck = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) < home / 30
