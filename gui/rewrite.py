@@ -257,6 +257,16 @@ class BlendDialog(QDialog):
     def value(self) -> float:
         return self.weight.value() / 100
 
+    def keyPressEvent(self, event):
+        """Enter in the W box puts the typed weight in and previews it, as Enter in a number field does in
+        Blender; it does not also press OK (that replaced the model while the user was still choosing)."""
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and self.box.hasFocus():
+            self.box.interpretText()
+            self.box.selectAll()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     def _show_weight(self, hundredths):
         if int(round(self.box.value() * 100)) != hundredths:
             self.box.blockSignals(True)

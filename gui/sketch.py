@@ -28,7 +28,7 @@ from grc.templates import check_name
 
 from .explore_panel import ComboBox, DoubleSpinBox
 from .state import Document, copy_template
-from .view3d import SMOOTH_AFTER_MS, focus_under_pointer
+from .view3d import SMOOTH_AFTER_MS, FocusUnderPointer
 
 VIEWS = {"top": (0, 1), "front": (0, 2), "side": (1, 2)}  # which two axes each 2D view shows
 FLIP_Y = np.array([1.0, -1.0])  # world y up, screen y down
@@ -531,6 +531,8 @@ class GridView2D(QWidget):
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
+        # keys (O, G / R / S, A, numpad .) go to the view under the pointer, as in Blender
+        self.installEventFilter(FocusUnderPointer(self))
         self.setAttribute(Qt.WA_OpaquePaintEvent)  # paints every pixel: Qt need not paint the widgets beneath first
         self._drag = None  # (row, point, grab offset in world units along the view's axes)
         self._box = None  # (start QPointF, current QPointF, add)
@@ -879,10 +881,6 @@ class GridView2D(QWidget):
             s.set_radius(s.radius * 1.15 ** steps)
         else:
             self.zoom(1.2 ** steps, at)
-
-    def enterEvent(self, event):
-        focus_under_pointer(self)  # keys (O, G / R / S, A, numpad .) go to the view under the pointer, as in Blender
-        super().enterEvent(event)
 
     def leaveEvent(self, event):
         if self.sketch.hover is not None and self._drag is None:

@@ -15,7 +15,8 @@ import numpy as np
 import pyvista as pv
 import vtkmodules.qt
 from PyQt5.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QPalette
+from PyQt5 import sip
+from PyQt5.QtGui import QColor, QCursor, QPalette
 from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
 from pyvista.plotting.render_window_interactor import RenderWindowInteractor
@@ -149,14 +150,33 @@ def focus_under_pointer(widget):
         widget.setFocus(Qt.MouseFocusReason)
 
 
-class _FocusOnEnter(QObject):
-    """The view takes the keys when the pointer enters it, and its frame shows whether it has them."""
+def focus_if_under_pointer(widget):
+    """focus_under_pointer, if the pointer is over `widget` and nothing covers it there."""
+    if sip.isdeleted(widget):
+        return
+    under = QApplication.widgetAt(QCursor.pos())
+    if under is not None and (under is widget or widget.isAncestorOf(under)):
+        focus_under_pointer(widget)
+
+
+class FocusUnderPointer(QObject):
+    """A view takes the keys when the pointer enters it, or when its window is active again with the pointer
+    still over it (a dialog closed over the view, or the user came back from another application: no Enter
+    comes then, and the keys had gone to the button that opened the dialog until the pointer left and came
+    back). `on_focus` is called when the view gains or loses the keys (its frame shows whether it has them)."""
+
+    def __init__(self, parent, on_focus=None):
+        super().__init__(parent)
+        self.on_focus = on_focus
 
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Enter:
             focus_under_pointer(obj)
-        elif event.type() in (QEvent.FocusIn, QEvent.FocusOut):
-            self.parent().show_focus()
+        elif event.type() == QEvent.WindowActivate:
+            # after the window's own focus is restored (Qt gives it back to the widget that last had it)
+            QTimer.singleShot(0, lambda: focus_if_under_pointer(obj))
+        elif event.type() in (QEvent.FocusIn, QEvent.FocusOut) and self.on_focus is not None:
+            self.on_focus()
         return False
 
 
@@ -198,7 +218,7 @@ class ShapeView(QWidget):
             edge.setPalette(palette)
             edge.hide()
             self._focus_edges.append(edge)
-        self._focus_filter = _FocusOnEnter(self)
+        self._focus_filter = FocusUnderPointer(self, self.show_focus)
         self.plotter.interactor.installEventFilter(self._focus_filter)  # keys go to the view under the pointer
         self.background = BACKGROUND
         self.plotter.set_background(self.background[0], top=self.background[1])

@@ -1,0 +1,80 @@
+"""Session 21's fixes of what walkthroughs left: Enter in the Blend models dialog's W box replaced the model, and
+after a dialog closed over a view the keys did not go to the view under the pointer (the 3D view; the Sketch views got an Enter from Qt then, and their test guards the
+rule's move into FocusUnderPointer). The other tests failed before their fixes."""
+
+import numpy as np
+from PyQt5.QtCore import QPoint, Qt
+from PyQt5.QtGui import QCursor
+from PyQt5.QtWidgets import QApplication, QDialog
+
+from grc.diverge.rewrite import rewrite
+from test_beyond import TIME, set_shape
+from test_sketch_tools import sketch_window
+
+
+def test_enter_in_the_blend_dialogs_weight_box_previews_and_keeps_the_dialog_open(window, tmp_path, qtbot):
+    """A walkthrough typed W 1.5 and pressed Enter to see it: the dialog closed and the model was replaced."""
+    set_shape(window, TIME, 0.5)
+    original = window.doc.model
+    other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
+    other.save(tmp_path / "other.grc")
+    dialog = window.rewrite_panel.blend_with(tmp_path / "other.grc")
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    dialog.box.setFocus()
+    dialog.box.selectAll()
+    qtbot.keyClicks(dialog.box, "1.5")
+    qtbot.keyClick(dialog.box, Qt.Key_Return)
+    assert dialog.isVisible() and dialog.result() == QDialog.Rejected  # still choosing
+    assert window.doc.model is original  # not replaced
+    assert dialog.value() == 1.5 and window.beyond.preview is dialog.blended  # the typed weight, previewed
+    qtbot.keyClick(dialog.box, Qt.Key_Enter)  # (the keypad's Enter too)
+    assert dialog.isVisible() and window.doc.model is original
+    dialog.buttons.button(dialog.buttons.Ok).click()  # OK replaces it, at the typed weight
+    assert not dialog.isVisible() and window.doc.model is not original
+    np.testing.assert_allclose(window.doc.model.shape(TIME, 0.5), dialog.blended.shape(TIME, 0.5), atol=1e-6)
+
+
+def close_a_dialog_over(widget, window, qtbot, opener=None):
+    """The pointer over `widget`; a dialog opened from the side panel (its button keeps the focus) and closed."""
+    opener = opener or window.rewrite_panel.blend_button
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    QCursor.setPos(widget.mapToGlobal(widget.rect().center()))
+    opener.setFocus()
+    qtbot.waitUntil(opener.hasFocus)
+    dialog = QDialog(window)
+    dialog.resize(200, 100)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    QCursor.setPos(widget.mapToGlobal(widget.rect().center() + QPoint(3, 2)))  # (the pointer moved over the dialog)
+    dialog.reject()
+    window.activateWindow()  # (what the window manager does when a dialog closes; Xvfb here has none)
+    qtbot.waitUntil(window.isActiveWindow)
+    return opener
+
+
+def test_after_a_dialog_closes_the_3d_view_under_the_pointer_takes_the_keys(window, qtbot):
+    """R over the 3D view did nothing after a dialog closed there, until the pointer left the view and came back."""
+    interactor = window.view.plotter.interactor
+    opener = close_a_dialog_over(interactor, window, qtbot)
+    qtbot.waitUntil(interactor.hasFocus)
+    assert not opener.hasFocus()
+
+
+def test_after_a_dialog_closes_a_sketch_view_under_the_pointer_takes_the_keys(make_window, files, qtbot):
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    view = panel.views["top"]
+    opener = close_a_dialog_over(view, window, qtbot, opener=panel.list)
+    qtbot.waitUntil(view.hasFocus)
+    assert not opener.hasFocus()
+
+
+def test_after_a_dialog_closes_with_the_pointer_elsewhere_the_focus_stays_where_it_was(window, qtbot):
+    """Only the view under the pointer takes the keys: over the side panel the opener keeps them."""
+    interactor = window.view.plotter.interactor
+    opener = close_a_dialog_over(window.explore_panel, window, qtbot)
+    qtbot.wait(50)
+    assert opener.hasFocus() and not interactor.hasFocus()
