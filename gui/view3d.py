@@ -618,15 +618,15 @@ class ShapeView(QWidget):
             speck = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) < home / 30
         return bool((w > 0).all() and not speck and extent < SHRUNK_EDGE)
 
-    def frame_shape(self):
+    def frame_shape(self, view_from=None):
         """R, as Blender's Home: the three-quarter view again, with the shape drawn now in its middle, filling it
-        but for a little margin (FRAME_EDGE)."""
+        but for a little margin (FRAME_EDGE). `view_from`: as reset_camera's."""
         self.flush()  # (a draw still pending: what R frames is what shows next)
         if self.surface is None:
-            return self.reset_camera()
+            return self.reset_camera(view_from=view_from)
         v = self.drawn_points()
         lo, hi = v.min(axis=0), v.max(axis=0)
-        self.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])  # its box's middle: near the middle on screen
+        self.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], view_from=view_from)  # its box's middle: near the middle on screen
         camera = self.plotter.camera
         width, height = self.plotter.renderer.GetSize()
         for _ in range(4):  # the extent on screen moved to the middle, then zoomed to the margin (perspective: rounds)
@@ -649,7 +649,8 @@ class ShapeView(QWidget):
                 break
             camera.zoom(0.97)
         self.plotter.renderer.ResetCameraClippingRange()
-        self._remember_fit(self.frame_shape)
+        side = self._view_from
+        self._remember_fit(lambda: self.frame_shape(side))
 
     def fit_points(self, points=None):
         """Fit the camera around `points` (n, 3; default the surface), keeping its direction (numpad .); a
@@ -677,16 +678,18 @@ class ShapeView(QWidget):
             self.plotter.camera.zoom(0.9)
         self._remember_fit(self._fit_current)
 
-    def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN, home=False):
+    def reset_camera(self, bounds=None, points=None, edge=FIT_MARGIN, home=False, view_from=None):
         """A three-quarter view from the front and above, fitting `bounds` (xmin, xmax, ymin, ymax, zmin, zmax);
         then backing out until every one of `points` (n, 3) shows within `edge` of the view (a flat, wide sheet
         filled more than the view). "The front" is the side the surface faces (front_view): the shape drawn now,
         and the next grid drawn, in case that is another (a set just opened is drawn after it is framed).
-        `home`: `bounds` are the templates' (the app's framing), the size a shape far smaller than is a speck."""
+        `home`: `bounds` are the templates' (the app's framing), the size a shape far smaller than is a speck.
+        `view_from`: the direction to look from instead of the front (a resize framing again keeps the side the
+        camera looked from: judged again, a bent sprout's view swung round to its side)."""
         if home:
             self._home_size = None if bounds is None else float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
-        self._place(bounds, points, edge, self._front())
-        self._orient = ((bounds, points, edge), self._camera_state())
+        self._place(bounds, points, edge, self._front() if view_from is None else view_from)
+        self._orient = ((bounds, points, edge), self._camera_state()) if view_from is None else None
 
     def _place(self, bounds, points, edge, view_from):
         self._view_from = view_from
@@ -700,7 +703,7 @@ class ShapeView(QWidget):
                 self.plotter.camera.zoom(0.9)
         else:
             self.plotter.reset_camera()
-        self._remember_fit(lambda: self.reset_camera(bounds, points, edge))
+        self._remember_fit(lambda: self.reset_camera(bounds, points, edge, view_from=view_from))
 
     def render(self, now=False):
         """Draw the scene once; `rendered` fires when its pixels are in the window.

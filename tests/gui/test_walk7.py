@@ -78,3 +78,23 @@ def test_after_a_dialog_closes_with_the_pointer_elsewhere_the_focus_stays_where_
     opener = close_a_dialog_over(window.explore_panel, window, qtbot)
     qtbot.wait(50)
     assert opener.hasFocus() and not interactor.hasFocus()
+
+
+def test_a_resize_keeps_the_side_the_camera_looks_from(window, qtbot):
+    """A resize framed the shape again and judged its front again: a walkthrough's bent sprout swung round to its
+    side. The framing is redone for the view's new shape from the side it looked from."""
+    view = window.view
+    set_shape(window, TIME, 0.5)
+    view.frame_shape()
+    side = view._front()
+    grid = view.last_grid
+    view.request(lambda: grid * [1, -1, -1])  # the shape turned over: it faces the other way (a bend, a blend far out)
+    view.flush()
+    assert view._front() != side  # R would look from its other side now
+    position = np.subtract(view.plotter.camera.position, view.plotter.camera.focal_point)
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: view.size().width() < 600 or window.width() == 1024)
+    qtbot.wait(100)
+    after = np.subtract(view.plotter.camera.position, view.plotter.camera.focal_point)
+    cosine = position @ after / np.linalg.norm(position) / np.linalg.norm(after)
+    assert cosine > 0.999, cosine  # the same direction, only nearer or further
