@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         from .beyond import install as install_beyond
 
         self.beyond = install_beyond(self)  # chip, red faces, pad shading, Bend and Rewrite panels (Explore)
+        self.divergence.bent = self.beyond.bent
+        self.beyond.look_changed.connect(self.divergence.say_checkpoint)
         self.history.add(self.beyond.undo)  # Ctrl+Z undoes a rewrite or a model blend as it does a template edit
         self.beyond.undo.cleanChanged.connect(self._title)  # (the model is unsaved while that stack is not clean)
         self.history.add(self.bend_panel.undo)  # and a change of the bends (Clear, Load look, a strength moved)

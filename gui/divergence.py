@@ -122,6 +122,7 @@ class DivergencePanel(QWidget):
     def __init__(self, state, doc, parent=None):
         super().__init__(parent)
         self.state, self.doc = state, doc
+        self.bent = lambda: False  # whether the 3D view shows the model through bends (the window sets it)
         self.worker: DivergeWorker | None = None
         self.original = None  # the model fine-tuned from (checkpoint 0)
         self.checkpoints: list = []
@@ -257,11 +258,21 @@ class DivergencePanel(QWidget):
         c = self.checkpoints[index]
         self.plot.current = index
         self.plot.update()
-        self.about.setText(f"Checkpoint {index} (step {c.step}): novelty {c.novelty:.3f}, "
-                           f"{c.broken:.0%} broken, {c.strained:.0%} strained of the measured shapes"
-                           + (" (the original)" if index == 0 else ""))
+        self.say_checkpoint()
         if self.state.model is not c.model:
             self.state.set_model(c.model)
+
+    def say_checkpoint(self):
+        """What the chosen checkpoint measured; the figures judge the model, so with bends on (a walkthrough took
+        them for the bent shape on screen) the line says whose shapes they are."""
+        index = self.plot.current
+        if not 0 <= index < len(self.checkpoints):  # (none, or the model shown is none of them)
+            return
+        c = self.checkpoints[index]
+        self.about.setText(f"Checkpoint {index} (step {c.step}): novelty {c.novelty:.3f}, "
+                           f"{c.broken:.0%} broken, {c.strained:.0%} strained of the measured shapes"
+                           + (" (the original)" if index == 0 else "")
+                           + ("; the model's own shapes, without the bends the 3D view shows" if self.bent() else ""))
 
     def _follow_state(self):
         """The model shown changed elsewhere (the Gallery opens a shape with the model it searched): the slider

@@ -98,3 +98,19 @@ def test_a_resize_keeps_the_side_the_camera_looks_from(window, qtbot):
     after = np.subtract(view.plotter.camera.position, view.plotter.camera.focal_point)
     cosine = position @ after / np.linalg.norm(position) / np.linalg.norm(after)
     assert cosine > 0.999, cosine  # the same direction, only nearer or further
+
+
+def test_the_diverge_readout_says_its_figures_are_the_models_own_while_bends_show(window, qtbot):
+    """A walkthrough read Diverge's "0 % broken" against a bent shape on screen that the figures never judged."""
+    from grc.diverge.bend import Bend, Look
+    from test_gallery_divergence import diverged
+
+    panel = diverged(window, qtbot, steps=10, every=5)
+    panel.slider.setValue(2)
+    plain = panel.about.text()
+    assert plain.startswith("Checkpoint 2") and "bends" not in plain
+    window.bend_panel.set_look(Look([Bend("scale", 0, {"fraction": 0.5, "seed": 1}, amount=1.7, strength=0.8)]))
+    assert panel.about.text().startswith(plain) and "without the bends the 3D view shows" in panel.about.text()
+    assert window.state.model is panel.checkpoints[2].model  # (saying so changes nothing else)
+    window.bend_panel.set_look(Look([]))
+    assert panel.about.text() == plain
