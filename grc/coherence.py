@@ -171,19 +171,19 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
     if thin is None:  # no slivers: every quad against its neighbour along rows and points
         for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
                              (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
-            s, i, j = np.nonzero(np.einsum("...i,...i->...", a, b) < turn)
+            s, i, j = _nonzero(np.einsum("...i,...i->...", a, b) < turn)
             shapes.append(s)
             pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
         return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
     for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
         n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
-        s, i, j = np.nonzero(np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn)
+        s, i, j = _nonzero(np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn)
         k = i + 1
         # no sliver in a fold; then the quads on either side of each run of slivers
         if len(s):
             keep = ~t[s, i, j] & ~t[s, k, j]
             s, i, j, k = s[keep], i[keep], j[keep], k[keep]
-        rs, rk, rj = np.nonzero(t)  # slivers (few) ...
+        rs, rk, rj = _nonzero(t)  # slivers (few) ...
         first = (rk > 0) & ~t[rs, rk - 1, rj]  # ... that follow a quad that is none: a run begins
         if first.any():
             L = t.shape[1]
@@ -259,6 +259,12 @@ class _Topology:
         rows, points = np.divmod(np.arange(nr * np_), np_)  # block pairs that touch (or are one block)
         self.block_neighbours = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
+
+
+def _nonzero(mask):
+    """np.nonzero of a mask with several axes: the flat indices, unravelled (numpy's own nonzero walks every
+    axis and costs several times more on these masks)."""
+    return np.unravel_index(np.flatnonzero(mask), mask.shape)
 
 
 def _loop(vertices):
@@ -362,16 +368,15 @@ def _cross_first(a, b):
 
 
 def _in_plane(points, normal):
-    """Coordinates (x, y) of points (3, n, L) along two directions perpendicular to unit normals (3, n)."""
+    """Coordinates (x, y) (2, n, L) of points (3, n, L) along two directions perpendicular to unit normals (3, n)."""
     nx, ny, nz = normal
     along_x = np.abs(nx) < 0.9  # u = normal x (1, 0, 0) there, else normal x (0, 1, 0)
-    zero = np.zeros_like(nx)
-    u = np.stack([np.where(along_x, zero, -nz), np.where(along_x, nz, zero), np.where(along_x, -ny, nx)])
+    signed = np.concatenate([normal, -normal, np.zeros((1, len(nx)))])  # nx, ny, nz, -nx, -ny, -nz, 0
+    u = signed[np.where(along_x, [[6], [2], [4]], [[5], [6], [0]]), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
     u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-    v = _cross_first(normal, u)
+    uv = np.stack([u, _cross_first(normal, u)])[..., None]  # (2, 3, n, 1)
     p = points
-    return (p[0] * u[0][:, None] + p[1] * u[1][:, None] + p[2] * u[2][:, None],
-            p[0] * v[0][:, None] + p[1] * v[1][:, None] + p[2] * v[2][:, None])
+    return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
 
 
 def _patches(c, n, triangles, size, topology):
@@ -408,8 +413,8 @@ def _patches(c, n, triangles, size, topology):
     if len(shape):
         # the boundary and the middle vertex (last) in the window's plane
         points = c.reshape(3, S, -1)[:, shape[:, None], topology.window_loop[window]]  # (3, n, Lw + 1)
-        x, y = _in_plane(points, mean[:, shape, window])
-        simple = _simple_loops(x[:, :-1], y[:, :-1], topology.window_pair_mask, (x[:, -1], y[:, -1]))
+        xy = _in_plane(points, mean[:, shape, window])
+        simple = _simple_loops(xy[:, :, :-1], topology.window_pair_mask, xy[:, :, -1])
         shape, window = shape[simple], window[simple]
     covered = np.zeros((S, nb, nb), bool)
     pairs = topology.window_block_pairs[window]  # (n, 10, 2)
@@ -433,7 +438,7 @@ def _block_candidates(lo, hi, S, topology, covered):
     near = ~covered & topology.block_upper
     for k in range(3):
         near &= (b_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= b_hi[k][:, :, None])
-    shape, A, B = np.nonzero(near)
+    shape, A, B = _nonzero(near)
     if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q * S:
         return None
     # the quads of block A whose boxes meet block B's, and of B meeting A's; then every such quad of A
@@ -448,7 +453,7 @@ def _block_candidates(lo, hi, S, topology, covered):
         in_a &= (lo[k, first] <= other_hi) & (other_lo <= hi[k, first])
         in_b &= (lo[k, second] <= box_hi) & (box_lo <= hi[k, second])
     keep = in_a[:, :, None] & in_b[:, None, :] & (~(A == B)[:, None, None] | topology.quad_upper)
-    n, a, b = np.nonzero(keep)
+    n, a, b = _nonzero(keep)
     i, j = first[n, a], second[n, b]
     meet = ((lo[0, i] <= hi[0, j]) & (lo[0, j] <= hi[0, i]) & (lo[1, i] <= hi[1, j]) & (lo[1, j] <= hi[1, i])
             & (lo[2, i] <= hi[2, j]) & (lo[2, j] <= hi[2, i]))
@@ -551,47 +556,49 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
-    x, y = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
-    ok[which] = _simple_loops(x, y, topology.boundary_pair_mask, (x.mean(axis=1), y.mean(axis=1)))
+    xy = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
+    ok[which] = _simple_loops(xy, topology.boundary_pair_mask, xy.mean(axis=2))
     return ok
 
 
-def _star_shaped(x, y, cx, cy):
-    """Whether closed loops (n, L) in the plane wind once around a centre (n,) with every edge turning
-    the same way about it. Then each ray from the centre meets the loop once, so the loop is simple:
+def _star_shaped(xy, centre):
+    """Whether closed loops (x, y) (2, n, L) in the plane wind once around a centre (2, n) with every edge
+    turning the same way about it. Then each ray from the centre meets the loop once, so the loop is simple:
     a quick test that suffices (most loops here pass it); (n,) bool."""
-    px, py = x - cx[:, None], y - cy[:, None]
-    qx, qy = np.concatenate([px[:, 1:], px[:, :1]], axis=1), np.concatenate([py[:, 1:], py[:, :1]], axis=1)
-    turn = px * qy - py * qx
-    total = np.arctan2(turn, px * qx + py * qy).sum(axis=1)  # 2 pi times how often the loop winds
-    return (np.all(turn > 0, axis=1) | np.all(turn < 0, axis=1)) & (np.abs(total) < 3 * np.pi)
+    p = xy - centre[:, :, None]
+    q = np.concatenate([p[:, :, 1:], p[:, :, :1]], axis=2)
+    turn = p[0] * q[1] - p[1] * q[0]
+    total = np.arctan2(turn, p[0] * q[0] + p[1] * q[1]).sum(axis=1)  # 2 pi times how often the loop winds
+    return ((turn.min(axis=1) > 0) | (turn.max(axis=1) < 0)) & (np.abs(total) < 3 * np.pi)
 
 
-def _simple_loops(x, y, pairs, centre=None):
-    """Whether closed loops of points (S, L) in the plane are simple: no two of their edges that share
-    no vertex (`pairs`, an (L, L) mask of edge i against edge j) touch. Given a `centre` ((S,), (S,)),
+def _simple_loops(xy, pairs, centre=None):
+    """Whether closed loops of points (x, y) (2, S, L) in the plane are simple: no two of their edges that
+    share no vertex (`pairs`, an (L, L) mask of edge i against edge j) touch. Given a `centre` (2, S),
     loops star-shaped about it (_star_shaped) are simple without more; the others: edges whose extents
-    overlap along both axes (a few, found with (S, L, L) comparisons) get the exact orientation test."""
-    S, L = x.shape
+    overlap along x (found with (S, L, L) comparisons), then along y, get the exact orientation test."""
+    S, L = xy.shape[1:]
     simple = np.ones(S, bool)
     if centre is not None:
-        rest = np.nonzero(~_star_shaped(x, y, *centre))[0]
+        rest = np.nonzero(~_star_shaped(xy, centre))[0]
         if len(rest) == 0:
             return simple
         if len(rest) < S:
-            simple[rest] = _simple_loops(x[rest], y[rest], pairs)
+            simple[rest] = _simple_loops(xy[:, rest], pairs)
             return simple
-    x2, y2 = np.concatenate([x[:, 1:], x[:, :1]], axis=1), np.concatenate([y[:, 1:], y[:, :1]], axis=1)
-    x_lo, x_hi, y_lo, y_hi = np.minimum(x, x2), np.maximum(x, x2), np.minimum(y, y2), np.maximum(y, y2)
-    near = ((x_hi[:, :, None] >= x_lo[:, None, :]) & (x_hi[:, None, :] >= x_lo[:, :, None])
-            & (y_hi[:, :, None] >= y_lo[:, None, :]) & (y_hi[:, None, :] >= y_lo[:, :, None]) & pairs)
-    s, i, j = np.nonzero(near)
-    i2, j2 = (i + 1) % L, (j + 1) % L
-
-    def orient(p, q, r):  # which side of p->q the point r lies
-        return (x[s, q] - x[s, p]) * (y[s, r] - y[s, p]) - (y[s, q] - y[s, p]) * (x[s, r] - x[s, p])
-
-    touch = (orient(i, i2, j) * orient(i, i2, j2) <= 0) & (orient(j, j2, i) * orient(j, j2, i2) <= 0)
+    w = np.concatenate([xy, xy[:, :, :1]], axis=2)  # each loop closed: (2, S, L + 1), edge k from point k to k + 1
+    lo, hi = np.minimum(w[:, :, :-1], w[:, :, 1:]), np.maximum(w[:, :, :-1], w[:, :, 1:])  # the edges' boxes
+    reach = hi[0][:, :, None] >= lo[0][:, None, :]  # edge i's box reaches edge j's along x
+    s, i, j = _nonzero(reach & pairs & reach.transpose(0, 2, 1))
+    meet = (hi[1][s, i] >= lo[1][s, j]) & (hi[1][s, j] >= lo[1][s, i])  # ... and along y
+    s, i, j = s[meet], i[meet], j[meet]
+    # each edge's ends about the other edge, both edges at once: e (x or y, which edge, start or end, pair)
+    first = s * (L + 1) + np.stack([i, j])
+    e = w.reshape(2, -1)[:, np.stack([first, first + 1], axis=1)]
+    here, there = e, e[:, ::-1]
+    side = ((here[0, :, 1] - here[0, :, 0])[:, None] * (there[1] - here[1, :, :1])
+            - (here[1, :, 1] - here[1, :, 0])[:, None] * (there[0] - here[0, :, :1]))
+    touch = (side[:, 0] * side[:, 1] <= 0).all(axis=0)
     simple[s[touch]] = False
     return simple
 
@@ -684,7 +691,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
         if not combos or not len(shapes):
             continue
         first, last = max(0, -dp), Pq - max(0, dp)
-        s, r, p = np.nonzero(_dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit)
+        s, r, p = _nonzero(_dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit)
         one = shapes[s] * Q + r * Pq + p + first
         other = one + dr * Pq + dp
         if covered is not None:

@@ -205,13 +205,13 @@ def test_a_loop_is_simple_whether_or_not_it_is_star_shaped():
     wound = radius * np.cos(twice), radius * np.sin(twice)  # winds twice around the origin: crosses itself
     spiked = star[0].copy(), star[1].copy()
     spiked[0][:, 5], spiked[1][:, 5] = 3.0, 0.0  # one point pulled far out: not star-shaped, simple or not
-    x, y = (np.concatenate([star[k], wound[k], spiked[k]]) for k in (0, 1))
+    xy = np.stack([np.concatenate([star[k], wound[k], spiked[k]]) for k in (0, 1)])
     pairs = coherence._loop_pairs(L)
-    exact = coherence._simple_loops(x, y, pairs)
+    exact = coherence._simple_loops(xy, pairs)
     assert exact[:n].all() and not exact[n:2 * n].any() and 0 < exact[2 * n:].sum() < n
-    centre = (np.zeros(3 * n), np.zeros(3 * n))
-    assert np.array_equal(coherence._simple_loops(x, y, pairs, centre), exact)
-    quick = coherence._star_shaped(x, y, *centre)
+    centre = np.zeros((2, 3 * n))
+    assert np.array_equal(coherence._simple_loops(xy, pairs, centre), exact)
+    quick = coherence._star_shaped(xy, centre)
     assert quick[:n].all() and not quick[n:].any()
 
 
