@@ -400,20 +400,20 @@ def _patches(c, n, triangles, size, topology):
     up = (t[0] * mean[0] + t[1] * mean[1] + t[2] * mean[2]).reshape(-1, S, nr - 1, np_ - 1).min(axis=0)
     limit = 1e-9 * size ** 2
     mean = mean.reshape(3, S, -1)
+    W = mean.shape[2]
     facing = up.reshape(S, -1) > limit[:, None]  # (S, W)
     shape, window = np.nonzero(~facing)
     if len(shape):  # windows whose triangles do not all face the mean normal: tilt it (_tilted)
-        t = triangles.reshape(2, 3, S, -1)
-        t = t[:, :, shape[:, None], topology.window_quad_list[window]]  # (2, 3, n, triangles / 2)
+        t = triangles.reshape(2, 3, -1).take(shape[:, None] * topology.quads + topology.window_quad_list[window], axis=2)
         t = np.concatenate([t[0], t[1]], axis=2).transpose(1, 0, 2)  # (n, 3, triangles)
-        ok, tilted = _tilted(t, mean[:, shape, window], limit[shape])
+        ok, tilted = _tilted(t, mean.reshape(3, -1).take(shape * W + window, axis=1), limit[shape])
         facing[shape[ok], window[ok]] = True
         mean[:, shape[ok], window[ok]] = tilted[:, ok]
     shape, window = np.nonzero(facing)
     if len(shape):
-        # the boundary and the middle vertex (last) in the window's plane
-        points = c.reshape(3, S, -1)[:, shape[:, None], topology.window_loop[window]]  # (3, n, Lw + 1)
-        xy = _in_plane(points, mean[:, shape, window])
+        # the boundary and the middle vertex (last) in the window's plane: (3, n, Lw + 1)
+        points = c.reshape(3, -1).take(shape[:, None] * (c.shape[2] * c.shape[3]) + topology.window_loop[window], axis=1)
+        xy = _in_plane(points, mean.reshape(3, -1).take(shape * W + window, axis=1))
         simple = _simple_loops(xy[:, :, :-1], topology.window_pair_mask, xy[:, :, -1])
         shape, window = shape[simple], window[simple]
     covered = np.zeros((S, nb, nb), bool)
@@ -435,28 +435,27 @@ def _block_candidates(lo, hi, S, topology, covered):
     # the blocks' boxes: each quad's place in its block leading, reduced over it
     b_lo = lo.reshape(3, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 3, S, nb).min(axis=0)
     b_hi = hi.reshape(3, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 3, S, nb).max(axis=0)
-    near = ~covered & topology.block_upper
-    for k in range(3):
-        near &= (b_lo[k][:, :, None] <= b_hi[k][:, None, :]) & (b_lo[k][:, None, :] <= b_hi[k][:, :, None])
-    shape, A, B = _nonzero(near)
+    reach = b_lo[:, :, :, None] <= b_hi[:, :, None, :]  # block A's box reaches block B's, and B's reaches A's
+    reach = reach[0] & reach[1] & reach[2]
+    shape, A, B = _nonzero(~covered & topology.block_upper & reach & reach.transpose(0, 2, 1))
     if len(A) * bb * bb > BLOCK_PAIR_LIMIT * Q * S:
         return None
     # the quads of block A whose boxes meet block B's, and of B meeting A's; then every such quad of A
     # against every such quad of B (inside one block: each pair once), box against box
     first = shape[:, None] * Q + topology.block_quads[A]  # (n, bb) global quad indices
     second = shape[:, None] * Q + topology.block_quads[B]
-    in_a = np.ones(first.shape, bool)
-    in_b = np.ones(first.shape, bool)
-    for k in range(3):
-        box_lo, box_hi = b_lo[k][shape, A][:, None], b_hi[k][shape, A][:, None]
-        other_lo, other_hi = b_lo[k][shape, B][:, None], b_hi[k][shape, B][:, None]
-        in_a &= (lo[k, first] <= other_hi) & (other_lo <= hi[k, first])
-        in_b &= (lo[k, second] <= box_hi) & (box_lo <= hi[k, second])
+    quad, block = np.concatenate([lo, hi]), np.concatenate([b_lo, b_hi]).reshape(6, -1)  # (6, ...): lo then hi
+    box_a, box_b = block.take(shape * nb + A, axis=1)[..., None], block.take(shape * nb + B, axis=1)[..., None]
+    quad_a, quad_b = quad.take(first, axis=1), quad.take(second, axis=1)  # (6, n, bb)
+    in_a = (quad_a[:3] <= box_b[3:]) & (box_b[:3] <= quad_a[3:])
+    in_b = (quad_b[:3] <= box_a[3:]) & (box_a[:3] <= quad_b[3:])
+    in_a, in_b = in_a[0] & in_a[1] & in_a[2], in_b[0] & in_b[1] & in_b[2]
     keep = in_a[:, :, None] & in_b[:, None, :] & (~(A == B)[:, None, None] | topology.quad_upper)
     n, a, b = _nonzero(keep)
     i, j = first[n, a], second[n, b]
-    meet = ((lo[0, i] <= hi[0, j]) & (lo[0, j] <= hi[0, i]) & (lo[1, i] <= hi[1, j]) & (lo[1, j] <= hi[1, i])
-            & (lo[2, i] <= hi[2, j]) & (lo[2, j] <= hi[2, i]))
+    quad_i, quad_j = quad.take(i, axis=1), quad.take(j, axis=1)
+    meet = (quad_i[:3] <= quad_j[3:]) & (quad_j[:3] <= quad_i[3:])
+    meet = meet[0] & meet[1] & meet[2]
     i, j = i[meet], j[meet]
     qi, qj = i % Q, j % Q  # quads of neighbouring blocks may share a vertex
     far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
@@ -489,7 +488,7 @@ def _crossing(A, B, eps):
         return idx
     n = len(idx)
     pick = np.concatenate([idx, idx + P])
-    both, d, normal = both[:, :, pick], d[:, pick], normal[:, pick]
+    both, d, normal = both.take(pick, axis=2), d.take(pick, axis=1), normal.take(pick, axis=1)
     D = _unit(_cross(normal[:, :n].T, normal[:, n:].T)).T  # (3, n): the planes' common line
     D = np.concatenate([D, D], axis=1)
     p = both[:, 0] * D[0] + both[:, 1] * D[1] + both[:, 2] * D[2]  # (3 corners, 2n) along the line
@@ -556,7 +555,8 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     if not ok.any():
         return ok
     which = np.nonzero(ok)[0]
-    xy = _in_plane(c.reshape(3, S, -1)[:, which][:, :, topology.boundary], mean[:, which])
+    xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + topology.boundary, axis=1),
+                   mean.take(which, axis=1))
     ok[which] = _simple_loops(xy, topology.boundary_pair_mask, xy.mean(axis=2))
     return ok
 
@@ -594,7 +594,7 @@ def _simple_loops(xy, pairs, centre=None):
     s, i, j = s[meet], i[meet], j[meet]
     # each edge's ends about the other edge, both edges at once: e (x or y, which edge, start or end, pair)
     first = s * (L + 1) + np.stack([i, j])
-    e = w.reshape(2, -1)[:, np.stack([first, first + 1], axis=1)]
+    e = w.reshape(2, -1).take(np.stack([first, first + 1], axis=1), axis=1)
     here, there = e, e[:, ::-1]
     side = ((here[0, :, 1] - here[0, :, 0])[:, None] * (there[1] - here[1, :, :1])
             - (here[1, :, 1] - here[1, :, 0])[:, None] * (there[0] - here[0, :, :1]))
@@ -675,7 +675,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
         half = np.abs(diff[:, 0] * normal[0] + diff[:, 1] * normal[1] + diff[:, 2] * normal[2]).max(axis=0)  # (S * Q,)
         for swap in (False, True):
             a, b = (qj, qi) if swap else (qi, qj)
-            diff, m, h = corners[:, :, b] - center[:, a], normal[:, a], half[a]
+            diff, m, h = corners.take(b, axis=2) - center.take(a, axis=1), normal.take(a, axis=1), half.take(a)
             d = diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]  # (4, pairs): b's corners about a's plane
             apart = (d > h).all(axis=0) | (d < -h).all(axis=0)
             qi, qj = qi[~apart], qj[~apart]
@@ -708,8 +708,8 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
         return np.zeros(0, int), np.zeros((0, 2), int)
     flat = c.reshape(3, -1)  # (3, S * V)
     V = c.shape[2] * c.shape[3]
-    A = flat[:, (t1 // T * V)[:, None] + topology.triangles[t1 % T]].transpose(2, 0, 1)  # (3 corners, 3, P)
-    B = flat[:, (t2 // T * V)[:, None] + topology.triangles[t2 % T]].transpose(2, 0, 1)
+    A = flat.take((t1 // T * V)[:, None] + topology.triangles[t1 % T], axis=1).transpose(2, 0, 1)  # (3 corners, 3, P)
+    B = flat.take((t2 // T * V)[:, None] + topology.triangles[t2 % T], axis=1).transpose(2, 0, 1)
     extent = float((hi.max(axis=1) - lo.min(axis=1)).max())
     crossing = _crossing(A, B, 1e-9 * max(extent, 1e-12))
     t1, t2 = t1[crossing], t2[crossing]
