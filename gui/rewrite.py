@@ -12,9 +12,9 @@ File > Save model as… saves the new one.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QGroupBox,
-                             QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout)
+from PyQt5.QtCore import QEvent, QObject, Qt
+from PyQt5.QtWidgets import (QApplication, QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QGroupBox,
+                             QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from grc import GRCError, load_model
 from grc.diverge.blend import blend_models
@@ -183,7 +183,9 @@ class RewritePanel(QGroupBox):
         self.drag = RewriteDrag(beyond, self)
         beyond.state.changed.connect(self.drag.follow_state)
         window = beyond.window
-        window.view.enable_point_dragging(self.drag, lambda: window.mode == "explore" and self.mode.isChecked())
+        self.blending = None  # the Blend models dialog while it is open
+        window.view.enable_point_dragging(self.drag, lambda: window.mode == "explore" and self.mode.isChecked()
+                                          and self.blending is None)  # (the 3D view only turns while one previews)
         self.blend_button.clicked.connect(self.ask_blend)
         self.save_button.clicked.connect(window.ending_gesture(window._ask_save_model_as))
 
@@ -209,19 +211,55 @@ class RewritePanel(QGroupBox):
         except (GRCError, OSError) as e:  # not a GRC model, damaged, another grid: a dialog, not the crash one
             self.beyond.window.error(str(e), "Cannot blend")
             return
-        dialog.exec_()
+        self.blending = dialog
+        dialog.finished.connect(lambda: setattr(self, "blending", None))
+        dialog.show()  # not modal: the 3D view turns to look at the preview from every side (_ViewOnly)
 
     def blend_with(self, path) -> "BlendDialog":
         return BlendDialog(self.beyond, load_model(path), path, self)
 
 
+# what a user does to a window: while a Blend models dialog is open, only the 3D view of the main window takes it
+_INPUT = {QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButtonDblClick, QEvent.Wheel,
+          QEvent.KeyPress, QEvent.KeyRelease, QEvent.ContextMenu, QEvent.DragEnter, QEvent.Drop}
+
+
+class _ViewOnly(QObject):
+    """Installed on the application while a Blend models dialog is open: the main window's 3D view still turns,
+    zooms and frames (R) so the preview can be seen from every side, which a modal dialog did not allow; the rest
+    of the window takes no input, its shortcuts (Ctrl+Z, Ctrl+S, ...) do nothing and it does not close, as under a
+    modal dialog (the dialog is the one place where the model changes); Esc there cancels the dialog. `parent`: the
+    dialog."""
+
+    def __init__(self, window, parent):
+        super().__init__(parent)
+        self.window, self.view = window, window.view
+
+    def eventFilter(self, obj, event):
+        kind = event.type()
+        if not isinstance(obj, QWidget) or obj.window() is not self.window:
+            return False
+        if kind == QEvent.ShortcutOverride:  # taken as the widget's own key: no window shortcut fires (the view
+            event.accept()                   # still gets its keys, R and the rest, as key presses)
+            return True
+        if kind == QEvent.Close and obj is self.window:
+            event.ignore()
+            return True
+        if kind == QEvent.KeyPress and event.key() == Qt.Key_Escape:  # Esc over the view: the dialog's Cancel
+            self.parent().reject()
+            return True
+        return kind in _INPUT and obj is not self.view and not self.view.isAncestorOf(obj)
+
+
 class BlendDialog(QDialog):
     """Pick the weight of a model blend (W = 0: this model, 1: the other; outside extrapolates), with a live
-    meter; OK replaces the model (undoable)."""
+    meter; OK replaces the model (undoable). Not modal, but while it is open the main window only lets its 3D
+    view be turned (_ViewOnly)."""
 
     def __init__(self, beyond, other, path, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Blend models")
+        self._hold = _ViewOnly(beyond.window, self)
         self.beyond, self.other = beyond, other
         self.base = beyond.state.model  # the model blended: the one shown (followed while the dialog is open)
         self.weight = QSlider(Qt.Horizontal)
@@ -276,6 +314,7 @@ class BlendDialog(QDialog):
     def showEvent(self, event):
         """Over the side panel, not the 3D view whose preview it is about (it opened centred over the view)."""
         super().showEvent(event)
+        QApplication.instance().installEventFilter(self._hold)
         window = self.beyond.window
         side = window.tabs.mapToGlobal(window.tabs.rect().topLeft())
         screen = (self.screen() or window.screen()).availableGeometry()
@@ -315,6 +354,10 @@ class BlendDialog(QDialog):
         check = self.beyond.run_check()
         self.meter.display(check, self.beyond.state.weights, self.beyond.bent())
         self.beyond.window._shape_changed()
+
+    def hideEvent(self, event):
+        QApplication.instance().removeEventFilter(self._hold)
+        super().hideEvent(event)
 
     def done(self, result):
         self.beyond.state.changed.disconnect(self.follow_model)

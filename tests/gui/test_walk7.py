@@ -114,3 +114,47 @@ def test_the_diverge_readout_says_its_figures_are_the_models_own_while_bends_sho
     assert window.state.model is panel.checkpoints[2].model  # (saying so changes nothing else)
     window.bend_panel.set_look(Look([]))
     assert panel.about.text() == plain
+
+
+def test_the_blend_models_preview_can_be_turned_round_while_the_rest_of_the_window_holds(window, tmp_path, drag,
+                                                                                          monkeypatch, qtbot):
+    """The dialog was modal: the camera could not be turned to see a preview from another side. Now the 3D view
+    turns while it is open; the rest of the window, its shortcuts and its close still wait for the dialog."""
+    from PyQt5.QtWidgets import QFileDialog
+
+    set_shape(window, TIME, 0.5)
+    original = window.doc.model
+    other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
+    other.save(tmp_path / "other.grc")
+    asked, opened = [], []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: opened.append(a) or (str(tmp_path / "other.grc"), "")))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: asked.append(a) or ("", "")))
+    panel = window.rewrite_panel
+    panel.mode.setChecked(True)  # Rewrite on: a drag in the view would rewrite the model, but not during a preview
+    panel.blend_button.click()  # returns at once: the dialog is not modal
+    dialog = panel.blending
+    assert dialog is not None and dialog.isVisible() and not dialog.isModal()
+    dialog.weight.setValue(150)
+    previewed = window.beyond.preview
+    assert previewed is dialog.blended
+    interactor = window.view.plotter.interactor
+    camera = np.array(window.view.plotter.camera.position)
+    middle = interactor.rect().center()
+    drag(interactor, [middle + QPoint(dx, 0) for dx in range(0, 120, 10)])  # the camera turns round the preview
+    qtbot.wait(50)
+    assert np.linalg.norm(np.array(window.view.plotter.camera.position) - camera) > 1e-3
+    assert window.beyond.preview is previewed and window.doc.model is original  # nothing rewritten
+    qtbot.mouseClick(panel.save_button, Qt.LeftButton)  # the side panel waits for the dialog
+    window.activateWindow()  # (a click in the view makes the main window the active one)
+    qtbot.waitUntil(window.isActiveWindow)
+    interactor.setFocus()
+    qtbot.keyClick(interactor, Qt.Key_O, Qt.ControlModifier)  # and so do the window's shortcuts (Open model…)
+    assert asked == [] and len(opened) == 1
+    assert not window.close() and window.isVisible()
+    qtbot.keyClick(interactor, Qt.Key_Escape)  # Esc over the view: Cancel
+    assert not dialog.isVisible()
+    assert panel.blending is None and window.beyond.preview is None and window.doc.model is original
+    qtbot.mouseClick(panel.save_button, Qt.LeftButton)  # the window answers again
+    assert len(asked) == 1
+    panel.mode.setChecked(False)
