@@ -228,6 +228,10 @@ class _Topology:
         self.triangles = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], axis=1).reshape(-1, 3)
         self.quad_row, self.quad_point = np.divmod(np.arange(self.quads), Pq)
         q = np.arange(self.quads).reshape(Rq, Pq)
+        # the quads at each offset of _NEIGHBOUR_PAIRS from one another: (first quads, second quads), row-major
+        self.neighbours = {(dr, dp): (q[:Rq - dr, max(0, -dp):Pq - max(0, dp)].ravel(),
+                                      q[dr:, max(0, dp):Pq + min(0, dp)].ravel())
+                           for (dr, dp), combos in _NEIGHBOUR_PAIRS.items() if combos}
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
@@ -257,7 +261,10 @@ class _Topology:
         self.window_quad_list = np.array([q[i:i + 2 * br, j:j + 2 * bp].ravel() for i, j in corners])  # (W, 4 br bp)
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
         rows, points = np.divmod(np.arange(nr * np_), np_)  # block pairs that touch (or are one block)
-        self.block_neighbours = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
+        near = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
+        self.block_neighbours = np.flatnonzero(near)  # as flat indices into (blocks, blocks)
+        # the block pair (flat) of each pair of neighbouring quads in self.neighbours
+        self.neighbour_blocks = {k: self.block_of_quad[a] * len(near) + self.block_of_quad[b] for k, (a, b) in self.neighbours.items()}
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
 
 
@@ -650,9 +657,8 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
     (_extent), pairs of quads inside a patch that is a height field (_patches) are left out; given
     `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase)."""
     S = c.shape[1]
-    corners = (c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:])  # quad (a, b, c, d)
-    lo = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3])).reshape(3, -1)
-    hi = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3])).reshape(3, -1)
+    corners = np.stack([c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]).reshape(4, 3, -1)  # quad (a, b, c, d)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)  # (3, S * Q)
     Q, T = topology.quads, 2 * topology.quads
     seen = None if unseen is None else ~unseen.reshape(-1)  # (S * Q,)
     found = covered = None
@@ -668,38 +674,37 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
     qi, qj = _candidate_quads(lo, hi, S, topology, seen) if found is None else found
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
     if len(qi):
-        corners = np.stack(corners).reshape(4, 3, -1)  # (4 corners, 3, S * Q)
         normal = n.reshape(3, -1)  # (3, S * Q)
         center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
         diff = corners - center
         half = np.abs(diff[:, 0] * normal[0] + diff[:, 1] * normal[1] + diff[:, 2] * normal[2]).max(axis=0)  # (S * Q,)
-        for swap in (False, True):
-            a, b = (qj, qi) if swap else (qi, qj)
-            diff, m, h = corners.take(b, axis=2) - center.take(a, axis=1), normal.take(a, axis=1), half.take(a)
-            d = diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]  # (4, pairs): b's corners about a's plane
-            apart = (d > h).all(axis=0) | (d < -h).all(axis=0)
-            qi, qj = qi[~apart], qj[~apart]
+        a, b = np.concatenate([qi, qj]), np.concatenate([qj, qi])  # each quad of a pair about the other's plane
+        diff, m, h = corners.take(b, axis=2) - center.take(a, axis=1), normal.take(a, axis=1), half.take(a)
+        d = diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]  # (4, 2 pairs): b's corners about a's plane
+        apart = (d.min(axis=0) > h) | (d.max(axis=0) < -h)
+        near = ~(apart[:len(qi)] | apart[len(qi):])
+        qi, qj = qi[near], qj[near]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
     # (and not inside a window that is a height field: a shape whose windows all are has none to test)
     t1, t2 = [(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel()], [(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel()]
     Rq, Pq = n.shape[2:]
     limit = np.cos(np.radians(NEIGHBOUR_TURN))
-    shapes = np.arange(S) if covered is None else np.nonzero(~covered[:, topology.block_neighbours].all(axis=1))[0]
+    shapes = np.arange(S) if covered is None else np.flatnonzero(~covered.reshape(S, -1).take(topology.block_neighbours, axis=1).all(axis=1))
     m = n if len(shapes) == S else n[:, shapes]
     for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
         if not combos or not len(shapes):
             continue
         first, last = max(0, -dp), Pq - max(0, dp)
-        s, r, p = _nonzero(_dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit)
-        one = shapes[s] * Q + r * Pq + p + first
-        other = one + dr * Pq + dp
-        if covered is not None:
-            keep = ~covered[shapes[s], topology.block_of_quad[one % Q], topology.block_of_quad[other % Q]]
-            one, other = one[keep], other[keep]
+        turned = _dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit  # (shapes, rows, points)
+        s, place = np.divmod(np.flatnonzero(turned), turned[0].size)
+        s = shapes[s]
+        one, other = (s * Q + k.take(place) for k in topology.neighbours[dr, dp])
+        keep = np.ones(len(s), bool) if covered is None else \
+            ~covered.reshape(-1).take(s * covered[0].size + topology.neighbour_blocks[dr, dp].take(place))
         if seen is not None:
-            keep = seen[one] & seen[other]
-            one, other = one[keep], other[keep]
+            keep &= seen.take(one) & seen.take(other)
+        one, other = one[keep], other[keep]
         for combo in combos:
             t1.append(2 * one + combo // 2)
             t2.append(2 * other + combo % 2)
