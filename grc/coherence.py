@@ -177,19 +177,14 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
         return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
     for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
         n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
-        s, i, j = _nonzero(np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn)
-        k = i + 1
         # no sliver in a fold; then the quads on either side of each run of slivers
-        if len(s):
-            keep = ~t[s, i, j] & ~t[s, k, j]
-            s, i, j, k = s[keep], i[keep], j[keep], k[keep]
-        rs, rk, rj = _nonzero(t)  # slivers (few) ...
-        first = (rk > 0) & ~t[rs, rk - 1, rj]  # ... that follow a quad that is none: a run begins
-        if first.any():
+        s, i, j = _nonzero((np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn) & ~t[:, :-1] & ~t[:, 1:])
+        k = i + 1
+        rs, ri, rj = _nonzero(t[:, 1:] & ~t[:, :-1])  # a quad that is no sliver, then one that is: a run begins
+        if len(rs):
             L = t.shape[1]
             place = np.arange(L)[None, :, None]
             following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
-            rs, ri, rj = rs[first], rk[first] - 1, rj[first]
             rk = following[rs, ri + 1, rj]
             inside = rk < L  # a run that reaches the border has no quad after it
             rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
