@@ -359,14 +359,14 @@ def _triangle_normals(c):
     """The triangles' normals, unnormalised (their length twice the area), as grc.mesh winds them, for
     surfaces given coordinates first, c (3, S, R, P): (2, 3, S, R-1, P-1), triangle 0 = (a, b, c) and
     1 = (a, c, d) of each quad (a, b, c, d)."""
-    a, b, c_, d = c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]
-    ab, ac, ad = b - a, c_ - a, d - a
-    return np.stack([_cross_first(ab, ac), _cross_first(ac, ad)])
+    edges = np.stack([c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]) - c[:, :, :-1, :-1]  # ab, ac, ad
+    return _cross_first(edges[:2], edges[1:], axis=1)
 
 
-def _cross_first(a, b):
-    """Cross products of vectors given coordinates first, (3, ...)."""
-    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+def _cross_first(a, b, axis=0):
+    """Cross products of vectors given coordinates first, (3, ...), or along `axis`."""
+    i, j = [1, 2, 0], [2, 0, 1]
+    return a.take(i, axis) * b.take(j, axis) - a.take(j, axis) * b.take(i, axis)
 
 
 def _in_plane(points, normal):
@@ -395,11 +395,13 @@ def _patches(c, n, triangles, size, topology):
     mean = (n.reshape(3 * S, -1) @ topology.window_quads).reshape(3, S, nr - 1, np_ - 1)  # summed over each window
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
-    # each window's triangles against its normal: the window's four blocks (by their position in it),
-    # each triangle's place in its block leading, so that one reduction over leading axes finds the lowest
-    blocks = triangles.reshape(2, 3, S, nr, br, np_, bp).transpose(1, 0, 4, 6, 2, 3, 5)  # (3, 2, br, bp, S, nr, np)
-    t = np.stack([blocks[..., dr:dr + nr - 1, dp:dp + np_ - 1] for dr in (0, 1) for dp in (0, 1)], axis=1)
-    up = (t[0] * mean[0] + t[1] * mean[1] + t[2] * mean[2]).reshape(-1, S, nr - 1, np_ - 1).min(axis=0)
+    # each window's triangles against its normal: each block's triangles last, the window's four blocks
+    # a view of them (no copy), so that one reduction over the trailing axes finds the lowest
+    blocks = triangles.reshape(2, 3, S, nr, br, np_, bp).transpose(1, 2, 3, 5, 0, 4, 6)
+    blocks = np.ascontiguousarray(blocks).reshape(3, S, nr, np_, -1)
+    t = np.lib.stride_tricks.sliding_window_view(blocks, (2, 2), axis=(2, 3))  # (3, S, nr - 1, np - 1, triangles, 2, 2)
+    m = mean[..., None, None, None]
+    up = (t[0] * m[0] + t[1] * m[1] + t[2] * m[2]).reshape(S, nr - 1, np_ - 1, -1).min(axis=-1)
     limit = 1e-9 * size ** 2
     mean = mean.reshape(3, S, -1)
     W = mean.shape[2]
