@@ -70,12 +70,10 @@ _NEIGHBOUR_PAIRS = {(0, 1): [1], (1, 0): [2], (1, -1): [0, 2, 3], (1, 1): []}
 
 
 # -- geometry of a surface grid ------------------------------------------------------------------
-def _cross(a, b):
-    out = np.empty(a.shape if a.shape == b.shape else np.broadcast_shapes(a.shape, b.shape))
-    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
-    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
-    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-    return out
+def _cross(a, b, axis=-1):
+    """Cross products of vectors (..., 3), or with the coordinates along `axis`."""
+    i, j = [1, 2, 0], [2, 0, 1]
+    return a.take(i, axis) * b.take(j, axis) - a.take(j, axis) * b.take(i, axis)
 
 
 def _unit(v):
@@ -124,17 +122,26 @@ def slivers(areas, share: float | None = None):
 def dihedral_angles(surface, normals=None) -> tuple[np.ndarray, np.ndarray]:
     """Signed turning (radians) between quads that share an edge: along the rows' direction
     (..., R-2, P-1) and along the points' direction (..., R-1, P-2). The sign says which way it bends."""
+    R, P = np.shape(surface)[-3:-1]
+    angles = _dihedral(surface, normals)
+    lead, k = angles.shape[:-1], (R - 2) * (P - 1)
+    return angles[..., :k].reshape(*lead, R - 2, P - 1), angles[..., k:].reshape(*lead, R - 1, P - 2)
+
+
+def _dihedral(surface, normals=None):
+    """dihedral_angles, both directions flattened into one (..., D) array (rows' first): what bending compares,
+    in one pass over the edges of both directions."""
     n = quad_normals(surface) if normals is None else normals
     s = surface
+    lead = s.shape[:-3]
+
+    def both(rows, points):  # (..., D, 3)
+        return np.concatenate([rows.reshape(*lead, -1, 3), points.reshape(*lead, -1, 3)], axis=-2)
+
     # the shared edges: between quads (i, j) and (i+1, j) runs row i+1 from point j to j+1
-    e_rows = _unit(s[..., 1:-1, 1:, :] - s[..., 1:-1, :-1, :])  # (..., R-2, P-1, 3)
-    e_points = _unit(s[..., 1:, 1:-1, :] - s[..., :-1, 1:-1, :])  # (..., R-1, P-2, 3)
-    out = []
-    for a, b, e in ((n[..., :-1, :, :], n[..., 1:, :, :], e_rows), (n[..., :, :-1, :], n[..., :, 1:, :], e_points)):
-        cos = np.einsum("...i,...i->...", a, b)
-        sin = np.einsum("...i,...i->...", _cross(a, b), e)
-        out.append(np.arctan2(sin, cos))
-    return out[0], out[1]
+    e = _unit(both(s[..., 1:-1, 1:, :] - s[..., 1:-1, :-1, :], s[..., 1:, 1:-1, :] - s[..., :-1, 1:-1, :]))
+    a, b = both(n[..., :-1, :, :], n[..., :, :-1, :]), both(n[..., 1:, :, :], n[..., :, 1:, :])
+    return np.arctan2(np.einsum("...i,...i->...", _cross(a, b), e), np.einsum("...i,...i->...", a, b))
 
 
 def edge_lengths(surface) -> np.ndarray:
@@ -360,13 +367,7 @@ def _triangle_normals(c):
     surfaces given coordinates first, c (3, S, R, P): (2, 3, S, R-1, P-1), triangle 0 = (a, b, c) and
     1 = (a, c, d) of each quad (a, b, c, d)."""
     edges = np.stack([c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]) - c[:, :, :-1, :-1]  # ab, ac, ad
-    return _cross_first(edges[:2], edges[1:], axis=1)
-
-
-def _cross_first(a, b, axis=0):
-    """Cross products of vectors given coordinates first, (3, ...), or along `axis`."""
-    i, j = [1, 2, 0], [2, 0, 1]
-    return a.take(i, axis) * b.take(j, axis) - a.take(j, axis) * b.take(i, axis)
+    return _cross(edges[:2], edges[1:], axis=1)
 
 
 def _in_plane(points, normal):
@@ -376,7 +377,7 @@ def _in_plane(points, normal):
     signed = np.concatenate([normal, -normal, np.zeros((1, len(nx)))])  # nx, ny, nz, -nx, -ny, -nz, 0
     u = signed[np.where(along_x, [[6], [2], [4]], [[5], [6], [0]]), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
     u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-    uv = np.stack([u, _cross_first(normal, u)])[..., None]  # (2, 3, n, 1)
+    uv = np.stack([u, _cross(normal, u, axis=0)])[..., None]  # (2, 3, n, 1)
     p = points
     return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
 
@@ -755,8 +756,13 @@ def _stretch(edges, reference_edges, floor):
 
 
 def _bend(angles, reference_angles):
-    """(RMS, max) dihedral-angle change in degrees against each reference: (..., K) each."""
-    d = np.degrees(np.abs((angles[..., None, :] - reference_angles + np.pi) % (2 * np.pi) - np.pi))
+    """(RMS, max) dihedral-angle change in degrees against each reference: (..., K) each. The angles lie in
+    [-pi, pi] (arctan2's), so a change plus pi lies in [-pi, 3 pi]: a turn added below 0 or taken off from
+    2 pi up brings it into [0, 2 pi) as % does, to the bit (fmod is exact there and then adds the same turn),
+    at a third of the cost."""
+    turn = 2 * np.pi
+    x = angles[..., None, :] - reference_angles + np.pi
+    d = np.degrees(np.abs(np.where(x < 0, x + turn, np.where(x >= turn, x - turn, x)) - np.pi))
     return np.sqrt(np.mean(d ** 2, axis=-1)), d.max(axis=-1)
 
 
@@ -906,7 +912,7 @@ class Coherence:
         grids = self.template_grids(key)
         surfaces = self.surface(grids)
         edges = edge_lengths(surfaces)
-        angles = np.concatenate([a.reshape(len(grids), -1) for a in dihedral_angles(surfaces)], axis=1)
+        angles = _dihedral(surfaces)
         K = len(grids)
         floor = self.edge_floor
         # the templates' own range: each template against the others, and the straight blends between
@@ -916,7 +922,7 @@ class Coherence:
         between = between.reshape(-1, *self.grid_shape)
         b_surfaces = self.surface(between)
         b_edges = edge_lengths(b_surfaces)
-        b_angles = np.concatenate([a.reshape(len(between), -1) for a in dihedral_angles(b_surfaces)], axis=1)
+        b_angles = _dihedral(b_surfaces)
         s_mean, s_max = _stretch(edges, edges, floor)  # (K, K)
         b_rms, b_max = _bend(angles, angles)
         off = ~np.eye(K, dtype=bool)
@@ -975,9 +981,7 @@ class Coherence:
         broken[self._crossings(surfaces, normals, areas, limit)[0]] = True
         ref = self.reference(time)
         _, s_max = _stretch(edge_lengths(surfaces), ref.edges, ref.floor)
-        rows, points = dihedral_angles(surfaces, normals)
-        angles = np.concatenate([rows.reshape(len(grids), -1), points.reshape(len(grids), -1)], axis=1)
-        b_rms, _ = _bend(angles, ref.angles)
+        b_rms, _ = _bend(_dihedral(surfaces, normals), ref.angles)
         limits = self.limits(time)
         strained = (s_max.min(axis=1) > limits["stretch_max"]) | (b_rms.min(axis=1) > limits["bend_rms"])
         codes = np.where(broken, 2, np.where(strained, 1, 0))
@@ -995,7 +999,7 @@ class Coherence:
         shape_of, crossings = self._crossings(surface[None], normals[None], areas[None], limit)
         ref = self.reference(time)
         s_mean, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
-        angles = np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)])
+        angles = _dihedral(surface, normals)
         b_rms, b_max = _bend(angles, ref.angles)
         grid = np.asarray(grid, float)
         novelty = np.sqrt(np.mean(np.sum((self._points - grid) ** 2, axis=-1), axis=(-2, -1))).min()
@@ -1019,7 +1023,7 @@ class Coherence:
         _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
         if s_max.min() > limits["stretch_max"]:
             return "strained"
-        b_rms, _ = _bend(np.concatenate([a.ravel() for a in dihedral_angles(surface, normals)]), ref.angles)
+        b_rms, _ = _bend(_dihedral(surface, normals), ref.angles)
         return "strained" if b_rms.min() > limits["bend_rms"] else "coherent"
 
     def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
