@@ -475,26 +475,27 @@ def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def _crossing(A, B, eps):
+def _crossing(both, eps):
     """Which triangle pairs cross transversally (Möller's test): indices into the P pairs.
-    A, B: (3 corners, 3 coordinates, P). A pair crosses when each triangle has corners strictly on
-    both sides of the other's plane and their spans along the planes' common line overlap.
-    Both triangles of every pair are handled side by side, as one array of 2P, in few numpy calls."""
-    P = A.shape[2]
-    both = np.concatenate([A, B], axis=2)  # (3, 3, 2P): A's then B's
-    normal = _unit(_cross((both[1] - both[0]).T, (both[2] - both[0]).T)).T  # (3, 2P): nA then nB
+    both: (3 corners, 3 coordinates, 2P), each pair's first triangle, then (from P on) its second. A pair
+    crosses when each triangle has corners strictly on both sides of the other's plane and their spans
+    along the planes' common line overlap. Both triangles of every pair are handled side by side, in few
+    numpy calls."""
+    P = both.shape[2] // 2
+    edges = both[1:] - both[0]
+    normal = _unit(np.ascontiguousarray(_cross(edges[0], edges[1], axis=0).T)).T  # (3, 2P): nA then nB
     other = np.concatenate([both[0, :, P:], both[0, :, :P]], axis=1)  # the other triangle's first corner
     other_normal = np.concatenate([normal[:, P:], normal[:, :P]], axis=1)
     diff = both - other
     d = diff[:, 0] * other_normal[0] + diff[:, 1] * other_normal[1] + diff[:, 2] * other_normal[2]  # (3, 2P)
-    straddles = (d > eps).any(axis=0) & (d < -eps).any(axis=0)
+    straddles = (d.max(axis=0) > eps) & (d.min(axis=0) < -eps)
     idx = np.nonzero(straddles[:P] & straddles[P:])[0]
     if len(idx) == 0:
         return idx
     n = len(idx)
     pick = np.concatenate([idx, idx + P])
     both, d, normal = both.take(pick, axis=2), d.take(pick, axis=1), normal.take(pick, axis=1)
-    D = _unit(_cross(normal[:, :n].T, normal[:, n:].T)).T  # (3, n): the planes' common line
+    D = _unit(np.ascontiguousarray(_cross(normal[:, :n], normal[:, n:], axis=0).T)).T  # (3, n): the planes' common line
     D = np.concatenate([D, D], axis=1)
     p = both[:, 0] * D[0] + both[:, 1] * D[1] + both[:, 2] * D[2]  # (3 corners, 2n) along the line
     side = np.where(np.abs(d) <= eps, 0.0, np.sign(d))
@@ -711,10 +712,10 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
         return np.zeros(0, int), np.zeros((0, 2), int)
     flat = c.reshape(3, -1)  # (3, S * V)
     V = c.shape[2] * c.shape[3]
-    A = flat.take((t1 // T * V)[:, None] + topology.triangles[t1 % T], axis=1).transpose(2, 0, 1)  # (3 corners, 3, P)
-    B = flat.take((t2 // T * V)[:, None] + topology.triangles[t2 % T], axis=1).transpose(2, 0, 1)
+    t = np.concatenate([t1, t2])
+    both = flat.take((t // T * V)[:, None] + topology.triangles[t % T], axis=1).transpose(2, 0, 1)  # (3 corners, 3, 2P)
     extent = float((hi.max(axis=1) - lo.min(axis=1)).max())
-    crossing = _crossing(A, B, 1e-9 * max(extent, 1e-12))
+    crossing = _crossing(both, 1e-9 * max(extent, 1e-12))
     t1, t2 = t1[crossing], t2[crossing]
     order = np.lexsort((t2, t1))  # by shape (t1 counts across the batch), then triangles
     t1, t2 = t1[order], t2[order]

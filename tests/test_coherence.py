@@ -245,7 +245,7 @@ def test_a_poles_quads_too_small_to_count_leave_the_broad_phase_and_change_nothi
     thin, limit = coherence.slivers(areas)
     tested = []  # triangle pairs given to the narrow phase
     narrow = coherence._crossing
-    monkeypatch.setattr(coherence, "_crossing", lambda A, B, eps: tested.append(A.shape[2]) or narrow(A, B, eps))
+    monkeypatch.setattr(coherence, "_crossing", lambda both, eps: tested.append(both.shape[2] // 2) or narrow(both, eps))
     crossings = [coherence._visible_crossings(surfaces, check.topology, *coherence._intersections(
         surfaces, check.topology, normals, thin, *extra), limit) for extra in ([limit], [])]  # without: every quad
     assert tested[0] < 0.5 * tested[1]
