@@ -551,7 +551,7 @@ def export(
 
         model = load_model(model_file)
         options = dict(morph=morph_samples, subdivide=subdivide, flower=arrangement, thickness=thickness)
-        bends = None if look is None else load_look(look)
+        bends = None if look is None else load_look(look).check(model, morph_samples)  # errors name the look's file
         if elite is not None:
             from .diverge.search import load_elite
 

@@ -68,3 +68,17 @@ def test_one_number_is_not_a_blend_of_three_templates(leaf_model, tmp_path):
         load_look(path).check(leaf_model)
     assert e.value.path == path and e.value.field == "blend"
     assert load_look(write_look(tmp_path, blend=[0.2, 0.3, 0.5], bends=[])).check(leaf_model)
+
+
+@pytest.mark.parametrize("context", [[1.0, 2.0, 3.0], [[[0.9]]], [[0.9]] * 3])
+def test_export_names_the_look_whose_own_context_does_not_fit(tmp_path, capsys, context):
+    """`grc export --look` with a look whose own context path is of another size: one line naming the look's
+    file and its context (it named neither: "grc: look.context: expected ...")."""
+    from grc.cli import main
+
+    path = write_look(tmp_path, context=context, bends=[])
+    code = main(["export", str(PETAL_MODEL), "-o", str(tmp_path / "out.obj"), "--look", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"grc: {path}: context: expected a context of 1 values")
+    assert not (tmp_path / "out.obj").exists()
