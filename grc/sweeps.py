@@ -23,12 +23,22 @@ def sweep_values(model, sweep: str, frames: int, start=None, stop=None) -> list:
         low, high = model.templates.time[[0, -1]]
         low = float(low) if start is None else number(start, "start", low=-MAX_MAP_VALUE, high=MAX_MAP_VALUE)
         high = float(high) if stop is None else number(stop, "stop", low=-MAX_MAP_VALUE, high=MAX_MAP_VALUE)
-        return [low + (high - low) * s for s in np.linspace(0, 1, frames)]
+        return _moving(sweep, [low + (high - low) * s for s in np.linspace(0, 1, frames)])
     K = len(model.templates)
     low = np.eye(K)[0] if start is None else model.blend_weights(start)
     high = np.eye(K)[1] if stop is None else model.blend_weights(stop)
     values = [low + (high - low) * s for s in np.linspace(0, 1, frames)]
-    return [v[1] for v in values] if K == 2 else values
+    return _moving(sweep, [v[1] for v in values] if K == 2 else values)
+
+
+def _moving(sweep: str, values: list) -> list:
+    """`values`, unless a sweep's start and stop are the same (to the 12 decimals its frames are named by): its
+    frames would be one shape, and a GLB or Blender cannot tell their shape keys apart."""
+    if len(set(sweep_names(sweep, values))) < len(values):
+        ends = [",".join(f"{v:.12g}" for v in np.atleast_1d(values[i])) for i in (0, -1)]
+        raise GRCError(f"expected a stop other than the start: a {sweep} sweep from {ends[0]} to {ends[1]} makes "
+                       f"every frame the same shape", field="stop")
+    return values
 
 
 def sweep_name(sweep: str, value, digits: int | None = None) -> str:

@@ -194,6 +194,23 @@ def test_a_narrow_sweep_gets_names_that_tell_its_frames_apart(petal_model, tmp_p
     assert sweep_names("time", [0.1, 0.5]) == ["time 0.100", "time 0.500"]  # as before where they differ
 
 
+@pytest.mark.parametrize("args, sweep", [
+    (["--animate", "time", "--start", "1", "--stop", "1"], "time sweep from 1 to 1"),
+    (["--animate", "time", "--stop", "0"], "time sweep from 0 to 0"),  # the default start is the first time, 0
+    (["--animate", "time", "--start", "0.8", "--stop", "0.8000000000001"], "time sweep from 0.8 to 0.8"),
+    (["--animate", "blend", "--start", "0,1", "--stop", "1"], "blend sweep from 1 to 1"),
+])
+def test_a_sweep_whose_start_is_its_stop_is_one_line_naming_the_stop(petal_model_file, tmp_path, capsys, args, sweep):
+    """It was refused by the GLB writer, naming the output and nine shape key names ("names: expected 9 different
+    names, one per frame, got ['time 1.000000000000', ...]"), not what to change."""
+    out = tmp_path / "s.glb"
+    code = main(["export", str(petal_model_file), "-o", str(out), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.strip() == f"grc: stop: expected a stop other than the start: a {sweep} makes every frame the same shape"
+    assert not out.exists()
+
+
 BLENDER_IMPORT = """
 import bmesh
 importers = {"obj": bpy.ops.wm.obj_import, "ply": bpy.ops.wm.ply_import,
