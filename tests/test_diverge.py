@@ -396,3 +396,36 @@ def test_a_rewrite_leaves_the_templates_whole_at_times_far_from_the_drag(model):
     far = [t for t in times if abs(t - 0.8) > 0.5]
     moved = max(np.linalg.norm(edited.shape(t, 0.5)[6, 1] - model.shape(t, 0.5)[6, 1]) for t in far)
     assert moved < 0.1, moved  # (0.35 before)
+
+
+@pytest.mark.parametrize("change, field, message", [
+    (lambda a: a["elites"][0].update(blend=[1e300, -1e300]), "blend", "expected values from -100 to 100"),
+    (lambda a: a["elites"][0].update(strengths=[1e300] * len(a["elites"][0]["strengths"])), "bend 'scale'.strength",
+     "expected a value from -10 to 10"),
+    (lambda a: a["look"]["bends"][0].update(layer=5), "bends[0].layer", "this model's decoder has 2 hidden layers"),
+    (lambda a: a["elites"][0].update(path=[1e300] * len(a["elites"][0]["path"])), "path",
+     "expected path values that move the context by at most 10000"),
+])
+def test_an_elite_out_of_range_names_its_archive(model, tmp_path, capsys, change, field, message):
+    """`grc export --elite DIR:ID` of an archive whose elite (or look) is out of range: one line naming the archive and
+    the field. It named no file ("grc: blend: expected values ...") or blamed the export ("<out>.obj: vertices:
+    coordinates up to 4.33e+297, beyond what a file stores")."""
+    from grc.cli import main
+    from grc.diverge.search import load_elite, save_archive, search
+
+    archive, space = search(model, budget=64, seed=0)
+    model_file = model.save(tmp_path / "m.grc")
+    save_archive(archive, space, tmp_path / "search", model_file)
+    path = tmp_path / "search" / "archive.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(grc.GRCError) as e:
+        load_elite(tmp_path / "search", 0, model)
+    assert e.value.path == path and e.value.field == field and message in e.value.message
+    capsys.readouterr()
+    out = tmp_path / "e.obj"
+    assert main(["export", str(model_file), "-o", str(out), "--elite", f"{tmp_path / 'search'}:0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"grc: {path}: {field}: elite 0: {message}") and len(err.strip().splitlines()) == 1
+    assert not out.exists()

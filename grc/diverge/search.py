@@ -332,7 +332,18 @@ def load_elite(folder, elite_id: int, model: GRCModel | None = None) -> tuple[GR
     for got, want, key in zip((genome.weights, genome.path, genome.strengths), space.dims, ("blend", "path", "strengths")):
         if len(got) != want:
             raise GRCError(f"elite {elite_id}: expected {want} values, got {len(got)}", path=path, field=key)
-    return model, space.time, space.shape(genome), elite
+    # what the archive holds is checked as the search made it: a blend, path or strength out of range, or a bend the
+    # model lacks, names this file (not the export that would fail on it, nor no file at all)
+    if np.abs(space.path_scale * genome.path).max(initial=0.0) > MAX_CONTEXT:
+        raise GRCError(f"elite {elite_id}: expected path values that move the context by at most {MAX_CONTEXT:g}, got "
+                       f"{np.abs(genome.path).max():g} x path_scale {space.path_scale:g}", path=path, field="path")
+    try:
+        grid = space.shape(genome)
+    except GRCError as e:
+        raise GRCError(f"elite {elite_id}: {e.message}", path=path, field=e.field) from None
+    if not np.isfinite(grid).all():
+        raise GRCError(f"elite {elite_id}: its shape is not finite", path=path, field="elites")
+    return model, space.time, grid, elite
 
 
 VIEW = np.array([[0.8, 0.6, 0.0], [-0.25, 0.33, 0.91]])  # screen x, y of a three-quarter view from the front
