@@ -332,7 +332,14 @@ class GRCModel:
                 raise GRCError(f"expected values within ±{most:g}, got {np.abs(tensors[name]).max():g}",
                                path=path, field=name)
         info = parsed["info"] if isinstance(parsed["info"], dict) else {}
-        return cls(config, templates, tensors, info)
+        model = cls(config, templates, tensors, info)
+        time = float(templates.time[-1])  # weights and scales each within bounds can still make no shape at all
+        try:
+            model.shape(time, np.eye(len(templates))[0])
+        except GRCError:
+            raise GRCError(f"its shape at time {time:g} is not finite (damaged weights or scales): expected a model "
+                           f"whose first template's shape is finite, as every saved model's is", path=path) from None
+        return model
 
 
 def _values(values, field: str, limit: float, count: int | None = None) -> np.ndarray:

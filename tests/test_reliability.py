@@ -366,6 +366,26 @@ def test_a_model_whose_shapes_overflow_is_never_saved(petal_model, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+
+def test_a_model_file_whose_shapes_overflow_is_refused_at_load_naming_it(petal_model, tmp_path, capsys):
+    """Written by something else, a file whose scales are each within bounds but make no finite shape (relational
+    scale 1e-300) loaded, and every export then failed with a line blaming the blend and naming no file ("grc: blend:
+    the shape at time 0.8 is not finite (too far outside what the model learned)")."""
+    from grc.cli import main
+
+    good = petal_model.save(tmp_path / "petal.grc")
+    tensors, meta = bundle.load(good)
+    path = bundle.save(tmp_path / "bad.grc", {**tensors, "relational_scale": np.array([1e-300, 1e-300])}, meta)
+    with pytest.raises(GRCError, match="its shape at time 1.1 is not finite") as e:
+        grc.load_model(path)
+    assert e.value.path == path
+    for command in (["info", str(path)], ["export", str(path), "-o", str(tmp_path / "x.obj")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"grc: {path}: its shape at time 1.1 is not finite") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.obj").exists()
+    assert grc.load_model(good).shape(0.8, 0.5).shape == (7, 7, 3)
+
 def test_every_template_set_within_the_limits_fits_a_model_header():
     """The worst set the limits allow: MAX_GRID_VALUES numbers of 24 characters, the most templates with
     the longest names; its model header must stay within MAX_HEADER_BYTES (else it could not load back)."""
