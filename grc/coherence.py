@@ -147,8 +147,8 @@ def _dihedral(surface, normals=None):
 def edge_lengths(surface) -> np.ndarray:
     """Lengths of every edge of a surface grid: along rows then along points, flattened (..., E)."""
     s = surface
-    a = np.sqrt(np.sum((s[..., 1:, :, :] - s[..., :-1, :, :]) ** 2, axis=-1))
-    b = np.sqrt(np.sum((s[..., :, 1:, :] - s[..., :, :-1, :]) ** 2, axis=-1))
+    a = np.sqrt(((s[..., 1:, :, :] - s[..., :-1, :, :]) ** 2).sum(axis=-1))
+    b = np.sqrt(((s[..., :, 1:, :] - s[..., :, :-1, :]) ** 2).sum(axis=-1))
     lead = s.shape[:-3]
     return np.concatenate([a.reshape(*lead, -1), b.reshape(*lead, -1)], axis=-1)
 
@@ -180,7 +180,7 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
                              (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
             s, i, j = _nonzero(np.einsum("...i,...i->...", a, b) < turn)
             shapes.append(s)
-            pairs.append(np.stack([ia[i, j], ib[i, j]], axis=-1))
+            pairs.append(np.array([ia[i, j], ib[i, j]]).T)
         return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
     for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
         n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
@@ -200,7 +200,7 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
             folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
             s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
         shapes.append(s)
-        pairs.append(np.stack([ix[i, j], ix[k, j]], axis=-1))
+        pairs.append(np.array([ix[i, j], ix[k, j]]).T)
     return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
 
 
@@ -273,7 +273,7 @@ class _Topology:
 def _nonzero(mask):
     """np.nonzero of a mask with several axes: the flat indices, unravelled (numpy's own nonzero walks every
     axis and costs several times more on these masks)."""
-    return np.unravel_index(np.flatnonzero(mask), mask.shape)
+    return np.unravel_index(mask.ravel().nonzero()[0], mask.shape)
 
 
 def _loop(vertices):
@@ -366,7 +366,7 @@ def _triangle_normals(c):
     """The triangles' normals, unnormalised (their length twice the area), as grc.mesh winds them, for
     surfaces given coordinates first, c (3, S, R, P): (2, 3, S, R-1, P-1), triangle 0 = (a, b, c) and
     1 = (a, c, d) of each quad (a, b, c, d)."""
-    edges = np.stack([c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]) - c[:, :, :-1, :-1]  # ab, ac, ad
+    edges = np.array([c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]) - c[:, :, :-1, :-1]  # ab, ac, ad
     return _cross(edges[:2], edges[1:], axis=1)
 
 
@@ -377,7 +377,7 @@ def _in_plane(points, normal):
     signed = np.concatenate([normal, -normal, np.zeros((1, len(nx)))])  # nx, ny, nz, -nx, -ny, -nz, 0
     u = signed[np.where(along_x, [[6], [2], [4]], [[5], [6], [0]]), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
     u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-    uv = np.stack([u, _cross(normal, u, axis=0)])[..., None]  # (2, 3, n, 1)
+    uv = np.array([u, _cross(normal, u, axis=0)])[..., None]  # (2, 3, n, 1)
     p = points
     return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
 
@@ -408,14 +408,14 @@ def _patches(c, n, triangles, size, topology):
     mean = mean.reshape(3, S, -1)
     W = mean.shape[2]
     facing = up.reshape(S, -1) > limit[:, None]  # (S, W)
-    shape, window = np.nonzero(~facing)
+    shape, window = (~facing).nonzero()
     if len(shape):  # windows whose triangles do not all face the mean normal: tilt it (_tilted)
         t = triangles.reshape(2, 3, -1).take(shape[:, None] * topology.quads + topology.window_quad_list[window], axis=2)
         t = np.concatenate([t[0], t[1]], axis=2).transpose(1, 0, 2)  # (n, 3, triangles)
         ok, tilted = _tilted(t, mean.reshape(3, -1).take(shape * W + window, axis=1), limit[shape])
         facing[shape[ok], window[ok]] = True
         mean[:, shape[ok], window[ok]] = tilted[:, ok]
-    shape, window = np.nonzero(facing)
+    shape, window = facing.nonzero()
     if len(shape):
         # the boundary and the middle vertex (last) in the window's plane: (3, n, Lw + 1)
         points = c.reshape(3, -1).take(shape[:, None] * (c.shape[2] * c.shape[3]) + topology.window_loop[window], axis=1)
@@ -468,7 +468,8 @@ def _block_candidates(lo, hi, S, topology, covered):
           (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
     i, j = i[far], j[far]
     n = lo.shape[1]
-    pair = np.sort(np.minimum(i, j) * n + np.maximum(i, j))
+    pair = np.minimum(i, j) * n + np.maximum(i, j)
+    pair.sort()
     return pair // n, pair % n
 
 
@@ -490,7 +491,7 @@ def _crossing(both, eps):
     diff = both - other
     d = diff[:, 0] * other_normal[0] + diff[:, 1] * other_normal[1] + diff[:, 2] * other_normal[2]  # (3, 2P)
     straddles = (d.max(axis=0) > eps) & (d.min(axis=0) < -eps)
-    idx = np.nonzero(straddles[:P] & straddles[P:])[0]
+    idx = (straddles[:P] & straddles[P:]).nonzero()[0]
     if len(idx) == 0:
         return idx
     n = len(idx)
@@ -561,7 +562,7 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     ok, mean = _tilted(t, mean, 1e-9 * size ** 2)
     if not ok.any():
         return ok
-    which = np.nonzero(ok)[0]
+    which = ok.nonzero()[0]
     xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + topology.boundary, axis=1),
                    mean.take(which, axis=1))
     ok[which] = _simple_loops(xy, topology.boundary_pair_mask, xy.mean(axis=2))
@@ -587,7 +588,7 @@ def _simple_loops(xy, pairs, centre=None):
     S, L = xy.shape[1:]
     simple = np.ones(S, bool)
     if centre is not None:
-        rest = np.nonzero(~_star_shaped(xy, centre))[0]
+        rest = (~_star_shaped(xy, centre)).nonzero()[0]
         if len(rest) == 0:
             return simple
         if len(rest) < S:
@@ -600,8 +601,8 @@ def _simple_loops(xy, pairs, centre=None):
     meet = (hi[1][s, i] >= lo[1][s, j]) & (hi[1][s, j] >= lo[1][s, i])  # ... and along y
     s, i, j = s[meet], i[meet], j[meet]
     # each edge's ends about the other edge, both edges at once: e (x or y, which edge, start or end, pair)
-    first = s * (L + 1) + np.stack([i, j])
-    e = w.reshape(2, -1).take(np.stack([first, first + 1], axis=1), axis=1)
+    first = s * (L + 1) + np.array([i, j])
+    e = w.reshape(2, -1).take(np.array([first, first + 1]).transpose(1, 0, 2), axis=1)
     here, there = e, e[:, ::-1]
     side = ((here[0, :, 1] - here[0, :, 0])[:, None] * (there[1] - here[1, :, :1])
             - (here[1, :, 1] - here[1, :, 0])[:, None] * (there[0] - here[0, :, :1]))
@@ -625,11 +626,11 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
     if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
         return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
-    c = np.ascontiguousarray(np.moveaxis(surfaces, -1, 0))  # (3, S, R, P): numpy is fastest along long axes
+    c = np.ascontiguousarray(surfaces.transpose(3, 0, 1, 2))  # (3, S, R, P): numpy is fastest along long axes
     if not HEIGHT_FIELD_SHORTCUT:
-        return _all_intersections(c, np.ascontiguousarray(np.moveaxis(normals, -1, 0)), topology)
+        return _all_intersections(c, np.ascontiguousarray(normals.transpose(3, 0, 1, 2)), topology)
     triangles, size = _triangle_normals(c), _extent(c)
-    n = np.ascontiguousarray(np.moveaxis(normals, -1, 0))  # (3, S, R - 1, P - 1)
+    n = np.ascontiguousarray(normals.transpose(3, 0, 1, 2))  # (3, S, R - 1, P - 1)
     own = triangles  # (before the slivers' are turned to face the mean)
     sliced = thin is not None and thin.any()
     if sliced:  # slivers: no normal of their own; their triangles face the surface's mean
@@ -637,7 +638,7 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
         mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
         mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
         triangles = np.where(thin, (mean * size ** 2)[:, :, None, None], triangles)
-    todo = np.nonzero(~_flat_over_a_plane(c, n, triangles, size, topology))[0]
+    todo = (~_flat_over_a_plane(c, n, triangles, size, topology)).nonzero()[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     unseen = None  # only for the surfaces the quick test left (the live verdict's common shape pays nothing)
@@ -657,7 +658,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
     (_extent), pairs of quads inside a patch that is a height field (_patches) are left out; given
     `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase)."""
     S = c.shape[1]
-    corners = np.stack([c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]).reshape(4, 3, -1)  # quad (a, b, c, d)
+    corners = np.array([c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]).reshape(4, 3, -1)  # quad (a, b, c, d)
     lo, hi = corners.min(axis=0), corners.max(axis=0)  # (3, S * Q)
     Q, T = topology.quads, 2 * topology.quads
     seen = None if unseen is None else ~unseen.reshape(-1)  # (S * Q,)
@@ -690,14 +691,14 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
     t1, t2 = [(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel()], [(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel()]
     Rq, Pq = n.shape[2:]
     limit = np.cos(np.radians(NEIGHBOUR_TURN))
-    shapes = np.arange(S) if covered is None else np.flatnonzero(~covered.reshape(S, -1).take(topology.block_neighbours, axis=1).all(axis=1))
+    shapes = np.arange(S) if covered is None else (~covered.reshape(S, -1).take(topology.block_neighbours, axis=1).all(axis=1)).nonzero()[0]
     m = n if len(shapes) == S else n[:, shapes]
     for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
         if not combos or not len(shapes):
             continue
         first, last = max(0, -dp), Pq - max(0, dp)
         turned = _dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit  # (shapes, rows, points)
-        s, place = np.divmod(np.flatnonzero(turned), turned[0].size)
+        s, place = np.divmod(turned.ravel().nonzero()[0], turned[0].size)
         s = shapes[s]
         one, other = (s * Q + k.take(place) for k in topology.neighbours[dr, dp])
         keep = np.ones(len(s), bool) if covered is None else \
@@ -765,7 +766,7 @@ def _bend(angles, reference_angles):
     turn = 2 * np.pi
     x = angles[..., None, :] - reference_angles + np.pi
     d = np.degrees(np.abs(np.where(x < 0, x + turn, np.where(x >= turn, x - turn, x)) - np.pi))
-    return np.sqrt(np.mean(d ** 2, axis=-1)), d.max(axis=-1)
+    return np.sqrt((d ** 2).mean(axis=-1)), d.max(axis=-1)
 
 
 @dataclass
