@@ -251,7 +251,8 @@ class _Topology:
         corners = (block[:-1, :-1], block[1:, :-1], block[:-1, 1:], block[1:, 1:])
         self.window_blocks = np.stack([k.ravel() for k in corners], axis=-1)  # (W, 4)
         a, b = np.triu_indices(4)
-        self.window_block_pairs = np.stack([self.window_blocks[:, a], self.window_blocks[:, b]], axis=-1)  # (W, 10, 2)
+        a, b = self.window_blocks[:, a], self.window_blocks[:, b]
+        self.window_block_pairs = np.concatenate([a * nr * np_ + b, b * nr * np_ + a], axis=1)  # (W, 20): A, B and B, A, flat
         self.window_quads = np.zeros((self.quads, len(self.window_blocks)))  # (Q, W): 1 where a quad lies in a window
         for w, blocks in enumerate(self.window_blocks):
             self.window_quads[self.block_quads[blocks].ravel(), w] = 1.0
@@ -423,9 +424,7 @@ def _patches(c, n, triangles, size, topology):
         simple = _simple_loops(xy[:, :, :-1], topology.window_pair_mask, xy[:, :, -1])
         shape, window = shape[simple], window[simple]
     covered = np.zeros((S, nb, nb), bool)
-    pairs = topology.window_block_pairs[window]  # (n, 10, 2)
-    covered[shape[:, None], pairs[..., 0], pairs[..., 1]] = True
-    covered[shape[:, None], pairs[..., 1], pairs[..., 0]] = True
+    covered.reshape(-1)[shape[:, None] * (nb * nb) + topology.window_block_pairs[window]] = True
     return covered
 
 
@@ -439,8 +438,9 @@ def _block_candidates(lo, hi, S, topology, covered):
     br, bp = topology.blocks
     nr, np_ = topology.block_grid
     # the blocks' boxes: each quad's place in its block leading, reduced over it
-    b_lo = lo.reshape(3, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 3, S, nb).min(axis=0)
-    b_hi = hi.reshape(3, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 3, S, nb).max(axis=0)
+    quad = np.concatenate([lo, hi])  # (6, S * Q): lo then hi
+    block = quad.reshape(6, S, nr, br, np_, bp).transpose(3, 5, 0, 1, 2, 4).reshape(br * bp, 6, S, nb)
+    b_lo, b_hi = block[:, :3].min(axis=0), block[:, 3:].max(axis=0)
     reach = b_lo[:, :, :, None] <= b_hi[:, :, None, :]  # block A's box reaches block B's, and B's reaches A's
     reach = reach[0] & reach[1] & reach[2]
     shape, A, B = _nonzero(~covered & topology.block_upper & reach & reach.transpose(0, 2, 1))
@@ -450,7 +450,7 @@ def _block_candidates(lo, hi, S, topology, covered):
     # against every such quad of B (inside one block: each pair once), box against box
     first = shape[:, None] * Q + topology.block_quads[A]  # (n, bb) global quad indices
     second = shape[:, None] * Q + topology.block_quads[B]
-    quad, block = np.concatenate([lo, hi]), np.concatenate([b_lo, b_hi]).reshape(6, -1)  # (6, ...): lo then hi
+    block = np.concatenate([b_lo, b_hi]).reshape(6, -1)
     box_a, box_b = block.take(shape * nb + A, axis=1)[..., None], block.take(shape * nb + B, axis=1)[..., None]
     quad_a, quad_b = quad.take(first, axis=1), quad.take(second, axis=1)  # (6, n, bb)
     in_a = (quad_a[:3] <= box_b[3:]) & (box_b[:3] <= quad_a[3:])
