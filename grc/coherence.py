@@ -71,9 +71,14 @@ _NEIGHBOUR_PAIRS = {(0, 1): [1], (1, 0): [2], (1, -1): [0, 2, 3], (1, 1): []}
 
 # -- geometry of a surface grid ------------------------------------------------------------------
 def _cross(a, b, axis=-1):
-    """Cross products of vectors (..., 3), or with the coordinates along `axis`."""
-    i, j = [1, 2, 0], [2, 0, 1]
-    return a.take(i, axis) * b.take(j, axis) - a.take(j, axis) * b.take(i, axis)
+    """Cross products of vectors (..., 3), or with the coordinates along `axis` (a and b of one shape), in
+    the layout given."""
+    out = np.empty(a.shape)
+    o, a, b = out.swapaxes(0, axis), a.swapaxes(0, axis), b.swapaxes(0, axis)
+    o[0] = a[1] * b[2] - a[2] * b[1]
+    o[1] = a[2] * b[0] - a[0] * b[2]
+    o[2] = a[0] * b[1] - a[1] * b[0]
+    return out
 
 
 def _unit(v):
@@ -230,10 +235,16 @@ class _Topology:
         self.triangles = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], axis=1).reshape(-1, 3)
         self.quad_row, self.quad_point = np.divmod(np.arange(self.quads), Pq)
         q = np.arange(self.quads).reshape(Rq, Pq)
-        # the quads at each offset of _NEIGHBOUR_PAIRS from one another: (first quads, second quads), row-major
-        self.neighbours = {(dr, dp): (q[:Rq - dr, max(0, -dp):Pq - max(0, dp)].ravel(),
-                                      q[dr:, max(0, dp):Pq + min(0, dp)].ravel())
-                           for (dr, dp), combos in _NEIGHBOUR_PAIRS.items() if combos}
+        # the pairs of quads at each offset of _NEIGHBOUR_PAIRS, (first quads, second quads) (N,) each, and the
+        # triangle pairs to test between them: of which quad pair, and the triangles (first, second)
+        offsets = [(q[:Rq - dr, max(0, -dp):Pq - max(0, dp)].ravel(), q[dr:, max(0, dp):Pq + min(0, dp)].ravel(), combos)
+                   for (dr, dp), combos in _NEIGHBOUR_PAIRS.items() if combos]
+        self.neighbours = tuple(np.concatenate([o[k] for o in offsets]) for k in (0, 1))
+        start = np.cumsum([0] + [len(o[0]) for o in offsets])
+        combos = [(start[k] + np.arange(len(o[0])), combo) for k, o in enumerate(offsets) for combo in o[2]]
+        self.neighbour_of = np.concatenate([i for i, _ in combos])
+        self.neighbour_triangles = tuple(np.concatenate([2 * self.neighbours[k][i] + (combo // 2, combo % 2)[k] for i, combo in combos])
+                                         for k in (0, 1))
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
@@ -263,11 +274,8 @@ class _Topology:
         self.window_loop = np.concatenate([boundary, centre[:, None]], axis=1)  # (W, Lw + 1): boundary, then middle
         self.window_quad_list = np.array([q[i:i + 2 * br, j:j + 2 * bp].ravel() for i, j in corners])  # (W, 4 br bp)
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
-        rows, points = np.divmod(np.arange(nr * np_), np_)  # block pairs that touch (or are one block)
-        near = (np.abs(rows[:, None] - rows) <= 1) & (np.abs(points[:, None] - points) <= 1)
-        self.block_neighbours = np.flatnonzero(near)  # as flat indices into (blocks, blocks)
         # the block pair (flat) of each pair of neighbouring quads in self.neighbours
-        self.neighbour_blocks = {k: self.block_of_quad[a] * len(near) + self.block_of_quad[b] for k, (a, b) in self.neighbours.items()}
+        self.neighbour_blocks = self.block_of_quad[self.neighbours[0]] * (nr * np_) + self.block_of_quad[self.neighbours[1]]
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
 
 
@@ -687,29 +695,18 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
         qi, qj = qi[near], qj[near]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
-    # (and not inside a window that is a height field: a shape whose windows all are has none to test)
-    t1, t2 = [(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel()], [(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel()]
-    Rq, Pq = n.shape[2:]
-    limit = np.cos(np.radians(NEIGHBOUR_TURN))
-    shapes = np.arange(S) if covered is None else (~covered.reshape(S, -1).take(topology.block_neighbours, axis=1).all(axis=1)).nonzero()[0]
-    m = n if len(shapes) == S else n[:, shapes]
-    for (dr, dp), combos in _NEIGHBOUR_PAIRS.items():
-        if not combos or not len(shapes):
-            continue
-        first, last = max(0, -dp), Pq - max(0, dp)
-        turned = _dot(m[:, :, :Rq - dr, first:last], m[:, :, dr:, first + dp:last + dp]) < limit  # (shapes, rows, points)
-        s, place = np.divmod(turned.ravel().nonzero()[0], turned[0].size)
-        s = shapes[s]
-        one, other = (s * Q + k.take(place) for k in topology.neighbours[dr, dp])
-        keep = np.ones(len(s), bool) if covered is None else \
-            ~covered.reshape(-1).take(s * covered[0].size + topology.neighbour_blocks[dr, dp].take(place))
-        if seen is not None:
-            keep &= seen.take(one) & seen.take(other)
-        one, other = one[keep], other[keep]
-        for combo in combos:
-            t1.append(2 * one + combo // 2)
-            t2.append(2 * other + combo % 2)
-    t1, t2 = np.concatenate(t1), np.concatenate(t2)
+    # (and not inside a window that is a height field), all offsets of _NEIGHBOUR_PAIRS at once
+    one, other = topology.neighbours
+    m = n.reshape(3, S, -1)
+    keep = _dot(m.take(one, axis=2), m.take(other, axis=2)) < np.cos(np.radians(NEIGHBOUR_TURN))  # (S, N)
+    if covered is not None:
+        keep &= ~covered.reshape(S, -1).take(topology.neighbour_blocks, axis=1)
+    if seen is not None:
+        visible = seen.reshape(S, -1)
+        keep &= visible.take(one, axis=1) & visible.take(other, axis=1)
+    s, k = keep.take(topology.neighbour_of, axis=1).nonzero()
+    t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(), s * T + topology.neighbour_triangles[0][k]])
+    t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(), s * T + topology.neighbour_triangles[1][k]])
     if len(t1) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     flat = c.reshape(3, -1)  # (3, S * V)
