@@ -410,7 +410,7 @@ def _patches(c, n, triangles, size, topology):
     blocks = triangles.reshape(2, 3, S, nr, br, np_, bp).transpose(1, 2, 3, 5, 0, 4, 6)
     blocks = np.ascontiguousarray(blocks).reshape(3, S, nr, np_, -1)
     st = blocks.strides
-    t = np.lib.stride_tricks.as_strided(blocks, (3, S, nr - 1, np_ - 1, blocks.shape[4], 2, 2), st + st[2:4], writeable=False)
+    t = np.ndarray((3, S, nr - 1, np_ - 1, blocks.shape[4], 2, 2), float, blocks, strides=st + st[2:4])
     m = mean[..., None, None, None]
     up = (t[0] * m[0] + t[1] * m[1] + t[2] * m[2]).reshape(S, nr - 1, np_ - 1, -1).min(axis=-1)
     limit = 1e-9 * size ** 2
