@@ -201,6 +201,13 @@ def check_template(t: Template) -> None:
         i = tuple(int(v) for v in np.unravel_index(np.abs(t.points).argmax(), t.points.shape))
         raise GRCError(f"expected coordinates from {-MAX_COORDINATE:g} to {MAX_COORDINATE:g}, found "
                        f"{t.points[i]:g} at [{i[0]}][{i[1]}][{i[2]}][{i[3]}]", path=path, field="points")
+    # a template that is one point at every time step has no shape to learn or judge (judging such grids took
+    # seconds each: training on one ran for minutes); a time step that is one point (a bud) is a shape's start
+    if not np.ptp(t.points.reshape(T, M * N, 3), axis=1).any():
+        x, y, z = t.points[0, 0, 0] + 0.0  # (not -0)
+        found = (f"all {T * M * N} points at ({x:g}, {y:g}, {z:g})" if not np.ptp(t.points.reshape(-1, 3), axis=0).any()
+                 else f"each time step's {M * N} points at one place")
+        raise GRCError(f"expected a shape, found {found}", path=path, field="points")
 
 
 def load_template(path) -> Template:

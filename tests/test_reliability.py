@@ -149,7 +149,7 @@ def test_kill_during_set_saves_leaves_a_whole_set(tmp_path):
     folder = a_set(tmp_path / "petal", ["a", "b"])
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import numpy as np, grc.templates as t
-        sets = [[t.Template(n, np.linspace(0, 1, 3), np.linspace(0, 1, 3), np.full((3, 3, 3, 3), float(i)))
+        sets = [[t.Template(n, np.linspace(0, 1, 3), np.linspace(0, 1, 3), np.arange(81.0).reshape(3, 3, 3, 3) + i)
                  for i, n in enumerate(names)] for names in (["a", "b"], ["a", "b", "c"])]
         print("saving", flush=True)
         i = 0
@@ -177,7 +177,7 @@ def test_kill_before_the_swap_leaves_the_old_set(tmp_path):
             print("about to swap", flush=True)
             time.sleep(60)
         t._swap_in = stop
-        t.save_templates({str(folder)!r}, [t.Template(n, [0, 1], [0, 1], np.zeros((2, 2, 2, 3))) for n in "xyz"])
+        t.save_templates({str(folder)!r}, [t.Template(n, [0, 1], [0, 1], np.arange(24.0).reshape(2, 2, 2, 3)) for n in "xyz"])
     """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.stdout.readline().strip() == "about to swap"
     proc.send_signal(signal.SIGKILL)

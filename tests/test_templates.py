@@ -57,7 +57,12 @@ def _write(tmp_path, data, name="bad.json"):
 
 def _good():
     return {"format": "grc-template/1", "name": "a", "time": [0, 1], "morph": [0, 1],
-            "points": np.zeros((2, 2, 2, 3)).tolist()}
+            "points": grid(2, 2, 2).tolist()}
+
+
+def grid(T, M, N):
+    """A T x M x N grid of distinct points (the first at 0.0): a shape, however plain."""
+    return np.arange(T * M * N * 3, dtype=float).reshape(T, M, N, 3) / 10
 
 
 @pytest.mark.parametrize("change, field", [
@@ -114,20 +119,20 @@ def test_broken_json_and_missing_file(tmp_path):
 
 
 def test_inconsistent_sets_are_rejected(tmp_path):
-    a = Template("a", [0, 1], [0, 1], np.zeros((2, 2, 2, 3)))
+    a = Template("a", [0, 1], [0, 1], grid(2, 2, 2))
     with pytest.raises(GRCError, match="at least 2"):
         check_set([a])
     with pytest.raises(GRCError, match="duplicate"):
-        check_set([a, Template("a", [0, 1], [0, 1], np.ones((2, 2, 2, 3)))])
+        check_set([a, Template("a", [0, 1], [0, 1], grid(2, 2, 2) + 1)])
     with pytest.raises(GRCError, match="grid size") as e:
-        check_set([a, Template("b", [0, 1], [0, 1], np.zeros((2, 2, 3, 3)))])
+        check_set([a, Template("b", [0, 1], [0, 1], grid(2, 2, 3))])
     assert e.value.field == "points"
     with pytest.raises(GRCError, match="relational map") as e:
-        check_set([a, Template("b", [0, 0.9], [0, 1], np.zeros((2, 2, 2, 3)))])
+        check_set([a, Template("b", [0, 0.9], [0, 1], grid(2, 2, 2))])
     assert e.value.field == "time"
     # and through files: the error names the odd file
-    TemplateSet([a, Template("b", [0, 1], [0, 1], np.ones((2, 2, 2, 3)))]).save(tmp_path)
-    Template("c", [0, 1], [0, 1], np.zeros((2, 2, 3, 3))).save(tmp_path / "2-c.json")
+    TemplateSet([a, Template("b", [0, 1], [0, 1], grid(2, 2, 2) + 1)]).save(tmp_path)
+    Template("c", [0, 1], [0, 1], grid(2, 2, 3)).save(tmp_path / "2-c.json")
     with pytest.raises(GRCError) as e:
         load_template_set(tmp_path)
     assert "2-c.json" in str(e.value)
@@ -136,3 +141,31 @@ def test_inconsistent_sets_are_rejected(tmp_path):
 def test_public_api_names():
     assert grc.load_templates is grc.load_template_set
     assert callable(grc.train) and callable(grc.export)
+
+
+@pytest.mark.parametrize("points, found", [
+    (np.zeros((2, 2, 2, 3)), "all 8 points at (0, 0, 0)"),
+    (np.ones((2, 2, 2, 3)) * [[[[0.0]]], [[[2.0]]]], "each time step's 4 points at one place"),
+])
+def test_a_template_that_is_one_point_is_refused(tmp_path, capsys, points, found):
+    """A template whose points all coincide (at every time step) has no shape: `grc templates validate` said "ok", and
+    `grc train` on it ran for minutes judging collapsed grids (the petal's set in 2.5 s with --steps 30 and no refine;
+    with its points all at 0, over 200 s). A time step that is one point (a bud) is still a shape's start."""
+    from grc.cli import main
+
+    data = _good()
+    data["points"] = points.tolist()
+    folder = tmp_path / "set"
+    folder.mkdir()
+    _write(folder, data, "0-a.json")
+    _write(folder, {**_good(), "name": "b"}, "1-b.json")
+    with pytest.raises(GRCError) as e:
+        load_template(folder / "0-a.json")
+    assert e.value.field == "points" and e.value.message == f"expected a shape, found {found}"
+    assert main(["templates", "validate", str(folder)]) == 2
+    assert capsys.readouterr().err.strip() == f"grc: {folder / '0-a.json'}: points: expected a shape, found {found}"
+    assert main(["train", str(folder), "-o", str(tmp_path / "m.grc")]) == 2  # at once, before any training
+    assert not (tmp_path / "m.grc").exists()
+    bud = grid(2, 2, 2)
+    bud[0] = 0.0
+    assert load_template(_write(tmp_path, {**_good(), "points": bud.tolist()})).points[0].max() == 0
