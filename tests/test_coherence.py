@@ -195,6 +195,18 @@ def test_the_block_broad_phase_finds_what_the_spatial_hash_finds(monkeypatch):
     assert left_out >= 2  # and some of their pairs had a quad left out
 
 
+def test_bending_wraps_the_angle_change_as_the_modulo_does():
+    # _bend brings a change of dihedral angles (each in [-pi, pi], arctan2's) into [-pi, pi) with a turn
+    # added or taken off instead of %: the same degrees to the bit, at the ends of the range too
+    rng = np.random.default_rng(5)
+    ends = [np.pi, -np.pi, 0.0, -0.0, np.nextafter(np.pi, 0), np.nextafter(-np.pi, 0), 1e-300, -1e-300]
+    angles = np.concatenate([rng.uniform(-np.pi, np.pi, 4000), ends, ends])
+    reference = np.stack([rng.uniform(-np.pi, np.pi, len(angles)), np.resize(ends[::-1], len(angles)), -angles])
+    d = np.degrees(np.abs((angles[None, :] - reference + np.pi) % (2 * np.pi) - np.pi))
+    rms, most = coherence._bend(angles, reference)
+    assert np.array_equal(rms, np.sqrt(np.mean(d ** 2, axis=-1))) and np.array_equal(most, d.max(axis=-1))
+
+
 def test_a_loop_is_simple_whether_or_not_it_is_star_shaped():
     rng = np.random.default_rng(3)
     L, n = 24, 40
