@@ -35,7 +35,7 @@ except ImportError:
 from . import limits
 from .config import PRESETS, Config
 from .errors import GRCError, printable
-from .io import recovery_folder
+from .io import name_too_long, recovery_folder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="GRC Studio: templates in, a continuous space of forms out.")
@@ -85,6 +85,9 @@ def check_writable(path: Path, field="--output") -> Path:
     file can be made there (tried: a temporary file is created and removed, which also finds a
     read-only or full file system that permissions alone would not show)."""
     folder = path.parent if str(path.parent) else Path(".")
+    too_long = folder.is_dir() and name_too_long(path)
+    if too_long:
+        raise GRCError(too_long, path=path, field=field)
     if path.is_dir():
         raise GRCError("expected a file name, found a folder", path=path, field=field)
     if not folder.is_dir():
@@ -279,7 +282,8 @@ def keep_trained(model, output: Path) -> Path:
     """Save `model` in the recovery folder under the output's name and the time; returns its path."""
     folder = recovery_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    return model.save(folder / f"{output.stem}-{clock.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.grc")
+    stem = output.stem[:100]  # (the output's own name may be as long as a name can be)
+    return model.save(folder / f"{stem}-{clock.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.grc")
 
 
 def _reason(e: BaseException) -> str:

@@ -23,11 +23,14 @@ def atomic_path(path):
     (disk full, no permission) becomes a one-line WriteError naming the target.
     """
     path = Path(path)
+    too_long = name_too_long(path)  # (before anything looks at the path: the system refuses even that)
+    if too_long:
+        raise WriteError(f"cannot write: {too_long}", path=path)
     if path.is_symlink():  # write the file the link points to (replacing the link would leave that one stale)
         path = Path(os.path.realpath(path))
     folder = check_writable(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_cut(path.name, TEMP_NAME_BYTES)}.", suffix=".tmp", dir=folder)
         os.close(fd)
         os.chmod(tmp, _mode(path))  # mkstemp makes it private (0600); give it what a plain write would
     except OSError as e:
@@ -52,11 +55,41 @@ def check_writable(path) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise WriteError(f"cannot write: folder {folder} does not exist", path=path)
+    too_long = name_too_long(path)
+    if too_long:
+        raise WriteError(f"cannot write: {too_long}", path=path)
     if path.is_dir():
         raise WriteError("cannot write: expected a file name, found a folder", path=path)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WriteError(f"cannot write: no permission to write in {folder}", path=path)
     return folder
+
+
+NAME_BYTES = 255  # the longest file name most file systems take, where the system does not say
+TEMP_NAME_BYTES = 200  # the target's name in a temporary file's (.name.XXXXXXXX.tmp), so that it fits NAME_BYTES too
+
+
+def name_too_long(path) -> str | None:
+    """What is wrong with `path`'s file name if its folder's file system cannot hold a name that long, else None
+    (a name the system refuses would fail only when the file is written: after the work, a trained model's too)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        most = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # (no pathconf: Windows)
+        most = NAME_BYTES
+    size = len(os.fsencode(path.name))
+    if size > most:
+        return f"expected a file name of at most {most} bytes, got {size}"
+    return None
+
+
+def _cut(name: str, most: int) -> str:
+    """`name` cut to at most `most` bytes (whole characters)."""
+    name = name[:most]
+    while len(os.fsencode(name)) > most:
+        name = name[:-1]
+    return name
 
 
 def write_error(e: OSError, path) -> WriteError:

@@ -471,3 +471,25 @@ def test_the_safe_blend_range_of_a_big_set_is_measured_at_some_time_steps_and_sa
     assert list(metrics["safe_blend_range"]) == [inner[0], inner[-1]]
     assert metrics["safe_blend_range_time_steps"] == f"2 of {len(inner)}"
     assert "measured at 2 of 5 inner time steps" in grc.cli.metrics_table(metrics)
+
+
+def test_a_long_output_name_is_written_or_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    """A 250-character name is a valid file name, but the temporary file beside it (.<name>.XXXXXXXX.tmp) was not, nor
+    the recovery copy's <name>-<time>-<pid>.grc: `grc train` failed after training and lost the trained model ("could
+    not write ... keeping the trained model in ... failed too (File name too long)"). A name the file system cannot
+    hold is refused before any work, in words."""
+    monkeypatch.setenv("GRC_STUDIO_RECOVERY", str(tmp_path / "recovery"))
+    fast = ["--steps", "30", "--batch-size", "32", "--set", "template_steps=20", "--set", "template_lbfgs_steps=0",
+            "--set", "refine_steps=0", "--set", "refine_extrapolations=0", "--set", "refine_repairs=0", "-q"]
+    long = tmp_path / ("p" * 246 + ".grc")  # 250 bytes
+    code, _, err = run(capsys, "train", PETAL, "-o", long, *fast)
+    assert code == 0, err
+    assert grc.load_model(long).names == ["petal-a", "petal-b"] and sorted(os.listdir(tmp_path)) == [long.name]
+    code, _, err = run(capsys, "export", long, "-o", tmp_path / ("é" * 125 + ".obj"))  # 254 bytes
+    assert code == 0, err
+    too_long = tmp_path / ("q" * 252 + ".grc")  # 256 bytes
+    code, _, err = run(capsys, "train", PETAL, "-o", too_long, *fast)
+    assert code == 2 and err.strip() == f"grc: {too_long}: --output: expected a file name of at most 255 bytes, got 256"
+    with pytest.raises(grc.GRCError, match="cannot write: expected a file name of at most 255 bytes, got 256"):
+        grc.load_model(long).save(too_long)
+    assert not (tmp_path / "recovery").exists() and len(os.listdir(tmp_path)) == 2
