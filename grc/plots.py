@@ -102,14 +102,23 @@ def plot_map(model: GRCModel, path, *, blends=(-1.0, 3.0), step: float = 0.1, ti
     from .coherence import Coherence, blend_weights, model_shapes
 
     path, plt = _map_figure(path)
-    coherence = coherence or Coherence.for_model(model, subdivide)
     templates = model.templates
     K, cmap = len(templates), ListedColormap(VERDICT_COLORS)
-    if K == 2:
+    if K == 2:  # a plane of times x blends: at least two of each (a contour needs them)
         t = templates.time
         times = np.linspace(t[0], t[-1], samples) if times is None else np.asarray(times, float)
         times = np.unique(np.concatenate([times, t[(t >= times.min()) & (t <= times.max())]]))
         alphas = np.round(np.arange(blends[0], blends[1] + step / 2, step), 10)
+        if len(times) < 2:
+            raise GRCError(f"expected at least two different times (the map's rows), got {times[0]:g}", field="times")
+        if len(alphas) < 2:
+            raise GRCError(f"expected at least two blends: a step of {step:g} from {blends[0]:g} to {blends[1]:g} "
+                           f"gives one", field="step")
+    elif blends[0] > 1 / 3 + 1e-12:  # three weights each at least that much sum past 1: no blend to map
+        raise GRCError(f"expected a lowest weight of at most 1/3 for a map of three templates, got {blends[0]:g}",
+                       field="low")
+    coherence = coherence or Coherence.for_model(model, subdivide)
+    if K == 2:
         codes, novelty = np.zeros((len(times), len(alphas)), int), np.zeros((len(times), len(alphas)))
         for i, time in enumerate(times):
             codes[i], novelty[i] = coherence.verdicts(model_shapes(model, time, blend_weights(2, alphas)), time)

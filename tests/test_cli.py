@@ -493,3 +493,29 @@ def test_a_long_output_name_is_written_or_refused_before_the_work(tmp_path, caps
     with pytest.raises(grc.GRCError, match="cannot write: expected a file name of at most 255 bytes, got 256"):
         grc.load_model(long).save(too_long)
     assert not (tmp_path / "recovery").exists() and len(os.listdir(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--times", "0.5"], "times: expected at least two different times (the map's rows), got 0.5"),
+    (["--times", "0.55,0.55"], "times: expected at least two different times (the map's rows), got 0.55"),
+    (["--low", "0", "--high", "0.05", "--step", "0.1"], "step: expected at least two blends: a step of 0.1 from 0 to "
+                                                         "0.05 gives one"),
+])
+def test_a_map_of_one_row_or_column_is_one_line(petal_model_file, tmp_path, capsys, args, expected):
+    """`grc map` of one time (or one blend) crashed in matplotlib's contour, exit 1 ("unexpected error (TypeError: Input
+    z must be at least a (2, 2) shaped array, but has shape (1, 41))")."""
+    out = tmp_path / "map.png"
+    code, _, err = run(capsys, "map", petal_model_file, "-o", out, "--subdivide", "0", *args)
+    assert code == 2 and err.strip() == f"grc: {expected}" and not out.exists()
+    code, _, err = run(capsys, "map", petal_model_file, "-o", out, "--subdivide", "0", "--times", "0.3,0.55",
+                       "--step", "1")
+    assert code == 0 and out.exists(), err  # two of each: a map
+
+
+def test_a_map_of_three_templates_whose_lowest_weight_leaves_no_blend_is_one_line(leaf_model, tmp_path, capsys):
+    """Three weights each at least 0.34 sum past 1: the map crashed ("cannot reshape array of size 0 ...", exit 1)."""
+    model = leaf_model.save(tmp_path / "leaf.grc")
+    out = tmp_path / "map.png"
+    code, _, err = run(capsys, "map", model, "-o", out, "--subdivide", "0", "--times", "0.5", "--low", "0.34")
+    assert code == 2 and not out.exists()
+    assert err.strip() == "grc: low: expected a lowest weight of at most 1/3 for a map of three templates, got 0.34"
