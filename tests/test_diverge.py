@@ -429,3 +429,23 @@ def test_an_elite_out_of_range_names_its_archive(model, tmp_path, capsys, change
     err = capsys.readouterr().err
     assert err.startswith(f"grc: {path}: {field}: elite 0: {message}") and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("time, blend", [(0.8, -100.0), (0.8, 100.0), (-1e6, 0.5), (1e6, np.array([0.5, 0.5]))])
+def test_a_rewrite_at_the_edge_of_what_may_be_asked_is_made(model, tmp_path, capsys, time, blend):
+    """Its nearby shapes reached past the limits a user's values are checked against: `grc rewrite --blend -100` (the
+    first weight 101) and `--time -1e6` were refused with a line contradicting itself ("blend: expected values from
+    -100 to 100, got 101"; "time: expected values from -1e+06 to 1e+06, got -1e+06")."""
+    from grc.cli import main
+
+    near = abs(time) < 10  # (at time 1e6 the petal's shape is far outside the coordinates a target may have)
+    target = model.shape(time, blend)[6, 3] + [0.0, 0.0, 0.1] if near else np.array([0.0, 0.0, 0.1])
+    edited = rewrite(model, time, blend, (6, 3), target)
+    assert not near or np.linalg.norm(edited.shape(time, blend)[6, 3] - target) < 1e-2
+    capsys.readouterr()
+    args = ["rewrite", str(PETAL_MODEL), "-o", str(tmp_path / "r.grc"), "--time", f"{time:g}", "--point", "6,3",
+            "--target", ",".join(repr(float(v)) for v in target)]
+    if np.ndim(blend) == 0:
+        args += ["--blend", f"{blend:g}"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (tmp_path / "r.grc").exists()

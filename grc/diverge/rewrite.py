@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GRCError
-from ..limits import MAX_COORDINATE, number
+from ..limits import MAX_BLEND, MAX_COORDINATE, MAX_MAP_VALUE, number
 from ..model import GRCModel, decoder_features, elu
 from .bend import explored_inputs
 from .blend import lineage
@@ -153,8 +153,10 @@ def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 
     # blends moving by the same displacement with a falloff, so the edit carries smoothly around it.
     keys, changes, row_weights = [], [], []
     for dt, db, share in _neighbourhood(model, time, blend):
-        t_near = time + dt
-        b_near = model.blend_weights(blend) + db
+        # (at the edge of what may be asked, a neighbour beyond it is taken at the edge: a time of -1e6 or a blend of
+        # -100, whose first weight is 101, was refused as "expected values from -100 to 100, got 101")
+        t_near = float(np.clip(time + dt, -MAX_MAP_VALUE, MAX_MAP_VALUE))
+        b_near = np.clip(model.blend_weights(blend) + db, -MAX_BLEND, MAX_BLEND)
         k = features(model, np.full(len(morph), t_near), morph, model.context(t_near, b_near, morph))
         keys.append(k)
         changes.append(displacement.reshape(len(morph), -1) * share / model._row_scale)
