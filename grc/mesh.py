@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import GRCError
-from .limits import MAX_EXPORT_VERTICES, MAX_MORPH_SAMPLES, MAX_PETALS, MAX_POINTS, MAX_SUBDIVIDE, MAX_THICKNESS, number
+from .limits import (MAX_BLEND, MAX_EXPORT_VERTICES, MAX_MAP_VALUE, MAX_MORPH_SAMPLES, MAX_PETALS, MAX_POINTS,
+                     MAX_SUBDIVIDE, MAX_THICKNESS, number)
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -334,14 +335,17 @@ class Flower:
             return [(time, blend)] * self.count
         rng = np.random.default_rng(self.seed)
         draws = rng.uniform(-1.0, 1.0, size=(self.count, 1 + K))
-        times = float(time) + self.vary_time * draws[:, 0]
+        # a petal varied past a limit is taken at it (a blend of 100 varied by 1 was refused as "blend: expected values
+        # from -100 to 100, got 100.099", which the user had not asked for)
+        times = np.clip(float(time) + self.vary_time * draws[:, 0], -MAX_MAP_VALUE, MAX_MAP_VALUE)
         moves = self.vary_blend * (draws[:, 1:] - draws[:, 1:].mean(axis=1, keepdims=True))  # zero-sum weights
         if blend is None:  # a raw context path (a look's): only the time varies
             return [(float(t), None) for t in times]
         if np.ndim(blend) == 0:  # α = the second template's weight: it moves as that weight does
-            return [(float(t), float(blend) + float(m[1] if K > 1 else 0.0)) for t, m in zip(times, moves)]
+            return [(float(t), float(np.clip(float(blend) + float(m[1] if K > 1 else 0.0), -MAX_BLEND, MAX_BLEND)))
+                    for t, m in zip(times, moves)]
         weights = np.asarray(blend, float)
-        return [(float(t), weights + m) for t, m in zip(times, moves)]
+        return [(float(t), np.clip(weights + m, -MAX_BLEND, MAX_BLEND)) for t, m in zip(times, moves)]
 
     def grids(self, shape, time: float, blend, K: int) -> np.ndarray:
         """Each petal's grid, (count, rows, points, 3), from shape(time, blend) -> grid; when nothing varies,

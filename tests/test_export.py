@@ -358,3 +358,18 @@ def test_grc_export_without_a_blend_takes_the_looks_blend_as_the_cli_does(petal_
     assert not np.allclose(vertices, look.shape(petal_model, 0.8, 0.0).reshape(-1, 3), atol=1e-3)
     plain = grc.export(petal_model, tmp_path / "plain.obj", time=0.8)  # no look: the first template, as before
     assert np.allclose(read(plain), petal_model.shape(0.8, 0.0).reshape(-1, 3), atol=1e-5)
+
+
+@pytest.mark.parametrize("args", [
+    ["--blend", "100", "--flower", "3", "--vary-blend", "1"],
+    ["--time", "1e6", "--flower", "3", "--vary-time", "1"],
+    ["--blend", "-100", "--flower", "5", "--rings", "2", "--vary-blend", "0.5", "--vary-time", "0.2"],
+])
+def test_a_flower_varied_past_a_limit_takes_its_petals_at_the_limit(petal_model_file, tmp_path, capsys, args):
+    """A flower at the edge of what may be asked, its petals varied: a petal past the edge was refused with a line the
+    user could not act on ("blend: expected values from -100 to 100, got 100.099" for --blend 100)."""
+    out = tmp_path / "f.obj"
+    assert main(["export", str(petal_model_file), "-o", str(out), *args]) == 0, capsys.readouterr().err
+    assert out.exists()
+    for time, blend in Flower(petals=8, vary_time=1.0, vary_blend=1.0).petal_settings(1e6, 100.0, 2):
+        assert abs(time) <= 1e6 and abs(blend) <= 100
