@@ -62,6 +62,7 @@ BLOCK_PAIR_LIMIT = 64  # compare quads block by block while that makes at most t
 SLIVER_RUN = 1.0  # folds are looked for across a run of slivers whose areas add up to less than this many slivers
 SLIVER_AREA = 0.05  # a quad with less than this share of its surface's median quad area is a sliver (a triangle:
 #                     less than this share of half of it): its folds and crossings are not seen and do not count
+NUMERIC_ZERO = 1e-9  # a quad's side under this share of its surface's largest coordinate is no side (slivers)
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
 # second quad's offset (rows, points) from the first; index a * 2 + b for triangle a of the first
@@ -109,11 +110,15 @@ def _normals_and_areas(surface):
     return cross / np.where(length > 0, length, 1.0)[..., None], area
 
 
-def slivers(areas, share: float | None = None):
+def slivers(areas, share: float | None = None, surfaces=None):
     """Which quads of a batch of surfaces are slivers: quad areas (S, R-1, P-1) below `share` of their own
     surface's median quad area: (S, R-1, P-1) bool, and the threshold per surface (S,). A sliver is seen as
     a line (two coincident rows, as at the bundled leaf's tip, make a strip of them): whichever way a small
-    error turns it, no fold or crossing shows; its neighbours, which share its long edges, still do."""
+    error turns it, no fold or crossing shows; its neighbours, which share its long edges, still do.
+    Given the `surfaces` (S, R, P, 3), a quad with no area float64 can tell from none (under (NUMERIC_ZERO x
+    the surface's largest coordinate) squared) is a sliver too: a surface collapsed to a point (a bud) has no
+    folds or crossings wherever it lies (at (1, 2, 3) its rounding errors made 162 folds; at the origin the
+    crossing test compared every pair of quads, 1.4 s)."""
     areas = np.asarray(areas, float)
     share = SLIVER_AREA if share is None else share
     S = len(areas)
@@ -121,6 +126,10 @@ def slivers(areas, share: float | None = None):
     k = flat.shape[1] // 2
     median = np.partition(flat, k, axis=1)[:, k] if flat.shape[1] else np.zeros(S)
     limit = share * median
+    if surfaces is not None:
+        largest = np.abs(np.asarray(surfaces, float).reshape(S, -1)).max(axis=1, initial=0.0)
+        # (at least the least area whose square float64 holds: the crossing test squares it; all at the origin)
+        limit = np.maximum(limit, np.maximum((NUMERIC_ZERO * largest) ** 2, np.sqrt(np.finfo(float).tiny)))
     return areas < limit[:, None, None], limit
 
 
@@ -164,7 +173,7 @@ def fold_pairs(surface, degrees: float = FOLD_DEGREES, sliver_area: float = 0.0)
     each quad is paired with the next quad along its row and its column that is no sliver."""
     surface = np.asarray(surface, float)
     normals, areas = _normals_and_areas(surface[None])
-    return _folds(normals, degrees, areas, slivers(areas, sliver_area)[1])[0] if sliver_area > 0 else _folds(normals, degrees)[0]
+    return _folds(normals, degrees, areas, slivers(areas, sliver_area, surface[None])[1])[0] if sliver_area > 0 else _folds(normals, degrees)[0]
 
 
 def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
@@ -730,7 +739,7 @@ def intersecting_pairs(surface, sliver_area: float = 0.0) -> np.ndarray:
     normals, areas = _normals_and_areas(surface[None])
     if sliver_area <= 0:
         return _intersections(surface[None], topology, normals)[1]
-    thin, limit = slivers(areas, sliver_area)
+    thin, limit = slivers(areas, sliver_area, surface[None])
     shape_of, pairs = _intersections(surface[None], topology, normals, thin, limit)
     return _visible_crossings(surface[None], topology, shape_of, pairs, limit)[1]
 
@@ -763,6 +772,8 @@ def _bend(angles, reference_angles):
     turn = 2 * np.pi
     x = angles[..., None, :] - reference_angles + np.pi
     d = np.degrees(np.abs(np.where(x < 0, x + turn, np.where(x >= turn, x - turn, x)) - np.pi))
+    if d.shape[-1] == 0:  # one quad (a 2 x 2 grid not subdivided): no edge between two faces, nothing bends
+        return np.zeros(d.shape[:-1]), np.zeros(d.shape[:-1])
     return np.sqrt((d ** 2).mean(axis=-1)), d.max(axis=-1)
 
 
@@ -954,7 +965,7 @@ class Coherence:
             return np.concatenate([self.broken(grids[i:i + batch]) for i in range(0, len(grids), batch)])
         surfaces = self.surface(grids)
         normals, areas = _normals_and_areas(surfaces)
-        _, limit = slivers(areas)
+        _, limit = slivers(areas, surfaces=surfaces)
         broken = np.zeros(len(surfaces), bool)
         broken[_folds(normals, FOLD_DEGREES, areas, limit)[1]] = True
         rest = np.flatnonzero(~broken)  # a folded shape is broken already: only the others need the crossing test
@@ -975,7 +986,7 @@ class Coherence:
             return np.zeros(0, int), np.zeros(0)
         surfaces = self.surface(grids)
         normals, areas = _normals_and_areas(surfaces)
-        _, limit = slivers(areas)
+        _, limit = slivers(areas, surfaces=surfaces)
         broken = np.zeros(len(grids), bool)
         broken[_folds(normals, FOLD_DEGREES, areas, limit)[1]] = True
         broken[self._crossings(surfaces, normals, areas, limit)[0]] = True
@@ -994,7 +1005,7 @@ class Coherence:
         on a shape that is not broken; a broken one costs more: every crossing pair is found)."""
         surface = self.surface(grid)
         normals, areas = _normals_and_areas(surface)
-        _, limit = slivers(areas[None])
+        _, limit = slivers(areas[None], surfaces=surface[None])
         folds, _ = _folds(normals[None], FOLD_DEGREES, areas[None], limit)
         shape_of, crossings = self._crossings(surface[None], normals[None], areas[None], limit)
         ref = self.reference(time)
@@ -1015,7 +1026,7 @@ class Coherence:
         answers before the crossing test runs, so a folded shape costs least."""
         surface = self.surface(grid)
         normals, areas = _normals_and_areas(surface)
-        _, limit = slivers(areas[None])
+        _, limit = slivers(areas[None], surfaces=surface[None])
         if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or len(self._crossings(surface[None], normals[None], areas[None], limit)[0]):
             return "broken"
         ref = self.reference(time)

@@ -294,6 +294,37 @@ def test_templates_are_coherent_with_novelty_zero(petal):
     assert full["nearest_time"] == pytest.approx(petal.time[4])
 
 
+def test_a_shape_collapsed_to_a_point_is_neither_folded_nor_crossed_wherever_it_lies(petal):
+    """A bud: at (1, 2, 3) the subdivision's rounding errors made 162 folds (broken), at the origin the crossing
+    test compared every pair of quads (1.4 s a check, a set with a point for a time step trained 4x as long)."""
+    check = Coherence(petal)
+    for where in ([0, 0, 0], [1, 2, 3], [-1e3, 5, 0.25]):
+        grid = np.broadcast_to(np.array(where, float), petal.points.shape[2:]).copy()
+        result = check.check(grid, petal.time[2])
+        assert result.intersections == 0 and result.folds == 0 and result.verdict != "broken", where
+        assert check.verdict(grid, petal.time[2]) == result.verdict
+        assert not check.broken(np.stack([grid, petal.points[0, 2]])).any()
+        surface = check.surface(grid)
+        assert len(intersecting_pairs(surface, coherence.SLIVER_AREA)) == 0
+        assert len(fold_pairs(surface, sliver_area=coherence.SLIVER_AREA)) == 0
+    # a surface that is merely small (a millionth of the petal, far from the origin) is judged as the petal is
+    small = (petal.points[0, 2] - petal.points[0, 2].mean(axis=(0, 1))) * 1e-6 + [1, 2, 3]
+    assert check.check(small, petal.time[2]).folds == check.check(petal.points[0, 2], petal.time[2]).folds == 0
+    assert len(intersecting_pairs(piercing_grid() * 1e-6 + 5.0, coherence.SLIVER_AREA)) > 0
+
+
+def test_one_quad_bends_nowhere():
+    """A 2 x 2 grid not subdivided has no edge between two faces: `grc map --subdivide 0` ended in a traceback."""
+    a = sheet([(0, 0), (1, 0)])[:, :2]
+    b = a + [0, 0, 0.5]
+    templates = grc.TemplateSet([grc.importers.from_grids("a", [a, a]), grc.importers.from_grids("b", [b, b])])
+    check = Coherence(templates, subdivide=0)
+    result = check.check(shape_keys(templates, 0.0, 2.0), 0.0)
+    assert result.bend_rms == 0 and result.verdict in ("coherent", "strained")
+    codes, _ = check.verdicts(shape_keys(templates, 0.0, np.array([[1.0, 0.0], [-1.0, 2.0]])), 0.0)
+    assert len(codes) == 2
+
+
 def test_novelty_after_alignment_ignores_a_rigid_move(petal):
     check = Coherence(petal, subdivide=0)
     a = np.radians(30)
