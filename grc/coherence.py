@@ -127,7 +127,8 @@ def slivers(areas, share: float | None = None, surfaces=None):
     median = np.partition(flat, k, axis=1)[:, k] if flat.shape[1] else np.zeros(S)
     limit = share * median
     if surfaces is not None:
-        largest = np.abs(np.asarray(surfaces, float).reshape(S, -1)).max(axis=1, initial=0.0)
+        surfaces = np.asarray(surfaces, float)
+        largest = np.abs(surfaces.reshape(S, math.prod(surfaces.shape[1:]))).max(axis=1, initial=0.0)
         # (at least the least area whose square float64 holds: the crossing test squares it; all at the origin)
         limit = np.maximum(limit, np.maximum((NUMERIC_ZERO * largest) ** 2, np.sqrt(np.finfo(float).tiny)))
     return areas < limit[:, None, None], limit
