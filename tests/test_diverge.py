@@ -441,7 +441,7 @@ def test_a_rewrite_at_the_edge_of_what_may_be_asked_is_made(model, tmp_path, cap
     near = abs(time) < 10  # (at time 1e6 the petal's shape is far outside the coordinates a target may have)
     target = model.shape(time, blend)[6, 3] + [0.0, 0.0, 0.1] if near else np.array([0.0, 0.0, 0.1])
     edited = rewrite(model, time, blend, (6, 3), target)
-    assert not near or np.linalg.norm(edited.shape(time, blend)[6, 3] - target) < 1e-2
+    assert not near or np.linalg.norm(edited.shape(time, blend)[6, 3] - target) < 1e-5  # the shape asked for
     capsys.readouterr()
     args = ["rewrite", str(PETAL_MODEL), "-o", str(tmp_path / "r.grc"), "--time", f"{time:g}", "--point", "6,3",
             "--target", ",".join(repr(float(v)) for v in target)]

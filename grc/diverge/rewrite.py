@@ -152,11 +152,14 @@ def rewrite(model: GRCModel, time: float, blend, point, target, radius: float = 
     # Soft targets: this shape's rows (the dragged row almost exactly), and shapes at nearby times and
     # blends moving by the same displacement with a falloff, so the edit carries smoothly around it.
     keys, changes, row_weights = [], [], []
+    weights_here = model.blend_weights(blend)
     for dt, db, share in _neighbourhood(model, time, blend):
-        # (at the edge of what may be asked, a neighbour beyond it is taken at the edge: a time of -1e6 or a blend of
-        # -100, whose first weight is 101, was refused as "expected values from -100 to 100, got 101")
-        t_near = float(np.clip(time + dt, -MAX_MAP_VALUE, MAX_MAP_VALUE))
-        b_near = np.clip(model.blend_weights(blend) + db, -MAX_BLEND, MAX_BLEND)
+        t_near, b_near = time + dt, weights_here + db
+        b_near = b_near[1:] if len(b_near) == 2 else b_near  # (two templates: α, what the limit is on)
+        if abs(t_near) > MAX_MAP_VALUE or np.abs(b_near).max() > MAX_BLEND:
+            # a neighbour past the edge of what may be asked is left out (`grc rewrite --blend -100` was refused
+            # for its neighbour at -100.1); the shape itself is always the one asked for
+            continue
         k = features(model, np.full(len(morph), t_near), morph, model.context(t_near, b_near, morph))
         keys.append(k)
         changes.append(displacement.reshape(len(morph), -1) * share / model._row_scale)
