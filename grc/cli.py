@@ -35,7 +35,7 @@ except ImportError:
 from . import limits
 from .config import PRESETS, Config
 from .errors import GRCError, printable
-from .io import name_too_long, recovery_folder
+from .io import name_too_long, recovery_folder, recovery_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="GRC Studio: templates in, a continuous space of forms out.")
@@ -280,10 +280,7 @@ def save_trained(model, output: Path) -> None:
 
 def keep_trained(model, output: Path) -> Path:
     """Save `model` in the recovery folder under the output's name and the time; returns its path."""
-    folder = recovery_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = output.stem[:100]  # (the output's own name may be as long as a name can be)
-    return model.save(folder / f"{stem}-{clock.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.grc")
+    return model.save(recovery_path(output.stem, f"{clock.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"))
 
 
 def _reason(e: BaseException) -> str:

@@ -14,6 +14,18 @@ def recovery_folder() -> Path:
     return Path(os.environ.get("GRC_STUDIO_RECOVERY") or Path.home() / ".cache" / "grc-studio" / "recovery")
 
 
+RECOVERY_NAME_BYTES = 100  # the part of a recovery copy's name taken from the file it stands in for
+
+
+def recovery_path(name: str, stamp: str, suffix: str = ".grc") -> Path:
+    """A path in the recovery folder (made if need be) for a copy of `name` made at `stamp`: `name` is cut to
+    RECOVERY_NAME_BYTES bytes, so that a name as long as a file system takes still leaves room for the stamp (a
+    trained model whose long output name failed was lost when its recovery copy's name failed too)."""
+    folder = recovery_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{_cut(name, RECOVERY_NAME_BYTES)}-{stamp}{suffix}"
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path in the target's folder; on success it replaces `path` in one rename.
@@ -30,7 +42,8 @@ def atomic_path(path):
         path = Path(os.path.realpath(path))
     folder = check_writable(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{_cut(path.name, TEMP_NAME_BYTES)}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_cut(path.name, name_max(folder) - TEMP_NAME_EXTRA)}.", suffix=".tmp",
+                                   dir=folder)
         os.close(fd)
         os.chmod(tmp, _mode(path))  # mkstemp makes it private (0600); give it what a plain write would
     except OSError as e:
@@ -66,18 +79,22 @@ def check_writable(path) -> Path:
 
 
 NAME_BYTES = 255  # the longest file name most file systems take, where the system does not say
-TEMP_NAME_BYTES = 200  # the target's name in a temporary file's (.name.XXXXXXXX.tmp), so that it fits NAME_BYTES too
+TEMP_NAME_EXTRA = 14  # what a temporary file's name (.name.XXXXXXXX.tmp) adds to the target's, cut to fit
+
+
+def name_max(folder) -> int:
+    """The longest file name (bytes) the file system of `folder` takes."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # (no pathconf: Windows)
+        return NAME_BYTES
 
 
 def name_too_long(path) -> str | None:
     """What is wrong with `path`'s file name if its folder's file system cannot hold a name that long, else None
     (a name the system refuses would fail only when the file is written: after the work, a trained model's too)."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        most = os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):  # (no pathconf: Windows)
-        most = NAME_BYTES
+    most = name_max(path.parent if str(path.parent) else Path("."))
     size = len(os.fsencode(path.name))
     if size > most:
         return f"expected a file name of at most {most} bytes, got {size}"

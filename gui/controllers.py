@@ -44,14 +44,9 @@ def save_with_backup(model, path) -> Path | None:
 
 def keep_in_recovery(model, name: str) -> Path:
     """Save a trained model that has nowhere else to go in the recovery folder; returns where."""
-    from grc.io import recovery_folder
+    from grc.io import recovery_path
 
-    folder = recovery_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = folder / f"trained-{name}-{stamp}.grc"
-    model.save(path)
-    return path
+    return model.save(recovery_path(f"trained-{name}", time.strftime("%Y%m%d-%H%M%S")))
 
 
 def population_note(model) -> str:

@@ -495,6 +495,23 @@ def test_a_long_output_name_is_written_or_refused_before_the_work(tmp_path, caps
     assert not (tmp_path / "recovery").exists() and len(os.listdir(tmp_path)) == 2
 
 
+def test_a_recovery_copy_of_a_model_whose_name_is_as_long_as_a_name_can_be_is_kept(petal_model, tmp_path, monkeypatch):
+    """The recovery copy's name took the first 100 characters of the output's, not bytes: an output name of 80
+    CJK characters (240 bytes, valid) made a 266-byte recovery name, and a trained model whose output failed was
+    lost with it (a review). The app's copy (trained-<name>-<time>.grc) did not cut at all."""
+    from grc.cli import keep_trained
+    from grc.io import RECOVERY_NAME_BYTES, recovery_path
+
+    monkeypatch.setenv("GRC_STUDIO_RECOVERY", str(tmp_path / "recovery"))
+    output = tmp_path / ("花" * 80 + ".grc")
+    kept = keep_trained(petal_model, output)
+    assert grc.load_model(kept).names == petal_model.names and kept.parent == tmp_path / "recovery"
+    assert len(os.fsencode(kept.name)) <= 255 and kept.name.startswith("花" * (RECOVERY_NAME_BYTES // 3))
+    path = recovery_path("trained-" + "é" * 120, "20261201-120000")
+    assert len(os.fsencode(path.name)) <= RECOVERY_NAME_BYTES + len("-20261201-120000.grc")
+    assert path.parent.is_dir() and path.name.endswith("-20261201-120000.grc")
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--times", "0.5"], "times: expected at least two different times (the map's rows), got 0.5"),
     (["--times", "0.55,0.55"], "times: expected at least two different times (the map's rows), got 0.55"),

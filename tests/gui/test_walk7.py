@@ -158,3 +158,16 @@ def test_the_blend_models_preview_can_be_turned_round_while_the_rest_of_the_wind
     qtbot.mouseClick(panel.save_button, Qt.LeftButton)  # the window answers again
     assert len(asked) == 1
     panel.mode.setChecked(False)
+
+
+def test_the_apps_recovery_copy_of_a_long_named_model_is_kept(files, tmp_path, monkeypatch):
+    """trained-<name>-<time>.grc took the whole name of the set or model: from about 240 bytes it was refused, and
+    a trained model whose document had closed was lost (a review)."""
+    import grc
+    from gui.controllers import keep_in_recovery
+
+    monkeypatch.setenv("GRC_STUDIO_RECOVERY", str(tmp_path / "kept"))
+    model = grc.load_model(files[0])
+    kept = keep_in_recovery(model, "ü" * 125)  # 250 bytes: a name a file system takes
+    assert kept.parent == tmp_path / "kept" and kept.name.startswith("trained-ü")
+    assert grc.load_model(kept).names == model.names
