@@ -102,7 +102,7 @@ def explained_by_slivers(coherence, grid, old_check, new_check):
     assert rest(old_check) == rest(new_check), "a change that is not about folds or crossings"
     surface = coherence.surface(grid)
     normals, areas = new._normals_and_areas(surface)
-    thin, limit = new.slivers(areas[None])
+    thin, limit = new.slivers(areas[None], surfaces=surface[None])
     thin = thin[0].ravel()
     raw_folds = new._folds(normals[None])[0]
     raw_crossings = new._intersections(surface[None], coherence.topology, normals[None])[1] // 2

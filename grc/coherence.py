@@ -62,7 +62,8 @@ BLOCK_PAIR_LIMIT = 64  # compare quads block by block while that makes at most t
 SLIVER_RUN = 1.0  # folds are looked for across a run of slivers whose areas add up to less than this many slivers
 SLIVER_AREA = 0.05  # a quad with less than this share of its surface's median quad area is a sliver (a triangle:
 #                     less than this share of half of it): its folds and crossings are not seen and do not count
-NUMERIC_ZERO = 1e-9  # a quad's side under this share of its surface's largest coordinate is no side (slivers)
+NUMERIC_ZERO = 1e-12  # a quad's side under this share of its surface's largest coordinate is no side (slivers):
+#                      a thousand times float64's rounding, so a tiny shape far from the origin is still seen
 
 # Triangle pairs of two quads that share a vertex but not these two triangles' vertices, by the
 # second quad's offset (rows, points) from the first; index a * 2 + b for triangle a of the first
@@ -150,8 +151,9 @@ def _dihedral(surface, normals=None):
     s = surface
     lead = s.shape[:-3]
 
-    def both(rows, points):  # (..., D, 3)
-        return np.concatenate([rows.reshape(*lead, -1, 3), points.reshape(*lead, -1, 3)], axis=-2)
+    def both(rows, points):  # (..., D, 3) (sizes spelt out: an empty batch has no -1 to infer)
+        return np.concatenate([rows.reshape(*lead, math.prod(rows.shape[-3:-1]), 3),
+                               points.reshape(*lead, math.prod(points.shape[-3:-1]), 3)], axis=-2)
 
     # the shared edges: between quads (i, j) and (i+1, j) runs row i+1 from point j to j+1
     e = _unit(both(s[..., 1:-1, 1:, :] - s[..., 1:-1, :-1, :], s[..., 1:, 1:-1, :] - s[..., :-1, 1:-1, :]))

@@ -11,7 +11,7 @@ import pytest
 import grc
 import grc.importers
 from grc import coherence
-from grc.coherence import (VERDICTS, Coherence, blend_weights, direction_weights, fold_pairs,
+from grc.coherence import (VERDICTS, Coherence, blend_weights, dihedral_angles, direction_weights, fold_pairs,
                            intersecting_pairs, model_shapes, safe_blend_ranges, shape_keys)
 from grc.errors import GRCError
 from grc.mesh import subdivide_values, subdivision_operator
@@ -307,10 +307,12 @@ def test_a_shape_collapsed_to_a_point_is_neither_folded_nor_crossed_wherever_it_
         surface = check.surface(grid)
         assert len(intersecting_pairs(surface, coherence.SLIVER_AREA)) == 0
         assert len(fold_pairs(surface, sliver_area=coherence.SLIVER_AREA)) == 0
-    # a surface that is merely small (a millionth of the petal, far from the origin) is judged as the petal is
-    small = (petal.points[0, 2] - petal.points[0, 2].mean(axis=(0, 1))) * 1e-6 + [1, 2, 3]
-    assert check.check(small, petal.time[2]).folds == check.check(petal.points[0, 2], petal.time[2]).folds == 0
-    assert len(intersecting_pairs(piercing_grid() * 1e-6 + 5.0, coherence.SLIVER_AREA)) > 0
+    # a surface that is merely small (a millionth of a unit, a thousand units from the origin) is judged in full
+    far = [1e3, -2e3, 5.0]
+    assert len(fold_pairs(folded_grid() * 1e-6 + far, sliver_area=coherence.SLIVER_AREA)) == len(
+        fold_pairs(folded_grid(), sliver_area=coherence.SLIVER_AREA)) > 0
+    assert len(intersecting_pairs(piercing_grid() * 1e-6 + far, coherence.SLIVER_AREA)) == len(
+        intersecting_pairs(piercing_grid(), coherence.SLIVER_AREA)) > 0
 
 
 def test_one_quad_bends_nowhere():
@@ -471,6 +473,7 @@ def test_an_empty_batch_has_no_verdicts():
     assert coherence.broken(np.zeros((0, 7, 7, 3))).shape == (0,)
     codes, novelty = coherence.verdicts(np.zeros((0, 7, 7, 3)), 0.5)
     assert codes.shape == novelty.shape == (0,)
+    assert [a.shape for a in dihedral_angles(np.zeros((0, 7, 7, 3)))] == [(0, 5, 6), (0, 6, 5)]
 
 
 def test_a_big_grid_is_measured_in_bounded_memory():
