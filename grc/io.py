@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import GRCError, WriteError
+from .errors import WriteError
 
 
 def recovery_folder() -> Path:

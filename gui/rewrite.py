@@ -212,6 +212,7 @@ class RewritePanel(QGroupBox):
             self.beyond.window.error(str(e), "Cannot blend")
             return
         self.blending = dialog
+        dialog.setAttribute(Qt.WA_DeleteOnClose)  # (with the other model it holds)
         dialog.finished.connect(lambda: setattr(self, "blending", None))
         dialog.show()  # not modal: the 3D view turns to look at the preview from every side (_ViewOnly)
 
@@ -221,14 +222,15 @@ class RewritePanel(QGroupBox):
 
 # what a user does to a window: while a Blend models dialog is open, only the 3D view of the main window takes it
 _INPUT = {QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButtonDblClick, QEvent.Wheel,
-          QEvent.KeyPress, QEvent.KeyRelease, QEvent.ContextMenu, QEvent.DragEnter, QEvent.Drop}
+          QEvent.KeyPress, QEvent.KeyRelease, QEvent.InputMethod, QEvent.ContextMenu, QEvent.DragEnter, QEvent.Drop}
+_HELD = _INPUT | {QEvent.ShortcutOverride, QEvent.Close}  # what _ViewOnly looks at
 
 
 class _ViewOnly(QObject):
     """Installed on the application while a Blend models dialog is open: the main window's 3D view still turns,
     zooms and frames (R) so the preview can be seen from every side, which a modal dialog did not allow; the rest
     of the window takes no input, its shortcuts (Ctrl+Z, Ctrl+S, ...) do nothing and it does not close, as under a
-    modal dialog (the dialog is the one place where the model changes); Esc there cancels the dialog. `parent`: the
+    modal dialog (the dialog is the one place where the model changes); Esc in it cancels the dialog. `parent`: the
     dialog."""
 
     def __init__(self, window, parent):
@@ -237,7 +239,7 @@ class _ViewOnly(QObject):
 
     def eventFilter(self, obj, event):
         kind = event.type()
-        if not isinstance(obj, QWidget) or obj.window() is not self.window:
+        if kind not in _HELD or not isinstance(obj, QWidget) or obj.window() is not self.window:
             return False
         if kind == QEvent.ShortcutOverride:  # taken as the widget's own key: no window shortcut fires (the view
             event.accept()                   # still gets its keys, R and the rest, as key presses)
@@ -245,7 +247,7 @@ class _ViewOnly(QObject):
         if kind == QEvent.Close and obj is self.window:
             event.ignore()
             return True
-        if kind == QEvent.KeyPress and event.key() == Qt.Key_Escape:  # Esc over the view: the dialog's Cancel
+        if kind == QEvent.KeyPress and event.key() == Qt.Key_Escape:  # Esc in the window: the dialog's Cancel
             self.parent().reject()
             return True
         return kind in _INPUT and obj is not self.view and not self.view.isAncestorOf(obj)

@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pyvista as pv
 import vtkmodules.qt
-from PyQt5.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt5 import sip
+from PyQt5.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor, QCursor, QPalette
 from PyQt5.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvista.plotting import BasePlotter
@@ -689,7 +689,10 @@ class ShapeView(QWidget):
         if home:
             self._home_size = None if bounds is None else float(np.linalg.norm(np.subtract(bounds[1::2], bounds[::2])))
         self._place(bounds, points, edge, self._front() if view_from is None else view_from)
-        self._orient = ((bounds, points, edge), self._camera_state()) if view_from is None else None
+        if view_from is None:
+            self._orient = ((bounds, points, edge), self._camera_state())
+        elif self._orient is not None:  # (a framing from the front still waits for its first grid: it still does)
+            self._orient = (self._orient[0], self._camera_state())
 
     def _place(self, bounds, points, edge, view_from):
         self._view_from = view_from

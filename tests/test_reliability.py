@@ -366,7 +366,6 @@ def test_a_model_whose_shapes_overflow_is_never_saved(petal_model, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-
 def test_a_model_file_whose_shapes_overflow_is_refused_at_load_naming_it(petal_model, tmp_path, capsys):
     """Written by something else, a file whose scales are each within bounds but make no finite shape (relational
     scale 1e-300) loaded, and every export then failed with a line blaming the blend and naming no file ("grc: blend:
@@ -385,6 +384,7 @@ def test_a_model_file_whose_shapes_overflow_is_refused_at_load_naming_it(petal_m
         assert err.startswith(f"grc: {path}: its shape at time 1.1 is not finite") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.obj").exists()
     assert grc.load_model(good).shape(0.8, 0.5).shape == (7, 7, 3)
+
 
 def test_every_template_set_within_the_limits_fits_a_model_header():
     """The worst set the limits allow: MAX_GRID_VALUES numbers of 24 characters, the most templates with

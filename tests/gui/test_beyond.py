@@ -22,6 +22,15 @@ def set_shape(window, time, blend):
     return window.beyond.check
 
 
+def other_model(window, tmp_path):
+    """The model shown, with one point rewritten, saved as other.grc (a second model to blend with); shows the
+    petal at TIME, blend 0.5 first. Returns (the model shown, the other's path)."""
+    set_shape(window, TIME, 0.5)
+    original = window.doc.model
+    rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1]).save(tmp_path / "other.grc")
+    return original, tmp_path / "other.grc"
+
+
 def mesh_of(window, grid):
     s = window.state
     return builder(window.doc.model, None, s.subdivide, s.thickness, s.petals).build(grid).vertices
@@ -208,11 +217,8 @@ def test_blend_models_dialog_meters_and_replaces_the_model(window, files, tmp_pa
     from grc import load_model
     from grc.diverge.blend import blend_models
 
-    set_shape(window, TIME, 0.5)
-    original = window.doc.model
-    other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
-    other.save(tmp_path / "other.grc")
-    dialog = window.rewrite_panel.blend_with(tmp_path / "other.grc")
+    original, path = other_model(window, tmp_path)
+    dialog = window.rewrite_panel.blend_with(path)
     dialog.show()  # over the side panel: the 3D view's preview stays in sight (it opened centred over the view)
     side = window.tabs.mapToGlobal(window.tabs.rect().topLeft())
     screen = dialog.screen().availableGeometry()

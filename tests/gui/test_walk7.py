@@ -3,22 +3,19 @@ after a dialog closed over a view the keys did not go to the view under the poin
 rule's move into FocusUnderPointer). The other tests failed before their fixes."""
 
 import numpy as np
+from PyQt5 import sip
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtGui import QCursor
-from PyQt5.QtWidgets import QApplication, QDialog
+from PyQt5.QtWidgets import QDialog
 
-from grc.diverge.rewrite import rewrite
-from test_beyond import TIME, set_shape
+from test_beyond import TIME, other_model, set_shape
 from test_sketch_tools import sketch_window
 
 
 def test_enter_in_the_blend_dialogs_weight_box_previews_and_keeps_the_dialog_open(window, tmp_path, qtbot):
     """A walkthrough typed W 1.5 and pressed Enter to see it: the dialog closed and the model was replaced."""
-    set_shape(window, TIME, 0.5)
-    original = window.doc.model
-    other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
-    other.save(tmp_path / "other.grc")
-    dialog = window.rewrite_panel.blend_with(tmp_path / "other.grc")
+    original, path = other_model(window, tmp_path)
+    dialog = window.rewrite_panel.blend_with(path)
     dialog.show()
     dialog.activateWindow()
     qtbot.waitUntil(dialog.isActiveWindow)
@@ -92,9 +89,9 @@ def test_a_resize_keeps_the_side_the_camera_looks_from(window, qtbot):
     view.flush()
     assert view._front() != side  # R would look from its other side now
     position = np.subtract(view.plotter.camera.position, view.plotter.camera.focal_point)
+    framed = view._camera_state()
     window.resize(1024, 640)
-    qtbot.waitUntil(lambda: view.size().width() < 600 or window.width() == 1024)
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: not np.allclose(view._camera_state(), framed))  # framed again for the view's new shape
     after = np.subtract(view.plotter.camera.position, view.plotter.camera.focal_point)
     cosine = position @ after / np.linalg.norm(position) / np.linalg.norm(after)
     assert cosine > 0.999, cosine  # the same direction, only nearer or further
@@ -122,13 +119,9 @@ def test_the_blend_models_preview_can_be_turned_round_while_the_rest_of_the_wind
     turns while it is open; the rest of the window, its shortcuts and its close still wait for the dialog."""
     from PyQt5.QtWidgets import QFileDialog
 
-    set_shape(window, TIME, 0.5)
-    original = window.doc.model
-    other = rewrite(original, TIME, 0.5, (6, 3), original.shape(TIME, 0.5)[6, 3] + [0, 0, 0.1])
-    other.save(tmp_path / "other.grc")
+    original, path = other_model(window, tmp_path)
     asked, opened = [], []
-    monkeypatch.setattr(QFileDialog, "getOpenFileName",
-                        staticmethod(lambda *a, **k: opened.append(a) or (str(tmp_path / "other.grc"), "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: opened.append(a) or (str(path), "")))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: asked.append(a) or ("", "")))
     panel = window.rewrite_panel
     panel.mode.setChecked(True)  # Rewrite on: a drag in the view would rewrite the model, but not during a preview
@@ -152,8 +145,9 @@ def test_the_blend_models_preview_can_be_turned_round_while_the_rest_of_the_wind
     qtbot.keyClick(interactor, Qt.Key_O, Qt.ControlModifier)  # and so do the window's shortcuts (Open model…)
     assert asked == [] and len(opened) == 1
     assert not window.close() and window.isVisible()
-    qtbot.keyClick(interactor, Qt.Key_Escape)  # Esc over the view: Cancel
+    qtbot.keyClick(interactor, Qt.Key_Escape)  # Esc in the window (over the view): Cancel
     assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: sip.isdeleted(dialog))  # (it held the other model: not kept hidden for good)
     assert panel.blending is None and window.beyond.preview is None and window.doc.model is original
     qtbot.mouseClick(panel.save_button, Qt.LeftButton)  # the window answers again
     assert len(asked) == 1
