@@ -176,7 +176,9 @@ def fold_pairs(surface, degrees: float = FOLD_DEGREES, sliver_area: float = 0.0)
     each quad is paired with the next quad along its row and its column that is no sliver."""
     surface = np.asarray(surface, float)
     normals, areas = _normals_and_areas(surface[None])
-    return _folds(normals, degrees, areas, slivers(areas, sliver_area, surface[None])[1])[0] if sliver_area > 0 else _folds(normals, degrees)[0]
+    if sliver_area <= 0:
+        return _folds(normals, degrees)[0]
+    return _folds(normals, degrees, areas, slivers(areas, sliver_area, surface[None])[1])[0]
 
 
 def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
@@ -255,8 +257,9 @@ class _Topology:
         start = np.cumsum([0] + [len(o[0]) for o in offsets])
         combos = [(start[k] + np.arange(len(o[0])), combo) for k, o in enumerate(offsets) for combo in o[2]]
         self.neighbour_of = np.concatenate([i for i, _ in combos])
-        self.neighbour_triangles = tuple(np.concatenate([2 * self.neighbours[k][i] + (combo // 2, combo % 2)[k] for i, combo in combos])
-                                         for k in (0, 1))
+        first = [2 * self.neighbours[0][i] + combo // 2 for i, combo in combos]
+        second = [2 * self.neighbours[1][i] + combo % 2 for i, combo in combos]
+        self.neighbour_triangles = (np.concatenate(first), np.concatenate(second))
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
