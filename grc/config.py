@@ -60,7 +60,8 @@ class Config:
     # - Two templates: the template models' grids blended in shape space (grc.shapespace), their stretches damped
     #   beyond the templates (parts keep turning, grow and shrink less and less). The petal, whose safe blend
     #   range covered [-1, 2] at no inner time before (shape keys neither), now covers it at every inner time on
-    #   nineteen seeds of twenty (with `refine_repairs`); the sprout never breaks (docs/coherence.md, parts 6-10).
+    #   nineteen seeds of twenty (with `refine_repairs`), all twenty with `refine_unit_ridge`; the sprout never
+    #   breaks (docs/coherence.md, parts 6-10 and 15).
     # - Three or more: `refine_extrapolations_linear` shapes whose targets are the template models' linear blends
     #   (what shape keys give), where those are whole. The leaf broke 7-22 times in 117 without them, shape keys
     #   never; with them never (ten seeds), at 0.33-0.89 stretch at blend 2 against 1.3-2.5 (shape keys 0.30),
