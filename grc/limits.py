@@ -121,7 +121,7 @@ def parse_json(text: str | bytes, path=None, field: str | None = None, depth: in
     if deepest > depth:
         raise GRCError(f"JSON nested {deepest} levels deep; the limit is {depth}", path=path, field=field)
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except _NotFinite as e:
         raise GRCError(str(e), path=path, field=field) from None
     except json.JSONDecodeError as e:
@@ -158,6 +158,15 @@ class _NotFinite(ValueError):
 
 def _reject_constant(name):
     raise _NotFinite(f"expected finite numbers, found {name}")
+
+
+def _finite_float(text):
+    """A JSON number as a float, refused if it overflows (1e400 read as Infinity: a model whose info had one
+    loaded, and failed only when saved again)."""
+    value = float(text)
+    if math.isinf(value):
+        raise _NotFinite(f"expected finite numbers, found {text[:40]}")
+    return value
 
 
 def number(value, field: str, *, low: float | None = None, high: float | None = None,
