@@ -176,7 +176,7 @@ def _span(span) -> str:
 def population_grid(text: str) -> tuple[int, int]:
     """'3x3' -> (3, 3): a population's rows and columns, each 1 to 8."""
     rows, sep, cols = text.lower().partition("x")
-    if not sep or not rows.strip().isdigit() or not cols.strip().isdigit():
+    if not sep or not all(part.strip().isascii() and part.strip().isdigit() for part in (rows, cols)):  # (not ٣x٣)
         raise GRCError(f"expected ROWSxCOLUMNS such as 3x3, got {printable(repr(text), 40)}", field="--population")
     grid = (int(rows), int(cols))
     for value in grid:

@@ -536,3 +536,12 @@ def test_a_map_of_three_templates_whose_lowest_weight_leaves_no_blend_is_one_lin
     code, _, err = run(capsys, "map", model, "-o", out, "--subdivide", "0", "--times", "0.5", "--low", "0.34")
     assert code == 2 and not out.exists()
     assert err.strip() == "grc: low: expected a lowest weight of at most 1/3 for a map of three templates, got 0.34"
+
+
+@pytest.mark.parametrize("text", ["3", "3x", "x3", "3x3x3", "٣x٣", "３x３", "2.5x2", "1x1", "9x2"])
+def test_a_population_grid_that_is_not_two_plain_numbers_is_one_line(text, tmp_path, capsys):
+    """`--population ٣x٣` (Arabic-Indic digits, which Python's int() reads) trained a 3 x 3 population (a
+    helper's sweep): a grid is ASCII digits only, as everything else on the command line."""
+    code, _, err = run(capsys, "train", PETAL, "-o", tmp_path / "m.grc", "--population", text)
+    assert code == 2 and err.startswith("grc: --population: expected") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.grc").exists()
