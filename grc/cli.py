@@ -584,7 +584,7 @@ def _flower(petals, base_radius, tilt, rings, ring_scale, ring_rotation, ring_ti
 
 def _elite(text: str) -> tuple[Path, int]:
     folder, sep, ident = text.rpartition(":")
-    if not sep or not folder or not ident.strip().isdigit():
+    if not sep or not folder or not (ident.strip().isascii() and ident.strip().isdigit()):
         raise GRCError(f"expected DIR:ID (a search's folder and an elite's number), got {printable(repr(text), 80)}",
                        field="--elite")
     return Path(folder), int(ident)

@@ -167,7 +167,7 @@ def reachable(address: str, seconds: float = 5.0) -> None:
 
     target = address.split("://", 1)[-1]
     host, sep, port = target.rpartition(":")
-    if not sep or not host or not port.isdigit():
+    if not sep or not host or not (port.isascii() and port.isdigit()):
         raise GRCError(f"expected 'auto', 'local' or HOST:PORT, got {address!r}", field="--ray")
     try:
         with socket.create_connection((host, int(port)), timeout=seconds):
