@@ -217,7 +217,14 @@ class RewritePanel(QGroupBox):
         dialog.show()  # not modal: the 3D view turns to look at the preview from every side (_ViewOnly)
 
     def blend_with(self, path) -> "BlendDialog":
-        return BlendDialog(self.beyond, load_model(path), path, self)
+        """The dialog for blending with the model in `path`; GRCError if that cannot be blended with the model shown
+        (another grid or architecture: said before a dialog opens with nothing it can do)."""
+        other = load_model(path)
+        try:
+            blend_models(self.beyond.state.model, other, 0.5)
+        except GRCError as e:
+            raise GRCError(e.message, path=path, field=e.field) from None
+        return BlendDialog(self.beyond, other, path, self)
 
 
 # what a user does to a window: while a Blend models dialog is open, only the 3D view of the main window takes it
@@ -244,8 +251,10 @@ class _ViewOnly(QObject):
         if kind == QEvent.ShortcutOverride:  # taken as the widget's own key: no window shortcut fires (the view
             event.accept()                   # still gets its keys, R and the rest, as key presses)
             return True
-        if kind == QEvent.Close and obj is self.window:
+        if kind == QEvent.Close and obj is self.window:  # (the dialog comes forward: what the window waits for)
             event.ignore()
+            self.parent().raise_()
+            self.parent().activateWindow()
             return True
         if kind == QEvent.KeyPress and event.key() == Qt.Key_Escape:  # Esc in the window: the dialog's Cancel
             self.parent().reject()
@@ -259,8 +268,8 @@ class BlendDialog(QDialog):
     view be turned (_ViewOnly)."""
 
     def __init__(self, beyond, other, path, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Blend models")
+        super().__init__(parent, Qt.Dialog | Qt.WindowTitleHint | Qt.WindowCloseButtonHint)  # (no minimise: that
+        self.setWindowTitle("Blend models")                                                 # hid the whole app)
         self._hold = _ViewOnly(beyond.window, self)
         self.beyond, self.other = beyond, other
         self.base = beyond.state.model  # the model blended: the one shown (followed while the dialog is open)
@@ -292,6 +301,7 @@ class BlendDialog(QDialog):
         self.weight.valueChanged.connect(self.preview)
         self.blended = None
         beyond.state.changed.connect(self.follow_model)
+        beyond.checked.connect(self._metered)  # (Play, or the time moving, while it previews: the meter follows)
         self.preview()
 
     def value(self) -> float:
@@ -353,16 +363,20 @@ class BlendDialog(QDialog):
             return
         ok.setEnabled(True)
         self.beyond.preview = self.blended
-        check = self.beyond.run_check()
-        self.meter.display(check, self.beyond.state.weights, self.beyond.bent())
+        self.beyond.run_check()  # (the meter shows it: _metered)
         self.beyond.window._shape_changed()
 
     def hideEvent(self, event):
         QApplication.instance().removeEventFilter(self._hold)
         super().hideEvent(event)
 
+    def _metered(self, check):
+        if self.blended is not None and self.beyond.preview is self.blended:
+            self.meter.display(check, self.beyond.state.weights, self.beyond.bent())
+
     def done(self, result):
         self.beyond.state.changed.disconnect(self.follow_model)
+        self.beyond.checked.disconnect(self._metered)
         if self.base is not self.beyond.state.model:  # (never blend a model no longer shown)
             result = QDialog.Rejected
         self.beyond.preview = None

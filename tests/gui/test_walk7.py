@@ -165,3 +165,45 @@ def test_the_apps_recovery_copy_of_a_long_named_model_is_kept(files, tmp_path, m
     kept = keep_in_recovery(model, "ü" * 125)  # 250 bytes: a name a file system takes
     assert kept.parent == tmp_path / "kept" and kept.name.startswith("trained-ü")
     assert grc.load_model(kept).names == model.names
+
+
+def test_the_blend_dialogs_meter_follows_the_shape_as_time_moves(window, tmp_path, qtbot):
+    """With Play running, the Explore chips judged every frame of the preview while the dialog's meter kept its first
+    words (a walkthrough)."""
+    original, path = other_model(window, tmp_path)
+    dialog = window.rewrite_panel.blend_with(path)
+    dialog.show()
+    dialog.weight.setValue(150)
+    first = dialog.meter.text()
+    assert first == window.explore_panel.chip.text()
+    for time in (0.2, 1.0):  # what Play does, frame by frame
+        window.state.set_time(time)
+        window.draw_now()
+        assert dialog.meter.text() == window.explore_panel.chip.text()
+    assert dialog.meter.text() != first
+    dialog.reject()
+    window.state.set_time(0.3)  # (closed: it no longer listens)
+    window.draw_now()
+
+
+def test_a_model_that_cannot_be_blended_is_refused_before_the_dialog_opens(make_window, files, tmp_path, dialogs,
+                                                                          monkeypatch):
+    """The dialog opened with a disabled OK and the raw error squeezing its slider (a walkthrough blended the petal
+    with the sprout); and it could be minimised, which hid the whole app."""
+    import grc
+    from PyQt5.QtWidgets import QFileDialog
+    from grc_testing import ROOT
+
+    window = make_window(files[0])
+    sprout = grc.train(grc.load_templates(ROOT / "templates" / "sprout"),
+                       grc.Config(steps=20, template_steps=10, template_lbfgs_steps=0, refine_steps=0,
+                                  refine_extrapolations=0, refine_extrapolations_linear=0, refine_repairs=0))
+    sprout.save(tmp_path / "sprout.grc")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(tmp_path / "sprout.grc"), "")))
+    window.rewrite_panel.blend_button.click()
+    title, text = dialogs["warning"][-1]
+    assert title == "Cannot blend" and text.startswith(f"{tmp_path / 'sprout.grc'}: ") and "grid" in text
+    assert window.rewrite_panel.blending is None
+    _, path = other_model(window, tmp_path)
+    dialog = window.rewrite_panel.blend_with(path)
+    assert not dialog.windowFlags() & (Qt.WindowMinimizeButtonHint | Qt.WindowMaximizeButtonHint)
