@@ -784,7 +784,14 @@ class MainWindow(QMainWindow):
         if not self.bend_panel.unsaved() or self.headless:
             return True
         return self._save_or_discard("Unsaved bends", "The bends are in no look file. Save them as a look first?",
-                                     self.bend_panel.ask_save, self.bend_panel.undo.setClean)
+                                     self.bend_panel.ask_save, self._discard_bends)
+
+    def _discard_bends(self):
+        """Discard: the bends go (a walkthrough's stayed on the next model opened, after it had said Discard)."""
+        from grc.diverge.bend import Look
+
+        self.bend_panel.set_look(Look([]), "Discard bends")
+        self.bend_panel.undo.setClean()
 
     def _save_or_discard(self, title: str, question: str, save, discard) -> bool:
         """Ask Save, Discard or Cancel: True once `save()` saved, or after `discard()`; False on Cancel."""

@@ -207,3 +207,20 @@ def test_a_model_that_cannot_be_blended_is_refused_before_the_dialog_opens(make_
     _, path = other_model(window, tmp_path)
     dialog = window.rewrite_panel.blend_with(path)
     assert not dialog.windowFlags() & (Qt.WindowMinimizeButtonHint | Qt.WindowMaximizeButtonHint)
+
+
+def test_discarding_unsaved_bends_when_opening_another_model_lets_them_go(window, files, dialogs, monkeypatch):
+    """Asked "The bends are in no look file. Save them as a look first?", a walkthrough chose Discard and opened
+    another model: the bend was still there, the new model shown through it."""
+    from PyQt5.QtWidgets import QFileDialog, QMessageBox
+    from grc.diverge.bend import Bend
+
+    panel = window.bend_panel
+    panel.add_bend(Bend("scale", 0, "all", 1.2))
+    assert panel.rows and window.beyond.bent()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(files[0]), "")))
+    dialogs["answers"].append(QMessageBox.Discard)
+    window._ask_open_model()
+    assert dialogs["question"][-1][0] == "Unsaved bends"
+    assert not panel.rows and not window.beyond.bent() and not panel.unsaved()
+    assert window.doc.model_path == files[0]
