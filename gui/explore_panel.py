@@ -449,6 +449,7 @@ class ExplorePanel(QWidget):
         self.time.spin.setToolTip(f"time from {self.time.low:g} to {self.time.high:g}")
         self.time.marks = [(v, short_label(v), "#666666") for v in t]
         self.time.marks_row.setVisible(True)
+        self.time.marks_row.update()  # (already shown: another model's labels stayed on screen until a repaint)
         self._drop_blend_widgets()
         names = model.names
         if len(names) == 3:  # the blend as a dot among the three templates, the sliders under it

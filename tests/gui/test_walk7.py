@@ -224,3 +224,37 @@ def test_discarding_unsaved_bends_when_opening_another_model_lets_them_go(window
     assert dialogs["question"][-1][0] == "Unsaved bends"
     assert not panel.rows and not window.beyond.bent() and not panel.unsaved()
     assert window.doc.model_path == files[0]
+
+
+def test_the_time_sliders_labels_are_the_new_models_at_once(window, files, tmp_path, qtbot):
+    """Opening the petal after the sprout left the sprout's time labels (0 0.3 0.7 1) under the slider until a tab
+    switch repainted them (a walkthrough): the labels' row is painted again for the new model."""
+    import grc
+    from PyQt5.QtCore import QEvent, QObject
+
+    from grc_testing import ROOT
+
+    marks = window.explore_panel.time.marks_row
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Paint:
+                Paints.count += 1
+            return False
+
+    sprout = grc.train(grc.load_templates(ROOT / "templates" / "sprout"),
+                       grc.Config(steps=20, template_steps=10, template_lbfgs_steps=0, refine_steps=0,
+                                  refine_extrapolations=0, refine_extrapolations_linear=0, refine_repairs=0))
+    sprout.save(tmp_path / "sprout.grc")
+    assert window.open(tmp_path / "sprout.grc")
+    window.draw_now()
+    qtbot.wait(100)
+    paints = Paints()
+    marks.installEventFilter(paints)
+    assert window.open(files[0])  # the petal again: other time steps
+    window.draw_now()
+    qtbot.waitUntil(lambda: Paints.count > 0)
+    assert [label for _, label, _ in window.explore_panel.time.marks][:3] == ["0", "0.1", "0.3"]
+    marks.removeEventFilter(paints)
