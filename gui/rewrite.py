@@ -20,7 +20,7 @@ from grc import GRCError, load_model
 from grc.diverge.blend import blend_models
 from grc.diverge.rewrite import rewrite, templates_moved
 
-from .explore_panel import DoubleSpinBox
+from .explore_panel import DoubleSpinBox, RangeSpinBox
 from .meters import Meter
 
 RADIUS = 0.1  # the drag's falloff radius (the shape's units) by default
@@ -277,8 +277,11 @@ class BlendDialog(QDialog):
         self.weight.setRange(-100, 200)  # W from -1 to 2, in hundredths
         self.weight.setValue(50)
         self.label = QLabel()
-        self.box = DoubleSpinBox(minimum=-1, maximum=2, decimals=2, singleStep=0.05, value=0.5, prefix="W ",
-                                 toolTip="Type a weight (the slider's hundredths)")
+        self.box = RangeSpinBox(minimum=-1, maximum=2, decimals=2, singleStep=0.05, value=0.5, prefix="W ",
+                                toolTip="Type a weight from -1 to 2 (the slider's hundredths)")
+        # a weight typed outside -1..2 is taken at the nearest end, and said (it was silently refused, or cut short)
+        self.box.clamped.connect(lambda typed, value: beyond.window.statusBar().showMessage(
+            f"W goes from -1 to 2: {typed:g} became {value:g}", 6000))
         self.box.valueChanged.connect(lambda v: self.weight.setValue(int(round(v * 100))))
         self.weight.valueChanged.connect(self._show_weight)
         self.note = QLabel("")  # said when the model shown changed while the dialog was open

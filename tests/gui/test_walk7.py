@@ -258,3 +258,21 @@ def test_the_time_sliders_labels_are_the_new_models_at_once(window, files, tmp_p
     qtbot.waitUntil(lambda: Paints.count > 0)
     assert [label for _, label, _ in window.explore_panel.time.marks][:3] == ["0", "0.1", "0.3"]
     marks.removeEventFilter(paints)
+
+
+def test_a_weight_typed_outside_the_blend_dialogs_range_is_taken_at_its_end_and_said(window, tmp_path, qtbot):
+    """W 5 and Enter did nothing, and -1.5 became -1 by dropping the 5 as it was typed (a walkthrough); the Explore
+    boxes take the nearest end and say so."""
+    original, path = other_model(window, tmp_path)
+    dialog = window.rewrite_panel.blend_with(path)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    for typed, expected in (("5", 2.0), ("-1.5", -1.0)):
+        dialog.box.setFocus()
+        dialog.box.selectAll()
+        qtbot.keyClicks(dialog.box, typed)
+        qtbot.keyClick(dialog.box, Qt.Key_Return)
+        assert dialog.value() == expected and dialog.isVisible()
+        assert window.statusBar().currentMessage() == f"W goes from -1 to 2: {typed} became {expected:g}"
+    dialog.reject()
