@@ -12,7 +12,7 @@ File > Save model as… saves the new one.
 from __future__ import annotations
 
 import numpy as np
-from PyQt5.QtCore import QEvent, QObject, Qt
+from PyQt5.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt5.QtWidgets import (QApplication, QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QGroupBox,
                              QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget)
 
@@ -268,8 +268,8 @@ class BlendDialog(QDialog):
     view be turned (_ViewOnly)."""
 
     def __init__(self, beyond, other, path, parent=None):
-        super().__init__(parent, Qt.Dialog | Qt.WindowTitleHint | Qt.WindowCloseButtonHint)  # (no minimise: that
-        self.setWindowTitle("Blend models")                                                 # hid the whole app)
+        super().__init__(parent, Qt.Dialog | Qt.CustomizeWindowHint | Qt.WindowTitleHint | Qt.WindowCloseButtonHint)  # (no
+        self.setWindowTitle("Blend models")  # minimise: that hid the whole app)
         self._hold = _ViewOnly(beyond.window, self)
         self.beyond, self.other = beyond, other
         self.base = beyond.state.model  # the model blended: the one shown (followed while the dialog is open)
@@ -311,11 +311,9 @@ class BlendDialog(QDialog):
         return self.weight.value() / 100
 
     def keyPressEvent(self, event):
-        """Enter in the W box puts the typed weight in and previews it, as Enter in a number field does in
-        Blender; it does not also press OK (that replaced the model while the user was still choosing)."""
+        """Enter in the W box puts the typed weight in and previews it (the box has done that), as Enter in a number
+        field does in Blender; it does not also press OK (that replaced the model while the user was still choosing)."""
         if event.key() in (Qt.Key_Return, Qt.Key_Enter) and self.box.hasFocus():
-            self.box.interpretText()
-            self.box.selectAll()
             event.accept()
             return
         super().keyPressEvent(event)
@@ -368,6 +366,18 @@ class BlendDialog(QDialog):
         self.beyond.preview = self.blended
         self.beyond.run_check()  # (the meter shows it: _metered)
         self.beyond.window._shape_changed()
+
+    def changeEvent(self, event):
+        """Minimised anyway (a window manager that offers it whatever the hints say; openbox does): it took the
+        whole app with it, the main window waiting on this dialog, so both come back at once."""
+        super().changeEvent(event)
+        if event.type() == QEvent.WindowStateChange and self.isMinimized():
+            QTimer.singleShot(0, self._unminimise)
+
+    def _unminimise(self):
+        for w in (self.beyond.window, self):
+            w.setWindowState(w.windowState() & ~Qt.WindowMinimized)
+        self.activateWindow()
 
     def hideEvent(self, event):
         QApplication.instance().removeEventFilter(self._hold)

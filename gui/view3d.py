@@ -626,7 +626,8 @@ class ShapeView(QWidget):
             return self.reset_camera(view_from=view_from)
         v = self.drawn_points()
         lo, hi = v.min(axis=0), v.max(axis=0)
-        self.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], view_from=view_from)  # its box's middle: near the middle on screen
+        # its box's middle: near the middle on screen
+        self.reset_camera([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]], view_from=view_from)
         camera = self.plotter.camera
         width, height = self.plotter.renderer.GetSize()
         for _ in range(4):  # the extent on screen moved to the middle, then zoomed to the margin (perspective: rounds)

@@ -276,3 +276,16 @@ def test_a_weight_typed_outside_the_blend_dialogs_range_is_taken_at_its_end_and_
         assert dialog.value() == expected and dialog.isVisible()
         assert window.statusBar().currentMessage() == f"W goes from -1 to 2: {typed} became {expected:g}"
     dialog.reject()
+
+
+def test_a_minimised_blend_dialog_comes_back_with_the_app(window, tmp_path, qtbot):
+    """openbox offers minimise whatever the dialog's hints say, and it took the whole app with it (a walkthrough,
+    then a check by hand): both come back at once."""
+    _, path = other_model(window, tmp_path)
+    dialog = window.rewrite_panel.blend_with(path)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.setWindowState(dialog.windowState() | Qt.WindowMinimized)
+    qtbot.waitUntil(lambda: not dialog.isMinimized() and not window.isMinimized())
+    assert dialog.isVisible()
+    dialog.reject()
