@@ -865,7 +865,7 @@ def templates_import(
                 like = load_template_set(output).templates[0]
         template = import_files(name, files, time=time_values, morph=morph_values, scale=scale, rows=rows,
                                 like=like)
-        target, replaced = add_template(output, template, replace=replace)  # the set saved as a whole
+        target, replaced = add_template(output, template, replace=replace)
     typer.echo(f"{'replaced' if replaced else 'wrote'} {printable(target)}")
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GRCError, WriteError
-from .io import atomic_write, write_error
+from .io import atomic_path, atomic_write, write_error
 from .limits import (MAX_ATTRIBUTION, MAX_COORDINATE, MAX_FILE_STEM, MAX_GRID_VALUES, MAX_MAP_VALUE, MAX_NAME, MIN_MAP_STEP,
                      MAX_POINTS, MAX_ROWS, MAX_TEMPLATE_BYTES, MAX_TEMPLATES, MAX_TIME_STEPS, parse_json, read_text)
 
@@ -385,9 +385,7 @@ def save_templates(folder, templates: list[Template]) -> list[Path]:
         for name, t in zip(names, templates):
             _write_synced(new / name, template_json(t.to_json()).encode())
         for name, t in zip(names, templates):
-            again = load_template(new / name)
-            if not (again.name == t.name and np.array_equal(again.points, t.points)
-                    and np.array_equal(again.time, t.time) and np.array_equal(again.morph, t.morph)):
+            if not _same(load_template(new / name), t):
                 raise GRCError(f"the template {t.name!r} would not read back the same", path=folder / name)
         if folder.is_dir():
             _carry_over(folder, new)
@@ -406,7 +404,8 @@ def save_templates(folder, templates: list[Template]) -> list[Path]:
 
 
 def add_template(folder, template: Template, *, replace: bool = False) -> tuple[Path, bool]:
-    """Add `template` to the set in `folder` (created if new) and save the set as a whole.
+    """Add `template` to the set in `folder` (created if new): its one file written in place where only it changes
+    (a new last template, or one replaced), else the set saved as a whole (save_templates).
 
     A name already in the set is a GRCError unless `replace`, which puts the template in that one's
     place in the blend order. With two or more templates the set must train together (check_set).
@@ -424,7 +423,38 @@ def add_template(folder, template: Template, *, replace: bool = False) -> tuple[
     templates = existing[:index] + [template] + existing[index + 1:]
     if len(templates) >= 2:
         check_set(templates, folder)
-    return save_templates(folder, templates)[index], index < len(existing)
+    path = _only_file(folder, index, template.name)
+    if path is None:
+        return save_templates(folder, templates)[index], index < len(existing)
+    # One file changes: it alone is replaced, in one rename, and the folder stays (a shell in it stays in the set)
+    check_template(template)
+    with atomic_path(path) as tmp:
+        _write_synced(tmp, template_json(template.to_json()).encode())
+        if not _same(load_template(tmp), template):
+            raise GRCError(f"the template {template.name!r} would not read back the same", path=path)
+    _sync(folder)
+    return path, index < len(existing)
+
+
+def _only_file(folder: Path, index: int, name: str) -> Path | None:
+    """The one file that adding or replacing the template at `index` of the set in `folder` changes: the file
+    replaced, or a new one numbered after the last. None where the set must be saved as a whole (a new folder, or a
+    file without a number, which a new one could not follow)."""
+    if not folder.is_dir():
+        return None
+    files = template_files(folder)
+    if index < len(files):
+        return files[index]
+    numbers = [_ORDER.match(f.name) for f in files]
+    if not all(numbers):
+        return None
+    path = folder / template_filename(max((int(m.group(1)) for m in numbers), default=-1) + 1, name)
+    return None if path.exists() else path
+
+
+def _same(again: Template, t: Template) -> bool:
+    return (again.name == t.name and np.array_equal(again.points, t.points) and np.array_equal(again.time, t.time)
+            and np.array_equal(again.morph, t.morph))
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -605,6 +605,25 @@ def test_add_template_adds_replaces_and_refuses(tmp_path):
     assert load_template_set(folder).names == ["a", "b"]
 
 
+def test_adding_a_template_keeps_the_folder_a_shell_stands_in(tmp_path):
+    """`grc templates import NAME FILES -o .` from inside a set: the shell's folder was swapped for a copy and
+    removed, so `ls` there showed nothing. Adding (or replacing) one template now writes its one file in place."""
+    folder = tmp_path / "set"
+    save_templates(folder, [template("a"), template("b", 1)])
+    shell = os.open(folder, os.O_RDONLY)  # where a shell stands: the folder it is in, not its name
+    try:
+        assert add_template(folder, template("c", 2)) == (folder / "02-c.json", False)
+        assert add_template(folder, template("a", 3), replace=True) == (folder / "00-a.json", True)
+        assert sorted(os.listdir(shell)) == ["00-a.json", "01-b.json", "02-c.json"]
+    finally:
+        os.close(shell)
+    again = load_template_set(folder)
+    assert again.names == ["a", "b", "c"] and np.array_equal(again.templates[0].points, template("a", 3).points)
+    (folder / "02-c.json").rename(folder / "7-c.json")  # numbered by hand: a new one still comes last
+    assert add_template(folder, template("d", 4)) == (folder / "08-d.json", False)
+    assert load_template_set(folder).names == ["a", "b", "c", "d"]
+
+
 def test_template_file_names_are_short_and_padded():
     assert template_filename(3, "open petal") == "03-open-petal.json"
     assert len(template_filename(63, "é" * 200).encode()) < 255
