@@ -263,6 +263,7 @@ class _Topology:
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
+        self._inner_boundaries = {}  # (first row, last row, first point, last point) -> as above, of that part
         # blocks of quads and windows of 2 x 2 blocks (see _patches): a window that is a height field
         # cannot cross itself, so no pair of quads inside it needs the crossing test
         br, bp = _block_size(Rq), _block_size(Pq)
@@ -292,6 +293,42 @@ class _Topology:
         # the block pair (flat) of each pair of neighbouring quads in self.neighbours
         self.neighbour_blocks = self.block_of_quad[self.neighbours[0]] * (nr * np_) + self.block_of_quad[self.neighbours[1]]
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
+
+    def inner_boundary(self, rows, points):
+        """The boundary of the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0] to
+        points[1] - 1, as self.boundary and self.boundary_pair_mask: (loop (L,), pairs (L, L)); the last few kept."""
+        key = (*rows, *points)
+        out = self._inner_boundaries.get(key)
+        if out is None:
+            if len(self._inner_boundaries) >= 16:
+                self._inner_boundaries.pop(next(iter(self._inner_boundaries)))
+            loop = _loop(np.arange(self.R * self.P).reshape(self.R, self.P)[rows[0]:rows[1] + 1, points[0]:points[1] + 1])
+            out = self._inner_boundaries[key] = (loop, _loop_pairs(len(loop)))
+        return out
+
+
+def _unseen(triangles, limit):
+    """Which quads both of whose triangles (normals (2, 3, S, R-1, P-1), _triangle_normals) have under half the
+    sliver threshold `limit` (S,) of their surface as area, a hair less (_visible_crossings decides): (S, R-1, P-1)."""
+    return (_dot(*[triangles.swapaxes(0, 1)] * 2) < ((1 - 1e-9) * np.asarray(limit, float)[:, None, None]) ** 2).all(axis=0)
+
+
+def _seen_part(unseen):
+    """The quad rows (first, end) and points (first, end) outside which every quad of every surface is `unseen`
+    (S, R-1, P-1), peeled from the border inwards; None when no border row or column is wholly unseen."""
+    every = unseen.all(axis=0)
+    Rq, Pq = every.shape
+    rows = every.all(axis=1).tolist()
+    r0 = (rows + [False]).index(False)
+    r1 = Rq - (rows[::-1] + [False]).index(False)
+    if r0 >= r1:
+        return (0, 0), (0, 0)
+    points = every[r0:r1].all(axis=0).tolist()
+    p0 = (points + [False]).index(False)
+    p1 = Pq - (points[::-1] + [False]).index(False)
+    if (r0, r1, p0, p1) == (0, Rq, 0, Pq):
+        return None
+    return (r0, r1), (p0, p1)
 
 
 def _nonzero(mask):
@@ -574,9 +611,10 @@ def _tilted(t, m, limit):
     return ok, m.T
 
 
-def _flat_over_a_plane(c, n, triangles, size, topology):
+def _flat_over_a_plane(c, n, triangles, size, topology, boundary=None):
     """_height_fields, coordinates first: surfaces c (3, S, R, P), quad normals n (3, S, R-1, P-1),
-    `triangles` (_triangle_normals), `size` (_extent). (S,) bool."""
+    `triangles` (_triangle_normals), `size` (_extent). `boundary`: the loop to test instead of the whole
+    surface's and its pair mask (_Topology.inner_boundary). (S,) bool."""
     S = c.shape[1]
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
@@ -586,9 +624,10 @@ def _flat_over_a_plane(c, n, triangles, size, topology):
     if not ok.any():
         return ok
     which = ok.nonzero()[0]
-    xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + topology.boundary, axis=1),
+    loop, pairs = (topology.boundary, topology.boundary_pair_mask) if boundary is None else boundary
+    xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + loop, axis=1),
                    mean.take(which, axis=1))
-    ok[which] = _simple_loops(xy, topology.boundary_pair_mask, xy.mean(axis=2))
+    ok[which] = _simple_loops(xy, pairs, xy.mean(axis=2))
     return ok
 
 
@@ -661,13 +700,19 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
         mean = n.reshape(3, n.shape[1], -1).sum(axis=2)  # (3, S)
         mean = mean / np.maximum(np.sqrt(np.einsum("is,is->s", mean, mean)), 1e-300)
         triangles = np.where(thin, (mean * size ** 2)[:, :, None, None], triangles)
-    todo = (~_flat_over_a_plane(c, n, triangles, size, topology)).nonzero()[0]
+    # quads both of whose triangles are under half the sliver threshold are never reported (_visible_crossings
+    # drops them): only the part of the surface inside the border strips of them needs to be a height field
+    unseen = _unseen(own, limit) if sliced and limit is not None else None
+    boundary = None
+    if unseen is not None and (part := _seen_part(unseen)) is not None:
+        if part[0][0] == part[0][1]:  # every quad unseen: nothing can be reported
+            return np.zeros(0, int), np.zeros((0, 2), int)
+        boundary = topology.inner_boundary(*part)
+    todo = (~_flat_over_a_plane(c, n, triangles, size, topology, boundary)).nonzero()[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
-    unseen = None  # only for the surfaces the quick test left (the live verdict's common shape pays nothing)
-    if sliced and limit is not None:  # twice a triangle's area under the threshold (a hair less: _visible_crossings decides)
-        t = own if len(todo) == c.shape[1] else own[:, :, todo]
-        unseen = (_dot(*[t.swapaxes(0, 1)] * 2) < ((1 - 1e-9) * np.asarray(limit, float)[todo, None, None]) ** 2).all(axis=0)
+    if unseen is not None:
+        unseen = unseen if len(todo) == c.shape[1] else unseen[todo]
         unseen = unseen if unseen.any() else None
     if len(todo) < c.shape[1]:
         shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen)
