@@ -99,16 +99,31 @@ def quad_areas(surface) -> np.ndarray:
     return _normals_and_areas(surface)[1]
 
 
+def _dot3(a, b):
+    """Dot products over the first axis (3, ...) of a and b, summed as np.einsum("...i,...i->...") sums three
+    contiguous values with AVX-512 (x + z, then y; the same to the bit there, and in the sign of a zero): the
+    code that had the coordinates last gets the same values from its coordinates first."""
+    return (a[0] * b[0] + a[2] * b[2]) + a[1] * b[1] + 0.0
+
+
+def _first(surface):
+    """Surfaces (..., R, P, 3) coordinates first, (3, S, R, P) contiguous (numpy is fastest along long axes)."""
+    R, P = surface.shape[-3:-1]
+    return np.ascontiguousarray(np.reshape(surface, (math.prod(surface.shape[:-3]), R, P, 3)).transpose(3, 0, 1, 2))
+
+
 def _normals_and_areas(surface):
-    s = surface
-    a = s[..., :-1, :-1, :]
-    ac = s[..., 1:, 1:, :] - a
-    cross = _cross(ac, s[..., :-1, 1:, :] - s[..., 1:, :-1, :])  # the diagonals': twice the (vector) area
-    first = _cross(s[..., 1:, :-1, :] - a, ac)  # triangle (a, b, c); the other, (a, c, d), is cross - first
+    lead, (R, P) = surface.shape[:-3], surface.shape[-3:-1]
+    c = _first(surface)
+    a = c[:, :, :-1, :-1]
+    ac = c[:, :, 1:, 1:] - a
+    cross = _cross(ac, c[:, :, :-1, 1:] - c[:, :, 1:, :-1], axis=0)  # the diagonals': twice the (vector) area
+    first = _cross(c[:, :, 1:, :-1] - a, ac, axis=0)  # triangle (a, b, c); the other, (a, c, d), is cross - first
     second = cross - first
-    length = np.sqrt(np.einsum("...i,...i->...", cross, cross))
-    area = 0.5 * (np.sqrt(np.einsum("...i,...i->...", first, first)) + np.sqrt(np.einsum("...i,...i->...", second, second)))
-    return cross / np.where(length > 0, length, 1.0)[..., None], area
+    length = np.sqrt(_dot3(cross, cross))
+    area = 0.5 * (np.sqrt(_dot3(first, first)) + np.sqrt(_dot3(second, second)))
+    normals = (cross / np.where(length > 0, length, 1.0)).transpose(1, 2, 3, 0)
+    return np.ascontiguousarray(normals).reshape(*lead, R - 1, P - 1, 3), area.reshape(*lead, R - 1, P - 1)
 
 
 def slivers(areas, share: float | None = None, surfaces=None):
@@ -148,26 +163,32 @@ def _dihedral(surface, normals=None):
     """dihedral_angles, both directions flattened into one (..., D) array (rows' first): what bending compares,
     in one pass over the edges of both directions."""
     n = quad_normals(surface) if normals is None else normals
-    s = surface
-    lead = s.shape[:-3]
+    lead = surface.shape[:-3]
+    c, n = _first(surface), _first(n)  # (3, S, R, P), (3, S, R-1, P-1)
+    S = c.shape[1]
 
-    def both(rows, points):  # (..., D, 3) (sizes spelt out: an empty batch has no -1 to infer)
-        return np.concatenate([rows.reshape(*lead, math.prod(rows.shape[-3:-1]), 3),
-                               points.reshape(*lead, math.prod(points.shape[-3:-1]), 3)], axis=-2)
+    def both(rows, points):  # (3, S, D) (sizes spelt out: an empty batch has no -1 to infer)
+        return np.concatenate([rows.reshape(3, S, math.prod(rows.shape[2:])),
+                               points.reshape(3, S, math.prod(points.shape[2:]))], axis=2)
 
     # the shared edges: between quads (i, j) and (i+1, j) runs row i+1 from point j to j+1
-    e = _unit(both(s[..., 1:-1, 1:, :] - s[..., 1:-1, :-1, :], s[..., 1:, 1:-1, :] - s[..., :-1, 1:-1, :]))
-    a, b = both(n[..., :-1, :, :], n[..., :, :-1, :]), both(n[..., 1:, :, :], n[..., :, 1:, :])
-    return np.arctan2(np.einsum("...i,...i->...", _cross(a, b), e), np.einsum("...i,...i->...", a, b))
+    e = both(c[:, :, 1:-1, 1:] - c[:, :, 1:-1, :-1], c[:, :, 1:, 1:-1] - c[:, :, :-1, 1:-1])
+    length = np.sqrt(_dot3(e, e))
+    e = e / np.where(length > 0, length, 1.0)
+    a, b = both(n[:, :, :-1, :], n[:, :, :, :-1]), both(n[:, :, 1:, :], n[:, :, :, 1:])
+    angles = np.arctan2(_dot3(_cross(a, b, axis=0), e), _dot3(a, b))  # (S, D)
+    return angles.reshape(*lead, angles.shape[1])
 
 
 def edge_lengths(surface) -> np.ndarray:
     """Lengths of every edge of a surface grid: along rows then along points, flattened (..., E)."""
-    s = surface
-    a = np.sqrt(((s[..., 1:, :, :] - s[..., :-1, :, :]) ** 2).sum(axis=-1))
-    b = np.sqrt(((s[..., :, 1:, :] - s[..., :, :-1, :]) ** 2).sum(axis=-1))
-    lead = s.shape[:-3]
-    return np.concatenate([a.reshape(*lead, -1), b.reshape(*lead, -1)], axis=-1)
+    lead = surface.shape[:-3]
+    c = _first(surface)  # (3, S, R, P)
+    S = c.shape[1]
+    a, b = c[:, :, 1:] - c[:, :, :-1], c[:, :, :, 1:] - c[:, :, :, :-1]
+    both = np.concatenate([a.reshape(3, S, math.prod(a.shape[2:])), b.reshape(3, S, math.prod(b.shape[2:]))], axis=2)
+    both *= both
+    return np.sqrt((both[0] + both[1]) + both[2]).reshape(*lead, both.shape[2])  # as .sum(axis=-1) adds them
 
 
 def fold_pairs(surface, degrees: float = FOLD_DEGREES, sliver_area: float = 0.0) -> np.ndarray:
