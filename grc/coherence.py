@@ -222,19 +222,22 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
             shapes.append(s)
             pairs.append(np.array([ia[i, j], ib[i, j]]).T)
         return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
+    solid = ~thin
     for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
         n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
+        u = solid if axis == 1 else solid.transpose(0, 2, 1)
         # no sliver in a fold; then the quads on either side of each run of slivers
-        s, i, j = _nonzero((np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn) & ~t[:, :-1] & ~t[:, 1:])
+        s, i, j = _nonzero((np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn) & u[:, :-1] & u[:, 1:])
         k = i + 1
-        rs, ri, rj = _nonzero(t[:, 1:] & ~t[:, :-1])  # a quad that is no sliver, then one that is: a run begins
+        rs, ri, rj = _nonzero(t[:, 1:] & u[:, :-1])  # a quad that is no sliver, then one that is: a run begins
         if len(rs):
             L = t.shape[1]
             place = np.arange(L)[None, :, None]
             following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
             rk = following[rs, ri + 1, rj]
-            inside = rk < L  # a run that reaches the border has no quad after it
+            inside = (rk < L).nonzero()[0]  # a run that reaches the border has no quad after it (the leaf's tip)
             rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
+        if len(rs):
             total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
             line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
             folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
@@ -310,10 +313,44 @@ class _Topology:
         centre = np.array([v[i + br, j + bp] for i, j in corners])  # each window's middle vertex
         self.window_loop = np.concatenate([boundary, centre[:, None]], axis=1)  # (W, Lw + 1): boundary, then middle
         self.window_quad_list = np.array([q[i:i + 2 * br, j:j + 2 * bp].ravel() for i, j in corners])  # (W, 4 br bp)
+        self.window_corners = corners
+        self._window_trims = {}  # seen part (as inner_boundary's key) -> window_trims
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
         # the block pair (flat) of each pair of neighbouring quads in self.neighbours
         self.neighbour_blocks = self.block_of_quad[self.neighbours[0]] * (nr * np_) + self.block_of_quad[self.neighbours[1]]
         self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
+
+    def window_trims(self, rows, points):
+        """The windows cut to the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0]
+        to points[1] - 1: (groups, outside). Each group, one per size of the cut windows, the windows wholly inside
+        first: (its windows, a (W,) mask; every window's loop with the middle vertex last, (W, L + 1), rows of the
+        others unused; the loops' pair mask (L, L)). `outside`: the windows with no quad inside. The last few kept."""
+        key = (*rows, *points)
+        out = self._window_trims.get(key)
+        if out is None:
+            if len(self._window_trims) >= 16:
+                self._window_trims.pop(next(iter(self._window_trims)))
+            v = np.arange(self.R * self.P).reshape(self.R, self.P)
+            br, bp = self.blocks
+            W = len(self.window_corners)
+            sizes, outside = {}, []
+            for w, (i, j) in enumerate(self.window_corners):
+                i0, i1, j0, j1 = max(i, rows[0]), min(i + 2 * br, rows[1]), max(j, points[0]), min(j + 2 * bp, points[1])
+                if i0 >= i1 or j0 >= j1:
+                    outside.append(w)
+                elif (i0, i1, j0, j1) != (i, i + 2 * br, j, j + 2 * bp):
+                    loop = np.append(_loop(v[i0:i1 + 1, j0:j1 + 1]), v[(i0 + i1) // 2, (j0 + j1) // 2])
+                    sizes.setdefault((i1 - i0, j1 - j0), []).append((w, loop))
+            inside = np.ones(W, bool)
+            inside[outside] = False
+            groups = [(inside, self.window_loop, self.window_pair_mask)]
+            for cut in sizes.values():
+                member, loops = np.zeros(W, bool), np.zeros((W, len(cut[0][1])), int)
+                for w, loop in cut:
+                    member[w], loops[w], inside[w] = True, loop, False
+                groups.append((member, loops, _loop_pairs(loops.shape[1] - 1)))
+            out = self._window_trims[key] = (groups, np.array(outside, int))
+        return out
 
     def inner_boundary(self, rows, points):
         """The boundary of the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0] to
@@ -464,13 +501,15 @@ def _in_plane(points, normal):
     return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
 
 
-def _patches(c, n, triangles, size, topology):
+def _patches(c, n, triangles, size, topology, part=None):
     """Which pairs of blocks of quads lie together in a window (2 x 2 blocks, a rectangular patch of
     the surface) that is a height field, tested as _height_fields tests a whole surface (every triangle
     faces the side of the window's mean normal, and the window's boundary projected onto that plane is
     a simple loop): no two triangles of such a window cross. Coordinates first: c (3, S, R, P), quad
     normals n (3, S, R-1, P-1), `triangles` (_triangle_normals), `size` each surface's largest extent (S,).
-    (S, blocks, blocks) bool, symmetric."""
+    `part`: the quad rows and points outside which every quad is unseen (_seen_part): there a window needs only
+    its part inside to be a height field (_Topology.window_trims), and one wholly outside is cleared (the
+    leaf's tip zig-zags as the whole surface's boundary did). (S, blocks, blocks) bool, symmetric."""
     S = c.shape[1]
     br, bp = topology.blocks
     nr, np_ = topology.block_grid
@@ -498,12 +537,21 @@ def _patches(c, n, triangles, size, topology):
         facing[shape[ok], window[ok]] = True
         mean[:, shape[ok], window[ok]] = tilted[:, ok]
     shape, window = facing.nonzero()
-    if len(shape):
-        # the boundary and the middle vertex (last) in the window's plane: (3, n, Lw + 1)
-        points = c.reshape(3, -1).take(shape[:, None] * (c.shape[2] * c.shape[3]) + topology.window_loop[window], axis=1)
-        xy = _in_plane(points, mean.reshape(3, -1).take(shape * W + window, axis=1))
-        simple = _simple_loops(xy[:, :, :-1], topology.window_pair_mask, xy[:, :, -1])
-        shape, window = shape[simple], window[simple]
+    groups, outside = ([(None, topology.window_loop, topology.window_pair_mask)], None) if part is None else \
+        topology.window_trims(*part)
+    found = []
+    for member, loops, pairs in groups:
+        s, w = (shape, window) if member is None else (shape[member[window]], window[member[window]])
+        if len(s):
+            # the boundary and the middle vertex (last) in the window's plane: (3, n, Lw + 1)
+            points = c.reshape(3, -1).take(s[:, None] * (c.shape[2] * c.shape[3]) + loops[w], axis=1)
+            xy = _in_plane(points, mean.reshape(3, -1).take(s * W + w, axis=1))
+            simple = _simple_loops(xy[:, :, :-1], pairs, xy[:, :, -1])
+            found.append((s[simple], w[simple]))
+    if outside is not None and len(outside):
+        found.append((np.repeat(np.arange(S), len(outside)), np.tile(outside, S)))
+    shape, window = (found[0] if len(found) == 1 else (np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])))\
+        if found else (shape[:0], window[:0])
     covered = np.zeros((S, nb, nb), bool)
     covered.reshape(-1)[shape[:, None] * (nb * nb) + topology.window_block_pairs[window]] = True
     return covered
@@ -724,7 +772,7 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
     # quads both of whose triangles are under half the sliver threshold are never reported (_visible_crossings
     # drops them): only the part of the surface inside the border strips of them needs to be a height field
     unseen = _unseen(own, limit) if sliced and limit is not None else None
-    boundary = None
+    boundary = part = None
     if unseen is not None and (part := _seen_part(unseen)) is not None:
         if part[0][0] == part[0][1]:  # every quad unseen: nothing can be reported
             return np.zeros(0, int), np.zeros((0, 2), int)
@@ -736,16 +784,17 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
         unseen = unseen if len(todo) == c.shape[1] else unseen[todo]
         unseen = unseen if unseen.any() else None
     if len(todo) < c.shape[1]:
-        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen)
+        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen, part)
         return todo[shape_of], pairs
-    return _all_intersections(c, n, topology, triangles, size, unseen)
+    return _all_intersections(c, n, topology, triangles, size, unseen, part)
 
 
-def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
+def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, part=None):
     """_intersections without the height-field shortcut for whole surfaces, coordinates first: surfaces
     c (3, S, R, P), quad normals n (3, S, R-1, P-1). Given `triangles` (_triangle_normals) and `size`
     (_extent), pairs of quads inside a patch that is a height field (_patches) are left out; given
-    `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase)."""
+    `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase), and `part` (_seen_part)
+    is where they are not, for _patches."""
     S = c.shape[1]
     corners = np.array([c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]).reshape(4, 3, -1)  # quad (a, b, c, d)
     lo, hi = corners.min(axis=0), corners.max(axis=0)  # (3, S * Q)
@@ -753,7 +802,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None):
     seen = None if unseen is None else ~unseen.reshape(-1)  # (S * Q,)
     found = covered = None
     if triangles is not None and topology.blocks is not None:
-        covered = _patches(c, n, triangles, size, topology)
+        covered = _patches(c, n, triangles, size, topology, part)
         b_lo, b_hi = (lo, hi) if seen is None else (np.where(seen, lo, np.inf), np.where(seen, hi, -np.inf))
         found = _block_candidates(b_lo, b_hi, S, topology, covered)
         if found is None:  # too many blocks left: the hash, then leave out what the patches clear
