@@ -6,7 +6,13 @@ about its base, more towards the tip) and "twist" (each row turned about the pet
 effect grows with time and towards the tip, so the three agree at time 0 and part towards time 1.
 Numpy only, deterministic: re-run it to get the same set.
 
-    python benchmarks/extrapolation_sets.py OUT_FOLDER     # writes the set as template files
+`rolled_shell()`: a strip rolling up over time, more towards its tip, in three (or four) ways: "tube" (rolled
+evenly), "narrow" (rolled and narrowing to its tip), "side" (rolled less, drifting sideways) and "flare" (rolled
+more, widening). Made in session 22 as data no training setting was tuned on; unlike every set before it, its
+linear blends beyond the templates (shape keys') cross themselves (6 of 117 in [-1, 2]).
+
+    python benchmarks/extrapolation_sets.py OUT_FOLDER          # writes cup / droop / twist as template files
+    python benchmarks/extrapolation_sets.py OUT_FOLDER shell    # ... the rolled shell
 """
 
 import sys
@@ -53,8 +59,30 @@ def cup_droop_twist(names=("cup", "droop", "twist")) -> TemplateSet:
     return TemplateSet([Template(name, base.time, base.morph, variants[name]) for name in names])
 
 
+def rolled_shell(names=("tube", "narrow", "side")) -> TemplateSet:
+    """The rolled strip of `names`, in that order, from "tube", "narrow", "side", "flare" (9 rows x 11 points, time
+    steps 0, 0.25, .. 1; flat at time 0)."""
+    time = np.linspace(0, 1, 5)
+    u = np.linspace(0, 1, 9)[:, None]  # along the strip (rows)
+    v = np.linspace(-1, 1, 11)[None, :]  # across it (points)
+
+    def roll(turns, width, side):  # (T, M, N, 3): turned by up to turns x pi at the tip at time 1
+        grids = []
+        for t in time:
+            bend = turns * t * np.pi
+            x = 2 * u if t == 0 else np.sin(bend * u) * 2 / bend
+            z = 0 * u if t == 0 else (1 - np.cos(bend * u)) * 2 / bend
+            grids.append(np.stack(np.broadcast_arrays(x, width(u) * v + side * t * u * 0.5, z), -1))
+        return np.array(grids)
+
+    variants = {"tube": (1.2, lambda u: 0.5 + 0 * u, 0), "narrow": (1.2, lambda u: 0.5 - 0.35 * u, 0),
+                "side": (0.8, lambda u: 0.5 + 0 * u, 1), "flare": (1.6, lambda u: 0.5 + 0.3 * u, 0)}
+    return TemplateSet([Template(name, time, np.linspace(0, 1, 9), roll(*variants[name])) for name in names])
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["shell"]):
         sys.exit(__doc__)
-    for path in save_templates(sys.argv[1], cup_droop_twist().templates):
+    made = rolled_shell() if sys.argv[2:] == ["shell"] else cup_droop_twist()
+    for path in save_templates(sys.argv[1], made.templates):
         print(path)

@@ -27,7 +27,7 @@ from grc.coherence import Coherence, blend_weights, direction_weights, model_sha
 from grc.metrics import evaluate, inner_time_steps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extrapolation_sets import cup_droop_twist  # noqa: E402
+from extrapolation_sets import cup_droop_twist, rolled_shell  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BLENDS = np.round(np.arange(-1, 3.001, 0.25), 10)
@@ -36,12 +36,15 @@ TARGETS = {"fit": 0.003, "reconstruction": 0.01, "interpolation": 0.05, "low": -
 
 def templates(name):
     """A bundled set's name, "cdt" (cup, droop, twist) or "cdt:" and some of base, cup, droop, twist
-    joined by "+" (e.g. cdt:base+twist, a two-template set), or a template set's folder."""
+    joined by "+" (e.g. cdt:base+twist, a two-template set), "shell" (tube, narrow, side) or "shell:" and some of
+    tube, narrow, side, flare (extrapolation_sets.py), or a template set's folder."""
     if Path(name).is_dir():
         return grc.load_templates(name)
-    if name.startswith("cdt:"):
-        return cup_droop_twist(name[4:].split("+"))
-    return cup_droop_twist() if name == "cdt" else grc.load_templates(ROOT / "templates" / name)
+    made, _, names = name.partition(":")
+    if made in ("cdt", "shell"):
+        make = cup_droop_twist if made == "cdt" else rolled_shell
+        return make(names.split("+")) if names else make()
+    return grc.load_templates(ROOT / "templates" / name)
 
 
 def lines(K):

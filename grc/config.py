@@ -73,7 +73,10 @@ class Config:
     refine_extrapolations: int = 128
     refine_extrapolations_linear: int = 64
     refine_extrapolation_templates: int = MAX_TEMPLATES  # only for sets of at most this many templates
-    # "auto": shape space for two templates, linear blends for more; or "shape-space" or "linear" for any set
+    # "auto": shape space for two templates; for more, linear blends, unless the templates' own linear blends cross
+    # themselves or fold beyond them and their shape-space blends do so less (then shape space: a rolled shell broke
+    # 5-6 times in 117 with linear targets, never with these; grc.training.decided_targets, docs/coherence.md part
+    # 16); or "shape-space" or "linear" for any set
     refine_extrapolation_targets: str = "auto"
     refine_extrapolation_reach: float = 1.25  # blends to -1.25 and 2.25: the range users reach (-1..2) inside, not at its edge
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1

@@ -34,8 +34,8 @@ from .limits import MAX_CONTEXT_DIMS
 from .model import VERSION, GRCModel, layer_sizes
 from .optim import FlatAdam, lbfgs_flat, one_cycle
 from .templates import TemplateSet
-from .training import (FEATURES, MLP, Data, Flat, Progress, Sampler, fit_templates, fourier, refine_decoder,
-                       resolve_device, template_inputs, unit_ridge_terms)
+from .training import (FEATURES, MLP, Data, Flat, Progress, Sampler, decided_targets, fit_templates, fourier,
+                       refine_decoder, resolve_device, template_inputs, unit_ridge_terms)
 
 LOSSES = ("mse", "l1", "huber")
 HUBER = 0.05  # where the Huber loss turns from square to linear (normalized row units)
@@ -498,7 +498,7 @@ def train_population(templates: TemplateSet, config: Config | None = None, grid=
     `coherence=False` leaves the broken-shape check out of the score; `refine_cells`: how many cells
     are refined to the end. `prefit`: a template fit under way, as grc.training.train takes.
     """
-    config = (config or Config()).for_templates(len(templates))
+    config = decided_targets(templates, (config or Config()).for_templates(len(templates)))
     if config.decoder_features != "fourier-product" or config.decoder_input != "relational-map":
         raise GRCError("population training needs the default decoder (fourier-product, relational-map)",
                        field="decoder_features")

@@ -255,7 +255,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     config = config or Config()
     if start is not None and config.context_dims is None:
         config = config.replace(context_dims=start.context_dims)  # a fine-tuning keeps its parent's sizes
-    config = config.for_templates(len(templates))
+    config = decided_targets(templates, config.for_templates(len(templates)))
     dev = resolve_device(device)
     if threads is not None and dev.type == "cpu":
         if not isinstance(threads, int) or threads < 1:
@@ -517,6 +517,38 @@ def train_relational(sampler: Sampler, encoder: MLP, decoder: MLP, config: Confi
             running_r = error_r.square().sum(dim=1).mean().item()
             report(Progress("relational", step + 1, config.steps, running_g))
     return {"decoder": running_g, "encoder": running_r}
+
+
+DECIDE_STEPS = np.arange(-1, 2.001, 0.25)  # s along each template's direction where "auto" compares the targets
+
+
+def decided_targets(templates: TemplateSet, config: Config) -> Config:
+    """`config` with "auto" extrapolation targets decided for these templates, by what the targets themselves do
+    (issue 11; docs/coherence.md, part 16). Two templates: shape space, as "auto" always says. Three or more:
+    the linear blends (shape keys'), unless those break (grc.coherence) at the inner time steps along some
+    template's direction in s -1..2 and the shape-space blends break less; then shape space ("shape-space" in
+    the config kept with the model). The linear targets keep the engine's reach where shape keys are whole;
+    where they cross themselves or fold, a model taught them (broken ones are dropped, not mended) broke as
+    often as shape keys, and one taught shape space did not (a rolled shell: 5-6 of 117 against 0)."""
+    K = len(templates)
+    if config.refine_extrapolation_targets != "auto" or K <= 2 or not config.extrapolations(K):
+        return config
+    from .coherence import Coherence, direction_weights, shape_keys
+    from .shapespace import template_space
+
+    T = len(templates.time)
+    times = templates.time[1:-1] if T >= 3 else templates.time  # the inner time steps (grc.metrics)
+    weights = np.concatenate([direction_weights(K, k, DECIDE_STEPS) for k in range(K)])
+    coherence = Coherence(templates)
+    linear = [shape_keys(templates, t, weights) for t in times]
+    broken_linear = sum(int(coherence.broken(shapes).sum()) for shapes in linear)
+    if not broken_linear:
+        return config
+    space = template_space(templates, config.refine_extrapolation_shared)
+    damping = config.refine_extrapolation_stretch_damping
+    broken_space = sum(int(coherence.broken(space_blend(space, shape_keys(templates, t, np.eye(K)), weights,
+                                                        damping)).sum()) for t in times)
+    return config.replace(refine_extrapolation_targets="shape-space") if broken_space < broken_linear else config
 
 
 @torch.no_grad()

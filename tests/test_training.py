@@ -2,6 +2,7 @@
 hand-written passes and optimisers it is built from (checked against autograd and the textbook)."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -202,6 +203,50 @@ def test_sets_of_three_templates_are_trained_on_linear_blends_beyond_them_by_def
     assert grc.Config(refine_extrapolation_targets="linear").linear_targets(2)
     with pytest.raises(grc.GRCError, match="refine_extrapolation_targets"):
         grc.Config(refine_extrapolation_targets="shapes")
+
+
+def rolled_shell(names=("tube", "narrow", "side")):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from extrapolation_sets import rolled_shell
+
+    return rolled_shell(names)
+
+
+def test_three_templates_whose_linear_blends_break_are_taught_shape_space_blends(petal):
+    # issue 11, session 22: "auto" decides three or more templates' targets by the templates themselves. Where
+    # their linear blends (shape keys') stay whole beyond them, as on every set before the rolled shell, linear
+    # targets as before; where those cross themselves and shape-space blends do not, shape space.
+    from grc.training import decided_targets
+
+    config = grc.Config()
+    assert decided_targets(rolled_shell(), config.for_templates(3)).refine_extrapolation_targets == "shape-space"
+    assert decided_targets(rolled_shell(("tube", "narrow", "side", "flare")),
+                           config.for_templates(4)).refine_extrapolation_targets == "shape-space"
+    leaf = grc.load_templates(LEAF)
+    assert decided_targets(leaf, config.for_templates(3)) == config.for_templates(3)
+    assert decided_targets(petal, config.for_templates(2)) == config.for_templates(2)
+    linear = config.replace(refine_extrapolation_targets="linear").for_templates(3)
+    assert decided_targets(rolled_shell(), linear) == linear  # asked for by name: kept
+
+
+def test_a_default_training_keeps_a_rolled_shell_whole_where_shape_keys_cross():
+    # the rolled shell's shape keys cross themselves 6 times in 117 (inner times x each template's direction x
+    # s -1..2); a model taught their linear blends 5-6 times, one taught shape-space blends never (seeds 0-2)
+    from grc.coherence import Coherence, direction_weights, model_shapes, shape_keys
+
+    shell = rolled_shell()
+    model = grc.train(shell, grc.Config(), device="cpu")
+    assert model.config.refine_extrapolation_targets == "shape-space"  # what it was taught, kept with it
+    coherence = Coherence.for_model(model, 2)
+    broken = {"model": 0, "shape keys": 0}
+    for t in shell.time[1:-1]:
+        for k in range(3):
+            weights = direction_weights(3, k, np.arange(-1, 2.001, 0.25))
+            broken["model"] += int(coherence.broken(model_shapes(model, t, weights)).sum())
+            broken["shape keys"] += int(coherence.broken(shape_keys(shell, t, weights)).sum())
+    assert broken["shape keys"] == 6 and broken["model"] <= 1, broken
+    m = evaluate(model, safe_range=False)
+    assert m["reconstruction_rmse"] <= 0.01 and m["interpolation_error"] <= 0.05
 
 
 def test_linear_targets_beyond_three_templates_are_the_template_models_linear_blends():
