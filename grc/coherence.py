@@ -501,19 +501,12 @@ def _in_plane(points, normal):
     return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
 
 
-def _patches(c, n, triangles, size, topology, part=None):
-    """Which pairs of blocks of quads lie together in a window (2 x 2 blocks, a rectangular patch of
-    the surface) that is a height field, tested as _height_fields tests a whole surface (every triangle
-    faces the side of the window's mean normal, and the window's boundary projected onto that plane is
-    a simple loop): no two triangles of such a window cross. Coordinates first: c (3, S, R, P), quad
-    normals n (3, S, R-1, P-1), `triangles` (_triangle_normals), `size` each surface's largest extent (S,).
-    `part`: the quad rows and points outside which every quad is unseen (_seen_part): there a window needs only
-    its part inside to be a height field (_Topology.window_trims), and one wholly outside is cleared (the
-    leaf's tip zig-zags as the whole surface's boundary did). (S, blocks, blocks) bool, symmetric."""
-    S = c.shape[1]
+def _facing_windows(n, triangles, size, topology):
+    """The windows' normals (3, S, W), their mean normal's, tilted where that is needed (_tilted), and which
+    windows face them (S, W) (_patches)."""
+    S = n.shape[1]
     br, bp = topology.blocks
     nr, np_ = topology.block_grid
-    nb = nr * np_
     mean = (n.reshape(3 * S, -1) @ topology.window_quads).reshape(3, S, nr - 1, np_ - 1)  # summed over each window
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
@@ -536,16 +529,42 @@ def _patches(c, n, triangles, size, topology, part=None):
         ok, tilted = _tilted(t, mean.reshape(3, -1).take(shape * W + window, axis=1), limit[shape])
         facing[shape[ok], window[ok]] = True
         mean[:, shape[ok], window[ok]] = tilted[:, ok]
-    shape, window = facing.nonzero()
+    return mean, facing
+
+
+def _patches(c, n, triangles, size, topology, part=None, plane=None):
+    """Which pairs of blocks of quads lie together in a window (2 x 2 blocks, a rectangular patch of
+    the surface) that is a height field, tested as _height_fields tests a whole surface (every triangle
+    faces the side of the window's mean normal, and the window's boundary projected onto that plane is
+    a simple loop): no two triangles of such a window cross. Coordinates first: c (3, S, R, P), quad
+    normals n (3, S, R-1, P-1), `triangles` (_triangle_normals), `size` each surface's largest extent (S,).
+    `part`: the quad rows and points outside which every quad is unseen (_seen_part): there a window needs only
+    its part inside to be a height field (_Topology.window_trims), and one wholly outside is cleared (the
+    leaf's tip zig-zags as the whole surface's boundary did). `plane`: (which surfaces face a plane (S,), its
+    normal (3, S)) (_flat_over_a_plane): when every surface does, so does every window, and that plane is
+    taken for all of them. (S, blocks, blocks) bool, symmetric."""
+    S = c.shape[1]
+    br, bp = topology.blocks
+    nr, np_ = topology.block_grid
+    nb = nr * np_
+    W, V = (nr - 1) * (np_ - 1), c.shape[2] * c.shape[3]
+    if plane is not None and plane[0].all():  # every triangle faces the surface's plane, so every window's does:
+        # no test of facing, and every vertex goes into that plane at once
+        flat, facing = _in_plane(c.reshape(3, S, V), plane[1]).reshape(2, -1), np.ones((S, W), bool)
+    else:
+        flat, (mean, facing) = None, _facing_windows(n, triangles, size, topology)
     groups, outside = ([(None, topology.window_loop, topology.window_pair_mask)], None) if part is None else \
         topology.window_trims(*part)
+    shape, window = facing.nonzero()
     found = []
     for member, loops, pairs in groups:
         s, w = (shape, window) if member is None else (shape[member[window]], window[member[window]])
         if len(s):
-            # the boundary and the middle vertex (last) in the window's plane: (3, n, Lw + 1)
-            points = c.reshape(3, -1).take(s[:, None] * (c.shape[2] * c.shape[3]) + loops[w], axis=1)
-            xy = _in_plane(points, mean.reshape(3, -1).take(s * W + w, axis=1))
+            # the boundary and the middle vertex (last) in the window's plane: (2, n, Lw + 1)
+            if flat is not None:
+                xy = flat.take(s[:, None] * V + loops[w], axis=1)
+            else:
+                xy = _in_plane(c.reshape(3, -1).take(s[:, None] * V + loops[w], axis=1), mean.reshape(3, -1).take(s * W + w, axis=1))
             simple = _simple_loops(xy[:, :, :-1], pairs, xy[:, :, -1])
             found.append((s[simple], w[simple]))
     if outside is not None and len(outside):
@@ -680,24 +699,25 @@ def _tilted(t, m, limit):
     return ok, m.T
 
 
-def _flat_over_a_plane(c, n, triangles, size, topology, boundary=None):
+def _flat_over_a_plane(c, n, triangles, size, topology, boundary=None, planes=False):
     """_height_fields, coordinates first: surfaces c (3, S, R, P), quad normals n (3, S, R-1, P-1),
     `triangles` (_triangle_normals), `size` (_extent). `boundary`: the loop to test instead of the whole
-    surface's and its pair mask (_Topology.inner_boundary). (S,) bool."""
+    surface's and its pair mask (_Topology.inner_boundary). (S,) bool; with `planes`, also which surfaces
+    face a plane (S,) and its normal (3, S)."""
     S = c.shape[1]
     mean = n.reshape(3, S, -1).sum(axis=2)  # (3, S)
     length = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
     mean = mean / np.where(length > 0, length, 1.0)
     t = triangles.reshape(2, 3, S, -1).transpose(2, 1, 0, 3).reshape(S, 3, -1)  # (S, 3, triangles)
-    ok, mean = _tilted(t, mean, 1e-9 * size ** 2)
-    if not ok.any():
-        return ok
-    which = ok.nonzero()[0]
-    loop, pairs = (topology.boundary, topology.boundary_pair_mask) if boundary is None else boundary
-    xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + loop, axis=1),
-                   mean.take(which, axis=1))
-    ok[which] = _simple_loops(xy, pairs, xy.mean(axis=2))
-    return ok
+    faces, mean = _tilted(t, mean, 1e-9 * size ** 2)
+    ok = faces.copy()
+    if ok.any():
+        which = ok.nonzero()[0]
+        loop, pairs = (topology.boundary, topology.boundary_pair_mask) if boundary is None else boundary
+        xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + loop, axis=1),
+                       mean.take(which, axis=1))
+        ok[which] = _simple_loops(xy, pairs, xy.mean(axis=2))
+    return (ok, faces, mean) if planes else ok
 
 
 def _star_shaped(xy, centre):
@@ -777,24 +797,27 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
         if part[0][0] == part[0][1]:  # every quad unseen: nothing can be reported
             return np.zeros(0, int), np.zeros((0, 2), int)
         boundary = topology.inner_boundary(*part)
-    todo = (~_flat_over_a_plane(c, n, triangles, size, topology, boundary)).nonzero()[0]
+    flat, faces, plane = _flat_over_a_plane(c, n, triangles, size, topology, boundary, planes=True)
+    todo = (~flat).nonzero()[0]
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
+    plane = faces[todo], plane[:, todo]  # a surface that faces a plane but overlaps itself in it: so do its windows
     if unseen is not None:
         unseen = unseen if len(todo) == c.shape[1] else unseen[todo]
         unseen = unseen if unseen.any() else None
     if len(todo) < c.shape[1]:
-        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen, part)
+        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen,
+                                             part, plane)
         return todo[shape_of], pairs
-    return _all_intersections(c, n, topology, triangles, size, unseen, part)
+    return _all_intersections(c, n, topology, triangles, size, unseen, part, plane)
 
 
-def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, part=None):
+def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, part=None, plane=None):
     """_intersections without the height-field shortcut for whole surfaces, coordinates first: surfaces
     c (3, S, R, P), quad normals n (3, S, R-1, P-1). Given `triangles` (_triangle_normals) and `size`
     (_extent), pairs of quads inside a patch that is a height field (_patches) are left out; given
     `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase), and `part` (_seen_part)
-    is where they are not, for _patches."""
+    is where they are not, for _patches, as is `plane` (a plane each surface faces, where one does)."""
     S = c.shape[1]
     corners = np.array([c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]).reshape(4, 3, -1)  # quad (a, b, c, d)
     lo, hi = corners.min(axis=0), corners.max(axis=0)  # (3, S * Q)
@@ -802,7 +825,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, p
     seen = None if unseen is None else ~unseen.reshape(-1)  # (S * Q,)
     found = covered = None
     if triangles is not None and topology.blocks is not None:
-        covered = _patches(c, n, triangles, size, topology, part)
+        covered = _patches(c, n, triangles, size, topology, part, plane)
         b_lo, b_hi = (lo, hi) if seen is None else (np.where(seen, lo, np.inf), np.where(seen, hi, -np.inf))
         found = _block_candidates(b_lo, b_hi, S, topology, covered)
         if found is None:  # too many blocks left: the hash, then leave out what the patches clear
