@@ -849,14 +849,16 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, p
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
     # (and not inside a window that is a height field), all offsets of _NEIGHBOUR_PAIRS at once
+    # (the windows first: on a curled shape they leave few pairs whose normals need comparing)
     one, other = topology.neighbours
-    m = n.reshape(3, S, -1)
-    keep = _dot(m.take(one, axis=2), m.take(other, axis=2)) < np.cos(np.radians(NEIGHBOUR_TURN))  # (S, N)
-    if covered is not None:
-        keep &= ~covered.reshape(S, -1).take(topology.neighbour_blocks, axis=1)
+    keep = np.ones((S, len(one)), bool) if covered is None else ~covered.reshape(S, -1).take(topology.neighbour_blocks, axis=1)
     if seen is not None:
         visible = seen.reshape(S, -1)
         keep &= visible.take(one, axis=1) & visible.take(other, axis=1)
+    s, k = keep.nonzero()
+    m = n.reshape(3, -1)
+    straight = ~(_dot(m.take(s * Q + one[k], axis=1), m.take(s * Q + other[k], axis=1)) < np.cos(np.radians(NEIGHBOUR_TURN)))
+    keep[s[straight], k[straight]] = False
     s, k = keep.take(topology.neighbour_of, axis=1).nonzero()
     t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(), s * T + topology.neighbour_triangles[0][k]])
     t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(), s * T + topology.neighbour_triangles[1][k]])
@@ -901,15 +903,17 @@ class Reference:
     own: dict  # the templates' own range: each measure, the most one template shows against another
 
 
-def _stretch(edges, reference_edges, floor):
-    """(mean, max) |log length ratio| of (..., E) edges against each reference (K, E): (..., K) each.
-    `floor` is added to both lengths, so edges that (nearly) vanish, as at a petal's base, do not dominate."""
+def _stretch(edges, reference_edges, floor, mean=True):
+    """(mean, max) |log length ratio| of (..., E) edges against each reference (K, E): (..., K) each (the mean
+    None unless `mean`: the verdict needs only the max). `floor` is added to both lengths, so edges that
+    (nearly) vanish, as at a petal's base, do not dominate."""
     r = np.abs(np.log((edges[..., None, :] + floor) / (reference_edges + floor)))
-    return r.mean(axis=-1), r.max(axis=-1)
+    return r.mean(axis=-1) if mean else None, r.max(axis=-1)
 
 
-def _bend(angles, reference_angles):
-    """(RMS, max) dihedral-angle change in degrees against each reference: (..., K) each. The angles lie in
+def _bend(angles, reference_angles, most=True):
+    """(RMS, max) dihedral-angle change in degrees against each reference: (..., K) each (the max None unless
+    `most`: the verdict needs only the RMS). The angles lie in
     [-pi, pi] (arctan2's), so a change plus pi lies in [-pi, 3 pi]: a turn added below 0 or taken off from
     2 pi up brings it into [0, 2 pi) as % does, to the bit (fmod is exact there and then adds the same turn),
     at a third of the cost."""
@@ -918,7 +922,7 @@ def _bend(angles, reference_angles):
     d = np.degrees(np.abs(np.where(x < 0, x + turn, np.where(x >= turn, x - turn, x)) - np.pi))
     if d.shape[-1] == 0:  # one quad (a 2 x 2 grid not subdivided): no edge between two faces, nothing bends
         return np.zeros(d.shape[:-1]), np.zeros(d.shape[:-1])
-    return np.sqrt((d ** 2).mean(axis=-1)), d.max(axis=-1)
+    return np.sqrt((d ** 2).mean(axis=-1)), d.max(axis=-1) if most else None
 
 
 @dataclass
@@ -1175,10 +1179,10 @@ class Coherence:
             return "broken"
         ref = self.reference(time)
         limits = self.limits(time)
-        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor)
+        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor, mean=False)
         if s_max.min() > limits["stretch_max"]:
             return "strained"
-        b_rms, _ = _bend(_dihedral(surface, normals), ref.angles)
+        b_rms, _ = _bend(_dihedral(surface, normals), ref.angles, most=False)
         return "strained" if b_rms.min() > limits["bend_rms"] else "coherent"
 
     def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
