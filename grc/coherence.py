@@ -329,7 +329,7 @@ class _Topology:
         out = self._window_trims.get(key)
         if out is None:
             if len(self._window_trims) >= 16:
-                self._window_trims.pop(next(iter(self._window_trims)))
+                self._window_trims.pop(next(iter(self._window_trims), None), None)
             v = np.arange(self.R * self.P).reshape(self.R, self.P)
             br, bp = self.blocks
             W = len(self.window_corners)
@@ -359,7 +359,7 @@ class _Topology:
         out = self._inner_boundaries.get(key)
         if out is None:
             if len(self._inner_boundaries) >= 16:
-                self._inner_boundaries.pop(next(iter(self._inner_boundaries)))
+                self._inner_boundaries.pop(next(iter(self._inner_boundaries), None), None)
             loop = _loop(np.arange(self.R * self.P).reshape(self.R, self.P)[rows[0]:rows[1] + 1, points[0]:points[1] + 1])
             out = self._inner_boundaries[key] = (loop, _loop_pairs(len(loop)))
         return out
