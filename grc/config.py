@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from .errors import GRCError
 from .limits import MAX_BATCH, MAX_CONTEXT_DIMS, MAX_LAYERS, MAX_SEED, MAX_STEPS, MAX_TEMPLATES, MAX_WIDTH, number
 
+SHAPE_SPACE_PAIR_MIXES = 0.33  # pair_mixes with shape-space targets for three or more templates (the Train tab's too)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -76,7 +78,7 @@ class Config:
     # "auto": shape space for two templates; for more, linear blends, unless the templates' own linear blends cross
     # themselves or fold beyond them and their shape-space blends do so less (then shape space: a rolled shell broke
     # 5-6 times in 117 with linear targets, never with these; grc.training.decided_targets, docs/coherence.md part
-    # 16); or "shape-space" or "linear" for any set
+    # 16), with pair_mixes at least SHAPE_SPACE_PAIR_MIXES; or "shape-space" or "linear" for any set
     refine_extrapolation_targets: str = "auto"
     refine_extrapolation_reach: float = 1.25  # blends to -1.25 and 2.25: the range users reach (-1..2) inside, not at its edge
     refine_extrapolation_weight: float = 3.0  # per row (times its relative width weight), against a random mix's 1
@@ -91,6 +93,8 @@ class Config:
     refine_extrapolation_stretch_damping: float = 0.5  # targets' stretches reach x / (1 + this x) beyond (0 = off)
     # Three or more templates: this share of the random mixes lies on the edge between two templates (the others
     # weigh 0), where a pair's blend runs and extrapolation along it starts; mixes of all K all but never go there.
+    # With shape-space targets "auto" makes it at least SHAPE_SPACE_PAIR_MIXES (the rolled shell's interpolation
+    # 0.027-0.032 -> 0.016-0.017).
     pair_mixes: float = 0.0
     # After the refine (where it has extrapolated shapes), the model's shapes are checked over the inner time
     # steps x blends -1..2 (along each template's direction for three or more); where one is broken, the refine

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import Config
+from .config import SHAPE_SPACE_PAIR_MIXES, Config
 from .errors import GRCError
 from .model import FOURIER, GRCModel, VERSION, layer_sizes
 from . import fit
@@ -527,7 +527,8 @@ def decided_targets(templates: TemplateSet, config: Config) -> Config:
     (issue 11; docs/coherence.md, part 16). Two templates: shape space, as "auto" always says. Three or more:
     the linear blends (shape keys'), unless those break (grc.coherence) at the inner time steps along some
     template's direction in s -1..2 and the shape-space blends break less; then shape space ("shape-space" in
-    the config kept with the model). The linear targets keep the engine's reach where shape keys are whole;
+    the config kept with the model), with at least SHAPE_SPACE_PAIR_MIXES of the mixes on the templates' edges, as
+    the Train tab's "beyond 3+ in shape space" asks. The linear targets keep the engine's reach where shape keys are whole;
     where they cross themselves or fold, a model taught them (broken ones are dropped, not mended) broke as
     often as shape keys, and one taught shape space did not (a rolled shell: 5-6 of 117 against 0)."""
     K = len(templates)
@@ -548,7 +549,10 @@ def decided_targets(templates: TemplateSet, config: Config) -> Config:
     damping = config.refine_extrapolation_stretch_damping
     broken_space = sum(int(coherence.broken(space_blend(space, shape_keys(templates, t, np.eye(K)), weights,
                                                         damping)).sum()) for t in times)
-    return config.replace(refine_extrapolation_targets="shape-space") if broken_space < broken_linear else config
+    if broken_space >= broken_linear:
+        return config
+    return config.replace(refine_extrapolation_targets="shape-space", pair_mixes=max(config.pair_mixes,
+                                                                                     SHAPE_SPACE_PAIR_MIXES))
 
 
 @torch.no_grad()

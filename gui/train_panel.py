@@ -9,6 +9,7 @@ from PyQt5.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgr
                              QSizePolicy, QVBoxLayout, QWidget)
 
 import grc
+from grc.config import SHAPE_SPACE_PAIR_MIXES
 
 from .explore_panel import ComboBox, SpinBox
 
@@ -22,7 +23,7 @@ QUALITIES = {
     # three or more templates: shapes beyond them blended in shape space, not linearly (docs/coherence.md,
     # parts 8 and 11); two: the default
     "beyond 3+ in shape space (about 2x)": ("default", dict(refine_extrapolation_targets="shape-space",
-                                                            pair_mixes=0.33)),
+                                                            pair_mixes=SHAPE_SPACE_PAIR_MIXES)),
 }
 QUALITY_TIP = ("default: the library's settings. quick draft: to try an edit out. article: the article's own setup.\n"
                "beyond 3+ in shape space: for sets of three or more templates, the shapes beyond them are taught\n"
@@ -30,7 +31,8 @@ QUALITY_TIP = ("default: the library's settings. quick draft: to try an edit out
                "default: shape keys' continuation, which never broke the leaf in 117 blends). Where the variants\n"
                "turn far, as the cup / droop / twist set's do, it stretches less at blend 2 (0.17-0.30 against\n"
                "0.27-0.43), at about twice the training time and reaching less far along each pair (a turn goes on\n"
-               "turning); for two templates it is the default.")
+               "turning); for two templates it is the default, and so it is for more where shape keys cross\n"
+               "themselves beyond the templates.")
 PHASE_NAMES = {"templates": "1/3 template models", "relational": "2/3 encoder + decoder",
                "refine": "3/3 refining (weighted loss)",  # its loss weights the templates' own rows 20x
                "repair": "3/3 repairing broken blends"}  # a round of the refine where a shape beyond broke

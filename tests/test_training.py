@@ -236,7 +236,7 @@ def test_a_default_training_keeps_a_rolled_shell_whole_where_shape_keys_cross():
 
     shell = rolled_shell()
     model = grc.train(shell, grc.Config(), device="cpu")
-    assert model.config.refine_extrapolation_targets == "shape-space"  # what it was taught, kept with it
+    assert model.config.refine_extrapolation_targets == "shape-space" and model.config.pair_mixes == 0.33  # kept with it
     coherence = Coherence.for_model(model, 2)
     broken = {"model": 0, "shape keys": 0}
     for t in shell.time[1:-1]:
