@@ -122,8 +122,9 @@ def _normals_and_areas(surface):
     second = cross - first
     length = np.sqrt(_dot3(cross, cross))
     area = 0.5 * (np.sqrt(_dot3(first, first)) + np.sqrt(_dot3(second, second)))
+    # (the normals as a view of their coordinates first, which the folds, bending and crossing tests take)
     normals = (cross / np.where(length > 0, length, 1.0)).transpose(1, 2, 3, 0)
-    return np.ascontiguousarray(normals).reshape(*lead, R - 1, P - 1, 3), area.reshape(*lead, R - 1, P - 1)
+    return normals.reshape(*lead, R - 1, P - 1, 3), area.reshape(*lead, R - 1, P - 1)
 
 
 def slivers(areas, share: float | None = None, surfaces=None):
@@ -215,19 +216,20 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
     if thin is not None and not thin.any():
         thin = None
     shapes, pairs = [], []
+    c = _first(normals)  # (3, S, R-1, P-1)
     if thin is None:  # no slivers: every quad against its neighbour along rows and points
-        for a, b, ia, ib in ((normals[:, :-1], normals[:, 1:], index[:-1], index[1:]),
-                             (normals[:, :, :-1], normals[:, :, 1:], index[:, :-1], index[:, 1:])):
-            s, i, j = _nonzero(np.einsum("...i,...i->...", a, b) < turn)
+        for a, b, ia, ib in ((c[:, :, :-1], c[:, :, 1:], index[:-1], index[1:]),
+                             (c[:, :, :, :-1], c[:, :, :, 1:], index[:, :-1], index[:, 1:])):
+            s, i, j = _nonzero(_dot3(a, b) < turn)
             shapes.append(s)
             pairs.append(np.array([ia[i, j], ib[i, j]]).T)
         return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
     solid = ~thin
     for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
-        n, t, ix = (normals, thin, index) if axis == 1 else (normals.transpose(0, 2, 1, 3), thin.transpose(0, 2, 1), index.T)
+        n, t, ix = (c, thin, index) if axis == 1 else (c.transpose(0, 1, 3, 2), thin.transpose(0, 2, 1), index.T)
         u = solid if axis == 1 else solid.transpose(0, 2, 1)
         # no sliver in a fold; then the quads on either side of each run of slivers
-        s, i, j = _nonzero((np.einsum("...i,...i->...", n[:, :-1], n[:, 1:]) < turn) & u[:, :-1] & u[:, 1:])
+        s, i, j = _nonzero((_dot3(n[:, :, :-1], n[:, :, 1:]) < turn) & u[:, :-1] & u[:, 1:])
         k = i + 1
         rs, ri, rj = _nonzero(t[:, 1:] & u[:, :-1])  # a quad that is no sliver, then one that is: a run begins
         if len(rs):
@@ -240,7 +242,7 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
         if len(rs):
             total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
             line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
-            folded = line & (np.einsum("...i,...i->...", n[rs, ri, rj], n[rs, rk, rj]) < turn)
+            folded = line & (_dot3(n[:, rs, ri, rj], n[:, rs, rk, rj]) < turn)
             s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
         shapes.append(s)
         pairs.append(np.array([ix[i, j], ix[k, j]]).T)
@@ -680,22 +682,25 @@ def _tilted(t, m, limit):
     n = t.shape[0]
     m = np.ascontiguousarray(m.T)  # (n, 3)
     ok = np.zeros(n, bool)
-    todo = np.arange(n)
+    todo, mt, tt, lt = np.arange(n), m, t, limit  # the patches left: their directions, triangles and limits
     for tilt in range(HEIGHT_FIELD_TILTS + 1):
-        tt = t if len(todo) == n else t[todo]
-        up = np.matmul(m[todo, None, :], tt)[:, 0]  # (k, triangles)
+        up = np.matmul(mt[:, None, :], tt)[:, 0]  # (k, triangles)
         worst = up.argmin(axis=1)
-        k = np.arange(len(todo))
-        facing = up[k, worst] > limit[todo]
-        ok[todo[facing]] = True
-        if tilt == HEIGHT_FIELD_TILTS or facing.all():
+        facing = up[np.arange(len(todo)), worst] > lt
+        if facing.all():
+            ok[todo] = True
             break
-        u = tt[k, :, worst][~facing]  # (k', 3): the triangle facing least
-        todo = todo[~facing]
+        ok[todo[facing]] = True
+        if tilt == HEIGHT_FIELD_TILTS:
+            break
+        rest = (~facing).nonzero()[0]
+        u = tt[rest, :, worst[rest]]  # (k', 3): the triangle facing least
+        if len(rest) < len(todo):
+            todo, mt, tt, lt = todo[rest], mt[rest], tt[rest], lt[rest]
         u = u / np.maximum(np.sqrt(np.einsum("ki,ki->k", u, u)), 1e-300)[:, None]
-        mm = m[todo]
-        mm = mm + (TILT_MARGIN - np.einsum("ki,ki->k", u, mm))[:, None] * u
-        m[todo] = mm / np.maximum(np.sqrt(np.einsum("ki,ki->k", mm, mm)), 1e-300)[:, None]
+        mt = mt + (TILT_MARGIN - np.einsum("ki,ki->k", u, mt))[:, None] * u
+        mt = mt / np.maximum(np.sqrt(np.einsum("ki,ki->k", mt, mt)), 1e-300)[:, None]
+        m[todo] = mt
     return ok, m.T
 
 
