@@ -375,7 +375,8 @@ def _unseen(triangles, limit):
 
 def _seen_part(unseen):
     """The quad rows (first, end) and points (first, end) outside which every quad of every surface is `unseen`
-    (S, R-1, P-1), peeled from the border inwards; None when no border row or column is wholly unseen."""
+    (S, R-1, P-1), peeled from the border inwards; None when no border row or column is wholly unseen, and no
+    rows ((0, 0), (0, 0)) when every quad is."""
     every = unseen.all(axis=0)
     Rq, Pq = every.shape
     rows = every.all(axis=1).tolist()
@@ -546,33 +547,32 @@ def _patches(c, n, triangles, size, topology, part=None, plane=None):
     normal (3, S)) (_flat_over_a_plane): when every surface does, so does every window, and that plane is
     taken for all of them. (S, blocks, blocks) bool, symmetric."""
     S = c.shape[1]
-    br, bp = topology.blocks
     nr, np_ = topology.block_grid
     nb = nr * np_
     W, V = (nr - 1) * (np_ - 1), c.shape[2] * c.shape[3]
     if plane is not None and plane[0].all():  # every triangle faces the surface's plane, so every window's does:
         # no test of facing, and every vertex goes into that plane at once
-        flat, facing = _in_plane(c.reshape(3, S, V), plane[1]).reshape(2, -1), np.ones((S, W), bool)
+        projected, facing = _in_plane(c.reshape(3, S, V), plane[1]).reshape(2, -1), np.ones((S, W), bool)
     else:
-        flat, (mean, facing) = None, _facing_windows(n, triangles, size, topology)
+        projected, (mean, facing) = None, _facing_windows(n, triangles, size, topology)
     groups, outside = ([(None, topology.window_loop, topology.window_pair_mask)], None) if part is None else \
         topology.window_trims(*part)
     shape, window = facing.nonzero()
-    found = []
+    found = []  # (shapes, windows) that are height fields
     for member, loops, pairs in groups:
         s, w = (shape, window) if member is None else (shape[member[window]], window[member[window]])
         if len(s):
             # the boundary and the middle vertex (last) in the window's plane: (2, n, Lw + 1)
-            if flat is not None:
-                xy = flat.take(s[:, None] * V + loops[w], axis=1)
+            if projected is not None:
+                xy = projected.take(s[:, None] * V + loops[w], axis=1)
             else:
-                xy = _in_plane(c.reshape(3, -1).take(s[:, None] * V + loops[w], axis=1), mean.reshape(3, -1).take(s * W + w, axis=1))
+                xy = _in_plane(c.reshape(3, -1).take(s[:, None] * V + loops[w], axis=1),
+                               mean.reshape(3, -1).take(s * W + w, axis=1))
             simple = _simple_loops(xy[:, :, :-1], pairs, xy[:, :, -1])
             found.append((s[simple], w[simple]))
     if outside is not None and len(outside):
         found.append((np.repeat(np.arange(S), len(outside)), np.tile(outside, S)))
-    shape, window = (found[0] if len(found) == 1 else (np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])))\
-        if found else (shape[:0], window[:0])
+    shape, window = (np.concatenate(x) for x in zip(*found)) if found else (shape[:0], window[:0])
     covered = np.zeros((S, nb, nb), bool)
     covered.reshape(-1)[shape[:, None] * (nb * nb) + topology.window_block_pairs[window]] = True
     return covered
