@@ -112,9 +112,10 @@ def _first(surface):
     return np.ascontiguousarray(np.reshape(surface, (math.prod(surface.shape[:-3]), R, P, 3)).transpose(3, 0, 1, 2))
 
 
-def _normals_and_areas(surface):
+def _normals_and_areas(surface, c=None):
+    """quad_normals and quad_areas; `c`: the surfaces coordinates first (_first), when already made."""
     lead, (R, P) = surface.shape[:-3], surface.shape[-3:-1]
-    c = _first(surface)
+    c = _first(surface) if c is None else c
     a = c[:, :, :-1, :-1]
     ac = c[:, :, 1:, 1:] - a
     cross = _cross(ac, c[:, :, :-1, 1:] - c[:, :, 1:, :-1], axis=0)  # the diagonals': twice the (vector) area
@@ -160,12 +161,12 @@ def dihedral_angles(surface, normals=None) -> tuple[np.ndarray, np.ndarray]:
     return angles[..., :k].reshape(*lead, R - 2, P - 1), angles[..., k:].reshape(*lead, R - 1, P - 2)
 
 
-def _dihedral(surface, normals=None):
+def _dihedral(surface, normals=None, c=None):
     """dihedral_angles, both directions flattened into one (..., D) array (rows' first): what bending compares,
-    in one pass over the edges of both directions."""
+    in one pass over the edges of both directions. `c`: the surfaces coordinates first (_first), when made."""
     n = quad_normals(surface) if normals is None else normals
     lead = surface.shape[:-3]
-    c, n = _first(surface), _first(n)  # (3, S, R, P), (3, S, R-1, P-1)
+    c, n = _first(surface) if c is None else c, _first(n)  # (3, S, R, P), (3, S, R-1, P-1)
     S = c.shape[1]
 
     def both(rows, points):  # (3, S, D) (sizes spelt out: an empty batch has no -1 to infer)
@@ -183,13 +184,17 @@ def _dihedral(surface, normals=None):
 
 def edge_lengths(surface) -> np.ndarray:
     """Lengths of every edge of a surface grid: along rows then along points, flattened (..., E)."""
-    lead = surface.shape[:-3]
-    c = _first(surface)  # (3, S, R, P)
+    lengths = _edge_lengths(_first(surface))
+    return lengths.reshape(*surface.shape[:-3], lengths.shape[1])
+
+
+def _edge_lengths(c):
+    """edge_lengths of surfaces coordinates first (3, S, R, P) (_first): (S, E)."""
     S = c.shape[1]
     a, b = c[:, :, 1:] - c[:, :, :-1], c[:, :, :, 1:] - c[:, :, :, :-1]
     both = np.concatenate([a.reshape(3, S, math.prod(a.shape[2:])), b.reshape(3, S, math.prod(b.shape[2:]))], axis=2)
     both *= both
-    return np.sqrt((both[0] + both[1]) + both[2]).reshape(*lead, both.shape[2])  # as .sum(axis=-1) adds them
+    return np.sqrt((both[0] + both[1]) + both[2])  # as .sum(axis=-1) adds them
 
 
 def fold_pairs(surface, degrees: float = FOLD_DEGREES, sliver_area: float = 0.0) -> np.ndarray:
@@ -492,16 +497,22 @@ def _triangle_normals(c):
     return _cross(edges[:2], edges[1:], axis=1)
 
 
-def _in_plane(points, normal):
-    """Coordinates (x, y) (2, n, L) of points (3, n, L) along two directions perpendicular to unit normals (3, n)."""
+def _in_plane(points, normal, axes=None):
+    """Coordinates (x, y) (2, n, L) of points (3, n, L) along two directions perpendicular to unit normals (3, n)
+    (or given those directions, _plane_axes)."""
+    uv = _plane_axes(normal) if axes is None else axes
+    p = points
+    return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
+
+
+def _plane_axes(normal):
+    """Two unit directions perpendicular to each of unit normals (3, n): (2, 3, n, 1)."""
     nx, ny, nz = normal
     along_x = np.abs(nx) < 0.9  # u = normal x (1, 0, 0) there, else normal x (0, 1, 0)
     signed = np.concatenate([normal, -normal, np.zeros((1, len(nx)))])  # nx, ny, nz, -nx, -ny, -nz, 0
     u = signed[np.where(along_x, [[6], [2], [4]], [[5], [6], [0]]), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
     u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
-    uv = np.array([u, _cross(normal, u, axis=0)])[..., None]  # (2, 3, n, 1)
-    p = points
-    return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
+    return np.array([u, _cross(normal, u, axis=0)])[..., None]
 
 
 def _facing_windows(n, triangles, size, topology):
@@ -558,16 +569,17 @@ def _patches(c, n, triangles, size, topology, part=None, plane=None):
     groups, outside = ([(None, topology.window_loop, topology.window_pair_mask)], None) if part is None else \
         topology.window_trims(*part)
     shape, window = facing.nonzero()
+    axes = None if projected is not None else _plane_axes(mean.reshape(3, -1).take(shape * W + window, axis=1))
     found = []  # (shapes, windows) that are height fields
     for member, loops, pairs in groups:
-        s, w = (shape, window) if member is None else (shape[member[window]], window[member[window]])
+        which = slice(None) if member is None else member[window]
+        s, w = shape[which], window[which]
         if len(s):
             # the boundary and the middle vertex (last) in the window's plane: (2, n, Lw + 1)
             if projected is not None:
                 xy = projected.take(s[:, None] * V + loops[w], axis=1)
             else:
-                xy = _in_plane(c.reshape(3, -1).take(s[:, None] * V + loops[w], axis=1),
-                               mean.reshape(3, -1).take(s * W + w, axis=1))
+                xy = _in_plane(c.reshape(3, -1).take(s[:, None] * V + loops[w], axis=1), None, axes[:, :, which])
             simple = _simple_loops(xy[:, :, :-1], pairs, xy[:, :, -1])
             found.append((s[simple], w[simple]))
     if outside is not None and len(outside):
@@ -767,7 +779,7 @@ def _simple_loops(xy, pairs, centre=None):
     return simple
 
 
-def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
+def _intersections(surfaces, topology, normals=None, thin=None, limit=None, c=None):
     """Crossing triangle pairs of a batch of surfaces (S, R, P, 3): (shape index (I,), triangle pairs (I, 2)),
     ordered by shape, then triangles. `normals`: their quad_normals, when already computed. Surfaces
     that are height fields over some plane (_height_fields) are skipped: most shapes between and near
@@ -778,11 +790,12 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None):
     field; crossings with a sliver may then be missed. `limit`: the sliver threshold of each surface (S,)
     (`slivers`): quads both of whose triangles are under half of it take no part in the broad phase
     (_visible_crossings drops every crossing with such a triangle, so nothing changes but the cost: the
-    bundled leaf's tip, where two rows meet, makes a strip of them whose boxes all overlap)."""
+    bundled leaf's tip, where two rows meet, makes a strip of them whose boxes all overlap). `c`: the surfaces
+    coordinates first (_first), when already made."""
     if len(surfaces) == 0:  # an empty batch (a caller left with nothing to check)
         return np.zeros(0, int), np.zeros((0, 2), int)
     normals = quad_normals(surfaces) if normals is None else normals
-    c = np.ascontiguousarray(surfaces.transpose(3, 0, 1, 2))  # (3, S, R, P): numpy is fastest along long axes
+    c = _first(surfaces) if c is None else c  # (3, S, R, P): numpy is fastest along long axes
     if not HEIGHT_FIELD_SHORTCUT:
         return _all_intersections(c, np.ascontiguousarray(normals.transpose(3, 0, 1, 2)), topology)
     triangles, size = _triangle_normals(c), _extent(c)
@@ -1126,9 +1139,9 @@ class Coherence:
             broken[rest[self._crossings(surfaces[rest], normals[rest], areas[rest], limit[rest])[0]]] = True
         return broken
 
-    def _crossings(self, surfaces, normals, areas, limit):
+    def _crossings(self, surfaces, normals, areas, limit, c=None):
         """The crossings of surfaces (S, R, P, 3) that no sliver takes part in: (shape index, triangle pairs)."""
-        shape_of, pairs = _intersections(surfaces, self.topology, normals, areas < limit[:, None, None], limit)
+        shape_of, pairs = _intersections(surfaces, self.topology, normals, areas < limit[:, None, None], limit, c)
         return _visible_crossings(surfaces, self.topology, shape_of, pairs, limit)
 
     def verdicts(self, grids, time: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1178,16 +1191,18 @@ class Coherence:
         """"coherent", "strained" or "broken" for one grid at `time`, as check() judges it; a fold
         answers before the crossing test runs, so a folded shape costs least."""
         surface = self.surface(grid)
-        normals, areas = _normals_and_areas(surface)
+        c = _first(surface)  # (3, 1, R, P), for every measure below
+        normals, areas = _normals_and_areas(surface, c)
         _, limit = slivers(areas[None], surfaces=surface[None])
-        if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or len(self._crossings(surface[None], normals[None], areas[None], limit)[0]):
+        if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or \
+                len(self._crossings(surface[None], normals[None], areas[None], limit, c)[0]):
             return "broken"
         ref = self.reference(time)
         limits = self.limits(time)
-        _, s_max = _stretch(edge_lengths(surface), ref.edges, ref.floor, mean=False)
+        _, s_max = _stretch(_edge_lengths(c)[0], ref.edges, ref.floor, mean=False)
         if s_max.min() > limits["stretch_max"]:
             return "strained"
-        b_rms, _ = _bend(_dihedral(surface, normals), ref.angles, most=False)
+        b_rms, _ = _bend(_dihedral(surface, normals, c), ref.angles, most=False)
         return "strained" if b_rms.min() > limits["bend_rms"] else "coherent"
 
     def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
