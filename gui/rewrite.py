@@ -155,6 +155,7 @@ class RewritePanel(QGroupBox):
                                       "is updated so the whole family follows (Undo puts it back)")
         self.radius = DoubleSpinBox(minimum=0.0, maximum=10.0, singleStep=0.02, decimals=3, value=RADIUS,
                                      prefix="radius ", toolTip="How far the dragged point's neighbours follow it")
+        self._grid_shown_for_rewrite = False  # Rewrite turned the control grid on (unticking it turns it off)
         self.mode.toggled.connect(self._mode_toggled)
         self.undo = beyond.undo.createUndoAction(self, "Undo")
         self.redo = beyond.undo.createRedoAction(self, "Redo")
@@ -192,10 +193,19 @@ class RewritePanel(QGroupBox):
 
     def _mode_toggled(self, on: bool):
         """Rewrite on: the control grid shows the points a drag takes (a walkthrough pressed on the surface between
-        them and only turned the camera), and the status bar says what to do, or why it cannot be done yet."""
+        them and only turned the camera), and the status bar says what to do, or why it cannot be done yet. Rewrite
+        off: the grid as it was before (turned off again if Rewrite turned it on and it is still on)."""
+        grid = self.beyond.window.explore_panel.grid
         if not on:
+            if self._grid_shown_for_rewrite and grid.isChecked():
+                grid.setChecked(False)
+            self._grid_shown_for_rewrite = False
+            status = self.beyond.window.statusBar()
+            if status.currentMessage().startswith("Rewrite"):  # (what to do in Rewrite: no longer so)
+                status.clearMessage()
             return
-        self.beyond.window.explore_panel.grid.setChecked(True)
+        self._grid_shown_for_rewrite = not grid.isChecked()
+        grid.setChecked(True)
         self.beyond.window.statusBar().showMessage(
             "Rewrite: drag a point of the control grid (its dots); the model follows, Ctrl+Z puts it back"
             if self.beyond.active_look() is None else
