@@ -289,13 +289,14 @@ class BareScene:
         import pyvista as pv
         from vtkmodules.vtkRenderingCore import vtkPolyDataMapper, vtkProperty, vtkRenderer
 
-        from .view3d import FXAA, MULTI_SAMPLES
+        from .view3d import FXAA, MULTI_SAMPLES, light
 
         self.plotter = plotter = pv.Plotter(window_size=size, off_screen=False)
         plotter.ren_win.SetMultiSamples(MULTI_SAMPLES)  # the app's settings
         if FXAA:
             plotter.enable_anti_aliasing("fxaa")
         plotter.set_background(view.background[0], top=view.background[1])
+        light(plotter.renderer)
         window = view.plotter.ren_win
         plotter.ren_win.SetNumberOfLayers(window.GetNumberOfLayers())
         renderers, self.copies = {}, []

@@ -58,6 +58,12 @@ FIT_MARGIN = 1.0  # re-fit the camera once a vertex lies beyond the view's edge 
 FRAME_EDGE = 0.9  # R frames the shape within this much of the view (normalised device units): a little margin
 SHRUNK_EDGE = 0.3  # the camera re-fits inwards once the shape it last fitted by itself lies within this much
 VIEW_FROM = (-0.8, -1.0, 0.9)  # where the camera looks from (reset_camera): the front (-y), the left and above
+# pyvista's light kit (its lights fixed to the camera), its fill light, from below the view, as bright as this (the
+# kit's 0.25, a third of its key light): the key light shines from 50 degrees above the view, nearly straight down on
+# a shape seen from above, so a shape that stands up (the sprout, facing +y and a little down) showed dark from its
+# front as from its back, under half the petal's brightness. As in Blender's studio lighting, what faces the viewer
+# is lit, whichever way it faces in the world; the petal, facing up, gets none of the fill and looks as it did.
+FILL_LIGHT = 0.7
 # The only keys the 3D view answers (Help > Keyboard shortcuts lists them). VTK's and pyvista's own
 # hidden keys (3: stereo, w/s: wireframe/surface, e/q: quit, f: fly to, p: pick, j/t: joystick, ...)
 # are swallowed before they act.
@@ -84,6 +90,14 @@ def front_view(normals, direction=VIEW_FROM) -> tuple:
     if facing @ direction < 0:  # a surface facing along a diagonal: every component that disagrees turned over
         direction = np.where(direction * facing < 0, -direction, direction)
     return tuple(direction)
+
+
+def light(renderer):
+    """The 3D view's lighting (FILL_LIGHT) on a renderer that has pyvista's light kit (the benchmark's bare scene
+    too)."""
+    for one in renderer.lights:
+        if one.light_type == pv.Light.CAMERA_LIGHT and one.position[1] < -0.5:  # (camera coordinates: y up)
+            one.intensity = FILL_LIGHT
 
 
 def grid_lines(rows: int, points: int) -> np.ndarray:
@@ -222,6 +236,7 @@ class ShapeView(QWidget):
         self.plotter.interactor.installEventFilter(self._focus_filter)  # keys go to the view under the pointer
         self.background = BACKGROUND
         self.plotter.set_background(self.background[0], top=self.background[1])
+        light(self.plotter.renderer)
         self.builder: MeshBuilder | None = None
         self.surface = self.grid_mesh = self.selected_mesh = None
         self.options = dict(subdivide=2, petals=1, thickness=0.0, flip=False)  # (flip: a model's flip_normals)

@@ -44,3 +44,27 @@ def test_unticking_rewrite_gives_back_the_control_grid_it_turned_on(window, qtbo
     qtbot.mouseClick(grid, Qt.LeftButton)
     qtbot.mouseClick(panel.mode, Qt.LeftButton)
     assert not grid.isChecked() and not window.state.show_grid
+
+
+def surface_brightness(view) -> float:
+    """The mean brightness (0-255) of the 3D view's pixels that are not its background."""
+    view.render(now=True)
+    image = view.plotter.screenshot(None, return_img=True)[..., :3].astype(float)
+    background = np.array([int(view.background[0][i:i + 2], 16) for i in (1, 3, 5)])
+    shape = np.abs(image - background).sum(axis=-1) > 30
+    assert shape.sum() > 1000  # (the shape shows)
+    return float(image[shape].mean())
+
+
+def test_the_sprout_opens_lit(make_window, files, tmp_path):
+    """The sprout stands up, facing +y: seen from its front and above, its surface got little of the key light,
+    which came from above the camera, and it showed dark (under half the petal's brightness)."""
+    window = make_window(files[0])
+    petal = surface_brightness(window.view)
+    sprout = grc.train(grc.load_templates(ROOT / "templates" / "sprout"), grc.Config(**TINY))
+    assert window.open(sprout.save(tmp_path / "sprout.grc"))
+    window.draw_now()
+    assert surface_brightness(window.view) > 0.6 * petal
+    assert window.open(files[0])  # the petal as bright as ever (its lit side up, the light from above)
+    window.draw_now()
+    assert surface_brightness(window.view) > 0.95 * petal
