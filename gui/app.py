@@ -34,6 +34,8 @@ from .train_panel import TrainPanel, quality_config
 from .undo import History
 from .view3d import KEYS_3D, ShapeView
 
+SIDE_WIDTH = 550  # px: the side panel's width when the window opens (MainWindow.showEvent) ...
+SIDE_SHARE = 0.43  # ... at most this share of the window's width (unless its tabs need more)
 TABS = ("explore", "sketch", "train", "export", "gallery", "diverge", "lineage")
 SHORTCUTS = [  # (keys, what they do): Help > Keyboard shortcuts, after the menu actions' own (MainWindow.shortcuts)
     ("Shift+drag (context pad)", "Paint a free context path"),
@@ -117,10 +119,13 @@ class MainWindow(QMainWindow):
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.view)
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        # as Blender's editors, the side panel keeps its width and the 3D view takes what the window gains or loses
+        # (the side panel took two fifths of it); it opens SIDE_WIDTH wide (showEvent)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
         self.setCentralWidget(split)
         self.splitter = split
+        self._side_sized = False
         self.training = TrainingController(self)
         self.exports = ExportController()
         self.crash_handler = None  # gui.crash.CrashHandler, set by main() (or a test)
@@ -186,6 +191,16 @@ class MainWindow(QMainWindow):
         self.gallery.open_in_explore.connect(lambda: self.tabs.setCurrentIndex(TABS.index("explore")))
         self.divergence.status.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.lineage.open_file.connect(lambda path: self._confirm_discard() and self.open(path))
+
+    def showEvent(self, event):
+        """First shown: the side panel SIDE_WIDTH wide (its width in the 1280 px window the app opens in), never under
+        what its widest tab needs nor over SIDE_SHARE of the window (a small window's 3D view keeps the rest)."""
+        super().showEvent(event)
+        if not self._side_sized:
+            self._side_sized = True
+            total = sum(self.splitter.sizes()) or self.width()
+            side = max(self.tabs.minimumSizeHint().width(), min(SIDE_WIDTH, round(SIDE_SHARE * total)))
+            self.splitter.setSizes([total - side, side])
 
     def _gesture_changed(self):
         """Play stops when a gesture begins: time must not move under a drag (a rewrite is solved at the time it

@@ -68,3 +68,21 @@ def test_the_sprout_opens_lit(make_window, files, tmp_path):
     assert window.open(files[0])  # the petal as bright as ever (its lit side up, the light from above)
     window.draw_now()
     assert surface_brightness(window.view) > 0.95 * petal
+
+
+def test_a_growing_window_gives_its_width_to_the_3d_view(window, qtbot):
+    """Widening the window widened the side panel too (2 : 3 of the extra width): Blender's editors keep their
+    width and the 3D view takes what the window gains."""
+    window.resize(1100, 700)
+    qtbot.waitUntil(lambda: window.width() == 1100)
+    qtbot.wait(50)
+    view, side = window.view.width(), window.tabs.width()
+    window.resize(1500, 700)
+    qtbot.waitUntil(lambda: window.width() == 1500)
+    qtbot.wait(50)
+    assert window.tabs.width() == side
+    assert window.view.width() == view + 400
+    window.resize(1100, 700)  # and back
+    qtbot.waitUntil(lambda: window.width() == 1100)
+    qtbot.wait(50)
+    assert window.tabs.width() == side and window.view.width() == view
