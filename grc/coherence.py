@@ -528,8 +528,8 @@ def _facing_windows(n, triangles, size, topology):
     # a view of them (no copy), so that one reduction over the trailing axes finds the lowest
     blocks = triangles.reshape(2, 3, S, nr, br, np_, bp).transpose(1, 2, 3, 5, 0, 4, 6)
     blocks = np.ascontiguousarray(blocks).reshape(3, S, nr, np_, -1)
-    st = blocks.strides
-    t = np.ndarray((3, S, nr - 1, np_ - 1, blocks.shape[4], 2, 2), float, blocks, strides=st + st[2:4])
+    st = blocks.strides  # (a block's triangles innermost: numpy's inner loops run along them)
+    t = np.ndarray((3, S, nr - 1, np_ - 1, 2, 2, blocks.shape[4]), float, blocks, strides=st[:4] + st[2:4] + st[4:])
     m = mean[..., None, None, None]
     up = (t[0] * m[0] + t[1] * m[1] + t[2] * m[2]).reshape(S, nr - 1, np_ - 1, -1).min(axis=-1)
     limit = 1e-9 * size ** 2
