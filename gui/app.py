@@ -207,6 +207,18 @@ class MainWindow(QMainWindow):
         was grabbed at), nor redraw the 3D view for nothing while sketching."""
         if self.doc.dragging:
             self.explore_panel.play.setChecked(False)
+        elif self.mode == "sketch":  # a gesture ended: the camera follows a template it moved out of the view
+            QTimer.singleShot(0, self._refit_if_left)
+
+    def _refit_if_left(self):
+        """After a Sketch gesture (G 50, typed): the 3D view fits the template again if it has left the view, keeping
+        its direction, as Explore's view follows its shape. Not during a gesture (a dragged point stays under the
+        pointer), nor inwards (a template made smaller stays as the user framed it)."""
+        if sip.isdeleted(self.view) or self.doc.dragging or self.mode != "sketch":
+            return
+        self.view.flush()  # (the gesture's last draw, if it is still to come)
+        if self.view.outside_view():
+            self.view.fit_if_outside()
 
     def ending_gesture(self, slot):
         """`slot` for a menu action or a button: a gesture under way (Sketch's drag / G / R / S, a rewrite drag)

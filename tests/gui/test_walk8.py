@@ -86,3 +86,29 @@ def test_a_growing_window_gives_its_width_to_the_3d_view(window, qtbot):
     qtbot.waitUntil(lambda: window.width() == 1100)
     qtbot.wait(50)
     assert window.tabs.width() == side and window.view.width() == view
+
+
+def test_sketch_frames_the_shape_again_after_a_huge_typed_g(make_window, files, qtbot):
+    """G 50 and Enter in a 2D view moved the whole template out of the 3D view, which stayed empty until R."""
+    window, panel, sketch, doc = sketch_window(make_window, files, qtbot)
+    window.draw_now()
+    view3d, view = window.view, panel.views["top"]
+    assert not view3d.outside_view()
+    sketch.select_all()
+    QCursor.setPos(view.mapToGlobal(view.rect().center()))
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_G)
+    assert view._modal is not None
+    qtbot.keyClicks(view, "50")
+    qtbot.keyClick(view, Qt.Key_Return)
+    assert view._modal is None and doc.undo.text(doc.undo.index() - 1) == "Move selection"
+    qtbot.waitUntil(lambda: view3d.last_grid is not None and np.allclose(view3d.last_grid, sketch.grid()))
+    assert sketch.grid()[..., 0].min() > 49  # (drawn: the moved template)
+    qtbot.waitUntil(lambda: not view3d.outside_view())  # and in sight
+    # a small drag leaves the camera alone (Sketch moves it only when the shape leaves the view)
+    camera = view3d._camera_state()
+    qtbot.keyClick(view, Qt.Key_G)
+    qtbot.keyClicks(view, "0.01")
+    qtbot.keyClick(view, Qt.Key_Return)
+    qtbot.wait(100)
+    assert np.allclose(view3d._camera_state(), camera)
