@@ -24,6 +24,7 @@ from .view3d import SMOOTH_AFTER_MS
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 MARGIN = (46, 42, 14, 34)  # left, top (the title, then the legend), right, bottom
 RANGE_TIMES = 23  # time samples for the traces' widest gap over all time
+BORDER_SNAP = 12  # px: a stroke ending this near the plot's left or right border goes on to it (as a pick's reach)
 PATH_ROOM = 0.2  # the context axis leaves this share of the traces' half band beyond a path that goes past them
 
 
@@ -417,10 +418,10 @@ class ContextPad(QWidget):
         """Set the drawn path between two mouse positions (a straight segment in the pad)."""
         drawn = self.state.path
         path = (drawn if drawn is not None else self.path).copy()
-        # a stroke that ends on the pad's border (within two pixels) reaches its first or last row: the pointer at
-        # the right border read a hair short of the last morph value, which kept its old place (a spike)
+        # a stroke that ends near the pad's border (within BORDER_SNAP px) reaches its first or last row: one that
+        # stopped a few pixels short left the rows past it where they were, a jump at the path's end (and the shape's)
         first, last = float(self.morph[0]), float(self.morph[-1])
-        near = 2 * (last - first) / max(self.plot_rect().width(), 1.0)
+        near = BORDER_SNAP * (last - first) / max(self.plot_rect().width(), 1.0)
         m0, m1 = (first if abs(m - first) <= near else last if abs(m - last) <= near else m for m in (m0, m1))
         lo, hi = sorted((m0, m1))
         inside = (self.morph >= lo) & (self.morph <= hi)

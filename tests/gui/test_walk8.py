@@ -112,3 +112,28 @@ def test_sketch_frames_the_shape_again_after_a_huge_typed_g(make_window, files, 
     qtbot.keyClick(view, Qt.Key_Return)
     qtbot.wait(100)
     assert np.allclose(view3d._camera_state(), camera)
+
+
+def test_a_pad_stroke_ending_a_few_pixels_short_of_the_border_reaches_it(window, drag):
+    """A stroke that stopped 5 px before the pad's right border left the last rows where they were: the path
+    jumped back to its old place at its end, and so did the shape's last rows."""
+    pad = window.explore_panel.pad
+    pad.resize(500, 300)
+    pad.refresh()
+    r = pad.plot_rect()
+    y = r.top() + 0.3 * r.height()
+    c = pad.from_screen(r.left(), y)[1]
+    pixel = (pad.y_range[1] - pad.y_range[0]) / r.height()
+    drag(pad, [QPoint(int(r.center().x()), int(y)), QPoint(int(r.right()) - 5, int(y))], Qt.ShiftModifier)
+    path = window.state.path[:, 0]
+    assert np.abs(path[len(path) // 2 + 1:] - c).max() < 2 * pixel
+    # and from a few pixels inside the left border
+    drag(pad, [QPoint(int(r.center().x()), int(y)), QPoint(int(r.left()) + 5, int(y))], Qt.ShiftModifier)
+    assert np.abs(window.state.path[:, 0] - c).max() < 2 * pixel
+    # a stroke that stops well inside keeps the rest of the path (a part redrawn)
+    window.explore_panel.reset_path.click()
+    before = window.state.blend_context(window.state.pad_morph())[:, 0]
+    drag(pad, [QPoint(int(r.center().x()), int(y)), QPoint(int(r.center().x() + 0.3 * r.width()), int(y))],
+         Qt.ShiftModifier)
+    after = window.state.path[:, 0]
+    np.testing.assert_allclose(after[-5:], before[-5:], atol=1e-9)
