@@ -888,6 +888,8 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, p
     both = flat.take((t // T * V)[:, None] + topology.triangles[t % T], axis=1).transpose(2, 0, 1)  # (3 corners, 3, 2P)
     extent = float((hi.max(axis=1) - lo.min(axis=1)).max())
     crossing = _crossing(both, 1e-9 * max(extent, 1e-12))
+    if len(crossing) == 0:  # (the common answer, without the sorting)
+        return np.zeros(0, int), np.zeros((0, 2), int)
     t1, t2 = t1[crossing], t2[crossing]
     order = np.lexsort((t2, t1))  # by shape (t1 counts across the batch), then triangles
     t1, t2 = t1[order], t2[order]
