@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt5.QtCore import QEvent, QObject, Qt, QTimer
+from PyQt5.QtGui import QKeyEvent
 from PyQt5.QtWidgets import (QApplication, QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QGroupBox,
                              QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget)
 
@@ -22,6 +23,7 @@ from grc.diverge.rewrite import rewrite, templates_moved
 
 from .explore_panel import DoubleSpinBox, RangeSpinBox
 from .meters import Meter
+from .view3d import typing, under_pointer
 
 RADIUS = 0.1  # the drag's falloff radius (the shape's units) by default
 
@@ -243,21 +245,37 @@ _INPUT = {QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButton
 _HELD = _INPUT | {QEvent.ShortcutOverride, QEvent.Close}  # what _ViewOnly looks at
 
 
+# the keys the 3D view answers (KEYS_3D: R, numpad .), which go to it while the pointer is over it, the dialog active
+_VIEW_KEYS = {Qt.Key_R, Qt.Key_Period}
+
+
 class _ViewOnly(QObject):
     """Installed on the application while a Blend models dialog is open: the main window's 3D view still turns,
     zooms and frames (R) so the preview can be seen from every side, which a modal dialog did not allow; the rest
     of the window takes no input, its shortcuts (Ctrl+Z, Ctrl+S, ...) do nothing and it does not close, as under a
-    modal dialog (the dialog is the one place where the model changes); Esc in it cancels the dialog. `parent`: the
+    modal dialog (the dialog is the one place where the model changes); Esc in it cancels the dialog. The wheel
+    still scrolls the side panel (only looking: the slider or box under the pointer never turns), and the view's
+    keys (R, numpad .) pressed while the dialog has the keys go to the 3D view when the pointer is over it (the
+    rule of the main window: keys go to the view under the pointer) unless a weight is being typed. `parent`: the
     dialog."""
 
     def __init__(self, window, parent):
         super().__init__(parent)
         self.window, self.view = window, window.view
+        self._scrolling = False  # a wheel event on its way to the side panel's scroll bar
 
     def eventFilter(self, obj, event):
         kind = event.type()
-        if kind not in _HELD or not isinstance(obj, QWidget) or obj.window() is not self.window:
+        if kind not in _HELD or not isinstance(obj, QWidget):
             return False
+        if obj.window() is self.parent():
+            return kind == QEvent.KeyPress and self._to_view(event)
+        if obj.window() is not self.window or self._scrolling:
+            return False
+        if kind == QEvent.Wheel and obj is not self.view and not self.view.isAncestorOf(obj):
+            self._scroll(obj, event)
+            event.accept()  # (taken: it does not go on to the widgets around)
+            return True
         if kind == QEvent.ShortcutOverride:  # taken as the widget's own key: no window shortcut fires (the view
             event.accept()                   # still gets its keys, R and the rest, as key presses)
             return True
@@ -270,6 +288,26 @@ class _ViewOnly(QObject):
             self.parent().reject()
             return True
         return kind in _INPUT and obj is not self.view and not self.view.isAncestorOf(obj)
+
+    def _scroll(self, obj, event):
+        """A wheel over the side panel scrolls it, as its scroll bar's own wheel does: nothing under the pointer (a
+        slider, a box) takes it."""
+        area = self.window.tabs.currentWidget()  # (a SidePanel: a scroll area)
+        if area is not None and (obj is area or area.isAncestorOf(obj)):
+            self._scrolling = True
+            try:
+                QApplication.sendEvent(area.verticalScrollBar(), event)
+            finally:
+                self._scrolling = False
+
+    def _to_view(self, event) -> bool:
+        """A key pressed in the dialog that the 3D view answers, with the pointer over the view: the view's."""
+        interactor = self.view.plotter.interactor
+        if (event.key() not in _VIEW_KEYS or event.modifiers() & ~(Qt.ShiftModifier | Qt.KeypadModifier)
+                or typing() or not under_pointer(interactor)):
+            return False
+        QApplication.sendEvent(interactor, QKeyEvent(QEvent.KeyPress, event.key(), event.modifiers(), event.text()))
+        return True
 
 
 class BlendDialog(QDialog):
@@ -339,10 +377,18 @@ class BlendDialog(QDialog):
         super().showEvent(event)
         QApplication.instance().installEventFilter(self._hold)
         window = self.beyond.window
+        window.installEventFilter(self)  # (its moves: followed)
         side = window.tabs.mapToGlobal(window.tabs.rect().topLeft())
         screen = (self.screen() or window.screen()).availableGeometry()
         x = min(side.x(), screen.right() - self.frameGeometry().width())  # (on the screen, in a narrow window too)
         self.move(max(x, screen.left()), side.y() + 40)
+
+    def eventFilter(self, obj, event):
+        """The main window moved: the dialog moves with it, keeping its place over the window (it stayed behind,
+        over whatever came there)."""
+        if obj is self.beyond.window and event.type() == QEvent.Move and self.isVisible():
+            self.move(self.pos() + event.pos() - event.oldPos())
+        return False
 
     def follow_model(self):
         """The model shown changed while the dialog is open (a training ended, a model change undone): OK blends
@@ -357,7 +403,17 @@ class BlendDialog(QDialog):
         self.note.setText("The model shown changed (a training ended, or a model change was undone): "
                           "this blends the new one.")
         self.note.show()
+        self._fit_height()
         self.preview()
+
+    def _fit_height(self):
+        """As tall as the content needs at the dialog's width, at once (the note's wrapped lines were squeezed until
+        the layout caught up, and the dialog was too short: its minimum does not count wrapped lines)."""
+        layout = self.layout()
+        layout.activate()
+        height = layout.totalHeightForWidth(self.width())
+        if height > self.height():
+            self.resize(self.width(), height)
 
     def preview(self, *args):
         """The blended model at this weight, shown in the 3D view and metered."""
@@ -391,6 +447,7 @@ class BlendDialog(QDialog):
 
     def hideEvent(self, event):
         QApplication.instance().removeEventFilter(self._hold)
+        self.beyond.window.removeEventFilter(self)
         super().hideEvent(event)
 
     def _metered(self, check):

@@ -147,29 +147,35 @@ def make_plotter(parent, opengl_widget=None):
     return NativePlotter(parent)
 
 
-def focus_under_pointer(widget):
-    """Blender's habit: keys go to the view under the pointer, so a view takes the keyboard focus when the
-    pointer enters it, unless the user is typing in a text field, or in a number box (a key typed and no Enter
-    yet: after Enter the number is in, and R over the view frames the shape, as a walkthrough expected)."""
+def typing() -> bool:
+    """Whether the user is typing in a text field, or in a number box (a key typed and no Enter yet: after Enter the
+    number is in, and R over the view frames the shape, as a walkthrough expected)."""
     from PyQt5.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit
 
     focus = QApplication.focusWidget()
     box = focus if isinstance(focus, QAbstractSpinBox) else focus.parent() if isinstance(
         focus, QLineEdit) and isinstance(focus.parent(), QAbstractSpinBox) else None
     if box is not None:
-        typing = box.lineEdit().isModified()
-    else:
-        typing = isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
-    if not typing and widget.isVisible() and widget.isActiveWindow():
+        return box.lineEdit().isModified()
+    return isinstance(focus, (QLineEdit, QTextEdit, QPlainTextEdit))
+
+
+def under_pointer(widget) -> bool:
+    """Whether the pointer is over `widget` (or a widget inside it), with nothing covering it there."""
+    under = QApplication.widgetAt(QCursor.pos())
+    return under is not None and (under is widget or widget.isAncestorOf(under))
+
+
+def focus_under_pointer(widget):
+    """Blender's habit: keys go to the view under the pointer, so a view takes the keyboard focus when the
+    pointer enters it, unless the user is typing (typing)."""
+    if not typing() and widget.isVisible() and widget.isActiveWindow():
         widget.setFocus(Qt.MouseFocusReason)
 
 
 def focus_if_under_pointer(widget):
     """focus_under_pointer, if the pointer is over `widget` and nothing covers it there."""
-    if sip.isdeleted(widget):
-        return
-    under = QApplication.widgetAt(QCursor.pos())
-    if under is not None and (under is widget or widget.isAncestorOf(under)):
+    if not sip.isdeleted(widget) and under_pointer(widget):
         focus_under_pointer(widget)
 
 

@@ -137,3 +137,98 @@ def test_a_pad_stroke_ending_a_few_pixels_short_of_the_border_reaches_it(window,
          Qt.ShiftModifier)
     after = window.state.path[:, 0]
     np.testing.assert_allclose(after[-5:], before[-5:], atol=1e-9)
+
+
+@pytest.fixture
+def blend_dialog(window, tmp_path, qtbot, monkeypatch):
+    """Blend models… on the petal and a rewritten copy of it, opened as a user opens it (not modal); cancelled at
+    the end (the window does not close while it is open)."""
+    from PyQt5.QtWidgets import QFileDialog
+
+    original, path = other_model(window, tmp_path)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    window.rewrite_panel.blend_button.click()
+    dialog = window.rewrite_panel.blending
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    yield dialog, original, path
+    if not sip.isdeleted(dialog) and dialog.isVisible():
+        dialog.reject()
+
+
+def test_the_side_panel_scrolls_while_blend_models_is_open(window, blend_dialog, qtbot):
+    """While the dialog was open the wheel did nothing over the side panel: what the panel shows lower down (the
+    chip, the safe range, the pad) could not be brought into view. Scrolling only looks: a slider under the
+    pointer keeps its value."""
+    dialog, original, path = blend_dialog
+    area = window.tabs.currentWidget()
+    bar = area.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == 0
+    panel = window.explore_panel
+    wheel(panel.pad, panel.pad.rect().center(), -2)
+    assert bar.value() > 0
+    scrolled = bar.value()
+    time = window.state.time
+    slider = panel.time.slider
+    wheel(slider, slider.rect().center(), 2)
+    assert bar.value() < scrolled and window.state.time == time
+    assert window.doc.model is original and window.beyond.preview is dialog.blended  # still previewing
+    wheel(window.tabs.tabBar(), window.tabs.tabBar().rect().center(), -1)  # the rest still takes no input
+    assert window.tabs.currentIndex() == 0
+
+
+def test_the_blend_dialog_grows_to_show_its_note(window, blend_dialog, qtbot):
+    """"The model shown changed…" appeared in a dialog too short for it: its lines were squeezed together until
+    the dialog was resized by hand."""
+    dialog, original, path = blend_dialog
+    height = dialog.height()
+    window.doc.set_model(grc.load_model(path))  # (as a training's end or an undo replaces the model shown)
+    assert dialog.note.isVisible()
+    assert dialog.height() >= dialog.layout().totalHeightForWidth(dialog.width()) > height  # at once
+    qtbot.wait(50)
+    note = dialog.note
+    assert note.height() >= note.heightForWidth(note.width())  # its lines not squeezed
+    assert dialog.height() >= dialog.layout().totalHeightForWidth(dialog.width())
+
+
+def test_the_blend_dialog_follows_the_window(window, blend_dialog, qtbot):
+    """Moving the main window left the dialog where it was, over whatever came there."""
+    dialog, original, path = blend_dialog
+    start, offset = window.pos(), dialog.pos() - window.pos()
+    window.move(start + QPoint(60, 40))
+    qtbot.waitUntil(lambda: window.pos() == start + QPoint(60, 40))
+    qtbot.waitUntil(lambda: dialog.pos() - window.pos() == offset)
+    window.move(start)
+    qtbot.waitUntil(lambda: dialog.pos() - window.pos() == offset and window.pos() == start)
+
+
+def test_r_over_the_3d_view_frames_the_preview_while_the_dialog_has_the_keys(window, blend_dialog, qtbot):
+    """With the dialog active, R over the 3D view did nothing until a click in the view: the keys went to the
+    dialog. Keys that act in the view (R, numpad .) go to it while the pointer is over it, as in the main window."""
+    dialog, original, path = blend_dialog
+    view = window.view
+    interactor = view.plotter.interactor
+    view.plotter.camera.zoom(0.3)  # the camera moved away from the framing
+    view.render()
+    moved = view._camera_state()
+    QCursor.setPos(dialog.mapToGlobal(dialog.rect().center()))  # over the dialog: R is the dialog's (nothing)
+    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key_R)
+    assert np.allclose(view._camera_state(), moved)
+    spot = interactor.rect().center() - QPoint(interactor.width() // 4, 0)
+    QCursor.setPos(interactor.mapToGlobal(spot))  # over the view
+    qtbot.waitUntil(lambda: QApplication.widgetAt(QCursor.pos()) is interactor)
+    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key_R)
+    assert not np.allclose(view._camera_state(), moved)
+    assert dialog.isVisible() and dialog.isActiveWindow()  # the dialog keeps the keys otherwise
+    assert view.last_grid is not None and not view.outside_view(edge=1.0)
+    # typing a weight: an R typed there is not the view's
+    view.plotter.camera.zoom(0.3)
+    view.render()
+    moved = view._camera_state()
+    dialog.box.setFocus()
+    dialog.box.selectAll()
+    qtbot.keyClicks(dialog.box, "1")
+    qtbot.keyClick(dialog.box, Qt.Key_R)
+    assert np.allclose(view._camera_state(), moved)
