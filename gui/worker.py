@@ -14,6 +14,13 @@ from PyQt5.QtCore import QThread, pyqtSignal
 import grc
 
 
+def import_failure(e: Exception) -> str:
+    """The line a failed import of the training code gets: PyTorch named only when it is PyTorch that is missing."""
+    if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] == "torch":
+        return f"training needs PyTorch: {e}"
+    return f"training could not start (GRC Studio's install may be broken: reinstall it): {e}"
+
+
 class TrainWorker(QThread):
     progress = pyqtSignal(str, int, int, float)  # phase, step, total, loss
     cells = pyqtSignal(int, int, object)  # a population's step, total and every cell's score (tuple)
@@ -49,8 +56,8 @@ class TrainWorker(QThread):
     def run(self):
         try:
             Cancelled = grc.Cancelled
-        except Exception as e:  # PyTorch missing or broken
-            self.failed.emit(f"training needs PyTorch: {e}")
+        except Exception as e:  # PyTorch missing or broken, or (a broken install) grc's own training code
+            self.failed.emit(import_failure(e))
             return
         try:
             model = self._train()

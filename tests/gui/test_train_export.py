@@ -177,3 +177,14 @@ def test_a_blend_sweep_with_the_same_ends_is_refused_plainly(window, dialogs, tm
     assert asked == [] and "two different ends" in panel.last.text()
     window.doc.set_model(window.doc.model)  # a model of the same templates again (a training's): the ends stay
     assert panel.sweep_to.currentText() == "the blend shown"
+
+
+def test_a_broken_install_is_not_blamed_on_pytorch():
+    # a walkthrough's app failed to train with "training needs PyTorch: cannot import name ... from 'grc.config'":
+    # PyTorch was there; GRC Studio's own code was half-updated
+    from gui.worker import import_failure
+
+    missing = ModuleNotFoundError("No module named 'torch'", name="torch")
+    assert import_failure(missing).startswith("training needs PyTorch")
+    broken = ImportError("cannot import name 'SHAPE_SPACE_PAIR_MIXES' from 'grc.config'")
+    assert "PyTorch" not in import_failure(broken) and "reinstall" in import_failure(broken)
