@@ -528,9 +528,10 @@ def decided_targets(templates: TemplateSet, config: Config) -> Config:
     the linear blends (shape keys'), unless those break (grc.coherence) at the inner time steps along some
     template's direction in s -1..2 and the shape-space blends break less; then shape space ("shape-space" in
     the config kept with the model), with at least SHAPE_SPACE_PAIR_MIXES of the mixes on the templates' edges, as
-    the Train tab's "beyond 3+ in shape space" asks. The linear targets keep the engine's reach where shape keys are whole;
-    where they cross themselves or fold, a model taught them (broken ones are dropped, not mended) broke as
-    often as shape keys, and one taught shape space did not (a rolled shell: 5-6 of 117 against 0)."""
+    the Train tab's "beyond 3+ in shape space" asks. The linear targets keep the engine's reach where shape keys
+    are whole; where they cross themselves or fold, a model taught them (broken ones are dropped, not mended)
+    broke as often as shape keys, and one taught shape space did not (a rolled shell: 5-6 of 117 against 0). The
+    check costs about what one repair round's probe does (the same shapes, of the templates instead of the model)."""
     K = len(templates)
     if config.refine_extrapolation_targets != "auto" or K <= 2 or not config.extrapolations(K):
         return config
