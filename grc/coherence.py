@@ -72,15 +72,14 @@ _NEIGHBOUR_PAIRS = {(0, 1): [1], (1, 0): [2], (1, -1): [0, 2, 3], (1, 1): []}
 
 
 # -- geometry of a surface grid ------------------------------------------------------------------
+_NEXT, _LAST = np.array([1, 2, 0]), np.array([2, 0, 1])  # each coordinate's next and last (cross products)
+
+
 def _cross(a, b, axis=-1):
     """Cross products of vectors (..., 3), or with the coordinates along `axis` (a and b of one shape), in
-    the layout given."""
-    out = np.empty(a.shape)
-    o, a, b = out.swapaxes(0, axis), a.swapaxes(0, axis), b.swapaxes(0, axis)
-    o[0] = a[1] * b[2] - a[2] * b[1]
-    o[1] = a[2] * b[0] - a[0] * b[2]
-    o[2] = a[0] * b[1] - a[1] * b[0]
-    return out
+    the layout given: all three coordinates at once, a[i + 1] b[i + 2] - a[i + 2] b[i + 1] (the same products
+    and difference per coordinate as one at a time, in 7 numpy calls instead of 16)."""
+    return a.take(_NEXT, axis=axis) * b.take(_LAST, axis=axis) - a.take(_LAST, axis=axis) * b.take(_NEXT, axis=axis)
 
 
 def _unit(v):
@@ -161,24 +160,34 @@ def dihedral_angles(surface, normals=None) -> tuple[np.ndarray, np.ndarray]:
     return angles[..., :k].reshape(*lead, R - 2, P - 1), angles[..., k:].reshape(*lead, R - 1, P - 2)
 
 
-def _dihedral(surface, normals=None, c=None):
+def _both(rows, points):
+    """Values (3, S, ...) of the edges along the rows' direction and along the points' flattened into one array
+    (3, S, D), rows' first (sizes spelt out: an empty batch has no -1 to infer)."""
+    S = rows.shape[1]
+    return np.concatenate([rows.reshape(3, S, math.prod(rows.shape[2:])),
+                           points.reshape(3, S, math.prod(points.shape[2:]))], axis=2)
+
+
+def _across_edges(n):
+    """The normals of the two quads on either side of each inner edge, given coordinates first (3, S, R-1, P-1), in
+    _both's order: (a, b) (3, S, D) each, and their dot products (S, D): what the folds test and bending measures."""
+    a, b = _both(n[:, :, :-1, :], n[:, :, :, :-1]), _both(n[:, :, 1:, :], n[:, :, :, 1:])
+    return a, b, _dot3(a, b)
+
+
+def _dihedral(surface, normals=None, c=None, across=None):
     """dihedral_angles, both directions flattened into one (..., D) array (rows' first): what bending compares,
-    in one pass over the edges of both directions. `c`: the surfaces coordinates first (_first), when made."""
+    in one pass over the edges of both directions. `c`: the surfaces coordinates first (_first), `across`: the
+    normals across the edges (_across_edges), when made."""
     n = quad_normals(surface) if normals is None else normals
     lead = surface.shape[:-3]
-    c, n = _first(surface) if c is None else c, _first(n)  # (3, S, R, P), (3, S, R-1, P-1)
-    S = c.shape[1]
-
-    def both(rows, points):  # (3, S, D) (sizes spelt out: an empty batch has no -1 to infer)
-        return np.concatenate([rows.reshape(3, S, math.prod(rows.shape[2:])),
-                               points.reshape(3, S, math.prod(points.shape[2:]))], axis=2)
-
+    c = _first(surface) if c is None else c  # (3, S, R, P)
+    a, b, ab = _across_edges(_first(n)) if across is None else across  # (normals (3, S, R-1, P-1) coordinates first)
     # the shared edges: between quads (i, j) and (i+1, j) runs row i+1 from point j to j+1
-    e = both(c[:, :, 1:-1, 1:] - c[:, :, 1:-1, :-1], c[:, :, 1:, 1:-1] - c[:, :, :-1, 1:-1])
+    e = _both(c[:, :, 1:-1, 1:] - c[:, :, 1:-1, :-1], c[:, :, 1:, 1:-1] - c[:, :, :-1, 1:-1])
     length = np.sqrt(_dot3(e, e))
     e = e / np.where(length > 0, length, 1.0)
-    a, b = both(n[:, :, :-1, :], n[:, :, :, :-1]), both(n[:, :, 1:, :], n[:, :, :, 1:])
-    angles = np.arctan2(_dot3(_cross(a, b, axis=0), e), _dot3(a, b))  # (S, D)
+    angles = np.arctan2(_dot3(_cross(a, b, axis=0), e), ab)  # (S, D)
     return angles.reshape(*lead, angles.shape[1])
 
 
@@ -230,28 +239,77 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
             pairs.append(np.array([ia[i, j], ib[i, j]]).T)
         return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
     solid = ~thin
-    for axis in (1, 2):  # neighbours along the rows' direction, then along the points'
+    for axis, run in zip((1, 2), _sliver_runs(thin)):  # neighbours along the rows' direction, then along the points'
         n, t, ix = (c, thin, index) if axis == 1 else (c.transpose(0, 1, 3, 2), thin.transpose(0, 2, 1), index.T)
         u = solid if axis == 1 else solid.transpose(0, 2, 1)
         # no sliver in a fold; then the quads on either side of each run of slivers
         s, i, j = _nonzero((_dot3(n[:, :, :-1], n[:, :, 1:]) < turn) & u[:, :-1] & u[:, 1:])
         k = i + 1
-        rs, ri, rj = _nonzero(t[:, 1:] & u[:, :-1])  # a quad that is no sliver, then one that is: a run begins
-        if len(rs):
-            L = t.shape[1]
-            place = np.arange(L)[None, :, None]
-            following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
-            rk = following[rs, ri + 1, rj]
-            inside = (rk < L).nonzero()[0]  # a run that reaches the border has no quad after it (the leaf's tip)
-            rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
-        if len(rs):
-            total = np.cumsum(areas if axis == 1 else areas.transpose(0, 2, 1), axis=1)
-            line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
-            folded = line & (_dot3(n[:, rs, ri, rj], n[:, rs, rk, rj]) < turn)
-            s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), (rs, ri, rj, rk)))
+        if len(run[0]):
+            folded = _folded_runs(n, areas if axis == 1 else areas.transpose(0, 2, 1), limit, turn, run)
+            s, i, j, k = (np.concatenate([x, y[folded]]) for x, y in zip((s, i, j, k), run))
         shapes.append(s)
         pairs.append(np.array([ix[i, j], ix[k, j]]).T)
     return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
+
+
+_RUNS = {}  # _sliver_runs: sliver mask -> its runs, the last few
+
+
+def _sliver_runs(thin):
+    """The runs of slivers (S, R-1, P-1) with a quad that is none on either side, along the rows' direction and
+    then along the points' (in thin.transpose(0, 2, 1)): (shape, the quad's row before the run, its column, the row
+    after the run) (k,) each, per direction. They follow from the mask alone, which is mostly the same shape after
+    shape (the leaf's tip): the last few are kept."""
+    key = (thin.shape, thin.tobytes())
+    runs = _RUNS.get(key)
+    if runs is None:
+        runs = []
+        for t in (thin, thin.transpose(0, 2, 1)):
+            rs, ri, rj = _nonzero(t[:, 1:] & ~t[:, :-1])  # a quad that is no sliver, then one that is: a run begins
+            rk = ri
+            if len(rs):
+                L = t.shape[1]
+                place = np.arange(L)[None, :, None]
+                following = np.minimum.accumulate(np.where(t, L, place)[:, ::-1], axis=1)[:, ::-1]  # next quad that is none
+                rk = following[rs, ri + 1, rj]
+                inside = (rk < L).nonzero()[0]  # a run that reaches the border has no quad after it (the leaf's tip)
+                rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
+            runs.append((rs, ri, rj, rk))
+        if len(_RUNS) >= 16:
+            _RUNS.pop(next(iter(_RUNS), None), None)
+        _RUNS[key] = runs
+    return runs
+
+
+def _folded_runs(n, areas, limit, turn, run):
+    """Which runs of slivers (_sliver_runs, one direction, given along axis 1 of normals n (3, S, ...) coordinates first
+    and `areas` (S, ...)) are a fold: their areas add up to less than SLIVER_RUN x the threshold `limit` (S,) and the
+    quads on either side turn by more than `turn` (a cosine)."""
+    rs, ri, rj, rk = run
+    total = np.cumsum(areas, axis=1)
+    line = (total[rs, rk - 1, rj] - total[rs, ri, rj] < SLIVER_RUN * limit[rs])
+    return line & (_dot3(n[:, rs, ri, rj], n[:, rs, rk, rj]) < turn)
+
+
+def _any_fold(n, dots, topology, areas, limit, degrees=FOLD_DEGREES):
+    """Whether a surface folds (_folds finds a pair), given its quad normals coordinates first n (3, 1, R-1, P-1), their
+    dot products across each edge `dots` (1, D) (_across_edges), its quad `areas` (1, R-1, P-1) and sliver threshold
+    `limit` (1,): what the verdict needs, without the pairs (and with the dot products bending takes too)."""
+    turn = np.cos(np.radians(degrees))
+    thin = areas < limit[:, None, None]
+    turned = (dots < turn).ravel().nonzero()[0]  # edges with a fold across them, slivers or not
+    if not thin.any():
+        return len(turned) > 0
+    first, second = topology.edge_quads
+    solid = ~thin.reshape(-1)
+    if len(turned) and (solid.take(first.take(turned)) & solid.take(second.take(turned))).any():
+        return True
+    for axis, run in zip((1, 2), _sliver_runs(thin)):
+        if len(run[0]) and _folded_runs(n if axis == 1 else n.transpose(0, 1, 3, 2),
+                                        areas if axis == 1 else areas.transpose(0, 2, 1), limit, turn, run).any():
+            return True
+    return False
 
 
 def _visible_crossings(surfaces, topology, shape_of, pairs, limit):
@@ -291,6 +349,8 @@ class _Topology:
         first = [2 * self.neighbours[0][i] + combo // 2 for i, combo in combos]
         second = [2 * self.neighbours[1][i] + combo % 2 for i, combo in combos]
         self.neighbour_triangles = (np.concatenate(first), np.concatenate(second))
+        # the quads on either side of each inner edge, in _both's order (rows' direction first): (first, second) (D,)
+        self.edge_quads = tuple(np.concatenate([x.ravel(), y.ravel()]) for x, y in ((q[:-1], q[:, :-1]), (q[1:], q[:, 1:])))
         # the boundary as one closed loop of vertices, and every pair of its edges that share no vertex
         self.boundary = _loop(v)
         self.boundary_pair_mask = _loop_pairs(len(self.boundary))
@@ -325,7 +385,21 @@ class _Topology:
         self.block_upper = np.triu(np.ones((nr * np_, nr * np_), bool))  # block pairs A <= B
         # the block pair (flat) of each pair of neighbouring quads in self.neighbours
         self.neighbour_blocks = self.block_of_quad[self.neighbours[0]] * (nr * np_) + self.block_of_quad[self.neighbours[1]]
-        self.quad_upper = np.triu(np.ones((br * bp, br * bp), bool), 1)  # quad pairs inside a block, each once
+        # which quad pairs (bb, bb) of a block pair A <= B (flat A * blocks + B) may cross, by the pair's kind: quads of
+        # neighbouring blocks that share a vertex may not, inside one block each pair once; blocks further apart, all
+        local_row, local_point = np.divmod(np.arange(br * bp), bp)  # a quad's place in its block
+        offsets = [(dr, dp) for dr in (-1, 0, 1) for dp in (-1, 0, 1)]
+        masks = []
+        for dr, dp in offsets:
+            rows = dr * br + local_row[None, :] - local_row[:, None]  # quad b's row less quad a's, (a, b)
+            points = dp * bp + local_point[None, :] - local_point[:, None]
+            masks.append((np.abs(rows) > 1) | (np.abs(points) > 1))
+        masks[offsets.index((0, 0))] &= np.triu(np.ones((br * bp, br * bp), bool), 1)
+        self.quad_pairs_kept = np.array(masks + [np.ones((br * bp, br * bp), bool)])  # (kinds, bb, bb)
+        dr, dp = (block // np_).reshape(-1), (block % np_).reshape(-1)
+        dr, dp = dr[None, :] - dr[:, None], dp[None, :] - dp[:, None]  # (A, B)
+        near = (np.abs(dr) <= 1) & (np.abs(dp) <= 1)
+        self.block_pair_kind = np.where(near, (dr + 1) * 3 + (dp + 1), len(offsets)).reshape(-1)  # (blocks * blocks,)
 
     def window_trims(self, rows, points):
         """The windows cut to the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0]
@@ -505,12 +579,16 @@ def _in_plane(points, normal, axes=None):
     return p[0] * uv[:, 0] + p[1] * uv[:, 1] + p[2] * uv[:, 2]
 
 
+_PLANE_U = np.array([[6], [2], [4]]), np.array([[5], [6], [0]])  # _plane_axes: u's rows of (n, -n, 0) (arrays: a
+#                                                                 list made into one costs more than the choice)
+
+
 def _plane_axes(normal):
     """Two unit directions perpendicular to each of unit normals (3, n): (2, 3, n, 1)."""
     nx, ny, nz = normal
     along_x = np.abs(nx) < 0.9  # u = normal x (1, 0, 0) there, else normal x (0, 1, 0)
     signed = np.concatenate([normal, -normal, np.zeros((1, len(nx)))])  # nx, ny, nz, -nx, -ny, -nz, 0
-    u = signed[np.where(along_x, [[6], [2], [4]], [[5], [6], [0]]), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
+    u = signed[np.where(along_x, *_PLANE_U), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
     u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
     return np.array([u, _cross(normal, u, axis=0)])[..., None]
 
@@ -618,17 +696,14 @@ def _block_candidates(lo, hi, S, topology, covered):
     in_a = (quad_a[:3] <= box_b[3:]) & (box_b[:3] <= quad_a[3:])
     in_b = (quad_b[:3] <= box_a[3:]) & (box_a[:3] <= quad_b[3:])
     in_a, in_b = in_a[0] & in_a[1] & in_a[2], in_b[0] & in_b[1] & in_b[2]
-    keep = in_a[:, :, None] & in_b[:, None, :] & (~(A == B)[:, None, None] | topology.quad_upper)
+    # (and only the quad pairs of the block pair's kind that may cross: none that share a vertex)
+    keep = in_a[:, :, None] & in_b[:, None, :] & topology.quad_pairs_kept.take(topology.block_pair_kind.take(A * nb + B), axis=0)
     n, a, b = _nonzero(keep)
     i, j = first[n, a], second[n, b]
     quad_i, quad_j = quad.take(i, axis=1), quad.take(j, axis=1)
     meet = (quad_i[:3] <= quad_j[3:]) & (quad_j[:3] <= quad_i[3:])
     meet = meet[0] & meet[1] & meet[2]
     i, j = i[meet], j[meet]
-    qi, qj = i % Q, j % Q  # quads of neighbouring blocks may share a vertex
-    far = (np.abs(topology.quad_row[qi] - topology.quad_row[qj]) > 1) | \
-          (np.abs(topology.quad_point[qi] - topology.quad_point[qj]) > 1)
-    i, j = i[far], j[far]
     n = lo.shape[1]
     pair = np.minimum(i, j) * n + np.maximum(i, j)
     pair.sort()
@@ -853,16 +928,17 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, p
             found = qi[keep], qj[keep]
     qi, qj = _candidate_quads(lo, hi, S, topology, seen) if found is None else found
     # a quad lies within a slab about its mean plane; two quads each outside the other's slab cannot cross
-    if len(qi):
-        normal = n.reshape(3, -1)  # (3, S * Q)
-        center = (corners[0] + corners[1] + corners[2] + corners[3]) / 4
-        diff = corners - center
-        half = np.abs(diff[:, 0] * normal[0] + diff[:, 1] * normal[1] + diff[:, 2] * normal[2]).max(axis=0)  # (S * Q,)
-        a, b = np.concatenate([qi, qj]), np.concatenate([qj, qi])  # each quad of a pair about the other's plane
-        diff, m, h = corners.take(b, axis=2) - center.take(a, axis=1), normal.take(a, axis=1), half.take(a)
-        d = diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]  # (4, 2 pairs): b's corners about a's plane
+    if len(qi):  # (of the quads in pairs only: on a curled shape a few hundred of a thousand)
+        k = len(qi)
+        a = np.concatenate([qi, qj])  # each quad of a pair about the other's plane
+        corner, m = corners.take(a, axis=2), n.reshape(3, -1).take(a, axis=1)  # (4, 3, 2 pairs), (3, 2 pairs)
+        center = (corner[0] + corner[1] + corner[2] + corner[3]) / 4
+        diff = corner - center
+        h = np.abs(diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]).max(axis=0)  # (2 pairs,)
+        diff = np.concatenate([corner[:, :, k:], corner[:, :, :k]], axis=2) - center
+        d = diff[:, 0] * m[0] + diff[:, 1] * m[1] + diff[:, 2] * m[2]  # (4, 2 pairs): the other's corners about the plane
         apart = (d.min(axis=0) > h) | (d.max(axis=0) < -h)
-        near = ~(apart[:len(qi)] | apart[len(qi):])
+        near = ~(apart[:k] | apart[k:])
         qi, qj = qi[near], qj[near]
     # two triangles of neighbouring quads can cross only where the surface turns back within a quad
     # or two: the quads' normals more than NEIGHBOUR_TURN apart (testing all costs more than the rest)
@@ -1196,7 +1272,9 @@ class Coherence:
         c = _first(surface)  # (3, 1, R, P), for every measure below
         normals, areas = _normals_and_areas(surface, c)
         _, limit = slivers(areas[None], surfaces=surface[None])
-        if len(_folds(normals[None], FOLD_DEGREES, areas[None], limit)[0]) or \
+        n = _first(normals)  # (3, 1, R-1, P-1), a view
+        across = _across_edges(n)  # the normals either side of each edge: for the folds and bending
+        if _any_fold(n, across[2], self.topology, areas[None], limit) or \
                 len(self._crossings(surface[None], normals[None], areas[None], limit, c)[0]):
             return "broken"
         ref = self.reference(time)
@@ -1204,7 +1282,7 @@ class Coherence:
         _, s_max = _stretch(_edge_lengths(c)[0], ref.edges, ref.floor, mean=False)
         if s_max.min() > limits["stretch_max"]:
             return "strained"
-        b_rms, _ = _bend(_dihedral(surface, normals, c), ref.angles, most=False)
+        b_rms, _ = _bend(_dihedral(surface, normals, c, across), ref.angles, most=False)
         return "strained" if b_rms.min() > limits["bend_rms"] else "coherent"
 
     def measures(self, grid, time: float, *, morph=None, model=None, align: bool = True) -> dict:
