@@ -738,7 +738,7 @@ def _crossing(both, eps):
     D = np.concatenate([D, D], axis=1)
     p = both[:, 0] * D[0] + both[:, 1] * D[1] + both[:, 2] * D[2]  # (3 corners, 2n) along the line
     side = np.where(np.abs(d) <= eps, 0.0, np.sign(d))
-    p_next, d_next, side_next = p[[1, 2, 0]], d[[1, 2, 0]], side[[1, 2, 0]]  # edge k runs to corner k + 1
+    p_next, d_next, side_next = p.take(_NEXT, axis=0), d.take(_NEXT, axis=0), side.take(_NEXT, axis=0)  # edge k runs to corner k + 1
     crosses = side * side_next < 0  # where the edge crosses the plane, and there
     t = p + np.divide((p_next - p) * d, d - d_next, out=np.zeros_like(p), where=crosses)
     t = np.where(side == 0, p, np.where(crosses, t, np.nan))  # or its first corner lies on it
@@ -774,13 +774,11 @@ def _tilted(t, m, limit):
         up = np.matmul(mt[:, None, :], tt)[:, 0]  # (k, triangles)
         worst = up.argmin(axis=1)
         facing = up[np.arange(len(todo)), worst] > lt
-        if facing.all():
-            ok[todo] = True
+        rest = (~facing).nonzero()[0]  # the patches that do not face it yet
+        if len(rest) < len(todo):
+            ok[todo[facing]] = True
+        if len(rest) == 0 or tilt == HEIGHT_FIELD_TILTS:
             break
-        ok[todo[facing]] = True
-        if tilt == HEIGHT_FIELD_TILTS:
-            break
-        rest = (~facing).nonzero()[0]
         u = tt[rest, :, worst[rest]]  # (k', 3): the triangle facing least
         if len(rest) < len(todo):
             todo, mt, tt, lt = todo[rest], mt[rest], tt[rest], lt[rest]
@@ -852,6 +850,9 @@ def _simple_loops(xy, pairs, centre=None):
     touch = (side[:, 0] * side[:, 1] <= 0).all(axis=0)
     simple[s[touch]] = False
     return simple
+
+
+_FIRST_TRIANGLES, _SECOND_TRIANGLES = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])  # a quad pair's four triangle pairs
 
 
 def _intersections(surfaces, topology, normals=None, thin=None, limit=None, c=None):
@@ -950,12 +951,13 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, p
         visible = seen.reshape(S, -1)
         keep &= visible.take(one, axis=1) & visible.take(other, axis=1)
     s, k = keep.nonzero()
-    m = n.reshape(3, -1)
-    straight = ~(_dot(m.take(s * Q + one[k], axis=1), m.take(s * Q + other[k], axis=1)) < np.cos(np.radians(NEIGHBOUR_TURN)))
-    keep[s[straight], k[straight]] = False
-    s, k = keep.take(topology.neighbour_of, axis=1).nonzero()
-    t1 = np.concatenate([(2 * qi[:, None] + np.array([0, 0, 1, 1])).ravel(), s * T + topology.neighbour_triangles[0][k]])
-    t2 = np.concatenate([(2 * qj[:, None] + np.array([0, 1, 0, 1])).ravel(), s * T + topology.neighbour_triangles[1][k]])
+    if len(s):  # (none where the windows cover every neighbour, as on most curled shapes)
+        m = n.reshape(3, -1)
+        straight = ~(_dot(m.take(s * Q + one[k], axis=1), m.take(s * Q + other[k], axis=1)) < np.cos(np.radians(NEIGHBOUR_TURN)))
+        keep[s[straight], k[straight]] = False
+        s, k = keep.take(topology.neighbour_of, axis=1).nonzero()
+    t1 = np.concatenate([(2 * qi[:, None] + _FIRST_TRIANGLES).ravel(), s * T + topology.neighbour_triangles[0][k]])
+    t2 = np.concatenate([(2 * qj[:, None] + _SECOND_TRIANGLES).ravel(), s * T + topology.neighbour_triangles[1][k]])
     if len(t1) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     flat = c.reshape(3, -1)  # (3, S * V)
@@ -1015,10 +1017,12 @@ def _bend(angles, reference_angles, most=True):
     at a third of the cost."""
     turn = 2 * np.pi
     x = angles[..., None, :] - reference_angles + np.pi
-    d = np.degrees(np.abs(np.where(x < 0, x + turn, np.where(x >= turn, x - turn, x)) - np.pi))
+    d = np.where(x < 0, x + turn, np.where(x >= turn, x - turn, x)) - np.pi
+    d = np.degrees(np.abs(d) if most else d)  # (the RMS squares it: the sign makes no difference there)
     if d.shape[-1] == 0:  # one quad (a 2 x 2 grid not subdivided): no edge between two faces, nothing bends
         return np.zeros(d.shape[:-1]), np.zeros(d.shape[:-1])
-    return np.sqrt((d ** 2).mean(axis=-1)), d.max(axis=-1) if most else None
+    return np.sqrt(np.add.reduce(d ** 2, axis=-1) / d.shape[-1]), d.max(axis=-1) if most else None  # (the mean, as
+    # .mean adds and divides, without its Python wrapper)
 
 
 @dataclass
