@@ -433,6 +433,20 @@ class _Topology:
             out = self._window_trims[key] = (groups, np.array(outside, int))
         return out
 
+    def part(self, rows, points):
+        """The topology of the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0] to
+        points[1] - 1, with `whole_triangles`: its triangles' indices in this one (2 x its quads,); the last few kept."""
+        key = ("part", *rows, *points)
+        out = self._inner_boundaries.get(key)
+        if out is None:
+            if len(self._inner_boundaries) >= 16:
+                self._inner_boundaries.pop(next(iter(self._inner_boundaries), None), None)
+            out = _Topology(rows[1] - rows[0] + 1, points[1] - points[0] + 1)
+            quads = np.arange(self.quads).reshape(self.R - 1, self.P - 1)[rows[0]:rows[1], points[0]:points[1]].ravel()
+            out.whole_triangles = (2 * quads[:, None] + np.arange(2)).ravel()
+            self._inner_boundaries[key] = out
+        return out
+
     def inner_boundary(self, rows, points):
         """The boundary of the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0] to
         points[1] - 1, as self.boundary and self.boundary_pair_mask: (loop (L,), pairs (L, L)); the last few kept."""
@@ -896,22 +910,35 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None, c=No
     if len(todo) == 0:
         return np.zeros(0, int), np.zeros((0, 2), int)
     plane = faces[todo], plane[:, todo]  # a surface that faces a plane but overlaps itself in it: so do its windows
-    if unseen is not None:
-        unseen = unseen if len(todo) == c.shape[1] else unseen[todo]
-        unseen = unseen if unseen.any() else None
-    if len(todo) < c.shape[1]:
-        shape_of, pairs = _all_intersections(c[:, todo], n[:, todo], topology, triangles[:, :, todo], size[todo], unseen,
-                                             part, plane)
-        return todo[shape_of], pairs
-    return _all_intersections(c, n, topology, triangles, size, unseen, part, plane)
+    some = len(todo) < c.shape[1]
+    if some:
+        c, n, triangles, size = c[:, todo], n[:, todo], triangles[:, :, todo], size[todo]
+        unseen = None if unseen is None else unseen[todo]
+    flat = c.reshape(3, -1)
+    extent = float((flat.max(axis=1) - flat.min(axis=1)).max())  # of the whole surfaces (Moller's test's margin)
+    inner = None if part is None else topology.part(*part)
+    if inner is None or (inner.blocks is None and topology.blocks is not None):  # (a part of, say, 31 rows has no
+        # blocks: the whole surface's windows then, cut to the part)
+        shape_of, pairs = _all_intersections(c, n, topology, triangles, size, unseen, part, plane, extent)
+    else:  # only the part inside the border strips of unseen quads (nothing outside it can be reported): its own
+        # blocks and windows, none of them cut
+        (r0, r1), (p0, p1) = part
+        unseen = unseen[:, r0:r1, p0:p1]
+        shape_of, pairs = _all_intersections(
+            np.ascontiguousarray(c[:, :, r0:r1 + 1, p0:p1 + 1]), np.ascontiguousarray(n[:, :, r0:r1, p0:p1]), inner,
+            np.ascontiguousarray(triangles[:, :, :, r0:r1, p0:p1]), size, unseen if unseen.any() else None, None, plane,
+            extent)
+        pairs = inner.whole_triangles[pairs]
+    return (todo[shape_of] if some else shape_of), pairs
 
 
-def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, part=None, plane=None):
+def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, part=None, plane=None, extent=None):
     """_intersections without the height-field shortcut for whole surfaces, coordinates first: surfaces
     c (3, S, R, P), quad normals n (3, S, R-1, P-1). Given `triangles` (_triangle_normals) and `size`
     (_extent), pairs of quads inside a patch that is a height field (_patches) are left out; given
     `unseen` (S, R-1, P-1), so are those quads (their boxes empty in the broad phase), and `part` (_seen_part)
-    is where they are not, for _patches, as is `plane` (a plane each surface faces, where one does)."""
+    is where they are not, for _patches, as is `plane` (a plane each surface faces, where one does). `extent`: the
+    largest extent of the whole surfaces (Möller's test's margin follows it) when c is a part of them."""
     S = c.shape[1]
     corners = np.array([c[:, :, :-1, :-1], c[:, :, 1:, :-1], c[:, :, 1:, 1:], c[:, :, :-1, 1:]]).reshape(4, 3, -1)  # quad (a, b, c, d)
     lo, hi = corners.min(axis=0), corners.max(axis=0)  # (3, S * Q)
@@ -964,7 +991,7 @@ def _all_intersections(c, n, topology, triangles=None, size=None, unseen=None, p
     V = c.shape[2] * c.shape[3]
     t = np.concatenate([t1, t2])
     both = flat.take((t // T * V)[:, None] + topology.triangles[t % T], axis=1).transpose(2, 0, 1)  # (3 corners, 3, 2P)
-    extent = float((hi.max(axis=1) - lo.min(axis=1)).max())
+    extent = float((hi.max(axis=1) - lo.min(axis=1)).max()) if extent is None else extent
     crossing = _crossing(both, 1e-9 * max(extent, 1e-12))
     if len(crossing) == 0:  # (the common answer, without the sorting)
         return np.zeros(0, int), np.zeros((0, 2), int)
