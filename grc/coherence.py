@@ -253,16 +253,17 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
     return np.concatenate(pairs).reshape(-1, 2), np.concatenate(shapes)
 
 
-_RUNS = {}  # _sliver_runs: sliver mask -> its runs, the last few
+_RUNS = {}  # _sliver_runs: sliver mask -> its runs, the last few ...
+_RUNS_KEPT_SIZE = 1 << 16  # ... of masks of at most this many quads
 
 
 def _sliver_runs(thin):
     """The runs of slivers (S, R-1, P-1) with a quad that is none on either side, along the rows' direction and
     then along the points' (in thin.transpose(0, 2, 1)): (shape, the quad's row before the run, its column, the row
     after the run) (k,) each, per direction. They follow from the mask alone, which is mostly the same shape after
-    shape (the leaf's tip): the last few are kept."""
-    key = (thin.shape, thin.tobytes())
-    runs = _RUNS.get(key)
+    shape (the leaf's tip): the last few are kept (masks of a few shapes; a big batch's is not)."""
+    key = (thin.shape, thin.tobytes()) if thin.size <= _RUNS_KEPT_SIZE else None
+    runs = None if key is None else _RUNS.get(key)
     if runs is None:
         runs = []
         for t in (thin, thin.transpose(0, 2, 1)):
@@ -276,9 +277,10 @@ def _sliver_runs(thin):
                 inside = (rk < L).nonzero()[0]  # a run that reaches the border has no quad after it (the leaf's tip)
                 rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
             runs.append((rs, ri, rj, rk))
-        if len(_RUNS) >= 16:
-            _RUNS.pop(next(iter(_RUNS), None), None)
-        _RUNS[key] = runs
+        if key is not None:
+            if len(_RUNS) >= 16:
+                _RUNS.pop(next(iter(_RUNS), None), None)
+            _RUNS[key] = runs
     return runs
 
 
