@@ -105,6 +105,13 @@ def _dot3(a, b):
     return (a[0] * b[0] + a[2] * b[2]) + a[1] * b[1] + 0.0
 
 
+def _norm2(a):
+    """_dot3(a, a), squared lengths over the first axis (3, ...): the squares at once, added in _dot3's order (a sum
+    of squares is never -0, so it needs no + 0.0)."""
+    a = a * a
+    return (a[0] + a[2]) + a[1]
+
+
 def _first(surface):
     """Surfaces (..., R, P, 3) coordinates first, (3, S, R, P) contiguous (numpy is fastest along long axes)."""
     R, P = surface.shape[-3:-1]
@@ -120,8 +127,8 @@ def _normals_and_areas(surface, c=None):
     cross = _cross(ac, c[:, :, :-1, 1:] - c[:, :, 1:, :-1], axis=0)  # the diagonals': twice the (vector) area
     first = _cross(c[:, :, 1:, :-1] - a, ac, axis=0)  # triangle (a, b, c); the other, (a, c, d), is cross - first
     second = cross - first
-    length = np.sqrt(_dot3(cross, cross))
-    area = 0.5 * (np.sqrt(_dot3(first, first)) + np.sqrt(_dot3(second, second)))
+    length = np.sqrt(_norm2(cross))
+    area = 0.5 * (np.sqrt(_norm2(first)) + np.sqrt(_norm2(second)))
     # (the normals as a view of their coordinates first, which the folds, bending and crossing tests take)
     normals = (cross / np.where(length > 0, length, 1.0)).transpose(1, 2, 3, 0)
     return normals.reshape(*lead, R - 1, P - 1, 3), area.reshape(*lead, R - 1, P - 1)
@@ -185,7 +192,7 @@ def _dihedral(surface, normals=None, c=None, across=None):
     a, b, ab = _across_edges(_first(n)) if across is None else across  # (normals (3, S, R-1, P-1) coordinates first)
     # the shared edges: between quads (i, j) and (i+1, j) runs row i+1 from point j to j+1
     e = _both(c[:, :, 1:-1, 1:] - c[:, :, 1:-1, :-1], c[:, :, 1:, 1:-1] - c[:, :, :-1, 1:-1])
-    length = np.sqrt(_dot3(e, e))
+    length = np.sqrt(_norm2(e))
     e = e / np.where(length > 0, length, 1.0)
     angles = np.arctan2(_dot3(_cross(a, b, axis=0), e), ab)  # (S, D)
     return angles.reshape(*lead, angles.shape[1])
@@ -786,10 +793,11 @@ def _tilted(t, m, limit):
     m = np.ascontiguousarray(m.T)  # (n, 3)
     ok = np.zeros(n, bool)
     todo, mt, tt, lt = np.arange(n), m, t, limit  # the patches left: their directions, triangles and limits
+    each = todo
     for tilt in range(HEIGHT_FIELD_TILTS + 1):
         up = np.matmul(mt[:, None, :], tt)[:, 0]  # (k, triangles)
         worst = up.argmin(axis=1)
-        facing = up[np.arange(len(todo)), worst] > lt
+        facing = up[each, worst] > lt
         rest = (~facing).nonzero()[0]  # the patches that do not face it yet
         if len(rest) < len(todo):
             ok[todo[facing]] = True
@@ -797,11 +805,12 @@ def _tilted(t, m, limit):
             break
         u = tt[rest, :, worst[rest]]  # (k', 3): the triangle facing least
         if len(rest) < len(todo):
-            todo, mt, tt, lt = todo[rest], mt[rest], tt[rest], lt[rest]
+            m[todo] = mt  # (the directions of those that face it)
+            todo, mt, tt, lt, each = todo[rest], mt[rest], tt[rest], lt[rest], each[:len(rest)]
         u = u / np.maximum(np.sqrt(np.einsum("ki,ki->k", u, u)), 1e-300)[:, None]
         mt = mt + (TILT_MARGIN - np.einsum("ki,ki->k", u, mt))[:, None] * u
         mt = mt / np.maximum(np.sqrt(np.einsum("ki,ki->k", mt, mt)), 1e-300)[:, None]
-        m[todo] = mt
+    m[todo] = mt
     return ok, m.T
 
 
