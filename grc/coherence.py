@@ -612,7 +612,7 @@ def _plane_axes(normal):
     along_x = np.abs(nx) < 0.9  # u = normal x (1, 0, 0) there, else normal x (0, 1, 0)
     signed = np.concatenate([normal, -normal, np.zeros((1, len(nx)))])  # nx, ny, nz, -nx, -ny, -nz, 0
     u = signed[np.where(along_x, *_PLANE_U), np.arange(len(nx))]  # (0, nz, -ny) or (-nz, 0, nx)
-    u = u / np.sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+    u = u / np.sqrt(_norm2(u))  # (one of u's coordinates is 0: the same sum in any order)
     return np.array([u, _cross(normal, u, axis=0)])[..., None]
 
 
@@ -831,7 +831,7 @@ def _flat_over_a_plane(c, n, triangles, size, topology, boundary=None, planes=Fa
         loop, pairs = (topology.boundary, topology.boundary_pair_mask) if boundary is None else boundary
         xy = _in_plane(c.reshape(3, -1).take(which[:, None] * (c.shape[2] * c.shape[3]) + loop, axis=1),
                        mean.take(which, axis=1))
-        ok[which] = _simple_loops(xy, pairs, xy.mean(axis=2))
+        ok[which] = _simple_loops(xy, pairs, np.add.reduce(xy, axis=2) / xy.shape[2])  # (the mean, as .mean has it)
     return (ok, faces, mean) if planes else ok
 
 
@@ -841,8 +841,9 @@ def _star_shaped(xy, centre):
     a quick test that suffices (most loops here pass it); (n,) bool."""
     p = xy - centre[:, :, None]
     q = np.concatenate([p[:, :, 1:], p[:, :, :1]], axis=2)
-    turn = p[0] * q[1] - p[1] * q[0]
-    total = np.arctan2(turn, p[0] * q[0] + p[1] * q[1]).sum(axis=1)  # 2 pi times how often the loop winds
+    along, across = p * q, p * q[::-1]  # (x x', y y') and (x y', y x'): each product once
+    turn = across[0] - across[1]
+    total = np.arctan2(turn, along[0] + along[1]).sum(axis=1)  # 2 pi times how often the loop winds
     return ((turn.min(axis=1) > 0) | (turn.max(axis=1) < 0)) & (np.abs(total) < 3 * np.pi)
 
 
