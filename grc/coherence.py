@@ -927,8 +927,9 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None, c=No
     if some:
         c, n, triangles, size = c[:, todo], n[:, todo], triangles[:, :, todo], size[todo]
         unseen = None if unseen is None else unseen[todo]
+    unseen = unseen if unseen is None or unseen.any() else None
     flat = c.reshape(3, -1)
-    extent = float((flat.max(axis=1) - flat.min(axis=1)).max())  # of the whole surfaces (Moller's test's margin)
+    extent = float((flat.max(axis=1) - flat.min(axis=1)).max())  # of the whole surfaces (Möller's test's margin)
     inner = None if part is None else topology.part(*part)
     if inner is None or (inner.blocks is None and topology.blocks is not None):  # (a part of, say, 31 rows has no
         # blocks: the whole surface's windows then, cut to the part)
@@ -936,7 +937,7 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None, c=No
     else:  # only the part inside the border strips of unseen quads (nothing outside it can be reported): its own
         # blocks and windows, none of them cut
         (r0, r1), (p0, p1) = part
-        unseen = unseen[:, r0:r1, p0:p1]
+        unseen = unseen[:, r0:r1, p0:p1]  # (a few inside the part, if any)
         shape_of, pairs = _all_intersections(
             np.ascontiguousarray(c[:, :, r0:r1 + 1, p0:p1 + 1]), np.ascontiguousarray(n[:, :, r0:r1, p0:p1]), inner,
             np.ascontiguousarray(triangles[:, :, :, r0:r1, p0:p1]), size, unseen if unseen.any() else None, None, plane,
