@@ -262,6 +262,19 @@ def _folds(normals, degrees=FOLD_DEGREES, areas=None, limit=None):
 
 _RUNS = {}  # _sliver_runs: sliver mask -> its runs, the last few ...
 _RUNS_KEPT_SIZE = 1 << 16  # ... of masks of at most this many quads
+# a surface with border strips of unseen quads (the leaf's tip) is tested on the part inside them with that part's own
+# topology (_Topology.part) where it has at most this many quads, the last few parts kept; a bigger one cuts the whole
+# surface's windows to the part instead (a part's topology holds blocks² and quads x windows tables: seconds and
+# hundreds of megabytes at 257 x 129)
+PART_MOST_QUADS = 64 * 64
+PARTS_KEPT = 4
+
+
+def _make_room(cache: dict, most: int) -> None:
+    """Drop a cache's oldest entries until one more fits under `most`. The keys are listed in one step (the app asks
+    from two threads: popping `next(iter(cache))` could meet another thread's insertion mid-iteration)."""
+    for key in list(cache)[:max(0, len(cache) - most + 1)]:
+        cache.pop(key, None)
 
 
 def _sliver_runs(thin):
@@ -285,8 +298,7 @@ def _sliver_runs(thin):
                 rs, ri, rj, rk = rs[inside], ri[inside], rj[inside], rk[inside]
             runs.append((rs, ri, rj, rk))
         if key is not None:
-            if len(_RUNS) >= 16:
-                _RUNS.pop(next(iter(_RUNS), None), None)
+            _make_room(_RUNS, 16)
             _RUNS[key] = runs
     return runs
 
@@ -409,7 +421,8 @@ class _Topology:
         dr, dp = (block // np_).reshape(-1), (block % np_).reshape(-1)
         dr, dp = dr[None, :] - dr[:, None], dp[None, :] - dp[:, None]  # (A, B)
         near = (np.abs(dr) <= 1) & (np.abs(dp) <= 1)
-        self.block_pair_kind = np.where(near, (dr + 1) * 3 + (dp + 1), len(offsets)).reshape(-1)  # (blocks * blocks,)
+        kind = np.where(near, (dr + 1) * 3 + (dp + 1), len(offsets))  # 0-9: int8, a byte per block pair
+        self.block_pair_kind = kind.reshape(-1).astype(np.int8)  # (blocks * blocks,)
 
     def window_trims(self, rows, points):
         """The windows cut to the part of the surface made of quad rows rows[0] to rows[1] - 1 and points points[0]
@@ -419,8 +432,7 @@ class _Topology:
         key = (*rows, *points)
         out = self._window_trims.get(key)
         if out is None:
-            if len(self._window_trims) >= 16:
-                self._window_trims.pop(next(iter(self._window_trims), None), None)
+            _make_room(self._window_trims, 16)
             v = np.arange(self.R * self.P).reshape(self.R, self.P)
             br, bp = self.blocks
             W = len(self.window_corners)
@@ -449,8 +461,7 @@ class _Topology:
         key = (*rows, *points)
         out = self._parts.get(key)
         if out is None:
-            if len(self._parts) >= 16:
-                self._parts.pop(next(iter(self._parts), None), None)
+            _make_room(self._parts, PARTS_KEPT)
             out = _Topology(rows[1] - rows[0] + 1, points[1] - points[0] + 1)  # (about a millisecond)
             quads = np.arange(self.quads).reshape(self.R - 1, self.P - 1)[rows[0]:rows[1], points[0]:points[1]].ravel()
             out.whole_triangles = (2 * quads[:, None] + np.arange(2)).ravel()
@@ -463,8 +474,7 @@ class _Topology:
         key = (*rows, *points)
         out = self._inner_boundaries.get(key)
         if out is None:
-            if len(self._inner_boundaries) >= 16:
-                self._inner_boundaries.pop(next(iter(self._inner_boundaries), None), None)
+            _make_room(self._inner_boundaries, 16)
             loop = _loop(np.arange(self.R * self.P).reshape(self.R, self.P)[rows[0]:rows[1] + 1, points[0]:points[1] + 1])
             out = self._inner_boundaries[key] = (loop, _loop_pairs(len(loop)))
         return out
@@ -930,7 +940,7 @@ def _intersections(surfaces, topology, normals=None, thin=None, limit=None, c=No
     unseen = unseen if unseen is None or unseen.any() else None
     flat = c.reshape(3, -1)
     extent = float((flat.max(axis=1) - flat.min(axis=1)).max())  # of the whole surfaces (Möller's test's margin)
-    inner = None if part is None else topology.part(*part)
+    inner = None if part is None or topology.quads > PART_MOST_QUADS else topology.part(*part)
     if inner is None or (inner.blocks is None and topology.blocks is not None):  # (a part of, say, 31 rows has no
         # blocks: the whole surface's windows then, cut to the part)
         shape_of, pairs = _all_intersections(c, n, topology, triangles, size, unseen, part, plane, extent)
@@ -1233,8 +1243,7 @@ class Coherence:
                            ("bend_max", b_max, _bend(b_angles, angles)[1])):
             own[name] = max(float(v[off].max()), float(w.min(axis=1).max())) if K > 1 else 0.0
         ref = Reference(key, grids, edges, floor, angles, own)
-        if len(self._references) >= REFERENCE_CACHE:
-            self._references.pop(next(iter(self._references), None), None)
+        _make_room(self._references, REFERENCE_CACHE)
         self._references[key] = ref
         return ref
 
