@@ -438,13 +438,13 @@ def add_template(folder, template: Template, *, replace: bool = False) -> tuple[
 
 def _only_file(folder: Path, index: int, name: str) -> Path | None:
     """The one file that adding or replacing the template at `index` of the set in `folder` changes: the file
-    replaced, or a new one numbered after the last. None where the set must be saved as a whole (a new folder, or a
-    file without a number, which a new one could not follow)."""
+    replaced, or a new one numbered after the last. None where the set must be saved as a whole (a new folder, a
+    file without a number, which a new one could not follow, or a link)."""
     if not folder.is_dir():
         return None
     files = template_files(folder)
-    if index < len(files):
-        return files[index]
+    if index < len(files):  # (a link to another set's file: replaced by a file of this set's own, as a whole save does)
+        return None if files[index].is_symlink() else files[index]
     numbers = [_ORDER.match(f.name) for f in files]
     if not all(numbers):
         return None
@@ -468,7 +468,7 @@ def _carry_over(old: Path, new: Path) -> None:
     """Copy what in the old set folder is not a template (LICENSE, notes, subfolders) into the new one."""
     templates = set(template_files(old))
     for item in old.iterdir():
-        if item in templates:
+        if item in templates or (item.name.startswith(".") and item.name.endswith(".tmp")):  # (a killed write's)
             continue
         if item.is_dir() and not item.is_symlink():
             shutil.copytree(item, new / item.name, symlinks=True)

@@ -624,6 +624,23 @@ def test_adding_a_template_keeps_the_folder_a_shell_stands_in(tmp_path):
     assert load_template_set(folder).names == ["a", "b", "c", "d"]
 
 
+def test_replacing_a_linked_template_leaves_the_other_set_alone(tmp_path):
+    """A set whose template is a link to another set's file: --replace changes this set only (a review: the one-file
+    write followed the link into the other set). And a killed write's hidden .tmp is not carried into the next save."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    save_templates(a, [template("x"), template("y", 1)])
+    b.mkdir()
+    (b / "00-x.json").symlink_to(a / "00-x.json")
+    (b / "01-y.json").write_bytes((a / "01-y.json").read_bytes())
+    (b / ".00-x.json.k1ll3d.tmp").write_text("half")
+    add_template(b, template("x", 5), replace=True)
+    assert np.array_equal(load_template_set(a).templates[0].points, template("x").points)
+    assert np.array_equal(load_template_set(b).templates[0].points, template("x", 5).points)
+    assert not (b / "00-x.json").is_symlink()
+    save_templates(b, [template("z"), template("w", 1)])
+    assert not list(b.glob("*.tmp")) and not list(b.glob(".*"))
+
+
 def test_template_file_names_are_short_and_padded():
     assert template_filename(3, "open petal") == "03-open-petal.json"
     assert len(template_filename(63, "é" * 200).encode()) < 255
