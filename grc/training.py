@@ -255,7 +255,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
     config = config or Config()
     if start is not None and config.context_dims is None:
         config = config.replace(context_dims=start.context_dims)  # a fine-tuning keeps its parent's sizes
-    config = decided_targets(templates, config.for_templates(len(templates)))
+    config = config.for_templates(len(templates))
     dev = resolve_device(device)
     if threads is not None and dev.type == "cpu":
         if not isinstance(threads, int) or threads < 1:
@@ -267,6 +267,7 @@ def train(templates: TemplateSet, config: Config | None = None, *, device: str =
         finally:
             torch.set_num_threads(before)
     report = callback or (lambda progress: None)
+    config = decided_targets(templates, config)  # (once: the call above with threads comes here)
     torch.manual_seed(config.seed)
     started = clock.perf_counter()
 
@@ -533,7 +534,8 @@ def decided_targets(templates: TemplateSet, config: Config) -> Config:
     broke as often as shape keys, and one taught shape space did not (a rolled shell: 5-6 of 117 against 0). The
     check costs about what one repair round's probe does (the same shapes, of the templates instead of the model)."""
     K = len(templates)
-    if config.refine_extrapolation_targets != "auto" or K <= 2 or not config.extrapolations(K):
+    if (config.refine_extrapolation_targets != "auto" or K <= 2 or not config.extrapolations(K)
+            or not config.refine_steps or not config.refine_extrapolations):  # (no refine, or none in shape space)
         return config
     from .coherence import Coherence, direction_weights, shape_keys
     from .shapespace import template_space

@@ -227,6 +227,9 @@ def test_three_templates_whose_linear_blends_break_are_taught_shape_space_blends
     assert decided_targets(petal, config.for_templates(2)) == config.for_templates(2)
     linear = config.replace(refine_extrapolation_targets="linear").for_templates(3)
     assert decided_targets(rolled_shell(), linear) == linear  # asked for by name: kept
+    for asked in (dict(refine_steps=0), dict(refine_extrapolations=0)):  # no refine, or none in shape space asked
+        kept = config.replace(**asked).for_templates(3)
+        assert decided_targets(rolled_shell(), kept) == kept
 
 
 def test_a_default_training_keeps_a_rolled_shell_whole_where_shape_keys_cross():
