@@ -304,7 +304,8 @@ class _ViewOnly(QObject):
         """A key pressed in the dialog that the 3D view answers, with the pointer over the view: the view's."""
         interactor = self.view.plotter.interactor
         if (event.key() not in _VIEW_KEYS or event.modifiers() & ~(Qt.ShiftModifier | Qt.KeypadModifier)
-                or typing() or not under_pointer(interactor)):
+                or (event.key() == Qt.Key_Period and not event.modifiers() & Qt.KeypadModifier)  # (the main keyboard's
+                or typing() or not under_pointer(interactor)):  # ".": the first key of a weight such as .5, a review)
             return False
         QApplication.sendEvent(interactor, QKeyEvent(QEvent.KeyPress, event.key(), event.modifiers(), event.text()))
         return True

@@ -232,3 +232,13 @@ def test_r_over_the_3d_view_frames_the_preview_while_the_dialog_has_the_keys(win
     qtbot.keyClicks(dialog.box, "1")
     qtbot.keyClick(dialog.box, Qt.Key_R)
     assert np.allclose(view._camera_state(), moved)
+    # the main keyboard's "." starts a weight (.5), with nothing typed yet: the box's, not the view's (a review);
+    # numpad "." frames, as in the main window
+    dialog.box.setFocus()
+    dialog.box.lineEdit().setModified(False)
+    qtbot.keyClick(dialog.box, Qt.Key_Period)
+    assert np.allclose(view._camera_state(), moved)
+    assert "." in dialog.box.lineEdit().text() or "," in dialog.box.lineEdit().text()
+    dialog.box.lineEdit().setModified(False)
+    qtbot.keyClick(dialog.box, Qt.Key_Period, Qt.KeypadModifier)
+    assert not np.allclose(view._camera_state(), moved)
