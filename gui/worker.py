@@ -16,7 +16,7 @@ import grc
 
 def import_failure(e: Exception) -> str:
     """The line a failed import of the training code gets: PyTorch named only when it is PyTorch that is missing."""
-    if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] == "torch":
+    if isinstance(e, ImportError) and (e.name or "").split(".")[0] == "torch":  # missing, or a broken build of it
         return f"training needs PyTorch: {e}"
     return f"training could not start (GRC Studio's install may be broken: reinstall it): {e}"
 

@@ -186,5 +186,7 @@ def test_a_broken_install_is_not_blamed_on_pytorch():
 
     missing = ModuleNotFoundError("No module named 'torch'", name="torch")
     assert import_failure(missing).startswith("training needs PyTorch")
+    broken_torch = ImportError("libtorch_cpu.so: cannot open shared object file", name="torch._C")  # (a review)
+    assert import_failure(broken_torch).startswith("training needs PyTorch")
     broken = ImportError("cannot import name 'SHAPE_SPACE_PAIR_MIXES' from 'grc.config'")
     assert "PyTorch" not in import_failure(broken) and "reinstall" in import_failure(broken)
