@@ -206,9 +206,7 @@ def edge_lengths(surface) -> np.ndarray:
 
 def _edge_lengths(c):
     """edge_lengths of surfaces coordinates first (3, S, R, P) (_first): (S, E)."""
-    S = c.shape[1]
-    a, b = c[:, :, 1:] - c[:, :, :-1], c[:, :, :, 1:] - c[:, :, :, :-1]
-    both = np.concatenate([a.reshape(3, S, math.prod(a.shape[2:])), b.reshape(3, S, math.prod(b.shape[2:]))], axis=2)
+    both = _both(c[:, :, 1:] - c[:, :, :-1], c[:, :, :, 1:] - c[:, :, :, :-1])
     both *= both
     return np.sqrt((both[0] + both[1]) + both[2])  # as .sum(axis=-1) adds them
 

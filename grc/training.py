@@ -532,7 +532,8 @@ def decided_targets(templates: TemplateSet, config: Config) -> Config:
     the Train tab's "beyond 3+ in shape space" asks. The linear targets keep the engine's reach where shape keys
     are whole; where they cross themselves or fold, a model taught them (broken ones are dropped, not mended)
     broke as often as shape keys, and one taught shape space did not (a rolled shell: 5-6 of 117 against 0). The
-    check costs about what one repair round's probe does (the same shapes, of the templates instead of the model)."""
+    check judges the templates' blends at the times a repair round probes the model (`probe_times`), at 13 blends
+    per direction where the probe takes 31."""
     K = len(templates)
     if (config.refine_extrapolation_targets != "auto" or K <= 2 or not config.extrapolations(K)
             or not config.refine_steps or not config.refine_extrapolations):  # (no refine, or none in shape space)
@@ -540,12 +541,10 @@ def decided_targets(templates: TemplateSet, config: Config) -> Config:
     from .coherence import Coherence, direction_weights, shape_keys
     from .shapespace import template_space
 
-    T = len(templates.time)
-    times = templates.time[1:-1] if T >= 3 else templates.time  # the inner time steps (grc.metrics)
+    times = probe_times(templates)  # the inner time steps
     weights = np.concatenate([direction_weights(K, k, DECIDE_STEPS) for k in range(K)])
     coherence = Coherence(templates)
-    linear = [shape_keys(templates, t, weights) for t in times]
-    broken_linear = sum(int(coherence.broken(shapes).sum()) for shapes in linear)
+    broken_linear = sum(int(coherence.broken(shape_keys(templates, t, weights)).sum()) for t in times)
     if not broken_linear:
         return config
     space = template_space(templates, config.refine_extrapolation_shared)
